@@ -1,0 +1,58 @@
+/**
+ * A parsed container image reference.
+ */
+export interface ImageReference {
+  /** Registry host (with port), or undefined for Docker Hub. */
+  readonly registry?: string;
+  /** Repository path, e.g. `library/nginx` or `nginxinc/nginx-unprivileged`. */
+  readonly repository: string;
+  /** Tag, if given. */
+  readonly tag?: string;
+  /** Digest (`sha256:<64 hex>`), if given. */
+  readonly digest?: string;
+}
+
+const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const DOMAIN = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?';
+const REFERENCE = new RegExp(
+  `^(?:(${DOMAIN})/)?(${COMPONENT}(?:/${COMPONENT})*)(?::([\\w][\\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$`,
+);
+
+/**
+ * Parses an image reference and insists that it is pinned: a tag or a digest
+ * is required and the floating `latest` tag is refused, because a manifest
+ * that ArgoCD syncs must say exactly what runs.
+ *
+ * @param image the image reference, e.g. `nginxinc/nginx-unprivileged:1.27.3-alpine`
+ * @param prop the name of the prop being validated, used in error messages
+ */
+export function parseImage(image: string, prop: string = 'image'): ImageReference {
+  if (typeof image !== 'string' || image.trim() === '') {
+    throw new Error(`${prop} must be a non-empty image reference, got ${JSON.stringify(image)}`);
+  }
+  const m = REFERENCE.exec(image);
+  if (!m) {
+    throw new Error(`${prop} must be a valid image reference like "registry/repo:tag" or "repo@sha256:<digest>", got "${image}"`);
+  }
+  let [, registry, repository, tag, digest] = m;
+  // "localhost:5000/x" and "host.tld/x" are registries; "library/nginx" is not.
+  if (registry && !/[.:]/.test(registry) && registry !== 'localhost') {
+    repository = `${registry}/${repository}`;
+    registry = undefined as unknown as string;
+  }
+  if (!tag && !digest) {
+    throw new Error(`${prop} must be pinned with a tag or a digest, got "${image}" (for example "${image}:1.2.3" or "${image}@sha256:...")`);
+  }
+  if (tag === 'latest' && !digest) {
+    throw new Error(`${prop} must not use the floating "latest" tag, got "${image}": pin a version tag or a digest`);
+  }
+  return { registry: registry || undefined, repository, tag, digest };
+}
+
+/**
+ * Validates an image reference (see {@link parseImage}) and returns it unchanged.
+ */
+export function validateImage(image: string, prop: string = 'image'): string {
+  parseImage(image, prop);
+  return image;
+}

@@ -1,0 +1,5 @@
+export * from './image';
+export * from './validate';
+export * from './hash';
+export * from './security';
+export * from './labels';
