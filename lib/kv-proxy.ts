@@ -1,0 +1,652 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import {
+  IntOrString, KubeNetworkPolicy, KubePodDisruptionBudget, KubeRole, KubeRoleBinding,
+  NetworkPolicyPeer, PolicyRule,
+} from '../imports/k8s';
+import { addChecksumAnnotation } from './hash';
+import { validateImage } from './image';
+import { applyLabels, recommendedLabels } from './labels';
+import { hardenedContainer, hardenedPodProps } from './security';
+import {
+  MAX_CONFIGMAP_BYTES, configMapSize, formatBytes, validateAbsolutePath, validateConfigMapKey, validateDnsLabel,
+  validateDnsSubdomain, validatePort, validatePositiveInteger,
+} from './validate';
+// The label selector is checked with the parser the server itself uses at startup,
+// so a selector that synthesizes is one the pod accepts.
+import { parseLabelSelector } from './kv-proxy/server/selector';
+
+/** Where the server's source files live in this repository. */
+export const KV_PROXY_SERVER_DIR = path.join(__dirname, 'kv-proxy', 'server');
+
+/**
+ * The stock image the proxy runs on: the official Node.js 24 (LTS) Alpine
+ * image. Its `node` user is uid/gid 1000; the server needs only `node:` builtins.
+ */
+export const KV_PROXY_DEFAULT_IMAGE = 'node:24.13.0-alpine';
+
+/** uid and gid of the `node` user in the official Node.js images. */
+export const KV_PROXY_NODE_USER = 1000;
+
+/** Where the pod mounts the server source ConfigMap (read-only). */
+export const KV_PROXY_SOURCE_PATH = '/opt/kv-proxy';
+
+/** Where the pod mounts the client token Secret (read-only). */
+export const KV_PROXY_TOKENS_PATH = '/etc/kv-proxy/tokens';
+
+/** The entry point inside {@link KV_PROXY_SOURCE_PATH}. */
+export const KV_PROXY_ENTRY = 'server.js';
+
+/** The Secret keys the server reads: newline-separated bearer tokens. */
+export const KV_PROXY_TOKEN_KEYS = ['read-tokens', 'write-tokens'] as const;
+
+/**
+ * Resources for the proxy container: it keeps every ConfigMap it serves in
+ * memory (and Services/EndpointSlices with discovery), so it gets more memory
+ * headroom than the library's DEFAULT_RESOURCES.
+ */
+export const KV_PROXY_DEFAULT_RESOURCES: kplus.ContainerResources = {
+  cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
+  memory: { request: Size.mebibytes(96), limit: Size.mebibytes(256) },
+};
+
+const CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(?:3[0-2]|[12]?\d)|[0-9a-fA-F:]*:[0-9a-fA-F:.]*\/(?:12[0-8]|1[01]\d|[1-9]?\d))$/;
+const WILDCARD_HOST = /^\*\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * Props for {@link KvProxy}.
+ */
+export interface KvProxyProps {
+  /**
+   * Base name of every object (Deployment, Service, ServiceAccount, Roles, ...).
+   * @default 'kv-proxy'
+   */
+  readonly name?: string;
+
+  /**
+   * The namespaces whose ConfigMaps (and, with `discovery`, Services) the proxy
+   * serves: the allowlist (`KV_NAMESPACES`). The proxy gets a Role in each of
+   * them and nothing anywhere else. They need not include the proxy's own namespace.
+   */
+  readonly namespaces: string[];
+
+  /**
+   * Serve only these ConfigMaps (`KV_CONFIGMAP_NAMES`). The Roles then name them
+   * in `resourceNames`, and `create` is not granted (RBAC cannot restrict
+   * `create` by name), so the ConfigMaps must exist before clients write to them.
+   * @default - every ConfigMap in the allowed namespaces (subject to `labelSelector`)
+   */
+  readonly configMapNames?: string[];
+
+  /**
+   * Serve only ConfigMaps matching this label selector (`KV_LABEL_SELECTOR`),
+   * e.g. `kv-proxy.example.com/exposed=true`. Enforced by the proxy, not by
+   * RBAC (RBAC cannot select by label).
+   * @default - no label filter
+   */
+  readonly labelSelector?: string;
+
+  /**
+   * Allow clients holding a write token to change keys (`KV_WRITE_ENABLED`);
+   * grants `patch` (and `create` when `configMapNames` is not set) on ConfigMaps.
+   * @default false - read-only: the proxy cannot change anything in the cluster
+   */
+  readonly writes?: boolean;
+
+  /**
+   * Serve `/discover/<namespace>` (`KV_DISCOVERY_ENABLED`); grants list/watch on
+   * Services and EndpointSlices in the allowed namespaces.
+   * @default false - off: discovery reveals every Service and endpoint address of the allowed
+   * namespaces, which a key/value client does not need; turn it on where clients use it
+   */
+  readonly discovery?: boolean;
+
+  /**
+   * Name of the Secret, created out of band, holding the client bearer tokens
+   * under the keys `read-tokens` and `write-tokens` (one token per line).
+   * Mounted at /etc/kv-proxy/tokens; the server re-reads it when it changes.
+   * @default - `<name>-tokens`
+   */
+  readonly tokenSecretName?: string;
+
+  /**
+   * Number of pods.
+   * @default 2
+   */
+  readonly replicas?: number;
+
+  /**
+   * A Node.js image (on a supported LTS line) with `node` on the PATH; the server
+   * runs from the mounted ConfigMap, so no custom image is built.
+   * @default KV_PROXY_DEFAULT_IMAGE ('node:24.13.0-alpine')
+   */
+  readonly image?: string;
+
+  /**
+   * uid and gid the container runs as; must be able to run `node`.
+   * @default 1000 - the `node` user of the official image
+   */
+  readonly user?: number;
+
+  /**
+   * Port the server listens on (`PORT`). Must be 1024 or above: the container
+   * runs as non-root with every capability dropped.
+   * @default 8080
+   */
+  readonly port?: number;
+
+  /**
+   * Port of the ClusterIP Service.
+   * @default 80
+   */
+  readonly servicePort?: number;
+
+  /**
+   * Container resources.
+   * @default KV_PROXY_DEFAULT_RESOURCES - 50m/500m CPU, 96Mi/256Mi memory
+   */
+  readonly resources?: kplus.ContainerResources;
+
+  /**
+   * Largest request body accepted, in bytes (`KV_MAX_BODY_BYTES`); at most
+   * 1 MiB, the most a ConfigMap can hold.
+   * @default 1048576
+   */
+  readonly maxBodyBytes?: number;
+
+  /**
+   * Longest blocking read (long poll) a client may ask for, in seconds
+   * (`KV_MAX_WAIT_SECONDS`). Keep it below the read timeout of any proxy in
+   * front (ingress-nginx and most load balancers: 60 s).
+   * @default 50
+   */
+  readonly maxWaitSeconds?: number;
+
+  /**
+   * Seconds the server drains in-flight requests after SIGTERM
+   * (`KV_SHUTDOWN_TIMEOUT_SECONDS`). The pod's terminationGracePeriodSeconds is
+   * set above it: drainDelaySeconds + shutdownTimeoutSeconds + 5.
+   * @default 20
+   */
+  readonly shutdownTimeoutSeconds?: number;
+
+  /**
+   * Seconds a terminating pod keeps serving (a preStop `sleep`) before it gets
+   * SIGTERM, so Services and Ingress controllers stop sending it traffic first.
+   * 0 disables the hook (needed for images without a `sleep` binary).
+   * @default 5
+   */
+  readonly drainDelaySeconds?: number;
+
+  /**
+   * Directory holding the server source: every `*.js` file directly in it is
+   * shipped, and it must contain `server.js`.
+   * @default KV_PROXY_SERVER_DIR - lib/kv-proxy/server in this repository
+   */
+  readonly sourceDir?: string;
+
+  /**
+   * Create an Ingress for the Service.
+   * @default - false, unless one of the other `ingress*` props is set
+   */
+  readonly ingress?: boolean;
+
+  /**
+   * `ingressClassName` of the Ingress.
+   * @default 'nginx'
+   */
+  readonly ingressClassName?: string;
+
+  /**
+   * Host the Ingress answers for (may start with `*.`).
+   * @default - every host
+   */
+  readonly ingressHost?: string;
+
+  /**
+   * Path prefix the Ingress routes to the proxy.
+   * @default '/'
+   */
+  readonly ingressPath?: string;
+
+  /**
+   * A TLS Secret (created out of band) for `ingressHost`. Bearer tokens travel
+   * in every request: use TLS whenever clients are outside the cluster.
+   * @default - no TLS on the Ingress
+   */
+  readonly ingressTlsSecretName?: string;
+
+  /**
+   * Annotations for the Ingress (controller settings such as timeouts).
+   * @default - none
+   */
+  readonly ingressAnnotations?: Record<string, string>;
+
+  /**
+   * Create a NetworkPolicy: ingress only to the proxy port from `allowFrom`;
+   * egress only to DNS and the API server ports.
+   * @default true
+   */
+  readonly networkPolicy?: boolean;
+
+  /**
+   * Peers allowed to reach the proxy port.
+   * @default - pods in the proxy's namespace, plus every pod in `ingressControllerNamespace`
+   * when an Ingress is created
+   */
+  readonly allowFrom?: NetworkPolicyPeer[];
+
+  /**
+   * Namespace of the Ingress controller, allowed in by the default `allowFrom`
+   * when an Ingress is created.
+   * @default 'ingress-nginx'
+   */
+  readonly ingressControllerNamespace?: string;
+
+  /**
+   * Addresses of the API server for the egress rule. Whether an ipBlock matches
+   * the API server (often a host-network endpoint behind the `kubernetes`
+   * Service) depends on the CNI.
+   * @default - any address, on `apiServerPorts` only
+   */
+  readonly apiServerCidrs?: string[];
+
+  /**
+   * TCP ports the API server listens on: 443 is the `kubernetes` Service, 6443
+   * the usual endpoint port that egress rules see after the Service is resolved.
+   * @default [443, 6443]
+   */
+  readonly apiServerPorts?: number[];
+}
+
+/**
+ * A small HTTP proxy in front of the Kubernetes API that exposes ConfigMaps as
+ * a key/value store (and, optionally, Services for discovery) to clients with
+ * bearer tokens, with least-privilege RBAC per allowed namespace.
+ *
+ * The server (plain JavaScript, `node:` builtins only) is shipped in a
+ * ConfigMap, byte for byte as reviewed in lib/kv-proxy/server/, and runs on the
+ * stock Node.js image: `node /opt/kv-proxy/server.js`. Changing the source
+ * rolls the pods (checksum annotation).
+ */
+export class KvProxy extends Construct {
+  /** The base name of every object. */
+  public readonly name: string;
+  /** The namespace the proxy runs in (the chart's). */
+  public readonly namespace: string;
+  /** The namespaces served (KV_NAMESPACES). */
+  public readonly namespaces: string[];
+  /** The ConfigMap names served, if restricted. */
+  public readonly configMapNames?: string[];
+  /** The label selector, if any. */
+  public readonly labelSelector?: string;
+  /** Whether writes are enabled. */
+  public readonly writes: boolean;
+  /** Whether discovery is enabled. */
+  public readonly discovery: boolean;
+  /** The out-of-band Secret with the client tokens. */
+  public readonly tokenSecretName: string;
+  /** Number of pods. */
+  public readonly replicas: number;
+  /** The container image. */
+  public readonly image: string;
+  /** uid/gid of the container. */
+  public readonly user: number;
+  /** The container port. */
+  public readonly port: number;
+  /** The Service port. */
+  public readonly servicePort: number;
+  /** KV_MAX_BODY_BYTES. */
+  public readonly maxBodyBytes: number;
+  /** KV_MAX_WAIT_SECONDS. */
+  public readonly maxWaitSeconds: number;
+  /** KV_SHUTDOWN_TIMEOUT_SECONDS. */
+  public readonly shutdownTimeoutSeconds: number;
+  /** preStop delay in seconds (0: no hook). */
+  public readonly drainDelaySeconds: number;
+  /** The pod's terminationGracePeriodSeconds. */
+  public readonly terminationGracePeriodSeconds: number;
+  /** The directory the server source was read from. */
+  public readonly sourceDir: string;
+  /** The server's source files as shipped: file name to content, sorted by name. */
+  public readonly sourceFiles: Record<string, string>;
+  /** sha256 of the source files, also the pod-template `checksum/server` annotation. */
+  public readonly sourceHash: string;
+  /** The environment of the container, as the server reads it. */
+  public readonly env: Record<string, string>;
+
+  /** ConfigMap holding the server source. */
+  public readonly sourceConfigMap: kplus.ConfigMap;
+  /** The proxy's own ServiceAccount. */
+  public readonly serviceAccount: kplus.ServiceAccount;
+  /** One Role per allowed namespace, by namespace. */
+  public readonly roles: Record<string, KubeRole>;
+  /** One RoleBinding per allowed namespace, by namespace. */
+  public readonly roleBindings: Record<string, KubeRoleBinding>;
+  /** The RBAC rules each Role grants (the same in every namespace). */
+  public readonly rules: PolicyRule[];
+  /** The Deployment. */
+  public readonly deployment: kplus.Deployment;
+  /** The proxy container. */
+  public readonly container: kplus.Container;
+  /** The ClusterIP Service. */
+  public readonly service: kplus.Service;
+  /** The Ingress, if created. */
+  public readonly ingress?: kplus.Ingress;
+  /** The NetworkPolicy, if created. */
+  public readonly networkPolicy?: KubeNetworkPolicy;
+  /** The PodDisruptionBudget (maxUnavailable 1). */
+  public readonly podDisruptionBudget: KubePodDisruptionBudget;
+
+  constructor(scope: Construct, id: string, props: KvProxyProps) {
+    super(scope, id);
+
+    // ------------------------------------------------------------ inputs ---
+    this.name = validateDnsLabel(props.name ?? 'kv-proxy', 'name');
+    if (this.name.length > 47) throw new Error(`name must be at most 47 characters (object names append suffixes such as "-tokens"), got "${this.name}"`);
+    const ns = Chart.of(this).namespace;
+    if (!ns) throw new Error('KvProxy needs a namespace: set `namespace` on its chart (the RoleBindings in other namespaces must name the ServiceAccount\'s namespace)');
+    this.namespace = ns;
+
+    this.namespaces = validateUniqueList(props.namespaces, 'namespaces', (v, p) => validateDnsLabel(v, p));
+    if (this.namespaces.length === 0) throw new Error('namespaces must list at least one namespace to serve, got []');
+    if (props.configMapNames !== undefined) {
+      this.configMapNames = validateUniqueList(props.configMapNames, 'configMapNames', (v, p) => validateDnsSubdomain(v, p));
+      if (this.configMapNames.length === 0) throw new Error('configMapNames must not be empty (omit it to serve every ConfigMap), got []');
+    }
+    if (props.labelSelector !== undefined) {
+      let parsed: { requirements: unknown[] };
+      try {
+        parsed = parseLabelSelector(props.labelSelector);
+      } catch (err) {
+        throw new Error(`labelSelector must be a Kubernetes label selector such as "app=kv,tier in (a,b)", got "${props.labelSelector}": ${(err as Error).message}`);
+      }
+      if (parsed.requirements.length === 0) throw new Error(`labelSelector must not be empty (omit it to serve every ConfigMap), got "${props.labelSelector}"`);
+      this.labelSelector = props.labelSelector.trim();
+    }
+    this.writes = props.writes ?? false;
+    this.discovery = props.discovery ?? false;
+    this.tokenSecretName = validateDnsSubdomain(props.tokenSecretName ?? `${this.name}-tokens`, 'tokenSecretName');
+    this.replicas = validatePositiveInteger(props.replicas ?? 2, 'replicas', 1, 100);
+    this.image = validateImage(props.image ?? KV_PROXY_DEFAULT_IMAGE, 'image');
+    this.user = validatePositiveInteger(props.user ?? KV_PROXY_NODE_USER, 'user', 1, 2147483647);
+    this.port = validatePort(props.port ?? 8080, 'port');
+    if (this.port < 1024) throw new Error(`port must be 1024-65535 (the container runs as non-root without NET_BIND_SERVICE), got ${this.port}`);
+    this.servicePort = validatePort(props.servicePort ?? 80, 'servicePort');
+    this.maxBodyBytes = validatePositiveInteger(props.maxBodyBytes ?? MAX_CONFIGMAP_BYTES, 'maxBodyBytes', 1, MAX_CONFIGMAP_BYTES);
+    this.maxWaitSeconds = validatePositiveInteger(props.maxWaitSeconds ?? 50, 'maxWaitSeconds', 0, 3600);
+    this.shutdownTimeoutSeconds = validatePositiveInteger(props.shutdownTimeoutSeconds ?? 20, 'shutdownTimeoutSeconds', 1, 3600);
+    this.drainDelaySeconds = validatePositiveInteger(props.drainDelaySeconds ?? 5, 'drainDelaySeconds', 0, 300);
+    this.terminationGracePeriodSeconds = this.drainDelaySeconds + this.shutdownTimeoutSeconds + 5;
+
+    const ingressOptionSet = [props.ingressClassName, props.ingressHost, props.ingressPath, props.ingressTlsSecretName, props.ingressAnnotations]
+      .some((x) => x !== undefined);
+    if (props.ingress === false && ingressOptionSet) {
+      throw new Error('ingress is false but ingressClassName, ingressHost, ingressPath, ingressTlsSecretName or ingressAnnotations is set: remove them or set ingress to true');
+    }
+    const withIngress = props.ingress ?? ingressOptionSet;
+    const withNetworkPolicy = props.networkPolicy ?? true;
+    if (!withNetworkPolicy && (props.allowFrom || props.apiServerCidrs || props.apiServerPorts)) {
+      throw new Error('networkPolicy is false but allowFrom, apiServerCidrs or apiServerPorts is set: remove them or enable the NetworkPolicy');
+    }
+
+    // ------------------------------------------------------ server source ---
+    this.sourceDir = props.sourceDir ?? KV_PROXY_SERVER_DIR;
+    this.sourceFiles = readServerSource(this.sourceDir);
+    this.env = {
+      PORT: String(this.port),
+      KV_NAMESPACES: this.namespaces.join(','),
+      ...(this.configMapNames ? { KV_CONFIGMAP_NAMES: this.configMapNames.join(',') } : {}),
+      ...(this.labelSelector ? { KV_LABEL_SELECTOR: this.labelSelector } : {}),
+      KV_WRITE_ENABLED: String(this.writes),
+      KV_DISCOVERY_ENABLED: String(this.discovery),
+      KV_TOKENS_DIR: KV_PROXY_TOKENS_PATH,
+      KV_MAX_BODY_BYTES: String(this.maxBodyBytes),
+      KV_MAX_WAIT_SECONDS: String(this.maxWaitSeconds),
+      KV_SHUTDOWN_TIMEOUT_SECONDS: String(this.shutdownTimeoutSeconds),
+    };
+
+    this.sourceConfigMap = new kplus.ConfigMap(this, 'ServerSource', {
+      metadata: { name: `${this.name}-server` },
+      data: this.sourceFiles,
+    });
+
+    // --------------------------------------------------------------- RBAC ---
+    this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
+      metadata: { name: this.name },
+      // only the proxy pod opts in to the token; anything else using this account does not get one
+      automountToken: false,
+    });
+    this.rules = kvProxyRules({ configMapNames: this.configMapNames, writes: this.writes, discovery: this.discovery });
+    this.roles = {};
+    this.roleBindings = {};
+    const rbac = new Construct(this, 'Rbac');
+    for (const target of this.namespaces) {
+      const scope = new Construct(rbac, target);
+      const role = new KubeRole(scope, 'Role', {
+        metadata: { name: this.name, namespace: target },
+        rules: this.rules,
+      });
+      this.roles[target] = role;
+      this.roleBindings[target] = new KubeRoleBinding(scope, 'RoleBinding', {
+        metadata: { name: this.name, namespace: target },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
+        subjects: [{ kind: 'ServiceAccount', name: this.serviceAccount.name, namespace: this.namespace }],
+      });
+    }
+
+    // --------------------------------------------------------- workload ---
+    const labels = recommendedLabels({ name: 'kv-proxy', instance: this.name, component: 'api' });
+    // an explicit, stable selector (a Deployment's selector is immutable): name + instance
+    const selector = {
+      'app.kubernetes.io/name': labels['app.kubernetes.io/name'],
+      'app.kubernetes.io/instance': labels['app.kubernetes.io/instance'],
+    };
+    const pod = hardenedPodProps({ user: this.user });
+    this.deployment = new kplus.Deployment(this, 'Resource', {
+      metadata: { name: this.name },
+      replicas: this.replicas,
+      select: false,
+      serviceAccount: this.serviceAccount,
+      securityContext: pod.securityContext,
+      // the server calls the API server with this pod's own ServiceAccount token
+      automountServiceAccountToken: true,
+      terminationGracePeriod: Duration.seconds(this.terminationGracePeriodSeconds),
+    });
+    this.deployment.select(kplus.LabelSelector.of({ labels: selector }));
+    // prefer spreading the replicas over nodes, without blocking scheduling on a single node
+    this.deployment.scheduling.spread({ weight: 100, topology: kplus.Topology.HOSTNAME });
+    // no env vars for every Service in the namespace (KUBERNETES_SERVICE_* is always set)
+    ApiObject.of(this.deployment).addJsonPatch(JsonPatch.add('/spec/template/spec/enableServiceLinks', false));
+    const sourceVolume = kplus.Volume.fromConfigMap(this, 'ServerSourceVolume', this.sourceConfigMap, {
+      name: 'server', defaultMode: 0o444,
+    });
+    const tokenVolume = kplus.Volume.fromSecret(this, 'TokensVolume',
+      kplus.Secret.fromSecretName(this, 'Tokens', this.tokenSecretName), { name: 'tokens', defaultMode: 0o440 });
+
+    this.container = this.deployment.addContainer(hardenedContainer({
+      name: 'kv-proxy',
+      image: this.image,
+      command: ['node', `${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`],
+      ports: [{ name: 'http', number: this.port }],
+      envVariables: Object.fromEntries(Object.entries(this.env).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
+      liveness: kplus.Probe.fromHttpGet('/healthz', {
+        port: this.port, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 3,
+      }),
+      readiness: kplus.Probe.fromHttpGet('/readyz', {
+        port: this.port, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(2), failureThreshold: 2,
+      }),
+      lifecycle: this.drainDelaySeconds > 0
+        ? { preStop: kplus.Handler.fromCommand(['sleep', String(this.drainDelaySeconds)]) }
+        : undefined,
+      resources: props.resources ?? KV_PROXY_DEFAULT_RESOURCES,
+      securityContext: { user: this.user, group: this.user },
+    }));
+    this.container.mount(KV_PROXY_SOURCE_PATH, sourceVolume, { readOnly: true });
+    this.container.mount(KV_PROXY_TOKENS_PATH, tokenVolume, { readOnly: true });
+    this.sourceHash = addChecksumAnnotation(this.deployment, 'server', this.sourceFiles);
+
+    // ---------------------------------------------------------- network ---
+    this.service = new kplus.Service(this, 'Service', {
+      metadata: { name: this.name },
+      type: kplus.ServiceType.CLUSTER_IP,
+      ports: [{ name: 'http', port: this.servicePort, targetPort: this.port }],
+    });
+    for (const [k, v] of Object.entries(selector)) this.service.selectLabel(k, v);
+
+    if (withIngress) {
+      const className = validateDnsSubdomain(props.ingressClassName ?? 'nginx', 'ingressClassName');
+      const host = props.ingressHost;
+      if (host !== undefined && !WILDCARD_HOST.test(host)) validateDnsSubdomain(host, 'ingressHost');
+      const ingressPath = validateAbsolutePath(props.ingressPath ?? '/', 'ingressPath');
+      for (const key of Object.keys(props.ingressAnnotations ?? {})) {
+        if (!/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(key)) {
+          throw new Error(`ingressAnnotations key must be a qualified name such as "nginx.ingress.kubernetes.io/proxy-read-timeout", got "${key}"`);
+        }
+      }
+      this.ingress = new kplus.Ingress(this, 'Ingress', {
+        metadata: { name: this.name, annotations: props.ingressAnnotations },
+        className,
+      });
+      const backend = kplus.IngressBackend.fromService(this.service, { port: this.servicePort });
+      if (host) this.ingress.addHostRule(host, ingressPath, backend, kplus.HttpIngressPathType.PREFIX);
+      else this.ingress.addRule(ingressPath, backend, kplus.HttpIngressPathType.PREFIX);
+      if (props.ingressTlsSecretName !== undefined) {
+        validateDnsSubdomain(props.ingressTlsSecretName, 'ingressTlsSecretName');
+        if (!host) throw new Error(`ingressTlsSecretName needs ingressHost (the certificate's host), got ingressTlsSecretName "${props.ingressTlsSecretName}" without a host`);
+        this.ingress.addTls([{ hosts: [host], secret: kplus.Secret.fromSecretName(this, 'IngressTls', props.ingressTlsSecretName) }]);
+      }
+    }
+
+    if (withNetworkPolicy) {
+      const controllerNs = validateDnsLabel(props.ingressControllerNamespace ?? 'ingress-nginx', 'ingressControllerNamespace');
+      const from: NetworkPolicyPeer[] = props.allowFrom ?? [
+        { podSelector: {} },
+        ...(withIngress ? [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': controllerNs } } }] : []),
+      ];
+      if (from.length === 0) throw new Error('allowFrom must list at least one peer (an empty list would allow nothing in; set networkPolicy to false to manage traffic yourself), got []');
+      from.forEach((peer, i) => {
+        if (!peer || (peer.podSelector === undefined && peer.namespaceSelector === undefined && peer.ipBlock === undefined)) {
+          throw new Error(`allowFrom[${i}] must set podSelector, namespaceSelector or ipBlock, got ${JSON.stringify(peer)}`);
+        }
+        if (peer.ipBlock && (peer.podSelector || peer.namespaceSelector)) {
+          throw new Error(`allowFrom[${i}] must not combine ipBlock with a selector, got ${JSON.stringify(peer)}`);
+        }
+        if (peer.ipBlock) validateCidr(peer.ipBlock.cidr, `allowFrom[${i}].ipBlock.cidr`);
+      });
+      const apiPorts = validateUniqueList(props.apiServerPorts ?? [443, 6443], 'apiServerPorts', (v, p) => validatePort(v, p));
+      if (apiPorts.length === 0) throw new Error('apiServerPorts must list at least one port, got []');
+      const apiCidrs = props.apiServerCidrs === undefined ? undefined
+        : validateUniqueList(props.apiServerCidrs, 'apiServerCidrs', (v, p) => validateCidr(v, p));
+      if (apiCidrs && apiCidrs.length === 0) throw new Error('apiServerCidrs must not be empty (omit it to allow any address on the API server ports), got []');
+      const tcp = (port: number) => ({ protocol: 'TCP', port: IntOrString.fromNumber(port) });
+      this.networkPolicy = new KubeNetworkPolicy(this, 'NetworkPolicy', {
+        metadata: { name: this.name },
+        spec: {
+          podSelector: { matchLabels: selector },
+          policyTypes: ['Ingress', 'Egress'],
+          ingress: [{ from, ports: [tcp(this.port)] }],
+          egress: [
+            // DNS, for any name lookup the runtime makes (the API server itself is reached by IP)
+            { ports: [{ protocol: 'UDP', port: IntOrString.fromNumber(53) }, tcp(53)] },
+            // the API server: by port only unless its addresses are given
+            { ...(apiCidrs ? { to: apiCidrs.map((cidr) => ({ ipBlock: { cidr } })) } : {}), ports: apiPorts.map(tcp) },
+          ],
+        },
+      });
+    }
+
+    this.podDisruptionBudget = new KubePodDisruptionBudget(this, 'PodDisruptionBudget', {
+      metadata: { name: this.name },
+      spec: { maxUnavailable: IntOrString.fromNumber(1), selector: { matchLabels: selector } },
+    });
+
+    applyLabels(this, labels);
+  }
+}
+
+/** Inputs of {@link kvProxyRules}. */
+export interface KvProxyRulesOptions {
+  readonly configMapNames?: string[];
+  readonly writes: boolean;
+  readonly discovery: boolean;
+}
+
+/**
+ * The RBAC rules the proxy needs in each allowed namespace, and nothing more:
+ * - ConfigMaps: get/list/watch, restricted by resourceNames when names are given;
+ * - with writes: patch, and create only without names (RBAC cannot restrict
+ *   create by resourceNames, so named ConfigMaps must already exist);
+ * - with discovery: list/watch on Services and discovery.k8s.io EndpointSlices.
+ */
+export function kvProxyRules(opts: KvProxyRulesOptions): PolicyRule[] {
+  const verbs = ['get', 'list', 'watch'];
+  if (opts.writes) verbs.push(...(opts.configMapNames ? ['patch'] : ['create', 'patch']));
+  const rules: PolicyRule[] = [{
+    apiGroups: [''],
+    resources: ['configmaps'],
+    ...(opts.configMapNames ? { resourceNames: [...opts.configMapNames] } : {}),
+    verbs,
+  }];
+  if (opts.discovery) {
+    rules.push(
+      { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+    );
+  }
+  return rules;
+}
+
+/**
+ * Reads the server's source: every regular `*.js` file directly in `dir`,
+ * byte for byte, keyed by file name and sorted. Fails when `server.js` is
+ * missing, a file is not UTF-8, or the whole would not fit in a ConfigMap.
+ */
+export function readServerSource(dir: string = KV_PROXY_SERVER_DIR): Record<string, string> {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    throw new Error(`kv-proxy server source directory ${dir} cannot be read: ${(err as Error).message}`);
+  }
+  const names = entries.filter((e) => e.isFile() && e.name.endsWith('.js')).map((e) => e.name).sort();
+  if (!names.includes(KV_PROXY_ENTRY)) {
+    throw new Error(`kv-proxy server source directory ${dir} has no ${KV_PROXY_ENTRY} (found: ${names.join(', ') || 'no .js files'}): the pod runs node ${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`);
+  }
+  const files: Record<string, string> = {};
+  for (const name of names) {
+    validateConfigMapKey(name, `kv-proxy server file name "${name}"`);
+    const bytes = fs.readFileSync(path.join(dir, name));
+    const text = bytes.toString('utf8');
+    if (!Buffer.from(text, 'utf8').equals(bytes)) {
+      throw new Error(`kv-proxy server file ${name} must be UTF-8 text, got bytes that are not valid UTF-8`);
+    }
+    files[name] = text;
+  }
+  const size = configMapSize(files);
+  if (size > MAX_CONFIGMAP_BYTES) {
+    throw new Error(`kv-proxy server source must fit in a ConfigMap (at most ${formatBytes(MAX_CONFIGMAP_BYTES)}), got ${formatBytes(size)}`);
+  }
+  return files;
+}
+
+function validateUniqueList<T extends string | number>(values: T[], prop: string, check: (v: T, prop: string) => T): T[] {
+  if (!Array.isArray(values)) throw new Error(`${prop} must be a list, got ${JSON.stringify(values)}`);
+  const seen = new Set<T>();
+  values.forEach((v, i) => {
+    check(v, `${prop}[${i}]`);
+    if (seen.has(v)) throw new Error(`${prop} must not repeat entries, got "${v}" twice`);
+    seen.add(v);
+  });
+  return [...values];
+}
+
+function validateCidr(cidr: string, prop: string): string {
+  if (typeof cidr !== 'string' || !CIDR.test(cidr)) {
+    throw new Error(`${prop} must be a CIDR such as "10.0.0.0/8" or "fd00::/8", got "${cidr}"`);
+  }
+  return cidr;
+}
