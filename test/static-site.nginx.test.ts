@@ -1,0 +1,246 @@
+/**
+ * Runtime proof: Debian's real nginx runs the synthesized container (its
+ * command, args, user and volumes) with the synthesized ConfigMaps laid out
+ * as the kubelet would, on a read-only root filesystem, and serves every file
+ * with the right bytes and content type.
+ *
+ * The objects come from the app's YAML (what ArgoCD applies), parsed back.
+ * Expected bytes come from the fixture files on disk, expected content types
+ * from the table below, never from the construct.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { App, Chart, Testing } from 'cdk8s';
+import * as YAML from 'yaml';
+import { HELLO_PAGE, StaticSiteChart } from '../charts/static-site';
+import { StaticSite } from '../lib/static-site';
+import { assertBinariesPresent, configTest, podView, PodView, request, RunningPod, startPod } from './fixtures/static-site/pod-runtime';
+import { K8sObject } from './support/gate';
+import { findObject } from './support/synth';
+
+const FIXTURE = path.join(__dirname, 'fixtures', 'static-site', 'site');
+
+/** What a browser must be told for each fixture file (and the inline ones). */
+const EXPECTED_TYPES: Record<string, string> = {
+  '.well-known/security.txt': 'text/plain; charset=utf-8',
+  '404.html': 'text/html; charset=utf-8',
+  'CNAME': 'application/octet-stream',
+  'css/site.css': 'text/css; charset=utf-8',
+  'data/config.json': 'application/json; charset=utf-8',
+  'docs/README.TXT': 'text/plain; charset=utf-8',
+  'docs/guide/deep-page.txt': 'text/plain; charset=utf-8',
+  'docs/index.html': 'text/html; charset=utf-8',
+  'favicon.ico': 'image/x-icon',
+  'images/logo.svg': 'image/svg+xml; charset=utf-8',
+  'images/pixel.png': 'image/png',
+  'index.html': 'text/html; charset=utf-8',
+  'js/app.js': 'text/javascript; charset=utf-8',
+  'robots.txt': 'text/plain; charset=utf-8',
+  'fonts/sample.woff2': 'font/woff2',
+  'app.webmanifest': 'application/manifest+json; charset=utf-8',
+};
+
+/** Inline files next to the fixture directory: a binary font (NUL bytes, invalid UTF-8) and a manifest. */
+const INLINE: Record<string, Buffer | string> = {
+  'fonts/sample.woff2': Buffer.from([0x77, 0x4f, 0x46, 0x32, 0x00, 0x01, 0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28]),
+  'app.webmanifest': '{"name": "fixture", "display": "standalone"}\n',
+};
+
+function walk(dir: string, rel = ''): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    return e.isDirectory() ? walk(path.join(dir, e.name), r) : [r];
+  });
+}
+
+/** Synthesizes the app to YAML, as `cdk8s synth` writes it, and parses it back. */
+function viaYaml(app: App): K8sObject[] {
+  return YAML.parseAllDocuments(app.synthYaml()).map((d) => d.toJSON()).filter(Boolean);
+}
+
+function viewOf(objects: K8sObject[], deployment: string): { view: PodView; readinessPath: string; livenessPath: string } {
+  const dep = findObject(objects, 'Deployment', deployment);
+  const c = dep.spec.template.spec.containers.find((x: any) => x.name === 'nginx');
+  const view = podView(objects, deployment, 'nginx');
+  // the probes target the port nginx listens on (before the harness rebinds it to loopback)
+  const conf = findObject(objects, 'ConfigMap', `${deployment}-nginx`).data['nginx.conf'];
+  expect(conf).toContain(`listen ${view.containerPort};`);
+  expect(c.readinessProbe.httpGet.port).toBe(view.containerPort);
+  expect(c.livenessProbe.httpGet.port).toBe(view.containerPort);
+  return { view, readinessPath: c.readinessProbe.httpGet.path, livenessPath: c.livenessProbe.httpGet.path };
+}
+
+const pods: RunningPod[] = [];
+afterAll(async () => { await Promise.all(pods.map((p) => p.stop())); });
+
+beforeAll(() => assertBinariesPresent());
+
+describe('a site from a directory plus inline files, with a custom 404 page', () => {
+  let objects: K8sObject[];
+  let pod: RunningPod;
+  let paths: { readinessPath: string; livenessPath: string };
+
+  beforeAll(async () => {
+    // GIVEN the fixture directory, inline files and most options
+    const app = Testing.app();
+    const chart = new Chart(app, 'runtime', { namespace: 'web' });
+    new StaticSite(chart, 'Site', {
+      name: 'fixture',
+      contentDir: FIXTURE,
+      content: INLINE,
+      notFoundDocument: '404.html',
+      responseHeaders: { 'Content-Security-Policy': "default-src 'self'", 'X-Frame-Options': 'DENY' },
+    });
+    objects = viaYaml(app);
+    // WHEN nginx runs the synthesized container
+    const v = viewOf(objects, 'fixture');
+    paths = v;
+    pod = await startPod(v.view, v.readinessPath);
+    pods.push(pod);
+  });
+
+  test('nginx -t accepts the generated config in the pod view, without warnings', async () => {
+    const r = await configTest(podView(objects, 'fixture', 'nginx'));
+    expect(r.output).not.toMatch(/\[(warn|emerg|alert|crit|error)\]/);
+    expect(r.output).toMatch(/syntax is ok/);
+    expect(r.output).toMatch(/test is successful/);
+    expect(r.status).toBe(0);
+  });
+
+  test('every file is served with its bytes and content type', async () => {
+    const all = [...walk(FIXTURE), ...Object.keys(INLINE)].sort();
+    expect(Object.keys(EXPECTED_TYPES).sort()).toEqual(all);
+    for (const p of all.filter((x) => x !== '404.html')) {
+      const res = await request(`${pod.baseUrl}/${p}`);
+      const expected = p in INLINE ? Buffer.from(INLINE[p]) : fs.readFileSync(path.join(FIXTURE, p));
+      expect({ p, status: res.status, type: res.headers['content-type'] }).toEqual({ p, status: 200, type: EXPECTED_TYPES[p] });
+      expect(res.body.equals(expected)).toBe(true);
+    }
+  });
+
+  test('directories serve their index document; a directory without a slash redirects relatively', async () => {
+    expect((await request(`${pod.baseUrl}/`)).body.equals(fs.readFileSync(path.join(FIXTURE, 'index.html')))).toBe(true);
+    expect((await request(`${pod.baseUrl}/docs/`)).body.equals(fs.readFileSync(path.join(FIXTURE, 'docs/index.html')))).toBe(true);
+    const redirect = await request(`${pod.baseUrl}/docs`);
+    expect(redirect.status).toBe(301);
+    expect(redirect.headers.location).toBe('/docs/');
+  });
+
+  test('a missing path gets the custom 404 page with status 404; the page itself is not directly addressable', async () => {
+    const missing = await request(`${pod.baseUrl}/no/such/page.html`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(missing.body.equals(fs.readFileSync(path.join(FIXTURE, '404.html')))).toBe(true);
+    expect((await request(`${pod.baseUrl}/404.html`)).status).toBe(404);
+  });
+
+  test('the kubelet bookkeeping of the ConfigMap volume is not served', async () => {
+    expect((await request(`${pod.baseUrl}/..data/index.html`)).status).toBe(404);
+    expect((await request(`${pod.baseUrl}/..2026_01_01_00_00_00.000000001/index.html`)).status).toBe(404);
+  });
+
+  test('the health location answers the probes', async () => {
+    for (const p of [paths.readinessPath, paths.livenessPath]) {
+      const res = await request(`${pod.baseUrl}${p}`);
+      expect(res.status).toBe(200);
+      expect(res.body.toString()).toBe('ok\n');
+      expect(res.headers['cache-control']).toBe('no-store');
+    }
+  });
+
+  test('cache headers, security headers and no version in Server', async () => {
+    const html = await request(`${pod.baseUrl}/index.html`);
+    expect(html.headers['cache-control']).toBe('no-cache');
+    const css = await request(`${pod.baseUrl}/css/site.css`);
+    expect(css.headers['cache-control']).toBe('public, max-age=3600');
+    for (const res of [html, css, await request(`${pod.baseUrl}/missing`)]) {
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['content-security-policy']).toBe("default-src 'self'");
+      expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers.server).toBe('nginx');
+    }
+  });
+
+  test('textual files are gzipped for clients that accept it and decode to the same bytes', async () => {
+    for (const p of ['css/site.css', 'index.html']) {
+      const res = await request(`${pod.baseUrl}/${p}`, { headers: { 'Accept-Encoding': 'gzip' } });
+      expect(res.headers['content-encoding']).toBe('gzip');
+      expect(res.headers.vary).toBe('Accept-Encoding');
+      expect(zlib.gunzipSync(res.body).equals(fs.readFileSync(path.join(FIXTURE, p)))).toBe(true);
+    }
+    const png = await request(`${pod.baseUrl}/images/pixel.png`, { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(png.headers['content-encoding']).toBeUndefined();
+  });
+
+  test('nginx runs as the manifest user, never root, and logs requests to stdout', async () => {
+    const dep = findObject(objects, 'Deployment', 'fixture');
+    const uid = String(dep.spec.template.spec.containers[0].securityContext.runAsUser);
+    const procs = pod.processes('nginx');
+    expect(procs.length).toBeGreaterThanOrEqual(2); // master and worker
+    for (const p of procs) {
+      expect(p.uid.split(/\s+/)).toEqual([uid, uid, uid, uid]);
+      expect(p.gid.split(/\s+/)).toEqual([uid, uid, uid, uid]);
+    }
+    await request(`${pod.baseUrl}/robots.txt`);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(pod.stdout()).toMatch(/"GET \/robots.txt HTTP\/1.1" 200/);
+    expect(pod.stderr()).not.toMatch(/\[(warn|emerg|alert|crit|error)\]/);
+  });
+});
+
+describe('a single-page app with immutable, hash-named content', () => {
+  let pod: RunningPod;
+  const index = '<!DOCTYPE html><html><body><div id="app">client-side routes</div></body></html>\n';
+  const bundle = `// ${'bundle '.repeat(100)}\nconsole.log("app");\n`;
+
+  beforeAll(async () => {
+    const app = Testing.app();
+    const chart = new Chart(app, 'spa', { namespace: 'web' });
+    new StaticSite(chart, 'Site', { name: 'spa', content: { 'index.html': index, 'assets/app.js': bundle }, spaFallback: true, immutableContent: true, gzip: false });
+    const objects = viaYaml(app);
+    expect(findObject(objects, 'Deployment', 'spa').spec.template.spec.volumes.find((v: any) => v.name === 'content').configMap.name).toMatch(/^spa-content-[0-9a-f]{10}$/);
+    const v = viewOf(objects, 'spa');
+    expect((await configTest(v.view)).status).toBe(0);
+    pod = await startPod(v.view, v.readinessPath);
+    pods.push(pod);
+  });
+
+  test('unknown paths get the index document with status 200', async () => {
+    for (const p of ['/', '/users/42', '/deep/client/route?tab=2']) {
+      const res = await request(`${pod.baseUrl}${p}`);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(res.body.toString()).toBe(index);
+    }
+  });
+
+  test('real files are still served as themselves, uncompressed when gzip is off', async () => {
+    const res = await request(`${pod.baseUrl}/assets/app.js`, { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(res.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(res.headers['content-encoding']).toBeUndefined();
+    expect(res.body.toString()).toBe(bundle);
+  });
+});
+
+describe('the seed chart', () => {
+  let pod: RunningPod;
+
+  beforeAll(async () => {
+    const app = Testing.app();
+    new StaticSiteChart(app, 'static-site');
+    const v = viewOf(viaYaml(app), 'nginx');
+    pod = await startPod(v.view, v.readinessPath);
+    pods.push(pod);
+  });
+
+  test('serves the Hello page at / and nginx\'s own 404 elsewhere', async () => {
+    const page = await request(`${pod.baseUrl}/?name=Smarty`);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.body.toString()).toBe(HELLO_PAGE);
+    const missing = await request(`${pod.baseUrl}/nope`);
+    expect(missing.status).toBe(404);
+    expect(missing.body.toString()).toMatch(/<title>404 Not Found<\/title>[\s\S]*<center>nginx<\/center>/);
+  });
+});
