@@ -253,9 +253,9 @@ describe('a KvProxy pod started from the synthesized manifests', () => {
     expect((await request('GET', `${p.url}/metrics`)).status).toBe(200);
     expect(await request('GET', `${p.url}/kv/default/flags`, READ_TOKEN)).toEqual({ status: 200, body: { color: 'blue' } });
     expect((await request('POST', `${p.url}/kv/default/flags`, WRITE_TOKEN, { key: 'value', key2: 'value2' })).status).toBe(200);
-    expect(a.getObject('configmaps', 'default', 'flags').data).toEqual({ color: 'blue', key: 'value', key2: 'value2' });
+    expect(a.getObject('configmaps', 'default', 'flags')?.data).toEqual({ color: 'blue', key: 'value', key2: 'value2' });
     expect((await request('POST', `${p.url}/kv/apps/somekey`, WRITE_TOKEN, { key: 'value' })).status).toBeLessThan(300);
-    expect(a.getObject('configmaps', 'apps', 'somekey').data).toEqual({ key: 'value' });
+    expect(a.getObject('configmaps', 'apps', 'somekey')?.data).toEqual({ key: 'value' });
     const discovered = await request('GET', `${p.url}/discover/default`, READ_TOKEN);
     expect(discovered.status).toBe(200);
     expect(JSON.stringify(discovered.body)).toContain('10.0.0.5');
@@ -270,7 +270,7 @@ describe('a KvProxy pod started from the synthesized manifests', () => {
     const { api: a, pod: p } = await boot(objects, (f) => f.setConfigMap('default', 'flags', { a: '1' }));
     // THEN
     expect((await request('POST', `${p.url}/kv/default/flags`, WRITE_TOKEN, { b: '2' })).status).toBe(200);
-    expect(a.getObject('configmaps', 'default', 'flags').data).toEqual({ a: '1', b: '2' });
+    expect(a.getObject('configmaps', 'default', 'flags')?.data).toEqual({ a: '1', b: '2' });
     expect(denied(a)).toEqual([]);
     expect(a.calls.some((c: any) => c.verb === 'create')).toBe(false);
   });
@@ -280,7 +280,7 @@ describe('a KvProxy pod started from the synthesized manifests', () => {
     const { api: a, pod: p } = await boot(objects, (f) => f.setConfigMap('default', 'flags', { a: '1' }));
     expect(await request('GET', `${p.url}/kv/default/flags`, READ_TOKEN)).toEqual({ status: 200, body: { a: '1' } });
     expect((await request('POST', `${p.url}/kv/default/flags`, WRITE_TOKEN, { b: '2' })).status).toBeGreaterThanOrEqual(400);
-    expect(a.getObject('configmaps', 'default', 'flags').data).toEqual({ a: '1' });
+    expect(a.getObject('configmaps', 'default', 'flags')?.data).toEqual({ a: '1' });
     expect(denied(a)).toEqual([]);
     expect(a.calls.filter((c: any) => !['get', 'list', 'watch'].includes(c.verb))).toEqual([]);
   });
