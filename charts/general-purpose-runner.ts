@@ -1,0 +1,120 @@
+import * as path from 'node:path';
+import { Chart, ChartProps } from 'cdk8s';
+import { Construct } from 'constructs';
+import { GeneralPurposeRunner } from '../lib/general-purpose-runner';
+
+/** Where the scripts this chart ships live; they are read at synth. */
+export const GENERAL_PURPOSE_RUNNER_SCRIPTS = path.join(__dirname, 'scripts', 'general-purpose-runner');
+
+const script = (name: string) => path.join(GENERAL_PURPOSE_RUNNER_SCRIPTS, name);
+
+/**
+ * Props for {@link GeneralPurposeRunnerChart}.
+ */
+export interface GeneralPurposeRunnerChartProps extends ChartProps {
+  /**
+   * The greeter's greeting (seed 003: env GREETING).
+   * @default 'Hi'
+   */
+  readonly greeting?: string;
+  /**
+   * The greeter's target (seed 003: the command-line argument).
+   * @default 'Universe'
+   */
+  readonly target?: string;
+  /**
+   * Container port of the two servers.
+   * @default 8080
+   */
+  readonly port?: number;
+  /**
+   * Expose the greeter through an Ingress for this host.
+   * @default - no Ingress
+   */
+  readonly greeterHost?: string;
+  /**
+   * Schedule of the greeter monitor CronJob.
+   * @default '*\/5 * * * *'
+   */
+  readonly monitorSchedule?: string;
+}
+
+/**
+ * The general-purpose runner app: four small programs on two stock images,
+ * with no image built for any of them.
+ *
+ * - `greeter` (seed 003): the basicserver greeting server on python, the
+ *   target from args (`Universe`), the greeting from env (`GREETING=Hi`):
+ *   answers "Hi, Universe!". Deployment + Service (+ Ingress).
+ * - `namespaces-api` (seed 000): a REST API listing namespaces through the
+ *   Kubernetes API, with its own ServiceAccount and a ClusterRole that may
+ *   only `list` `namespaces`. Deployment + Service.
+ * - `greeter-smoke-test`: a one-shot Job on python checking the greeter's answer.
+ * - `greeter-monitor`: a CronJob on busybox (sh + wget) doing the same check.
+ *
+ * Namespace: `general-purpose-runner` unless given. It references nothing
+ * created out of band.
+ */
+export class GeneralPurposeRunnerChart extends Chart {
+  public readonly greeter: GeneralPurposeRunner;
+  public readonly namespacesApi: GeneralPurposeRunner;
+  public readonly smokeTest: GeneralPurposeRunner;
+  public readonly monitor: GeneralPurposeRunner;
+
+  constructor(scope: Construct, id: string, props: GeneralPurposeRunnerChartProps = {}) {
+    super(scope, id, { ...props, namespace: props.namespace ?? 'general-purpose-runner' });
+    const greeting = props.greeting ?? 'Hi';
+    const target = props.target ?? 'Universe';
+    const port = props.port ?? 8080;
+    const partOf = 'general-purpose-runner';
+
+    this.greeter = new GeneralPurposeRunner(this, 'Greeter', {
+      name: 'greeter',
+      preset: 'python',
+      scriptFiles: [script('greeter.py'), script('serving.py')],
+      entrypoint: 'greeter.py',
+      args: [target],
+      env: { GREETING: greeting },
+      port,
+      healthCheckPath: '/',
+      ...(props.greeterHost !== undefined ? { ingressHost: props.greeterHost } : {}),
+      partOf,
+    });
+
+    this.namespacesApi = new GeneralPurposeRunner(this, 'NamespacesApi', {
+      name: 'namespaces-api',
+      preset: 'python',
+      scriptFiles: [script('namespaces_api.py'), script('serving.py')],
+      entrypoint: 'namespaces_api.py',
+      port,
+      healthCheckPath: '/healthz',
+      clusterRules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['list'] }],
+      partOf,
+    });
+
+    const greeterUrl = `http://${this.greeter.service!.name}:${this.greeter.servicePort}/`;
+    const expect = `${greeting}, ${target}!`;
+
+    this.smokeTest = new GeneralPurposeRunner(this, 'SmokeTest', {
+      name: 'greeter-smoke-test',
+      mode: 'job',
+      preset: 'python',
+      scriptFiles: [script('smoke_test.py')],
+      env: { TARGET_URL: greeterUrl, EXPECT: expect, ATTEMPTS: '10', DELAY_SECONDS: '3' },
+      backoffLimit: 1,
+      activeDeadlineSeconds: 120,
+      partOf,
+    });
+
+    this.monitor = new GeneralPurposeRunner(this, 'Monitor', {
+      name: 'greeter-monitor',
+      preset: 'busybox',
+      scriptFiles: [script('greeter_monitor.sh')],
+      env: { TARGET_URL: greeterUrl, EXPECT: expect },
+      schedule: props.monitorSchedule ?? '*/5 * * * *',
+      backoffLimit: 0,
+      activeDeadlineSeconds: 60,
+      partOf,
+    });
+  }
+}
