@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Chart, Testing } from 'cdk8s';
+import { Chart, Size, Testing } from 'cdk8s';
+import { Cpu } from 'cdk8s-plus-28';
 import * as YAML from 'yaml';
 import { KvProxyChart } from '../charts/kv-proxy';
 import {
@@ -431,8 +432,6 @@ describe('KvProxy', () => {
     });
 
     test('custom resources', () => {
-      const { Cpu } = jest.requireActual('cdk8s-plus-28');
-      const { Size } = jest.requireActual('cdk8s');
       const { objects } = synth({ resources: { cpu: { request: Cpu.millis(100), limit: Cpu.millis(1000) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) } } });
       expect(findContainer(findObject(objects, 'Deployment'), 'kv-proxy').resources).toEqual({
         requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1000m', memory: '512Mi' },
@@ -448,6 +447,7 @@ describe('KvProxy', () => {
         rules: [{ http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'kv-proxy', port: { number: 80 } } } }] } }],
       });
       expect(proxy.ingress).toBeDefined();
+      expect(findObject(objects, 'Ingress', 'kv-proxy').metadata.annotations).toBeUndefined();
       expect(findObject(objects, 'NetworkPolicy').spec.ingress).toEqual([{
         from: [{ podSelector: {} }, { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }],
         ports: [{ protocol: 'TCP', port: 8080 }],
