@@ -1,0 +1,468 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { HELLO_PAGE, StaticSiteChart } from '../charts/static-site';
+import { DEFAULT_RESOURCES } from '../lib/security';
+import {
+  STATIC_SITE_CONFIG_PATH, STATIC_SITE_CONTENT_PATH, STATIC_SITE_DEFAULT_IMAGE, STATIC_SITE_NGINX_UID, StaticSite, StaticSiteProps,
+} from '../lib/static-site';
+import { K8sObject, assertValid } from './support/gate';
+import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
+
+const FIXTURE = path.join(__dirname, 'fixtures', 'static-site', 'site');
+const HELLO = { 'index.html': '<h1>hello</h1>\n' };
+
+function synth(props: StaticSiteProps): { site: StaticSite; objects: K8sObject[] } {
+  const chart = testChart('web');
+  const site = new StaticSite(chart, 'Site', props);
+  return { site, objects: synthObjects(chart) };
+}
+const nginxConf = (objects: K8sObject[], name = 'static-site') => findObject(objects, 'ConfigMap', `${name}-nginx`).data['nginx.conf'] as string;
+const podSpec = (objects: K8sObject[], name = 'static-site') => findObject(objects, 'Deployment', name).spec.template.spec;
+const annotations = (objects: K8sObject[], name = 'static-site') => findObject(objects, 'Deployment', name).spec.template.metadata.annotations;
+
+describe('StaticSite defaults', () => {
+  // GIVEN only content
+  const { site, objects } = synth({ content: HELLO });
+
+  test('snapshot', () => {
+    expect(objects).toMatchSnapshot();
+  });
+
+  test('passes the validation gate', () => {
+    expect(() => assertValid(objects)).not.toThrow();
+  });
+
+  test('objects are named after name (default "static-site") and labelled', () => {
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+      'ConfigMap/static-site-content', 'ConfigMap/static-site-nginx', 'Deployment/static-site',
+      'PodDisruptionBudget/static-site', 'Service/static-site',
+    ]);
+    for (const o of objects) {
+      expect(o.metadata.labels).toMatchObject({
+        'app.kubernetes.io/name': 'static-site', 'app.kubernetes.io/instance': 'static-site',
+        'app.kubernetes.io/component': 'web-server', 'app.kubernetes.io/managed-by': 'cdk8s',
+      });
+      expect(o.metadata.namespace).toBe('web');
+    }
+    expect(site.name).toBe('static-site');
+  });
+
+  test('nginx runs the pinned unprivileged image as uid 101 with the generated config, not the image entrypoint', () => {
+    const c = findContainer(findObject(objects, 'Deployment', 'static-site'), 'nginx');
+    expect(c.image).toBe(STATIC_SITE_DEFAULT_IMAGE);
+    expect(STATIC_SITE_DEFAULT_IMAGE).toBe('nginxinc/nginx-unprivileged:1.28.0-alpine');
+    expect(site.image).toBe(STATIC_SITE_DEFAULT_IMAGE);
+    expect(c.command).toEqual(['/usr/sbin/nginx']);
+    expect(c.args).toEqual(['-e', 'stderr', '-c', '/etc/nginx/static-site/nginx.conf', '-g', 'daemon off;']);
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true,
+      runAsUser: 101, runAsGroup: 101, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(STATIC_SITE_NGINX_UID).toBe(101);
+    expect(podSpec(objects).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 101, runAsGroup: 101, fsGroup: 101 });
+    expect(podSpec(objects).automountServiceAccountToken).toBe(false);
+    expect(c.imagePullPolicy).toBe('IfNotPresent');
+    expect(c.lifecycle).toEqual({ preStop: { exec: { command: ['/bin/sleep', '5'] } } });
+  });
+
+  test('resources default to DEFAULT_RESOURCES', () => {
+    const c = findContainer(findObject(objects, 'Deployment', 'static-site'), 'nginx');
+    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
+  });
+
+  test('volumes: content and config read-only, writable emptyDirs only at /tmp and /var/cache/nginx', () => {
+    const c = findContainer(findObject(objects, 'Deployment', 'static-site'), 'nginx');
+    expect(c.volumeMounts).toEqual([
+      { name: 'content', mountPath: STATIC_SITE_CONTENT_PATH, readOnly: true },
+      { name: 'nginx-config', mountPath: STATIC_SITE_CONFIG_PATH, readOnly: true },
+      { name: 'tmp', mountPath: '/tmp' },
+      { name: 'nginx-cache', mountPath: '/var/cache/nginx' },
+    ]);
+    expect(STATIC_SITE_CONTENT_PATH).toBe('/usr/share/nginx/html');
+    expect(podSpec(objects).volumes).toEqual([
+      { name: 'content', configMap: { name: 'static-site-content', items: [{ key: 'index.html', path: 'index.html' }] } },
+      { name: 'nginx-config', configMap: { name: 'static-site-nginx' } },
+      { name: 'tmp', emptyDir: { sizeLimit: '16Mi' } },
+      { name: 'nginx-cache', emptyDir: { sizeLimit: '16Mi' } },
+    ]);
+  });
+
+  test('port 8080 everywhere: listen, containerPort, probes on /healthz, Service targetPort', () => {
+    const c = findContainer(findObject(objects, 'Deployment', 'static-site'), 'nginx');
+    expect(site.port).toBe(8080);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
+    expect(nginxConf(objects)).toMatch(/^ {4}listen 8080;$/m);
+    expect(site.healthPath).toBe('/healthz');
+    expect(c.readinessProbe).toEqual({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 });
+    expect(c.livenessProbe).toEqual({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 });
+    expect(nginxConf(objects)).toContain('location = /healthz {');
+  });
+
+  test('a ClusterIP Service on port 80 selecting the pods', () => {
+    const svc = findObject(objects, 'Service', 'static-site');
+    expect(svc.spec.type).toBe('ClusterIP');
+    expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080 }]);
+    expect(svc.spec.selector).toEqual(findObject(objects, 'Deployment', 'static-site').spec.selector.matchLabels);
+    expect(site.servicePort).toBe(80);
+    expect(site.service.type).toBe(kplus.ServiceType.CLUSTER_IP);
+  });
+
+  test('2 replicas spread over nodes with a PodDisruptionBudget', () => {
+    const dep = findObject(objects, 'Deployment', 'static-site');
+    expect(dep.spec.replicas).toBe(2);
+    expect(site.replicas).toBe(2);
+    expect(dep.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([{
+      weight: 100,
+      podAffinityTerm: { labelSelector: { matchLabels: dep.spec.selector.matchLabels }, namespaces: ['web'], topologyKey: 'kubernetes.io/hostname' },
+    }]);
+    const pdb = findObject(objects, 'PodDisruptionBudget', 'static-site');
+    expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: dep.spec.selector.matchLabels } });
+    expect(site.podDisruptionBudget).toBeDefined();
+  });
+
+  test('no Ingress, no NetworkPolicy, a mutable content ConfigMap rolled by checksums', () => {
+    expect(findAll(objects, 'Ingress')).toEqual([]);
+    expect(findAll(objects, 'NetworkPolicy')).toEqual([]);
+    expect(site.ingress).toBeUndefined();
+    expect(site.networkPolicy).toBeUndefined();
+    const cm = findObject(objects, 'ConfigMap', 'static-site-content');
+    expect(cm.immutable).not.toBe(true);
+    expect(cm.metadata.annotations).toBeUndefined();
+    expect(annotations(objects)['checksum/content']).toMatch(/^[0-9a-f]{64}$/);
+    expect(annotations(objects)['checksum/nginx-config']).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test('nginx.conf defaults: index.html, nginx 404, no SPA fallback, gzip, cache headers, nosniff, access log', () => {
+    const conf = nginxConf(objects);
+    expect(site.indexDocument).toBe('index.html');
+    expect(conf).toContain('    index index.html;');
+    expect(conf).not.toContain('error_page');
+    expect(conf).toContain('try_files $uri $uri/ =404;');
+    expect(conf).toContain('  gzip on;');
+    expect(conf).toContain('    default "public, max-age=3600";\n    ~^text/html "no-cache";');
+    expect(conf.match(/add_header (?!Cache-Control)\S+ .*;/g)).toEqual(['add_header X-Content-Type-Options "nosniff" always;']);
+    expect(conf).toContain('  access_log /dev/stdout combined;');
+    expect(conf).toContain('    root /usr/share/nginx/html;');
+    expect(conf).toMatch(/^pid \/tmp\/nginx\.pid;$/m);
+    expect(conf).toContain('  include /etc/nginx/static-site/mime.types;');
+    expect(conf).not.toMatch(/include \/etc\/nginx\/(mime\.types|conf\.d)/);
+    expect(site.nginxConf).toBe(conf);
+  });
+
+  test('mime.types defaults cover common extensions', () => {
+    const types = findObject(objects, 'ConfigMap', 'static-site-nginx').data['mime.types'];
+    for (const line of ['text/html htm html;', 'text/css css;', 'text/javascript cjs js mjs;', 'image/png png;', 'image/svg+xml svg;',
+      'font/woff2 woff2;', 'image/x-icon ico;', 'application/json json map;', 'application/wasm wasm;']) {
+      expect(types).toContain(`  ${line}`);
+    }
+  });
+});
+
+describe('StaticSite content', () => {
+  test('a directory with nested folders maps to keys without "/" and items with the real paths', () => {
+    // GIVEN the fixture directory
+    const { site, objects } = synth({ contentDir: FIXTURE });
+    // THEN keys join segments with "__" and the volume puts each key at its path
+    const items = podSpec(objects).volumes.find((v: any) => v.name === 'content').configMap.items;
+    expect(items).toEqual(expect.arrayContaining([
+      { key: 'css__site.css', path: 'css/site.css' },
+      { key: 'docs__guide__deep-page.txt', path: 'docs/guide/deep-page.txt' },
+      { key: '.well-known__security.txt', path: '.well-known/security.txt' },
+      { key: 'index.html', path: 'index.html' },
+    ]));
+    expect(items.map((i: any) => i.path).sort()).toEqual(site.files.map((f) => f.path));
+    expect(site.files.map((f) => f.path)).toContain('docs/guide/deep-page.txt');
+    expect(() => assertValid(objects)).not.toThrow();
+    expect(objects).toMatchSnapshot();
+  });
+
+  test('binary files go to binaryData with their exact bytes, text to data', () => {
+    const { site, objects } = synth({ contentDir: FIXTURE });
+    const cm = findObject(objects, 'ConfigMap', 'static-site-content');
+    expect(Object.keys(cm.binaryData).sort()).toEqual(['favicon.ico', 'images__pixel.png']);
+    expect(Buffer.from(cm.binaryData['images__pixel.png'], 'base64').equals(fs.readFileSync(path.join(FIXTURE, 'images/pixel.png')))).toBe(true);
+    expect(Buffer.from(cm.binaryData['favicon.ico'], 'base64').equals(fs.readFileSync(path.join(FIXTURE, 'favicon.ico')))).toBe(true);
+    expect(cm.data['index.html']).toBe(fs.readFileSync(path.join(FIXTURE, 'index.html'), 'utf8'));
+    expect(cm.data['images__logo.svg']).toBeDefined();
+    expect(site.files.find((f) => f.path === 'images/pixel.png')).toEqual({
+      path: 'images/pixel.png', key: 'images__pixel.png', contentType: 'image/png', binary: true, sizeBytes: fs.statSync(path.join(FIXTURE, 'images/pixel.png')).size,
+    });
+    expect(site.files.find((f) => f.path === 'CNAME')).toMatchObject({ contentType: 'application/octet-stream', binary: false });
+  });
+
+  test('inline content joins the directory; Buffers that are not UTF-8 are binary, leading "/" is dropped', () => {
+    const { site, objects } = synth({
+      contentDir: FIXTURE,
+      content: { '/extra/notes.md': '# notes\n', 'fonts/a.woff2': Buffer.from([0, 1, 2, 255]), 'raw.txt': Buffer.from('plain text') },
+    });
+    const cm = findObject(objects, 'ConfigMap', 'static-site-content');
+    expect(cm.data['extra__notes.md']).toBe('# notes\n');
+    expect(cm.binaryData['fonts__a.woff2']).toBe(Buffer.from([0, 1, 2, 255]).toString('base64'));
+    expect(cm.data['raw.txt']).toBe('plain text');
+    expect(site.files.find((f) => f.path === 'extra/notes.md')?.contentType).toBe('text/markdown');
+  });
+
+  test('paths that would share a key get distinct keys', () => {
+    const { site, objects } = synth({ content: { 'a__b.txt': 'top', 'a/b.txt': 'nested', 'index.html': 'x' } });
+    const keys = site.files.map((f) => f.key);
+    expect(new Set(keys).size).toBe(3);
+    expect(keys.filter((k) => k.startsWith('a__b.txt.'))).toHaveLength(2);
+    const cm = findObject(objects, 'ConfigMap', 'static-site-content');
+    expect(cm.data[site.files.find((f) => f.path === 'a/b.txt')!.key]).toBe('nested');
+    expect(() => assertValid(objects)).not.toThrow();
+  });
+
+  test('changing any file changes the pod-template checksum, so the Deployment rolls; the same content does not', () => {
+    const a = annotations(synth({ content: { 'index.html': 'v1', 'css/a.css': 'x' } }).objects);
+    const same = annotations(synth({ content: { 'css/a.css': 'x', 'index.html': 'v1' } }).objects);
+    const changed = annotations(synth({ content: { 'index.html': 'v1', 'css/a.css': 'y' } }).objects);
+    const binary = annotations(synth({ content: { 'index.html': 'v1', 'css/a.css': 'x', 'p.png': Buffer.from([1]) } }).objects);
+    expect(same['checksum/content']).toBe(a['checksum/content']);
+    expect(changed['checksum/content']).not.toBe(a['checksum/content']);
+    expect(binary['checksum/content']).not.toBe(a['checksum/content']);
+    expect(changed['checksum/nginx-config']).toBe(a['checksum/nginx-config']);
+  });
+
+  test('changing an nginx option changes the config checksum', () => {
+    const a = annotations(synth({ content: HELLO }).objects);
+    const b = annotations(synth({ content: HELLO, gzip: false }).objects);
+    expect(b['checksum/nginx-config']).not.toBe(a['checksum/nginx-config']);
+    expect(b['checksum/content']).toBe(a['checksum/content']);
+  });
+
+  test('immutableContent: an immutable ConfigMap named by a content hash, renamed when content changes', () => {
+    const one = synth({ content: HELLO, immutableContent: true });
+    const cm = findAll(one.objects, 'ConfigMap').find((o) => o.metadata.name?.startsWith('static-site-content-'))!;
+    expect(cm.metadata.name).toMatch(/^static-site-content-[0-9a-f]{10}$/);
+    expect(cm.immutable).toBe(true);
+    expect(podSpec(one.objects).volumes.find((v: any) => v.name === 'content').configMap.name).toBe(cm.metadata.name);
+    expect(one.site.configMap.name).toBe(cm.metadata.name);
+    const two = synth({ content: { 'index.html': 'other' }, immutableContent: true });
+    expect(two.site.configMap.name).not.toBe(cm.metadata.name);
+    expect(synth({ content: HELLO, immutableContent: true }).site.configMap.name).toBe(cm.metadata.name);
+    expect(() => assertValid(one.objects)).not.toThrow();
+  });
+
+  test('content too big for kubectl\'s last-applied annotation is marked for server-side apply', () => {
+    const { objects, site } = synth({ content: { 'index.html': 'x', 'big.txt': 'a'.repeat(300 * 1024) } });
+    expect(findObject(objects, 'ConfigMap', 'static-site-content').metadata.annotations).toEqual({ 'argocd.argoproj.io/sync-options': 'ServerSideApply=true' });
+    expect(site.contentSizeBytes).toBe('index.html'.length + 1 + 'big.txt'.length + 300 * 1024);
+  });
+});
+
+describe('StaticSite options', () => {
+  test('name, image, port, servicePort, serviceType, replicas 1 (no PDB), resources', () => {
+    const { site, objects } = synth({
+      content: HELLO, name: 'docs', image: 'nginxinc/nginx-unprivileged:1.27.3-alpine', port: 9090, servicePort: 8081,
+      serviceType: kplus.ServiceType.NODE_PORT, replicas: 1,
+      resources: { cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) }, memory: { request: DEFAULT_RESOURCES.memory!.request, limit: DEFAULT_RESOURCES.memory!.limit } },
+    });
+    const dep = findObject(objects, 'Deployment', 'docs');
+    const c = findContainer(dep, 'nginx');
+    expect(c.image).toBe('nginxinc/nginx-unprivileged:1.27.3-alpine');
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 9090 }]);
+    expect(c.readinessProbe.httpGet.port).toBe(9090);
+    expect(nginxConf(objects, 'docs')).toContain('    listen 9090;');
+    expect(findObject(objects, 'Service', 'docs').spec).toMatchObject({ type: 'NodePort', ports: [{ name: 'http', port: 8081, targetPort: 9090 }] });
+    expect(dep.spec.replicas).toBe(1);
+    expect(dep.spec.template.spec.affinity).toBeUndefined();
+    expect(findAll(objects, 'PodDisruptionBudget')).toEqual([]);
+    expect(site.podDisruptionBudget).toBeUndefined();
+    expect(c.resources.requests.cpu).toBe('10m');
+    expect(c.resources.limits.cpu).toBe('100m');
+    expect(findObject(objects, 'ConfigMap', 'docs-content')).toBeDefined();
+    expect(() => assertValid(objects)).not.toThrow();
+  });
+
+  test('indexDocument, notFoundDocument, spaFallback', () => {
+    const { objects } = synth({ content: { 'main.html': 'm', 'errors/404.html': 'e' }, indexDocument: 'main.html', notFoundDocument: '/errors/404.html', spaFallback: true });
+    const conf = nginxConf(objects);
+    expect(conf).toContain('    index main.html;');
+    expect(conf).toContain('    error_page 404 /errors/404.html;');
+    expect(conf).toContain('    location = /errors/404.html {\n      internal;\n    }');
+    expect(conf).toContain('      try_files $uri $uri/ /main.html;');
+  });
+
+  test('gzip off, cache headers, extra response headers, content types, no access log, health path', () => {
+    const { site, objects } = synth({
+      content: HELLO, gzip: false, htmlCacheControl: 'no-store', assetCacheControl: '',
+      responseHeaders: { 'Content-Security-Policy': "default-src 'self'", 'x-content-type-options': 'nosniff', 'X-Quote': 'say "hi"' },
+      contentTypes: { md: 'text/plain', glb: 'model/gltf-binary' }, accessLog: false, healthPath: '/-/ready',
+    });
+    const conf = nginxConf(objects);
+    expect(conf).not.toContain('gzip on;');
+    expect(conf).toContain('    default "";\n    ~^text/html "no-store";');
+    expect(conf.match(/add_header (?!Cache-Control)\S+ .*;/g)).toEqual([
+      'add_header Content-Security-Policy "default-src \'self\'" always;',
+      'add_header x-content-type-options "nosniff" always;',
+      'add_header X-Quote "say \\"hi\\"" always;',
+    ]);
+    const types = findObject(objects, 'ConfigMap', 'static-site-nginx').data['mime.types'];
+    expect(types).toContain('  model/gltf-binary glb;');
+    expect(types).toContain('  text/plain md txt;');
+    expect(conf).toContain('  access_log off;');
+    expect(conf).toContain('    location = /-/ready {');
+    expect(findContainer(findObject(objects, 'Deployment', 'static-site'), 'nginx').livenessProbe.httpGet.path).toBe('/-/ready');
+    expect(site.healthPath).toBe('/-/ready');
+  });
+
+  test('ingress with class, host, path and TLS secret', () => {
+    const { site, objects } = synth({ content: HELLO, ingress: { className: 'nginx', host: 'www.example.com', path: '/site', tlsSecretName: 'www-tls' } });
+    const ing = findObject(objects, 'Ingress', 'static-site');
+    expect(ing.spec).toEqual({
+      ingressClassName: 'nginx',
+      rules: [{ host: 'www.example.com', http: { paths: [{ path: '/site', pathType: 'Prefix', backend: { service: { name: 'static-site', port: { number: 80 } } } }] } }],
+      tls: [{ hosts: ['www.example.com'], secretName: 'www-tls' }],
+    });
+    expect(site.ingress).toBeDefined();
+    expect(() => assertValid(objects)).not.toThrow();
+  });
+
+  test('ingress defaults: path "/", every host, the default class, no TLS', () => {
+    const { objects } = synth({ content: HELLO, ingress: {} });
+    expect(findObject(objects, 'Ingress', 'static-site').spec).toEqual({
+      rules: [{ http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'static-site', port: { number: 80 } } } }] } }],
+    });
+  });
+
+  test('networkPolicy: only the site port in, no egress; optionally only from named namespaces', () => {
+    const open = synth({ content: HELLO, networkPolicy: {} });
+    const np = findObject(open.objects, 'NetworkPolicy', 'static-site');
+    const selector = findObject(open.objects, 'Deployment', 'static-site').spec.selector.matchLabels;
+    expect(np.spec).toEqual({
+      podSelector: { matchLabels: selector }, policyTypes: ['Ingress', 'Egress'],
+      ingress: [{ ports: [{ protocol: 'TCP', port: 8080 }] }], egress: [],
+    });
+    expect(() => assertValid(open.objects)).not.toThrow();
+    const closed = synth({ content: HELLO, networkPolicy: { allowFromNamespaces: ['web', 'ingress-nginx'] } });
+    expect(findObject(closed.objects, 'NetworkPolicy', 'static-site').spec.ingress[0].from).toEqual([
+      { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['ingress-nginx', 'web'] }] } },
+    ]);
+    expect(closed.site.networkPolicy).toBeDefined();
+  });
+});
+
+describe('StaticSite validation', () => {
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'static-site-empty-'));
+  afterAll(() => fs.rmSync(empty, { recursive: true, force: true }));
+
+  test('fails when the content is over the 1 MiB ConfigMap limit, saying how big and what to do', () => {
+    expect(() => synth({ content: { 'index.html': 'x', 'video.mp4': Buffer.alloc(1200 * 1024, 1) } }))
+      .toThrow(/content is 1\.17 MiB \(1228820 bytes\), more than the 1\.00 MiB \(1048576 bytes\) a ConfigMap can hold \(largest files: video\.mp4 1\.17 MiB.*\): serve large assets .* from object storage or a CDN/);
+  });
+  test('fails when the site is empty', () => {
+    expect(() => synth({})).toThrow(/content must not be empty: give contentDir with at least one file, or content with at least one entry/);
+    expect(() => synth({ contentDir: empty })).toThrow(/content must not be empty/);
+    expect(() => synth({ content: {} })).toThrow(/content must not be empty/);
+  });
+  test('fails when contentDir is not a directory', () => {
+    expect(() => synth({ contentDir: path.join(FIXTURE, 'index.html') })).toThrow(/contentDir must be a directory, got ".*index\.html"/);
+    expect(() => synth({ contentDir: path.join(empty, 'missing') })).toThrow(/contentDir must be a directory/);
+  });
+  test('fails when a file name cannot become a ConfigMap key', () => {
+    expect(() => synth({ content: { 'my page.html': 'x' } })).toThrow(/content path "my page.html" from content cannot become a ConfigMap key: "my page.html" may only contain letters, digits/);
+    expect(() => synth({ content: { 'img/café.png': Buffer.from([1]) } })).toThrow(/cannot become a ConfigMap key: "café.png"/);
+    expect(() => synth({ content: { '../etc/passwd': 'x' } })).toThrow(/content path "..\/etc\/passwd" from content must be a relative path without empty, "." or ".." segments/);
+    expect(() => synth({ content: { 'a//b': 'x' } })).toThrow(/must be a relative path/);
+    expect(() => synth({ content: { 'css/': 'x' } })).toThrow(/must be a relative path/);
+  });
+  test('fails when a path is too long for a key', () => {
+    expect(() => synth({ content: { [`${'d'.repeat(200)}/${'f'.repeat(60)}.html`]: 'x' } })).toThrow(/is too long for a ConfigMap key \(267 characters/);
+  });
+  test('fails when a path is given twice', () => {
+    expect(() => synth({ contentDir: FIXTURE, content: { 'index.html': 'again' } }))
+      .toThrow(/content path "index.html" is given twice: by contentDir ".*" and by content/);
+    expect(() => synth({ content: { '/a.html': '1', 'a.html': '2' } })).toThrow(/content path "a.html" is given twice: by content and by content/);
+  });
+  test('fails when a content value is neither a string nor a Buffer', () => {
+    expect(() => synth({ content: { 'a.html': 42 as unknown as string } })).toThrow(/content "a.html" must be a string or a Buffer, got number/);
+  });
+  test('fails when the image has no tag or uses latest', () => {
+    expect(() => synth({ content: HELLO, image: 'nginx' })).toThrow(/image must be pinned with a tag or a digest, got "nginx"/);
+    expect(() => synth({ content: HELLO, image: 'nginxinc/nginx-unprivileged:latest' })).toThrow(/image must not use the floating "latest" tag/);
+  });
+  test('fails when the port is out of range or privileged', () => {
+    expect(() => synth({ content: HELLO, port: 70000 })).toThrow(/port must be an integer 1024-65535 \(nginx runs without NET_BIND_SERVICE\), got 70000/);
+    expect(() => synth({ content: HELLO, port: 80 })).toThrow(/port must be an integer 1024-65535.*got 80/);
+    expect(() => synth({ content: HELLO, servicePort: 0 })).toThrow(/servicePort must be an integer port 1-65535, got 0/);
+  });
+  test('fails when replicas is not a positive integer', () => {
+    expect(() => synth({ content: HELLO, replicas: 0 })).toThrow(/replicas must be an integer 1-1000, got 0/);
+    expect(() => synth({ content: HELLO, replicas: 1.5 })).toThrow(/replicas must be an integer 1-1000, got 1.5/);
+  });
+  test('fails when name is not a DNS label', () => {
+    expect(() => synth({ content: HELLO, name: 'My_Site' })).toThrow(/name must be a DNS-1123 label.*got "My_Site"/);
+  });
+  test('fails when indexDocument is not a file name', () => {
+    expect(() => synth({ content: HELLO, indexDocument: 'docs/index.html' })).toThrow(/indexDocument must be a file name .*got "docs\/index.html"/);
+  });
+  test('fails when notFoundDocument is not in the content', () => {
+    expect(() => synth({ content: HELLO, notFoundDocument: '404.html' })).toThrow(/notFoundDocument must be a path in the content, got "404.html" \(content has "index.html"\)/);
+  });
+  test('fails when spaFallback has no index document to fall back to', () => {
+    expect(() => synth({ content: { 'app.html': 'x' }, spaFallback: true })).toThrow(/spaFallback needs the indexDocument "index.html" at the top of the content, which has "app.html"/);
+  });
+  test('fails when healthPath is malformed or hides content', () => {
+    expect(() => synth({ content: HELLO, healthPath: 'healthz' })).toThrow(/healthPath must be an absolute URL path like "\/healthz".*got "healthz"/);
+    expect(() => synth({ content: HELLO, healthPath: '/' })).toThrow(/healthPath must be an absolute URL path/);
+    expect(() => synth({ content: HELLO, healthPath: '/a b' })).toThrow(/healthPath must be an absolute URL path/);
+    expect(() => synth({ content: { ...HELLO, 'status/ok.json': '{}' }, healthPath: '/status' })).toThrow(/healthPath "\/status" would hide the content path "status"/);
+  });
+  test('fails when a header or cache value could break the config', () => {
+    expect(() => synth({ content: HELLO, responseHeaders: { 'Bad Header': 'x' } })).toThrow(/responseHeaders name must be an HTTP header name \(token characters\), got "Bad Header"/);
+    expect(() => synth({ content: HELLO, responseHeaders: { 'X-A': 'a\nb' } })).toThrow(/responseHeaders "X-A" must be a header value without control characters or '\$', got "a\\nb"/);
+    expect(() => synth({ content: HELLO, responseHeaders: { 'X-A': '$host' } })).toThrow(/responseHeaders "X-A" must be a header value without control characters or '\$'/);
+    expect(() => synth({ content: HELLO, responseHeaders: { 'cache-control': 'no-store' } })).toThrow(/responseHeaders must not set Cache-Control.*use htmlCacheControl and assetCacheControl/);
+    expect(() => synth({ content: HELLO, htmlCacheControl: 'no-cache\r\nX: y' })).toThrow(/htmlCacheControl must be a header value without control characters/);
+    expect(() => synth({ content: HELLO, assetCacheControl: 'max-age=$x' })).toThrow(/assetCacheControl must be a header value/);
+  });
+  test('fails when a content type entry is malformed', () => {
+    expect(() => synth({ content: HELLO, contentTypes: { '.md': 'text/markdown' } })).toThrow(/contentTypes extension must be lowercase letters and digits without the dot, got ".md"/);
+    expect(() => synth({ content: HELLO, contentTypes: { md: 'markdown' } })).toThrow(/contentTypes "md" must be a lowercase media type like "text\/html", got "markdown"/);
+  });
+  test('fails when ingress settings are malformed', () => {
+    expect(() => synth({ content: HELLO, ingress: { host: 'Bad_Host' } })).toThrow(/ingress.host must be a DNS-1123 subdomain/);
+    expect(() => synth({ content: HELLO, ingress: { path: 'site' } })).toThrow(/ingress.path must be an absolute URL path like "\/" or "\/docs", got "site"/);
+    expect(() => synth({ content: HELLO, ingress: { className: 'Nginx!' } })).toThrow(/ingress.className must be a DNS-1123 subdomain/);
+    expect(() => synth({ content: HELLO, ingress: { tlsSecretName: 'TLS' } })).toThrow(/ingress.tlsSecretName must be a DNS-1123 subdomain/);
+    expect(() => synth({ content: HELLO, ingress: { host: '*.example.com' } })).not.toThrow();
+  });
+  test('fails when networkPolicy namespaces are empty or malformed', () => {
+    expect(() => synth({ content: HELLO, networkPolicy: { allowFromNamespaces: [] } })).toThrow(/networkPolicy.allowFromNamespaces must list at least one namespace, got \[\]/);
+    expect(() => synth({ content: HELLO, networkPolicy: { allowFromNamespaces: ['Kube System'] } })).toThrow(/networkPolicy.allowFromNamespaces\[0\] must be a DNS-1123 label/);
+  });
+});
+
+describe('StaticSiteChart (the seed)', () => {
+  const app = Testing.app();
+  const chart = new StaticSiteChart(app, 'static-site');
+  const objects = synthObjects(chart);
+
+  test('snapshot', () => {
+    expect(objects).toMatchSnapshot();
+  });
+
+  test('the Hello page in namespace "testing" behind a Service, valid', () => {
+    expect(objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual([
+      'ConfigMap/testing/nginx-content', 'ConfigMap/testing/nginx-nginx', 'Deployment/testing/nginx',
+      'PodDisruptionBudget/testing/nginx', 'Service/testing/nginx',
+    ]);
+    expect(findAll(objects, 'Namespace')).toEqual([]);
+    expect(findObject(objects, 'ConfigMap', 'nginx-content').data).toEqual({ 'index.html': HELLO_PAGE });
+    expect(HELLO_PAGE).toContain('<h1>Hello from the Cloud</h1>');
+    expect(HELLO_PAGE).toContain('new URLSearchParams(location.search).get("name")');
+    expect(findObject(objects, 'Service', 'nginx').spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080 }]);
+    expect(chart.site.replicas).toBe(2);
+    expect(() => assertValid(objects)).not.toThrow();
+  });
+
+  test('props: namespace, name, replicas', () => {
+    const c = new StaticSiteChart(Testing.app(), 'x', { namespace: 'web', name: 'hello', replicas: 3 });
+    const o = synthObjects(c);
+    expect(findObject(o, 'Deployment', 'hello').metadata.namespace).toBe('web');
+    expect(findObject(o, 'Deployment', 'hello').spec.replicas).toBe(3);
+  });
+});
