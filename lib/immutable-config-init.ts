@@ -1,0 +1,423 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Size, SizeRoundingBehavior } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { contentHash } from './hash';
+import { validateImage } from './image';
+import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer } from './security';
+import {
+  configMapSize, formatBytes, MAX_CONFIGMAP_BYTES, pathIsWithin, validateAbsolutePath, validateConfigMapKey,
+  validateDnsLabel, validateDnsSubdomain,
+} from './validate';
+
+/**
+ * How the init container copies the config out of the config image.
+ */
+export enum CopyStyle {
+  /**
+   * An explicit copy command run with the image's shell:
+   * `sh -c 'cp -R -L -- "$@"' copy-config <configPaths...> <initMountPath>`.
+   * Works with any image that has `sh` and `cp` (busybox, alpine, debian...),
+   * whatever its ENTRYPOINT is. `-L` copies what symlinks point to, so nothing
+   * in the copy points back into the config image; nothing is preserved
+   * (`-a`/`-p` would try to chown to the image's owner, which a non-root
+   * user cannot do).
+   */
+  COMMAND = 'Command',
+  /**
+   * The config image's own ENTRYPOINT copies the config to the directory given
+   * as its only argument, e.g. `ENTRYPOINT ["sh","-c","cp /src/config.cfg $1","--"]`.
+   * The container sets no `command` and `args: [<initMountPath>]`.
+   */
+  ENTRYPOINT = 'Entrypoint',
+}
+
+/**
+ * What both modes need: which workload reads the config, and where.
+ */
+export interface ImmutableConfigMountProps {
+  /**
+   * The cdk8s-plus workload whose containers read the config: a `Deployment`,
+   * `Job`, `StatefulSet`, `DaemonSet`, `CronJob` or `Pod`. Create it (with its
+   * containers) first; this construct attaches to it.
+   */
+  readonly workload: kplus.AbstractPod;
+  /**
+   * The directory where every app container finds the config, mounted
+   * read-only, e.g. `/config`. Absolute, not `/`, and not overlapping any other
+   * mount of those containers. Required: it is also the copy's destination,
+   * so it cannot be forgotten.
+   */
+  readonly mountPath: string;
+  /**
+   * The app containers that read the config.
+   * @default - every container the workload has when this construct is created
+   *   (synth fails if a container is added later without the mount)
+   */
+  readonly containers?: kplus.Container[];
+  /**
+   * Name of the pod volume that carries the config.
+   * @default 'config'
+   */
+  readonly volumeName?: string;
+}
+
+/**
+ * Props for {@link ImmutableConfigInit}.
+ */
+export interface ImmutableConfigInitProps extends ImmutableConfigMountProps {
+  /**
+   * The config image, pinned with a tag or (recommended, because a tag can be
+   * pushed again) a digest: `registry/app-config:1.4.2` or
+   * `registry/app-config@sha256:...`. Changing it changes the pod template,
+   * so a new config is always a new rollout.
+   */
+  readonly image: string;
+  /**
+   * How the config is copied out of the image.
+   * @default CopyStyle.COMMAND
+   */
+  readonly copyStyle?: CopyStyle;
+  /**
+   * Absolute paths of the config files or directories inside the image. Each
+   * lands at `<mountPath>/<basename>`. Required with `CopyStyle.COMMAND`; not
+   * allowed with `CopyStyle.ENTRYPOINT`, whose image decides what it copies.
+   * @default - none (required with CopyStyle.COMMAND)
+   */
+  readonly configPaths?: string[];
+  /**
+   * Where the init container mounts the volume and copies to. Set it when
+   * the image keeps its config below `mountPath` (e.g. `/config/app.cfg`),
+   * because the empty volume would hide it there.
+   * @default - the same as `mountPath`
+   */
+  readonly initMountPath?: string;
+  /**
+   * Name of the init container.
+   * @default 'copy-config'
+   */
+  readonly initContainerName?: string;
+  /**
+   * UID the init container runs as. The copied files belong to it and keep
+   * the image's permission bits, so app containers running as another UID
+   * read them through the "other" (or, with `fsGroup`, the group) bits.
+   * @default - the workload's pod-level runAsUser, or 65532 when it has none
+   */
+  readonly user?: number;
+  /**
+   * GID the init container runs as.
+   * @default - the workload's pod-level runAsGroup, or `user`
+   */
+  readonly group?: number;
+  /**
+   * Resources of the init container.
+   * @default DEFAULT_RESOURCES (50m/64Mi requested, 500m/128Mi limit)
+   */
+  readonly resources?: kplus.ContainerResources;
+  /**
+   * Size limit of the emptyDir volume.
+   * @default - no limit: only the init container writes, and only what the image holds
+   */
+  readonly sizeLimit?: Size;
+  /**
+   * Storage medium of the emptyDir volume. `EmptyDirMedium.MEMORY` (tmpfs)
+   * counts the config against the containers' memory limits.
+   * @default EmptyDirMedium.DEFAULT (the node's disk)
+   */
+  readonly medium?: kplus.EmptyDirMedium;
+}
+
+/** The script of {@link CopyStyle.COMMAND}: `$0` is a label, `$@` the sources followed by the destination. */
+export const COPY_SCRIPT = 'cp -R -L -- "$@"';
+
+const DEFAULT_VOLUME_NAME = 'config';
+const DEFAULT_INIT_CONTAINER_NAME = 'copy-config';
+
+/** Validates a destination-like path: absolute, normalised, not `/`. */
+function validateMountPath(value: string, prop: string): string {
+  if (value === undefined || value === null || value === '') {
+    throw new Error(`${prop} is required: the directory the config is copied to and every app container reads it from (e.g. "/config"), got ${JSON.stringify(value)}`);
+  }
+  validateAbsolutePath(value, prop);
+  if (value === '/') throw new Error(`${prop} must not be "/", got "/"`);
+  return value;
+}
+
+function overlaps(a: string, b: string): boolean {
+  return pathIsWithin(a, b) || pathIsWithin(b, a);
+}
+
+/** Every volume name the workload uses so far, directly or through its containers' mounts. */
+function volumeNamesOf(workload: kplus.AbstractPod): Set<string> {
+  const names = new Set(workload.volumes.map((v) => v.name));
+  for (const c of [...workload.containers, ...workload.initContainers]) for (const m of c.mounts) names.add(m.volume.name);
+  return names;
+}
+
+/**
+ * Resolves, checks and mounts the app side, shared by both modes: the volume
+ * goes read-only at `mountPath` into every app container.
+ */
+class AppMounts {
+  readonly containers: kplus.Container[];
+  readonly volumeName: string;
+
+  constructor(scope: Construct, props: ImmutableConfigMountProps) {
+    if (!props.workload || !Array.isArray((props.workload as Partial<kplus.AbstractPod>).containers)) {
+      throw new Error(`workload must be a cdk8s-plus workload (Deployment, Job, StatefulSet, DaemonSet, CronJob or Pod), got ${String(props.workload)}`);
+    }
+    validateMountPath(props.mountPath, 'mountPath');
+    this.volumeName = validateDnsLabel(props.volumeName ?? DEFAULT_VOLUME_NAME, 'volumeName');
+    if (volumeNamesOf(props.workload).has(this.volumeName)) {
+      throw new Error(`volumeName "${this.volumeName}" is already used by a volume of the workload: choose another volumeName`);
+    }
+    const all = props.workload.containers;
+    this.containers = props.containers ? [...props.containers] : all;
+    if (this.containers.length === 0) {
+      throw new Error(props.containers
+        ? 'containers must list at least one app container, got none'
+        : 'workload must have at least one app container to mount the config into, got none (add the containers before attaching the config)');
+    }
+    for (const c of this.containers) {
+      if (!all.includes(c)) throw new Error(`containers must be app containers of the workload, got container "${c.name}"`);
+      for (const m of c.mounts) {
+        if (overlaps(props.mountPath, m.path)) {
+          throw new Error(`mountPath "${props.mountPath}" overlaps the mount of volume "${m.volume.name}" at "${m.path}" in container "${c.name}": choose a directory of its own`);
+        }
+      }
+    }
+    if (!props.containers) {
+      // Containers added to the workload later would silently miss the config.
+      const workload = props.workload;
+      const known = new Set(this.containers);
+      scope.node.addValidation({
+        validate: () => workload.containers.filter((c) => !known.has(c)).map((c) =>
+          `container "${c.name}" was added to the workload after the config was attached and does not mount it at "${props.mountPath}": add containers before attaching, or list the app containers in the containers prop`),
+      });
+    }
+  }
+
+  mount(mountPath: string, volume: kplus.Volume): void {
+    for (const c of this.containers) c.mount(mountPath, volume, { readOnly: true });
+  }
+}
+
+/**
+ * The immutable-configuration pattern with a config image: an init container
+ * runs the (pinned) config image, copies the config into a shared emptyDir,
+ * and every app container mounts that volume read-only at `mountPath`. The
+ * only way to change the config is a new image tag or digest, which is a new
+ * pod template and a rollout; nobody can `kubectl edit` it.
+ *
+ * Attaches to an existing cdk8s-plus workload, so the same construct serves a
+ * Deployment, a Job or any other pod-owning kind with all their own options.
+ */
+export class ImmutableConfigInit extends Construct {
+  /** The config image the init container runs. */
+  public readonly image: string;
+  /** How the config is copied. */
+  public readonly copyStyle: CopyStyle;
+  /** Paths copied out of the image (empty with `CopyStyle.ENTRYPOINT`). */
+  public readonly configPaths: string[];
+  /** Where app containers read the config (read-only). */
+  public readonly mountPath: string;
+  /** Where the init container writes the config. */
+  public readonly initMountPath: string;
+  /** The init container's `command`, or undefined when the image's ENTRYPOINT runs. */
+  public readonly command?: string[];
+  /** The init container's `args`; the destination is always the last one. */
+  public readonly args: string[];
+  /** UID and GID of the init container. */
+  public readonly user: number;
+  public readonly group: number;
+  /** The emptyDir volume shared by the init container and the app containers. */
+  public readonly volume: kplus.Volume;
+  /** The init container. */
+  public readonly initContainer: kplus.Container;
+  /** The app containers that mount the config read-only. */
+  public readonly containers: kplus.Container[];
+
+  constructor(scope: Construct, id: string, props: ImmutableConfigInitProps) {
+    super(scope, id);
+    const app = new AppMounts(this, props);
+    this.containers = app.containers;
+    this.mountPath = props.mountPath;
+    this.image = validateImage(props.image, 'image');
+    this.copyStyle = props.copyStyle ?? CopyStyle.COMMAND;
+    if (!Object.values(CopyStyle).includes(this.copyStyle)) {
+      throw new Error(`copyStyle must be one of ${Object.values(CopyStyle).join(', ')}, got "${this.copyStyle}"`);
+    }
+    this.initMountPath = validateMountPath(props.initMountPath ?? props.mountPath, 'initMountPath');
+    const workload = props.workload;
+
+    const initContainerName = validateDnsLabel(props.initContainerName ?? DEFAULT_INIT_CONTAINER_NAME, 'initContainerName');
+    const taken = [...workload.containers, ...workload.initContainers].map((c) => c.name);
+    if (taken.includes(initContainerName)) {
+      throw new Error(`initContainerName "${initContainerName}" is already used by a container of the workload: choose another initContainerName`);
+    }
+
+    if (this.copyStyle === CopyStyle.COMMAND) {
+      this.configPaths = this.validateConfigPaths(props.configPaths);
+      this.command = ['sh', '-c', COPY_SCRIPT, 'copy-config'];
+      this.args = [...this.configPaths, this.initMountPath];
+    } else {
+      if (props.configPaths !== undefined) {
+        throw new Error(`configPaths only applies to CopyStyle.COMMAND: with CopyStyle.ENTRYPOINT the image's entrypoint decides what it copies, got ${JSON.stringify(props.configPaths)}`);
+      }
+      this.configPaths = [];
+      this.command = undefined;
+      this.args = [this.initMountPath];
+    }
+
+    if (props.sizeLimit !== undefined && !(props.sizeLimit.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR }) >= 1)) {
+      throw new Error(`sizeLimit must be at least 1 KiB, got ${props.sizeLimit.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR })} KiB`);
+    }
+
+    this.user = props.user ?? workload.securityContext.user ?? DEFAULT_RUN_AS_USER;
+    this.group = props.group ?? workload.securityContext.group ?? this.user;
+
+    this.volume = kplus.Volume.fromEmptyDir(this, 'Volume', app.volumeName, {
+      medium: props.medium,
+      sizeLimit: props.sizeLimit,
+    });
+    workload.addVolume(this.volume);
+
+    this.initContainer = workload.addInitContainer(hardenedContainer({
+      name: initContainerName,
+      image: this.image,
+      command: this.command,
+      args: this.args,
+      resources: props.resources ?? DEFAULT_RESOURCES,
+    }, { user: this.user, group: this.group }));
+    this.initContainer.mount(this.initMountPath, this.volume);
+    app.mount(this.mountPath, this.volume);
+  }
+
+  private validateConfigPaths(paths: string[] | undefined): string[] {
+    if (!Array.isArray(paths) || paths.length === 0) {
+      throw new Error(`configPaths must list at least one absolute path inside the config image with CopyStyle.COMMAND, got ${JSON.stringify(paths)}`);
+    }
+    const byName = new Map<string, string>();
+    for (const p of paths) {
+      validateMountPath(p, 'configPaths entry');
+      if (overlaps(p, this.initMountPath)) {
+        throw new Error(`configPaths entry "${p}" overlaps initMountPath "${this.initMountPath}", where the empty volume would hide or receive it: set initMountPath to a directory outside the image's config (e.g. "${this.initMountPath}-out")`);
+      }
+      const name = path.posix.basename(p);
+      const twin = byName.get(name);
+      if (twin !== undefined) {
+        throw new Error(`configPaths entries "${twin}" and "${p}" would both be copied to "${this.mountPath}/${name}": give each a distinct file or directory name`);
+      }
+      byName.set(name, p);
+    }
+    return [...paths];
+  }
+}
+
+/**
+ * Props for {@link ImmutableConfigMap}.
+ */
+export interface ImmutableConfigMapProps extends ImmutableConfigMountProps {
+  /**
+   * Local files or directories read at synth time. A file's key is its base
+   * name; a directory contributes its regular files (not subdirectories),
+   * like `kubectl create configmap --from-file`.
+   * @default - no files (then `data` must have entries)
+   */
+  readonly files?: string[];
+  /**
+   * Config files given inline, file name to content.
+   * @default - none (then `files` must name at least one file)
+   */
+  readonly data?: Record<string, string>;
+  /**
+   * The ConfigMap's name without the content hash, which is always appended.
+   * @default - `<workload name>-<volumeName>`
+   */
+  readonly name?: string;
+}
+
+/**
+ * The immutable-configuration pattern for teams without a config image: the
+ * config files go into an `immutable: true` ConfigMap whose name ends in a
+ * hash of its content, mounted read-only at `mountPath`. Any change is a new
+ * ConfigMap and a new pod template, so a rollout; running pods keep the
+ * ConfigMap they started with, and nobody can edit it in place.
+ */
+export class ImmutableConfigMap extends Construct {
+  /** The ConfigMap (immutable, content-addressed name). */
+  public readonly configMap: kplus.ConfigMap;
+  /** The final ConfigMap name: `<name>-<contentHash>`. */
+  public readonly configMapName: string;
+  /** 10 hex characters of the SHA-256 over the ConfigMap's data and binaryData. */
+  public readonly contentHash: string;
+  /** File names (ConfigMap keys), sorted: each appears at `<mountPath>/<key>`. */
+  public readonly keys: string[];
+  /** Where app containers read the config (read-only). */
+  public readonly mountPath: string;
+  /** The configMap volume. */
+  public readonly volume: kplus.Volume;
+  /** The app containers that mount the config read-only. */
+  public readonly containers: kplus.Container[];
+
+  constructor(scope: Construct, id: string, props: ImmutableConfigMapProps) {
+    super(scope, id);
+    const app = new AppMounts(this, props);
+    this.containers = app.containers;
+    this.mountPath = props.mountPath;
+
+    const files = new Map<string, { content: Buffer; from: string }>();
+    const add = (key: string, content: Buffer, from: string) => {
+      validateConfigMapKey(key, `config file name "${key}" (from ${from})`);
+      const twin = files.get(key);
+      if (twin) throw new Error(`config file "${key}" is given twice (from ${twin.from} and ${from}): file names must be unique`);
+      files.set(key, { content, from });
+    };
+    for (const f of props.files ?? []) {
+      if (!fs.existsSync(f)) throw new Error(`files entry "${f}" does not exist`);
+      if (fs.statSync(f).isDirectory()) {
+        for (const name of fs.readdirSync(f).sort()) {
+          const p = path.join(f, name);
+          if (fs.statSync(p).isFile()) add(name, fs.readFileSync(p), `"${p}"`);
+        }
+      } else {
+        add(path.basename(f), fs.readFileSync(f), `"${f}"`);
+      }
+    }
+    for (const [k, v] of Object.entries(props.data ?? {})) {
+      if (typeof v !== 'string') throw new Error(`data "${k}" must be a string, got ${typeof v}`);
+      add(k, Buffer.from(v, 'utf8'), `data "${k}"`);
+    }
+    if (files.size === 0) {
+      throw new Error('files and data must provide at least one config file, got none');
+    }
+
+    const data: Record<string, string> = {};
+    const binaryData: Record<string, string> = {};
+    this.keys = [...files.keys()].sort();
+    for (const key of this.keys) {
+      const { content } = files.get(key)!;
+      const text = content.toString('utf8');
+      if (Buffer.from(text, 'utf8').equals(content)) data[key] = text;
+      else binaryData[key] = content.toString('base64');
+    }
+    const size = configMapSize(data, binaryData);
+    if (size > MAX_CONFIGMAP_BYTES) {
+      throw new Error(`config files total ${formatBytes(size)}, more than a ConfigMap can hold (${formatBytes(MAX_CONFIGMAP_BYTES)}): use a config image (ImmutableConfigInit) instead`);
+    }
+
+    this.contentHash = contentHash({ data, binaryData }, 10);
+    const base = props.name ?? `${props.workload.name}-${app.volumeName}`;
+    this.configMapName = validateDnsSubdomain(`${base}-${this.contentHash}`, 'name (with the content hash)');
+    this.configMap = new kplus.ConfigMap(this, 'Resource', {
+      metadata: { name: this.configMapName },
+      immutable: true,
+      data,
+      binaryData,
+    });
+    this.volume = kplus.Volume.fromConfigMap(this, 'Volume', this.configMap, { name: app.volumeName });
+    props.workload.addVolume(this.volume);
+    app.mount(this.mountPath, this.volume);
+  }
+}
