@@ -373,7 +373,7 @@ export class StaticSite extends Construct {
       binaryData: Object.keys(content.binaryData).length ? content.binaryData : undefined,
       immutable: immutable || undefined,
     });
-    this.nginxConfigMap = new kplus.ConfigMap(this, 'NginxConfig', { metadata: { name: `${this.name}-nginx` }, data: nginxData });
+    this.nginxConfigMap = new kplus.ConfigMap(this, 'NginxConfig', { metadata: { name: `${this.name}-config` }, data: nginxData });
 
     // ---- the Deployment
     const contentVolume = kplus.Volume.fromConfigMap(this, 'ContentVolume', this.configMap, {

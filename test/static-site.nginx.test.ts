@@ -64,7 +64,7 @@ function viewOf(objects: K8sObject[], deployment: string): { view: PodView; read
   const c = dep.spec.template.spec.containers.find((x: any) => x.name === 'nginx');
   const view = podView(objects, deployment, 'nginx');
   // the probes target the port nginx listens on (before the harness rebinds it to loopback)
-  const conf = findObject(objects, 'ConfigMap', `${deployment}-nginx`).data['nginx.conf'];
+  const conf = findObject(objects, 'ConfigMap', `${deployment}-config`).data['nginx.conf'];
   expect(conf).toContain(`listen ${view.containerPort};`);
   expect(c.readinessProbe.httpGet.port).toBe(view.containerPort);
   expect(c.livenessProbe.httpGet.port).toBe(view.containerPort);

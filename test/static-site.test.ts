@@ -19,7 +19,7 @@ function synth(props: StaticSiteProps): { site: StaticSite; objects: K8sObject[]
   const site = new StaticSite(chart, 'Site', props);
   return { site, objects: synthObjects(chart) };
 }
-const nginxConf = (objects: K8sObject[], name = 'static-site') => findObject(objects, 'ConfigMap', `${name}-nginx`).data['nginx.conf'] as string;
+const nginxConf = (objects: K8sObject[], name = 'static-site') => findObject(objects, 'ConfigMap', `${name}-config`).data['nginx.conf'] as string;
 const podSpec = (objects: K8sObject[], name = 'static-site') => findObject(objects, 'Deployment', name).spec.template.spec;
 const annotations = (objects: K8sObject[], name = 'static-site') => findObject(objects, 'Deployment', name).spec.template.metadata.annotations;
 
@@ -37,7 +37,7 @@ describe('StaticSite defaults', () => {
 
   test('objects are named after name (default "static-site") and labelled', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
-      'ConfigMap/static-site-content', 'ConfigMap/static-site-nginx', 'Deployment/static-site',
+      'ConfigMap/static-site-config', 'ConfigMap/static-site-content', 'Deployment/static-site',
       'PodDisruptionBudget/static-site', 'Service/static-site',
     ]);
     for (const o of objects) {
@@ -84,7 +84,7 @@ describe('StaticSite defaults', () => {
     expect(STATIC_SITE_CONTENT_PATH).toBe('/usr/share/nginx/html');
     expect(podSpec(objects).volumes).toEqual([
       { name: 'content', configMap: { name: 'static-site-content', items: [{ key: 'index.html', path: 'index.html' }] } },
-      { name: 'nginx-config', configMap: { name: 'static-site-nginx' } },
+      { name: 'nginx-config', configMap: { name: 'static-site-config' } },
       { name: 'tmp', emptyDir: { sizeLimit: '16Mi' } },
       { name: 'nginx-cache', emptyDir: { sizeLimit: '16Mi' } },
     ]);
@@ -153,7 +153,7 @@ describe('StaticSite defaults', () => {
   });
 
   test('mime.types defaults cover common extensions', () => {
-    const types = findObject(objects, 'ConfigMap', 'static-site-nginx').data['mime.types'];
+    const types = findObject(objects, 'ConfigMap', 'static-site-config').data['mime.types'];
     for (const line of ['text/html htm html;', 'text/css css;', 'text/javascript cjs js mjs;', 'image/png png;', 'image/svg+xml svg;',
       'font/woff2 woff2;', 'image/x-icon ico;', 'application/json json map;', 'application/wasm wasm;']) {
       expect(types).toContain(`  ${line}`);
@@ -300,7 +300,7 @@ describe('StaticSite options', () => {
       'add_header x-content-type-options "nosniff" always;',
       'add_header X-Quote "say \\"hi\\"" always;',
     ]);
-    const types = findObject(objects, 'ConfigMap', 'static-site-nginx').data['mime.types'];
+    const types = findObject(objects, 'ConfigMap', 'static-site-config').data['mime.types'];
     expect(types).toContain('  model/gltf-binary glb;');
     expect(types).toContain('  text/plain md txt;');
     expect(conf).toContain('  access_log off;');
@@ -447,7 +447,7 @@ describe('StaticSiteChart (the seed)', () => {
 
   test('the Hello page in namespace "testing" behind a Service, valid', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual([
-      'ConfigMap/testing/nginx-content', 'ConfigMap/testing/nginx-nginx', 'Deployment/testing/nginx',
+      'ConfigMap/testing/nginx-config', 'ConfigMap/testing/nginx-content', 'Deployment/testing/nginx',
       'PodDisruptionBudget/testing/nginx', 'Service/testing/nginx',
     ]);
     expect(findAll(objects, 'Namespace')).toEqual([]);
