@@ -50,15 +50,27 @@ class Server(ThreadingHTTPServer):
         self.in_flight = 0
         self.idle = threading.Condition()
 
-    def process_request_thread(self, request, client_address):
+    def process_request(self, request, client_address):
+        # counted here, in the accepting thread, so a request accepted just
+        # before shutdown is already in flight when drain() looks
         with self.idle:
             self.in_flight += 1
         try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.request_done()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
             super().process_request_thread(request, client_address)
         finally:
-            with self.idle:
-                self.in_flight -= 1
-                self.idle.notify_all()
+            self.request_done()
+
+    def request_done(self):
+        with self.idle:
+            self.in_flight -= 1
+            self.idle.notify_all()
 
     def drain(self, timeout):
         """Waits up to `timeout` seconds for requests in flight; returns how many are left."""
