@@ -8,7 +8,7 @@ import { validateImage } from './image';
 import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer } from './security';
 import {
   configMapSize, formatBytes, MAX_CONFIGMAP_BYTES, pathIsWithin, validateAbsolutePath, validateConfigMapKey,
-  validateDnsLabel, validateDnsSubdomain,
+  validateDnsLabel, validateDnsSubdomain, validatePositiveInteger,
 } from './validate';
 
 /**
@@ -274,8 +274,8 @@ export class ImmutableConfigInit extends Construct {
       throw new Error(`sizeLimit must be at least 1 KiB, got ${props.sizeLimit.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR })} KiB`);
     }
 
-    this.user = props.user ?? workload.securityContext.user ?? DEFAULT_RUN_AS_USER;
-    this.group = props.group ?? workload.securityContext.group ?? this.user;
+    this.user = validatePositiveInteger(props.user ?? workload.securityContext.user ?? DEFAULT_RUN_AS_USER, 'user', 1, 2147483647);
+    this.group = validatePositiveInteger(props.group ?? workload.securityContext.group ?? this.user, 'group', 1, 2147483647);
 
     this.volume = kplus.Volume.fromEmptyDir(this, 'Volume', app.volumeName, {
       medium: props.medium,
