@@ -484,7 +484,6 @@ export class StaticSite extends Construct {
 // ------------------------------------------------------------- helpers ---
 
 function validateHeaderValue(value: string, prop: string): string {
-  // eslint-disable-next-line no-control-regex
   if (typeof value !== 'string' || /[\x00-\x1f\x7f$]/.test(value)) {
     throw new Error(`${prop} must be a header value without control characters or '$', got ${JSON.stringify(value)}`);
   }
