@@ -162,6 +162,7 @@ function volumeNamesOf(workload: kplus.AbstractPod): Set<string> {
 class AppMounts {
   readonly containers: kplus.Container[];
   readonly volumeName: string;
+  private volume?: kplus.Volume;
 
   constructor(scope: Construct, props: ImmutableConfigMountProps) {
     if (!props.workload || !Array.isArray((props.workload as Partial<kplus.AbstractPod>).containers)) {
@@ -187,18 +188,32 @@ class AppMounts {
         }
       }
     }
-    if (!props.containers) {
-      // Containers added to the workload later would silently miss the config.
-      const workload = props.workload;
-      const known = new Set(this.containers);
-      scope.node.addValidation({
-        validate: () => workload.containers.filter((c) => !known.has(c)).map((c) =>
-          `container "${c.name}" was added to the workload after the config was attached and does not mount it at "${props.mountPath}": add containers before attaching, or list the app containers in the containers prop`),
-      });
-    }
+    // Checked again at synth: containers or mounts added after attaching.
+    const workload = props.workload;
+    const known = new Set(this.containers);
+    const checkLate = !props.containers;
+    scope.node.addValidation({
+      validate: () => {
+        const errors: string[] = [];
+        if (checkLate) {
+          for (const c of workload.containers.filter((x) => !known.has(x))) {
+            errors.push(`container "${c.name}" was added to the workload after the config was attached and does not mount it at "${props.mountPath}": add containers before attaching, or list the app containers in the containers prop`);
+          }
+        }
+        for (const c of this.containers) {
+          for (const m of c.mounts) {
+            if (m.volume !== this.volume && overlaps(props.mountPath, m.path)) {
+              errors.push(`mountPath "${props.mountPath}" overlaps the mount of volume "${m.volume.name}" at "${m.path}" in container "${c.name}", added after the config was attached: choose a directory of its own`);
+            }
+          }
+        }
+        return errors;
+      },
+    });
   }
 
   mount(mountPath: string, volume: kplus.Volume): void {
+    this.volume = volume;
     for (const c of this.containers) c.mount(mountPath, volume, { readOnly: true });
   }
 }

@@ -266,6 +266,12 @@ describe('ImmutableConfigInit', () => {
       })).toThrow(/volumeName "cache" is already used by a volume of the workload/);
     });
 
+    test('a mount overlapping the destination is added after the config was attached (at synth)', () => {
+      const { chart, workload } = withConfig();
+      workload.containers[0].mount('/config/cache', kplus.Volume.fromEmptyDir(chart, 'Cache', 'cache'));
+      expect(() => synthObjects(chart)).toThrow(/mountPath "\/config" overlaps the mount of volume "cache" at "\/config\/cache" in container "app", added after the config was attached/);
+    });
+
     test('an app container is added after the config was attached (at synth)', () => {
       const { chart, workload } = withConfig();
       workload.addContainer(hardenedContainer({ name: 'late', image: 'nginx:1.27' }));
@@ -368,6 +374,20 @@ describe('ImmutableConfigMap', () => {
       expect(b.yaml).toBe(a.yaml);
       expect(a.yaml).toContain('immutable: true');
     });
+  });
+
+  test('one workload can carry both modes with distinct volume names and mount paths', () => {
+    const chart = testChart();
+    const d = webDeployment(chart);
+    new ImmutableConfigInit(chart, 'Image', { workload: d, image: 'busybox:1.36.1', configPaths: ['/src/app.cfg'], mountPath: '/config' });
+    new ImmutableConfigMap(chart, 'Map', { workload: d, data: { 'flags.json': '{}' }, mountPath: '/flags', volumeName: 'flags' });
+    const objects = synthObjects(chart);
+    expect(findContainer(findObject(objects, 'Deployment'), 'app').volumeMounts).toEqual([
+      { name: 'config', mountPath: '/config', readOnly: true }, { name: 'flags', mountPath: '/flags', readOnly: true },
+    ]);
+    assertValid(objects);
+    expect(() => new ImmutableConfigMap(chart, 'Again', { workload: d, data: { a: 'b' }, mountPath: '/other' })).toThrow(/volumeName "config" is already used/);
+    expect(() => new ImmutableConfigMap(chart, 'Nested', { workload: d, data: { a: 'b' }, mountPath: '/config/extra', volumeName: 'extra' })).toThrow(/overlaps the mount of volume "config"/);
   });
 
   describe('fails when', () => {
