@@ -1,0 +1,287 @@
+/**
+ * `npm run bench`: synth cost and KvProxy throughput, latency, API load and
+ * memory, with a naive relay baseline measured side by side in the same run.
+ * Prints tables with progress and step timings, and writes the report as JSON
+ * to bench/latest.json. Numbers are never asserted: these machines are shared
+ * and noisy, so every figure is a median over repeated runs.
+ *
+ *   npm run bench                 # everything (a few minutes)
+ *   npm run bench -- --quick      # fewer repetitions and shorter loads
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import autocannon from 'autocannon';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { FakeKubeApi } = require('../test/support/fake-kube-api.js');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { createNaiveProxy } = require('./bench/naive-proxy.js');
+
+const ROOT = path.join(__dirname, '..');
+const QUICK = process.argv.includes('--quick');
+const SYNTH_RUNS = QUICK ? 3 : 5;
+const LOAD_RUNS = QUICK ? 1 : 3;
+const LOAD_SECONDS = QUICK ? 2 : 3;
+const SCALE_NS = QUICK ? [10, 100] : [10, 100, 1000];
+const started = Date.now();
+
+// ------------------------------------------------------------ utilities ---
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function step<T>(label: string, fn: () => Promise<T> | T): Promise<T> {
+  const t = Date.now();
+  process.stderr.write(`[bench +${((t - started) / 1000).toFixed(1)}s] ${label} ...\n`);
+  const r = await fn();
+  process.stderr.write(`[bench +${((Date.now() - started) / 1000).toFixed(1)}s] ${label} done in ${((Date.now() - t) / 1000).toFixed(1)}s\n`);
+  return r;
+}
+
+function table(title: string, head: string[], rows: Array<Array<string | number>>): string {
+  const cells = [head, ...rows.map((r) => r.map(String))];
+  const w = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(w[i])).join(' | ')} |`;
+  return [`\n${title}`, line(head), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...rows.map((r) => line(r.map(String)))].join('\n');
+}
+
+interface ChildRun { wallMs: number; maxRssMiB: number; stdout: string }
+
+/** Runs a node child with ts-node, measuring wall time and peak RSS. */
+function runNode(args: string[], env: Record<string, string>): ChildRun {
+  const rssFile = path.join(os.tmpdir(), `bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const t = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, ['-r', path.join(__dirname, 'bench', 'maxrss.js'), '-r', 'ts-node/register', ...args], {
+    cwd: ROOT, env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
+  });
+  const wallMs = Number(process.hrtime.bigint() - t) / 1e6;
+  if (r.status !== 0) throw new Error(`node ${args.join(' ')} failed: ${r.stderr}`);
+  const maxRssMiB = Number(fs.readFileSync(rssFile, 'utf8')) / 1024;
+  fs.rmSync(rssFile, { force: true });
+  return { wallMs, maxRssMiB, stdout: r.stdout };
+}
+
+// ---------------------------------------------------------------- synth ---
+
+async function benchSynth() {
+  const runs: ChildRun[] = [];
+  for (let i = 0; i < SYNTH_RUNS; i++) {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-synth-'));
+    runs.push(runNode(['main.ts'], { CDK8S_OUTDIR: out }));
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+  return {
+    command: 'node -r ts-node/register main.ts (what `npm run synth` runs)',
+    runs: runs.length,
+    medianWallMs: round(median(runs.map((r) => r.wallMs)), 0),
+    minWallMs: round(Math.min(...runs.map((r) => r.wallMs)), 0),
+    maxWallMs: round(Math.max(...runs.map((r) => r.wallMs)), 0),
+    medianPeakRssMiB: round(median(runs.map((r) => r.maxRssMiB))),
+    targetMs: 2000,
+  };
+}
+
+async function benchScaling() {
+  const rows: any[] = [];
+  for (const pattern of ['static-site', 'kv-proxy']) {
+    for (const n of SCALE_NS) {
+      const reps = n >= 1000 ? Math.min(3, SYNTH_RUNS) : SYNTH_RUNS;
+      const runs: Array<ChildRun & { objects: number; synthMs: number }> = [];
+      for (let i = 0; i < reps; i++) {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-scale-'));
+        const r = await step(`synth ${n} × ${pattern} (run ${i + 1}/${reps})`, () => runNode(['scripts/bench/scale-app.ts'], { BENCH_N: String(n), BENCH_PATTERN: pattern, BENCH_OUTDIR: out }));
+        fs.rmSync(out, { recursive: true, force: true });
+        runs.push({ ...r, ...JSON.parse(r.stdout.trim().split('\n').pop()!) });
+      }
+      const wall = median(runs.map((r) => r.wallMs));
+      const inproc = median(runs.map((r) => r.synthMs));
+      rows.push({
+        pattern, n, objects: runs[0].objects, runs: reps,
+        medianWallMs: round(wall, 0), medianSynthMs: round(inproc, 0),
+        medianPeakRssMiB: round(median(runs.map((r) => r.maxRssMiB))),
+        msPerObject: round(inproc / runs[0].objects, 3),
+      });
+    }
+  }
+  return rows;
+}
+
+// -------------------------------------------------------------- KvProxy ---
+
+const TOKEN = 'bench-read-token-0123456789abcdef';
+const WRITE_TOKEN = 'bench-write-token-0123456789abcdef';
+
+async function startProxy(apiUrl: string, extraEnv: Record<string, string> = {}) {
+  const tokens = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-tokens-'));
+  fs.writeFileSync(path.join(tokens, 'read-tokens'), `${TOKEN}\n`);
+  fs.writeFileSync(path.join(tokens, 'write-tokens'), `${WRITE_TOKEN}\n`);
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(process.execPath, [path.join(ROOT, 'lib', 'kv-proxy', 'server', 'server.js')], {
+    env: {
+      PATH: process.env.PATH ?? '', PORT: String(port), KUBE_API_URL: apiUrl, KV_NAMESPACES: 'bench',
+      KV_TOKENS_DIR: tokens, KV_WRITE_ENABLED: 'true', ...extraEnv,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => { stderr += d; });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`proxy exited: ${stderr}`);
+    try {
+      const r = await fetch(`${url}/readyz`);
+      if (r.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`proxy not ready after 15 s: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url, pid: child.pid!,
+    stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); fs.rmSync(tokens, { recursive: true, force: true }); },
+  };
+}
+
+function rssMiB(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+async function load(url: string, connections: number, headers: Record<string, string>) {
+  const r = await autocannon({ url, connections, duration: LOAD_SECONDS, headers, pipelining: 1 });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx + r.errors, total: r.requests.total };
+}
+
+async function benchKvProxy() {
+  const api = new FakeKubeApi();
+  await api.start(0, '127.0.0.1');
+  const data: Record<string, string> = {};
+  for (let i = 0; i < 100; i++) data[`key-${String(i).padStart(3, '0')}`] = `value-${i}-${'x'.repeat(32)}`;
+  api.setConfigMap('bench', 'flags', data);
+
+  const proxy = await startProxy(api.url);
+  const naive = createNaiveProxy(api.url);
+  await new Promise<void>((r) => naive.listen(0, '127.0.0.1', () => r()));
+  const naiveUrl = `http://127.0.0.1:${(naive.address() as any).port}`;
+
+  const reads: any[] = [];
+  try {
+    for (const connections of [1, 16, 64]) {
+      for (const [label, base, headers] of [
+        ['kv-proxy (watch cache)', proxy.url, { authorization: `Bearer ${TOKEN}` }],
+        ['naive relay (seed design)', naiveUrl, {}],
+      ] as const) {
+        const runs = [];
+        let apiCalls = 0;
+        let gets = 0;
+        for (let i = 0; i < LOAD_RUNS; i++) {
+          const before = api.countCalls({});
+          const r = await step(`GET ${label} at ${connections} connection(s) (run ${i + 1}/${LOAD_RUNS})`, () => load(`${base}/kv/bench/flags`, connections, headers));
+          apiCalls += api.countCalls({}) - before;
+          gets += r.total;
+          runs.push(r);
+        }
+        reads.push({
+          server: label, connections, runs: runs.length,
+          medianRps: round(median(runs.map((r) => r.rps)), 0),
+          medianP50Ms: median(runs.map((r) => r.p50)),
+          medianP99Ms: median(runs.map((r) => r.p99)),
+          non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
+          apiCallsPer1000Gets: round((apiCalls / Math.max(1, gets)) * 1000, 2),
+        });
+      }
+    }
+
+    // writes: 32 concurrent writers × 50 distinct keys into one ConfigMap
+    const writes = await step('32 concurrent writers × 50 keys', async () => {
+      api.setConfigMap('bench', 'writes', {});
+      await new Promise((r) => setTimeout(r, 300));
+      const t = Date.now();
+      let errors = 0;
+      await Promise.all(Array.from({ length: 32 }, async (_, w) => {
+        for (let k = 0; k < 50; k++) {
+          const res = await fetch(`${proxy.url}/kv/bench/writes/w${w}-k${k}`, {
+            method: 'PUT', headers: { authorization: `Bearer ${WRITE_TOKEN}`, 'content-type': 'text/plain' }, body: `v${w}-${k}`,
+          });
+          if (res.status >= 300) errors++;
+          await res.arrayBuffer();
+        }
+      }));
+      const seconds = (Date.now() - t) / 1000;
+      const stored = Object.keys(api.getObject('configmaps', 'bench', 'writes')?.data ?? {}).length;
+      return { writers: 32, keysPerWriter: 50, seconds: round(seconds, 2), writesPerSecond: round(1600 / seconds, 0), errors, keysStored: stored, lostKeys: 1600 - stored };
+    });
+
+    return { reads, writes };
+  } finally {
+    await proxy.stop();
+    await new Promise((r) => naive.close(r));
+    await api.stop();
+  }
+}
+
+async function benchMemory() {
+  const rows = [];
+  for (const n of [1, 100, 1000]) {
+    const api = new FakeKubeApi();
+    await api.start(0, '127.0.0.1');
+    for (let i = 0; i < n; i++) {
+      const data: Record<string, string> = {};
+      for (let k = 0; k < 10; k++) data[`key-${k}`] = `value-${i}-${k}-${'x'.repeat(40)}`;
+      api.setConfigMap('bench', `cm-${String(i).padStart(4, '0')}`, data);
+    }
+    const proxy = await step(`proxy RSS with ${n} ConfigMap(s) cached`, () => startProxy(api.url));
+    await new Promise((r) => setTimeout(r, 1500));
+    const samples = [];
+    for (let i = 0; i < 5; i++) { samples.push(rssMiB(proxy.pid)); await new Promise((r) => setTimeout(r, 200)); }
+    rows.push({ configMaps: n, keysEach: 10, medianRssMiB: round(median(samples)) });
+    await proxy.stop();
+    await api.stop();
+  }
+  return rows;
+}
+
+// ----------------------------------------------------------------- main ---
+
+async function main() {
+  const machine = { date: new Date().toISOString().slice(0, 10), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version, quick: QUICK };
+  const synth = await step('whole-app synth', benchSynth);
+  const scaling = await step('synth scaling', benchScaling);
+  const kv = await step('KvProxy reads and writes', benchKvProxy);
+  const memory = await step('KvProxy memory', benchMemory);
+  const report = { machine, synth, scaling, kvProxy: { ...kv, memory } };
+
+  const out: string[] = [];
+  out.push(`cdk8s-patterns benchmark, ${machine.date}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}${QUICK ? ' (quick)' : ''}`);
+  out.push(table('Whole-app synth (target ≤ 2000 ms median)', ['runs', 'median ms', 'min ms', 'max ms', 'peak RSS MiB'],
+    [[synth.runs, synth.medianWallMs, synth.minWallMs, synth.maxWallMs, synth.medianPeakRssMiB]]));
+  out.push(table('Synth scaling (wall includes node start-up; target 1,000 StaticSites ≤ 10 s)', ['pattern', 'N', 'objects', 'runs', 'median wall ms', 'median synth ms', 'peak RSS MiB', 'ms/object'],
+    scaling.map((r: any) => [r.pattern, r.n, r.objects, r.runs, r.medianWallMs, r.medianSynthMs, r.medianPeakRssMiB, r.msPerObject])));
+  out.push(table(`KvProxy GET of a 100-key ConfigMap, ${LOAD_SECONDS} s per run (targets: ≥ 10,000 req/s at 64 connections, p99 ≤ 5 ms, ≤ 1 API call per 1,000 GETs)`,
+    ['server', 'connections', 'runs', 'median req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'API calls / 1,000 GETs'],
+    kv.reads.map((r: any) => [r.server, r.connections, r.runs, r.medianRps, r.medianP50Ms, r.medianP99Ms, r.non2xx, r.apiCallsPer1000Gets])));
+  const ratios = [1, 16, 64].map((c) => {
+    const a = kv.reads.find((r: any) => r.connections === c && r.server.startsWith('kv-proxy'));
+    const b = kv.reads.find((r: any) => r.connections === c && r.server.startsWith('naive'));
+    return [c, round(a.medianRps / Math.max(1, b.medianRps), 2), b.apiCallsPer1000Gets, a.apiCallsPer1000Gets];
+  });
+  out.push(table('KvProxy vs naive relay', ['connections', 'throughput ratio', 'naive API calls / 1,000', 'kv-proxy API calls / 1,000'], ratios));
+  out.push(table('Writes: 32 concurrent writers × 50 distinct keys into one ConfigMap (lost keys must be 0)', ['seconds', 'writes/s', 'errors', 'keys stored', 'lost keys'],
+    [[kv.writes.seconds, kv.writes.writesPerSecond, kv.writes.errors, kv.writes.keysStored, kv.writes.lostKeys]]));
+  out.push(table('KvProxy RSS (target ≤ 64 MiB with 1,000 ConfigMaps)', ['ConfigMaps cached', 'keys each', 'median RSS MiB'], memory.map((r) => [r.configMaps, r.keysEach, r.medianRssMiB])));
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  const dir = path.join(ROOT, 'bench');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  fs.writeFileSync(path.join(dir, 'latest.md'), `${out.join('\n')}\n`);
+  process.stderr.write(`[bench] report written to bench/latest.json and bench/latest.md in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+}
+
+main().catch((e) => { process.stderr.write(`bench failed: ${e.stack ?? e}\n`); process.exitCode = 1; });
