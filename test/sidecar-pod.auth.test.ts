@@ -1,0 +1,206 @@
+/**
+ * The authentication preset, run for real: Debian's nginx with the nginx.conf
+ * taken from the synthesized ConfigMap, the app command from the synthesized
+ * Deployment, in a pod sandbox (one network namespace, the pod IP on its
+ * loopback, volumes at their mountPaths, the manifest's UIDs). The htpasswd
+ * file stands in for the out-of-band Secret: generated here ({SSHA} scheme,
+ * implemented by nginx itself), projected the way the Secret volume says.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Testing } from 'cdk8s';
+import { SidecarPodAuthChart } from '../charts/sidecar-pod';
+import { AUTH_PROXY_HTPASSWD_DIR, SidecarPod } from '../lib/sidecar-pod';
+import { GitSyncEmulator, LocalRepo } from './fixtures/sidecar-pod/git-sync';
+import { containerOf, materializeVolumes, mountOf, podSpec, sandboxContainer } from './fixtures/sidecar-pod/pod';
+import { POD_IP, PodSandbox, requireBinaries, sandboxTempDir } from './fixtures/sidecar-pod/sandbox';
+import { assertValid, K8sObject } from './support/gate';
+import { findObject, synthObjects, testChart } from './support/synth';
+
+/** An htpasswd line in nginx's {SSHA} scheme: base64(sha1(password + salt) + salt). */
+function sshaLine(user: string, password: string): string {
+  const salt = crypto.randomBytes(8);
+  const digest = crypto.createHash('sha1').update(password).update(salt).digest();
+  return `${user}:{SSHA}${Buffer.concat([digest, salt]).toString('base64')}\n`;
+}
+
+function basic(user: string, password: string): Record<string, string> {
+  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
+function portOf(workload: K8sObject, container: string): number {
+  return containerOf(workload, container).ports[0].containerPort;
+}
+
+describe('SidecarPodAuthChart, run for real: nginx in front of the seed web server', () => {
+  const password = crypto.randomBytes(12).toString('base64url');
+  const page = '<h1>demos-webgl static v1</h1>\n';
+  let base: string;
+  let sandbox: PodSandbox | undefined;
+  let objects: K8sObject[];
+  let dep: K8sObject;
+  let logs: Record<string, string>;
+
+  beforeAll(async () => {
+    requireBinaries('/usr/sbin/nginx', '/usr/bin/python3', '/usr/bin/git');
+    base = sandboxTempDir('sidecar-pod-auth');
+    // GIVEN the chart with its defaults, synthesized
+    const chart = new SidecarPodAuthChart(Testing.app(), 'auth');
+    objects = synthObjects(chart);
+    assertValid(objects, { external: ['Secret/sidecar-pod/python-pod-auth-htpasswd'] });
+    dep = findObject(objects, 'Deployment', 'python-pod-auth');
+    // AND the volumes as the kubelet lays them out, with the Secret stood in for
+    const dirs = materializeVolumes(dep, objects, base, { 'python-pod-auth-htpasswd': { htpasswd: sshaLine('alice', password) } });
+    // AND the init container's one-time clone (git-sync emulated with git, see fixtures/sidecar-pod/git-sync.ts)
+    const clone = containerOf(dep, 'clone');
+    const uid = clone.securityContext.runAsUser;
+    const gid = clone.securityContext.runAsGroup;
+    const home = path.join(base, 'home');
+    fs.mkdirSync(home);
+    fs.chownSync(home, uid, gid);
+    const upstream = new LocalRepo(path.join(base, 'upstream'), uid, gid, home);
+    upstream.commit({ 'static/index.html': page, 'README.md': 'demos' }, 'v1');
+    new GitSyncEmulator({
+      args: clone.args, mountPath: mountOf(clone, 'content').mountPath, volumeDir: dirs.content, uid, gid, home, localRepo: upstream.dir,
+    }).sync();
+    // WHEN the app and the proxy run in the pod sandbox
+    logs = { web: path.join(base, 'web.log'), proxy: path.join(base, 'auth-proxy.log') };
+    sandbox = await PodSandbox.create();
+    sandbox.start(sandboxContainer(dep, 'web', dirs, logs.web));
+    sandbox.start(sandboxContainer(dep, 'auth-proxy', dirs, logs.proxy));
+    await sandbox.waitListening(portOf(dep, 'web'), 'web', logs.web);
+    await sandbox.waitListening(portOf(dep, 'auth-proxy'), 'auth-proxy', logs.proxy);
+  });
+
+  afterAll(() => {
+    sandbox?.destroy();
+    if (base) fs.rmSync(base, { recursive: true, force: true });
+  });
+
+  test('the Service targets the proxy and the app listens on 127.0.0.1 only', () => {
+    const svc = findObject(objects, 'Service', 'python-pod-auth');
+    const target = svc.spec.ports[0].targetPort;
+    const appPort = portOf(dep, 'web');
+    expect(target).toBe(portOf(dep, 'auth-proxy'));
+    expect(target).not.toBe(appPort);
+    const conf = findObject(objects, 'ConfigMap', 'python-pod-auth-auth-proxy').data['nginx.conf'];
+    expect(conf).toContain(`listen ${target};`);
+    expect(conf).toContain(`server 127.0.0.1:${appPort};`);
+    // THEN, in the running pod, the app's socket is bound to loopback, the proxy's to every address
+    const listeners = sandbox!.listeners();
+    expect(listeners.filter((l) => l.port === appPort)).toEqual([{ address: '127.0.0.1', port: appPort }]);
+    expect(listeners.filter((l) => l.port === target)).toEqual([{ address: '0.0.0.0', port: target }]);
+    // AND traffic to the pod IP (what a Service sends) cannot reach the app port
+    const [direct, viaLoopback] = sandbox!.http([{ url: `http://${POD_IP}:${appPort}/` }, { url: `http://127.0.0.1:${appPort}/` }]);
+    expect(direct.error).toBe('ECONNREFUSED');
+    expect(viaLoopback.status).toBe(200); // only containers of the pod reach it
+  });
+
+  test('no credentials: 401 with a basic-auth challenge', () => {
+    const [r] = sandbox!.http([{ url: `http://${POD_IP}:${portOf(dep, 'auth-proxy')}/` }]);
+    expect(r.status).toBe(401);
+    expect(r.headers!['www-authenticate']).toBe('Basic realm="Restricted"');
+    expect(r.body).not.toContain('demos-webgl');
+  });
+
+  test('wrong password or unknown user: 401', () => {
+    const url = `http://${POD_IP}:${portOf(dep, 'auth-proxy')}/`;
+    const [wrong, unknown] = sandbox!.http([
+      { url, headers: basic('alice', `${password}x`) },
+      { url, headers: basic('mallory', password) },
+    ]);
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+  });
+
+  test('right credentials: the app\'s response, served from the cloned static folder', () => {
+    const [r] = sandbox!.http([{ url: `http://${POD_IP}:${portOf(dep, 'auth-proxy')}/`, headers: basic('alice', password) }]);
+    expect(r.status).toBe(200);
+    expect(r.body).toBe(page);
+  });
+
+  test('the htpasswd file is where the config looks, readable through fsGroup only', () => {
+    const proxy = containerOf(dep, 'auth-proxy');
+    const vol = podSpec(dep).volumes.find((v: any) => v.name === 'auth-proxy-htpasswd');
+    expect(mountOf(proxy, 'auth-proxy-htpasswd').mountPath).toBe(AUTH_PROXY_HTPASSWD_DIR);
+    expect(vol.secret.items).toEqual([{ key: 'htpasswd', path: 'htpasswd' }]);
+    expect(vol.secret.defaultMode).toBe(0o440);
+    const conf = findObject(objects, 'ConfigMap', 'python-pod-auth-auth-proxy').data['nginx.conf'];
+    expect(conf).toContain(`auth_basic_user_file ${AUTH_PROXY_HTPASSWD_DIR}/htpasswd;`);
+    // nginx (uid 101) is not the file's owner: it reads it as a member of the pod's fsGroup
+    expect(proxy.securityContext.runAsUser).toBe(101);
+    expect(podSpec(dep).securityContext.fsGroup).not.toBe(101);
+  });
+
+  test('the password never reaches the manifests or the logs', () => {
+    sandbox!.http([{ url: `http://${POD_IP}:${portOf(dep, 'auth-proxy')}/`, headers: basic('alice', password) }]);
+    expect(JSON.stringify(objects)).not.toContain(password);
+    expect(findAllSecrets(objects)).toEqual([]);
+    const log = fs.readFileSync(logs.proxy, 'utf8');
+    expect(log).toContain('alice'); // the access log names the user...
+    expect(log).not.toContain(password); // ...never the password
+    expect(log).not.toContain(Buffer.from(`alice:${password}`).toString('base64'));
+  });
+});
+
+function findAllSecrets(objects: K8sObject[]): K8sObject[] {
+  return objects.filter((o) => o.kind === 'Secret');
+}
+
+describe('auth proxy in front of a stand-in app that echoes what it receives', () => {
+  const password = crypto.randomBytes(12).toString('base64url');
+  let base: string;
+  let sandbox: PodSandbox | undefined;
+  let dep: K8sObject;
+  let proxyPort: number;
+
+  beforeAll(async () => {
+    requireBinaries('/usr/sbin/nginx');
+    base = sandboxTempDir('sidecar-pod-echo');
+    // GIVEN a SidecarPod whose app listens on 127.0.0.1:3000, with the proxy's defaults
+    const chart = testChart('echo');
+    new SidecarPod(chart, 'Echo', {
+      name: 'echo',
+      app: { name: 'app', image: 'node:20.18.1-bookworm-slim', command: ['node', 'echo.js'], ports: [{ number: 3000, name: 'app' }] },
+      authProxy: { htpasswdSecret: 'echo-users' },
+    });
+    const objects = synthObjects(chart);
+    dep = findObject(objects, 'Deployment', 'echo');
+    proxyPort = portOf(dep, 'auth-proxy');
+    const dirs = materializeVolumes(dep, objects, base, { 'echo-users': { htpasswd: sshaLine('bob', password) } });
+    sandbox = await PodSandbox.create();
+    // WHEN the stand-in app (the test's own program) runs on the app's port and nginx runs from the manifest
+    const appPort = portOf(dep, 'app');
+    sandbox.start({
+      argv: [process.execPath, path.join(__dirname, 'fixtures', 'sidecar-pod', 'echo-app.js'), '127.0.0.1', String(appPort)],
+      user: 65532, group: 65532, groups: [], mounts: [], logFile: path.join(base, 'app.log'),
+    });
+    sandbox.start(sandboxContainer(dep, 'auth-proxy', dirs, path.join(base, 'proxy.log')));
+    await sandbox.waitListening(appPort, 'echo app', path.join(base, 'app.log'));
+    await sandbox.waitListening(proxyPort, 'auth-proxy', path.join(base, 'proxy.log'));
+  });
+
+  afterAll(() => {
+    sandbox?.destroy();
+    if (base) fs.rmSync(base, { recursive: true, force: true });
+  });
+
+  test('the app sees the user in X-Forwarded-User, never the Authorization header, and cannot be fooled by a forged user', () => {
+    const [r] = sandbox!.http([{
+      url: `http://${POD_IP}:${proxyPort}/some/path?q=1`,
+      headers: { ...basic('bob', password), 'x-forwarded-user': 'admin' },
+    }]);
+    expect(r.status).toBe(200);
+    const seen = JSON.parse(r.body!);
+    expect(seen.path).toBe('/some/path?q=1');
+    expect(seen.headers['x-forwarded-user']).toBe('bob');
+    expect(seen.headers.authorization).toBeUndefined();
+  });
+
+  test('a request without credentials never reaches the app', () => {
+    const [r] = sandbox!.http([{ url: `http://${POD_IP}:${proxyPort}/`, headers: { 'x-forwarded-user': 'bob' } }]);
+    expect(r.status).toBe(401);
+    expect(r.body).not.toContain('"app":"echo"');
+  });
+});
