@@ -336,8 +336,11 @@ describe('ImmutableConfigMap', () => {
 
   describe('a change is a new object and a rollout; no change is no diff', () => {
     /** Synthesizes a chart with the ConfigMap built from `dir`, as YAML and as objects. */
+    const outdirs: string[] = [];
     function synthFrom(dir: string): { yaml: string; objects: K8sObject[] } {
-      const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'ici-out-')) });
+      const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ici-out-'));
+      outdirs.push(outdir);
+      const app = new App({ outdir });
       const chart = new Chart(app, 'test', { namespace: 'test' });
       new ImmutableConfigMap(chart, 'Config', { workload: webDeployment(chart), files: [dir], mountPath: '/config' });
       return { yaml: app.synthYaml(), objects: synthObjects(chart) };
@@ -347,7 +350,9 @@ describe('ImmutableConfigMap', () => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ici-files-'));
       fs.cpSync(path.join(FIXTURES, 'configmap'), dir, { recursive: true });
     });
-    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    afterEach(() => {
+      for (const d of [dir, ...outdirs.splice(0)]) fs.rmSync(d, { recursive: true, force: true });
+    });
 
     test('changing one byte of a config file changes the ConfigMap name and the pod template', () => {
       const before = synthFrom(dir);
