@@ -1,0 +1,258 @@
+/**
+ * The shared-content and hot-plug presets, run for real in a pod sandbox:
+ * the web server's command, args, workingDir, user and mounts come from the
+ * synthesized Deployment and run with Debian's /usr/bin/python3 and /bin/sh;
+ * the hot-plug scripts come from the synthesized ConfigMap.
+ *
+ * git-sync itself is not installable here (it ships as an image only): its
+ * syncs are EMULATED with real git commands derived from the git-sync
+ * container's --repo/--ref/--root/--link args, reproducing its documented
+ * layout (see fixtures/sidecar-pod/git-sync.ts). Its HTTP probe endpoint, loop
+ * and retries are not exercised.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Testing } from 'cdk8s';
+import { SidecarPodContentChart, SidecarPodHotPlugChart } from '../charts/sidecar-pod';
+import { HotPlugReload, SidecarPod } from '../lib/sidecar-pod';
+import { GitSyncEmulator, LocalRepo } from './fixtures/sidecar-pod/git-sync';
+import { containerOf, materializeVolumes, mountOf, podSpec, sandboxContainer } from './fixtures/sidecar-pod/pod';
+import { POD_IP, PodSandbox, requireBinaries, sandboxTempDir, shq } from './fixtures/sidecar-pod/sandbox';
+import { assertValid, K8sObject } from './support/gate';
+import { findObject, synthObjects, testChart } from './support/synth';
+
+/** A local upstream repository and an emulated git-sync for the pod's git-sync container. */
+function gitSyncFor(dep: K8sObject, container: string, volume: string, volumeDir: string, base: string): { upstream: LocalRepo; gitSync: GitSyncEmulator } {
+  const c = containerOf(dep, container);
+  const uid = c.securityContext.runAsUser;
+  const gid = c.securityContext.runAsGroup;
+  const home = path.join(base, 'git-sync-home'); // the image's HOME is its /tmp emptyDir
+  fs.mkdirSync(home);
+  fs.chownSync(home, uid, gid);
+  const upstream = new LocalRepo(path.join(base, 'upstream'), uid, gid, home);
+  const gitSync = new GitSyncEmulator({ args: c.args, mountPath: mountOf(c, volume).mountPath, volumeDir, uid, gid, home, localRepo: upstream.dir });
+  return { upstream, gitSync };
+}
+
+const page = (version: string) => `<!doctype html><title>demos-webgl</title><h1>${version}</h1>\n`;
+
+describe('SidecarPodContentChart, run for real: git-sync fills the volume, http.server serves it read-only', () => {
+  let base: string;
+  let sandbox: PodSandbox | undefined;
+  let objects: K8sObject[];
+  let dep: K8sObject;
+  let upstream: LocalRepo;
+  let gitSync: GitSyncEmulator;
+  let dirs: Record<string, string>;
+  let url: string;
+  let probeUrl: string;
+
+  beforeAll(async () => {
+    requireBinaries('/usr/bin/python3', '/usr/bin/git');
+    base = sandboxTempDir('sidecar-pod-content');
+    // GIVEN the chart with its defaults, synthesized
+    objects = synthObjects(new SidecarPodContentChart(Testing.app(), 'content'));
+    assertValid(objects);
+    dep = findObject(objects, 'Deployment', 'python-pod-content');
+    dirs = materializeVolumes(dep, objects, base);
+    ({ upstream, gitSync } = gitSyncFor(dep, 'git-sync', 'content', dirs.content, base));
+    upstream.commit({ 'static/index.html': page('v1'), 'README.md': 'demos' }, 'v1');
+    // WHEN the web server starts from the manifest, before any sync
+    sandbox = await PodSandbox.create();
+    const web = containerOf(dep, 'web');
+    const port = web.ports[0].containerPort;
+    url = `http://${POD_IP}:${port}/`;
+    probeUrl = `http://${POD_IP}:${web.readinessProbe.httpGet.port}${web.readinessProbe.httpGet.path}`;
+    sandbox.start(sandboxContainer(dep, 'web', dirs, path.join(base, 'web.log')));
+    await sandbox.waitListening(port, 'web', path.join(base, 'web.log'));
+  });
+
+  afterAll(() => {
+    sandbox?.destroy();
+    if (base) fs.rmSync(base, { recursive: true, force: true });
+  });
+
+  test('before the first sync the readiness probe fails: http.server answers 404', () => {
+    const [r] = sandbox!.http([{ url: probeUrl }]);
+    expect(r.status).toBe(404);
+  });
+
+  test('after a sync the static folder is served and the readiness probe passes', () => {
+    expect(gitSync.sync().changed).toBe(true);
+    // git-sync's layout: <root>/.worktrees/<hash> behind a relative link
+    expect(fs.readlinkSync(path.join(gitSync.rootDir, gitSync.flags.link))).toMatch(/^\.worktrees\/[0-9a-f]{40}$/);
+    const [probe, r] = sandbox!.http([{ url: probeUrl }, { url }]);
+    expect(probe.status).toBe(200);
+    expect(r.status).toBe(200);
+    expect(r.body).toBe(page('v1'));
+  });
+
+  test('a new commit shows up after the next sync, while the server keeps running', () => {
+    const before = sandbox!.listeners();
+    upstream.commit({ 'static/index.html': page('v2') }, 'v2');
+    expect(gitSync.sync().changed).toBe(true);
+    const [r] = sandbox!.http([{ url }]);
+    expect(r.body).toBe(page('v2'));
+    expect(sandbox!.listeners()).toEqual(before);
+    // and the old worktree is gone: only the published one remains
+    expect(fs.readdirSync(path.join(gitSync.rootDir, '.worktrees'))).toHaveLength(1);
+  });
+
+  test('the web server mounts the content read-only and cannot write to it', () => {
+    const web = containerOf(dep, 'web');
+    const mount = mountOf(web, 'content');
+    expect(mount.readOnly).toBe(true);
+    expect(mountOf(containerOf(dep, 'git-sync'), 'content').readOnly).toBe(false);
+    const c = sandboxContainer(dep, 'web', dirs, '');
+    const r = sandbox!.run({ ...c, argv: ['sh', '-c', `touch ${shq(`${mount.mountPath}/defaced.html`)}`] });
+    expect(r.status).not.toBe(0);
+    expect(r.output).toMatch(/Read-only file system/);
+  });
+
+  test('git-sync and the web server are different users sharing the pod fsGroup', () => {
+    const spec = podSpec(dep);
+    const gs = containerOf(dep, 'git-sync').securityContext;
+    const web = containerOf(dep, 'web').securityContext;
+    expect(spec.securityContext.fsGroup).toBe(gs.runAsGroup);
+    expect(web.runAsUser).not.toBe(gs.runAsUser);
+    // what the server served was written by git-sync's UID
+    const link = path.join(gitSync.rootDir, gitSync.flags.link);
+    expect(fs.statSync(path.join(link, 'static', 'index.html')).uid).toBe(gs.runAsUser);
+  });
+});
+
+describe('SidecarPodHotPlugChart, run for real: the app restarts on a new version (restartOnChange)', () => {
+  let base: string;
+  let sandbox: PodSandbox | undefined;
+  let dep: K8sObject;
+  let upstream: LocalRepo;
+  let gitSync: GitSyncEmulator;
+  let app: ReturnType<PodSandbox['start']>;
+  let port: number;
+  let log: string;
+
+  beforeAll(async () => {
+    requireBinaries('/usr/bin/python3', '/usr/bin/git', '/bin/sh', '/usr/bin/readlink');
+    base = sandboxTempDir('sidecar-pod-hot-plug');
+    // GIVEN the chart with its defaults, synthesized
+    const objects = synthObjects(new SidecarPodHotPlugChart(Testing.app(), 'hot-plug'));
+    assertValid(objects);
+    dep = findObject(objects, 'Deployment', 'python-pod-hot-plug');
+    const dirs = materializeVolumes(dep, objects, base);
+    ({ upstream, gitSync } = gitSyncFor(dep, 'git-sync', 'code', dirs.code, base));
+    upstream.commit({ 'static/index.html': page('v1') }, 'v1');
+    // WHEN the app container starts (its supervisor from the ConfigMap, the seed's server as the app)
+    sandbox = await PodSandbox.create();
+    port = containerOf(dep, 'web').ports[0].containerPort;
+    log = path.join(base, 'web.log');
+    app = sandbox.start(sandboxContainer(dep, 'web', dirs, log));
+  });
+
+  afterAll(() => {
+    sandbox?.destroy();
+    if (base) fs.rmSync(base, { recursive: true, force: true });
+  });
+
+  test('the app waits for the first sync, then starts in the synced folder', async () => {
+    await new Promise((r) => setTimeout(r, 500));
+    expect(sandbox!.listeners().filter((l) => l.port === port)).toEqual([]);
+    expect(app.exitCode).toBeNull();
+    gitSync.sync();
+    await sandbox!.waitListening(port, 'web', log);
+    const [r] = sandbox!.http([{ url: `http://${POD_IP}:${port}/index.html` }]);
+    expect(r.body).toBe(page('v1'));
+  });
+
+  test('a new version makes the supervisor restart the app, which then serves it', async () => {
+    upstream.commit({ 'static/index.html': page('v2') }, 'v2');
+    gitSync.sync();
+    const r = await sandbox!.httpUntil({ url: `http://${POD_IP}:${port}/index.html` }, (x) => x.body === page('v2'), 15000);
+    expect(r.body).toBe(page('v2'));
+    expect(fs.readFileSync(log, 'utf8')).toMatch(/restart-on-change: new version [0-9a-f]{40}: restarting python3/);
+  });
+
+  test('SIGTERM stops the supervisor and the app at once', async () => {
+    const code = await sandbox!.stopProcess(app, 'SIGTERM', 5000);
+    expect(code).toBe(0);
+    expect(sandbox!.listeners().filter((l) => l.port === port)).toEqual([]);
+  });
+});
+
+describe('HotPlugReload.signal: the exec hook signals the app through a shared process namespace', () => {
+  let base: string;
+  let dep: K8sObject;
+  let script: string;
+
+  beforeAll(() => {
+    requireBinaries('/usr/bin/python3', '/bin/bash', '/usr/bin/unshare', '/usr/bin/setpriv');
+    base = sandboxTempDir('sidecar-pod-signal');
+    const chart = testChart();
+    new SidecarPod(chart, 'Hot', {
+      name: 'hot',
+      app: { name: 'app', image: 'python:3.12.8-slim-bookworm', command: ['python3', '/srv/code/repo/current/app.py'], ports: [{ number: 8080 }] },
+      hotPlug: { repo: 'https://example.com/app.git', reload: HotPlugReload.signal({ processName: 'python3', signal: 'HUP' }) },
+    });
+    const objects = synthObjects(chart);
+    assertValid(objects);
+    dep = findObject(objects, 'Deployment', 'hot');
+    script = path.join(base, 'signal-app.sh');
+    fs.writeFileSync(script, findObject(objects, 'ConfigMap', 'hot-hot-plug').data['signal-app.sh'], { mode: 0o555 });
+    fs.chmodSync(base, 0o777);
+  });
+
+  afterAll(() => {
+    if (base) fs.rmSync(base, { recursive: true, force: true });
+  });
+
+  /**
+   * In a fresh PID namespace (the pod's shared one): the app, a python3 that
+   * records SIGHUP, runs as the app's UID; then the hook runs as `hookUid`
+   * with git-sync's env, under `shell` (git-sync's image has /bin/sh -> bash).
+   */
+  function runHook(hookUid: number, shell: string): { status: number; output: string; signalled: boolean } {
+    const app = containerOf(dep, 'app').securityContext;
+    const gs = containerOf(dep, 'git-sync');
+    const env = (gs.env as Array<{ name: string; value: string }>).map((e) => shq(`${e.name}=${e.value}`)).join(' ');
+    const marker = path.join(base, `hup-${hookUid}-${path.basename(shell)}`);
+    const ready = `${marker}.ready`;
+    const py = `import pathlib, signal, time\nsignal.signal(signal.SIGHUP, lambda *_: pathlib.Path(${JSON.stringify(marker)}).write_text("HUP"))\n`
+      + `pathlib.Path(${JSON.stringify(ready)}).write_text("ready")\nwhile True: time.sleep(0.05)\n`;
+    const driver = [
+      `setpriv --reuid=${app.runAsUser} --regid=${app.runAsGroup} --clear-groups /usr/bin/python3 -c ${shq(py)} &`,
+      `i=0; while [ ! -e ${shq(ready)} ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done`,
+      `setpriv --reuid=${hookUid} --regid=${hookUid} --clear-groups env -i PATH=/usr/bin:/bin GITSYNC_HASH=abc123 ${env} ${shell} ${shq(script)}`,
+      'status=$?',
+      'sleep 0.3',
+      'echo "hook-status=$status"',
+    ].join('\n');
+    const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', driver], { encoding: 'utf8', timeout: 15000 });
+    const m = /hook-status=(\d+)/.exec(r.stdout);
+    if (!m) throw new Error(`driver failed: ${r.stdout}${r.stderr}`);
+    return { status: Number(m[1]), output: `${r.stdout}${r.stderr}`, signalled: fs.existsSync(marker) };
+  }
+
+  test('the manifest shares the process namespace and runs git-sync as the app\'s UID', () => {
+    expect(podSpec(dep).shareProcessNamespace).toBe(true);
+    const gs = containerOf(dep, 'git-sync');
+    expect(gs.securityContext.runAsUser).toBe(containerOf(dep, 'app').securityContext.runAsUser);
+    expect(gs.args).toContain('--exechook-command=/opt/hot-plug/signal-app.sh');
+  });
+
+  test('run as git-sync (the app\'s UID), the hook delivers SIGHUP to the app (bash and POSIX sh)', () => {
+    const uid = containerOf(dep, 'git-sync').securityContext.runAsUser;
+    for (const shell of ['/bin/bash', '/bin/sh']) {
+      const r = runHook(uid, shell);
+      expect(r.output).toMatch(/sent SIGHUP to 1 process\(es\) named python3 for abc123/);
+      expect(r.status).toBe(0);
+      expect(r.signalled).toBe(true);
+    }
+  });
+
+  test('run as another UID (git-sync\'s default 65533), it cannot signal the app and fails so git-sync retries', () => {
+    const r = runHook(65533, '/bin/bash');
+    expect(r.status).toBe(1);
+    expect(r.signalled).toBe(false);
+    expect(r.output).toMatch(/cannot send SIGHUP to python3/);
+  });
+});
