@@ -1,3 +1,8 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildApps } from '../main';
+import { DIAGRAMS_DIR, renderDiagrams } from '../scripts/review/diagrams';
 import { buildGraph, toMermaid } from '../scripts/review/graph';
 import { diffTrees, formatMarkdown, formatText, Tree } from '../scripts/review/diff';
 import { hardenedExample } from './support/fixtures';
@@ -35,6 +40,29 @@ describe('reference diagram', () => {
     expect(mermaid).toMatch(/\["Secret<br\/>tokens<br\/>\(external\)"\]/);
     expect(mermaid).toMatch(/class n\d+ external/);
     expect(mermaid.split('\n').filter((l) => l.includes('-->')).length).toBe(graph.edges.length);
+  });
+});
+
+describe('chart diagrams in docs/diagrams', () => {
+  test('are exactly what a fresh synth renders (run `npm run synth` when this fails)', () => {
+    const fresh = renderDiagrams(buildApps(path.join(os.tmpdir(), 'never-written')));
+    const committed = fs.readdirSync(DIAGRAMS_DIR, { recursive: true }).map(String).filter((f) => f.endsWith('.md')).sort();
+    expect(committed).toEqual([...fresh.keys()].sort());
+    for (const [file, text] of fresh) expect(fs.readFileSync(path.join(DIAGRAMS_DIR, file), 'utf8')).toBe(text);
+  });
+
+  test('the dev KvProxy chart shows Ingress → Service → Deployment → ConfigMap, the external token Secret and its RBAC', () => {
+    const text = renderDiagrams(buildApps(path.join(os.tmpdir(), 'never-written'))).get('dev/kv-proxy.md')!;
+    const ids = new Map([...text.matchAll(/(n\d+)\["([^"]+)"\]/g)].map((m) => [m[1], m[2].replace(/<br\/>/g, ' ')]));
+    const edges = [...text.matchAll(/(n\d+) -->\|([^|]+)\| (n\d+)/g)].map((m) => `${ids.get(m[1])} -${m[2]}-> ${ids.get(m[3])}`);
+    expect(edges).toEqual(expect.arrayContaining([
+      'Ingress k8skv -backend-> Service k8skv',
+      'Service k8skv -selects-> Deployment k8skv',
+      'Deployment k8skv -mounts-> ConfigMap k8skv-server',
+      'Deployment k8skv -mounts-> Secret k8skv-tokens (external)',
+      'RoleBinding k8skv -binds-> Role k8skv',
+      'RoleBinding k8skv -subject-> ServiceAccount k8skv',
+    ]));
   });
 });
 

@@ -79,6 +79,7 @@ export function buildGraph(objects: K8sObject[]): Graph {
       for (const b of backends) if (b?.service) edge(id, 'Service', ns, b.service.name, 'backend');
       for (const t of o.spec?.tls ?? []) if (t.secretName) edge(id, 'Secret', ns, t.secretName, 'tls');
     }
+    if (o.kind === 'Application' && o.spec?.project) edge(id, 'AppProject', ns, o.spec.project, 'project');
     if (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') {
       edge(id, o.roleRef.kind, o.roleRef.kind === 'Role' ? ns : undefined, o.roleRef.name, 'binds');
       for (const s of o.subjects ?? []) if (s.kind === 'ServiceAccount') edge(id, 'ServiceAccount', s.namespace ?? ns, s.name, 'subject');

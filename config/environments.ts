@@ -1,0 +1,61 @@
+/**
+ * The environments this app deploys, in one typed module: everything that
+ * differs between them (namespaces, replicas, hostnames, image tags, refs)
+ * is here and nowhere else. main.ts only loops over this list.
+ */
+import type { ArgoCdSettings } from '../charts/argocd';
+import type { GeneralPurposeRunnerChartProps } from '../charts/general-purpose-runner';
+import type { ImmutableConfigInitChartProps, ImmutableConfigMapChartProps } from '../charts/immutable-config-init';
+import type { KvProxyChartProps } from '../charts/kv-proxy';
+import type { SidecarPodAuthChartProps, SidecarPodChartProps } from '../charts/sidecar-pod';
+import type { StaticSiteChartProps } from '../charts/static-site';
+
+export interface EnvironmentConfig {
+  /** Folder under dist/ and suffix of the ArgoCD Application, e.g. `dev`. */
+  readonly name: string;
+  readonly staticSite: StaticSiteChartProps;
+  readonly configImage: ImmutableConfigInitChartProps;
+  readonly configMap: ImmutableConfigMapChartProps;
+  readonly sidecarAuth: SidecarPodAuthChartProps;
+  readonly sidecarContent: SidecarPodChartProps;
+  readonly sidecarHotPlug: SidecarPodChartProps;
+  readonly runner: GeneralPurposeRunnerChartProps;
+  readonly kvProxy: KvProxyChartProps;
+}
+
+/** Where ArgoCD pulls dist/ from. Change these two settings for your fork. */
+export const ARGOCD: ArgoCdSettings = {
+  repoURL: 'https://git.example.com/platform/cdk8s-patterns.git',
+  targetRevision: 'main',
+  namespace: 'argocd',
+};
+
+/**
+ * `dev` reproduces the seeds as they are (their namespaces and names, one
+ * chart default each); `prod` runs the same charts in dedicated namespaces
+ * with more replicas, hostnames and pinned refs.
+ */
+export const ENVIRONMENTS: EnvironmentConfig[] = [
+  {
+    name: 'dev',
+    staticSite: {},
+    configImage: {},
+    configMap: {},
+    sidecarAuth: {},
+    sidecarContent: {},
+    sidecarHotPlug: {},
+    runner: {},
+    kvProxy: {},
+  },
+  {
+    name: 'prod',
+    staticSite: { namespace: 'web-prod', replicas: 3 },
+    configImage: { namespace: 'config-prod', replicas: 3 },
+    configMap: { namespace: 'config-prod', replicas: 3 },
+    sidecarAuth: { namespace: 'sidecars-prod' },
+    sidecarContent: { namespace: 'sidecars-prod' },
+    sidecarHotPlug: { namespace: 'sidecars-prod' },
+    runner: { namespace: 'runners-prod', greeterHost: 'greeter.example.com' },
+    kvProxy: { namespace: 'kv-prod', namespaces: ['kv-prod'], replicas: 3, ingressHost: 'kv.example.com' },
+  },
+];
