@@ -189,6 +189,13 @@ describe('FakeKubeApi', () => {
       expect(tooBig.status).toBe(422);
       expect(tooBig.body.reason).toBe('Invalid');
       expect(badKey.status).toBe(422);
+      const badPatchKey = await request('PATCH', `${base}${CM('default', 'big')}`, { data: { 'a b': 'x' } }, MERGE);
+      const badPatchValue = await request('PATCH', `${base}${CM('default', 'big')}`, { data: { n: 1 } }, MERGE);
+      const shrink = await request('PATCH', `${base}${CM('default', 'big')}`, { data: { a: null, b: 'small' } }, MERGE);
+      expect(badPatchKey.status).toBe(422);
+      expect(badPatchValue.status).toBe(422);
+      expect(shrink.status).toBe(200);
+      expect(shrink.body.data).toEqual({ b: 'small' });
     });
 
     test('mergePatch follows RFC 7386 and keeps __proto__ as plain data', () => {
@@ -376,6 +383,14 @@ describe('FakeKubeApi', () => {
       expect(res.body.data).toEqual({ v: '2' });
     });
 
+    test('dropWatches ends open streams cleanly without an outage', async () => {
+      const w = await watch(`${CM('default')}?watch=true&resourceVersion=${api.resourceVersion}`);
+      api.dropWatches();
+      await w.waitEnded();
+      expect(api.openWatches).toBe(0);
+      expect((await request('GET', `${base}${CM('default')}`)).status).toBe(200);
+    });
+
     test('counts calls per verb, resource and path', async () => {
       api.setConfigMap('default', 'a', {});
       await request('GET', `${base}${CM('default')}`);
@@ -395,6 +410,7 @@ describe('FakeKubeApi', () => {
       const list = await request('GET', `${base}${CM('default')}`);
       expect(list.status).toBe(503);
       expect(list.headers['retry-after']).toBe('1');
+      expect(api.calls[0]).toMatchObject({ verb: 'list', status: 503, faulted: true });
       await expect(request('GET', `${base}${CM('default', 'x')}`)).rejects.toThrow(/socket hang up|ECONNRESET/);
     });
   });

@@ -36,10 +36,15 @@ const crypto = require('node:crypto');
  * @typedef {{ verbs: string[], resources: string[], namespaces?: string[], names?: string[] }} PermissionRule
  * @typedef {{
  *   verb: string, method: string, path: string, resource: string,
- *   namespace: string, name: string, query: Record<string, string>, status: number
+ *   namespace: string, name: string, query: Record<string, string>, status: number,
+ *   faulted: boolean
  * }} ApiCall
  * @typedef {{ status?: number, delayMs?: number, destroy?: boolean, retryAfterSeconds?: number }} Fault
- * @typedef {{ rv: number, resource: string, type: 'ADDED'|'MODIFIED'|'DELETED', object: KubeObject, previous: KubeObject | undefined }} HistoryEvent
+ * @typedef {{
+ *   rv: number, resource: string, type: 'ADDED'|'MODIFIED'|'DELETED',
+ *   object: KubeObject, previous: KubeObject | undefined,
+ *   lines: Map<string, string>
+ * }} HistoryEvent  lines caches the serialized event per type seen by watchers
  * @typedef {{
  *   resource: string, namespace: string, selector: Selector,
  *   res: http.ServerResponse, bookmarks: boolean, timers: NodeJS.Timeout[]
@@ -90,7 +95,7 @@ function isPlainObject(v) {
 
 /**
  * JSON merge patch, RFC 7386: objects merge recursively, null deletes,
- * anything else replaces.
+ * anything else replaces. Returns a new value; the inputs are not modified.
  * @param {unknown} target
  * @param {unknown} patch
  * @returns {unknown}
@@ -98,7 +103,7 @@ function isPlainObject(v) {
 function mergePatch(target, patch) {
   if (!isPlainObject(patch)) return clone(patch);
   /** @type {Record<string, any>} */
-  const result = isPlainObject(target) ? Object.fromEntries(Object.entries(target)) : {};
+  const result = isPlainObject(target) ? { ...target } : {}; // spread defines own properties, even "__proto__"
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) {
       delete result[key];
@@ -110,6 +115,22 @@ function mergePatch(target, patch) {
     }
   }
   return result;
+}
+
+/**
+ * Structural equality of JSON values.
+ * @param {unknown} a
+ * @param {unknown} b
+ * @returns {boolean}
+ */
+function deepEqual(a, b) {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => Object.hasOwn(b, k) && deepEqual(/** @type {any} */ (a)[k], /** @type {any} */ (b)[k]));
 }
 
 /**
@@ -190,19 +211,43 @@ function parseFieldSelector(text) {
   return { test: (obj) => tests.every((t) => t(obj)), pinnedName };
 }
 
-/** @param {KubeObject} cm @returns {string | undefined} */
-function validateConfigMap(cm) {
+/**
+ * Validate a ConfigMap as the API server does: key syntax, string values,
+ * at most 1 MiB of keys and values. When `previous` (already valid) is given,
+ * only the keys the patch touched are checked and the size is computed from
+ * the previous size, which keeps large ConfigMaps cheap to patch.
+ * @param {KubeObject} cm
+ * @param {KubeObject} [previous]
+ * @param {Record<string, unknown>} [patch]
+ * @returns {string | undefined}
+ */
+function validateConfigMap(cm, previous, patch) {
   const data = cm.data === undefined ? {} : cm.data;
   const binary = cm.binaryData === undefined ? {} : cm.binaryData;
   if (!isPlainObject(data)) return 'data: Invalid value: must be an object';
   if (!isPlainObject(binary)) return 'binaryData: Invalid value: must be an object';
-  let size = 0;
-  for (const [key, value] of [...Object.entries(data), ...Object.entries(binary)]) {
+  const incremental = previous && patch && isPlainObject(previous.data) && !previous.binaryData
+    && Object.keys(binary).length === 0 && (patch.data === undefined || isPlainObject(patch.data));
+  const touched = incremental ? Object.keys(/** @type {any} */ (patch).data || {}) : [...Object.keys(data), ...Object.keys(binary)];
+  for (const key of touched) {
+    const value = Object.hasOwn(data, key) ? data[key] : binary[key];
+    if (value === undefined) continue; // removed
     if (!CONFIGMAP_KEY.test(key) || key.length > 253 || key === '.' || key === '..') {
       return `data[${key}]: Invalid value: "${key}": a valid config key must consist of alphanumeric characters, '-', '_' or '.'`;
     }
     if (typeof value !== 'string') return `data[${key}]: Invalid value: must be a string`;
-    size += Buffer.byteLength(key) + Buffer.byteLength(value);
+  }
+  let size;
+  if (incremental) {
+    const before = /** @type {Record<string, string>} */ (/** @type {KubeObject} */ (previous).data);
+    size = dataSize(before);
+    for (const key of touched) {
+      if (Object.hasOwn(before, key)) size -= Buffer.byteLength(key) + Buffer.byteLength(before[key]);
+      if (Object.hasOwn(data, key)) size += Buffer.byteLength(key) + Buffer.byteLength(data[key]);
+    }
+    dataSizes.set(data, size);
+  } else {
+    size = dataSize(data) + dataSize(binary);
   }
   if (size > MAX_CONFIGMAP_BYTES) return `[]: Too long: must have at most ${MAX_CONFIGMAP_BYTES} bytes`;
   return undefined;
@@ -213,19 +258,39 @@ function objectKey(obj) {
   return `${obj.metadata.namespace || ''}/${obj.metadata.name}`;
 }
 
-/** @param {KubeObject} a @param {KubeObject} b */
-function sameContent(a, b) {
-  const strip = (/** @type {KubeObject} */ o) => {
-    const c = clone(o);
-    delete c.metadata.resourceVersion;
-    return JSON.stringify(c);
-  };
-  return strip(a) === strip(b);
+/**
+ * Whether applying a merge patch would change nothing (the API server then
+ * keeps the resourceVersion). Walks the patch only.
+ * @param {unknown} target
+ * @param {unknown} patch
+ * @returns {boolean}
+ */
+function patchIsNoop(target, patch) {
+  if (!isPlainObject(patch)) return deepEqual(target, patch);
+  if (!isPlainObject(target)) return false;
+  return Object.entries(patch).every(([k, v]) => (v === null
+    ? !Object.hasOwn(target, k)
+    : Object.hasOwn(target, k) && patchIsNoop(target[k], v)));
+}
+
+/** @type {WeakMap<object, number>} bytes of a (never modified) data object */
+const dataSizes = new WeakMap();
+
+/** @param {Record<string, string>} data */
+function dataSize(data) {
+  let n = dataSizes.get(data);
+  if (n === undefined) {
+    n = 0;
+    for (const [k, v] of Object.entries(data)) n += Buffer.byteLength(k) + Buffer.byteLength(String(v));
+    dataSizes.set(data, n);
+  }
+  return n;
 }
 
 /** @param {number} ms */
 function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  // unref: a delayed answer must not keep a test or benchmark process alive
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 class FakeKubeApi {
@@ -245,7 +310,11 @@ class FakeKubeApi {
     /** @private */ this.rv = FIRST_RESOURCE_VERSION;
     /** @private the oldest resourceVersion a watch may resume from */ this.compactedRv = FIRST_RESOURCE_VERSION;
     /** @private @type {HistoryEvent[]} */ this.history = [];
-    /** @private @type {Map<string, Map<string, KubeObject>>} */
+    /**
+     * Stored objects are never modified in place: a change stores a new
+     * object, so history events and the store can share them without copies.
+     * @private @type {Map<string, Map<string, KubeObject>>}
+     */
     this.store = new Map(Object.keys(RESOURCES).map((r) => [r, new Map()]));
     /** @private @type {Set<Watcher>} */ this.watchers = new Set();
     /** @private @type {Set<import('node:net').Socket>} */ this.sockets = new Set();
@@ -309,6 +378,19 @@ class FakeKubeApi {
     await closed;
   }
 
+  /**
+   * End every open watch stream cleanly, as the API server does when a
+   * watch times out or it restarts its watch cache. Clients resume from
+   * their last resourceVersion.
+   */
+  dropWatches() {
+    for (const w of this.watchers) {
+      for (const t of w.timers) clearTimeout(t);
+      this.watchers.delete(w);
+      w.res.end();
+    }
+  }
+
   /** Forget the whole event history: every watch resuming from an older resourceVersion gets 410. */
   compact() {
     this.history = [];
@@ -361,7 +443,7 @@ class FakeKubeApi {
       creationTimestamp: existing ? existing.metadata.creationTimestamp : new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       ...next.metadata,
     };
-    return this.commit(resource, existing ? 'MODIFIED' : 'ADDED', next, existing);
+    return clone(this.commit(resource, existing ? 'MODIFIED' : 'ADDED', next, existing));
   }
 
   /**
@@ -375,10 +457,11 @@ class FakeKubeApi {
     const existing = this.collection(resource).get(`${namespace}/${name}`);
     if (!existing) throw new Error(`${resource} ${namespace}/${name} not found`);
     const next = /** @type {KubeObject} */ (mergePatch(existing, patch));
+    next.metadata = { ...next.metadata }; // never share (and then modify) the stored metadata
     next.metadata.name = name;
     next.metadata.namespace = namespace;
-    if (sameContent(existing, next)) return clone(existing);
-    return this.commit(resource, 'MODIFIED', next, existing);
+    if (patchIsNoop(existing, patch)) return clone(existing);
+    return clone(this.commit(resource, 'MODIFIED', next, existing));
   }
 
   /**
@@ -390,7 +473,7 @@ class FakeKubeApi {
   deleteObject(resource, namespace, name) {
     const existing = this.collection(resource).get(`${namespace}/${name}`);
     if (!existing) return false;
-    this.commit(resource, 'DELETED', clone(existing), existing);
+    this.commit(resource, 'DELETED', { ...existing, metadata: { ...existing.metadata } }, existing);
     return true;
   }
 
@@ -454,6 +537,7 @@ class FakeKubeApi {
 
   /**
    * Store a change, append it to the history and fan it out to watches.
+   * Takes ownership of object; returns the stored (shared) object.
    * @private
    * @param {string} resource
    * @param {'ADDED'|'MODIFIED'|'DELETED'} type
@@ -467,14 +551,14 @@ class FakeKubeApi {
     if (type === 'DELETED') collection.delete(objectKey(object));
     else collection.set(objectKey(object), object);
     /** @type {HistoryEvent} */
-    const event = { rv: this.rv, resource, type, object: clone(object), previous: clone(previous) };
+    const event = { rv: this.rv, resource, type, object, previous, lines: new Map() };
     this.history.push(event);
     while (this.history.length > this.historyLimit) {
       const dropped = this.history.shift();
       if (dropped) this.compactedRv = dropped.rv;
     }
     for (const w of this.watchers) this.deliver(w, event);
-    return clone(object);
+    return object;
   }
 
   /**
@@ -503,7 +587,13 @@ class FakeKubeApi {
   /** @private @param {Watcher} w @param {HistoryEvent} e */
   deliver(w, e) {
     const view = this.viewFor(w, e);
-    if (view) w.res.write(`${JSON.stringify(view)}\n`);
+    if (!view) return;
+    let line = e.lines.get(view.type);
+    if (line === undefined) {
+      line = `${JSON.stringify(view)}\n`;
+      e.lines.set(view.type, line);
+    }
+    w.res.write(line);
   }
 
   /** @private @param {Watcher} w */
@@ -596,7 +686,7 @@ class FakeKubeApi {
     /** @type {ApiCall} */
     const call = {
       verb, method, path: url.pathname, resource, namespace, name,
-      query: Object.fromEntries(query.entries()), status: 0,
+      query: Object.fromEntries(query.entries()), status: 0, faulted: false,
     };
     this.calls.push(call);
     const respond = (/** @type {ReturnType<typeof statusObject>} */ s) => {
@@ -622,6 +712,7 @@ class FakeKubeApi {
     }
     const fault = this.fault && this.fault(call);
     if (fault) {
+      call.faulted = true;
       if (fault.delayMs) await sleep(fault.delayMs);
       if (fault.destroy) {
         call.status = -1;
@@ -722,12 +813,7 @@ class FakeKubeApi {
       kind: `${RESOURCES[call.resource].kind}List`,
       apiVersion: apiVersionOf(call.resource),
       metadata,
-      items: page.map((o) => {
-        const item = clone(o);
-        delete item.kind;
-        delete item.apiVersion;
-        return item;
-      }),
+      items: page.map(({ kind: _kind, apiVersion: _apiVersion, ...item }) => item),
     });
   }
 
@@ -764,7 +850,7 @@ class FakeKubeApi {
     }
     if (from === '' || from === '0') {
       for (const obj of this.collection(call.resource).values()) {
-        this.deliver(w, { rv: Number(obj.metadata.resourceVersion), resource: call.resource, type: 'ADDED', object: obj, previous: undefined });
+        this.deliver(w, { rv: Number(obj.metadata.resourceVersion), resource: call.resource, type: 'ADDED', object: obj, previous: undefined, lines: new Map() });
       }
     } else {
       for (const e of this.history) if (e.rv > Number(from)) this.deliver(w, e);
@@ -859,16 +945,17 @@ class FakeKubeApi {
         { name: call.name, kind: call.resource }));
     }
     const next = /** @type {KubeObject} */ (mergePatch(existing, patch));
+    next.metadata = { ...next.metadata }; // never share (and then modify) the stored metadata
     next.metadata.name = existing.metadata.name;
     next.metadata.namespace = existing.metadata.namespace;
     next.metadata.uid = existing.metadata.uid;
     next.metadata.resourceVersion = existing.metadata.resourceVersion;
     if (call.resource === 'configmaps') {
-      const problem = validateConfigMap(next);
+      const problem = validateConfigMap(next, existing, patch);
       if (problem) return respond(statusObject(422, 'Invalid', `ConfigMap "${call.name}" is invalid: ${problem}`, { name: call.name, kind: 'configmaps' }));
     }
     call.status = 200;
-    if (sameContent(existing, next)) return this.sendJson(res, 200, existing);
+    if (patchIsNoop(existing, patch)) return this.sendJson(res, 200, existing);
     return this.sendJson(res, 200, this.commit(call.resource, 'MODIFIED', next, existing));
   }
 

@@ -1,0 +1,430 @@
+// @ts-check
+'use strict';
+/**
+ * Routing and request handlers.
+ *
+ *   GET    /healthz                      liveness
+ *   GET    /readyz                       503 until every watched collection is listed
+ *   GET    /metrics                      Prometheus text format
+ *   GET    /kv/<ns>/<cm>                 all keys as a JSON object (?keys, ?prefix=, ?index=&wait=)
+ *   POST   /kv/<ns>/<cm>                 merge a JSON object of string values (PUT is the same)
+ *   DELETE /kv/<ns>/<cm>?key=<key>       remove one key
+ *   GET    /kv/<ns>/<cm>/<key>           one value as text/plain (?index=&wait=)
+ *   PUT    /kv/<ns>/<cm>/<key>           set one value from the raw body
+ *   DELETE /kv/<ns>/<cm>/<key>           remove one key
+ *   GET    /discover/<ns>                Services with clusterIP, ports and ready endpoints
+ *
+ * Every /kv and /discover request needs `Authorization: Bearer <token>`.
+ */
+const { HttpError, sendJson, sendText, sendError, send, readBody } = require('./httputil.js');
+const { bearerToken } = require('./auth.js');
+const { discover } = require('./discovery.js');
+const { errorFields } = require('./log.js');
+const v = require('./validate.js');
+
+const DEFAULT_WAIT_MS = 60_000;
+const READ_METHODS = ['GET', 'HEAD'];
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+const REALM = 'Bearer realm="kv-proxy"';
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * @typedef {import('node:http').IncomingMessage} Req
+ * @typedef {import('node:http').ServerResponse} Res
+ * @typedef {{
+ *   config: import('./config.js').Config,
+ *   cache: import('./cache.js').Cache,
+ *   writer: import('./kv.js').KvWriter,
+ *   tokens: import('./auth.js').TokenStore,
+ *   metrics: import('./metrics.js').Metrics,
+ *   log: import('./log.js').Logger,
+ *   lifecycle: { shuttingDown: boolean },
+ * }} AppDeps
+ */
+
+/** @param {string} s a client-supplied value, shortened for messages */
+function shown(s) {
+  return JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}...` : s);
+}
+
+/** @param {unknown} x @returns {x is Record<string, unknown>} */
+function isPlainObject(x) {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/**
+ * @param {string} method
+ * @param {string[]} allowed
+ */
+function allow(method, allowed) {
+  if (!allowed.includes(method)) {
+    throw new HttpError(405, `method ${method} is not allowed here`, { Allow: allowed.join(', ') });
+  }
+}
+
+/**
+ * @param {AppDeps} deps
+ * @returns {(req: Req, res: Res) => void}
+ */
+function createApp(deps) {
+  const { config, cache, writer, tokens, metrics, log, lifecycle } = deps;
+  const maxWaitMs = config.maxWaitSeconds * 1000;
+
+  /**
+   * @param {Req} req
+   * @param {boolean} write
+   */
+  function authenticate(req, write) {
+    const header = req.headers.authorization;
+    if (!header) throw new HttpError(401, 'missing bearer token', { 'WWW-Authenticate': REALM });
+    const token = bearerToken(header);
+    if (!token) throw new HttpError(401, 'malformed Authorization header, expected "Bearer <token>"', { 'WWW-Authenticate': `${REALM}, error="invalid_request"` });
+    const role = tokens.check(token);
+    if (!role) throw new HttpError(401, 'invalid token', { 'WWW-Authenticate': `${REALM}, error="invalid_token"` });
+    if (write) {
+      if (!config.writeEnabled) throw new HttpError(403, 'writes are disabled on this proxy (KV_WRITE_ENABLED=false)');
+      if (role !== 'write') throw new HttpError(403, 'this token may only read', { 'WWW-Authenticate': `${REALM}, error="insufficient_scope"` });
+    }
+  }
+
+  /** @param {string} ns */
+  function checkNamespace(ns) {
+    if (!v.isNamespaceName(ns)) throw new HttpError(400, `invalid namespace name ${shown(ns)}`);
+    if (!config.namespaces.includes(ns)) throw new HttpError(403, `namespace ${shown(ns)} is not served by this proxy`);
+  }
+
+  /** @param {string} name */
+  function checkConfigMap(name) {
+    if (!v.isConfigMapName(name)) throw new HttpError(400, `invalid configmap name ${shown(name)}`);
+    if (config.configMapNames && !config.configMapNames.includes(name)) {
+      throw new HttpError(403, `configmap ${shown(name)} is not served by this proxy`);
+    }
+  }
+
+  /** @param {string} key */
+  function checkKey(key) {
+    if (!v.isConfigKey(key)) {
+      throw new HttpError(400, `invalid key ${shown(key)}: keys are 1-253 characters of a-z, A-Z, 0-9, "-", "_" and ".", and not "." or ".."`);
+    }
+  }
+
+  /**
+   * @param {string} resource
+   * @param {string} ns
+   * @param {string} [name]
+   */
+  function requireSynced(resource, ns, name) {
+    const state = cache.state(resource, ns, name);
+    if (!state.synced) throw new HttpError(503, 'the cache is still loading, try again shortly', { 'Retry-After': '1' });
+    return state;
+  }
+
+  /**
+   * The index (resourceVersion) a client waits on; "0" for a missing ConfigMap.
+   * @param {string} ns
+   * @param {string} name
+   */
+  function indexOf(ns, name) {
+    const obj = cache.get('configmaps', ns, name);
+    return obj ? String(obj.metadata.resourceVersion) : '0';
+  }
+
+  /**
+   * Blocking read: wait while the ConfigMap's index equals ?index, up to ?wait.
+   * @param {Res} res
+   * @param {URLSearchParams} query
+   * @param {string} ns
+   * @param {string} name
+   * @returns {Promise<boolean>} false if the client went away
+   */
+  async function maybeWait(res, query, ns, name) {
+    const index = query.get('index');
+    if (index === null) return true;
+    if (!v.isIndex(index)) throw new HttpError(400, `invalid index ${shown(index)}: use the X-Kv-Index of a previous response`);
+    const waitText = query.get('wait');
+    const requested = waitText === null ? DEFAULT_WAIT_MS : v.parseWait(waitText);
+    if (requested === undefined) throw new HttpError(400, `invalid wait ${shown(waitText || '')}: use e.g. 30s, 500ms or 5m`);
+    const deadline = Date.now() + Math.min(requested, maxWaitMs);
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    res.on('close', onClose);
+    metrics.blockingReads.inc();
+    try {
+      while (indexOf(ns, name) === index && Date.now() < deadline && !lifecycle.shuttingDown) {
+        const reason = await cache.waitForChange('configmaps', ns, name, deadline - Date.now(), gone.signal);
+        if (reason !== 'changed') break;
+      }
+    } finally {
+      metrics.blockingReads.dec();
+      res.off('close', onClose);
+    }
+    return !gone.signal.aborted;
+  }
+
+  /**
+   * Headers describing the cached ConfigMap; throws 404 when it is missing.
+   * @param {Req} req
+   * @param {string} ns
+   * @param {string} name
+   * @returns {{ obj: Record<string, any>, headers: Record<string, string>, notModified: boolean }}
+   */
+  function current(req, ns, name) {
+    const obj = cache.get('configmaps', ns, name);
+    const index = obj ? String(obj.metadata.resourceVersion) : '0';
+    /** @type {Record<string, string>} */
+    const headers = { 'X-Kv-Index': index };
+    if (cache.state('configmaps', ns, name).stale) headers['X-Kv-Stale'] = 'true';
+    if (!obj) throw new HttpError(404, `configmap "${ns}/${name}" not found`, headers);
+    headers.ETag = `"${index}"`;
+    const inm = req.headers['if-none-match'];
+    const notModified = typeof inm === 'string'
+      && inm.split(',').map((t) => t.trim().replace(/^W\//, '')).some((t) => t === '*' || t === headers.ETag);
+    return { obj, headers, notModified };
+  }
+
+  /**
+   * @param {Req} req
+   * @returns {string | undefined}
+   */
+  function ifMatchOf(req) {
+    const h = req.headers['if-match'];
+    const parsed = v.parseIfMatch(typeof h === 'string' ? h : undefined);
+    if (!parsed.ok) throw new HttpError(400, 'invalid If-Match header: use "*" or the quoted ETag of a previous response');
+    return parsed.value;
+  }
+
+  /**
+   * Response headers after a write.
+   * @param {Record<string, any>} obj
+   */
+  function writtenHeaders(obj) {
+    const rv = String(obj.metadata.resourceVersion);
+    return { ETag: `"${rv}"`, 'X-Kv-Index': rv };
+  }
+
+  /**
+   * @param {Req} req
+   * @param {Res} res
+   * @param {URLSearchParams} query
+   * @param {string} ns
+   * @param {string} name
+   */
+  async function getConfigMap(req, res, query, ns, name) {
+    requireSynced('configmaps', ns, name);
+    const prefix = query.get('prefix');
+    if (prefix !== null && (prefix.length > 253 || !/^[-._a-zA-Z0-9]*$/.test(prefix))) {
+      throw new HttpError(400, `invalid prefix ${shown(prefix)}`);
+    }
+    if (!(await maybeWait(res, query, ns, name))) return;
+    const { obj, headers, notModified } = current(req, ns, name);
+    if (notModified) return send(res, 304, '', 'application/json; charset=utf-8', headers);
+    const entries = Object.entries(obj.data).filter(([k]) => prefix === null || k.startsWith(prefix));
+    if (query.has('keys')) return sendJson(res, 200, entries.map(([k]) => k).sort(), headers);
+    return sendJson(res, 200, Object.fromEntries(entries), headers);
+  }
+
+  /**
+   * @param {Req} req
+   * @param {Res} res
+   * @param {URLSearchParams} query
+   * @param {string} ns
+   * @param {string} name
+   * @param {string} key
+   */
+  async function getKey(req, res, query, ns, name, key) {
+    requireSynced('configmaps', ns, name);
+    if (!(await maybeWait(res, query, ns, name))) return;
+    const { obj, headers, notModified } = current(req, ns, name);
+    if (!Object.hasOwn(obj.data, key)) throw new HttpError(404, `key "${key}" not found in configmap "${ns}/${name}"`, headers);
+    if (notModified) return send(res, 304, '', 'text/plain; charset=utf-8', headers);
+    return sendText(res, 200, obj.data[key], headers);
+  }
+
+  /**
+   * @param {Req} req
+   * @param {Res} res
+   * @param {string} ns
+   * @param {string} name
+   */
+  async function postConfigMap(req, res, ns, name) {
+    const ifMatch = ifMatchOf(req);
+    const body = await readBody(req, res, config.maxBodyBytes);
+    let parsed;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      throw new HttpError(400, `malformed JSON body: ${/** @type {Error} */ (err).message}`);
+    }
+    if (!isPlainObject(parsed)) throw new HttpError(400, 'the body must be a JSON object of string values, e.g. {"key":"value"}');
+    for (const [k, value] of Object.entries(parsed)) {
+      checkKey(k);
+      if (typeof value !== 'string') throw new HttpError(400, `the value of ${shown(k)} must be a string, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`);
+    }
+    requireSynced('configmaps', ns, name);
+    const obj = await writer.merge(ns, name, /** @type {Record<string, string>} */ (parsed), { ifMatch, create: true });
+    return sendJson(res, 200, obj.data || {}, writtenHeaders(obj));
+  }
+
+  /**
+   * @param {Req} req
+   * @param {Res} res
+   * @param {string} ns
+   * @param {string} name
+   * @param {string} key
+   */
+  async function putKey(req, res, ns, name, key) {
+    const ifMatch = ifMatchOf(req);
+    const body = await readBody(req, res, config.maxBodyBytes);
+    let value;
+    try {
+      value = utf8.decode(body);
+    } catch {
+      throw new HttpError(400, 'the value must be UTF-8 text');
+    }
+    requireSynced('configmaps', ns, name);
+    const obj = await writer.merge(ns, name, { [key]: value }, { ifMatch, create: true });
+    return sendText(res, 200, (obj.data || {})[key] ?? value, writtenHeaders(obj));
+  }
+
+  /**
+   * @param {Req} req
+   * @param {Res} res
+   * @param {string} ns
+   * @param {string} name
+   * @param {string} key
+   */
+  async function deleteKey(req, res, ns, name, key) {
+    const ifMatch = ifMatchOf(req);
+    requireSynced('configmaps', ns, name);
+    const obj = cache.get('configmaps', ns, name);
+    if (!obj) throw new HttpError(404, `configmap "${ns}/${name}" not found`, {}, { success: false });
+    if (!Object.hasOwn(obj.data, key)) throw new HttpError(404, `key "${key}" not found in configmap "${ns}/${name}"`, {}, { success: false });
+    const written = await writer.merge(ns, name, { [key]: null }, { ifMatch, create: false });
+    return sendJson(res, 200, { success: true }, writtenHeaders(written));
+  }
+
+  /**
+   * @param {Res} res
+   * @param {string} ns
+   */
+  function getDiscovery(res, ns) {
+    const a = requireSynced('services', ns);
+    const b = requireSynced('endpointslices', ns);
+    /** @type {Record<string, string>} */
+    const headers = a.stale || b.stale ? { 'X-Kv-Stale': 'true' } : {};
+    return sendJson(res, 200, discover(cache.list('services', ns), cache.list('endpointslices', ns)), headers);
+  }
+
+  /**
+   * @param {Req} req
+   * @param {Res} res
+   * @param {{ route: string }} ctx
+   */
+  async function route(req, res, ctx) {
+    const method = req.method || 'GET';
+    const rawUrl = req.url || '/';
+    const q = rawUrl.indexOf('?');
+    const rawPath = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
+    const query = new URLSearchParams(q >= 0 ? rawUrl.slice(q + 1) : '');
+
+    if (rawPath === '/healthz') {
+      ctx.route = '/healthz';
+      allow(method, READ_METHODS);
+      return sendJson(res, 200, { status: 'ok' });
+    }
+    if (rawPath === '/readyz') {
+      ctx.route = '/readyz';
+      allow(method, READ_METHODS);
+      if (lifecycle.shuttingDown) return sendError(res, 503, 'shutting down');
+      if (!cache.ready()) return sendError(res, 503, 'not ready: waiting for the first list', {}, { waitingFor: cache.pending() });
+      return sendJson(res, 200, { status: 'ready' });
+    }
+    if (rawPath === '/metrics') {
+      ctx.route = '/metrics';
+      allow(method, READ_METHODS);
+      metrics.ready.set({}, cache.ready() && !lifecycle.shuttingDown ? 1 : 0);
+      return send(res, 200, metrics.registry.render(), 'text/plain; version=0.0.4; charset=utf-8');
+    }
+
+    const isKv = rawPath === '/kv' || rawPath.startsWith('/kv/');
+    const isDiscover = rawPath === '/discover' || rawPath.startsWith('/discover/');
+    if (!isKv && !isDiscover) throw new HttpError(404, 'not found');
+    const segments = v.pathSegments(rawPath);
+    if (!segments) {
+      ctx.route = isKv ? '/kv/(invalid)' : '/discover/(invalid)';
+      throw new HttpError(400, 'invalid path: empty segments, "." and "..", and encoded "/" or "\\" are not allowed');
+    }
+
+    if (isDiscover) {
+      if (segments.length !== 2) throw new HttpError(404, 'not found: use /discover/<namespace>');
+      ctx.route = '/discover/:namespace';
+      if (!config.discoveryEnabled) throw new HttpError(404, 'service discovery is disabled on this proxy (KV_DISCOVERY_ENABLED=false)');
+      allow(method, READ_METHODS);
+      authenticate(req, false);
+      checkNamespace(segments[1]);
+      return getDiscovery(res, segments[1]);
+    }
+
+    if (segments.length === 3) {
+      ctx.route = '/kv/:namespace/:configmap';
+      allow(method, ['GET', 'HEAD', 'POST', 'PUT', 'DELETE']);
+      const [, ns, name] = segments;
+      authenticate(req, !READ_METHODS.includes(method));
+      checkNamespace(ns);
+      checkConfigMap(name);
+      if (method === 'GET' || method === 'HEAD') return getConfigMap(req, res, query, ns, name);
+      if (method === 'DELETE') {
+        const key = query.get('key');
+        if (key === null) throw new HttpError(400, 'query parameter "key" is required: DELETE /kv/<namespace>/<configmap>?key=<key>');
+        checkKey(key);
+        return deleteKey(req, res, ns, name, key);
+      }
+      return postConfigMap(req, res, ns, name);
+    }
+    if (segments.length === 4) {
+      ctx.route = '/kv/:namespace/:configmap/:key';
+      allow(method, ['GET', 'HEAD', 'PUT', 'DELETE']);
+      const [, ns, name, key] = segments;
+      authenticate(req, !READ_METHODS.includes(method));
+      checkNamespace(ns);
+      checkConfigMap(name);
+      checkKey(key);
+      if (method === 'GET' || method === 'HEAD') return getKey(req, res, query, ns, name, key);
+      if (method === 'PUT') return putKey(req, res, ns, name, key);
+      return deleteKey(req, res, ns, name, key);
+    }
+    throw new HttpError(404, 'not found: use /kv/<namespace>/<configmap>[/<key>]');
+  }
+
+  return function handle(req, res) {
+    const started = process.hrtime.bigint();
+    const ctx = { route: '(unmatched)' };
+    const method = KNOWN_METHODS.has(req.method || '') ? /** @type {string} */ (req.method) : 'OTHER';
+    if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');
+    let recorded = false;
+    const record = () => {
+      if (recorded) return;
+      recorded = true;
+      const status = res.writableFinished || res.headersSent ? res.statusCode : 499;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.httpRequests.inc({ route: ctx.route, method, code: status });
+      metrics.httpDuration.observe({ route: ctx.route }, seconds);
+      log.info('request', { method, route: ctx.route, status, ms: Math.round(seconds * 10000) / 10 });
+    };
+    res.on('finish', record);
+    res.on('close', record);
+    route(req, res, ctx).catch((err) => {
+      if (err instanceof HttpError) {
+        if (lifecycle.shuttingDown) err.headers.Connection = 'close';
+        return sendError(res, err.status, err.message, err.headers, err.extra);
+      }
+      log.error('request failed', { method, route: ctx.route, ...errorFields(err) });
+      return sendError(res, 500, 'internal error');
+    }).catch((err) => {
+      log.error('cannot send error response', errorFields(err));
+      res.destroy();
+    });
+  };
+}
+
+module.exports = { createApp };

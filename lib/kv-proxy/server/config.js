@@ -1,0 +1,201 @@
+// @ts-check
+'use strict';
+/**
+ * Configuration from environment variables, validated once at startup.
+ * Every problem is collected so one failed start names all of them.
+ */
+const { parseLabelSelector } = require('./selector.js');
+const { isNamespaceName, isConfigMapName } = require('./validate.js');
+
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * @typedef {{
+ *   baseUrl: URL,
+ *   tokenFile: string | undefined,
+ *   caFile: string | undefined,
+ *   inCluster: boolean,
+ * }} KubeConfig
+ * @typedef {{
+ *   port: number,
+ *   listenAddress: string | undefined,
+ *   kube: KubeConfig,
+ *   namespaces: string[],
+ *   configMapNames: string[] | undefined,
+ *   labelSelector: import('./selector.js').LabelSelector | undefined,
+ *   writeEnabled: boolean,
+ *   discoveryEnabled: boolean,
+ *   tokensDir: string,
+ *   maxBodyBytes: number,
+ *   maxWaitSeconds: number,
+ *   shutdownTimeoutSeconds: number,
+ * }} Config
+ */
+
+class ConfigError extends Error {
+  /** @param {string[]} problems */
+  constructor(problems) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/**
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string} name
+ */
+function text(env, name) {
+  const v = env[name];
+  return v === undefined ? '' : v.trim();
+}
+
+/**
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string} name
+ * @param {number} fallback
+ * @param {number} min
+ * @param {number} max
+ * @param {string[]} problems
+ */
+function integer(env, name, fallback, min, max, problems) {
+  const raw = text(env, name);
+  if (raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    problems.push(`${name} must be an integer ${min}-${max}, got "${raw}"`);
+    return fallback;
+  }
+  return Number(raw);
+}
+
+/**
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string} name
+ * @param {boolean} fallback
+ * @param {string[]} problems
+ */
+function boolean(env, name, fallback, problems) {
+  const raw = text(env, name).toLowerCase();
+  if (raw === '') return fallback;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  problems.push(`${name} must be true or false, got "${text(env, name)}"`);
+  return fallback;
+}
+
+/**
+ * @param {string} raw
+ */
+function commaList(raw) {
+  return [...new Set(raw.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
+}
+
+/**
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string[]} problems
+ * @returns {KubeConfig}
+ */
+function kubeConfig(env, problems) {
+  const apiUrl = text(env, 'KUBE_API_URL');
+  const fallback = { baseUrl: new URL('http://127.0.0.1'), tokenFile: undefined, caFile: undefined, inCluster: false };
+  if (apiUrl !== '') {
+    let url;
+    try {
+      url = new URL(apiUrl);
+    } catch {
+      problems.push(`KUBE_API_URL must be an http(s) URL such as http://127.0.0.1:8001, got "${apiUrl}"`);
+      return fallback;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      problems.push(`KUBE_API_URL must use http or https, got "${apiUrl}"`);
+      return fallback;
+    }
+    if (url.search || url.hash || url.username || url.password) {
+      problems.push(`KUBE_API_URL must not contain credentials, a query or a fragment, got "${url.origin}${url.pathname}..."`);
+      return fallback;
+    }
+    const caFile = text(env, 'KUBE_CA_FILE') || undefined;
+    if (caFile && url.protocol !== 'https:') problems.push('KUBE_CA_FILE is set but KUBE_API_URL is not https');
+    return { baseUrl: url, tokenFile: text(env, 'KUBE_TOKEN_FILE') || undefined, caFile, inCluster: false };
+  }
+  const host = text(env, 'KUBERNETES_SERVICE_HOST');
+  const port = text(env, 'KUBERNETES_SERVICE_PORT');
+  if (host === '' || port === '') {
+    problems.push('KUBE_API_URL is not set and KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are missing: '
+      + 'run in a pod, or set KUBE_API_URL (e.g. http://127.0.0.1:8001 with `kubectl proxy`)');
+    return fallback;
+  }
+  if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    problems.push(`KUBERNETES_SERVICE_PORT must be a port number, got "${port}"`);
+    return fallback;
+  }
+  let baseUrl;
+  try {
+    baseUrl = new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  } catch {
+    problems.push(`KUBERNETES_SERVICE_HOST is not a valid host, got "${host}"`);
+    return fallback;
+  }
+  return {
+    baseUrl,
+    tokenFile: `${SERVICE_ACCOUNT_DIR}/token`,
+    caFile: `${SERVICE_ACCOUNT_DIR}/ca.crt`,
+    inCluster: true,
+  };
+}
+
+/**
+ * Read and validate the configuration. Throws ConfigError listing every problem.
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {Config}
+ */
+function loadConfig(env) {
+  /** @type {string[]} */
+  const problems = [];
+
+  const port = integer(env, 'PORT', 8080, 0, 65535, problems);
+  const listenAddress = text(env, 'KV_LISTEN_ADDRESS') || undefined;
+  const kube = kubeConfig(env, problems);
+
+  const namespaces = commaList(text(env, 'KV_NAMESPACES'));
+  if (namespaces.length === 0) {
+    problems.push('KV_NAMESPACES is required: a comma-separated list of the namespaces to serve, e.g. "default,apps"');
+  }
+  for (const ns of namespaces) {
+    if (!isNamespaceName(ns)) problems.push(`KV_NAMESPACES contains "${ns}", which is not a valid namespace name (lowercase RFC 1123 label)`);
+  }
+
+  const names = commaList(text(env, 'KV_CONFIGMAP_NAMES'));
+  for (const name of names) {
+    if (!isConfigMapName(name)) problems.push(`KV_CONFIGMAP_NAMES contains "${name}", which is not a valid ConfigMap name (lowercase RFC 1123 subdomain)`);
+  }
+
+  let labelSelector;
+  const selectorText = text(env, 'KV_LABEL_SELECTOR');
+  if (selectorText !== '') {
+    try {
+      labelSelector = parseLabelSelector(selectorText);
+    } catch (err) {
+      problems.push(`KV_LABEL_SELECTOR "${selectorText}" is not a valid label selector: ${/** @type {Error} */ (err).message}`);
+    }
+  }
+
+  const config = {
+    port,
+    listenAddress,
+    kube,
+    namespaces,
+    configMapNames: names.length > 0 ? names : undefined,
+    labelSelector: labelSelector && labelSelector.requirements.length > 0 ? labelSelector : undefined,
+    writeEnabled: boolean(env, 'KV_WRITE_ENABLED', false, problems),
+    discoveryEnabled: boolean(env, 'KV_DISCOVERY_ENABLED', false, problems),
+    tokensDir: text(env, 'KV_TOKENS_DIR') || '/etc/kv-proxy/tokens',
+    maxBodyBytes: integer(env, 'KV_MAX_BODY_BYTES', 1048576, 1, 64 * 1048576, problems),
+    maxWaitSeconds: integer(env, 'KV_MAX_WAIT_SECONDS', 300, 0, 3600, problems),
+    shutdownTimeoutSeconds: integer(env, 'KV_SHUTDOWN_TIMEOUT_SECONDS', 20, 0, 3600, problems),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+module.exports = { loadConfig, ConfigError, SERVICE_ACCOUNT_DIR };

@@ -1,0 +1,249 @@
+// @ts-check
+'use strict';
+/**
+ * Writes to ConfigMaps, as JSON merge patches (RFC 7386) so concurrent writers
+ * of different keys never overwrite each other, with create-on-first-write
+ * and the race of two creators handled. Reads are not here: they come from
+ * the cache.
+ *
+ * Compare-and-set: a client's If-Match resourceVersion is sent inside the
+ * patch (metadata.resourceVersion), so the API server checks it atomically
+ * and its 409 Conflict becomes our 412.
+ */
+const { HttpError } = require('./httputil.js');
+const { UpstreamError, statusMessage } = require('./kube.js');
+const { dataBytes, MAX_CONFIGMAP_BYTES } = require('./validate.js');
+
+const MERGE_PATCH = 'application/merge-patch+json';
+const MAX_ATTEMPTS = 5;
+
+/** @type {WeakMap<Record<string, string>, number>} bytes of a cached ConfigMap's data */
+const sizes = new WeakMap();
+
+/**
+ * @typedef {Record<string, any>} KubeObject
+ * @typedef {Record<string, string | null>} Changes  null removes the key
+ * @typedef {{ ifMatch?: string, create: boolean }} WriteOptions
+ *   ifMatch: undefined, '*' (must exist) or a resourceVersion;
+ *   create: whether a missing ConfigMap may be created
+ */
+
+/**
+ * The status a client sees for an upstream failure.
+ * @param {unknown} err
+ * @returns {HttpError | undefined}
+ */
+function upstreamHttpError(err) {
+  if (!(err instanceof UpstreamError)) return undefined;
+  if (err.kind === 'rejected') {
+    return new HttpError(502, `the Kubernetes API refused the proxy's request (${err.status}): check the proxy's RBAC and service account`);
+  }
+  return new HttpError(503, 'the Kubernetes API is unavailable, try again later',
+    { 'Retry-After': String(err.retryAfterSeconds || 2) });
+}
+
+class KvWriter {
+  /**
+   * @param {import('./config.js').Config} config
+   * @param {import('./kube.js').KubeClient} kube
+   * @param {import('./cache.js').Cache} cache
+   */
+  constructor(config, kube, cache) {
+    this.config = config;
+    this.kube = kube;
+    this.cache = cache;
+  }
+
+  /**
+   * Merge changes into a ConfigMap. Returns the ConfigMap as stored.
+   * @param {string} namespace
+   * @param {string} name
+   * @param {Changes} changes
+   * @param {WriteOptions} options
+   * @returns {Promise<KubeObject>}
+   */
+  async merge(namespace, name, changes, options) {
+    try {
+      return await this.mergeOnce(namespace, name, changes, options);
+    } catch (err) {
+      throw upstreamHttpError(err) || err;
+    }
+  }
+
+  /**
+   * @private
+   * @param {string} namespace
+   * @param {string} name
+   * @param {Changes} changes
+   * @param {WriteOptions} options
+   * @returns {Promise<KubeObject>}
+   */
+  async mergeOnce(namespace, name, changes, options) {
+    const cached = this.cache.get('configmaps', namespace, name);
+    this.checkSize(cached ? cached.data : {}, changes);
+    const selector = this.config.labelSelector;
+    // A ConfigMap the cache does not hold may exist outside KV_LABEL_SELECTOR:
+    // with a selector, look before patching so we never touch one.
+    const verify = !cached && selector !== undefined;
+    /** @type {'patch' | 'create'} */
+    let mode = cached || options.ifMatch !== undefined || !options.create ? 'patch' : 'create';
+
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      let expectedRv = options.ifMatch !== undefined && options.ifMatch !== '*' ? options.ifMatch : undefined;
+      if (mode === 'patch' && verify) {
+        const current = await this.fetchVisible(namespace, name);
+        if (!current) {
+          if (options.ifMatch !== undefined) throw this.preconditionFailed(namespace, name, true);
+          if (!options.create) throw this.notFound(namespace, name);
+          mode = 'create';
+        } else {
+          this.checkSize(current.data || {}, changes);
+          // Pin the version we checked the labels of.
+          if (expectedRv === undefined) expectedRv = current.metadata.resourceVersion;
+          else if (expectedRv !== current.metadata.resourceVersion) throw this.preconditionFailed(namespace, name, false);
+        }
+      }
+
+      if (mode === 'patch') {
+        /** @type {Record<string, unknown>} */
+        const patch = { data: changes };
+        if (expectedRv !== undefined) patch.metadata = { resourceVersion: expectedRv };
+        const r = await this.kube.request('PATCH', `/api/v1/namespaces/${namespace}/configmaps/${name}`, {
+          verb: 'patch', resource: 'configmaps', body: patch, contentType: MERGE_PATCH,
+        });
+        if (r.status === 200) return this.stored(r.body);
+        if (r.status === 404) {
+          if (options.ifMatch !== undefined) throw this.preconditionFailed(namespace, name, true);
+          if (!options.create) throw this.notFound(namespace, name);
+          mode = 'create';
+          continue;
+        }
+        if (r.status === 409) {
+          if (options.ifMatch !== undefined) throw this.preconditionFailed(namespace, name, false);
+          if (verify) continue; // changed since we looked: look again
+        }
+        throw this.unexpected('patch', r);
+      }
+
+      const r = await this.kube.request('POST', `/api/v1/namespaces/${namespace}/configmaps`, {
+        verb: 'create', resource: 'configmaps', body: this.newConfigMap(namespace, name, changes),
+      });
+      if (r.status === 201 || r.status === 200) return this.stored(r.body);
+      if (r.status === 409) {
+        mode = 'patch'; // someone else created it first: merge into theirs
+        continue;
+      }
+      throw this.unexpected('create', r);
+    }
+    throw new HttpError(503, 'too many concurrent changes to this configmap, try again', { 'Retry-After': '1' });
+  }
+
+  /**
+   * The ConfigMap if it exists and is visible through KV_LABEL_SELECTOR.
+   * @private
+   * @param {string} namespace
+   * @param {string} name
+   * @returns {Promise<KubeObject | undefined>}
+   */
+  async fetchVisible(namespace, name) {
+    const r = await this.kube.request('GET', `/api/v1/namespaces/${namespace}/configmaps/${name}`, { verb: 'get', resource: 'configmaps' });
+    if (r.status === 404) return undefined;
+    if (r.status !== 200) throw this.unexpected('get', r);
+    const selector = /** @type {import('./selector.js').LabelSelector} */ (this.config.labelSelector);
+    if (!selector.matches(r.body.metadata && r.body.metadata.labels)) {
+      throw new HttpError(403, `configmap "${namespace}/${name}" does not match KV_LABEL_SELECTOR and cannot be written through this proxy`);
+    }
+    return r.body;
+  }
+
+  /**
+   * @private
+   * @param {string} namespace
+   * @param {string} name
+   * @param {Changes} changes
+   */
+  newConfigMap(namespace, name, changes) {
+    const data = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== null));
+    /** @type {Record<string, unknown>} */
+    const metadata = { name, namespace };
+    const selector = this.config.labelSelector;
+    if (selector) {
+      const labels = selector.labelsForCreate();
+      if (!selector.matches(labels)) {
+        throw new HttpError(403, `configmap "${namespace}/${name}" does not exist and cannot be created: KV_LABEL_SELECTOR "${selector.text}" does not say which labels it needs`);
+      }
+      metadata.labels = labels;
+    }
+    return { apiVersion: 'v1', kind: 'ConfigMap', metadata, data };
+  }
+
+  /**
+   * @private
+   * @param {KubeObject} obj
+   */
+  stored(obj) {
+    if (!obj || !obj.metadata) throw new HttpError(502, 'the Kubernetes API answered a write with an unexpected body');
+    this.cache.applyWrite('configmaps', obj);
+    return obj;
+  }
+
+  /**
+   * Refuse a change that would take the ConfigMap over the API server's
+   * 1 MiB limit. Counts only the changed keys against the current size,
+   * which is computed once per cached version.
+   * @private
+   * @param {Record<string, string>} current
+   * @param {Changes} changes
+   */
+  checkSize(current, changes) {
+    let bytes = sizes.get(current);
+    if (bytes === undefined) {
+      bytes = dataBytes(current);
+      sizes.set(current, bytes);
+    }
+    for (const [k, v] of Object.entries(changes)) {
+      if (Object.hasOwn(current, k)) bytes -= Buffer.byteLength(k) + Buffer.byteLength(current[k]);
+      if (v !== null) bytes += Buffer.byteLength(k) + Buffer.byteLength(v);
+    }
+    if (bytes > MAX_CONFIGMAP_BYTES) {
+      throw new HttpError(413, `the configmap would hold ${bytes} bytes of keys and values, more than the ${MAX_CONFIGMAP_BYTES} a ConfigMap can hold`);
+    }
+  }
+
+  /**
+   * @private
+   * @param {string} namespace
+   * @param {string} name
+   * @param {boolean} missing
+   */
+  preconditionFailed(namespace, name, missing) {
+    return new HttpError(412, missing
+      ? `If-Match failed: configmap "${namespace}/${name}" does not exist`
+      : `If-Match failed: configmap "${namespace}/${name}" has changed`);
+  }
+
+  /**
+   * @private
+   * @param {string} namespace
+   * @param {string} name
+   */
+  notFound(namespace, name) {
+    return new HttpError(404, `configmap "${namespace}/${name}" not found`);
+  }
+
+  /**
+   * @private
+   * @param {string} verb
+   * @param {import('./kube.js').KubeResponse} r
+   */
+  unexpected(verb, r) {
+    const message = statusMessage(r.body);
+    if (r.status === 422 && /Too long|at most \d+ bytes/.test(message)) {
+      return new HttpError(413, 'the configmap would exceed the 1 MiB a ConfigMap can hold');
+    }
+    if (r.status === 422 || r.status === 400) return new HttpError(400, `the Kubernetes API rejected the change: ${message}`);
+    return new HttpError(502, `unexpected answer from the Kubernetes API to ${verb} (${r.status}): ${message}`);
+  }
+}
+
+module.exports = { KvWriter, upstreamHttpError };

@@ -1,0 +1,1028 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FakeKubeApi, PermissionRule } from './support/fake-kube-api';
+
+// The kv-proxy runtime, run as it runs in the pod: `node server.js` with env,
+// against a stand-in Kubernetes API, spoken to over real HTTP.
+
+const SERVER = path.join(__dirname, '..', 'lib', 'kv-proxy', 'server', 'server.js');
+const READ_TOKEN = 'read-token-3f9a1c';
+const WRITE_TOKEN = 'write-token-7be04d';
+const SA_TOKEN = 'service-account-token-91ac';
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+afterAll(() => agent.destroy());
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+  json: any;
+}
+
+interface CallOptions {
+  body?: string | Buffer;
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+function call(method: string, url: string, options: CallOptions = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.Authorization = `Bearer ${options.token}`;
+    if (options.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(options.body));
+    // Send the path exactly as given: new URL() would resolve "%2e%2e" and "..".
+    const m = /^http:\/\/([^/:]+):(\d+)(\/.*)$/.exec(url);
+    if (!m) throw new Error(`bad test url ${url}`);
+    const req = http.request({ hostname: m[1], port: Number(m[2]), path: m[3], method, headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        resolve({ status: res.statusCode || 0, headers: res.headers, text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+const get = (url: string, token = READ_TOKEN, headers: Record<string, string> = {}) => call('GET', url, { token, headers });
+const post = (url: string, body: unknown, token = WRITE_TOKEN, headers: Record<string, string> = {}) =>
+  call('POST', url, { token, body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'Content-Type': 'application/json', ...headers } });
+const put = (url: string, body: string | Buffer, token = WRITE_TOKEN, headers: Record<string, string> = {}) =>
+  call('PUT', url, { token, body, headers: { 'Content-Type': 'text/plain', ...headers } });
+const del = (url: string, token = WRITE_TOKEN, headers: Record<string, string> = {}) => call('DELETE', url, { token, headers });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000, intervalMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** The kv-proxy child process. */
+class ProxyProcess {
+  readonly logs: any[] = [];
+  stdout = '';
+  stderr = '';
+  url = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exitCode: number | null | undefined = undefined;
+
+  constructor(readonly proc: ChildProcess) {
+    proc.stdout!.setEncoding('utf8');
+    proc.stderr!.setEncoding('utf8');
+    let buffer = '';
+    proc.stdout!.on('data', (chunk: string) => {
+      this.stdout += chunk;
+      buffer += chunk;
+      let nl;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        try { this.logs.push(JSON.parse(line)); } catch { this.logs.push({ unparsed: line }); }
+      }
+    });
+    proc.stderr!.on('data', (chunk: string) => { this.stderr += chunk; });
+    this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
+      this.exitCode = code;
+      resolve({ code, signal });
+    }));
+  }
+
+  static spawn(env: Record<string, string>): ProxyProcess {
+    return new ProxyProcess(spawn(process.execPath, [SERVER], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  }
+
+  static async start(env: Record<string, string>, { ready = true } = {}): Promise<ProxyProcess> {
+    const p = ProxyProcess.spawn({ PORT: '0', KV_LISTEN_ADDRESS: '127.0.0.1', ...env });
+    const port = await waitFor('the proxy to listen', () => {
+      if (p.exitCode !== undefined) throw new Error(`proxy exited ${p.exitCode}: ${p.stderr}`);
+      return p.logs.find((l) => l.msg === 'listening')?.port as number | undefined;
+    });
+    p.url = `http://127.0.0.1:${port}`;
+    if (ready) await waitFor('the proxy to be ready', async () => (await call('GET', `${p.url}/readyz`)).status === 200 || undefined);
+    return p;
+  }
+
+  get running() {
+    return this.exitCode === undefined;
+  }
+
+  async stop() {
+    if (this.running) this.proc.kill('SIGTERM');
+    await this.exited;
+  }
+}
+
+/** The RBAC rules the construct grants, as a permission table for the fake API. */
+function contractRbac(o: { namespaces: string[]; writes?: boolean; discovery?: boolean; names?: string[] }): PermissionRule[] {
+  const named = o.names ? { names: o.names } : {};
+  const rules: PermissionRule[] = [{ verbs: ['get', 'list', 'watch'], resources: ['configmaps'], namespaces: o.namespaces, ...named }];
+  if (o.writes) {
+    rules.push({ verbs: ['patch'], resources: ['configmaps'], namespaces: o.namespaces, ...named });
+    // RBAC cannot restrict create by resourceNames: the name is not known when create is authorized.
+    rules.push({ verbs: ['create'], resources: ['configmaps'], namespaces: o.namespaces });
+  }
+  if (o.discovery) rules.push({ verbs: ['list', 'watch'], resources: ['services', 'endpointslices'], namespaces: o.namespaces });
+  return rules;
+}
+
+interface Fixture {
+  api: FakeKubeApi;
+  proxy: ProxyProcess;
+  url: string;
+  dir: string;
+  tokensDir: string;
+  close: () => Promise<void>;
+}
+
+async function fixture(options: {
+  env?: Record<string, string>;
+  rbac?: { writes?: boolean; discovery?: boolean; names?: string[] };
+  namespaces?: string[];
+  seed?: (api: FakeKubeApi) => void;
+  ready?: boolean;
+} = {}): Promise<Fixture> {
+  const namespaces = options.namespaces || ['default', 'apps'];
+  const api = new FakeKubeApi({
+    tokens: [SA_TOKEN],
+    permissions: contractRbac({ namespaces, ...options.rbac }),
+    bookmarkIntervalMs: 200,
+  });
+  await api.start(0);
+  options.seed?.(api);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-proxy-test-'));
+  const tokensDir = path.join(dir, 'tokens');
+  fs.mkdirSync(tokensDir);
+  fs.writeFileSync(path.join(tokensDir, 'read-tokens'), `# readers\n${READ_TOKEN}\n\n`);
+  fs.writeFileSync(path.join(tokensDir, 'write-tokens'), `${WRITE_TOKEN}\n`);
+  fs.writeFileSync(path.join(dir, 'sa-token'), `${SA_TOKEN}\n`);
+  const proxy = await ProxyProcess.start({
+    KUBE_API_URL: api.url,
+    KUBE_TOKEN_FILE: path.join(dir, 'sa-token'),
+    KV_TOKENS_DIR: tokensDir,
+    KV_NAMESPACES: namespaces.join(','),
+    ...options.env,
+  }, { ready: options.ready !== false });
+  return {
+    api, proxy, url: proxy.url, dir, tokensDir,
+    close: async () => {
+      await proxy.stop();
+      await api.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Calls the API server refused for lack of permission (not injected faults). */
+function forbiddenCalls(api: FakeKubeApi) {
+  return api.calls.filter((c) => c.status === 403 && !c.faulted);
+}
+
+describe('kv-proxy with writes and discovery enabled', () => {
+  let f: Fixture;
+  let kv: (p: string) => string;
+
+  beforeAll(async () => {
+    f = await fixture({
+      env: { KV_WRITE_ENABLED: 'true', KV_DISCOVERY_ENABLED: 'true' },
+      rbac: { writes: true, discovery: true },
+    });
+    kv = (p) => `${f.url}/kv/${p}`;
+  });
+  afterAll(() => f.close());
+
+  test('the seed test.sh flow: GET, POST two keys, GET', async () => {
+    // GIVEN the ConfigMap does not exist
+    // WHEN
+    const first = await get(kv('default/somekey'));
+    const posted = await post(kv('default/somekey'), '{"key":"value", "key2":"value2" }');
+    const second = await get(kv('default/somekey'));
+
+    // THEN reading does not create it, writing does, and the read sees the write
+    expect(first.status).toBe(404);
+    expect(first.json).toEqual({ error: 'configmap "default/somekey" not found' });
+    expect(posted.status).toBe(200);
+    expect(posted.json).toEqual({ key: 'value', key2: 'value2' });
+    expect(second.status).toBe(200);
+    expect(second.json).toEqual({ key: 'value', key2: 'value2' });
+    expect(second.headers.etag).toBe(`"${posted.headers['x-kv-index']}"`);
+    expect(f.api.getObject('configmaps', 'default', 'somekey')?.data).toEqual({ key: 'value', key2: 'value2' });
+    expect(f.api.countCalls({ verb: 'get' })).toBe(0);
+  });
+
+  test('POST merges into existing keys and answers the full object', async () => {
+    // GIVEN
+    f.api.setConfigMap('default', 'merge', { a: '1', b: '2' });
+    await waitFor('the cache', async () => (await get(kv('default/merge'))).status === 200 || undefined);
+    // WHEN
+    const res = await call('PUT', kv('default/merge'), { token: WRITE_TOKEN, body: JSON.stringify({ b: 'two', c: '3' }) });
+    // THEN
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ a: '1', b: 'two', c: '3' });
+    const patches = f.api.calls.filter((c) => c.verb === 'patch' && c.name === 'merge');
+    expect(patches).toHaveLength(1);
+  });
+
+  test('single keys: PUT a raw value, GET it as text, DELETE it', async () => {
+    // WHEN
+    const putRes = await put(kv('default/single/greeting'), 'hello\nworld');
+    const got = await get(kv('default/single/greeting'));
+    const deleted = await del(kv('default/single/greeting'));
+    const after = await get(kv('default/single/greeting'));
+    const again = await del(kv('default/single/greeting'));
+
+    // THEN
+    expect(putRes.status).toBe(200);
+    expect(putRes.text).toBe('hello\nworld');
+    expect(got.status).toBe(200);
+    expect(got.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(got.text).toBe('hello\nworld');
+    expect(deleted.status).toBe(200);
+    expect(deleted.json).toEqual({ success: true });
+    expect(after.status).toBe(404);
+    expect(again.status).toBe(404);
+    expect(f.api.getObject('configmaps', 'default', 'single')?.data).toEqual({});
+  });
+
+  test('DELETE /kv/<ns>/<cm>?key=K removes one key and 404s for an absent one', async () => {
+    await post(kv('default/seedstyle'), { keep: '1', drop: '2' });
+    const res = await del(`${kv('default/seedstyle')}?key=drop`);
+    const absent = await del(`${kv('default/seedstyle')}?key=never`);
+    const missingCm = await del(`${kv('default/no-such-cm')}?key=x`);
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ success: true });
+    expect(absent.status).toBe(404);
+    expect(absent.json).toEqual({ error: 'key "never" not found in configmap "default/seedstyle"', success: false });
+    expect(missingCm.status).toBe(404);
+    expect((await get(kv('default/seedstyle'))).json).toEqual({ keep: '1' });
+  });
+
+  test('?keys lists key names and ?prefix filters', async () => {
+    await post(kv('default/listing'), { 'app.a': '1', 'app.b': '2', other: '3' });
+    const keys = await get(`${kv('default/listing')}?keys`);
+    const prefixed = await get(`${kv('default/listing')}?prefix=app.`);
+    const prefixedKeys = await get(`${kv('default/listing')}?keys&prefix=app.`);
+    expect(keys.json).toEqual(['app.a', 'app.b', 'other']);
+    expect(prefixed.json).toEqual({ 'app.a': '1', 'app.b': '2' });
+    expect(prefixedKeys.json).toEqual(['app.a', 'app.b']);
+  });
+
+  test('keys such as __proto__ are stored as plain data', async () => {
+    const res = await post(kv('default/proto'), '{"__proto__":"x","constructor":"y"}');
+    expect(res.status).toBe(200);
+    expect((await get(kv('default/proto/__proto__'))).text).toBe('x');
+    expect(f.api.getObject('configmaps', 'default', 'proto')?.data).toEqual(JSON.parse('{"__proto__":"x","constructor":"y"}'));
+  });
+
+  test('compare-and-set: If-Match with the current ETag succeeds, a stale one is 412', async () => {
+    // GIVEN
+    const created = await post(kv('default/cas'), { counter: '1' });
+    const etag = created.headers.etag as string;
+    // WHEN
+    const ok = await post(kv('default/cas'), { counter: '2' }, WRITE_TOKEN, { 'If-Match': etag });
+    const stale = await post(kv('default/cas'), { counter: '3' }, WRITE_TOKEN, { 'If-Match': etag });
+    const staleKey = await put(kv('default/cas/counter'), '4', WRITE_TOKEN, { 'If-Match': etag });
+    const staleDelete = await del(kv('default/cas/counter'), WRITE_TOKEN, { 'If-Match': etag });
+    const missing = await post(kv('default/cas-missing'), { a: '1' }, WRITE_TOKEN, { 'If-Match': '"1"' });
+    const missingStar = await post(kv('default/cas-missing'), { a: '1' }, WRITE_TOKEN, { 'If-Match': '*' });
+    const badHeader = await post(kv('default/cas'), { a: '1' }, WRITE_TOKEN, { 'If-Match': 'not-quoted' });
+    // THEN
+    expect(ok.status).toBe(200);
+    expect(ok.headers.etag).not.toBe(etag);
+    expect(stale.status).toBe(412);
+    expect(stale.json.error).toMatch(/If-Match failed/);
+    expect(staleKey.status).toBe(412);
+    expect(staleDelete.status).toBe(412);
+    expect(missing.status).toBe(412);
+    expect(missingStar.status).toBe(412);
+    expect(badHeader.status).toBe(400);
+    expect((await get(kv('default/cas'))).json).toEqual({ counter: '2' });
+    expect(f.api.getObject('configmaps', 'default', 'cas-missing')).toBeUndefined();
+    // the precondition travelled to the API server inside the merge patch
+    expect(f.api.countCalls({ verb: 'patch', name: 'cas', status: 409 })).toBe(3);
+  });
+
+  test('32 concurrent writers x 50 distinct keys into one new ConfigMap keep all 1,600 keys', async () => {
+    // WHEN
+    const statuses: number[] = [];
+    await Promise.all(Array.from({ length: 32 }, async (_, w) => {
+      for (let i = 0; i < 50; i++) {
+        const res = await post(kv('apps/concurrent'), { [`w${w}-k${i}`]: `${w}:${i}` });
+        statuses.push(res.status);
+      }
+    }));
+
+    // THEN
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    const stored = f.api.getObject('configmaps', 'apps', 'concurrent')?.data;
+    expect(Object.keys(stored)).toHaveLength(1600);
+    expect(stored['w31-k49']).toBe('31:49');
+    const served = await get(kv('apps/concurrent'));
+    expect(Object.keys(served.json)).toHaveLength(1600);
+    // the first writers raced to create it: exactly one create won
+    expect(f.api.countCalls({ verb: 'create', name: '', status: 201, namespace: 'apps' })).toBe(1);
+  });
+
+  test('reads come from the cache: 1,000 GETs cause no API calls', async () => {
+    // GIVEN
+    await post(kv('default/hot'), { flag: 'on' });
+    await get(kv('default/hot'));
+    f.api.resetCalls();
+    // WHEN
+    const replies = [];
+    for (let batch = 0; batch < 20; batch++) {
+      replies.push(...await Promise.all(Array.from({ length: 50 }, (_, i) => (
+        i % 2 === 0 ? get(kv('default/hot')) : get(kv('default/hot/flag'))))));
+    }
+    // THEN
+    expect(replies.filter((r) => r.status !== 200)).toEqual([]);
+    expect(f.api.calls.length).toBeLessThanOrEqual(1);
+  });
+
+  test('a change by another client reaches readers through the watch', async () => {
+    await post(kv('default/external'), { v: '1' });
+    f.api.patchObject('configmaps', 'default', 'external', { data: { v: '2' } });
+    await waitFor('the change', async () => (await get(kv('default/external/v'))).text === '2' || undefined, 2000);
+    f.api.deleteObject('configmaps', 'default', 'external');
+    await waitFor('the deletion', async () => (await get(kv('default/external'))).status === 404 || undefined, 2000);
+  });
+
+  test('a blocking read returns as soon as the ConfigMap changes', async () => {
+    // GIVEN
+    const first = await post(kv('default/blocking'), { v: '1' });
+    const index = first.headers['x-kv-index'];
+    // WHEN
+    const started = Date.now();
+    const pending = get(`${kv('default/blocking/v')}?index=${index}&wait=20s`);
+    await sleep(300);
+    f.api.patchObject('configmaps', 'default', 'blocking', { data: { v: '2' } });
+    const res = await pending;
+    // THEN
+    const elapsed = Date.now() - started;
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('2');
+    expect(res.headers['x-kv-index']).not.toBe(index);
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(elapsed).toBeLessThan(2000);
+  });
+
+  test('a blocking read with an old index returns at once, one with the current index after wait', async () => {
+    const first = await post(kv('default/blocking2'), { v: '1' });
+    const index = first.headers['x-kv-index'] as string;
+    let started = Date.now();
+    const immediate = await get(`${kv('default/blocking2')}?index=1&wait=10s`);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(immediate.json).toEqual({ v: '1' });
+    started = Date.now();
+    const timedOut = await get(`${kv('default/blocking2')}?index=${index}&wait=600ms`);
+    const elapsed = Date.now() - started;
+    expect(timedOut.status).toBe(200);
+    expect(timedOut.headers['x-kv-index']).toBe(index);
+    expect(elapsed).toBeGreaterThanOrEqual(550);
+    expect(elapsed).toBeLessThan(2000);
+  });
+
+  test('a blocking read on a missing ConfigMap (index 0) returns when it is created', async () => {
+    const pending = get(`${kv('default/born-later')}?index=0&wait=10s`);
+    await sleep(200);
+    f.api.setConfigMap('default', 'born-later', { hello: 'world' });
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ hello: 'world' });
+  });
+
+  test('If-None-Match with the current ETag is 304', async () => {
+    const first = await post(kv('default/conditional'), { a: '1' });
+    const res = await get(kv('default/conditional'), READ_TOKEN, { 'If-None-Match': first.headers.etag as string });
+    expect(res.status).toBe(304);
+    expect(res.text).toBe('');
+  });
+
+  test('discovery answers clusterIP, ports and ready endpoint addresses per Service', async () => {
+    // GIVEN
+    f.api.setService('default', 'web', { clusterIP: '10.96.1.10', ports: [{ name: 'http', port: 80, targetPort: 8080 }] });
+    f.api.setService('default', 'headless', { clusterIP: 'None', ports: [{ port: 5432 }] });
+    f.api.setEndpointSlice('default', 'web-abc12', 'web', [
+      { addresses: ['10.1.0.7'], ready: true },
+      { addresses: ['10.1.0.5'], ready: null },
+      { addresses: ['10.1.0.9'], ready: false },
+      { addresses: ['10.1.0.8'], ready: true, terminating: true },
+    ], [{ name: 'http', port: 8080 }]);
+    f.api.setEndpointSlice('default', 'web-def34', 'web', [{ addresses: ['10.1.1.2'] }], [{ name: 'http', port: 8080 }]);
+    f.api.setService('apps', 'elsewhere', { clusterIP: '10.96.2.2', ports: [{ port: 80 }] });
+    // WHEN
+    const res = await waitFor('discovery', async () => {
+      const r = await get(`${f.url}/discover/default`);
+      return r.json?.web?.endpoints?.addresses?.length === 3 ? r : undefined;
+    }, 2000);
+    // THEN
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({
+      headless: {
+        type: 'ClusterIP', clusterIP: 'None',
+        ports: [{ port: 5432, protocol: 'TCP', targetPort: 5432 }],
+        endpoints: { addresses: [], ports: [] },
+      },
+      web: {
+        type: 'ClusterIP', clusterIP: '10.96.1.10',
+        ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }],
+        endpoints: { addresses: ['10.1.0.5', '10.1.0.7', '10.1.1.2'], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
+      },
+    });
+    expect((await get(`${f.url}/discover/kube-system`)).status).toBe(403);
+    expect((await call('GET', `${f.url}/discover/default`)).status).toBe(401);
+  });
+
+  describe('bad input is a 4xx, never a 5xx, and the server stays up', () => {
+    const big = (n: number) => 'x'.repeat(n);
+    const cases: [string, () => Promise<Reply>, number][] = [
+      ['malformed JSON', () => post(kv('default/bad'), '{"a":'), 400],
+      ['empty body', () => post(kv('default/bad'), ''), 400],
+      ['a JSON array', () => post(kv('default/bad'), '["a"]'), 400],
+      ['a JSON string', () => post(kv('default/bad'), '"a"'), 400],
+      ['JSON null', () => post(kv('default/bad'), 'null'), 400],
+      ['a number value', () => post(kv('default/bad'), '{"a":1}'), 400],
+      ['a null value', () => post(kv('default/bad'), '{"a":null}'), 400],
+      ['an object value', () => post(kv('default/bad'), '{"a":{"b":"c"}}'), 400],
+      ['a body over KV_MAX_BODY_BYTES (1 MiB)', () => post(kv('default/bad'), { a: big(1048576) }), 413],
+      ['a raw value over KV_MAX_BODY_BYTES', () => put(kv('default/bad/k'), big(1048577)), 413],
+      ['a key with a space', () => post(kv('default/bad'), { 'bad key': 'v' }), 400],
+      ['a key with a slash', () => post(kv('default/bad'), { 'a/b': 'v' }), 400],
+      ['the key ".."', () => post(kv('default/bad'), { '..': 'v' }), 400],
+      ['a key of 254 characters', () => put(kv(`default/bad/${big(254)}`), 'v'), 400],
+      ['a key with an encoded space', () => put(kv('default/bad/bad%20key'), 'v'), 400],
+      ['a value that is not UTF-8', () => put(kv('default/bad/k'), Buffer.from([0xff, 0xfe, 0x00])), 400],
+      ['encoded .. as ConfigMap', () => get(`${f.url}/kv/default/%2e%2e/x`), 400],
+      ['encoded ../ across segments', () => get(`${f.url}/kv/%2e%2e%2fkube-system/cm`), 400],
+      ['an encoded slash in a name', () => get(`${f.url}/kv/default/cm%2Fother`), 400],
+      ['an encoded backslash', () => get(`${f.url}/kv/default/cm%5cother`), 400],
+      ['a double slash', () => get(`${f.url}/kv//default/cm`), 400],
+      ['a raw .. key', () => get(`${f.url}/kv/default/cm/..`), 400],
+      ['a bad percent escape', () => get(`${f.url}/kv/default/%zz`), 400],
+      ['an invalid namespace name', () => get(kv('Default/cm')), 400],
+      ['an invalid ConfigMap name', () => get(kv('default/Not_Valid')), 400],
+      ['a namespace outside KV_NAMESPACES', () => get(kv('kube-system/cm')), 403],
+      ['a write outside KV_NAMESPACES', () => post(kv('kube-system/cm'), { a: 'b' }), 403],
+      ['no token', () => call('GET', kv('default/somekey')), 401],
+      ['a wrong token', () => get(kv('default/somekey'), 'not-a-token'), 401],
+      ['a token one character short', () => get(kv('default/somekey'), WRITE_TOKEN.slice(0, -1)), 401],
+      ['Basic instead of Bearer', () => call('GET', kv('default/somekey'), { headers: { Authorization: `Basic ${WRITE_TOKEN}` } }), 401],
+      ['a read token on a write', () => post(kv('default/somekey'), { a: 'b' }, READ_TOKEN), 403],
+      ['a read token on a delete', () => del(`${kv('default/somekey')}?key=key`, READ_TOKEN), 403],
+      ['DELETE without ?key', () => del(kv('default/somekey')), 400],
+      ['an invalid ?key', () => del(`${kv('default/somekey')}?key=a%20b`), 400],
+      ['an invalid index', () => get(`${kv('default/somekey')}?index=a%20b`), 400],
+      ['an invalid wait', () => get(`${kv('default/somekey')}?index=1&wait=soon`), 400],
+      ['an invalid prefix', () => get(`${kv('default/somekey')}?prefix=a%2Fb`), 400],
+      ['an unknown route', () => get(`${f.url}/nope`), 404],
+      ['/kv with too few segments', () => get(`${f.url}/kv/default`), 404],
+      ['/kv with too many segments', () => get(`${f.url}/kv/default/cm/key/more`), 404],
+      ['PATCH on a ConfigMap', () => call('PATCH', kv('default/somekey'), { token: WRITE_TOKEN, body: '{}' }), 405],
+      ['POST on a key', () => call('POST', kv('default/somekey/key'), { token: WRITE_TOKEN, body: 'v' }), 405],
+      ['POST on /healthz', () => call('POST', `${f.url}/healthz`), 405],
+    ];
+
+    test.each(cases)('%s', async (_name, send, expected) => {
+      // WHEN
+      const res = await send();
+      // THEN
+      expect(res.status).toBe(expected);
+      expect(res.json).toEqual(expect.objectContaining({ error: expect.any(String) }));
+      expect(res.json.error).not.toMatch(/\n\s+at /); // no stack traces
+    });
+
+    test('401 carries WWW-Authenticate, 405 carries Allow', async () => {
+      const unauth = await call('GET', kv('default/somekey'));
+      const wrong = await get(kv('default/somekey'), 'nope');
+      const notAllowed = await call('PATCH', kv('default/somekey'), { token: WRITE_TOKEN });
+      expect(unauth.headers['www-authenticate']).toBe('Bearer realm="kv-proxy"');
+      expect(wrong.headers['www-authenticate']).toBe('Bearer realm="kv-proxy", error="invalid_token"');
+      expect(notAllowed.headers.allow).toBe('GET, HEAD, POST, PUT, DELETE');
+    });
+
+    test('a ConfigMap that would grow over 1 MiB is 413', async () => {
+      // GIVEN a ConfigMap close to the limit
+      f.api.setConfigMap('default', 'nearly-full', { blob: big(1048576 - 200) });
+      await waitFor('the cache', async () => (await get(kv('default/nearly-full/blob'))).status === 200 || undefined);
+      // WHEN
+      const res = await post(kv('default/nearly-full'), { more: big(300) });
+      const fits = await post(kv('default/nearly-full'), { more: big(100) });
+      // THEN
+      expect(res.status).toBe(413);
+      expect(fits.status).toBe(200);
+    });
+
+    test('an oversized upload is refused from Content-Length, before it is read', async () => {
+      const res = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
+        const req = http.request(kv('default/bad'), {
+          method: 'POST', agent: false,
+          headers: { Authorization: `Bearer ${WRITE_TOKEN}`, 'Content-Length': String(50 * 1048576), Expect: '100-continue' },
+        }, (r) => { r.resume(); resolve({ status: r.statusCode || 0, sent: req.socket?.bytesWritten || 0 }); });
+        req.on('continue', () => reject(new Error('the server asked for the body')));
+        req.on('error', reject);
+        req.flushHeaders();
+      });
+      expect(res.status).toBe(413);
+    });
+
+    test('garbage on the socket gets a 400 from the clientError guard', async () => {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const s = net.connect(Number(new URL(f.url).port), '127.0.0.1', () => s.write('NOT HTTP AT ALL\r\n\r\n'));
+        let data = '';
+        s.on('data', (d) => { data += d; });
+        s.on('end', () => resolve(data));
+        s.on('error', reject);
+      });
+      expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+    });
+
+    afterAll(async () => {
+      // THEN, after all of it, the server is still alive
+      expect(f.proxy.running).toBe(true);
+      expect((await call('GET', `${f.url}/healthz`)).status).toBe(200);
+    });
+  });
+
+  test('upstream 5xx and dropped connections are 503 with Retry-After; upstream 401/403 are 502', async () => {
+    // GIVEN
+    await post(kv('default/faulty'), { a: '1' });
+    try {
+      // WHEN
+      f.api.fault = (c) => (c.verb === 'patch' ? { status: 500 } : undefined);
+      const on500 = await post(kv('default/faulty'), { a: '2' });
+      f.api.fault = (c) => (c.verb === 'patch' ? { destroy: true } : undefined);
+      const onReset = await post(kv('default/faulty'), { a: '2' });
+      f.api.fault = (c) => (c.verb === 'patch' ? { status: 403 } : undefined);
+      const on403 = await post(kv('default/faulty'), { a: '2' });
+      f.api.fault = (c) => (c.verb === 'patch' ? { status: 401 } : undefined);
+      const on401 = await post(kv('default/faulty'), { a: '2' });
+      f.api.fault = undefined;
+      const read = await get(kv('default/faulty'));
+
+      // THEN
+      expect(on500.status).toBe(503);
+      expect(on500.headers['retry-after']).toMatch(/^\d+$/);
+      expect(onReset.status).toBe(503);
+      expect(on403.status).toBe(502);
+      expect(on403.json.error).toMatch(/refused.*RBAC/);
+      expect(on401.status).toBe(502);
+      expect(read.json).toEqual({ a: '1' });
+    } finally {
+      f.api.fault = undefined;
+    }
+  });
+
+  test('a 410 Gone on watch resume makes the cache relist and catch up', async () => {
+    // GIVEN changes the watch will not see before the history is compacted
+    await post(kv('default/relist-keep'), { v: '1' });
+    await post(kv('default/relist-gone'), { v: '1' });
+    const listsBefore = f.api.countCalls({ verb: 'list', resource: 'configmaps', namespace: 'default' });
+    await f.api.stop();
+    f.api.patchObject('configmaps', 'default', 'relist-keep', { data: { v: '2' } });
+    f.api.deleteObject('configmaps', 'default', 'relist-gone');
+    f.api.setConfigMap('default', 'relist-new', { v: 'new' });
+    f.api.compact();
+    // WHEN
+    await f.api.start();
+    // THEN
+    await waitFor('the relist', async () => (await get(kv('default/relist-keep/v'))).text === '2' || undefined, 3000);
+    expect((await get(kv('default/relist-gone'))).status).toBe(404);
+    expect((await get(kv('default/relist-new'))).json).toEqual({ v: 'new' });
+    expect(f.api.countCalls({ verb: 'list', resource: 'configmaps', namespace: 'default' })).toBe(listsBefore + 1);
+    const metrics = (await call('GET', `${f.url}/metrics`)).text;
+    expect(metrics).toMatch(/kv_proxy_watch_restarts_total\{resource="configmaps",reason="expired"\} [1-9]/);
+  });
+
+  test('a watch the API server ends is resumed from the last resourceVersion, without a relist', async () => {
+    await post(kv('default/resume'), { v: '1' });
+    const lists = f.api.countCalls({ verb: 'list' });
+    f.api.dropWatches();
+    await sleep(100);
+    f.api.patchObject('configmaps', 'default', 'resume', { data: { v: '2' } });
+    await waitFor('the change', async () => (await get(kv('default/resume/v'))).text === '2' || undefined, 3000);
+    expect(f.api.countCalls({ verb: 'list' })).toBe(lists);
+    const resumed = f.api.calls.filter((c) => c.verb === 'watch').slice(-1)[0];
+    expect(resumed.query).toMatchObject({ allowWatchBookmarks: 'true', watch: 'true' });
+    expect(Number(resumed.query.resourceVersion)).toBeGreaterThan(1000);
+  });
+
+  test('client tokens are re-read when the Secret files change', async () => {
+    const added = 'rotated-writer-token';
+    try {
+      // WHEN a token is added
+      fs.writeFileSync(path.join(f.tokensDir, 'write-tokens'), `${WRITE_TOKEN}\n${added}\n`);
+      // THEN it works within seconds
+      await waitFor('the new token', async () => (await get(kv('default/somekey'), added)).status === 200 || undefined, 5000, 100);
+      // WHEN it is removed again
+      fs.writeFileSync(path.join(f.tokensDir, 'write-tokens'), `${WRITE_TOKEN}\n`);
+      // THEN it stops working
+      await waitFor('the revocation', async () => (await get(kv('default/somekey'), added)).status === 401 || undefined, 5000, 100);
+    } finally {
+      fs.writeFileSync(path.join(f.tokensDir, 'write-tokens'), `${WRITE_TOKEN}\n`);
+    }
+  });
+
+  test('/metrics exposes requests by route template, latency, cache size, upstream calls and watch restarts', async () => {
+    await get(kv('default/somekey'));
+    const res = await call('GET', `${f.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(res.text).toMatch(/^kv_proxy_http_requests_total\{route="\/kv\/:namespace\/:configmap",method="GET",code="200"\} \d+$/m);
+    expect(res.text).toMatch(/^kv_proxy_http_request_duration_seconds_bucket\{route="\/kv\/:namespace\/:configmap",le="\+Inf"\} \d+$/m);
+    expect(res.text).toMatch(/^kv_proxy_cache_objects\{resource="configmaps"\} [1-9]\d*$/m);
+    expect(res.text).toMatch(/^kv_proxy_upstream_requests_total\{verb="patch",resource="configmaps",code="200"\} \d+$/m);
+    expect(res.text).toMatch(/^kv_proxy_upstream_errors_total\{verb="patch",resource="configmaps",reason="http_500"\} 1$/m);
+    expect(res.text).toMatch(/^# TYPE kv_proxy_watch_restarts_total counter$/m);
+    expect(res.text).toMatch(/^kv_proxy_ready 1$/m);
+    expect(res.text).not.toMatch(/somekey/); // route templates, not raw paths
+  });
+
+  test('logs one JSON line per request with the route template, and never a token', async () => {
+    await get(kv('default/somekey'), READ_TOKEN);
+    await sleep(50);
+    const requests = f.proxy.logs.filter((l) => l.msg === 'request');
+    expect(requests.length).toBeGreaterThan(100);
+    expect(requests[requests.length - 1]).toEqual({
+      time: expect.any(String), level: 'info', msg: 'request',
+      method: 'GET', route: '/kv/:namespace/:configmap', status: 200, ms: expect.any(Number),
+    });
+    expect(f.proxy.logs.filter((l) => l.unparsed)).toEqual([]);
+    for (const secret of [READ_TOKEN, WRITE_TOKEN, SA_TOKEN, 'Bearer', 'authorization']) {
+      expect(f.proxy.stdout.toLowerCase()).not.toContain(secret.toLowerCase());
+    }
+  });
+
+  test('needed no permission beyond the contract RBAC and never touched Secrets', () => {
+    expect(forbiddenCalls(f.api)).toEqual([]);
+    expect(f.api.calls.filter((c) => /secrets/.test(c.path))).toEqual([]);
+    expect(f.api.calls.filter((c) => c.verb === 'update' || c.verb === 'delete')).toEqual([]);
+  });
+});
+
+describe('kv-proxy with defaults (read-only, no discovery)', () => {
+  let f: Fixture;
+
+  beforeAll(async () => {
+    f = await fixture({ namespaces: ['default'], seed: (api) => api.setConfigMap('default', 'app', { mode: 'blue' }) });
+  });
+  afterAll(() => f.close());
+
+  test('reads work with a read token', async () => {
+    const res = await get(`${f.url}/kv/default/app`);
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ mode: 'blue' });
+  });
+
+  test('writes are refused with 403 and a clear error, even with a write token', async () => {
+    const res = await post(`${f.url}/kv/default/app`, { mode: 'green' });
+    const key = await put(`${f.url}/kv/default/app/mode`, 'green');
+    expect(res.status).toBe(403);
+    expect(res.json).toEqual({ error: 'writes are disabled on this proxy (KV_WRITE_ENABLED=false)' });
+    expect(key.status).toBe(403);
+    expect(f.api.getObject('configmaps', 'default', 'app')?.data).toEqual({ mode: 'blue' });
+  });
+
+  test('discovery is 404', async () => {
+    const res = await get(`${f.url}/discover/default`);
+    expect(res.status).toBe(404);
+    expect(res.json.error).toMatch(/KV_DISCOVERY_ENABLED/);
+  });
+
+  test('get/list/watch on ConfigMaps is all it needs', () => {
+    expect(forbiddenCalls(f.api)).toEqual([]);
+    expect(new Set(f.api.calls.map((c) => `${c.verb} ${c.resource}`))).toEqual(new Set(['list configmaps', 'watch configmaps']));
+  });
+});
+
+describe('kv-proxy with KV_CONFIGMAP_NAMES and resourceNames-only RBAC', () => {
+  let f: Fixture;
+
+  beforeAll(async () => {
+    f = await fixture({
+      namespaces: ['default', 'apps'],
+      env: { KV_CONFIGMAP_NAMES: 'app-config,flags', KV_WRITE_ENABLED: 'true' },
+      rbac: { writes: true, names: ['app-config', 'flags'] },
+      seed: (api) => {
+        api.setConfigMap('default', 'app-config', { a: '1' });
+        api.setConfigMap('default', 'secret-ish', { b: '2' });
+      },
+    });
+  });
+  afterAll(() => f.close());
+
+  test('lists and watches each name with fieldSelector=metadata.name', () => {
+    const listed = f.api.calls.filter((c) => c.verb === 'list').map((c) => `${c.namespace}/${c.query.fieldSelector}`).sort();
+    expect(listed).toEqual([
+      'apps/metadata.name=app-config', 'apps/metadata.name=flags',
+      'default/metadata.name=app-config', 'default/metadata.name=flags',
+    ]);
+    expect(f.api.calls.filter((c) => c.verb === 'watch').every((c) => /^metadata\.name=/.test(c.query.fieldSelector))).toBe(true);
+  });
+
+  test('serves the named ConfigMaps and refuses others with 403', async () => {
+    expect((await get(`${f.url}/kv/default/app-config`)).json).toEqual({ a: '1' });
+    const other = await get(`${f.url}/kv/default/secret-ish`);
+    expect(other.status).toBe(403);
+    expect(other.json.error).toMatch(/not served/);
+    expect((await post(`${f.url}/kv/default/secret-ish`, { x: 'y' })).status).toBe(403);
+  });
+
+  test('writes to a named ConfigMap, creating it when missing', async () => {
+    const res = await post(`${f.url}/kv/apps/flags`, { beta: 'on' });
+    expect(res.status).toBe(200);
+    expect(f.api.getObject('configmaps', 'apps', 'flags')?.data).toEqual({ beta: 'on' });
+    expect((await get(`${f.url}/kv/apps/flags/beta`)).text).toBe('on');
+  });
+
+  test('needed no permission beyond the contract RBAC', () => {
+    expect(forbiddenCalls(f.api)).toEqual([]);
+  });
+});
+
+describe('kv-proxy with KV_LABEL_SELECTOR', () => {
+  let f: Fixture;
+
+  beforeAll(async () => {
+    f = await fixture({
+      namespaces: ['default'],
+      env: { KV_LABEL_SELECTOR: 'kv-proxy.example.com/expose=true', KV_WRITE_ENABLED: 'true' },
+      rbac: { writes: true },
+      seed: (api) => {
+        api.setConfigMap('default', 'exposed', { a: '1' }, { 'kv-proxy.example.com/expose': 'true' });
+        api.setConfigMap('default', 'hidden', { b: '2' });
+      },
+    });
+  });
+  afterAll(() => f.close());
+
+  test('serves only matching ConfigMaps; others read as missing', async () => {
+    expect((await get(`${f.url}/kv/default/exposed`)).json).toEqual({ a: '1' });
+    expect((await get(`${f.url}/kv/default/hidden`)).status).toBe(404);
+    expect(f.api.calls.find((c) => c.verb === 'list')?.query.labelSelector).toBe('kv-proxy.example.com/expose=true');
+  });
+
+  test('refuses to write to an existing ConfigMap outside the selector', async () => {
+    const res = await post(`${f.url}/kv/default/hidden`, { b: 'changed' });
+    expect(res.status).toBe(403);
+    expect(res.json.error).toMatch(/KV_LABEL_SELECTOR/);
+    expect(f.api.getObject('configmaps', 'default', 'hidden')?.data).toEqual({ b: '2' });
+  });
+
+  test('creates new ConfigMaps with the selector labels, so they stay visible', async () => {
+    const res = await post(`${f.url}/kv/default/fresh`, { c: '3' });
+    expect(res.status).toBe(200);
+    expect(f.api.getObject('configmaps', 'default', 'fresh')?.metadata.labels).toEqual({ 'kv-proxy.example.com/expose': 'true' });
+    expect((await get(`${f.url}/kv/default/fresh`)).json).toEqual({ c: '3' });
+  });
+
+  test('a ConfigMap whose label is removed disappears', async () => {
+    f.api.setConfigMap('default', 'exposed', { a: '1' }, { other: 'label' });
+    await waitFor('the removal', async () => (await get(`${f.url}/kv/default/exposed`)).status === 404 || undefined, 2000);
+  });
+});
+
+describe('kv-proxy while the API server is down', () => {
+  let f: Fixture;
+
+  beforeAll(async () => {
+    f = await fixture({
+      namespaces: ['default'],
+      env: { KV_WRITE_ENABLED: 'true' },
+      rbac: { writes: true },
+      seed: (api) => api.setConfigMap('default', 'cfg', { v: 'before' }),
+    });
+  });
+  afterAll(() => f.close());
+
+  test('cached reads keep answering (stale), writes are 503, and the cache catches up within 2 s', async () => {
+    // GIVEN
+    expect((await get(`${f.url}/kv/default/cfg`)).headers['x-kv-stale']).toBeUndefined();
+    // WHEN the API server goes away for 5 s
+    await f.api.stop();
+    const reads: Reply[] = [];
+    const writes: Reply[] = [];
+    const outageEnds = Date.now() + 5000;
+    while (Date.now() < outageEnds) {
+      reads.push(await get(`${f.url}/kv/default/cfg`));
+      reads.push(await get(`${f.url}/kv/default/cfg/v`));
+      if (writes.length < 5) writes.push(await post(`${f.url}/kv/default/cfg`, { v: 'during' }));
+      await sleep(100);
+    }
+    const readyDuring = await call('GET', `${f.url}/readyz`);
+    f.api.setConfigMap('default', 'cfg', { v: 'changed-meanwhile' }); // another client, meanwhile
+    // AND it comes back
+    await f.api.start();
+    const back = Date.now();
+    await waitFor('the change made meanwhile', async () => (await get(`${f.url}/kv/default/cfg/v`)).text === 'changed-meanwhile' || undefined, 2000, 20);
+    const caughtUpMs = Date.now() - back;
+
+    // THEN
+    expect(reads.length).toBeGreaterThan(40);
+    expect(reads.filter((r) => r.status !== 200)).toEqual([]);
+    expect(reads.filter((r) => !r.text.includes('before'))).toEqual([]);
+    expect(reads[reads.length - 1].headers['x-kv-stale']).toBe('true');
+    expect(writes.map((w) => w.status)).toEqual([503, 503, 503, 503, 503]);
+    expect(writes[0].headers['retry-after']).toMatch(/^\d+$/);
+    expect(writes[0].json.error).toMatch(/unavailable/);
+    expect(readyDuring.status).toBe(200);
+    expect(caughtUpMs).toBeLessThan(2000);
+    const fresh = await get(`${f.url}/kv/default/cfg`);
+    expect(fresh.headers['x-kv-stale']).toBeUndefined();
+    expect((await post(`${f.url}/kv/default/cfg`, { w: 'after' })).status).toBe(200);
+  });
+});
+
+describe('kv-proxy readiness', () => {
+  test('/readyz and reads are 503 until the first list succeeded', async () => {
+    // GIVEN an API server that fails lists at first
+    const api = new FakeKubeApi();
+    await api.start(0);
+    api.setConfigMap('default', 'cfg', { v: '1' });
+    let failing = true;
+    api.fault = (c) => (failing && c.verb === 'list' ? { status: 500 } : undefined);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-proxy-test-'));
+    fs.writeFileSync(path.join(dir, 'read-tokens'), `${READ_TOKEN}\n`);
+    const proxy = await ProxyProcess.start({ KUBE_API_URL: api.url, KV_TOKENS_DIR: dir, KV_NAMESPACES: 'default' }, { ready: false });
+    try {
+      // WHEN
+      await waitFor('a failed list', () => api.countCalls({ verb: 'list' }) >= 2 || undefined);
+      const notReady = await call('GET', `${proxy.url}/readyz`);
+      const read = await get(`${proxy.url}/kv/default/cfg`);
+      const alive = await call('GET', `${proxy.url}/healthz`);
+      failing = false;
+      const ready = await waitFor('readiness', async () => {
+        const r = await call('GET', `${proxy.url}/readyz`);
+        return r.status === 200 ? r : undefined;
+      }, 3000);
+
+      // THEN
+      expect(notReady.status).toBe(503);
+      expect(notReady.json).toEqual({ error: 'not ready: waiting for the first list', waitingFor: ['configmaps in default'] });
+      expect(read.status).toBe(503);
+      expect(read.headers['retry-after']).toBe('1');
+      expect(alive.status).toBe(200);
+      expect(ready.json).toEqual({ status: 'ready' });
+      expect((await get(`${proxy.url}/kv/default/cfg`)).json).toEqual({ v: '1' });
+    } finally {
+      await proxy.stop();
+      await api.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('kv-proxy shutdown', () => {
+  test('SIGTERM answers a blocking read, drains an in-flight write, then exits 0', async () => {
+    // GIVEN
+    const f = await fixture({
+      namespaces: ['default'],
+      env: { KV_WRITE_ENABLED: 'true' },
+      rbac: { writes: true },
+      seed: (api) => api.setConfigMap('default', 'cfg', { v: '1' }),
+    });
+    try {
+      const index = (await get(`${f.url}/kv/default/cfg`)).headers['x-kv-index'];
+      const blocking = get(`${f.url}/kv/default/cfg?index=${index}&wait=60s`);
+      f.api.fault = (c) => (c.verb === 'patch' ? { delayMs: 1500 } : undefined);
+      const write = post(`${f.url}/kv/default/cfg`, { v: '2' });
+      await waitFor('the write to reach the API', () => f.api.countCalls({ verb: 'patch' }) === 1 || undefined);
+      // WHEN
+      const signalled = Date.now();
+      f.proxy.proc.kill('SIGTERM');
+      const blocked = await blocking;
+      const answeredAfter = Date.now() - signalled;
+      const written = await write;
+      const exit = await f.proxy.exited;
+      // THEN
+      expect(blocked.status).toBe(200);
+      expect(blocked.json).toEqual({ v: '1' });
+      expect(answeredAfter).toBeLessThan(1000);
+      expect(written.status).toBe(200);
+      expect(written.json).toEqual({ v: '2' });
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(Date.now() - signalled).toBeLessThan(5000);
+      const msgs = f.proxy.logs.map((l) => l.msg);
+      expect(msgs).toContain('shutting down');
+      expect(msgs[msgs.length - 1]).toBe('stopped');
+      await expect(call('GET', `${f.url}/healthz`)).rejects.toThrow(/ECONNREFUSED/);
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('a request that does not finish is cut at KV_SHUTDOWN_TIMEOUT_SECONDS and the process still exits 0', async () => {
+    const f = await fixture({
+      namespaces: ['default'],
+      env: { KV_WRITE_ENABLED: 'true', KV_SHUTDOWN_TIMEOUT_SECONDS: '1' },
+      rbac: { writes: true },
+    });
+    try {
+      f.api.fault = (c) => (c.verb === 'create' ? { delayMs: 30000 } : undefined);
+      const stuck = post(`${f.url}/kv/default/slow`, { v: '1' }).catch((err: Error) => err);
+      await waitFor('the write to reach the API', () => f.api.countCalls({ verb: 'create' }) === 1 || undefined);
+      const signalled = Date.now();
+      f.proxy.proc.kill('SIGTERM');
+      const exit = await f.proxy.exited;
+      const elapsed = Date.now() - signalled;
+      expect(exit.code).toBe(0);
+      expect(elapsed).toBeGreaterThanOrEqual(900);
+      expect(elapsed).toBeLessThan(3500);
+      expect(String(await stuck)).toMatch(/socket hang up|ECONNRESET/);
+      expect(f.proxy.logs.map((l) => l.msg)).toContain('shutdown timeout reached, closing remaining connections');
+    } finally {
+      await f.close();
+    }
+  });
+});
+
+describe('kv-proxy configuration', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-proxy-test-'));
+    fs.writeFileSync(path.join(dir, 'read-tokens'), `${READ_TOKEN}\n`);
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  async function startup(env: Record<string, string>) {
+    const p = ProxyProcess.spawn({ PORT: '0', KV_LISTEN_ADDRESS: '127.0.0.1', ...env });
+    let timer: NodeJS.Timeout | undefined;
+    const exit = await Promise.race([p.exited, new Promise<'still running'>((r) => { timer = setTimeout(() => r('still running'), 5000); })]);
+    clearTimeout(timer);
+    if (exit === 'still running') await p.stop();
+    return { exit, stderr: p.stderr, stdout: p.stdout };
+  }
+
+  const base = () => ({ KUBE_API_URL: 'http://127.0.0.1:1', KV_TOKENS_DIR: dir, KV_NAMESPACES: 'default' });
+
+  test.each([
+    ['KV_NAMESPACES is missing', { KV_NAMESPACES: '' }, /KV_NAMESPACES is required/],
+    ['a namespace is invalid', { KV_NAMESPACES: 'default,Bad_NS' }, /KV_NAMESPACES contains "Bad_NS"/],
+    ['a ConfigMap name is invalid', { KV_CONFIGMAP_NAMES: 'ok,NOT ok' }, /KV_CONFIGMAP_NAMES contains "NOT ok"/],
+    ['PORT is not a number', { PORT: 'http' }, /PORT must be an integer 0-65535, got "http"/],
+    ['KV_WRITE_ENABLED is not a boolean', { KV_WRITE_ENABLED: 'maybe' }, /KV_WRITE_ENABLED must be true or false, got "maybe"/],
+    ['KV_DISCOVERY_ENABLED is not a boolean', { KV_DISCOVERY_ENABLED: 'on' }, /KV_DISCOVERY_ENABLED must be true or false/],
+    ['KV_MAX_BODY_BYTES is zero', { KV_MAX_BODY_BYTES: '0' }, /KV_MAX_BODY_BYTES must be an integer/],
+    ['KV_MAX_WAIT_SECONDS is negative', { KV_MAX_WAIT_SECONDS: '-1' }, /KV_MAX_WAIT_SECONDS must be an integer/],
+    ['KV_SHUTDOWN_TIMEOUT_SECONDS is not a number', { KV_SHUTDOWN_TIMEOUT_SECONDS: '20s' }, /KV_SHUTDOWN_TIMEOUT_SECONDS must be an integer/],
+    ['KV_LABEL_SELECTOR is invalid', { KV_LABEL_SELECTOR: 'a in (b' }, /KV_LABEL_SELECTOR "a in \(b" is not a valid label selector/],
+    ['KUBE_API_URL is not a URL', { KUBE_API_URL: 'not a url' }, /KUBE_API_URL must be an http\(s\) URL/],
+    ['KUBE_API_URL has another scheme', { KUBE_API_URL: 'ftp://example.com' }, /KUBE_API_URL must use http or https/],
+    ['neither KUBE_API_URL nor an in-cluster environment', { KUBE_API_URL: '' }, /KUBERNETES_SERVICE_HOST\/KUBERNETES_SERVICE_PORT are missing/],
+    ['KUBE_TOKEN_FILE cannot be read', { KUBE_TOKEN_FILE: '/nonexistent/token' }, /cannot read the Kubernetes API token \/nonexistent\/token: ENOENT/],
+    ['KUBE_CA_FILE cannot be read', { KUBE_API_URL: 'https://127.0.0.1:1', KUBE_CA_FILE: '/nonexistent/ca.crt' }, /cannot read the Kubernetes API CA certificate \/nonexistent\/ca.crt/],
+    ['the tokens directory has no token files', { KV_TOKENS_DIR: '/nonexistent' }, /KV_TOKENS_DIR \/nonexistent has neither read-tokens nor write-tokens/],
+  ])('exits 1 with a clear message when %s', async (_name, env, message) => {
+    // WHEN
+    const { exit, stderr, stdout } = await startup({ ...base(), ...env } as Record<string, string>);
+    // THEN
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(stderr).toMatch(/^kv-proxy: /);
+    expect(stderr).toMatch(message);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(stdout).not.toMatch(/listening/);
+  });
+
+  test('lists every problem at once', async () => {
+    const { exit, stderr } = await startup({ ...base(), KV_NAMESPACES: '', PORT: 'x', KV_WRITE_ENABLED: 'perhaps' });
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(stderr.split('\n').filter((l) => l.startsWith('  - '))).toHaveLength(3);
+  });
+
+  test('in a pod without a service account token it says which file is missing', async () => {
+    // GIVEN the in-cluster environment but no mounted token (this host is not a pod)
+    expect(fs.existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')).toBe(false);
+    const { exit, stderr } = await startup({ KV_TOKENS_DIR: dir, KV_NAMESPACES: 'default', KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' });
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(stderr).toMatch(/\/var\/run\/secrets\/kubernetes\.io\/serviceaccount\//);
+  });
+
+  test('KV_MAX_WAIT_SECONDS caps a blocking read', async () => {
+    const f = await fixture({ namespaces: ['default'], env: { KV_MAX_WAIT_SECONDS: '1' }, seed: (api) => api.setConfigMap('default', 'cfg', { v: '1' }) });
+    try {
+      const index = (await get(`${f.url}/kv/default/cfg`)).headers['x-kv-index'];
+      const started = Date.now();
+      const res = await get(`${f.url}/kv/default/cfg?index=${index}&wait=5m`);
+      const elapsed = Date.now() - started;
+      expect(res.status).toBe(200);
+      expect(elapsed).toBeGreaterThanOrEqual(900);
+      expect(elapsed).toBeLessThan(2500);
+    } finally {
+      await f.close();
+    }
+  });
+});
