@@ -39,6 +39,12 @@ export const GIT_SYNC_ROOT_DIR = 'repo';
 /** Where the hot-plug scripts (from the generated ConfigMap) are mounted. */
 export const HOT_PLUG_SCRIPTS_DIR = '/opt/hot-plug';
 
+/** git-sync's default resources: like DEFAULT_RESOURCES with a 256 MiB memory limit for git. */
+export const GIT_SYNC_RESOURCES: kplus.ContainerResources = {
+  cpu: DEFAULT_RESOURCES.cpu,
+  memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
+};
+
 const TMP_SIZE = Size.mebibytes(64);
 const ASSETS = path.join(__dirname, 'sidecar-pod');
 
@@ -290,6 +296,12 @@ export interface GitSyncOptions {
    * @default '/srv/content' for the content preset, '/srv/code' for hot-plug
    */
   readonly appMountPath?: string;
+  /**
+   * Resources of the git-sync container (git needs more memory than a
+   * static server to index a fetched pack).
+   * @default GIT_SYNC_RESOURCES (50m/64Mi requested, 500m/256Mi limit)
+   */
+  readonly resources?: kplus.ContainerResources;
   /**
    * Port of git-sync's HTTP endpoint (`--http-bind`), whose `/` fails until
    * the first sync is done: the sidecar's readiness (and, for native
@@ -730,6 +742,7 @@ export class SidecarPod extends Construct {
         group: signal ? (app.group ?? app.user ?? DEFAULT_RUN_AS_USER) : GIT_SYNC_UID,
         env: signal ? { HOT_PLUG_SIGNAL: signal.signal!, HOT_PLUG_PROCESS: signal.processName! } : undefined,
         writableTmp: true, // the image's HOME is /tmp (git writes ~/.gitconfig)
+        resources: gitSync.opts.resources ?? GIT_SYNC_RESOURCES,
         ports: [{ number: gitSync.httpPort, name: 'git-sync' }],
         volumeMounts: [
           { volume: gitSync.volume, mountPath: gitSync.mountPath, readOnly: false },
@@ -775,7 +788,7 @@ export class SidecarPod extends Construct {
         user: AUTH_PROXY_UID,
         group: AUTH_PROXY_UID,
         writableTmp: true,
-        ports: [{ number: port, name: 'http' }],
+        ports: [{ number: port, name: 'auth-proxy' }],
         volumeMounts: [
           { volume: 'auth-proxy-config', mountPath: AUTH_PROXY_CONFIG_DIR },
           { volume: 'auth-proxy-htpasswd', mountPath: AUTH_PROXY_HTPASSWD_DIR },
@@ -950,11 +963,11 @@ export class SidecarPod extends Construct {
   }
 
   private periodSeconds(period: Duration | undefined): number {
-    const seconds = (period ?? Duration.seconds(60)).toSeconds();
-    if (!Number.isInteger(seconds) || seconds < 1) {
-      throw new Error(`git-sync period must be a whole number of seconds >= 1, got ${seconds}s`);
+    const millis = (period ?? Duration.seconds(60)).toMilliseconds();
+    if (!Number.isInteger(millis / 1000) || millis < 1000) {
+      throw new Error(`git-sync period must be a whole number of seconds >= 1, got ${millis / 1000}s`);
     }
-    return seconds;
+    return millis / 1000;
   }
 
   private resolveGitSync(
@@ -1000,6 +1013,7 @@ export class SidecarPod extends Construct {
   private validateContainers(planned: Planned[], volumes: Map<string, SidecarPodVolume>): void {
     const names = new Map<string, string>();
     const ports = new Map<number, string>();
+    const portNames = new Map<string, string>();
     for (const p of planned) {
       const s = p.spec;
       const name = this.validateName(p);
@@ -1017,8 +1031,15 @@ export class SidecarPod extends Construct {
       const own = new Set<number>();
       for (const port of s.ports ?? []) {
         validatePort(port.number, `${who} port`);
-        if (port.name !== undefined) validatePortName(port.name, `${who} port name`);
         if (own.has(port.number)) throw new Error(`${who} declares port ${port.number} more than once`);
+        if (port.name !== undefined) {
+          validatePortName(port.name, `${who} port name`);
+          const holder = portNames.get(port.name);
+          if (holder !== undefined) {
+            throw new Error(`port name "${port.name}" is used by both ${holder} and ${who}: port names must be unique in the pod`);
+          }
+          portNames.set(port.name, who);
+        }
         own.add(port.number);
         if (p.role === 'init') continue; // init containers have exited before the others start
         const other = ports.get(port.number);

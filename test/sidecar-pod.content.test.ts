@@ -10,7 +10,7 @@
  * layout (see fixtures/sidecar-pod/git-sync.ts). Its HTTP probe endpoint, loop
  * and retries are not exercised.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Testing } from 'cdk8s';
@@ -254,5 +254,33 @@ describe('HotPlugReload.signal: the exec hook signals the app through a shared p
     expect(r.status).toBe(1);
     expect(r.signalled).toBe(false);
     expect(r.output).toMatch(/cannot send SIGHUP to python3/);
+  });
+});
+
+describe('the seed\'s busybox helper sidecar', () => {
+  test('sleeps until SIGTERM, then exits at once, even as PID 1 (which ignores signals it has no handler for)', async () => {
+    requireBinaries('/usr/bin/busybox', '/usr/bin/unshare', '/usr/bin/setpriv');
+    const dep = findObject(synthObjects(new SidecarPodContentChart(Testing.app(), 'content')), 'Deployment', 'python-pod-content');
+    const helper = containerOf(dep, 'helper');
+    const uid = helper.securityContext.runAsUser;
+    const gid = helper.securityContext.runAsGroup;
+    // the busybox image: sh and sleep are busybox applets
+    const bin = sandboxTempDir('sidecar-pod-busybox');
+    for (const applet of ['sh', 'sleep']) fs.symlinkSync('/usr/bin/busybox', path.join(bin, applet));
+    const child = spawn('unshare', ['--pid', '--fork', '--kill-child', 'setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups',
+      'env', '-i', `PATH=${bin}`, ...helper.command, ...(helper.args ?? [])], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      expect(child.exitCode).toBeNull();
+      const pid1 = Number(fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+      expect(fs.readFileSync(`/proc/${pid1}/status`, 'utf8')).toMatch(/^NSpid:\s+\d+\s+1$/m); // it is PID 1 in its namespace
+      process.kill(pid1, 'SIGTERM');
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 3000))]);
+      expect(code).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
   });
 });

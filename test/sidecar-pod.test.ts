@@ -1,0 +1,571 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Duration, Size, Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { SIDECAR_POD_NAMESPACE, SEED_REPO, SidecarPodAuthChart, SidecarPodContentChart, SidecarPodHotPlugChart } from '../charts/sidecar-pod';
+import { contentHash } from '../lib/hash';
+import { DEFAULT_RUN_AS_USER } from '../lib/security';
+import {
+  AUTH_PROXY_CONFIG_DIR, AUTH_PROXY_HTPASSWD_DIR, AUTH_PROXY_IMAGE, GIT_SYNC_IMAGE, HOT_PLUG_SCRIPTS_DIR, HotPlugReload, HotPlugReloadKind,
+  SidecarMode, SidecarPod, SidecarPodProps, SidecarPodWorkload, WEB_SERVER_IMAGE,
+} from '../lib/sidecar-pod';
+import { assertValid, K8sObject } from './support/gate';
+import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
+
+const APP = { name: 'app', image: 'busybox:1.36.1', command: ['httpd', '-f', '-p', '8080'], ports: [{ number: 8080, name: 'http' }] };
+const REPO = 'https://github.com/example/site';
+
+function synth(props: SidecarPodProps, id = 'Pod'): { pod: SidecarPod; objects: K8sObject[] } {
+  const chart = testChart();
+  const pod = new SidecarPod(chart, id, props);
+  return { pod, objects: synthObjects(chart) };
+}
+
+function spec(objects: K8sObject[], name: string): any {
+  const o = objects.find((x) => (x.kind === 'Deployment' || x.kind === 'Pod') && x.metadata.name === name)!;
+  return o.kind === 'Pod' ? o.spec : o.spec.template.spec;
+}
+
+function volume(objects: K8sObject[], name: string, vol: string): any {
+  return spec(objects, name).volumes.find((v: any) => v.name === vol);
+}
+
+function mount(container: any, vol: string): any {
+  return (container.volumeMounts ?? []).find((m: any) => m.name === vol);
+}
+
+describe('SidecarPod with defaults', () => {
+  test('a hardened Deployment with the app, a Service on its port and nothing else', () => {
+    // GIVEN only an app
+    const { pod, objects } = synth({ app: APP });
+    // THEN
+    expect(objects).toMatchSnapshot();
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['Deployment/sidecar-pod', 'Service/sidecar-pod']);
+    const dep = findObject(objects, 'Deployment', 'sidecar-pod');
+    expect(dep.spec.replicas).toBe(1);
+    const s = dep.spec.template.spec;
+    expect(s.initContainers).toBeUndefined();
+    expect(s.containers.map((c: any) => c.name)).toEqual(['app']);
+    expect(s.automountServiceAccountToken).toBe(false);
+    expect(s.shareProcessNamespace).toBeUndefined();
+    expect(s.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: DEFAULT_RUN_AS_USER, runAsGroup: DEFAULT_RUN_AS_USER, fsGroup: DEFAULT_RUN_AS_USER });
+    const c = findContainer(dep, 'app');
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true,
+      runAsUser: 65532, runAsGroup: 65532, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
+    expect(c.volumeMounts).toBeUndefined();
+    expect(dep.spec.template.metadata.annotations).toEqual({ 'kubectl.kubernetes.io/default-container': 'app' });
+    const svc = findObject(objects, 'Service', 'sidecar-pod');
+    expect(svc.spec.type).toBe('ClusterIP');
+    expect(svc.spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 8080 }]);
+    expect(svc.spec.selector).toEqual(dep.spec.selector.matchLabels);
+    expect(dep.metadata.labels).toEqual({
+      'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'sidecar-pod', 'app.kubernetes.io/managed-by': 'cdk8s',
+    });
+    // AND the resolved defaults are readable
+    expect(pod).toMatchObject({
+      name: 'sidecar-pod', sidecarMode: SidecarMode.CLASSIC, replicas: 1, fsGroup: 65532, appName: 'app',
+      servicePort: 8080, serviceTargetPort: 8080, containerNames: ['app'],
+    });
+    expect(pod.workload).toBeInstanceOf(kplus.Deployment);
+    expect(pod.service).toBeDefined();
+    expect(pod.networkPolicy).toBeUndefined();
+    expect(pod.authProxyConfig).toBeUndefined();
+    expect(pod.hotPlugScripts).toBeUndefined();
+    expect(pod.syncedPath).toBeUndefined();
+    assertValid(objects);
+  });
+
+  test('createService: false creates no Service, and an app without ports is then fine', () => {
+    const { pod, objects } = synth({ app: { name: 'worker', image: 'busybox:1.36.1', command: ['sleep', '3600'] }, createService: false });
+    expect(findAll(objects, 'Service')).toEqual([]);
+    expect(pod.service).toBeUndefined();
+    expect(pod.servicePort).toBeUndefined();
+    assertValid(objects);
+  });
+
+  test('servicePort and serviceTargetPort pick the Service ports, a sidecar port included', () => {
+    const { objects } = synth({
+      app: APP, sidecars: [{ name: 'metrics', image: 'busybox:1.36.1', command: ['httpd', '-f', '-p', '9090'], ports: [{ number: 9090 }] }],
+      servicePort: 80, serviceTargetPort: 9090,
+    });
+    expect(findObject(objects, 'Service').spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 9090 }]);
+    assertValid(objects);
+  });
+});
+
+describe('sidecars, init containers and shared volumes', () => {
+  const props: SidecarPodProps = {
+    name: 'shop',
+    replicas: 3,
+    app: { ...APP, volumeMounts: [{ volume: 'shared', mountPath: '/www' }, { volume: 'settings', mountPath: '/etc/app' }] },
+    sidecars: [{
+      name: 'writer', image: 'busybox:1.36.1', command: ['sh', '-c', 'while :; do date > /out/index.html; sleep 5; done'],
+      user: 1000, group: 2000, env: { TZ: 'UTC' }, writableTmp: true,
+      volumeMounts: [{ volume: 'shared', mountPath: '/out', readOnly: false }, { volume: 'creds', mountPath: '/run/creds' }],
+      resources: { cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) }, memory: { request: Size.mebibytes(16), limit: Size.mebibytes(32) } },
+    }],
+    initContainers: [{ name: 'seed', image: 'busybox:1.36.1', command: ['sh', '-c', 'echo hi > /out/index.html'], volumeMounts: [{ volume: 'shared', mountPath: '/out', readOnly: false }] }],
+    volumes: [
+      { name: 'shared', sizeLimit: Size.mebibytes(32) },
+      { name: 'settings', configMap: 'shop-settings' },
+      { name: 'creds', secret: 'shop-creds' },
+      { name: 'cache', memory: true },
+    ],
+  };
+
+  test('volumes are declared once, mounted read-only unless a container writes, scratch /tmp only where asked', () => {
+    const { objects } = synth(props);
+    expect(objects).toMatchSnapshot();
+    const dep = findObject(objects, 'Deployment', 'shop');
+    expect(dep.spec.replicas).toBe(3);
+    const s = spec(objects, 'shop');
+    expect(s.volumes.map((v: any) => v.name)).toEqual(['shared', 'settings', 'creds', 'writer-tmp']);
+    expect(volume(objects, 'shop', 'shared')).toEqual({ name: 'shared', emptyDir: { sizeLimit: '32Mi' } });
+    expect(volume(objects, 'shop', 'settings')).toEqual({ name: 'settings', configMap: { name: 'shop-settings', defaultMode: 0o444 } });
+    expect(volume(objects, 'shop', 'creds')).toEqual({ name: 'creds', secret: { secretName: 'shop-creds', defaultMode: 0o440 } });
+    expect(volume(objects, 'shop', 'writer-tmp')).toEqual({ name: 'writer-tmp', emptyDir: { sizeLimit: '64Mi' } });
+    expect(s.initContainers.map((c: any) => c.name)).toEqual(['seed']);
+    expect(s.containers.map((c: any) => c.name)).toEqual(['app', 'writer']);
+    const app = findContainer(dep, 'app');
+    expect(app.volumeMounts).toEqual([
+      { name: 'shared', mountPath: '/www', readOnly: true },
+      { name: 'settings', mountPath: '/etc/app', readOnly: true },
+    ]);
+    const writer = findContainer(dep, 'writer');
+    expect(writer.volumeMounts).toEqual([
+      { name: 'shared', mountPath: '/out', readOnly: false },
+      { name: 'creds', mountPath: '/run/creds', readOnly: true },
+      { name: 'writer-tmp', mountPath: '/tmp', readOnly: false },
+    ]);
+    expect(writer.securityContext).toMatchObject({ runAsUser: 1000, runAsGroup: 2000, readOnlyRootFilesystem: true });
+    expect(writer.env).toEqual([{ name: 'TZ', value: 'UTC' }]);
+    expect(writer.resources).toEqual({ requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '32Mi' } });
+    expect(findContainer(dep, 'seed').volumeMounts).toEqual([{ name: 'shared', mountPath: '/out', readOnly: false }]);
+    assertValid(objects, { external: ['ConfigMap/test/shop-settings', 'Secret/test/shop-creds'] });
+  });
+
+  test('an unmounted memory volume is still declared as a tmpfs emptyDir', () => {
+    const { objects } = synth({ ...props, app: { ...APP, volumeMounts: [{ volume: 'cache', mountPath: '/cache', readOnly: false }] } });
+    expect(volume(objects, 'shop', 'cache')).toEqual({ name: 'cache', emptyDir: { medium: 'Memory' } });
+  });
+
+  test('native sidecars are init containers with restartPolicy Always, after the user\'s init containers', () => {
+    const { pod, objects } = synth({ ...props, sidecarMode: SidecarMode.NATIVE, serviceTargetPort: 8080 });
+    const s = spec(objects, 'shop');
+    expect(s.initContainers.map((c: any) => [c.name, c.restartPolicy])).toEqual([['seed', undefined], ['writer', 'Always']]);
+    expect(s.containers.map((c: any) => c.name)).toEqual(['app']);
+    expect(pod.containerNames).toEqual(['seed', 'app', 'writer']);
+    assertValid(objects, { external: ['ConfigMap/test/shop-settings', 'Secret/test/shop-creds'] });
+  });
+
+  test('a bare Pod, like the seed\'s, with the same containers and a Service selecting it', () => {
+    const { pod, objects } = synth({ ...props, replicas: undefined, workload: SidecarPodWorkload.POD });
+    const p = findObject(objects, 'Pod', 'shop');
+    expect(p.spec.containers.map((c: any) => c.name)).toEqual(['app', 'writer']);
+    expect(pod.replicas).toBeUndefined();
+    expect(findAll(objects, 'Deployment')).toEqual([]);
+    expect(findObject(objects, 'Service', 'shop').spec.selector).toEqual({ 'cdk8s.io/metadata.addr': p.metadata.labels!['cdk8s.io/metadata.addr'] });
+    assertValid(objects, { external: ['ConfigMap/test/shop-settings', 'Secret/test/shop-creds'] });
+  });
+});
+
+describe('authProxy preset', () => {
+  const props: SidecarPodProps = {
+    name: 'site',
+    app: { ...APP, command: ['httpd', '-f', '-p', '127.0.0.1:8080'] },
+    authProxy: { htpasswdSecret: 'site-users' },
+  };
+
+  test('defaults: nginx on 8081 in front of the app\'s port, the Service and a NetworkPolicy admit the proxy only', () => {
+    const { pod, objects } = synth(props);
+    expect(objects).toMatchSnapshot();
+    const dep = findObject(objects, 'Deployment', 'site');
+    expect(pod).toMatchObject({ authProxyPort: 8081, upstreamPort: 8080, serviceTargetPort: 8081, servicePort: 8081 });
+    expect(findObject(objects, 'Service', 'site').spec.ports).toEqual([{ name: 'http', port: 8081, targetPort: 8081 }]);
+    // the proxy container
+    const proxy = findContainer(dep, 'auth-proxy');
+    expect(proxy.image).toBe(AUTH_PROXY_IMAGE);
+    expect(proxy.command).toEqual(['nginx', '-c', `${AUTH_PROXY_CONFIG_DIR}/nginx.conf`, '-e', 'stderr']);
+    expect(proxy.ports).toEqual([{ containerPort: 8081, name: 'auth-proxy' }]);
+    expect(proxy.securityContext).toMatchObject({ runAsUser: 101, runAsGroup: 101, readOnlyRootFilesystem: true });
+    expect(proxy.readinessProbe).toEqual({ tcpSocket: { port: 8081 }, periodSeconds: 5, failureThreshold: 3 });
+    expect(proxy.volumeMounts).toEqual([
+      { name: 'auth-proxy-config', mountPath: AUTH_PROXY_CONFIG_DIR, readOnly: true },
+      { name: 'auth-proxy-htpasswd', mountPath: AUTH_PROXY_HTPASSWD_DIR, readOnly: true },
+      { name: 'auth-proxy-tmp', mountPath: '/tmp', readOnly: false },
+    ]);
+    expect(spec(objects, 'site').containers.map((c: any) => c.name)).toEqual(['app', 'auth-proxy']);
+    // the credentials: a referenced Secret, projected under a fixed name, readable through fsGroup
+    expect(volume(objects, 'site', 'auth-proxy-htpasswd')).toEqual({
+      name: 'auth-proxy-htpasswd', secret: { secretName: 'site-users', defaultMode: 0o440, items: [{ key: 'htpasswd', path: 'htpasswd' }] },
+    });
+    expect(findAll(objects, 'Secret')).toEqual([]);
+    // the generated configuration
+    const cm = findObject(objects, 'ConfigMap', 'site-auth-proxy');
+    const conf: string = cm.data['nginx.conf'];
+    expect(conf).toContain('listen 8081;');
+    expect(conf).toContain('server 127.0.0.1:8080;');
+    expect(conf).toContain('auth_basic "Restricted";');
+    expect(conf).toContain(`auth_basic_user_file ${AUTH_PROXY_HTPASSWD_DIR}/htpasswd;`);
+    expect(conf).toContain('proxy_set_header Authorization "";');
+    expect(conf).toContain('pid /tmp/nginx.pid;');
+    expect(dep.spec.template.metadata.annotations['checksum/auth-proxy']).toBe(contentHash(cm.data, 64));
+    // the NetworkPolicy
+    const np = findObject(objects, 'NetworkPolicy', 'site');
+    expect(np.spec).toEqual({
+      podSelector: { matchLabels: dep.spec.selector.matchLabels },
+      policyTypes: ['Ingress'],
+      ingress: [{ ports: [{ protocol: 'TCP', port: 8081 }] }],
+    });
+    assertValid(objects, { external: ['Secret/test/site-users'] });
+  });
+
+  test('options: port, upstream, realm, key, image, no NetworkPolicy; a config change rolls the pods', () => {
+    const base = synth(props).objects;
+    const { objects } = synth({
+      ...props,
+      app: { ...APP, ports: [{ number: 8080 }, { number: 9000 }] },
+      authProxy: { htpasswdSecret: 'site-users', port: 8443, upstreamPort: 9000, realm: 'Shop staff', htpasswdKey: 'auth', image: 'nginxinc/nginx-unprivileged:1.27.3', networkPolicy: false },
+      servicePort: 80,
+    });
+    const dep = findObject(objects, 'Deployment', 'site');
+    const conf: string = findObject(objects, 'ConfigMap', 'site-auth-proxy').data['nginx.conf'];
+    expect(conf).toContain('listen 8443;');
+    expect(conf).toContain('server 127.0.0.1:9000;');
+    expect(conf).toContain('auth_basic "Shop staff";');
+    expect(findContainer(dep, 'auth-proxy').image).toBe('nginxinc/nginx-unprivileged:1.27.3');
+    expect(volume(objects, 'site', 'auth-proxy-htpasswd').secret.items).toEqual([{ key: 'auth', path: 'htpasswd' }]);
+    expect(findObject(objects, 'Service', 'site').spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8443 }]);
+    expect(findAll(objects, 'NetworkPolicy')).toEqual([]);
+    expect(dep.spec.template.metadata.annotations['checksum/auth-proxy'])
+      .not.toBe(findObject(base, 'Deployment', 'site').spec.template.metadata.annotations['checksum/auth-proxy']);
+    assertValid(objects, { external: ['Secret/test/site-users'] });
+  });
+
+  test('explicitly targeting the proxy port is accepted', () => {
+    expect(() => synth({ ...props, serviceTargetPort: 8081 })).not.toThrow();
+  });
+});
+
+describe('content preset', () => {
+  test('defaults: git-sync keeps a volume at HEAD, the seed\'s web server serves it read-only, readiness waits for the first sync', () => {
+    const { pod, objects } = synth({ name: 'docs', content: { repo: REPO } });
+    expect(objects).toMatchSnapshot();
+    const dep = findObject(objects, 'Deployment', 'docs');
+    const gs = findContainer(dep, 'git-sync');
+    expect(gs.image).toBe(GIT_SYNC_IMAGE);
+    expect(gs.args).toEqual([`--repo=${REPO}`, '--ref=HEAD', '--period=60s', '--root=/git/repo', '--link=current', '--http-bind=:8089']);
+    expect(gs.securityContext).toMatchObject({ runAsUser: 65533, runAsGroup: 65533 });
+    expect(gs.ports).toEqual([{ containerPort: 8089, name: 'git-sync' }]);
+    expect(gs.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+    expect(gs.readinessProbe).toEqual({ httpGet: { path: '/', port: 8089, scheme: 'HTTP' }, periodSeconds: 5, failureThreshold: 3 });
+    expect(gs.startupProbe).toBeUndefined();
+    expect(gs.volumeMounts).toEqual([
+      { name: 'content', mountPath: '/git', readOnly: false },
+      { name: 'git-sync-tmp', mountPath: '/tmp', readOnly: false },
+    ]);
+    const web = findContainer(dep, 'web');
+    expect(web.image).toBe(WEB_SERVER_IMAGE);
+    expect(web.command).toEqual(['python3', '-P', '-m', 'http.server']);
+    expect(web.args).toEqual(['8080', '--bind', '0.0.0.0', '--directory', '/srv/content/repo/current']);
+    expect(web.workingDir).toBe('/srv/content');
+    expect(web.ports).toEqual([{ containerPort: 8080, name: 'http' }]);
+    expect(web.readinessProbe).toEqual({ httpGet: { path: '/', port: 8080, scheme: 'HTTP' }, periodSeconds: 5, failureThreshold: 3 });
+    expect(web.volumeMounts).toEqual([{ name: 'content', mountPath: '/srv/content', readOnly: true }]);
+    expect(web.securityContext).toMatchObject({ runAsUser: 65532 });
+    expect(volume(objects, 'docs', 'content')).toEqual({ name: 'content', emptyDir: {} });
+    expect(spec(objects, 'docs').securityContext.fsGroup).toBe(65533);
+    expect(spec(objects, 'docs').containers.map((c: any) => c.name)).toEqual(['web', 'git-sync']);
+    expect(findObject(objects, 'Service', 'docs').spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 8080 }]);
+    expect(pod).toMatchObject({ fsGroup: 65533, syncedPath: '/srv/content/repo/current', appName: 'web' });
+    assertValid(objects);
+  });
+
+  test('options: ref, period, link, depth, directory, port, a declared volume, mount paths and probe port', () => {
+    const { objects } = synth({
+      name: 'docs',
+      volumes: [{ name: 'site', sizeLimit: Size.gibibytes(1) }],
+      content: {
+        repo: REPO, ref: 'v1.2.0', period: Duration.minutes(5), link: 'live', depth: 3, directory: 'public/html', port: 8000,
+        volume: 'site', mountPath: '/data', appMountPath: '/usr/share/site', httpPort: 9999,
+        resources: { cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.millis(1000) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) } },
+      },
+    });
+    const dep = findObject(objects, 'Deployment', 'docs');
+    expect(findContainer(dep, 'git-sync').resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1000m', memory: '512Mi' } });
+    expect(findContainer(dep, 'git-sync').args).toEqual([
+      `--repo=${REPO}`, '--ref=v1.2.0', '--period=300s', '--root=/data/repo', '--link=live', '--http-bind=:9999', '--depth=3',
+    ]);
+    expect(findContainer(dep, 'web').args).toEqual(['8000', '--bind', '0.0.0.0', '--directory', '/usr/share/site/repo/live/public/html']);
+    expect(volume(objects, 'docs', 'site')).toEqual({ name: 'site', emptyDir: { sizeLimit: '1024Mi' } });
+    expect(spec(objects, 'docs').volumes.map((v: any) => v.name)).toEqual(['site', 'git-sync-tmp']);
+    assertValid(objects);
+  });
+
+  test('native sidecars: git-sync\'s startup probe holds the web server back until the first sync', () => {
+    const { objects } = synth({ name: 'docs', content: { repo: REPO }, sidecarMode: SidecarMode.NATIVE });
+    const s = spec(objects, 'docs');
+    expect(s.initContainers.map((c: any) => c.name)).toEqual(['git-sync']);
+    expect(s.initContainers[0].restartPolicy).toBe('Always');
+    expect(s.initContainers[0].startupProbe).toEqual({ httpGet: { path: '/', port: 8089, scheme: 'HTTP' }, periodSeconds: 2, failureThreshold: 150 });
+    assertValid(objects);
+  });
+
+  test('behind the auth proxy the web server binds 127.0.0.1 and probes itself from inside', () => {
+    const { objects } = synth({ name: 'docs', content: { repo: REPO }, authProxy: { htpasswdSecret: 'docs-users' } });
+    const web = findContainer(findObject(objects, 'Deployment', 'docs'), 'web');
+    expect(web.args).toEqual(['8080', '--bind', '127.0.0.1', '--directory', '/srv/content/repo/current']);
+    expect(web.readinessProbe.exec.command).toEqual(['python3', '-c', 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:8080/", timeout=2)']);
+    expect(findObject(objects, 'Service', 'docs').spec.ports[0].targetPort).toBe(8081);
+    assertValid(objects, { external: ['Secret/test/docs-users'] });
+  });
+
+  test('a replacement web server gets the content mounted read-only', () => {
+    const { objects } = synth({
+      name: 'docs', content: { repo: REPO },
+      app: { name: 'nginx', image: 'nginxinc/nginx-unprivileged:1.27.3-alpine', command: ['nginx', '-g', 'daemon off;'], ports: [{ number: 8080 }], user: 101, writableTmp: true },
+    });
+    const nginx = findContainer(findObject(objects, 'Deployment', 'docs'), 'nginx');
+    expect(mount(nginx, 'content')).toEqual({ name: 'content', mountPath: '/srv/content', readOnly: true });
+    assertValid(objects);
+  });
+});
+
+describe('hotPlug preset', () => {
+  const app = { name: 'api', image: 'python:3.12.8-slim-bookworm', command: ['python3', 'app.py'], args: ['--port', '8080'], workingDir: '/srv/code/repo/current', ports: [{ number: 8080 }] };
+
+  test('restartOnChange: the app runs under the supervisor shipped in a ConfigMap, no shared process namespace', () => {
+    const { pod, objects } = synth({ name: 'api', app, hotPlug: { repo: REPO, ref: 'release', reload: HotPlugReload.restartOnChange() } });
+    expect(objects).toMatchSnapshot();
+    const dep = findObject(objects, 'Deployment', 'api');
+    const c = findContainer(dep, 'api');
+    expect(c.command).toEqual(['/bin/sh', `${HOT_PLUG_SCRIPTS_DIR}/restart-on-change.sh`]);
+    expect(c.args).toEqual(['python3', 'app.py', '--port', '8080']);
+    expect(c.workingDir).toBeUndefined();
+    expect(c.env).toEqual([
+      { name: 'HOT_PLUG_LINK', value: '/srv/code/repo/current' },
+      { name: 'HOT_PLUG_POLL_SECONDS', value: '3' },
+      { name: 'HOT_PLUG_WORKDIR', value: '/srv/code/repo/current' },
+    ]);
+    expect(c.volumeMounts).toEqual([
+      { name: 'code', mountPath: '/srv/code', readOnly: true },
+      { name: 'hot-plug-scripts', mountPath: HOT_PLUG_SCRIPTS_DIR, readOnly: true },
+    ]);
+    const cm = findObject(objects, 'ConfigMap', 'api-hot-plug');
+    expect(cm.data).toEqual({ 'restart-on-change.sh': fs.readFileSync(path.join(__dirname, '..', 'lib', 'sidecar-pod', 'restart-on-change.sh'), 'utf8') });
+    expect(volume(objects, 'api', 'hot-plug-scripts')).toEqual({ name: 'hot-plug-scripts', configMap: { name: 'api-hot-plug', defaultMode: 0o555 } });
+    expect(dep.spec.template.metadata.annotations['checksum/hot-plug']).toBe(contentHash(cm.data, 64));
+    expect(dep.spec.template.spec.shareProcessNamespace).toBeUndefined();
+    const gs = findContainer(dep, 'git-sync');
+    expect(gs.args).toContain('--ref=release');
+    expect(gs.securityContext).toMatchObject({ runAsUser: 65533 });
+    expect(pod.syncedPath).toBe('/srv/code/repo/current');
+    assertValid(objects);
+  });
+
+  test('signal: git-sync\'s exec hook, as the app\'s UID, signals it through a shared process namespace', () => {
+    const { objects } = synth({ name: 'api', app: { ...app, user: 1234 }, hotPlug: { repo: REPO, reload: HotPlugReload.signal({ processName: 'gunicorn' }) } });
+    const dep = findObject(objects, 'Deployment', 'api');
+    expect(dep.spec.template.spec.shareProcessNamespace).toBe(true);
+    const gs = findContainer(dep, 'git-sync');
+    expect(gs.args).toContain(`--exechook-command=${HOT_PLUG_SCRIPTS_DIR}/signal-app.sh`);
+    expect(gs.env).toEqual([{ name: 'HOT_PLUG_SIGNAL', value: 'HUP' }, { name: 'HOT_PLUG_PROCESS', value: 'gunicorn' }]);
+    expect(gs.securityContext).toMatchObject({ runAsUser: 1234, runAsGroup: 1234 });
+    expect(mount(gs, 'hot-plug-scripts')).toEqual({ name: 'hot-plug-scripts', mountPath: HOT_PLUG_SCRIPTS_DIR, readOnly: true });
+    const api = findContainer(dep, 'api');
+    expect(api.command).toEqual(['python3', 'app.py']);
+    expect(mount(api, 'hot-plug-scripts')).toBeUndefined();
+    expect(Object.keys(findObject(objects, 'ConfigMap', 'api-hot-plug').data)).toEqual(['signal-app.sh']);
+    assertValid(objects);
+  });
+
+  test('appRestartsItself: only git-sync and the read-only mount are added', () => {
+    const { pod, objects } = synth({ name: 'api', app, hotPlug: { repo: REPO, reload: HotPlugReload.appRestartsItself() } });
+    const api = findContainer(findObject(objects, 'Deployment', 'api'), 'api');
+    expect(api.command).toEqual(['python3', 'app.py']);
+    expect(api.workingDir).toBe('/srv/code/repo/current');
+    expect(api.volumeMounts).toEqual([{ name: 'code', mountPath: '/srv/code', readOnly: true }]);
+    expect(findAll(objects, 'ConfigMap')).toEqual([]);
+    expect(pod.hotPlugScripts).toBeUndefined();
+    assertValid(objects);
+  });
+
+  test('HotPlugReload defaults: poll every 3 s, signal HUP', () => {
+    expect(HotPlugReload.restartOnChange()).toMatchObject({ kind: HotPlugReloadKind.RESTART_ON_CHANGE, pollSeconds: 3 });
+    expect(HotPlugReload.signal({ processName: 'node' })).toMatchObject({ kind: HotPlugReloadKind.SIGNAL, signal: 'HUP', processName: 'node' });
+    expect(HotPlugReload.appRestartsItself().kind).toBe(HotPlugReloadKind.APP_RESTARTS_ITSELF);
+  });
+});
+
+describe('seed charts', () => {
+  test('SidecarPodAuthChart: a one-time clone, the web server on 127.0.0.1:8080, the proxy on 8081 behind the seed\'s port 8080', () => {
+    const chart = new SidecarPodAuthChart(Testing.app(), 'auth');
+    const objects = synthObjects(chart);
+    expect(objects).toMatchSnapshot();
+    expect(new Set(objects.map((o) => o.metadata.namespace))).toEqual(new Set([SIDECAR_POD_NAMESPACE]));
+    expect(findAll(objects, 'Namespace')).toEqual([]);
+    const dep = findObject(objects, 'Deployment', 'python-pod-auth');
+    const s = dep.spec.template.spec;
+    expect(s.initContainers.map((c: any) => c.name)).toEqual(['clone']);
+    expect(findContainer(dep, 'clone').args).toEqual([`--repo=${SEED_REPO}`, '--ref=HEAD', '--root=/git/repo', '--link=demos', '--one-time']);
+    expect(s.containers.map((c: any) => c.name)).toEqual(['web', 'helper', 'auth-proxy']);
+    expect(findContainer(dep, 'web').args).toEqual(['8080', '--bind', '127.0.0.1', '--directory', '/srv/content/repo/demos/static']);
+    expect(findContainer(dep, 'helper')).toMatchObject({ image: 'busybox:1.36.1', command: ['sh', '-c', "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"] });
+    expect(findObject(objects, 'Service', 'python-pod-auth').spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 8081 }]);
+    expect(volume(objects, 'python-pod-auth', 'auth-proxy-htpasswd').secret.secretName).toBe('python-pod-auth-htpasswd');
+    expect(chart.htpasswdSecret).toBe('python-pod-auth-htpasswd');
+    assertValid(objects, { external: ['Secret/sidecar-pod/python-pod-auth-htpasswd'] });
+  });
+
+  test('SidecarPodContentChart: git-sync every 30 s, the web server serving demos/static on 8080', () => {
+    const objects = synthObjects(new SidecarPodContentChart(Testing.app(), 'content'));
+    expect(objects).toMatchSnapshot();
+    const dep = findObject(objects, 'Deployment', 'python-pod-content');
+    expect(dep.metadata.namespace).toBe(SIDECAR_POD_NAMESPACE);
+    expect(findContainer(dep, 'git-sync').args).toEqual([
+      `--repo=${SEED_REPO}`, '--ref=HEAD', '--period=30s', '--root=/git/repo', '--link=demos', '--http-bind=:8089',
+    ]);
+    expect(findContainer(dep, 'web').args).toEqual(['8080', '--bind', '0.0.0.0', '--directory', '/srv/content/repo/demos/static']);
+    expect(dep.spec.template.spec.containers.map((c: any) => c.name)).toEqual(['web', 'git-sync', 'helper']);
+    expect(findObject(objects, 'Service', 'python-pod-content').spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 8080 }]);
+    assertValid(objects);
+  });
+
+  test('SidecarPodHotPlugChart: the seed\'s server started in the synced folder, restarted on each new version', () => {
+    const objects = synthObjects(new SidecarPodHotPlugChart(Testing.app(), 'hot-plug'));
+    expect(objects).toMatchSnapshot();
+    const dep = findObject(objects, 'Deployment', 'python-pod-hot-plug');
+    const web = findContainer(dep, 'web');
+    expect(web.args).toEqual(['python3', '-P', '-m', 'http.server', '8080', '--bind', '0.0.0.0']);
+    expect(web.env).toContainEqual({ name: 'HOT_PLUG_WORKDIR', value: '/srv/code/repo/demos/static' });
+    expect(findObject(objects, 'Service', 'python-pod-hot-plug').spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 8080 }]);
+    assertValid(objects);
+  });
+
+  test('chart props: name, namespace, repo, ref, no helper, native sidecars', () => {
+    const app = Testing.app();
+    const props = { name: 'docs', namespace: 'web', repo: REPO, ref: 'v2', helper: false, sidecarMode: SidecarMode.NATIVE };
+    const charts = [new SidecarPodAuthChart(app, 'a', props), new SidecarPodContentChart(app, 'c', props), new SidecarPodHotPlugChart(app, 'h', props)];
+    for (const chart of charts) {
+      const objects = synthObjects(chart);
+      const dep = findObject(objects, 'Deployment', 'docs');
+      expect(dep.metadata.namespace).toBe('web');
+      const names = [...(dep.spec.template.spec.initContainers ?? []), ...dep.spec.template.spec.containers].map((c: any) => c.name);
+      expect(names).not.toContain('helper');
+      const sync = [...(dep.spec.template.spec.initContainers ?? [])].find((c: any) => c.name === 'git-sync' || c.name === 'clone');
+      expect(sync.args).toEqual(expect.arrayContaining([`--repo=${REPO}`, '--ref=v2']));
+      assertValid(objects, { external: ['Secret/web/docs-htpasswd'] });
+    }
+  });
+});
+
+describe('fails when', () => {
+  test('name is not a DNS label', () => {
+    expect(() => synth({ name: 'My Pod', app: APP })).toThrow(/name must be a DNS-1123 label.*got "My Pod"/);
+  });
+  test('there is neither an app nor content', () => {
+    expect(() => synth({})).toThrow(/app is required unless content is set/);
+  });
+  test('two containers have the same name', () => {
+    expect(() => synth({ app: APP, sidecars: [{ name: 'app', image: 'busybox:1.36.1' }] }))
+      .toThrow(/container name "app" is used more than once \(app and sidecars\[0\]\)/);
+    expect(() => synth({ content: { repo: REPO }, sidecars: [{ name: 'git-sync', image: 'busybox:1.36.1' }] }))
+      .toThrow(/container name "git-sync" is used more than once/);
+  });
+  test('two containers declare the same port', () => {
+    expect(() => synth({ app: APP, sidecars: [{ name: 'other', image: 'busybox:1.36.1', ports: [{ number: 8080 }] }] }))
+      .toThrow(/port 8080 is declared by both app "app" and sidecars\[0\] "other"/);
+    expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's' }, sidecars: [{ name: 'm', image: 'busybox:1.36.1', ports: [{ number: 8081 }] }] }))
+      .toThrow(/port 8081 is declared by both sidecars\[0\] "m" and auth-proxy sidecar "auth-proxy"/);
+  });
+  test('two containers use the same port name', () => {
+    expect(() => synth({ app: APP, sidecars: [{ name: 'm', image: 'busybox:1.36.1', ports: [{ number: 9090, name: 'http' }] }] }))
+      .toThrow(/port name "http" is used by both app "app" and sidecars\[0\] "m": port names must be unique in the pod/);
+  });
+  test('a container declares a port twice or out of range', () => {
+    expect(() => synth({ app: { ...APP, ports: [{ number: 8080 }, { number: 8080 }] } })).toThrow(/app "app" declares port 8080 more than once/);
+    expect(() => synth({ app: { ...APP, ports: [{ number: 70000 }] } })).toThrow(/app "app" port must be an integer port 1-65535, got 70000/);
+  });
+  test('a container mounts an undeclared volume', () => {
+    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'data', mountPath: '/data' }] }, volumes: [{ name: 'other' }] }))
+      .toThrow(/app "app" mounts volume "data", which is not declared \(declared: other\)/);
+  });
+  test('a volume is declared twice, or clashes with a preset\'s', () => {
+    expect(() => synth({ app: APP, volumes: [{ name: 'v' }, { name: 'v' }] })).toThrow(/volume name "v" is declared more than once/);
+    expect(() => synth({ app: APP, volumes: [{ name: 'auth-proxy-config' }], authProxy: { htpasswdSecret: 's' } }))
+      .toThrow(/volume name "auth-proxy-config" is declared more than once/);
+  });
+  test('a volume sets both configMap and secret, or emptyDir options on a projection', () => {
+    expect(() => synth({ app: APP, volumes: [{ name: 'v', configMap: 'a', secret: 'b' }] })).toThrow(/volumes\[0\] "v" must set at most one of configMap and secret/);
+    expect(() => synth({ app: APP, volumes: [{ name: 'v', configMap: 'a', sizeLimit: Size.mebibytes(1) }] })).toThrow(/sizeLimit and memory apply to emptyDir volumes only/);
+  });
+  test('the Service targets the app port while the auth proxy is on', () => {
+    expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's' }, serviceTargetPort: 8080 }))
+      .toThrow(/serviceTargetPort must be the auth proxy's port 8081 when authProxy is set, got the app's port 8080: traffic would bypass authentication/);
+    expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's' }, serviceTargetPort: 9999 }))
+      .toThrow(/serviceTargetPort must be the auth proxy's port 8081 when authProxy is set, got 9999/);
+  });
+  test('the Service targets a port no long-running container declares', () => {
+    expect(() => synth({ app: APP, serviceTargetPort: 9999 })).toThrow(/serviceTargetPort 9999 is not a port of the app or a sidecar \(declared: 8080\)/);
+    expect(() => synth({ app: { name: 'w', image: 'busybox:1.36.1' } })).toThrow(/serviceTargetPort is required when the app "w" declares no ports/);
+  });
+  test('the auth proxy has no upstream, or would proxy to itself', () => {
+    expect(() => synth({ app: { name: 'w', image: 'busybox:1.36.1' }, authProxy: { htpasswdSecret: 's' } }))
+      .toThrow(/authProxy.upstreamPort is required when the app "w" declares no ports/);
+    expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's', port: 8080, upstreamPort: 8080 } }))
+      .toThrow(/authProxy.upstreamPort must differ from authProxy.port 8080/);
+  });
+  test('the auth proxy\'s realm, Secret name or key is invalid', () => {
+    expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's', realm: 'a"; return 200; #' } }))
+      .toThrow(/authProxy.realm must be 1-64 letters, digits, spaces, '.', '_' or '-', got "a"; return 200; #"/);
+    expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 'Bad_Name' } })).toThrow(/authProxy.htpasswdSecret must be a DNS-1123 subdomain/);
+    expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's', htpasswdKey: 'a/b' } })).toThrow(/authProxy.htpasswdKey must be a valid ConfigMap key/);
+  });
+  test('content and hotPlug are both set, or hotPlug has no app', () => {
+    const reload = HotPlugReload.appRestartsItself();
+    expect(() => synth({ content: { repo: REPO }, hotPlug: { repo: REPO, reload }, app: APP })).toThrow(/content and hotPlug cannot both be set/);
+    expect(() => synth({ hotPlug: { repo: REPO, reload } })).toThrow(/app is required with hotPlug/);
+  });
+  test('restartOnChange has no command to supervise', () => {
+    expect(() => synth({ app: { name: 'a', image: 'busybox:1.36.1', ports: [{ number: 80 }] }, hotPlug: { repo: REPO, reload: HotPlugReload.restartOnChange() } }))
+      .toThrow(/app.command is required with HotPlugReload.restartOnChange\(\)/);
+  });
+  test('hot-plug reload options are invalid', () => {
+    expect(() => HotPlugReload.restartOnChange({ pollSeconds: 0 })).toThrow(/hotPlug reload pollSeconds must be an integer 1-3600, got 0/);
+    expect(() => HotPlugReload.signal({ processName: 'a-very-long-process-name' })).toThrow(/processName must be a process name of 1-15 characters/);
+    expect(() => HotPlugReload.signal({ processName: 'node', signal: 'SIGKILL' })).toThrow(/signal must be one of HUP, INT, QUIT, USR1, USR2, TERM, WINCH \(without "SIG"\), got "SIGKILL"/);
+  });
+  test('git-sync options are invalid', () => {
+    expect(() => synth({ content: { repo: 'https://x/ y' } })).toThrow(/content.repo must be a git repository URL without spaces/);
+    expect(() => synth({ content: { repo: REPO, ref: 'main branch' } })).toThrow(/content.ref must be a branch, tag or hash/);
+    expect(() => synth({ content: { repo: REPO, link: 'a/b' } })).toThrow(/content.link must be a single path segment/);
+    expect(() => synth({ content: { repo: REPO, period: Duration.millis(500) } })).toThrow(/git-sync period must be a whole number of seconds >= 1, got 0.5s/);
+    expect(() => synth({ content: { repo: REPO, directory: '../etc' } })).toThrow(/content.directory must be a relative path without empty, "." or ".." segments, got "..\/etc"/);
+    expect(() => synth({ content: { repo: REPO, mountPath: 'git' } })).toThrow(/content.mountPath must be an absolute path/);
+    expect(() => synth({ content: { repo: REPO, depth: -1 } })).toThrow(/git-sync depth must be an integer 0-1000000, got -1/);
+    expect(() => synth({ content: { repo: REPO, volume: 'cfg' }, volumes: [{ name: 'cfg', configMap: 'c' }] })).toThrow(/content.volume "cfg" must be an emptyDir volume/);
+  });
+  test('replicas are given for a bare Pod, or out of range', () => {
+    expect(() => synth({ app: APP, workload: SidecarPodWorkload.POD, replicas: 2 })).toThrow(/replicas is only allowed with SidecarPodWorkload.DEPLOYMENT, got 2/);
+    expect(() => synth({ app: APP, replicas: -1 })).toThrow(/replicas must be an integer 0-1000, got -1/);
+  });
+  test('an init container has probes', () => {
+    expect(() => synth({ app: APP, initContainers: [{ name: 'init', image: 'busybox:1.36.1', readinessProbe: kplus.Probe.fromCommand(['true']) }] }))
+      .toThrow(/initContainers\[0\] "init" must not have probes/);
+  });
+  test('mounts are malformed or collide', () => {
+    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'v', mountPath: 'data' }] }, volumes: [{ name: 'v' }] })).toThrow(/app "app" mountPath must be an absolute path/);
+    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'v', mountPath: '/d', subPath: '../x' }] }, volumes: [{ name: 'v' }] })).toThrow(/app "app" subPath must be a relative path/);
+    expect(() => synth({ app: { ...APP, writableTmp: true, volumeMounts: [{ volume: 'v', mountPath: '/tmp' }] }, volumes: [{ name: 'v' }] }))
+      .toThrow(/app "app" mounts two volumes at "\/tmp"/);
+  });
+  test('a container is not pinned, has a bad env name, workingDir or a name too long for its scratch volume', () => {
+    expect(() => synth({ app: { ...APP, image: 'busybox' } })).toThrow(/app "app" image must be pinned with a tag or a digest/);
+    expect(() => synth({ app: { ...APP, env: { '1BAD': 'x' } } })).toThrow(/app "app" env must be a valid environment variable name/);
+    expect(() => synth({ app: { ...APP, workingDir: 'srv' } })).toThrow(/app "app" workingDir must be an absolute path/);
+    expect(() => synth({ app: { ...APP, name: 'a'.repeat(60), writableTmp: true } })).toThrow(/app name must be at most 59 characters with writableTmp/);
+  });
+});
