@@ -718,89 +718,20 @@ export class SidecarPod extends Construct {
     this.appName = app.name;
 
     // ---- preset sidecars
-    const presetSidecars: SidecarPodContainer[] = [];
+    const gitSyncSidecars = gitSync ? [this.gitSyncContainer(gitSync, app, reload)] : [];
+    let authSidecars: SidecarPodContainer[] = [];
     let authConfigData: Record<string, string> | undefined;
-    if (gitSync) {
-      const signal = reload?.kind === HotPlugReloadKind.SIGNAL ? reload : undefined;
-      const args = [
-        `--repo=${gitSync.opts.repo}`,
-        `--ref=${gitSync.opts.ref ?? 'HEAD'}`,
-        `--period=${this.periodSeconds(gitSync.opts.period)}s`,
-        `--root=${gitSync.root}`,
-        `--link=${gitSync.link}`,
-        `--http-bind=:${gitSync.httpPort}`,
-      ];
-      if (gitSync.opts.depth !== undefined) args.push(`--depth=${validatePositiveInteger(gitSync.opts.depth, 'git-sync depth', 0, 1000000)}`);
-      if (signal) args.push(`--exechook-command=${HOT_PLUG_SCRIPTS_DIR}/signal-app.sh`);
-      const ready = () => kplus.Probe.fromHttpGet('/', { port: gitSync.httpPort, periodSeconds: Duration.seconds(5), failureThreshold: 3 });
-      presetSidecars.push({
-        name: 'git-sync',
-        image: validateImage(gitSync.opts.image ?? GIT_SYNC_IMAGE, 'git-sync image'),
-        args,
-        // With the signal reload git-sync must share the app's UID: kill(2) across UIDs needs CAP_KILL.
-        user: signal ? (app.user ?? DEFAULT_RUN_AS_USER) : GIT_SYNC_UID,
-        group: signal ? (app.group ?? app.user ?? DEFAULT_RUN_AS_USER) : GIT_SYNC_UID,
-        env: signal ? { HOT_PLUG_SIGNAL: signal.signal!, HOT_PLUG_PROCESS: signal.processName! } : undefined,
-        writableTmp: true, // the image's HOME is /tmp (git writes ~/.gitconfig)
-        resources: gitSync.opts.resources ?? GIT_SYNC_RESOURCES,
-        ports: [{ number: gitSync.httpPort, name: 'git-sync' }],
-        volumeMounts: [
-          { volume: gitSync.volume, mountPath: gitSync.mountPath, readOnly: false },
-          ...(signal ? [{ volume: 'hot-plug-scripts', mountPath: HOT_PLUG_SCRIPTS_DIR, readOnly: true }] : []),
-        ],
-        readinessProbe: ready(),
-        // A native sidecar's startup probe holds the app back until the first sync is published.
-        startupProbe: this.sidecarMode === SidecarMode.NATIVE
-          ? kplus.Probe.fromHttpGet('/', { port: gitSync.httpPort, periodSeconds: Duration.seconds(2), failureThreshold: 150 })
-          : undefined,
-      });
-    }
     if (auth) {
-      const port = validatePort(auth.port ?? 8081, 'authProxy.port');
-      const appPort = auth.upstreamPort ?? app.ports?.[0]?.number;
-      if (appPort === undefined) {
-        throw new Error(`authProxy.upstreamPort is required when the app "${app.name}" declares no ports`);
-      }
-      const upstream = validatePort(appPort, 'authProxy.upstreamPort');
-      if (upstream === port) {
-        throw new Error(`authProxy.upstreamPort must differ from authProxy.port ${port}: the proxy would forward to itself`);
-      }
-      validateConfigMapKey(auth.htpasswdKey ?? 'htpasswd', 'authProxy.htpasswdKey');
-      validateDnsSubdomain(auth.htpasswdSecret, 'authProxy.htpasswdSecret');
-      const realm = auth.realm ?? 'Restricted';
-      if (typeof realm !== 'string' || !REALM.test(realm)) {
-        throw new Error(`authProxy.realm must be 1-64 letters, digits, spaces, '.', '_' or '-', got "${realm}"`);
-      }
-      this.authProxyPort = port;
-      this.upstreamPort = upstream;
-      authConfigData = {
-        'nginx.conf': renderAuthProxyConfig({
-          listenPort: port, upstreamPort: upstream, realm, tmpDir: '/tmp',
-          htpasswdPath: `${AUTH_PROXY_HTPASSWD_DIR}/htpasswd`,
-        }),
-      };
+      const proxy = this.authProxyContainer(auth, app);
+      authSidecars = [proxy.container];
+      authConfigData = proxy.configData;
+      this.authProxyPort = proxy.port;
+      this.upstreamPort = proxy.upstream;
       declareVolume({ name: 'auth-proxy-config' }, 'authProxy');
       declareVolume({ name: 'auth-proxy-htpasswd', secret: auth.htpasswdSecret }, 'authProxy');
-      presetSidecars.push({
-        name: 'auth-proxy',
-        image: validateImage(auth.image ?? AUTH_PROXY_IMAGE, 'authProxy.image'),
-        command: ['nginx', '-c', `${AUTH_PROXY_CONFIG_DIR}/nginx.conf`, '-e', 'stderr'],
-        user: AUTH_PROXY_UID,
-        group: AUTH_PROXY_UID,
-        writableTmp: true,
-        ports: [{ number: port, name: 'auth-proxy' }],
-        volumeMounts: [
-          { volume: 'auth-proxy-config', mountPath: AUTH_PROXY_CONFIG_DIR },
-          { volume: 'auth-proxy-htpasswd', mountPath: AUTH_PROXY_HTPASSWD_DIR },
-        ],
-        // tcpSocket, not httpGet: every path answers 401 without credentials.
-        readinessProbe: kplus.Probe.fromTcpSocket({ port, periodSeconds: Duration.seconds(5) }),
-      });
     }
 
     // ---- every container, validated together
-    const gitSyncSidecars = presetSidecars.filter((c) => c.name === 'git-sync');
-    const authSidecars = presetSidecars.filter((c) => c.name === 'auth-proxy');
     // Order: init containers, the app, then sidecars (git-sync first, the proxy last).
     // Native sidecars become init containers after the user's, in this order.
     const planned: Planned[] = [
@@ -904,7 +835,7 @@ export class SidecarPod extends Construct {
       const env: Record<string, kplus.EnvValue> = {};
       for (const [k, v] of Object.entries(s.env ?? {})) env[k] = kplus.EnvValue.fromValue(v);
       const native = p.role === 'sidecar' && this.sidecarMode === SidecarMode.NATIVE;
-      const props2 = hardenedContainer({
+      const containerProps = hardenedContainer({
         name: s.name,
         image: s.image,
         command: s.command,
@@ -920,8 +851,8 @@ export class SidecarPod extends Construct {
         restartPolicy: native ? kplus.ContainerRestartPolicy.ALWAYS : undefined,
         securityContext: { user: s.user ?? DEFAULT_RUN_AS_USER, group: s.group ?? s.user ?? DEFAULT_RUN_AS_USER },
       });
-      if (p.role === 'init' || native) this.workload.addInitContainer(props2);
-      else this.workload.addContainer(props2);
+      if (p.role === 'init' || native) this.workload.addInitContainer(containerProps);
+      else this.workload.addContainer(containerProps);
     }
 
     // ---- pod-level extras
@@ -952,6 +883,87 @@ export class SidecarPod extends Construct {
     }
 
     applyLabels(this, recommendedLabels({ name: this.name }));
+  }
+
+  /** The git-sync sidecar of the content and hot-plug presets. */
+  private gitSyncContainer(gitSync: ResolvedGitSync, app: SidecarPodContainer, reload: HotPlugReload | undefined): SidecarPodContainer {
+    const signal = reload?.kind === HotPlugReloadKind.SIGNAL ? reload : undefined;
+    const args = [
+      `--repo=${gitSync.opts.repo}`,
+      `--ref=${gitSync.opts.ref ?? 'HEAD'}`,
+      `--period=${this.periodSeconds(gitSync.opts.period)}s`,
+      `--root=${gitSync.root}`,
+      `--link=${gitSync.link}`,
+      `--http-bind=:${gitSync.httpPort}`,
+      // Keep serving the last good sync through upstream outages: exiting on a failed
+      // sync would restart the container and take the pod out of its Service.
+      '--max-failures=-1',
+    ];
+    if (gitSync.opts.depth !== undefined) args.push(`--depth=${validatePositiveInteger(gitSync.opts.depth, 'git-sync depth', 0, 1000000)}`);
+    if (signal) args.push(`--exechook-command=${HOT_PLUG_SCRIPTS_DIR}/signal-app.sh`);
+    const probe = (periodSeconds: number, failureThreshold: number) =>
+      kplus.Probe.fromHttpGet('/', { port: gitSync.httpPort, periodSeconds: Duration.seconds(periodSeconds), failureThreshold });
+    return {
+      name: 'git-sync',
+      image: validateImage(gitSync.opts.image ?? GIT_SYNC_IMAGE, 'git-sync image'),
+      args,
+      // With the signal reload git-sync must share the app's UID: kill(2) across UIDs needs CAP_KILL.
+      user: signal ? (app.user ?? DEFAULT_RUN_AS_USER) : GIT_SYNC_UID,
+      group: signal ? (app.group ?? app.user ?? DEFAULT_RUN_AS_USER) : GIT_SYNC_UID,
+      env: signal ? { HOT_PLUG_SIGNAL: signal.signal!, HOT_PLUG_PROCESS: signal.processName! } : undefined,
+      writableTmp: true, // the image's HOME is /tmp (git writes ~/.gitconfig)
+      resources: gitSync.opts.resources ?? GIT_SYNC_RESOURCES,
+      ports: [{ number: gitSync.httpPort, name: 'git-sync' }],
+      volumeMounts: [
+        { volume: gitSync.volume, mountPath: gitSync.mountPath, readOnly: false },
+        ...(signal ? [{ volume: 'hot-plug-scripts', mountPath: HOT_PLUG_SCRIPTS_DIR, readOnly: true }] : []),
+      ],
+      // git-sync's "/" fails until the first sync is published, then stays 200.
+      readinessProbe: probe(5, 3),
+      // A native sidecar's startup probe holds the app back until the first sync (up to 5 minutes).
+      startupProbe: this.sidecarMode === SidecarMode.NATIVE ? probe(2, 150) : undefined,
+    };
+  }
+
+  /** The nginx sidecar of the authentication preset, and its nginx.conf. */
+  private authProxyContainer(auth: AuthProxyOptions, app: SidecarPodContainer):
+  { container: SidecarPodContainer; configData: Record<string, string>; port: number; upstream: number } {
+    const port = validatePort(auth.port ?? 8081, 'authProxy.port');
+    const appPort = auth.upstreamPort ?? app.ports?.[0]?.number;
+    if (appPort === undefined) {
+      throw new Error(`authProxy.upstreamPort is required when the app "${app.name}" declares no ports`);
+    }
+    const upstream = validatePort(appPort, 'authProxy.upstreamPort');
+    if (upstream === port) {
+      throw new Error(`authProxy.upstreamPort must differ from authProxy.port ${port}: the proxy would forward to itself`);
+    }
+    validateConfigMapKey(auth.htpasswdKey ?? 'htpasswd', 'authProxy.htpasswdKey');
+    validateDnsSubdomain(auth.htpasswdSecret, 'authProxy.htpasswdSecret');
+    const realm = auth.realm ?? 'Restricted';
+    if (typeof realm !== 'string' || !REALM.test(realm)) {
+      throw new Error(`authProxy.realm must be 1-64 letters, digits, spaces, '.', '_' or '-', got "${realm}"`);
+    }
+    const configData = {
+      'nginx.conf': renderAuthProxyConfig({
+        listenPort: port, upstreamPort: upstream, realm, tmpDir: '/tmp', htpasswdPath: `${AUTH_PROXY_HTPASSWD_DIR}/htpasswd`,
+      }),
+    };
+    const container: SidecarPodContainer = {
+      name: 'auth-proxy',
+      image: validateImage(auth.image ?? AUTH_PROXY_IMAGE, 'authProxy.image'),
+      command: ['nginx', '-c', `${AUTH_PROXY_CONFIG_DIR}/nginx.conf`, '-e', 'stderr'],
+      user: AUTH_PROXY_UID,
+      group: AUTH_PROXY_UID,
+      writableTmp: true,
+      ports: [{ number: port, name: 'auth-proxy' }],
+      volumeMounts: [
+        { volume: 'auth-proxy-config', mountPath: AUTH_PROXY_CONFIG_DIR },
+        { volume: 'auth-proxy-htpasswd', mountPath: AUTH_PROXY_HTPASSWD_DIR },
+      ],
+      // tcpSocket, not httpGet: every path answers 401 without credentials.
+      readinessProbe: kplus.Probe.fromTcpSocket({ port, periodSeconds: Duration.seconds(5) }),
+    };
+    return { container, configData, port, upstream };
   }
 
   private validateName(p: Planned): string {

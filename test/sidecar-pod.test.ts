@@ -257,7 +257,7 @@ describe('content preset', () => {
     const dep = findObject(objects, 'Deployment', 'docs');
     const gs = findContainer(dep, 'git-sync');
     expect(gs.image).toBe(GIT_SYNC_IMAGE);
-    expect(gs.args).toEqual([`--repo=${REPO}`, '--ref=HEAD', '--period=60s', '--root=/git/repo', '--link=current', '--http-bind=:8089']);
+    expect(gs.args).toEqual([`--repo=${REPO}`, '--ref=HEAD', '--period=60s', '--root=/git/repo', '--link=current', '--http-bind=:8089', '--max-failures=-1']);
     expect(gs.securityContext).toMatchObject({ runAsUser: 65533, runAsGroup: 65533 });
     expect(gs.ports).toEqual([{ containerPort: 8089, name: 'git-sync' }]);
     expect(gs.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
@@ -297,7 +297,7 @@ describe('content preset', () => {
     const dep = findObject(objects, 'Deployment', 'docs');
     expect(findContainer(dep, 'git-sync').resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1000m', memory: '512Mi' } });
     expect(findContainer(dep, 'git-sync').args).toEqual([
-      `--repo=${REPO}`, '--ref=v1.2.0', '--period=300s', '--root=/data/repo', '--link=live', '--http-bind=:9999', '--depth=3',
+      `--repo=${REPO}`, '--ref=v1.2.0', '--period=300s', '--root=/data/repo', '--link=live', '--http-bind=:9999', '--max-failures=-1', '--depth=3',
     ]);
     expect(findContainer(dep, 'web').args).toEqual(['8000', '--bind', '0.0.0.0', '--directory', '/usr/share/site/repo/live/public/html']);
     expect(volume(objects, 'docs', 'site')).toEqual({ name: 'site', emptyDir: { sizeLimit: '1024Mi' } });
@@ -426,7 +426,7 @@ describe('seed charts', () => {
     const dep = findObject(objects, 'Deployment', 'python-pod-content');
     expect(dep.metadata.namespace).toBe(SIDECAR_POD_NAMESPACE);
     expect(findContainer(dep, 'git-sync').args).toEqual([
-      `--repo=${SEED_REPO}`, '--ref=HEAD', '--period=30s', '--root=/git/repo', '--link=demos', '--http-bind=:8089',
+      `--repo=${SEED_REPO}`, '--ref=HEAD', '--period=30s', '--root=/git/repo', '--link=demos', '--http-bind=:8089', '--max-failures=-1',
     ]);
     expect(findContainer(dep, 'web').args).toEqual(['8080', '--bind', '0.0.0.0', '--directory', '/srv/content/repo/demos/static']);
     expect(dep.spec.template.spec.containers.map((c: any) => c.name)).toEqual(['web', 'git-sync', 'helper']);
