@@ -12,7 +12,7 @@
 import { Chart, ChartProps, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
-  GIT_SYNC_IMAGE, GIT_SYNC_ROOT_DIR, GIT_SYNC_UID, HotPlugReload, pythonHttpServer, SidecarMode, SidecarPod, SidecarPodContainer,
+  GIT_SYNC_IMAGE, GIT_SYNC_RESOURCES, GIT_SYNC_ROOT_DIR, GIT_SYNC_UID, HotPlugReload, pythonHttpServer, SidecarMode, SidecarPod, SidecarPodContainer,
 } from '../lib/sidecar-pod';
 
 /** The seed's content repository. */
@@ -99,6 +99,7 @@ export class SidecarPodAuthChart extends Chart {
         args: [`--repo=${props.repo ?? SEED_REPO}`, `--ref=${props.ref ?? 'HEAD'}`, `--root=/git/${GIT_SYNC_ROOT_DIR}`, '--link=demos', '--one-time'],
         user: GIT_SYNC_UID,
         writableTmp: true,
+        resources: GIT_SYNC_RESOURCES,
         volumeMounts: [{ volume: 'content', mountPath: '/git', readOnly: false }],
       }],
       app: pythonHttpServer({

@@ -411,6 +411,7 @@ describe('seed charts', () => {
     const s = dep.spec.template.spec;
     expect(s.initContainers.map((c: any) => c.name)).toEqual(['clone']);
     expect(findContainer(dep, 'clone').args).toEqual([`--repo=${SEED_REPO}`, '--ref=HEAD', '--root=/git/repo', '--link=demos', '--one-time']);
+    expect(findContainer(dep, 'clone').resources.limits.memory).toBe('256Mi');
     expect(s.containers.map((c: any) => c.name)).toEqual(['web', 'helper', 'auth-proxy']);
     expect(findContainer(dep, 'web').args).toEqual(['8080', '--bind', '127.0.0.1', '--directory', '/srv/content/repo/demos/static']);
     expect(findContainer(dep, 'helper')).toMatchObject({ image: 'busybox:1.36.1', command: ['sh', '-c', "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"] });
