@@ -170,6 +170,14 @@ describe('sidecars, init containers and shared volumes', () => {
     expect(findObject(objects, 'Service', 'shop').spec.selector).toEqual({ 'cdk8s.io/metadata.addr': p.metadata.labels!['cdk8s.io/metadata.addr'] });
     assertValid(objects, { external: ['ConfigMap/test/shop-settings', 'Secret/test/shop-creds'] });
   });
+
+  test('a bare Pod behind the auth proxy gets a NetworkPolicy selecting it', () => {
+    const { objects } = synth({ app: APP, workload: SidecarPodWorkload.POD, authProxy: { htpasswdSecret: 'users' } });
+    const p = findObject(objects, 'Pod', 'sidecar-pod');
+    expect(findObject(objects, 'NetworkPolicy', 'sidecar-pod').spec.podSelector.matchLabels)
+      .toEqual({ 'cdk8s.io/metadata.addr': p.metadata.labels!['cdk8s.io/metadata.addr'] });
+    assertValid(objects, { external: ['Secret/test/users'] });
+  });
 });
 
 describe('authProxy preset', () => {
