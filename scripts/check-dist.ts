@@ -36,8 +36,11 @@ export function compareDirs(committed: string, fresh: string): DriftResult {
     return !fs.existsSync(pa) || !fs.existsSync(pb) || !fs.readFileSync(pa).equals(fs.readFileSync(pb));
   });
   if (!changed.length) return { identical: true, diff: '', changedFiles: [] };
-  const r = spawnSync('diff', ['-ruN', '--label', 'committed', '--label', 'fresh', committed, fresh], { encoding: 'utf8' });
-  const diff = r.error ? `(diff unavailable: ${r.error.message})\n${changed.join('\n')}` : r.stdout;
+  const r = spawnSync('diff', ['-ruN', committed, fresh], { encoding: 'utf8' });
+  // name the two sides "committed/<file>" and "fresh/<file>" instead of temporary paths
+  const diff = r.error ? `(diff unavailable: ${r.error.message})\n${changed.join('\n')}`
+    : r.stdout.split(`${committed}${path.sep}`).join('committed/').split(`${fresh}${path.sep}`).join('fresh/')
+      .split(committed).join('committed').split(fresh).join('fresh');
   return { identical: false, diff, changedFiles: changed };
 }
 
