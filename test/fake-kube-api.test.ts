@@ -91,6 +91,8 @@ class WatchStream {
   }
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 const CM = (ns: string, name?: string) => `/api/v1/namespaces/${ns}/configmaps${name ? `/${name}` : ''}`;
 
 describe('FakeKubeApi', () => {
@@ -389,6 +391,19 @@ describe('FakeKubeApi', () => {
       await w.waitEnded();
       expect(api.openWatches).toBe(0);
       expect((await request('GET', `${base}${CM('default')}`)).status).toBe(200);
+    });
+
+    test('eventDelayMs holds changes back from watches, in order', async () => {
+      const w = await watch(`${CM('default')}?watch=true&resourceVersion=${api.resourceVersion}`);
+      api.eventDelayMs = 300;
+      const started = Date.now();
+      api.setConfigMap('default', 'a', { v: '1' });
+      api.setConfigMap('default', 'a', { v: '2' });
+      await sleep(150);
+      expect(w.events).toEqual([]);
+      const events = await w.waitFor((e) => e.length >= 2);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+      expect(events.map((e) => e.object.data.v)).toEqual(['1', '2']);
     });
 
     test('counts calls per verb, resource and path', async () => {

@@ -114,7 +114,12 @@ class ProxyProcess {
       return p.logs.find((l) => l.msg === 'listening')?.port as number | undefined;
     });
     p.url = `http://127.0.0.1:${port}`;
-    if (ready) await waitFor('the proxy to be ready', async () => (await call('GET', `${p.url}/readyz`)).status === 200 || undefined);
+    try {
+      if (ready) await waitFor('the proxy to be ready', async () => (await call('GET', `${p.url}/readyz`)).status === 200 || undefined);
+    } catch (err) {
+      await p.stop();
+      throw err;
+    }
     return p;
   }
 
@@ -171,13 +176,20 @@ async function fixture(options: {
   fs.writeFileSync(path.join(tokensDir, 'read-tokens'), `# readers\n${READ_TOKEN}\n\n`);
   fs.writeFileSync(path.join(tokensDir, 'write-tokens'), `${WRITE_TOKEN}\n`);
   fs.writeFileSync(path.join(dir, 'sa-token'), `${SA_TOKEN}\n`);
-  const proxy = await ProxyProcess.start({
-    KUBE_API_URL: api.url,
-    KUBE_TOKEN_FILE: path.join(dir, 'sa-token'),
-    KV_TOKENS_DIR: tokensDir,
-    KV_NAMESPACES: namespaces.join(','),
-    ...options.env,
-  }, { ready: options.ready !== false });
+  let proxy: ProxyProcess;
+  try {
+    proxy = await ProxyProcess.start({
+      KUBE_API_URL: api.url,
+      KUBE_TOKEN_FILE: path.join(dir, 'sa-token'),
+      KV_TOKENS_DIR: tokensDir,
+      KV_NAMESPACES: namespaces.join(','),
+      ...options.env,
+    }, { ready: options.ready !== false });
+  } catch (err) {
+    await api.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     api, proxy, url: proxy.url, dir, tokensDir,
     close: async () => {
@@ -204,7 +216,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     });
     kv = (p) => `${f.url}/kv/${p}`;
   });
-  afterAll(() => f.close());
+  afterAll(() => f?.close());
 
   test('the seed test.sh flow: GET, POST two keys, GET', async () => {
     // GIVEN the ConfigMap does not exist
@@ -354,6 +366,32 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(f.api.calls.length).toBeLessThanOrEqual(1);
   });
 
+  test('a write is readable at once, before the watch delivers it, and reads never go backwards', async () => {
+    // GIVEN a slow watch
+    await post(kv('default/ryw'), { v: '0' });
+    f.api.eventDelayMs = 400;
+    try {
+      // WHEN
+      const first = await post(kv('default/ryw'), { v: '1' });
+      const afterFirst = await get(kv('default/ryw/v'));
+      const second = await post(kv('default/ryw'), { v: '2' });
+      const seen: string[] = [];
+      const until = Date.now() + 700; // the delayed events for v=1 and v=2 arrive meanwhile
+      while (Date.now() < until) {
+        seen.push((await get(kv('default/ryw/v'))).text);
+        await sleep(5);
+      }
+      // THEN
+      expect(first.json).toEqual({ v: '1' });
+      expect(afterFirst.text).toBe('1');
+      expect(second.json).toEqual({ v: '2' });
+      expect(seen.length).toBeGreaterThan(20);
+      expect(seen.filter((v) => v !== '2')).toEqual([]);
+    } finally {
+      f.api.eventDelayMs = 0;
+    }
+  });
+
   test('a change by another client reaches readers through the watch', async () => {
     await post(kv('default/external'), { v: '1' });
     f.api.patchObject('configmaps', 'default', 'external', { data: { v: '2' } });
@@ -450,7 +488,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
 
   describe('bad input is a 4xx, never a 5xx, and the server stays up', () => {
     const big = (n: number) => 'x'.repeat(n);
-    const cases: [string, () => Promise<Reply>, number][] = [
+    const cases: [string, () => Promise<Reply>, number, RegExp?][] = [
       ['malformed JSON', () => post(kv('default/bad'), '{"a":'), 400],
       ['empty body', () => post(kv('default/bad'), ''), 400],
       ['a JSON array', () => post(kv('default/bad'), '["a"]'), 400],
@@ -467,13 +505,16 @@ describe('kv-proxy with writes and discovery enabled', () => {
       ['a key of 254 characters', () => put(kv(`default/bad/${big(254)}`), 'v'), 400],
       ['a key with an encoded space', () => put(kv('default/bad/bad%20key'), 'v'), 400],
       ['a value that is not UTF-8', () => put(kv('default/bad/k'), Buffer.from([0xff, 0xfe, 0x00])), 400],
-      ['encoded .. as ConfigMap', () => get(`${f.url}/kv/default/%2e%2e/x`), 400],
-      ['encoded ../ across segments', () => get(`${f.url}/kv/%2e%2e%2fkube-system/cm`), 400],
-      ['an encoded slash in a name', () => get(`${f.url}/kv/default/cm%2Fother`), 400],
-      ['an encoded backslash', () => get(`${f.url}/kv/default/cm%5cother`), 400],
-      ['a double slash', () => get(`${f.url}/kv//default/cm`), 400],
-      ['a raw .. key', () => get(`${f.url}/kv/default/cm/..`), 400],
-      ['a bad percent escape', () => get(`${f.url}/kv/default/%zz`), 400],
+      ['encoded .. as ConfigMap', () => get(`${f.url}/kv/default/%2e%2e/x`), 400, /invalid path/],
+      ['encoded ../ across segments', () => get(`${f.url}/kv/%2e%2e%2fkube-system/cm`), 400, /invalid path/],
+      ['an encoded slash in a name', () => get(`${f.url}/kv/default/cm%2Fother`), 400, /invalid path/],
+      ['an encoded slash in a key', () => put(`${f.url}/kv/default/cm/a%2F..%2F..%2Fb`, 'v'), 400, /invalid path/],
+      ['an encoded backslash', () => get(`${f.url}/kv/default/cm%5cother`), 400, /invalid path/],
+      ['a double slash', () => get(`${f.url}/kv//default/cm`), 400, /invalid path/],
+      ['a trailing slash', () => get(`${f.url}/kv/default/cm/`), 400, /invalid path/],
+      ['a raw .. key', () => get(`${f.url}/kv/default/cm/..`), 400, /invalid path/],
+      ['an encoded .. in discovery', () => get(`${f.url}/discover/%2e%2e`), 400, /invalid path/],
+      ['a bad percent escape', () => get(`${f.url}/kv/default/%zz`), 400, /invalid path/],
       ['an invalid namespace name', () => get(kv('Default/cm')), 400],
       ['an invalid ConfigMap name', () => get(kv('default/Not_Valid')), 400],
       ['a namespace outside KV_NAMESPACES', () => get(kv('kube-system/cm')), 403],
@@ -497,12 +538,14 @@ describe('kv-proxy with writes and discovery enabled', () => {
       ['POST on /healthz', () => call('POST', `${f.url}/healthz`), 405],
     ];
 
-    test.each(cases)('%s', async (_name, send, expected) => {
+    // A rest parameter: jest would take a 4th declared parameter for a done callback.
+    test.each(cases)('%s', async (...[, send, expected, message]) => {
       // WHEN
       const res = await send();
       // THEN
       expect(res.status).toBe(expected);
       expect(res.json).toEqual(expect.objectContaining({ error: expect.any(String) }));
+      if (message) expect(res.json.error).toMatch(message);
       expect(res.json.error).not.toMatch(/\n\s+at /); // no stack traces
     });
 
@@ -522,8 +565,10 @@ describe('kv-proxy with writes and discovery enabled', () => {
       // WHEN
       const res = await post(kv('default/nearly-full'), { more: big(300) });
       const fits = await post(kv('default/nearly-full'), { more: big(100) });
-      // THEN
+      // THEN the proxy refused it itself, without asking the API server
       expect(res.status).toBe(413);
+      expect(res.json.error).toMatch(/more than the 1048576 a ConfigMap can hold/);
+      expect(f.api.countCalls({ verb: 'patch', name: 'nearly-full', status: 422 })).toBe(0);
       expect(fits.status).toBe(200);
     });
 
@@ -680,7 +725,7 @@ describe('kv-proxy with defaults (read-only, no discovery)', () => {
   beforeAll(async () => {
     f = await fixture({ namespaces: ['default'], seed: (api) => api.setConfigMap('default', 'app', { mode: 'blue' }) });
   });
-  afterAll(() => f.close());
+  afterAll(() => f?.close());
 
   test('reads work with a read token', async () => {
     const res = await get(`${f.url}/kv/default/app`);
@@ -723,7 +768,7 @@ describe('kv-proxy with KV_CONFIGMAP_NAMES and resourceNames-only RBAC', () => {
       },
     });
   });
-  afterAll(() => f.close());
+  afterAll(() => f?.close());
 
   test('lists and watches each name with fieldSelector=metadata.name', () => {
     const listed = f.api.calls.filter((c) => c.verb === 'list').map((c) => `${c.namespace}/${c.query.fieldSelector}`).sort();
@@ -768,7 +813,7 @@ describe('kv-proxy with KV_LABEL_SELECTOR', () => {
       },
     });
   });
-  afterAll(() => f.close());
+  afterAll(() => f?.close());
 
   test('serves only matching ConfigMaps; others read as missing', async () => {
     expect((await get(`${f.url}/kv/default/exposed`)).json).toEqual({ a: '1' });
@@ -807,7 +852,7 @@ describe('kv-proxy while the API server is down', () => {
       seed: (api) => api.setConfigMap('default', 'cfg', { v: 'before' }),
     });
   });
-  afterAll(() => f.close());
+  afterAll(() => f?.close());
 
   test('cached reads keep answering (stale), writes are 503, and the cache catches up within 2 s', async () => {
     // GIVEN

@@ -307,6 +307,8 @@ class FakeKubeApi {
     this.calls = [];
     /** @type {((call: ApiCall) => Fault | undefined) | undefined} */
     this.fault = undefined;
+    /** Delay before changes reach open watches (a slow watch), in order. */
+    this.eventDelayMs = 0;
     /** @private */ this.rv = FIRST_RESOURCE_VERSION;
     /** @private the oldest resourceVersion a watch may resume from */ this.compactedRv = FIRST_RESOURCE_VERSION;
     /** @private @type {HistoryEvent[]} */ this.history = [];
@@ -557,7 +559,15 @@ class FakeKubeApi {
       const dropped = this.history.shift();
       if (dropped) this.compactedRv = dropped.rv;
     }
-    for (const w of this.watchers) this.deliver(w, event);
+    for (const w of this.watchers) {
+      if (this.eventDelayMs > 0) {
+        setTimeout(() => {
+          if (this.watchers.has(w)) this.deliver(w, event);
+        }, this.eventDelayMs).unref();
+      } else {
+        this.deliver(w, event);
+      }
+    }
     return object;
   }
 
