@@ -451,6 +451,15 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(res.text).toBe('');
   });
 
+  test('HEAD answers the GET headers without a body', async () => {
+    const first = await post(kv('default/headed'), { a: '1' });
+    const res = await call('HEAD', kv('default/headed/a'), { token: READ_TOKEN });
+    expect(res.status).toBe(200);
+    expect(res.headers.etag).toBe(first.headers.etag);
+    expect(res.headers['content-length']).toBe('1');
+    expect(res.text).toBe('');
+  });
+
   test('discovery answers clusterIP, ports and ready endpoint addresses per Service', async () => {
     // GIVEN
     f.api.setService('default', 'web', { clusterIP: '10.96.1.10', ports: [{ name: 'http', port: 80, targetPort: 8080 }] });
