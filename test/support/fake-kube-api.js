@@ -986,3 +986,15 @@ class FakeKubeApi {
 }
 
 module.exports = { FakeKubeApi, mergePatch, parseLabelSelector, parseFieldSelector };
+
+// `node test/support/fake-kube-api.js [port]`: serve an empty fake API (no
+// auth, no permission table) for manual runs and benchmarks; stop with SIGTERM.
+if (require.main === module) {
+  const api = new FakeKubeApi();
+  api.start(Number(process.argv[2] || 0)).then((url) => {
+    process.stdout.write(`${JSON.stringify({ msg: 'fake kube api listening', url })}\n`);
+  });
+  const stop = () => { api.stop(); };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
