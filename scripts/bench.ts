@@ -8,16 +8,12 @@
  *   npm run bench                 # everything (a few minutes)
  *   npm run bench -- --quick      # fewer repetitions and shorter loads
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { FakeKubeApi } = require('../test/support/fake-kube-api.js');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { createNaiveProxy } = require('./bench/naive-proxy.js');
 
 const ROOT = path.join(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
@@ -114,6 +110,35 @@ async function benchScaling() {
 
 // -------------------------------------------------------------- KvProxy ---
 
+/** The Kubernetes API stand-in in its own process (scripts/bench/api-child.js), driven over IPC. */
+class ApiProcess {
+  private readonly child: ChildProcess;
+  private next = 0;
+  private readonly pending = new Map<number, { ok: (v: any) => void; ko: (e: Error) => void }>();
+  public url = '';
+  constructor() {
+    this.child = fork(path.join(__dirname, 'bench', 'api-child.js'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    this.child.on('message', (m: any) => {
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.error) p?.ko(new Error(m.error)); else p?.ok(m.result);
+    });
+  }
+  call(op: string, ...args: unknown[]): Promise<any> {
+    const id = this.next++;
+    return new Promise((ok, ko) => { this.pending.set(id, { ok, ko }); this.child.send({ id, op, args }); });
+  }
+  async start() { this.url = await this.call('start'); return this; }
+  async stop() { await this.call('stop'); await new Promise((r) => (this.child.exitCode !== null ? r(null) : this.child.once('exit', r))); }
+}
+
+/** The naive relay baseline in its own process. */
+async function startNaive(apiUrl: string) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'bench', 'naive-child.js'), apiUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line: string = await new Promise((ok) => child.stdout!.once('data', (d) => ok(String(d))));
+  return { url: JSON.parse(line).url as string, stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } };
+}
+
 const TOKEN = 'bench-read-token-0123456789abcdef';
 const WRITE_TOKEN = 'bench-write-token-0123456789abcdef';
 
@@ -159,16 +184,14 @@ async function load(url: string, connections: number, headers: Record<string, st
 }
 
 async function benchKvProxy() {
-  const api = new FakeKubeApi();
-  await api.start(0, '127.0.0.1');
+  const api = await new ApiProcess().start();
   const data: Record<string, string> = {};
   for (let i = 0; i < 100; i++) data[`key-${String(i).padStart(3, '0')}`] = `value-${i}-${'x'.repeat(32)}`;
-  api.setConfigMap('bench', 'flags', data);
+  await api.call('setConfigMap', 'bench', 'flags', data);
 
   const proxy = await startProxy(api.url);
-  const naive = createNaiveProxy(api.url);
-  await new Promise<void>((r) => naive.listen(0, '127.0.0.1', () => r()));
-  const naiveUrl = `http://127.0.0.1:${(naive.address() as any).port}`;
+  const naive = await startNaive(api.url);
+  const naiveUrl = naive.url;
 
   const reads: any[] = [];
   try {
@@ -181,9 +204,9 @@ async function benchKvProxy() {
         let apiCalls = 0;
         let gets = 0;
         for (let i = 0; i < LOAD_RUNS; i++) {
-          const before = api.countCalls({});
+          const before = await api.call('countCalls');
           const r = await step(`GET ${label} at ${connections} connection(s) (run ${i + 1}/${LOAD_RUNS})`, () => load(`${base}/kv/bench/flags`, connections, headers));
-          apiCalls += api.countCalls({}) - before;
+          apiCalls += (await api.call('countCalls')) - before;
           gets += r.total;
           runs.push(r);
         }
@@ -200,7 +223,7 @@ async function benchKvProxy() {
 
     // writes: 32 concurrent writers × 50 distinct keys into one ConfigMap
     const writes = await step('32 concurrent writers × 50 keys', async () => {
-      api.setConfigMap('bench', 'writes', {});
+      await api.call('setConfigMap', 'bench', 'writes', {});
       await new Promise((r) => setTimeout(r, 300));
       const t = Date.now();
       let errors = 0;
@@ -214,14 +237,14 @@ async function benchKvProxy() {
         }
       }));
       const seconds = (Date.now() - t) / 1000;
-      const stored = Object.keys(api.getObject('configmaps', 'bench', 'writes')?.data ?? {}).length;
+      const stored: number = await api.call('dataKeys', 'bench', 'writes');
       return { writers: 32, keysPerWriter: 50, seconds: round(seconds, 2), writesPerSecond: round(1600 / seconds, 0), errors, keysStored: stored, lostKeys: 1600 - stored };
     });
 
     return { reads, writes };
   } finally {
     await proxy.stop();
-    await new Promise((r) => naive.close(r));
+    await naive.stop();
     await api.stop();
   }
 }
@@ -229,13 +252,8 @@ async function benchKvProxy() {
 async function benchMemory() {
   const rows = [];
   for (const n of [1, 100, 1000]) {
-    const api = new FakeKubeApi();
-    await api.start(0, '127.0.0.1');
-    for (let i = 0; i < n; i++) {
-      const data: Record<string, string> = {};
-      for (let k = 0; k < 10; k++) data[`key-${k}`] = `value-${i}-${k}-${'x'.repeat(40)}`;
-      api.setConfigMap('bench', `cm-${String(i).padStart(4, '0')}`, data);
-    }
+    const api = await new ApiProcess().start();
+    await api.call('seedConfigMaps', 'bench', n, 10, 48);
     const proxy = await step(`proxy RSS with ${n} ConfigMap(s) cached`, () => startProxy(api.url));
     await new Promise((r) => setTimeout(r, 1500));
     const samples = [];

@@ -29,6 +29,27 @@ const REALM = 'Bearer realm="kv-proxy"';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
+ * Serialized `GET /kv/<ns>/<cm>` bodies, per cached object. The cache replaces
+ * an object on every change, so an entry lives exactly as long as the version
+ * it was made from and the hot read path skips JSON.stringify.
+ * @type {WeakMap<object, Buffer>}
+ */
+const wholeBodies = new WeakMap();
+
+/**
+ * @param {Record<string, any>} obj a cached ConfigMap
+ * @returns {Buffer}
+ */
+function wholeBody(obj) {
+  let body = wholeBodies.get(obj);
+  if (!body) {
+    body = Buffer.from(`${JSON.stringify(obj.data)}\n`, 'utf8');
+    wholeBodies.set(obj, body);
+  }
+  return body;
+}
+
+/**
  * @typedef {import('node:http').IncomingMessage} Req
  * @typedef {import('node:http').ServerResponse} Res
  * @typedef {{
@@ -218,6 +239,7 @@ function createApp(deps) {
     if (!(await maybeWait(res, query, ns, name))) return;
     const { obj, headers, notModified } = current(req, ns, name);
     if (notModified) return send(res, 304, '', 'application/json; charset=utf-8', headers);
+    if (prefix === null && !query.has('keys')) return send(res, 200, wholeBody(obj), 'application/json; charset=utf-8', headers);
     const entries = Object.entries(obj.data).filter(([k]) => prefix === null || k.startsWith(prefix));
     if (query.has('keys')) return sendJson(res, 200, entries.map(([k]) => k).sort(), headers);
     return sendJson(res, 200, Object.fromEntries(entries), headers);
