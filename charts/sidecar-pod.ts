@@ -11,6 +11,7 @@
  */
 import { Chart, ChartProps, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
+import { BUSYBOX_IMAGE } from '../lib/images';
 import {
   GIT_SYNC_IMAGE, GIT_SYNC_RESOURCES, GIT_SYNC_ROOT_DIR, GIT_SYNC_UID, HotPlugReload, pythonHttpServer, SidecarMode, SidecarPod, SidecarPodContainer,
 } from '../lib/sidecar-pod';
@@ -56,7 +57,7 @@ export const SIDECAR_POD_NAMESPACE = 'sidecar-pod';
 export function busyboxHelper(): SidecarPodContainer {
   return {
     name: 'helper',
-    image: 'busybox:1.36.1',
+    image: BUSYBOX_IMAGE,
     command: ['sh', '-c', "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"],
   };
 }

@@ -9,6 +9,7 @@ import { addChecksumAnnotation } from './hash';
 import { validateImage } from './image';
 import { applyLabels, recommendedLabels } from './labels';
 import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodProps } from './security';
+import { BUSYBOX_IMAGE as BUSYBOX, PYTHON_IMAGE } from './images';
 import {
   configMapSize, formatBytes, MAX_CONFIGMAP_BYTES, pathIsWithin, validateAbsolutePath, validateConfigMapKey,
   validateDnsLabel, validateDnsSubdomain, validateEnvName, validatePort, validatePositiveInteger,
@@ -54,7 +55,7 @@ export interface RunnerPreset {
 }
 
 /** The busybox image used to unpack bundles that a runner's own image cannot unpack. */
-export const BUSYBOX_IMAGE = 'busybox:1.36.1';
+export const BUSYBOX_IMAGE = BUSYBOX;
 
 /**
  * Presets for stock images, with tags that exist on Docker Hub.
@@ -70,7 +71,7 @@ export const BUSYBOX_IMAGE = 'busybox:1.36.1';
  */
 export const RUNNER_PRESETS: Readonly<Record<RunnerPresetName, RunnerPreset>> = {
   python: {
-    image: 'python:3.12.8-slim-bookworm',
+    image: PYTHON_IMAGE,
     interpreter: ['python3'],
     user: DEFAULT_RUN_AS_USER,
     env: { PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },

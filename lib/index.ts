@@ -1,4 +1,5 @@
 export * from './image';
+export * from './images';
 export * from './validate';
 export * from './hash';
 export * from './security';

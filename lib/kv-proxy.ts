@@ -18,6 +18,7 @@ import {
 // The label selector is checked with the parser the server itself uses at startup,
 // so a selector that synthesizes is one the pod accepts.
 import { parseLabelSelector } from './kv-proxy/server/selector';
+import { NODE_LTS_IMAGE } from './images';
 
 /** Where the server's source files live in this repository. */
 export const KV_PROXY_SERVER_DIR = path.join(__dirname, 'kv-proxy', 'server');
@@ -26,7 +27,7 @@ export const KV_PROXY_SERVER_DIR = path.join(__dirname, 'kv-proxy', 'server');
  * The stock image the proxy runs on: the official Node.js 24 (LTS) Alpine
  * image. Its `node` user is uid/gid 1000; the server needs only `node:` builtins.
  */
-export const KV_PROXY_DEFAULT_IMAGE = 'node:24.13.0-alpine';
+export const KV_PROXY_DEFAULT_IMAGE = NODE_LTS_IMAGE;
 
 /** uid and gid of the `node` user in the official Node.js images. */
 export const KV_PROXY_NODE_USER = 1000;

@@ -9,21 +9,22 @@ import { validateImage } from './image';
 import { applyLabels, recommendedLabels } from './labels';
 import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodProps } from './security';
 import { renderAuthProxyConfig } from './sidecar-pod/nginx-auth';
+import { GIT_SYNC_IMAGE as GIT_SYNC, NGINX_UNPRIVILEGED_IMAGE, PYTHON_IMAGE } from './images';
 import {
   validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain, validateEnvName, validatePort,
   validatePortName, validatePositiveInteger,
 } from './validate';
 
 /** nginx on Alpine, built to run as a non-root user (uid/gid 101) on unprivileged ports. */
-export const AUTH_PROXY_IMAGE = 'nginxinc/nginx-unprivileged:1.27.3-alpine';
+export const AUTH_PROXY_IMAGE = NGINX_UNPRIVILEGED_IMAGE;
 /** The `nginx` user of the nginx-unprivileged image. */
 export const AUTH_PROXY_UID = 101;
 /** The kubernetes git-sync image, v4. */
-export const GIT_SYNC_IMAGE = 'registry.k8s.io/git-sync/git-sync:v4.4.0';
+export const GIT_SYNC_IMAGE = GIT_SYNC;
 /** git-sync v4 runs as uid/gid 65533 by default. */
 export const GIT_SYNC_UID = 65533;
 /** The stock Python image the default web server (`python -m http.server`) runs in. */
-export const WEB_SERVER_IMAGE = 'python:3.12.8-slim-bookworm';
+export const WEB_SERVER_IMAGE = PYTHON_IMAGE;
 
 /** Where the auth proxy's nginx.conf (from the generated ConfigMap) is mounted. */
 export const AUTH_PROXY_CONFIG_DIR = '/etc/nginx/auth-proxy';
@@ -239,7 +240,7 @@ export interface AuthProxyOptions {
   readonly realm?: string;
   /**
    * The proxy image: nginx, running as uid 101.
-   * @default AUTH_PROXY_IMAGE (nginxinc/nginx-unprivileged:1.27.3-alpine)
+   * @default AUTH_PROXY_IMAGE (NGINX_UNPRIVILEGED_IMAGE, nginxinc/nginx-unprivileged:1.28.0-alpine)
    */
   readonly image?: string;
   /**

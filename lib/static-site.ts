@@ -13,6 +13,7 @@ import {
   configMapSize, formatBytes, MAX_CONFIGMAP_BYTES, validateDnsLabel, validateDnsSubdomain, validatePort, validatePositiveInteger,
 } from './validate';
 import { DEFAULT_CONTENT_TYPES, FALLBACK_CONTENT_TYPE, renderMimeTypes, renderNginxConf } from './static-site/nginx-conf';
+import { NGINX_UNPRIVILEGED_IMAGE } from './images';
 
 export { DEFAULT_CONTENT_TYPES } from './static-site/nginx-conf';
 
@@ -21,7 +22,7 @@ export { DEFAULT_CONTENT_TYPES } from './static-site/nginx-conf';
  * root, on the stable 1.28 branch (what the seed's `nginx:stable-alpine`
  * floats to), pinned.
  */
-export const STATIC_SITE_DEFAULT_IMAGE = 'nginxinc/nginx-unprivileged:1.28.0-alpine';
+export const STATIC_SITE_DEFAULT_IMAGE = NGINX_UNPRIVILEGED_IMAGE;
 /** The uid and gid of the `nginx` user in the nginx-unprivileged images. */
 export const STATIC_SITE_NGINX_UID = 101;
 /** Where the content volume is mounted, nginx's `root`. */
