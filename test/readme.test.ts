@@ -11,7 +11,7 @@ describe('README.md stays true', () => {
     expect(README).toMatch(/^npm test\s/m);
     expect(scripts.synth).toBe('node -r ts-node/register main.ts');
     expect(scripts.test).toMatch(/jest/);
-    expect(fs.readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8')).toMatch(/^npm test$/m);
+    expect(fs.readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8')).toMatch(/^step "npm test" npm test$/m);
   });
 
   test('every embedded diagram equals the generated one in docs/diagrams', () => {
