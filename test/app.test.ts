@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -141,6 +142,25 @@ describe('dist/ for GitOps', () => {
     synthesize(dir);
     fs.writeFileSync(path.join(dir, 'dev', '0009-removed-chart.k8s.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: old\n');
     expect(checkDist(dir).changedFiles).toEqual(['dev/0009-removed-chart.k8s.yaml']);
+  });
+
+  test('the pipeline commands exit 1 with a readable report on drift and 0 on a fresh synth', () => {
+    // GIVEN a fresh synth and a hand-edited copy
+    const fresh = tmp('cli-fresh-');
+    synthesize(fresh);
+    const edited = tmp('cli-edited-');
+    synthesize(edited);
+    const file = path.join(edited, 'prod', '0001-static-site.k8s.yaml');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('replicas: 3', 'replicas: 9'));
+    const run = (args: string[]) => spawnSync(process.execPath, ['-r', 'ts-node/register', ...args], { cwd: ROOT, encoding: 'utf8' });
+    // WHEN the drift check runs  THEN
+    const ok = run(['scripts/check-dist.ts', fresh]);
+    expect(ok.status).toBe(0);
+    const drift = run(['scripts/check-dist.ts', edited]);
+    expect(drift.status).toBe(1);
+    expect(drift.stdout).toContain('--- committed/prod/0001-static-site.k8s.yaml');
+    expect(drift.stdout).toMatch(/-  replicas: 9\n\+  replicas: 3/);
+    expect(drift.stderr).toContain('1 file(s) differ from a fresh synth: prod/0001-static-site.k8s.yaml');
   });
 
   test('each environment folder holds only complete Kubernetes YAML manifests, as ArgoCD reads a plain directory', () => {
