@@ -2,7 +2,8 @@
  * Runtime proofs: the scripts, commands, args, env and working directories
  * are taken from the SYNTHESIZED manifests and run with Debian's python3,
  * node, GNU tar and busybox as the manifests' non-root users, with the
- * volumes at their real mount paths (see fixtures/general-purpose-runner/harness.ts).
+ * volumes at their real mount paths (see support/pod-sandbox.ts; the image
+ * stand-ins are in fixtures/general-purpose-runner/images.ts).
  *
  * Test-only environment overrides, each named where it is used:
  * - HOST=127.0.0.1 so the servers bind loopback instead of 0.0.0.0;
@@ -20,8 +21,9 @@ import * as path from 'node:path';
 import { Testing } from 'cdk8s';
 import { GeneralPurposeRunnerChart } from '../charts/general-purpose-runner';
 import { GeneralPurposeRunner } from '../lib/general-purpose-runner';
-import { freePort, PodSandbox, requirePrograms } from './fixtures/general-purpose-runner/harness';
+import { debianImages } from './fixtures/general-purpose-runner/images';
 import { K8sObject } from './support/gate';
+import { freePort, PodSandbox, PodSandboxOptions, request, requirePrograms } from './support/pod-sandbox';
 import { findContainer, findObject, synthObjects, testChart } from './support/synth';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'general-purpose-runner');
@@ -31,24 +33,15 @@ const sandboxes: PodSandbox[] = [];
 const servers: Array<http.Server | https.Server> = [];
 let scratch: string;
 
-function sandbox(objects: K8sObject[], workload: K8sObject): PodSandbox {
-  const s = new PodSandbox(objects, workload);
+async function sandbox(objects: K8sObject[], workload: K8sObject, options: PodSandboxOptions = {}): Promise<PodSandbox> {
+  const s = await PodSandbox.create(objects, workload, { images: debianImages, ...options });
   sandboxes.push(s);
   return s;
 }
 
-async function get(url: string, ca?: string): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const mod = url.startsWith('https:') ? https : http;
-    const req = mod.get(url, { timeout: 5000, ...(ca ? { ca } : {}) }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on('error', reject);
-  });
+async function get(url: string): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  const res = await request(url);
+  return { ...res, body: res.body.toString('utf8') };
 }
 
 async function listen(server: http.Server | https.Server): Promise<number> {
@@ -115,7 +108,7 @@ async function kubeApi(opts: { key: string; cert: string; token: string; namespa
 }
 
 beforeAll(() => {
-  requirePrograms(['/usr/bin/unshare', '/usr/bin/setpriv', '/usr/bin/python3', '/usr/bin/node', '/usr/bin/tar', '/usr/bin/busybox', '/usr/bin/openssl']);
+  requirePrograms('/usr/bin/python3', '/usr/bin/node', '/usr/bin/tar', '/usr/bin/busybox', '/usr/bin/openssl');
   scratch = fs.mkdtempSync('/var/tmp/gpr-run-');
 });
 
@@ -146,7 +139,7 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
     expect(c.args).toEqual(['Universe']);
     expect(c.env).toEqual(expect.arrayContaining([{ name: 'GREETING', value: 'Hi' }, { name: 'PORT', value: String(port) }]));
     // WHEN it runs as the manifest says (HOST: test-only override to bind loopback)
-    const pod = sandbox(objects, dep);
+    const pod = await sandbox(objects, dep);
     const greeter = pod.start('greeter', { envOverrides: LOOPBACK });
     await greeter.waitFor(/greeter: listening on 127\.0\.0\.1:\d+/);
     // THEN it greets the Universe, and nothing else
@@ -159,12 +152,14 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
     expect(stopped.code).toBe(0);
     expect(stopped.stdout).toMatch(/SIGTERM received, stopping\n.*greeter: stopped/s);
     expect(stopped.stderr).not.toMatch(/Traceback|Read-only|Permission denied/);
-    expect(fs.readdirSync(pod.volumeDir('scripts')).sort()).toEqual(['greeter.py', 'serving.py']);
+    // (laid out by the kubelet's atomic writer: the files are links into ..data)
+    expect(fs.readdirSync(pod.volumeDir('scripts')).sort()).toEqual(['..2026_01_01_00_00_00.000000001', '..data', 'greeter.py', 'serving.py']);
+    expect(fs.readdirSync(path.join(pod.volumeDir('scripts'), '..data')).sort()).toEqual(['greeter.py', 'serving.py']);
   });
 
   test('the smoke-test Job and the busybox monitor CronJob pass against the running greeter and fail on a wrong answer', async () => {
     // GIVEN the greeter running from its manifest
-    const greeter = sandbox(objects, findObject(objects, 'Deployment', 'greeter')).start('greeter', { envOverrides: LOOPBACK });
+    const greeter = (await sandbox(objects, findObject(objects, 'Deployment', 'greeter'))).start('greeter', { envOverrides: LOOPBACK });
     await greeter.waitFor(/listening on/);
     const job = findObject(objects, 'Job', 'greeter-smoke-test');
     const cron = findObject(objects, 'CronJob', 'greeter-monitor');
@@ -172,12 +167,12 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
     const toGreeter = { envOverrides: { TARGET_URL: `http://127.0.0.1:${port}/` } };
 
     // WHEN the Job's container runs (python) THEN it exits 0 and says what it saw
-    const ok = await sandbox(objects, job).run('greeter-smoke-test', toGreeter);
+    const ok = await (await sandbox(objects, job)).run('greeter-smoke-test', toGreeter);
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     expect(ok.stdout).toBe(`ok: GET http://127.0.0.1:${port}/ answered 'Hi, Universe!'\n`);
     // WHEN the CronJob's container runs (busybox sh + wget, no /tmp) THEN the same
-    const mon = await sandbox(objects, cron).run('greeter-monitor', toGreeter);
+    const mon = await (await sandbox(objects, cron)).run('greeter-monitor', toGreeter);
     expect(mon.stderr).toBe('');
     expect(mon.code).toBe(0);
     expect(mon.stdout).toBe(`ok: GET http://127.0.0.1:${port}/ answered "Hi, Universe!"\n`);
@@ -185,10 +180,10 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
 
     // WHEN the greeter answers something else THEN both fail
     const wrong = { envOverrides: { TARGET_URL: `http://127.0.0.1:${await textServer('Hello, World!')}/` } };
-    const bad = await sandbox(objects, job).run('greeter-smoke-test', wrong);
+    const bad = await (await sandbox(objects, job)).run('greeter-smoke-test', wrong);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/fail: .* answered 'Hello, World!', expected 'Hi, Universe!'/);
-    const badMon = await sandbox(objects, cron).run('greeter-monitor', wrong);
+    const badMon = await (await sandbox(objects, cron)).run('greeter-monitor', wrong);
     expect(badMon.code).toBe(1);
     expect(badMon.stderr).toMatch(/fail: .* answered "Hello, World!", expected "Hi, Universe!"/);
   });
@@ -206,7 +201,7 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
       const dep = findObject(objects, 'Deployment', 'namespaces-api');
       expect(dep.spec.template.spec.automountServiceAccountToken).toBe(true);
       expect(dep.spec.template.spec.serviceAccountName).toBe('namespaces-api');
-      const pod = sandbox(objects, dep).withServiceAccount({ 'token': token, 'ca.crt': certs.ca, 'namespace': 'general-purpose-runner' });
+      const pod = await sandbox(objects, dep, { serviceAccount: { 'token': token, 'ca.crt': certs.ca, 'namespace': 'general-purpose-runner' } });
       // WHEN it runs, with the kubelet's KUBERNETES_SERVICE_* pointing at the stand-in
       const srv = pod.start('namespaces-api', {
         envOverrides: LOOPBACK,
@@ -233,7 +228,7 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
     test('answers 502 when the API refuses and 503 when it is unreachable, without leaking the token', async () => {
       const forbidden = await kubeApi({ ...certs, token, namespaces, pageSize: 10, forbid: true });
       const dep = findObject(objects, 'Deployment', 'namespaces-api');
-      const pod = sandbox(objects, dep).withServiceAccount({ 'token': token, 'ca.crt': certs.ca, 'namespace': 'general-purpose-runner' });
+      const pod = await sandbox(objects, dep, { serviceAccount: { 'token': token, 'ca.crt': certs.ca, 'namespace': 'general-purpose-runner' } });
       const srv = pod.start('namespaces-api', {
         envOverrides: LOOPBACK,
         runtimeEnv: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(forbidden.port) },
@@ -245,7 +240,7 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
       await srv.stop();
 
       const closedPort = await freePort();
-      const down = sandbox(objects, dep).withServiceAccount({ 'token': token, 'ca.crt': certs.ca, 'namespace': 'general-purpose-runner' })
+      const down = (await sandbox(objects, dep, { serviceAccount: { 'token': token, 'ca.crt': certs.ca, 'namespace': 'general-purpose-runner' } }))
         .start('namespaces-api', { envOverrides: LOOPBACK, runtimeEnv: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(closedPort) } });
       await down.waitFor(/listening on/);
       const unreachable = await get(`http://127.0.0.1:${port}/namespaces`);
@@ -258,7 +253,7 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
       const other = makeCertificates(fs.mkdtempSync(path.join(scratch, 'other-')));
       const api = await kubeApi({ ...other, token, namespaces, pageSize: 10 });
       const dep = findObject(objects, 'Deployment', 'namespaces-api');
-      const srv = sandbox(objects, dep).withServiceAccount({ 'token': token, 'ca.crt': certs.ca, 'namespace': 'general-purpose-runner' })
+      const srv = (await sandbox(objects, dep, { serviceAccount: { 'token': token, 'ca.crt': certs.ca, 'namespace': 'general-purpose-runner' } }))
         .start('namespaces-api', { envOverrides: LOOPBACK, runtimeEnv: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) } });
       await srv.waitFor(/listening on/);
       const res = await get(`http://127.0.0.1:${port}/namespaces`);
@@ -282,7 +277,7 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
       expect(dep.spec.template.spec.automountServiceAccountToken).toBe(false);
       const api = await kubeApi({ ...certs, token, namespaces, pageSize: 10 });
       // WHEN it runs (the harness mounts a token only when the pod automounts one)
-      const srv = sandbox(objs, dep).withServiceAccount({ 'token': token, 'ca.crt': certs.ca, 'namespace': 'test' })
+      const srv = (await sandbox(objs, dep, { serviceAccount: { 'token': token, 'ca.crt': certs.ca, 'namespace': 'test' } }))
         .start('no-access', { envOverrides: LOOPBACK, runtimeEnv: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) } });
       await srv.waitFor(/listening on/);
       // THEN it has nothing to authenticate with
@@ -306,7 +301,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
     const objects = synthObjects(chart);
     const job = findObject(objects, 'Job', 'py-bundle');
     expect(findContainer(job, 'unpack').image).toBe('python:3.12.8-slim-bookworm');
-    const pod = sandbox(objects, job);
+    const pod = await sandbox(objects, job);
     // WHEN the init container runs, then the main one
     const unpack = await pod.run('unpack');
     expect(unpack.stderr).toBe('');
@@ -331,7 +326,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
     const objects = synthObjects(chart);
     const job = findObject(objects, 'Job', 'js-bundle');
     expect(findContainer(job, 'unpack').image).toBe('node:22.12.0-bookworm-slim');
-    const pod = sandbox(objects, job);
+    const pod = await sandbox(objects, job);
     const unpack = await pod.run('unpack');
     expect(unpack.stderr).toBe('');
     expect(unpack.code).toBe(0);
@@ -351,7 +346,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
     const objects = synthObjects(chart);
     const job = findObject(objects, 'Job', 'js-zip');
     expect(findContainer(job, 'unpack').image).toBe('busybox:1.36.1');
-    const pod = sandbox(objects, job);
+    const pod = await sandbox(objects, job);
     const unpack = await pod.run('unpack');
     expect(unpack.code).toBe(0);
     const main = await pod.run('js-zip');
@@ -373,7 +368,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
       const chart = testChart();
       new GeneralPurposeRunner(chart, 'Evil', { name: 'evil', mode: 'job', scripts: { 'main.py': 'print(1)\n' }, bundle: path.join(evilDir, file) });
       const objects = synthObjects(chart);
-      const pod = sandbox(objects, findObject(objects, 'Job', 'evil'));
+      const pod = await sandbox(objects, findObject(objects, 'Job', 'evil'));
       // WHEN the bootstrap runs THEN it fails, names the member, and writes nothing
       const r = await pod.run('unpack');
       expect(r.code).toBe(1);
