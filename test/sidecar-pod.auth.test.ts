@@ -13,10 +13,9 @@ import { Testing } from 'cdk8s';
 import { SidecarPodAuthChart } from '../charts/sidecar-pod';
 import { AUTH_PROXY_HTPASSWD_DIR, SidecarPod } from '../lib/sidecar-pod';
 import { GitSyncEmulator, LocalRepo } from './fixtures/sidecar-pod/git-sync';
-import { containerOf, materializeVolumes, mountOf, podSpec, sandboxContainer } from './fixtures/sidecar-pod/pod';
-import { POD_IP, PodSandbox, requireBinaries, sandboxTempDir } from './fixtures/sidecar-pod/sandbox';
 import { assertValid, K8sObject } from './support/gate';
-import { findObject, synthObjects, testChart } from './support/synth';
+import { mountOf, POD_IP, podSpec, PodSandbox, requirePrograms, RunningContainer, scratchDir } from './support/pod-sandbox';
+import { findContainer as containerOf, findObject, synthObjects, testChart } from './support/synth';
 
 /** An htpasswd line in nginx's {SSHA} scheme: base64(sha1(password + salt) + salt). */
 function sshaLine(user: string, password: string): string {
@@ -40,18 +39,18 @@ describe('SidecarPodAuthChart, run for real: nginx in front of the seed web serv
   let sandbox: PodSandbox | undefined;
   let objects: K8sObject[];
   let dep: K8sObject;
-  let logs: Record<string, string>;
+  let proxy: RunningContainer;
 
   beforeAll(async () => {
-    requireBinaries('/usr/sbin/nginx', '/usr/bin/python3', '/usr/bin/git');
-    base = sandboxTempDir('sidecar-pod-auth');
+    requirePrograms('/usr/sbin/nginx', '/usr/bin/python3', '/usr/bin/git');
+    base = scratchDir('sidecar-pod-auth');
     // GIVEN the chart with its defaults, synthesized
     const chart = new SidecarPodAuthChart(Testing.app(), 'auth');
     objects = synthObjects(chart);
     assertValid(objects, { external: ['Secret/sidecar-pod/python-pod-auth-htpasswd'] });
     dep = findObject(objects, 'Deployment', 'python-pod-auth');
-    // AND the volumes as the kubelet lays them out, with the Secret stood in for
-    const dirs = materializeVolumes(dep, objects, base, { 'python-pod-auth-htpasswd': { htpasswd: sshaLine('alice', password) } });
+    // AND the pod sandbox: the volumes as the kubelet lays them out, with the Secret stood in for
+    sandbox = await PodSandbox.create(objects, dep, { network: 'pod', secrets: { 'python-pod-auth-htpasswd': { htpasswd: sshaLine('alice', password) } } });
     // AND the init container's one-time clone (git-sync emulated with git, see fixtures/sidecar-pod/git-sync.ts)
     const clone = containerOf(dep, 'clone');
     const uid = clone.securityContext.runAsUser;
@@ -62,19 +61,17 @@ describe('SidecarPodAuthChart, run for real: nginx in front of the seed web serv
     const upstream = new LocalRepo(path.join(base, 'upstream'), uid, gid, home);
     upstream.commit({ 'static/index.html': page, 'README.md': 'demos' }, 'v1');
     new GitSyncEmulator({
-      args: clone.args, mountPath: mountOf(clone, 'content').mountPath, volumeDir: dirs.content, uid, gid, home, localRepo: upstream.dir,
+      args: clone.args, mountPath: mountOf(clone, 'content').mountPath, volumeDir: sandbox.volumeDir('content'), uid, gid, home, localRepo: upstream.dir,
     }).sync();
     // WHEN the app and the proxy run in the pod sandbox
-    logs = { web: path.join(base, 'web.log'), proxy: path.join(base, 'auth-proxy.log') };
-    sandbox = await PodSandbox.create();
-    sandbox.start(sandboxContainer(dep, 'web', dirs, logs.web));
-    sandbox.start(sandboxContainer(dep, 'auth-proxy', dirs, logs.proxy));
-    await sandbox.waitListening(portOf(dep, 'web'), 'web', logs.web);
-    await sandbox.waitListening(portOf(dep, 'auth-proxy'), 'auth-proxy', logs.proxy);
+    const web = sandbox.start('web');
+    proxy = sandbox.start('auth-proxy');
+    await sandbox.waitListening(portOf(dep, 'web'), web);
+    await sandbox.waitListening(portOf(dep, 'auth-proxy'), proxy);
   });
 
-  afterAll(() => {
-    sandbox?.destroy();
+  afterAll(async () => {
+    await sandbox?.cleanup();
     if (base) fs.rmSync(base, { recursive: true, force: true });
   });
 
@@ -137,7 +134,8 @@ describe('SidecarPodAuthChart, run for real: nginx in front of the seed web serv
     sandbox!.http([{ url: `http://${POD_IP}:${portOf(dep, 'auth-proxy')}/`, headers: basic('alice', password) }]);
     expect(JSON.stringify(objects)).not.toContain(password);
     expect(findAllSecrets(objects)).toEqual([]);
-    const log = fs.readFileSync(logs.proxy, 'utf8');
+    const { stdout, stderr } = proxy.output();
+    const log = stdout + stderr;
     expect(log).toContain('alice'); // the access log names the user...
     expect(log).not.toContain(password); // ...never the password
     expect(log).not.toContain(Buffer.from(`alice:${password}`).toString('base64'));
@@ -150,14 +148,12 @@ function findAllSecrets(objects: K8sObject[]): K8sObject[] {
 
 describe('auth proxy in front of a stand-in app that echoes what it receives', () => {
   const password = crypto.randomBytes(12).toString('base64url');
-  let base: string;
   let sandbox: PodSandbox | undefined;
   let dep: K8sObject;
   let proxyPort: number;
 
   beforeAll(async () => {
-    requireBinaries('/usr/sbin/nginx');
-    base = sandboxTempDir('sidecar-pod-echo');
+    requirePrograms('/usr/sbin/nginx');
     // GIVEN a SidecarPod whose app listens on 127.0.0.1:3000, with the proxy's defaults
     const chart = testChart('echo');
     new SidecarPod(chart, 'Echo', {
@@ -168,22 +164,20 @@ describe('auth proxy in front of a stand-in app that echoes what it receives', (
     const objects = synthObjects(chart);
     dep = findObject(objects, 'Deployment', 'echo');
     proxyPort = portOf(dep, 'auth-proxy');
-    const dirs = materializeVolumes(dep, objects, base, { 'echo-users': { htpasswd: sshaLine('bob', password) } });
-    sandbox = await PodSandbox.create();
+    sandbox = await PodSandbox.create(objects, dep, { network: 'pod', secrets: { 'echo-users': { htpasswd: sshaLine('bob', password) } } });
     // WHEN the stand-in app (the test's own program) runs on the app's port and nginx runs from the manifest
     const appPort = portOf(dep, 'app');
-    sandbox.start({
-      argv: [process.execPath, path.join(__dirname, 'fixtures', 'sidecar-pod', 'echo-app.js'), '127.0.0.1', String(appPort)],
-      user: 65532, group: 65532, groups: [], mounts: [], logFile: path.join(base, 'app.log'),
+    const app = sandbox.start({
+      name: 'echo-app', argv: [process.execPath, path.join(__dirname, 'fixtures', 'sidecar-pod', 'echo-app.js'), '127.0.0.1', String(appPort)],
+      uid: 65532, gid: 65532, groups: [], mounts: [],
     });
-    sandbox.start(sandboxContainer(dep, 'auth-proxy', dirs, path.join(base, 'proxy.log')));
-    await sandbox.waitListening(appPort, 'echo app', path.join(base, 'app.log'));
-    await sandbox.waitListening(proxyPort, 'auth-proxy', path.join(base, 'proxy.log'));
+    const proxy = sandbox.start('auth-proxy');
+    await sandbox.waitListening(appPort, app);
+    await sandbox.waitListening(proxyPort, proxy);
   });
 
-  afterAll(() => {
-    sandbox?.destroy();
-    if (base) fs.rmSync(base, { recursive: true, force: true });
+  afterAll(async () => {
+    await sandbox?.cleanup();
   });
 
   test('the app sees the user in X-Forwarded-User, never the Authorization header, and cannot be fooled by a forged user', () => {

@@ -17,10 +17,9 @@ import { Testing } from 'cdk8s';
 import { SidecarPodContentChart, SidecarPodHotPlugChart } from '../charts/sidecar-pod';
 import { HotPlugReload, SidecarPod } from '../lib/sidecar-pod';
 import { GitSyncEmulator, LocalRepo } from './fixtures/sidecar-pod/git-sync';
-import { containerOf, materializeVolumes, mountOf, podSpec, sandboxContainer } from './fixtures/sidecar-pod/pod';
-import { POD_IP, PodSandbox, requireBinaries, sandboxTempDir, shq } from './fixtures/sidecar-pod/sandbox';
 import { assertValid, K8sObject } from './support/gate';
-import { findObject, synthObjects, testChart } from './support/synth';
+import { mountOf, POD_IP, podSpec, PodSandbox, requirePrograms, RunningContainer, scratchDir, shq } from './support/pod-sandbox';
+import { findContainer as containerOf, findObject, synthObjects, testChart } from './support/synth';
 
 /** A local upstream repository and an emulated git-sync for the pod's git-sync container. */
 function gitSyncFor(dep: K8sObject, container: string, volume: string, volumeDir: string, base: string): { upstream: LocalRepo; gitSync: GitSyncEmulator } {
@@ -44,32 +43,29 @@ describe('SidecarPodContentChart, run for real: git-sync fills the volume, http.
   let dep: K8sObject;
   let upstream: LocalRepo;
   let gitSync: GitSyncEmulator;
-  let dirs: Record<string, string>;
   let url: string;
   let probeUrl: string;
 
   beforeAll(async () => {
-    requireBinaries('/usr/bin/python3', '/usr/bin/git');
-    base = sandboxTempDir('sidecar-pod-content');
+    requirePrograms('/usr/bin/python3', '/usr/bin/git');
+    base = scratchDir('sidecar-pod-content');
     // GIVEN the chart with its defaults, synthesized
     objects = synthObjects(new SidecarPodContentChart(Testing.app(), 'content'));
     assertValid(objects);
     dep = findObject(objects, 'Deployment', 'python-pod-content');
-    dirs = materializeVolumes(dep, objects, base);
-    ({ upstream, gitSync } = gitSyncFor(dep, 'git-sync', 'content', dirs.content, base));
+    sandbox = await PodSandbox.create(objects, dep, { network: 'pod' });
+    ({ upstream, gitSync } = gitSyncFor(dep, 'git-sync', 'content', sandbox.volumeDir('content'), base));
     upstream.commit({ 'static/index.html': page('v1'), 'README.md': 'demos' }, 'v1');
     // WHEN the web server starts from the manifest, before any sync
-    sandbox = await PodSandbox.create();
     const web = containerOf(dep, 'web');
     const port = web.ports[0].containerPort;
     url = `http://${POD_IP}:${port}/`;
     probeUrl = `http://${POD_IP}:${web.readinessProbe.httpGet.port}${web.readinessProbe.httpGet.path}`;
-    sandbox.start(sandboxContainer(dep, 'web', dirs, path.join(base, 'web.log')));
-    await sandbox.waitListening(port, 'web', path.join(base, 'web.log'));
+    await sandbox.waitListening(port, sandbox.start('web'));
   });
 
-  afterAll(() => {
-    sandbox?.destroy();
+  afterAll(async () => {
+    await sandbox?.cleanup();
     if (base) fs.rmSync(base, { recursive: true, force: true });
   });
 
@@ -99,15 +95,14 @@ describe('SidecarPodContentChart, run for real: git-sync fills the volume, http.
     expect(fs.readdirSync(path.join(gitSync.rootDir, '.worktrees'))).toHaveLength(1);
   });
 
-  test('the web server mounts the content read-only and cannot write to it', () => {
+  test('the web server mounts the content read-only and cannot write to it', async () => {
     const web = containerOf(dep, 'web');
     const mount = mountOf(web, 'content');
     expect(mount.readOnly).toBe(true);
     expect(mountOf(containerOf(dep, 'git-sync'), 'content').readOnly).toBe(false);
-    const c = sandboxContainer(dep, 'web', dirs, '');
-    const r = sandbox!.run({ ...c, argv: ['sh', '-c', `touch ${shq(`${mount.mountPath}/defaced.html`)}`] });
-    expect(r.status).not.toBe(0);
-    expect(r.output).toMatch(/Read-only file system/);
+    const r = await sandbox!.run('web', { exec: ['sh', '-c', `touch ${shq(`${mount.mountPath}/defaced.html`)}`] });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/Read-only file system/);
   });
 
   test('git-sync and the web server are different users sharing the pod fsGroup', () => {
@@ -128,38 +123,35 @@ describe('SidecarPodHotPlugChart, run for real: the app restarts on a new versio
   let dep: K8sObject;
   let upstream: LocalRepo;
   let gitSync: GitSyncEmulator;
-  let app: ReturnType<PodSandbox['start']>;
+  let app: RunningContainer;
   let port: number;
-  let log: string;
 
   beforeAll(async () => {
-    requireBinaries('/usr/bin/python3', '/usr/bin/git', '/bin/sh', '/usr/bin/readlink');
-    base = sandboxTempDir('sidecar-pod-hot-plug');
+    requirePrograms('/usr/bin/python3', '/usr/bin/git', '/bin/sh', '/usr/bin/readlink');
+    base = scratchDir('sidecar-pod-hot-plug');
     // GIVEN the chart with its defaults, synthesized
     const objects = synthObjects(new SidecarPodHotPlugChart(Testing.app(), 'hot-plug'));
     assertValid(objects);
     dep = findObject(objects, 'Deployment', 'python-pod-hot-plug');
-    const dirs = materializeVolumes(dep, objects, base);
-    ({ upstream, gitSync } = gitSyncFor(dep, 'git-sync', 'code', dirs.code, base));
+    sandbox = await PodSandbox.create(objects, dep, { network: 'pod' });
+    ({ upstream, gitSync } = gitSyncFor(dep, 'git-sync', 'code', sandbox.volumeDir('code'), base));
     upstream.commit({ 'static/index.html': page('v1') }, 'v1');
     // WHEN the app container starts (its supervisor from the ConfigMap, the seed's server as the app)
-    sandbox = await PodSandbox.create();
     port = containerOf(dep, 'web').ports[0].containerPort;
-    log = path.join(base, 'web.log');
-    app = sandbox.start(sandboxContainer(dep, 'web', dirs, log));
+    app = sandbox.start('web');
   });
 
-  afterAll(() => {
-    sandbox?.destroy();
+  afterAll(async () => {
+    await sandbox?.cleanup();
     if (base) fs.rmSync(base, { recursive: true, force: true });
   });
 
   test('the app waits for the first sync, then starts in the synced folder', async () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(sandbox!.listeners().filter((l) => l.port === port)).toEqual([]);
-    expect(app.exitCode).toBeNull();
+    expect(app.process.exitCode).toBeNull();
     gitSync.sync();
-    await sandbox!.waitListening(port, 'web', log);
+    await sandbox!.waitListening(port, app);
     const [r] = sandbox!.http([{ url: `http://${POD_IP}:${port}/index.html` }]);
     expect(r.body).toBe(page('v1'));
   });
@@ -169,11 +161,12 @@ describe('SidecarPodHotPlugChart, run for real: the app restarts on a new versio
     gitSync.sync();
     const r = await sandbox!.httpUntil({ url: `http://${POD_IP}:${port}/index.html` }, (x) => x.body === page('v2'), 15000);
     expect(r.body).toBe(page('v2'));
-    expect(fs.readFileSync(log, 'utf8')).toMatch(/restart-on-change: new version [0-9a-f]{40}: restarting python3/);
+    const { stdout, stderr } = app.output();
+    expect(stdout + stderr).toMatch(/restart-on-change: new version [0-9a-f]{40}: restarting python3/);
   });
 
   test('SIGTERM stops the supervisor and the app at once', async () => {
-    const code = await sandbox!.stopProcess(app, 'SIGTERM', 5000);
+    const { code } = await app.stop(5000);
     expect(code).toBe(0);
     expect(sandbox!.listeners().filter((l) => l.port === port)).toEqual([]);
   });
@@ -185,8 +178,8 @@ describe('HotPlugReload.signal: the exec hook signals the app through a shared p
   let script: string;
 
   beforeAll(() => {
-    requireBinaries('/usr/bin/python3', '/bin/bash', '/usr/bin/unshare', '/usr/bin/setpriv');
-    base = sandboxTempDir('sidecar-pod-signal');
+    requirePrograms('/usr/bin/python3', '/bin/bash');
+    base = scratchDir('sidecar-pod-signal');
     const chart = testChart();
     new SidecarPod(chart, 'Hot', {
       name: 'hot',
@@ -259,13 +252,13 @@ describe('HotPlugReload.signal: the exec hook signals the app through a shared p
 
 describe('the seed\'s busybox helper sidecar', () => {
   test('sleeps until SIGTERM, then exits at once, even as PID 1 (which ignores signals it has no handler for)', async () => {
-    requireBinaries('/usr/bin/busybox', '/usr/bin/unshare', '/usr/bin/setpriv');
+    requirePrograms('/usr/bin/busybox');
     const dep = findObject(synthObjects(new SidecarPodContentChart(Testing.app(), 'content')), 'Deployment', 'python-pod-content');
     const helper = containerOf(dep, 'helper');
     const uid = helper.securityContext.runAsUser;
     const gid = helper.securityContext.runAsGroup;
     // the busybox image: sh and sleep are busybox applets
-    const bin = sandboxTempDir('sidecar-pod-busybox');
+    const bin = scratchDir('sidecar-pod-busybox');
     for (const applet of ['sh', 'sleep']) fs.symlinkSync('/usr/bin/busybox', path.join(bin, applet));
     const child = spawn('unshare', ['--pid', '--fork', '--kill-child', 'setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups',
       'env', '-i', `PATH=${bin}`, ...helper.command, ...(helper.args ?? [])], { stdio: 'ignore' });
