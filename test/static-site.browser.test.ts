@@ -1,7 +1,7 @@
 /**
  * Runtime proof in a real browser: Debian's chromium opens the seed page that
  * real nginx serves from the synthesized chart (container command, user,
- * ConfigMap volumes, read-only root: see fixtures/static-site/pod-runtime.ts)
+ * ConfigMap volumes, read-only root: see fixtures/static-site/nginx-pod.ts)
  * and runs its script.
  */
 import * as fs from 'node:fs';
@@ -11,8 +11,9 @@ import { Testing } from 'cdk8s';
 import { BrowserContext, chromium } from 'playwright-core';
 import * as YAML from 'yaml';
 import { StaticSiteChart } from '../charts/static-site';
-import { assertBinariesPresent, podView, RunningPod, startPod } from './fixtures/static-site/pod-runtime';
+import { NGINX, RunningPod, startPod } from './fixtures/static-site/nginx-pod';
 import { K8sObject } from './support/gate';
+import { requirePrograms } from './support/pod-sandbox';
 import { findObject } from './support/synth';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -22,14 +23,14 @@ let browser: BrowserContext | undefined;
 let profile: string | undefined;
 
 beforeAll(async () => {
-  assertBinariesPresent([CHROMIUM]);
+  requirePrograms(NGINX, CHROMIUM);
   // GIVEN the seed chart, synthesized to YAML and parsed back
   const app = Testing.app();
   new StaticSiteChart(app, 'static-site');
   const objects: K8sObject[] = YAML.parseAllDocuments(app.synthYaml()).map((d) => d.toJSON()).filter(Boolean);
   const dep = findObject(objects, 'Deployment', 'nginx');
   // WHEN nginx runs it and chromium opens it
-  pod = await startPod(podView(objects, 'nginx', 'nginx'), dep.spec.template.spec.containers[0].readinessProbe.httpGet.path);
+  pod = await startPod(objects, 'nginx', dep.spec.template.spec.containers[0].readinessProbe.httpGet.path);
   profile = fs.mkdtempSync(path.join(os.tmpdir(), 'static-site-chromium-'));
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

@@ -15,8 +15,9 @@ import { App, Chart, Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { HELLO_PAGE, StaticSiteChart } from '../charts/static-site';
 import { StaticSite } from '../lib/static-site';
-import { assertBinariesPresent, configTest, podView, PodView, request, RunningPod, startPod } from './fixtures/static-site/pod-runtime';
+import { configTest, containerPortOf, NGINX, RunningPod, startPod } from './fixtures/static-site/nginx-pod';
 import { K8sObject } from './support/gate';
+import { request, requirePrograms } from './support/pod-sandbox';
 import { findObject } from './support/synth';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'static-site', 'site');
@@ -59,22 +60,22 @@ function viaYaml(app: App): K8sObject[] {
   return YAML.parseAllDocuments(app.synthYaml()).map((d) => d.toJSON()).filter(Boolean);
 }
 
-function viewOf(objects: K8sObject[], deployment: string): { view: PodView; readinessPath: string; livenessPath: string } {
+function probesOf(objects: K8sObject[], deployment: string): { readinessPath: string; livenessPath: string } {
   const dep = findObject(objects, 'Deployment', deployment);
   const c = dep.spec.template.spec.containers.find((x: any) => x.name === 'nginx');
-  const view = podView(objects, deployment, 'nginx');
+  const containerPort = containerPortOf(objects, deployment);
   // the probes target the port nginx listens on (before the harness rebinds it to loopback)
   const conf = findObject(objects, 'ConfigMap', `${deployment}-config`).data['nginx.conf'];
-  expect(conf).toContain(`listen ${view.containerPort};`);
-  expect(c.readinessProbe.httpGet.port).toBe(view.containerPort);
-  expect(c.livenessProbe.httpGet.port).toBe(view.containerPort);
-  return { view, readinessPath: c.readinessProbe.httpGet.path, livenessPath: c.livenessProbe.httpGet.path };
+  expect(conf).toContain(`listen ${containerPort};`);
+  expect(c.readinessProbe.httpGet.port).toBe(containerPort);
+  expect(c.livenessProbe.httpGet.port).toBe(containerPort);
+  return { readinessPath: c.readinessProbe.httpGet.path, livenessPath: c.livenessProbe.httpGet.path };
 }
 
 const pods: RunningPod[] = [];
 afterAll(async () => { await Promise.all(pods.map((p) => p.stop())); });
 
-beforeAll(() => assertBinariesPresent());
+beforeAll(() => requirePrograms(NGINX));
 
 describe('a site from a directory plus inline files, with a custom 404 page', () => {
   let objects: K8sObject[];
@@ -94,14 +95,13 @@ describe('a site from a directory plus inline files, with a custom 404 page', ()
     });
     objects = viaYaml(app);
     // WHEN nginx runs the synthesized container
-    const v = viewOf(objects, 'fixture');
-    paths = v;
-    pod = await startPod(v.view, v.readinessPath);
+    paths = probesOf(objects, 'fixture');
+    pod = await startPod(objects, 'fixture', paths.readinessPath);
     pods.push(pod);
   });
 
   test('nginx -t accepts the generated config in the pod view, without warnings', async () => {
-    const r = await configTest(podView(objects, 'fixture', 'nginx'));
+    const r = await configTest(objects, 'fixture');
     expect(r.output).not.toMatch(/\[(warn|emerg|alert|crit|error)\]/);
     expect(r.output).toMatch(/syntax is ok/);
     expect(r.output).toMatch(/test is successful/);
@@ -176,7 +176,7 @@ describe('a site from a directory plus inline files, with a custom 404 page', ()
   test('nginx runs as the manifest user, never root, and logs requests to stdout', async () => {
     const dep = findObject(objects, 'Deployment', 'fixture');
     const uid = String(dep.spec.template.spec.containers[0].securityContext.runAsUser);
-    const procs = pod.processes('nginx');
+    const procs = pod.nginx.processes('nginx');
     expect(procs.length).toBeGreaterThanOrEqual(2); // master and worker
     for (const p of procs) {
       expect(p.uid.split(/\s+/)).toEqual([uid, uid, uid, uid]);
@@ -184,8 +184,8 @@ describe('a site from a directory plus inline files, with a custom 404 page', ()
     }
     await request(`${pod.baseUrl}/robots.txt`);
     await new Promise((r) => setTimeout(r, 200));
-    expect(pod.stdout()).toMatch(/"GET \/robots.txt HTTP\/1.1" 200/);
-    expect(pod.stderr()).not.toMatch(/\[(warn|emerg|alert|crit|error)\]/);
+    expect(pod.nginx.output().stdout).toMatch(/"GET \/robots.txt HTTP\/1.1" 200/);
+    expect(pod.nginx.output().stderr).not.toMatch(/\[(warn|emerg|alert|crit|error)\]/);
   });
 });
 
@@ -200,9 +200,9 @@ describe('a single-page app with immutable, hash-named content', () => {
     new StaticSite(chart, 'Site', { name: 'spa', content: { 'index.html': index, 'assets/app.js': bundle }, spaFallback: true, immutableContent: true, gzip: false });
     const objects = viaYaml(app);
     expect(findObject(objects, 'Deployment', 'spa').spec.template.spec.volumes.find((v: any) => v.name === 'content').configMap.name).toMatch(/^spa-content-[0-9a-f]{10}$/);
-    const v = viewOf(objects, 'spa');
-    expect((await configTest(v.view)).status).toBe(0);
-    pod = await startPod(v.view, v.readinessPath);
+    const v = probesOf(objects, 'spa');
+    expect((await configTest(objects, 'spa')).status).toBe(0);
+    pod = await startPod(objects, 'spa', v.readinessPath);
     pods.push(pod);
   });
 
@@ -229,8 +229,8 @@ describe('the seed chart', () => {
   beforeAll(async () => {
     const app = Testing.app();
     new StaticSiteChart(app, 'static-site');
-    const v = viewOf(viaYaml(app), 'nginx');
-    pod = await startPod(v.view, v.readinessPath);
+    const objects = viaYaml(app);
+    pod = await startPod(objects, 'nginx', probesOf(objects, 'nginx').readinessPath);
     pods.push(pod);
   });
 
