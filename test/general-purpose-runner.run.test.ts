@@ -155,6 +155,11 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
     // (laid out by the kubelet's atomic writer: the files are links into ..data)
     expect(fs.readdirSync(pod.volumeDir('scripts')).sort()).toEqual(['..2026_01_01_00_00_00.000000001', '..data', 'greeter.py', 'serving.py']);
     expect(fs.readdirSync(path.join(pod.volumeDir('scripts'), '..data')).sort()).toEqual(['greeter.py', 'serving.py']);
+    // AND the container's root is read-only and it runs as the manifest's user
+    const look = await pod.run('greeter', { exec: ['sh', '-c', 'id -u; id -g; touch /written'] });
+    expect(look.stdout).toBe('65532\n65532\n');
+    expect(look.code).not.toBe(0);
+    expect(look.stderr).toMatch(/Read-only file system/);
   });
 
   test('the smoke-test Job and the busybox monitor CronJob pass against the running greeter and fail on a wrong answer', async () => {
