@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as kplus from 'cdk8s-plus-28';
 import {
   addChecksumAnnotation, applyLabels, configMapSize, contentHash, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodProps,
@@ -124,5 +128,17 @@ describe('hardened defaults', () => {
   test('fails when the image is not pinned or the user is root', () => {
     expect(() => hardenedContainer({ name: 'web', image: 'nginx' })).toThrow(/container "web" image must be pinned/);
     expect(() => hardenedContainer({ image: 'nginx:1.27' }, { user: 0 })).toThrow(/container.user must be an integer 1-2147483647, got 0/);
+  });
+});
+
+describe('imports/', () => {
+  test('`npm run import` reproduces imports/k8s.ts byte for byte, offline, from the vendored 1.28 schema', () => {
+    const root = path.join(__dirname, '..');
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'import-'));
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'import-k8s.js')], { cwd: root, env: { ...process.env, IMPORT_OUTDIR: out }, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('Importing k8s v1.28.0');
+    expect(fs.readFileSync(path.join(out, 'k8s.ts')).equals(fs.readFileSync(path.join(root, 'imports', 'k8s.ts')))).toBe(true);
+    fs.rmSync(out, { recursive: true, force: true });
   });
 });
