@@ -12,7 +12,7 @@ import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodP
 import { BUSYBOX_IMAGE as BUSYBOX, PYTHON_IMAGE } from './images';
 import {
   configMapSize, formatBytes, MAX_CONFIGMAP_BYTES, pathIsWithin, validateAbsolutePath, validateConfigMapKey,
-  validateDnsLabel, validateDnsSubdomain, validateEnvName, validatePort, validatePositiveInteger,
+  validateDnsLabel, validateDnsSubdomain, validateEnvName, validatePort, validatePositiveInteger, validateRelativePath,
 } from './validate';
 
 export { CRON_MACROS, validateCronSchedule } from './general-purpose-runner/schedule';
@@ -360,18 +360,9 @@ const JOB_PROPS = ['ttlSecondsAfterFinished'] as const;
 const CRON_PROPS = ['schedule', 'timeZone', 'concurrencyPolicy', 'startingDeadlineSeconds', 'successfulJobsHistoryLimit', 'failedJobsHistoryLimit'] as const;
 const MODES: readonly RunnerMode[] = ['service', 'job', 'cronjob'];
 
-const PATH_SEGMENT = /^[-._a-zA-Z0-9]+$/;
 const RBAC_VERB = /^[a-z]+$/;
 const RBAC_RESOURCE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\/[a-z]+)?$/;
 const TIME_ZONE = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
-
-function validateRelativePath(p: string, prop: string): string {
-  const segments = typeof p === 'string' ? p.split('/') : [];
-  if (!segments.length || segments.some((s) => !PATH_SEGMENT.test(s) || s === '.' || s === '..')) {
-    throw new Error(`${prop} must be a relative path of letters, digits, '-', '_' and '.' segments (no "..", no leading "/"), got "${p}"`);
-  }
-  return p;
-}
 
 function readText(file: string, prop: string): string {
   const buf = fs.readFileSync(file);

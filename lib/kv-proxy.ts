@@ -13,7 +13,7 @@ import { applyLabels, recommendedLabels } from './labels';
 import { hardenedContainer, hardenedPodProps } from './security';
 import {
   MAX_CONFIGMAP_BYTES, configMapSize, formatBytes, validateAbsolutePath, validateConfigMapKey, validateDnsLabel,
-  validateDnsSubdomain, validatePort, validatePositiveInteger,
+  validateDnsSubdomain, validatePort, validatePositiveInteger, validateQualifiedName,
 } from './validate';
 // The label selector is checked with the parser the server itself uses at startup,
 // so a selector that synthesizes is one the pod accepts.
@@ -504,9 +504,7 @@ export class KvProxy extends Construct {
       if (host !== undefined && !WILDCARD_HOST.test(host)) validateDnsSubdomain(host, 'ingressHost');
       const ingressPath = validateAbsolutePath(props.ingressPath ?? '/', 'ingressPath');
       for (const key of Object.keys(props.ingressAnnotations ?? {})) {
-        if (!/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(key)) {
-          throw new Error(`ingressAnnotations key must be a qualified name such as "nginx.ingress.kubernetes.io/proxy-read-timeout", got "${key}"`);
-        }
+        validateQualifiedName(key, 'ingressAnnotations key', 'nginx.ingress.kubernetes.io/proxy-read-timeout');
       }
       this.ingress = new kplus.Ingress(this, 'Ingress', {
         metadata: { name: this.name, annotations: props.ingressAnnotations },

@@ -10,7 +10,7 @@ import { validateImage } from './image';
 import { applyLabels, recommendedLabels } from './labels';
 import { DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps } from './security';
 import {
-  configMapSize, formatBytes, MAX_CONFIGMAP_BYTES, validateDnsLabel, validateDnsSubdomain, validatePort, validatePositiveInteger,
+  configMapSize, formatBytes, isConfigMapKeyText, MAX_CONFIGMAP_BYTES, validateDnsLabel, validateDnsSubdomain, validatePort, validatePositiveInteger,
 } from './validate';
 import { DEFAULT_CONTENT_TYPES, FALLBACK_CONTENT_TYPE, renderMimeTypes, renderNginxConf } from './static-site/nginx-conf';
 import { NGINX_UNPRIVILEGED_IMAGE } from './images';
@@ -32,7 +32,6 @@ export const STATIC_SITE_CONFIG_PATH = '/etc/nginx/static-site';
 
 /** Path separator inside ConfigMap keys, which cannot contain '/': `css/site.css` becomes `css__site.css`. */
 const KEY_SEPARATOR = '__';
-const SEGMENT = /^[-._a-zA-Z0-9]+$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const EXTENSION = /^[a-z0-9][a-z0-9+_-]*$/;
 const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/;
@@ -290,7 +289,7 @@ export class StaticSite extends Construct {
     this.servicePort = validatePort(props.servicePort ?? 80, 'servicePort');
     this.replicas = validatePositiveInteger(props.replicas ?? 2, 'replicas', 1, 1000);
     this.indexDocument = props.indexDocument ?? 'index.html';
-    if (!SEGMENT.test(this.indexDocument) || this.indexDocument.startsWith('..')) {
+    if (!isConfigMapKeyText(this.indexDocument) || this.indexDocument.startsWith('..')) {
       throw new Error(`indexDocument must be a file name (letters, digits, '-', '_' and '.', no '/'), got "${this.indexDocument}"`);
     }
     this.healthPath = props.healthPath ?? '/healthz';
@@ -535,7 +534,7 @@ function validateContentPath(p: string, origin: string): string {
   if (p === '' || segments.some((s) => s === '' || s === '.' || s.startsWith('..'))) {
     throw new Error(`content path "${p}" from ${origin} must be a relative path without empty, "." or ".." segments (or segments starting with "..")`);
   }
-  const bad = segments.find((s) => !SEGMENT.test(s));
+  const bad = segments.find((s) => !isConfigMapKeyText(s));
   if (bad !== undefined) {
     throw new Error(`content path "${p}" from ${origin} cannot become a ConfigMap key: "${bad}" may only contain letters, digits, '-', '_' and '.'; rename it`);
   }

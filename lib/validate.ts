@@ -9,6 +9,7 @@ const CONFIG_MAP_KEY = /^[-._a-zA-Z0-9]+$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 const IANA_SVC_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 /** The largest ConfigMap the API server accepts: 1 MiB of keys and values. */
 export const MAX_CONFIGMAP_BYTES = 1024 * 1024;
@@ -35,6 +36,35 @@ export function validateConfigMapKey(key: string, prop: string): string {
     throw new Error(`${prop} must be a valid ConfigMap key (letters, digits, '-', '_' and '.', at most 253 characters, not "." or ".."), got "${key}"`);
   }
   return key;
+}
+
+/** True for a string that can be a ConfigMap data key: `[-._a-zA-Z0-9]+` (length and `.`/`..` not checked). */
+export function isConfigMapKeyText(s: string): boolean {
+  return typeof s === 'string' && CONFIG_MAP_KEY.test(s);
+}
+
+/**
+ * A label or annotation key: an optional DNS-subdomain prefix and `/`, then a
+ * name of at most 63 alphanumerics, '-', '_' and '.'.
+ */
+export function validateQualifiedName(key: string, prop: string, example: string = 'example.com/name'): string {
+  const name = typeof key === 'string' ? key.split('/').pop() ?? '' : '';
+  if (typeof key !== 'string' || key.length > 253 + 1 + 63 || name.length > 63 || !QUALIFIED_NAME.test(key)) {
+    throw new Error(`${prop} must be a qualified name such as "${example}", got "${key}"`);
+  }
+  return key;
+}
+
+/**
+ * A relative path whose segments could each be a ConfigMap key: letters,
+ * digits, '-', '_' and '.', no empty, "." or ".." segments, no leading "/".
+ */
+export function validateRelativePath(p: string, prop: string): string {
+  const segments = typeof p === 'string' ? p.split('/') : [];
+  if (!segments.length || segments.some((s) => !CONFIG_MAP_KEY.test(s) || s === '.' || s === '..')) {
+    throw new Error(`${prop} must be a relative path of letters, digits, '-', '_' and '.' segments (no "..", no leading "/"), got "${p}"`);
+  }
+  return p;
 }
 
 /** A label value: at most 63 characters of alphanumerics, '-', '_' and '.'. */

@@ -24,12 +24,12 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KvProxy, KvProxyProps } from '../lib/kv-proxy';
 import { FakeKubeApi } from './support/fake-kube-api';
 import { K8sObject } from './support/gate';
+import { freePort } from './support/pod-sandbox';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
 
 const SA_TOKEN = 'sa-token-for-the-fake-api';
@@ -72,16 +72,6 @@ interface Pod {
   dir: string;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function request(method: string, url: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {

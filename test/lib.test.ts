@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import * as kplus from 'cdk8s-plus-28';
 import {
   addChecksumAnnotation, applyLabels, configMapSize, contentHash, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodProps,
-  parseImage, recommendedLabels, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateImage, validatePort, pathIsWithin,
+  isConfigMapKeyText, parseImage, recommendedLabels, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateImage, validatePort, pathIsWithin,
+  validateQualifiedName, validateRelativePath,
 } from '../lib';
 import { assertValid } from './support/gate';
 import { findContainer, findObject, synthObjects, testChart } from './support/synth';
@@ -42,6 +43,16 @@ describe('input validation helpers', () => {
     expect(() => validateConfigMapKey('a/b', 'key')).toThrow(/valid ConfigMap key/);
     expect(() => validateConfigMapKey('..', 'key')).toThrow(/valid ConfigMap key/);
     expect(validateConfigMapKey('site.css', 'key')).toBe('site.css');
+  });
+  test('qualified names and relative paths', () => {
+    expect(validateQualifiedName('nginx.ingress.kubernetes.io/proxy-read-timeout', 'key')).toBe('nginx.ingress.kubernetes.io/proxy-read-timeout');
+    expect(() => validateQualifiedName('Bad Key', 'ingressAnnotations key', 'a.io/b')).toThrow(/ingressAnnotations key must be a qualified name such as "a.io\/b", got "Bad Key"/);
+    expect(() => validateQualifiedName(`x/${'a'.repeat(64)}`, 'key')).toThrow(/qualified name/);
+    expect(validateRelativePath('lib/util.py', 'entrypoint')).toBe('lib/util.py');
+    expect(() => validateRelativePath('../etc/passwd', 'entrypoint')).toThrow(/entrypoint must be a relative path/);
+    expect(() => validateRelativePath('/abs', 'entrypoint')).toThrow(/no leading "\/"/);
+    expect(isConfigMapKeyText('site.css')).toBe(true);
+    expect(isConfigMapKeyText('a b')).toBe(false);
   });
   test('paths', () => {
     expect(validateAbsolutePath('/config', 'mountPath')).toBe('/config');
