@@ -3,7 +3,8 @@
  * builds one cdk8s App writing to dist/<env>/ (a namespaces chart first, then
  * one chart per pattern), and one more App writing the ArgoCD Applications and
  * AppProjects to dist/argocd/. `npm run synth` (or `cdk8s synth`) runs this
- * file; importing it (from tests) writes nothing.
+ * file, which also writes the reviewer diagrams to docs/diagrams/; importing
+ * it (from tests) writes nothing.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -61,16 +62,17 @@ export function buildApps(outdir: string = process.env.CDK8S_OUTDIR ?? 'dist'): 
   return apps;
 }
 
-/** Synthesizes every App into `outdir`, replacing what a previous synth left there. */
-export function synthesize(outdir: string): void {
+/** Synthesizes every App into `outdir`, replacing what a previous synth left there; returns the Apps. */
+export function synthesize(outdir: string): Map<string, App> {
   const apps = buildApps(outdir);
   for (const dir of [...apps.keys()]) fs.rmSync(path.join(outdir, dir), { recursive: true, force: true });
   for (const app of apps.values()) app.synth();
+  return apps;
 }
 
 if (require.main === module) {
-  synthesize(process.env.CDK8S_OUTDIR ?? 'dist');
+  const apps = synthesize(process.env.CDK8S_OUTDIR ?? 'dist');
   // reviewer diagrams (docs/diagrams) come from the same objects; loaded only here
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require('./scripts/review/diagrams').writeDiagrams(buildApps(process.env.CDK8S_OUTDIR ?? 'dist'));
+  require('./scripts/review/diagrams').writeDiagrams(apps);
 }

@@ -17,5 +17,10 @@ test('every environment has a snapshot per chart', () => {
 test.each(cases)('%s', (_name, chart) => {
   const objects = chart.toJson();
   expect(objects.length).toBeGreaterThan(0);
+  // beside the snapshot: every object is ours and sits in the chart's namespace (or is cluster-scoped)
+  for (const o of objects) {
+    expect(o.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('cdk8s');
+    if (o.metadata.namespace !== undefined) expect(o.metadata.namespace).toBe(chart.namespace);
+  }
   expect(objects).toMatchSnapshot();
 });
