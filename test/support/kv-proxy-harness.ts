@@ -1,0 +1,205 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FakeKubeApi, PermissionRule } from './fake-kube-api';
+
+// Test harness for the kv-proxy runtime, run as it runs in the pod: `node server.js`
+// with env, against a stand-in Kubernetes API, spoken to over real HTTP.
+
+export const SERVER = path.join(__dirname, '..', '..', 'lib', 'kv-proxy', 'server', 'server.js');
+export const READ_TOKEN = 'read-token-3f9a1c';
+export const WRITE_TOKEN = 'write-token-7be04d';
+export const SA_TOKEN = 'service-account-token-91ac';
+
+export const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+  json: any;
+}
+
+export interface CallOptions {
+  body?: string | Buffer;
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+export function call(method: string, url: string, options: CallOptions = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.Authorization = `Bearer ${options.token}`;
+    if (options.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(options.body));
+    // Send the path exactly as given: new URL() would resolve "%2e%2e" and "..".
+    const m = /^http:\/\/([^/:]+):(\d+)(\/.*)$/.exec(url);
+    if (!m) throw new Error(`bad test url ${url}`);
+    const req = http.request({ hostname: m[1], port: Number(m[2]), path: m[3], method, headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        resolve({ status: res.statusCode || 0, headers: res.headers, text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+export const get = (url: string, token = READ_TOKEN, headers: Record<string, string> = {}) => call('GET', url, { token, headers });
+export const post = (url: string, body: unknown, token = WRITE_TOKEN, headers: Record<string, string> = {}) =>
+  call('POST', url, { token, body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'Content-Type': 'application/json', ...headers } });
+export const put = (url: string, body: string | Buffer, token = WRITE_TOKEN, headers: Record<string, string> = {}) =>
+  call('PUT', url, { token, body, headers: { 'Content-Type': 'text/plain', ...headers } });
+export const del = (url: string, token = WRITE_TOKEN, headers: Record<string, string> = {}) => call('DELETE', url, { token, headers });
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000, intervalMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** The kv-proxy child process. */
+export class ProxyProcess {
+  readonly logs: any[] = [];
+  stdout = '';
+  stderr = '';
+  url = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exitCode: number | null | undefined = undefined;
+
+  constructor(readonly proc: ChildProcess) {
+    proc.stdout!.setEncoding('utf8');
+    proc.stderr!.setEncoding('utf8');
+    let buffer = '';
+    proc.stdout!.on('data', (chunk: string) => {
+      this.stdout += chunk;
+      buffer += chunk;
+      let nl;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        try { this.logs.push(JSON.parse(line)); } catch { this.logs.push({ unparsed: line }); }
+      }
+    });
+    proc.stderr!.on('data', (chunk: string) => { this.stderr += chunk; });
+    this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
+      this.exitCode = code;
+      resolve({ code, signal });
+    }));
+  }
+
+  static spawn(env: Record<string, string>): ProxyProcess {
+    return new ProxyProcess(spawn(process.execPath, [SERVER], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  }
+
+  static async start(env: Record<string, string>, { ready = true } = {}): Promise<ProxyProcess> {
+    const p = ProxyProcess.spawn({ PORT: '0', KV_LISTEN_ADDRESS: '127.0.0.1', ...env });
+    const port = await waitFor('the proxy to listen', () => {
+      if (p.exitCode !== undefined) throw new Error(`proxy exited ${p.exitCode}: ${p.stderr}`);
+      return p.logs.find((l) => l.msg === 'listening')?.port as number | undefined;
+    });
+    p.url = `http://127.0.0.1:${port}`;
+    try {
+      if (ready) await waitFor('the proxy to be ready', async () => (await call('GET', `${p.url}/readyz`)).status === 200 || undefined);
+    } catch (err) {
+      await p.stop();
+      throw err;
+    }
+    return p;
+  }
+
+  get running() {
+    return this.exitCode === undefined;
+  }
+
+  async stop() {
+    if (this.running) this.proc.kill('SIGTERM');
+    await this.exited;
+  }
+}
+
+/** The RBAC rules the construct grants, as a permission table for the fake API. */
+export function contractRbac(o: { namespaces: string[]; writes?: boolean; discovery?: boolean; names?: string[] }): PermissionRule[] {
+  const named = o.names ? { names: o.names } : {};
+  const rules: PermissionRule[] = [{ verbs: ['get', 'list', 'watch'], resources: ['configmaps'], namespaces: o.namespaces, ...named }];
+  if (o.writes) {
+    rules.push({ verbs: ['patch'], resources: ['configmaps'], namespaces: o.namespaces, ...named });
+    // RBAC cannot restrict create by resourceNames: the name is not known when create is authorized.
+    rules.push({ verbs: ['create'], resources: ['configmaps'], namespaces: o.namespaces });
+  }
+  if (o.discovery) rules.push({ verbs: ['list', 'watch'], resources: ['services', 'endpointslices'], namespaces: o.namespaces });
+  return rules;
+}
+
+export interface Fixture {
+  api: FakeKubeApi;
+  proxy: ProxyProcess;
+  url: string;
+  dir: string;
+  tokensDir: string;
+  close: () => Promise<void>;
+}
+
+export async function fixture(options: {
+  env?: Record<string, string>;
+  rbac?: { writes?: boolean; discovery?: boolean; names?: string[] };
+  namespaces?: string[];
+  seed?: (api: FakeKubeApi) => void;
+  ready?: boolean;
+} = {}): Promise<Fixture> {
+  const namespaces = options.namespaces || ['default', 'apps'];
+  const api = new FakeKubeApi({
+    tokens: [SA_TOKEN],
+    permissions: contractRbac({ namespaces, ...options.rbac }),
+    bookmarkIntervalMs: 200,
+  });
+  await api.start(0);
+  options.seed?.(api);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-proxy-test-'));
+  const tokensDir = path.join(dir, 'tokens');
+  fs.mkdirSync(tokensDir);
+  fs.writeFileSync(path.join(tokensDir, 'read-tokens'), `# readers\n${READ_TOKEN}\n\n`);
+  fs.writeFileSync(path.join(tokensDir, 'write-tokens'), `${WRITE_TOKEN}\n`);
+  fs.writeFileSync(path.join(dir, 'sa-token'), `${SA_TOKEN}\n`);
+  let proxy: ProxyProcess;
+  try {
+    proxy = await ProxyProcess.start({
+      KUBE_API_URL: api.url,
+      KUBE_TOKEN_FILE: path.join(dir, 'sa-token'),
+      KV_TOKENS_DIR: tokensDir,
+      KV_NAMESPACES: namespaces.join(','),
+      ...options.env,
+    }, { ready: options.ready !== false });
+  } catch (err) {
+    await api.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    api, proxy, url: proxy.url, dir, tokensDir,
+    close: async () => {
+      await proxy.stop();
+      await api.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Calls the API server refused for lack of permission (not injected faults). */
+export function forbiddenCalls(api: FakeKubeApi) {
+  return api.calls.filter((c) => c.status === 403 && !c.faulted);
+}
+
