@@ -200,6 +200,21 @@ describe('FakeKubeApi', () => {
       expect(shrink.body.data).toEqual({ b: 'small' });
     });
 
+    test('an immutable ConfigMap refuses changes to data and to the flag with 422, as the API server does', async () => {
+      // GIVEN
+      api.putObject('configmaps', { metadata: { name: 'frozen', namespace: 'default' }, data: { a: '1' }, immutable: true });
+      // WHEN
+      const data = await request('PATCH', `${base}${CM('default', 'frozen')}`, { data: { a: '2' } }, MERGE);
+      const unfreeze = await request('PATCH', `${base}${CM('default', 'frozen')}`, { immutable: false }, MERGE);
+      const labels = await request('PATCH', `${base}${CM('default', 'frozen')}`, { metadata: { labels: { x: 'y' } } }, MERGE);
+      // THEN
+      expect(data.status).toBe(422);
+      expect(data.body.message).toMatch(/data: Forbidden: field is immutable when `immutable` is set/);
+      expect(unfreeze.status).toBe(422);
+      expect(labels.status).toBe(200);
+      expect(api.getObject('configmaps', 'default', 'frozen')?.data).toEqual({ a: '1' });
+    });
+
     test('mergePatch follows RFC 7386 and keeps __proto__ as plain data', () => {
       expect(mergePatch({ a: 'b' }, { a: 'c' })).toEqual({ a: 'c' });
       expect(mergePatch({ a: 'b' }, { b: 'c' })).toEqual({ a: 'b', b: 'c' });
@@ -427,6 +442,20 @@ describe('FakeKubeApi', () => {
       expect(list.headers['retry-after']).toBe('1');
       expect(api.calls[0]).toMatchObject({ verb: 'list', status: 503, faulted: true });
       await expect(request('GET', `${base}${CM('default', 'x')}`)).rejects.toThrow(/socket hang up|ECONNRESET/);
+    });
+
+    test('a hang fault accepts the request and never answers until stop()', async () => {
+      api.setConfigMap('default', 'app', {});
+      api.fault = (call) => (call.verb === 'patch' ? { hang: true } : undefined);
+      let answered = false;
+      const pending = request('PATCH', `${base}${CM('default', 'app')}`, { data: { a: '1' } }, MERGE).then(() => { answered = true; }, () => { answered = true; });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(answered).toBe(false);
+      expect(api.calls.find((c) => c.verb === 'patch')).toMatchObject({ status: -2, faulted: true });
+      await api.stop();
+      await pending;
+      expect(answered).toBe(true);
+      expect(api.getObject('configmaps', 'default', 'app')?.data).toEqual({});
     });
   });
 

@@ -39,7 +39,8 @@ const crypto = require('node:crypto');
  *   namespace: string, name: string, query: Record<string, string>, status: number,
  *   faulted: boolean
  * }} ApiCall
- * @typedef {{ status?: number, delayMs?: number, destroy?: boolean, retryAfterSeconds?: number }} Fault
+ * @typedef {{ status?: number, delayMs?: number, destroy?: boolean, hang?: boolean, retryAfterSeconds?: number }} Fault
+ *   hang: accept the request and never answer (until stop() drops the connection)
  * @typedef {{
  *   rv: number, resource: string, type: 'ADDED'|'MODIFIED'|'DELETED',
  *   object: KubeObject, previous: KubeObject | undefined,
@@ -729,6 +730,10 @@ class FakeKubeApi {
         res.destroy();
         return undefined;
       }
+      if (fault.hang) {
+        call.status = -2;
+        return undefined; // the socket stays open and silent
+      }
       if (fault.status) {
         if (fault.retryAfterSeconds) res.setHeader('Retry-After', String(fault.retryAfterSeconds));
         return respond(statusObject(fault.status, fault.status >= 500 ? 'InternalError' : 'BadRequest', `injected fault ${fault.status}`));
@@ -955,6 +960,15 @@ class FakeKubeApi {
         { name: call.name, kind: call.resource }));
     }
     const next = /** @type {KubeObject} */ (mergePatch(existing, patch));
+    if (call.resource === 'configmaps' && existing.immutable === true) {
+      // As the API server: an immutable ConfigMap's data, binaryData and immutable flag cannot change.
+      const changed = ['data', 'binaryData', 'immutable'].filter((f) => !deepEqual(existing[f], next[f]));
+      if (changed.length > 0) {
+        return respond(statusObject(422, 'Invalid',
+          `ConfigMap "${call.name}" is invalid: ${changed.map((f) => `${f}: Forbidden: field is immutable when \`immutable\` is set`).join(', ')}`,
+          { name: call.name, kind: 'configmaps' }));
+      }
+    }
     next.metadata = { ...next.metadata }; // never share (and then modify) the stored metadata
     next.metadata.name = existing.metadata.name;
     next.metadata.namespace = existing.metadata.namespace;
