@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { ApiObject, Chart, Cron, Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { KubeClusterRole, KubeClusterRoleBinding, KubeRole, KubeRoleBinding, PolicyRule } from '../imports/k8s';
+import { KubeClusterRole, KubeClusterRoleBinding, KubeRole, KubeRoleBinding, PolicyRule } from './k8s';
 import { validateCronSchedule } from './general-purpose-runner/schedule';
 import { addChecksumAnnotation } from './hash';
 import { validateImage } from './image';

@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import {
   IntOrString, KubeNetworkPolicy, KubePodDisruptionBudget, KubeRole, KubeRoleBinding,
   NetworkPolicyPeer, PolicyRule,
-} from '../imports/k8s';
+} from './k8s';
 import { addChecksumAnnotation } from './hash';
 import { validateImage } from './image';
 import { applyLabels, recommendedLabels } from './labels';

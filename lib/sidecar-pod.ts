@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { IntOrString, KubeNetworkPolicy } from '../imports/k8s';
+import { IntOrString, KubeNetworkPolicy } from './k8s';
 import { addChecksumAnnotation } from './hash';
 import { validateImage } from './image';
 import { applyLabels, recommendedLabels } from './labels';

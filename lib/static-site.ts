@@ -4,7 +4,7 @@ import { isUtf8 } from 'node:buffer';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { IntOrString, KubeNetworkPolicy, KubePodDisruptionBudget } from '../imports/k8s';
+import { IntOrString, KubeNetworkPolicy, KubePodDisruptionBudget } from './k8s';
 import { addChecksumAnnotation, contentHash } from './hash';
 import { validateImage } from './image';
 import { applyLabels, recommendedLabels } from './labels';

@@ -11,7 +11,7 @@ import { diffTrees, readTree } from '../scripts/review/diff';
 import { KvProxyChart } from '../charts/kv-proxy';
 import { SidecarPodAuthChart } from '../charts/sidecar-pod';
 import { ENVIRONMENTS } from '../config/environments';
-import { assertValid, K8sObject } from './support/gate';
+import { assertValid, K8sObject } from '../lib/testing';
 import { findObject } from './support/synth';
 
 const ROOT = path.join(__dirname, '..');

@@ -1,5 +1,5 @@
 import { hardenedExample } from './support/fixtures';
-import { K8sObject, validateObjects, assertValid } from './support/gate';
+import { K8sObject, validateObjects, assertValid } from '../lib/testing';
 
 /** A fresh copy of the hardened example with one object changed. */
 function broken(kind: string, mutate: (o: any, all: K8sObject[]) => void): K8sObject[] {

@@ -22,7 +22,7 @@ import { Testing } from 'cdk8s';
 import { GeneralPurposeRunnerChart } from '../charts/general-purpose-runner';
 import { GeneralPurposeRunner } from '../lib/general-purpose-runner';
 import { debianImages } from './fixtures/general-purpose-runner/images';
-import { K8sObject } from './support/gate';
+import { K8sObject } from '../lib/testing';
 import { freePort, PodSandbox, PodSandboxOptions, request, requirePrograms } from './support/pod-sandbox';
 import { findContainer, findObject, synthObjects, testChart } from './support/synth';
 

@@ -8,7 +8,7 @@ import {
   BUNDLE_SOURCE_PATH, GeneralPurposeRunner, GeneralPurposeRunnerProps, RUNNER_PRESETS, validateCronSchedule,
 } from '../lib/general-purpose-runner';
 import { DEFAULT_RESOURCES } from '../lib/security';
-import { assertValid, K8sObject } from './support/gate';
+import { assertValid, K8sObject } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'general-purpose-runner');

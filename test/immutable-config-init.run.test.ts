@@ -15,7 +15,7 @@ import { ImmutableConfigInitChart, ImmutableConfigMapChart } from '../charts/imm
 import { CopyStyle, ImmutableConfigInit } from '../lib/immutable-config-init';
 import { hardenedContainer, hardenedPodProps } from '../lib/security';
 import { appImage, configImage, removeStandIns, requireStandIns } from './fixtures/immutable-config-init/images';
-import { K8sObject } from './support/gate';
+import { K8sObject } from '../lib/testing';
 import { ImageStandIn, podSpec, PodSandbox, RunResult } from './support/pod-sandbox';
 import { findContainer, findObject, synthObjects, testChart } from './support/synth';
 

@@ -10,7 +10,7 @@ import {
   COPY_SCRIPT, CopyStyle, ImmutableConfigInit, ImmutableConfigInitProps, ImmutableConfigMap, ImmutableConfigMapProps,
 } from '../lib/immutable-config-init';
 import { DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps } from '../lib/security';
-import { assertValid, K8sObject } from './support/gate';
+import { assertValid, K8sObject } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'immutable-config-init');

@@ -28,7 +28,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { KvProxy, KvProxyProps } from '../lib/kv-proxy';
 import { FakeKubeApi } from './support/fake-kube-api';
-import { K8sObject } from './support/gate';
+import { K8sObject } from '../lib/testing';
 import { freePort } from './support/pod-sandbox';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
 

@@ -8,7 +8,7 @@ import { KvProxyChart } from '../charts/kv-proxy';
 import {
   KV_PROXY_DEFAULT_IMAGE, KV_PROXY_SERVER_DIR, KvProxy, KvProxyProps, kvProxyRules, readServerSource,
 } from '../lib/kv-proxy';
-import { K8sObject, assertValid } from './support/gate';
+import { K8sObject, assertValid } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
 
 // The server's own configuration parser and informer scopes: what the pod will do with the env we give it.

@@ -8,7 +8,7 @@ import {
   isConfigMapKeyText, parseImage, recommendedLabels, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateImage, validatePort, pathIsWithin,
   validateQualifiedName, validateRelativePath,
 } from '../lib';
-import { assertValid } from './support/gate';
+import { assertValid } from '../lib/testing';
 import { findContainer, findObject, synthObjects, testChart } from './support/synth';
 
 describe('image references', () => {

@@ -13,7 +13,7 @@ import { Testing } from 'cdk8s';
 import { SidecarPodAuthChart } from '../charts/sidecar-pod';
 import { AUTH_PROXY_HTPASSWD_DIR, SidecarPod } from '../lib/sidecar-pod';
 import { GitSyncEmulator, LocalRepo } from './fixtures/sidecar-pod/git-sync';
-import { assertValid, K8sObject } from './support/gate';
+import { assertValid, K8sObject } from '../lib/testing';
 import { mountOf, POD_IP, podSpec, PodSandbox, requirePrograms, RunningContainer, scratchDir } from './support/pod-sandbox';
 import { findContainer as containerOf, findObject, synthObjects, testChart } from './support/synth';
 

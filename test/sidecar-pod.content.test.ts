@@ -17,7 +17,7 @@ import { Testing } from 'cdk8s';
 import { SidecarPodContentChart, SidecarPodHotPlugChart } from '../charts/sidecar-pod';
 import { HotPlugReload, SidecarPod } from '../lib/sidecar-pod';
 import { GitSyncEmulator, LocalRepo } from './fixtures/sidecar-pod/git-sync';
-import { assertValid, K8sObject } from './support/gate';
+import { assertValid, K8sObject } from '../lib/testing';
 import { mountOf, POD_IP, podSpec, PodSandbox, requirePrograms, RunningContainer, scratchDir, shq } from './support/pod-sandbox';
 import { findContainer as containerOf, findObject, synthObjects, testChart } from './support/synth';
 

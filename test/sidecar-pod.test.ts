@@ -9,7 +9,7 @@ import {
   AUTH_PROXY_CONFIG_DIR, AUTH_PROXY_HTPASSWD_DIR, AUTH_PROXY_IMAGE, GIT_SYNC_IMAGE, HOT_PLUG_SCRIPTS_DIR, HotPlugReload, HotPlugReloadKind,
   SidecarMode, SidecarPod, SidecarPodProps, SidecarPodWorkload, WEB_SERVER_IMAGE,
 } from '../lib/sidecar-pod';
-import { assertValid, K8sObject } from './support/gate';
+import { assertValid, K8sObject } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
 
 const APP = { name: 'app', image: 'busybox:1.36.1', command: ['httpd', '-f', '-p', '8080'], ports: [{ number: 8080, name: 'http' }] };

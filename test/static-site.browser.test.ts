@@ -12,7 +12,7 @@ import { BrowserContext, chromium } from 'playwright-core';
 import * as YAML from 'yaml';
 import { StaticSiteChart } from '../charts/static-site';
 import { NGINX, RunningPod, startPod } from './fixtures/static-site/nginx-pod';
-import { K8sObject } from './support/gate';
+import { K8sObject } from '../lib/testing';
 import { requirePrograms } from './support/pod-sandbox';
 import { findObject } from './support/synth';
 

@@ -16,7 +16,7 @@ import * as YAML from 'yaml';
 import { HELLO_PAGE, StaticSiteChart } from '../charts/static-site';
 import { StaticSite } from '../lib/static-site';
 import { configTest, containerPortOf, NGINX, RunningPod, startPod } from './fixtures/static-site/nginx-pod';
-import { K8sObject } from './support/gate';
+import { K8sObject } from '../lib/testing';
 import { request, requirePrograms } from './support/pod-sandbox';
 import { findObject } from './support/synth';
 

@@ -8,7 +8,7 @@ import { DEFAULT_RESOURCES } from '../lib/security';
 import {
   STATIC_SITE_CONFIG_PATH, STATIC_SITE_CONTENT_PATH, STATIC_SITE_DEFAULT_IMAGE, STATIC_SITE_NGINX_UID, StaticSite, StaticSiteProps,
 } from '../lib/static-site';
-import { K8sObject, assertValid } from './support/gate';
+import { K8sObject, assertValid } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'static-site', 'site');

@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv, { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { SCHEMA_FILE_NAME } from './schema';
 
 export interface K8sObject {
   apiVersion: string;
@@ -43,7 +44,7 @@ export interface GateOptions {
   readonly external?: string[];
 }
 
-const SCHEMA_FILE = path.join(__dirname, '..', '..', 'schemas', 'kubernetes', 'v1.28.0', '_definitions.json');
+const SCHEMA_FILE = path.join(__dirname, SCHEMA_FILE_NAME);
 
 // ---------------------------------------------------------------- schema ---
 

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { K8sObject, objectId } from '../../test/support/gate';
+import { K8sObject, objectId } from '../../lib/testing/gate';
 
 /** Chart file (relative to dist/, e.g. `dev/0001-static-site.k8s.yaml`) → its objects. */
 export type Tree = Map<string, K8sObject[]>;

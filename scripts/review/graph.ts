@@ -2,7 +2,7 @@
  * The objects a chart creates and how they reference each other, derived from
  * the synthesized objects (never hand-drawn), rendered as Mermaid.
  */
-import { K8sObject, objectId, podSpecOf, selectorMatches } from '../../test/support/gate';
+import { K8sObject, objectId, podSpecOf, selectorMatches } from '../../lib/testing/gate';
 
 export interface GraphNode {
   /** `Kind/namespace/name`. */

@@ -1,4 +1,4 @@
-import { K8sObject } from './gate';
+import { K8sObject } from '../../lib/testing';
 
 /**
  * A small, hardened application that passes every gate rule: Deployment,

@@ -29,7 +29,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { K8sObject } from './gate';
+import { K8sObject } from '../../lib/testing';
 import { identityOf, manifestEnv, materializeVolume, podSpec, SERVICE_ACCOUNT_PATH, VolumeContent } from './pod-volumes';
 
 export { mountOf, podSpec, SERVICE_ACCOUNT_PATH } from './pod-volumes';

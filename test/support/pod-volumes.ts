@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { K8sObject, podSpecOf } from './gate';
+import { K8sObject, podSpecOf } from '../../lib/testing/gate';
 
 /** Where the kubelet mounts the ServiceAccount token, CA and namespace. */
 export const SERVICE_ACCOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';

@@ -1,5 +1,5 @@
 import { App, Chart, Testing } from 'cdk8s';
-import { K8sObject } from './gate';
+import { K8sObject } from '../../lib/testing';
 
 /** All objects of one chart, as the API server would receive them. */
 export function synthObjects(chart: Chart): K8sObject[] {
