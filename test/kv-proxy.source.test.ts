@@ -1,48 +1,35 @@
 /**
  * The KvProxy manifests are enough to run the server: the pod spec as
  * synthesized (ConfigMap files, mounts, modes, uid/gid, command, env, RBAC)
- * is materialised on this machine and the real server is started from it.
+ * is run on the shared pod sandbox (./support/pod-sandbox.ts), as the
+ * kubelet would run it:
+ *  - the ConfigMap's files and the token Secret, projected read-only at the
+ *    container's mountPaths with the volumes' defaultMode, group fsGroup;
+ *  - the ServiceAccount token volume (automountServiceAccountToken);
+ *  - a read-only root filesystem, the container's runAsUser/runAsGroup,
+ *    no_new_privs, no capabilities, exactly the manifest's command and env.
  *
- * What the pod gets from the synthesized objects, here too:
- *  - the ConfigMap's files, bind-mounted read-only at the container's mountPath,
- *    with the volume's defaultMode;
- *  - the token Secret, bind-mounted read-only at its mountPath, mode defaultMode,
- *    group fsGroup;
- *  - a read-only root filesystem (the whole mount tree is remounted read-only:
- *    no writable volume exists in the pod, so none exists here);
- *  - the container's runAsUser/runAsGroup, command and env;
- *  - an API server that enforces the synthesized Roles (the fake API's RBAC table
- *    is built from them: verbs, resources, resourceNames, namespaces).
- * Differences, because there is no cluster: the server reaches the fake API by
- * KUBE_API_URL (http) with KUBE_TOKEN_FILE instead of the in-cluster https
- * endpoint and /var/run/secrets/kubernetes.io/serviceaccount, and listens on
- * 127.0.0.1 (KV_LISTEN_ADDRESS) on a free port.
+ * Here the API server is the stand-in (./support/fake-kube-api.js), with an
+ * RBAC table built from the synthesized Roles; the same pods against the real
+ * kube-apiserver, through the in-cluster HTTPS path, are in
+ * kv-proxy.kube.test.ts. Differences, because the stand-in speaks http: the
+ * server reaches it by KUBE_API_URL with KUBE_TOKEN_FILE pointing at the
+ * mounted ServiceAccount token, and listens on 127.0.0.1 (KV_LISTEN_ADDRESS)
+ * on a free port.
  *
  * The server's behaviour itself is tested by its own runtime tests; these
  * prove the construct's side of the contract.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { KvProxy, KvProxyProps } from '../lib/kv-proxy';
 import { FakeKubeApi } from './support/fake-kube-api';
 import { K8sObject } from '../lib/testing';
-import { freePort } from './support/pod-sandbox';
-import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
+import { freePort, PodSandbox, RunningContainer, SERVICE_ACCOUNT_PATH } from './support/pod-sandbox';
+import { findAll, findObject, synthObjects, testChart } from './support/synth';
 
 const SA_TOKEN = 'sa-token-for-the-fake-api';
 const READ_TOKEN = 'read-token-0123456789';
 const WRITE_TOKEN = 'write-token-9876543210';
-
-for (const bin of ['unshare', 'setpriv', 'mount']) {
-  try {
-    execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
-  } catch {
-    throw new Error(`${bin} (util-linux) is required for the KvProxy pod tests: apt-get install util-linux`);
-  }
-}
 
 describe('the shipped server source', () => {
   test('is self-contained: every require is a node: builtin or another shipped file', () => {
@@ -64,14 +51,6 @@ describe('the shipped server source', () => {
     }
   });
 });
-
-interface Pod {
-  proc: ChildProcess;
-  url: string;
-  output: () => string;
-  dir: string;
-}
-
 
 function request(method: string, url: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
@@ -102,105 +81,50 @@ function permissionsFrom(objects: K8sObject[]): any[] {
   })));
 }
 
+interface Pod {
+  sandbox: PodSandbox;
+  container: RunningContainer;
+  url: string;
+  output: () => string;
+}
+
 /**
- * Starts the container of the synthesized Deployment the way the kubelet
- * would, with the fake API standing in for the API server.
+ * Starts the container of the synthesized Deployment on the pod sandbox,
+ * with the fake API standing in for the API server.
  */
 async function startPod(objects: K8sObject[], api: FakeKubeApi, tokens: Record<string, string>): Promise<Pod> {
   const deployment = findObject(objects, 'Deployment');
-  const pod = deployment.spec.template.spec;
-  const c = findContainer(deployment, 'kv-proxy');
-  const volume = (name: string) => pod.volumes.find((v: any) => v.name === name);
-  const mountOf = (pred: (v: any) => boolean) => {
-    const v = pod.volumes.find(pred);
-    return { volume: v, mount: c.volumeMounts.find((m: any) => m.name === v.name) };
-  };
-  const source = mountOf((v) => v.configMap);
-  const secret = mountOf((v) => v.secret);
-  expect(source.mount.readOnly).toBe(true);
-  expect(secret.mount.readOnly).toBe(true);
-  const cm = findObject(objects, 'ConfigMap', source.volume.configMap.name);
-  const uid: number = c.securityContext.runAsUser;
-  const gid: number = c.securityContext.runAsGroup;
-  const fsGroup: number = pod.securityContext.fsGroup;
-
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-proxy-pod-'));
-  fs.chmodSync(dir, 0o755);
-  // the ConfigMap volume: one file per key, defaultMode
-  const src = path.join(dir, 'source');
-  fs.mkdirSync(src, { mode: 0o755 });
-  for (const [k, v] of Object.entries<string>(cm.data)) {
-    fs.writeFileSync(path.join(src, k), v);
-    fs.chmodSync(path.join(src, k), volume(source.volume.name).configMap.defaultMode);
-  }
-  // the Secret volume: defaultMode, group-owned by fsGroup
-  const sec = path.join(dir, 'secret');
-  fs.mkdirSync(sec, { mode: 0o755 });
-  for (const [k, v] of Object.entries(tokens)) {
-    fs.writeFileSync(path.join(sec, k), v);
-    fs.chownSync(path.join(sec, k), 0, fsGroup);
-    fs.chmodSync(path.join(sec, k), secret.volume.secret.defaultMode);
-  }
-  // the ServiceAccount token (in a pod: the projected token volume the kubelet adds)
-  const sa = path.join(dir, 'sa');
-  fs.mkdirSync(sa, { mode: 0o755 });
-  fs.writeFileSync(path.join(sa, 'token'), SA_TOKEN);
-  fs.chownSync(path.join(sa, 'token'), 0, fsGroup);
-  fs.chmodSync(path.join(sa, 'token'), 0o440);
-  // /etc gets an overlay so the mount point can be made without touching the host's /etc
-  for (const d of ['etc-upper', 'etc-work']) fs.mkdirSync(path.join(dir, d));
-
+  const secret = deployment.spec.template.spec.volumes.find((v: any) => v.secret).secret.secretName;
+  const sandbox = await PodSandbox.create(objects, deployment, {
+    secrets: { [secret]: tokens },
+    serviceAccount: { 'token': SA_TOKEN, 'ca.crt': '', 'namespace': deployment.metadata.namespace ?? 'default' },
+    // node:24-alpine's PATH; the host's node stands in for the image's
+    images: (image) => (image.startsWith('node:') ? { env: { PATH: '/usr/local/bin:/usr/bin:/bin' } } : undefined),
+  });
   const port = await freePort();
-  const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin' };
-  for (const e of c.env) env[e.name] = e.value;
-  Object.assign(env, { PORT: String(port), KV_LISTEN_ADDRESS: '127.0.0.1', KUBE_API_URL: api.url, KUBE_TOKEN_FILE: path.join(sa, 'token') });
-
-  const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
-  const srcPath: string = source.mount.mountPath;
-  const secPath: string = secret.mount.mountPath;
-  const script = [
-    'set -e',
-    // the container's mount points, on a tmpfs over their top-level directory or an overlay of /etc
-    ...[srcPath, secPath].map((p) => (p.startsWith('/etc/')
-      ? `grep -q ' /etc overlay ' /proc/self/mounts || mount -t overlay overlay -o lowerdir=/etc,upperdir=${q(path.join(dir, 'etc-upper'))},workdir=${q(path.join(dir, 'etc-work'))} /etc`
-      : `mountpoint -q /${p.split('/')[1]} || mount -t tmpfs -o mode=755 tmpfs /${p.split('/')[1]}`)),
-    `mkdir -p ${q(srcPath)} ${q(secPath)}`,
-    `mount --bind ${q(src)} ${q(srcPath)} && mount -o remount,bind,ro ${q(srcPath)}`,
-    `mount --bind ${q(sec)} ${q(secPath)} && mount -o remount,bind,ro ${q(secPath)}`,
-    // readOnlyRootFilesystem: every mount read-only, except the kernel's own file systems
-    "awk '$3 !~ /^(proc|sysfs|devtmpfs|devpts|cgroup2?|mqueue)$/ {print $2}' /proc/self/mounts | while read -r m; do mount -o remount,bind,ro \"$m\" 2>/dev/null || true; done",
-    // prove the setup: nothing outside the kernel's file systems is writable
-    'for d in / /tmp /opt /etc /var /home; do if touch "$d/.kv-proxy-rw-probe" 2>/dev/null; then rm -f "$d/.kv-proxy-rw-probe"; echo "$d is writable" >&2; exit 97; fi; done',
-    `exec setpriv --reuid ${uid} --regid ${gid} --clear-groups -- ${c.command.map(q).join(' ')}`,
-  ].join('\n');
-  const proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d) => { out += d; });
-  proc.stderr!.on('data', (d) => { out += d; });
+  const container = sandbox.start('kv-proxy', {
+    envOverrides: { PORT: String(port), KV_LISTEN_ADDRESS: '127.0.0.1', KUBE_API_URL: api.url, KUBE_TOKEN_FILE: `${SERVICE_ACCOUNT_PATH}/token` },
+  });
+  const output = () => { const o = container.output(); return o.stdout + o.stderr; };
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`the pod exited with ${proc.exitCode}:\n${out}`);
+    const exited = container.process.exitCode ?? container.process.signalCode;
+    if (exited !== null) throw new Error(`the pod exited with ${exited}:\n${output()}`);
     try {
       const r = await request('GET', `${url}/readyz`);
       if (r.status === 200) break;
     } catch { /* not listening yet */ }
-    if (Date.now() > deadline) throw new Error(`the pod did not become ready in 20 s:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`the pod did not become ready in 20 s:\n${output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { proc, url, output: () => out, dir };
+  return { sandbox, container, url, output };
 }
 
 async function stopPod(pod: Pod | undefined): Promise<void> {
   if (!pod) return;
-  if (pod.proc.exitCode === null && pod.proc.signalCode === null) {
-    const exited = new Promise((resolve) => pod.proc.once('exit', resolve));
-    pod.proc.kill('SIGTERM');
-    const timer = setTimeout(() => pod.proc.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  }
-  fs.rmSync(pod.dir, { recursive: true, force: true });
+  await pod.container.stop(5000);
+  await pod.sandbox.cleanup();
 }
 
 describe('a KvProxy pod started from the synthesized manifests', () => {

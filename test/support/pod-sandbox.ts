@@ -7,7 +7,13 @@
  *    manifest says so, ConfigMap/Secret volumes always), the root filesystem
  *    is remounted read-only when readOnlyRootFilesystem is set, and a
  *    mountPath that does not exist on the host gets a read-only tmpfs on its
- *    nearest existing ancestor so the host is never written;
+ *    nearest existing ancestor so the host is never written; where that
+ *    ancestor holds what the programs need (/etc, /var, /usr, ...) it gets a
+ *    read-only overlay instead, whose upper and work layers live on a tmpfs
+ *    the sandbox mounts itself inside the container's mount namespace (so it
+ *    works where /tmp or /var/tmp is itself overlayfs, as on containerized CI
+ *    runners; overlayfs refuses an overlayfs upper layer), and whose mounts
+ *    below the anchor (a container's /etc/hosts, /etc/resolv.conf) are kept;
  *  - volumes are host directories laid out as the kubelet does it (see
  *    ./pod-volumes.ts), shared by all containers of the pod;
  *  - the process runs through `setpriv` as the manifest's runAsUser/runAsGroup
@@ -42,8 +48,10 @@ export const SANDBOX_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 export const SETUP_FAILED = 125;
 
 const PROBE = path.join(__dirname, 'http-probe.js');
-// A tmpfs over these would hide the programs themselves.
-const UNSAFE_ANCHORS = new Set(['/', '/usr', '/etc', '/bin', '/sbin', '/lib', '/lib64', '/var', '/proc', '/sys', '/dev', '/home', '/root', '/boot']);
+// A tmpfs over these would hide the programs themselves: they get an overlay.
+const OVERLAY_ANCHORS = new Set(['/usr', '/etc', '/bin', '/sbin', '/lib', '/lib64', '/var', '/home', '/root', '/boot', '/opt', '/srv']);
+// Nothing is mounted over these.
+const UNSAFE_ANCHORS = new Set(['/', '/proc', '/sys', '/dev']);
 
 /** Fails with one clear message when a program is missing or the test does not run as root. */
 export function requirePrograms(...programs: string[]): void {
@@ -125,6 +133,7 @@ export function containerScript(c: SandboxContainer, scratch?: string): string {
   const R = c.rootfs ?? '';
   const mounts = [...c.mounts].sort((a, b) => a.target.split('/').length - b.target.split('/').length);
   const anchors: string[] = [];
+  const overlays: string[] = [];
   if (R) {
     if (!fs.existsSync(`${R}/.standin/env`)) throw new Error(`rootfs ${R} has no /.standin/env mountpoint`);
     lines.push(`mount --bind ${shq(R)} ${shq(R)} ${fail('rootfs bind')}`,
@@ -135,16 +144,22 @@ export function containerScript(c: SandboxContainer, scratch?: string): string {
   } else {
     for (const m of mounts) {
       if (scratch && within(scratch, m.target)) throw new Error(`mount path ${m.target} would hide the scratch directory ${scratch}`);
-      if (anchors.some((a) => within(m.target, a)) || fs.existsSync(m.target)) continue;
+      if ([...anchors, ...overlays].some((a) => within(m.target, a)) || fs.existsSync(m.target)) continue;
       let anchor = path.dirname(m.target);
       while (!fs.existsSync(anchor)) anchor = path.dirname(anchor);
       anchor = fs.realpathSync(anchor);
       if (UNSAFE_ANCHORS.has(anchor) || (scratch && within(scratch, anchor))) {
         throw new Error(`mount path ${m.target} does not exist on this host and its parent ${anchor} cannot be covered by a tmpfs`);
       }
-      anchors.push(anchor);
+      if (OVERLAY_ANCHORS.has(anchor)) {
+        if (!scratch) throw new Error(`mount path ${m.target} needs an overlay over ${anchor}, which needs the pod's scratch directory`);
+        overlays.push(anchor);
+      } else {
+        anchors.push(anchor);
+      }
     }
     for (const a of anchors) lines.push(`mount -t tmpfs -o mode=0755,size=1m sandbox ${shq(a)} ${fail(a)}`);
+    if (overlays.length) lines.push(...overlayScript(overlays, `${scratch}/layers`, fail));
   }
   for (const m of mounts) {
     const target = R + m.target;
@@ -154,6 +169,7 @@ export function containerScript(c: SandboxContainer, scratch?: string): string {
   }
   // the tmpfs stand-ins for image directories are as read-only as the rest of the image
   for (const a of anchors) lines.push(`mount -o remount,ro ${shq(a)} ${fail(`${a} read-only`)}`);
+  for (const a of overlays) lines.push(`mount -o remount,bind,ro ${shq(a)} ${fail(`${a} read-only`)}`);
   if (c.readOnlyRoot) lines.push(`mount -o remount,bind,ro ${shq(R || '/')} ${fail('root read-only')}`);
   const env = Object.entries(c.env ?? { PATH: SANDBOX_PATH, HOME: '/' }).map(([k, v]) => `${k}=${v}`);
   const groups = c.groups.length ? c.groups.join(',') : undefined;
@@ -169,6 +185,33 @@ export function containerScript(c: SandboxContainer, scratch?: string): string {
     lines.push(`exec ${[...setpriv, '--', '/usr/bin/env', ...run].map(shq).join(' ')}`);
   }
   return lines.join('\n');
+}
+
+/** The mount points strictly below `dir` in this mount namespace, outermost first. */
+function mountsBelow(dir: string): string[] {
+  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+  return [...new Set(fs.readFileSync('/proc/self/mounts', 'utf8').split('\n')
+    .map((l) => unescape(l.split(' ')[1] ?? ''))
+    .filter((m) => m !== dir && within(m, dir)))];
+}
+
+/**
+ * Overlays over `dirs` (read-only later), their upper and work layers on a
+ * tmpfs mounted at `layers`; mounts below each dir are carried over (bound
+ * aside first, then back), since an overlay's lower layer does not show them.
+ */
+function overlayScript(dirs: string[], layers: string, fail: (what: string) => string): string[] {
+  const lines = [`mkdir -p ${shq(layers)} && mount -t tmpfs -o mode=0700,size=64m sandbox-layers ${shq(layers)} ${fail('layers tmpfs')}`];
+  dirs.forEach((dir, i) => {
+    const L = `${layers}/${i}`;
+    const kept = mountsBelow(dir).filter((m) => fs.existsSync(m));
+    lines.push(`mkdir -p ${shq(`${L}/upper`)} ${shq(`${L}/work`)} ${shq(`${L}/kept`)}`);
+    const keep = kept.map((m, j) => ({ m, aside: `${L}/kept/${j}`, file: !fs.statSync(m).isDirectory() }));
+    for (const k of keep) lines.push(`${k.file ? `touch ${shq(k.aside)}` : `mkdir -p ${shq(k.aside)}`} && mount --bind ${shq(k.m)} ${shq(k.aside)} ${fail(`keep ${k.m}`)}`);
+    lines.push(`mount -t overlay sandbox-${i} -o ${shq(`lowerdir=${dir},upperdir=${L}/upper,workdir=${L}/work`)} ${shq(dir)} ${fail(`overlay ${dir}`)}`);
+    for (const k of keep) lines.push(`mount --bind ${shq(k.aside)} ${shq(k.m)} ${fail(`restore ${k.m}`)}`);
+  });
+  return lines;
 }
 
 /** What the test knows and the manifests do not: how an image starts. */
