@@ -1,3 +1,5 @@
+import * as kplus from 'cdk8s-plus-28';
+import { SizeRoundingBehavior } from 'cdk8s';
 /**
  * Input checks shared by every construct. Each throws a plain Error whose
  * message names the prop, the bad value and what is allowed.
@@ -11,11 +13,21 @@ const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 const IANA_SVC_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
+/**
+ * Throws `<prop> is required` for undefined and null: a missing prop is named
+ * as missing, not reported as "got undefined".
+ */
+export function required<T>(value: T | undefined | null, prop: string): T {
+  if (value === undefined || value === null) throw new Error(`${prop} is required`);
+  return value;
+}
+
 /** The largest ConfigMap the API server accepts: 1 MiB of keys and values. */
 export const MAX_CONFIGMAP_BYTES = 1024 * 1024;
 
 /** DNS-1123 label: lowercase alphanumerics and '-', at most 63 characters. */
 export function validateDnsLabel(value: string, prop: string): string {
+  required(value, prop);
   if (typeof value !== 'string' || value.length > 63 || !DNS_LABEL.test(value)) {
     throw new Error(`${prop} must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with an alphanumeric, at most 63 characters), got "${value}"`);
   }
@@ -24,6 +36,7 @@ export function validateDnsLabel(value: string, prop: string): string {
 
 /** DNS-1123 subdomain: dot-separated labels, at most 253 characters. */
 export function validateDnsSubdomain(value: string, prop: string): string {
+  required(value, prop);
   if (typeof value !== 'string' || value.length > 253 || !DNS_SUBDOMAIN.test(value)) {
     throw new Error(`${prop} must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253 characters), got "${value}"`);
   }
@@ -32,6 +45,7 @@ export function validateDnsSubdomain(value: string, prop: string): string {
 
 /** A ConfigMap data key: `[-._a-zA-Z0-9]+`, at most 253 characters, not `.` or `..`. */
 export function validateConfigMapKey(key: string, prop: string): string {
+  required(key, prop);
   if (typeof key !== 'string' || key.length > 253 || !CONFIG_MAP_KEY.test(key) || key === '.' || key === '..') {
     throw new Error(`${prop} must be a valid ConfigMap key (letters, digits, '-', '_' and '.', at most 253 characters, not "." or ".."), got "${key}"`);
   }
@@ -48,6 +62,7 @@ export function isConfigMapKeyText(s: string): boolean {
  * name of at most 63 alphanumerics, '-', '_' and '.'.
  */
 export function validateQualifiedName(key: string, prop: string, example: string = 'example.com/name'): string {
+  required(key, prop);
   const name = typeof key === 'string' ? key.split('/').pop() ?? '' : '';
   if (typeof key !== 'string' || key.length > 253 + 1 + 63 || name.length > 63 || !QUALIFIED_NAME.test(key)) {
     throw new Error(`${prop} must be a qualified name such as "${example}", got "${key}"`);
@@ -60,6 +75,7 @@ export function validateQualifiedName(key: string, prop: string, example: string
  * digits, '-', '_' and '.', no empty, "." or ".." segments, no leading "/".
  */
 export function validateRelativePath(p: string, prop: string): string {
+  required(p, prop);
   const segments = typeof p === 'string' ? p.split('/') : [];
   if (!segments.length || segments.some((s) => !CONFIG_MAP_KEY.test(s) || s === '.' || s === '..')) {
     throw new Error(`${prop} must be a relative path of letters, digits, '-', '_' and '.' segments (no "..", no leading "/"), got "${p}"`);
@@ -69,6 +85,7 @@ export function validateRelativePath(p: string, prop: string): string {
 
 /** A label value: at most 63 characters of alphanumerics, '-', '_' and '.'. */
 export function validateLabelValue(value: string, prop: string): string {
+  required(value, prop);
   if (typeof value !== 'string' || value.length > 63 || !LABEL_VALUE.test(value)) {
     throw new Error(`${prop} must be a valid label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with an alphanumeric), got "${value}"`);
   }
@@ -77,6 +94,7 @@ export function validateLabelValue(value: string, prop: string): string {
 
 /** A TCP/UDP port number, 1-65535. */
 export function validatePort(port: number, prop: string): number {
+  required(port, prop);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new Error(`${prop} must be an integer port 1-65535, got ${port}`);
   }
@@ -85,6 +103,7 @@ export function validatePort(port: number, prop: string): number {
 
 /** A named port: IANA service name, at most 15 characters, with at least one letter. */
 export function validatePortName(name: string, prop: string): string {
+  required(name, prop);
   if (typeof name !== 'string' || name.length > 15 || !IANA_SVC_NAME.test(name) || name.includes('--')) {
     throw new Error(`${prop} must be an IANA service name (at most 15 lowercase letters, digits and '-', with at least one letter), got "${name}"`);
   }
@@ -93,6 +112,7 @@ export function validatePortName(name: string, prop: string): string {
 
 /** An environment variable name. */
 export function validateEnvName(name: string, prop: string): string {
+  required(name, prop);
   if (typeof name !== 'string' || !ENV_NAME.test(name)) {
     throw new Error(`${prop} must be a valid environment variable name (letters, digits, '_', '-' and '.', not starting with a digit), got "${name}"`);
   }
@@ -101,6 +121,7 @@ export function validateEnvName(name: string, prop: string): string {
 
 /** An absolute, normalised POSIX path: starts with '/', no '..' segments, no empty segments. */
 export function validateAbsolutePath(path: string, prop: string): string {
+  required(path, prop);
   if (typeof path !== 'string' || !path.startsWith('/')) {
     throw new Error(`${prop} must be an absolute path starting with "/", got "${path}"`);
   }
@@ -113,6 +134,7 @@ export function validateAbsolutePath(path: string, prop: string): string {
 
 /** A positive integer (counts such as replicas or sizes). */
 export function validatePositiveInteger(value: number, prop: string, min: number = 1, max: number = Number.MAX_SAFE_INTEGER): number {
+  required(value, prop);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new Error(`${prop} must be an integer ${min}-${max}, got ${value}`);
   }
@@ -142,4 +164,172 @@ export function configMapSize(data: Record<string, string> = {}, binaryData: Rec
 export function formatBytes(bytes: number): string {
   const mib = bytes / (1024 * 1024);
   return mib >= 0.1 ? `${mib.toFixed(2)} MiB (${bytes} bytes)` : `${(bytes / 1024).toFixed(1)} KiB (${bytes} bytes)`;
+}
+
+/** A TCP port a container may listen on without root or NET_BIND_SERVICE: 1024-65535. */
+export function validateUnprivilegedPort(port: number, prop: string): number {
+  required(port, prop);
+  if (!Number.isInteger(port) || port < 1024 || port > 65535) {
+    throw new Error(`${prop} must be an integer 1024-65535 (the container runs as non-root without NET_BIND_SERVICE), got ${port}`);
+  }
+  return port;
+}
+
+const HTTP_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
+
+/** An absolute URL path such as `/` or `/healthz`: no spaces, query, fragment or "."/".." segments. */
+export function validateHttpPath(p: string, prop: string): string {
+  required(p, prop);
+  if (typeof p !== 'string' || !HTTP_PATH.test(p) || p.split('/').some((s) => s === '.' || s === '..')) {
+    throw new Error(`${prop} must be an absolute URL path like "/" or "/healthz" (no spaces, "?", "#", "." or ".." segments), got ${JSON.stringify(p)}`);
+  }
+  return p;
+}
+
+const WILDCARD_HOST = /^\*\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** An Ingress host: a DNS-1123 subdomain, or one with a leading `*.` wildcard label. */
+export function validateIngressHost(host: string, prop: string): string {
+  required(host, prop);
+  if (typeof host === 'string' && WILDCARD_HOST.test(host) && host.length <= 253) return host;
+  if (typeof host !== 'string' || host.length > 253 || !DNS_SUBDOMAIN.test(host)) {
+    throw new Error(`${prop} must be a host name such as "www.example.com" or "*.example.com", got ${JSON.stringify(host)}`);
+  }
+  return host;
+}
+
+const CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(?:3[0-2]|[12]?\d)|[0-9a-fA-F:]*:[0-9a-fA-F:.]*\/(?:12[0-8]|1[01]\d|[1-9]?\d))$/;
+
+/** An IPv4 or IPv6 CIDR such as `10.0.0.0/8`. */
+export function validateCidr(cidr: string, prop: string): string {
+  required(cidr, prop);
+  if (typeof cidr !== 'string' || !CIDR.test(cidr)) {
+    throw new Error(`${prop} must be a CIDR such as "10.0.0.0/8" or "fd00::/8", got ${JSON.stringify(cidr)}`);
+  }
+  return cidr;
+}
+
+/** A list whose entries each pass `check` and do not repeat; returns a copy. */
+export function validateUniqueList<T extends string | number>(values: T[], prop: string, check: (v: T, prop: string) => T): T[] {
+  required(values, prop);
+  if (!Array.isArray(values)) throw new Error(`${prop} must be a list, got ${JSON.stringify(values)}`);
+  const seen = new Set<T>();
+  values.forEach((v, i) => {
+    check(v, `${prop}[${i}]`);
+    if (seen.has(v)) throw new Error(`${prop} must not repeat entries, got ${JSON.stringify(v)} twice`);
+    seen.add(v);
+  });
+  return [...values];
+}
+
+/**
+ * One of a fixed set of values (an enum's values or a string union), matched
+ * exactly: a value in another case is refused with the allowed spellings, never
+ * silently treated as the default.
+ */
+export function validateOneOf<T extends string>(value: T, allowed: readonly T[] | Record<string, T>, prop: string): T {
+  required(value, prop);
+  const values = (Array.isArray(allowed) ? allowed : Object.values(allowed)) as readonly T[];
+  if (!values.includes(value)) {
+    const hint = typeof value === 'string' ? values.find((v) => v.toLowerCase() === value.toLowerCase()) : undefined;
+    throw new Error(`${prop} must be one of ${values.map((v) => `"${v}"`).join(', ')}, got ${JSON.stringify(value)}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+  }
+  return value;
+}
+
+/** A boolean, not a string such as "false". */
+export function validateBoolean(value: boolean, prop: string): boolean {
+  required(value, prop);
+  if (typeof value !== 'boolean') throw new Error(`${prop} must be true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** An IANA time zone the JavaScript runtime (and so the tz database) knows, e.g. `Europe/Berlin` or `Etc/UTC`. */
+export function validateTimeZone(zone: string, prop: string): string {
+  required(zone, prop);
+  let known = false;
+  if (typeof zone === 'string' && /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(zone)) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      known = true;
+    } catch {
+      known = false;
+    }
+  }
+  if (!known) throw new Error(`${prop} must be an IANA time zone such as "Europe/Berlin" or "Etc/UTC", got ${JSON.stringify(zone)}`);
+  return zone;
+}
+
+/** The verbs Kubernetes RBAC authorizes (resource and non-resource requests). */
+export const RBAC_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection',
+  'impersonate', 'bind', 'escalate', 'use', 'approve', 'sign', 'attest', 'proxy'] as const;
+
+/** An RBAC verb (see {@link RBAC_VERBS}); `*` only when wildcards are allowed by the caller. */
+export function validateRbacVerb(verb: string, prop: string): string {
+  required(verb, prop);
+  if (!(RBAC_VERBS as readonly string[]).includes(verb)) {
+    throw new Error(`${prop} must be an RBAC verb (${RBAC_VERBS.join(', ')}), got ${JSON.stringify(verb)}`);
+  }
+  return verb;
+}
+
+/** Text with at least one non-white-space character (a script, an entry point). */
+export function validateNonEmptyText(value: string, prop: string): string {
+  required(value, prop);
+  if (typeof value !== 'string' || value.trim() === '') throw new Error(`${prop} must not be empty, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/**
+ * Environment variables in cdk8s-plus's words: each value must be a
+ * `kplus.EnvValue` (or, where `allowStrings`, a string); numbers, booleans and
+ * objects are refused rather than emitted as a variable with no value.
+ */
+export function validateEnvVariables(env: Record<string, unknown>, prop: string, allowStrings: boolean = false): Record<string, kplus.EnvValue> {
+  if (env === null || typeof env !== 'object' || Array.isArray(env)) throw new Error(`${prop} must be an object of name to value, got ${JSON.stringify(env)}`);
+  const out: Record<string, kplus.EnvValue> = {};
+  for (const [name, value] of Object.entries(env)) {
+    validateEnvName(name, `${prop} name`);
+    if (value instanceof kplus.EnvValue) out[name] = value;
+    else if (allowStrings && typeof value === 'string') out[name] = kplus.EnvValue.fromValue(value);
+    else {
+      throw new Error(`${prop} "${name}" must be ${allowStrings ? 'a string or ' : ''}a kplus.EnvValue (EnvValue.fromValue("..."), fromSecretValue, fromConfigMap...), got ${typeof value} ${JSON.stringify(value)}`);
+    }
+  }
+  return out;
+}
+
+function cpuMillis(amount: string): number {
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(String(amount));
+  return m ? Number(m[1]) * (m[2] === 'm' ? 1 : 1000) : NaN;
+}
+
+/** Container resources whose requests are at most their limits (the API server rejects the pod otherwise). */
+export function validateResources(resources: kplus.ContainerResources | undefined, prop: string): kplus.ContainerResources | undefined {
+  if (resources === undefined) return undefined;
+  const cpu = resources.cpu;
+  if (cpu?.request && cpu?.limit && cpuMillis(cpu.request.amount) > cpuMillis(cpu.limit.amount)) {
+    throw new Error(`${prop}.cpu.request must not exceed ${prop}.cpu.limit, got request ${cpu.request.amount} and limit ${cpu.limit.amount}`);
+  }
+  const mem = resources.memory;
+  const kib = (s: { toKibibytes(o: { rounding: SizeRoundingBehavior }): number }) => s.toKibibytes({ rounding: SizeRoundingBehavior.NONE });
+  if (mem?.request && mem?.limit && kib(mem.request) > kib(mem.limit)) {
+    throw new Error(`${prop}.memory.request must not exceed ${prop}.memory.limit, got request ${kib(mem.request)}Ki and limit ${kib(mem.limit)}Ki`);
+  }
+  const eph = resources.ephemeralStorage;
+  if (eph?.request && eph?.limit && kib(eph.request) > kib(eph.limit)) {
+    throw new Error(`${prop}.ephemeralStorage.request must not exceed ${prop}.ephemeralStorage.limit, got request ${kib(eph.request)}Ki and limit ${kib(eph.limit)}Ki`);
+  }
+  return resources;
+}
+
+const HEADER_VALUE_FORBIDDEN = /[\x00-\x1f\x7f$]/;
+
+/** An HTTP header value for a generated config: no control characters and no `$` (nginx variables). */
+export function validateHeaderValue(value: string, prop: string): string {
+  required(value, prop);
+  if (typeof value !== 'string' || HEADER_VALUE_FORBIDDEN.test(value)) {
+    throw new Error(`${prop} must be a header value without control characters or '$', got ${JSON.stringify(value)}`);
+  }
+  return value;
 }

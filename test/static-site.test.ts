@@ -38,7 +38,7 @@ describe('StaticSite defaults', () => {
   test('objects are named after name (default "static-site") and labelled', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
       'ConfigMap/static-site-config', 'ConfigMap/static-site-content', 'Deployment/static-site',
-      'PodDisruptionBudget/static-site', 'Service/static-site',
+      'NetworkPolicy/static-site', 'PodDisruptionBudget/static-site', 'Service/static-site',
     ]);
     for (const o of objects) {
       expect(o.metadata.labels).toMatchObject({
@@ -116,18 +116,23 @@ describe('StaticSite defaults', () => {
     expect(site.replicas).toBe(2);
     expect(dep.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([{
       weight: 100,
-      podAffinityTerm: { labelSelector: { matchLabels: dep.spec.selector.matchLabels }, namespaces: ['web'], topologyKey: 'kubernetes.io/hostname' },
+      podAffinityTerm: { labelSelector: { matchLabels: dep.spec.selector.matchLabels }, topologyKey: 'kubernetes.io/hostname' },
     }]);
     const pdb = findObject(objects, 'PodDisruptionBudget', 'static-site');
     expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: dep.spec.selector.matchLabels } });
     expect(site.podDisruptionBudget).toBeDefined();
   });
 
-  test('no Ingress, no NetworkPolicy, a mutable content ConfigMap rolled by checksums', () => {
+  test('no Ingress; a NetworkPolicy admitting same-namespace pods to the site port, no egress; a mutable content ConfigMap rolled by checksums', () => {
     expect(findAll(objects, 'Ingress')).toEqual([]);
-    expect(findAll(objects, 'NetworkPolicy')).toEqual([]);
     expect(site.ingress).toBeUndefined();
-    expect(site.networkPolicy).toBeUndefined();
+    expect(findObject(objects, 'NetworkPolicy', 'static-site').spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'static-site', 'app.kubernetes.io/instance': 'static-site' } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 8080 }] }],
+      egress: [],
+    });
+    expect(site.networkPolicy).toBeDefined();
     const cm = findObject(objects, 'ConfigMap', 'static-site-content');
     expect(cm.immutable).not.toBe(true);
     expect(cm.metadata.annotations).toBeUndefined();
@@ -328,20 +333,23 @@ describe('StaticSite options', () => {
     });
   });
 
-  test('networkPolicy: only the site port in, no egress; optionally only from named namespaces', () => {
-    const open = synth({ content: HELLO, networkPolicy: {} });
-    const np = findObject(open.objects, 'NetworkPolicy', 'static-site');
-    const selector = findObject(open.objects, 'Deployment', 'static-site').spec.selector.matchLabels;
-    expect(np.spec).toEqual({
-      podSelector: { matchLabels: selector }, policyTypes: ['Ingress', 'Egress'],
-      ingress: [{ ports: [{ protocol: 'TCP', port: 8080 }] }], egress: [],
-    });
-    expect(() => assertValid(open.objects)).not.toThrow();
-    const closed = synth({ content: HELLO, networkPolicy: { allowFromNamespaces: ['web', 'ingress-nginx'] } });
+  test('networkPolicy: only the site port in, no egress; from named namespaces (the controller\'s added with an Ingress); false for none', () => {
+    const closed = synth({ content: HELLO, networkPolicy: { allowFromNamespaces: ['web', 'shop'] } });
     expect(findObject(closed.objects, 'NetworkPolicy', 'static-site').spec.ingress[0].from).toEqual([
+      { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['shop', 'web'] }] } },
+    ]);
+    expect(() => assertValid(closed.objects)).not.toThrow();
+    const withIngress = synth({ content: HELLO, ingress: {}, networkPolicy: { allowFromNamespaces: ['web'] } });
+    expect(findObject(withIngress.objects, 'NetworkPolicy', 'static-site').spec.ingress[0].from).toEqual([
       { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['ingress-nginx', 'web'] }] } },
     ]);
-    expect(closed.site.networkPolicy).toBeDefined();
+    const defaultWithIngress = synth({ content: HELLO, ingress: {} });
+    expect(findObject(defaultWithIngress.objects, 'NetworkPolicy', 'static-site').spec.ingress[0].from).toEqual([
+      { podSelector: {} }, { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
+    ]);
+    const none = synth({ content: HELLO, networkPolicy: false });
+    expect(findAll(none.objects, 'NetworkPolicy')).toEqual([]);
+    expect(none.site.networkPolicy).toBeUndefined();
   });
 });
 
@@ -359,13 +367,13 @@ describe('StaticSite validation', () => {
     expect(() => synth({ content: {} })).toThrow(/content must not be empty/);
   });
   test('fails when contentDir is not a directory', () => {
-    expect(() => synth({ contentDir: path.join(FIXTURE, 'index.html') })).toThrow(/contentDir must be a directory, got ".*index\.html"/);
-    expect(() => synth({ contentDir: path.join(empty, 'missing') })).toThrow(/contentDir must be a directory/);
+    expect(() => synth({ contentDir: path.join(FIXTURE, 'index.html') })).toThrow(/contentDir must be a directory, got the file ".*index\.html"/);
+    expect(() => synth({ contentDir: path.join(empty, 'missing') })).toThrow(/contentDir ".*missing" does not exist/);
   });
   test('fails when a file name cannot become a ConfigMap key', () => {
-    expect(() => synth({ content: { 'my page.html': 'x' } })).toThrow(/content path "my page.html" from content cannot become a ConfigMap key: "my page.html" may only contain letters, digits/);
-    expect(() => synth({ content: { 'img/café.png': Buffer.from([1]) } })).toThrow(/cannot become a ConfigMap key: "café.png"/);
-    expect(() => synth({ content: { '../etc/passwd': 'x' } })).toThrow(/content path "..\/etc\/passwd" from content must be a relative path without empty, "." or ".." segments/);
+    expect(() => synth({ content: { 'my page.html': 'x' } })).toThrow(/content path must be a relative path of letters, digits, '-', '_' and '.' segments .*got "my page.html"/);
+    expect(() => synth({ content: { 'img/café.png': Buffer.from([1]) } })).toThrow(/content path must be a relative path .*got "img\/café.png"/);
+    expect(() => synth({ content: { '../etc/passwd': 'x' } })).toThrow(/content path must be a relative path .*no "\.\."/);
     expect(() => synth({ content: { 'a//b': 'x' } })).toThrow(/must be a relative path/);
     expect(() => synth({ content: { 'css/': 'x' } })).toThrow(/must be a relative path/);
   });
@@ -385,7 +393,7 @@ describe('StaticSite validation', () => {
     expect(() => synth({ content: HELLO, image: 'nginxinc/nginx-unprivileged:latest' })).toThrow(/image must not use the floating "latest" tag/);
   });
   test('fails when the port is out of range or privileged', () => {
-    expect(() => synth({ content: HELLO, port: 70000 })).toThrow(/port must be an integer 1024-65535 \(nginx runs without NET_BIND_SERVICE\), got 70000/);
+    expect(() => synth({ content: HELLO, port: 70000 })).toThrow(/port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 70000/);
     expect(() => synth({ content: HELLO, port: 80 })).toThrow(/port must be an integer 1024-65535.*got 80/);
     expect(() => synth({ content: HELLO, servicePort: 0 })).toThrow(/servicePort must be an integer port 1-65535, got 0/);
   });
@@ -397,17 +405,20 @@ describe('StaticSite validation', () => {
     expect(() => synth({ content: HELLO, name: 'My_Site' })).toThrow(/name must be a DNS-1123 label.*got "My_Site"/);
   });
   test('fails when indexDocument is not a file name', () => {
-    expect(() => synth({ content: HELLO, indexDocument: 'docs/index.html' })).toThrow(/indexDocument must be a file name .*got "docs\/index.html"/);
+    expect(() => synth({ content: HELLO, indexDocument: 'docs/index.html' })).toThrow(/indexDocument must be a valid ConfigMap key .*got "docs\/index.html"/);
   });
   test('fails when notFoundDocument is not in the content', () => {
     expect(() => synth({ content: HELLO, notFoundDocument: '404.html' })).toThrow(/notFoundDocument must be a path in the content, got "404.html" \(content has "index.html"\)/);
   });
-  test('fails when spaFallback has no index document to fall back to', () => {
-    expect(() => synth({ content: { 'app.html': 'x' }, spaFallback: true })).toThrow(/spaFallback needs the indexDocument "index.html" at the top of the content, which has "app.html"/);
+  test('fails when the site has no index document (it would answer "/" with 403), with or without spaFallback', () => {
+    expect(() => synth({ content: { 'app.html': 'x' } })).toThrow(/indexDocument "index.html" must be a file at the top of the content \(it is served for "\/"\), got content with "app.html"/);
+    expect(() => synth({ content: { 'app.html': 'x' }, spaFallback: true })).toThrow(/indexDocument "index.html" must be a file at the top of the content/);
+    expect(() => synth({ content: { 'docs/index.html': 'x' } })).toThrow(/indexDocument "index.html" must be a file at the top of the content/);
+    expect(() => synth({ content: { 'app.html': 'x' }, indexDocument: 'app.html' })).not.toThrow();
   });
   test('fails when healthPath is malformed or hides content', () => {
-    expect(() => synth({ content: HELLO, healthPath: 'healthz' })).toThrow(/healthPath must be an absolute URL path like "\/healthz".*got "healthz"/);
-    expect(() => synth({ content: HELLO, healthPath: '/' })).toThrow(/healthPath must be an absolute URL path/);
+    expect(() => synth({ content: HELLO, healthPath: 'healthz' })).toThrow(/healthPath must be an absolute URL path like "\/" or "\/healthz".*got "healthz"/);
+    expect(() => synth({ content: HELLO, healthPath: '/' })).toThrow(/healthPath must name a location below "\/" without a trailing "\/", such as "\/healthz", got "\/"/);
     expect(() => synth({ content: HELLO, healthPath: '/a b' })).toThrow(/healthPath must be an absolute URL path/);
     expect(() => synth({ content: { ...HELLO, 'status/ok.json': '{}' }, healthPath: '/status' })).toThrow(/healthPath "\/status" would hide the content path "status"/);
   });
@@ -424,14 +435,15 @@ describe('StaticSite validation', () => {
     expect(() => synth({ content: HELLO, contentTypes: { md: 'markdown' } })).toThrow(/contentTypes "md" must be a lowercase media type like "text\/html", got "markdown"/);
   });
   test('fails when ingress settings are malformed', () => {
-    expect(() => synth({ content: HELLO, ingress: { host: 'Bad_Host' } })).toThrow(/ingress.host must be a DNS-1123 subdomain/);
-    expect(() => synth({ content: HELLO, ingress: { path: 'site' } })).toThrow(/ingress.path must be an absolute URL path like "\/" or "\/docs", got "site"/);
+    expect(() => synth({ content: HELLO, ingress: { host: 'Bad_Host' } })).toThrow(/ingress.host must be a host name such as "www.example.com" or "\*.example.com", got "Bad_Host"/);
+    expect(() => synth({ content: HELLO, ingress: { path: 'site' } })).toThrow(/ingress.path must be an absolute URL path like "\/" or "\/healthz".*got "site"/);
+    expect(() => synth({ content: HELLO, ingress: { tlsSecretName: 'www-tls' } })).toThrow(/ingress.tlsSecretName needs ingress.host \(the certificate's host\)/);
     expect(() => synth({ content: HELLO, ingress: { className: 'Nginx!' } })).toThrow(/ingress.className must be a DNS-1123 subdomain/);
     expect(() => synth({ content: HELLO, ingress: { tlsSecretName: 'TLS' } })).toThrow(/ingress.tlsSecretName must be a DNS-1123 subdomain/);
     expect(() => synth({ content: HELLO, ingress: { host: '*.example.com' } })).not.toThrow();
   });
   test('fails when networkPolicy namespaces are empty or malformed', () => {
-    expect(() => synth({ content: HELLO, networkPolicy: { allowFromNamespaces: [] } })).toThrow(/networkPolicy.allowFromNamespaces must list at least one namespace, got \[\]/);
+    expect(() => synth({ content: HELLO, networkPolicy: { allowFromNamespaces: [] } })).toThrow(/networkPolicy.allowFromNamespaces must list at least one namespace \(omit it for the workload's own namespace\), got \[\]/);
     expect(() => synth({ content: HELLO, networkPolicy: { allowFromNamespaces: ['Kube System'] } })).toThrow(/networkPolicy.allowFromNamespaces\[0\] must be a DNS-1123 label/);
   });
 });
@@ -448,7 +460,7 @@ describe('StaticSiteChart (the seed)', () => {
   test('the Hello page in namespace "testing" behind a Service, valid', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual([
       'ConfigMap/testing/nginx-config', 'ConfigMap/testing/nginx-content', 'Deployment/testing/nginx',
-      'PodDisruptionBudget/testing/nginx', 'Service/testing/nginx',
+      'NetworkPolicy/testing/nginx', 'PodDisruptionBudget/testing/nginx', 'Service/testing/nginx',
     ]);
     expect(findAll(objects, 'Namespace')).toEqual([]);
     expect(findObject(objects, 'ConfigMap', 'nginx-content').data).toEqual({ 'index.html': HELLO_PAGE });

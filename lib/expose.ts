@@ -1,0 +1,300 @@
+import * as kplus from 'cdk8s-plus-28';
+import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { IntOrString, KubeNetworkPolicy, KubePodDisruptionBudget, NetworkPolicyPeer } from './k8s';
+import {
+  validateCidr, validateDnsLabel, validateDnsSubdomain, validateHttpPath, validateIngressHost, validateOneOf, validatePort,
+  validatePositiveInteger, validateQualifiedName, validateUniqueList,
+} from './validate';
+
+/**
+ * One way to expose a workload, shared by every construct: a Service, an
+ * optional Ingress (with TLS), a NetworkPolicy and a PodDisruptionBudget,
+ * with the same option names, shapes and defaults everywhere. Constructs
+ * extend {@link ExposeOptions} in their props (as cdk8s-plus composes
+ * `ExposeDeploymentViaIngressOptions`), resolve it once with
+ * {@link resolveExpose} and build it with {@link exposeWorkload}.
+ */
+
+/** The Ingress controller namespace the default NetworkPolicy lets in when there is an Ingress. */
+export const DEFAULT_INGRESS_CONTROLLER_NAMESPACE = 'ingress-nginx';
+
+/**
+ * An Ingress to the workload's Service.
+ */
+export interface IngressOptions {
+  /**
+   * Host name the Ingress answers for, e.g. `www.example.com` or `*.example.com`.
+   * @default - every host
+   */
+  readonly host?: string;
+  /**
+   * Path prefix routed to the Service (`pathType: Prefix`). The workload sees
+   * the full path.
+   * @default '/'
+   */
+  readonly path?: string;
+  /**
+   * `ingressClassName`.
+   * @default - the cluster's default IngressClass
+   */
+  readonly className?: string;
+  /**
+   * Name of a `kubernetes.io/tls` Secret in the workload's namespace, created
+   * out of band (e.g. by cert-manager), that terminates TLS for `host`
+   * (required with it).
+   * @default - no TLS
+   */
+  readonly tlsSecretName?: string;
+  /**
+   * Annotations for the Ingress (controller settings such as timeouts).
+   * @default - none
+   */
+  readonly annotations?: Record<string, string>;
+}
+
+/**
+ * The NetworkPolicy in front of the workload: ingress only to the ports the
+ * Service targets, only from the listed sources. Egress is the pattern's
+ * (see each construct).
+ */
+export interface NetworkPolicyOptions {
+  /**
+   * Namespaces (by name) whose pods may connect.
+   * @default - only pods in the workload's own namespace
+   */
+  readonly allowFromNamespaces?: string[];
+  /**
+   * More peers that may connect (ipBlocks, pod or namespace selectors), in
+   * addition to `allowFromNamespaces`.
+   * @default - none
+   */
+  readonly allowFrom?: NetworkPolicyPeer[];
+  /**
+   * Namespace of the Ingress controller, let in whenever an Ingress is created.
+   * @default 'ingress-nginx'
+   */
+  readonly ingressControllerNamespace?: string;
+}
+
+/**
+ * The PodDisruptionBudget of a Deployment.
+ */
+export interface PodDisruptionBudgetOptions {
+  /**
+   * Pods that a voluntary disruption (a node drain) may take down at once.
+   * @default 1
+   */
+  readonly maxUnavailable?: number;
+}
+
+/**
+ * How a construct exposes its workload. The same props in every construct
+ * that serves traffic.
+ */
+export interface ExposeOptions {
+  /**
+   * Type of the Service.
+   * @default kplus.ServiceType.CLUSTER_IP
+   */
+  readonly serviceType?: kplus.ServiceType;
+  /**
+   * Port of the Service (it targets the container port).
+   * @default 80
+   */
+  readonly servicePort?: number;
+  /**
+   * Expose the Service through an Ingress.
+   * @default - no Ingress
+   */
+  readonly ingress?: IngressOptions;
+  /**
+   * The NetworkPolicy; `false` creates none (manage traffic yourself).
+   * @default - a NetworkPolicy admitting pods of the same namespace (and the
+   * Ingress controller's namespace when there is an Ingress) to the served port
+   */
+  readonly networkPolicy?: NetworkPolicyOptions | false;
+  /**
+   * The PodDisruptionBudget; `false` creates none.
+   * @default - maxUnavailable 1 for a Deployment with 2 or more replicas; none otherwise
+   */
+  readonly podDisruptionBudget?: PodDisruptionBudgetOptions | false;
+}
+
+/** {@link ExposeOptions} with every default applied and every value checked. */
+export interface ResolvedExpose {
+  readonly serviceType: kplus.ServiceType;
+  readonly servicePort: number;
+  readonly ingress?: {
+    readonly host?: string;
+    readonly path: string;
+    readonly className?: string;
+    readonly tlsSecretName?: string;
+    readonly annotations?: Record<string, string>;
+  };
+  readonly networkPolicy?: {
+    readonly allowFromNamespaces?: string[];
+    readonly allowFrom: NetworkPolicyPeer[];
+    readonly ingressControllerNamespace: string;
+  };
+  readonly podDisruptionBudget?: { readonly maxUnavailable: number };
+}
+
+/** The option names of {@link ExposeOptions}, for constructs that accept them only in some modes. */
+export const EXPOSE_OPTION_NAMES = ['serviceType', 'servicePort', 'ingress', 'networkPolicy', 'podDisruptionBudget'] as const;
+
+/**
+ * Applies the defaults of {@link ExposeOptions} and validates them.
+ *
+ * @param replicas the Deployment's replicas, or undefined for a bare Pod (no PodDisruptionBudget)
+ */
+export function resolveExpose(opts: ExposeOptions, replicas: number | undefined): ResolvedExpose {
+  const serviceType = validateOneOf(opts.serviceType ?? kplus.ServiceType.CLUSTER_IP, kplus.ServiceType, 'serviceType');
+  const servicePort = validatePort(opts.servicePort ?? 80, 'servicePort');
+  return {
+    serviceType,
+    servicePort,
+    ingress: opts.ingress === undefined ? undefined : resolveIngress(opts.ingress),
+    networkPolicy: opts.networkPolicy === false ? undefined : resolveNetworkPolicy(opts.networkPolicy ?? {}),
+    podDisruptionBudget: resolvePdb(opts.podDisruptionBudget, replicas),
+  };
+}
+
+function resolveIngress(o: IngressOptions): ResolvedExpose['ingress'] {
+  if (o === null || typeof o !== 'object') throw new Error(`ingress must be an object of IngressOptions, got ${JSON.stringify(o)}`);
+  const host = o.host === undefined ? undefined : validateIngressHost(o.host, 'ingress.host');
+  const className = o.className === undefined ? undefined : validateDnsSubdomain(o.className, 'ingress.className');
+  const tlsSecretName = o.tlsSecretName === undefined ? undefined : validateDnsSubdomain(o.tlsSecretName, 'ingress.tlsSecretName');
+  if (tlsSecretName !== undefined && host === undefined) {
+    throw new Error(`ingress.tlsSecretName needs ingress.host (the certificate's host), got tlsSecretName "${tlsSecretName}" without a host`);
+  }
+  for (const key of Object.keys(o.annotations ?? {})) {
+    validateQualifiedName(key, 'ingress.annotations key', 'nginx.ingress.kubernetes.io/proxy-read-timeout');
+  }
+  return { host, path: validateHttpPath(o.path ?? '/', 'ingress.path'), className, tlsSecretName, annotations: o.annotations };
+}
+
+function resolveNetworkPolicy(o: NetworkPolicyOptions): ResolvedExpose['networkPolicy'] {
+  if (o === null || typeof o !== 'object') throw new Error(`networkPolicy must be NetworkPolicyOptions or false, got ${JSON.stringify(o)}`);
+  let namespaces: string[] | undefined;
+  if (o.allowFromNamespaces !== undefined) {
+    namespaces = validateUniqueList(o.allowFromNamespaces, 'networkPolicy.allowFromNamespaces', validateDnsLabel);
+    if (namespaces.length === 0) throw new Error('networkPolicy.allowFromNamespaces must list at least one namespace (omit it for the workload\'s own namespace), got []');
+  }
+  const allowFrom = [...(o.allowFrom ?? [])];
+  allowFrom.forEach((peer, i) => {
+    const where = `networkPolicy.allowFrom[${i}]`;
+    if (!peer || (peer.podSelector === undefined && peer.namespaceSelector === undefined && peer.ipBlock === undefined)) {
+      throw new Error(`${where} must set podSelector, namespaceSelector or ipBlock, got ${JSON.stringify(peer)}`);
+    }
+    if (peer.ipBlock && (peer.podSelector || peer.namespaceSelector)) {
+      throw new Error(`${where} must not combine ipBlock with a selector, got ${JSON.stringify(peer)}`);
+    }
+    if (peer.ipBlock) {
+      validateCidr(peer.ipBlock.cidr, `${where}.ipBlock.cidr`);
+      (peer.ipBlock.except ?? []).forEach((c, j) => validateCidr(c, `${where}.ipBlock.except[${j}]`));
+    }
+  });
+  const ingressControllerNamespace = validateDnsLabel(o.ingressControllerNamespace ?? DEFAULT_INGRESS_CONTROLLER_NAMESPACE, 'networkPolicy.ingressControllerNamespace');
+  return { allowFromNamespaces: namespaces, allowFrom, ingressControllerNamespace };
+}
+
+function resolvePdb(o: PodDisruptionBudgetOptions | false | undefined, replicas: number | undefined): ResolvedExpose['podDisruptionBudget'] {
+  if (o === false) return undefined;
+  if (o !== undefined && (o === null || typeof o !== 'object')) {
+    throw new Error(`podDisruptionBudget must be PodDisruptionBudgetOptions or false, got ${JSON.stringify(o)}`);
+  }
+  if (replicas === undefined) {
+    if (o !== undefined) throw new Error('podDisruptionBudget applies to Deployments only, got it for a bare Pod');
+    return undefined;
+  }
+  if (o === undefined && replicas < 2) return undefined;
+  const maxUnavailable = validatePositiveInteger(o?.maxUnavailable ?? 1, 'podDisruptionBudget.maxUnavailable', 1, 1000);
+  return { maxUnavailable };
+}
+
+/** What {@link exposeWorkload} needs to know about the workload. */
+export interface ExposeTarget {
+  /** Name of every object created. */
+  readonly name: string;
+  /** The stable pod selector (see labels.ts). */
+  readonly selector: Record<string, string>;
+  /** The container port the Service targets and the NetworkPolicy opens. */
+  readonly targetPort: number;
+  /**
+   * The pattern's egress rules.
+   * @default - egress not restricted (the policy covers Ingress only)
+   */
+  readonly egress?: k8s.NetworkPolicyEgressRule[];
+}
+
+/** The objects {@link exposeWorkload} created. */
+export interface Exposure {
+  readonly service: kplus.Service;
+  readonly ingress?: kplus.Ingress;
+  readonly networkPolicy?: KubeNetworkPolicy;
+  readonly podDisruptionBudget?: KubePodDisruptionBudget;
+}
+
+/**
+ * Creates the Service (`Service`), and as resolved the Ingress (`Ingress`),
+ * NetworkPolicy (`NetworkPolicy`) and PodDisruptionBudget
+ * (`PodDisruptionBudget`), all named `target.name` and selecting by `target.selector`.
+ */
+export function exposeWorkload(scope: Construct, r: ResolvedExpose, target: ExposeTarget): Exposure {
+  const service = new kplus.Service(scope, 'Service', {
+    metadata: { name: target.name },
+    type: r.serviceType,
+    ports: [{ name: 'http', port: r.servicePort, targetPort: target.targetPort }],
+  });
+  for (const [k, v] of Object.entries(target.selector)) service.selectLabel(k, v);
+
+  let ingress: kplus.Ingress | undefined;
+  if (r.ingress) {
+    const i = r.ingress;
+    ingress = new kplus.Ingress(scope, 'Ingress', {
+      metadata: { name: target.name, annotations: i.annotations },
+      className: i.className,
+      tls: i.tlsSecretName === undefined ? undefined : [{
+        hosts: [i.host!],
+        secret: kplus.Secret.fromSecretName(scope, 'IngressTls', i.tlsSecretName),
+      }],
+    });
+    const backend = kplus.IngressBackend.fromService(service, { port: r.servicePort });
+    if (i.host !== undefined) ingress.addHostRule(i.host, i.path, backend, kplus.HttpIngressPathType.PREFIX);
+    else ingress.addRule(i.path, backend, kplus.HttpIngressPathType.PREFIX);
+  }
+
+  let networkPolicy: KubeNetworkPolicy | undefined;
+  if (r.networkPolicy) {
+    const np = r.networkPolicy;
+    const namespaces = [...(np.allowFromNamespaces ?? [])];
+    if (ingress && np.allowFromNamespaces !== undefined && !namespaces.includes(np.ingressControllerNamespace)) {
+      namespaces.push(np.ingressControllerNamespace);
+    }
+    const from: NetworkPolicyPeer[] = [
+      ...(np.allowFromNamespaces === undefined ? [{ podSelector: {} }] : []),
+      ...(ingress && np.allowFromNamespaces === undefined ? [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': np.ingressControllerNamespace } } }] : []),
+      ...(namespaces.length ? [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: namespaces.sort() }] } }] : []),
+      ...np.allowFrom,
+    ];
+    networkPolicy = new KubeNetworkPolicy(scope, 'NetworkPolicy', {
+      metadata: { name: target.name },
+      spec: {
+        podSelector: { matchLabels: { ...target.selector } },
+        policyTypes: target.egress === undefined ? ['Ingress'] : ['Ingress', 'Egress'],
+        ingress: [{ from, ports: [{ protocol: 'TCP', port: IntOrString.fromNumber(target.targetPort) }] }],
+        ...(target.egress === undefined ? {} : { egress: target.egress }),
+      },
+    });
+  }
+
+  let podDisruptionBudget: KubePodDisruptionBudget | undefined;
+  if (r.podDisruptionBudget) {
+    podDisruptionBudget = new KubePodDisruptionBudget(scope, 'PodDisruptionBudget', {
+      metadata: { name: target.name },
+      spec: { maxUnavailable: IntOrString.fromNumber(r.podDisruptionBudget.maxUnavailable), selector: { matchLabels: { ...target.selector } } },
+    });
+  }
+  return { service, ingress, networkPolicy, podDisruptionBudget };
+}
