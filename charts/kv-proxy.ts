@@ -1,5 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
+import { IngressOptions } from '../lib/expose';
 import { KvProxy } from '../lib/kv-proxy';
 
 /**
@@ -29,15 +30,10 @@ export interface KvProxyChartProps extends ChartProps {
    */
   readonly discovery?: boolean;
   /**
-   * Ingress class.
-   * @default 'nginx'
+   * The Ingress (the example has one, of class `nginx`, for every host).
+   * @default { className: 'nginx' }
    */
-  readonly ingressClassName?: string;
-  /**
-   * Host of the Ingress.
-   * @default - every host, as in the example
-   */
-  readonly ingressHost?: string;
+  readonly ingress?: IngressOptions;
   /**
    * The out-of-band Secret with `read-tokens` and `write-tokens`.
    * @default - `<name>-tokens`
@@ -72,9 +68,7 @@ export class KvProxyChart extends Chart {
       namespaces: props.namespaces ?? ['default'],
       writes: props.writes ?? true,
       discovery: props.discovery ?? true,
-      ingress: true,
-      ingressClassName: props.ingressClassName ?? 'nginx',
-      ingressHost: props.ingressHost,
+      ingress: props.ingress ?? { className: 'nginx' },
       tokenSecretName: props.tokenSecretName,
       replicas: props.replicas,
       // the example's port, in the container and on the Service

@@ -56,6 +56,12 @@ export const ENVIRONMENTS: EnvironmentConfig[] = [
     sidecarContent: { namespace: 'sidecars-prod' },
     sidecarHotPlug: { namespace: 'sidecars-prod' },
     runner: { namespace: 'runners-prod', greeterHost: 'greeter.example.com' },
-    kvProxy: { namespace: 'kv-prod', namespaces: ['kv-prod'], replicas: 3, ingressHost: 'kv.example.com' },
+    kvProxy: {
+      namespace: 'kv-prod',
+      namespaces: ['kv-prod'],
+      replicas: 3,
+      // bearer tokens cross the Ingress: TLS with a certificate Secret managed out of band (e.g. cert-manager)
+      ingress: { className: 'nginx', host: 'kv.example.com', tlsSecretName: 'kv-example-com-tls' },
+    },
   },
 ];

@@ -61,13 +61,13 @@ export interface IngressOptions {
 export interface NetworkPolicyOptions {
   /**
    * Namespaces (by name) whose pods may connect.
-   * @default - only pods in the workload's own namespace
+   * @default - pods in the workload's own namespace, unless `allowFrom` is given
    */
   readonly allowFromNamespaces?: string[];
   /**
-   * More peers that may connect (ipBlocks, pod or namespace selectors), in
+   * Peers that may connect (ipBlocks, pod or namespace selectors), in
    * addition to `allowFromNamespaces`.
-   * @default - none
+   * @default - none (the workload's own namespace, unless `allowFromNamespaces` is given)
    */
   readonly allowFrom?: NetworkPolicyPeer[];
   /**
@@ -181,6 +181,9 @@ function resolveNetworkPolicy(o: NetworkPolicyOptions): ResolvedExpose['networkP
     namespaces = validateUniqueList(o.allowFromNamespaces, 'networkPolicy.allowFromNamespaces', validateDnsLabel);
     if (namespaces.length === 0) throw new Error('networkPolicy.allowFromNamespaces must list at least one namespace (omit it for the workload\'s own namespace), got []');
   }
+  if (o.allowFrom !== undefined && (!Array.isArray(o.allowFrom) || o.allowFrom.length === 0)) {
+    throw new Error(`networkPolicy.allowFrom must list at least one peer (omit it for the workload's own namespace; set networkPolicy to false to manage traffic yourself), got ${JSON.stringify(o.allowFrom)}`);
+  }
   const allowFrom = [...(o.allowFrom ?? [])];
   allowFrom.forEach((peer, i) => {
     const where = `networkPolicy.allowFrom[${i}]`;
@@ -272,8 +275,9 @@ export function exposeWorkload(scope: Construct, r: ResolvedExpose, target: Expo
     if (ingress && np.allowFromNamespaces !== undefined && !namespaces.includes(np.ingressControllerNamespace)) {
       namespaces.push(np.ingressControllerNamespace);
     }
+    const ownNamespace = np.allowFromNamespaces === undefined && np.allowFrom.length === 0;
     const from: NetworkPolicyPeer[] = [
-      ...(np.allowFromNamespaces === undefined ? [{ podSelector: {} }] : []),
+      ...(ownNamespace ? [{ podSelector: {} }] : []),
       ...(ingress && np.allowFromNamespaces === undefined ? [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': np.ingressControllerNamespace } } }] : []),
       ...(namespaces.length ? [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: namespaces.sort() }] } }] : []),
       ...np.allowFrom,

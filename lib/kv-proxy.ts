@@ -1,19 +1,19 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
-  IntOrString, KubeNetworkPolicy, KubePodDisruptionBudget, KubeRole, KubeRoleBinding,
-  NetworkPolicyPeer, PolicyRule,
+  IntOrString, KubeNetworkPolicy, KubePodDisruptionBudget, KubeRole, KubeRoleBinding, PolicyRule,
 } from './k8s';
+import { ExposeOptions, ResolvedExpose, exposeWorkload, resolveExpose } from './expose';
+import { readLocalDirectory, toConfigMapData } from './files';
 import { addChecksumAnnotation } from './hash';
-import { validateImage } from './image';
-import { applyLabels, recommendedLabels } from './labels';
+import { parseImage } from './image';
+import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverNodes } from './labels';
 import { hardenedContainer, hardenedPodProps } from './security';
 import {
-  MAX_CONFIGMAP_BYTES, configMapSize, formatBytes, validateAbsolutePath, validateConfigMapKey, validateDnsLabel,
-  validateDnsSubdomain, validatePort, validatePositiveInteger, validateQualifiedName,
+  MAX_CONFIGMAP_BYTES, validateCidr, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain, validatePort,
+  validatePositiveInteger, validateUniqueList, validateUnprivilegedPort,
 } from './validate';
 // The label selector is checked with the parser the server itself uses at startup,
 // so a selector that synthesizes is one the pod accepts.
@@ -54,13 +54,16 @@ export const KV_PROXY_DEFAULT_RESOURCES: kplus.ContainerResources = {
   memory: { request: Size.mebibytes(96), limit: Size.mebibytes(256) },
 };
 
-const CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(?:3[0-2]|[12]?\d)|[0-9a-fA-F:]*:[0-9a-fA-F:.]*\/(?:12[0-8]|1[01]\d|[1-9]?\d))$/;
-const WILDCARD_HOST = /^\*\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /**
- * Props for {@link KvProxy}.
+ * Props for {@link KvProxy}. The Service, Ingress, NetworkPolicy and
+ * PodDisruptionBudget options are the shared {@link ExposeOptions}; the
+ * NetworkPolicy's egress is the proxy's own: DNS and the API server
+ * (`apiServerPorts`, `apiServerCidrs`). Bearer tokens travel in every
+ * request: give the Ingress a `tlsSecretName` whenever clients are outside
+ * the cluster.
  */
-export interface KvProxyProps {
+export interface KvProxyProps extends ExposeOptions {
   /**
    * Base name of every object (Deployment, Service, ServiceAccount, Roles, ...).
    * @default 'kv-proxy'
@@ -140,12 +143,6 @@ export interface KvProxyProps {
   readonly port?: number;
 
   /**
-   * Port of the ClusterIP Service.
-   * @default 80
-   */
-  readonly servicePort?: number;
-
-  /**
    * Container resources.
    * @default KV_PROXY_DEFAULT_RESOURCES - 50m/500m CPU, 96Mi/256Mi memory
    */
@@ -190,65 +187,7 @@ export interface KvProxyProps {
   readonly sourceDir?: string;
 
   /**
-   * Create an Ingress for the Service.
-   * @default - false, unless one of the other `ingress*` props is set
-   */
-  readonly ingress?: boolean;
-
-  /**
-   * `ingressClassName` of the Ingress.
-   * @default 'nginx'
-   */
-  readonly ingressClassName?: string;
-
-  /**
-   * Host the Ingress answers for (may start with `*.`).
-   * @default - every host
-   */
-  readonly ingressHost?: string;
-
-  /**
-   * Path prefix the Ingress routes to the proxy.
-   * @default '/'
-   */
-  readonly ingressPath?: string;
-
-  /**
-   * A TLS Secret (created out of band) for `ingressHost`. Bearer tokens travel
-   * in every request: use TLS whenever clients are outside the cluster.
-   * @default - no TLS on the Ingress
-   */
-  readonly ingressTlsSecretName?: string;
-
-  /**
-   * Annotations for the Ingress (controller settings such as timeouts).
-   * @default - none
-   */
-  readonly ingressAnnotations?: Record<string, string>;
-
-  /**
-   * Create a NetworkPolicy: ingress only to the proxy port from `allowFrom`;
-   * egress only to DNS and the API server ports.
-   * @default true
-   */
-  readonly networkPolicy?: boolean;
-
-  /**
-   * Peers allowed to reach the proxy port.
-   * @default - pods in the proxy's namespace, plus every pod in `ingressControllerNamespace`
-   * when an Ingress is created
-   */
-  readonly allowFrom?: NetworkPolicyPeer[];
-
-  /**
-   * Namespace of the Ingress controller, allowed in by the default `allowFrom`
-   * when an Ingress is created.
-   * @default 'ingress-nginx'
-   */
-  readonly ingressControllerNamespace?: string;
-
-  /**
-   * Addresses of the API server for the egress rule. Whether an ipBlock matches
+   * Addresses of the API server for the NetworkPolicy's egress rule. Whether an ipBlock matches
    * the API server (often a host-network endpoint behind the `kubernetes`
    * Service) depends on the CNI.
    * @default - any address, on `apiServerPorts` only
@@ -300,6 +239,16 @@ export class KvProxy extends Construct {
   public readonly port: number;
   /** The Service port. */
   public readonly servicePort: number;
+  /** The Service type. */
+  public readonly serviceType: kplus.ServiceType;
+  /** TCP ports the NetworkPolicy lets the proxy reach the API server on. */
+  public readonly apiServerPorts: number[];
+  /** API server addresses the NetworkPolicy allows, if restricted. */
+  public readonly apiServerCidrs?: string[];
+  /** The recommended labels on every object (name `kv-proxy`, instance `name`). */
+  public readonly labels: Readonly<Record<string, string>>;
+  /** The pod selector: `app.kubernetes.io/name` and `app.kubernetes.io/instance`. */
+  public readonly selector: Readonly<Record<string, string>>;
   /** KV_MAX_BODY_BYTES. */
   public readonly maxBodyBytes: number;
   /** KV_MAX_WAIT_SECONDS. */
@@ -339,8 +288,10 @@ export class KvProxy extends Construct {
   public readonly ingress?: kplus.Ingress;
   /** The NetworkPolicy, if created. */
   public readonly networkPolicy?: KubeNetworkPolicy;
-  /** The PodDisruptionBudget (maxUnavailable 1). */
-  public readonly podDisruptionBudget: KubePodDisruptionBudget;
+  /** The PodDisruptionBudget, unless disabled (by default with 2 or more replicas). */
+  public readonly podDisruptionBudget?: KubePodDisruptionBudget;
+
+  private readonly expose: ResolvedExpose;
 
   constructor(scope: Construct, id: string, props: KvProxyProps) {
     super(scope, id);
@@ -372,27 +323,29 @@ export class KvProxy extends Construct {
     this.discovery = props.discovery ?? false;
     this.tokenSecretName = validateDnsSubdomain(props.tokenSecretName ?? `${this.name}-tokens`, 'tokenSecretName');
     this.replicas = validatePositiveInteger(props.replicas ?? 2, 'replicas', 1, 100);
-    this.image = validateImage(props.image ?? KV_PROXY_DEFAULT_IMAGE, 'image');
+    this.image = validateNodeImage(props.image ?? KV_PROXY_DEFAULT_IMAGE, 'image');
     this.user = validatePositiveInteger(props.user ?? KV_PROXY_NODE_USER, 'user', 1, 2147483647);
-    this.port = validatePort(props.port ?? 8080, 'port');
-    if (this.port < 1024) throw new Error(`port must be 1024-65535 (the container runs as non-root without NET_BIND_SERVICE), got ${this.port}`);
-    this.servicePort = validatePort(props.servicePort ?? 80, 'servicePort');
+    this.port = validateUnprivilegedPort(props.port ?? 8080, 'port');
+    this.expose = resolveExpose(props, this.replicas);
+    this.servicePort = this.expose.servicePort;
+    this.serviceType = this.expose.serviceType;
     this.maxBodyBytes = validatePositiveInteger(props.maxBodyBytes ?? MAX_CONFIGMAP_BYTES, 'maxBodyBytes', 1, MAX_CONFIGMAP_BYTES);
     this.maxWaitSeconds = validatePositiveInteger(props.maxWaitSeconds ?? 50, 'maxWaitSeconds', 0, 3600);
     this.shutdownTimeoutSeconds = validatePositiveInteger(props.shutdownTimeoutSeconds ?? 20, 'shutdownTimeoutSeconds', 1, 3600);
     this.drainDelaySeconds = validatePositiveInteger(props.drainDelaySeconds ?? 5, 'drainDelaySeconds', 0, 300);
     this.terminationGracePeriodSeconds = this.drainDelaySeconds + this.shutdownTimeoutSeconds + 5;
 
-    const ingressOptionSet = [props.ingressClassName, props.ingressHost, props.ingressPath, props.ingressTlsSecretName, props.ingressAnnotations]
-      .some((x) => x !== undefined);
-    if (props.ingress === false && ingressOptionSet) {
-      throw new Error('ingress is false but ingressClassName, ingressHost, ingressPath, ingressTlsSecretName or ingressAnnotations is set: remove them or set ingress to true');
+    if (!this.expose.networkPolicy && (props.apiServerCidrs || props.apiServerPorts)) {
+      throw new Error('networkPolicy is false but apiServerCidrs or apiServerPorts is set: remove them or enable the NetworkPolicy');
     }
-    const withIngress = props.ingress ?? ingressOptionSet;
-    const withNetworkPolicy = props.networkPolicy ?? true;
-    if (!withNetworkPolicy && (props.allowFrom || props.apiServerCidrs || props.apiServerPorts)) {
-      throw new Error('networkPolicy is false but allowFrom, apiServerCidrs or apiServerPorts is set: remove them or enable the NetworkPolicy');
+    this.apiServerPorts = validateUniqueList(props.apiServerPorts ?? [443, 6443], 'apiServerPorts', validatePort);
+    if (this.apiServerPorts.length === 0) throw new Error('apiServerPorts must list at least one port, got []');
+    if (props.apiServerCidrs !== undefined) {
+      this.apiServerCidrs = validateUniqueList(props.apiServerCidrs, 'apiServerCidrs', validateCidr);
+      if (this.apiServerCidrs.length === 0) throw new Error('apiServerCidrs must not be empty (omit it to allow any address on the API server ports), got []');
     }
+    this.labels = recommendedLabels({ name: 'kv-proxy', instance: this.name, component: 'api' });
+    this.selector = selectorLabels(this.labels);
 
     // ------------------------------------------------------ server source ---
     this.sourceDir = props.sourceDir ?? KV_PROXY_SERVER_DIR;
@@ -440,12 +393,6 @@ export class KvProxy extends Construct {
     }
 
     // --------------------------------------------------------- workload ---
-    const labels = recommendedLabels({ name: 'kv-proxy', instance: this.name, component: 'api' });
-    // an explicit, stable selector (a Deployment's selector is immutable): name + instance
-    const selector = {
-      'app.kubernetes.io/name': labels['app.kubernetes.io/name'],
-      'app.kubernetes.io/instance': labels['app.kubernetes.io/instance'],
-    };
     const pod = hardenedPodProps({ user: this.user });
     this.deployment = new kplus.Deployment(this, 'Resource', {
       metadata: { name: this.name },
@@ -457,9 +404,10 @@ export class KvProxy extends Construct {
       automountServiceAccountToken: true,
       terminationGracePeriod: Duration.seconds(this.terminationGracePeriodSeconds),
     });
-    this.deployment.select(kplus.LabelSelector.of({ labels: selector }));
+    // an explicit, stable selector (a Deployment's selector is immutable): name + instance
+    selectPods(this.deployment, this.selector);
     // prefer spreading the replicas over nodes, without blocking scheduling on a single node
-    this.deployment.scheduling.spread({ weight: 100, topology: kplus.Topology.HOSTNAME });
+    spreadOverNodes(this.deployment, this.selector);
     // no env vars for every Service in the namespace (KUBERNETES_SERVICE_* is always set)
     ApiObject.of(this.deployment).addJsonPatch(JsonPatch.add('/spec/template/spec/enableServiceLinks', false));
     const sourceVolume = kplus.Volume.fromConfigMap(this, 'ServerSourceVolume', this.sourceConfigMap, {
@@ -491,79 +439,24 @@ export class KvProxy extends Construct {
     this.sourceHash = addChecksumAnnotation(this.deployment, 'server', this.sourceFiles);
 
     // ---------------------------------------------------------- network ---
-    this.service = new kplus.Service(this, 'Service', {
-      metadata: { name: this.name },
-      type: kplus.ServiceType.CLUSTER_IP,
-      ports: [{ name: 'http', port: this.servicePort, targetPort: this.port }],
+    const tcp = (port: number) => ({ protocol: 'TCP', port: IntOrString.fromNumber(port) });
+    const exposure = exposeWorkload(this, this.expose, {
+      name: this.name,
+      selector: this.selector,
+      targetPort: this.port,
+      egress: [
+        // DNS, for any name lookup the runtime makes (the API server itself is reached by IP)
+        { ports: [{ protocol: 'UDP', port: IntOrString.fromNumber(53) }, tcp(53)] },
+        // the API server: by port only unless its addresses are given
+        { ...(this.apiServerCidrs ? { to: this.apiServerCidrs.map((cidr) => ({ ipBlock: { cidr } })) } : {}), ports: this.apiServerPorts.map(tcp) },
+      ],
     });
-    for (const [k, v] of Object.entries(selector)) this.service.selectLabel(k, v);
+    this.service = exposure.service;
+    this.ingress = exposure.ingress;
+    this.networkPolicy = exposure.networkPolicy;
+    this.podDisruptionBudget = exposure.podDisruptionBudget;
 
-    if (withIngress) {
-      const className = validateDnsSubdomain(props.ingressClassName ?? 'nginx', 'ingressClassName');
-      const host = props.ingressHost;
-      if (host !== undefined && !WILDCARD_HOST.test(host)) validateDnsSubdomain(host, 'ingressHost');
-      const ingressPath = validateAbsolutePath(props.ingressPath ?? '/', 'ingressPath');
-      for (const key of Object.keys(props.ingressAnnotations ?? {})) {
-        validateQualifiedName(key, 'ingressAnnotations key', 'nginx.ingress.kubernetes.io/proxy-read-timeout');
-      }
-      this.ingress = new kplus.Ingress(this, 'Ingress', {
-        metadata: { name: this.name, annotations: props.ingressAnnotations },
-        className,
-      });
-      const backend = kplus.IngressBackend.fromService(this.service, { port: this.servicePort });
-      if (host) this.ingress.addHostRule(host, ingressPath, backend, kplus.HttpIngressPathType.PREFIX);
-      else this.ingress.addRule(ingressPath, backend, kplus.HttpIngressPathType.PREFIX);
-      if (props.ingressTlsSecretName !== undefined) {
-        validateDnsSubdomain(props.ingressTlsSecretName, 'ingressTlsSecretName');
-        if (!host) throw new Error(`ingressTlsSecretName needs ingressHost (the certificate's host), got ingressTlsSecretName "${props.ingressTlsSecretName}" without a host`);
-        this.ingress.addTls([{ hosts: [host], secret: kplus.Secret.fromSecretName(this, 'IngressTls', props.ingressTlsSecretName) }]);
-      }
-    }
-
-    if (withNetworkPolicy) {
-      const controllerNs = validateDnsLabel(props.ingressControllerNamespace ?? 'ingress-nginx', 'ingressControllerNamespace');
-      const from: NetworkPolicyPeer[] = props.allowFrom ?? [
-        { podSelector: {} },
-        ...(withIngress ? [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': controllerNs } } }] : []),
-      ];
-      if (from.length === 0) throw new Error('allowFrom must list at least one peer (an empty list would allow nothing in; set networkPolicy to false to manage traffic yourself), got []');
-      from.forEach((peer, i) => {
-        if (!peer || (peer.podSelector === undefined && peer.namespaceSelector === undefined && peer.ipBlock === undefined)) {
-          throw new Error(`allowFrom[${i}] must set podSelector, namespaceSelector or ipBlock, got ${JSON.stringify(peer)}`);
-        }
-        if (peer.ipBlock && (peer.podSelector || peer.namespaceSelector)) {
-          throw new Error(`allowFrom[${i}] must not combine ipBlock with a selector, got ${JSON.stringify(peer)}`);
-        }
-        if (peer.ipBlock) validateCidr(peer.ipBlock.cidr, `allowFrom[${i}].ipBlock.cidr`);
-      });
-      const apiPorts = validateUniqueList(props.apiServerPorts ?? [443, 6443], 'apiServerPorts', (v, p) => validatePort(v, p));
-      if (apiPorts.length === 0) throw new Error('apiServerPorts must list at least one port, got []');
-      const apiCidrs = props.apiServerCidrs === undefined ? undefined
-        : validateUniqueList(props.apiServerCidrs, 'apiServerCidrs', (v, p) => validateCidr(v, p));
-      if (apiCidrs && apiCidrs.length === 0) throw new Error('apiServerCidrs must not be empty (omit it to allow any address on the API server ports), got []');
-      const tcp = (port: number) => ({ protocol: 'TCP', port: IntOrString.fromNumber(port) });
-      this.networkPolicy = new KubeNetworkPolicy(this, 'NetworkPolicy', {
-        metadata: { name: this.name },
-        spec: {
-          podSelector: { matchLabels: selector },
-          policyTypes: ['Ingress', 'Egress'],
-          ingress: [{ from, ports: [tcp(this.port)] }],
-          egress: [
-            // DNS, for any name lookup the runtime makes (the API server itself is reached by IP)
-            { ports: [{ protocol: 'UDP', port: IntOrString.fromNumber(53) }, tcp(53)] },
-            // the API server: by port only unless its addresses are given
-            { ...(apiCidrs ? { to: apiCidrs.map((cidr) => ({ ipBlock: { cidr } })) } : {}), ports: apiPorts.map(tcp) },
-          ],
-        },
-      });
-    }
-
-    this.podDisruptionBudget = new KubePodDisruptionBudget(this, 'PodDisruptionBudget', {
-      metadata: { name: this.name },
-      spec: { maxUnavailable: IntOrString.fromNumber(1), selector: { matchLabels: selector } },
-    });
-
-    applyLabels(this, labels);
+    applyLabels(this, this.labels);
   }
 }
 
@@ -605,47 +498,30 @@ export function kvProxyRules(opts: KvProxyRulesOptions): PolicyRule[] {
  * missing, a file is not UTF-8, or the whole would not fit in a ConfigMap.
  */
 export function readServerSource(dir: string = KV_PROXY_SERVER_DIR): Record<string, string> {
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch (err) {
-    throw new Error(`kv-proxy server source directory ${dir} cannot be read: ${(err as Error).message}`);
-  }
-  const names = entries.filter((e) => e.isFile() && e.name.endsWith('.js')).map((e) => e.name).sort();
+  const entries = readLocalDirectory(dir, 'sourceDir', { recursive: false, include: (name, isDir) => !isDir && name.endsWith('.js') });
+  const names = entries.map((e) => e.path);
   if (!names.includes(KV_PROXY_ENTRY)) {
-    throw new Error(`kv-proxy server source directory ${dir} has no ${KV_PROXY_ENTRY} (found: ${names.join(', ') || 'no .js files'}): the pod runs node ${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`);
+    throw new Error(`sourceDir "${dir}" has no ${KV_PROXY_ENTRY} (found: ${names.join(', ') || 'no .js files'}): the pod runs node ${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`);
   }
-  const files: Record<string, string> = {};
-  for (const name of names) {
-    validateConfigMapKey(name, `kv-proxy server file name "${name}"`);
-    const bytes = fs.readFileSync(path.join(dir, name));
-    const text = bytes.toString('utf8');
-    if (!Buffer.from(text, 'utf8').equals(bytes)) {
-      throw new Error(`kv-proxy server file ${name} must be UTF-8 text, got bytes that are not valid UTF-8`);
-    }
-    files[name] = text;
-  }
-  const size = configMapSize(files);
-  if (size > MAX_CONFIGMAP_BYTES) {
-    throw new Error(`kv-proxy server source must fit in a ConfigMap (at most ${formatBytes(MAX_CONFIGMAP_BYTES)}), got ${formatBytes(size)}`);
-  }
-  return files;
+  // the file names are the keys: the server requires './x.js' by name
+  for (const name of names) validateConfigMapKey(name, `sourceDir file name "${name}"`);
+  return toConfigMapData(entries, 'sourceDir', { binary: false, tooLargeHint: 'the server source must fit in one ConfigMap' }).data;
 }
 
-function validateUniqueList<T extends string | number>(values: T[], prop: string, check: (v: T, prop: string) => T): T[] {
-  if (!Array.isArray(values)) throw new Error(`${prop} must be a list, got ${JSON.stringify(values)}`);
-  const seen = new Set<T>();
-  values.forEach((v, i) => {
-    check(v, `${prop}[${i}]`);
-    if (seen.has(v)) throw new Error(`${prop} must not repeat entries, got "${v}" twice`);
-    seen.add(v);
-  });
-  return [...values];
-}
+/** The Node.js major versions the server (lib/kv-proxy/server) is tested on and supports. */
+export const KV_PROXY_NODE_MAJOR_VERSIONS: readonly number[] = [22, 24];
 
-function validateCidr(cidr: string, prop: string): string {
-  if (typeof cidr !== 'string' || !CIDR.test(cidr)) {
-    throw new Error(`${prop} must be a CIDR such as "10.0.0.0/8" or "fd00::/8", got "${cidr}"`);
+/**
+ * A Node.js image the shipped server can run on: when the tag names a Node
+ * version (`node:24.13.0-alpine`, `22-slim`, `v22.1.0`), its major must be in
+ * {@link KV_PROXY_NODE_MAJOR_VERSIONS}. A tag that names no version (a
+ * digest, a house build) is accepted as is.
+ */
+export function validateNodeImage(image: string, prop: string): string {
+  const ref = parseImage(image, prop);
+  const m = ref.tag === undefined ? null : /^v?(\d+)(?:[.-]|$)/.exec(ref.tag);
+  if (m && !KV_PROXY_NODE_MAJOR_VERSIONS.includes(Number(m[1]))) {
+    throw new Error(`${prop} must run Node.js ${KV_PROXY_NODE_MAJOR_VERSIONS.join(' or ')} (the versions the server supports), got "${image}" (Node.js ${m[1]})`);
   }
-  return cidr;
+  return image;
 }

@@ -108,8 +108,17 @@ describe('KvProxy', () => {
       expect(proxy.shutdownTimeoutSeconds).toBe(20);
       expect(proxy.drainDelaySeconds).toBe(5);
       expect(proxy.terminationGracePeriodSeconds).toBe(30);
+      expect(proxy.serviceType).toBe('ClusterIP');
+      expect(proxy.apiServerPorts).toEqual([443, 6443]);
+      expect(proxy.apiServerCidrs).toBeUndefined();
+      expect(proxy.labels).toEqual({
+        'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy',
+        'app.kubernetes.io/component': 'api', 'app.kubernetes.io/managed-by': 'cdk8s',
+      });
+      expect(proxy.selector).toEqual({ 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' });
       expect(proxy.ingress).toBeUndefined();
       expect(proxy.networkPolicy).toBeDefined();
+      expect(proxy.podDisruptionBudget).toBeDefined();
       // and the manifests carry them
       const deployment = findObject(objects, 'Deployment', 'kv-proxy');
       const pod = deployment.spec.template.spec;
@@ -438,9 +447,9 @@ describe('KvProxy', () => {
       });
     });
 
-    test('an Ingress (class nginx by default) to the Service, and the controller namespace let in', () => {
+    test('an Ingress to the Service, and the controller namespace let in', () => {
       // GIVEN ingress on
-      const { proxy, objects } = synth({ ingress: true });
+      const { proxy, objects } = synth({ ingress: { className: 'nginx' } });
       // THEN
       expect(findObject(objects, 'Ingress', 'kv-proxy').spec).toEqual({
         ingressClassName: 'nginx',
@@ -457,8 +466,11 @@ describe('KvProxy', () => {
 
     test('Ingress host, path, class, TLS, annotations and controller namespace', () => {
       const { objects } = synth({
-        ingressHost: 'kv.example.com', ingressPath: '/api', ingressClassName: 'traefik', ingressTlsSecretName: 'kv-tls',
-        ingressAnnotations: { 'traefik.ingress.kubernetes.io/router.entrypoints': 'websecure' }, ingressControllerNamespace: 'traefik',
+        ingress: {
+          host: 'kv.example.com', path: '/api', className: 'traefik', tlsSecretName: 'kv-tls',
+          annotations: { 'traefik.ingress.kubernetes.io/router.entrypoints': 'websecure' },
+        },
+        networkPolicy: { ingressControllerNamespace: 'traefik' },
       });
       const ing = findObject(objects, 'Ingress', 'kv-proxy');
       expect(ing.metadata.annotations).toEqual({ 'traefik.ingress.kubernetes.io/router.entrypoints': 'websecure' });
@@ -473,7 +485,7 @@ describe('KvProxy', () => {
 
     test('NetworkPolicy peers and API server addresses', () => {
       const { objects } = synth({
-        allowFrom: [{ namespaceSelector: { matchLabels: { team: 'apps' } }, podSelector: { matchLabels: { kv: 'client' } } }, { ipBlock: { cidr: '10.0.0.0/8' } }],
+        networkPolicy: { allowFrom: [{ namespaceSelector: { matchLabels: { team: 'apps' } }, podSelector: { matchLabels: { kv: 'client' } } }, { ipBlock: { cidr: '10.0.0.0/8' } }] },
         apiServerCidrs: ['172.20.0.1/32', 'fd00::1/128'], apiServerPorts: [443],
       });
       const spec = findObject(objects, 'NetworkPolicy').spec;
@@ -511,27 +523,30 @@ describe('KvProxy', () => {
       ['the image is latest', { image: 'node:latest' }, /image must not use the floating "latest" tag/],
       ['the image is not an image reference', { image: 'Node 24' }, /image must be a valid image reference/],
       ['user is 0', { user: 0 }, /user must be an integer 1-2147483647, got 0/],
-      ['port is out of range', { port: 70000 }, /port must be an integer port 1-65535, got 70000/],
-      ['port is privileged', { port: 80 }, /port must be 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 80/],
+      ['port is out of range', { port: 70000 }, /port must be an integer 1024-65535 .*got 70000/],
+      ['port is privileged', { port: 80 }, /port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 80/],
+      ['the image runs a Node.js line the server does not support', { image: 'node:18.20.4-alpine' }, /image must run Node.js 22 or 24 \(the versions the server supports\), got "node:18.20.4-alpine" \(Node.js 18\)/],
+      ['the image runs Node.js 20', { image: 'mirror.example.com/library/node:20-slim' }, /image must run Node.js 22 or 24 .*\(Node.js 20\)/],
+      ['namespaces is left out', { namespaces: undefined }, /namespaces is required/],
+      ['serviceType is in the wrong case', { serviceType: 'clusterip' as never }, /serviceType must be one of "ClusterIP", "NodePort", "LoadBalancer", "ExternalName", got "clusterip" \(did you mean "ClusterIP"\?\)/],
       ['servicePort is out of range', { servicePort: 0 }, /servicePort must be an integer port 1-65535, got 0/],
       ['maxBodyBytes exceeds a ConfigMap', { maxBodyBytes: 1048577 }, /maxBodyBytes must be an integer 1-1048576, got 1048577/],
       ['maxBodyBytes is 0', { maxBodyBytes: 0 }, /maxBodyBytes must be an integer 1-1048576, got 0/],
       ['maxWaitSeconds is too long', { maxWaitSeconds: 3601 }, /maxWaitSeconds must be an integer 0-3600, got 3601/],
       ['shutdownTimeoutSeconds is 0', { shutdownTimeoutSeconds: 0 }, /shutdownTimeoutSeconds must be an integer 1-3600, got 0/],
       ['drainDelaySeconds is negative', { drainDelaySeconds: -1 }, /drainDelaySeconds must be an integer 0-300, got -1/],
-      ['ingress is off but ingress options are set', { ingress: false, ingressHost: 'kv.example.com' }, /ingress is false but .* is set/],
-      ['the ingress host is invalid', { ingressHost: 'KV.example.com' }, /ingressHost must be a DNS-1123 subdomain/],
-      ['the ingress class is invalid', { ingressClassName: 'Nginx' }, /ingressClassName must be a DNS-1123 subdomain/],
-      ['the ingress path is relative', { ingress: true, ingressPath: 'api' }, /ingressPath must be an absolute path/],
-      ['TLS has no host', { ingressTlsSecretName: 'kv-tls' }, /ingressTlsSecretName needs ingressHost/],
-      ['an ingress annotation key is invalid', { ingressAnnotations: { 'bad key': 'x' } }, /ingressAnnotations key must be a qualified name.*got "bad key"/],
-      ['allowFrom is empty', { allowFrom: [] }, /allowFrom must list at least one peer/],
-      ['an allowFrom peer is empty', { allowFrom: [{}] }, /allowFrom\[0\] must set podSelector, namespaceSelector or ipBlock/],
-      ['an allowFrom CIDR is invalid', { allowFrom: [{ ipBlock: { cidr: '10.0.0.0' } }] }, /allowFrom\[0\].ipBlock.cidr must be a CIDR/],
+      ['the ingress host is invalid', { ingress: { host: 'KV.example.com' } }, /ingress.host must be a host name such as "www.example.com" or "\*.example.com", got "KV.example.com"/],
+      ['the ingress class is invalid', { ingress: { className: 'Nginx' } }, /ingress.className must be a DNS-1123 subdomain/],
+      ['the ingress path is relative', { ingress: { path: 'api' } }, /ingress.path must be an absolute URL path like "\/" or "\/healthz".*got "api"/],
+      ['TLS has no host', { ingress: { tlsSecretName: 'kv-tls' } }, /ingress.tlsSecretName needs ingress.host \(the certificate's host\)/],
+      ['an ingress annotation key is invalid', { ingress: { annotations: { 'bad key': 'x' } } }, /ingress.annotations key must be a qualified name.*got "bad key"/],
+      ['allowFrom is empty', { networkPolicy: { allowFrom: [] } }, /networkPolicy.allowFrom must list at least one peer/],
+      ['an allowFrom peer is empty', { networkPolicy: { allowFrom: [{}] } }, /networkPolicy.allowFrom\[0\] must set podSelector, namespaceSelector or ipBlock/],
+      ['an allowFrom CIDR is invalid', { networkPolicy: { allowFrom: [{ ipBlock: { cidr: '10.0.0.0' } }] } }, /networkPolicy.allowFrom\[0\].ipBlock.cidr must be a CIDR/],
       ['apiServerCidrs has an invalid CIDR', { apiServerCidrs: ['10.0.0.1/33'] }, /apiServerCidrs\[0\] must be a CIDR.*got "10.0.0.1\/33"/],
       ['apiServerPorts has an invalid port', { apiServerPorts: [443, 0] }, /apiServerPorts\[1\] must be an integer port 1-65535, got 0/],
       ['apiServerPorts is empty', { apiServerPorts: [] }, /apiServerPorts must list at least one port/],
-      ['the ingress controller namespace is invalid', { ingressControllerNamespace: 'Ingress' }, /ingressControllerNamespace must be a DNS-1123 label/],
+      ['the ingress controller namespace is invalid', { networkPolicy: { ingressControllerNamespace: 'Ingress' } }, /networkPolicy.ingressControllerNamespace must be a DNS-1123 label/],
       ['NetworkPolicy options are set with networkPolicy off', { networkPolicy: false, apiServerPorts: [443] }, /networkPolicy is false but/],
     ];
     test.each(cases)('%s', (_what, props, message) => {
@@ -546,7 +561,7 @@ describe('KvProxy', () => {
     test('the source directory has no server.js', () => {
       const dir = tempSource({ 'app.js': 'x' });
       try {
-        expect(() => synth({ sourceDir: dir })).toThrow(new RegExp(`kv-proxy server source directory ${dir} has no server.js \\(found: app.js\\): the pod runs node /opt/kv-proxy/server.js`));
+        expect(() => synth({ sourceDir: dir })).toThrow(new RegExp(`sourceDir "${dir}" has no server.js \\(found: app.js\\): the pod runs node /opt/kv-proxy/server.js`));
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -556,7 +571,7 @@ describe('KvProxy', () => {
       const dir = tempSource({});
       try {
         expect(() => synth({ sourceDir: dir })).toThrow(/has no server.js \(found: no .js files\)/);
-        expect(() => synth({ sourceDir: path.join(dir, 'missing') })).toThrow(/kv-proxy server source directory .*missing cannot be read/);
+        expect(() => synth({ sourceDir: path.join(dir, 'missing') })).toThrow(/sourceDir ".*missing" does not exist/);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -565,7 +580,7 @@ describe('KvProxy', () => {
     test('a source file is not UTF-8', () => {
       const dir = tempSource({ 'server.js': Buffer.from([0x2f, 0x2f, 0xff, 0xfe, 0x0a]) });
       try {
-        expect(() => synth({ sourceDir: dir })).toThrow(/kv-proxy server file server.js must be UTF-8 text/);
+        expect(() => synth({ sourceDir: dir })).toThrow(/sourceDir file "server.js" \(from sourceDir ".*"\) must be UTF-8 text, got bytes that are not valid UTF-8/);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -574,7 +589,7 @@ describe('KvProxy', () => {
     test('the source does not fit in a ConfigMap', () => {
       const dir = tempSource({ 'server.js': 'x', 'big.js': `//${'x'.repeat(1024 * 1024)}` });
       try {
-        expect(() => synth({ sourceDir: dir })).toThrow(/kv-proxy server source must fit in a ConfigMap \(at most 1.00 MiB \(1048576 bytes\)\), got 1.00 MiB \(1048594 bytes\)/);
+        expect(() => synth({ sourceDir: dir })).toThrow(/sourceDir is 1.00 MiB \(1048594 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold \(largest files: big.js/);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -618,8 +633,9 @@ describe('KvProxyChart (the k8skv example)', () => {
   });
 
   test('its props override the seed defaults', () => {
-    const { objects } = chartObjects({ namespace: 'kv', name: 'flags', namespaces: ['apps'], writes: false, discovery: false, ingressHost: 'kv.example.com', replicas: 3, tokenSecretName: 'kv-clients', ingressClassName: 'internal' });
-    expect(() => assertValid(objects, { external: ['Secret/kv/kv-clients'] })).not.toThrow();
+    const { objects } = chartObjects({ namespace: 'kv', name: 'flags', namespaces: ['apps'], writes: false, discovery: false, ingress: { host: 'kv.example.com', className: 'internal', tlsSecretName: 'kv-tls' }, replicas: 3, tokenSecretName: 'kv-clients' });
+    expect(() => assertValid(objects, { external: ['Secret/kv/kv-clients', 'Secret/kv/kv-tls'] })).not.toThrow();
+    expect(findObject(objects, 'Ingress', 'flags').spec.tls).toEqual([{ hosts: ['kv.example.com'], secretName: 'kv-tls' }]);
     expect(roleIn(objects, 'apps').rules).toEqual([CONFIGMAPS_READ]);
     expect(findObject(objects, 'Deployment', 'flags').spec.replicas).toBe(3);
     expect(findObject(objects, 'Ingress', 'flags').spec.rules[0].host).toBe('kv.example.com');
