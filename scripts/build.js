@@ -31,4 +31,4 @@ let assets = 0;
     assets++;
   }
 })(src);
-console.log(`build: compiled lib/ into build/ and copied ${assets} runtime assets`);
+console.error(`build: compiled lib/ into build/ and copied ${assets} runtime assets`);
