@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { GeneralPurposeRunner } from '../lib/general-purpose-runner';
+import { GeneralPurposeRunner } from '../lib';
 
 /** Where the scripts this chart ships live; they are read at synth. */
 export const GENERAL_PURPOSE_RUNNER_SCRIPTS = path.join(__dirname, 'scripts', 'general-purpose-runner');

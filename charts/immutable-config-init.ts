@@ -1,10 +1,9 @@
 import { Chart, ChartProps, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { applyLabels, recommendedLabels } from '../lib/labels';
-import { hardenedContainer, hardenedPodProps } from '../lib/security';
-import { validatePort, validatePositiveInteger } from '../lib/validate';
-import { CopyStyle, ImmutableConfigInit, ImmutableConfigMap } from '../lib/immutable-config-init';
+import {
+  applyLabels, CopyStyle, hardenedContainer, hardenedPodProps, ImmutableConfigInit, ImmutableConfigMap, recommendedLabels, validatePort, validatePositiveInteger,
+} from '../lib';
 
 /**
  * The seed's config image, built from its `Dockerfile` (`FROM busybox`,

@@ -1,7 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { IngressOptions } from '../lib/expose';
-import { KvProxy } from '../lib/kv-proxy';
+import { IngressOptions, KvProxy } from '../lib';
 
 /**
  * Props for {@link KvProxyChart}. The defaults reproduce the k8skv example:

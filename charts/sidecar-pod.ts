@@ -11,10 +11,9 @@
  */
 import { Chart, ChartProps, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { BUSYBOX_IMAGE } from '../lib/images';
 import {
-  GIT_SYNC_IMAGE, GIT_SYNC_RESOURCES, GIT_SYNC_ROOT_DIR, GIT_SYNC_UID, HotPlugReload, pythonHttpServer, SidecarMode, SidecarPod, SidecarPodContainer,
-} from '../lib/sidecar-pod';
+  BUSYBOX_IMAGE, GIT_SYNC_IMAGE, GIT_SYNC_RESOURCES, GIT_SYNC_ROOT_DIR, GIT_SYNC_UID, HotPlugReload, pythonHttpServer, SidecarMode, SidecarPod, SidecarPodContainer,
+} from '../lib';
 
 /** The seed's content repository. */
 export const SEED_REPO = 'https://github.com/cesarvr/demos-webgl';

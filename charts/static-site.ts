@@ -1,6 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { StaticSite } from '../lib/static-site';
+import { StaticSite } from '../lib';
 
 /**
  * The seed's page: "Hello from the Cloud", whose script greets the `name`

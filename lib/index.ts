@@ -14,6 +14,8 @@ export * from './general-purpose-runner';
 export * from './kv-proxy';
 
 // building blocks the patterns share
+export * from './expose';
+export * from './files';
 export * from './image';
 export * from './images';
 // the pattern modules re-export these pins under the same names; one source
