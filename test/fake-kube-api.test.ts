@@ -421,6 +421,22 @@ describe('FakeKubeApi', () => {
       expect(events.map((e) => e.object.data.v)).toEqual(['1', '2']);
     });
 
+    test('a bookmark never claims a resourceVersion whose event is still held back', async () => {
+      // GIVEN a watch with bookmarks and a slow event path
+      api.setConfigMap('default', 'app', { a: '1' });
+      const s = await watch(`${CM('default')}?watch=true&allowWatchBookmarks=true&resourceVersion=${api.resourceVersion}`);
+      api.eventDelayMs = 500;
+      // WHEN
+      api.setConfigMap('default', 'app', { a: '2' });
+      const changedAt = Number(api.resourceVersion);
+      await new Promise((r) => setTimeout(r, 350));
+      // THEN bookmarks sent meanwhile stay below the held-back change
+      const early = s.events.filter((e) => e.type === 'BOOKMARK').map((e) => Number(e.object.metadata.resourceVersion));
+      expect(early.length).toBeGreaterThan(0);
+      expect(Math.max(...early)).toBeLessThan(changedAt);
+      api.eventDelayMs = 0;
+    });
+
     test('counts calls per verb, resource and path', async () => {
       api.setConfigMap('default', 'a', {});
       await request('GET', `${base}${CM('default')}`);

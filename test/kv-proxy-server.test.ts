@@ -20,7 +20,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
 
   beforeAll(async () => {
     f = await fixture({
-      env: { KV_WRITE_ENABLED: 'true', KV_DISCOVERY_ENABLED: 'true' },
+      env: { KV_WRITE_ENABLED: 'true', KV_DISCOVERY_ENABLED: 'true', KV_ACCESS_LOG: 'all' },
       rbac: { writes: true, discovery: true },
     });
     kv = (p) => `${f.url}/kv/${p}`;
@@ -51,7 +51,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     f.api.setConfigMap('default', 'merge', { a: '1', b: '2' });
     await waitFor('the cache', async () => (await get(kv('default/merge'))).status === 200 || undefined);
     // WHEN
-    const res = await call('PUT', kv('default/merge'), { token: WRITE_TOKEN, body: JSON.stringify({ b: 'two', c: '3' }) });
+    const res = await call('PUT', kv('default/merge'), { token: WRITE_TOKEN, body: JSON.stringify({ b: 'two', c: '3' }), headers: { 'Content-Type': 'application/json' } });
     // THEN
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ a: '1', b: 'two', c: '3' });
@@ -394,7 +394,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
       const res = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
         const req = http.request(kv('default/bad'), {
           method: 'POST', agent: false,
-          headers: { Authorization: `Bearer ${WRITE_TOKEN}`, 'Content-Length': String(50 * 1048576), Expect: '100-continue' },
+          headers: { Authorization: `Bearer ${WRITE_TOKEN}`, 'Content-Type': 'application/json', 'Content-Length': String(50 * 1048576), Expect: '100-continue' },
         }, (r) => { r.resume(); resolve({ status: r.statusCode || 0, sent: req.socket?.bytesWritten || 0 }); });
         req.on('continue', () => reject(new Error('the server asked for the body')));
         req.on('error', reject);
@@ -515,7 +515,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(res.text).not.toMatch(/somekey/); // route templates, not raw paths
   });
 
-  test('logs one JSON line per request with the route template, and never a token', async () => {
+  test('with KV_ACCESS_LOG=all, logs one JSON line per request with the route template, and never a token', async () => {
     await get(kv('default/somekey'), READ_TOKEN);
     await sleep(50);
     const requests = f.proxy.logs.filter((l) => l.msg === 'request');

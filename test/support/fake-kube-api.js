@@ -48,8 +48,9 @@ const crypto = require('node:crypto');
  * }} HistoryEvent  lines caches the serialized event per type seen by watchers
  * @typedef {{
  *   resource: string, namespace: string, selector: Selector,
- *   res: http.ServerResponse, bookmarks: boolean, timers: NodeJS.Timeout[]
- * }} Watcher
+ *   res: http.ServerResponse, bookmarks: boolean, timers: NodeJS.Timeout[],
+ *   pending: number[]
+ * }} Watcher  pending: resourceVersions held back by eventDelayMs, oldest first
  * @typedef {{
  *   labels: (labels: Record<string, string>) => boolean,
  *   fields: (obj: KubeObject) => boolean,
@@ -231,7 +232,7 @@ function validateConfigMap(cm, previous, patch) {
     && Object.keys(binary).length === 0 && (patch.data === undefined || isPlainObject(patch.data));
   const touched = incremental ? Object.keys(/** @type {any} */ (patch).data || {}) : [...Object.keys(data), ...Object.keys(binary)];
   for (const key of touched) {
-    const value = Object.hasOwn(data, key) ? data[key] : binary[key];
+    const value = Object.hasOwn(data, key) ? data[key] : Object.hasOwn(binary, key) ? binary[key] : undefined;
     if (value === undefined) continue; // removed
     if (!CONFIGMAP_KEY.test(key) || key.length > 253 || key === '.' || key === '..') {
       return `data[${key}]: Invalid value: "${key}": a valid config key must consist of alphanumeric characters, '-', '_' or '.'`;
@@ -562,7 +563,9 @@ class FakeKubeApi {
     }
     for (const w of this.watchers) {
       if (this.eventDelayMs > 0) {
+        w.pending.push(event.rv);
         setTimeout(() => {
+          w.pending.shift();
           if (this.watchers.has(w)) this.deliver(w, event);
         }, this.eventDelayMs).unref();
       } else {
@@ -852,7 +855,7 @@ class FakeKubeApi {
     /** @type {Watcher} */
     const w = {
       resource: call.resource, namespace: call.namespace, selector, res,
-      bookmarks: query.get('allowWatchBookmarks') === 'true', timers: [],
+      bookmarks: query.get('allowWatchBookmarks') === 'true', timers: [], pending: [],
     };
     if (from !== '' && from !== '0' && Number(from) < this.compactedRv) {
       // The real API server answers a too-old resourceVersion on a watch with
@@ -876,7 +879,9 @@ class FakeKubeApi {
       const tick = () => {
         w.res.write(`${JSON.stringify({
           type: 'BOOKMARK',
-          object: { kind: RESOURCES[call.resource].kind, apiVersion: apiVersionOf(call.resource), metadata: { resourceVersion: String(this.rv) } },
+          // A bookmark promises every event up to its resourceVersion was sent:
+          // never past an event still held back by eventDelayMs.
+          object: { kind: RESOURCES[call.resource].kind, apiVersion: apiVersionOf(call.resource), metadata: { resourceVersion: String(w.pending.length > 0 ? w.pending[0] - 1 : this.rv) } },
         })}\n`);
         w.timers[0] = setTimeout(tick, this.bookmarkIntervalMs);
       };

@@ -8,10 +8,13 @@ import { FakeKubeApi, PermissionRule } from './fake-kube-api';
 // Test harness for the kv-proxy runtime, run as it runs in the pod: `node server.js`
 // with env, against a stand-in Kubernetes API, spoken to over real HTTP.
 
-export const SERVER = path.join(__dirname, '..', '..', 'lib', 'kv-proxy', 'server', 'server.js');
+// KV_PROXY_TEST_SERVER runs the same tests against another copy of the server
+// (e.g. the previous commit's, to see a new test fail before its fix).
+export const SERVER = process.env.KV_PROXY_TEST_SERVER || path.join(__dirname, '..', '..', 'lib', 'kv-proxy', 'server', 'server.js');
 export const READ_TOKEN = 'read-token-3f9a1c';
 export const WRITE_TOKEN = 'write-token-7be04d';
 export const SA_TOKEN = 'service-account-token-91ac';
+export const METRICS_TOKEN = 'metrics-token-5c2e80';
 
 export const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -150,6 +153,8 @@ export interface Fixture {
   url: string;
   dir: string;
   tokensDir: string;
+  /** Another proxy against the same API server with the same settings (plus env), stopped by close(). */
+  another: (env?: Record<string, string>) => Promise<ProxyProcess>;
   close: () => Promise<void>;
 }
 
@@ -174,15 +179,18 @@ export async function fixture(options: {
   fs.writeFileSync(path.join(tokensDir, 'read-tokens'), `# readers\n${READ_TOKEN}\n\n`);
   fs.writeFileSync(path.join(tokensDir, 'write-tokens'), `${WRITE_TOKEN}\n`);
   fs.writeFileSync(path.join(dir, 'sa-token'), `${SA_TOKEN}\n`);
+  fs.writeFileSync(path.join(tokensDir, 'metrics-tokens'), `${METRICS_TOKEN}\n`);
+  const env = {
+    KUBE_API_URL: api.url,
+    KUBE_TOKEN_FILE: path.join(dir, 'sa-token'),
+    KV_TOKENS_DIR: tokensDir,
+    KV_NAMESPACES: namespaces.join(','),
+    ...options.env,
+  };
+  const others: ProxyProcess[] = [];
   let proxy: ProxyProcess;
   try {
-    proxy = await ProxyProcess.start({
-      KUBE_API_URL: api.url,
-      KUBE_TOKEN_FILE: path.join(dir, 'sa-token'),
-      KV_TOKENS_DIR: tokensDir,
-      KV_NAMESPACES: namespaces.join(','),
-      ...options.env,
-    }, { ready: options.ready !== false });
+    proxy = await ProxyProcess.start(env, { ready: options.ready !== false });
   } catch (err) {
     await api.stop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -190,8 +198,13 @@ export async function fixture(options: {
   }
   return {
     api, proxy, url: proxy.url, dir, tokensDir,
+    another: async (more = {}) => {
+      const p = await ProxyProcess.start({ ...env, ...more });
+      others.push(p);
+      return p;
+    },
     close: async () => {
-      await proxy.stop();
+      await Promise.all([proxy, ...others].map((p) => p.stop()));
       await api.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     },

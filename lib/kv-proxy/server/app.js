@@ -5,16 +5,29 @@
  *
  *   GET    /healthz                      liveness
  *   GET    /readyz                       503 until every watched collection is listed
- *   GET    /metrics                      Prometheus text format
- *   GET    /kv/<ns>/<cm>                 all keys as a JSON object (?keys, ?prefix=, ?index=&wait=)
- *   POST   /kv/<ns>/<cm>                 merge a JSON object of string values (PUT is the same)
+ *   GET    /metrics                      Prometheus text format (on KV_METRICS_PORT instead when set;
+ *                                        with KV_METRICS_AUTH=token it needs a token from metrics-tokens)
+ *   GET    /kv/<ns>/<cm>                 all keys as a JSON object (?keys, ?prefix=, ?index=&wait=, ?min-index=)
+ *   POST   /kv/<ns>/<cm>                 merge a JSON object of string values (PUT is the same);
+ *                                        Content-Type must be application/json (415 otherwise)
  *   DELETE /kv/<ns>/<cm>?key=<key>       remove one key
- *   GET    /kv/<ns>/<cm>/<key>           one value as text/plain (?index=&wait=)
- *   PUT    /kv/<ns>/<cm>/<key>           set one value from the raw body
+ *   GET    /kv/<ns>/<cm>/<key>           one value as text/plain (?index=&wait=, ?min-index=)
+ *   PUT    /kv/<ns>/<cm>/<key>           set one value from the raw body, whatever its Content-Type
  *   DELETE /kv/<ns>/<cm>/<key>           remove one key
  *   GET    /discover/<ns>                Services with clusterIP, ports and ready endpoints
  *
  * Every /kv and /discover request needs `Authorization: Bearer <token>`.
+ *
+ * Indexes are resourceVersions. Every write answers the one it produced in
+ * X-Kv-Index. A read with `?min-index=N` (or `X-Kv-Min-Index: N`) waits until
+ * this replica's cache has seen index N, up to KV_CATCH_UP_TIMEOUT_SECONDS,
+ * then answers 504 if it has not: read-your-writes on any replica. This
+ * orders resourceVersions as integers, which every etcd-backed API server
+ * issues; Kubernetes calls them opaque, so min-index accepts integers only.
+ *
+ * Writes never touch the ConfigMaps the proxy runs from (KV_SELF_CONFIGMAPS:
+ * 403) nor immutable ConfigMaps (409). Keys are own properties only: names
+ * such as `__proto__` or `constructor` are ordinary keys.
  */
 const { HttpError, sendJson, sendText, sendError, send, readBody } = require('./httputil.js');
 const { bearerToken } = require('./auth.js');
@@ -23,6 +36,7 @@ const { errorFields } = require('./log.js');
 const v = require('./validate.js');
 
 const DEFAULT_WAIT_MS = 60_000;
+const MIN_INDEX = /^\d{1,20}$/;
 const READ_METHODS = ['GET', 'HEAD'];
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const REALM = 'Bearer realm="kv-proxy"';
@@ -68,9 +82,38 @@ function shown(s) {
   return JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}...` : s);
 }
 
+/**
+ * The value of an own key, never one inherited from Object.prototype.
+ * @param {Record<string, string>} data
+ * @param {string} key
+ * @returns {string | undefined}
+ */
+function own(data, key) {
+  return Object.hasOwn(data, key) ? data[key] : undefined;
+}
+
 /** @param {unknown} x @returns {x is Record<string, unknown>} */
 function isPlainObject(x) {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/**
+ * @param {string} ns
+ * @param {string} name
+ */
+function immutableError(ns, name) {
+  return new HttpError(409, `configmap "${ns}/${name}" is immutable: its keys cannot change; create a new ConfigMap instead`);
+}
+
+/**
+ * Whether an error means the client went away (an aborted upload), which is
+ * the client's doing: logged as one access-log line, never as a failure.
+ * @param {unknown} err
+ * @param {Req} req
+ */
+function clientGone(err, req) {
+  const code = /** @type {NodeJS.ErrnoException} */ (err) && /** @type {NodeJS.ErrnoException} */ (err).code;
+  return code === 'ECONNRESET' || code === 'ECONNABORTED' || (req.destroyed && !req.complete);
 }
 
 /**
@@ -90,6 +133,9 @@ function allow(method, allowed) {
 function createApp(deps) {
   const { config, cache, writer, tokens, metrics, log, lifecycle } = deps;
   const maxWaitMs = config.maxWaitSeconds * 1000;
+  const selfConfigMaps = new Set(config.selfConfigMaps || []);
+  const accessLog = config.accessLog || 'all';
+  const metricsAuth = config.metricsAuth || 'none';
 
   /**
    * @param {Req} req
@@ -102,6 +148,7 @@ function createApp(deps) {
     if (!token) throw new HttpError(401, 'malformed Authorization header, expected "Bearer <token>"', { 'WWW-Authenticate': `${REALM}, error="invalid_request"` });
     const role = tokens.check(token);
     if (!role) throw new HttpError(401, 'invalid token', { 'WWW-Authenticate': `${REALM}, error="invalid_token"` });
+    if (role !== 'read' && role !== 'write') throw new HttpError(403, 'this token may only scrape /metrics', { 'WWW-Authenticate': `${REALM}, error="insufficient_scope"` });
     if (write) {
       if (!config.writeEnabled) throw new HttpError(403, 'writes are disabled on this proxy (KV_WRITE_ENABLED=false)');
       if (role !== 'write') throw new HttpError(403, 'this token may only read', { 'WWW-Authenticate': `${REALM}, error="insufficient_scope"` });
@@ -119,6 +166,34 @@ function createApp(deps) {
     if (!v.isConfigMapName(name)) throw new HttpError(400, `invalid configmap name ${shown(name)}`);
     if (config.configMapNames && !config.configMapNames.includes(name)) {
       throw new HttpError(403, `configmap ${shown(name)} is not served by this proxy`);
+    }
+  }
+
+  /**
+   * Refuse writes that must never happen, before the body is read: to the
+   * ConfigMaps the proxy runs from, and to immutable ones.
+   * @param {string} ns
+   * @param {string} name
+   */
+  function checkWritable(ns, name) {
+    if (selfConfigMaps.has(`${ns}/${name}`)) {
+      throw new HttpError(403, `configmap "${ns}/${name}" holds this proxy's own code and cannot be written through it`);
+    }
+    const obj = cache.get('configmaps', ns, name);
+    if (obj && obj.immutable === true) throw immutableError(ns, name);
+  }
+
+  /**
+   * A JSON body needs Content-Type: application/json (charset, if any, utf-8).
+   * @param {Req} req
+   */
+  function requireJson(req) {
+    const header = req.headers['content-type'];
+    const parts = typeof header === 'string' ? header.toLowerCase().split(';').map((p) => p.trim()) : [''];
+    const charset = parts.slice(1).find((p) => p.startsWith('charset='));
+    if (parts[0] !== 'application/json' || (charset !== undefined && !/^charset="?utf-8"?$/.test(charset))) {
+      throw new HttpError(415, `a JSON body needs Content-Type: application/json (UTF-8), got ${header ? shown(header) : 'none'}; `
+        + 'to set one key to a raw value, PUT it to /kv/<namespace>/<configmap>/<key>', { 'Accept-Post': 'application/json' });
     }
   }
 
@@ -151,6 +226,59 @@ function createApp(deps) {
   }
 
   /**
+   * Whether a blocking read on ?index=N should keep waiting: the ConfigMap is
+   * still at N, or this replica holds an older version than N (it is behind
+   * the replica that gave the client N; answering would go back in time).
+   * @param {string} ns
+   * @param {string} name
+   * @param {string} index
+   */
+  function unchanged(ns, name, index) {
+    const current = indexOf(ns, name);
+    if (current === index) return true;
+    return current !== '0' && MIN_INDEX.test(current) && MIN_INDEX.test(index) && BigInt(current) < BigInt(index);
+  }
+
+  /**
+   * Read-your-writes: with ?min-index=N or X-Kv-Min-Index: N, wait until
+   * this replica's cache has seen index N, at most KV_CATCH_UP_TIMEOUT_SECONDS.
+   * @param {Req} req
+   * @param {Res} res
+   * @param {URLSearchParams} query
+   * @param {string} ns
+   * @param {string} name
+   * @returns {Promise<boolean>} false if the client went away
+   */
+  async function catchUp(req, res, query, ns, name) {
+    const header = req.headers['x-kv-min-index'];
+    const text = query.get('min-index') ?? (typeof header === 'string' ? header.trim() : null);
+    if (text === null) return true;
+    if (!MIN_INDEX.test(text)) {
+      throw new HttpError(400, `invalid min-index ${shown(text)}: use the X-Kv-Index of a write (an integer resourceVersion)`);
+    }
+    const wanted = BigInt(text);
+    if (cache.hasSeen('configmaps', ns, name, wanted)) return true;
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    res.on('close', onClose);
+    metrics.blockingReads.inc();
+    let reason;
+    try {
+      reason = await cache.waitUntil(() => cache.hasSeen('configmaps', ns, name, wanted), config.catchUpTimeoutMs, gone.signal);
+    } finally {
+      metrics.blockingReads.dec();
+      res.off('close', onClose);
+    }
+    if (reason === 'aborted') return false;
+    if (reason !== 'changed') {
+      const seen = cache.seenIndex('configmaps', ns, name);
+      throw new HttpError(504, `this replica has not caught up to index ${text} within ${config.catchUpTimeoutMs / 1000} s (it has seen ${seen}); retry, or read from another replica`,
+        { 'Retry-After': '1', 'X-Kv-Index': indexOf(ns, name) }, { index: String(seen) });
+    }
+    return true;
+  }
+
+  /**
    * Blocking read: wait while the ConfigMap's index equals ?index, up to ?wait.
    * @param {Res} res
    * @param {URLSearchParams} query
@@ -171,7 +299,7 @@ function createApp(deps) {
     res.on('close', onClose);
     metrics.blockingReads.inc();
     try {
-      while (indexOf(ns, name) === index && Date.now() < deadline && !lifecycle.shuttingDown) {
+      while (unchanged(ns, name, index) && Date.now() < deadline && !lifecycle.shuttingDown) {
         const reason = await cache.waitForChange('configmaps', ns, name, deadline - Date.now(), gone.signal);
         if (reason !== 'changed') break;
       }
@@ -236,6 +364,7 @@ function createApp(deps) {
     if (prefix !== null && (prefix.length > 253 || !/^[-._a-zA-Z0-9]*$/.test(prefix))) {
       throw new HttpError(400, `invalid prefix ${shown(prefix)}`);
     }
+    if (!(await catchUp(req, res, query, ns, name))) return;
     if (!(await maybeWait(res, query, ns, name))) return;
     const { obj, headers, notModified } = current(req, ns, name);
     if (notModified) return send(res, 304, '', 'application/json; charset=utf-8', headers);
@@ -255,11 +384,12 @@ function createApp(deps) {
    */
   async function getKey(req, res, query, ns, name, key) {
     requireSynced('configmaps', ns, name);
+    if (!(await catchUp(req, res, query, ns, name))) return;
     if (!(await maybeWait(res, query, ns, name))) return;
     const { obj, headers, notModified } = current(req, ns, name);
     if (!Object.hasOwn(obj.data, key)) throw new HttpError(404, `key "${key}" not found in configmap "${ns}/${name}"`, headers);
     if (notModified) return send(res, 304, '', 'text/plain; charset=utf-8', headers);
-    return sendText(res, 200, obj.data[key], headers);
+    return sendText(res, 200, /** @type {string} */ (own(obj.data, key)), headers);
   }
 
   /**
@@ -270,6 +400,9 @@ function createApp(deps) {
    */
   async function postConfigMap(req, res, ns, name) {
     const ifMatch = ifMatchOf(req);
+    requireJson(req);
+    requireSynced('configmaps', ns, name);
+    checkWritable(ns, name);
     const body = await readBody(req, res, config.maxBodyBytes);
     let parsed;
     try {
@@ -296,6 +429,8 @@ function createApp(deps) {
    */
   async function putKey(req, res, ns, name, key) {
     const ifMatch = ifMatchOf(req);
+    requireSynced('configmaps', ns, name);
+    checkWritable(ns, name);
     const body = await readBody(req, res, config.maxBodyBytes);
     let value;
     try {
@@ -304,8 +439,11 @@ function createApp(deps) {
       throw new HttpError(400, 'the value must be UTF-8 text');
     }
     requireSynced('configmaps', ns, name);
-    const obj = await writer.merge(ns, name, { [key]: value }, { ifMatch, create: true });
-    return sendText(res, 200, (obj.data || {})[key] ?? value, writtenHeaders(obj));
+    /** @type {Record<string, string>} */
+    const changes = Object.create(null);
+    changes[key] = value;
+    const obj = await writer.merge(ns, name, changes, { ifMatch, create: true });
+    return sendText(res, 200, own(obj.data || {}, key) ?? value, writtenHeaders(obj));
   }
 
   /**
@@ -318,10 +456,14 @@ function createApp(deps) {
   async function deleteKey(req, res, ns, name, key) {
     const ifMatch = ifMatchOf(req);
     requireSynced('configmaps', ns, name);
+    checkWritable(ns, name);
     const obj = cache.get('configmaps', ns, name);
     if (!obj) throw new HttpError(404, `configmap "${ns}/${name}" not found`, {}, { success: false });
     if (!Object.hasOwn(obj.data, key)) throw new HttpError(404, `key "${key}" not found in configmap "${ns}/${name}"`, {}, { success: false });
-    const written = await writer.merge(ns, name, { [key]: null }, { ifMatch, create: false });
+    /** @type {Record<string, null>} */
+    const changes = Object.create(null);
+    changes[key] = null;
+    const written = await writer.merge(ns, name, changes, { ifMatch, create: false });
     return sendJson(res, 200, { success: true }, writtenHeaders(written));
   }
 
@@ -335,6 +477,25 @@ function createApp(deps) {
     /** @type {Record<string, string>} */
     const headers = a.stale || b.stale ? { 'X-Kv-Stale': 'true' } : {};
     return sendJson(res, 200, discover(cache.list('services', ns), cache.list('endpointslices', ns)), headers);
+  }
+
+  /**
+   * @param {Req} req
+   * @param {Res} res
+   * @param {string} method
+   */
+  function serveMetrics(req, res, method) {
+    allow(method, READ_METHODS);
+    if (metricsAuth === 'token') {
+      const header = req.headers.authorization;
+      const token = header ? bearerToken(header) : undefined;
+      if (!token) throw new HttpError(401, 'missing bearer token: /metrics needs a token from metrics-tokens', { 'WWW-Authenticate': REALM });
+      const role = tokens.check(token);
+      if (!role) throw new HttpError(401, 'invalid token', { 'WWW-Authenticate': `${REALM}, error="invalid_token"` });
+      if (role !== 'metrics') throw new HttpError(403, '/metrics needs a token from metrics-tokens', { 'WWW-Authenticate': `${REALM}, error="insufficient_scope"` });
+    }
+    metrics.ready.set({}, cache.ready() && !lifecycle.shuttingDown ? 1 : 0);
+    return send(res, 200, metrics.registry.render(), 'text/plain; version=0.0.4; charset=utf-8');
   }
 
   /**
@@ -361,11 +522,9 @@ function createApp(deps) {
       if (!cache.ready()) return sendError(res, 503, 'not ready: waiting for the first list', {}, { waitingFor: cache.pending() });
       return sendJson(res, 200, { status: 'ready' });
     }
-    if (rawPath === '/metrics') {
+    if (rawPath === '/metrics' && config.metricsPort === undefined) {
       ctx.route = '/metrics';
-      allow(method, READ_METHODS);
-      metrics.ready.set({}, cache.ready() && !lifecycle.shuttingDown ? 1 : 0);
-      return send(res, 200, metrics.registry.render(), 'text/plain; version=0.0.4; charset=utf-8');
+      return serveMetrics(req, res, method);
     }
 
     const isKv = rawPath === '/kv' || rawPath.startsWith('/kv/');
@@ -418,35 +577,111 @@ function createApp(deps) {
     throw new HttpError(404, 'not found: use /kv/<namespace>/<configmap>[/<key>]');
   }
 
-  return function handle(req, res) {
+  /**
+   * Answer an error, whatever state the response is in: an HttpError as
+   * itself; anything else as a generic 500 (the stack goes to the log only);
+   * after the headers went out, by closing the connection, so no request is
+   * ever left waiting.
+   * @param {Req} req
+   * @param {Res} res
+   * @param {{ route: string }} ctx
+   * @param {string} method
+   * @param {unknown} err
+   */
+  function fail(req, res, ctx, method, err) {
+    if (clientGone(err, req) || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    if (res.headersSent) {
+      log.error('request failed after the response started', { method, route: ctx.route, ...errorFields(err) });
+      res.destroy();
+      return;
+    }
+    if (err instanceof HttpError) {
+      if (lifecycle.shuttingDown) err.headers.Connection = 'close';
+      sendError(res, err.status, err.message, err.headers, err.extra);
+      return;
+    }
+    log.error('request failed', { method, route: ctx.route, ...errorFields(err) });
+    sendError(res, 500, 'internal error');
+  }
+
+  /**
+   * Count, time and (per KV_ACCESS_LOG) log each request once, when it ends.
+   * @param {Res} res
+   * @param {{ route: string }} ctx
+   * @param {string} method
+   */
+  function observe(res, ctx, method) {
     const started = process.hrtime.bigint();
-    const ctx = { route: '(unmatched)' };
-    const method = KNOWN_METHODS.has(req.method || '') ? /** @type {string} */ (req.method) : 'OTHER';
-    if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');
     let recorded = false;
     const record = () => {
       if (recorded) return;
       recorded = true;
-      const status = res.writableFinished || res.headersSent ? res.statusCode : 499;
+      const status = res.writableFinished ? res.statusCode : 499;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpRequests.inc({ route: ctx.route, method, code: status });
       metrics.httpDuration.observe({ route: ctx.route }, seconds);
-      log.info('request', { method, route: ctx.route, status, ms: Math.round(seconds * 10000) / 10 });
+      if (accessLog === 'off' || (accessLog === 'errors' && status < 400)) return;
+      const fields = { method, route: ctx.route, status, ms: Math.round(seconds * 10000) / 10 };
+      if (status >= 500) log.error('request', fields);
+      else if (status >= 400) log.warn('request', fields);
+      else log.info('request', fields);
     };
     res.on('finish', record);
     res.on('close', record);
-    route(req, res, ctx).catch((err) => {
-      if (err instanceof HttpError) {
-        if (lifecycle.shuttingDown) err.headers.Connection = 'close';
-        return sendError(res, err.status, err.message, err.headers, err.extra);
+  }
+
+  /**
+   * @param {Req} req
+   * @param {Res} res
+   */
+  function handle(req, res) {
+    const ctx = { route: '(unmatched)' };
+    const method = KNOWN_METHODS.has(req.method || '') ? /** @type {string} */ (req.method) : 'OTHER';
+    try {
+      if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');
+      observe(res, ctx, method);
+      route(req, res, ctx).catch((err) => fail(req, res, ctx, method, err)).catch((err) => {
+        log.error('cannot send error response', errorFields(err));
+        res.destroy();
+      });
+    } catch (err) {
+      try {
+        fail(req, res, ctx, method, err);
+      } catch {
+        res.destroy();
       }
-      log.error('request failed', { method, route: ctx.route, ...errorFields(err) });
-      return sendError(res, 500, 'internal error');
-    }).catch((err) => {
-      log.error('cannot send error response', errorFields(err));
-      res.destroy();
-    });
+    }
+  }
+
+  /**
+   * The handler for the KV_METRICS_PORT listener: /metrics and nothing else.
+   * @param {Req} req
+   * @param {Res} res
+   */
+  handle.metrics = function handleMetrics(req, res) {
+    const ctx = { route: '/metrics' };
+    const method = KNOWN_METHODS.has(req.method || '') ? /** @type {string} */ (req.method) : 'OTHER';
+    try {
+      const q = (req.url || '/').indexOf('?');
+      const rawPath = q >= 0 ? (req.url || '/').slice(0, q) : req.url;
+      if (rawPath !== '/metrics') {
+        ctx.route = '(unmatched)';
+        throw new HttpError(404, 'not found: this port serves /metrics only');
+      }
+      serveMetrics(req, res, method);
+    } catch (err) {
+      try {
+        fail(req, res, ctx, method, err);
+      } catch {
+        res.destroy();
+      }
+    }
   };
+
+  return handle;
 }
 
 module.exports = { createApp };

@@ -5,7 +5,8 @@
  *
  * KV_TOKENS_DIR holds the files `read-tokens` and `write-tokens`: one token per
  * line, blank lines and lines starting with # ignored. A write token can also
- * read. Only SHA-256 digests are kept in memory; a presented token is hashed
+ * read. An optional `metrics-tokens` file holds tokens that may only scrape
+ * /metrics (with KV_METRICS_AUTH=token), so a scraper never holds a key reader. Only SHA-256 digests are kept in memory; a presented token is hashed
  * and compared with every known digest using crypto.timingSafeEqual, so the
  * time taken does not depend on how much of a token matched or which one did.
  *
@@ -18,11 +19,11 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const { errorFields } = require('./log.js');
 
-const FILES = /** @type {const} */ (['read-tokens', 'write-tokens']);
+const FILES = /** @type {const} */ (['read-tokens', 'write-tokens', 'metrics-tokens']);
 const POLL_MS = 2000;
 const MAX_TOKEN_LENGTH = 4096;
 
-/** @typedef {'read' | 'write'} Role */
+/** @typedef {'read' | 'write' | 'metrics'} Role */
 
 /** @param {string} token */
 function digest(token) {
@@ -61,6 +62,7 @@ class TokenStore {
     this.metrics = metrics;
     /** @type {Buffer[]} */ this.readDigests = [];
     /** @type {Buffer[]} */ this.writeDigests = [];
+    /** @type {Buffer[]} */ this.metricsDigests = [];
     /** @private */ this.fingerprint = '';
     /** @private @type {NodeJS.Timeout | undefined} */ this.timer = undefined;
     /** @private @type {fs.FSWatcher | undefined} */ this.watcher = undefined;
@@ -90,16 +92,18 @@ class TokenStore {
       throw new Error(`KV_TOKENS_DIR ${this.dir} has neither read-tokens nor write-tokens: mount the token Secret there`);
     }
     const fingerprint = crypto.createHash('sha256')
-      .update(JSON.stringify([contents['read-tokens'] ?? null, contents['write-tokens'] ?? null])).digest('hex');
+      .update(JSON.stringify([contents['read-tokens'] ?? null, contents['write-tokens'] ?? null, contents['metrics-tokens'] ?? null])).digest('hex');
     const counts = { read: this.readDigests.length, write: this.writeDigests.length };
     if (fingerprint === this.fingerprint) return counts;
     const write = parseTokens(contents['write-tokens'] || '');
     const read = parseTokens(contents['read-tokens'] || '');
+    const scrape = parseTokens(contents['metrics-tokens'] || '');
     this.writeDigests = write.map(digest);
     this.readDigests = read.map(digest);
+    this.metricsDigests = scrape.map(digest);
     this.fingerprint = fingerprint;
     this.metrics.tokenReloads.inc();
-    this.log.info('client tokens loaded', { readTokens: read.length, writeTokens: write.length });
+    this.log.info('client tokens loaded', { readTokens: read.length, writeTokens: write.length, metricsTokens: scrape.length });
     if (read.length + write.length === 0) this.log.warn('no client tokens configured: every /kv and /discover request will be rejected');
     return { read: read.length, write: write.length };
   }
@@ -143,10 +147,13 @@ class TokenStore {
     const d = digest(token);
     let write = false;
     let read = false;
+    let scrape = false;
     for (const w of this.writeDigests) write = crypto.timingSafeEqual(d, w) || write;
     for (const r of this.readDigests) read = crypto.timingSafeEqual(d, r) || read;
+    for (const m of this.metricsDigests) scrape = crypto.timingSafeEqual(d, m) || scrape;
     if (write) return 'write';
     if (read) return 'read';
+    if (scrape) return 'metrics';
     return undefined;
   }
 }

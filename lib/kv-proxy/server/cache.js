@@ -52,6 +52,14 @@ function isNewer(a, b) {
 }
 
 /**
+ * A resourceVersion as an integer, or -1n when it is not one.
+ * @param {string | undefined} rv
+ */
+function rvNumber(rv) {
+  return typeof rv === 'string' && /^\d{1,20}$/.test(rv) ? BigInt(rv) : -1n;
+}
+
+/**
  * Keep only what the proxy serves: no managedFields, annotations, status.
  * @param {string} resource
  * @param {KubeObject} obj
@@ -60,7 +68,12 @@ function isNewer(a, b) {
 function trim(resource, obj) {
   const m = obj.metadata || {};
   const metadata = { name: m.name, namespace: m.namespace, resourceVersion: m.resourceVersion, labels: m.labels || {} };
-  if (resource === 'configmaps') return { metadata, data: obj.data || {} };
+  if (resource === 'configmaps') {
+    /** @type {KubeObject} */
+    const cm = { metadata, data: obj.data || {} };
+    if (obj.immutable === true) cm.immutable = true;
+    return cm;
+  }
   if (resource === 'services') {
     const spec = obj.spec || {};
     return { metadata, spec: { type: spec.type, clusterIP: spec.clusterIP, clusterIPs: spec.clusterIPs, ports: spec.ports || [] } };
@@ -110,6 +123,11 @@ class Informer {
     this.failing = false;
     /** @type {string | undefined} resume point; undefined = list first */
     this.resourceVersion = undefined;
+    /**
+     * The highest resourceVersion seen (list, event or bookmark) as an
+     * integer: every change up to it has been applied to the cache.
+     */
+    this.progress = -1n;
     this.abort = new AbortController();
     /** @type {Promise<void> | undefined} */
     this.running = undefined;
@@ -233,8 +251,23 @@ class Informer {
     if (type === 'ADDED' || type === 'MODIFIED') this.cache.upsert(this.scope.resource, obj);
     else if (type === 'DELETED') this.cache.remove(this.scope.resource, obj);
     else if (type !== 'BOOKMARK') return undefined;
-    if (rv) this.resourceVersion = rv;
+    if (rv) {
+      this.resourceVersion = rv;
+      this.advance(rv);
+    }
     return undefined;
+  }
+
+  /**
+   * @private
+   * @param {string} rv
+   */
+  advance(rv) {
+    const n = rvNumber(rv);
+    if (n > this.progress) {
+      this.progress = n;
+      this.cache.progressed();
+    }
   }
 
   /** @private */
@@ -267,6 +300,7 @@ class Informer {
       this.metrics.relists.inc({ resource });
       this.cache.replace(this, items, listRv);
       this.resourceVersion = listRv;
+      this.advance(listRv);
       if (!this.synced) this.log.info('collection synced', { collection: this.description, objects: items.length, resourceVersion: listRv });
       this.synced = true;
       return;
@@ -287,6 +321,8 @@ class Cache {
     this.informers = [];
     /** @private @type {Map<string, Set<(reason: WakeReason) => void>>} */
     this.waiters = new Map();
+    /** @private @type {Set<{ ready: () => boolean, wake: (reason: WakeReason) => void }>} */
+    this.conditions = new Set();
     this.shuttingDown = false;
     metrics.cacheObjects.collect = () => [...this.objects].map(([resource, m]) => ({ labels: { resource }, value: m.size }));
     metrics.stale.collect = () => [{ value: this.informers.some((i) => i.synced && i.failing) ? 1 : 0 }];
@@ -469,11 +505,77 @@ class Cache {
   notify(resource, key, reason) {
     const set = this.waiters.get(`${resource}/${key}`);
     if (set) for (const wake of [...set]) wake(reason);
+    this.progressed();
   }
 
   /** @param {WakeReason} reason */
   wakeAll(reason) {
     for (const set of [...this.waiters.values()]) for (const wake of [...set]) wake(reason);
+    for (const c of [...this.conditions]) c.wake(reason);
+  }
+
+  /**
+   * The index this replica has seen for an object: the higher of its cached
+   * version and the progress of the watch that covers it (every change up to
+   * that has been applied). -1n when unknown.
+   * @param {string} resource
+   * @param {string} namespace
+   * @param {string} name
+   * @returns {bigint}
+   */
+  seenIndex(resource, namespace, name) {
+    const informers = this.informers.filter((i) => i.scope.resource === resource && i.scope.namespace === namespace
+      && (i.scope.name === undefined || i.scope.name === name));
+    let seen = informers.length > 0 ? informers.reduce((m, i) => (i.progress < m ? i.progress : m), informers[0].progress) : -1n;
+    const obj = this.get(resource, namespace, name);
+    const own = obj ? rvNumber(obj.metadata.resourceVersion) : -1n;
+    if (own > seen) seen = own;
+    return seen;
+  }
+
+  /**
+   * Whether this replica has seen index n for the object (read-your-writes).
+   * @param {string} resource
+   * @param {string} namespace
+   * @param {string} name
+   * @param {bigint} n
+   */
+  hasSeen(resource, namespace, name, n) {
+    return this.seenIndex(resource, namespace, name) >= n;
+  }
+
+  /**
+   * Wait until ready() holds (checked on every cache change and watch
+   * progress), the timeout passes, the client goes away or the server shuts down.
+   * @param {() => boolean} ready
+   * @param {number} timeoutMs
+   * @param {AbortSignal} signal
+   * @returns {Promise<WakeReason>} 'changed' once ready() holds
+   */
+  waitUntil(ready, timeoutMs, signal) {
+    if (ready()) return Promise.resolve('changed');
+    if (this.shuttingDown) return Promise.resolve('shutdown');
+    if (signal.aborted) return Promise.resolve('aborted');
+    return new Promise((resolve) => {
+      /** @param {WakeReason} reason */
+      const wake = (reason) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.conditions.delete(entry);
+        resolve(reason);
+      };
+      const entry = { ready, wake };
+      const timer = setTimeout(() => wake('timeout'), timeoutMs);
+      const onAbort = () => wake('aborted');
+      signal.addEventListener('abort', onAbort);
+      this.conditions.add(entry);
+    });
+  }
+
+  /** Watch progress or a change: wake the conditions that now hold. */
+  progressed() {
+    if (this.conditions.size === 0) return;
+    for (const c of [...this.conditions]) if (c.ready()) c.wake('changed');
   }
 }
 
@@ -500,4 +602,4 @@ function scopesFor(config) {
   return scopes;
 }
 
-module.exports = { Cache, Informer, scopesFor, isNewer };
+module.exports = { Cache, Informer, scopesFor, isNewer, rvNumber };

@@ -29,8 +29,16 @@ const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
  *   maxBodyBytes: number,
  *   maxWaitSeconds: number,
  *   shutdownTimeoutSeconds: number,
+ *   selfConfigMaps: string[],
+ *   accessLog: AccessLog,
+ *   upstreamTimeoutMs: number,
+ *   catchUpTimeoutMs: number,
+ *   metricsPort: number | undefined,
+ *   metricsAuth: 'none' | 'token',
  * }} Config
+ * @typedef {'off' | 'errors' | 'all'} AccessLog
  */
+
 
 class ConfigError extends Error {
   /** @param {string[]} problems */
@@ -81,6 +89,20 @@ function boolean(env, name, fallback, problems) {
   if (['false', '0', 'no'].includes(raw)) return false;
   problems.push(`${name} must be true or false, got "${text(env, name)}"`);
   return fallback;
+}
+
+/**
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string} name
+ * @param {string[]} allowed the first is the default
+ * @param {string[]} problems
+ */
+function oneOf(env, name, allowed, problems) {
+  const raw = text(env, name).toLowerCase();
+  if (raw === '') return allowed[0];
+  if (allowed.includes(raw)) return raw;
+  problems.push(`${name} must be one of ${allowed.join(', ')}, got "${text(env, name)}"`);
+  return allowed[0];
 }
 
 /**
@@ -180,6 +202,18 @@ function loadConfig(env) {
     }
   }
 
+  // The ConfigMaps the proxy runs from ("<namespace>/<name>"): never written through it.
+  const selfConfigMaps = commaList(text(env, 'KV_SELF_CONFIGMAPS'));
+  for (const ref of selfConfigMaps) {
+    const [ns, name, more] = ref.split('/');
+    if (more !== undefined || !ns || !name || !isNamespaceName(ns) || !isConfigMapName(name)) {
+      problems.push(`KV_SELF_CONFIGMAPS contains "${ref}", which is not "<namespace>/<configmap name>"`);
+    }
+  }
+
+  const metricsPort = integer(env, 'KV_METRICS_PORT', 0, 0, 65535, problems);
+  if (metricsPort !== 0 && metricsPort === port) problems.push(`KV_METRICS_PORT must differ from PORT, got ${metricsPort} for both`);
+
   const config = {
     port,
     listenAddress,
@@ -193,6 +227,12 @@ function loadConfig(env) {
     maxBodyBytes: integer(env, 'KV_MAX_BODY_BYTES', 1048576, 1, 64 * 1048576, problems),
     maxWaitSeconds: integer(env, 'KV_MAX_WAIT_SECONDS', 300, 0, 3600, problems),
     shutdownTimeoutSeconds: integer(env, 'KV_SHUTDOWN_TIMEOUT_SECONDS', 20, 0, 3600, problems),
+    selfConfigMaps,
+    accessLog: /** @type {AccessLog} */ (oneOf(env, 'KV_ACCESS_LOG', ['errors', 'all', 'off'], problems)),
+    upstreamTimeoutMs: integer(env, 'KV_UPSTREAM_TIMEOUT_SECONDS', 3, 1, 60, problems) * 1000,
+    catchUpTimeoutMs: integer(env, 'KV_CATCH_UP_TIMEOUT_SECONDS', 5, 0, 60, problems) * 1000,
+    metricsPort: metricsPort === 0 ? undefined : metricsPort,
+    metricsAuth: /** @type {'none' | 'token'} */ (oneOf(env, 'KV_METRICS_AUTH', ['none', 'token'], problems)),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

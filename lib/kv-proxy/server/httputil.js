@@ -110,6 +110,14 @@ function readBody(req, res, maxBytes) {
     req.on('error', (err) => {
       if (!failed) reject(err);
     });
+    // A client that goes away mid-upload: not an error of ours (see app.js clientGone).
+    req.on('close', () => {
+      if (!failed && !req.complete) {
+        const err = /** @type {NodeJS.ErrnoException} */ (new Error('the client closed the connection before sending the whole body'));
+        err.code = 'ECONNRESET';
+        reject(err);
+      }
+    });
   });
 }
 

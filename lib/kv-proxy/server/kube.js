@@ -12,6 +12,9 @@
  * Failures that are not the caller's business become UpstreamError:
  * no connection, timeouts, 5xx and 429 are "unavailable" (the proxy answers
  * 503), 401/403 are "rejected" (502: the proxy itself is misconfigured).
+ * Every request has a deadline for the whole exchange (KV_UPSTREAM_TIMEOUT_SECONDS,
+ * 30 s for list pages), so an API server that accepts connections and
+ * never answers costs a client at most that long.
  * Other statuses (404, 409, 410, 422, ...) are returned to the caller.
  */
 const fs = require('node:fs');
@@ -19,18 +22,20 @@ const http = require('node:http');
 const https = require('node:https');
 
 const TOKEN_TTL_MS = 60_000;
-const REQUEST_TIMEOUT_MS = 10_000;
+/** Lists of large collections may take longer than a write may wait. */
+const LIST_TIMEOUT_MS = 30_000;
 
 class UpstreamError extends Error {
   /**
    * @param {'unavailable' | 'rejected'} kind
    * @param {string} message
-   * @param {{ status?: number, retryAfterSeconds?: number }} [extra]
+   * @param {{ status?: number, retryAfterSeconds?: number, timedOut?: boolean }} [extra]
    */
   constructor(kind, message, extra = {}) {
     super(message);
     this.name = 'UpstreamError';
     this.kind = kind;
+    this.timedOut = extra.timedOut === true;
     this.status = extra.status;
     this.retryAfterSeconds = extra.retryAfterSeconds;
   }
@@ -63,9 +68,11 @@ class KubeClient {
    * @param {import('./config.js').KubeConfig} config
    * @param {import('./log.js').Logger} log
    * @param {import('./metrics.js').Metrics} metrics
+   * @param {number} [timeoutMs] deadline of one request (KV_UPSTREAM_TIMEOUT_SECONDS)
    */
-  constructor(config, log, metrics) {
+  constructor(config, log, metrics, timeoutMs = 3000) {
     this.baseUrl = config.baseUrl;
+    this.timeoutMs = timeoutMs;
     this.tokenFile = config.tokenFile;
     this.log = log;
     this.metrics = metrics;
@@ -144,20 +151,27 @@ class KubeClient {
    * handles; rejects with UpstreamError otherwise.
    * @param {string} method
    * @param {string} path
-   * @param {{ verb: string, resource: string, query?: Record<string, string | undefined>, body?: unknown, contentType?: string }} options
+   * @param {{ verb: string, resource: string, query?: Record<string, string | undefined>, body?: unknown, contentType?: string, deadline?: number }} options
+   *   deadline: Date.now() by which the answer must be in (a write's overall bound)
    * @returns {Promise<KubeResponse>}
    */
   async request(method, path, options) {
     const { verb, resource } = options;
     const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+    const timeoutMs = Math.min(verb === 'list' ? LIST_TIMEOUT_MS : this.timeoutMs,
+      options.deadline === undefined ? Infinity : options.deadline - Date.now());
     let res;
     try {
-      res = await this.send(method, this.url(path, options.query), payload, options.contentType);
+      if (timeoutMs <= 0) throw Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' });
+      res = await this.send(method, this.url(path, options.query), payload, options.contentType, timeoutMs);
     } catch (err) {
       const e = /** @type {NodeJS.ErrnoException} */ (err);
       this.metrics.upstreamRequests.inc({ verb, resource, code: 0 });
-      this.metrics.upstreamErrors.inc({ verb, resource, reason: e.code === 'ETIMEDOUT' ? 'timeout' : 'connection' });
-      throw new UpstreamError('unavailable', `Kubernetes API unreachable: ${e.code || e.message}`);
+      const timedOut = e.code === 'ETIMEDOUT';
+      this.metrics.upstreamErrors.inc({ verb, resource, reason: timedOut ? 'timeout' : 'connection' });
+      throw new UpstreamError('unavailable', timedOut
+        ? `the Kubernetes API did not answer within ${Math.round(this.timeoutMs / 100) / 10} s`
+        : `Kubernetes API unreachable: ${e.code || e.message}`, { timedOut });
     }
     this.count(verb, resource, res.status);
     if (res.status === 401 || res.status === 403) {
@@ -178,10 +192,12 @@ class KubeClient {
    * @param {URL} url
    * @param {Buffer | undefined} payload
    * @param {string | undefined} contentType
+   * @param {number} timeoutMs for the whole exchange, not per socket read
    * @param {boolean} [retried]
    * @returns {Promise<{ status: number, body: any, retryAfter: number | undefined }>}
    */
-  send(method, url, payload, contentType, retried = false) {
+  send(method, url, payload, contentType, timeoutMs, retried = false) {
+    const deadline = Date.now() + timeoutMs;
     return new Promise((resolve, reject) => {
       const headers = this.headers();
       if (payload) {
@@ -205,15 +221,18 @@ class KubeClient {
           resolve({ status: res.statusCode || 0, body, retryAfter: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined });
         });
       });
-      req.setTimeout(REQUEST_TIMEOUT_MS, () => {
+      const timer = setTimeout(() => {
         const err = /** @type {NodeJS.ErrnoException} */ (new Error('request timed out'));
         err.code = 'ETIMEDOUT';
         req.destroy(err);
-      });
+      }, timeoutMs);
+      req.on('close', () => clearTimeout(timer));
       req.on('error', (err) => {
+        clearTimeout(timer);
         // A kept-alive connection the server had already closed: safe to try once more.
-        if (!retried && req.reusedSocket && /** @type {NodeJS.ErrnoException} */ (err).code === 'ECONNRESET') {
-          this.send(method, url, payload, contentType, true).then(resolve, reject);
+        const left = deadline - Date.now();
+        if (!retried && left > 0 && req.reusedSocket && /** @type {NodeJS.ErrnoException} */ (err).code === 'ECONNRESET') {
+          this.send(method, url, payload, contentType, left, true).then(resolve, reject);
         } else {
           reject(err);
         }

@@ -38,8 +38,18 @@ function upstreamHttpError(err) {
   if (err.kind === 'rejected') {
     return new HttpError(502, `the Kubernetes API refused the proxy's request (${err.status}): check the proxy's RBAC and service account`);
   }
-  return new HttpError(503, 'the Kubernetes API is unavailable, try again later',
-    { 'Retry-After': String(err.retryAfterSeconds || 2) });
+  return new HttpError(503, err.timedOut
+    ? `${err.message}: the write may or may not have been applied; read it back (or write with If-Match) before retrying`
+    : 'the Kubernetes API is unavailable, try again later',
+  { 'Retry-After': String(err.retryAfterSeconds || 2) });
+}
+
+/**
+ * @param {string} namespace
+ * @param {string} name
+ */
+function immutable(namespace, name) {
+  return new HttpError(409, `configmap "${namespace}/${name}" is immutable: its keys cannot change; create a new ConfigMap instead`);
 }
 
 class KvWriter {
@@ -64,7 +74,9 @@ class KvWriter {
    */
   async merge(namespace, name, changes, options) {
     try {
-      return await this.mergeOnce(namespace, name, changes, options);
+      // One bound for every attempt together (KV_UPSTREAM_TIMEOUT_SECONDS).
+      const deadline = Date.now() + (this.config.upstreamTimeoutMs || 3000);
+      return await this.mergeOnce(namespace, name, changes, options, deadline);
     } catch (err) {
       throw upstreamHttpError(err) || err;
     }
@@ -76,9 +88,10 @@ class KvWriter {
    * @param {string} name
    * @param {Changes} changes
    * @param {WriteOptions} options
+   * @param {number} deadline
    * @returns {Promise<KubeObject>}
    */
-  async mergeOnce(namespace, name, changes, options) {
+  async mergeOnce(namespace, name, changes, options, deadline) {
     const cached = this.cache.get('configmaps', namespace, name);
     this.checkSize(cached ? cached.data : {}, changes);
     const selector = this.config.labelSelector;
@@ -91,7 +104,7 @@ class KvWriter {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       let expectedRv = options.ifMatch !== undefined && options.ifMatch !== '*' ? options.ifMatch : undefined;
       if (mode === 'patch' && verify) {
-        const current = await this.fetchVisible(namespace, name);
+        const current = await this.fetchVisible(namespace, name, deadline);
         if (!current) {
           if (options.ifMatch !== undefined) throw this.preconditionFailed(namespace, name, true);
           if (!options.create) throw this.notFound(namespace, name);
@@ -109,7 +122,7 @@ class KvWriter {
         const patch = { data: changes };
         if (expectedRv !== undefined) patch.metadata = { resourceVersion: expectedRv };
         const r = await this.kube.request('PATCH', `/api/v1/namespaces/${namespace}/configmaps/${name}`, {
-          verb: 'patch', resource: 'configmaps', body: patch, contentType: MERGE_PATCH,
+          verb: 'patch', resource: 'configmaps', body: patch, contentType: MERGE_PATCH, deadline,
         });
         if (r.status === 200) return this.stored(r.body);
         if (r.status === 404) {
@@ -122,18 +135,18 @@ class KvWriter {
           if (options.ifMatch !== undefined) throw this.preconditionFailed(namespace, name, false);
           if (verify) continue; // changed since we looked: look again
         }
-        throw this.unexpected('patch', r);
+        throw this.unexpected('patch', r, namespace, name);
       }
 
       const r = await this.kube.request('POST', `/api/v1/namespaces/${namespace}/configmaps`, {
-        verb: 'create', resource: 'configmaps', body: this.newConfigMap(namespace, name, changes),
+        verb: 'create', resource: 'configmaps', body: this.newConfigMap(namespace, name, changes), deadline,
       });
       if (r.status === 201 || r.status === 200) return this.stored(r.body);
       if (r.status === 409) {
         mode = 'patch'; // someone else created it first: merge into theirs
         continue;
       }
-      throw this.unexpected('create', r);
+      throw this.unexpected('create', r, namespace, name);
     }
     throw new HttpError(503, 'too many concurrent changes to this configmap, try again', { 'Retry-After': '1' });
   }
@@ -143,16 +156,18 @@ class KvWriter {
    * @private
    * @param {string} namespace
    * @param {string} name
+   * @param {number} deadline
    * @returns {Promise<KubeObject | undefined>}
    */
-  async fetchVisible(namespace, name) {
-    const r = await this.kube.request('GET', `/api/v1/namespaces/${namespace}/configmaps/${name}`, { verb: 'get', resource: 'configmaps' });
+  async fetchVisible(namespace, name, deadline) {
+    const r = await this.kube.request('GET', `/api/v1/namespaces/${namespace}/configmaps/${name}`, { verb: 'get', resource: 'configmaps', deadline });
     if (r.status === 404) return undefined;
-    if (r.status !== 200) throw this.unexpected('get', r);
+    if (r.status !== 200) throw this.unexpected('get', r, namespace, name);
     const selector = /** @type {import('./selector.js').LabelSelector} */ (this.config.labelSelector);
     if (!selector.matches(r.body.metadata && r.body.metadata.labels)) {
       throw new HttpError(403, `configmap "${namespace}/${name}" does not match KV_LABEL_SELECTOR and cannot be written through this proxy`);
     }
+    if (r.body.immutable === true) throw immutable(namespace, name);
     return r.body;
   }
 
@@ -235,9 +250,12 @@ class KvWriter {
    * @private
    * @param {string} verb
    * @param {import('./kube.js').KubeResponse} r
+   * @param {string} namespace
+   * @param {string} name
    */
-  unexpected(verb, r) {
+  unexpected(verb, r, namespace, name) {
     const message = statusMessage(r.body);
+    if (r.status === 422 && /field is immutable when `immutable` is set/.test(message)) return immutable(namespace, name);
     if (r.status === 422 && /Too long|at most \d+ bytes/.test(message)) {
       return new HttpError(413, 'the configmap would exceed the 1 MiB a ConfigMap can hold');
     }

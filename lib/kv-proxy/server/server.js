@@ -42,7 +42,7 @@ function main() {
   let kube;
   try {
     tokens.load(true);
-    kube = new KubeClient(config.kube, log, metrics);
+    kube = new KubeClient(config.kube, log, metrics, config.upstreamTimeoutMs);
   } catch (err) {
     return refuseToStart(/** @type {Error} */ (err).message);
   }
@@ -66,7 +66,9 @@ function main() {
   });
   server.on('clientError', (err, socket) => {
     const code = /** @type {NodeJS.ErrnoException} */ (err).code;
-    if (code === 'ECONNRESET' || !socket.writable) {
+    // ECONNRESET / HPE_INVALID_EOF_STATE: the client hung up mid-request (an
+    // aborted upload); its request, if any, is logged once as a 499.
+    if (code === 'ECONNRESET' || code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
       socket.destroy();
       return;
     }
@@ -80,6 +82,19 @@ function main() {
     refuseToStart(`cannot listen on port ${config.port}: ${/** @type {NodeJS.ErrnoException} */ (err).code || err.message}`);
   });
 
+  // KV_METRICS_PORT: /metrics on a port of its own, which the Service and Ingress do not expose.
+  /** @type {http.Server | undefined} */
+  let metricsServer;
+  if (config.metricsPort !== undefined) {
+    const metricsPort = config.metricsPort;
+    metricsServer = http.createServer({ requestTimeout: 10_000, headersTimeout: 10_000 }, /** @type {any} */ (handle).metrics);
+    metricsServer.on('clientError', (_err, socket) => socket.destroy());
+    metricsServer.once('error', (err) => {
+      refuseToStart(`cannot listen on KV_METRICS_PORT ${metricsPort}: ${/** @type {NodeJS.ErrnoException} */ (err).code || err.message}`);
+    });
+    metricsServer.listen(metricsPort, config.listenAddress);
+  }
+
   server.listen(config.port, config.listenAddress, () => {
     const address = server.address();
     log.info('listening', {
@@ -91,6 +106,10 @@ function main() {
       labelSelector: config.labelSelector ? config.labelSelector.text : undefined,
       writeEnabled: config.writeEnabled,
       discoveryEnabled: config.discoveryEnabled,
+      accessLog: config.accessLog,
+      upstreamTimeoutSeconds: config.upstreamTimeoutMs / 1000,
+      metricsPort: config.metricsPort,
+      metricsAuth: config.metricsAuth,
     });
     tokens.start();
     cache.start();
@@ -109,6 +128,10 @@ function main() {
     log.info('shutting down', { reason, timeoutSeconds: config.shutdownTimeoutSeconds });
 
     const closed = new Promise((resolve) => server.close(() => resolve(undefined)));
+    if (metricsServer) {
+      metricsServer.close();
+      metricsServer.closeAllConnections();
+    }
     // Keep-alive connections become idle as their last response is sent:
     // close them as that happens so server.close() can complete.
     server.closeIdleConnections();
