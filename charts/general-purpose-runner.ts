@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { GeneralPurposeRunner } from '../lib';
+import { GeneralPurposeRunner, IngressOptions, RunnerMode } from '../lib';
 
 /** Where the scripts this chart ships live; they are read at synth. */
 export const GENERAL_PURPOSE_RUNNER_SCRIPTS = path.join(__dirname, 'scripts', 'general-purpose-runner');
@@ -28,10 +28,10 @@ export interface GeneralPurposeRunnerChartProps extends ChartProps {
    */
   readonly port?: number;
   /**
-   * Expose the greeter through an Ingress for this host.
+   * Expose the greeter through an Ingress.
    * @default - no Ingress
    */
-  readonly greeterHost?: string;
+  readonly greeterIngress?: IngressOptions;
   /**
    * Schedule of the greeter monitor CronJob.
    * @default '*\/5 * * * *'
@@ -77,7 +77,7 @@ export class GeneralPurposeRunnerChart extends Chart {
       env: { GREETING: greeting },
       port,
       healthCheckPath: '/',
-      ...(props.greeterHost !== undefined ? { ingressHost: props.greeterHost } : {}),
+      ingress: props.greeterIngress,
       partOf,
     });
 
@@ -97,7 +97,7 @@ export class GeneralPurposeRunnerChart extends Chart {
 
     this.smokeTest = new GeneralPurposeRunner(this, 'SmokeTest', {
       name: 'greeter-smoke-test',
-      mode: 'job',
+      mode: RunnerMode.JOB,
       preset: 'python',
       scriptFiles: [script('smoke_test.py')],
       env: { TARGET_URL: greeterUrl, EXPECT: expect, ATTEMPTS: '10', DELAY_SECONDS: '3' },

@@ -55,7 +55,7 @@ export const ENVIRONMENTS: EnvironmentConfig[] = [
     sidecarAuth: { namespace: 'sidecars-prod' },
     sidecarContent: { namespace: 'sidecars-prod' },
     sidecarHotPlug: { namespace: 'sidecars-prod' },
-    runner: { namespace: 'runners-prod', greeterHost: 'greeter.example.com' },
+    runner: { namespace: 'runners-prod', greeterIngress: { host: 'greeter.example.com' } },
     kvProxy: {
       namespace: 'kv-prod',
       namespaces: ['kv-prod'],

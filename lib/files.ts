@@ -37,7 +37,7 @@ function fsError(prop: string, target: string, err: unknown): Error {
 }
 
 /** Reads one local file; the error names `prop` and the path instead of a bare ENOENT. */
-export function readLocalFile(file: string, prop: string, asPath: string = path.basename(file)): FileEntry {
+export function readLocalFile(file: string, prop: string, asPath?: string): FileEntry {
   required(file, prop);
   if (typeof file !== 'string' || file === '') throw new Error(`${prop} must be a file path, got ${JSON.stringify(file)}`);
   let st: fs.Stats;
@@ -48,7 +48,7 @@ export function readLocalFile(file: string, prop: string, asPath: string = path.
   }
   if (!st.isFile()) throw new Error(`${prop} "${file}" must be a regular file, got a ${st.isDirectory() ? 'directory' : 'special file'}`);
   try {
-    return { path: asPath, bytes: fs.readFileSync(file), origin: `${prop} "${file}"` };
+    return { path: asPath ?? path.basename(file), bytes: fs.readFileSync(file), origin: `${prop} "${file}"` };
   } catch (err) {
     throw fsError(prop, file, err);
   }

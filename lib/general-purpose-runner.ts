@@ -1,116 +1,44 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiObject, Chart, Cron, Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { KubeClusterRole, KubeClusterRoleBinding, KubeRole, KubeRoleBinding, PolicyRule } from './k8s';
+import { KubeClusterRole, KubeClusterRoleBinding, KubeNetworkPolicy, KubePodDisruptionBudget, KubeRole, KubeRoleBinding, PolicyRule } from './k8s';
+import { EXPOSE_OPTION_NAMES, ExposeOptions, ResolvedExpose, exposeWorkload, resolveExpose } from './expose';
+import { FileEntry, inlineFiles, readLocalDirectory, readLocalFile, toConfigMapData } from './files';
+import {
+  BundleFormat, KNOWN_INTERPRETERS, RUNNER_PRESETS, RunnerPreset, RunnerPresetName, UnpackTool,
+} from './general-purpose-runner/presets';
 import { validateCronSchedule } from './general-purpose-runner/schedule';
 import { addChecksumAnnotation } from './hash';
 import { validateImage } from './image';
-import { applyLabels, recommendedLabels } from './labels';
+import { BUSYBOX_IMAGE } from './images';
+import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverNodes } from './labels';
 import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodProps } from './security';
-import { BUSYBOX_IMAGE as BUSYBOX, PYTHON_IMAGE } from './images';
 import {
-  configMapSize, formatBytes, MAX_CONFIGMAP_BYTES, pathIsWithin, validateAbsolutePath, validateConfigMapKey,
-  validateDnsLabel, validateDnsSubdomain, validateEnvName, validatePort, validatePositiveInteger, validateRelativePath,
+  pathIsWithin, validateAbsolutePath, validateBoolean, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain,
+  validateEnvVariables, validateHttpPath, validateNonEmptyText, validateOneOf, validatePositiveInteger, validateRbacVerb,
+  validateResources, validateTimeZone, validateUnprivilegedPort,
 } from './validate';
 
 export { CRON_MACROS, validateCronSchedule } from './general-purpose-runner/schedule';
+export { RUNNER_PRESETS } from './general-purpose-runner/presets';
+export type { BundleFormat, RunnerPreset, RunnerPresetName, UnpackTool } from './general-purpose-runner/presets';
 
-/** The stock images a runner knows how to drive without a `command`. */
-export type RunnerPresetName = 'python' | 'node' | 'busybox';
-
-/** How a runner runs: a long-running service, a one-shot Job, or a CronJob. */
-export type RunnerMode = 'service' | 'job' | 'cronjob';
-
-/** The archive formats a bundle may have, recognised by file extension. */
-export type BundleFormat = 'zip' | 'tar' | 'tar.gz';
-
-/**
- * The tool a bootstrap init container unpacks a bundle with: python's
- * zipfile/tarfile (unpack.py), busybox tar, GNU tar, or busybox unzip.
- */
-export type UnpackTool = 'python' | 'tar' | 'gnu-tar' | 'unzip';
-
-/**
- * What a preset knows about its stock image.
- */
-export interface RunnerPreset {
-  /** The pinned stock image. */
-  readonly image: string;
-  /** The command that runs the entrypoint script (the script's path is appended). */
-  readonly interpreter: readonly string[];
-  /** The UID (and GID) the containers run as: the image's own non-root user where it has one. */
-  readonly user: number;
-  /** Environment the interpreter needs on a read-only root filesystem. */
-  readonly env: Readonly<Record<string, string>>;
-  /** Whether the interpreter needs a writable /tmp. */
-  readonly writableTmp: boolean;
-  /** Interpreters and shells the image has, to catch a `command` meant for another image. */
-  readonly executables: readonly string[];
-  /** The tool this image unpacks each bundle format with; formats not listed use busybox. */
-  readonly unpack: Readonly<Partial<Record<BundleFormat, UnpackTool>>>;
-  /** The variable that makes the unpacked bundle importable, if the language has one. */
-  readonly bundlePathEnv?: string;
+/** How a runner runs. */
+export enum RunnerMode {
+  /** A long-running server: Deployment + Service (and the shared exposure). */
+  SERVICE = 'service',
+  /** A one-shot Job. */
+  JOB = 'job',
+  /** A CronJob. */
+  CRONJOB = 'cronjob',
 }
-
-/** The busybox image used to unpack bundles that a runner's own image cannot unpack. */
-export const BUSYBOX_IMAGE = BUSYBOX;
-
-/**
- * Presets for stock images, with tags that exist on Docker Hub.
- *
- * - python: `python:3.12.8-slim-bookworm` (runs as root by default, so the
- *   runner uses 65532), `python3 <script>`, PYTHONDONTWRITEBYTECODE=1 so
- *   imports do not try to write `__pycache__` next to read-only scripts,
- *   PYTHONUNBUFFERED=1 so logs appear as they are printed; zipfile/tarfile
- *   unpack bundles.
- * - node: `node:22.12.0-bookworm-slim` as its own `node` user (1000),
- *   `node <script>`; GNU tar unpacks tar bundles, busybox unzips zips.
- * - busybox: `busybox:1.36.1`, `sh <script>`; its own tar and unzip.
- */
-export const RUNNER_PRESETS: Readonly<Record<RunnerPresetName, RunnerPreset>> = {
-  python: {
-    image: PYTHON_IMAGE,
-    interpreter: ['python3'],
-    user: DEFAULT_RUN_AS_USER,
-    env: { PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
-    writableTmp: true,
-    executables: ['python', 'python3', 'pip', 'pip3', 'sh', 'bash'],
-    unpack: { 'zip': 'python', 'tar': 'python', 'tar.gz': 'python' },
-    bundlePathEnv: 'PYTHONPATH',
-  },
-  node: {
-    image: 'node:22.12.0-bookworm-slim',
-    interpreter: ['node'],
-    user: 1000,
-    env: {},
-    writableTmp: true,
-    executables: ['node', 'npm', 'npx', 'corepack', 'sh', 'bash'],
-    unpack: { 'tar': 'gnu-tar', 'tar.gz': 'gnu-tar' },
-    bundlePathEnv: 'NODE_PATH',
-  },
-  busybox: {
-    image: BUSYBOX_IMAGE,
-    interpreter: ['sh'],
-    user: DEFAULT_RUN_AS_USER,
-    env: {},
-    writableTmp: false,
-    executables: ['sh', 'ash'],
-    unpack: { 'zip': 'unzip', 'tar': 'tar', 'tar.gz': 'tar' },
-  },
-};
-
-/** Interpreters that exist in some images and not others: a `command` naming one must match the preset. */
-const KNOWN_INTERPRETERS = new Set(['python', 'python2', 'python3', 'pip', 'pip3', 'node', 'nodejs', 'npm', 'npx', 'corepack',
-  'deno', 'bun', 'sh', 'ash', 'bash', 'zsh', 'ruby', 'perl', 'php', 'java', 'pwsh']);
 
 /** Where the bootstrap init container sees the bundle ConfigMap. */
 export const BUNDLE_SOURCE_PATH = '/opt/bundle-source';
 
 const UNPACK_SCRIPT = 'unpack.py';
 const UNPACK_SCRIPT_FILE = path.join(__dirname, 'general-purpose-runner', UNPACK_SCRIPT);
-const WILDCARD = '*';
 
 /**
  * One RBAC rule for the runner's ServiceAccount.
@@ -133,9 +61,12 @@ export interface RunnerPolicyRule {
 }
 
 /**
- * Props for {@link GeneralPurposeRunner}.
+ * Props for {@link GeneralPurposeRunner}. The Service, Ingress,
+ * NetworkPolicy and PodDisruptionBudget options ({@link ExposeOptions}) apply
+ * to mode 'service' only; the NetworkPolicy leaves egress open (scripts call
+ * what they call).
  */
-export interface GeneralPurposeRunnerProps {
+export interface GeneralPurposeRunnerProps extends ExposeOptions {
   /**
    * Name of the workload and base name of every object it creates
    * (`<name>-scripts`, `<name>-bundle`); also the container name.
@@ -194,8 +125,8 @@ export interface GeneralPurposeRunnerProps {
    */
   readonly args?: string[];
   /**
-   * Environment variables: plain strings, or `kplus.EnvValue.fromConfigMap(...)`
-   * / `kplus.EnvValue.fromSecretValue(...)`. They win over the preset's and
+   * Environment variables: strings, or `kplus.EnvValue.fromConfigMap(...)`
+   * / `kplus.EnvValue.fromSecretValue(...)`; other types are refused. They win over the preset's and
    * the runner's own (`PORT`, `PYTHONPATH`/`NODE_PATH`).
    * @default - only the preset's and the runner's own variables
    */
@@ -235,19 +166,15 @@ export interface GeneralPurposeRunnerProps {
   readonly bootstrapImage?: string;
   /**
    * Service (Deployment + Service), one-shot Job, or CronJob.
-   * @default - 'cronjob' when `schedule` is set, otherwise 'service'
+   * @default - RunnerMode.CRONJOB when `schedule` is set, otherwise RunnerMode.SERVICE
    */
   readonly mode?: RunnerMode;
   /**
-   * Container port of the service; also given to the program as `PORT`. Service mode only.
+   * Container port of the service; also given to the program as `PORT`.
+   * 1024-65535: the program runs as non-root without NET_BIND_SERVICE. Service mode only.
    * @default 8080
    */
   readonly port?: number;
-  /**
-   * Port of the Service. Service mode only.
-   * @default 80
-   */
-  readonly servicePort?: number;
   /**
    * Pod replicas. Service mode only.
    * @default 1
@@ -258,21 +185,6 @@ export interface GeneralPurposeRunnerProps {
    * @default - TCP probes on `port`
    */
   readonly healthCheckPath?: string;
-  /**
-   * Create an Ingress for this host. Service mode only.
-   * @default - no Ingress
-   */
-  readonly ingressHost?: string;
-  /**
-   * Path prefix of the Ingress rule.
-   * @default '/'
-   */
-  readonly ingressPath?: string;
-  /**
-   * IngressClass of the Ingress.
-   * @default - the cluster's default IngressClass
-   */
-  readonly ingressClassName?: string;
   /**
    * Retries before a Job is marked failed. Job and CronJob modes.
    * @default 2
@@ -348,80 +260,19 @@ export interface GeneralPurposeRunnerProps {
 export interface RunnerScript {
   /** Relative path below `mountPath`, `/`-separated. */
   readonly path: string;
-  /** ConfigMap key: the path with `/` replaced by `.`. */
+  /** ConfigMap key: the path with `/` replaced by `__` (the library's one key encoding, lib/files.ts). */
   readonly key: string;
   /** The script's text. */
   readonly content: string;
 }
 
-const SERVICE_PROPS = ['port', 'servicePort', 'replicas', 'healthCheckPath', 'ingressHost', 'ingressPath', 'ingressClassName'] as const;
+const SERVICE_PROPS = ['port', 'replicas', 'healthCheckPath', ...EXPOSE_OPTION_NAMES] as const;
 const BATCH_PROPS = ['backoffLimit', 'activeDeadlineSeconds'] as const;
 const JOB_PROPS = ['ttlSecondsAfterFinished'] as const;
 const CRON_PROPS = ['schedule', 'timeZone', 'concurrencyPolicy', 'startingDeadlineSeconds', 'successfulJobsHistoryLimit', 'failedJobsHistoryLimit'] as const;
-const MODES: readonly RunnerMode[] = ['service', 'job', 'cronjob'];
 
-const RBAC_VERB = /^[a-z]+$/;
 const RBAC_RESOURCE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\/[a-z]+)?$/;
-const TIME_ZONE = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
-
-function readText(file: string, prop: string): string {
-  const buf = fs.readFileSync(file);
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(buf);
-  } catch {
-    throw new Error(`${prop} "${file}" is not UTF-8 text: ship binary files in a bundle`);
-  }
-}
-
-function walk(dir: string, rel: string = ''): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(path.join(dir, rel)).sort()) {
-    if (entry.startsWith('.') || entry === '__pycache__') continue;
-    const relPath = rel ? `${rel}/${entry}` : entry;
-    const stat = fs.statSync(path.join(dir, relPath));
-    if (stat.isDirectory()) out.push(...walk(dir, relPath));
-    else if (stat.isFile()) out.push(relPath);
-  }
-  return out;
-}
-
-/**
- * Collects the scripts from inline content, files and a directory, in that
- * order, refusing duplicates and paths that cannot be ConfigMap keys.
- */
-function collectScripts(props: GeneralPurposeRunnerProps): RunnerScript[] {
-  const byPath = new Map<string, { script: RunnerScript; source: string }>();
-  const add = (p: string, content: string, source: string) => {
-    validateRelativePath(p, `${source} path`);
-    const previous = byPath.get(p);
-    if (previous) throw new Error(`script "${p}" is given twice (${previous.source} and ${source})`);
-    const key = validateConfigMapKey(p.split('/').join('.'), `script "${p}" key`);
-    byPath.set(p, { script: { path: p, key, content }, source });
-  };
-  for (const [p, content] of Object.entries(props.scripts ?? {})) {
-    if (typeof content !== 'string') throw new Error(`scripts "${p}" must be a string, got ${typeof content}`);
-    add(p, content, 'scripts');
-  }
-  for (const file of props.scriptFiles ?? []) {
-    if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new Error(`scriptFiles entry "${file}" must be an existing file`);
-    add(path.basename(file), readText(file, 'scriptFiles entry'), 'scriptFiles');
-  }
-  if (props.scriptDirectory !== undefined) {
-    const dir = props.scriptDirectory;
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`scriptDirectory must be an existing directory, got "${dir}"`);
-    const files = walk(dir);
-    if (!files.length) throw new Error(`scriptDirectory "${dir}" has no files`);
-    for (const rel of files) add(rel, readText(path.join(dir, rel), 'scriptDirectory file'), 'scriptDirectory');
-  }
-  const scripts = [...byPath.values()].map((x) => x.script);
-  const keys = new Map<string, string>();
-  for (const s of scripts) {
-    const other = keys.get(s.key);
-    if (other) throw new Error(`scripts "${other}" and "${s.path}" both map to ConfigMap key "${s.key}": rename one`);
-    keys.set(s.key, s.path);
-  }
-  return scripts;
-}
+const API_GROUP = /^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 /** The bundle's format from its file name, checked against the file's first bytes. */
 function bundleFormat(file: string, content: Buffer): BundleFormat {
@@ -453,20 +304,21 @@ function validateRules(rules: RunnerPolicyRule[], prop: string, allowWildcards: 
   return rules.map((r, i) => {
     const where = `${prop}[${i}]`;
     const apiGroups = r.apiGroups ?? [''];
-    const lists: Array<[string, string[], RegExp]> = [['apiGroups', apiGroups, /^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/], ['resources', r.resources, RBAC_RESOURCE], ['verbs', r.verbs, RBAC_VERB]];
-    for (const [field, values, pattern] of lists) {
+    const lists: Array<[string, string[], (v: string, p: string) => void]> = [
+      ['apiGroups', apiGroups, (v, p) => { if (typeof v !== 'string' || !API_GROUP.test(v)) throw new Error(`${p} must be an API group such as "" (core) or "apps", got ${JSON.stringify(v)}`); }],
+      ['resources', r.resources, (v, p) => { if (typeof v !== 'string' || !RBAC_RESOURCE.test(v)) throw new Error(`${p} must be a lowercase resource such as "pods" or "pods/log", got ${JSON.stringify(v)}`); }],
+      ['verbs', r.verbs, validateRbacVerb],
+    ];
+    for (const [field, values, check] of lists) {
       if (!Array.isArray(values) || !values.length) throw new Error(`${where}.${field} must list at least one value, got ${JSON.stringify(values)}`);
-      for (const v of values) {
-        if (v === WILDCARD) {
-          if (!allowWildcards) {
-            throw new Error(`${where}.${field} must not contain "*" (it grants far more than a script needs): list the ${field} or set allowWildcardRules: true`);
-          }
-        } else if (typeof v !== 'string' || !pattern.test(v)) {
-          throw new Error(`${where}.${field} has an invalid entry "${v}"`);
+      values.forEach((v, j) => {
+        if (v !== '*') check(v, `${where}.${field}[${j}]`);
+        else if (!allowWildcards) {
+          throw new Error(`${where}.${field} must not contain "*" (it grants far more than a script needs): list the ${field} or set allowWildcardRules: true`);
         }
-      }
+      });
     }
-    for (const n of r.resourceNames ?? []) validateDnsSubdomain(n, `${where}.resourceNames entry`);
+    (r.resourceNames ?? []).forEach((n, j) => validateDnsSubdomain(n, `${where}.resourceNames[${j}]`));
     return { apiGroups, resources: r.resources, verbs: r.verbs, ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}) };
   });
 }
@@ -477,17 +329,20 @@ function validateRules(rules: RunnerPolicyRule[], prop: string, allowWildcards: 
  * The scripts (inline, files or a directory) go into a ConfigMap mounted
  * read-only at `mountPath`; a preset (python, node, busybox) or any image runs
  * them with the given command, args, env and working directory, as a
- * long-running service (Deployment + Service, optional Ingress), a one-shot
- * Job or a CronJob. A zip or tar bundle can ship a packaged module: an init
+ * long-running service (Deployment with the shared exposure: Service,
+ * NetworkPolicy, optional Ingress and PodDisruptionBudget), a one-shot Job or
+ * a CronJob. A zip or tar bundle can ship a packaged module: an init
  * container on the same stock image unpacks it into an emptyDir first.
  *
  * Secure by default: PSS restricted, read-only root filesystem, a writable
  * /tmp only where the interpreter needs one, no ServiceAccount token unless
  * `rules`/`clusterRules` ask for least-privilege API access. Changing a
  * script or the bundle changes a checksum annotation, so the pods roll.
+ * Probes: readiness and liveness in service mode (HTTP on `healthCheckPath`,
+ * else TCP on `port`); Jobs and CronJobs have none, as they serve nothing.
  */
 export class GeneralPurposeRunner extends Construct {
-  /** The resolved name of the workload and prefix of every object. */
+  /** The resolved name of the workload and prefix of every object; the `app.kubernetes.io/instance` label. */
   public readonly name: string;
   /** The resolved mode. */
   public readonly mode: RunnerMode;
@@ -509,6 +364,14 @@ export class GeneralPurposeRunner extends Construct {
   public readonly user: number;
   /** Whether /tmp is a writable emptyDir. */
   public readonly writableTmp: boolean;
+  /** The containers' resources. */
+  public readonly resources: kplus.ContainerResources;
+  /** Whether `*` is accepted in RBAC rules. */
+  public readonly allowWildcardRules: boolean;
+  /** The recommended labels on every object (name `general-purpose-runner`, instance `name`). */
+  public readonly labels: Readonly<Record<string, string>>;
+  /** The pod selector: `app.kubernetes.io/name` and `app.kubernetes.io/instance`. */
+  public readonly selector: Readonly<Record<string, string>>;
   /** The scripts, as they land below `mountPath`. */
   public readonly scripts: RunnerScript[];
   /** The ConfigMap `<name>-scripts`. */
@@ -533,14 +396,40 @@ export class GeneralPurposeRunner extends Construct {
   public readonly cronJob?: kplus.CronJob;
   /** The Service, in service mode. */
   public readonly service?: kplus.Service;
-  /** The Ingress, when `ingressHost` is set. */
+  /** The Ingress, when `ingress` is set. */
   public readonly ingress?: kplus.Ingress;
+  /** The NetworkPolicy, in service mode unless `networkPolicy` is false. */
+  public readonly networkPolicy?: KubeNetworkPolicy;
+  /** The PodDisruptionBudget, in service mode with 2 or more replicas unless disabled. */
+  public readonly podDisruptionBudget?: KubePodDisruptionBudget;
   /** Container port, in service mode. */
   public readonly port?: number;
   /** Service port, in service mode. */
   public readonly servicePort?: number;
+  /** Service type, in service mode. */
+  public readonly serviceType?: kplus.ServiceType;
+  /** Pod replicas, in service mode. */
+  public readonly replicas?: number;
+  /** The HTTP path the probes call, in service mode with `healthCheckPath`. */
+  public readonly healthCheckPath?: string;
+  /** Retries before a Job fails, in job and cronjob modes. */
+  public readonly backoffLimit?: number;
+  /** Seconds a Job may run, in job and cronjob modes. */
+  public readonly activeDeadlineSeconds?: number;
+  /** Seconds a finished Job is kept, in job mode. */
+  public readonly ttlSecondsAfterFinished?: number;
   /** The schedule, in cronjob mode. */
   public readonly schedule?: string;
+  /** The schedule's time zone, if given (cronjob mode). */
+  public readonly timeZone?: string;
+  /** The concurrency policy, in cronjob mode. */
+  public readonly concurrencyPolicy?: kplus.ConcurrencyPolicy;
+  /** Seconds a missed run may still start, in cronjob mode. */
+  public readonly startingDeadlineSeconds?: number;
+  /** Successful Jobs kept, in cronjob mode. */
+  public readonly successfulJobsHistoryLimit?: number;
+  /** Failed Jobs kept, in cronjob mode. */
+  public readonly failedJobsHistoryLimit?: number;
   /** The ServiceAccount, when API access is asked for. */
   public readonly serviceAccount?: kplus.ServiceAccount;
   /** The Role, when `rules` are set. */
@@ -548,63 +437,150 @@ export class GeneralPurposeRunner extends Construct {
   /** The ClusterRole, when `clusterRules` are set. */
   public readonly clusterRole?: KubeClusterRole;
 
+  private readonly presetSpec?: RunnerPreset;
+  private readonly env: Record<string, kplus.EnvValue>;
+  private readonly expose?: ResolvedExpose;
+
   constructor(scope: Construct, id: string, props: GeneralPurposeRunnerProps = {}) {
     super(scope, id);
-    const namespace = Chart.of(this).namespace;
 
-    // ---- mode and the props that belong to it
-    this.mode = props.mode ?? (props.schedule !== undefined ? 'cronjob' : 'service');
-    if (!MODES.includes(this.mode)) throw new Error(`mode must be one of ${MODES.join(', ')}, got "${this.mode}"`);
-    const only = (names: readonly (keyof GeneralPurposeRunnerProps)[], modes: RunnerMode[]) => {
-      if (modes.includes(this.mode)) return;
-      for (const n of names) {
-        if (props[n] !== undefined) throw new Error(`${n} only applies to mode ${modes.map((m) => `"${m}"`).join(' or ')}, got mode "${this.mode}"`);
-      }
-    };
-    only(SERVICE_PROPS, ['service']);
-    only(BATCH_PROPS, ['job', 'cronjob']);
-    only(JOB_PROPS, ['job']);
-    only(CRON_PROPS, ['cronjob']);
-
+    // ---- resolve and validate
+    this.mode = this.resolveMode(props);
     this.name = validateDnsLabel(props.name ?? 'runner', 'name');
-    if (this.mode === 'cronjob' && this.name.length > 52) throw new Error(`name must be at most 52 characters for a CronJob, got "${this.name}" (${this.name.length})`);
-
-    // ---- image, preset, user
-    if (props.preset !== undefined && !(props.preset in RUNNER_PRESETS)) {
-      throw new Error(`preset must be one of ${Object.keys(RUNNER_PRESETS).join(', ')}, got "${props.preset}"`);
-    }
+    if (this.mode === RunnerMode.CRONJOB && this.name.length > 52) throw new Error(`name must be at most 52 characters for a CronJob, got "${this.name}" (${this.name.length})`);
+    if (props.preset !== undefined) validateOneOf(props.preset, Object.keys(RUNNER_PRESETS) as RunnerPresetName[], 'preset');
     this.preset = props.preset ?? (props.image === undefined ? 'python' : undefined);
-    const preset = this.preset ? RUNNER_PRESETS[this.preset] : undefined;
-    this.image = validateImage(props.image ?? preset!.image, 'image');
-    this.user = validatePositiveInteger(props.user ?? preset?.user ?? DEFAULT_RUN_AS_USER, 'user', 1, 2147483647);
-    this.writableTmp = props.writableTmp ?? preset?.writableTmp ?? true;
-
-    // ---- scripts
-    this.scripts = collectScripts(props);
-    if (!this.scripts.length) throw new Error('scripts must contain at least one file: set scripts, scriptFiles or scriptDirectory');
+    this.presetSpec = this.preset ? RUNNER_PRESETS[this.preset] : undefined;
+    this.image = validateImage(props.image ?? this.presetSpec!.image, 'image');
+    this.user = validatePositiveInteger(props.user ?? this.presetSpec?.user ?? DEFAULT_RUN_AS_USER, 'user', 1, 2147483647);
+    this.writableTmp = validateBoolean(props.writableTmp ?? this.presetSpec?.writableTmp ?? true, 'writableTmp');
+    this.resources = validateResources(props.resources ?? DEFAULT_RESOURCES, 'resources')!;
+    this.allowWildcardRules = validateBoolean(props.allowWildcardRules ?? false, 'allowWildcardRules');
+    this.labels = recommendedLabels({
+      name: 'general-purpose-runner',
+      instance: this.name,
+      component: this.mode === RunnerMode.SERVICE ? 'server' : this.mode,
+      ...(props.partOf !== undefined ? { partOf: props.partOf } : {}),
+    });
+    this.selector = selectorLabels(this.labels);
     this.mountPath = validateAbsolutePath(props.mountPath ?? '/opt/app', 'mountPath');
     if (this.mountPath === '/') throw new Error('mountPath must not be "/"');
     this.workingDir = validateAbsolutePath(props.workingDir ?? this.mountPath, 'workingDir');
     if (this.writableTmp && (pathIsWithin(this.mountPath, '/tmp') || pathIsWithin('/tmp', this.mountPath))) {
       throw new Error(`mountPath must not overlap the writable /tmp, got "${this.mountPath}"`);
     }
-    const scriptData: Record<string, string> = {};
-    for (const s of this.scripts) scriptData[s.key] = s.content;
-    const scriptBytes = configMapSize(scriptData);
-    if (scriptBytes > MAX_CONFIGMAP_BYTES) {
-      throw new Error(`scripts total ${formatBytes(scriptBytes)}, more than the ConfigMap limit of ${formatBytes(MAX_CONFIGMAP_BYTES)}: ship large files in a bundle or an image`);
+    this.scripts = this.readScripts(props);
+    const run = this.resolveCommand(props);
+    this.command = run.command;
+    this.entrypoint = run.entrypoint;
+    this.args = [...(props.args ?? [])];
+    if (this.mode === RunnerMode.SERVICE) {
+      this.port = validateUnprivilegedPort(props.port ?? 8080, 'port');
+      this.replicas = validatePositiveInteger(props.replicas ?? 1, 'replicas', 1, 1000);
+      this.healthCheckPath = props.healthCheckPath === undefined ? undefined : validateHttpPath(props.healthCheckPath, 'healthCheckPath');
+      this.expose = resolveExpose(props, this.replicas);
+      this.servicePort = this.expose.servicePort;
+      this.serviceType = this.expose.serviceType;
+    } else {
+      this.backoffLimit = validatePositiveInteger(props.backoffLimit ?? 2, 'backoffLimit', 0, 1000);
+      this.activeDeadlineSeconds = validatePositiveInteger(props.activeDeadlineSeconds ?? 600, 'activeDeadlineSeconds');
+    }
+    if (this.mode === RunnerMode.JOB) {
+      this.ttlSecondsAfterFinished = validatePositiveInteger(props.ttlSecondsAfterFinished ?? 86400, 'ttlSecondsAfterFinished', 0);
+    }
+    if (this.mode === RunnerMode.CRONJOB) {
+      if (props.schedule === undefined) throw new Error('schedule is required in mode "cronjob"');
+      this.schedule = validateCronSchedule(props.schedule, 'schedule');
+      this.timeZone = props.timeZone === undefined ? undefined : validateTimeZone(props.timeZone, 'timeZone');
+      this.concurrencyPolicy = validateOneOf(props.concurrencyPolicy ?? kplus.ConcurrencyPolicy.FORBID, kplus.ConcurrencyPolicy, 'concurrencyPolicy');
+      this.startingDeadlineSeconds = validatePositiveInteger(props.startingDeadlineSeconds ?? 300, 'startingDeadlineSeconds', 10);
+      this.successfulJobsHistoryLimit = validatePositiveInteger(props.successfulJobsHistoryLimit ?? 3, 'successfulJobsHistoryLimit', 0, 100);
+      this.failedJobsHistoryLimit = validatePositiveInteger(props.failedJobsHistoryLimit ?? 1, 'failedJobsHistoryLimit', 0, 100);
+    }
+    this.env = this.presetEnv();
+    const rules = props.rules === undefined ? undefined : validateRules(props.rules, 'rules', this.allowWildcardRules);
+    const clusterRules = props.clusterRules === undefined ? undefined : validateRules(props.clusterRules, 'clusterRules', this.allowWildcardRules);
+
+    // ---- objects, in named steps
+    this.configMap = this.createScriptsConfigMap();
+    const mounts = this.scriptMounts();
+    const bundle = props.bundle === undefined ? undefined : this.createBundle(props, mounts);
+    if (bundle) {
+      this.bundleConfigMap = bundle.configMap;
+      this.bundleMountPath = bundle.mountPath;
+      this.bundleFormat = bundle.format;
+      this.bootstrapImage = bundle.image;
+      this.unpackTool = bundle.tool;
+    }
+    if (this.port !== undefined) this.env.PORT = kplus.EnvValue.fromValue(String(this.port));
+    Object.assign(this.env, validateEnvVariables(props.env ?? {}, 'env', true));
+    const rbac = this.createRbac(rules, clusterRules);
+    this.serviceAccount = rbac.serviceAccount;
+    this.role = rbac.role;
+    this.clusterRole = rbac.clusterRole;
+    this.workload = this.createWorkload(mounts, bundle?.initContainer);
+    if (this.workload instanceof kplus.Deployment) this.deployment = this.workload;
+    else if (this.workload instanceof kplus.CronJob) this.cronJob = this.workload;
+    else this.job = this.workload;
+    if (this.deployment) {
+      const exposure = exposeWorkload(this, this.expose!, { name: this.name, selector: this.selector, targetPort: this.port! });
+      this.service = exposure.service;
+      this.ingress = exposure.ingress;
+      this.networkPolicy = exposure.networkPolicy;
+      this.podDisruptionBudget = exposure.podDisruptionBudget;
     }
 
-    // ---- command and args
+    // ---- roll the pods when the scripts or the bundle change
+    addChecksumAnnotation(this.workload, 'scripts', this.configMap.data);
+    if (bundle) addChecksumAnnotation(this.workload, 'bundle', bundle.data);
+    applyLabels(this, this.labels);
+  }
+
+  /** The mode, and the props that only apply to other modes refused. */
+  private resolveMode(props: GeneralPurposeRunnerProps): RunnerMode {
+    const mode = validateOneOf(props.mode ?? (props.schedule !== undefined ? RunnerMode.CRONJOB : RunnerMode.SERVICE), RunnerMode, 'mode');
+    const only = (names: readonly (keyof GeneralPurposeRunnerProps)[], modes: RunnerMode[]) => {
+      if (modes.includes(mode)) return;
+      for (const n of names) {
+        if (props[n] !== undefined) throw new Error(`${n} only applies to mode ${modes.map((m) => `"${m}"`).join(' or ')}, got mode "${mode}"`);
+      }
+    };
+    only(SERVICE_PROPS, [RunnerMode.SERVICE]);
+    only(BATCH_PROPS, [RunnerMode.JOB, RunnerMode.CRONJOB]);
+    only(JOB_PROPS, [RunnerMode.JOB]);
+    only(CRON_PROPS, [RunnerMode.CRONJOB]);
+    return mode;
+  }
+
+  /** Inline scripts, files and a directory, through the shared files helper: UTF-8 text only, none empty. */
+  private readScripts(props: GeneralPurposeRunnerProps): RunnerScript[] {
+    const entries: FileEntry[] = [
+      ...inlineFiles(props.scripts, 'scripts', false),
+      ...(props.scriptFiles ?? []).map((f, i) => readLocalFile(f, `scriptFiles[${i}]`)),
+    ];
+    if (props.scriptDirectory !== undefined) {
+      const found = readLocalDirectory(props.scriptDirectory, 'scriptDirectory', { include: (name) => !name.startsWith('.') && name !== '__pycache__' });
+      if (!found.length) throw new Error(`scriptDirectory "${props.scriptDirectory}" has no files`);
+      entries.push(...found);
+    }
+    if (!entries.length) throw new Error('scripts must contain at least one file: set scripts, scriptFiles or scriptDirectory');
+    const stored = toConfigMapData(entries, 'scripts', { binary: false, tooLargeHint: 'ship large files in a bundle or an image' });
+    return stored.files.map((f) => ({ path: f.path, key: f.key, content: stored.data[f.key] }));
+  }
+
+  /** The command: the preset's interpreter and the entrypoint script, or the user's command. */
+  private resolveCommand(props: GeneralPurposeRunnerProps): { command: string[]; entrypoint?: string } {
+    const preset = this.presetSpec;
     const paths = this.scripts.map((s) => s.path);
-    if (props.entrypoint !== undefined && !paths.includes(props.entrypoint)) {
-      throw new Error(`entrypoint "${props.entrypoint}" is not among the scripts (${paths.join(', ')})`);
+    if (props.entrypoint !== undefined) {
+      validateNonEmptyText(props.entrypoint, 'entrypoint');
+      if (!paths.includes(props.entrypoint)) throw new Error(`entrypoint "${props.entrypoint}" is not among the scripts (${paths.join(', ')})`);
     }
     for (const [prop, list] of [['command', props.command], ['args', props.args]] as const) {
       if (list !== undefined && (!Array.isArray(list) || list.some((x) => typeof x !== 'string'))) throw new Error(`${prop} must be a list of strings, got ${JSON.stringify(list)}`);
     }
     if (props.command !== undefined) {
-      if (!props.command.length || props.command[0] === '') throw new Error(`command must name a program, got ${JSON.stringify(props.command)}`);
+      if (!props.command.length || props.command[0].trim() === '') throw new Error(`command must name a program, got ${JSON.stringify(props.command)}`);
       if (props.entrypoint !== undefined) {
         throw new Error(`command and entrypoint conflict: entrypoint runs "${props.entrypoint}" with the preset's interpreter, command replaces it; set one of them`);
       }
@@ -612,20 +588,30 @@ export class GeneralPurposeRunner extends Construct {
       if (preset && KNOWN_INTERPRETERS.has(program) && !preset.executables.includes(program)) {
         throw new Error(`command "${props.command[0]}" conflicts with preset "${this.preset}": its image ${preset.image} has ${preset.executables.join(', ')}, not ${program}`);
       }
-      this.command = [...props.command];
-    } else {
-      if (!preset) throw new Error(`command is required with a custom image (no preset), e.g. ["ruby", "${this.mountPath}/main.rb"], got image "${this.image}"`);
-      const entry = props.entrypoint ?? (paths.length === 1 ? paths[0] : undefined);
-      if (entry === undefined) {
-        throw new Error(`entrypoint is required when there are ${paths.length} scripts (${paths.join(', ')}): name the one to run, or set command`);
-      }
-      this.entrypoint = entry;
-      this.command = [...preset.interpreter, `${this.mountPath}/${entry}`];
+      return { command: [...props.command] };
     }
-    this.args = [...(props.args ?? [])];
+    if (!preset) throw new Error(`command is required with a custom image (no preset), e.g. ["ruby", "${this.mountPath}/main.rb"], got image "${this.image}"`);
+    const entry = props.entrypoint ?? (paths.length === 1 ? paths[0] : undefined);
+    if (entry === undefined) {
+      throw new Error(`entrypoint is required when there are ${paths.length} scripts (${paths.join(', ')}): name the one to run, or set command`);
+    }
+    // an empty file (an `__init__.py`) is a fine module, but not a program to run
+    validateNonEmptyText(this.scripts.find((x) => x.path === entry)!.content, `entrypoint script "${entry}"`);
+    return { command: [...preset.interpreter, `${this.mountPath}/${entry}`], entrypoint: entry };
+  }
 
-    // ---- objects: scripts ConfigMap
-    this.configMap = new kplus.ConfigMap(this, 'Scripts', { metadata: { name: `${this.name}-scripts` }, data: scriptData });
+  private presetEnv(): Record<string, kplus.EnvValue> {
+    const env: Record<string, kplus.EnvValue> = {};
+    for (const [k, v] of Object.entries(this.presetSpec?.env ?? {})) env[k] = kplus.EnvValue.fromValue(v);
+    return env;
+  }
+
+  private createScriptsConfigMap(): kplus.ConfigMap {
+    const data = Object.fromEntries(this.scripts.map((s) => [s.key, s.content]));
+    return new kplus.ConfigMap(this, 'Scripts', { metadata: { name: `${this.name}-scripts` }, data });
+  }
+
+  private scriptMounts(): kplus.VolumeMount[] {
     const nested = this.scripts.some((s) => s.key !== s.path);
     const scriptsVolume = kplus.Volume.fromConfigMap(this, 'ScriptsVolume', this.configMap, {
       name: 'scripts',
@@ -633,191 +619,125 @@ export class GeneralPurposeRunner extends Construct {
       ...(nested ? { items: Object.fromEntries(this.scripts.map((s) => [s.key, { path: s.path }])) } : {}),
     });
     const mounts: kplus.VolumeMount[] = [{ volume: scriptsVolume, path: this.mountPath, readOnly: true }];
-    if (this.writableTmp) {
-      mounts.push({ volume: kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp'), path: '/tmp' });
-    }
+    if (this.writableTmp) mounts.push({ volume: kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp'), path: '/tmp' });
+    return mounts;
+  }
 
-    // ---- environment
-    const env: Record<string, kplus.EnvValue> = {};
-    for (const [k, v] of Object.entries(preset?.env ?? {})) env[k] = kplus.EnvValue.fromValue(v);
-
-    // ---- bundle
-    let initContainers: kplus.ContainerProps[] = [];
-    let bundleData: Record<string, string> | undefined;
-    if (props.bundle !== undefined) {
-      if (!fs.existsSync(props.bundle) || !fs.statSync(props.bundle).isFile()) throw new Error(`bundle must be an existing file, got "${props.bundle}"`);
-      const content = fs.readFileSync(props.bundle);
-      const format = bundleFormat(props.bundle, content);
-      const key = validateConfigMapKey(path.basename(props.bundle), 'bundle file name');
-      const bundleMountPath = validateAbsolutePath(props.bundleMountPath ?? '/opt/bundle', 'bundleMountPath');
-      for (const [other, otherPath] of [['mountPath', this.mountPath], ['the bootstrap source', BUNDLE_SOURCE_PATH], ...(this.writableTmp ? [['the writable /tmp', '/tmp']] : [])]) {
-        if (bundleMountPath === '/' || pathIsWithin(bundleMountPath, otherPath) || pathIsWithin(otherPath, bundleMountPath)) {
-          throw new Error(`bundleMountPath must not overlap ${other} ("${otherPath}"), got "${bundleMountPath}"`);
-        }
+  /** The bundle ConfigMap and the init container that unpacks it; adds the unpacked volume to `mounts`. */
+  private createBundle(props: GeneralPurposeRunnerProps, mounts: kplus.VolumeMount[]) {
+    const file = readLocalFile(props.bundle!, 'bundle');
+    const format = bundleFormat(props.bundle!, file.bytes);
+    const key = validateConfigMapKey(file.path, 'bundle file name');
+    const mountPath = validateAbsolutePath(props.bundleMountPath ?? '/opt/bundle', 'bundleMountPath');
+    for (const [other, otherPath] of [['mountPath', this.mountPath], ['the bootstrap source', BUNDLE_SOURCE_PATH], ...(this.writableTmp ? [['the writable /tmp', '/tmp']] : [])]) {
+      if (mountPath === '/' || pathIsWithin(mountPath, otherPath) || pathIsWithin(otherPath, mountPath)) {
+        throw new Error(`bundleMountPath must not overlap ${other} ("${otherPath}"), got "${mountPath}"`);
       }
-      const explicitBootstrap = props.bootstrapImage !== undefined;
-      const ownTool = explicitBootstrap ? undefined : preset?.unpack[format];
-      const tool: UnpackTool = ownTool ?? (format === 'zip' ? 'unzip' : 'tar');
-      const bootstrapImage = validateImage(props.bootstrapImage ?? (ownTool ? this.image : BUSYBOX_IMAGE), 'bootstrapImage');
-      const data: Record<string, string> = tool === 'python' ? { [UNPACK_SCRIPT]: fs.readFileSync(UNPACK_SCRIPT_FILE, 'utf8') } : {};
-      if (key in data) throw new Error(`bundle file name must not be "${key}", the bootstrap script uses that key`);
-      const binaryData = { [key]: content.toString('base64') };
-      const size = configMapSize(data, binaryData) + Buffer.byteLength(`${this.name}-bundle`);
-      if (size > MAX_CONFIGMAP_BYTES) {
-        throw new Error(`bundle "${props.bundle}" is ${formatBytes(content.length)}; with its ConfigMap it needs ${formatBytes(size)}, more than the ConfigMap limit of ${formatBytes(MAX_CONFIGMAP_BYTES)}: ship large dependencies in an image or a volume`);
-      }
-      this.bundleConfigMap = new kplus.ConfigMap(this, 'Bundle', { metadata: { name: `${this.name}-bundle` }, data, binaryData });
-      this.bundleMountPath = bundleMountPath;
-      this.bundleFormat = format;
-      this.bootstrapImage = bootstrapImage;
-      this.unpackTool = tool;
-      bundleData = { ...data, ...binaryData };
-      const sourceVolume = kplus.Volume.fromConfigMap(this, 'BundleSourceVolume', this.bundleConfigMap, { name: 'bundle-source', defaultMode: 0o444 });
-      const unpacked = kplus.Volume.fromEmptyDir(this, 'BundleVolume', 'bundle');
-      initContainers = [hardenedContainer({
-        name: 'unpack',
-        image: bootstrapImage,
-        command: unpackCommand(tool, format, `${BUNDLE_SOURCE_PATH}/${key}`, bundleMountPath),
-        resources: props.resources ?? DEFAULT_RESOURCES,
-        volumeMounts: [
-          { volume: sourceVolume, path: BUNDLE_SOURCE_PATH, readOnly: true },
-          { volume: unpacked, path: bundleMountPath },
-        ],
-      }, { user: this.user })];
-      mounts.push({ volume: unpacked, path: bundleMountPath, readOnly: true });
-      if (preset?.bundlePathEnv) env[preset.bundlePathEnv] = kplus.EnvValue.fromValue(bundleMountPath);
     }
+    const preset = this.presetSpec;
+    const ownTool = props.bootstrapImage !== undefined ? undefined : preset?.unpack[format];
+    const tool: UnpackTool = ownTool ?? (format === 'zip' ? 'unzip' : 'tar');
+    const image = validateImage(props.bootstrapImage ?? (ownTool ? this.image : BUSYBOX_IMAGE), 'bootstrapImage');
+    const entries: FileEntry[] = [{ ...file, path: key }];
+    if (tool === 'python') {
+      if (key === UNPACK_SCRIPT) throw new Error(`bundle file name must not be "${key}", the bootstrap script uses that key`);
+      entries.push(readLocalFile(UNPACK_SCRIPT_FILE, 'the bootstrap script'));
+    }
+    const stored = toConfigMapData(entries, 'bundle', {
+      binary: (f) => f.path === key,
+      extraBytes: Buffer.byteLength(`${this.name}-bundle`),
+      tooLargeHint: 'ship large dependencies in an image or a volume',
+    });
+    const configMap = new kplus.ConfigMap(this, 'Bundle', { metadata: { name: `${this.name}-bundle` }, data: stored.data, binaryData: stored.binaryData });
+    const sourceVolume = kplus.Volume.fromConfigMap(this, 'BundleSourceVolume', configMap, { name: 'bundle-source', defaultMode: 0o444 });
+    const unpacked = kplus.Volume.fromEmptyDir(this, 'BundleVolume', 'bundle');
+    const initContainer = hardenedContainer({
+      name: 'unpack',
+      image,
+      command: unpackCommand(tool, format, `${BUNDLE_SOURCE_PATH}/${key}`, mountPath),
+      resources: this.resources,
+      volumeMounts: [
+        { volume: sourceVolume, path: BUNDLE_SOURCE_PATH, readOnly: true },
+        { volume: unpacked, path: mountPath },
+      ],
+    }, { user: this.user });
+    mounts.push({ volume: unpacked, path: mountPath, readOnly: true });
+    if (preset?.bundlePathEnv) this.env[preset.bundlePathEnv] = kplus.EnvValue.fromValue(mountPath);
+    return { configMap, mountPath, format, image, tool, initContainer, data: { ...stored.data, ...stored.binaryData } };
+  }
 
-    // ---- service-mode settings
-    if (this.mode === 'service') {
-      this.port = validatePort(props.port ?? 8080, 'port');
-      this.servicePort = validatePort(props.servicePort ?? 80, 'servicePort');
-      env.PORT = kplus.EnvValue.fromValue(String(this.port));
-    }
-    for (const [k, v] of Object.entries(props.env ?? {})) {
-      validateEnvName(k, `env name`);
-      env[k] = typeof v === 'string' ? kplus.EnvValue.fromValue(v) : v;
-    }
-
-    // ---- API access
-    const apiAccess = props.rules !== undefined || props.clusterRules !== undefined;
-    const allowWildcards = props.allowWildcardRules ?? false;
-    const rules = props.rules !== undefined ? validateRules(props.rules, 'rules', allowWildcards) : undefined;
-    const clusterRules = props.clusterRules !== undefined ? validateRules(props.clusterRules, 'clusterRules', allowWildcards) : undefined;
-    if (apiAccess) {
-      this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: { name: this.name }, automountToken: false });
-    }
+  /** The ServiceAccount, Role/RoleBinding and ClusterRole/ClusterRoleBinding, as the rules ask. */
+  private createRbac(rules: PolicyRule[] | undefined, clusterRules: PolicyRule[] | undefined) {
+    if (!rules && !clusterRules) return {};
+    const namespace = Chart.of(this).namespace;
+    const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: { name: this.name }, automountToken: false });
     const subject = { kind: 'ServiceAccount', name: this.name, ...(namespace ? { namespace } : {}) };
     const roleRef = (kind: string, name: string) => ({ apiGroup: 'rbac.authorization.k8s.io', kind, name });
+    let role: KubeRole | undefined;
+    let clusterRole: KubeClusterRole | undefined;
     if (rules) {
-      this.role = new KubeRole(this, 'Role', { metadata: { name: this.name }, rules });
+      role = new KubeRole(this, 'Role', { metadata: { name: this.name }, rules });
       new KubeRoleBinding(this, 'RoleBinding', { metadata: { name: this.name }, roleRef: roleRef('Role', this.name), subjects: [subject] });
     }
     if (clusterRules) {
       if (!namespace) throw new Error('clusterRules need the chart to have a namespace: the ClusterRoleBinding must name the ServiceAccount\'s namespace');
       const clusterName = `${namespace}-${this.name}`;
-      this.clusterRole = new KubeClusterRole(this, 'ClusterRole', { metadata: { name: clusterName }, rules: clusterRules });
+      clusterRole = new KubeClusterRole(this, 'ClusterRole', { metadata: { name: clusterName }, rules: clusterRules });
       const binding = new KubeClusterRoleBinding(this, 'ClusterRoleBinding', { metadata: { name: clusterName }, roleRef: roleRef('ClusterRole', clusterName), subjects: [subject] });
       // cluster-scoped: the chart's namespace does not belong on them
-      for (const o of [this.clusterRole, binding]) ApiObject.of(o).addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+      for (const o of [clusterRole, binding]) ApiObject.of(o).addJsonPatch(JsonPatch.remove('/metadata/namespace'));
     }
+    return { serviceAccount, role, clusterRole };
+  }
 
-    // ---- the container and the workload
-    const probe = this.mode === 'service'
-      ? (props.healthCheckPath !== undefined
-        ? kplus.Probe.fromHttpGet(validateHttpPath(props.healthCheckPath, 'healthCheckPath'), { port: this.port })
-        : kplus.Probe.fromTcpSocket({ port: this.port }))
-      : undefined;
+  /** The Deployment, Job or CronJob running the main container. */
+  private createWorkload(mounts: kplus.VolumeMount[], initContainer: kplus.ContainerProps | undefined): kplus.Deployment | kplus.Job | kplus.CronJob {
+    const probe = this.port === undefined ? undefined
+      : this.healthCheckPath !== undefined ? kplus.Probe.fromHttpGet(this.healthCheckPath, { port: this.port })
+        : kplus.Probe.fromTcpSocket({ port: this.port });
     const container = hardenedContainer({
       name: this.name,
       image: this.image,
       command: this.command,
       ...(this.args.length ? { args: this.args } : {}),
       workingDir: this.workingDir,
-      envVariables: env,
-      resources: props.resources ?? DEFAULT_RESOURCES,
+      envVariables: this.env,
+      resources: this.resources,
       volumeMounts: mounts,
-      ...(this.mode === 'service' ? { ports: [{ number: this.port!, name: 'http' }], readiness: probe, liveness: probe } : {}),
+      ...(this.port !== undefined ? { ports: [{ number: this.port, name: 'http' }], readiness: probe, liveness: probe } : {}),
     }, { user: this.user });
     const pod = {
+      metadata: { name: this.name },
       ...hardenedPodProps({ user: this.user }),
-      ...(apiAccess ? { serviceAccount: this.serviceAccount, automountServiceAccountToken: true } : {}),
+      ...(this.serviceAccount ? { serviceAccount: this.serviceAccount, automountServiceAccountToken: true } : {}),
       containers: [container],
-      initContainers,
+      initContainers: initContainer ? [initContainer] : [],
+      select: false,
     };
-
-    if (this.mode === 'service') {
-      const replicas = validatePositiveInteger(props.replicas ?? 1, 'replicas', 1, 1000);
-      this.deployment = new kplus.Deployment(this, 'Resource', { metadata: { name: this.name }, replicas, ...pod });
-      this.workload = this.deployment;
-      this.service = new kplus.Service(this, 'Service', {
-        metadata: { name: this.name },
-        selector: this.deployment,
-        ports: [{ name: 'http', port: this.servicePort!, targetPort: this.port! }],
-      });
-      if (props.ingressHost !== undefined) {
-        const host = validateDnsSubdomain(props.ingressHost, 'ingressHost');
-        this.ingress = new kplus.Ingress(this, 'Ingress', {
-          metadata: { name: this.name },
-          ...(props.ingressClassName !== undefined ? { className: validateDnsSubdomain(props.ingressClassName, 'ingressClassName') } : {}),
-        });
-        this.ingress.addHostRule(host, validateHttpPath(props.ingressPath ?? '/', 'ingressPath'),
-          kplus.IngressBackend.fromService(this.service, { port: this.servicePort }), kplus.HttpIngressPathType.PREFIX);
-      } else if (props.ingressPath !== undefined || props.ingressClassName !== undefined) {
-        throw new Error('ingressPath and ingressClassName need ingressHost');
-      }
+    let workload: kplus.Deployment | kplus.Job | kplus.CronJob;
+    if (this.mode === RunnerMode.SERVICE) {
+      workload = new kplus.Deployment(this, 'Resource', { ...pod, replicas: this.replicas });
+      if (this.replicas! >= 2) spreadOverNodes(workload, this.selector);
     } else {
-      const backoffLimit = validatePositiveInteger(props.backoffLimit ?? 2, 'backoffLimit', 0, 1000);
-      const activeDeadline = Duration.seconds(validatePositiveInteger(props.activeDeadlineSeconds ?? 600, 'activeDeadlineSeconds'));
-      if (this.mode === 'job') {
-        const ttl = validatePositiveInteger(props.ttlSecondsAfterFinished ?? 86400, 'ttlSecondsAfterFinished', 0);
-        this.job = new kplus.Job(this, 'Resource', {
-          metadata: { name: this.name }, ...pod, backoffLimit, activeDeadline, ttlAfterFinished: Duration.seconds(ttl),
-        });
-        this.workload = this.job;
+      const batch = { backoffLimit: this.backoffLimit, activeDeadline: Duration.seconds(this.activeDeadlineSeconds!) };
+      if (this.mode === RunnerMode.JOB) {
+        workload = new kplus.Job(this, 'Resource', { ...pod, ...batch, ttlAfterFinished: Duration.seconds(this.ttlSecondsAfterFinished!) });
       } else {
-        if (props.schedule === undefined) throw new Error('schedule is required in mode "cronjob"');
-        this.schedule = validateCronSchedule(props.schedule, 'schedule');
-        if (props.timeZone !== undefined && !TIME_ZONE.test(props.timeZone)) {
-          throw new Error(`timeZone must be an IANA time zone name like "Europe/Berlin" or "UTC", got "${props.timeZone}"`);
-        }
-        const policies = Object.values(kplus.ConcurrencyPolicy) as string[];
-        if (props.concurrencyPolicy !== undefined && !policies.includes(props.concurrencyPolicy)) {
-          throw new Error(`concurrencyPolicy must be one of ${policies.join(', ')}, got "${props.concurrencyPolicy}"`);
-        }
-        const startingDeadline = validatePositiveInteger(props.startingDeadlineSeconds ?? 300, 'startingDeadlineSeconds', 10);
         // Cron has only a public readonly expressionString: keep the schedule exactly as given (macros included)
-        const schedule: Cron = { expressionString: this.schedule };
-        this.cronJob = new kplus.CronJob(this, 'Resource', {
-          metadata: { name: this.name },
+        const schedule: Cron = { expressionString: this.schedule! };
+        workload = new kplus.CronJob(this, 'Resource', {
           ...pod,
+          ...batch,
           schedule,
-          timeZone: props.timeZone,
-          concurrencyPolicy: props.concurrencyPolicy ?? kplus.ConcurrencyPolicy.FORBID,
-          startingDeadline: Duration.seconds(startingDeadline),
-          successfulJobsRetained: validatePositiveInteger(props.successfulJobsHistoryLimit ?? 3, 'successfulJobsHistoryLimit', 0, 100),
-          failedJobsRetained: validatePositiveInteger(props.failedJobsHistoryLimit ?? 1, 'failedJobsHistoryLimit', 0, 100),
-          backoffLimit,
-          activeDeadline,
+          timeZone: this.timeZone,
+          concurrencyPolicy: this.concurrencyPolicy,
+          startingDeadline: Duration.seconds(this.startingDeadlineSeconds!),
+          successfulJobsRetained: this.successfulJobsHistoryLimit,
+          failedJobsRetained: this.failedJobsHistoryLimit,
         });
-        this.workload = this.cronJob;
       }
     }
-
-    // ---- roll the pods when the scripts or the bundle change
-    addChecksumAnnotation(this.workload, 'scripts', scriptData);
-    if (bundleData) addChecksumAnnotation(this.workload, 'bundle', bundleData);
-
-    applyLabels(this, recommendedLabels({
-      name: this.name,
-      component: this.mode === 'service' ? 'server' : this.mode,
-      ...(props.partOf !== undefined ? { partOf: props.partOf } : {}),
-    }));
+    selectPods(workload, this.selector);
+    return workload;
   }
-}
-
-/** An HTTP path: starts with '/', no spaces. */
-function validateHttpPath(p: string, prop: string): string {
-  if (typeof p !== 'string' || !p.startsWith('/') || /\s/.test(p)) throw new Error(`${prop} must be an HTTP path starting with "/", got "${p}"`);
-  return p;
 }

@@ -19,3 +19,6 @@ export const NODE_LTS_IMAGE = 'node:24.13.0-alpine';
 
 /** Kubernetes' git-sync v4 (uid/gid 65533): SidecarPod content and hot-plug presets. */
 export const GIT_SYNC_IMAGE = 'registry.k8s.io/git-sync/git-sync:v4.4.0';
+
+/** Node.js 22 on Debian slim (GNU tar, bash): GeneralPurposeRunner's node preset. */
+export const NODE_SLIM_IMAGE = 'node:22.12.0-bookworm-slim';

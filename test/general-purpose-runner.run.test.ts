@@ -20,7 +20,7 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { Testing } from 'cdk8s';
 import { GeneralPurposeRunnerChart } from '../charts/general-purpose-runner';
-import { GeneralPurposeRunner } from '../lib/general-purpose-runner';
+import { GeneralPurposeRunner, RunnerMode } from '../lib/general-purpose-runner';
 import { debianImages } from './fixtures/general-purpose-runner/images';
 import { K8sObject } from '../lib/testing';
 import { freePort, PodSandbox, PodSandboxOptions, request, requirePrograms } from './support/pod-sandbox';
@@ -300,7 +300,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
     // GIVEN a Job with two scripts and a zip bundle on the python preset
     const chart = testChart();
     new GeneralPurposeRunner(chart, 'Py', {
-      name: 'py-bundle', mode: 'job', scriptDirectory: path.join(FIXTURES, 'python-app'), entrypoint: 'main.py', args: ['Universe'],
+      name: 'py-bundle', mode: RunnerMode.JOB, scriptDirectory: path.join(FIXTURES, 'python-app'), entrypoint: 'main.py', args: ['Universe'],
       bundle: path.join(FIXTURES, 'bundles', 'greetings-py.zip'),
     });
     const objects = synthObjects(chart);
@@ -325,7 +325,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
   test('node: GNU tar unpacks a tar.gz with "./" entries into the root-owned emptyDir, as the node user, and NODE_PATH resolves it', async () => {
     const chart = testChart();
     new GeneralPurposeRunner(chart, 'Js', {
-      name: 'js-bundle', mode: 'job', preset: 'node', scriptFiles: [path.join(FIXTURES, 'node-app', 'main.js')], args: ['Universe'],
+      name: 'js-bundle', mode: RunnerMode.JOB, preset: 'node', scriptFiles: [path.join(FIXTURES, 'node-app', 'main.js')], args: ['Universe'],
       bundle: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'),
     });
     const objects = synthObjects(chart);
@@ -345,7 +345,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
   test('node with a zip: busybox unzip unpacks it, then node runs', async () => {
     const chart = testChart();
     new GeneralPurposeRunner(chart, 'JsZip', {
-      name: 'js-zip', mode: 'job', preset: 'node', scripts: { 'main.js': fs.readFileSync(path.join(FIXTURES, 'node-app', 'main.js'), 'utf8') },
+      name: 'js-zip', mode: RunnerMode.JOB, preset: 'node', scripts: { 'main.js': fs.readFileSync(path.join(FIXTURES, 'node-app', 'main.js'), 'utf8') },
       bundle: path.join(FIXTURES, 'bundles', 'greetings-js.zip'),
     });
     const objects = synthObjects(chart);
@@ -371,7 +371,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
     expect(build.stderr).toBe('');
     for (const [file, why] of [['evil.zip', /member '\.\.\/escaped\.py' has an absolute path or a '\.\.' segment/], ['evil.tar', /member 'link' is not a regular file or directory/]] as const) {
       const chart = testChart();
-      new GeneralPurposeRunner(chart, 'Evil', { name: 'evil', mode: 'job', scripts: { 'main.py': 'print(1)\n' }, bundle: path.join(evilDir, file) });
+      new GeneralPurposeRunner(chart, 'Evil', { name: 'evil', mode: RunnerMode.JOB, scripts: { 'main.py': 'print(1)\n' }, bundle: path.join(evilDir, file) });
       const objects = synthObjects(chart);
       const pod = await sandbox(objects, findObject(objects, 'Job', 'evil'));
       // WHEN the bootstrap runs THEN it fails, names the member, and writes nothing

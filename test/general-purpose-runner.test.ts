@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Chart, Testing } from 'cdk8s';
+import { Chart, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { GeneralPurposeRunnerChart } from '../charts/general-purpose-runner';
 import {
-  BUNDLE_SOURCE_PATH, GeneralPurposeRunner, GeneralPurposeRunnerProps, RUNNER_PRESETS, validateCronSchedule,
+  BUNDLE_SOURCE_PATH, GeneralPurposeRunner, GeneralPurposeRunnerProps, RUNNER_PRESETS, RunnerMode, validateCronSchedule,
 } from '../lib/general-purpose-runner';
 import { DEFAULT_RESOURCES } from '../lib/security';
 import { assertValid, K8sObject } from '../lib/testing';
@@ -41,14 +41,31 @@ describe('GeneralPurposeRunner defaults', () => {
     const { runner, objects } = synth({ scripts: HELLO });
     // THEN every default is resolved and visible
     expect(runner).toMatchObject({
-      name: 'runner', mode: 'service', preset: 'python', image: 'python:3.12.8-slim-bookworm', entrypoint: 'hello.py',
+      name: 'runner', mode: RunnerMode.SERVICE, preset: 'python', image: 'python:3.12.8-slim-bookworm', entrypoint: 'hello.py',
       command: ['python3', '/opt/app/hello.py'], args: [], mountPath: '/opt/app', workingDir: '/opt/app', user: 65532,
-      writableTmp: true, port: 8080, servicePort: 80,
+      writableTmp: true, port: 8080, servicePort: 80, serviceType: 'ClusterIP', replicas: 1, allowWildcardRules: false,
+      resources: DEFAULT_RESOURCES,
+      labels: {
+        'app.kubernetes.io/name': 'general-purpose-runner', 'app.kubernetes.io/instance': 'runner',
+        'app.kubernetes.io/component': 'server', 'app.kubernetes.io/managed-by': 'cdk8s',
+      },
+      selector: { 'app.kubernetes.io/name': 'general-purpose-runner', 'app.kubernetes.io/instance': 'runner' },
     });
+    for (const unset of ['healthCheckPath', 'backoffLimit', 'activeDeadlineSeconds', 'ttlSecondsAfterFinished', 'schedule', 'timeZone', 'concurrencyPolicy'] as const) {
+      expect(runner[unset]).toBeUndefined();
+    }
+    expect(runner.podDisruptionBudget).toBeUndefined();
+    expect(runner.networkPolicy).toBeDefined();
     expect(runner.bundleConfigMap).toBeUndefined();
     expect(runner.serviceAccount).toBeUndefined();
     expect(runner.ingress).toBeUndefined();
-    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['ConfigMap/runner-scripts', 'Deployment/runner', 'Service/runner']);
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['ConfigMap/runner-scripts', 'Deployment/runner', 'NetworkPolicy/runner', 'Service/runner']);
+    // the NetworkPolicy: same-namespace pods to the port; egress open (scripts call what they call)
+    expect(findObject(objects, 'NetworkPolicy', 'runner').spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'general-purpose-runner', 'app.kubernetes.io/instance': 'runner' } },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 8080 }] }],
+    });
 
     const cm = findObject(objects, 'ConfigMap', 'runner-scripts');
     expect(cm.data).toEqual(HELLO);
@@ -80,15 +97,18 @@ describe('GeneralPurposeRunner defaults', () => {
     expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsUser: 65532, capabilities: { drop: ['ALL'] } });
     const svc = findObject(objects, 'Service', 'runner');
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080 }]);
-    expect(dep.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'runner', 'app.kubernetes.io/component': 'server', 'app.kubernetes.io/managed-by': 'cdk8s' });
+    expect(dep.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'general-purpose-runner', 'app.kubernetes.io/instance': 'runner', 'app.kubernetes.io/component': 'server', 'app.kubernetes.io/managed-by': 'cdk8s' });
     expect(dep.metadata.labels!['app.kubernetes.io/part-of']).toBeUndefined();
     expect(() => assertValid(objects)).not.toThrow();
   });
 
   test('job mode: backoffLimit 2, activeDeadlineSeconds 600, ttlSecondsAfterFinished 86400, restartPolicy Never, no Service', () => {
-    const { runner, objects } = synth({ mode: 'job', scripts: HELLO });
+    const { runner, objects } = synth({ mode: RunnerMode.JOB, scripts: HELLO });
     expect(runner.job).toBeDefined();
     expect(runner.service).toBeUndefined();
+    expect(runner).toMatchObject({ backoffLimit: 2, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 86400 });
+    expect(runner.port).toBeUndefined();
+    expect(runner.networkPolicy).toBeUndefined();
     const job = findObject(objects, 'Job', 'runner');
     expect(job.spec).toMatchObject({ backoffLimit: 2, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 86400 });
     expect(podSpec(job).restartPolicy).toBe('Never');
@@ -103,7 +123,12 @@ describe('GeneralPurposeRunner defaults', () => {
   test('cronjob mode from a schedule: Forbid, startingDeadlineSeconds 300, history 3/1, the schedule kept verbatim', () => {
     const { runner, objects } = synth({ scripts: HELLO, schedule: '@hourly' });
     expect(runner.mode).toBe('cronjob');
-    expect(runner.schedule).toBe('@hourly');
+    expect(runner).toMatchObject({
+      schedule: '@hourly', concurrencyPolicy: 'Forbid', startingDeadlineSeconds: 300, successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 1,
+      backoffLimit: 2, activeDeadlineSeconds: 600,
+    });
+    expect(runner.timeZone).toBeUndefined();
+    expect(runner.ttlSecondsAfterFinished).toBeUndefined();
     const cron = findObject(objects, 'CronJob', 'runner');
     expect(cron.spec).toMatchObject({
       schedule: '@hourly', concurrencyPolicy: 'Forbid', startingDeadlineSeconds: 300,
@@ -116,10 +141,10 @@ describe('GeneralPurposeRunner defaults', () => {
   });
 
   test('presets: node runs as its own user 1000, busybox has no /tmp, both with their pinned images', () => {
-    const node = synth({ preset: 'node', scripts: { 'main.js': 'console.log(1)\n' }, mode: 'job' });
+    const node = synth({ preset: 'node', scripts: { 'main.js': 'console.log(1)\n' }, mode: RunnerMode.JOB });
     expect(node.runner).toMatchObject({ image: 'node:22.12.0-bookworm-slim', user: 1000, command: ['node', '/opt/app/main.js'], writableTmp: true });
     expect(findContainer(findObject(node.objects, 'Job', 'runner'), 'runner').securityContext).toMatchObject({ runAsUser: 1000, runAsGroup: 1000 });
-    const bb = synth({ preset: 'busybox', scripts: { 'run.sh': 'echo hi\n' }, mode: 'job' });
+    const bb = synth({ preset: 'busybox', scripts: { 'run.sh': 'echo hi\n' }, mode: RunnerMode.JOB });
     expect(bb.runner).toMatchObject({ image: 'busybox:1.36.1', user: 65532, command: ['sh', '/opt/app/run.sh'], writableTmp: false });
     expect(podSpec(findObject(bb.objects, 'Job', 'runner')).volumes.map((v: any) => v.name)).toEqual(['scripts']);
     expect(findContainer(findObject(bb.objects, 'Job', 'runner'), 'runner').env).toBeUndefined();
@@ -144,13 +169,13 @@ describe('GeneralPurposeRunner scripts, env and options', () => {
       entrypoint: 'main.py',
     });
     expect(runner.scripts.map((s) => [s.path, s.key])).toEqual([
-      ['lib/util.py', 'lib.util.py'], ['main.py', 'main.py'],
-      ['greetings/__init__.py', 'greetings.__init__.py'], ['greetings/formal.py', 'greetings.formal.py'], ['greetings/wording.txt', 'greetings.wording.txt'],
+      ['greetings/__init__.py', 'greetings____init__.py'], ['greetings/formal.py', 'greetings__formal.py'], ['greetings/wording.txt', 'greetings__wording.txt'],
+      ['lib/util.py', 'lib__util.py'], ['main.py', 'main.py'],
     ]);
     const cm = findObject(objects, 'ConfigMap', 'runner-scripts');
     expect(cm.data['main.py']).toBe(fs.readFileSync(path.join(FIXTURES, 'python-app', 'main.py'), 'utf8'));
     const vol = podSpec(findObject(objects, 'Deployment', 'runner')).volumes.find((v: any) => v.name === 'scripts');
-    expect(vol.configMap.items).toEqual(expect.arrayContaining([{ key: 'lib.util.py', path: 'lib/util.py' }, { key: 'main.py', path: 'main.py' }]));
+    expect(vol.configMap.items).toEqual(expect.arrayContaining([{ key: 'lib__util.py', path: 'lib/util.py' }, { key: 'main.py', path: 'main.py' }]));
     expect(vol.configMap.items).toHaveLength(5);
     expect(() => assertValid(objects)).not.toThrow();
   });
@@ -182,12 +207,16 @@ describe('GeneralPurposeRunner scripts, env and options', () => {
     expect(() => assertValid(objects, { external: ['Secret/test/creds'] })).not.toThrow();
   });
 
-  test('service options: replicas, ports, HTTP probes, an Ingress with a class', () => {
+  test('service options: replicas, ports, HTTP probes, an Ingress with a class and TLS, a PodDisruptionBudget', () => {
     const { runner, objects } = synth({
       scripts: HELLO, replicas: 2, port: 5000, servicePort: 8080, healthCheckPath: '/healthz',
-      ingressHost: 'hello.example.com', ingressPath: '/api', ingressClassName: 'nginx',
+      ingress: { host: 'hello.example.com', path: '/api', className: 'nginx', tlsSecretName: 'hello-tls' },
     });
     expect(runner.ingress).toBeDefined();
+    expect(findObject(objects, 'PodDisruptionBudget', 'runner').spec).toEqual({
+      maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'general-purpose-runner', 'app.kubernetes.io/instance': 'runner' } },
+    });
+    expect(findObject(objects, 'Ingress', 'runner').spec.tls).toEqual([{ hosts: ['hello.example.com'], secretName: 'hello-tls' }]);
     const dep = findObject(objects, 'Deployment', 'runner');
     expect(dep.spec.replicas).toBe(2);
     const c = findContainer(dep, 'runner');
@@ -197,11 +226,11 @@ describe('GeneralPurposeRunner scripts, env and options', () => {
     const ing = findObject(objects, 'Ingress', 'runner');
     expect(ing.spec.ingressClassName).toBe('nginx');
     expect(ing.spec.rules).toEqual([{ host: 'hello.example.com', http: { paths: [{ path: '/api', pathType: 'Prefix', backend: { service: { name: 'runner', port: { number: 8080 } } } } ] } }]);
-    expect(() => assertValid(objects)).not.toThrow();
+    expect(() => assertValid(objects, { external: ['Secret/test/hello-tls'] })).not.toThrow();
   });
 
   test('an Ingress defaults to path "/" and the cluster default class', () => {
-    const ing = findObject(synth({ scripts: HELLO, ingressHost: 'hello.example.com' }).objects, 'Ingress', 'runner');
+    const ing = findObject(synth({ scripts: HELLO, ingress: { host: 'hello.example.com' } }).objects, 'Ingress', 'runner');
     expect(ing.spec.ingressClassName).toBeUndefined();
     expect(ing.spec.rules[0].http.paths[0].path).toBe('/');
   });
@@ -242,7 +271,7 @@ function podSpecAnnotations(objects: K8sObject[]): Record<string, string> {
 describe('GeneralPurposeRunner bundles', () => {
   test('python: the bundle and unpack.py in <name>-bundle, a python3 init container on the same image, PYTHONPATH, read-only in main', () => {
     const bundle = path.join(FIXTURES, 'bundles', 'greetings-py.zip');
-    const { runner, objects } = synth({ mode: 'job', scriptDirectory: path.join(FIXTURES, 'python-app'), entrypoint: 'main.py', bundle });
+    const { runner, objects } = synth({ mode: RunnerMode.JOB, scriptDirectory: path.join(FIXTURES, 'python-app'), entrypoint: 'main.py', bundle });
     expect(runner).toMatchObject({ bundleMountPath: '/opt/bundle', bundleFormat: 'zip', bootstrapImage: 'python:3.12.8-slim-bookworm', unpackTool: 'python' });
     const cm = findObject(objects, 'ConfigMap', 'runner-bundle');
     expect(cm.binaryData).toEqual({ 'greetings-py.zip': fs.readFileSync(bundle).toString('base64') });
@@ -261,7 +290,7 @@ describe('GeneralPurposeRunner bundles', () => {
   });
 
   test('node: GNU tar for tar.gz on the node image, busybox unzip for zip; an explicit bootstrapImage uses tar/unzip', () => {
-    const js = { preset: 'node' as const, mode: 'job' as const, scripts: { 'main.js': '' } };
+    const js = { preset: 'node' as const, mode: RunnerMode.JOB as const, scripts: { 'main.js': 'console.log(1)\n' } };
     const tgz = synth({ ...js, bundle: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz') });
     const tarInit = findContainer(findObject(tgz.objects, 'Job', 'runner'), 'unpack');
     expect(tarInit.image).toBe('node:22.12.0-bookworm-slim');
@@ -273,7 +302,7 @@ describe('GeneralPurposeRunner bundles', () => {
     expect(unzip.image).toBe('busybox:1.36.1');
     expect(unzip.command).toEqual(['unzip', '-q', '-o', '/opt/bundle-source/greetings-js.zip', '-d', '/opt/bundle']);
     expect(unzip.securityContext).toMatchObject({ runAsUser: 1000 });
-    const mirror = synth({ mode: 'job', scripts: HELLO, bundle: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'), bootstrapImage: 'registry.example.com/busybox:1.36.1', bundleMountPath: '/srv/lib' });
+    const mirror = synth({ mode: RunnerMode.JOB, scripts: HELLO, bundle: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'), bootstrapImage: 'registry.example.com/busybox:1.36.1', bundleMountPath: '/srv/lib' });
     const mirrored = findContainer(findObject(mirror.objects, 'Job', 'runner'), 'unpack');
     expect(mirrored.image).toBe('registry.example.com/busybox:1.36.1');
     expect(mirrored.command).toEqual(['tar', '-x', '-z', '-m', '-o', '-f', '/opt/bundle-source/greetings-js.tar.gz', '-C', '/srv/lib']);
@@ -284,7 +313,7 @@ describe('GeneralPurposeRunner bundles', () => {
     const header = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
     const size = 1024 * 1024 - 'runner-bundle'.length - 'big.zip'.length - 8000;
     const file = scratchFile('big.zip', Buffer.concat([header, Buffer.alloc(size - 4)]));
-    const { objects } = synth({ mode: 'job', preset: 'busybox', scripts: { 'run.sh': '' }, bundle: file });
+    const { objects } = synth({ mode: RunnerMode.JOB, preset: 'busybox', scripts: { 'run.sh': 'echo hi\n' }, bundle: file });
     expect(() => assertValid(objects)).not.toThrow();
   });
 });
@@ -329,54 +358,76 @@ describe('GeneralPurposeRunner validation', () => {
   const fails: Array<[string, () => GeneralPurposeRunnerProps, RegExp]> = [
     ['there is no script', () => ({}), /scripts must contain at least one file: set scripts, scriptFiles or scriptDirectory/],
     ['the entrypoint is not among the scripts', () => ({ scripts: HELLO, entrypoint: 'main.py' }), /entrypoint "main.py" is not among the scripts \(hello.py\)/],
-    ['several scripts and no entrypoint', () => ({ scripts: { ...HELLO, 'b.py': '' } }), /entrypoint is required when there are 2 scripts \(hello.py, b.py\)/],
+    ['several scripts and no entrypoint', () => ({ scripts: { ...HELLO, 'b.py': 'print(2)\n' } }), /entrypoint is required when there are 2 scripts \(b.py, hello.py\)/],
     ['command and entrypoint are both set', () => ({ scripts: HELLO, entrypoint: 'hello.py', command: ['python3', 'hello.py'] }), /command and entrypoint conflict/],
     ['the command names an interpreter the preset lacks', () => ({ preset: 'node', scripts: HELLO, command: ['python3', '/opt/app/hello.py'] }),
       /command "python3" conflicts with preset "node": its image node:22.12.0-bookworm-slim has node, npm, npx, corepack, sh, bash, not python3/],
     ['busybox is asked for bash', () => ({ preset: 'busybox', scripts: HELLO, command: ['/bin/bash', '-c', 'x'] }), /command "\/bin\/bash" conflicts with preset "busybox"/],
     ['a custom image has no command', () => ({ image: 'ruby:3.3.6-slim-bookworm', scripts: HELLO }), /command is required with a custom image \(no preset\)/],
     ['the command is empty', () => ({ scripts: HELLO, command: [] }), /command must name a program, got \[\]/],
-    ['the preset is unknown', () => ({ scripts: HELLO, preset: 'perl' as any }), /preset must be one of python, node, busybox, got "perl"/],
+    ['the preset is unknown', () => ({ scripts: HELLO, preset: 'perl' as any }), /preset must be one of "python", "node", "busybox", got "perl"/],
     ['the image floats', () => ({ scripts: HELLO, image: 'python:latest', preset: 'python' }), /image must not use the floating "latest" tag/],
     ['the schedule has 6 fields', () => ({ scripts: HELLO, schedule: '0 0 * * * *' }), /schedule must have 5 fields .* got 6 in "0 0 \* \* \* \*"/],
     ['the schedule hour is out of range', () => ({ scripts: HELLO, schedule: '0 24 * * *' }), /schedule hour must be 0-23, got 24 in "0 24 \* \* \*"/],
     ['the schedule is not cron at all', () => ({ scripts: HELLO, schedule: 'every day' }), /schedule must have 5 fields/],
-    ['mode cronjob has no schedule', () => ({ scripts: HELLO, mode: 'cronjob' }), /schedule is required in mode "cronjob"/],
-    ['schedule is set in job mode', () => ({ scripts: HELLO, mode: 'job', schedule: '@daily' }), /schedule only applies to mode "cronjob", got mode "job"/],
-    ['port is set in job mode', () => ({ scripts: HELLO, mode: 'job', port: 80 }), /port only applies to mode "service", got mode "job"/],
+    ['mode cronjob has no schedule', () => ({ scripts: HELLO, mode: RunnerMode.CRONJOB }), /schedule is required in mode "cronjob"/],
+    ['schedule is set in job mode', () => ({ scripts: HELLO, mode: RunnerMode.JOB, schedule: '@daily' }), /schedule only applies to mode "cronjob", got mode "job"/],
+    ['port is set in job mode', () => ({ scripts: HELLO, mode: RunnerMode.JOB, port: 80 }), /port only applies to mode "service", got mode "job"/],
     ['ttlSecondsAfterFinished is set on a CronJob', () => ({ scripts: HELLO, schedule: '@daily', ttlSecondsAfterFinished: 60 }), /ttlSecondsAfterFinished only applies to mode "job", got mode "cronjob"/],
     ['backoffLimit is set on a service', () => ({ scripts: HELLO, backoffLimit: 1 }), /backoffLimit only applies to mode "job" or "cronjob", got mode "service"/],
-    ['the mode is unknown', () => ({ scripts: HELLO, mode: 'daemon' as any }), /mode must be one of service, job, cronjob, got "daemon"/],
+    ['the mode is unknown', () => ({ scripts: HELLO, mode: 'daemon' as any }), /mode must be one of "service", "job", "cronjob", got "daemon"/],
     ['startingDeadlineSeconds is below 10', () => ({ scripts: HELLO, schedule: '@daily', startingDeadlineSeconds: 5 }), /startingDeadlineSeconds must be an integer 10-\d+, got 5/],
-    ['the time zone is not a name', () => ({ scripts: HELLO, schedule: '@daily', timeZone: 'UTC+2 ' }), /timeZone must be an IANA time zone name/],
+    ['the time zone is not a name', () => ({ scripts: HELLO, schedule: '@daily', timeZone: 'UTC+2 ' }), /timeZone must be an IANA time zone such as "Europe\/Berlin" or "Etc\/UTC", got "UTC\+2 "/],
     ['a CronJob name is longer than 52', () => ({ scripts: HELLO, schedule: '@daily', name: 'a'.repeat(53) }), /name must be at most 52 characters for a CronJob/],
     ['the name is not a DNS label', () => ({ scripts: HELLO, name: 'My_Runner' }), /name must be a DNS-1123 label/],
     ['a rule has a wildcard verb', () => ({ scripts: HELLO, clusterRules: [{ resources: ['namespaces'], verbs: ['*'] }] }),
       /clusterRules\[0\].verbs must not contain "\*" \(it grants far more than a script needs\): list the verbs or set allowWildcardRules: true/],
     ['a rule has a wildcard resource', () => ({ scripts: HELLO, rules: [{ resources: ['*'], verbs: ['get'] }] }), /rules\[0\].resources must not contain "\*"/],
     ['a rule has no verbs', () => ({ scripts: HELLO, rules: [{ resources: ['pods'], verbs: [] }] }), /rules\[0\].verbs must list at least one value/],
-    ['a rule has a bad verb', () => ({ scripts: HELLO, rules: [{ resources: ['pods'], verbs: ['Get'] }] }), /rules\[0\].verbs has an invalid entry "Get"/],
+    ['a rule has a bad verb', () => ({ scripts: HELLO, rules: [{ resources: ['pods'], verbs: ['Get'] }] }), /rules\[0\].verbs\[0\] must be an RBAC verb \(get, list, watch, .*\), got "Get"/],
     ['rules is empty', () => ({ scripts: HELLO, rules: [] }), /rules must list at least one rule when set/],
     ['an env name is invalid', () => ({ scripts: HELLO, env: { '1BAD': 'x' } }), /env name must be a valid environment variable name/],
     ['a script path climbs out', () => ({ scripts: { '../x.py': '' } }), /scripts path must be a relative path .* got "..\/x.py"/],
-    ['two script paths map to one key', () => ({ scripts: { 'a/b.py': '', 'a.b.py': '' }, entrypoint: 'a.b.py' }), /scripts "a\/b.py" and "a.b.py" both map to ConfigMap key "a.b.py"/],
-    ['a script is given twice', () => ({ scripts: { 'main.py': '' }, scriptFiles: [path.join(FIXTURES, 'python-app', 'main.py')] }), /script "main.py" is given twice \(scripts and scriptFiles\)/],
-    ['a script file does not exist', () => ({ scriptFiles: ['/nonexistent/x.py'] }), /scriptFiles entry "\/nonexistent\/x.py" must be an existing file/],
-    ['the script directory does not exist', () => ({ scriptDirectory: '/nonexistent' }), /scriptDirectory must be an existing directory, got "\/nonexistent"/],
-    ['a script is not UTF-8', () => ({ scriptFiles: [scratchFile('bin.py', Buffer.from([0xff, 0xfe, 0x00]))] }), /is not UTF-8 text: ship binary files in a bundle/],
-    ['the scripts exceed 1 MiB', () => ({ scripts: { 'big.py': 'x'.repeat(1024 * 1024) } }), /scripts total 1.00 MiB \(1048582 bytes\), more than the ConfigMap limit of 1.00 MiB \(1048576 bytes\)/],
-    ['the bundle exceeds 1 MiB', () => ({ scripts: HELLO, mode: 'job', bundle: scratchFile('big.zip', Buffer.concat([Buffer.from('PK\u0003\u0004'), Buffer.alloc(1024 * 1024)])) }),
-      /bundle ".*big.zip" is 1.00 MiB \(1048580 bytes\); with its ConfigMap it needs .* more than the ConfigMap limit of 1.00 MiB \(1048576 bytes\): ship large dependencies in an image or a volume/],
+    ['a script is given twice', () => ({ scripts: { 'main.py': '' }, scriptFiles: [path.join(FIXTURES, 'python-app', 'main.py')] }), /scripts path "main.py" is given twice: by scripts and by scriptFiles\[0\] ".*main.py"/],
+    ['a script file does not exist', () => ({ scriptFiles: ['/nonexistent/x.py'] }), /scriptFiles\[0\] "\/nonexistent\/x.py" does not exist/],
+    ['the script directory does not exist', () => ({ scriptDirectory: '/nonexistent' }), /scriptDirectory "\/nonexistent" does not exist/],
+    ['a script is not UTF-8', () => ({ scriptFiles: [scratchFile('bin.py', Buffer.from([0xff, 0xfe, 0x00]))] }), /scripts file "bin.py" \(from scriptFiles\[0\] ".*bin.py"\) must be UTF-8 text, got bytes that are not valid UTF-8/],
+    ['the scripts exceed 1 MiB', () => ({ scripts: { 'big.py': 'x'.repeat(1024 * 1024) } }), /scripts is 1.00 MiB \(1048582 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold \(largest files: big.py 1.00 MiB \(1048576 bytes\)\): ship large files in a bundle or an image/],
+    ['the bundle exceeds 1 MiB', () => ({ scripts: HELLO, mode: RunnerMode.JOB, bundle: scratchFile('big.zip', Buffer.concat([Buffer.from('PK\u0003\u0004'), Buffer.alloc(1024 * 1024)])) }),
+      /bundle is 1.00 MiB \(\d+ bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold \(largest files: big.zip 1.00 MiB \(1048580 bytes\).*\): ship large dependencies in an image or a volume/],
     ['the bundle has an unknown extension', () => ({ scripts: HELLO, bundle: scratchFile('b.rar', 'x') }), /bundle must be a .zip, .tar, .tar.gz or .tgz file/],
     ['the bundle is not what its name says', () => ({ scripts: HELLO, bundle: scratchFile('b.zip', 'not a zip') }), /bundle ".*b.zip" is not a zip archive/],
-    ['the bundle does not exist', () => ({ scripts: HELLO, bundle: '/nonexistent/b.zip' }), /bundle must be an existing file, got "\/nonexistent\/b.zip"/],
+    ['the bundle does not exist', () => ({ scripts: HELLO, bundle: '/nonexistent/b.zip' }), /bundle "\/nonexistent\/b.zip" does not exist/],
     ['the bundle mount overlaps the scripts', () => ({ scripts: HELLO, bundle: path.join(FIXTURES, 'bundles', 'greetings-py.zip'), bundleMountPath: '/opt/app/lib' }),
       /bundleMountPath must not overlap mountPath \("\/opt\/app"\), got "\/opt\/app\/lib"/],
     ['the scripts mount overlaps /tmp', () => ({ scripts: HELLO, mountPath: '/tmp/app' }), /mountPath must not overlap the writable \/tmp, got "\/tmp\/app"/],
     ['the mount path is relative', () => ({ scripts: HELLO, mountPath: 'app' }), /mountPath must be an absolute path/],
-    ['ingressPath is set without ingressHost', () => ({ scripts: HELLO, ingressPath: '/x' }), /ingressPath and ingressClassName need ingressHost/],
-    ['the health check path is not a path', () => ({ scripts: HELLO, healthCheckPath: 'healthz' }), /healthCheckPath must be an HTTP path starting with "\/", got "healthz"/],
-    ['the port is out of range', () => ({ scripts: HELLO, port: 70000 }), /port must be an integer port 1-65535, got 70000/],
+    ['the ingress has TLS but no host', () => ({ scripts: HELLO, ingress: { tlsSecretName: 'x-tls' } }), /ingress.tlsSecretName needs ingress.host/],
+    ['an ingress is set in job mode', () => ({ scripts: HELLO, mode: RunnerMode.JOB, ingress: { host: 'x.example.com' } }), /ingress only applies to mode "service", got mode "job"/],
+    ['an env value is a number (it would be emitted with no value)', () => ({ scripts: HELLO, env: { RETRIES: 3 as unknown as string } }),
+      /env "RETRIES" must be a string or a kplus.EnvValue .*got number 3/],
+    ['an env value is a boolean', () => ({ scripts: HELLO, env: { DEBUG: true as unknown as string } }), /env "DEBUG" must be a string or a kplus.EnvValue .*got boolean true/],
+    ['the entrypoint script is empty', () => ({ scripts: { 'main.py': '' } }), /entrypoint script "main.py" must not be empty, got ""/],
+    ['the entrypoint script is only white space', () => ({ scripts: { 'main.py': ' \n', 'lib/__init__.py': '' }, entrypoint: 'main.py' }), /entrypoint script "main.py" must not be empty/],
+    ['the scripts map is empty', () => ({ scripts: {} }), /scripts must contain at least one file/],
+    ['the entrypoint is empty', () => ({ scripts: HELLO, entrypoint: '' }), /entrypoint must not be empty, got ""/],
+    ['the command is a blank program', () => ({ scripts: HELLO, command: [' '] }), /command must name a program/],
+    ['the time zone is unknown', () => ({ scripts: HELLO, schedule: '@daily', timeZone: 'Mars/Olympus_Mons' }), /timeZone must be an IANA time zone .* got "Mars\/Olympus_Mons"/],
+    ['the time zone is a misspelled city', () => ({ scripts: HELLO, schedule: '@daily', timeZone: 'Europe/Berln' }), /timeZone must be an IANA time zone .* got "Europe\/Berln"/],
+    ['an RBAC verb is misspelled', () => ({ scripts: HELLO, rules: [{ resources: ['pods'], verbs: ['get', 'lsit'] }] }), /rules\[0\].verbs\[1\] must be an RBAC verb .* got "lsit"/],
+    ['the mode is in the wrong case', () => ({ scripts: HELLO, mode: 'Job' as RunnerMode }), /mode must be one of "service", "job", "cronjob", got "Job" \(did you mean "job"\?\)/],
+    ['the preset is in the wrong case', () => ({ scripts: HELLO, preset: 'Python' as 'python' }), /preset must be one of "python", "node", "busybox", got "Python" \(did you mean "python"\?\)/],
+    ['the concurrency policy is in the wrong case', () => ({ scripts: HELLO, schedule: '@daily', concurrencyPolicy: 'forbid' as kplus.ConcurrencyPolicy }),
+      /concurrencyPolicy must be one of "Allow", "Forbid", "Replace", got "forbid" \(did you mean "Forbid"\?\)/],
+    ['the serviceType is in the wrong case', () => ({ scripts: HELLO, serviceType: 'nodeport' as kplus.ServiceType }), /serviceType must be one of .* got "nodeport" \(did you mean "NodePort"\?\)/],
+    ['a CPU request is above its limit', () => ({ scripts: HELLO, resources: { cpu: { request: kplus.Cpu.millis(800), limit: kplus.Cpu.millis(500) } } }),
+      /resources.cpu.request must not exceed resources.cpu.limit, got request 800m and limit 500m/],
+    ['a memory request is above its limit', () => ({ scripts: HELLO, resources: { memory: { request: Size.gibibytes(1), limit: Size.mebibytes(512) } } }),
+      /resources.memory.request must not exceed resources.memory.limit, got request 1048576Ki and limit 524288Ki/],
+    ['a script file entry is left out', () => ({ scriptFiles: [undefined as unknown as string] }), /scriptFiles\[0\] is required/],
+    ['the port is privileged (the runner runs as non-root)', () => ({ scripts: HELLO, port: 80 }), /port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 80/],
+    ['the health check path is not a path', () => ({ scripts: HELLO, healthCheckPath: 'healthz' }), /healthCheckPath must be an absolute URL path like "\/" or "\/healthz" .*got "healthz"/],
+    ['the port is out of range', () => ({ scripts: HELLO, port: 70000 }), /port must be an integer 1024-65535 .*got 70000/],
   ];
   test.each(fails)('fails when %s', (_why, props, message) => {
     expect(() => synth(props())).toThrow(message);
@@ -442,6 +493,8 @@ describe('GeneralPurposeRunnerChart', () => {
       'Deployment/general-purpose-runner/greeter',
       'Deployment/general-purpose-runner/namespaces-api',
       'Job/general-purpose-runner/greeter-smoke-test',
+      'NetworkPolicy/general-purpose-runner/greeter',
+      'NetworkPolicy/general-purpose-runner/namespaces-api',
       'Service/general-purpose-runner/greeter',
       'Service/general-purpose-runner/namespaces-api',
       'ServiceAccount/general-purpose-runner/namespaces-api',
@@ -476,7 +529,7 @@ describe('GeneralPurposeRunnerChart', () => {
 
   test('props change the greeting, target, port, Ingress, schedule and namespace', () => {
     const objs = synthObjects(new GeneralPurposeRunnerChart(Testing.app(), 'gpr', {
-      namespace: 'tools', greeting: 'Hello', target: 'World', port: 5000, greeterHost: 'greeter.example.com', monitorSchedule: '@hourly',
+      namespace: 'tools', greeting: 'Hello', target: 'World', port: 5000, greeterIngress: { host: 'greeter.example.com' }, monitorSchedule: '@hourly',
     }));
     const greeter = findContainer(findObject(objs, 'Deployment', 'greeter'), 'greeter');
     expect(greeter.args).toEqual(['World']);

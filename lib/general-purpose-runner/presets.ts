@@ -1,0 +1,89 @@
+/**
+ * The stock images GeneralPurposeRunner knows how to drive without a
+ * `command`: how each runs a script, as which user, and how it unpacks a bundle.
+ */
+import { BUSYBOX_IMAGE, NODE_SLIM_IMAGE, PYTHON_IMAGE } from '../images';
+import { DEFAULT_RUN_AS_USER } from '../security';
+
+/** The stock images a runner knows how to drive without a `command`. */
+export type RunnerPresetName = 'python' | 'node' | 'busybox';
+
+/** The archive formats a bundle may have, recognised by file extension. */
+export type BundleFormat = 'zip' | 'tar' | 'tar.gz';
+
+/**
+ * The tool a bootstrap init container unpacks a bundle with: python's
+ * zipfile/tarfile (unpack.py), busybox tar, GNU tar, or busybox unzip.
+ */
+export type UnpackTool = 'python' | 'tar' | 'gnu-tar' | 'unzip';
+
+/**
+ * What a preset knows about its stock image.
+ */
+export interface RunnerPreset {
+  /** The pinned stock image. */
+  readonly image: string;
+  /** The command that runs the entrypoint script (the script's path is appended). */
+  readonly interpreter: readonly string[];
+  /** The UID (and GID) the containers run as: the image's own non-root user where it has one. */
+  readonly user: number;
+  /** Environment the interpreter needs on a read-only root filesystem. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Whether the interpreter needs a writable /tmp. */
+  readonly writableTmp: boolean;
+  /** Interpreters and shells the image has, to catch a `command` meant for another image. */
+  readonly executables: readonly string[];
+  /** The tool this image unpacks each bundle format with; formats not listed use busybox. */
+  readonly unpack: Readonly<Partial<Record<BundleFormat, UnpackTool>>>;
+  /** The variable that makes the unpacked bundle importable, if the language has one. */
+  readonly bundlePathEnv?: string;
+}
+
+
+/**
+ * Presets for stock images, with tags that exist on Docker Hub.
+ *
+ * - python: `python:3.12.8-slim-bookworm` (runs as root by default, so the
+ *   runner uses 65532), `python3 <script>`, PYTHONDONTWRITEBYTECODE=1 so
+ *   imports do not try to write `__pycache__` next to read-only scripts,
+ *   PYTHONUNBUFFERED=1 so logs appear as they are printed; zipfile/tarfile
+ *   unpack bundles.
+ * - node: `node:22.12.0-bookworm-slim` as its own `node` user (1000),
+ *   `node <script>`; GNU tar unpacks tar bundles, busybox unzips zips.
+ * - busybox: `busybox:1.36.1`, `sh <script>`; its own tar and unzip.
+ */
+export const RUNNER_PRESETS: Readonly<Record<RunnerPresetName, RunnerPreset>> = {
+  python: {
+    image: PYTHON_IMAGE,
+    interpreter: ['python3'],
+    user: DEFAULT_RUN_AS_USER,
+    env: { PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
+    writableTmp: true,
+    executables: ['python', 'python3', 'pip', 'pip3', 'sh', 'bash'],
+    unpack: { 'zip': 'python', 'tar': 'python', 'tar.gz': 'python' },
+    bundlePathEnv: 'PYTHONPATH',
+  },
+  node: {
+    image: NODE_SLIM_IMAGE,
+    interpreter: ['node'],
+    user: 1000,
+    env: {},
+    writableTmp: true,
+    executables: ['node', 'npm', 'npx', 'corepack', 'sh', 'bash'],
+    unpack: { 'tar': 'gnu-tar', 'tar.gz': 'gnu-tar' },
+    bundlePathEnv: 'NODE_PATH',
+  },
+  busybox: {
+    image: BUSYBOX_IMAGE,
+    interpreter: ['sh'],
+    user: DEFAULT_RUN_AS_USER,
+    env: {},
+    writableTmp: false,
+    executables: ['sh', 'ash'],
+    unpack: { 'zip': 'unzip', 'tar': 'tar', 'tar.gz': 'tar' },
+  },
+};
+
+/** Interpreters that exist in some images and not others: a `command` naming one must match the preset. */
+export const KNOWN_INTERPRETERS = new Set(['python', 'python2', 'python3', 'pip', 'pip3', 'node', 'nodejs', 'npm', 'npx', 'corepack',
+  'deno', 'bun', 'sh', 'ash', 'bash', 'zsh', 'ruby', 'perl', 'php', 'java', 'pwsh']);
