@@ -6,12 +6,19 @@
  */
 import { k8s } from 'cdk8s-plus-28';
 
-export import IntOrString = k8s.IntOrString;
-export import KubeClusterRole = k8s.KubeClusterRole;
-export import KubeClusterRoleBinding = k8s.KubeClusterRoleBinding;
-export import KubeNetworkPolicy = k8s.KubeNetworkPolicy;
-export import KubePodDisruptionBudget = k8s.KubePodDisruptionBudget;
-export import KubeRole = k8s.KubeRole;
-export import KubeRoleBinding = k8s.KubeRoleBinding;
+export const IntOrString = k8s.IntOrString;
+export type IntOrString = k8s.IntOrString;
+export const KubeClusterRole = k8s.KubeClusterRole;
+export type KubeClusterRole = k8s.KubeClusterRole;
+export const KubeClusterRoleBinding = k8s.KubeClusterRoleBinding;
+export type KubeClusterRoleBinding = k8s.KubeClusterRoleBinding;
+export const KubeNetworkPolicy = k8s.KubeNetworkPolicy;
+export type KubeNetworkPolicy = k8s.KubeNetworkPolicy;
+export const KubePodDisruptionBudget = k8s.KubePodDisruptionBudget;
+export type KubePodDisruptionBudget = k8s.KubePodDisruptionBudget;
+export const KubeRole = k8s.KubeRole;
+export type KubeRole = k8s.KubeRole;
+export const KubeRoleBinding = k8s.KubeRoleBinding;
+export type KubeRoleBinding = k8s.KubeRoleBinding;
 export type NetworkPolicyPeer = k8s.NetworkPolicyPeer;
 export type PolicyRule = k8s.PolicyRule;

@@ -1,7 +1,7 @@
 /**
  * Writes lib/testing/k8s-1.28.0-definitions.min.json, the schema the
  * testing gate ships, from the vendored official one (see lib/testing/schema.ts).
- * `npm run schema`; test/testing.test.ts fails when the committed file is stale.
+ * `npm run schema`; test/api.test.ts fails when the committed file is stale.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

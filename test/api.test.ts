@@ -1,0 +1,71 @@
+/**
+ * The public API as an artifact: the API reports (api/*.api.md) and the
+ * generated reference (docs/api/) match what lib/ exports today, the app uses
+ * the constructs only through the public entry, and the schema the testing
+ * entry ships is the official one less its descriptions.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { checkApi, ENTRIES, REFERENCE_DIR, REPORT_DIR } from '../scripts/api';
+import { compactSchemaText, COMPACT_SCHEMA, OFFICIAL_SCHEMA } from '../scripts/compact-schema';
+import { validateObjects } from '../lib/testing';
+import { stripDescriptions } from '../lib/testing/schema';
+
+const ROOT = path.join(__dirname, '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+
+describe('the public API', () => {
+  test('api/*.api.md and docs/api/ are fresh (else: npm run api, and review the diff)', () => {
+    expect(checkApi()).toEqual([]);
+  }, 240_000);
+
+  test('one report per package entry, and each entry is in package.json "exports"', () => {
+    for (const e of ENTRIES) {
+      expect(fs.existsSync(path.join(REPORT_DIR, e.report))).toBe(true);
+      const exported = pkg.exports[e.exportPath];
+      expect(exported.types).toBe(`./build/${path.relative('lib', e.source).replace(/\.ts$/, '.d.ts')}`);
+      expect(exported.default).toBe(`./build/${path.relative('lib', e.source).replace(/\.ts$/, '.js')}`);
+    }
+    expect(fs.readdirSync(REFERENCE_DIR).sort()).toEqual(['README.md', 'index.md', 'testing.md']);
+  });
+
+  test('the report lists the five constructs as classes', () => {
+    const report = fs.readFileSync(path.join(REPORT_DIR, 'cdk8s-patterns.api.md'), 'utf8');
+    for (const c of ['StaticSite', 'ImmutableConfigInit', 'ImmutableConfigMap', 'SidecarPod', 'GeneralPurposeRunner', 'KvProxy']) {
+      expect(report).toMatch(new RegExp(`^export class ${c} extends Construct \\{`, 'm'));
+    }
+  });
+
+  test('main.ts, charts/ and config/ import lib/ only through the public entry', () => {
+    const files = ['main.ts', ...['charts', 'config'].flatMap((d) => fs.readdirSync(path.join(ROOT, d)).filter((f) => f.endsWith('.ts')).map((f) => `${d}/${f}`))];
+    const deep = files.flatMap((f) => [...fs.readFileSync(path.join(ROOT, f), 'utf8').matchAll(/from '((?:\.\.?\/)+lib\/[^']+)'/g)].map((m) => `${f}: ${m[1]}`));
+    expect(deep).toEqual([]);
+  });
+});
+
+describe('the schema the testing entry ships', () => {
+  test('is the official Kubernetes 1.28 schema less its descriptions (else: npm run schema)', () => {
+    expect(fs.readFileSync(COMPACT_SCHEMA, 'utf8')).toBe(compactSchemaText());
+  });
+
+  test('keeps every definition, type, required list and extension; drops only the description annotations', () => {
+    const official = JSON.parse(fs.readFileSync(OFFICIAL_SCHEMA, 'utf8'));
+    const compact = JSON.parse(fs.readFileSync(COMPACT_SCHEMA, 'utf8'));
+    expect(Object.keys(compact.definitions)).toEqual(Object.keys(official.definitions));
+    const pc = official.definitions['io.k8s.api.scheduling.v1.PriorityClass'];
+    // a field named "description" is a field, not an annotation
+    expect(compact.definitions['io.k8s.api.scheduling.v1.PriorityClass'].properties.description).toEqual({ type: 'string' });
+    expect(compact.definitions['io.k8s.api.scheduling.v1.PriorityClass'].required).toEqual(pc.required);
+    expect(JSON.stringify(compact)).not.toMatch(/"description":"/);
+    expect(stripDescriptions({ description: 'x', properties: { description: { description: 'y', type: 'string' } } }))
+      .toEqual({ properties: { description: { type: 'string' } } });
+    expect(fs.statSync(COMPACT_SCHEMA).size).toBeLessThan(fs.statSync(OFFICIAL_SCHEMA).size / 4);
+  });
+
+  test('still rejects what the official schema rejects', () => {
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'y' }, data: { a: 1 }, dta: {} };
+    expect(validateObjects([cm as any]).map((v) => v.message)).toEqual(expect.arrayContaining([
+      '/: unknown field "dta"', '/data/a: must be string',
+    ]));
+  });
+});
