@@ -7,6 +7,13 @@
  *
  *   npm run bench                 # everything (a few minutes)
  *   npm run bench -- --quick      # fewer repetitions and shorter loads
+ *   npm run bench -- --only=kv-log,kv-memory,kv-ryw   # some parts, in isolation
+ *
+ * Parts: synth, scaling, kv (reads vs the naive relay, writes), memory (RSS by
+ * ConfigMap count), kv-log (GET throughput by KV_ACCESS_LOG), kv-memory (RSS
+ * with 1,000 ConfigMaps of 100 keys, idle and after one GET of each), kv-ryw
+ * (three replicas: write through one, read it through another with ?min-index).
+ * With --only, bench/latest.* are left alone and the report goes to stdout.
  */
 import { ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,6 +28,10 @@ const SYNTH_RUNS = QUICK ? 3 : 5;
 const LOAD_RUNS = QUICK ? 1 : 3;
 const LOAD_SECONDS = QUICK ? 2 : 3;
 const SCALE_NS = QUICK ? [10, 100] : [10, 100, 1000];
+const ONLY = (process.argv.find((a) => a.startsWith('--only=')) ?? '').slice('--only='.length).split(',').filter((x) => x !== '');
+const PARTS = ['synth', 'scaling', 'kv', 'memory', 'kv-log', 'kv-memory', 'kv-ryw'];
+for (const part of ONLY) if (!PARTS.includes(part)) throw new Error(`--only: unknown part "${part}", use ${PARTS.join(', ')}`);
+const wanted = (part: string) => ONLY.length === 0 || ONLY.includes(part);
 const started = Date.now();
 
 // ------------------------------------------------------------ utilities ---
@@ -142,18 +153,25 @@ async function startNaive(apiUrl: string) {
 const TOKEN = 'bench-read-token-0123456789abcdef';
 const WRITE_TOKEN = 'bench-write-token-0123456789abcdef';
 
-async function startProxy(apiUrl: string, extraEnv: Record<string, string> = {}) {
+async function startProxy(apiUrl: string, extraEnv: Record<string, string> = {}, logFile?: string) {
   const tokens = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-tokens-'));
+  // stdout to a file, as a container runtime takes it, without loading this process
+  const out = logFile ? fs.openSync(logFile, 'w') : 'ignore';
   fs.writeFileSync(path.join(tokens, 'read-tokens'), `${TOKEN}\n`);
   fs.writeFileSync(path.join(tokens, 'write-tokens'), `${WRITE_TOKEN}\n`);
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, [path.join(ROOT, 'lib', 'kv-proxy', 'server', 'server.js')], {
+  // BENCH_PROXY_SERVER: measure another copy of the server (e.g. a previous commit's)
+  const child = spawn(process.execPath, [process.env.BENCH_PROXY_SERVER || path.join(ROOT, 'lib', 'kv-proxy', 'server', 'server.js')], {
     env: {
       PATH: process.env.PATH ?? '', PORT: String(port), KUBE_API_URL: apiUrl, KV_NAMESPACES: 'bench',
-      KV_TOKENS_DIR: tokens, KV_WRITE_ENABLED: 'true', ...extraEnv,
+      KV_TOKENS_DIR: tokens, KV_WRITE_ENABLED: 'true',
+      // BENCH_PROXY_NODE_OPTIONS: try runtime flags (e.g. --max-semi-space-size=2) on the proxy
+      ...(process.env.BENCH_PROXY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_PROXY_NODE_OPTIONS } : {}),
+      ...extraEnv,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', out, 'pipe'],
   });
+  if (typeof out === 'number') fs.closeSync(out);
   let stderr = '';
   child.stderr!.on('data', (d) => { stderr += d; });
   const url = `http://127.0.0.1:${port}`;
@@ -178,8 +196,8 @@ function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
 }
 
-async function load(url: string, connections: number, headers: Record<string, string>) {
-  const r = await autocannon({ url, connections, duration: LOAD_SECONDS, headers, pipelining: 1 });
+async function load(url: string, connections: number, headers: Record<string, string>, seconds = LOAD_SECONDS) {
+  const r = await autocannon({ url, connections, duration: seconds, headers, pipelining: 1 });
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx + r.errors, total: r.requests.total };
 }
 
@@ -265,36 +283,179 @@ async function benchMemory() {
   return rows;
 }
 
+/** GET throughput at 64 connections by KV_ACCESS_LOG, interleaved runs; stdout to a file. */
+async function benchKvLog() {
+  const api = await new ApiProcess().start();
+  const data: Record<string, string> = {};
+  for (let i = 0; i < 100; i++) data[`key-${String(i).padStart(3, '0')}`] = `value-${i}-${'x'.repeat(32)}`;
+  await api.call('setConfigMap', 'bench', 'flags', data);
+  const modes = [['default (errors)', {}], ['off', { KV_ACCESS_LOG: 'off' }], ['all', { KV_ACCESS_LOG: 'all' }]] as const;
+  const runs = new Map<string, number[]>(modes.map(([m]) => [m, []]));
+  const logBytes = new Map<string, number>(modes.map(([m]) => [m, 0]));
+  const reps = QUICK ? 2 : 5;
+  try {
+    for (let i = 0; i < reps; i++) {
+      for (const [mode, env] of modes) {
+        const logFile = path.join(os.tmpdir(), `bench-kv-log-${process.pid}.log`);
+        const proxy = await startProxy(api.url, env, logFile);
+        try {
+          await load(`${proxy.url}/kv/bench/flags`, 64, { authorization: `Bearer ${TOKEN}` }, 1); // warm-up
+          const r = await step(`GET at 64 connections, log ${mode} (run ${i + 1}/${reps})`, () => load(`${proxy.url}/kv/bench/flags`, 64, { authorization: `Bearer ${TOKEN}` }));
+          runs.get(mode)!.push(r.rps);
+        } finally {
+          await proxy.stop();
+          logBytes.set(mode, logBytes.get(mode)! + fs.statSync(logFile).size);
+          fs.rmSync(logFile, { force: true });
+        }
+      }
+    }
+  } finally {
+    await api.stop();
+  }
+  const off = median(runs.get('off')!);
+  return modes.map(([mode]) => ({
+    accessLog: mode, runs: reps, medianRps: round(median(runs.get(mode)!), 0),
+    vsOff: round(median(runs.get(mode)!) / off, 3), logMiBPerRun: round(logBytes.get(mode)! / reps / 2 ** 20, 2),
+  }));
+}
+
+/** RSS with 1,000 ConfigMaps of 100 keys (about 7.7 KB of JSON each) cached: idle, and after one GET of each. */
+async function benchKvMemory() {
+  const api = await new ApiProcess().start();
+  const configMaps = 1000;
+  // key-0 .. key-99 with 64-byte values: about 7.7 KB as JSON
+  await api.call('seedConfigMaps', 'bench', configMaps, 100, 64);
+  const jsonBytes: number = await api.call('jsonBytes', 'bench', 'cm-0000');
+  const proxy = await step(`proxy with ${configMaps} ConfigMaps × 100 keys`, () => startProxy(api.url));
+  const sample = async () => {
+    const xs = [];
+    for (let i = 0; i < 5; i++) { xs.push(rssMiB(proxy.pid)); await new Promise((r) => setTimeout(r, 200)); }
+    return round(median(xs));
+  };
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    const idle = await sample();
+    await step(`GET each of the ${configMaps} ConfigMaps once`, async () => {
+      for (let i = 0; i < configMaps; i += 50) {
+        await Promise.all(Array.from({ length: 50 }, async (_, j) => {
+          const res = await fetch(`${proxy.url}/kv/bench/cm-${String(i + j).padStart(4, '0')}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+          if (res.status !== 200) throw new Error(`GET answered ${res.status}`);
+          await res.arrayBuffer();
+        }));
+      }
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const afterGets = await sample();
+    return { configMaps, keysEach: 100, jsonBytesEach: jsonBytes, idleRssMiB: idle, afterOneGetEachRssMiB: afterGets, targetMiB: 80 };
+  } finally {
+    await proxy.stop();
+    await api.stop();
+  }
+}
+
+/**
+ * Three replicas against one API server whose watch delivers 50 ms late:
+ * write through replica A, read through B at once, plain and with ?min-index.
+ */
+async function benchKvRyw() {
+  const api = await new ApiProcess().start();
+  await api.call('setConfigMap', 'bench', 'ryw', { v: '0' });
+  await api.call('setEventDelay', 50);
+  const replicas = [await startProxy(api.url), await startProxy(api.url), await startProxy(api.url)];
+  const n = QUICK ? 50 : 200;
+  const latencies: number[] = [];
+  const writeLatencies: number[] = [];
+  let stalePlain = 0;
+  let wrong = 0;
+  try {
+    await step(`${n} writes through one replica, each read through another`, async () => {
+      for (let i = 1; i <= n; i++) {
+        const [a, b] = [replicas[i % 3], replicas[(i + 1) % 3]];
+        const t0 = process.hrtime.bigint();
+        const w = await fetch(`${a.url}/kv/bench/ryw/v`, { method: 'PUT', headers: { authorization: `Bearer ${WRITE_TOKEN}` }, body: String(i) });
+        await w.arrayBuffer();
+        const index = w.headers.get('x-kv-index')!;
+        const t1 = process.hrtime.bigint();
+        const plain = await (await fetch(`${b.url}/kv/bench/ryw/v`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+        if (plain !== String(i)) stalePlain++;
+        const t2 = process.hrtime.bigint();
+        const fresh = await (await fetch(`${b.url}/kv/bench/ryw/v?min-index=${index}`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+        const t3 = process.hrtime.bigint();
+        if (fresh !== String(i)) wrong++;
+        writeLatencies.push(Number(t1 - t0) / 1e6);
+        latencies.push(Number(t3 - t2) / 1e6);
+      }
+    });
+  } finally {
+    for (const r of replicas) await r.stop();
+    await api.stop();
+  }
+  const p = (xs: number[], q: number) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+  return {
+    replicas: 3, writes: n, watchDelayMs: 50,
+    writeP50Ms: round(median(writeLatencies), 2),
+    minIndexReadP50Ms: round(median(latencies), 2), minIndexReadP99Ms: round(p(latencies, 0.99), 2),
+    plainReadsStale: stalePlain, minIndexReadsStale: wrong,
+  };
+}
+
 // ----------------------------------------------------------------- main ---
 
 async function main() {
   const machine = { date: new Date().toISOString().slice(0, 10), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version, quick: QUICK };
-  const synth = await step('whole-app synth', benchSynth);
-  const scaling = await step('synth scaling', benchScaling);
-  const kv = await step('KvProxy reads and writes', benchKvProxy);
-  const memory = await step('KvProxy memory', benchMemory);
-  const report = { machine, synth, scaling, kvProxy: { ...kv, memory } };
+  const synth = wanted('synth') ? await step('whole-app synth', benchSynth) : undefined;
+  const scaling = wanted('scaling') ? await step('synth scaling', benchScaling) : undefined;
+  const kv = wanted('kv') ? await step('KvProxy reads and writes', benchKvProxy) : undefined;
+  const memory = wanted('memory') ? await step('KvProxy memory', benchMemory) : undefined;
+  const accessLog = wanted('kv-log') ? await step('KvProxy GET throughput by access log mode', benchKvLog) : undefined;
+  const memory100 = wanted('kv-memory') ? await step('KvProxy RSS with 1,000 ConfigMaps of 100 keys', benchKvMemory) : undefined;
+  const readYourWrites = wanted('kv-ryw') ? await step('KvProxy read-your-writes across three replicas', benchKvRyw) : undefined;
+  const report = { machine, synth, scaling, kvProxy: { ...kv, memory, accessLog, memory100, readYourWrites } };
 
   const out: string[] = [];
-  out.push(`cdk8s-patterns benchmark, ${machine.date}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}${QUICK ? ' (quick)' : ''}`);
-  out.push(table('Whole-app synth (target ≤ 2000 ms median)', ['runs', 'median ms', 'min ms', 'max ms', 'peak RSS MiB'],
-    [[synth.runs, synth.medianWallMs, synth.minWallMs, synth.maxWallMs, synth.medianPeakRssMiB]]));
-  out.push(table('Synth scaling (wall includes node start-up; target 1,000 StaticSites ≤ 10 s)', ['pattern', 'N', 'objects', 'runs', 'median wall ms', 'median synth ms', 'peak RSS MiB', 'ms/object'],
-    scaling.map((r: any) => [r.pattern, r.n, r.objects, r.runs, r.medianWallMs, r.medianSynthMs, r.medianPeakRssMiB, r.msPerObject])));
-  out.push(table(`KvProxy GET of a 100-key ConfigMap, ${LOAD_SECONDS} s per run (targets: ≥ 10,000 req/s at 64 connections, p99 ≤ 5 ms, ≤ 1 API call per 1,000 GETs)`,
-    ['server', 'connections', 'runs', 'median req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'API calls / 1,000 GETs'],
-    kv.reads.map((r: any) => [r.server, r.connections, r.runs, r.medianRps, r.medianP50Ms, r.medianP99Ms, r.non2xx, r.apiCallsPer1000Gets])));
-  const ratios = [1, 16, 64].map((c) => {
-    const a = kv.reads.find((r: any) => r.connections === c && r.server.startsWith('kv-proxy'));
-    const b = kv.reads.find((r: any) => r.connections === c && r.server.startsWith('naive'));
-    return [c, round(a.medianRps / Math.max(1, b.medianRps), 2), b.apiCallsPer1000Gets, a.apiCallsPer1000Gets];
-  });
-  out.push(table('KvProxy vs naive relay', ['connections', 'throughput ratio', 'naive API calls / 1,000', 'kv-proxy API calls / 1,000'], ratios));
-  out.push(table('Writes: 32 concurrent writers × 50 distinct keys into one ConfigMap (lost keys must be 0)', ['seconds', 'writes/s', 'errors', 'keys stored', 'lost keys'],
-    [[kv.writes.seconds, kv.writes.writesPerSecond, kv.writes.errors, kv.writes.keysStored, kv.writes.lostKeys]]));
-  out.push(table('KvProxy RSS (target ≤ 64 MiB with 1,000 ConfigMaps)', ['ConfigMaps cached', 'keys each', 'median RSS MiB'], memory.map((r) => [r.configMaps, r.keysEach, r.medianRssMiB])));
+  out.push(`cdk8s-patterns benchmark, ${machine.date}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}${QUICK ? ' (quick)' : ''}${ONLY.length ? ` (only ${ONLY.join(', ')})` : ''}`);
+  if (synth) {
+    out.push(table('Whole-app synth (target ≤ 2000 ms median)', ['runs', 'median ms', 'min ms', 'max ms', 'peak RSS MiB'],
+      [[synth.runs, synth.medianWallMs, synth.minWallMs, synth.maxWallMs, synth.medianPeakRssMiB]]));
+  }
+  if (scaling) {
+    out.push(table('Synth scaling (wall includes node start-up; target 1,000 StaticSites ≤ 10 s)', ['pattern', 'N', 'objects', 'runs', 'median wall ms', 'median synth ms', 'peak RSS MiB', 'ms/object'],
+      scaling.map((r: any) => [r.pattern, r.n, r.objects, r.runs, r.medianWallMs, r.medianSynthMs, r.medianPeakRssMiB, r.msPerObject])));
+  }
+  if (kv) {
+    out.push(table(`KvProxy GET of a 100-key ConfigMap, ${LOAD_SECONDS} s per run (targets: ≥ 10,000 req/s at 64 connections, p99 ≤ 5 ms, ≤ 1 API call per 1,000 GETs)`,
+      ['server', 'connections', 'runs', 'median req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'API calls / 1,000 GETs'],
+      kv.reads.map((r: any) => [r.server, r.connections, r.runs, r.medianRps, r.medianP50Ms, r.medianP99Ms, r.non2xx, r.apiCallsPer1000Gets])));
+    const ratios = [1, 16, 64].map((c) => {
+      const a = kv.reads.find((r: any) => r.connections === c && r.server.startsWith('kv-proxy'));
+      const b = kv.reads.find((r: any) => r.connections === c && r.server.startsWith('naive'));
+      return [c, round(a.medianRps / Math.max(1, b.medianRps), 2), b.apiCallsPer1000Gets, a.apiCallsPer1000Gets];
+    });
+    out.push(table('KvProxy vs naive relay', ['connections', 'throughput ratio', 'naive API calls / 1,000', 'kv-proxy API calls / 1,000'], ratios));
+    out.push(table('Writes: 32 concurrent writers × 50 distinct keys into one ConfigMap (lost keys must be 0)', ['seconds', 'writes/s', 'errors', 'keys stored', 'lost keys'],
+      [[kv.writes.seconds, kv.writes.writesPerSecond, kv.writes.errors, kv.writes.keysStored, kv.writes.lostKeys]]));
+  }
+  if (memory) {
+    out.push(table('KvProxy RSS (target ≤ 64 MiB with 1,000 ConfigMaps)', ['ConfigMaps cached', 'keys each', 'median RSS MiB'], memory.map((r) => [r.configMaps, r.keysEach, r.medianRssMiB])));
+  }
+  if (accessLog) {
+    out.push(table(`KvProxy GET at 64 connections by KV_ACCESS_LOG, ${LOAD_SECONDS} s per run, interleaved (target: default ≥ 0.95 × off)`,
+      ['KV_ACCESS_LOG', 'runs', 'median req/s', 'vs off', 'log MiB per run'], accessLog.map((r) => [r.accessLog, r.runs, r.medianRps, r.vsOff, r.logMiBPerRun])));
+  }
+  if (memory100) {
+    out.push(table('KvProxy RSS with 1,000 ConfigMaps of 100 keys cached (target ≤ 80 MiB after one GET of each)',
+      ['ConfigMaps', 'keys each', 'JSON bytes each', 'idle RSS MiB', 'after one GET each MiB'],
+      [[memory100.configMaps, memory100.keysEach, memory100.jsonBytesEach, memory100.idleRssMiB, memory100.afterOneGetEachRssMiB]]));
+  }
+  if (readYourWrites) {
+    const r = readYourWrites;
+    out.push(table(`Read-your-writes: ${r.replicas} replicas, watch ${r.watchDelayMs} ms late, write through one, read through another`,
+      ['writes', 'write p50 ms', 'min-index read p50 ms', 'p99 ms', 'plain reads stale', 'min-index reads stale'],
+      [[r.writes, r.writeP50Ms, r.minIndexReadP50Ms, r.minIndexReadP99Ms, r.plainReadsStale, r.minIndexReadsStale]]));
+  }
   process.stdout.write(`${out.join('\n')}\n`);
 
+  if (ONLY.length > 0) return;
   const dir = path.join(ROOT, 'bench');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);

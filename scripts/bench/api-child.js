@@ -23,6 +23,8 @@ const ops = {
     return count;
   },
   countCalls: () => api.countCalls({}),
+  jsonBytes: (ns, name) => Buffer.byteLength(JSON.stringify(api.getObject('configmaps', ns, name)?.data ?? {})),
+  setEventDelay: (ms) => { api.eventDelayMs = ms; return true; },
   dataKeys: (ns, name) => Object.keys(api.getObject('configmaps', ns, name)?.data ?? {}).length,
   stop: async () => { await api.stop(); setImmediate(() => process.disconnect()); return true; },
 };

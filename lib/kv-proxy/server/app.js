@@ -42,26 +42,6 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 
 const REALM = 'Bearer realm="kv-proxy"';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/**
- * Serialized `GET /kv/<ns>/<cm>` bodies, per cached object. The cache replaces
- * an object on every change, so an entry lives exactly as long as the version
- * it was made from and the hot read path skips JSON.stringify.
- * @type {WeakMap<object, Buffer>}
- */
-const wholeBodies = new WeakMap();
-
-/**
- * @param {Record<string, any>} obj a cached ConfigMap
- * @returns {Buffer}
- */
-function wholeBody(obj) {
-  let body = wholeBodies.get(obj);
-  if (!body) {
-    body = Buffer.from(`${JSON.stringify(obj.data)}\n`, 'utf8');
-    wholeBodies.set(obj, body);
-  }
-  return body;
-}
 
 /**
  * @typedef {import('node:http').IncomingMessage} Req
@@ -368,10 +348,14 @@ function createApp(deps) {
     if (!(await maybeWait(res, query, ns, name))) return;
     const { obj, headers, notModified } = current(req, ns, name);
     if (notModified) return send(res, 304, '', 'application/json; charset=utf-8', headers);
-    if (prefix === null && !query.has('keys')) return send(res, 200, wholeBody(obj), 'application/json; charset=utf-8', headers);
-    const entries = Object.entries(obj.data).filter(([k]) => prefix === null || k.startsWith(prefix));
-    if (query.has('keys')) return sendJson(res, 200, entries.map(([k]) => k).sort(), headers);
-    return sendJson(res, 200, Object.fromEntries(entries), headers);
+    /** @type {import('./data.js').ConfigMapData} */
+    const data = obj.data;
+    // The cached body is what this read sends: no serialization on the hot path.
+    if (prefix === null && !query.has('keys')) return send(res, 200, data.body, 'application/json; charset=utf-8', headers);
+    const keys = data.keys().filter((k) => prefix === null || k.startsWith(prefix));
+    if (query.has('keys')) return sendJson(res, 200, keys.sort(), headers);
+    // Object.fromEntries defines own properties: "__proto__" stays a key.
+    return sendJson(res, 200, Object.fromEntries(keys.map((k) => [k, data.get(k)])), headers);
   }
 
   /**
@@ -387,9 +371,9 @@ function createApp(deps) {
     if (!(await catchUp(req, res, query, ns, name))) return;
     if (!(await maybeWait(res, query, ns, name))) return;
     const { obj, headers, notModified } = current(req, ns, name);
-    if (!Object.hasOwn(obj.data, key)) throw new HttpError(404, `key "${key}" not found in configmap "${ns}/${name}"`, headers);
+    if (!obj.data.has(key)) throw new HttpError(404, `key "${key}" not found in configmap "${ns}/${name}"`, headers);
     if (notModified) return send(res, 304, '', 'text/plain; charset=utf-8', headers);
-    return sendText(res, 200, /** @type {string} */ (own(obj.data, key)), headers);
+    return sendText(res, 200, obj.data.get(key), headers);
   }
 
   /**
@@ -459,7 +443,7 @@ function createApp(deps) {
     checkWritable(ns, name);
     const obj = cache.get('configmaps', ns, name);
     if (!obj) throw new HttpError(404, `configmap "${ns}/${name}" not found`, {}, { success: false });
-    if (!Object.hasOwn(obj.data, key)) throw new HttpError(404, `key "${key}" not found in configmap "${ns}/${name}"`, {}, { success: false });
+    if (!obj.data.has(key)) throw new HttpError(404, `key "${key}" not found in configmap "${ns}/${name}"`, {}, { success: false });
     /** @type {Record<string, null>} */
     const changes = Object.create(null);
     changes[key] = null;

@@ -10,15 +10,19 @@
  * API server sees one list and one long-lived watch per collection, whatever
  * the read rate.
  *
- * Objects are trimmed to the fields the proxy serves. Writes made through the
+ * Objects are trimmed to the fields the proxy serves (no managedFields, no
+ * annotations such as kubectl's last-applied-configuration), and a
+ * ConfigMap's data is held once, as the JSON body reads send (data.js). Writes made through the
  * proxy are applied from the API server's response when they are newer than
  * what the watch delivered, so a client reads its own write at once.
  */
 const crypto = require('node:crypto');
 const { statusMessage } = require('./kube.js');
 const { errorFields } = require('./log.js');
+const { ConfigMapData } = require('./data.js');
 
-const PAGE_SIZE = '500';
+// Small pages keep the transient memory of a list (text + parsed page) low.
+const PAGE_SIZE = '100';
 const BACKOFF_START_MS = 100;
 const BACKOFF_CAP_MS = 1000;
 const BACKOFF_CAP_REJECTED_MS = 5000;
@@ -70,7 +74,7 @@ function trim(resource, obj) {
   const metadata = { name: m.name, namespace: m.namespace, resourceVersion: m.resourceVersion, labels: m.labels || {} };
   if (resource === 'configmaps') {
     /** @type {KubeObject} */
-    const cm = { metadata, data: obj.data || {} };
+    const cm = { metadata, data: new ConfigMapData(obj.data || {}) };
     if (obj.immutable === true) cm.immutable = true;
     return cm;
   }

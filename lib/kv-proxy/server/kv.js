@@ -12,13 +12,11 @@
  */
 const { HttpError } = require('./httputil.js');
 const { UpstreamError, statusMessage } = require('./kube.js');
-const { dataBytes, MAX_CONFIGMAP_BYTES } = require('./validate.js');
+const { MAX_CONFIGMAP_BYTES } = require('./validate.js');
+const { ConfigMapData, EMPTY } = require('./data.js');
 
 const MERGE_PATCH = 'application/merge-patch+json';
 const MAX_ATTEMPTS = 5;
-
-/** @type {WeakMap<Record<string, string>, number>} bytes of a cached ConfigMap's data */
-const sizes = new WeakMap();
 
 /**
  * @typedef {Record<string, any>} KubeObject
@@ -93,7 +91,7 @@ class KvWriter {
    */
   async mergeOnce(namespace, name, changes, options, deadline) {
     const cached = this.cache.get('configmaps', namespace, name);
-    this.checkSize(cached ? cached.data : {}, changes);
+    this.checkSize(cached ? cached.data : EMPTY, changes);
     const selector = this.config.labelSelector;
     // A ConfigMap the cache does not hold may exist outside KV_LABEL_SELECTOR:
     // with a selector, look before patching so we never touch one.
@@ -110,7 +108,7 @@ class KvWriter {
           if (!options.create) throw this.notFound(namespace, name);
           mode = 'create';
         } else {
-          this.checkSize(current.data || {}, changes);
+          this.checkSize(new ConfigMapData(current.data || {}), changes);
           // Pin the version we checked the labels of.
           if (expectedRv === undefined) expectedRv = current.metadata.resourceVersion;
           else if (expectedRv !== current.metadata.resourceVersion) throw this.preconditionFailed(namespace, name, false);
@@ -205,19 +203,15 @@ class KvWriter {
   /**
    * Refuse a change that would take the ConfigMap over the API server's
    * 1 MiB limit. Counts only the changed keys against the current size,
-   * which is computed once per cached version.
+   * which the cached data knows.
    * @private
-   * @param {Record<string, string>} current
+   * @param {import('./data.js').ConfigMapData} current
    * @param {Changes} changes
    */
   checkSize(current, changes) {
-    let bytes = sizes.get(current);
-    if (bytes === undefined) {
-      bytes = dataBytes(current);
-      sizes.set(current, bytes);
-    }
+    let bytes = current.bytes;
     for (const [k, v] of Object.entries(changes)) {
-      if (Object.hasOwn(current, k)) bytes -= Buffer.byteLength(k) + Buffer.byteLength(current[k]);
+      if (current.has(k)) bytes -= Buffer.byteLength(k) + current.valueBytes(k);
       if (v !== null) bytes += Buffer.byteLength(k) + Buffer.byteLength(v);
     }
     if (bytes > MAX_CONFIGMAP_BYTES) {
