@@ -52,7 +52,11 @@ export interface SidecarPodChartProps extends ChartProps {
 /** The namespace the sidecar-pod charts default to. */
 export const SIDECAR_POD_NAMESPACE = 'sidecar-pod';
 
-/** The seed's busybox sidecar, which sleeps so you can exec into it; it stops at once on SIGTERM. */
+/**
+ * The seed's busybox sidecar, which sleeps so you can exec into it; it stops
+ * at once on SIGTERM. No probes: it serves nothing, so there is no readiness
+ * to report, and a liveness probe could only check that `sleep` runs.
+ */
 export function busyboxHelper(): SidecarPodContainer {
   return {
     name: 'helper',
@@ -97,16 +101,16 @@ export class SidecarPodAuthChart extends Chart {
         name: 'clone',
         image: GIT_SYNC_IMAGE,
         args: [`--repo=${props.repo ?? SEED_REPO}`, `--ref=${props.ref ?? 'HEAD'}`, `--root=/git/${GIT_SYNC_ROOT_DIR}`, '--link=demos', '--one-time'],
-        user: GIT_SYNC_UID,
+        securityContext: { user: GIT_SYNC_UID },
         writableTmp: true,
         resources: GIT_SYNC_RESOURCES,
-        volumeMounts: [{ volume: 'content', mountPath: '/git', readOnly: false }],
+        volumeMounts: [{ volume: 'content', path: '/git', readOnly: false }],
       }],
       app: pythonHttpServer({
         directory: `/srv/content/${GIT_SYNC_ROOT_DIR}/demos/static`,
         workingDir: '/srv/content',
         loopbackOnly: true,
-        volumeMounts: [{ volume: 'content', mountPath: '/srv/content' }],
+        volumeMounts: [{ volume: 'content', path: '/srv/content' }],
       }),
       sidecars: props.helper === false ? [] : [busyboxHelper()],
       fsGroup: GIT_SYNC_UID,

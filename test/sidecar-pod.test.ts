@@ -40,7 +40,22 @@ describe('SidecarPod with defaults', () => {
     const { pod, objects } = synth({ app: APP });
     // THEN
     expect(objects).toMatchSnapshot();
-    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['Deployment/sidecar-pod', 'Service/sidecar-pod']);
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['Deployment/sidecar-pod', 'NetworkPolicy/sidecar-pod', 'Service/sidecar-pod']);
+    // the shared exposure's defaults: same-namespace pods to the app's port, egress open; no PDB with 1 replica
+    expect(findObject(objects, 'NetworkPolicy', 'sidecar-pod').spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'sidecar-pod' } },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 8080 }] }],
+    });
+    expect(pod).toMatchObject({
+      name: 'sidecar-pod', workloadKind: SidecarPodWorkload.DEPLOYMENT, sidecarMode: SidecarMode.CLASSIC, replicas: 1, createService: true,
+      servicePort: 8080, serviceTargetPort: 8080, serviceType: 'ClusterIP', fsGroup: DEFAULT_RUN_AS_USER, appName: 'app',
+      labels: { 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'sidecar-pod', 'app.kubernetes.io/managed-by': 'cdk8s' },
+      selector: { 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'sidecar-pod' },
+    });
+    for (const unset of ['podDisruptionBudget', 'ingress', 'authProxyConfig', 'hotPlugScripts', 'authProxyPort', 'upstreamPort', 'syncedPath'] as const) {
+      expect(pod[unset]).toBeUndefined();
+    }
     const dep = findObject(objects, 'Deployment', 'sidecar-pod');
     expect(dep.spec.replicas).toBe(1);
     const s = dep.spec.template.spec;
@@ -71,7 +86,7 @@ describe('SidecarPod with defaults', () => {
     });
     expect(pod.workload).toBeInstanceOf(kplus.Deployment);
     expect(pod.service).toBeDefined();
-    expect(pod.networkPolicy).toBeUndefined();
+    expect(pod.networkPolicy).toBeDefined();
     expect(pod.authProxyConfig).toBeUndefined();
     expect(pod.hotPlugScripts).toBeUndefined();
     expect(pod.syncedPath).toBeUndefined();
@@ -100,14 +115,14 @@ describe('sidecars, init containers and shared volumes', () => {
   const props: SidecarPodProps = {
     name: 'shop',
     replicas: 3,
-    app: { ...APP, volumeMounts: [{ volume: 'shared', mountPath: '/www' }, { volume: 'settings', mountPath: '/etc/app' }] },
+    app: { ...APP, volumeMounts: [{ volume: 'shared', path: '/www' }, { volume: 'settings', path: '/etc/app' }] },
     sidecars: [{
       name: 'writer', image: 'busybox:1.36.1', command: ['sh', '-c', 'while :; do date > /out/index.html; sleep 5; done'],
-      user: 1000, group: 2000, env: { TZ: 'UTC' }, writableTmp: true,
-      volumeMounts: [{ volume: 'shared', mountPath: '/out', readOnly: false }, { volume: 'creds', mountPath: '/run/creds' }],
+      securityContext: { user: 1000, group: 2000 }, envVariables: { TZ: kplus.EnvValue.fromValue('UTC') }, writableTmp: true,
+      volumeMounts: [{ volume: 'shared', path: '/out', readOnly: false }, { volume: 'creds', path: '/run/creds' }],
       resources: { cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) }, memory: { request: Size.mebibytes(16), limit: Size.mebibytes(32) } },
     }],
-    initContainers: [{ name: 'seed', image: 'busybox:1.36.1', command: ['sh', '-c', 'echo hi > /out/index.html'], volumeMounts: [{ volume: 'shared', mountPath: '/out', readOnly: false }] }],
+    initContainers: [{ name: 'seed', image: 'busybox:1.36.1', command: ['sh', '-c', 'echo hi > /out/index.html'], volumeMounts: [{ volume: 'shared', path: '/out', readOnly: false }] }],
     volumes: [
       { name: 'shared', sizeLimit: Size.mebibytes(32) },
       { name: 'settings', configMap: 'shop-settings' },
@@ -148,7 +163,7 @@ describe('sidecars, init containers and shared volumes', () => {
   });
 
   test('an unmounted memory volume is still declared as a tmpfs emptyDir', () => {
-    const { objects } = synth({ ...props, app: { ...APP, volumeMounts: [{ volume: 'cache', mountPath: '/cache', readOnly: false }] } });
+    const { objects } = synth({ ...props, app: { ...APP, volumeMounts: [{ volume: 'cache', path: '/cache', readOnly: false }] } });
     expect(volume(objects, 'shop', 'cache')).toEqual({ name: 'cache', emptyDir: { medium: 'Memory' } });
   });
 
@@ -167,7 +182,11 @@ describe('sidecars, init containers and shared volumes', () => {
     expect(p.spec.containers.map((c: any) => c.name)).toEqual(['app', 'writer']);
     expect(pod.replicas).toBeUndefined();
     expect(findAll(objects, 'Deployment')).toEqual([]);
-    expect(findObject(objects, 'Service', 'shop').spec.selector).toEqual({ 'cdk8s.io/metadata.addr': p.metadata.labels!['cdk8s.io/metadata.addr'] });
+    const selector = { 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'shop' };
+    expect(findObject(objects, 'Service', 'shop').spec.selector).toEqual(selector);
+    expect(p.metadata.labels).toMatchObject(selector);
+    expect(p.metadata.labels!['cdk8s.io/metadata.addr']).toBeUndefined();
+    expect(findAll(objects, 'PodDisruptionBudget')).toEqual([]);
     assertValid(objects, { external: ['ConfigMap/test/shop-settings', 'Secret/test/shop-creds'] });
   });
 
@@ -175,7 +194,8 @@ describe('sidecars, init containers and shared volumes', () => {
     const { objects } = synth({ app: APP, workload: SidecarPodWorkload.POD, authProxy: { htpasswdSecret: 'users' } });
     const p = findObject(objects, 'Pod', 'sidecar-pod');
     expect(findObject(objects, 'NetworkPolicy', 'sidecar-pod').spec.podSelector.matchLabels)
-      .toEqual({ 'cdk8s.io/metadata.addr': p.metadata.labels!['cdk8s.io/metadata.addr'] });
+      .toEqual({ 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'sidecar-pod' });
+    expect(p.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'sidecar-pod' });
     assertValid(objects, { external: ['Secret/test/users'] });
   });
 });
@@ -200,6 +220,7 @@ describe('authProxy preset', () => {
     expect(proxy.ports).toEqual([{ containerPort: 8081, name: 'auth-proxy' }]);
     expect(proxy.securityContext).toMatchObject({ runAsUser: 101, runAsGroup: 101, readOnlyRootFilesystem: true });
     expect(proxy.readinessProbe).toEqual({ tcpSocket: { port: 8081 }, periodSeconds: 5, failureThreshold: 3 });
+    expect(proxy.livenessProbe).toEqual({ tcpSocket: { port: 8081 }, periodSeconds: 10, failureThreshold: 3 });
     expect(proxy.volumeMounts).toEqual([
       { name: 'auth-proxy-config', mountPath: AUTH_PROXY_CONFIG_DIR, readOnly: true },
       { name: 'auth-proxy-htpasswd', mountPath: AUTH_PROXY_HTPASSWD_DIR, readOnly: true },
@@ -226,7 +247,7 @@ describe('authProxy preset', () => {
     expect(np.spec).toEqual({
       podSelector: { matchLabels: dep.spec.selector.matchLabels },
       policyTypes: ['Ingress'],
-      ingress: [{ ports: [{ protocol: 'TCP', port: 8081 }] }],
+      ingress: [{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 8081 }] }],
     });
     assertValid(objects, { external: ['Secret/test/site-users'] });
   });
@@ -236,7 +257,7 @@ describe('authProxy preset', () => {
     const { objects } = synth({
       ...props,
       app: { ...APP, ports: [{ number: 8080 }, { number: 9000 }] },
-      authProxy: { htpasswdSecret: 'site-users', port: 8443, upstreamPort: 9000, realm: 'Shop staff', htpasswdKey: 'auth', image: 'nginxinc/nginx-unprivileged:1.27.3', networkPolicy: false },
+      authProxy: { htpasswdSecret: 'site-users', port: 8443, upstreamPort: 9000, realm: 'Shop staff', htpasswdKey: 'auth', image: 'nginxinc/nginx-unprivileged:1.27.3' }, networkPolicy: false,
       servicePort: 80,
     });
     const dep = findObject(objects, 'Deployment', 'site');
@@ -334,7 +355,7 @@ describe('content preset', () => {
   test('a replacement web server gets the content mounted read-only', () => {
     const { objects } = synth({
       name: 'docs', content: { repo: REPO },
-      app: { name: 'nginx', image: 'nginxinc/nginx-unprivileged:1.27.3-alpine', command: ['nginx', '-g', 'daemon off;'], ports: [{ number: 8080 }], user: 101, writableTmp: true },
+      app: { name: 'nginx', image: 'nginxinc/nginx-unprivileged:1.27.3-alpine', command: ['nginx', '-g', 'daemon off;'], ports: [{ number: 8080 }], securityContext: { user: 101 }, writableTmp: true },
     });
     const nginx = findContainer(findObject(objects, 'Deployment', 'docs'), 'nginx');
     expect(mount(nginx, 'content')).toEqual({ name: 'content', mountPath: '/srv/content', readOnly: true });
@@ -375,7 +396,7 @@ describe('hotPlug preset', () => {
   });
 
   test('signal: git-sync\'s exec hook, as the app\'s UID, signals it through a shared process namespace', () => {
-    const { objects } = synth({ name: 'api', app: { ...app, user: 1234 }, hotPlug: { repo: REPO, reload: HotPlugReload.signal({ processName: 'gunicorn' }) } });
+    const { objects } = synth({ name: 'api', app: { ...app, securityContext: { user: 1234 } }, hotPlug: { repo: REPO, reload: HotPlugReload.signal({ processName: 'gunicorn' }) } });
     const dep = findObject(objects, 'Deployment', 'api');
     expect(dep.spec.template.spec.shareProcessNamespace).toBe(true);
     const gs = findContainer(dep, 'git-sync');
@@ -496,11 +517,11 @@ describe('fails when', () => {
   });
   test('a container declares a port twice or out of range', () => {
     expect(() => synth({ app: { ...APP, ports: [{ number: 8080 }, { number: 8080 }] } })).toThrow(/app "app" declares port 8080 more than once/);
-    expect(() => synth({ app: { ...APP, ports: [{ number: 70000 }] } })).toThrow(/app "app" port must be an integer port 1-65535, got 70000/);
+    expect(() => synth({ app: { ...APP, ports: [{ number: 70000 }] } })).toThrow(/app.ports\[0\].number must be an integer port 1-65535, got 70000/);
   });
   test('a container mounts an undeclared volume', () => {
-    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'data', mountPath: '/data' }] }, volumes: [{ name: 'other' }] }))
-      .toThrow(/app "app" mounts volume "data", which is not declared \(declared: other\)/);
+    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'data', path: '/data' }] }, volumes: [{ name: 'other' }] }))
+      .toThrow(/app.volumeMounts\[0\].volume must be a declared volume \(declared: other\), got "data"/);
   });
   test('a volume is declared twice, or clashes with a preset\'s', () => {
     expect(() => synth({ app: APP, volumes: [{ name: 'v' }, { name: 'v' }] })).toThrow(/volume name "v" is declared more than once/);
@@ -529,7 +550,7 @@ describe('fails when', () => {
   });
   test('the auth proxy\'s realm, Secret name or key is invalid', () => {
     expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's', realm: 'a"; return 200; #' } }))
-      .toThrow(/authProxy.realm must be 1-64 letters, digits, spaces, '.', '_' or '-', got "a"; return 200; #"/);
+      .toThrow(/authProxy.realm must be 1-64 letters, digits, spaces, '.', '_' or '-', got "a\\"; return 200; #"/);
     expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 'Bad_Name' } })).toThrow(/authProxy.htpasswdSecret must be a DNS-1123 subdomain/);
     expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's', htpasswdKey: 'a/b' } })).toThrow(/authProxy.htpasswdKey must be a valid ConfigMap key/);
   });
@@ -551,10 +572,10 @@ describe('fails when', () => {
     expect(() => synth({ content: { repo: 'https://x/ y' } })).toThrow(/content.repo must be a git repository URL without spaces/);
     expect(() => synth({ content: { repo: REPO, ref: 'main branch' } })).toThrow(/content.ref must be a branch, tag or hash/);
     expect(() => synth({ content: { repo: REPO, link: 'a/b' } })).toThrow(/content.link must be a single path segment/);
-    expect(() => synth({ content: { repo: REPO, period: Duration.millis(500) } })).toThrow(/git-sync period must be a whole number of seconds >= 1, got 0.5s/);
-    expect(() => synth({ content: { repo: REPO, directory: '../etc' } })).toThrow(/content.directory must be a relative path without empty, "." or ".." segments, got "..\/etc"/);
+    expect(() => synth({ content: { repo: REPO, period: Duration.millis(500) } })).toThrow(/content.period must be a whole number of seconds >= 1, got 0.5s/);
+    expect(() => synth({ content: { repo: REPO, directory: '../etc' } })).toThrow(/content.directory must be a relative path of letters, digits, .* got "..\/etc"/);
     expect(() => synth({ content: { repo: REPO, mountPath: 'git' } })).toThrow(/content.mountPath must be an absolute path/);
-    expect(() => synth({ content: { repo: REPO, depth: -1 } })).toThrow(/git-sync depth must be an integer 0-1000000, got -1/);
+    expect(() => synth({ content: { repo: REPO, depth: -1 } })).toThrow(/content.depth must be an integer 0-1000000, got -1/);
     expect(() => synth({ content: { repo: REPO, volume: 'cfg' }, volumes: [{ name: 'cfg', configMap: 'c' }] })).toThrow(/content.volume "cfg" must be an emptyDir volume/);
   });
   test('replicas are given for a bare Pod, or out of range', () => {
@@ -562,19 +583,46 @@ describe('fails when', () => {
     expect(() => synth({ app: APP, replicas: -1 })).toThrow(/replicas must be an integer 0-1000, got -1/);
   });
   test('an init container has probes', () => {
-    expect(() => synth({ app: APP, initContainers: [{ name: 'init', image: 'busybox:1.36.1', readinessProbe: kplus.Probe.fromCommand(['true']) }] }))
+    expect(() => synth({ app: APP, initContainers: [{ name: 'init', image: 'busybox:1.36.1', readiness: kplus.Probe.fromCommand(['true']) }] }))
       .toThrow(/initContainers\[0\] "init" must not have probes/);
   });
   test('mounts are malformed or collide', () => {
-    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'v', mountPath: 'data' }] }, volumes: [{ name: 'v' }] })).toThrow(/app "app" mountPath must be an absolute path/);
-    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'v', mountPath: '/d', subPath: '../x' }] }, volumes: [{ name: 'v' }] })).toThrow(/app "app" subPath must be a relative path/);
-    expect(() => synth({ app: { ...APP, writableTmp: true, volumeMounts: [{ volume: 'v', mountPath: '/tmp' }] }, volumes: [{ name: 'v' }] }))
+    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'v', path: 'data' }] }, volumes: [{ name: 'v' }] })).toThrow(/app.volumeMounts\[0\].path must be an absolute path/);
+    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'v', path: '/d', subPath: '../x' }] }, volumes: [{ name: 'v' }] })).toThrow(/app.volumeMounts\[0\].subPath must be a relative path/);
+    expect(() => synth({ app: { ...APP, writableTmp: true, volumeMounts: [{ volume: 'v', path: '/tmp' }] }, volumes: [{ name: 'v' }] }))
       .toThrow(/app "app" mounts two volumes at "\/tmp"/);
   });
+  test('the app runs as root: the error names the prop the user set, not the fsGroup derived from it', () => {
+    expect(() => synth({ app: { ...APP, securityContext: { user: 0 } } })).toThrow(/app.securityContext.user must be an integer 1-2147483647, got 0/);
+    expect(() => synth({ app: { ...APP, securityContext: { user: 1000, group: 0 } } })).toThrow(/app.securityContext.group must be an integer 1-2147483647, got 0/);
+    expect(() => synth({ app: { ...APP, securityContext: { user: 1000, privileged: true } as never } })).toThrow(/app.securityContext may only set user and group \(the rest is hardened\), got privileged/);
+  });
+  test('an env value is not a kplus.EnvValue (a number would be emitted as a variable with no value)', () => {
+    expect(() => synth({ app: { ...APP, envVariables: { RETRIES: 3 as never } } })).toThrow(/app.envVariables "RETRIES" must be a kplus.EnvValue .*got number 3/);
+    expect(() => synth({ app: APP, sidecars: [{ name: 's', image: 'busybox:1.36.1', envVariables: { MODE: 'fast' as never } }] }))
+      .toThrow(/sidecars\[0\].envVariables "MODE" must be a kplus.EnvValue .*got string "fast"/);
+  });
+  test('an enum-like value is in the wrong case', () => {
+    expect(() => synth({ app: APP, sidecarMode: 'Native' as SidecarMode })).toThrow(/sidecarMode must be one of "classic", "native", got "Native" \(did you mean "native"\?\)/);
+    expect(() => synth({ app: APP, workload: 'pod' as SidecarPodWorkload })).toThrow(/workload must be one of "Deployment", "Pod", got "pod" \(did you mean "Pod"\?\)/);
+    expect(() => synth({ app: APP, serviceType: 'loadbalancer' as kplus.ServiceType })).toThrow(/serviceType must be one of .*got "loadbalancer" \(did you mean "LoadBalancer"\?\)/);
+  });
+  test('a required preset option is left out: no default is chosen silently', () => {
+    expect(() => synth({ app: { ...APP, command: ['app'] }, hotPlug: { repo: REPO } as never })).toThrow(/hotPlug.reload is required: choose HotPlugReload.restartOnChange\(\), HotPlugReload.signal\(\{ processName \}\) or HotPlugReload.appRestartsItself\(\)/);
+    expect(() => synth({ app: APP, authProxy: {} as never })).toThrow(/authProxy.htpasswdSecret is required/);
+    expect(() => synth({ content: {} as never })).toThrow(/content.repo is required/);
+  });
+  test('a container asks for more than its limit', () => {
+    expect(() => synth({ app: APP, sidecars: [{ name: 's', image: 'busybox:1.36.1', resources: { memory: { request: Size.mebibytes(256), limit: Size.mebibytes(128) } } }] }))
+      .toThrow(/sidecars\[0\].resources.memory.request must not exceed sidecars\[0\].resources.memory.limit, got request 262144Ki and limit 131072Ki/);
+  });
+  test('createService is false but Service options are set', () => {
+    expect(() => synth({ app: APP, createService: false, ingress: { host: 'a.example.com' } })).toThrow(/ingress needs the Service: remove it or set createService to true/);
+  });
   test('a container is not pinned, has a bad env name, workingDir or a name too long for its scratch volume', () => {
-    expect(() => synth({ app: { ...APP, image: 'busybox' } })).toThrow(/app "app" image must be pinned with a tag or a digest/);
-    expect(() => synth({ app: { ...APP, env: { '1BAD': 'x' } } })).toThrow(/app "app" env must be a valid environment variable name/);
-    expect(() => synth({ app: { ...APP, workingDir: 'srv' } })).toThrow(/app "app" workingDir must be an absolute path/);
-    expect(() => synth({ app: { ...APP, name: 'a'.repeat(60), writableTmp: true } })).toThrow(/app name must be at most 59 characters with writableTmp/);
+    expect(() => synth({ app: { ...APP, image: 'busybox' } })).toThrow(/app.image must be pinned with a tag or a digest/);
+    expect(() => synth({ app: { ...APP, envVariables: { '1BAD': kplus.EnvValue.fromValue('x') } } })).toThrow(/app.envVariables name must be a valid environment variable name/);
+    expect(() => synth({ app: { ...APP, workingDir: 'srv' } })).toThrow(/app.workingDir must be an absolute path/);
+    expect(() => synth({ app: { ...APP, name: 'a'.repeat(60), writableTmp: true } })).toThrow(/app.name must be at most 59 characters with writableTmp/);
   });
 });
