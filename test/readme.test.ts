@@ -1,35 +1,93 @@
+/**
+ * README.md and docs/ stay true: the README is short and says what the
+ * package is and how to install it, the two commands exist, every construct
+ * has a task page with an example and the YAML it produces, options are
+ * documented once (TSDoc → docs/api/) rather than in hand-written tables,
+ * every local link resolves, and embedded diagrams equal the generated ones.
+ * (test/docs.test.ts compiles and synthesizes the examples.)
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const ROOT = path.join(__dirname, '..');
-const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
+const README = read('README.md');
+const pkg = JSON.parse(read('package.json'));
+const CONSTRUCTS: Array<[string, string]> = [
+  ['StaticSite', 'docs/static-site.md'], ['ImmutableConfigInit', 'docs/immutable-config-init.md'], ['SidecarPod', 'docs/sidecar-pod.md'],
+  ['GeneralPurposeRunner', 'docs/general-purpose-runner.md'], ['KvProxy', 'docs/kv-proxy.md'],
+];
+const PAGES = ['README.md', 'CHANGELOG.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 
-describe('README.md stays true', () => {
+describe('README.md', () => {
+  test('is at most 300 lines', () => {
+    expect(README.split('\n').length).toBeLessThanOrEqual(300);
+  });
+
+  test('names the package and how to install it with its peers', () => {
+    expect(README).toContain(`The package is \`${pkg.name}\``);
+    expect(README).toMatch(new RegExp(`^npm install ${pkg.name} ${Object.keys(pkg.peerDependencies).sort().join(' ')}$`, 'm'));
+  });
+
   test('the two set-up commands exist and CI runs the test command', () => {
-    const scripts = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts;
     expect(README).toContain('npm ci && npm run synth');
     expect(README).toMatch(/^npm test\s/m);
-    expect(scripts.synth).toBe('node -r ts-node/register main.ts');
-    expect(scripts.test).toMatch(/jest/);
-    expect(fs.readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8')).toMatch(/^step "npm test" npm test$/m);
+    expect(pkg.scripts.synth).toBe('node -r ts-node/register main.ts');
+    expect(pkg.scripts.test).toMatch(/jest/);
+    expect(read('.ci/run')).toMatch(/^step "npm test" npm test$/m);
   });
 
-  test('every embedded diagram equals the generated one in docs/diagrams', () => {
-    const embedded = [...README.matchAll(/<!-- diagram: ([\w/-]+) -->\n(```mermaid\n[\s\S]*?```\n)/g)];
-    expect(embedded.length).toBeGreaterThanOrEqual(5);
-    for (const [, name, block] of embedded) {
-      const generated = fs.readFileSync(path.join(ROOT, 'docs', 'diagrams', `${name}.md`), 'utf8');
-      expect(generated).toContain(block);
-    }
+  test('every npm script it mentions exists', () => {
+    const mentioned = [...README.matchAll(/npm run ([a-z:]+)/g)].map((m) => m[1]!);
+    expect(mentioned.filter((s) => !(s in pkg.scripts))).toEqual([]);
   });
 
-  test('every construct has a section with an example and the YAML it produces', () => {
-    for (const name of ['StaticSite', 'ImmutableConfigInit', 'SidecarPod', 'GeneralPurposeRunner', 'KvProxy']) {
-      const start = README.indexOf(`\n## ${name}`);
+  test('has one short example per construct, linking its task page', () => {
+    for (const [name, page] of CONSTRUCTS) {
+      const start = README.indexOf(`\n### ${name}\n`);
       expect(start).toBeGreaterThan(0);
-      const section = README.slice(start, README.indexOf('\n## ', start + 5));
-      expect(section).toMatch(/```ts\n[\s\S]*?new /);
-      expect(section).toMatch(/```yaml\n[\s\S]*?kind: /);
+      const section = README.slice(start, README.indexOf('\n##', start + 5));
+      expect(section).toMatch(new RegExp(`\`\`\`ts\\n[\\s\\S]*?new ${name}\\(`));
+      expect(README).toContain(`](${page})`);
     }
+  });
+});
+
+describe('docs/', () => {
+  test.each(CONSTRUCTS)('%s has a task page with an example and the YAML it produces', (name, page) => {
+    const text = read(page);
+    expect(text).toMatch(new RegExp(`^# ${name}`, 'm'));
+    expect(text).toMatch(new RegExp(`\`\`\`ts\\n[\\s\\S]*?new ${name}\\(`));
+    expect(text).toMatch(/```yaml\n[\s\S]*?kind: /);
+    expect(text).toContain('](api/index.md');
+  });
+
+  test('options are documented once, in the TSDoc: no hand-written option tables', () => {
+    for (const page of PAGES.filter((p) => p.startsWith('docs/'))) {
+      const text = read(page);
+      // a table whose header is an option/prop column
+      expect({ page, tables: text.match(/^\| *(option|prop|property|name) *\| *(type|default)/gim) ?? [] }).toEqual({ page, tables: [] });
+    }
+  });
+
+  test('every local link in README, CHANGELOG and docs resolves', () => {
+    const broken: string[] = [];
+    for (const page of PAGES) {
+      const text = read(page).replace(/```[\s\S]*?```/g, '');
+      for (const m of text.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
+        const target = m[1]!;
+        if (/^[a-z]+:/.test(target)) continue;
+        if (!fs.existsSync(path.join(ROOT, path.dirname(page), target))) broken.push(`${page}: ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  test('delivery links every generated diagram (docs/diagrams, written by npm run synth)', () => {
+    const text = read('docs/delivery.md');
+    const generated = fs.readdirSync(path.join(ROOT, 'docs', 'diagrams')).flatMap((env) =>
+      fs.readdirSync(path.join(ROOT, 'docs', 'diagrams', env)).map((f) => `diagrams/${env}/${f}`));
+    expect(generated.length).toBeGreaterThanOrEqual(5);
+    expect(generated.filter((f) => !text.includes(`](${f})`))).toEqual([]);
   });
 });
