@@ -3,11 +3,11 @@ import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
-  IntOrString, KubeNetworkPolicy, KubePodDisruptionBudget, KubeRole, KubeRoleBinding, PolicyRule,
+  IntOrString, KubeNetworkPolicy, KubePodDisruptionBudget, KubeRole, KubeRoleBinding, NetworkPolicyPeer, PolicyRule,
 } from './k8s';
 import { ExposeOptions, ResolvedExpose, exposeWorkload, resolveExpose } from './expose';
 import { readLocalDirectory, toConfigMapData } from './files';
-import { addChecksumAnnotation } from './hash';
+import { addChecksumAnnotation, contentHash } from './hash';
 import { parseImage } from './image';
 import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverNodes } from './labels';
 import { hardenedContainer, hardenedPodProps } from './security';
@@ -41,13 +41,35 @@ export const KV_PROXY_TOKENS_PATH = '/etc/kv-proxy/tokens';
 /** The entry point inside {@link KV_PROXY_SOURCE_PATH}. */
 export const KV_PROXY_ENTRY = 'server.js';
 
-/** The Secret keys the server reads: newline-separated bearer tokens. */
-export const KV_PROXY_TOKEN_KEYS = ['read-tokens', 'write-tokens'] as const;
+/**
+ * The Secret keys the server reads: newline-separated bearer tokens. A write
+ * token also reads; a metrics token may only scrape /metrics (see `metricsAuth`).
+ */
+export const KV_PROXY_TOKEN_KEYS = ['read-tokens', 'write-tokens', 'metrics-tokens'] as const;
 
 /**
- * Resources for the proxy container: it keeps every ConfigMap it serves in
- * memory (and Services/EndpointSlices with discovery), so it gets more memory
- * headroom than the library's DEFAULT_RESOURCES.
+ * Node.js flags the proxy runs with: young-generation semi-spaces of 2 MiB
+ * instead of 16, which keeps RSS with 1,000 cached ConfigMaps of 100 keys under
+ * 80 MiB (see `npm run bench -- --only=kv-memory`).
+ */
+export const KV_PROXY_NODE_FLAGS = ['--max-semi-space-size=2'] as const;
+
+/** How much of each request the server logs (`KV_ACCESS_LOG`). */
+export enum KvProxyAccessLog {
+  /** No access log; startup, watch and failure messages only. */
+  OFF = 'off',
+  /** One line per request answered 4xx or 5xx, or abandoned by the client (499). */
+  ERRORS = 'errors',
+  /** One line per request (costs about a quarter of GET throughput). */
+  ALL = 'all',
+}
+
+/**
+ * Resources for the proxy container, sized from the benchmark: with 1,000
+ * cached ConfigMaps of 100 keys (7.6 KB of JSON each) RSS is about 80 MiB after
+ * one GET of each, so 96Mi is requested; the 256Mi limit leaves room for
+ * relists and bursts of large ConfigMaps. It keeps every ConfigMap it serves
+ * in memory (and Services/EndpointSlices with discovery): size up for more.
  */
 export const KV_PROXY_DEFAULT_RESOURCES: kplus.ContainerResources = {
   cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
@@ -187,6 +209,54 @@ export interface KvProxyProps extends ExposeOptions {
   readonly sourceDir?: string;
 
   /**
+   * Which requests the server logs, one JSON line each (`KV_ACCESS_LOG`).
+   * Headers, and so tokens, are never logged.
+   * @default KvProxyAccessLog.ERRORS - 4xx, 5xx and abandoned requests only, which costs
+   * successful reads nothing
+   */
+  readonly accessLog?: KvProxyAccessLog;
+
+  /**
+   * Longest a write waits for the Kubernetes API, in seconds, every attempt
+   * together (`KV_UPSTREAM_TIMEOUT_SECONDS`); then it answers 503 with
+   * Retry-After. The write may still have been applied: read it back, or
+   * write with If-Match, before retrying.
+   * @default 3
+   */
+  readonly upstreamTimeoutSeconds?: number;
+
+  /**
+   * Longest a read with `?min-index=N` (or `X-Kv-Min-Index: N`) waits for this
+   * replica's cache to reach index N (read-your-writes across replicas), in
+   * seconds (`KV_CATCH_UP_TIMEOUT_SECONDS`); then it answers 504.
+   * @default 5
+   */
+  readonly catchUpTimeoutSeconds?: number;
+
+  /**
+   * Serve /metrics on this container port instead of the serving port
+   * (`KV_METRICS_PORT`): the Service and Ingress never expose it, and a
+   * NetworkPolicy lets only `metricsAllowFrom` reach it. Use it where the
+   * scraper reaches pods directly (a PodMonitor).
+   * @default - /metrics on the serving port, behind a metrics token (`metricsAuth`)
+   */
+  readonly metricsPort?: number;
+
+  /**
+   * Whether /metrics needs a bearer token from the `metrics-tokens` key of
+   * the token Secret (`KV_METRICS_AUTH`). Such a token may only scrape; read
+   * and write tokens are refused on /metrics.
+   * @default - 'token' on the serving port; 'none' on a separate `metricsPort`
+   */
+  readonly metricsAuth?: 'token' | 'none';
+
+  /**
+   * Peers allowed to reach `metricsPort` (an extra NetworkPolicy).
+   * @default - pods in the proxy's namespace
+   */
+  readonly metricsAllowFrom?: NetworkPolicyPeer[];
+
+  /**
    * Addresses of the API server for the NetworkPolicy's egress rule. Whether an ipBlock matches
    * the API server (often a host-network endpoint behind the `kubernetes`
    * Service) depends on the CNI.
@@ -207,10 +277,22 @@ export interface KvProxyProps extends ExposeOptions {
  * a key/value store (and, optionally, Services for discovery) to clients with
  * bearer tokens, with least-privilege RBAC per allowed namespace.
  *
- * The server (plain JavaScript, `node:` builtins only) is shipped in a
- * ConfigMap, byte for byte as reviewed in lib/kv-proxy/server/, and runs on the
- * stock Node.js image: `node /opt/kv-proxy/server.js`. Changing the source
- * rolls the pods (checksum annotation).
+ * The server (plain JavaScript, `node:` builtins only) is shipped in an
+ * immutable ConfigMap named after its content (`<name>-server-<hash>`), byte
+ * for byte as reviewed in lib/kv-proxy/server/, and runs on the stock Node.js
+ * image: `node /opt/kv-proxy/server.js`. A new version is a new ConfigMap, so
+ * it rolls the pods. Clients can never change the code the pods run: the API
+ * server refuses changes to an immutable ConfigMap, the Role grants no
+ * `delete` or `update`, and the server refuses writes to its own source
+ * (`KV_SELF_CONFIGMAPS`, 403) and to any immutable ConfigMap (409).
+ *
+ * Clients authenticate with bearer tokens: put TLS in front of the proxy
+ * (the shared `ingress` option's TLS) whenever clients are outside the cluster.
+ * Writes whose body is a JSON object need `Content-Type: application/json`;
+ * a single-key PUT stores its raw body whatever its type. Every write answers
+ * the index (resourceVersion) it produced in `X-Kv-Index`; a read with
+ * `?min-index=<that index>` waits, on any replica, until that replica has seen
+ * it (integer resourceVersions, as every etcd-backed API server issues).
  */
 export class KvProxy extends Construct {
   /** The base name of every object. */
@@ -267,6 +349,20 @@ export class KvProxy extends Construct {
   public readonly sourceHash: string;
   /** The environment of the container, as the server reads it. */
   public readonly env: Record<string, string>;
+  /** Name of the immutable server-source ConfigMap: `<name>-server-<10 hex of the content hash>`. */
+  public readonly sourceConfigMapName: string;
+  /** KV_ACCESS_LOG. */
+  public readonly accessLog: KvProxyAccessLog;
+  /** KV_UPSTREAM_TIMEOUT_SECONDS. */
+  public readonly upstreamTimeoutSeconds: number;
+  /** KV_CATCH_UP_TIMEOUT_SECONDS. */
+  public readonly catchUpTimeoutSeconds: number;
+  /** KV_METRICS_PORT, if /metrics has a port of its own. */
+  public readonly metricsPort?: number;
+  /** KV_METRICS_AUTH. */
+  public readonly metricsAuth: 'token' | 'none';
+  /** The NetworkPolicy that lets `metricsAllowFrom` reach `metricsPort`, if created. */
+  public readonly metricsNetworkPolicy?: KubeNetworkPolicy;
 
   /** ConfigMap holding the server source. */
   public readonly sourceConfigMap: kplus.ConfigMap;
@@ -350,6 +446,24 @@ export class KvProxy extends Construct {
     // ------------------------------------------------------ server source ---
     this.sourceDir = props.sourceDir ?? KV_PROXY_SERVER_DIR;
     this.sourceFiles = readServerSource(this.sourceDir);
+    this.sourceConfigMapName = `${this.name}-server-${contentHash(this.sourceFiles, 10)}`;
+    if (this.configMapNames?.includes(this.sourceConfigMapName) && this.namespaces.includes(this.namespace)) {
+      throw new Error(`configMapNames must not include the proxy's own source ConfigMap, got "${this.sourceConfigMapName}"`);
+    }
+    this.accessLog = props.accessLog ?? KvProxyAccessLog.ERRORS;
+    if (!Object.values(KvProxyAccessLog).includes(this.accessLog)) {
+      throw new Error(`accessLog must be one of ${Object.values(KvProxyAccessLog).join(', ')}, got "${this.accessLog}"`);
+    }
+    this.upstreamTimeoutSeconds = validatePositiveInteger(props.upstreamTimeoutSeconds ?? 3, 'upstreamTimeoutSeconds', 1, 60);
+    this.catchUpTimeoutSeconds = validatePositiveInteger(props.catchUpTimeoutSeconds ?? 5, 'catchUpTimeoutSeconds', 0, 60);
+    if (props.metricsPort !== undefined) {
+      this.metricsPort = validateUnprivilegedPort(props.metricsPort, 'metricsPort');
+      if (this.metricsPort === this.port) throw new Error(`metricsPort must differ from port, got ${this.metricsPort} for both`);
+    } else if (props.metricsAllowFrom !== undefined) {
+      throw new Error('metricsAllowFrom is set without metricsPort: /metrics is on the serving port, reachable as the serving port is; set metricsPort or remove metricsAllowFrom');
+    }
+    this.metricsAuth = props.metricsAuth ?? (this.metricsPort === undefined ? 'token' : 'none');
+    if (this.metricsAuth !== 'token' && this.metricsAuth !== 'none') throw new Error(`metricsAuth must be token or none, got "${this.metricsAuth}"`);
     this.env = {
       PORT: String(this.port),
       KV_NAMESPACES: this.namespaces.join(','),
@@ -361,11 +475,21 @@ export class KvProxy extends Construct {
       KV_MAX_BODY_BYTES: String(this.maxBodyBytes),
       KV_MAX_WAIT_SECONDS: String(this.maxWaitSeconds),
       KV_SHUTDOWN_TIMEOUT_SECONDS: String(this.shutdownTimeoutSeconds),
+      // never written through the proxy, whatever the RBAC allows
+      KV_SELF_CONFIGMAPS: `${this.namespace}/${this.sourceConfigMapName}`,
+      KV_ACCESS_LOG: this.accessLog,
+      KV_UPSTREAM_TIMEOUT_SECONDS: String(this.upstreamTimeoutSeconds),
+      KV_CATCH_UP_TIMEOUT_SECONDS: String(this.catchUpTimeoutSeconds),
+      ...(this.metricsPort !== undefined ? { KV_METRICS_PORT: String(this.metricsPort) } : {}),
+      KV_METRICS_AUTH: this.metricsAuth,
     };
 
+    // Immutable and named after its content: nothing can change the code a
+    // pod runs, and a new version is a new ConfigMap that rolls the pods.
     this.sourceConfigMap = new kplus.ConfigMap(this, 'ServerSource', {
-      metadata: { name: `${this.name}-server` },
+      metadata: { name: this.sourceConfigMapName },
       data: this.sourceFiles,
+      immutable: true,
     });
 
     // --------------------------------------------------------------- RBAC ---
@@ -419,8 +543,8 @@ export class KvProxy extends Construct {
     this.container = this.deployment.addContainer(hardenedContainer({
       name: 'kv-proxy',
       image: this.image,
-      command: ['node', `${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`],
-      ports: [{ name: 'http', number: this.port }],
+      command: ['node', ...KV_PROXY_NODE_FLAGS, `${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`],
+      ports: [{ name: 'http', number: this.port }, ...(this.metricsPort !== undefined ? [{ name: 'metrics', number: this.metricsPort }] : [])],
       envVariables: Object.fromEntries(Object.entries(this.env).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
       liveness: kplus.Probe.fromHttpGet('/healthz', {
         port: this.port, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 3,
@@ -455,6 +579,18 @@ export class KvProxy extends Construct {
     this.ingress = exposure.ingress;
     this.networkPolicy = exposure.networkPolicy;
     this.podDisruptionBudget = exposure.podDisruptionBudget;
+
+    if (this.metricsPort !== undefined && this.networkPolicy) {
+      // NetworkPolicies add up: this one only opens the metrics port to the scrapers.
+      this.metricsNetworkPolicy = new KubeNetworkPolicy(this, 'MetricsNetworkPolicy', {
+        metadata: { name: `${this.name}-metrics` },
+        spec: {
+          podSelector: { matchLabels: { ...this.selector } },
+          policyTypes: ['Ingress'],
+          ingress: [{ from: props.metricsAllowFrom ?? [{ podSelector: {} }], ports: [tcp(this.metricsPort)] }],
+        },
+      });
+    }
 
     applyLabels(this, this.labels);
   }

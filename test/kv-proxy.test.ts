@@ -6,8 +6,9 @@ import { Cpu } from 'cdk8s-plus-28';
 import * as YAML from 'yaml';
 import { KvProxyChart } from '../charts/kv-proxy';
 import {
-  KV_PROXY_DEFAULT_IMAGE, KV_PROXY_SERVER_DIR, KvProxy, KvProxyProps, kvProxyRules, readServerSource,
+  KV_PROXY_DEFAULT_IMAGE, KV_PROXY_SERVER_DIR, KvProxy, KvProxyAccessLog, KvProxyProps, kvProxyRules, readServerSource,
 } from '../lib/kv-proxy';
+import { contentHash } from '../lib/hash';
 import { K8sObject, assertValid } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
 
@@ -61,6 +62,8 @@ function tempSource(files: Record<string, string | Buffer>): string {
 }
 
 const CONFIGMAPS_READ = { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] };
+/** The server-source ConfigMap's name: `<name>-server-<content hash>` (of the snapshot fixture unless told). */
+const SOURCE_CM = (name = 'kv-proxy', files: Record<string, string> = FIXTURE) => `${name}-server-${contentHash(files, 10)}`;
 const DISCOVERY_RULES = [
   { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch'] },
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
@@ -75,7 +78,7 @@ describe('KvProxy', () => {
       expect(objects).toMatchSnapshot();
       expect(() => assertValid(objects, { external: [TOKENS] })).not.toThrow();
       expect(objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual([
-        'ConfigMap/kv/kv-proxy-server', 'Deployment/kv/kv-proxy', 'NetworkPolicy/kv/kv-proxy',
+        `ConfigMap/kv/${SOURCE_CM()}`, 'Deployment/kv/kv-proxy', 'NetworkPolicy/kv/kv-proxy',
         'PodDisruptionBudget/kv/kv-proxy', 'Role/default/kv-proxy', 'RoleBinding/default/kv-proxy',
         'Service/kv/kv-proxy', 'ServiceAccount/kv/kv-proxy',
       ]);
@@ -182,7 +185,7 @@ describe('KvProxy', () => {
       // WHEN the construct is synthesized with its default source
       const chart = testChart(NS);
       new KvProxy(chart, 'Kv', { namespaces: ['default'] });
-      const cm = findObject(synthObjects(chart), 'ConfigMap', 'kv-proxy-server');
+      const cm = findObject(synthObjects(chart), 'ConfigMap', SOURCE_CM('kv-proxy', readServerSource()));
       // THEN the keys are exactly the files, in order, and every value is the file byte for byte
       expect(Object.keys(cm.data)).toEqual(expected);
       expect(cm.binaryData).toBeUndefined();
@@ -197,7 +200,7 @@ describe('KvProxy', () => {
       const chart = new Chart(app, 'kv', { namespace: NS });
       new KvProxy(chart, 'Kv', { namespaces: ['default'] });
       const docs = YAML.parseAllDocuments(app.synthYaml() as unknown as string).map((d) => d.toJS());
-      const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'kv-proxy-server');
+      const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === SOURCE_CM('kv-proxy', readServerSource()));
       // THEN parsing it back gives the files byte for byte
       for (const [f, text] of Object.entries(readServerSource())) {
         expect(Buffer.from(cm.data[f], 'utf8').equals(Buffer.from(text, 'utf8'))).toBe(true);
@@ -251,7 +254,7 @@ describe('KvProxy', () => {
       const pod = deployment.spec.template.spec;
       const c = findContainer(deployment, 'kv-proxy');
       // THEN command, env, mounts and probes are the server's contract
-      expect(c.command).toEqual(['node', '/opt/kv-proxy/server.js']);
+      expect(c.command).toEqual(['node', '--max-semi-space-size=2', '/opt/kv-proxy/server.js']);
       expect(c.args).toBeUndefined();
       expect(c.env).toEqual([
         { name: 'PORT', value: '9090' },
@@ -264,13 +267,18 @@ describe('KvProxy', () => {
         { name: 'KV_MAX_BODY_BYTES', value: '4096' },
         { name: 'KV_MAX_WAIT_SECONDS', value: '30' },
         { name: 'KV_SHUTDOWN_TIMEOUT_SECONDS', value: '10' },
+        { name: 'KV_SELF_CONFIGMAPS', value: `kv/${SOURCE_CM()}` },
+        { name: 'KV_ACCESS_LOG', value: 'errors' },
+        { name: 'KV_UPSTREAM_TIMEOUT_SECONDS', value: '3' },
+        { name: 'KV_CATCH_UP_TIMEOUT_SECONDS', value: '5' },
+        { name: 'KV_METRICS_AUTH', value: 'token' },
       ]);
       expect(c.volumeMounts).toEqual([
         { name: 'server', mountPath: '/opt/kv-proxy', readOnly: true },
         { name: 'tokens', mountPath: '/etc/kv-proxy/tokens', readOnly: true },
       ]);
       expect(pod.volumes).toEqual([
-        { name: 'server', configMap: { name: 'kv-proxy-server', defaultMode: 0o444 } },
+        { name: 'server', configMap: { name: SOURCE_CM(), defaultMode: 0o444 } },
         { name: 'tokens', secret: { secretName: 'kv-proxy-tokens', defaultMode: 0o440 } },
       ]);
       expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 9090, scheme: 'HTTP' });
@@ -420,6 +428,93 @@ describe('KvProxy', () => {
     });
   });
 
+  describe('the server source cannot be changed by clients (issue 16)', () => {
+    test('the source ConfigMap is immutable and named after its content; a new source is a new ConfigMap', () => {
+      // GIVEN two versions of the source
+      const a = tempSource({ 'server.js': 'v1\n' });
+      const b = tempSource({ 'server.js': 'v2\n' });
+      try {
+        // WHEN synthesized
+        const one = synth({ sourceDir: a });
+        const two = synth({ sourceDir: b });
+        const cmOne = findObject(one.objects, 'ConfigMap', one.proxy.sourceConfigMapName);
+        // THEN
+        expect(cmOne.immutable).toBe(true);
+        expect(one.proxy.sourceConfigMapName).toBe(`kv-proxy-server-${contentHash({ 'server.js': 'v1\n' }, 10)}`);
+        expect(two.proxy.sourceConfigMapName).not.toBe(one.proxy.sourceConfigMapName);
+        const volume = (o: K8sObject[]) => findObject(o, 'Deployment', 'kv-proxy').spec.template.spec.volumes.find((v: any) => v.name === 'server');
+        expect(volume(one.objects).configMap.name).toBe(one.proxy.sourceConfigMapName);
+        expect(volume(two.objects).configMap.name).toBe(two.proxy.sourceConfigMapName);
+      } finally {
+        for (const d of [a, b]) fs.rmSync(d, { recursive: true, force: true });
+      }
+    });
+
+    test('the server is told which ConfigMap it runs from, so it refuses to write it', () => {
+      const { proxy } = synth({ namespaces: [NS, 'default'], writes: true });
+      expect(proxy.env.KV_SELF_CONFIGMAPS).toBe(`${NS}/${proxy.sourceConfigMapName}`);
+      const config = loadConfig({ ...proxy.env, KUBE_API_URL: 'http://127.0.0.1:8001' });
+      expect(config.selfConfigMaps).toEqual([`${NS}/${proxy.sourceConfigMapName}`]);
+    });
+
+    test('with writes on its own namespace the Role grants no update or delete, so the immutable source stays as shipped', () => {
+      const { objects } = synth({ namespaces: [NS], writes: true });
+      const verbs = roleIn(objects, NS).rules.flatMap((r: any) => r.verbs);
+      expect(verbs).not.toContain('update');
+      expect(verbs).not.toContain('delete');
+      expect(verbs).not.toContain('*');
+    });
+
+    test('fails when configMapNames serves the proxy\'s own source ConfigMap', () => {
+      expect(() => synth({ namespaces: [NS], writes: true, configMapNames: [SOURCE_CM()] }))
+        .toThrow(/configMapNames must not include the proxy's own source ConfigMap, got "kv-proxy-server-[0-9a-f]{10}"/);
+    });
+  });
+
+  describe('logging, timeouts and metrics (issue 16)', () => {
+    test('defaults: errors-only access log, 3 s upstream timeout, 5 s catch-up, /metrics behind a metrics token', () => {
+      const { proxy, objects } = synth();
+      expect(proxy.accessLog).toBe(KvProxyAccessLog.ERRORS);
+      expect(proxy.upstreamTimeoutSeconds).toBe(3);
+      expect(proxy.catchUpTimeoutSeconds).toBe(5);
+      expect(proxy.metricsPort).toBeUndefined();
+      expect(proxy.metricsAuth).toBe('token');
+      expect(proxy.metricsNetworkPolicy).toBeUndefined();
+      const c = findContainer(findObject(objects, 'Deployment', 'kv-proxy'), 'kv-proxy');
+      expect(c.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
+      expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+    });
+
+    test('options reach the environment the server reads', () => {
+      const { proxy, objects } = synth({
+        accessLog: KvProxyAccessLog.OFF, upstreamTimeoutSeconds: 1, catchUpTimeoutSeconds: 0, metricsPort: 9102,
+      });
+      const config = loadConfig({ ...proxy.env, KUBE_API_URL: 'http://127.0.0.1:8001' });
+      expect(config).toEqual(expect.objectContaining({
+        accessLog: 'off', upstreamTimeoutMs: 1000, catchUpTimeoutMs: 0, metricsPort: 9102, metricsAuth: 'none',
+      }));
+      const c = findContainer(findObject(objects, 'Deployment', 'kv-proxy'), 'kv-proxy');
+      expect(c.ports).toContainEqual({ name: 'metrics', containerPort: 9102 });
+      // the Service does not expose the metrics port; its own NetworkPolicy opens it to the namespace's pods
+      expect(findObject(objects, 'Service', 'kv-proxy').spec.ports.map((p: any) => p.targetPort)).toEqual([8080]);
+      const np = findObject(objects, 'NetworkPolicy', 'kv-proxy-metrics');
+      expect(np.spec.ingress).toEqual([{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 9102 }] }]);
+      expect(synth({ metricsPort: 9102, metricsAuth: 'token' }).proxy.env.KV_METRICS_AUTH).toBe('token');
+    });
+
+    test.each([
+      [{ accessLog: 'verbose' as KvProxyAccessLog }, /accessLog must be one of off, errors, all, got "verbose"/],
+      [{ upstreamTimeoutSeconds: 0 }, /upstreamTimeoutSeconds/],
+      [{ catchUpTimeoutSeconds: 61 }, /catchUpTimeoutSeconds/],
+      [{ metricsPort: 8080 }, /metricsPort must differ from port, got 8080 for both/],
+      [{ metricsPort: 80 }, /metricsPort/],
+      [{ metricsAllowFrom: [{ podSelector: {} }] }, /metricsAllowFrom is set without metricsPort/],
+      [{ metricsAuth: 'basic' as 'token' }, /metricsAuth must be token or none, got "basic"/],
+    ])('fails when %j', (props, message) => {
+      expect(() => synth(props)).toThrow(message);
+    });
+  });
+
   describe('options', () => {
     test('name, replicas, image, user, ports, resources and timing', () => {
       const { objects } = synth({
@@ -435,7 +530,7 @@ describe('KvProxy', () => {
       expect(d.spec.template.spec.terminationGracePeriodSeconds).toBe(45);
       expect(d.spec.template.spec.volumes).toContainEqual({ name: 'tokens', secret: { secretName: 'client-tokens', defaultMode: 0o440 } });
       expect(findObject(objects, 'Service', 'flags').spec.ports).toEqual([{ name: 'http', port: 8081, targetPort: 3000 }]);
-      expect(findObject(objects, 'ConfigMap', 'flags-server')).toBeDefined();
+      expect(findObject(objects, 'ConfigMap', SOURCE_CM('flags'))).toBeDefined();
       expect(findObject(objects, 'ServiceAccount', 'flags')).toBeDefined();
       expect(() => assertValid(objects, { external: ['Secret/kv/client-tokens'] })).not.toThrow();
     });
