@@ -71,8 +71,21 @@ export function synthesize(outdir: string): Map<string, App> {
 }
 
 if (require.main === module) {
-  const apps = synthesize(process.env.CDK8S_OUTDIR ?? 'dist');
-  // reviewer diagrams (docs/diagrams) come from the same objects; loaded only here
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require('./scripts/review/diagrams').writeDiagrams(apps);
+  const outdir = process.env.CDK8S_OUTDIR ?? 'dist';
+  const apps = synthesize(outdir);
+  // say what was written: one line per manifest file, then a summary
+  let files = 0;
+  for (const app of apps.values()) {
+    for (const f of fs.readdirSync(app.outdir).sort()) { files++; console.log(`  - ${path.join(app.outdir, f)}`); }
+  }
+  let diagrams = '';
+  // the reviewer diagrams (docs/diagrams) describe the committed dist/: written
+  // only by a synth into it, from the same objects; loaded only here
+  if (path.resolve(outdir) === path.join(__dirname, 'dist')) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const review = require('./scripts/review/diagrams');
+    review.writeDiagrams(apps);
+    diagrams = ` and the diagrams under ${path.relative(process.cwd(), review.DIAGRAMS_DIR)}/`;
+  }
+  console.log(`synth: wrote ${files} manifest files under ${outdir}/${diagrams}`);
 }

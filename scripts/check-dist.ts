@@ -1,12 +1,14 @@
 /**
  * Drift check for pipelines: synthesizes into a temporary folder, compares it
  * with the committed dist/ and prints a unified diff. Exit 0 when identical,
- * 1 when dist/ is stale or hand-edited, 2 when the synth itself failed.
+ * 1 when dist/ is stale or hand-edited, 2 on a usage error or when the synth
+ * itself failed.
  *
  *   npm run check:dist            # compare with ./dist
  *   npm run check:dist -- <dir>   # compare with another folder
  */
 import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -55,8 +57,34 @@ export function checkDist(committed: string): DriftResult {
   }
 }
 
+export const USAGE = `usage: npm run check:dist [-- DIR]
+
+Synthesizes main.ts into a temporary folder and compares it with the
+committed manifests (DIR, default dist/); prints a unified diff when they differ.
+
+  -h, --help   print this help
+
+exit status: 0 identical, 1 DIR is stale or hand-edited, 2 usage error or synth failure
+`;
+
 if (require.main === module) {
-  const committed = path.resolve(process.argv[2] ?? 'dist');
+  let parsed;
+  try {
+    parsed = parseArgs({ args: process.argv.slice(2), strict: true, allowPositionals: true, options: { help: { type: 'boolean', short: 'h', default: false } } });
+    if (parsed.positionals.length > 1) throw new Error(`at most one folder, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`);
+  } catch (e) {
+    process.stderr.write(`check:dist: ${(e as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const committed = path.resolve(parsed.positionals[0] ?? 'dist');
+  if (!fs.existsSync(committed) || !fs.statSync(committed).isDirectory()) {
+    process.stderr.write(`check:dist: ${parsed.positionals[0] ?? 'dist'} is not a folder\n\n${USAGE}`);
+    process.exit(2);
+  }
   let result: DriftResult;
   try {
     result = checkDist(committed);

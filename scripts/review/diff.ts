@@ -10,6 +10,7 @@
  * Exit code: 0 nothing changed, 1 something changed, 2 error.
  */
 import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -176,11 +177,43 @@ export function formatMarkdown(changes: FileChanges[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+export const USAGE = `usage: npm run diff [-- [--markdown] [--from REV [--to REV]]]
+
+Summarizes what a change does to the synthesized manifests: per environment
+and chart file, the objects added, removed and changed, with the changed
+field paths and ConfigMap keys.
+
+  (no option)       the committed dist/ against a fresh synth of main.ts
+  --from REV        dist/ at git revision REV against the working tree's dist/
+  --to REV          with --from: dist/ at REV instead of the working tree's
+  --markdown        Markdown for a pull-request comment instead of text
+  -h, --help        print this help
+
+exit status: 0 no changes, 1 changes, 2 usage error or failure
+`;
+
+/** A command-line mistake: reported with the usage, exit status 2. */
+class UsageError extends Error {}
+
+function parse(argv: string[]): { from?: string; to?: string; markdown: boolean; help: boolean } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv, strict: true, allowPositionals: false,
+      options: { from: { type: 'string' }, to: { type: 'string' }, markdown: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (values.to !== undefined && values.from === undefined) throw new UsageError('--to needs --from');
+  return { from: values.from, to: values.to, markdown: values.markdown ?? false, help: values.help ?? false };
+}
+
 function main(argv: string[]): number {
   const root = path.join(__dirname, '..', '..');
-  const arg = (flag: string) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
-  const from = arg('--from');
-  const to = arg('--to');
+  const opts = parse(argv);
+  if (opts.help) { process.stdout.write(USAGE); return 0; }
+  const { from, to } = opts;
   let before: Tree;
   let after: Tree;
   if (from) {
@@ -198,7 +231,7 @@ function main(argv: string[]): number {
     }
   }
   const changes = diffTrees(before, after);
-  process.stdout.write(argv.includes('--markdown') ? formatMarkdown(changes) : formatText(changes));
+  process.stdout.write(opts.markdown ? formatMarkdown(changes) : formatText(changes));
   return changes.length ? 1 : 0;
 }
 
@@ -206,7 +239,7 @@ if (require.main === module) {
   try {
     process.exitCode = main(process.argv.slice(2));
   } catch (e) {
-    process.stderr.write(`diff: ${(e as Error).message}\n`);
+    process.stderr.write(e instanceof UsageError ? `diff: ${e.message}\n\n${USAGE}` : `diff: ${(e as Error).message}\n`);
     process.exitCode = 2;
   }
 }
