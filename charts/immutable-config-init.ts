@@ -1,8 +1,9 @@
-import { Chart, ChartProps, Size } from 'cdk8s';
+import { Chart, ChartProps, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
-  applyLabels, CopyStyle, hardenedContainer, hardenedPodProps, ImmutableConfigInit, ImmutableConfigMap, recommendedLabels, validatePort, validatePositiveInteger,
+  applyLabels, CopyStyle, exposeWorkload, hardenedContainer, hardenedPodProps, ImmutableConfigInit, ImmutableConfigMap, recommendedLabels, resolveExpose,
+  selectorLabels, selectPods, validatePort, validatePositiveInteger,
 } from '../lib';
 
 /**
@@ -39,7 +40,7 @@ export const FLASK_ENV: Record<string, string> = { UWSGI_PROCESSES: '2', UWSGI_C
 /** Props the two Flask charts share. */
 export interface FlaskChartProps extends ChartProps {
   /**
-   * Name of the Deployment and Service, and the `app.kubernetes.io/name` label.
+   * Name of the Deployment and Service, and the `app.kubernetes.io/instance` label.
    * @default 'myflaskapp' (the seed's Pod name); 'myflaskapp-cm' for ImmutableConfigMapChart
    */
   readonly name?: string;
@@ -70,7 +71,12 @@ export interface FlaskChartProps extends ChartProps {
   readonly user?: number;
 }
 
-/** What both charts build: the seed's Flask app as a hardened Deployment plus a Service. */
+/**
+ * What both charts build: the seed's Flask app as a hardened Deployment,
+ * labelled and selected the library's way (name `immutable-config`, instance
+ * `name`) and exposed the shared way (Service, NetworkPolicy, and a
+ * PodDisruptionBudget with 2 or more replicas).
+ */
 class FlaskApp extends Construct {
   readonly deployment: kplus.Deployment;
   readonly service: kplus.Service;
@@ -83,11 +89,15 @@ class FlaskApp extends Construct {
     const replicas = validatePositiveInteger(props.replicas ?? 1, 'replicas', 1, 1000);
     const user = props.user ?? 65532;
     this.mountPath = props.mountPath ?? '/config';
+    const labels = recommendedLabels({ name: 'immutable-config', instance: name, component: 'web' });
+    const selector = selectorLabels(labels);
     this.deployment = new kplus.Deployment(this, 'Deployment', {
       metadata: { name },
       replicas,
+      select: false,
       ...hardenedPodProps({ user }),
     });
+    selectPods(this.deployment, selector);
     this.app = this.deployment.addContainer(hardenedContainer({
       name: 'app',
       image: props.appImage ?? SEED_APP_IMAGE,
@@ -96,16 +106,14 @@ class FlaskApp extends Construct {
       ports: [{ number: port, name: 'http' }],
       // The app reads the config on every request: a 200 on / proves it is there.
       readiness: kplus.Probe.fromHttpGet('/', { port }),
+      liveness: kplus.Probe.fromTcpSocket({ port, periodSeconds: Duration.seconds(10) }),
       resources: {
         cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
         memory: { request: Size.mebibytes(96), limit: Size.mebibytes(256) },
       },
     }, { user }));
-    this.service = new kplus.Service(this, 'Service', {
-      metadata: { name },
-      selector: this.deployment,
-      ports: [{ name: 'http', port: 80, targetPort: port }],
-    });
+    this.service = exposeWorkload(this, resolveExpose({}, replicas), { name, selector, targetPort: port }).service;
+    applyLabels(this, labels);
   }
 }
 
@@ -153,7 +161,6 @@ export class ImmutableConfigInitChart extends Chart {
       volumeName: 'config-dir',
       initContainerName: 'appconfig',
     });
-    applyLabels(this, recommendedLabels({ name, component: 'web' }));
   }
 }
 
@@ -194,6 +201,5 @@ export class ImmutableConfigMapChart extends Chart {
       name: `${name}-config`,
       volumeName: 'config-dir',
     });
-    applyLabels(this, recommendedLabels({ name, component: 'web' }));
   }
 }

@@ -121,6 +121,19 @@ export function readLocalDirectory(dir: string, prop: string, options: ReadDirec
   return out;
 }
 
+/** A local file, or every file of a local directory (see {@link readLocalDirectory}); errors name `prop`. */
+export function readLocalPath(target: string, prop: string, options: ReadDirectoryOptions = {}): FileEntry[] {
+  required(target, prop);
+  if (typeof target !== 'string' || target === '') throw new Error(`${prop} must be a file or directory path, got ${JSON.stringify(target)}`);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(target);
+  } catch (err) {
+    throw fsError(prop, target, err);
+  }
+  return st.isDirectory() ? readLocalDirectory(target, prop, options) : [readLocalFile(target, prop)];
+}
+
 /** Files given inline: path to a string (UTF-8 text) or, where `allowBuffers`, a Buffer (raw bytes). */
 export function inlineFiles(files: Record<string, string | Buffer> | undefined, prop: string, allowBuffers: boolean = true): FileEntry[] {
   if (files === undefined) return [];

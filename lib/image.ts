@@ -27,6 +27,7 @@ const REFERENCE = new RegExp(
  * @param prop the name of the prop being validated, used in error messages
  */
 export function parseImage(image: string, prop: string = 'image'): ImageReference {
+  if (image === undefined || image === null) throw new Error(`${prop} is required`);
   if (typeof image !== 'string' || image.trim() === '') {
     throw new Error(`${prop} must be a non-empty image reference, got ${JSON.stringify(image)}`);
   }

@@ -1,14 +1,15 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { FileEntry, inlineFiles, readLocalPath, toConfigMapData } from './files';
 import { contentHash } from './hash';
 import { validateImage } from './image';
+import { applyLabels, recommendedLabels } from './labels';
 import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer } from './security';
 import {
-  configMapSize, formatBytes, MAX_CONFIGMAP_BYTES, pathIsWithin, validateAbsolutePath, validateConfigMapKey,
-  validateDnsLabel, validateDnsSubdomain, validatePositiveInteger,
+  pathIsWithin, required, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain, validateOneOf, validatePositiveInteger,
+  validateResources,
 } from './validate';
 
 /**
@@ -137,7 +138,7 @@ const DEFAULT_INIT_CONTAINER_NAME = 'copy-config';
 /** Validates a destination-like path: absolute, normalised, not `/`. */
 function validateMountPath(value: string, prop: string): string {
   if (value === undefined || value === null || value === '') {
-    throw new Error(`${prop} is required: the directory the config is copied to and every app container reads it from (e.g. "/config"), got ${JSON.stringify(value)}`);
+    throw new Error(`${prop} is required: the directory the config is copied to and every app container reads it from (e.g. "/config")`);
   }
   validateAbsolutePath(value, prop);
   if (value === '/') throw new Error(`${prop} must not be "/", got "/"`);
@@ -165,7 +166,8 @@ class AppMounts {
   private volume?: kplus.Volume;
 
   constructor(scope: Construct, props: ImmutableConfigMountProps) {
-    if (!props.workload || !Array.isArray((props.workload as Partial<kplus.AbstractPod>).containers)) {
+    required(props.workload, 'workload');
+    if (!Array.isArray((props.workload as Partial<kplus.AbstractPod>).containers)) {
       throw new Error(`workload must be a cdk8s-plus workload (Deployment, Job, StatefulSet, DaemonSet, CronJob or Pod), got ${String(props.workload)}`);
     }
     validateMountPath(props.mountPath, 'mountPath');
@@ -243,9 +245,20 @@ export class ImmutableConfigInit extends Construct {
   public readonly command?: string[];
   /** The init container's `args`; the destination is always the last one. */
   public readonly args: string[];
-  /** UID and GID of the init container. */
+  /** UID of the init container. */
   public readonly user: number;
+  /** GID of the init container. */
   public readonly group: number;
+  /** Name of the pod volume that carries the config. */
+  public readonly volumeName: string;
+  /** Name of the init container. */
+  public readonly initContainerName: string;
+  /** Resources of the init container. */
+  public readonly resources: kplus.ContainerResources;
+  /** Size limit of the emptyDir, if any. */
+  public readonly sizeLimit?: Size;
+  /** Storage medium of the emptyDir. */
+  public readonly medium: kplus.EmptyDirMedium;
   /** The emptyDir volume shared by the init container and the app containers. */
   public readonly volume: kplus.Volume;
   /** The init container. */
@@ -259,14 +272,15 @@ export class ImmutableConfigInit extends Construct {
     this.containers = app.containers;
     this.mountPath = props.mountPath;
     this.image = validateImage(props.image, 'image');
-    this.copyStyle = props.copyStyle ?? CopyStyle.COMMAND;
-    if (!Object.values(CopyStyle).includes(this.copyStyle)) {
-      throw new Error(`copyStyle must be one of ${Object.values(CopyStyle).join(', ')}, got "${this.copyStyle}"`);
-    }
+    this.copyStyle = validateOneOf(props.copyStyle ?? CopyStyle.COMMAND, CopyStyle, 'copyStyle');
+    this.volumeName = app.volumeName;
+    this.medium = validateOneOf(props.medium ?? kplus.EmptyDirMedium.DEFAULT, kplus.EmptyDirMedium, 'medium');
+    this.resources = validateResources(props.resources ?? DEFAULT_RESOURCES, 'resources')!;
     this.initMountPath = validateMountPath(props.initMountPath ?? props.mountPath, 'initMountPath');
     const workload = props.workload;
 
     const initContainerName = validateDnsLabel(props.initContainerName ?? DEFAULT_INIT_CONTAINER_NAME, 'initContainerName');
+    this.initContainerName = initContainerName;
     const taken = [...workload.containers, ...workload.initContainers].map((c) => c.name);
     if (taken.includes(initContainerName)) {
       throw new Error(`initContainerName "${initContainerName}" is already used by a container of the workload: choose another initContainerName`);
@@ -288,12 +302,13 @@ export class ImmutableConfigInit extends Construct {
     if (props.sizeLimit !== undefined && !(props.sizeLimit.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR }) >= 1)) {
       throw new Error(`sizeLimit must be at least 1 KiB, got ${props.sizeLimit.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR })} KiB`);
     }
+    this.sizeLimit = props.sizeLimit;
 
     this.user = validatePositiveInteger(props.user ?? workload.securityContext.user ?? DEFAULT_RUN_AS_USER, 'user', 1, 2147483647);
     this.group = validatePositiveInteger(props.group ?? workload.securityContext.group ?? this.user, 'group', 1, 2147483647);
 
     this.volume = kplus.Volume.fromEmptyDir(this, 'Volume', app.volumeName, {
-      medium: props.medium,
+      medium: props.medium === undefined ? undefined : this.medium,
       sizeLimit: props.sizeLimit,
     });
     workload.addVolume(this.volume);
@@ -303,7 +318,7 @@ export class ImmutableConfigInit extends Construct {
       image: this.image,
       command: this.command,
       args: this.args,
-      resources: props.resources ?? DEFAULT_RESOURCES,
+      resources: this.resources,
     }, { user: this.user, group: this.group }));
     this.initContainer.mount(this.initMountPath, this.volume);
     app.mount(this.mountPath, this.volume);
@@ -373,6 +388,12 @@ export class ImmutableConfigMap extends Construct {
   public readonly mountPath: string;
   /** The configMap volume. */
   public readonly volume: kplus.Volume;
+  /** Name of the pod volume that carries the config. */
+  public readonly volumeName: string;
+  /** The ConfigMap's name before the content hash; the `app.kubernetes.io/instance` label. */
+  public readonly name: string;
+  /** The recommended labels on the ConfigMap (name `immutable-config`, instance `name`, component `config`). */
+  public readonly labels: Readonly<Record<string, string>>;
   /** The app containers that mount the config read-only. */
   public readonly containers: kplus.Container[];
 
@@ -382,49 +403,25 @@ export class ImmutableConfigMap extends Construct {
     this.containers = app.containers;
     this.mountPath = props.mountPath;
 
-    const files = new Map<string, { content: Buffer; from: string }>();
-    const add = (key: string, content: Buffer, from: string) => {
-      validateConfigMapKey(key, `config file name "${key}" (from ${from})`);
-      const twin = files.get(key);
-      if (twin) throw new Error(`config file "${key}" is given twice (from ${twin.from} and ${from}): file names must be unique`);
-      files.set(key, { content, from });
-    };
-    for (const f of props.files ?? []) {
-      if (!fs.existsSync(f)) throw new Error(`files entry "${f}" does not exist`);
-      if (fs.statSync(f).isDirectory()) {
-        for (const name of fs.readdirSync(f).sort()) {
-          const p = path.join(f, name);
-          if (fs.statSync(p).isFile()) add(name, fs.readFileSync(p), `"${p}"`);
-        }
-      } else {
-        add(path.basename(f), fs.readFileSync(f), `"${f}"`);
-      }
-    }
-    for (const [k, v] of Object.entries(props.data ?? {})) {
-      if (typeof v !== 'string') throw new Error(`data "${k}" must be a string, got ${typeof v}`);
-      add(k, Buffer.from(v, 'utf8'), `data "${k}"`);
-    }
-    if (files.size === 0) {
+    const entries: FileEntry[] = [
+      // a file's key is its base name; a directory gives its regular files, not its sub-directories (kubectl create configmap --from-file)
+      ...(props.files ?? []).flatMap((f, i) => readLocalPath(f, `files[${i}]`, { recursive: false })),
+      ...inlineFiles(props.data, 'data', false),
+    ];
+    if (entries.length === 0) {
       throw new Error('files and data must provide at least one config file, got none');
     }
-
-    const data: Record<string, string> = {};
-    const binaryData: Record<string, string> = {};
-    this.keys = [...files.keys()].sort();
-    for (const key of this.keys) {
-      const { content } = files.get(key)!;
-      const text = content.toString('utf8');
-      if (Buffer.from(text, 'utf8').equals(content)) data[key] = text;
-      else binaryData[key] = content.toString('base64');
-    }
-    const size = configMapSize(data, binaryData);
-    if (size > MAX_CONFIGMAP_BYTES) {
-      throw new Error(`config files total ${formatBytes(size)}, more than a ConfigMap can hold (${formatBytes(MAX_CONFIGMAP_BYTES)}): use a config image (ImmutableConfigInit) instead`);
-    }
-
+    // every file lands at <mountPath>/<key>: a name with "/" would land elsewhere than asked
+    for (const e of entries) validateConfigMapKey(e.path, `config file name (from ${e.origin})`);
+    const { data, binaryData, files } = toConfigMapData(entries, 'config files', {
+      tooLargeHint: 'use a config image (ImmutableConfigInit) instead',
+    });
+    this.keys = files.map((f) => f.key);
     this.contentHash = contentHash({ data, binaryData }, 10);
-    const base = props.name ?? `${props.workload.name}-${app.volumeName}`;
-    this.configMapName = validateDnsSubdomain(`${base}-${this.contentHash}`, 'name (with the content hash)');
+    this.volumeName = app.volumeName;
+    this.name = validateDnsSubdomain(props.name ?? `${props.workload.name}-${app.volumeName}`, 'name');
+    this.configMapName = validateDnsSubdomain(`${this.name}-${this.contentHash}`, 'name (with the content hash)');
+    this.labels = recommendedLabels({ name: 'immutable-config', instance: this.name.slice(0, 63).replace(/[^A-Za-z0-9]+$/, ''), component: 'config' });
     this.configMap = new kplus.ConfigMap(this, 'Resource', {
       metadata: { name: this.configMapName },
       immutable: true,
@@ -434,5 +431,7 @@ export class ImmutableConfigMap extends Construct {
     this.volume = kplus.Volume.fromConfigMap(this, 'Volume', this.configMap, { name: app.volumeName });
     props.workload.addVolume(this.volume);
     app.mount(this.mountPath, this.volume);
+    applyLabels(this, this.labels);
   }
+
 }

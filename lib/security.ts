@@ -1,7 +1,7 @@
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { validateImage } from './image';
-import { validatePositiveInteger } from './validate';
+import { validatePositiveInteger, validateResources } from './validate';
 
 /**
  * The UID/GID our pods run as unless a pattern's image needs another one:
@@ -54,6 +54,7 @@ function resolveIds(opts: HardeningOptions, prop: string): { user: number; group
 export function hardenedContainer(props: kplus.ContainerProps, opts: HardeningOptions = {}): kplus.ContainerProps {
   const prop = props.name ? `container "${props.name}"` : 'container';
   validateImage(props.image, `${prop} image`);
+  validateResources(props.resources, `${prop} resources`);
   const ids = resolveIds({ user: props.securityContext?.user ?? opts.user, group: props.securityContext?.group ?? opts.group }, prop);
   return {
     imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,

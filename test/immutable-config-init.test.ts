@@ -80,6 +80,16 @@ describe('ImmutableConfigInit', () => {
     assertValid(objects);
   });
 
+  test('resolves every @default into public fields', () => {
+    const { config } = withConfig();
+    expect(config).toMatchObject({
+      copyStyle: CopyStyle.COMMAND, initMountPath: '/config', volumeName: 'config', initContainerName: 'copy-config',
+      resources: DEFAULT_RESOURCES, medium: kplus.EmptyDirMedium.DEFAULT, user: 65532, group: 65532,
+    });
+    expect(config.sizeLimit).toBeUndefined();
+    expect(config.containers.map((c) => c.name)).toEqual(['app']);
+  });
+
   test('the destination is always the last argument, after every config path', () => {
     const { chart } = withConfig({ configPaths: ['/src/config.cfg', '/etc/app', '/opt/feature-flags.json'], mountPath: '/etc/config' });
     const init = findContainer(findObject(synthObjects(chart), 'Deployment'), 'copy-config');
@@ -207,7 +217,7 @@ describe('ImmutableConfigInit', () => {
       ['mountPath is /', { mountPath: '/' }, /mountPath must not be "\/", got "\/"/],
       ['the image has no tag', { image: 'registry.example.com/app-config' }, /image must be pinned with a tag or a digest, got "registry.example.com\/app-config"/],
       ['the image is latest', { image: 'busybox:latest' }, /image must not use the floating "latest" tag/],
-      ['the image is missing', { image: undefined as any }, /image must be a non-empty image reference/],
+      ['the image is empty', { image: '' }, /image must be a non-empty image reference, got ""/],
       ['configPaths is missing with CopyStyle.COMMAND', { configPaths: undefined }, /configPaths must list at least one absolute path inside the config image with CopyStyle.COMMAND, got undefined/],
       ['configPaths is empty', { configPaths: [] }, /configPaths must list at least one/],
       ['a config path is relative', { configPaths: ['src/config.cfg'] }, /configPaths entry must be an absolute path starting with "\/", got "src\/config.cfg"/],
@@ -216,7 +226,12 @@ describe('ImmutableConfigInit', () => {
       ['a config path contains the init mount', { configPaths: ['/data'], mountPath: '/data/config' }, /configPaths entry "\/data" overlaps initMountPath "\/data\/config"/],
       ['two config paths share a name', { configPaths: ['/a/config.cfg', '/b/config.cfg'] }, /configPaths entries "\/a\/config.cfg" and "\/b\/config.cfg" would both be copied to "\/config\/config.cfg"/],
       ['configPaths is given with CopyStyle.ENTRYPOINT', { copyStyle: CopyStyle.ENTRYPOINT }, /configPaths only applies to CopyStyle.COMMAND/],
-      ['copyStyle is unknown', { copyStyle: 'Rsync' as any }, /copyStyle must be one of Command, Entrypoint, got "Rsync"/],
+      ['copyStyle is unknown', { copyStyle: 'Rsync' as any }, /copyStyle must be one of "Command", "Entrypoint", got "Rsync"/],
+      ['copyStyle is in the wrong case', { copyStyle: 'entrypoint' as any }, /copyStyle must be one of "Command", "Entrypoint", got "entrypoint" \(did you mean "Entrypoint"\?\)/],
+      ['medium is in the wrong case', { medium: 'memory' as any }, /medium must be one of "", "Memory", got "memory" \(did you mean "Memory"\?\)/],
+      ['the image is left out', { image: undefined as any }, /image is required/],
+      ['the init container asks for more memory than its limit', { resources: { memory: { request: Size.mebibytes(200), limit: Size.mebibytes(100) } } },
+        /resources.memory.request must not exceed resources.memory.limit, got request 204800Ki and limit 102400Ki/],
       ['initMountPath is relative', { initMountPath: 'out' }, /initMountPath must be an absolute path/],
       ['volumeName is not a DNS label', { volumeName: 'Config_Dir' }, /volumeName must be a DNS-1123 label/],
       ['initContainerName is not a DNS label', { initContainerName: 'Copy' }, /initContainerName must be a DNS-1123 label/],
@@ -255,7 +270,8 @@ describe('ImmutableConfigInit', () => {
     });
 
     test('the workload is not a cdk8s-plus workload', () => {
-      expect(() => withConfig({}, () => undefined as any)).toThrow(/workload must be a cdk8s-plus workload/);
+      expect(() => withConfig({}, () => undefined as any)).toThrow(/workload is required/);
+      expect(() => withConfig({}, () => ({ name: 'x' }) as any)).toThrow(/workload must be a cdk8s-plus workload/);
     });
 
     test('the volume name is already used by the workload', () => {
@@ -308,6 +324,13 @@ describe('ImmutableConfigMap', () => {
     expect(config.mountPath).toBe('/config');
     expect(config.volume.name).toBe('config');
     assertValid(objects);
+  });
+
+  test('resolves every @default into public fields', () => {
+    const { config } = withConfigMap();
+    expect(config).toMatchObject({ name: 'web-config', volumeName: 'config', mountPath: '/config' });
+    expect(config.configMapName).toBe(`web-config-${config.contentHash}`);
+    expect(config.containers.map((c) => c.name)).toEqual(['app']);
   });
 
   test('files: text files go to data, binary files to binaryData, directories contribute their files', () => {
@@ -401,19 +424,19 @@ describe('ImmutableConfigMap', () => {
       expect(() => withConfigMap({ data: undefined })).toThrow(/at least one config file/);
     });
     test('a file name is not a ConfigMap key', () => {
-      expect(() => withConfigMap({ data: { 'conf/app.cfg': 'x' } })).toThrow(/config file name "conf\/app.cfg" \(from data "conf\/app.cfg"\) must be a valid ConfigMap key/);
+      expect(() => withConfigMap({ data: { 'conf/app.cfg': 'x' } })).toThrow(/config file name \(from data\) must be a valid ConfigMap key .*got "conf\/app.cfg"/);
     });
     test('a file name is given twice', () => {
-      expect(() => withConfigMap({ files: [path.join(FIXTURES, 'configmap')] })).toThrow(/config file "config.cfg" is given twice \(from ".*configmap\/config.cfg" and data "config.cfg"\)/);
+      expect(() => withConfigMap({ files: [path.join(FIXTURES, 'configmap')] })).toThrow(/config files path "config.cfg" is given twice: by files\[0\] ".*configmap" and by data/);
     });
     test('a file does not exist', () => {
-      expect(() => withConfigMap({ files: ['/nonexistent/app.cfg'] })).toThrow(/files entry "\/nonexistent\/app.cfg" does not exist/);
+      expect(() => withConfigMap({ files: ['/nonexistent/app.cfg'] })).toThrow(/files\[0\] "\/nonexistent\/app.cfg" does not exist/);
     });
     test('the files are larger than a ConfigMap can hold', () => {
-      expect(() => withConfigMap({ data: { 'big.txt': 'x'.repeat(1024 * 1024) } })).toThrow(/config files total 1.00 MiB \(1048583 bytes\), more than a ConfigMap can hold .*use a config image/);
+      expect(() => withConfigMap({ data: { 'big.txt': 'x'.repeat(1024 * 1024) } })).toThrow(/config files is 1.00 MiB \(1048583 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold .*use a config image/);
     });
     test('the name is not a DNS subdomain', () => {
-      expect(() => withConfigMap({ name: 'Flask_Settings' })).toThrow(/name \(with the content hash\) must be a DNS-1123 subdomain/);
+      expect(() => withConfigMap({ name: 'Flask_Settings' })).toThrow(/name must be a DNS-1123 subdomain .*got "Flask_Settings"/);
     });
     test('mountPath is missing, relative or overlaps another mount', () => {
       expect(() => withConfigMap({ mountPath: undefined as any })).toThrow(/mountPath is required/);
@@ -438,7 +461,7 @@ describe('ImmutableConfigInitChart (the seed)', () => {
     // THEN
     expect(objects).toMatchSnapshot();
     expect(objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual([
-      'Deployment/immutable-config-init/myflaskapp', 'Service/immutable-config-init/myflaskapp',
+      'Deployment/immutable-config-init/myflaskapp', 'NetworkPolicy/immutable-config-init/myflaskapp', 'Service/immutable-config-init/myflaskapp',
     ]);
     const dep = findObject(objects, 'Deployment', 'myflaskapp');
     expect(dep.spec.replicas).toBe(1);
@@ -463,7 +486,8 @@ describe('ImmutableConfigInitChart (the seed)', () => {
     expect(podSpec(dep).automountServiceAccountToken).toBe(false);
     const svc = findObject(objects, 'Service', 'myflaskapp');
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080 }]);
-    expect(dep.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'myflaskapp', 'app.kubernetes.io/component': 'web', 'app.kubernetes.io/managed-by': 'cdk8s' });
+    expect(dep.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp', 'app.kubernetes.io/component': 'web', 'app.kubernetes.io/managed-by': 'cdk8s' });
+    expect(dep.spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp' } });
     expect(chart.config.copyStyle).toBe(CopyStyle.ENTRYPOINT);
     assertValid(objects);
   });
@@ -507,7 +531,11 @@ describe('ImmutableConfigMapChart', () => {
     expect(cm.metadata.namespace).toBe('immutable-config-init');
     expect(cm.immutable).toBe(true);
     expect(cm.data).toEqual({ 'config.cfg': 'MSG="Welcome to Flask"\n' });
-    expect(cm.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'myflaskapp-cm' });
+    expect(cm.metadata.labels).toEqual({
+      'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp-cm-config',
+      'app.kubernetes.io/component': 'config', 'app.kubernetes.io/managed-by': 'cdk8s',
+    });
+    expect(chart.config).toMatchObject({ name: 'myflaskapp-cm-config', volumeName: 'config-dir', mountPath: '/config', keys: ['config.cfg'] });
     const dep = findObject(objects, 'Deployment', 'myflaskapp-cm');
     expect(volume(dep, 'config-dir')).toEqual({ name: 'config-dir', configMap: { name: chart.config.configMapName } });
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'config-dir', mountPath: '/config', readOnly: true }]);
