@@ -9,7 +9,8 @@
  *   npm run bench -- --quick      # fewer repetitions and shorter loads
  *   npm run bench -- --only=kv-log,kv-memory,kv-ryw   # some parts, in isolation
  *
- * Parts: synth, scaling, kv (reads vs the naive relay, writes), memory (RSS by
+ * Parts: synth, package (the consumer app synthesized from the packed tarball,
+ * beside a trivial one-object app and npm run synth), scaling, kv (reads vs the naive relay, writes), memory (RSS by
  * ConfigMap count), kv-log (GET throughput by KV_ACCESS_LOG), kv-memory (RSS
  * with 1,000 ConfigMaps of 100 keys, idle and after one GET of each), kv-ryw
  * (three replicas: write through one, read it through another with ?min-index).
@@ -20,6 +21,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
+import { benchPackageSynth } from './bench/package-synth';
 
 
 const ROOT = path.join(__dirname, '..');
@@ -29,7 +31,7 @@ const LOAD_RUNS = QUICK ? 1 : 3;
 const LOAD_SECONDS = QUICK ? 2 : 3;
 const SCALE_NS = QUICK ? [10, 100] : [10, 100, 1000];
 const ONLY = (process.argv.find((a) => a.startsWith('--only=')) ?? '').slice('--only='.length).split(',').filter((x) => x !== '');
-const PARTS = ['synth', 'scaling', 'kv', 'memory', 'kv-log', 'kv-memory', 'kv-ryw'];
+const PARTS = ['synth', 'package', 'scaling', 'kv', 'memory', 'kv-log', 'kv-memory', 'kv-ryw'];
 for (const part of ONLY) if (!PARTS.includes(part)) throw new Error(`--only: unknown part "${part}", use ${PARTS.join(', ')}`);
 const wanted = (part: string) => ONLY.length === 0 || ONLY.includes(part);
 const started = Date.now();
@@ -404,19 +406,24 @@ async function benchKvRyw() {
 async function main() {
   const machine = { date: new Date().toISOString().slice(0, 10), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version, quick: QUICK };
   const synth = wanted('synth') ? await step('whole-app synth', benchSynth) : undefined;
+  const pkg = wanted('package') ? await step('synth from the packed tarball', () => benchPackageSynth(SYNTH_RUNS, (m) => process.stderr.write(`[bench] package: ${m}\n`))) : undefined;
   const scaling = wanted('scaling') ? await step('synth scaling', benchScaling) : undefined;
   const kv = wanted('kv') ? await step('KvProxy reads and writes', benchKvProxy) : undefined;
   const memory = wanted('memory') ? await step('KvProxy memory', benchMemory) : undefined;
   const accessLog = wanted('kv-log') ? await step('KvProxy GET throughput by access log mode', benchKvLog) : undefined;
   const memory100 = wanted('kv-memory') ? await step('KvProxy RSS with 1,000 ConfigMaps of 100 keys', benchKvMemory) : undefined;
   const readYourWrites = wanted('kv-ryw') ? await step('KvProxy read-your-writes across three replicas', benchKvRyw) : undefined;
-  const report = { machine, synth, scaling, kvProxy: { ...kv, memory, accessLog, memory100, readYourWrites } };
+  const report = { machine, synth, package: pkg, scaling, kvProxy: { ...kv, memory, accessLog, memory100, readYourWrites } };
 
   const out: string[] = [];
   out.push(`cdk8s-patterns benchmark, ${machine.date}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}${QUICK ? ' (quick)' : ''}${ONLY.length ? ` (only ${ONLY.join(', ')})` : ''}`);
   if (synth) {
     out.push(table('Whole-app synth (target ≤ 2000 ms median)', ['runs', 'median ms', 'min ms', 'max ms', 'peak RSS MiB'],
       [[synth.runs, synth.medianWallMs, synth.minWallMs, synth.maxWallMs, synth.medianPeakRssMiB]]));
+  }
+  if (pkg) {
+    out.push(table(`Synth as a library user runs it (tarball ${round(pkg.tarballBytes / 1024)} kB, ${pkg.tarballFiles} files; interleaved runs)`, ['app', 'command', 'runs', 'median ms', 'min ms', 'max ms'],
+      pkg.timings.map((t) => [t.what, t.command, t.runs, t.medianMs, t.minMs, t.maxMs])));
   }
   if (scaling) {
     out.push(table('Synth scaling (wall includes node start-up; target 1,000 StaticSites ≤ 10 s)', ['pattern', 'N', 'objects', 'runs', 'median wall ms', 'median synth ms', 'peak RSS MiB', 'ms/object'],
