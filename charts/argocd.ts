@@ -1,6 +1,6 @@
 import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { MANAGED_BY, validateDnsLabel } from '../lib';
+import { recommendedLabels, validateDnsLabel } from '../lib';
 
 /** Where ArgoCD finds the repository this app's dist/ is committed to. */
 export interface ArgoCdSettings {
@@ -55,9 +55,9 @@ export class ArgoCdChart extends Chart {
     }
     if (!props.settings.targetRevision) throw new Error('settings.targetRevision must be a branch, tag or commit, got ""');
     const server = props.settings.destinationServer ?? 'https://kubernetes.default.svc';
-    const labels = { 'app.kubernetes.io/managed-by': MANAGED_BY, 'app.kubernetes.io/part-of': 'cdk8s-patterns' };
     for (const env of props.environments) {
       const name = validateDnsLabel(`patterns-${env.name}`, 'environment name');
+      const labels = recommendedLabels({ name: 'argocd-delivery', instance: name, partOf: 'cdk8s-patterns' });
       if (!env.namespaces.length) throw new Error(`environment "${env.name}" has no namespaces to deploy to`);
       this.projects.push(new ApiObject(this, `${env.name}-project`, {
         apiVersion: 'argoproj.io/v1alpha1',

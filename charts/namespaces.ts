@@ -1,7 +1,7 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { KubeNamespace } from '../imports/k8s';
-import { MANAGED_BY, validateDnsLabel } from '../lib';
+import { recommendedLabels, validateDnsLabel } from '../lib';
 
 /** Namespaces Kubernetes creates itself: never owned (or pruned) by a chart. */
 export const BUILTIN_NAMESPACES: ReadonlySet<string> = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
@@ -38,7 +38,8 @@ export class NamespacesChart extends Chart {
         metadata: {
           name,
           labels: {
-            'app.kubernetes.io/managed-by': MANAGED_BY,
+            // the recommended labels, as on every object of this library (lib/labels.ts)
+            ...recommendedLabels({ name: 'namespaces', instance: name, component: 'namespace', partOf: 'cdk8s-patterns' }),
             'pod-security.kubernetes.io/enforce': level,
             'pod-security.kubernetes.io/enforce-version': 'v1.28',
             'pod-security.kubernetes.io/warn': 'restricted',
