@@ -3,12 +3,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
 import {
-  addChecksumAnnotation, applyLabels, configMapSize, contentHash, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodProps,
-  isConfigMapKeyText, parseImage, recommendedLabels, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateImage, validatePort, pathIsWithin,
-  validateQualifiedName, validateRelativePath,
+  addChecksumAnnotation, applyLabels, configMapSize, contentHash, DEFAULT_RUN_AS_USER, GeneralPurposeRunner, hardenedContainer, hardenedPodProps,
+  ImmutableConfigMap, isConfigMapKeyText, isUtf8Text, KvProxy, MAX_CONFIGMAP_BYTES, parseImage, readLocalDirectory, readLocalFile, recommendedLabels,
+  resolveExpose, RunnerMode, selectorLabels, selectPods, SidecarPod, SidecarPodWorkload, StaticSite, toConfigMapData, validateAbsolutePath,
+  validateConfigMapKey, validateDnsLabel, validateEnvVariables, validateImage, validateOneOf, validatePort, pathIsWithin, validateQualifiedName,
+  validateRbacVerb, validateRelativePath, validateResources, validateTimeZone, validateUnprivilegedPort,
 } from '../lib';
-import { assertValid } from '../lib/testing';
+import { assertValid, K8sObject } from '../lib/testing';
 import { findContainer, findObject, synthObjects, testChart } from './support/synth';
 
 describe('image references', () => {
@@ -151,5 +154,149 @@ describe('imports/', () => {
     expect(r.stderr).toContain('Importing k8s v1.28.0');
     expect(fs.readFileSync(path.join(out, 'k8s.ts')).equals(fs.readFileSync(path.join(root, 'imports', 'k8s.ts')))).toBe(true);
     fs.rmSync(out, { recursive: true, force: true });
+  });
+});
+
+describe('one label and selector policy (lib/labels.ts)', () => {
+  // GIVEN the same five constructs (and ImmutableConfigMap's Flask workload) built under two different construct ids
+  function build(id: string) {
+    const chart = testChart('apps');
+    const scope = new Construct(chart, id);
+    new StaticSite(scope, `Site${id}`, { name: 'site', content: { 'index.html': '<h1>hi</h1>' } });
+    new KvProxy(scope, `Kv${id}`, { namespaces: ['apps'] });
+    new SidecarPod(scope, `Pod${id}`, { name: 'shop', app: { name: 'app', image: 'busybox:1.36.1', ports: [{ number: 8080 }] } });
+    new SidecarPod(scope, `BarePod${id}`, { name: 'bare', workload: SidecarPodWorkload.POD, app: { name: 'app', image: 'busybox:1.36.1', ports: [{ number: 8080 }] } });
+    new GeneralPurposeRunner(scope, `Web${id}`, { name: 'web', scripts: { 'main.py': 'print(1)\n' }, replicas: 2 });
+    new GeneralPurposeRunner(scope, `Job${id}`, { name: 'once', mode: RunnerMode.JOB, scripts: { 'main.py': 'print(1)\n' } });
+    new GeneralPurposeRunner(scope, `Cron${id}`, { name: 'tick', schedule: '@hourly', scripts: { 'main.py': 'print(1)\n' } });
+    // the user's own workload, labelled and selected the library's way (as the immutable-config charts do)
+    const labels = recommendedLabels({ name: 'flask', instance: 'flask' });
+    const deployment = new kplus.Deployment(scope, `Flask${id}`, { metadata: { name: 'flask' }, select: false, ...hardenedPodProps() });
+    selectPods(deployment, selectorLabels(labels));
+    applyLabels(deployment, labels);
+    deployment.addContainer(hardenedContainer({ name: 'app', image: 'busybox:1.36.1' }));
+    new ImmutableConfigMap(scope, `Config${id}`, { workload: deployment, mountPath: '/config', data: { 'app.cfg': 'x=1\n' } });
+    return synthObjects(chart);
+  }
+  /** Every selector, affinity term and pod label, by object. */
+  function selectors(objects: K8sObject[]): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const o of objects) {
+      const template = o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template : o.kind === 'Pod' ? o : o.spec?.template;
+      out[`${o.kind}/${o.metadata.name}`] = {
+        selector: o.spec?.selector, podSelector: o.spec?.podSelector, podLabels: template?.metadata?.labels,
+        affinity: template?.spec?.affinity,
+      };
+    }
+    return out;
+  }
+
+  test('renaming a construct id changes no selector, pod label or affinity term (Deployment selectors are immutable)', () => {
+    // WHEN the construct ids differ
+    const before = build('Blue');
+    const after = build('Green');
+    // THEN nothing that selects pods changed
+    expect(selectors(after)).toEqual(selectors(before));
+    // and the test can fail: it would see cdk8s-plus's construct-path label
+    expect(JSON.stringify(before)).not.toContain('cdk8s.io/metadata.addr');
+    const plain = testChart();
+    new kplus.Deployment(plain, 'X', { containers: [{ image: 'busybox:1.36.1' }] });
+    expect(JSON.stringify(synthObjects(plain))).toContain('cdk8s.io/metadata.addr');
+  });
+
+  test('every object carries the recommended labels; selectors are exactly name (the pattern) + instance (the name prop)', () => {
+    const objects = build('Blue');
+    for (const o of objects) {
+      expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'cdk8s' });
+      expect(Object.keys(o.metadata.labels!)).toEqual(expect.arrayContaining(['app.kubernetes.io/name', 'app.kubernetes.io/instance']));
+    }
+    expect(findObject(objects, 'Deployment', 'site').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'static-site', 'app.kubernetes.io/instance': 'site' } });
+    expect(findObject(objects, 'Deployment', 'kv-proxy').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' } });
+    expect(findObject(objects, 'Deployment', 'shop').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'shop' } });
+    expect(findObject(objects, 'Deployment', 'web').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'general-purpose-runner', 'app.kubernetes.io/instance': 'web' } });
+    expect(findObject(objects, 'Service', 'bare').spec.selector).toEqual({ 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'bare' });
+    const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('flask-config-'))!;
+    expect(configMap.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'flask-config' });
+  });
+
+  test('selectorLabels picks name and instance; selectPods refuses a Deployment that selects by the construct path', () => {
+    expect(selectorLabels(recommendedLabels({ name: 'x', instance: 'y', component: 'z' }))).toEqual({ 'app.kubernetes.io/name': 'x', 'app.kubernetes.io/instance': 'y' });
+    expect(() => selectorLabels({ 'app.kubernetes.io/name': 'x' })).toThrow(/labels must include "app.kubernetes.io\/instance" to select pods/);
+    const chart = testChart();
+    const d = new kplus.Deployment(chart, 'D', { containers: [{ image: 'busybox:1.36.1' }] });
+    expect(() => selectPods(d, { a: 'b' })).toThrow(/must be created with select: false/);
+  });
+});
+
+describe('one way to expose a workload (lib/expose.ts)', () => {
+  test('resolves the shared defaults', () => {
+    expect(resolveExpose({}, 2)).toEqual({
+      serviceType: 'ClusterIP', servicePort: 80, ingress: undefined,
+      networkPolicy: { allowFromNamespaces: undefined, allowFrom: [], ingressControllerNamespace: 'ingress-nginx' },
+      podDisruptionBudget: { maxUnavailable: 1 },
+    });
+    expect(resolveExpose({}, 1).podDisruptionBudget).toBeUndefined();
+    expect(resolveExpose({ podDisruptionBudget: {} }, 1).podDisruptionBudget).toEqual({ maxUnavailable: 1 });
+    expect(resolveExpose({ networkPolicy: false, podDisruptionBudget: false }, 3)).toMatchObject({ networkPolicy: undefined, podDisruptionBudget: undefined });
+    expect(resolveExpose({ ingress: {} }, 1).ingress).toEqual({ path: '/', host: undefined, className: undefined, tlsSecretName: undefined, annotations: undefined });
+  });
+  test('fails when a PodDisruptionBudget is asked for a bare Pod, or expose options are malformed', () => {
+    expect(() => resolveExpose({ podDisruptionBudget: {} }, undefined)).toThrow(/podDisruptionBudget applies to Deployments only/);
+    expect(() => resolveExpose({ podDisruptionBudget: { maxUnavailable: 0 } }, 2)).toThrow(/podDisruptionBudget.maxUnavailable must be an integer 1-1000, got 0/);
+    expect(() => resolveExpose({ networkPolicy: true as never }, 2)).toThrow(/networkPolicy must be NetworkPolicyOptions or false, got true/);
+    expect(() => resolveExpose({ ingress: true as never }, 2)).toThrow(/ingress must be an object of IngressOptions, got true/);
+    expect(() => resolveExpose({ servicePort: 0 }, 2)).toThrow(/servicePort must be an integer port 1-65535, got 0/);
+  });
+});
+
+describe('one files → ConfigMap helper (lib/files.ts)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'files-helper-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('one key encoding, one UTF-8 test, sorted output', () => {
+    const out = toConfigMapData([
+      { path: 'css/site.css', bytes: Buffer.from('a{}'), origin: 'x' },
+      { path: 'img.bin', bytes: Buffer.from([0xff, 0xfe]), origin: 'x' },
+      { path: 'a__b.txt', bytes: Buffer.from('1'), origin: 'x' },
+      { path: 'a/b.txt', bytes: Buffer.from('2'), origin: 'x' },
+    ], 'files');
+    expect(out.files.map((f) => [f.path, f.binary])).toEqual([['a/b.txt', false], ['a__b.txt', false], ['css/site.css', false], ['img.bin', true]]);
+    expect(out.data['css__site.css']).toBe('a{}');
+    expect(out.binaryData['img.bin']).toBe(Buffer.from([0xff, 0xfe]).toString('base64'));
+    // paths that would share a key get distinct keys
+    expect(new Set(out.files.map((f) => f.key)).size).toBe(4);
+    expect(isUtf8Text(Buffer.from('héllo'))).toBe(true);
+    expect(isUtf8Text(Buffer.from([0xc3]))).toBe(false);
+  });
+  test('fails when a file is missing, unreadable as asked, too large or binary where text is required, naming the prop', () => {
+    expect(() => readLocalFile(path.join(dir, 'nope.txt'), 'scriptFiles[0]')).toThrow(/scriptFiles\[0\] ".*nope.txt" does not exist/);
+    expect(() => readLocalDirectory(path.join(dir, 'nope'), 'contentDir')).toThrow(/contentDir ".*nope" does not exist/);
+    fs.symlinkSync(path.join(dir, 'gone'), path.join(dir, 'dangling'));
+    expect(() => readLocalDirectory(dir, 'contentDir')).toThrow(/contentDir entry ".*dangling" does not exist/);
+    expect(() => readLocalFile(undefined as unknown as string, 'bundle')).toThrow(/bundle is required/);
+    expect(() => toConfigMapData([{ path: 'a.py', bytes: Buffer.from([0xff]), origin: 'scripts' }], 'scripts', { binary: false }))
+      .toThrow(/scripts file "a.py" \(from scripts\) must be UTF-8 text/);
+    expect(() => toConfigMapData([{ path: 'big', bytes: Buffer.alloc(MAX_CONFIGMAP_BYTES), origin: 'x' }], 'content'))
+      .toThrow(/content is 1.00 MiB \(1048579 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold/);
+  });
+});
+
+describe('shared validators (lib/validate.ts)', () => {
+  test('required props say "is required", not "got undefined"', () => {
+    expect(() => validateDnsLabel(undefined as unknown as string, 'name')).toThrow(/^name is required$/);
+    expect(() => validatePort(undefined as unknown as number, 'port')).toThrow(/^port is required$/);
+    expect(() => validateImage(undefined as unknown as string, 'image')).toThrow(/^image is required$/);
+  });
+  test('fails when a port is privileged, a time zone unknown, a verb misspelled, an enum in the wrong case, requests above limits', () => {
+    expect(() => validateUnprivilegedPort(80, 'port')).toThrow(/port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 80/);
+    expect(validateTimeZone('Europe/Berlin', 'timeZone')).toBe('Europe/Berlin');
+    expect(() => validateTimeZone('Europe/Berlinn', 'timeZone')).toThrow(/timeZone must be an IANA time zone/);
+    expect(validateRbacVerb('deletecollection', 'verbs')).toBe('deletecollection');
+    expect(() => validateRbacVerb('gett', 'verbs')).toThrow(/verbs must be an RBAC verb .* got "gett"/);
+    expect(() => validateOneOf('clusterip' as kplus.ServiceType, kplus.ServiceType, 'serviceType')).toThrow(/did you mean "ClusterIP"/);
+    expect(() => validateResources({ cpu: { request: kplus.Cpu.units(2), limit: kplus.Cpu.millis(1500) } }, 'resources'))
+      .toThrow(/resources.cpu.request must not exceed resources.cpu.limit, got request 2 and limit 1500m/);
+    expect(validateResources({ cpu: { request: kplus.Cpu.millis(500), limit: kplus.Cpu.units(1) } }, 'resources')).toBeDefined();
+    expect(() => validateEnvVariables({ N: 1 }, 'env')).toThrow(/env "N" must be a kplus.EnvValue .*got number 1/);
   });
 });
