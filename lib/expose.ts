@@ -1,7 +1,6 @@
 import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { IntOrString, KubeNetworkPolicy, KubePodDisruptionBudget, NetworkPolicyPeer } from './k8s';
 import {
   validateCidr, validateDnsLabel, validateDnsSubdomain, validateHttpPath, validateIngressHost, validateOneOf, validatePort,
   validatePositiveInteger, validateQualifiedName, validateUniqueList,
@@ -69,7 +68,7 @@ export interface NetworkPolicyOptions {
    * addition to `allowFromNamespaces`.
    * @default - none (the workload's own namespace, unless `allowFromNamespaces` is given)
    */
-  readonly allowFrom?: NetworkPolicyPeer[];
+  readonly allowFrom?: k8s.NetworkPolicyPeer[];
   /**
    * Namespace of the Ingress controller, let in whenever an Ingress is created.
    * @default 'ingress-nginx'
@@ -134,7 +133,7 @@ export interface ResolvedExpose {
   };
   readonly networkPolicy?: {
     readonly allowFromNamespaces?: string[];
-    readonly allowFrom: NetworkPolicyPeer[];
+    readonly allowFrom: k8s.NetworkPolicyPeer[];
     readonly ingressControllerNamespace: string;
   };
   readonly podDisruptionBudget?: { readonly maxUnavailable: number };
@@ -235,8 +234,8 @@ export interface ExposeTarget {
 export interface Exposure {
   readonly service: kplus.Service;
   readonly ingress?: kplus.Ingress;
-  readonly networkPolicy?: KubeNetworkPolicy;
-  readonly podDisruptionBudget?: KubePodDisruptionBudget;
+  readonly networkPolicy?: k8s.KubeNetworkPolicy;
+  readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
 }
 
 /**
@@ -268,7 +267,7 @@ export function exposeWorkload(scope: Construct, r: ResolvedExpose, target: Expo
     else ingress.addRule(i.path, backend, kplus.HttpIngressPathType.PREFIX);
   }
 
-  let networkPolicy: KubeNetworkPolicy | undefined;
+  let networkPolicy: k8s.KubeNetworkPolicy | undefined;
   if (r.networkPolicy) {
     const np = r.networkPolicy;
     const namespaces = [...(np.allowFromNamespaces ?? [])];
@@ -276,28 +275,28 @@ export function exposeWorkload(scope: Construct, r: ResolvedExpose, target: Expo
       namespaces.push(np.ingressControllerNamespace);
     }
     const ownNamespace = np.allowFromNamespaces === undefined && np.allowFrom.length === 0;
-    const from: NetworkPolicyPeer[] = [
+    const from: k8s.NetworkPolicyPeer[] = [
       ...(ownNamespace ? [{ podSelector: {} }] : []),
       ...(ingress && np.allowFromNamespaces === undefined ? [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': np.ingressControllerNamespace } } }] : []),
       ...(namespaces.length ? [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: namespaces.sort() }] } }] : []),
       ...np.allowFrom,
     ];
-    networkPolicy = new KubeNetworkPolicy(scope, 'NetworkPolicy', {
+    networkPolicy = new k8s.KubeNetworkPolicy(scope, 'NetworkPolicy', {
       metadata: { name: target.name },
       spec: {
         podSelector: { matchLabels: { ...target.selector } },
         policyTypes: target.egress === undefined ? ['Ingress'] : ['Ingress', 'Egress'],
-        ingress: [{ from, ports: [{ protocol: 'TCP', port: IntOrString.fromNumber(target.targetPort) }] }],
+        ingress: [{ from, ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(target.targetPort) }] }],
         ...(target.egress === undefined ? {} : { egress: target.egress }),
       },
     });
   }
 
-  let podDisruptionBudget: KubePodDisruptionBudget | undefined;
+  let podDisruptionBudget: k8s.KubePodDisruptionBudget | undefined;
   if (r.podDisruptionBudget) {
-    podDisruptionBudget = new KubePodDisruptionBudget(scope, 'PodDisruptionBudget', {
+    podDisruptionBudget = new k8s.KubePodDisruptionBudget(scope, 'PodDisruptionBudget', {
       metadata: { name: target.name },
-      spec: { maxUnavailable: IntOrString.fromNumber(r.podDisruptionBudget.maxUnavailable), selector: { matchLabels: { ...target.selector } } },
+      spec: { maxUnavailable: k8s.IntOrString.fromNumber(r.podDisruptionBudget.maxUnavailable), selector: { matchLabels: { ...target.selector } } },
     });
   }
   return { service, ingress, networkPolicy, podDisruptionBudget };

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { ApiObject, Chart, Cron, Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { KubeClusterRole, KubeClusterRoleBinding, KubeNetworkPolicy, KubePodDisruptionBudget, KubeRole, KubeRoleBinding, PolicyRule } from './k8s';
+import { k8s } from 'cdk8s-plus-28';
 import { EXPOSE_OPTION_NAMES, ExposeOptions, ResolvedExpose, exposeWorkload, resolveExpose } from './expose';
 import { FileEntry, inlineFiles, readLocalDirectory, readLocalFile, toConfigMapData } from './files';
 import {
@@ -299,7 +299,7 @@ function unpackCommand(tool: UnpackTool, format: BundleFormat, archive: string, 
   }
 }
 
-function validateRules(rules: RunnerPolicyRule[], prop: string, allowWildcards: boolean): PolicyRule[] {
+function validateRules(rules: RunnerPolicyRule[], prop: string, allowWildcards: boolean): k8s.PolicyRule[] {
   if (!Array.isArray(rules) || !rules.length) throw new Error(`${prop} must list at least one rule when set, got ${JSON.stringify(rules)}`);
   return rules.map((r, i) => {
     const where = `${prop}[${i}]`;
@@ -399,9 +399,9 @@ export class GeneralPurposeRunner extends Construct {
   /** The Ingress, when `ingress` is set. */
   public readonly ingress?: kplus.Ingress;
   /** The NetworkPolicy, in service mode unless `networkPolicy` is false. */
-  public readonly networkPolicy?: KubeNetworkPolicy;
+  public readonly networkPolicy?: k8s.KubeNetworkPolicy;
   /** The PodDisruptionBudget, in service mode with 2 or more replicas unless disabled. */
-  public readonly podDisruptionBudget?: KubePodDisruptionBudget;
+  public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
   /** Container port, in service mode. */
   public readonly port?: number;
   /** Service port, in service mode. */
@@ -433,9 +433,9 @@ export class GeneralPurposeRunner extends Construct {
   /** The ServiceAccount, when API access is asked for. */
   public readonly serviceAccount?: kplus.ServiceAccount;
   /** The Role, when `rules` are set. */
-  public readonly role?: KubeRole;
+  public readonly role?: k8s.KubeRole;
   /** The ClusterRole, when `clusterRules` are set. */
-  public readonly clusterRole?: KubeClusterRole;
+  public readonly clusterRole?: k8s.KubeClusterRole;
 
   private readonly presetSpec?: RunnerPreset;
   private readonly env: Record<string, kplus.EnvValue>;
@@ -667,23 +667,23 @@ export class GeneralPurposeRunner extends Construct {
   }
 
   /** The ServiceAccount, Role/RoleBinding and ClusterRole/ClusterRoleBinding, as the rules ask. */
-  private createRbac(rules: PolicyRule[] | undefined, clusterRules: PolicyRule[] | undefined) {
+  private createRbac(rules: k8s.PolicyRule[] | undefined, clusterRules: k8s.PolicyRule[] | undefined) {
     if (!rules && !clusterRules) return {};
     const namespace = Chart.of(this).namespace;
     const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: { name: this.name }, automountToken: false });
     const subject = { kind: 'ServiceAccount', name: this.name, ...(namespace ? { namespace } : {}) };
     const roleRef = (kind: string, name: string) => ({ apiGroup: 'rbac.authorization.k8s.io', kind, name });
-    let role: KubeRole | undefined;
-    let clusterRole: KubeClusterRole | undefined;
+    let role: k8s.KubeRole | undefined;
+    let clusterRole: k8s.KubeClusterRole | undefined;
     if (rules) {
-      role = new KubeRole(this, 'Role', { metadata: { name: this.name }, rules });
-      new KubeRoleBinding(this, 'RoleBinding', { metadata: { name: this.name }, roleRef: roleRef('Role', this.name), subjects: [subject] });
+      role = new k8s.KubeRole(this, 'Role', { metadata: { name: this.name }, rules });
+      new k8s.KubeRoleBinding(this, 'RoleBinding', { metadata: { name: this.name }, roleRef: roleRef('Role', this.name), subjects: [subject] });
     }
     if (clusterRules) {
       if (!namespace) throw new Error('clusterRules need the chart to have a namespace: the ClusterRoleBinding must name the ServiceAccount\'s namespace');
       const clusterName = `${namespace}-${this.name}`;
-      clusterRole = new KubeClusterRole(this, 'ClusterRole', { metadata: { name: clusterName }, rules: clusterRules });
-      const binding = new KubeClusterRoleBinding(this, 'ClusterRoleBinding', { metadata: { name: clusterName }, roleRef: roleRef('ClusterRole', clusterName), subjects: [subject] });
+      clusterRole = new k8s.KubeClusterRole(this, 'ClusterRole', { metadata: { name: clusterName }, rules: clusterRules });
+      const binding = new k8s.KubeClusterRoleBinding(this, 'ClusterRoleBinding', { metadata: { name: clusterName }, roleRef: roleRef('ClusterRole', clusterName), subjects: [subject] });
       // cluster-scoped: the chart's namespace does not belong on them
       for (const o of [clusterRole, binding]) ApiObject.of(o).addJsonPatch(JsonPatch.remove('/metadata/namespace'));
     }

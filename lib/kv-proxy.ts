@@ -2,9 +2,7 @@ import * as path from 'node:path';
 import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import {
-  IntOrString, KubeNetworkPolicy, KubePodDisruptionBudget, KubeRole, KubeRoleBinding, NetworkPolicyPeer, PolicyRule,
-} from './k8s';
+import { k8s } from 'cdk8s-plus-28';
 import { ExposeOptions, ResolvedExpose, exposeWorkload, resolveExpose } from './expose';
 import { readLocalDirectory, toConfigMapData } from './files';
 import { addChecksumAnnotation, contentHash } from './hash';
@@ -254,7 +252,7 @@ export interface KvProxyProps extends ExposeOptions {
    * Peers allowed to reach `metricsPort` (an extra NetworkPolicy).
    * @default - pods in the proxy's namespace
    */
-  readonly metricsAllowFrom?: NetworkPolicyPeer[];
+  readonly metricsAllowFrom?: k8s.NetworkPolicyPeer[];
 
   /**
    * Addresses of the API server for the NetworkPolicy's egress rule. Whether an ipBlock matches
@@ -362,18 +360,18 @@ export class KvProxy extends Construct {
   /** KV_METRICS_AUTH. */
   public readonly metricsAuth: 'token' | 'none';
   /** The NetworkPolicy that lets `metricsAllowFrom` reach `metricsPort`, if created. */
-  public readonly metricsNetworkPolicy?: KubeNetworkPolicy;
+  public readonly metricsNetworkPolicy?: k8s.KubeNetworkPolicy;
 
   /** ConfigMap holding the server source. */
   public readonly sourceConfigMap: kplus.ConfigMap;
   /** The proxy's own ServiceAccount. */
   public readonly serviceAccount: kplus.ServiceAccount;
   /** One Role per allowed namespace, by namespace. */
-  public readonly roles: Record<string, KubeRole>;
+  public readonly roles: Record<string, k8s.KubeRole>;
   /** One RoleBinding per allowed namespace, by namespace. */
-  public readonly roleBindings: Record<string, KubeRoleBinding>;
+  public readonly roleBindings: Record<string, k8s.KubeRoleBinding>;
   /** The RBAC rules each Role grants (the same in every namespace). */
-  public readonly rules: PolicyRule[];
+  public readonly rules: k8s.PolicyRule[];
   /** The Deployment. */
   public readonly deployment: kplus.Deployment;
   /** The proxy container. */
@@ -383,9 +381,9 @@ export class KvProxy extends Construct {
   /** The Ingress, if created. */
   public readonly ingress?: kplus.Ingress;
   /** The NetworkPolicy, if created. */
-  public readonly networkPolicy?: KubeNetworkPolicy;
+  public readonly networkPolicy?: k8s.KubeNetworkPolicy;
   /** The PodDisruptionBudget, unless disabled (by default with 2 or more replicas). */
-  public readonly podDisruptionBudget?: KubePodDisruptionBudget;
+  public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
 
   private readonly expose: ResolvedExpose;
 
@@ -504,12 +502,12 @@ export class KvProxy extends Construct {
     const rbac = new Construct(this, 'Rbac');
     for (const target of this.namespaces) {
       const scope = new Construct(rbac, target);
-      const role = new KubeRole(scope, 'Role', {
+      const role = new k8s.KubeRole(scope, 'Role', {
         metadata: { name: this.name, namespace: target },
         rules: this.rules,
       });
       this.roles[target] = role;
-      this.roleBindings[target] = new KubeRoleBinding(scope, 'RoleBinding', {
+      this.roleBindings[target] = new k8s.KubeRoleBinding(scope, 'RoleBinding', {
         metadata: { name: this.name, namespace: target },
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
         subjects: [{ kind: 'ServiceAccount', name: this.serviceAccount.name, namespace: this.namespace }],
@@ -563,14 +561,14 @@ export class KvProxy extends Construct {
     this.sourceHash = addChecksumAnnotation(this.deployment, 'server', this.sourceFiles);
 
     // ---------------------------------------------------------- network ---
-    const tcp = (port: number) => ({ protocol: 'TCP', port: IntOrString.fromNumber(port) });
+    const tcp = (port: number) => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) });
     const exposure = exposeWorkload(this, this.expose, {
       name: this.name,
       selector: this.selector,
       targetPort: this.port,
       egress: [
         // DNS, for any name lookup the runtime makes (the API server itself is reached by IP)
-        { ports: [{ protocol: 'UDP', port: IntOrString.fromNumber(53) }, tcp(53)] },
+        { ports: [{ protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) }, tcp(53)] },
         // the API server: by port only unless its addresses are given
         { ...(this.apiServerCidrs ? { to: this.apiServerCidrs.map((cidr) => ({ ipBlock: { cidr } })) } : {}), ports: this.apiServerPorts.map(tcp) },
       ],
@@ -582,7 +580,7 @@ export class KvProxy extends Construct {
 
     if (this.metricsPort !== undefined && this.networkPolicy) {
       // NetworkPolicies add up: this one only opens the metrics port to the scrapers.
-      this.metricsNetworkPolicy = new KubeNetworkPolicy(this, 'MetricsNetworkPolicy', {
+      this.metricsNetworkPolicy = new k8s.KubeNetworkPolicy(this, 'MetricsNetworkPolicy', {
         metadata: { name: `${this.name}-metrics` },
         spec: {
           podSelector: { matchLabels: { ...this.selector } },
@@ -610,10 +608,10 @@ export interface KvProxyRulesOptions {
  *   create by resourceNames, so named ConfigMaps must already exist);
  * - with discovery: list/watch on Services and discovery.k8s.io EndpointSlices.
  */
-export function kvProxyRules(opts: KvProxyRulesOptions): PolicyRule[] {
+export function kvProxyRules(opts: KvProxyRulesOptions): k8s.PolicyRule[] {
   const verbs = ['get', 'list', 'watch'];
   if (opts.writes) verbs.push(...(opts.configMapNames ? ['patch'] : ['create', 'patch']));
-  const rules: PolicyRule[] = [{
+  const rules: k8s.PolicyRule[] = [{
     apiGroups: [''],
     resources: ['configmaps'],
     ...(opts.configMapNames ? { resourceNames: [...opts.configMapNames] } : {}),

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { ApiObject, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { KubeNetworkPolicy, KubePodDisruptionBudget } from './k8s';
+import { k8s } from 'cdk8s-plus-28';
 import { ExposeOptions, ResolvedExpose, exposeWorkload, resolveExpose } from './expose';
 import { addChecksumAnnotation } from './hash';
 import { validateImage } from './image';
@@ -259,9 +259,9 @@ export class SidecarPod extends Construct {
   /** The Ingress, when `ingress` is given. */
   public readonly ingress?: kplus.Ingress;
   /** The NetworkPolicy admitting the Service's target port only, unless disabled. */
-  public readonly networkPolicy?: KubeNetworkPolicy;
+  public readonly networkPolicy?: k8s.KubeNetworkPolicy;
   /** The PodDisruptionBudget, when there is one (a Deployment with 2 or more replicas by default). */
-  public readonly podDisruptionBudget?: KubePodDisruptionBudget;
+  public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
   /** The ConfigMap holding the auth proxy's nginx.conf. */
   public readonly authProxyConfig?: kplus.ConfigMap;
   /** The ConfigMap holding the hot-plug script. */

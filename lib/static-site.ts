@@ -1,7 +1,7 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { KubeNetworkPolicy, KubePodDisruptionBudget } from './k8s';
+import { k8s } from 'cdk8s-plus-28';
 import { addChecksumAnnotation, contentHash } from './hash';
 import { validateImage } from './image';
 import { ExposeOptions, exposeWorkload, resolveExpose } from './expose';
@@ -233,11 +233,11 @@ export class StaticSite extends Construct {
   /** The Service in front of the pods. */
   public readonly service: kplus.Service;
   /** The PodDisruptionBudget, unless disabled (by default only with replicas >= 2). */
-  public readonly podDisruptionBudget?: KubePodDisruptionBudget;
+  public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
   /** The Ingress, when `ingress` is given. */
   public readonly ingress?: kplus.Ingress;
   /** The NetworkPolicy, unless `networkPolicy` is false. */
-  public readonly networkPolicy?: KubeNetworkPolicy;
+  public readonly networkPolicy?: k8s.KubeNetworkPolicy;
 
   private readonly content: { data: Record<string, string>; binaryData: Record<string, string> };
 
