@@ -1,0 +1,394 @@
+/**
+ * A real Kubernetes control plane on this machine: etcd and kube-apiserver
+ * built from tools/kube (see scripts/kube/build.sh), started on loopback
+ * only, on free ports, with a fresh etcd data directory per run.
+ *
+ *  - RBAC authorization, a static admin token (system:masters) in a
+ *    --token-auth-file, ServiceAccount signing keys (TokenRequest works);
+ *  - a self-signed CA (openssl) whose serving certificate names 127.0.0.1,
+ *    localhost and kubernetes.default.svc: `caFile` is what clients trust;
+ *  - the default admission plugins of the release, PodSecurity included;
+ *  - no controller-manager and no scheduler: nothing creates the `default`
+ *    ServiceAccounts, Pods stay Pending, Deployments make no ReplicaSets.
+ *
+ * Processes are stopped by their PID (process group), never by name.
+ */
+import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const GO_SUM = path.join(ROOT, 'tools', 'kube', 'go.sum');
+const BINARIES = ['etcd', 'kube-apiserver', 'kubectl'] as const;
+/** The cluster's Service CIDR; the `kubernetes` Service gets its first address. */
+export const SERVICE_CIDR = '10.0.0.0/24';
+export const ADMIN_TOKEN_USER = 'test-admin';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Where scripts/kube/build.sh puts the binaries: KUBE_BIN_DIR, else
+ * ${XDG_CACHE_HOME:-~/.cache}/cdk8s-patterns/kube/<sha256 of tools/kube/go.sum>.
+ */
+export function binDir(): string {
+  if (process.env.KUBE_BIN_DIR) return process.env.KUBE_BIN_DIR;
+  const key = crypto.createHash('sha256').update(fs.readFileSync(GO_SUM)).digest('hex');
+  const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(cache, 'cdk8s-patterns', 'kube', key);
+}
+
+/** The path of one binary; fails with the command that builds it when it is missing. */
+export function binary(name: (typeof BINARIES)[number]): string {
+  const file = path.join(binDir(), name);
+  if (!fs.existsSync(file)) {
+    throw new Error(`${file} is missing: run \`bash scripts/kube/build.sh\` (npm test runs it first) to build etcd, kube-apiserver and kubectl from tools/kube`);
+  }
+  return file;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The outcome of one kubectl call. */
+export interface KubectlResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface ClusterOptions {
+  /** Parent of the run's directory (certificates, etcd data, logs). @default - os.tmpdir() */
+  readonly baseDir?: string;
+  /** Serve watches from etcd directly (`--watch-cache=false`), so an etcd compaction is what expires them. @default true */
+  readonly watchCache?: boolean;
+  /** kube-apiserver's own periodic etcd compaction; 0 turns it off so a test decides when to compact. @default '5m0s' (the release default) */
+  readonly etcdCompactionInterval?: string;
+  /** Log progress (start-up timings) to stderr. @default false */
+  readonly verbose?: boolean;
+}
+
+interface Proc { readonly name: string; readonly child: ChildProcess; readonly log: string }
+
+/** etcd + kube-apiserver, started by start(), stopped by stop(). */
+export class KubeCluster {
+  /** Starts etcd and kube-apiserver and waits until /readyz answers 200. */
+  public static async start(options: ClusterOptions = {}): Promise<KubeCluster> {
+    const cluster = new KubeCluster(options);
+    try {
+      await cluster.boot();
+    } catch (e) {
+      await cluster.stop();
+      throw e;
+    }
+    return cluster;
+  }
+
+  /** The run's directory: pki/, etcd/, logs. Removed by stop(). */
+  public readonly dir: string;
+  /** The CA that signed the serving certificate (PEM file). */
+  public readonly caFile: string;
+  /** A kubeconfig for the admin token (system:masters). */
+  public readonly kubeconfig: string;
+  /** The admin bearer token. */
+  public readonly adminToken = crypto.randomBytes(24).toString('hex');
+  public host = '127.0.0.1';
+  public port = 0;
+  public etcdUrl = '';
+  /** Milliseconds from start() until kube-apiserver was ready. */
+  public startupMs = 0;
+  private etcd?: Proc;
+  private apiserver?: Proc;
+  private readonly extra = new Set<Proc>();
+  private readonly apiserverArgs: string[] = [];
+  private readonly onExit = () => this.killAll();
+
+  private constructor(private readonly options: ClusterOptions) {
+    this.dir = fs.mkdtempSync(path.join(options.baseDir ?? os.tmpdir(), 'kube-'));
+    this.caFile = path.join(this.dir, 'pki', 'ca.crt');
+    this.kubeconfig = path.join(this.dir, 'kubeconfig');
+  }
+
+  /** https://127.0.0.1:<port> */
+  public get server(): string {
+    return `https://${this.host}:${this.port}`;
+  }
+
+  /** The CA certificate (PEM). */
+  public get ca(): string {
+    return fs.readFileSync(this.caFile, 'utf8');
+  }
+
+  /** The version kube-apiserver reports (/version gitVersion). */
+  public async version(): Promise<string> {
+    const r = await this.request('GET', '/version');
+    return JSON.parse(r.body).gitVersion;
+  }
+
+  /** Runs kubectl as the admin (or `--as` someone, given in args) against this cluster. */
+  public kubectl(args: string[], input?: string, timeoutMs = 60000): Promise<KubectlResult> {
+    return new Promise((resolve) => {
+      const child = execFile(binary('kubectl'), ['--kubeconfig', this.kubeconfig, ...args],
+        { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.dir } },
+        (err, stdout, stderr) => resolve({ code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0, stdout, stderr }));
+      child.stdin!.end(input ?? '');
+    });
+  }
+
+  /** kubectl that throws (with its stderr) unless it exits 0. */
+  public async kubectlOk(args: string[], input?: string): Promise<string> {
+    const r = await this.kubectl(args, input);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}):\n${r.stderr}${r.stdout}`);
+    return r.stdout;
+  }
+
+  /** One HTTPS request to the API server as the admin (or with `token`). */
+  public request(method: string, urlPath: string, body?: unknown, token = this.adminToken, contentType = 'application/json'): Promise<{ status: number; body: string; headers: Record<string, any> }> {
+    return new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+      const req = https.request(`${this.server}${urlPath}`, {
+        method, ca: this.ca, agent: false, timeout: 10000,
+        headers: { Authorization: `Bearer ${token}`, Accept: 'application/json', ...(payload ? { 'Content-Type': contentType } : {}) },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${urlPath}`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** Stops kube-apiserver only (SIGTERM to its PID); etcd keeps its data. */
+  public async stopApiServer(): Promise<void> {
+    if (this.apiserver) await stopProc(this.apiserver);
+    this.apiserver = undefined;
+  }
+
+  /** Starts kube-apiserver again on the same port, certificates and etcd. */
+  public async startApiServer(): Promise<void> {
+    if (this.apiserver) throw new Error('kube-apiserver is already running');
+    this.apiserver = this.spawn('kube-apiserver', binary('kube-apiserver'), this.apiserverArgs);
+    await this.waitReady(this.apiserver, this.port);
+  }
+
+  /**
+   * A second kube-apiserver on the same etcd (as in an HA control plane),
+   * with the same certificates and tokens, on its own port.
+   */
+  public async startExtraApiServer(): Promise<{ server: string; stop: () => Promise<void> }> {
+    const port = await freePort();
+    const args = this.apiserverArgs.map((a) => (a === `--secure-port=${this.port}` ? `--secure-port=${port}` : a));
+    const proc = this.spawn(`kube-apiserver-${port}`, binary('kube-apiserver'), args);
+    this.extra.add(proc);
+    await this.waitReady(proc, port);
+    return { server: `https://${this.host}:${port}`, stop: async () => { await stopProc(proc); this.extra.delete(proc); } };
+  }
+
+  /** The etcd revision now (etcd's gRPC gateway, /v3/kv/range). */
+  public async etcdRevision(): Promise<number> {
+    const r = await postJson(`${this.etcdUrl}/v3/kv/range`, { key: Buffer.from('/registry/').toString('base64'), limit: 1 });
+    return Number(r.header.revision);
+  }
+
+  /** Compacts etcd's history up to `revision` (default: now), as kube-apiserver's compactor does. */
+  public async compactEtcd(revision?: number): Promise<number> {
+    const rev = revision ?? await this.etcdRevision();
+    await postJson(`${this.etcdUrl}/v3/kv/compaction`, { revision: String(rev), physical: true });
+    return rev;
+  }
+
+  /** Stops kube-apiserver and etcd by PID and removes the run's directory. */
+  public async stop(): Promise<void> {
+    process.removeListener('exit', this.onExit);
+    await Promise.all([...this.extra].map(stopProc));
+    this.extra.clear();
+    await this.stopApiServer();
+    if (this.etcd) await stopProc(this.etcd);
+    this.etcd = undefined;
+    if (!process.env.KUBE_KEEP_DIR) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** The tail of a component's log, for failure messages. */
+  public logTail(name = 'kube-apiserver', lines = 40): string {
+    try {
+      return fs.readFileSync(path.join(this.dir, `${name}.log`), 'utf8').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  private log(msg: string): void {
+    if (this.options.verbose) process.stderr.write(`kube: ${msg}\n`);
+  }
+
+  private async boot(): Promise<void> {
+    const t0 = Date.now();
+    for (const b of BINARIES) binary(b);
+    process.on('exit', this.onExit);
+    this.pki();
+    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    this.port = apiPort;
+    this.etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    this.etcd = this.spawn('etcd', binary('etcd'), [
+      '--name=test', `--data-dir=${path.join(this.dir, 'etcd')}`,
+      `--listen-client-urls=${this.etcdUrl}`, `--advertise-client-urls=${this.etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=test=http://127.0.0.1:${peerPort}`, '--initial-cluster-state=new',
+      // a throw-away data dir: durability buys nothing here
+      '--unsafe-no-fsync', '--log-level=warn',
+    ]);
+    await this.waitHttp(this.etcd, `${this.etcdUrl}/health`, (s, b) => s === 200 && /"health":\s*"true"/.test(b), 30000);
+    this.log(`etcd ready in ${Date.now() - t0} ms`);
+    const pki = path.join(this.dir, 'pki');
+    this.apiserverArgs.push(
+      `--etcd-servers=${this.etcdUrl}`,
+      '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
+      `--tls-cert-file=${pki}/apiserver.crt`, `--tls-private-key-file=${pki}/apiserver.key`,
+      `--client-ca-file=${pki}/ca.crt`,
+      `--token-auth-file=${pki}/tokens.csv`,
+      '--authorization-mode=RBAC', '--anonymous-auth=false',
+      // as kubeadm and managed clusters do: privileged Pods are Pod Security's to refuse
+      '--allow-privileged=true',
+      `--service-account-key-file=${pki}/sa.pub`, `--service-account-signing-key-file=${pki}/sa.key`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      `--watch-cache=${this.options.watchCache ?? true}`,
+      ...(this.options.etcdCompactionInterval !== undefined ? [`--etcd-compaction-interval=${this.options.etcdCompactionInterval}`] : []),
+      '--profiling=false', '--v=1',
+    );
+    this.apiserver = this.spawn('kube-apiserver', binary('kube-apiserver'), this.apiserverArgs);
+    await this.waitReady(this.apiserver, apiPort);
+    fs.writeFileSync(this.kubeconfig, [
+      'apiVersion: v1', 'kind: Config',
+      'clusters:', '- name: test', '  cluster:', `    server: ${this.server}`, `    certificate-authority: ${this.caFile}`,
+      'users:', '- name: admin', '  user:', `    token: ${this.adminToken}`,
+      'contexts:', '- name: test', '  context: {cluster: test, user: admin}',
+      'current-context: test', '',
+    ].join('\n'), { mode: 0o600 });
+    this.startupMs = Date.now() - t0;
+    this.log(`kube-apiserver ready at ${this.server} in ${this.startupMs} ms`);
+  }
+
+  private pki(): void {
+    const dir = path.join(this.dir, 'pki');
+    fs.mkdirSync(dir, { recursive: true });
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+      '-subj', '/CN=cdk8s-patterns-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    fs.writeFileSync(path.join(dir, 'apiserver.ext'), [
+      'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth',
+      'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
+      '',
+    ].join('\n'));
+    ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=kube-apiserver',
+      '-keyout', 'apiserver.key', '-out', 'apiserver.csr');
+    ssl('x509', '-req', '-in', 'apiserver.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
+      '-extfile', 'apiserver.ext', '-out', 'apiserver.crt');
+    ssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'sa.key');
+    ssl('pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
+    fs.writeFileSync(path.join(dir, 'tokens.csv'), `${this.adminToken},${ADMIN_TOKEN_USER},${ADMIN_TOKEN_USER},"system:masters"\n`, { mode: 0o600 });
+  }
+
+  private spawn(name: string, file: string, args: string[]): Proc {
+    const log = path.join(this.dir, `${name}.log`);
+    const fd = fs.openSync(log, 'a');
+    const child = spawn(file, args, { stdio: ['ignore', fd, fd], detached: true, env: { PATH: '/usr/bin:/bin', HOME: this.dir } });
+    fs.closeSync(fd);
+    return { name, child, log };
+  }
+
+  private async waitReady(proc: Proc, port: number): Promise<void> {
+    const t0 = Date.now();
+    await this.waitHttp(proc, `https://127.0.0.1:${port}/readyz`, (s) => s === 200, 90000);
+    this.log(`${proc.name} ready in ${Date.now() - t0} ms`);
+  }
+
+  private async waitHttp(proc: Proc, url: string, ok: (status: number, body: string) => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
+        throw new Error(`${proc.name} exited (${proc.child.exitCode ?? proc.child.signalCode}):\n${tail(proc.log)}`);
+      }
+      try {
+        const r = await get(url, url.startsWith('https:') ? { ca: this.ca, token: this.adminToken } : {});
+        if (ok(r.status, r.body)) return;
+        last = `${r.status} ${r.body.slice(0, 500)}`;
+      } catch (e) {
+        last = String(e);
+      }
+      if (Date.now() > deadline) throw new Error(`${proc.name} not ready at ${url} after ${timeoutMs} ms (${last}):\n${tail(proc.log)}`);
+      await sleep(200);
+    }
+  }
+
+  private killAll(): void {
+    for (const p of [...this.extra, this.apiserver, this.etcd]) {
+      if (p && p.child.exitCode === null) try { process.kill(-p.child.pid!, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+}
+
+function tail(file: string, lines = 30): string {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** SIGTERM to the process group, SIGKILL after 10 s; resolves on exit. */
+async function stopProc(p: Proc): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise((r) => p.child.once('exit', r));
+  try { process.kill(-p.child.pid!, 'SIGTERM'); } catch { return; }
+  const timer = setTimeout(() => { try { process.kill(-p.child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 10000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function get(url: string, opts: { ca?: string; token?: string }): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const options = { ca: opts.ca, agent: false, timeout: 3000, headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {} };
+    const onResponse = (res: http.IncomingMessage) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    };
+    const req = url.startsWith('https:') ? https.get(url, options, onResponse) : http.get(url, options, onResponse);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+function postJson(url: string, body: unknown): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent: false, timeout: 10000, headers: { 'Content-Type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => { text += c; });
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${url}: ${res.statusCode} ${text}`))));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
