@@ -21,21 +21,33 @@ import Ajv, { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { SCHEMA_FILE_NAME } from './schema';
 
+/**
+ * A Kubernetes object as synthesized (`Testing.synth(chart)`, `chart.toJson()`)
+ * or read from YAML ({@link loadManifests}): loosely typed on purpose, since
+ * the gate's job is to find what is wrong with it.
+ */
 export interface K8sObject {
+  /** e.g. `apps/v1` */
   apiVersion: string;
+  /** e.g. `Deployment` */
   kind: string;
+  /** The object's metadata; `name` is required by the gate. */
   metadata: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: any };
+  /** Everything else (`spec`, `data`, ...). */
   [k: string]: any;
 }
 
+/** One thing the API server, admission or the hardening rules would refuse. */
 export interface Violation {
   /** `Kind/namespace/name` (namespace omitted for cluster-scoped objects). */
   readonly object: string;
   /** Rule id, e.g. `schema`, `pss-restricted`, `ref-configmap`. */
   readonly rule: string;
+  /** What is wrong, naming the field or the reference. */
   readonly message: string;
 }
 
+/** Options for {@link validateObjects} and {@link assertValid}. */
 export interface GateOptions {
   /**
    * Objects created out of band that references may point at, as
@@ -130,6 +142,7 @@ function isQualifiedKey(key: string): boolean {
   return name.length <= 63 && QUALIFIED_NAME.test(name);
 }
 
+/** `Kind/namespace/name` of an object (namespace omitted for cluster-scoped kinds), as violations name it. */
 export function objectId(o: K8sObject): string {
   const ns = CLUSTER_SCOPED.has(o?.kind) ? undefined : o?.metadata?.namespace;
   return [o?.kind ?? '?', ns, o?.metadata?.name ?? '?'].filter((x) => x !== undefined).join('/');
@@ -528,6 +541,7 @@ export function validateObjects(objects: K8sObject[], opts: GateOptions = {}): V
   return out;
 }
 
+/** One line per violation: `Kind/namespace/name: [rule] message`. */
 export function formatViolations(violations: Violation[]): string {
   return violations.map((x) => `${x.object}: [${x.rule}] ${x.message}`).join('\n');
 }
