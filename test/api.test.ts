@@ -43,6 +43,43 @@ describe('the public API', () => {
   });
 });
 
+describe('the package manifest', () => {
+  const caret = /^\^(\d+)\.(\d+)\.(\d+)$/;
+  const exact = /^(\d+)\.(\d+)\.(\d+)$/;
+
+  test('cdk8s, cdk8s-plus-28 and constructs are caret-range peers, pinned in devDependencies within those ranges', () => {
+    expect(Object.keys(pkg.peerDependencies).sort()).toEqual(['cdk8s', 'cdk8s-plus-28', 'constructs']);
+    for (const [name, range] of Object.entries<string>(pkg.peerDependencies)) {
+      expect(pkg.dependencies?.[name]).toBeUndefined();
+      const r = caret.exec(range);
+      const v = exact.exec(pkg.devDependencies[name]);
+      expect({ name, range: r !== null, pinned: v !== null }).toEqual({ name, range: true, pinned: true });
+      const [rMaj, rMin, rPat] = r!.slice(1).map(Number) as [number, number, number];
+      const [vMaj, vMin, vPat] = v!.slice(1).map(Number) as [number, number, number];
+      expect(vMaj).toBe(rMaj);
+      expect(vMin * 1e6 + vPat).toBeGreaterThanOrEqual(rMin * 1e6 + rPat);
+    }
+  });
+
+  test('has a semver version with a CHANGELOG entry, a bin for kvctl and a files list', () => {
+    expect(pkg.version).toMatch(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/);
+    expect(fs.readFileSync(path.join(ROOT, 'CHANGELOG.md'), 'utf8')).toContain(`## [${pkg.version}]`);
+    expect(pkg.bin).toEqual({ kvctl: 'bin/kvctl.js' });
+    expect(fs.readFileSync(path.join(ROOT, pkg.bin.kvctl), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+    expect(pkg.main).toBe(pkg.exports['.'].default.slice(2));
+    expect(pkg.types).toBe(pkg.exports['.'].types.slice(2));
+    expect(pkg.scripts.prepack).toBe(pkg.scripts.build);
+    expect(pkg.private).toBeUndefined();
+  });
+
+  test('every runtime dependency is imported by lib/', () => {
+    const sources = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? sources(path.join(dir, e.name)) : /\.(ts|js)$/.test(e.name) ? [fs.readFileSync(path.join(dir, e.name), 'utf8')] : []);
+    const all = sources(path.join(ROOT, 'lib')).join('\n');
+    for (const dep of Object.keys(pkg.dependencies ?? {})) expect({ dep, imported: all.includes(`from '${dep}'`) }).toEqual({ dep, imported: true });
+  });
+});
+
 describe('the schema the testing entry ships', () => {
   test('is the official Kubernetes 1.28 schema less its descriptions (else: npm run schema)', () => {
     expect(fs.readFileSync(COMPACT_SCHEMA, 'utf8')).toBe(compactSchemaText());
