@@ -490,74 +490,18 @@ export class KvProxy extends Construct {
       immutable: true,
     });
 
-    // --------------------------------------------------------------- RBAC ---
+    // ------------------------------------------------- RBAC and workload ---
     this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
       metadata: { name: this.name },
       // only the proxy pod opts in to the token; anything else using this account does not get one
       automountToken: false,
     });
     this.rules = kvProxyRules({ configMapNames: this.configMapNames, writes: this.writes, discovery: this.discovery });
-    this.roles = {};
-    this.roleBindings = {};
-    const rbac = new Construct(this, 'Rbac');
-    for (const target of this.namespaces) {
-      const scope = new Construct(rbac, target);
-      const role = new k8s.KubeRole(scope, 'Role', {
-        metadata: { name: this.name, namespace: target },
-        rules: this.rules,
-      });
-      this.roles[target] = role;
-      this.roleBindings[target] = new k8s.KubeRoleBinding(scope, 'RoleBinding', {
-        metadata: { name: this.name, namespace: target },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
-        subjects: [{ kind: 'ServiceAccount', name: this.serviceAccount.name, namespace: this.namespace }],
-      });
-    }
-
-    // --------------------------------------------------------- workload ---
-    const pod = hardenedPodProps({ user: this.user });
-    this.deployment = new kplus.Deployment(this, 'Resource', {
-      metadata: { name: this.name },
-      replicas: this.replicas,
-      select: false,
-      serviceAccount: this.serviceAccount,
-      securityContext: pod.securityContext,
-      // the server calls the API server with this pod's own ServiceAccount token
-      automountServiceAccountToken: true,
-      terminationGracePeriod: Duration.seconds(this.terminationGracePeriodSeconds),
-    });
-    // an explicit, stable selector (a Deployment's selector is immutable): name + instance
-    selectPods(this.deployment, this.selector);
-    // prefer spreading the replicas over nodes, without blocking scheduling on a single node
-    spreadOverNodes(this.deployment, this.selector);
-    // no env vars for every Service in the namespace (KUBERNETES_SERVICE_* is always set)
-    ApiObject.of(this.deployment).addJsonPatch(JsonPatch.add('/spec/template/spec/enableServiceLinks', false));
-    const sourceVolume = kplus.Volume.fromConfigMap(this, 'ServerSourceVolume', this.sourceConfigMap, {
-      name: 'server', defaultMode: 0o444,
-    });
-    const tokenVolume = kplus.Volume.fromSecret(this, 'TokensVolume',
-      kplus.Secret.fromSecretName(this, 'Tokens', this.tokenSecretName), { name: 'tokens', defaultMode: 0o440 });
-
-    this.container = this.deployment.addContainer(hardenedContainer({
-      name: 'kv-proxy',
-      image: this.image,
-      command: ['node', ...KV_PROXY_NODE_FLAGS, `${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`],
-      ports: [{ name: 'http', number: this.port }, ...(this.metricsPort !== undefined ? [{ name: 'metrics', number: this.metricsPort }] : [])],
-      envVariables: Object.fromEntries(Object.entries(this.env).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
-      liveness: kplus.Probe.fromHttpGet('/healthz', {
-        port: this.port, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 3,
-      }),
-      readiness: kplus.Probe.fromHttpGet('/readyz', {
-        port: this.port, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(2), failureThreshold: 2,
-      }),
-      lifecycle: this.drainDelaySeconds > 0
-        ? { preStop: kplus.Handler.fromCommand(['sleep', String(this.drainDelaySeconds)]) }
-        : undefined,
-      resources: props.resources ?? KV_PROXY_DEFAULT_RESOURCES,
-      securityContext: { user: this.user, group: this.user },
-    }));
-    this.container.mount(KV_PROXY_SOURCE_PATH, sourceVolume, { readOnly: true });
-    this.container.mount(KV_PROXY_TOKENS_PATH, tokenVolume, { readOnly: true });
+    const rbac = this.createRbac();
+    this.roles = rbac.roles;
+    this.roleBindings = rbac.roleBindings;
+    this.deployment = this.createDeployment();
+    this.container = this.addProxyContainer(props.resources ?? KV_PROXY_DEFAULT_RESOURCES);
     this.sourceHash = addChecksumAnnotation(this.deployment, 'server', this.sourceFiles);
 
     // ---------------------------------------------------------- network ---
@@ -591,6 +535,80 @@ export class KvProxy extends Construct {
     }
 
     applyLabels(this, this.labels);
+  }
+
+  /** One Role and RoleBinding per served namespace, bound to the proxy's own ServiceAccount. */
+  private createRbac(): { roles: Record<string, k8s.KubeRole>; roleBindings: Record<string, k8s.KubeRoleBinding> } {
+    const roles: Record<string, k8s.KubeRole> = {};
+    const roleBindings: Record<string, k8s.KubeRoleBinding> = {};
+    const rbac = new Construct(this, 'Rbac');
+    for (const target of this.namespaces) {
+      const scope = new Construct(rbac, target);
+      const role = new k8s.KubeRole(scope, 'Role', {
+        metadata: { name: this.name, namespace: target },
+        rules: this.rules,
+      });
+      roles[target] = role;
+      roleBindings[target] = new k8s.KubeRoleBinding(scope, 'RoleBinding', {
+        metadata: { name: this.name, namespace: target },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
+        subjects: [{ kind: 'ServiceAccount', name: this.serviceAccount.name, namespace: this.namespace }],
+      });
+    }
+    return { roles, roleBindings };
+  }
+
+  /** The Deployment: the proxy's ServiceAccount token, stable selector, spread over nodes. */
+  private createDeployment(): kplus.Deployment {
+    const pod = hardenedPodProps({ user: this.user });
+    const deployment = new kplus.Deployment(this, 'Resource', {
+      metadata: { name: this.name },
+      replicas: this.replicas,
+      select: false,
+      serviceAccount: this.serviceAccount,
+      securityContext: pod.securityContext,
+      // the server calls the API server with this pod's own ServiceAccount token
+      automountServiceAccountToken: true,
+      terminationGracePeriod: Duration.seconds(this.terminationGracePeriodSeconds),
+    });
+    // an explicit, stable selector (a Deployment's selector is immutable): name + instance
+    selectPods(deployment, this.selector);
+    // prefer spreading the replicas over nodes, without blocking scheduling on a single node
+    spreadOverNodes(deployment, this.selector);
+    // no env vars for every Service in the namespace (KUBERNETES_SERVICE_* is always set)
+    ApiObject.of(deployment).addJsonPatch(JsonPatch.add('/spec/template/spec/enableServiceLinks', false));
+    return deployment;
+  }
+
+  /** The proxy container, running the mounted server source with the token Secret. */
+  private addProxyContainer(resources: kplus.ContainerResources): kplus.Container {
+    const sourceVolume = kplus.Volume.fromConfigMap(this, 'ServerSourceVolume', this.sourceConfigMap, {
+      name: 'server', defaultMode: 0o444,
+    });
+    const tokenVolume = kplus.Volume.fromSecret(this, 'TokensVolume',
+      kplus.Secret.fromSecretName(this, 'Tokens', this.tokenSecretName), { name: 'tokens', defaultMode: 0o440 });
+
+    const container = this.deployment.addContainer(hardenedContainer({
+      name: 'kv-proxy',
+      image: this.image,
+      command: ['node', ...KV_PROXY_NODE_FLAGS, `${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`],
+      ports: [{ name: 'http', number: this.port }, ...(this.metricsPort !== undefined ? [{ name: 'metrics', number: this.metricsPort }] : [])],
+      envVariables: Object.fromEntries(Object.entries(this.env).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
+      liveness: kplus.Probe.fromHttpGet('/healthz', {
+        port: this.port, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 3,
+      }),
+      readiness: kplus.Probe.fromHttpGet('/readyz', {
+        port: this.port, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(2), failureThreshold: 2,
+      }),
+      lifecycle: this.drainDelaySeconds > 0
+        ? { preStop: kplus.Handler.fromCommand(['sleep', String(this.drainDelaySeconds)]) }
+        : undefined,
+      resources,
+      securityContext: { user: this.user, group: this.user },
+    }));
+    container.mount(KV_PROXY_SOURCE_PATH, sourceVolume, { readOnly: true });
+    container.mount(KV_PROXY_TOKENS_PATH, tokenVolume, { readOnly: true });
+    return container;
   }
 }
 
