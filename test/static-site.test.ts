@@ -6,7 +6,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { HELLO_PAGE, StaticSiteChart } from '../charts/static-site';
 import { DEFAULT_RESOURCES } from '../lib/security';
 import {
-  STATIC_SITE_CONFIG_PATH, STATIC_SITE_CONTENT_PATH, STATIC_SITE_DEFAULT_IMAGE, STATIC_SITE_NGINX_UID, StaticSite, StaticSiteProps,
+  DEFAULT_CONTENT_TYPES, STATIC_SITE_CONFIG_PATH, STATIC_SITE_CONTENT_PATH, STATIC_SITE_DEFAULT_IMAGE, STATIC_SITE_NGINX_UID, StaticSite, StaticSiteProps,
 } from '../lib/static-site';
 import { K8sObject, assertValid } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
@@ -33,6 +33,25 @@ describe('StaticSite defaults', () => {
 
   test('passes the validation gate', () => {
     expect(() => assertValid(objects)).not.toThrow();
+  });
+
+  test('resolves every @default into public fields', () => {
+    expect(site).toMatchObject({
+      name: 'static-site', image: STATIC_SITE_DEFAULT_IMAGE, port: 8080, servicePort: 80, serviceType: 'ClusterIP', replicas: 2,
+      indexDocument: 'index.html', spaFallback: false, gzip: true, htmlCacheControl: 'no-cache', assetCacheControl: 'public, max-age=3600',
+      responseHeaders: { 'X-Content-Type-Options': 'nosniff' }, contentTypes: DEFAULT_CONTENT_TYPES, accessLog: true, healthPath: '/healthz',
+      resources: DEFAULT_RESOURCES, immutableContent: false,
+      labels: {
+        'app.kubernetes.io/name': 'static-site', 'app.kubernetes.io/instance': 'static-site',
+        'app.kubernetes.io/component': 'web-server', 'app.kubernetes.io/managed-by': 'cdk8s',
+      },
+      selector: { 'app.kubernetes.io/name': 'static-site', 'app.kubernetes.io/instance': 'static-site' },
+    });
+    expect(site.notFoundDocument).toBeUndefined();
+    expect(site.ingress).toBeUndefined();
+    // the shared exposure's defaults: a NetworkPolicy, and a PDB because replicas defaults to 2
+    expect(site.networkPolicy).toBeDefined();
+    expect(site.podDisruptionBudget).toBeDefined();
   });
 
   test('objects are named after name (default "static-site") and labelled', () => {
@@ -476,5 +495,26 @@ describe('StaticSiteChart (the seed)', () => {
     const o = synthObjects(c);
     expect(findObject(o, 'Deployment', 'hello').metadata.namespace).toBe('web');
     expect(findObject(o, 'Deployment', 'hello').spec.replicas).toBe(3);
+  });
+});
+
+describe('StaticSite bad input', () => {
+  test('fails when a content file cannot be read: the error names contentDir, not a raw ENOENT', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'static-site-broken-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'index.html'), '<h1>hi</h1>');
+      fs.symlinkSync(path.join(dir, 'missing.css'), path.join(dir, 'site.css'));
+      expect(() => synth({ contentDir: dir })).toThrow(/contentDir entry ".*site.css" does not exist/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  test('fails when an enum-like or boolean prop has the wrong case or type', () => {
+    expect(() => synth({ content: HELLO, serviceType: 'nodeport' as kplus.ServiceType })).toThrow(/serviceType must be one of .*got "nodeport" \(did you mean "NodePort"\?\)/);
+    expect(() => synth({ content: HELLO, spaFallback: 'false' as unknown as boolean })).toThrow(/spaFallback must be true or false, got "false"/);
+  });
+  test('fails when nginx asks for more than its limits', () => {
+    expect(() => synth({ content: HELLO, resources: { cpu: { request: kplus.Cpu.millis(600), limit: kplus.Cpu.millis(500) } } }))
+      .toThrow(/resources.cpu.request must not exceed resources.cpu.limit, got request 600m and limit 500m/);
   });
 });
