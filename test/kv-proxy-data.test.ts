@@ -22,9 +22,10 @@ describe('ConfigMapData', () => {
     // WHEN
     const d = new ConfigMapData(data);
     // THEN
-    expect(d.body.toString('utf8')).toBe(`${JSON.stringify(data)}\n`);
+    expect(JSON.parse(d.body.toString('utf8'))).toEqual(data);
+    expect(d.body.toString('utf8')).toBe(`${JSON.stringify(Object.fromEntries(Object.keys(data).sort().map((k) => [k, data[k]])))}\n`);
     for (const k of Object.keys(data)) expect(d.get(k)).toBe(data[k]);
-    expect(d.keys()).toEqual(Object.keys(data));
+    expect(d.keys()).toEqual(Object.keys(data).sort());
     expect(d.size).toBe(Object.keys(data).length);
     expect(d.bytes).toBe(dataBytes(data));
     for (const k of Object.keys(data)) expect(d.valueBytes(k)).toBe(Buffer.byteLength(data[k]));

@@ -4,8 +4,10 @@
  * A cached ConfigMap's data, held once: the UTF-8 JSON body that
  * `GET /kv/<ns>/<cm>` sends (outside the JavaScript heap), plus an index of
  * where each key's value sits in it. A single-key read decodes its slice; a
- * whole-ConfigMap read sends the body as it is. Keys live in a Map, so names
- * such as `__proto__` or `constructor` are ordinary keys.
+ * whole-ConfigMap read sends the body as it is. Keys are a sorted array
+ * searched by bisection (never properties of an object), so names such as
+ * `__proto__` or `constructor` are ordinary keys; the array costs far less
+ * than a Map per ConfigMap and shares the key strings JSON.parse interned.
  *
  * Per value the index keeps its byte offset and length inside the quotes,
  * and whether its JSON text has escapes (then it is decoded with JSON.parse).
@@ -21,9 +23,11 @@ class ConfigMapData {
    *   sent it (JSON.parse makes every key an own property); non-string values are skipped
    */
   constructor(data) {
-    const keys = Object.keys(data).filter((k) => typeof data[k] === 'string');
-    /** @private @type {Map<string, number>} key -> position in keys and slots */
-    this.index = new Map();
+    // Sorted as the API server sorts them (ConfigMap keys are ASCII, so code-unit
+    // order is byte order); usually already sorted, then sort() is one pass.
+    const keys = Object.keys(data).filter((k) => typeof data[k] === 'string').sort();
+    /** @private sorted; key i's value is described by slots[2i], slots[2i+1] */
+    this.sortedKeys = keys;
     /** @private value i: slots[2i] = byte offset inside its quotes, slots[2i+1] = byte length | ESCAPED */
     this.slots = new Uint32Array(keys.length * 2);
     // Two passes: sizes first, then one buffer written in place (no big temporary string).
@@ -63,7 +67,6 @@ class ConfigMapData {
         this.slots[2 * i + 1] = ((n - 2) | ESCAPED) >>> 0;
         at += n;
       }
-      this.index.set(keys[i], i);
     }
     at += body.write('}\n', at, 'latin1');
     /** The JSON object of every key, with a trailing newline, as served. */
@@ -74,12 +77,31 @@ class ConfigMapData {
 
   /** Number of keys. */
   get size() {
-    return this.index.size;
+    return this.sortedKeys.length;
+  }
+
+  /**
+   * Position of a key in sortedKeys, or -1.
+   * @private
+   * @param {string} key
+   */
+  find(key) {
+    const keys = this.sortedKeys;
+    let lo = 0;
+    let hi = keys.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = keys[mid];
+      if (k === key) return mid;
+      if (k < key) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
   }
 
   /** @param {string} key */
   has(key) {
-    return this.index.has(key);
+    return this.find(key) >= 0;
   }
 
   /**
@@ -87,8 +109,8 @@ class ConfigMapData {
    * @returns {string | undefined}
    */
   get(key) {
-    const i = this.index.get(key);
-    if (i === undefined) return undefined;
+    const i = this.find(key);
+    if (i < 0) return undefined;
     const start = this.slots[2 * i];
     const slot = this.slots[2 * i + 1];
     if ((slot & ESCAPED) === 0) return this.body.toString('utf8', start, start + slot);
@@ -96,9 +118,9 @@ class ConfigMapData {
     return JSON.parse(this.body.toString('utf8', start - 1, start + length + 1));
   }
 
-  /** Keys in the API server's order. */
+  /** Keys, sorted (the API server's order). */
   keys() {
-    return [...this.index.keys()];
+    return [...this.sortedKeys];
   }
 
   /**

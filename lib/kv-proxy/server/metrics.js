@@ -210,6 +210,15 @@ function createMetrics() {
     blockingReads: registry.gauge('kv_proxy_blocking_reads_in_flight', 'Blocking reads currently waiting for a change.'),
     ready: registry.gauge('kv_proxy_ready', '1 when every watched collection has been listed and the server is not shutting down.'),
     stale: registry.gauge('kv_proxy_cache_stale', '1 while at least one watch is down and reads may be stale.'),
+    memory: registry.gauge('kv_proxy_memory_bytes', 'Process memory by kind: rss, heap_total, heap_used, external (Buffers: cached ConfigMap bodies).', ['kind'], () => {
+      const m = process.memoryUsage();
+      return [
+        { labels: { kind: 'rss' }, value: m.rss },
+        { labels: { kind: 'heap_total' }, value: m.heapTotal },
+        { labels: { kind: 'heap_used' }, value: m.heapUsed },
+        { labels: { kind: 'external' }, value: m.external },
+      ];
+    }),
   };
 }
 
