@@ -10,7 +10,7 @@
  * test/api.test.ts runs the check, so a change to the exported surface or its
  * TSDoc fails the tests until the reports are regenerated and committed.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -100,6 +100,13 @@ function listFiles(dir: string, base = dir): string[] {
   }).sort();
 }
 
+/** The changed lines of an API report, committed (-) against fresh (+), at most 60 lines. */
+function apiDiff(committed: string, fresh: string): string {
+  const r = spawnSync('diff', ['-u', committed, fresh], { encoding: 'utf8' });
+  const lines = (r.stdout ?? '').split('\n').slice(2).filter((l) => /^[-+]/.test(l));
+  return [...lines.slice(0, 60), ...(lines.length > 60 ? [`... ${lines.length - 60} more changed lines`] : [])].map((l) => `      ${l}`).join('\n');
+}
+
 /** Files that differ between the committed `dir` and a fresh `fresh`, as `dir`-relative paths with a reason. */
 export function staleFiles(committed: string, fresh: string): string[] {
   const a = listFiles(committed);
@@ -108,7 +115,7 @@ export function staleFiles(committed: string, fresh: string): string[] {
   const out: string[] = [];
   for (const f of b) {
     if (!a.includes(f)) out.push(`${rel(f)} (missing)`);
-    else if (fs.readFileSync(path.join(committed, f), 'utf8') !== fs.readFileSync(path.join(fresh, f), 'utf8')) out.push(`${rel(f)} (differs)`);
+    else if (fs.readFileSync(path.join(committed, f), 'utf8') !== fs.readFileSync(path.join(fresh, f), 'utf8')) out.push(`${rel(f)} (differs)${f.endsWith('.api.md') ? `\n${apiDiff(path.join(committed, f), path.join(fresh, f))}` : ''}`);
   }
   for (const f of a) if (!b.includes(f)) out.push(`${rel(f)} (no longer generated)`);
   return out;
