@@ -104,12 +104,13 @@ export class ProxyProcess {
     }));
   }
 
-  static spawn(env: Record<string, string>): ProxyProcess {
-    return new ProxyProcess(spawn(process.execPath, [SERVER], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  static spawn(env: Record<string, string>, nodeFlags: readonly string[] = []): ProxyProcess {
+    return new ProxyProcess(spawn(process.execPath, [...nodeFlags, SERVER], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   }
 
-  static async start(env: Record<string, string>, { ready = true } = {}): Promise<ProxyProcess> {
-    const p = ProxyProcess.spawn({ PORT: '0', KV_LISTEN_ADDRESS: '127.0.0.1', ...env });
+  /** nodeFlags: node options before server.js, e.g. the construct's KV_PROXY_NODE_FLAGS. */
+  static async start(env: Record<string, string>, { ready = true, nodeFlags = [] as readonly string[] } = {}): Promise<ProxyProcess> {
+    const p = ProxyProcess.spawn({ PORT: '0', KV_LISTEN_ADDRESS: '127.0.0.1', ...env }, nodeFlags);
     const port = await waitFor('the proxy to listen', () => {
       if (p.exitCode !== undefined) throw new Error(`proxy exited ${p.exitCode}: ${p.stderr}`);
       return p.logs.find((l) => l.msg === 'listening')?.port as number | undefined;
