@@ -72,6 +72,12 @@ describe('the package manifest', () => {
     expect(pkg.private).toBeUndefined();
   });
 
+  test('package-lock.json records the same dependencies, peers and bin (npm ci refuses a lock out of sync)', () => {
+    const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')).packages[''];
+    expect({ dependencies: lock.dependencies, devDependencies: lock.devDependencies, peerDependencies: lock.peerDependencies, bin: lock.bin })
+      .toEqual({ dependencies: pkg.dependencies, devDependencies: pkg.devDependencies, peerDependencies: pkg.peerDependencies, bin: pkg.bin });
+  });
+
   test('every runtime dependency is imported by lib/', () => {
     const sources = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
       e.isDirectory() ? sources(path.join(dir, e.name)) : /\.(ts|js)$/.test(e.name) ? [fs.readFileSync(path.join(dir, e.name), 'utf8')] : []);
