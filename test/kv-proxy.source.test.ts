@@ -35,8 +35,8 @@ describe('the shipped server source', () => {
   test('is self-contained: every require is a node: builtin or another shipped file', () => {
     // GIVEN the ConfigMap as synthesized
     const chart = testChart('kv');
-    new KvProxy(chart, 'Kv', { namespaces: ['default'] });
-    const files: Record<string, string> = findObject(synthObjects(chart), 'ConfigMap', 'kv-proxy-server').data;
+    const proxy = new KvProxy(chart, 'Kv', { namespaces: ['default'] });
+    const files: Record<string, string> = findObject(synthObjects(chart), 'ConfigMap', proxy.sourceConfigMapName).data;
     // THEN nothing outside the ConfigMap is loaded (the stock image has no node_modules for us)
     const builtins = new Set(require('node:module').builtinModules as string[]);
     for (const [name, source] of Object.entries(files)) {
