@@ -5,31 +5,24 @@
  * kubelet would run it:
  *  - the ConfigMap's files and the token Secret, projected read-only at the
  *    container's mountPaths with the volumes' defaultMode, group fsGroup;
- *  - the ServiceAccount token volume (automountServiceAccountToken);
+ *  - the ServiceAccount token volume (automountServiceAccountToken), holding a
+ *    real TokenRequest token and the API server's CA;
  *  - a read-only root filesystem, the container's runAsUser/runAsGroup,
- *    no_new_privs, no capabilities, exactly the manifest's command and env.
+ *    no_new_privs, no capabilities, exactly the manifest's command and env;
+ * against a real kube-apiserver (./support/kube.ts) that authorizes every call
+ * with the synthesized Roles and RoleBindings, reached through the in-cluster
+ * path (KUBERNETES_SERVICE_HOST/PORT, HTTPS). See ./support/kube-kv-proxy.ts.
  *
- * Here the API server is the stand-in (./support/fake-kube-api.js), with an
- * RBAC table built from the synthesized Roles; the same pods against the real
- * kube-apiserver, through the in-cluster HTTPS path, are in
- * kv-proxy.kube.test.ts. Differences, because the stand-in speaks http: the
- * server reaches it by KUBE_API_URL with KUBE_TOKEN_FILE pointing at the
- * mounted ServiceAccount token, and listens on 127.0.0.1 (KV_LISTEN_ADDRESS)
- * on a free port.
- *
- * The server's behaviour itself is tested by its own runtime tests; these
- * prove the construct's side of the contract.
+ * Each case is a construct configuration the environments may not use, in
+ * namespaces of its own. The server's behaviour itself is tested by its own
+ * runtime tests and, for dist/dev, by kv-proxy.kube.test.ts; these prove the
+ * construct's side of the contract.
  */
-import * as http from 'node:http';
 import { KvProxy, KvProxyProps } from '../lib/kv-proxy';
-import { FakeKubeApi } from './support/fake-kube-api';
-import { K8sObject } from '../lib/testing';
-import { freePort, PodSandbox, RunningContainer, SERVICE_ACCOUNT_PATH } from './support/pod-sandbox';
-import { findAll, findObject, synthObjects, testChart } from './support/synth';
-
-const SA_TOKEN = 'sa-token-for-the-fake-api';
-const READ_TOKEN = 'read-token-0123456789';
-const WRITE_TOKEN = 'write-token-9876543210';
+import { K8sObject } from '../lib/testing/gate';
+import { useKubeCluster } from './support/kube';
+import { KvProxyPod, METRICS_TOKEN, READ_TOKEN, WRITE_TOKEN, call, startKvProxyPod, upstreamRefusals, waitFor } from './support/kube-kv-proxy';
+import { findObject, synthObjects, testChart } from './support/synth';
 
 describe('the shipped server source', () => {
   test('is self-contained: every require is a node: builtin or another shipped file', () => {
@@ -52,150 +45,93 @@ describe('the shipped server source', () => {
   });
 });
 
-function request(method: string, url: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string | number> = {};
-    if (token) headers.Authorization = `Bearer ${token}`;
-    if (payload) Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) });
-    const req = http.request(url, { method, headers, timeout: 5000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try { parsed = JSON.parse(text); } catch { /* text */ }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${url}`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-/** The fake API's RBAC table, from the synthesized Roles. */
-function permissionsFrom(objects: K8sObject[]): any[] {
-  return findAll(objects, 'Role').flatMap((role) => role.rules.map((r: any) => ({
-    verbs: r.verbs, resources: r.resources, namespaces: [role.metadata.namespace], ...(r.resourceNames ? { names: r.resourceNames } : {}),
-  })));
-}
-
-interface Pod {
-  sandbox: PodSandbox;
-  container: RunningContainer;
-  url: string;
-  output: () => string;
-}
-
-/**
- * Starts the container of the synthesized Deployment on the pod sandbox,
- * with the fake API standing in for the API server.
- */
-async function startPod(objects: K8sObject[], api: FakeKubeApi, tokens: Record<string, string>): Promise<Pod> {
-  const deployment = findObject(objects, 'Deployment');
-  const secret = deployment.spec.template.spec.volumes.find((v: any) => v.secret).secret.secretName;
-  const sandbox = await PodSandbox.create(objects, deployment, {
-    secrets: { [secret]: tokens },
-    serviceAccount: { 'token': SA_TOKEN, 'ca.crt': '', 'namespace': deployment.metadata.namespace ?? 'default' },
-    // node:24-alpine's PATH; the host's node stands in for the image's
-    images: (image) => (image.startsWith('node:') ? { env: { PATH: '/usr/local/bin:/usr/bin:/bin' } } : undefined),
-  });
-  const port = await freePort();
-  const container = sandbox.start('kv-proxy', {
-    envOverrides: { PORT: String(port), KV_LISTEN_ADDRESS: '127.0.0.1', KUBE_API_URL: api.url, KUBE_TOKEN_FILE: `${SERVICE_ACCOUNT_PATH}/token` },
-  });
-  const output = () => { const o = container.output(); return o.stdout + o.stderr; };
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    const exited = container.process.exitCode ?? container.process.signalCode;
-    if (exited !== null) throw new Error(`the pod exited with ${exited}:\n${output()}`);
-    try {
-      const r = await request('GET', `${url}/readyz`);
-      if (r.status === 200) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) throw new Error(`the pod did not become ready in 20 s:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { sandbox, container, url, output };
-}
-
-async function stopPod(pod: Pod | undefined): Promise<void> {
-  if (!pod) return;
-  await pod.container.stop(5000);
-  await pod.sandbox.cleanup();
-}
-
-describe('a KvProxy pod started from the synthesized manifests', () => {
-  let api: FakeKubeApi | undefined;
-  let pod: Pod | undefined;
+describe('a KvProxy pod started from the synthesized manifests, against a real kube-apiserver', () => {
+  const cluster = useKubeCluster();
+  let pod: KvProxyPod | undefined;
 
   afterEach(async () => {
-    await stopPod(pod);
+    await pod?.stop();
     pod = undefined;
-    if (api) await api.stop();
-    api = undefined;
   });
 
-  function synth(props: Partial<KvProxyProps>): K8sObject[] {
-    const chart = testChart('kv');
-    new KvProxy(chart, 'Kv', { namespaces: ['default'], ...props });
-    return synthObjects(chart);
+  /** Synthesizes the construct in `home`, creates the namespaces, applies every object. */
+  async function deploy(home: string, props: Partial<KvProxyProps>): Promise<K8sObject[]> {
+    const chart = testChart(home);
+    new KvProxy(chart, 'Kv', { namespaces: [home], ...props });
+    const objects = synthObjects(chart);
+    for (const ns of new Set([home, ...(props.namespaces ?? [])])) await cluster().kubectlOk(['create', 'namespace', ns]);
+    const r = await cluster().kubectl(['apply', '--server-side', '--warnings-as-errors', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    return objects;
   }
 
-  async function boot(objects: K8sObject[], seed: (a: FakeKubeApi) => void): Promise<{ api: FakeKubeApi; pod: Pod }> {
-    api = new FakeKubeApi({ tokens: [SA_TOKEN], permissions: permissionsFrom(objects) });
-    seed(api);
-    await api.start(0, '127.0.0.1');
-    pod = await startPod(objects, api, { 'read-tokens': `${READ_TOKEN}\n`, 'write-tokens': `${WRITE_TOKEN}\n` });
-    return { api, pod };
-  }
-
-  const denied = (a: FakeKubeApi) => a.calls.filter((c: any) => c.status === 401 || c.status === 403).map((c: any) => `${c.verb} ${c.path} ${c.status}`);
+  const boot = async (objects: K8sObject[]) => {
+    pod = await startKvProxyPod(cluster(), objects, findObject(objects, 'Deployment'));
+    return pod;
+  };
+  const live = async (ns: string, name: string) => {
+    const r = await cluster().kubectl(['get', 'configmap', name, '-n', ns, '-o', 'json']);
+    return r.code === 0 ? JSON.parse(r.stdout) : undefined;
+  };
+  /** The API server answered the proxy's calls and refused none. */
+  const expectNoRefusals = async (p: KvProxyPod) => {
+    const { refused, answered } = await upstreamRefusals(p.url);
+    expect({ refused, answered: answered > 0 }).toEqual({ refused: 0, answered: true });
+  };
 
   test('writes and discovery in two namespaces: ready, serving, writing and discovering within its Roles', async () => {
-    // GIVEN the chart's configuration across two namespaces
-    const objects = synth({ namespaces: ['default', 'apps'], writes: true, discovery: true });
-    const { api: a, pod: p } = await boot(objects, (f) => {
-      f.setConfigMap('default', 'flags', { color: 'blue' });
-      f.setService('default', 'web', { clusterIP: '10.96.0.20', ports: [{ name: 'http', port: 80 }] });
-      f.setEndpointSlice('default', 'web-abc', 'web', [{ addresses: ['10.0.0.5'], ready: true }], [{ name: 'http', port: 8080 }]);
-    });
+    // GIVEN the construct across two namespaces, a ConfigMap, a Service and its EndpointSlice
+    const objects = await deploy('kv-two', { namespaces: ['kv-two', 'kv-apps'], writes: true, discovery: true });
+    await cluster().kubectlOk(['create', 'configmap', 'flags', '-n', 'kv-two', '--from-literal=color=blue']);
+    await cluster().kubectlOk(['apply', '--server-side', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'kv-two' }, spec: { ports: [{ name: 'http', port: 80 }] } },
+      { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-abc', namespace: 'kv-two', labels: { 'kubernetes.io/service-name': 'web' } },
+        addressType: 'IPv4', ports: [{ name: 'http', port: 8080 }], endpoints: [{ addresses: ['10.244.0.5'], conditions: { ready: true } }] },
+    ] }));
+    const p = await boot(objects);
     // THEN it became ready (every list/watch allowed), and serves reads, writes, creates and discovery
-    expect((await request('GET', `${p.url}/healthz`)).status).toBe(200);
-    expect((await request('GET', `${p.url}/metrics`)).status).toBe(200);
-    expect(await request('GET', `${p.url}/kv/default/flags`, READ_TOKEN)).toEqual({ status: 200, body: { color: 'blue' } });
-    expect((await request('POST', `${p.url}/kv/default/flags`, WRITE_TOKEN, { key: 'value', key2: 'value2' })).status).toBe(200);
-    expect(a.getObject('configmaps', 'default', 'flags')?.data).toEqual({ color: 'blue', key: 'value', key2: 'value2' });
-    expect((await request('POST', `${p.url}/kv/apps/somekey`, WRITE_TOKEN, { key: 'value' })).status).toBeLessThan(300);
-    expect(a.getObject('configmaps', 'apps', 'somekey')?.data).toEqual({ key: 'value' });
-    const discovered = await request('GET', `${p.url}/discover/default`, READ_TOKEN);
+    expect((await call('GET', `${p.url}/healthz`)).status).toBe(200);
+    expect((await call('GET', `${p.url}/metrics`, METRICS_TOKEN)).status).toBe(200);
+    expect(await waitFor('the ConfigMap', async () => { const r = await call('GET', `${p.url}/kv/kv-two/flags`, READ_TOKEN); return r.status === 200 ? r.body : undefined; }))
+      .toEqual({ color: 'blue' });
+    expect((await call('POST', `${p.url}/kv/kv-two/flags`, WRITE_TOKEN, { key: 'value', key2: 'value2' })).status).toBe(200);
+    expect((await live('kv-two', 'flags')).data).toEqual({ color: 'blue', key: 'value', key2: 'value2' });
+    expect((await call('POST', `${p.url}/kv/kv-apps/somekey`, WRITE_TOKEN, { key: 'value' })).status).toBeLessThan(300);
+    expect((await live('kv-apps', 'somekey')).data).toEqual({ key: 'value' });
+    const discovered = await call('GET', `${p.url}/discover/kv-two`, READ_TOKEN);
     expect(discovered.status).toBe(200);
-    expect(JSON.stringify(discovered.body)).toContain('10.0.0.5');
+    expect(JSON.stringify(discovered.body)).toContain('10.244.0.5');
     // and the API server never refused it
-    expect(denied(a)).toEqual([]);
-    expect(p.output()).not.toMatch(/EROFS|read-only file system/i);
+    await expectNoRefusals(p);
+    expect(p.logs()).not.toMatch(/EROFS|read-only file system/i);
   });
 
   test('names given with writes: ready and patching the named ConfigMap within resourceNames, no create', async () => {
     // GIVEN a proxy pinned to one existing ConfigMap
-    const objects = synth({ configMapNames: ['flags'], writes: true });
-    const { api: a, pod: p } = await boot(objects, (f) => f.setConfigMap('default', 'flags', { a: '1' }));
-    // THEN
-    expect((await request('POST', `${p.url}/kv/default/flags`, WRITE_TOKEN, { b: '2' })).status).toBe(200);
-    expect(a.getObject('configmaps', 'default', 'flags')?.data).toEqual({ a: '1', b: '2' });
-    expect(denied(a)).toEqual([]);
-    expect(a.calls.some((c: any) => c.verb === 'create')).toBe(false);
+    const objects = await deploy('kv-names', { configMapNames: ['flags'], writes: true });
+    await cluster().kubectlOk(['create', 'configmap', 'flags', '-n', 'kv-names', '--from-literal=a=1']);
+    const p = await boot(objects);
+    // THEN it lists and watches by name (the real server authorizes that against resourceNames) and patches
+    expect((await call('POST', `${p.url}/kv/kv-names/flags`, WRITE_TOKEN, { b: '2' })).status).toBe(200);
+    expect((await live('kv-names', 'flags')).data).toEqual({ a: '1', b: '2' });
+    await expectNoRefusals(p);
+    // and it creates nothing: another name is not served, and does not appear in the cluster
+    expect((await call('POST', `${p.url}/kv/kv-names/other`, WRITE_TOKEN, { b: '2' })).status).toBeGreaterThanOrEqual(400);
+    expect(await live('kv-names', 'other')).toBeUndefined();
   });
 
   test('read-only (the default): ready and reading; nothing is ever written', async () => {
-    const objects = synth({});
-    const { api: a, pod: p } = await boot(objects, (f) => f.setConfigMap('default', 'flags', { a: '1' }));
-    expect(await request('GET', `${p.url}/kv/default/flags`, READ_TOKEN)).toEqual({ status: 200, body: { a: '1' } });
-    expect((await request('POST', `${p.url}/kv/default/flags`, WRITE_TOKEN, { b: '2' })).status).toBeGreaterThanOrEqual(400);
-    expect(a.getObject('configmaps', 'default', 'flags')?.data).toEqual({ a: '1' });
-    expect(denied(a)).toEqual([]);
-    expect(a.calls.filter((c: any) => !['get', 'list', 'watch'].includes(c.verb))).toEqual([]);
+    const objects = await deploy('kv-ro', {});
+    await cluster().kubectlOk(['create', 'configmap', 'flags', '-n', 'kv-ro', '--from-literal=a=1']);
+    const before = await live('kv-ro', 'flags');
+    const p = await boot(objects);
+    expect(await waitFor('the ConfigMap', async () => { const r = await call('GET', `${p.url}/kv/kv-ro/flags`, READ_TOKEN); return r.status === 200 ? r.body : undefined; }))
+      .toEqual({ a: '1' });
+    expect((await call('POST', `${p.url}/kv/kv-ro/flags`, WRITE_TOKEN, { b: '2' })).status).toBeGreaterThanOrEqual(400);
+    expect((await call('POST', `${p.url}/kv/kv-ro/new`, WRITE_TOKEN, { b: '2' })).status).toBeGreaterThanOrEqual(400);
+    const after = await live('kv-ro', 'flags');
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    expect(await live('kv-ro', 'new')).toBeUndefined();
+    await expectNoRefusals(p);
   });
 });

@@ -17,6 +17,12 @@ import { PodSandbox, RunningContainer, freePort } from './pod-sandbox';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The client tokens the test puts in the out-of-band Secret, one per role. */
+export const READ_TOKEN = 'kube-read-token-0123456789abcdef';
+export const WRITE_TOKEN = 'kube-write-token-fedcba9876543210';
+export const METRICS_TOKEN = 'kube-metrics-token-00112233445566';
+const TOKENS = { 'read-tokens': `${READ_TOKEN}\n`, 'write-tokens': `${WRITE_TOKEN}\n`, 'metrics-tokens': `${METRICS_TOKEN}\n` };
+
 /** An HTTP answer with its body parsed as JSON when it is JSON. */
 export interface Reply { status: number; headers: http.IncomingHttpHeaders; body: any; ms: number }
 
@@ -55,12 +61,19 @@ export function metric(text: string, name: string, labels: Record<string, string
   return sum;
 }
 
+/** The proxy's /metrics (with the metrics token: the construct sets KV_METRICS_AUTH=token). */
+export async function metricsText(url: string): Promise<string> {
+  const r = await call('GET', `${url}/metrics`, METRICS_TOKEN);
+  if (r.status !== 200) throw new Error(`/metrics: ${r.status} ${JSON.stringify(r.body)}`);
+  return String(r.body);
+}
+
 /**
  * The proxy's calls the API server refused (401/403), by its own metrics, and
  * how many calls it answered at all (so a zero means something).
  */
 export async function upstreamRefusals(url: string): Promise<{ refused: number; answered: number }> {
-  const text = String((await call('GET', `${url}/metrics`)).body);
+  const text = await metricsText(url);
   return {
     refused: metric(text, 'kv_proxy_upstream_errors_total', { reason: 'forbidden' }) + metric(text, 'kv_proxy_upstream_errors_total', { reason: 'unauthorized' }),
     answered: metric(text, 'kv_proxy_upstream_requests_total', { code: '200' }),
@@ -92,11 +105,11 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
 }
 
 /**
- * Creates the token Secret in the cluster, requests the ServiceAccount token,
+ * Creates the token Secret (READ_TOKEN, WRITE_TOKEN, METRICS_TOKEN) in the cluster, requests the ServiceAccount token,
  * starts the `kv-proxy` container of `deployment` and waits for /readyz.
  * The objects (ServiceAccount, Roles, bindings) must already be applied.
  */
-export async function startKvProxyPod(cluster: KubeCluster, objects: K8sObject[], deployment: K8sObject, tokens: Record<string, string>): Promise<KvProxyPod> {
+export async function startKvProxyPod(cluster: KubeCluster, objects: K8sObject[], deployment: K8sObject, tokens: Record<string, string> = TOKENS): Promise<KvProxyPod> {
   const spec = deployment.spec.template.spec;
   const ns = deployment.metadata.namespace ?? 'default';
   const secretName: string = spec.volumes.find((v: any) => v.secret).secret.secretName;
