@@ -31,4 +31,8 @@ let assets = 0;
     assets++;
   }
 })(src);
+// The server's modules run in the pod, not in the consumer's compiler: their
+// declarations (emitted because kv-proxy.ts imports selector.js) are not shipped.
+const server = path.join(out, 'kv-proxy', 'server');
+for (const f of fs.readdirSync(server)) if (f.endsWith('.d.ts')) fs.rmSync(path.join(server, f));
 console.error(`build: compiled lib/ into build/ and copied ${assets} runtime assets`);
