@@ -27,6 +27,8 @@ options:
   --url URL          kv-proxy base URL (default: $KV_URL or http://127.0.0.1:8080)
   --token-file FILE  file holding the bearer token (default: $KV_TOKEN)
   --prefix P         only keys starting with P (list)
+  --min-index N      read only once this replica has seen index N, the X-Kv-Index
+                     a write answered (get, list): read-your-writes across replicas
   -h, --help         show this help
 
 exit codes: 0 ok, 1 error, 2 usage error, 3 not found`;
@@ -56,7 +58,7 @@ const usage = (message) => new CliError(`${message}\n\n${USAGE}`, EXIT_USAGE);
  * @param {Target} target
  * @param {string} method
  * @param {string} path starts with /
- * @param {{ body?: string, contentType?: string, timeoutMs?: number }} [options]
+ * @param {{ body?: string, contentType?: string, timeoutMs?: number, headers?: Record<string, string> }} [options]
  * @returns {Promise<Reply>}
  */
 function request(target, method, path, options = {}) {
@@ -65,7 +67,7 @@ function request(target, method, path, options = {}) {
   url.pathname = `${target.base.pathname.replace(/\/$/, '')}${q >= 0 ? path.slice(0, q) : path}`;
   url.search = q >= 0 ? path.slice(q) : '';
   /** @type {Record<string, string>} */
-  const headers = { Authorization: `Bearer ${target.token}`, 'User-Agent': 'kvctl' };
+  const headers = { Authorization: `Bearer ${target.token}`, 'User-Agent': 'kvctl', ...options.headers };
   if (options.body !== undefined) {
     headers['Content-Type'] = options.contentType || 'application/json';
     headers['Content-Length'] = String(Buffer.byteLength(options.body));
@@ -218,6 +220,7 @@ async function main(argv, env) {
         url: { type: 'string' },
         'token-file': { type: 'string' },
         prefix: { type: 'string' },
+        'min-index': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -234,6 +237,10 @@ async function main(argv, env) {
   const commands = ['get', 'set', 'delete', 'list', 'watch', 'discover'];
   if (!commands.includes(command)) throw usage(`unknown command ${JSON.stringify(command)}`);
   if (values.prefix !== undefined && command !== 'list') throw usage('--prefix only applies to list');
+  const minIndex = values['min-index'];
+  if (minIndex !== undefined && command !== 'get' && command !== 'list') throw usage('--min-index only applies to get and list');
+  if (minIndex !== undefined && !/^\d{1,20}$/.test(minIndex)) throw usage(`--min-index must be the X-Kv-Index of a write (an integer), got ${JSON.stringify(minIndex)}`);
+  const readOptions = minIndex === undefined ? {} : { headers: { 'X-Kv-Min-Index': minIndex } };
 
   const urlText = values.url || env.KV_URL || 'http://127.0.0.1:8080';
   let base;
@@ -260,10 +267,10 @@ async function main(argv, env) {
       arity(1, 2);
       const path = kvPath(args[0]);
       if (args.length === 2) {
-        const reply = check(await request(target, 'GET', `${path}/${encodeURIComponent(args[1])}`));
+        const reply = check(await request(target, 'GET', `${path}/${encodeURIComponent(args[1])}`, readOptions));
         out(process.stdout.isTTY && !reply.body.endsWith('\n') ? `${reply.body}\n` : reply.body);
       } else {
-        const reply = check(await request(target, 'GET', path));
+        const reply = check(await request(target, 'GET', path, readOptions));
         out(`${JSON.stringify(json(reply), null, 2)}\n`);
       }
       return;
@@ -292,7 +299,7 @@ async function main(argv, env) {
     case 'list': {
       arity(1, 1);
       const prefix = values.prefix === undefined ? '' : `&prefix=${encodeURIComponent(values.prefix)}`;
-      const reply = check(await request(target, 'GET', `${kvPath(args[0])}?keys${prefix}`));
+      const reply = check(await request(target, 'GET', `${kvPath(args[0])}?keys${prefix}`, readOptions));
       const keys = /** @type {string[]} */ (json(reply));
       out(keys.map((k) => `${k}\n`).join(''));
       return;

@@ -46,7 +46,7 @@ describe('kvctl', () => {
     proxy = spawn(process.execPath, [SERVER], {
       env: {
         PORT: '0', KV_LISTEN_ADDRESS: '127.0.0.1', KUBE_API_URL: api.url, KV_TOKENS_DIR: dir,
-        KV_NAMESPACES: 'default', KV_WRITE_ENABLED: 'true', KV_DISCOVERY_ENABLED: 'true',
+        KV_NAMESPACES: 'default', KV_WRITE_ENABLED: 'true', KV_DISCOVERY_ENABLED: 'true', KV_CATCH_UP_TIMEOUT_SECONDS: '1',
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -113,6 +113,26 @@ describe('kvctl', () => {
     expect(missing.stderr).toBe('kvctl: 404 Not Found: key "gone" not found in configmap "default/del"\n');
     expect(again.code).toBe(3);
     expect(api.getObject('configmaps', 'default', 'del')?.data).toEqual({ kept: '2' });
+  });
+
+  test('get and list --min-index wait for the index a write answered, and time out with 504 on one never reached', async () => {
+    // GIVEN a write's index
+    await kvctl(['set', 'default/ryw', 'v=1']);
+    const index = api.getObject('configmaps', 'default', 'ryw')?.metadata.resourceVersion as string;
+    // WHEN
+    const got = await kvctl(['get', 'default/ryw', 'v', '--min-index', index]);
+    const listed = await kvctl(['list', 'default/ryw', '--min-index', index]);
+    const ahead = await kvctl(['get', 'default/ryw', 'v', '--min-index', String(Number(index) + 1000)]);
+    const bad = await kvctl(['get', 'default/ryw', '--min-index', 'soon']);
+    const onSet = await kvctl(['set', 'default/ryw', 'v=2', '--min-index', index]);
+    // THEN
+    expect(got).toEqual({ code: 0, stdout: '1', stderr: '' });
+    expect(listed.stdout).toBe('v\n');
+    expect(ahead.code).toBe(1);
+    expect(ahead.stderr).toMatch(/^kvctl: 504 Gateway Timeout: this replica has not caught up to index \d+ within 1 s/);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--min-index must be the X-Kv-Index of a write \(an integer\), got "soon"/);
+    expect(onSet.code).toBe(2);
   });
 
   test('discover prints Services with clusterIP, ports and endpoints', async () => {
