@@ -3,8 +3,12 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
   validateCidr, validateDnsLabel, validateDnsSubdomain, validateHttpPath, validateIngressHost, validateOneOf, validatePort,
-  validatePositiveInteger, validateQualifiedName, validateUniqueList,
+  validateKnownProps, validatePositiveInteger, validateQualifiedName, validateUniqueList,
 } from './validate';
+
+const INGRESS_OPTIONS: Record<keyof Required<IngressOptions>, true> = { host: true, path: true, className: true, tlsSecretName: true, annotations: true };
+const NETWORK_POLICY_OPTIONS: Record<keyof Required<NetworkPolicyOptions>, true> = { allowFromNamespaces: true, allowFrom: true, ingressControllerNamespace: true };
+const PDB_OPTIONS: Record<keyof Required<PodDisruptionBudgetOptions>, true> = { maxUnavailable: true };
 
 /**
  * One way to expose a workload, shared by every construct: a Service, an
@@ -161,6 +165,7 @@ export function resolveExpose(opts: ExposeOptions, replicas: number | undefined)
 
 function resolveIngress(o: IngressOptions): ResolvedExpose['ingress'] {
   if (o === null || typeof o !== 'object') throw new Error(`ingress must be an object of IngressOptions, got ${JSON.stringify(o)}`);
+  validateKnownProps(o, INGRESS_OPTIONS, 'ingress');
   const host = o.host === undefined ? undefined : validateIngressHost(o.host, 'ingress.host');
   const className = o.className === undefined ? undefined : validateDnsSubdomain(o.className, 'ingress.className');
   const tlsSecretName = o.tlsSecretName === undefined ? undefined : validateDnsSubdomain(o.tlsSecretName, 'ingress.tlsSecretName');
@@ -175,6 +180,7 @@ function resolveIngress(o: IngressOptions): ResolvedExpose['ingress'] {
 
 function resolveNetworkPolicy(o: NetworkPolicyOptions): ResolvedExpose['networkPolicy'] {
   if (o === null || typeof o !== 'object') throw new Error(`networkPolicy must be NetworkPolicyOptions or false, got ${JSON.stringify(o)}`);
+  validateKnownProps(o, NETWORK_POLICY_OPTIONS, 'networkPolicy');
   let namespaces: string[] | undefined;
   if (o.allowFromNamespaces !== undefined) {
     namespaces = validateUniqueList(o.allowFromNamespaces, 'networkPolicy.allowFromNamespaces', validateDnsLabel);
@@ -206,6 +212,7 @@ function resolvePdb(o: PodDisruptionBudgetOptions | false | undefined, replicas:
   if (o !== undefined && (o === null || typeof o !== 'object')) {
     throw new Error(`podDisruptionBudget must be PodDisruptionBudgetOptions or false, got ${JSON.stringify(o)}`);
   }
+  if (o !== undefined) validateKnownProps(o, PDB_OPTIONS, 'podDisruptionBudget');
   if (replicas === undefined) {
     if (o !== undefined) throw new Error('podDisruptionBudget applies to Deployments only, got it for a bare Pod');
     return undefined;

@@ -17,7 +17,7 @@ import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodP
 import {
   pathIsWithin, validateAbsolutePath, validateBoolean, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain,
   validateEnvVariables, validateHttpPath, validateNonEmptyText, validateOneOf, validatePositiveInteger, validateRbacVerb,
-  validateResources, validateTimeZone, validateUnprivilegedPort,
+  validateKnownProps, validateResources, validateTimeZone, validateUnprivilegedPort,
 } from './validate';
 
 export { CRON_MACROS, validateCronSchedule } from './general-purpose-runner/schedule';
@@ -271,6 +271,9 @@ const BATCH_PROPS = ['backoffLimit', 'activeDeadlineSeconds'] as const;
 const JOB_PROPS = ['ttlSecondsAfterFinished'] as const;
 const CRON_PROPS = ['schedule', 'timeZone', 'concurrencyPolicy', 'startingDeadlineSeconds', 'successfulJobsHistoryLimit', 'failedJobsHistoryLimit'] as const;
 
+const RUNNER_PROPS: Record<keyof Required<GeneralPurposeRunnerProps>, true> = { name: true, scripts: true, scriptFiles: true, scriptDirectory: true, entrypoint: true, mountPath: true, workingDir: true, preset: true, image: true, command: true, args: true, env: true, user: true, writableTmp: true, resources: true, bundle: true, bundleMountPath: true, bootstrapImage: true, mode: true, port: true, replicas: true, healthCheckPath: true, backoffLimit: true, activeDeadlineSeconds: true, ttlSecondsAfterFinished: true, schedule: true, timeZone: true, concurrencyPolicy: true, startingDeadlineSeconds: true, successfulJobsHistoryLimit: true, failedJobsHistoryLimit: true, rules: true, clusterRules: true, allowWildcardRules: true, partOf: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true };
+const RULE_PROPS: Record<keyof Required<RunnerPolicyRule>, true> = { apiGroups: true, resources: true, verbs: true, resourceNames: true };
+
 const RBAC_RESOURCE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\/[a-z]+)?$/;
 const API_GROUP = /^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
@@ -303,6 +306,7 @@ function validateRules(rules: RunnerPolicyRule[], prop: string, allowWildcards: 
   if (!Array.isArray(rules) || !rules.length) throw new Error(`${prop} must list at least one rule when set, got ${JSON.stringify(rules)}`);
   return rules.map((r, i) => {
     const where = `${prop}[${i}]`;
+    validateKnownProps(r, RULE_PROPS, where);
     const apiGroups = r.apiGroups ?? [''];
     const lists: Array<[string, string[], (v: string, p: string) => void]> = [
       ['apiGroups', apiGroups, (v, p) => { if (typeof v !== 'string' || !API_GROUP.test(v)) throw new Error(`${p} must be an API group such as "" (core) or "apps", got ${JSON.stringify(v)}`); }],
@@ -445,6 +449,7 @@ export class GeneralPurposeRunner extends Construct {
     super(scope, id);
 
     // ---- resolve and validate
+    validateKnownProps(props, RUNNER_PROPS, 'GeneralPurposeRunner props');
     this.mode = this.resolveMode(props);
     this.name = validateDnsLabel(props.name ?? 'runner', 'name');
     if (this.mode === RunnerMode.CRONJOB && this.name.length > 52) throw new Error(`name must be at most 52 characters for a CronJob, got "${this.name}" (${this.name.length})`);

@@ -9,7 +9,7 @@ import { applyLabels, recommendedLabels } from './labels';
 import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer } from './security';
 import {
   pathIsWithin, required, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain, validateOneOf, validatePositiveInteger,
-  validateResources,
+  validateKnownProps, validateResources,
 } from './validate';
 
 /**
@@ -131,6 +131,9 @@ export interface ImmutableConfigInitProps extends ImmutableConfigMountProps {
 
 /** The script of {@link CopyStyle.COMMAND}: `$0` is a label, `$@` the sources followed by the destination. */
 export const COPY_SCRIPT = 'cp -R -L -- "$@"';
+
+const INIT_PROPS: Record<keyof Required<ImmutableConfigInitProps>, true> = { image: true, copyStyle: true, configPaths: true, initMountPath: true, initContainerName: true, user: true, group: true, resources: true, sizeLimit: true, medium: true, workload: true, mountPath: true, containers: true, volumeName: true };
+const MAP_PROPS: Record<keyof Required<ImmutableConfigMapProps>, true> = { files: true, data: true, name: true, workload: true, mountPath: true, containers: true, volumeName: true };
 
 const DEFAULT_VOLUME_NAME = 'config';
 const DEFAULT_INIT_CONTAINER_NAME = 'copy-config';
@@ -268,6 +271,7 @@ export class ImmutableConfigInit extends Construct {
 
   constructor(scope: Construct, id: string, props: ImmutableConfigInitProps) {
     super(scope, id);
+    validateKnownProps(props, INIT_PROPS, 'ImmutableConfigInit props');
     const app = new AppMounts(this, props);
     this.containers = app.containers;
     this.mountPath = props.mountPath;
@@ -399,6 +403,7 @@ export class ImmutableConfigMap extends Construct {
 
   constructor(scope: Construct, id: string, props: ImmutableConfigMapProps) {
     super(scope, id);
+    validateKnownProps(props, MAP_PROPS, 'ImmutableConfigMap props');
     const app = new AppMounts(this, props);
     this.containers = app.containers;
     this.mountPath = props.mountPath;

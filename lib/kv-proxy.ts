@@ -11,7 +11,7 @@ import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverN
 import { hardenedContainer, hardenedPodProps } from './security';
 import {
   MAX_CONFIGMAP_BYTES, validateCidr, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain, validatePort,
-  validatePositiveInteger, validateUniqueList, validateUnprivilegedPort,
+  validateBoolean, validateKnownProps, validatePositiveInteger, validateUniqueList, validateUnprivilegedPort,
 } from './validate';
 // The label selector is checked with the parser the server itself uses at startup,
 // so a selector that synthesizes is one the pod accepts.
@@ -50,6 +50,11 @@ export const KV_PROXY_TOKEN_KEYS = ['read-tokens', 'write-tokens', 'metrics-toke
  * instead of 16, which keeps RSS with 1,000 cached ConfigMaps of 100 keys under
  * 80 MiB (see `npm run bench -- --only=kv-memory`).
  */
+/** Every prop of {@link KvProxyProps}: anything else is refused (the compiler keeps this list complete). */
+const KV_PROXY_PROPS: Record<keyof Required<KvProxyProps>, true> = {
+  name: true, namespaces: true, configMapNames: true, labelSelector: true, writes: true, discovery: true, tokenSecretName: true, replicas: true, image: true, user: true, port: true, resources: true, maxBodyBytes: true, maxWaitSeconds: true, shutdownTimeoutSeconds: true, drainDelaySeconds: true, sourceDir: true, accessLog: true, upstreamTimeoutSeconds: true, catchUpTimeoutSeconds: true, metricsPort: true, metricsAuth: true, metricsAllowFrom: true, apiServerCidrs: true, apiServerPorts: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true,
+};
+
 export const KV_PROXY_NODE_FLAGS = ['--max-semi-space-size=2'] as const;
 
 /** How much of each request the server logs (`KV_ACCESS_LOG`). */
@@ -391,6 +396,7 @@ export class KvProxy extends Construct {
     super(scope, id);
 
     // ------------------------------------------------------------ inputs ---
+    validateKnownProps(props, KV_PROXY_PROPS, 'KvProxy props');
     this.name = validateDnsLabel(props.name ?? 'kv-proxy', 'name');
     if (this.name.length > 47) throw new Error(`name must be at most 47 characters (object names append suffixes such as "-tokens"), got "${this.name}"`);
     const ns = Chart.of(this).namespace;
@@ -413,8 +419,8 @@ export class KvProxy extends Construct {
       if (parsed.requirements.length === 0) throw new Error(`labelSelector must not be empty (omit it to serve every ConfigMap), got "${props.labelSelector}"`);
       this.labelSelector = props.labelSelector.trim();
     }
-    this.writes = props.writes ?? false;
-    this.discovery = props.discovery ?? false;
+    this.writes = validateBoolean(props.writes ?? false, 'writes');
+    this.discovery = validateBoolean(props.discovery ?? false, 'discovery');
     this.tokenSecretName = validateDnsSubdomain(props.tokenSecretName ?? `${this.name}-tokens`, 'tokenSecretName');
     this.replicas = validatePositiveInteger(props.replicas ?? 2, 'replicas', 1, 100);
     this.image = validateNodeImage(props.image ?? KV_PROXY_DEFAULT_IMAGE, 'image');

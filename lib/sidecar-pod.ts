@@ -15,10 +15,18 @@ import {
 } from './sidecar-pod/presets';
 import {
   validateAbsolutePath, validateBoolean, validateDnsLabel, validateDnsSubdomain, validateEnvVariables, validateOneOf, validatePort,
-  validatePortName, validatePositiveInteger, validateRelativePath, validateResources,
+  validateKnownProps, validatePortName, validatePositiveInteger, validateRelativePath, validateResources,
 } from './validate';
 
 export * from './sidecar-pod/presets';
+
+const SIDECAR_POD_PROPS: Record<keyof Required<SidecarPodProps>, true> = { name: true, app: true, sidecars: true, initContainers: true, volumes: true, sidecarMode: true, workload: true, replicas: true, fsGroup: true, createService: true, serviceTargetPort: true, authProxy: true, content: true, hotPlug: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true };
+const CONTAINER_PROPS: Record<keyof Required<SidecarPodContainer>, true> = { name: true, securityContext: true, volumeMounts: true, writableTmp: true, image: true, ports: true, command: true, args: true, workingDir: true, envVariables: true, envFrom: true, imagePullPolicy: true, readiness: true, liveness: true, startup: true, lifecycle: true, resources: true };
+const VOLUME_PROPS: Record<keyof Required<SidecarPodVolume>, true> = { name: true, configMap: true, secret: true, defaultMode: true, sizeLimit: true, memory: true };
+const MOUNT_PROPS: Record<keyof Required<SidecarPodVolumeMount>, true> = { volume: true, path: true, readOnly: true, subPath: true };
+const AUTH_PROXY_PROPS: Record<keyof Required<AuthProxyOptions>, true> = { htpasswdSecret: true, htpasswdKey: true, port: true, upstreamPort: true, realm: true, image: true };
+const CONTENT_PROPS: Record<keyof Required<SharedContentOptions>, true> = { directory: true, port: true, repo: true, ref: true, period: true, link: true, depth: true, image: true, volume: true, mountPath: true, appMountPath: true, resources: true, httpPort: true };
+const HOT_PLUG_PROPS: Record<keyof Required<HotPlugOptions>, true> = { reload: true, repo: true, ref: true, period: true, link: true, depth: true, image: true, volume: true, mountPath: true, appMountPath: true, resources: true, httpPort: true };
 
 const TMP_SIZE = Size.mebibytes(64);
 const ASSETS = path.join(__dirname, 'sidecar-pod');
@@ -83,7 +91,7 @@ export interface SidecarPodVolumeMount {
  * Probes are yours to give: the pattern adds none to your containers
  * (its own sidecars have theirs). Init containers may not have probes.
  */
-export interface SidecarPodContainer extends Omit<kplus.ContainerProps, 'name' | 'volumeMounts' | 'portNumber' | 'restartPolicy' | 'securityContext'> {
+export interface SidecarPodContainer extends Omit<kplus.ContainerProps, 'name' | 'volumeMounts' | 'port' | 'portNumber' | 'restartPolicy' | 'securityContext'> {
   /** Container name (DNS-1123 label), unique in the pod. */
   readonly name: string;
   /**
@@ -302,6 +310,10 @@ export class SidecarPod extends Construct {
     super(scope, id);
 
     // ---- resolve and validate
+    validateKnownProps(props, SIDECAR_POD_PROPS, 'SidecarPod props');
+    if (props.authProxy !== undefined) validateKnownProps(props.authProxy, AUTH_PROXY_PROPS, 'authProxy');
+    if (props.content !== undefined) validateKnownProps(props.content, CONTENT_PROPS, 'content');
+    if (props.hotPlug !== undefined) validateKnownProps(props.hotPlug, HOT_PLUG_PROPS, 'hotPlug');
     this.name = validateDnsLabel(props.name ?? 'sidecar-pod', 'name');
     this.sidecarMode = validateOneOf(props.sidecarMode ?? SidecarMode.CLASSIC, SidecarMode, 'sidecarMode');
     this.workloadKind = validateOneOf(props.workload ?? SidecarPodWorkload.DEPLOYMENT, SidecarPodWorkload, 'workload');
@@ -401,6 +413,7 @@ export class SidecarPod extends Construct {
   }
 
   private declareVolume(v: SidecarPodVolume, where: string): void {
+    validateKnownProps(v, VOLUME_PROPS, where);
     validateDnsLabel(v.name, `${where} name`);
     if (this.volumes.has(v.name)) throw new Error(`volume name "${v.name}" is declared more than once`);
     if (v.configMap !== undefined && v.secret !== undefined) {
@@ -478,6 +491,8 @@ export class SidecarPod extends Construct {
     for (const p of planned) {
       const s = p.spec;
       if (s === null || typeof s !== 'object') throw new Error(`${p.where} must be a container (SidecarPodContainer), got ${JSON.stringify(s)}`);
+      validateKnownProps(s, CONTAINER_PROPS, p.where);
+      if (s.writableTmp !== undefined) validateBoolean(s.writableTmp, `${p.where}.writableTmp`);
       const name = validateDnsLabel(s.name, `${p.where}.name`);
       if (s.writableTmp && name.length > 59) {
         throw new Error(`${p.where}.name must be at most 59 characters with writableTmp (its volume is "<name>-tmp"), got "${name}"`);
@@ -522,6 +537,8 @@ export class SidecarPod extends Construct {
       const paths = new Set<string>(s.writableTmp ? ['/tmp'] : []);
       (s.volumeMounts ?? []).forEach((m, i) => {
         const where = `${p.where}.volumeMounts[${i}]`;
+        validateKnownProps(m, MOUNT_PROPS, where);
+        if (m.readOnly !== undefined) validateBoolean(m.readOnly, `${where}.readOnly`);
         if (!this.volumes.has(m.volume)) {
           throw new Error(`${where}.volume must be a declared volume (declared: ${[...this.volumes.keys()].join(', ') || 'none'}), got ${JSON.stringify(m.volume)}`);
         }

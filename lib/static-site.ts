@@ -10,7 +10,7 @@ import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverN
 import { DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps } from './security';
 import {
   validateBoolean, validateConfigMapKey, validateDnsLabel, validateHeaderValue, validateHttpPath, validatePositiveInteger, validateResources,
-  validateUnprivilegedPort,
+  validateKnownProps, validateUnprivilegedPort,
 } from './validate';
 import { DEFAULT_CONTENT_TYPES, FALLBACK_CONTENT_TYPE, renderMimeTypes, renderNginxConf } from './static-site/nginx-conf';
 import { NGINX_UNPRIVILEGED_IMAGE } from './images';
@@ -245,6 +245,7 @@ export class StaticSite extends Construct {
     super(scope, id);
 
     // ---- resolve and validate the props
+    validateKnownProps(props, STATIC_SITE_PROPS, 'StaticSite props');
     this.name = validateDnsLabel(props.name ?? 'static-site', 'name');
     this.image = validateImage(props.image ?? STATIC_SITE_DEFAULT_IMAGE, 'image');
     this.port = validateUnprivilegedPort(props.port ?? 8080, 'port');
@@ -404,6 +405,8 @@ export class StaticSite extends Construct {
 }
 
 // ------------------------------------------------------------- helpers ---
+
+const STATIC_SITE_PROPS: Record<keyof Required<StaticSiteProps>, true> = { name: true, contentDir: true, content: true, image: true, port: true, indexDocument: true, notFoundDocument: true, spaFallback: true, gzip: true, htmlCacheControl: true, assetCacheControl: true, responseHeaders: true, contentTypes: true, accessLog: true, healthPath: true, replicas: true, resources: true, immutableContent: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true };
 
 function resolveHeaders(extra: Record<string, string>): Record<string, string> {
   const headers: Record<string, string> = { 'X-Content-Type-Options': 'nosniff' };

@@ -333,3 +333,35 @@ export function validateHeaderValue(value: string, prop: string): string {
   }
   return value;
 }
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/**
+ * Refuses props an options object does not have: from JavaScript, or through a
+ * spread, a misspelled prop (`replica`, `ingressHost`) would otherwise be
+ * silently ignored and its default used. `known` is typed by each caller as
+ * `Record<keyof Required<XxxProps>, true>`, so the compiler keeps it complete.
+ */
+export function validateKnownProps(props: object, known: Record<string, true>, prop: string): void {
+  if (props === null || typeof props !== 'object' || Array.isArray(props)) {
+    throw new Error(`${prop} must be an object of options, got ${JSON.stringify(props)}`);
+  }
+  const names = Object.keys(known);
+  for (const key of Object.keys(props)) {
+    if (Object.prototype.hasOwnProperty.call(known, key)) continue;
+    const lower = key.toLowerCase();
+    const hint = names.find((n) => n.toLowerCase() === lower)
+      ?? names.find((n) => n.length >= 4 && (lower.startsWith(n.toLowerCase()) || n.toLowerCase().startsWith(lower)))
+      ?? names.map((n) => [n, editDistance(n, key)] as const).filter(([, dist]) => dist <= 2).sort((x, y) => x[1] - y[1])[0]?.[0];
+    throw new Error(`${prop} has no option "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}: the options are ${names.join(', ')}`);
+  }
+}

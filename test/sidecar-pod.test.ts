@@ -616,6 +616,15 @@ describe('fails when', () => {
     expect(() => synth({ app: APP, sidecars: [{ name: 's', image: 'busybox:1.36.1', resources: { memory: { request: Size.mebibytes(256), limit: Size.mebibytes(128) } } }] }))
       .toThrow(/sidecars\[0\].resources.memory.request must not exceed sidecars\[0\].resources.memory.limit, got request 262144Ki and limit 131072Ki/);
   });
+  test('a prop is misspelled or from the old container vocabulary (it would be silently ignored)', () => {
+    expect(() => synth({ app: { ...APP, readinessProbe: kplus.Probe.fromTcpSocket() } as never })).toThrow(/app has no option "readinessProbe" \(did you mean "readiness"\?\): the options are name, securityContext/);
+    expect(() => synth({ app: { ...APP, user: 1000 } as never })).toThrow(/app has no option "user"/);
+    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'v', mountPath: '/v' }] } as never, volumes: [{ name: 'v' }] }))
+      .toThrow(/app.volumeMounts\[0\] has no option "mountPath"/);
+    expect(() => synth({ app: APP, replica: 2 } as never)).toThrow(/SidecarPod props has no option "replica" \(did you mean "replicas"\?\)/);
+    expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's', networkPolicy: false } } as never)).toThrow(/authProxy has no option "networkPolicy"/);
+    expect(() => synth({ app: { ...APP, writableTmp: 'yes' } as never })).toThrow(/app.writableTmp must be true or false, got "yes"/);
+  });
   test('createService is false but Service options are set', () => {
     expect(() => synth({ app: APP, createService: false, ingress: { host: 'a.example.com' } })).toThrow(/ingress needs the Service: remove it or set createService to true/);
   });

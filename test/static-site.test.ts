@@ -499,6 +499,11 @@ describe('StaticSiteChart (the seed)', () => {
 });
 
 describe('StaticSite bad input', () => {
+  test('fails when a prop is misspelled or from the old API (it would be silently ignored)', () => {
+    expect(() => synth({ content: HELLO, replica: 3 } as never)).toThrow(/StaticSite props has no option "replica" \(did you mean "replicas"\?\): the options are name, contentDir/);
+    expect(() => synth({ content: HELLO, ingress: { hostname: 'a.example.com' } } as never)).toThrow(/ingress has no option "hostname" \(did you mean "host"\?\)/);
+    expect(() => synth({ content: HELLO, networkPolicy: { allowFromNamespace: ['a'] } } as never)).toThrow(/networkPolicy has no option "allowFromNamespace" \(did you mean "allowFromNamespaces"\?\)/);
+  });
   test('fails when a content file cannot be read: the error names contentDir, not a raw ENOENT', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'static-site-broken-'));
     try {
