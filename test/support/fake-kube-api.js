@@ -39,8 +39,9 @@ const crypto = require('node:crypto');
  *   namespace: string, name: string, query: Record<string, string>, status: number,
  *   faulted: boolean
  * }} ApiCall
- * @typedef {{ status?: number, delayMs?: number, destroy?: boolean, hang?: boolean, retryAfterSeconds?: number }} Fault
- *   hang: accept the request and never answer (until stop() drops the connection)
+ * @typedef {{ status?: number, delayMs?: number, destroy?: boolean, hang?: boolean, retryAfterSeconds?: number, reply?: { status: number, body: unknown } }} Fault
+ *   hang: accept the request and never answer (until stop() drops the connection);
+ *   reply: answer this status and JSON body instead (an API server or gateway that misbehaves)
  * @typedef {{
  *   rv: number, resource: string, type: 'ADDED'|'MODIFIED'|'DELETED',
  *   object: KubeObject, previous: KubeObject | undefined,
@@ -736,6 +737,10 @@ class FakeKubeApi {
       if (fault.hang) {
         call.status = -2;
         return undefined; // the socket stays open and silent
+      }
+      if (fault.reply) {
+        call.status = fault.reply.status;
+        return this.sendJson(res, fault.reply.status, fault.reply.body);
       }
       if (fault.status) {
         if (fault.retryAfterSeconds) res.setHeader('Retry-After', String(fault.retryAfterSeconds));
