@@ -15,7 +15,7 @@ import {
 } from './sidecar-pod/presets';
 import {
   validateAbsolutePath, validateBoolean, validateDnsLabel, validateDnsSubdomain, validateEnvVariables, validateOneOf, validatePort,
-  validateKnownProps, validatePortName, validatePositiveInteger, validateRelativePath, validateResources,
+  validateKnownProps, validatePortName, validatePositiveInteger, validateRelativePath, validateResources, validateUnprivilegedPort,
 } from './validate';
 
 export * from './sidecar-pod/presets';
@@ -515,7 +515,7 @@ export class SidecarPod extends Construct {
       }
       const own = new Set<number>();
       (s.ports ?? []).forEach((port, i) => {
-        validatePort(port.number, `${p.where}.ports[${i}].number`);
+        validateUnprivilegedPort(port.number, `${p.where}.ports[${i}].number`);
         if (own.has(port.number)) throw new Error(`${p.where} "${name}" declares port ${port.number} more than once`);
         if (port.name !== undefined) {
           validatePortName(port.name, `${p.where}.ports[${i}].name`);

@@ -517,7 +517,9 @@ describe('fails when', () => {
   });
   test('a container declares a port twice or out of range', () => {
     expect(() => synth({ app: { ...APP, ports: [{ number: 8080 }, { number: 8080 }] } })).toThrow(/app "app" declares port 8080 more than once/);
-    expect(() => synth({ app: { ...APP, ports: [{ number: 70000 }] } })).toThrow(/app.ports\[0\].number must be an integer port 1-65535, got 70000/);
+    expect(() => synth({ app: { ...APP, ports: [{ number: 70000 }] } })).toThrow(/app.ports\[0\].number must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 70000/);
+    expect(() => synth({ app: { ...APP, ports: [{ number: 80 }] } })).toThrow(/app.ports\[0\].number must be an integer 1024-65535 .*got 80/);
+    expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's', port: 443 } })).toThrow(/authProxy.port must be an integer 1024-65535 .*got 443/);
   });
   test('a container mounts an undeclared volume', () => {
     expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'data', path: '/data' }] }, volumes: [{ name: 'other' }] }))

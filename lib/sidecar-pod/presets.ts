@@ -10,7 +10,7 @@ import { validateImage } from '../image';
 import { GIT_SYNC_IMAGE as GIT_SYNC, NGINX_UNPRIVILEGED_IMAGE, PYTHON_IMAGE } from '../images';
 import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER } from '../security';
 import {
-  required, validateAbsolutePath, validateConfigMapKey, validateDnsSubdomain, validatePort, validatePositiveInteger,
+  required, validateAbsolutePath, validateConfigMapKey, validateDnsSubdomain, validatePort, validatePositiveInteger, validateUnprivilegedPort,
 } from '../validate';
 import type { SidecarPodContainer, SidecarPodVolumeMount } from '../sidecar-pod';
 import { renderAuthProxyConfig } from './nginx-auth';
@@ -288,7 +288,7 @@ export interface PythonHttpServerOptions {
  * cannot reach a loopback address.
  */
 export function pythonHttpServer(options: PythonHttpServerOptions): SidecarPodContainer {
-  const port = validatePort(options.port ?? 8080, 'web server port');
+  const port = validateUnprivilegedPort(options.port ?? 8080, 'web server port');
   const directory = validateAbsolutePath(options.directory, 'web server directory');
   const bind = options.loopbackOnly ? '127.0.0.1' : '0.0.0.0';
   const python = (code: string) => kplus.Probe.fromCommand(['python3', '-c', code], { periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(3) });
@@ -359,7 +359,7 @@ export function resolveGitSync(preset: 'content' | 'hotPlug', opts: GitSyncOptio
   const volume = opts.volume ?? (preset === 'content' ? 'content' : 'code');
   const mountPath = validateAbsolutePath(opts.mountPath ?? '/git', `${preset}.mountPath`);
   const appMountPath = validateAbsolutePath(opts.appMountPath ?? (preset === 'content' ? '/srv/content' : '/srv/code'), `${preset}.appMountPath`);
-  const httpPort = validatePort(opts.httpPort ?? 8089, `${preset}.httpPort`);
+  const httpPort = validateUnprivilegedPort(opts.httpPort ?? 8089, `${preset}.httpPort`);
   const image = validateImage(opts.image ?? GIT_SYNC_IMAGE, `${preset}.image`);
   const root = `${mountPath === '/' ? '' : mountPath}/${GIT_SYNC_ROOT_DIR}`;
   const appLinkPath = `${appMountPath === '/' ? '' : appMountPath}/${GIT_SYNC_ROOT_DIR}/${link}`;
@@ -434,7 +434,7 @@ export function authProxyContainer(auth: AuthProxyOptions, app: SidecarPodContai
   if (auth === null || typeof auth !== 'object') throw new Error(`authProxy must be an object of options, got ${JSON.stringify(auth)}`);
   const htpasswdSecret = validateDnsSubdomain(auth.htpasswdSecret, 'authProxy.htpasswdSecret');
   const htpasswdKey = validateConfigMapKey(auth.htpasswdKey ?? 'htpasswd', 'authProxy.htpasswdKey');
-  const port = validatePort(auth.port ?? 8081, 'authProxy.port');
+  const port = validateUnprivilegedPort(auth.port ?? 8081, 'authProxy.port');
   const appPort = auth.upstreamPort ?? app.ports?.[0]?.number;
   if (appPort === undefined) {
     throw new Error(`authProxy.upstreamPort is required when the app "${app.name}" declares no ports`);
