@@ -3,7 +3,8 @@
  * Packs this repository (`npm pack`, which builds), installs the tarball into
  * a copy of test/fixtures/consumer (the app using all five patterns),
  * compiles it, then times, interleaved run by run:
- *  - the consumer app from compiled JavaScript (`node main.js`);
+ *  - the consumer app from compiled JavaScript (`node main.js`), and the same
+ *    through the cdk8s CLI (`cdk8s synth`, whose cdk8s.yaml runs `node main.js`);
  *  - a trivial one-object cdk8s app in the same node_modules (the floor:
  *    node start-up plus loading cdk8s);
  *  - this repository's `npm run synth` (`node -r ts-node/register main.ts`).
@@ -14,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..');
+const CDK8S_CLI = path.join(path.dirname(require.resolve('cdk8s-cli/package.json')), 'bin', 'cdk8s');
 
 const TRIVIAL_APP = `const { App, Chart, ApiObject } = require('cdk8s');
 const app = new App();
@@ -55,13 +57,14 @@ export function benchPackageSynth(runs: number, log: (msg: string) => void = () 
     const cases = [
       { what: 'trivial one-object cdk8s app', command: 'node trivial.js', cwd: app, args: ['trivial.js'] },
       { what: 'consumer app, all five patterns, from the tarball', command: 'node main.js', cwd: app, args: ['main.js'] },
+      { what: 'the same through the cdk8s CLI', command: 'CDK8S_CHECK_UPGRADE=false cdk8s synth', cwd: app, args: [CDK8S_CLI, 'synth'] },
       { what: "this repository's app (dev, prod, argocd)", command: 'node -r ts-node/register main.ts', cwd: ROOT, args: ['-r', 'ts-node/register', 'main.ts'] },
     ];
     const samples = cases.map(() => [] as number[]);
     for (let i = 0; i < runs; i++) {
       cases.forEach((c, j) => {
         const out = fs.mkdtempSync(path.join(work, 'out-'));
-        samples[j]!.push(timeMs(process.execPath, c.args, c.cwd, { CDK8S_OUTDIR: out }));
+        samples[j]!.push(timeMs(process.execPath, c.args, c.cwd, { CDK8S_OUTDIR: out, CDK8S_OUTPUT: out, CDK8S_CHECK_UPGRADE: 'false' }));
         fs.rmSync(out, { recursive: true, force: true });
       });
       log(`run ${i + 1}/${runs}`);
