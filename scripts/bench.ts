@@ -8,6 +8,7 @@
  *   npm run bench                 # everything (a few minutes)
  *   npm run bench -- --quick      # fewer repetitions and shorter loads
  *   npm run bench -- --only=kv-log,kv-memory,kv-ryw   # some parts, in isolation
+ *   BENCH_REPS=9 npm run bench -- --only=kv-log          # more runs per log mode
  *
  * Parts: synth, package (the consumer app synthesized from the packed tarball,
  * beside a trivial one-object app and npm run synth), scaling, kv (reads vs the naive relay, writes), memory (RSS by
@@ -305,7 +306,7 @@ async function benchKvLog() {
   // CPU per request is steadier than req/s on a shared machine: both are reported.
   const cpu = new Map<string, number[]>(modes.map(([m]) => [m, []]));
   const logBytes = new Map<string, number>(modes.map(([m]) => [m, 0]));
-  const reps = QUICK ? 2 : 5;
+  const reps = Number(process.env.BENCH_REPS) || (QUICK ? 2 : 5);
   try {
     for (let i = 0; i < reps; i++) {
       for (const [mode, env] of modes) {
@@ -378,13 +379,20 @@ async function benchKvMemory() {
 }
 
 /**
- * Three replicas against one API server whose watch delivers 50 ms late:
- * write through replica A, read through B at once, plain and with ?min-index.
+ * Three replicas against one API server whose watch delivers events on time,
+ * then 50 ms late: write through replica A, read through B at once, plain and
+ * with ?min-index.
  */
 async function benchKvRyw() {
+  const rows = [];
+  for (const delay of [0, 50]) rows.push(await benchKvRywWith(delay));
+  return rows;
+}
+
+async function benchKvRywWith(watchDelayMs: number) {
   const api = await new ApiProcess().start();
   await api.call('setConfigMap', 'bench', 'ryw', { v: '0' });
-  await api.call('setEventDelay', 50);
+  await api.call('setEventDelay', watchDelayMs);
   const replicas = [await startProxy(api.url), await startProxy(api.url), await startProxy(api.url)];
   const n = QUICK ? 50 : 200;
   const latencies: number[] = [];
@@ -392,7 +400,7 @@ async function benchKvRyw() {
   let stalePlain = 0;
   let wrong = 0;
   try {
-    await step(`${n} writes through one replica, each read through another`, async () => {
+    await step(`${n} writes through one replica, each read through another (watch ${watchDelayMs} ms late)`, async () => {
       for (let i = 1; i <= n; i++) {
         const [a, b] = [replicas[i % 3], replicas[(i + 1) % 3]];
         const t0 = process.hrtime.bigint();
@@ -416,7 +424,7 @@ async function benchKvRyw() {
   }
   const p = (xs: number[], q: number) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
   return {
-    replicas: 3, writes: n, watchDelayMs: 50,
+    replicas: 3, writes: n, watchDelayMs,
     writeP50Ms: round(median(writeLatencies), 2),
     minIndexReadP50Ms: round(median(latencies), 2), minIndexReadP99Ms: round(p(latencies, 0.99), 2),
     plainReadsStale: stalePlain, minIndexReadsStale: wrong,
@@ -479,10 +487,9 @@ async function main() {
         `${memory100.heapUsedMiB} / ${memory100.heapTotalMiB}`, memory100.externalMiB]]));
   }
   if (readYourWrites) {
-    const r = readYourWrites;
-    out.push(table(`Read-your-writes: ${r.replicas} replicas, watch ${r.watchDelayMs} ms late, write through one, read through another`,
-      ['writes', 'write p50 ms', 'min-index read p50 ms', 'p99 ms', 'plain reads stale', 'min-index reads stale'],
-      [[r.writes, r.writeP50Ms, r.minIndexReadP50Ms, r.minIndexReadP99Ms, r.plainReadsStale, r.minIndexReadsStale]]));
+    out.push(table('Read-your-writes: 3 replicas, one API server; write through one, read at once through another',
+      ['watch delay ms', 'writes', 'write p50 ms', 'min-index read p50 ms', 'p99 ms', 'plain reads stale', 'min-index reads stale'],
+      readYourWrites.map((r) => [r.watchDelayMs, r.writes, r.writeP50Ms, r.minIndexReadP50Ms, r.minIndexReadP99Ms, r.plainReadsStale, r.minIndexReadsStale])));
   }
   process.stdout.write(`${out.join('\n')}\n`);
 
