@@ -123,10 +123,12 @@ describe('a cdk8s app that installs it', () => {
     const data = (o: K8sObject) => Object.values<string>(o.data ?? {});
     const configMaps = objects.filter((o) => o.kind === 'ConfigMap');
     const lib = (...p: string[]) => fs.readFileSync(path.join(ROOT, 'lib', ...p), 'utf8');
-    // KvProxy: the server's source; SidecarPod hot plug: restart-on-change.sh; GeneralPurposeRunner: the script
+    // KvProxy: the server's source; SidecarPod hot plug: restart-on-change.sh;
+    // GeneralPurposeRunner: the script and, for its bundle, unpack.py
     expect(configMaps.flatMap(data)).toEqual(expect.arrayContaining([
       lib('kv-proxy', 'server', 'server.js'),
       lib('sidecar-pod', 'restart-on-change.sh'),
+      lib('general-purpose-runner', 'unpack.py'),
       fs.readFileSync(path.join(FIXTURE, 'scripts', 'hello.py'), 'utf8'),
     ]));
     // ImmutableConfigInit: the init container copying from the config image
