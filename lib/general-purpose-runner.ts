@@ -17,7 +17,7 @@ import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodP
 import {
   pathIsWithin, validateAbsolutePath, validateBoolean, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain,
   validateEnvVariables, validateHttpPath, validateNonEmptyText, validateOneOf, validatePositiveInteger, validateRbacVerb,
-  validateKnownProps, validateResources, validateTimeZone, validateUnprivilegedPort,
+  validateApiGroup, validateKnownProps, validateRbacResource, validateResources, validateTimeZone, validateUnprivilegedPort,
 } from './validate';
 
 export { CRON_MACROS, validateCronSchedule } from './general-purpose-runner/schedule';
@@ -274,8 +274,6 @@ const CRON_PROPS = ['schedule', 'timeZone', 'concurrencyPolicy', 'startingDeadli
 const RUNNER_PROPS: Record<keyof Required<GeneralPurposeRunnerProps>, true> = { name: true, scripts: true, scriptFiles: true, scriptDirectory: true, entrypoint: true, mountPath: true, workingDir: true, preset: true, image: true, command: true, args: true, env: true, user: true, writableTmp: true, resources: true, bundle: true, bundleMountPath: true, bootstrapImage: true, mode: true, port: true, replicas: true, healthCheckPath: true, backoffLimit: true, activeDeadlineSeconds: true, ttlSecondsAfterFinished: true, schedule: true, timeZone: true, concurrencyPolicy: true, startingDeadlineSeconds: true, successfulJobsHistoryLimit: true, failedJobsHistoryLimit: true, rules: true, clusterRules: true, allowWildcardRules: true, partOf: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true };
 const RULE_PROPS: Record<keyof Required<RunnerPolicyRule>, true> = { apiGroups: true, resources: true, verbs: true, resourceNames: true };
 
-const RBAC_RESOURCE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\/[a-z]+)?$/;
-const API_GROUP = /^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 /** The bundle's format from its file name, checked against the file's first bytes. */
 function bundleFormat(file: string, content: Buffer): BundleFormat {
@@ -309,8 +307,8 @@ function validateRules(rules: RunnerPolicyRule[], prop: string, allowWildcards: 
     validateKnownProps(r, RULE_PROPS, where);
     const apiGroups = r.apiGroups ?? [''];
     const lists: Array<[string, string[], (v: string, p: string) => void]> = [
-      ['apiGroups', apiGroups, (v, p) => { if (typeof v !== 'string' || !API_GROUP.test(v)) throw new Error(`${p} must be an API group such as "" (core) or "apps", got ${JSON.stringify(v)}`); }],
-      ['resources', r.resources, (v, p) => { if (typeof v !== 'string' || !RBAC_RESOURCE.test(v)) throw new Error(`${p} must be a lowercase resource such as "pods" or "pods/log", got ${JSON.stringify(v)}`); }],
+      ['apiGroups', apiGroups, validateApiGroup],
+      ['resources', r.resources, validateRbacResource],
       ['verbs', r.verbs, validateRbacVerb],
     ];
     for (const [field, values, check] of lists) {

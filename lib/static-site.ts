@@ -10,7 +10,7 @@ import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverN
 import { DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps } from './security';
 import {
   validateBoolean, validateConfigMapKey, validateDnsLabel, validateHeaderValue, validateHttpPath, validatePositiveInteger, validateResources,
-  validateKnownProps, validateUnprivilegedPort,
+  validateFileExtension, validateHeaderName, validateKnownProps, validateMediaType, validateUnprivilegedPort,
 } from './validate';
 import { DEFAULT_CONTENT_TYPES, FALLBACK_CONTENT_TYPE, renderMimeTypes, renderNginxConf } from './static-site/nginx-conf';
 import { NGINX_UNPRIVILEGED_IMAGE } from './images';
@@ -30,9 +30,6 @@ export const STATIC_SITE_CONTENT_PATH = '/usr/share/nginx/html';
 /** Where the generated nginx.conf and mime.types are mounted. */
 export const STATIC_SITE_CONFIG_PATH = '/etc/nginx/static-site';
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const EXTENSION = /^[a-z0-9][a-z0-9+_-]*$/;
-const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/;
 /** Types whose files are always stored in `binaryData`; other files go there only when they are not UTF-8 text. */
 const BINARY_TYPES = /^(image\/(?!svg\+xml$)|font\/|audio\/|video\/|application\/(wasm|pdf|zip|vnd\.ms-fontobject)$)/;
 /**
@@ -411,7 +408,7 @@ const STATIC_SITE_PROPS: Record<keyof Required<StaticSiteProps>, true> = { name:
 function resolveHeaders(extra: Record<string, string>): Record<string, string> {
   const headers: Record<string, string> = { 'X-Content-Type-Options': 'nosniff' };
   for (const [name, value] of Object.entries(extra)) {
-    if (!HEADER_NAME.test(name)) throw new Error(`responseHeaders name must be an HTTP header name (token characters), got "${name}"`);
+    validateHeaderName(name, 'responseHeaders name');
     if (name.toLowerCase() === 'cache-control') {
       throw new Error('responseHeaders must not set Cache-Control, got "Cache-Control": use htmlCacheControl and assetCacheControl');
     }
@@ -425,8 +422,8 @@ function resolveHeaders(extra: Record<string, string>): Record<string, string> {
 function resolveContentTypes(extra: Record<string, string>): Record<string, string> {
   const types: Record<string, string> = { ...DEFAULT_CONTENT_TYPES };
   for (const [ext, type] of Object.entries(extra)) {
-    if (!EXTENSION.test(ext)) throw new Error(`contentTypes extension must be lowercase letters and digits without the dot, got "${ext}"`);
-    if (!MEDIA_TYPE.test(type)) throw new Error(`contentTypes "${ext}" must be a lowercase media type like "text/html", got "${type}"`);
+    validateFileExtension(ext, 'contentTypes extension');
+    validateMediaType(type, `contentTypes "${ext}"`);
     types[ext] = type;
   }
   return types;

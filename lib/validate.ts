@@ -365,3 +365,77 @@ export function validateKnownProps(props: object, known: Record<string, true>, p
     throw new Error(`${prop} has no option "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}: the options are ${names.join(', ')}`);
   }
 }
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const FILE_EXTENSION = /^[a-z0-9][a-z0-9+_-]*$/;
+const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/;
+const RBAC_RESOURCE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\/[a-z]+)?$/;
+const API_GROUP = /^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/** An HTTP header name (RFC 9110 token characters). */
+export function validateHeaderName(name: string, prop: string): string {
+  required(name, prop);
+  if (typeof name !== 'string' || !HEADER_NAME.test(name)) throw new Error(`${prop} must be an HTTP header name (token characters), got ${JSON.stringify(name)}`);
+  return name;
+}
+
+/** A file extension without the dot, lowercase: `html`, `woff2`. */
+export function validateFileExtension(ext: string, prop: string): string {
+  required(ext, prop);
+  if (typeof ext !== 'string' || !FILE_EXTENSION.test(ext)) throw new Error(`${prop} must be lowercase letters and digits without the dot, got ${JSON.stringify(ext)}`);
+  return ext;
+}
+
+/** A lowercase media type such as `text/html`. */
+export function validateMediaType(type: string, prop: string): string {
+  required(type, prop);
+  if (typeof type !== 'string' || !MEDIA_TYPE.test(type)) throw new Error(`${prop} must be a lowercase media type like "text/html", got ${JSON.stringify(type)}`);
+  return type;
+}
+
+/** An RBAC resource such as `pods` or a subresource such as `pods/log`. */
+export function validateRbacResource(resource: string, prop: string): string {
+  required(resource, prop);
+  if (typeof resource !== 'string' || !RBAC_RESOURCE.test(resource)) throw new Error(`${prop} must be a lowercase resource such as "pods" or "pods/log", got ${JSON.stringify(resource)}`);
+  return resource;
+}
+
+/** An API group: `""` for the core group, or a DNS subdomain such as `apps`. */
+export function validateApiGroup(group: string, prop: string): string {
+  required(group, prop);
+  if (typeof group !== 'string' || !API_GROUP.test(group)) throw new Error(`${prop} must be an API group such as "" (core) or "apps", got ${JSON.stringify(group)}`);
+  return group;
+}
+
+const GIT_REPO = /^\S+$/;
+const GIT_REF = /^[^\s~^:?*[\\]+$/;
+const PATH_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const AUTH_REALM = /^[A-Za-z0-9 ._-]{1,64}$/;
+
+/** A git repository URL (anything git accepts, without white space). */
+export function validateGitRepo(repo: string, prop: string): string {
+  required(repo, prop);
+  if (typeof repo !== 'string' || !GIT_REPO.test(repo)) throw new Error(`${prop} must be a git repository URL without spaces, got ${JSON.stringify(repo)}`);
+  return repo;
+}
+
+/** A git branch, tag or commit hash: no white space or `~^:?*[\`. */
+export function validateGitRef(ref: string, prop: string): string {
+  required(ref, prop);
+  if (typeof ref !== 'string' || !GIT_REF.test(ref)) throw new Error(`${prop} must be a branch, tag or hash without spaces or ~^:?*[\\, got ${JSON.stringify(ref)}`);
+  return ref;
+}
+
+/** One path segment (a file or link name): letters, digits, '.', '_' and '-', not starting with '.'. */
+export function validatePathSegment(name: string, prop: string): string {
+  required(name, prop);
+  if (typeof name !== 'string' || !PATH_SEGMENT.test(name)) throw new Error(`${prop} must be a single path segment of letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
+  return name;
+}
+
+/** An HTTP basic-auth realm that is safe inside a generated config: 1-64 letters, digits, spaces, '.', '_' or '-'. */
+export function validateAuthRealm(realm: string, prop: string): string {
+  required(realm, prop);
+  if (typeof realm !== 'string' || !AUTH_REALM.test(realm)) throw new Error(`${prop} must be 1-64 letters, digits, spaces, '.', '_' or '-', got ${JSON.stringify(realm)}`);
+  return realm;
+}

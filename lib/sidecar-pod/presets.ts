@@ -10,7 +10,7 @@ import { validateImage } from '../image';
 import { GIT_SYNC_IMAGE as GIT_SYNC, NGINX_UNPRIVILEGED_IMAGE, PYTHON_IMAGE } from '../images';
 import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER } from '../security';
 import {
-  required, validateAbsolutePath, validateConfigMapKey, validateDnsSubdomain, validatePort, validatePositiveInteger, validateUnprivilegedPort,
+  validateAbsolutePath, validateAuthRealm, validateGitRef, validateGitRepo, validatePathSegment, validateConfigMapKey, validateDnsSubdomain, validatePort, validatePositiveInteger, validateUnprivilegedPort,
 } from '../validate';
 import type { SidecarPodContainer, SidecarPodVolumeMount } from '../sidecar-pod';
 import { renderAuthProxyConfig } from './nginx-auth';
@@ -313,10 +313,6 @@ export function pythonHttpServer(options: PythonHttpServerOptions): SidecarPodCo
 }
 
 
-const REPO = /^\S+$/;
-const REF = /^[^\s~^:?*[\\]+$/;
-const LINK = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const REALM = /^[A-Za-z0-9 ._-]{1,64}$/;
 
 /** A git-sync preset's options, resolved and checked. */
 export interface ResolvedGitSync {
@@ -339,18 +335,9 @@ export interface ResolvedGitSync {
 /** Resolves and checks the options of the content or hot-plug preset. */
 export function resolveGitSync(preset: 'content' | 'hotPlug', opts: GitSyncOptions): ResolvedGitSync {
   if (opts === null || typeof opts !== 'object') throw new Error(`${preset} must be an object of options, got ${JSON.stringify(opts)}`);
-  required(opts.repo, `${preset}.repo`);
-  if (typeof opts.repo !== 'string' || !REPO.test(opts.repo)) {
-    throw new Error(`${preset}.repo must be a git repository URL without spaces, got ${JSON.stringify(opts.repo)}`);
-  }
-  const ref = opts.ref ?? 'HEAD';
-  if (typeof ref !== 'string' || !REF.test(ref)) {
-    throw new Error(`${preset}.ref must be a branch, tag or hash without spaces or ~^:?*[\\, got ${JSON.stringify(ref)}`);
-  }
-  const link = opts.link ?? 'current';
-  if (typeof link !== 'string' || !LINK.test(link)) {
-    throw new Error(`${preset}.link must be a single path segment of letters, digits, '.', '_' or '-', got ${JSON.stringify(link)}`);
-  }
+  validateGitRepo(opts.repo, `${preset}.repo`);
+  const ref = validateGitRef(opts.ref ?? 'HEAD', `${preset}.ref`);
+  const link = validatePathSegment(opts.link ?? 'current', `${preset}.link`);
   const millis = (opts.period ?? Duration.seconds(60)).toMilliseconds();
   if (!Number.isInteger(millis / 1000) || millis < 1000) {
     throw new Error(`${preset}.period must be a whole number of seconds >= 1, got ${millis / 1000}s`);
@@ -443,10 +430,7 @@ export function authProxyContainer(auth: AuthProxyOptions, app: SidecarPodContai
   if (upstream === port) {
     throw new Error(`authProxy.upstreamPort must differ from authProxy.port ${port}: the proxy would forward to itself`);
   }
-  const realm = auth.realm ?? 'Restricted';
-  if (typeof realm !== 'string' || !REALM.test(realm)) {
-    throw new Error(`authProxy.realm must be 1-64 letters, digits, spaces, '.', '_' or '-', got ${JSON.stringify(realm)}`);
-  }
+  const realm = validateAuthRealm(auth.realm ?? 'Restricted', 'authProxy.realm');
   const configData = {
     'nginx.conf': renderAuthProxyConfig({
       listenPort: port, upstreamPort: upstream, realm, tmpDir: '/tmp', htpasswdPath: `${AUTH_PROXY_HTPASSWD_DIR}/htpasswd`,
