@@ -304,6 +304,10 @@ export class SidecarPod extends Construct {
   private readonly volumes = new Map<string, SidecarPodVolume>();
   private readonly kvolumes = new Map<string, kplus.Volume>();
   private readonly expose?: ResolvedExpose;
+  /** The authentication preset as resolved (port, upstream, Secret and key, realm, image), with `authProxy`. */
+  public readonly authProxy?: AuthProxy;
+  /** The git-sync preset as resolved (repo, ref, period, link, volume, mount paths, port, image), with `content` or `hotPlug`. */
+  public readonly gitSync?: ResolvedGitSync;
   private auth?: AuthProxy;
 
   constructor(scope: Construct, id: string, props: SidecarPodProps = {}) {
@@ -336,6 +340,7 @@ export class SidecarPod extends Construct {
     const gitSync = props.content ? resolveGitSync('content', props.content) : props.hotPlug ? resolveGitSync('hotPlug', props.hotPlug) : undefined;
     if (gitSync) this.declareGitSyncVolume(gitSync);
     this.syncedPath = gitSync?.appLinkPath;
+    this.gitSync = gitSync;
     const reload = props.hotPlug?.reload;
     const shaped = this.shapeApp(props, gitSync, reload);
     const app = shaped.app;
@@ -343,6 +348,7 @@ export class SidecarPod extends Construct {
     const gitSyncSidecars = gitSync ? [gitSyncContainer(gitSync, app, reload, this.sidecarMode === SidecarMode.NATIVE)] : [];
     if (props.authProxy !== undefined) {
       this.auth = authProxyContainer(props.authProxy, app);
+      this.authProxy = this.auth;
       this.authProxyPort = this.auth.port;
       this.upstreamPort = this.auth.upstream;
       this.declareVolume({ name: 'auth-proxy-config' }, 'authProxy');

@@ -212,6 +212,8 @@ describe('authProxy preset', () => {
     expect(objects).toMatchSnapshot();
     const dep = findObject(objects, 'Deployment', 'site');
     expect(pod).toMatchObject({ authProxyPort: 8081, upstreamPort: 8080, serviceTargetPort: 8081, servicePort: 8081 });
+    // every @default of AuthProxyOptions, resolved
+    expect(pod.authProxy).toMatchObject({ port: 8081, upstream: 8080, htpasswdSecret: 'site-users', htpasswdKey: 'htpasswd', realm: 'Restricted', image: AUTH_PROXY_IMAGE });
     expect(findObject(objects, 'Service', 'site').spec.ports).toEqual([{ name: 'http', port: 8081, targetPort: 8081 }]);
     // the proxy container
     const proxy = findContainer(dep, 'auth-proxy');
@@ -283,6 +285,13 @@ describe('content preset', () => {
   test('defaults: git-sync keeps a volume at HEAD, the seed\'s web server serves it read-only, readiness waits for the first sync', () => {
     const { pod, objects } = synth({ name: 'docs', content: { repo: REPO } });
     expect(objects).toMatchSnapshot();
+    // every @default of GitSyncOptions and SharedContentOptions, resolved
+    expect(pod.gitSync).toMatchObject({
+      preset: 'content', ref: 'HEAD', periodSeconds: 60, link: 'current', volume: 'content', mountPath: '/git', root: '/git/repo',
+      appMountPath: '/srv/content', httpPort: 8089, image: GIT_SYNC_IMAGE, appLinkPath: '/srv/content/repo/current',
+    });
+    expect(pod.fsGroup).toBe(65533);
+    expect(findContainer(findObject(objects, 'Deployment', 'docs'), 'web').args).toEqual(['8080', '--bind', '0.0.0.0', '--directory', '/srv/content/repo/current']);
     const dep = findObject(objects, 'Deployment', 'docs');
     const gs = findContainer(dep, 'git-sync');
     expect(gs.image).toBe(GIT_SYNC_IMAGE);

@@ -405,12 +405,22 @@ export function gitSyncContainer(gitSync: ResolvedGitSync, app: SidecarPodContai
 
 /** The auth proxy sidecar, its nginx.conf and ports. */
 export interface AuthProxy {
+  /** The nginx sidecar. */
   readonly container: SidecarPodContainer;
+  /** The generated nginx.conf, by file name. */
   readonly configData: Record<string, string>;
+  /** The port the proxy listens on. */
   readonly port: number;
+  /** The app's port on 127.0.0.1. */
   readonly upstream: number;
+  /** The Secret with the htpasswd file. */
   readonly htpasswdSecret: string;
+  /** The htpasswd file's key in the Secret. */
   readonly htpasswdKey: string;
+  /** The basic-auth realm. */
+  readonly realm: string;
+  /** The proxy image. */
+  readonly image: string;
 }
 
 /**
@@ -451,5 +461,5 @@ export function authProxyContainer(auth: AuthProxyOptions, app: SidecarPodContai
     readiness: tcp(5),
     liveness: tcp(10),
   };
-  return { container, configData, port, upstream, htpasswdSecret, htpasswdKey };
+  return { container, configData, port, upstream, htpasswdSecret, htpasswdKey, realm, image: container.image };
 }
