@@ -15,12 +15,22 @@ export * from './kv-proxy';
 
 // building blocks the patterns share
 export * from './expose';
-export * from './files';
+// the files → ConfigMap helpers are internal; their result type is public (StaticSite.files)
+export type { FileEntry, StoredFile } from './files';
 export * from './image';
 export * from './images';
 // the pattern modules re-export these pins under the same names; one source
 export { BUSYBOX_IMAGE, GIT_SYNC_IMAGE } from './images';
-export * from './validate';
-export * from './hash';
+// input validation with the construct-style messages; plumbing (required, formatBytes, ...) stays internal
+export {
+  MAX_CONFIGMAP_BYTES, validateDnsLabel, validateDnsSubdomain, validateConfigMapKey, validateQualifiedName,
+  validateRelativePath, validateLabelValue, validatePort, validatePortName, validateEnvName,
+  validateAbsolutePath, validatePositiveInteger, configMapSize, validateUnprivilegedPort, validateHttpPath,
+  validateIngressHost, validateCidr, validateUniqueList, validateOneOf, validateBoolean,
+  validateTimeZone, RBAC_VERBS, validateRbacVerb, validateNonEmptyText, validateEnvVariables,
+  validateResources, validateHeaderValue,
+} from './validate';
+export { addChecksumAnnotation, contentHash } from './hash';
+export type { PodTemplateOwner } from './hash';
 export * from './security';
 export * from './labels';

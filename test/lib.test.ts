@@ -6,11 +6,13 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
   addChecksumAnnotation, applyLabels, configMapSize, contentHash, DEFAULT_RUN_AS_USER, GeneralPurposeRunner, hardenedContainer, hardenedPodProps,
-  ImmutableConfigMap, isConfigMapKeyText, isUtf8Text, KvProxy, MAX_CONFIGMAP_BYTES, parseImage, readLocalDirectory, readLocalFile, recommendedLabels,
-  resolveExpose, RunnerMode, selectorLabels, selectPods, SidecarPod, SidecarPodWorkload, StaticSite, toConfigMapData, validateAbsolutePath,
-  validateConfigMapKey, validateDnsLabel, validateEnvVariables, validateImage, validateOneOf, validatePort, pathIsWithin, validateQualifiedName,
-  validateRbacVerb, validateRelativePath, validateResources, validateTimeZone, validateUnprivilegedPort,
+  ImmutableConfigMap, KvProxy, MAX_CONFIGMAP_BYTES, parseImage, recommendedLabels, resolveExpose, RunnerMode, selectorLabels, selectPods, SidecarPod,
+  SidecarPodWorkload, StaticSite, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateEnvVariables, validateImage, validateOneOf,
+  validatePort, validateQualifiedName, validateRbacVerb, validateRelativePath, validateResources, validateTimeZone, validateUnprivilegedPort,
 } from '../lib';
+// internal helpers, not part of the public entry
+import { isUtf8Text, readLocalDirectory, readLocalFile, toConfigMapData } from '../lib/files';
+import { isConfigMapKeyText, pathIsWithin } from '../lib/validate';
 import { assertValid, K8sObject } from '../lib/testing';
 import { findContainer, findObject, synthObjects, testChart } from './support/synth';
 
