@@ -27,6 +27,7 @@ describe('README.md', () => {
   test('names the package and how to install it with its peers', () => {
     expect(README).toContain(`The package is \`${pkg.name}\``);
     expect(README).toMatch(new RegExp(`^npm install ${pkg.name} ${Object.keys(pkg.peerDependencies).sort().join(' ')}$`, 'm'));
+    for (const m of README.matchAll(/cdk8s-patterns-(\d[^\s`]*)\.tgz/g)) expect(m[1]).toBe(pkg.version);
   });
 
   test('the two set-up commands exist and CI runs the test command', () => {
