@@ -479,8 +479,9 @@ export class KvProxy extends Construct {
       KV_MAX_BODY_BYTES: String(this.maxBodyBytes),
       KV_MAX_WAIT_SECONDS: String(this.maxWaitSeconds),
       KV_SHUTDOWN_TIMEOUT_SECONDS: String(this.shutdownTimeoutSeconds),
-      // never written through the proxy, whatever the RBAC allows
-      KV_SELF_CONFIGMAPS: `${this.namespace}/${this.sourceConfigMapName}`,
+      // never written nor created through the proxy, whatever the RBAC allows: this
+      // version's source and any other (a previous or next version, or one re-created)
+      KV_SELF_CONFIGMAPS: `${this.namespace}/${this.name}-server-*`,
       KV_ACCESS_LOG: this.accessLog,
       KV_UPSTREAM_TIMEOUT_SECONDS: String(this.upstreamTimeoutSeconds),
       KV_CATCH_UP_TIMEOUT_SECONDS: String(this.catchUpTimeoutSeconds),

@@ -35,7 +35,7 @@ describe('1. the proxy never writes the ConfigMaps it runs from, nor immutable o
 
   beforeAll(async () => {
     f = await fixture({
-      env: { KV_WRITE_ENABLED: 'true', KV_SELF_CONFIGMAPS: `default/${SOURCE_CM}` },
+      env: { KV_WRITE_ENABLED: 'true', KV_SELF_CONFIGMAPS: `default/${SOURCE_CM},apps/kv-proxy-server-*` },
       rbac: { writes: true },
       seed: (api) => {
         // GIVEN the server source as the construct ships it (immutable) and a mutable twin
@@ -59,6 +59,14 @@ describe('1. the proxy never writes the ConfigMaps it runs from, nor immutable o
     }
     expect(f.api.getObject('configmaps', 'default', SOURCE_CM)?.data).toEqual({ 'server.js': '// the reviewed code' });
     expect(f.api.countCalls({ verb: 'patch' }) + f.api.countCalls({ verb: 'create' })).toBe(0);
+  });
+
+  test('with a name prefix, no version of the source can be written or created (a deleted one re-created, the next one)', async () => {
+    const create = await post(kv('apps/kv-proxy-server-feedbeef00'), { 'server.js': 'evil' });
+    const putNew = await put(kv('apps/kv-proxy-server-0000000000/server.js'), 'evil');
+    const other = await post(kv('apps/kv-proxy-settings'), { a: '1' });
+    expect([create.status, putNew.status, other.status]).toEqual([403, 403, 200]);
+    expect(f.api.getObject('configmaps', 'apps', 'kv-proxy-server-feedbeef00')).toBeUndefined();
   });
 
   test('the source is still readable (it is the public code)', async () => {

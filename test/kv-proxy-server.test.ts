@@ -849,6 +849,12 @@ describe('kv-proxy configuration', () => {
     ['KUBE_TOKEN_FILE cannot be read', { KUBE_TOKEN_FILE: '/nonexistent/token' }, /cannot read the Kubernetes API token \/nonexistent\/token: ENOENT/],
     ['KUBE_CA_FILE cannot be read', { KUBE_API_URL: 'https://127.0.0.1:1', KUBE_CA_FILE: '/nonexistent/ca.crt' }, /cannot read the Kubernetes API CA certificate \/nonexistent\/ca.crt/],
     ['the tokens directory has no token files', { KV_TOKENS_DIR: '/nonexistent' }, /KV_TOKENS_DIR \/nonexistent has neither read-tokens nor write-tokens/],
+    ['KV_SELF_CONFIGMAPS is not namespace/name', { KV_SELF_CONFIGMAPS: 'kv-proxy-server' }, /KV_SELF_CONFIGMAPS contains "kv-proxy-server", which is not "<namespace>\/<configmap name>"/],
+    ['KV_ACCESS_LOG is unknown', { KV_ACCESS_LOG: 'some' }, /KV_ACCESS_LOG must be one of errors, all, off, got "some"/],
+    ['KV_UPSTREAM_TIMEOUT_SECONDS is 0', { KV_UPSTREAM_TIMEOUT_SECONDS: '0' }, /KV_UPSTREAM_TIMEOUT_SECONDS must be an integer 1-60, got "0"/],
+    ['KV_CATCH_UP_TIMEOUT_SECONDS is too long', { KV_CATCH_UP_TIMEOUT_SECONDS: '61' }, /KV_CATCH_UP_TIMEOUT_SECONDS must be an integer 0-60, got "61"/],
+    ['KV_METRICS_PORT is PORT', { PORT: '9100', KV_METRICS_PORT: '9100' }, /KV_METRICS_PORT must differ from PORT, got 9100 for both/],
+    ['KV_METRICS_AUTH is unknown', { KV_METRICS_AUTH: 'basic' }, /KV_METRICS_AUTH must be one of none, token, got "basic"/],
   ])('exits 1 with a clear message when %s', async (_name, env, message) => {
     // WHEN
     const { exit, stderr, stdout } = await startup({ ...base(), ...env } as Record<string, string>);

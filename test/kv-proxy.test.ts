@@ -267,7 +267,7 @@ describe('KvProxy', () => {
         { name: 'KV_MAX_BODY_BYTES', value: '4096' },
         { name: 'KV_MAX_WAIT_SECONDS', value: '30' },
         { name: 'KV_SHUTDOWN_TIMEOUT_SECONDS', value: '10' },
-        { name: 'KV_SELF_CONFIGMAPS', value: `kv/${SOURCE_CM()}` },
+        { name: 'KV_SELF_CONFIGMAPS', value: 'kv/kv-proxy-server-*' },
         { name: 'KV_ACCESS_LOG', value: 'errors' },
         { name: 'KV_UPSTREAM_TIMEOUT_SECONDS', value: '3' },
         { name: 'KV_CATCH_UP_TIMEOUT_SECONDS', value: '5' },
@@ -452,9 +452,10 @@ describe('KvProxy', () => {
 
     test('the server is told which ConfigMap it runs from, so it refuses to write it', () => {
       const { proxy } = synth({ namespaces: [NS, 'default'], writes: true });
-      expect(proxy.env.KV_SELF_CONFIGMAPS).toBe(`${NS}/${proxy.sourceConfigMapName}`);
+      expect(proxy.env.KV_SELF_CONFIGMAPS).toBe(`${NS}/kv-proxy-server-*`);
+      expect(proxy.sourceConfigMapName.startsWith('kv-proxy-server-')).toBe(true);
       const config = loadConfig({ ...proxy.env, KUBE_API_URL: 'http://127.0.0.1:8001' });
-      expect(config.selfConfigMaps).toEqual([`${NS}/${proxy.sourceConfigMapName}`]);
+      expect(config.selfConfigMaps).toEqual([`${NS}/kv-proxy-server-*`]);
     });
 
     test('with writes on its own namespace the Role grants no update or delete, so the immutable source stays as shipped', () => {

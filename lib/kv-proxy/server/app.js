@@ -113,7 +113,8 @@ function allow(method, allowed) {
 function createApp(deps) {
   const { config, cache, writer, tokens, metrics, log, lifecycle } = deps;
   const maxWaitMs = config.maxWaitSeconds * 1000;
-  const selfConfigMaps = new Set(config.selfConfigMaps || []);
+  const selfExact = new Set((config.selfConfigMaps || []).filter((r) => !r.endsWith('*')));
+  const selfPrefixes = (config.selfConfigMaps || []).filter((r) => r.endsWith('*')).map((r) => r.slice(0, -1));
   const accessLog = config.accessLog || 'all';
   const metricsAuth = config.metricsAuth || 'none';
 
@@ -156,7 +157,8 @@ function createApp(deps) {
    * @param {string} name
    */
   function checkWritable(ns, name) {
-    if (selfConfigMaps.has(`${ns}/${name}`)) {
+    const ref = `${ns}/${name}`;
+    if (selfExact.has(ref) || selfPrefixes.some((p) => ref.startsWith(p))) {
       throw new HttpError(403, `configmap "${ns}/${name}" holds this proxy's own code and cannot be written through it`);
     }
     const obj = cache.get('configmaps', ns, name);

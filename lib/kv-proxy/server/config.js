@@ -202,12 +202,14 @@ function loadConfig(env) {
     }
   }
 
-  // The ConfigMaps the proxy runs from ("<namespace>/<name>"): never written through it.
+  // The ConfigMaps the proxy runs from ("<namespace>/<name>", or "<namespace>/<prefix>*"
+  // for every version of a content-named one): never written, nor created, through it.
   const selfConfigMaps = commaList(text(env, 'KV_SELF_CONFIGMAPS'));
   for (const ref of selfConfigMaps) {
     const [ns, name, more] = ref.split('/');
-    if (more !== undefined || !ns || !name || !isNamespaceName(ns) || !isConfigMapName(name)) {
-      problems.push(`KV_SELF_CONFIGMAPS contains "${ref}", which is not "<namespace>/<configmap name>"`);
+    const base = name && name.endsWith('*') ? name.slice(0, -1).replace(/[-.]$/, '') : name;
+    if (more !== undefined || !ns || !base || !isNamespaceName(ns) || !isConfigMapName(base)) {
+      problems.push(`KV_SELF_CONFIGMAPS contains "${ref}", which is not "<namespace>/<configmap name>" or "<namespace>/<name prefix>*"`);
     }
   }
 
