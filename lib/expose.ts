@@ -294,7 +294,9 @@ export function exposeWorkload(scope: Construct, r: ResolvedExpose, target: Expo
         podSelector: { matchLabels: { ...target.selector } },
         policyTypes: target.egress === undefined ? ['Ingress'] : ['Ingress', 'Egress'],
         ingress: [{ from, ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(target.targetPort) }] }],
-        ...(target.egress === undefined ? {} : { egress: target.egress }),
+        // an empty egress list is what policyTypes Egress already means (deny all); the API server drops it,
+        // so writing it would make every server-side apply a change
+        ...(target.egress === undefined || target.egress.length === 0 ? {} : { egress: target.egress }),
       },
     });
   }
