@@ -335,6 +335,27 @@ describe('6. an API server that accepts connections but never answers', () => {
     }
   });
 
+  test('concurrent writers to one ConfigMap are coalesced: far fewer patches than writes, every key kept', async () => {
+    const f = await fixture({ env: { KV_WRITE_ENABLED: 'true' }, rbac: { writes: true } });
+    try {
+      await post(`${f.url}/kv/default/busy`, { seed: '0' });
+      f.api.resetCalls();
+      // GIVEN an API server that takes 20 ms per patch
+      f.api.fault = (c) => (c.verb === 'patch' ? { delayMs: 20 } : undefined);
+      // WHEN 32 writers write 10 keys each
+      const statuses: number[] = [];
+      await Promise.all(Array.from({ length: 32 }, async (_, w) => {
+        for (let i = 0; i < 10; i++) statuses.push((await put(`${f.url}/kv/default/busy/w${w}-k${i}`, `${w}:${i}`)).status);
+      }));
+      // THEN
+      expect(statuses.filter((x) => x !== 200)).toEqual([]);
+      expect(Object.keys(f.api.getObject('configmaps', 'default', 'busy')?.data)).toHaveLength(321);
+      expect(f.api.countCalls({ verb: 'patch' })).toBeLessThan(320 / 4);
+    } finally {
+      await f.close();
+    }
+  });
+
   test('KV_UPSTREAM_TIMEOUT_SECONDS sets the bound, for every attempt of a write together', async () => {
     const f = await fixture({ env: { KV_WRITE_ENABLED: 'true', KV_UPSTREAM_TIMEOUT_SECONDS: '1' }, rbac: { writes: true } });
     try {

@@ -9,6 +9,14 @@
  * Compare-and-set: a client's If-Match resourceVersion is sent inside the
  * patch (metadata.resourceVersion), so the API server checks it atomically
  * and its 409 Conflict becomes our 412.
+ *
+ * Coalescing: while one write to a ConfigMap is in flight, the plain merges
+ * (no If-Match, not a delete) that arrive for it are combined into the next
+ * single patch, keys in arrival order (a later writer of the same key wins, as
+ * it would one after the other). Concurrent writers then cost the API server
+ * one patch per round instead of one each, which keeps writes within the
+ * upstream timeout when many clients write at once. A lone writer is sent at
+ * once. Every writer still gets the stored ConfigMap, and its own deadline.
  */
 const { HttpError } = require('./httputil.js');
 const { UpstreamError, statusMessage } = require('./kube.js');
@@ -21,6 +29,7 @@ const MAX_ATTEMPTS = 5;
 /**
  * @typedef {Record<string, any>} KubeObject
  * @typedef {Record<string, string | null>} Changes  null removes the key
+ * @typedef {{ changes: Changes, resolve: (obj: KubeObject) => void, reject: (err: unknown) => void, expired?: boolean }} Member
  * @typedef {{ ifMatch?: string, create: boolean }} WriteOptions
  *   ifMatch: undefined, '*' (must exist) or a resourceVersion;
  *   create: whether a missing ConfigMap may be created
@@ -60,6 +69,12 @@ class KvWriter {
     this.config = config;
     this.kube = kube;
     this.cache = cache;
+    /**
+     * Per "namespace/name": whether a write is in flight, and the writers
+     * waiting for the next one.
+     * @private @type {Map<string, { running: boolean, next: Member[] }>}
+     */
+    this.queues = new Map();
   }
 
   /**
@@ -71,9 +86,91 @@ class KvWriter {
    * @returns {Promise<KubeObject>}
    */
   async merge(namespace, name, changes, options) {
+    const timeoutMs = this.config.upstreamTimeoutMs || 3000;
+    if (options.ifMatch !== undefined || !options.create) return this.mergeAlone(namespace, name, changes, options, Date.now() + timeoutMs);
+    // Coalesced with other plain merges; this writer's own bound still holds.
+    this.checkSize(this.cache.get('configmaps', namespace, name)?.data ?? EMPTY, changes);
+    /** @type {NodeJS.Timeout | undefined} */
+    let timer;
+    const member = /** @type {Member} */ ({ changes });
+    const result = new Promise((resolve, reject) => {
+      member.resolve = resolve;
+      member.reject = reject;
+    });
+    const key = `${namespace}/${name}`;
+    let queue = this.queues.get(key);
+    if (!queue) {
+      queue = { running: false, next: [] };
+      this.queues.set(key, queue);
+    }
+    queue.next.push(member);
+    if (!queue.running) this.drain(namespace, name, key, queue);
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        member.expired = true; // not sent yet: it never will be
+        reject(upstreamHttpError(new UpstreamError('unavailable', `the Kubernetes API did not answer within ${timeoutMs / 1000} s`, { timedOut: true })));
+      }, timeoutMs);
+    });
     try {
-      // One bound for every attempt together (KV_UPSTREAM_TIMEOUT_SECONDS).
-      const deadline = Date.now() + (this.config.upstreamTimeoutMs || 3000);
+      return /** @type {KubeObject} */ (await Promise.race([result, late]));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Send the waiting writers of one ConfigMap, one combined patch at a time.
+   * @private
+   * @param {string} namespace
+   * @param {string} name
+   * @param {string} key
+   * @param {{ running: boolean, next: Member[] }} queue
+   */
+  async drain(namespace, name, key, queue) {
+    queue.running = true;
+    try {
+      while (queue.next.length > 0) {
+        const members = queue.next.filter((m) => !m.expired);
+        queue.next = [];
+        if (members.length === 0) continue;
+        /** @type {Changes} */
+        const combined = Object.create(null);
+        for (const m of members) for (const k of Object.keys(m.changes)) combined[k] = m.changes[k];
+        const deadline = Date.now() + (this.config.upstreamTimeoutMs || 3000);
+        try {
+          const stored = await this.mergeAlone(namespace, name, combined, { create: true }, deadline);
+          for (const m of members) m.resolve(stored);
+        } catch (err) {
+          if (members.length > 1 && err instanceof HttpError && err.status === 413) {
+            // Together they do not fit: each on its own, so only the one that overflows fails.
+            for (const m of members) {
+              await this.mergeAlone(namespace, name, m.changes, { create: true }, Date.now() + (this.config.upstreamTimeoutMs || 3000))
+                .then(m.resolve, m.reject);
+            }
+          } else {
+            for (const m of members) m.reject(err);
+          }
+        }
+      }
+    } finally {
+      queue.running = false;
+      if (this.queues.get(key) === queue && queue.next.length === 0) this.queues.delete(key);
+    }
+  }
+
+  /**
+   * One write on its own, bounded by deadline for every attempt together
+   * (KV_UPSTREAM_TIMEOUT_SECONDS).
+   * @private
+   * @param {string} namespace
+   * @param {string} name
+   * @param {Changes} changes
+   * @param {WriteOptions} options
+   * @param {number} deadline
+   * @returns {Promise<KubeObject>}
+   */
+  async mergeAlone(namespace, name, changes, options, deadline) {
+    try {
       return await this.mergeOnce(namespace, name, changes, options, deadline);
     } catch (err) {
       throw upstreamHttpError(err) || err;
