@@ -76,7 +76,9 @@ export class ArgoCdChart extends Chart {
       this.applications.push(new ApiObject(this, `${env.name}-application`, {
         apiVersion: 'argoproj.io/v1alpha1',
         kind: 'Application',
-        metadata: { name, labels, finalizers: ['resources-finalizer.argocd.argoproj.io'] },
+        // cascading (foreground) deletion of the Application's objects; the path-qualified spelling of
+        // Argo CD's ForegroundPropagationPolicyFinalizer, so the API server (1.29+) warns about nothing
+        metadata: { name, labels, finalizers: ['resources-finalizer.argocd.argoproj.io/foreground'] },
         spec: {
           project: name,
           source: { repoURL: props.settings.repoURL, targetRevision: props.settings.targetRevision, path: env.path, directory: { recurse: false } },
