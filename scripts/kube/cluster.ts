@@ -160,7 +160,7 @@ export class KubeCluster {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
       const req = https.request(`${this.server}${urlPath}`, {
-        method, ca: this.ca, agent: false, timeout: 10000,
+        method, ca: this.ca, agent: false, timeout: 60000,
         headers: { Authorization: `Bearer ${token}`, Accept: 'application/json', ...(payload ? { 'Content-Type': contentType } : {}) },
       }, (res) => {
         const chunks: Buffer[] = [];
@@ -381,7 +381,7 @@ function get(url: string, opts: { ca?: string; token?: string }): Promise<{ stat
 
 function postJson(url: string, body: unknown): Promise<any> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent: false, timeout: 10000, headers: { 'Content-Type': 'application/json' } }, (res) => {
+    const req = http.request(url, { method: 'POST', agent: false, timeout: 60000, headers: { 'Content-Type': 'application/json' } }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => { text += c; });
       res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${url}: ${res.statusCode} ${text}`))));
