@@ -17,7 +17,7 @@ import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodP
 import {
   pathIsWithin, validateAbsolutePath, validateBoolean, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain,
   validateEnvVariables, validateHttpPath, validateNonEmptyText, validateOneOf, validatePositiveInteger, validateRbacVerb,
-  validateApiGroup, validateKnownProps, validateRbacResource, validateResources, validateTimeZone, validateUnprivilegedPort,
+  validateApiGroup, validateKnownProps, validateList, validateRbacResource, validateResources, validateTimeZone, validateUnprivilegedPort,
 } from './validate';
 
 export { CRON_MACROS, validateCronSchedule } from './general-purpose-runner/schedule';
@@ -559,7 +559,7 @@ export class GeneralPurposeRunner extends Construct {
   private readScripts(props: GeneralPurposeRunnerProps): RunnerScript[] {
     const entries: FileEntry[] = [
       ...inlineFiles(props.scripts, 'scripts', false),
-      ...(props.scriptFiles ?? []).map((f, i) => readLocalFile(f, `scriptFiles[${i}]`)),
+      ...validateList(props.scriptFiles, 'scriptFiles').map((f, i) => readLocalFile(f, `scriptFiles[${i}]`)),
     ];
     if (props.scriptDirectory !== undefined) {
       const found = readLocalDirectory(props.scriptDirectory, 'scriptDirectory', { include: (name) => !name.startsWith('.') && name !== '__pycache__' });

@@ -9,7 +9,7 @@ import { applyLabels, recommendedLabels } from './labels';
 import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer } from './security';
 import {
   pathIsWithin, required, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain, validateOneOf, validatePositiveInteger,
-  validateKnownProps, validateResources,
+  validateKnownProps, validateList, validateResources,
 } from './validate';
 
 /**
@@ -410,7 +410,7 @@ export class ImmutableConfigMap extends Construct {
 
     const entries: FileEntry[] = [
       // a file's key is its base name; a directory gives its regular files, not its sub-directories (kubectl create configmap --from-file)
-      ...(props.files ?? []).flatMap((f, i) => readLocalPath(f, `files[${i}]`, { recursive: false })),
+      ...validateList(props.files, 'files').flatMap((f, i) => readLocalPath(f, `files[${i}]`, { recursive: false })),
       ...inlineFiles(props.data, 'data', false),
     ];
     if (entries.length === 0) {

@@ -15,7 +15,7 @@ import {
 } from './sidecar-pod/presets';
 import {
   validateAbsolutePath, validateBoolean, validateDnsLabel, validateDnsSubdomain, validateEnvVariables, validateOneOf, validatePort,
-  validateKnownProps, validatePortName, validatePositiveInteger, validateRelativePath, validateResources, validateUnprivilegedPort,
+  validateKnownProps, validateList, validatePortName, validatePositiveInteger, validateRelativePath, validateResources, validateUnprivilegedPort,
 } from './validate';
 
 export * from './sidecar-pod/presets';
@@ -334,7 +334,7 @@ export class SidecarPod extends Construct {
     }
     this.labels = recommendedLabels({ name: 'sidecar-pod', instance: this.name });
     this.selector = selectorLabels(this.labels);
-    (props.volumes ?? []).forEach((v, i) => this.declareVolume(v, `volumes[${i}]`));
+    validateList(props.volumes, 'volumes').forEach((v, i) => this.declareVolume(v, `volumes[${i}]`));
 
     // ---- the containers: the app (as the presets shape it), then the preset sidecars
     const gitSync = props.content ? resolveGitSync('content', props.content) : props.hotPlug ? resolveGitSync('hotPlug', props.hotPlug) : undefined;
@@ -357,10 +357,10 @@ export class SidecarPod extends Construct {
     // Order: init containers, the app, then sidecars (git-sync first, the proxy last).
     // Native sidecars become init containers after the user's, in this order.
     const planned: Planned[] = [
-      ...(props.initContainers ?? []).map((spec, i) => ({ spec, role: 'init' as Role, where: `initContainers[${i}]` })),
+      ...validateList(props.initContainers, 'initContainers').map((spec, i) => ({ spec, role: 'init' as Role, where: `initContainers[${i}]` })),
       { spec: app, role: 'app', where: props.app ? 'app' : 'default web server' },
       ...gitSyncSidecars.map((spec) => ({ spec, role: 'sidecar' as Role, where: 'git-sync sidecar' })),
-      ...(props.sidecars ?? []).map((spec, i) => ({ spec, role: 'sidecar' as Role, where: `sidecars[${i}]` })),
+      ...validateList(props.sidecars, 'sidecars').map((spec, i) => ({ spec, role: 'sidecar' as Role, where: `sidecars[${i}]` })),
       ...(this.auth ? [{ spec: this.auth.container, role: 'sidecar' as Role, where: 'auth-proxy sidecar' }] : []),
     ];
     this.validateContainers(planned);
@@ -520,7 +520,9 @@ export class SidecarPod extends Construct {
         throw new Error(`${p.where} "${name}" must not have probes: init containers run to completion (make it a sidecar instead)`);
       }
       const own = new Set<number>();
+      if (s.ports !== undefined && !Array.isArray(s.ports)) throw new Error(`${p.where}.ports must be a list of { number, name? }, got ${JSON.stringify(s.ports)}`);
       (s.ports ?? []).forEach((port, i) => {
+        if (port === null || typeof port !== 'object') throw new Error(`${p.where}.ports[${i}] must be a port { number, name? }, got ${JSON.stringify(port)}`);
         validateUnprivilegedPort(port.number, `${p.where}.ports[${i}].number`);
         if (own.has(port.number)) throw new Error(`${p.where} "${name}" declares port ${port.number} more than once`);
         if (port.name !== undefined) {
@@ -541,7 +543,7 @@ export class SidecarPod extends Construct {
       });
       if (s.writableTmp) this.declareVolume({ name: `${name}-tmp`, sizeLimit: TMP_SIZE }, `${p.where}.writableTmp`);
       const paths = new Set<string>(s.writableTmp ? ['/tmp'] : []);
-      (s.volumeMounts ?? []).forEach((m, i) => {
+      validateList(s.volumeMounts, `${p.where}.volumeMounts`).forEach((m, i) => {
         const where = `${p.where}.volumeMounts[${i}]`;
         validateKnownProps(m, MOUNT_PROPS, where);
         if (m.readOnly !== undefined) validateBoolean(m.readOnly, `${where}.readOnly`);

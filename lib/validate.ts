@@ -1,5 +1,5 @@
 import * as kplus from 'cdk8s-plus-28';
-import { SizeRoundingBehavior } from 'cdk8s';
+import { Size, SizeRoundingBehavior } from 'cdk8s';
 /**
  * Input checks shared by every construct. Each throws a plain Error whose
  * message names the prop, the bad value and what is allowed.
@@ -20,6 +20,11 @@ const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-
 export function required<T>(value: T | undefined | null, prop: string): T {
   if (value === undefined || value === null) throw new Error(`${prop} is required`);
   return value;
+}
+
+/** A value as error messages show it: numbers as they are, anything else as JSON (so `"8080"` is visibly a string). */
+function show(value: unknown): string {
+  return typeof value === 'number' ? String(value) : value === undefined ? 'undefined' : JSON.stringify(value);
 }
 
 /** The largest ConfigMap the API server accepts: 1 MiB of keys and values. */
@@ -96,7 +101,7 @@ export function validateLabelValue(value: string, prop: string): string {
 export function validatePort(port: number, prop: string): number {
   required(port, prop);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new Error(`${prop} must be an integer port 1-65535, got ${port}`);
+    throw new Error(`${prop} must be an integer port 1-65535, got ${show(port)}`);
   }
   return port;
 }
@@ -136,7 +141,7 @@ export function validateAbsolutePath(path: string, prop: string): string {
 export function validatePositiveInteger(value: number, prop: string, min: number = 1, max: number = Number.MAX_SAFE_INTEGER): number {
   required(value, prop);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${prop} must be an integer ${min}-${max}, got ${value}`);
+    throw new Error(`${prop} must be an integer ${min}-${max}, got ${show(value)}`);
   }
   return value;
 }
@@ -170,7 +175,7 @@ export function formatBytes(bytes: number): string {
 export function validateUnprivilegedPort(port: number, prop: string): number {
   required(port, prop);
   if (!Number.isInteger(port) || port < 1024 || port > 65535) {
-    throw new Error(`${prop} must be an integer 1024-65535 (the container runs as non-root without NET_BIND_SERVICE), got ${port}`);
+    throw new Error(`${prop} must be an integer 1024-65535 (the container runs as non-root without NET_BIND_SERVICE), got ${show(port)}`);
   }
   return port;
 }
@@ -293,7 +298,7 @@ export function validateEnvVariables(env: Record<string, unknown>, prop: string,
     if (value instanceof kplus.EnvValue) out[name] = value;
     else if (allowStrings && typeof value === 'string') out[name] = kplus.EnvValue.fromValue(value);
     else {
-      throw new Error(`${prop} "${name}" must be ${allowStrings ? 'a string or ' : ''}a kplus.EnvValue (EnvValue.fromValue("..."), fromSecretValue, fromConfigMap...), got ${typeof value} ${JSON.stringify(value)}`);
+      throw new Error(`${prop} "${name}" must be ${allowStrings ? 'a string or ' : ''}a kplus.EnvValue (EnvValue.fromValue("..."), fromSecretValue, fromConfigMap...), got ${typeof value}${value === undefined ? '' : ` ${JSON.stringify(value)}`}`);
     }
   }
   return out;
@@ -307,6 +312,16 @@ function cpuMillis(amount: string): number {
 /** Container resources whose requests are at most their limits (the API server rejects the pod otherwise). */
 export function validateResources(resources: kplus.ContainerResources | undefined, prop: string): kplus.ContainerResources | undefined {
   if (resources === undefined) return undefined;
+  if (resources === null || typeof resources !== 'object') throw new Error(`${prop} must be kplus.ContainerResources ({ cpu, memory, ephemeralStorage }), got ${JSON.stringify(resources)}`);
+  for (const [kind, type, example] of [['cpu', kplus.Cpu, 'Cpu.millis(100)'], ['memory', Size, 'Size.mebibytes(64)'], ['ephemeralStorage', Size, 'Size.mebibytes(64)']] as const) {
+    const r = (resources as Record<string, Record<string, unknown> | undefined>)[kind];
+    if (r === undefined) continue;
+    for (const side of ['request', 'limit']) {
+      if (r[side] !== undefined && !(r[side] instanceof type)) {
+        throw new Error(`${prop}.${kind}.${side} must be a ${example.split('.')[0]} such as ${example}, got ${JSON.stringify(r[side])}`);
+      }
+    }
+  }
   const cpu = resources.cpu;
   if (cpu?.request && cpu?.limit && cpuMillis(cpu.request.amount) > cpuMillis(cpu.limit.amount)) {
     throw new Error(`${prop}.cpu.request must not exceed ${prop}.cpu.limit, got request ${cpu.request.amount} and limit ${cpu.limit.amount}`);
@@ -438,4 +453,11 @@ export function validateAuthRealm(realm: string, prop: string): string {
   required(realm, prop);
   if (typeof realm !== 'string' || !AUTH_REALM.test(realm)) throw new Error(`${prop} must be 1-64 letters, digits, spaces, '.', '_' or '-', got ${JSON.stringify(realm)}`);
   return realm;
+}
+
+/** A list (an array), or undefined when the prop is optional and left out. */
+export function validateList<T>(value: T[] | undefined, prop: string): T[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new Error(`${prop} must be a list, got ${JSON.stringify(value)}`);
+  return value;
 }

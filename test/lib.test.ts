@@ -12,6 +12,7 @@ import {
 } from '../lib';
 // internal helpers, not part of the public entry
 import { isUtf8Text, readLocalDirectory, readLocalFile, toConfigMapData } from '../lib/files';
+import { validateList } from '../lib/validate';
 import { isConfigMapKeyText, pathIsWithin } from '../lib/validate';
 import { assertValid, K8sObject } from '../lib/testing';
 import { findContainer, findObject, synthObjects, testChart } from './support/synth';
@@ -300,5 +301,12 @@ describe('shared validators (lib/validate.ts)', () => {
       .toThrow(/resources.cpu.request must not exceed resources.cpu.limit, got request 2 and limit 1500m/);
     expect(validateResources({ cpu: { request: kplus.Cpu.millis(500), limit: kplus.Cpu.units(1) } }, 'resources')).toBeDefined();
     expect(() => validateEnvVariables({ N: 1 }, 'env')).toThrow(/env "N" must be a kplus.EnvValue .*got number 1/);
+    expect(() => validateEnvVariables({ N: undefined }, 'env')).toThrow(/env "N" must be a kplus.EnvValue .*got undefined$/);
+    // a number given as a string is shown as a string, not as the number it looks like
+    expect(() => validatePort('8080' as never, 'port')).toThrow(/port must be an integer port 1-65535, got "8080"/);
+    expect(() => validateResources({ cpu: { request: '100m' } } as never, 'resources')).toThrow(/resources.cpu.request must be a Cpu such as Cpu.millis\(100\), got "100m"/);
+    expect(() => validateResources({ memory: { limit: 128 } } as never, 'resources')).toThrow(/resources.memory.limit must be a Size such as Size.mebibytes\(64\), got 128/);
+    expect(() => validateList({ name: 'x' } as never, 'volumes')).toThrow(/volumes must be a list, got \{"name":"x"\}/);
+    expect(validateList(undefined, 'volumes')).toEqual([]);
   });
 });

@@ -636,6 +636,11 @@ describe('fails when', () => {
     expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's', networkPolicy: false } } as never)).toThrow(/authProxy has no option "networkPolicy"/);
     expect(() => synth({ app: { ...APP, writableTmp: 'yes' } as never })).toThrow(/app.writableTmp must be true or false, got "yes"/);
   });
+  test('a list prop is not a list, or a port is a bare number', () => {
+    expect(() => synth({ app: APP, volumes: { name: 'v' } as never })).toThrow(/volumes must be a list, got \{"name":"v"\}/);
+    expect(() => synth({ app: APP, sidecars: APP as never })).toThrow(/sidecars must be a list/);
+    expect(() => synth({ app: { ...APP, ports: [8080 as never] } })).toThrow(/app.ports\[0\] must be a port \{ number, name\? \}, got 8080/);
+  });
   test('createService is false but Service options are set', () => {
     expect(() => synth({ app: APP, createService: false, ingress: { host: 'a.example.com' } })).toThrow(/ingress needs the Service: remove it or set createService to true/);
   });
