@@ -679,6 +679,9 @@ export const KV_PROXY_NODE_MAJOR_VERSIONS: readonly number[] = [22, 24];
 export function validateNodeImage(image: string, prop: string): string {
   const ref = parseImage(image, prop);
   const m = ref.tag === undefined ? null : /^v?(\d+)(?:[.-]|$)/.exec(ref.tag);
+  if (!m && !ref.digest && ref.repository.split('/').pop() === 'node') {
+    throw new Error(`${prop} must name the Node.js version in its tag (e.g. "node:24.13.0-alpine") or pin a digest, got "${image}": a floating tag such as "lts" or "current" can move to a line the server does not support`);
+  }
   if (m && !KV_PROXY_NODE_MAJOR_VERSIONS.includes(Number(m[1]))) {
     throw new Error(`${prop} must run Node.js ${KV_PROXY_NODE_MAJOR_VERSIONS.join(' or ')} (the versions the server supports), got "${image}" (Node.js ${m[1]})`);
   }

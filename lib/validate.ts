@@ -252,16 +252,20 @@ export function validateBoolean(value: boolean, prop: string): boolean {
 /** An IANA time zone the JavaScript runtime (and so the tz database) knows, e.g. `Europe/Berlin` or `Etc/UTC`. */
 export function validateTimeZone(zone: string, prop: string): string {
   required(zone, prop);
-  let known = false;
+  let resolved: string | undefined;
   if (typeof zone === 'string' && /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(zone)) {
     try {
-      new Intl.DateTimeFormat('en-US', { timeZone: zone });
-      known = true;
+      resolved = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
     } catch {
-      known = false;
+      resolved = undefined;
     }
   }
-  if (!known) throw new Error(`${prop} must be an IANA time zone such as "Europe/Berlin" or "Etc/UTC", got ${JSON.stringify(zone)}`);
+  if (resolved === undefined) throw new Error(`${prop} must be an IANA time zone such as "Europe/Berlin" or "Etc/UTC", got ${JSON.stringify(zone)}`);
+  // the JavaScript runtime ignores case, the tz database the cluster reads does not: "europe/berlin" would fail there
+  const caseMismatch = resolved.toLowerCase() === zone.toLowerCase() ? resolved !== zone : zone.split('/').some((seg) => !/^[A-Z]/.test(seg));
+  if (caseMismatch) {
+    throw new Error(`${prop} must be an IANA time zone in its exact case, got ${JSON.stringify(zone)}${resolved.toLowerCase() === zone.toLowerCase() ? ` (did you mean "${resolved}"?)` : ''}`);
+  }
   return zone;
 }
 

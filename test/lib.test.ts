@@ -293,6 +293,9 @@ describe('shared validators (lib/validate.ts)', () => {
   test('fails when a port is privileged, a time zone unknown, a verb misspelled, an enum in the wrong case, requests above limits', () => {
     expect(() => validateUnprivilegedPort(80, 'port')).toThrow(/port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 80/);
     expect(validateTimeZone('Europe/Berlin', 'timeZone')).toBe('Europe/Berlin');
+    expect(validateTimeZone('Etc/UTC', 'timeZone')).toBe('Etc/UTC');
+    expect(validateTimeZone('US/Eastern', 'timeZone')).toBe('US/Eastern');
+    expect(() => validateTimeZone('us/eastern', 'timeZone')).toThrow(/timeZone must be an IANA time zone in its exact case, got "us\/eastern"/);
     expect(() => validateTimeZone('Europe/Berlinn', 'timeZone')).toThrow(/timeZone must be an IANA time zone/);
     expect(validateRbacVerb('deletecollection', 'verbs')).toBe('deletecollection');
     expect(() => validateRbacVerb('gett', 'verbs')).toThrow(/verbs must be an RBAC verb .* got "gett"/);

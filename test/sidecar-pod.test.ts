@@ -636,6 +636,9 @@ describe('fails when', () => {
     expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's', networkPolicy: false } } as never)).toThrow(/authProxy has no option "networkPolicy"/);
     expect(() => synth({ app: { ...APP, writableTmp: 'yes' } as never })).toThrow(/app.writableTmp must be true or false, got "yes"/);
   });
+  test('the git-sync period is a number, not a Duration', () => {
+    expect(() => synth({ content: { repo: REPO, period: 30 as never } })).toThrow(/content.period must be a cdk8s Duration such as Duration.seconds\(30\), got 30/);
+  });
   test('a list prop is not a list, or a port is a bare number', () => {
     expect(() => synth({ app: APP, volumes: { name: 'v' } as never })).toThrow(/volumes must be a list, got \{"name":"v"\}/);
     expect(() => synth({ app: APP, sidecars: APP as never })).toThrow(/sidecars must be a list/);

@@ -338,6 +338,9 @@ export function resolveGitSync(preset: 'content' | 'hotPlug', opts: GitSyncOptio
   validateGitRepo(opts.repo, `${preset}.repo`);
   const ref = validateGitRef(opts.ref ?? 'HEAD', `${preset}.ref`);
   const link = validatePathSegment(opts.link ?? 'current', `${preset}.link`);
+  if (opts.period !== undefined && !(opts.period instanceof Duration)) {
+    throw new Error(`${preset}.period must be a cdk8s Duration such as Duration.seconds(30), got ${JSON.stringify(opts.period)}`);
+  }
   const millis = (opts.period ?? Duration.seconds(60)).toMilliseconds();
   if (!Number.isInteger(millis / 1000) || millis < 1000) {
     throw new Error(`${preset}.period must be a whole number of seconds >= 1, got ${millis / 1000}s`);
