@@ -3,7 +3,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
   validateCidr, validateDnsLabel, validateDnsSubdomain, validateHttpPath, validateIngressHost, validateOneOf, validatePort,
-  validateKnownProps, validatePositiveInteger, validateQualifiedName, validateUniqueList,
+  validateKnownProps, validatePositiveInteger, validateQualifiedName, validateRecord, validateUniqueList,
 } from './validate';
 
 const INGRESS_OPTIONS: Record<keyof Required<IngressOptions>, true> = { host: true, path: true, className: true, tlsSecretName: true, annotations: true };
@@ -172,8 +172,9 @@ function resolveIngress(o: IngressOptions): ResolvedExpose['ingress'] {
   if (tlsSecretName !== undefined && host === undefined) {
     throw new Error(`ingress.tlsSecretName needs ingress.host (the certificate's host), got tlsSecretName "${tlsSecretName}" without a host`);
   }
-  for (const key of Object.keys(o.annotations ?? {})) {
+  for (const [key, value] of Object.entries(validateRecord(o.annotations, 'ingress.annotations'))) {
     validateQualifiedName(key, 'ingress.annotations key', 'nginx.ingress.kubernetes.io/proxy-read-timeout');
+    if (typeof value !== 'string') throw new Error(`ingress.annotations "${key}" must be a string, got ${JSON.stringify(value)}`);
   }
   return { host, path: validateHttpPath(o.path ?? '/', 'ingress.path'), className, tlsSecretName, annotations: o.annotations };
 }
@@ -219,6 +220,9 @@ function resolvePdb(o: PodDisruptionBudgetOptions | false | undefined, replicas:
   }
   if (o === undefined && replicas < 2) return undefined;
   const maxUnavailable = validatePositiveInteger(o?.maxUnavailable ?? 1, 'podDisruptionBudget.maxUnavailable', 1, 1000);
+  if (maxUnavailable >= replicas && o !== undefined && replicas > 1) {
+    throw new Error(`podDisruptionBudget.maxUnavailable must be below replicas (${replicas}) to keep a pod through a drain, got ${maxUnavailable}`);
+  }
   return { maxUnavailable };
 }
 

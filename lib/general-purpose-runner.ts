@@ -472,6 +472,9 @@ export class GeneralPurposeRunner extends Construct {
     if (this.writableTmp && (pathIsWithin(this.mountPath, '/tmp') || pathIsWithin('/tmp', this.mountPath))) {
       throw new Error(`mountPath must not overlap the writable /tmp, got "${this.mountPath}"`);
     }
+    for (const n of ['bundleMountPath', 'bootstrapImage'] as const) {
+      if (props[n] !== undefined && props.bundle === undefined) throw new Error(`${n} only applies with bundle, got ${n} ${JSON.stringify(props[n])} without a bundle`);
+    }
     this.scripts = this.readScripts(props);
     const run = this.resolveCommand(props);
     this.command = run.command;

@@ -303,6 +303,9 @@ export class ImmutableConfigInit extends Construct {
       this.args = [this.initMountPath];
     }
 
+    if (props.sizeLimit !== undefined && !(props.sizeLimit instanceof Size)) {
+      throw new Error(`sizeLimit must be a cdk8s Size such as Size.mebibytes(16), got ${JSON.stringify(props.sizeLimit)}`);
+    }
     if (props.sizeLimit !== undefined && !(props.sizeLimit.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR }) >= 1)) {
       throw new Error(`sizeLimit must be at least 1 KiB, got ${props.sizeLimit.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR })} KiB`);
     }

@@ -410,6 +410,7 @@ export class KvProxy extends Construct {
       if (this.configMapNames.length === 0) throw new Error('configMapNames must not be empty (omit it to serve every ConfigMap), got []');
     }
     if (props.labelSelector !== undefined) {
+      if (typeof props.labelSelector !== 'string') throw new Error(`labelSelector must be a string such as "app=kv,tier in (a,b)", got ${JSON.stringify(props.labelSelector)}`);
       let parsed: { requirements: unknown[] };
       try {
         parsed = parseLabelSelector(props.labelSelector);

@@ -303,6 +303,7 @@ export class SidecarPod extends Construct {
 
   private readonly volumes = new Map<string, SidecarPodVolume>();
   private readonly kvolumes = new Map<string, kplus.Volume>();
+  private readonly mounted = new Set<string>();
   private readonly expose?: ResolvedExpose;
   /** The authentication preset as resolved (port, upstream, Secret and key, realm, image), with `authProxy`. */
   public readonly authProxy?: AuthProxy;
@@ -364,6 +365,10 @@ export class SidecarPod extends Construct {
       ...(this.auth ? [{ spec: this.auth.container, role: 'sidecar' as Role, where: 'auth-proxy sidecar' }] : []),
     ];
     this.validateContainers(planned);
+    const unused = (props.volumes ?? []).filter((v) => !this.mounted.has(v.name) && v.name !== gitSync?.volume);
+    if (unused.length) {
+      throw new Error(`volumes "${unused.map((v) => v.name).join('", "')}" ${unused.length === 1 ? 'is' : 'are'} declared but mounted by no container: mount ${unused.length === 1 ? 'it' : 'them'} or remove ${unused.length === 1 ? 'it' : 'them'}`);
+    }
     this.containerNames = planned.map((p) => p.spec.name);
     if (this.createService) {
       this.serviceTargetPort = this.resolveServiceTarget(props, planned, app);
@@ -430,6 +435,10 @@ export class SidecarPod extends Construct {
     if (v.defaultMode !== undefined && !(Number.isInteger(v.defaultMode) && v.defaultMode >= 0 && v.defaultMode <= 0o777)) {
       throw new Error(`${where} "${v.name}" defaultMode must be an octal file mode 0-0o777, got ${v.defaultMode}`);
     }
+    if (v.sizeLimit !== undefined && !(v.sizeLimit instanceof Size)) {
+      throw new Error(`${where} "${v.name}" sizeLimit must be a cdk8s Size such as Size.mebibytes(64), got ${JSON.stringify(v.sizeLimit)}`);
+    }
+    if (v.memory !== undefined) validateBoolean(v.memory, `${where} "${v.name}" memory`);
     if ((v.sizeLimit !== undefined || v.memory) && (v.configMap !== undefined || v.secret !== undefined)) {
       throw new Error(`${where} "${v.name}" sizeLimit and memory apply to emptyDir volumes only`);
     }
@@ -551,6 +560,12 @@ export class SidecarPod extends Construct {
           throw new Error(`${where}.volume must be a declared volume (declared: ${[...this.volumes.keys()].join(', ') || 'none'}), got ${JSON.stringify(m.volume)}`);
         }
         validateAbsolutePath(m.path, `${where}.path`);
+        if (m.path === '/') throw new Error(`${where}.path must not be "/" (it would hide the container's root filesystem), got "/"`);
+        const decl = this.volumes.get(m.volume)!;
+        if (m.readOnly === false && (decl.configMap !== undefined || decl.secret !== undefined)) {
+          throw new Error(`${where}.readOnly must not be false for the ${decl.secret !== undefined ? 'Secret' : 'ConfigMap'} volume "${m.volume}": the kubelet mounts it read-only whatever is asked`);
+        }
+        this.mounted.add(m.volume);
         if (paths.has(m.path)) throw new Error(`${p.where} "${name}" mounts two volumes at "${m.path}"`);
         paths.add(m.path);
         if (m.subPath !== undefined) validateRelativePath(m.subPath, `${where}.subPath`);

@@ -10,7 +10,7 @@ import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverN
 import { DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps } from './security';
 import {
   validateBoolean, validateConfigMapKey, validateDnsLabel, validateHeaderValue, validateHttpPath, validatePositiveInteger, validateResources,
-  validateFileExtension, validateHeaderName, validateKnownProps, validateMediaType, validateUnprivilegedPort,
+  validateFileExtension, validateHeaderName, validateKnownProps, validateMediaType, validateRecord, validateUnprivilegedPort,
 } from './validate';
 import { DEFAULT_CONTENT_TYPES, FALLBACK_CONTENT_TYPE, renderMimeTypes, renderNginxConf } from './static-site/nginx-conf';
 import { NGINX_UNPRIVILEGED_IMAGE } from './images';
@@ -261,8 +261,8 @@ export class StaticSite extends Construct {
     this.immutableContent = validateBoolean(props.immutableContent ?? false, 'immutableContent');
     this.htmlCacheControl = validateHeaderValue(props.htmlCacheControl ?? 'no-cache', 'htmlCacheControl');
     this.assetCacheControl = validateHeaderValue(props.assetCacheControl ?? 'public, max-age=3600', 'assetCacheControl');
-    this.responseHeaders = resolveHeaders(props.responseHeaders ?? {});
-    this.contentTypes = resolveContentTypes(props.contentTypes ?? {});
+    this.responseHeaders = resolveHeaders(validateRecord(props.responseHeaders, 'responseHeaders'));
+    this.contentTypes = resolveContentTypes(validateRecord(props.contentTypes, 'contentTypes'));
     this.resources = validateResources(props.resources ?? DEFAULT_RESOURCES, 'resources')!;
     this.labels = recommendedLabels({ name: 'static-site', instance: this.name, component: 'web-server' });
     this.selector = selectorLabels(this.labels);

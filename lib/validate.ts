@@ -465,3 +465,10 @@ export function validateList<T>(value: T[] | undefined, prop: string): T[] {
   if (!Array.isArray(value)) throw new Error(`${prop} must be a list, got ${JSON.stringify(value)}`);
   return value;
 }
+
+/** A plain object used as a map (not an array, not null), or undefined when optional. */
+export function validateRecord<T>(value: Record<string, T> | undefined, prop: string): Record<string, T> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${prop} must be an object of name to value, got ${JSON.stringify(value)}`);
+  return value;
+}

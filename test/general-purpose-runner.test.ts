@@ -411,6 +411,7 @@ describe('GeneralPurposeRunner validation', () => {
     ['the entrypoint script is only white space', () => ({ scripts: { 'main.py': ' \n', 'lib/__init__.py': '' }, entrypoint: 'main.py' }), /entrypoint script "main.py" must not be empty/],
     ['the scripts map is empty', () => ({ scripts: {} }), /scripts must contain at least one file/],
     ['the entrypoint is empty', () => ({ scripts: HELLO, entrypoint: '' }), /entrypoint must not be empty, got ""/],
+    ['a bundle option is set without a bundle', () => ({ scripts: HELLO, bundleMountPath: '/opt/b' }), /bundleMountPath only applies with bundle, got bundleMountPath "\/opt\/b" without a bundle/],
     ['a prop is misspelled', () => ({ scripts: HELLO, replica: 2 }) as never, /GeneralPurposeRunner props has no option "replica" \(did you mean "replicas"\?\)/],
     ['a prop of the old API is given', () => ({ scripts: HELLO, ingressHost: 'a.example.com' }) as never, /GeneralPurposeRunner props has no option "ingressHost"/],
     ['an RBAC rule field is misspelled', () => ({ scripts: HELLO, rules: [{ resources: ['pods'], verb: ['get'] }] }) as never, /rules\[0\] has no option "verb" \(did you mean "verbs"\?\)/],

@@ -218,6 +218,7 @@ describe('ImmutableConfigInit', () => {
       ['the image has no tag', { image: 'registry.example.com/app-config' }, /image must be pinned with a tag or a digest, got "registry.example.com\/app-config"/],
       ['the image is latest', { image: 'busybox:latest' }, /image must not use the floating "latest" tag/],
       ['the image is empty', { image: '' }, /image must be a non-empty image reference, got ""/],
+      ['sizeLimit is a number, not a Size', { sizeLimit: 5 as never }, /sizeLimit must be a cdk8s Size such as Size.mebibytes\(16\), got 5/],
       ['a prop is misspelled', { initMountpath: '/out' } as never, /ImmutableConfigInit props has no option "initMountpath" \(did you mean "initMountPath"\?\)/],
       ['configPaths is missing with CopyStyle.COMMAND', { configPaths: undefined }, /configPaths must list at least one absolute path inside the config image with CopyStyle.COMMAND, got undefined/],
       ['configPaths is empty', { configPaths: [] }, /configPaths must list at least one/],

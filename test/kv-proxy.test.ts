@@ -622,6 +622,7 @@ describe('KvProxy', () => {
       ['port is out of range', { port: 70000 }, /port must be an integer 1024-65535 .*got 70000/],
       ['port is privileged', { port: 80 }, /port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 80/],
       ['the image runs a Node.js line the server does not support', { image: 'node:18.20.4-alpine' }, /image must run Node.js 22 or 24 \(the versions the server supports\), got "node:18.20.4-alpine" \(Node.js 18\)/],
+      ['the label selector is not a string', { labelSelector: 5 as never }, /labelSelector must be a string such as "app=kv,tier in \(a,b\)", got 5/],
       ['the image floats on a Node.js tag without a version', { image: 'node:lts-alpine' }, /image must name the Node.js version in its tag .*got "node:lts-alpine"/],
       ['the image runs Node.js 20', { image: 'mirror.example.com/library/node:20-slim' }, /image must run Node.js 22 or 24 .*\(Node.js 20\)/],
       ['namespaces is left out', { namespaces: undefined }, /namespaces is required/],

@@ -127,7 +127,6 @@ describe('sidecars, init containers and shared volumes', () => {
       { name: 'shared', sizeLimit: Size.mebibytes(32) },
       { name: 'settings', configMap: 'shop-settings' },
       { name: 'creds', secret: 'shop-creds' },
-      { name: 'cache', memory: true },
     ],
   };
 
@@ -162,8 +161,11 @@ describe('sidecars, init containers and shared volumes', () => {
     assertValid(objects, { external: ['ConfigMap/test/shop-settings', 'Secret/test/shop-creds'] });
   });
 
-  test('an unmounted memory volume is still declared as a tmpfs emptyDir', () => {
-    const { objects } = synth({ ...props, app: { ...APP, volumeMounts: [{ volume: 'cache', path: '/cache', readOnly: false }] } });
+  test('a memory volume is a tmpfs emptyDir', () => {
+    const { objects } = synth({
+      ...props, volumes: [...props.volumes!, { name: 'cache', memory: true }],
+      app: { ...APP, volumeMounts: [{ volume: 'shared', path: '/www' }, { volume: 'settings', path: '/etc/app' }, { volume: 'cache', path: '/cache', readOnly: false }] },
+    });
     expect(volume(objects, 'shop', 'cache')).toEqual({ name: 'cache', emptyDir: { medium: 'Memory' } });
   });
 
@@ -636,6 +638,9 @@ describe('fails when', () => {
     expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's', networkPolicy: false } } as never)).toThrow(/authProxy has no option "networkPolicy"/);
     expect(() => synth({ app: { ...APP, writableTmp: 'yes' } as never })).toThrow(/app.writableTmp must be true or false, got "yes"/);
   });
+  test('the signal reload names no process', () => {
+    expect(() => HotPlugReload.signal({} as never)).toThrow(/^hotPlug reload processName is required$/);
+  });
   test('the git-sync period is a number, not a Duration', () => {
     expect(() => synth({ content: { repo: REPO, period: 30 as never } })).toThrow(/content.period must be a cdk8s Duration such as Duration.seconds\(30\), got 30/);
   });
@@ -643,6 +648,16 @@ describe('fails when', () => {
     expect(() => synth({ app: APP, volumes: { name: 'v' } as never })).toThrow(/volumes must be a list, got \{"name":"v"\}/);
     expect(() => synth({ app: APP, sidecars: APP as never })).toThrow(/sidecars must be a list/);
     expect(() => synth({ app: { ...APP, ports: [8080 as never] } })).toThrow(/app.ports\[0\] must be a port \{ number, name\? \}, got 8080/);
+  });
+  test('a declared volume is mounted by no container (it would be dropped silently)', () => {
+    expect(() => synth({ app: APP, volumes: [{ name: 'cache', memory: true }] })).toThrow(/volumes "cache" is declared but mounted by no container: mount it or remove it/);
+  });
+  test('a mount is malformed for its volume', () => {
+    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 's', path: '/s', readOnly: false }] }, volumes: [{ name: 's', secret: 'x' }] }))
+      .toThrow(/app.volumeMounts\[0\].readOnly must not be false for the Secret volume "s": the kubelet mounts it read-only whatever is asked/);
+    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'v', path: '/' }] }, volumes: [{ name: 'v' }] })).toThrow(/app.volumeMounts\[0\].path must not be "\/"/);
+    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'v', path: '/v' }] }, volumes: [{ name: 'v', sizeLimit: 64 as never }] }))
+      .toThrow(/volumes\[0\] "v" sizeLimit must be a cdk8s Size such as Size.mebibytes\(64\), got 64/);
   });
   test('createService is false but Service options are set', () => {
     expect(() => synth({ app: APP, createService: false, ingress: { host: 'a.example.com' } })).toThrow(/ingress needs the Service: remove it or set createService to true/);

@@ -520,6 +520,11 @@ describe('StaticSite bad input', () => {
     expect(() => synth({ content: HELLO, serviceType: 'nodeport' as kplus.ServiceType })).toThrow(/serviceType must be one of .*got "nodeport" \(did you mean "NodePort"\?\)/);
     expect(() => synth({ content: HELLO, spaFallback: 'false' as unknown as boolean })).toThrow(/spaFallback must be true or false, got "false"/);
   });
+  test('fails when a map prop is a list, an annotation is not a string, or a PodDisruptionBudget protects nothing', () => {
+    expect(() => synth({ content: HELLO, responseHeaders: ['X-A'] as never })).toThrow(/responseHeaders must be an object of name to value, got \["X-A"\]/);
+    expect(() => synth({ content: HELLO, ingress: { annotations: { 'a.io/b': 5 as never } } })).toThrow(/ingress.annotations "a.io\/b" must be a string, got 5/);
+    expect(() => synth({ content: HELLO, replicas: 2, podDisruptionBudget: { maxUnavailable: 2 } })).toThrow(/podDisruptionBudget.maxUnavailable must be below replicas \(2\) to keep a pod through a drain, got 2/);
+  });
   test('fails when nginx asks for more than its limits', () => {
     expect(() => synth({ content: HELLO, resources: { cpu: { request: kplus.Cpu.millis(600), limit: kplus.Cpu.millis(500) } } }))
       .toThrow(/resources.cpu.request must not exceed resources.cpu.limit, got request 600m and limit 500m/);

@@ -10,7 +10,7 @@ import { validateImage } from '../image';
 import { GIT_SYNC_IMAGE as GIT_SYNC, NGINX_UNPRIVILEGED_IMAGE, PYTHON_IMAGE } from '../images';
 import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER } from '../security';
 import {
-  validateAbsolutePath, validateAuthRealm, validateGitRef, validateGitRepo, validatePathSegment, validateConfigMapKey, validateDnsSubdomain, validatePort, validatePositiveInteger, validateUnprivilegedPort,
+  required, validateAbsolutePath, validateAuthRealm, validateGitRef, validateGitRepo, validatePathSegment, validateConfigMapKey, validateDnsSubdomain, validatePort, validatePositiveInteger, validateUnprivilegedPort,
 } from '../validate';
 import type { SidecarPodContainer, SidecarPodVolumeMount } from '../sidecar-pod';
 import { renderAuthProxyConfig } from './nginx-auth';
@@ -213,7 +213,7 @@ export class HotPlugReload {
 
   /** Signal the app after every sync, from git-sync's exec hook through a shared process namespace. */
   public static signal(options: SignalReloadOptions): HotPlugReload {
-    const name = options.processName;
+    const name = required(options?.processName, 'hotPlug reload processName');
     if (typeof name !== 'string' || !/^[^/\s]{1,15}$/.test(name)) {
       throw new Error(`hotPlug reload processName must be a process name of 1-15 characters without "/" or spaces (as in /proc/<pid>/comm), got "${name}"`);
     }
