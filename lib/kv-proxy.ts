@@ -45,16 +45,16 @@ export const KV_PROXY_ENTRY = 'server.js';
  */
 export const KV_PROXY_TOKEN_KEYS = ['read-tokens', 'write-tokens', 'metrics-tokens'] as const;
 
-/**
- * Node.js flags the proxy runs with: young-generation semi-spaces of 2 MiB
- * instead of 16, which keeps RSS with 1,000 cached ConfigMaps of 100 keys under
- * 80 MiB (see `npm run bench -- --only=kv-memory`).
- */
 /** Every prop of {@link KvProxyProps}: anything else is refused (the compiler keeps this list complete). */
 const KV_PROXY_PROPS: Record<keyof Required<KvProxyProps>, true> = {
   name: true, namespaces: true, configMapNames: true, labelSelector: true, writes: true, discovery: true, tokenSecretName: true, replicas: true, image: true, user: true, port: true, resources: true, maxBodyBytes: true, maxWaitSeconds: true, shutdownTimeoutSeconds: true, drainDelaySeconds: true, sourceDir: true, accessLog: true, upstreamTimeoutSeconds: true, catchUpTimeoutSeconds: true, metricsPort: true, metricsAuth: true, metricsAllowFrom: true, apiServerCidrs: true, apiServerPorts: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true,
 };
 
+/**
+ * Node.js flags the proxy runs with: young-generation semi-spaces of 2 MiB
+ * instead of 16, which keeps RSS with 1,000 cached ConfigMaps of 100 keys under
+ * 80 MiB (see `npm run bench -- --only=kv-memory`).
+ */
 export const KV_PROXY_NODE_FLAGS = ['--max-semi-space-size=2'] as const;
 
 /** How much of each request the server logs (`KV_ACCESS_LOG`). */
@@ -63,7 +63,7 @@ export enum KvProxyAccessLog {
   OFF = 'off',
   /** One line per request answered 4xx or 5xx, or abandoned by the client (499). */
   ERRORS = 'errors',
-  /** One line per request (costs about a quarter of GET throughput). */
+  /** One line per request (measured at 14-20 % of GET throughput at 64 connections; see docs/benchmarks.md). */
   ALL = 'all',
 }
 
@@ -135,7 +135,8 @@ export interface KvProxyProps extends ExposeOptions {
 
   /**
    * Name of the Secret, created out of band, holding the client bearer tokens
-   * under the keys `read-tokens` and `write-tokens` (one token per line).
+   * under the keys `read-tokens`, `write-tokens` and, with `metricsAuth: 'token'`,
+   * `metrics-tokens` (one token per line).
    * Mounted at /etc/kv-proxy/tokens; the server re-reads it when it changes.
    * @default - `<name>-tokens`
    */
