@@ -95,6 +95,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const CM = (ns: string, name?: string) => `/api/v1/namespaces/${ns}/configmaps${name ? `/${name}` : ''}`;
 
+// The stand-in Kubernetes API itself (test/support/fake-kube-api.js): these tests keep it honest for the kv-proxy
+// tests that still need it (faults, delays and held-back watch events on demand, counted API calls; each of those
+// tests says why it uses the stand-in). They need no real server; the real kube-apiserver (test/support/kube.ts)
+// is what the KvProxy is proven against in kv-proxy.kube.test.ts and kv-proxy.real-api.test.ts.
 describe('FakeKubeApi', () => {
   let api: FakeKubeApi;
   let base: string;

@@ -10,6 +10,19 @@ import {
 // request, has a configurable access log, refuses bodies that are not JSON,
 // bounds upstream waits, lets a client read its writes on any replica, and
 // keeps /metrics off the open port on request. Each test runs the real server.
+//
+// Every test here but one (the in-process failure after writeHead) talks to the
+// stand-in Kubernetes API (test/support/fake-kube-api.js, through the harness),
+// not to the real kube-apiserver (test/support/kube.ts). Why, per describe/test:
+//  - needs it: faults on demand (an API server that accepts and never
+//    answers, a chosen answer body, a delay per patch), watch events held back
+//    (a replica or a cache that is behind), bookmarks every 200 ms, and
+//    counting the API calls the proxy makes (no patch, fewer patches);
+//  - also proven on the real server: points 1, 2 and 8 in
+//    kv-proxy.real-api.test.ts (source 403, immutable 409, __proto__ keys,
+//    ?min-index across three replicas and its 504);
+//  - could move: the access log, Content-Type, /metrics and key-name tests run
+//    on the stand-in for speed; the real server could produce them.
 
 afterAll(() => agent.destroy());
 
@@ -46,6 +59,8 @@ describe('1. the proxy never writes the ConfigMaps it runs from, nor immutable o
   });
   afterAll(() => f?.close());
 
+  // Stand-in (also proven on the real server): in test/kv-proxy.real-api.test.ts (1. writes to the source ConfigMap are 403; ...);
+  // here it also counts the API calls the proxy makes (no patch, no create reached the API server).
   test('PUT, POST and DELETE on the source ConfigMap are 403 and never reach the API server', async () => {
     // WHEN
     const putKey = await put(kv(`default/${SOURCE_CM}/server.js`), 'require("child_process").exec("steal")');
@@ -61,6 +76,7 @@ describe('1. the proxy never writes the ConfigMaps it runs from, nor immutable o
     expect(f.api.countCalls({ verb: 'patch' }) + f.api.countCalls({ verb: 'create' })).toBe(0);
   });
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('with a name prefix, no version of the source can be written or created (a deleted one re-created, the next one)', async () => {
     const create = await post(kv('apps/kv-proxy-server-feedbeef00'), { 'server.js': 'evil' });
     const putNew = await put(kv('apps/kv-proxy-server-0000000000/server.js'), 'evil');
@@ -69,12 +85,15 @@ describe('1. the proxy never writes the ConfigMaps it runs from, nor immutable o
     expect(f.api.getObject('configmaps', 'apps', 'kv-proxy-server-feedbeef00')).toBeUndefined();
   });
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('the source is still readable (it is the public code)', async () => {
     const res = await get(kv(`default/${SOURCE_CM}/server.js`));
     expect(res.status).toBe(200);
     expect(res.text).toBe('// the reviewed code');
   });
 
+  // Stand-in (also proven on the real server): the 409 in test/kv-proxy.real-api.test.ts (1. ... to an immutable one 409 ...);
+  // here it also counts the API calls the proxy makes (no patch).
   test('writes to an immutable ConfigMap are 409 with a clear message, without a patch', async () => {
     // WHEN
     const res = await put(kv('apps/frozen/a'), '2');
@@ -87,6 +106,8 @@ describe('1. the proxy never writes the ConfigMaps it runs from, nor immutable o
     expect(f.api.getObject('configmaps', 'apps', 'frozen')?.data).toEqual({ a: '1' });
   });
 
+  // Stand-in (needs it): the watch event is held back on demand (eventDelayMs) so the cache surely does not know yet and
+  // the 422 path is taken; the real-server test in test/kv-proxy.real-api.test.ts accepts either path.
   test('a ConfigMap made immutable after the cache saw it is 409 from the API server\'s 422', async () => {
     // GIVEN the cache may not know yet: the API server's refusal is mapped too
     await post(kv('apps/soon-frozen'), { a: '1' });
@@ -112,6 +133,8 @@ describe('2. keys named like Object.prototype members are ordinary keys, and eve
 
   const names = ['__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf', '__defineGetter__', 'isPrototypeOf'];
 
+  // Stand-in (also proven on the real server, in part): __proto__, constructor and toString in test/kv-proxy.real-api.test.ts
+  // (2. __proto__, constructor and toString are ordinary keys ...); the other names run on the stand-in for speed.
   test.each(names)('%s: PUT twice, GET, GET all, DELETE, all answered at once', async (key) => {
     // WHEN
     const first = await put(kv(`default/proto-${key.replace(/_/g, 'u').toLowerCase()}/${key}`), 'one');
@@ -128,6 +151,7 @@ describe('2. keys named like Object.prototype members are ordinary keys, and eve
     expect(Object.entries(all.json)).toEqual([[key, 'two']]);
   });
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('a key that does not exist is 404 even when Object.prototype has a member of that name', async () => {
     await post(kv('default/plain'), { a: '1' });
     for (const key of names) {
@@ -139,6 +163,7 @@ describe('2. keys named like Object.prototype members are ordinary keys, and eve
     expect((await get(kv('default/plain'))).json).toEqual({ a: '1' });
   });
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('a JSON body with such keys merges them as data, and ?prefix and ?keys list them', async () => {
     const res = await post(kv('default/proto-json'), '{"__proto__":"p","constructor":"c","toString":"t"}');
     const prefixed = await get(`${kv('default/proto-json')}?prefix=__`);
@@ -150,6 +175,7 @@ describe('2. keys named like Object.prototype members are ordinary keys, and eve
     expect(Object.keys(f.api.getObject('configmaps', 'default', 'proto-json')?.data).sort()).toEqual(['__proto__', 'constructor', 'toString']);
   });
 
+  // Stand-in (needs it): an injected answer with a chosen body (a misbehaving gateway); the real server never sends it.
   test('a write answer that lacks the key never reads an inherited member: 200 with the value written', async () => {
     // GIVEN an API answer (a misbehaving gateway, say) whose data does not hold the key just written
     await put(kv('default/odd-answer/a'), '1');
@@ -166,12 +192,14 @@ describe('2. keys named like Object.prototype members are ordinary keys, and eve
     }
   });
 
+  // Stand-in: sums up the tests of this block (their reasons above).
   test('the server stayed up and answered everything', async () => {
     expect(f.proxy.running).toBe(true);
     expect(f.proxy.logs.filter((l) => l.level === 'error' && l.route !== '/readyz')).toEqual([]);
   });
 });
 
+// No API server at all, stand-in or real: the app runs in-process with a fake cache.
 describe('2. a failure after the headers are sent closes the connection at once', () => {
   // The one injected fault: a handler dependency that throws after writeHead
   // (corrupt data reaching the response), run in-process with the real app.
@@ -212,6 +240,7 @@ describe('2. a failure after the headers are sent closes the connection at once'
   });
 });
 
+// Stand-in (could move): the API server plays no part; runs on the stand-in for speed.
 describe('3. the access log is configurable and cheap by default', () => {
   test('default (errors): no line for successful requests, one per 4xx/5xx', async () => {
     const f = await fixture();
@@ -275,6 +304,7 @@ describe('3. the access log is configurable and cheap by default', () => {
   });
 });
 
+// Stand-in (could move): the proxy refuses these itself; runs on the stand-in for speed; the real server could produce this.
 describe('5. JSON bodies need Content-Type: application/json', () => {
   let f: Fixture;
   const kv = (p: string) => `${f.url}/kv/${p}`;
@@ -312,6 +342,7 @@ describe('5. JSON bodies need Content-Type: application/json', () => {
   });
 });
 
+// Stand-in (needs it): faults on demand: the API server accepts and never answers (hang), or delays each patch.
 describe('6. an API server that accepts connections but never answers', () => {
   test('a write answers 503 with Retry-After within the default upstream timeout (3 s)', async () => {
     const f = await fixture({ env: { KV_WRITE_ENABLED: 'true' }, rbac: { writes: true } });
@@ -335,6 +366,7 @@ describe('6. an API server that accepts connections but never answers', () => {
     }
   });
 
+  // Stand-in (needs it): a 20 ms delay injected per patch, and the patches the proxy makes counted.
   test('concurrent writers to one ConfigMap are coalesced: far fewer patches than writes, every key kept', async () => {
     const f = await fixture({ env: { KV_WRITE_ENABLED: 'true' }, rbac: { writes: true } });
     try {
@@ -370,6 +402,8 @@ describe('6. an API server that accepts connections but never answers', () => {
   });
 });
 
+// The plain path (a write on one replica read on the others with ?min-index, and the 504) is also proven on the
+// real server in test/kv-proxy.real-api.test.ts (8. a write through one proxy is read through the other two ...).
 describe('8. read-your-writes across replicas: three proxies, one API server', () => {
   let f: Fixture;
   let replicas: string[];
@@ -381,6 +415,7 @@ describe('8. read-your-writes across replicas: three proxies, one API server', (
   });
   afterAll(() => f?.close());
 
+  // Stand-in (needs it): the watch is made slow on demand (eventDelayMs), so the other replicas are surely behind.
   test('a write through one replica is read on the others with its index, even when their watch is slow', async () => {
     // GIVEN every replica has the ConfigMap, and the watch then slows down
     await post(`${replicas[0]}/kv/default/ryw`, { v: '0' });
@@ -411,6 +446,8 @@ describe('8. read-your-writes across replicas: three proxies, one API server', (
     }
   });
 
+  // Stand-in (needs it): bookmarks every 200 ms on demand (the harness's bookmarkIntervalMs); the real server sends them
+  // at its own pace.
   test('a write to another ConfigMap is waited for through watch progress (bookmarks), not only that object', async () => {
     const written = await post(`${replicas[0]}/kv/apps/elsewhere`, { x: '1' });
     const index = written.headers['x-kv-index'] as string;
@@ -420,6 +457,7 @@ describe('8. read-your-writes across replicas: three proxies, one API server', (
     expect(res.text).toBe('1');
   });
 
+  // Stand-in (also proven on the real server): in test/kv-proxy.real-api.test.ts (8. ..., the late ?min-index answered 504).
   test('an index the replica has not seen within KV_CATCH_UP_TIMEOUT_SECONDS is 504 with a clear message', async () => {
     await post(`${replicas[0]}/kv/default/future`, { v: '1' });
     const future = String(BigInt(f.api.resourceVersion) + 1000n);
@@ -431,12 +469,14 @@ describe('8. read-your-writes across replicas: three proxies, one API server', (
     expect(Date.now() - started).toBeGreaterThanOrEqual(1800);
   });
 
+  // Stand-in (could move): the proxy refuses it itself; runs on the stand-in for speed.
   test('a min-index that is not an integer resourceVersion is 400', async () => {
     const res = await get(`${replicas[1]}/kv/default/future/v?min-index=abc`);
     expect(res.status).toBe(400);
     expect(res.json.error).toMatch(/min-index/);
   });
 
+  // Stand-in (needs it): the watch is made slow on demand (eventDelayMs), so the replica is surely behind.
   test('a blocking read (?index=) on a replica that is behind waits instead of answering the older value', async () => {
     await post(`${replicas[0]}/kv/default/block`, { v: '0' });
     for (const r of replicas) await waitFor('the replicas', async () => (await get(`${r}/kv/default/block/v`)).text === '0' || undefined);
@@ -452,6 +492,7 @@ describe('8. read-your-writes across replicas: three proxies, one API server', (
   });
 });
 
+// Stand-in (could move): the API server plays no part; runs on the stand-in for speed.
 describe('4. /metrics off the open port, or behind a token', () => {
   test('KV_METRICS_PORT serves /metrics on its own port only', async () => {
     const metricsPort = await new Promise<number>((resolve) => {

@@ -11,9 +11,26 @@ import {
 
 // The kv-proxy runtime, run as it runs in the pod: `node server.js` with env,
 // against a stand-in Kubernetes API, spoken to over real HTTP (test/support/kv-proxy-harness.ts).
+//
+// Why the stand-in (test/support/fake-kube-api.js) and not the real
+// kube-apiserver (test/support/kube.ts) here; each describe/test says which applies:
+//  - needs it: faults injected on demand (a chosen status, a dropped
+//    connection, a delay), watch events held back, watches ended on demand, a
+//    first list that fails, and counting or inspecting the API calls the proxy
+//    makes (a witness independent of the proxy's own metrics);
+//  - also proven on the real server: the seed flow, 32 writers, blocking reads,
+//    discovery, the outage and the 410 relist are run against kube-apiserver in
+//    kv-proxy.kube.test.ts, __proto__ keys in kv-proxy.real-api.test.ts, the
+//    construct's Roles in kv-proxy.source.test.ts; here they run fast and count calls;
+//  - could move: the rest runs on the stand-in for speed (one process, no TLS,
+//    no etcd); the real server could produce these conditions.
+// The permission table the stand-in enforces is the harness's contractRbac(),
+// an imitation of the construct's Roles; the real Roles are decided by
+// kube-apiserver in kube-rbac.test.ts and kv-proxy.source.test.ts.
 
 afterAll(() => agent.destroy());
 
+// One proxy and one stand-in for the whole block; each test below says why it runs here.
 describe('kv-proxy with writes and discovery enabled', () => {
   let f: Fixture;
   let kv: (p: string) => string;
@@ -27,6 +44,8 @@ describe('kv-proxy with writes and discovery enabled', () => {
   });
   afterAll(() => f?.close());
 
+  // Stand-in (also proven on the real server): in test/kv-proxy.kube.test.ts (the seed's test.sh flow: GET, POST {key, key2}, GET);
+  // here it also counts the API calls (no GET reaches the API server).
   test('the seed test.sh flow: GET, POST two keys, GET', async () => {
     // GIVEN the ConfigMap does not exist
     // WHEN
@@ -46,6 +65,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(f.api.countCalls({ verb: 'get' })).toBe(0);
   });
 
+  // Stand-in (needs it): counts the API calls the proxy makes (exactly one patch).
   test('POST merges into existing keys and answers the full object', async () => {
     // GIVEN
     f.api.setConfigMap('default', 'merge', { a: '1', b: '2' });
@@ -59,6 +79,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(patches).toHaveLength(1);
   });
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('single keys: PUT a raw value, GET it as text, DELETE it', async () => {
     // WHEN
     const putRes = await put(kv('default/single/greeting'), 'hello\nworld');
@@ -80,6 +101,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(f.api.getObject('configmaps', 'default', 'single')?.data).toEqual({});
   });
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('DELETE /kv/<ns>/<cm>?key=K removes one key and 404s for an absent one', async () => {
     await post(kv('default/seedstyle'), { keep: '1', drop: '2' });
     const res = await del(`${kv('default/seedstyle')}?key=drop`);
@@ -93,6 +115,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect((await get(kv('default/seedstyle'))).json).toEqual({ keep: '1' });
   });
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('?keys lists key names and ?prefix filters', async () => {
     await post(kv('default/listing'), { 'app.a': '1', 'app.b': '2', other: '3' });
     const keys = await get(`${kv('default/listing')}?keys`);
@@ -103,6 +126,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(prefixedKeys.json).toEqual(['app.a', 'app.b']);
   });
 
+  // Stand-in (also proven on the real server): in test/kv-proxy.real-api.test.ts (2. __proto__, constructor and toString are ordinary keys through the real API server).
   test('keys such as __proto__ are stored as plain data', async () => {
     const res = await post(kv('default/proto'), '{"__proto__":"x","constructor":"y"}');
     expect(res.status).toBe(200);
@@ -110,6 +134,8 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(f.api.getObject('configmaps', 'default', 'proto')?.data).toEqual(JSON.parse('{"__proto__":"x","constructor":"y"}'));
   });
 
+  // Stand-in (needs it): counts the API calls the proxy makes (three patches answered 409: the precondition travelled
+  // to the API server). The 412s themselves the real server could produce (it answers 409 Conflict on a stale resourceVersion).
   test('compare-and-set: If-Match with the current ETag succeeds, a stale one is 412', async () => {
     // GIVEN
     const created = await post(kv('default/cas'), { counter: '1' });
@@ -138,6 +164,8 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(f.api.countCalls({ verb: 'patch', name: 'cas', status: 409 })).toBe(3);
   });
 
+  // Stand-in (also proven on the real server): in test/kv-proxy.kube.test.ts (32 concurrent writers x 50 distinct keys into one new ConfigMap:
+  // every key kept, exactly one create); here it runs in about a second and counts the creates at the API side.
   test('32 concurrent writers x 50 distinct keys into one new ConfigMap keep all 1,600 keys', async () => {
     // WHEN
     const statuses: number[] = [];
@@ -159,6 +187,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(f.api.countCalls({ verb: 'create', name: '', status: 201, namespace: 'apps' })).toBe(1);
   });
 
+  // Stand-in (needs it): counts the API calls the proxy makes (at most one for 1,000 reads).
   test('reads come from the cache: 1,000 GETs cause no API calls', async () => {
     // GIVEN
     await post(kv('default/hot'), { flag: 'on' });
@@ -175,6 +204,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(f.api.calls.length).toBeLessThanOrEqual(1);
   });
 
+  // Stand-in (needs it): watch events held back on demand (eventDelayMs), which the real server cannot be told to do.
   test('a write is readable at once, before the watch delivers it, and reads never go backwards', async () => {
     // GIVEN a slow watch
     await post(kv('default/ryw'), { v: '0' });
@@ -201,6 +231,8 @@ describe('kv-proxy with writes and discovery enabled', () => {
     }
   });
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this (a change by another client is
+  // also seen through the watch in test/kv-proxy.kube.test.ts, blocking reads and the outage test; the deletion is not).
   test('a change by another client reaches readers through the watch', async () => {
     await post(kv('default/external'), { v: '1' });
     f.api.patchObject('configmaps', 'default', 'external', { data: { v: '2' } });
@@ -209,6 +241,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     await waitFor('the deletion', async () => (await get(kv('default/external'))).status === 404 || undefined, 2000);
   });
 
+  // Stand-in (also proven on the real server): in test/kv-proxy.kube.test.ts (blocking reads: ?index&wait answers when the ConfigMap changes, not before).
   test('a blocking read returns as soon as the ConfigMap changes', async () => {
     // GIVEN
     const first = await post(kv('default/blocking'), { v: '1' });
@@ -228,6 +261,8 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(elapsed).toBeLessThan(2000);
   });
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this (the hold for the
+  // wait is also proven in test/kv-proxy.kube.test.ts, blocking reads; the old index answered at once is not).
   test('a blocking read with an old index returns at once, one with the current index after wait', async () => {
     const first = await post(kv('default/blocking2'), { v: '1' });
     const index = first.headers['x-kv-index'] as string;
@@ -244,6 +279,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(elapsed).toBeLessThan(2000);
   });
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('a blocking read on a missing ConfigMap (index 0) returns when it is created', async () => {
     const pending = get(`${kv('default/born-later')}?index=0&wait=10s`);
     await sleep(200);
@@ -253,6 +289,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(res.json).toEqual({ hello: 'world' });
   });
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('If-None-Match with the current ETag is 304', async () => {
     const first = await post(kv('default/conditional'), { a: '1' });
     const res = await get(kv('default/conditional'), READ_TOKEN, { 'If-None-Match': first.headers.etag as string });
@@ -260,6 +297,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(res.text).toBe('');
   });
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('HEAD answers the GET headers without a body', async () => {
     const first = await post(kv('default/headed'), { a: '1' });
     const res = await call('HEAD', kv('default/headed/a'), { token: READ_TOKEN });
@@ -269,6 +307,9 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(res.text).toBe('');
   });
 
+  // Stand-in (also proven on the real server, in part): in test/kv-proxy.kube.test.ts (discovery over real Services and EndpointSlices the test
+  // creates: clusterIP, a ready and a not-ready endpoint). The other cases here (headless, ready unset, terminating,
+  // two slices, 403/401) run on the stand-in for speed; the real server could produce them.
   test('discovery answers clusterIP, ports and ready endpoint addresses per Service', async () => {
     // GIVEN
     f.api.setService('default', 'web', { clusterIP: '10.96.1.10', ports: [{ name: 'http', port: 80, targetPort: 8080 }] });
@@ -304,6 +345,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect((await call('GET', `${f.url}/discover/default`)).status).toBe(401);
   });
 
+  // Stand-in (could move): the proxy refuses these itself, the API server plays no part; runs on the stand-in for speed.
   describe('bad input is a 4xx, never a 5xx, and the server stays up', () => {
     const big = (n: number) => 'x'.repeat(n);
     const cases: [string, () => Promise<Reply>, number, RegExp?][] = [
@@ -376,6 +418,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
       expect(notAllowed.headers.allow).toBe('GET, HEAD, POST, PUT, DELETE');
     });
 
+    // Stand-in (needs it): counts the API calls the proxy makes (no patch answered 422: the proxy refused it itself).
     test('a ConfigMap that would grow over 1 MiB is 413', async () => {
       // GIVEN a ConfigMap close to the limit
       f.api.setConfigMap('default', 'nearly-full', { blob: big(1048576 - 200) });
@@ -421,6 +464,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     });
   });
 
+  // Stand-in (needs it): injected faults (a chosen status, a dropped connection) on the proxy's patches.
   test('upstream 5xx and dropped connections are 503 with Retry-After; upstream 401/403 are 502', async () => {
     // GIVEN
     await post(kv('default/faulty'), { a: '1' });
@@ -450,6 +494,8 @@ describe('kv-proxy with writes and discovery enabled', () => {
     }
   });
 
+  // Stand-in (also proven on the real server): in test/kv-proxy.kube.test.ts (an etcd compaction expires the watch: 410 Gone, relist, and the
+  // change made meanwhile is served); here it also counts the API calls (exactly one relist).
   test('a 410 Gone on watch resume makes the cache relist and catch up', async () => {
     // GIVEN changes the watch will not see before the history is compacted
     await post(kv('default/relist-keep'), { v: '1' });
@@ -471,6 +517,9 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(metrics).toMatch(/kv_proxy_watch_restarts_total\{resource="configmaps",reason="expired"\} [1-9]/);
   });
 
+  // Stand-in (needs it): the watch is ended on demand (the real server ends it when the timeoutSeconds the proxy
+  // asks for, 240-300 s, runs out)
+  // and the API calls are counted (no list, the resumed watch's resourceVersion).
   test('a watch the API server ends is resumed from the last resourceVersion, without a relist', async () => {
     await post(kv('default/resume'), { v: '1' });
     const lists = f.api.countCalls({ verb: 'list' });
@@ -484,6 +533,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(Number(resumed.query.resourceVersion)).toBeGreaterThan(1000);
   });
 
+  // Stand-in (could move): the API server plays no part; runs on the stand-in for speed.
   test('client tokens are re-read when the Secret files change', async () => {
     const added = 'rotated-writer-token';
     try {
@@ -500,6 +550,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     }
   });
 
+  // Stand-in (needs it): the http_500 upstream error counted here is the fault injected in the 5xx test above.
   test('/metrics exposes requests by route template, latency, cache size, upstream calls and watch restarts', async () => {
     await get(kv('default/somekey'));
     const res = await call('GET', `${f.url}/metrics`);
@@ -515,6 +566,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(res.text).not.toMatch(/somekey/); // route templates, not raw paths
   });
 
+  // Stand-in (could move): the API server plays no part; runs on the stand-in for speed.
   test('with KV_ACCESS_LOG=all, logs one JSON line per request with the route template, and never a token', async () => {
     await get(kv('default/somekey'), READ_TOKEN);
     await sleep(50);
@@ -530,6 +582,9 @@ describe('kv-proxy with writes and discovery enabled', () => {
     }
   });
 
+  // Stand-in (also proven on the real server): the stand-in's table is contractRbac(), an imitation; the construct's own
+  // Role refused nothing in test/kv-proxy.kube.test.ts (the API server never refused the proxy ...) and test/kv-proxy.source.test.ts;
+  // here the API calls are also inspected (no Secrets, no update or delete).
   test('needed no permission beyond the contract RBAC and never touched Secrets', () => {
     expect(forbiddenCalls(f.api)).toEqual([]);
     expect(f.api.calls.filter((c) => /secrets/.test(c.path))).toEqual([]);
@@ -537,6 +592,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
   });
 });
 
+// Stand-in for this block; the read-only default is also proven on the real server in test/kv-proxy.source.test.ts (read-only (the default): ready and reading; nothing is ever written).
 describe('kv-proxy with defaults (read-only, no discovery)', () => {
   let f: Fixture;
 
@@ -545,12 +601,14 @@ describe('kv-proxy with defaults (read-only, no discovery)', () => {
   });
   afterAll(() => f?.close());
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('reads work with a read token', async () => {
     const res = await get(`${f.url}/kv/default/app`);
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ mode: 'blue' });
   });
 
+  // Stand-in (also proven on the real server): in test/kv-proxy.source.test.ts (read-only (the default): ... nothing is ever written).
   test('writes are refused with 403 and a clear error, even with a write token', async () => {
     const res = await post(`${f.url}/kv/default/app`, { mode: 'green' });
     const key = await put(`${f.url}/kv/default/app/mode`, 'green');
@@ -560,18 +618,24 @@ describe('kv-proxy with defaults (read-only, no discovery)', () => {
     expect(f.api.getObject('configmaps', 'default', 'app')?.data).toEqual({ mode: 'blue' });
   });
 
+  // Stand-in (could move): the API server plays no part; runs on the stand-in for speed.
   test('discovery is 404', async () => {
     const res = await get(`${f.url}/discover/default`);
     expect(res.status).toBe(404);
     expect(res.json.error).toMatch(/KV_DISCOVERY_ENABLED/);
   });
 
+  // Stand-in (needs it): inspects the API calls the proxy makes (only list and watch); that the construct's Role suffices
+  // is also proven on the real server in test/kv-proxy.source.test.ts (read-only ...).
   test('get/list/watch on ConfigMaps is all it needs', () => {
     expect(forbiddenCalls(f.api)).toEqual([]);
     expect(new Set(f.api.calls.map((c) => `${c.verb} ${c.resource}`))).toEqual(new Set(['list configmaps', 'watch configmaps']));
   });
 });
 
+// The construct with names grants patch but no create (kvProxyRules in lib/kv-proxy.ts; proven on the real server in
+// test/kv-proxy.source.test.ts, names given with writes: ... no create). The harness's contractRbac() still grants create here,
+// so the create below passes only on the stand-in: with the construct's Role the real server would refuse it.
 describe('kv-proxy with KV_CONFIGMAP_NAMES and resourceNames-only RBAC', () => {
   let f: Fixture;
 
@@ -588,6 +652,8 @@ describe('kv-proxy with KV_CONFIGMAP_NAMES and resourceNames-only RBAC', () => {
   });
   afterAll(() => f?.close());
 
+  // Stand-in (needs it): inspects the API calls the proxy makes (one list per name, by fieldSelector); that the real
+  // server authorizes them against resourceNames is proven in test/kv-proxy.source.test.ts (names given with writes ...).
   test('lists and watches each name with fieldSelector=metadata.name', () => {
     const listed = f.api.calls.filter((c) => c.verb === 'list').map((c) => `${c.namespace}/${c.query.fieldSelector}`).sort();
     expect(listed).toEqual([
@@ -597,6 +663,7 @@ describe('kv-proxy with KV_CONFIGMAP_NAMES and resourceNames-only RBAC', () => {
     expect(f.api.calls.filter((c) => c.verb === 'watch').every((c) => /^metadata\.name=/.test(c.query.fieldSelector))).toBe(true);
   });
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('serves the named ConfigMaps and refuses others with 403', async () => {
     expect((await get(`${f.url}/kv/default/app-config`)).json).toEqual({ a: '1' });
     const other = await get(`${f.url}/kv/default/secret-ish`);
@@ -605,6 +672,8 @@ describe('kv-proxy with KV_CONFIGMAP_NAMES and resourceNames-only RBAC', () => {
     expect((await post(`${f.url}/kv/default/secret-ish`, { x: 'y' })).status).toBe(403);
   });
 
+  // Stand-in only, see the describe: the create relies on the stand-in's extra create permission; the construct's Role
+  // has none when names are given, so on the real server this would not pass as written.
   test('writes to a named ConfigMap, creating it when missing', async () => {
     const res = await post(`${f.url}/kv/apps/flags`, { beta: 'on' });
     expect(res.status).toBe(200);
@@ -612,11 +681,16 @@ describe('kv-proxy with KV_CONFIGMAP_NAMES and resourceNames-only RBAC', () => {
     expect((await get(`${f.url}/kv/apps/flags/beta`)).text).toBe('on');
   });
 
+  // Stand-in (also proven on the real server, with a difference): the stand-in's table grants create here, which the
+  // construct's Role does not; that the construct's own Role refuses nothing when nothing is created is proven in
+  // test/kv-proxy.source.test.ts (names given with writes ...).
   test('needed no permission beyond the contract RBAC', () => {
     expect(forbiddenCalls(f.api)).toEqual([]);
   });
 });
 
+// Stand-in (could move): no real-server counterpart yet; runs on the stand-in for speed; the real server could produce
+// all of this (labels set and removed with kubectl). The first test also inspects the list call's labelSelector.
 describe('kv-proxy with KV_LABEL_SELECTOR', () => {
   let f: Fixture;
 
@@ -659,6 +733,9 @@ describe('kv-proxy with KV_LABEL_SELECTOR', () => {
   });
 });
 
+// Stand-in (also proven on the real server): in test/kv-proxy.kube.test.ts (an outage: kube-apiserver stopped for 5 s, cached reads keep
+// answering, writes get 503 + Retry-After, then recovery). Here the stand-in stops and starts at once, so the test
+// also bounds the catch-up (under 2 s) and checks X-Kv-Stale and /readyz during the outage.
 describe('kv-proxy while the API server is down', () => {
   let f: Fixture;
 
@@ -710,6 +787,7 @@ describe('kv-proxy while the API server is down', () => {
   });
 });
 
+// Stand-in (needs it): the first lists fail on demand (an injected 500), then succeed.
 describe('kv-proxy readiness', () => {
   test('/readyz and reads are 503 until the first list succeeded', async () => {
     // GIVEN an API server that fails lists at first
@@ -749,6 +827,7 @@ describe('kv-proxy readiness', () => {
   });
 });
 
+// Stand-in (needs it): an injected delay holds a write in flight at the API server while SIGTERM arrives.
 describe('kv-proxy shutdown', () => {
   test('SIGTERM answers a blocking read, drains an in-flight write, then exits 0', async () => {
     // GIVEN
@@ -813,6 +892,7 @@ describe('kv-proxy shutdown', () => {
   });
 });
 
+// The start-up tests use no API server (KUBE_API_URL points at a closed port); only the last test uses the stand-in.
 describe('kv-proxy configuration', () => {
   let dir: string;
   beforeAll(() => {
@@ -880,6 +960,7 @@ describe('kv-proxy configuration', () => {
     expect(stderr).toMatch(/\/var\/run\/secrets\/kubernetes\.io\/serviceaccount\//);
   });
 
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('KV_MAX_WAIT_SECONDS caps a blocking read', async () => {
     const f = await fixture({ namespaces: ['default'], env: { KV_MAX_WAIT_SECONDS: '1' }, seed: (api) => api.setConfigMap('default', 'cfg', { v: '1' }) });
     try {

@@ -7,6 +7,14 @@ import { FakeKubeApi } from './support/fake-kube-api';
 
 // kvctl against the real kv-proxy server (spawned with node, as in the pod)
 // in front of the stand-in Kubernetes API.
+//
+// Why the stand-in (test/support/fake-kube-api.js) and not the real
+// kube-apiserver (test/support/kube.ts): this tests the client, kvctl; the
+// server behind the proxy only has to behave like one, and the stand-in starts
+// in milliseconds. Nothing here needs a condition only the stand-in can make:
+// every test could run against the real server (changes by another client made
+// with kubectl instead of api.patchObject). The proxy itself is proven against
+// the real server in kv-proxy.kube.test.ts.
 
 const SERVER = path.join(__dirname, '..', 'lib', 'kv-proxy', 'server', 'server.js');
 const KVCTL = path.join(__dirname, '..', 'bin', 'kvctl.js');
@@ -21,6 +29,7 @@ interface Run {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// Stand-in (could move): speed of a pure client test; the real server could produce all of this.
 describe('kvctl', () => {
   let api: FakeKubeApi;
   let proxy: ChildProcess;
@@ -208,6 +217,8 @@ describe('kvctl', () => {
     expect(run.stdout).toMatch(/^usage: kvctl/);
   });
 
+  // Stand-in (could move): another client's change is made with api.patchObject; kubectl patch on the real server
+  // could make it (as in test/kv-proxy.kube.test.ts, blocking reads).
   test('watch prints the value now and after each change, and exits 0 on SIGINT', async () => {
     // GIVEN
     await kvctl(['set', 'default/watched', 'mode=blue', 'other=1']);
