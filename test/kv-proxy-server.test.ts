@@ -633,9 +633,8 @@ describe('kv-proxy with defaults (read-only, no discovery)', () => {
   });
 });
 
-// The construct with names grants patch but no create (kvProxyRules in lib/kv-proxy.ts; proven on the real server in
-// test/kv-proxy.source.test.ts, names given with writes: ... no create). The harness's contractRbac() still grants create here,
-// so the create below passes only on the stand-in: with the construct's Role the real server would refuse it.
+// The stand-in enforces the construct's own Role (contractRbac() is built from kvProxyRules in lib/kv-proxy.ts):
+// with names given it grants patch but no create, as on the real server (test/kv-proxy.source.test.ts, names given with writes).
 describe('kv-proxy with KV_CONFIGMAP_NAMES and resourceNames-only RBAC', () => {
   let f: Fixture;
 
@@ -672,17 +671,20 @@ describe('kv-proxy with KV_CONFIGMAP_NAMES and resourceNames-only RBAC', () => {
     expect((await post(`${f.url}/kv/default/secret-ish`, { x: 'y' })).status).toBe(403);
   });
 
-  // Stand-in only, see the describe: the create relies on the stand-in's extra create permission; the construct's Role
-  // has none when names are given, so on the real server this would not pass as written.
-  test('writes to a named ConfigMap, creating it when missing', async () => {
-    const res = await post(`${f.url}/kv/apps/flags`, { beta: 'on' });
+  // Stand-in (needs it): counts the API calls; the real-server counterpart is test/kv-proxy.source.test.ts (names given with writes).
+  test('writes to an existing named ConfigMap; a missing one is 404 and no create is attempted', async () => {
+    const res = await post(`${f.url}/kv/default/app-config`, { beta: 'on' });
     expect(res.status).toBe(200);
-    expect(f.api.getObject('configmaps', 'apps', 'flags')?.data).toEqual({ beta: 'on' });
-    expect((await get(`${f.url}/kv/apps/flags/beta`)).text).toBe('on');
+    expect(f.api.getObject('configmaps', 'default', 'app-config')?.data).toEqual({ a: '1', beta: 'on' });
+    expect((await get(`${f.url}/kv/default/app-config/beta`)).text).toBe('on');
+    const missing = await post(`${f.url}/kv/apps/flags`, { beta: 'on' });
+    expect(missing.status).toBe(404);
+    expect(missing.json.error).toMatch(/does not exist: with KV_CONFIGMAP_NAMES this proxy does not create ConfigMaps/);
+    expect(f.api.getObject('configmaps', 'apps', 'flags')).toBeUndefined();
+    expect(f.api.calls.filter((c) => c.verb === 'create')).toEqual([]);
   });
 
-  // Stand-in (also proven on the real server, with a difference): the stand-in's table grants create here, which the
-  // construct's Role does not; that the construct's own Role refuses nothing when nothing is created is proven in
+  // Stand-in (also proven on the real server): the stand-in enforces the construct's own Role; the same is proven in
   // test/kv-proxy.source.test.ts (names given with writes ...).
   test('needed no permission beyond the contract RBAC', () => {
     expect(forbiddenCalls(f.api)).toEqual([]);

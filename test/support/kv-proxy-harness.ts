@@ -4,6 +4,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FakeKubeApi, PermissionRule } from './fake-kube-api';
+import { kvProxyRules } from '../../lib/kv-proxy';
 
 // Test harness for the kv-proxy runtime, run as it runs in the pod: `node server.js`
 // with env, against a stand-in Kubernetes API, spoken to over real HTTP.
@@ -137,15 +138,13 @@ export class ProxyProcess {
 
 /** The RBAC rules the construct grants, as a permission table for the fake API. */
 export function contractRbac(o: { namespaces: string[]; writes?: boolean; discovery?: boolean; names?: string[] }): PermissionRule[] {
-  const named = o.names ? { names: o.names } : {};
-  const rules: PermissionRule[] = [{ verbs: ['get', 'list', 'watch'], resources: ['configmaps'], namespaces: o.namespaces, ...named }];
-  if (o.writes) {
-    rules.push({ verbs: ['patch'], resources: ['configmaps'], namespaces: o.namespaces, ...named });
-    // RBAC cannot restrict create by resourceNames: the name is not known when create is authorized.
-    rules.push({ verbs: ['create'], resources: ['configmaps'], namespaces: o.namespaces });
-  }
-  if (o.discovery) rules.push({ verbs: ['list', 'watch'], resources: ['services', 'endpointslices'], namespaces: o.namespaces });
-  return rules;
+  // The construct's own Role rules (applied in every served namespace), so the stand-in grants exactly what a cluster would.
+  return kvProxyRules({ writes: !!o.writes, discovery: !!o.discovery, ...(o.names ? { configMapNames: o.names } : {}) }).map((r) => ({
+    verbs: [...r.verbs],
+    resources: [...(r.resources ?? [])],
+    namespaces: o.namespaces,
+    ...(r.resourceNames ? { names: [...r.resourceNames] } : {}),
+  }));
 }
 
 export interface Fixture {

@@ -273,6 +273,10 @@ class KvWriter {
    * @param {Changes} changes
    */
   newConfigMap(namespace, name, changes) {
+    if (this.config.configMapNames) {
+      // the construct grants no create when names are given (RBAC cannot restrict create by name)
+      throw new HttpError(404, `configmap "${namespace}/${name}" does not exist: with KV_CONFIGMAP_NAMES this proxy does not create ConfigMaps; create it first`);
+    }
     const data = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== null));
     /** @type {Record<string, unknown>} */
     const metadata = { name, namespace };
