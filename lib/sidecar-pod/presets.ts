@@ -172,7 +172,7 @@ export interface RestartOnChangeOptions {
   readonly pollSeconds?: number;
 }
 
-/** Options for {@link HotPlugReload.signal}. */
+/** Options for `HotPlugReload.signal()`. */
 export interface SignalReloadOptions {
   /** The app's process name as in `/proc/<pid>/comm` (at most 15 characters), e.g. `gunicorn`. */
   readonly processName: string;
@@ -196,7 +196,7 @@ export enum HotPlugReloadKind {
  * - {@link HotPlugReload.restartOnChange}: a small sh supervisor in the app
  *   container restarts the app process when the link moves. Needs `sh` in the
  *   app's image, nothing else: no shared process namespace, any UIDs.
- * - {@link HotPlugReload.signal}: git-sync's exec hook signals the app through
+ * - `HotPlugReload.signal()`: git-sync's exec hook signals the app through
  *   `shareProcessNamespace`. A non-root process can only signal processes of
  *   its own UID, so git-sync runs as the app's UID; every container can then
  *   see every process, and same-UID processes can read each other's
