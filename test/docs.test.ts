@@ -7,7 +7,9 @@
  * Conventions for examples:
  *  - import the library as users do: `from 'cdk8s-patterns'`;
  *  - end with `app.synth()`; files are read relative to `__dirname`, which is
- *    test/fixtures/docs here (site/, scripts/, config/ live there);
+ *    a copy of test/fixtures/docs here (site/, config/, bundles/) whose
+ *    scripts/ are the app's own runner scripts (charts/scripts/general-purpose-runner),
+ *    so the examples run the code the app ships, not copies of it;
  *  - objects created out of band are named in an HTML comment right before
  *    the block: `<!-- gate: external=Secret/ns/name,Secret/ns/other -->`.
  */
@@ -38,8 +40,19 @@ const PAGES = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f
 const EXAMPLES = PAGES.flatMap(examplesOf);
 const label = (e: Example) => `${e.file}:${e.line}`;
 
+const RUNNER_SCRIPTS = path.join(ROOT, 'charts', 'scripts', 'general-purpose-runner');
+
 let work: string;
-beforeAll(() => { work = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-patterns-docs-')); });
+let fixtures: string;
+beforeAll(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-patterns-docs-'));
+  fixtures = path.join(work, 'fixtures');
+  fs.cpSync(FIXTURES, fixtures, { recursive: true });
+  const scripts = path.join(fixtures, 'scripts');
+  fs.mkdirSync(path.join(scripts, 'namespaces-api'), { recursive: true });
+  for (const f of ['greeter.py', 'serving.py']) fs.copyFileSync(path.join(RUNNER_SCRIPTS, f), path.join(scripts, f));
+  for (const f of ['namespaces_api.py', 'serving.py']) fs.copyFileSync(path.join(RUNNER_SCRIPTS, f), path.join(scripts, 'namespaces-api', f));
+});
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 
 test('README and every construct page have examples', () => {
@@ -81,7 +94,7 @@ describe.each(EXAMPLES.map((e) => [label(e), e] as const))('example %s', (_name,
     process.env.CDK8S_OUTDIR = outdir;
     try {
       const mod = { exports: {} };
-      new Function('require', 'module', 'exports', '__dirname', '__filename', js)(load, mod, mod.exports, FIXTURES, path.join(FIXTURES, 'example.ts'));
+      new Function('require', 'module', 'exports', '__dirname', '__filename', js)(load, mod, mod.exports, fixtures, path.join(fixtures, 'example.ts'));
     } finally {
       if (saved === undefined) delete process.env.CDK8S_OUTDIR; else process.env.CDK8S_OUTDIR = saved;
     }
