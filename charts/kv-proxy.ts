@@ -34,7 +34,8 @@ export interface KvProxyChartProps extends ChartProps {
    */
   readonly ingress?: IngressOptions;
   /**
-   * The out-of-band Secret with `read-tokens` and `write-tokens`.
+   * The out-of-band Secret with `read-tokens`, `write-tokens` and (to scrape
+   * `/metrics`) `metrics-tokens`.
    * @default - `<name>-tokens`
    */
   readonly tokenSecretName?: string;

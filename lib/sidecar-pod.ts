@@ -643,14 +643,14 @@ export class SidecarPod extends Construct {
     }));
     if (writableTmp) mounts.push({ path: '/tmp', volume: this.volumeFor(`${p.spec.name}-tmp`), readOnly: false });
     const native = p.role === 'sidecar' && this.sidecarMode === SidecarMode.NATIVE;
-    const user = securityContext?.user ?? DEFAULT_RUN_AS_USER;
     const containerProps = hardenedContainer({
       ...rest,
       envVariables: rest.envVariables && Object.keys(rest.envVariables).length ? rest.envVariables : undefined,
       volumeMounts: mounts,
       resources: resources ?? DEFAULT_RESOURCES,
       restartPolicy: native ? kplus.ContainerRestartPolicy.ALWAYS : undefined,
-      securityContext: { user, group: securityContext?.group ?? user },
+      // user and group only (checked in plan); hardenedContainer defaults them (65532, group = user)
+      securityContext,
     });
     if (p.role === 'init' || native) this.workload.addInitContainer(containerProps);
     else this.workload.addContainer(containerProps);
