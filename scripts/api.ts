@@ -107,7 +107,7 @@ function apiDiff(committed: string, fresh: string): string {
   return [...lines.slice(0, 60), ...(lines.length > 60 ? [`... ${lines.length - 60} more changed lines`] : [])].map((l) => `      ${l}`).join('\n');
 }
 
-/** Files that differ between the committed `dir` and a fresh `fresh`, as `dir`-relative paths with a reason. */
+/** Files that differ between the folder `committed` and a fresh `fresh`, as repository-relative paths of `committed` with a reason. */
 export function staleFiles(committed: string, fresh: string): string[] {
   const a = listFiles(committed);
   const b = listFiles(fresh);

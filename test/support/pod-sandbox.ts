@@ -33,7 +33,6 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { K8sObject } from '../../lib/testing';
 import { identityOf, manifestEnv, materializeVolume, podSpec, SERVICE_ACCOUNT_PATH, VolumeContent } from './pod-volumes';
@@ -62,17 +61,8 @@ export function requirePrograms(...programs: string[]): void {
   if (process.getuid?.() !== 0) throw new Error('the runtime proofs need root (mount namespaces, setpriv)');
 }
 
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A free TCP port on 127.0.0.1 (one implementation, shared with the kube-apiserver harness). */
+export { freePort } from '../../scripts/kube/cluster';
 
 /** Single-quotes a string for sh. */
 export function shq(s: string | number): string {
