@@ -2,12 +2,14 @@
 # Builds (or reuses) the real control plane the tests run against:
 # etcd, kube-apiserver and kubectl from the Go module in tools/kube.
 #
-# The binaries live outside the work tree, keyed by the sha256 of
-# tools/kube/go.sum, so every checkout and CI run on this machine reuses one
-# build; a fresh machine builds them (several minutes on 2 cores: progress is
+# The binaries live outside the work tree, keyed by scripts/gobin/key.sh
+# (go.mod, go.sum, the module's sources, the Go version, the build
+# environment, the package list, the build flags and this script), so every
+# checkout and CI run on this machine reuses one build; a fresh machine builds them (several minutes on 2 cores: progress is
 # printed every 20 s). Prints the binary directory as its last line.
 #
 #   bash scripts/kube/build.sh            # build or reuse
+#   bash scripts/kube/build.sh --dir      # print the binary directory only
 #   KUBE_BIN_DIR=/path bash ...           # use prebuilt binaries instead
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -24,12 +26,17 @@ if [ -n "${KUBE_BIN_DIR:-}" ]; then
   exit 0
 fi
 
-# the key is also computed by scripts/kube/cluster.ts (binDir): keep them alike
-KEY="$(sha256sum "$MOD/go.sum" | cut -c1-64)"
+PKGS=(./etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
+# the ldflags stamp the release from go.mod, which the key covers
+BUILD_FLAGS="-v -trimpath -ldflags=-s -w -X gitVersion,gitMajor,gitMinor,gitTreeState=clean"
+# scripts/kube/cluster.ts (binDir) asks the same script for the same key
+command -v go >/dev/null || { echo "kube: Go is required to build the control plane (expected at /usr/local/go/bin/go)" >&2; exit 1; }
+KEY="$(bash "$ROOT/scripts/gobin/key.sh" "$MOD" "$ROOT/scripts/kube/build.sh" "$BUILD_FLAGS" "${PKGS[@]}")"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/cdk8s-patterns/kube"
 OUT="$CACHE/$KEY"
+# --dir: print where the binaries are (or would be) and stop
+if [ "${1:-}" = "--dir" ]; then echo "$OUT"; exit 0; fi
 have() { for b in "${BINS[@]}"; do [ -x "$OUT/$b" ] || return 1; done; }
-command -v go >/dev/null || { echo "kube: Go is required to build the control plane (expected at /usr/local/go/bin/go)" >&2; exit 1; }
 
 # Argo CD's CRDs (manifests/crds of its Go module, checksum-verified by the
 # Go checksum database) for the dist/argocd objects; cheap when cached.
@@ -55,7 +62,6 @@ if ! flock -n 9; then
 fi
 
 cd "$MOD"
-PKGS=(./etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
 start=$SECONDS
 echo "kube: $(go version | cut -d' ' -f3-): downloading modules (tools/kube/go.sum)" >&2
 go mod download

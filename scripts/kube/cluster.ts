@@ -23,7 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const GO_SUM = path.join(ROOT, 'tools', 'kube', 'go.sum');
+const BUILD_SH = path.join(ROOT, 'scripts', 'kube', 'build.sh');
 const BINARIES = ['etcd', 'kube-apiserver', 'kubectl'] as const;
 /** The cluster's Service CIDR; the `kubernetes` Service gets its first address. */
 export const SERVICE_CIDR = '10.0.0.0/24';
@@ -31,15 +31,16 @@ export const ADMIN_TOKEN_USER = 'test-admin';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+let cachedBinDir: string | undefined;
 /**
  * Where scripts/kube/build.sh puts the binaries: KUBE_BIN_DIR, else
- * ${XDG_CACHE_HOME:-~/.cache}/cdk8s-patterns/kube/<sha256 of tools/kube/go.sum>.
+ * ${XDG_CACHE_HOME:-~/.cache}/cdk8s-patterns/kube/<key>, the key being the one
+ * scripts/gobin/key.sh computes (build.sh --dir asks it).
  */
 export function binDir(): string {
   if (process.env.KUBE_BIN_DIR) return process.env.KUBE_BIN_DIR;
-  const key = crypto.createHash('sha256').update(fs.readFileSync(GO_SUM)).digest('hex');
-  const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(cache, 'cdk8s-patterns', 'kube', key);
+  cachedBinDir ??= execFileSync('bash', [BUILD_SH, '--dir'], { encoding: 'utf8' }).trim().split('\n').pop()!;
+  return cachedBinDir;
 }
 
 /** The path of one binary; fails with the command that builds it when it is missing. */
