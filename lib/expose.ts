@@ -2,7 +2,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
-  validateCidr, validateDnsLabel, validateDnsSubdomain, validateHttpPath, validateIngressHost, validateOneOf, validatePort,
+  validateDnsLabel, validateNetworkPolicyPeer, validateDnsSubdomain, validateHttpPath, validateIngressHost, validateOneOf, validatePort,
   validateKnownProps, validatePositiveInteger, validateQualifiedName, validateRecord, validateUniqueList,
 } from './validate';
 
@@ -153,6 +153,9 @@ export const EXPOSE_OPTION_NAMES = ['serviceType', 'servicePort', 'ingress', 'ne
  */
 export function resolveExpose(opts: ExposeOptions, replicas: number | undefined): ResolvedExpose {
   const serviceType = validateOneOf(opts.serviceType ?? kplus.ServiceType.CLUSTER_IP, kplus.ServiceType, 'serviceType');
+  if (serviceType === kplus.ServiceType.EXTERNAL_NAME) {
+    throw new Error(`serviceType must be ClusterIP, NodePort or LoadBalancer, got "${serviceType}": an ExternalName Service is a DNS alias for a name outside the cluster and cannot send traffic to this workload`);
+  }
   const servicePort = validatePort(opts.servicePort ?? 80, 'servicePort');
   return {
     serviceType,
@@ -191,19 +194,7 @@ function resolveNetworkPolicy(o: NetworkPolicyOptions): ResolvedExpose['networkP
     throw new Error(`networkPolicy.allowFrom must list at least one peer (omit it for the workload's own namespace; set networkPolicy to false to manage traffic yourself), got ${JSON.stringify(o.allowFrom)}`);
   }
   const allowFrom = [...(o.allowFrom ?? [])];
-  allowFrom.forEach((peer, i) => {
-    const where = `networkPolicy.allowFrom[${i}]`;
-    if (!peer || (peer.podSelector === undefined && peer.namespaceSelector === undefined && peer.ipBlock === undefined)) {
-      throw new Error(`${where} must set podSelector, namespaceSelector or ipBlock, got ${JSON.stringify(peer)}`);
-    }
-    if (peer.ipBlock && (peer.podSelector || peer.namespaceSelector)) {
-      throw new Error(`${where} must not combine ipBlock with a selector, got ${JSON.stringify(peer)}`);
-    }
-    if (peer.ipBlock) {
-      validateCidr(peer.ipBlock.cidr, `${where}.ipBlock.cidr`);
-      (peer.ipBlock.except ?? []).forEach((c, j) => validateCidr(c, `${where}.ipBlock.except[${j}]`));
-    }
-  });
+  allowFrom.forEach((peer, i) => validateNetworkPolicyPeer(peer, `networkPolicy.allowFrom[${i}]`));
   const ingressControllerNamespace = validateDnsLabel(o.ingressControllerNamespace ?? DEFAULT_INGRESS_CONTROLLER_NAMESPACE, 'networkPolicy.ingressControllerNamespace');
   return { allowFromNamespaces: namespaces, allowFrom, ingressControllerNamespace };
 }

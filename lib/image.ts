@@ -33,6 +33,13 @@ export function parseImage(image: string, prop: string = 'image'): ImageReferenc
   }
   const m = REFERENCE.exec(image);
   if (!m) {
+    // "MyOrg/App:1.0": say that the repository must be lowercase rather than that the reference is invalid
+    const name = image.split('@')[0];
+    const tagAt = name.lastIndexOf(':') > name.lastIndexOf('/') ? name.lastIndexOf(':') : name.length;
+    const lowered = name.slice(0, tagAt).toLowerCase() + image.slice(tagAt);
+    if (/[A-Z]/.test(image.slice(0, tagAt)) && REFERENCE.test(lowered)) {
+      throw new Error(`${prop} repository must be lowercase, got "${image.slice(0, tagAt)}" in "${image}" (did you mean "${lowered}"?)`);
+    }
     throw new Error(`${prop} must be a valid image reference like "registry/repo:tag" or "repo@sha256:<digest>", got "${image}"`);
   }
   let [, registry, repository, tag, digest] = m;
@@ -40,6 +47,10 @@ export function parseImage(image: string, prop: string = 'image'): ImageReferenc
   if (registry && !/[.:]/.test(registry) && registry !== 'localhost') {
     repository = `${registry}/${repository}`;
     registry = undefined as unknown as string;
+  }
+  if (/[A-Z]/.test(repository)) {
+    const fixed = image.replace(repository, repository.toLowerCase());
+    throw new Error(`${prop} repository must be lowercase, got "${repository}" in "${image}" (did you mean "${fixed}"?)`);
   }
   if (!tag && !digest) {
     throw new Error(`${prop} must be pinned with a tag or a digest, got "${image}" (for example "${image}:1.2.3" or "${image}@sha256:...")`);

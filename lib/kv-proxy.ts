@@ -11,7 +11,7 @@ import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverN
 import { hardenedContainer, hardenedPodProps } from './security';
 import {
   MAX_CONFIGMAP_BYTES, validateCidr, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain, validatePort,
-  validateBoolean, validateKnownProps, validatePositiveInteger, validateUniqueList, validateUnprivilegedPort,
+  validateBoolean, validateKnownProps, validateNetworkPolicyPeer, validateResources, validatePositiveInteger, validateUniqueList, validateUnprivilegedPort,
 } from './validate';
 // The label selector is checked with the parser the server itself uses at startup,
 // so a selector that synthesizes is one the pod accepts.
@@ -47,7 +47,7 @@ export const KV_PROXY_TOKEN_KEYS = ['read-tokens', 'write-tokens', 'metrics-toke
 
 /** Every prop of {@link KvProxyProps}: anything else is refused (the compiler keeps this list complete). */
 const KV_PROXY_PROPS: Record<keyof Required<KvProxyProps>, true> = {
-  name: true, namespaces: true, configMapNames: true, labelSelector: true, writes: true, discovery: true, tokenSecretName: true, replicas: true, image: true, user: true, port: true, resources: true, maxBodyBytes: true, maxWaitSeconds: true, shutdownTimeoutSeconds: true, drainDelaySeconds: true, sourceDir: true, accessLog: true, upstreamTimeoutSeconds: true, catchUpTimeoutSeconds: true, metricsPort: true, metricsAuth: true, metricsAllowFrom: true, apiServerCidrs: true, apiServerPorts: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true,
+  name: true, namespaces: true, configMapNames: true, labelSelector: true, writes: true, discovery: true, tokenSecretName: true, replicas: true, image: true, user: true, port: true, resources: true, maxBodyBytes: true, maxWaitSeconds: true, ingressReadTimeoutSeconds: true, shutdownTimeoutSeconds: true, drainDelaySeconds: true, sourceDir: true, accessLog: true, upstreamTimeoutSeconds: true, catchUpTimeoutSeconds: true, metricsPort: true, metricsAuth: true, metricsAllowFrom: true, apiServerCidrs: true, apiServerPorts: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true,
 };
 
 /**
@@ -188,6 +188,17 @@ export interface KvProxyProps extends ExposeOptions {
    * @default 50
    */
   readonly maxWaitSeconds?: number;
+
+  /**
+   * The read timeout of the Ingress controller in front, in seconds: with an
+   * `ingress`, `maxWaitSeconds` must stay below it, or long polls end in a
+   * 504 from the controller. Set it to acknowledge a longer timeout that you
+   * configured (for ingress-nginx the annotation
+   * `nginx.ingress.kubernetes.io/proxy-read-timeout` in `ingress.annotations`
+   * is read for you).
+   * @default - the `nginx.ingress.kubernetes.io/proxy-read-timeout` annotation if set, else 60 (ingress-nginx's default)
+   */
+  readonly ingressReadTimeoutSeconds?: number;
 
   /**
    * Seconds the server drains in-flight requests after SIGTERM
@@ -433,6 +444,11 @@ export class KvProxy extends Construct {
     this.serviceType = this.expose.serviceType;
     this.maxBodyBytes = validatePositiveInteger(props.maxBodyBytes ?? MAX_CONFIGMAP_BYTES, 'maxBodyBytes', 1, MAX_CONFIGMAP_BYTES);
     this.maxWaitSeconds = validatePositiveInteger(props.maxWaitSeconds ?? 50, 'maxWaitSeconds', 0, 3600);
+    checkIngressReadTimeout(this.expose, this.maxWaitSeconds, props.ingressReadTimeoutSeconds);
+    if (this.writes && (this.serviceType === kplus.ServiceType.NODE_PORT || this.serviceType === kplus.ServiceType.LOAD_BALANCER)) {
+      throw new Error(`serviceType must be ClusterIP when writes is true, got "${this.serviceType}": a ${this.serviceType} Service carries the bearer tokens and the writes in cleartext; `
+        + 'expose it through ingress with ingress.tlsSecretName instead');
+    }
     this.shutdownTimeoutSeconds = validatePositiveInteger(props.shutdownTimeoutSeconds ?? 20, 'shutdownTimeoutSeconds', 1, 3600);
     this.drainDelaySeconds = validatePositiveInteger(props.drainDelaySeconds ?? 5, 'drainDelaySeconds', 0, 300);
     this.terminationGracePeriodSeconds = this.drainDelaySeconds + this.shutdownTimeoutSeconds + 5;
@@ -465,6 +481,13 @@ export class KvProxy extends Construct {
     if (props.metricsPort !== undefined) {
       this.metricsPort = validateUnprivilegedPort(props.metricsPort, 'metricsPort');
       if (this.metricsPort === this.port) throw new Error(`metricsPort must differ from port, got ${this.metricsPort} for both`);
+      if (props.metricsAllowFrom !== undefined && !this.expose.networkPolicy) {
+        throw new Error('metricsAllowFrom is set but networkPolicy is false: it only shapes the NetworkPolicy in front of metricsPort, which is not created; remove metricsAllowFrom or enable networkPolicy');
+      }
+      if (props.metricsAllowFrom !== undefined && (!Array.isArray(props.metricsAllowFrom) || props.metricsAllowFrom.length === 0)) {
+        throw new Error(`metricsAllowFrom must list at least one peer (omit it for the proxy's own namespace), got ${JSON.stringify(props.metricsAllowFrom)}`);
+      }
+      (props.metricsAllowFrom ?? []).forEach((peer, i) => validateNetworkPolicyPeer(peer, `metricsAllowFrom[${i}]`));
     } else if (props.metricsAllowFrom !== undefined) {
       throw new Error('metricsAllowFrom is set without metricsPort: /metrics is on the serving port, reachable as the serving port is; set metricsPort or remove metricsAllowFrom');
     }
@@ -510,7 +533,7 @@ export class KvProxy extends Construct {
     this.roles = rbac.roles;
     this.roleBindings = rbac.roleBindings;
     this.deployment = this.createDeployment();
-    this.container = this.addProxyContainer(props.resources ?? KV_PROXY_DEFAULT_RESOURCES);
+    this.container = this.addProxyContainer(validateResources(props.resources ?? KV_PROXY_DEFAULT_RESOURCES, 'resources')!);
     this.sourceHash = addChecksumAnnotation(this.deployment, 'server', this.sourceFiles);
 
     // ---------------------------------------------------------- network ---
@@ -681,11 +704,31 @@ export const KV_PROXY_NODE_MAJOR_VERSIONS: readonly number[] = [22, 24];
 export function validateNodeImage(image: string, prop: string): string {
   const ref = parseImage(image, prop);
   const m = ref.tag === undefined ? null : /^v?(\d+)(?:[.-]|$)/.exec(ref.tag);
-  if (!m && !ref.digest && ref.repository.split('/').pop() === 'node') {
-    throw new Error(`${prop} must name the Node.js version in its tag (e.g. "node:24.13.0-alpine") or pin a digest, got "${image}": a floating tag such as "lts" or "current" can move to a line the server does not support`);
+  if (!ref.digest && !(ref.tag !== undefined && /^v?\d+\.\d+\.\d+(?:[-.].*)?$/.test(ref.tag))) {
+    throw new Error(`${prop} must pin a full Node.js version x.y.z in its tag (e.g. "node:24.13.0-alpine") or a digest, got "${image}": a floating tag such as "22", "22-alpine" or "lts" moves to new releases without a change here`);
   }
   if (m && !KV_PROXY_NODE_MAJOR_VERSIONS.includes(Number(m[1]))) {
     throw new Error(`${prop} must run Node.js ${KV_PROXY_NODE_MAJOR_VERSIONS.join(' or ')} (the versions the server supports), got "${image}" (Node.js ${m[1]})`);
   }
   return image;
+}
+
+/** The nginx Ingress annotation that sets the read timeout (seconds, optionally with an "s"). */
+const NGINX_READ_TIMEOUT = 'nginx.ingress.kubernetes.io/proxy-read-timeout';
+
+/** With an Ingress, a long poll must end before the controller's read timeout (see {@link KvProxyProps.ingressReadTimeoutSeconds}). */
+function checkIngressReadTimeout(expose: ResolvedExpose, maxWaitSeconds: number, given: number | undefined): void {
+  if (given !== undefined) validatePositiveInteger(given, 'ingressReadTimeoutSeconds', 1, 86400);
+  if (!expose.ingress) {
+    if (given !== undefined) throw new Error(`ingressReadTimeoutSeconds only applies with ingress, got ${given} without an ingress`);
+    return;
+  }
+  const annotation = expose.ingress.annotations?.[NGINX_READ_TIMEOUT];
+  const fromAnnotation = annotation === undefined ? undefined : /^\d+s?$/.test(annotation) ? parseInt(annotation, 10) : NaN;
+  if (Number.isNaN(fromAnnotation)) throw new Error(`ingress.annotations "${NGINX_READ_TIMEOUT}" must be a number of seconds such as "120", got ${JSON.stringify(annotation)}`);
+  const timeout = given ?? fromAnnotation ?? 60;
+  if (maxWaitSeconds >= timeout) {
+    throw new Error(`maxWaitSeconds must be below the Ingress read timeout (${timeout} s${given !== undefined ? ', ingressReadTimeoutSeconds' : fromAnnotation !== undefined ? `, from ${NGINX_READ_TIMEOUT}` : ', the common default'}), got ${maxWaitSeconds}: `
+      + `long polls would end in a 504 from the controller; lower maxWaitSeconds, or raise the controller's timeout and set ingressReadTimeoutSeconds (or the ${NGINX_READ_TIMEOUT} annotation)`);
+  }
 }

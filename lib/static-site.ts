@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
@@ -5,7 +6,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { addChecksumAnnotation, contentHash } from './hash';
 import { validateImage } from './image';
 import { ExposeOptions, exposeWorkload, resolveExpose } from './expose';
-import { ConfigMapData, inlineFiles, readLocalDirectory, toConfigMapData } from './files';
+import { ConfigMapData, inlineFiles, isUtf8Text, readLocalDirectory, toConfigMapData } from './files';
 import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverNodes } from './labels';
 import { DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps } from './security';
 import {
@@ -31,6 +32,10 @@ export const STATIC_SITE_CONTENT_PATH = '/usr/share/nginx/html';
 export const STATIC_SITE_CONFIG_PATH = '/etc/nginx/static-site';
 
 /** Types whose files are always stored in `binaryData`; other files go there only when they are not UTF-8 text. */
+/** Paths that look like secrets, refused unless allowSecretFiles (see {@link StaticSiteProps.allowSecretFiles}). */
+const SECRET_FILE = /(^|\/)(\.env(\.[^/]*)?|[^/]*\.(pem|key|p12|pfx|jks|keystore)|id_(rsa|dsa|ecdsa|ed25519)|\.htpasswd|\.netrc|\.npmrc|\.pgpass)$|(^|\/)\.(git|aws|ssh)\//;
+/** Types nginx serves with charset=utf-8 (text/*, JSON, XML, JavaScript, YAML, SVG). */
+const TEXT_TYPES = /^(text\/|application\/(json|manifest\+json|xml|rss\+xml|atom\+xml|yaml|javascript)$|image\/svg\+xml$)/;
 const BINARY_TYPES = /^(image\/(?!svg\+xml$)|font\/|audio\/|video\/|application\/(wasm|pdf|zip|vnd\.ms-fontobject)$)/;
 /**
  * kubectl (and Argo CD, which uses it) stores the whole object in the
@@ -144,6 +149,15 @@ export interface StaticSiteProps extends ExposeOptions {
    * @default false - one mutable ConfigMap `<name>-content`; a content checksum annotation rolls the pods
    */
   readonly immutableContent?: boolean;
+  /**
+   * Serve files that look like secrets (`.env`, `.env.*`, `*.pem`, `*.key`,
+   * `*.p12`, `*.pfx`, `*.jks`, `id_rsa` and other SSH private keys,
+   * `.htpasswd`, `.netrc`, `.npmrc`, `.pgpass`, anything below `.git/` or
+   * `.aws/`). Without it such a file in the content is refused: a site is
+   * public, and these are usually left in a build folder by mistake.
+   * @default false
+   */
+  readonly allowSecretFiles?: boolean;
 }
 
 /**
@@ -295,15 +309,29 @@ export class StaticSite extends Construct {
 
   /** Reads contentDir and content into ConfigMap data. */
   private readContent(props: StaticSiteProps): ConfigMapData {
-    const entries = [
-      ...(props.contentDir === undefined ? [] : readLocalDirectory(props.contentDir, 'contentDir')),
-      ...inlineFiles(props.content, 'content'),
-    ];
+    const fromDir = props.contentDir === undefined ? [] : readLocalDirectory(props.contentDir, 'contentDir');
+    if (props.contentDir !== undefined && fromDir.length === 0) {
+      throw new Error(`contentDir "${props.contentDir}" has no files (resolved to "${path.resolve(props.contentDir)}"): build the site into it first, or point contentDir at the build output`);
+    }
+    const entries = [...fromDir, ...inlineFiles(props.content, 'content')];
     if (entries.length === 0) {
-      throw new Error('content must not be empty: give contentDir with at least one file, or content with at least one entry');
+      throw new Error(`content must not be empty: give contentDir with at least one file, or content with at least one entry, got ${props.content === undefined ? 'neither' : 'content {}'}`);
+    }
+    if (!validateBoolean(props.allowSecretFiles ?? false, 'allowSecretFiles')) {
+      const secret = entries.find((f) => SECRET_FILE.test(f.path.replace(/^\/+/, '')));
+      if (secret) {
+        throw new Error(`content file "${secret.path}" (from ${secret.origin}) looks like a secret and would be served to anyone: remove it from the content, or set allowSecretFiles: true if it is meant to be public`);
+      }
     }
     return toConfigMapData(entries, 'content', {
-      binary: (f) => BINARY_TYPES.test(contentTypeOf(f.path, this.contentTypes)),
+      binary: (f) => {
+        const type = contentTypeOf(f.path, this.contentTypes);
+        if (BINARY_TYPES.test(type)) return true;
+        if (TEXT_TYPES.test(type) && !f.inlineText && !isUtf8Text(f.bytes)) {
+          throw new Error(`content file "${f.path}" (from ${f.origin}) is ${type} but not valid UTF-8, and nginx serves it as charset=utf-8: re-save it as UTF-8 (for example iconv -f latin1 -t utf-8)`);
+        }
+        return false;
+      },
       tooLargeHint: 'serve large assets (images, video, fonts) from object storage or a CDN, split the site, or build an image with the files baked in',
     });
   }
@@ -403,7 +431,7 @@ export class StaticSite extends Construct {
 
 // ------------------------------------------------------------- helpers ---
 
-const STATIC_SITE_PROPS: Record<keyof Required<StaticSiteProps>, true> = { name: true, contentDir: true, content: true, image: true, port: true, indexDocument: true, notFoundDocument: true, spaFallback: true, gzip: true, htmlCacheControl: true, assetCacheControl: true, responseHeaders: true, contentTypes: true, accessLog: true, healthPath: true, replicas: true, resources: true, immutableContent: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true };
+const STATIC_SITE_PROPS: Record<keyof Required<StaticSiteProps>, true> = { name: true, contentDir: true, content: true, image: true, port: true, indexDocument: true, notFoundDocument: true, spaFallback: true, gzip: true, htmlCacheControl: true, assetCacheControl: true, responseHeaders: true, contentTypes: true, accessLog: true, healthPath: true, replicas: true, resources: true, immutableContent: true, allowSecretFiles: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true };
 
 function resolveHeaders(extra: Record<string, string>): Record<string, string> {
   const headers: Record<string, string> = { 'X-Content-Type-Options': 'nosniff' };

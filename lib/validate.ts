@@ -313,16 +313,41 @@ function cpuMillis(amount: string): number {
   return m ? Number(m[1]) * (m[2] === 'm' ? 1 : 1000) : NaN;
 }
 
-/** Container resources whose requests are at most their limits (the API server rejects the pod otherwise). */
+const RESOURCE_PROPS: Record<keyof Required<kplus.ContainerResources>, true> = { cpu: true, memory: true, ephemeralStorage: true };
+const RESOURCE_SIDES = { request: true, limit: true } as const;
+
+/**
+ * Container resources: only `cpu`, `memory` and `ephemeralStorage`, each a
+ * `request` and/or `limit` of the right type; CPU in whole millicores of at
+ * least 1m; sizes finite and limits above zero; requests at most their limits
+ * (the API server rejects the pod otherwise).
+ */
 export function validateResources(resources: kplus.ContainerResources | undefined, prop: string): kplus.ContainerResources | undefined {
   if (resources === undefined) return undefined;
   if (resources === null || typeof resources !== 'object') throw new Error(`${prop} must be kplus.ContainerResources ({ cpu, memory, ephemeralStorage }), got ${JSON.stringify(resources)}`);
+  validateKnownProps(resources, RESOURCE_PROPS, prop);
   for (const [kind, type, example] of [['cpu', kplus.Cpu, 'Cpu.millis(100)'], ['memory', Size, 'Size.mebibytes(64)'], ['ephemeralStorage', Size, 'Size.mebibytes(64)']] as const) {
     const r = (resources as Record<string, Record<string, unknown> | undefined>)[kind];
     if (r === undefined) continue;
+    if (r === null || typeof r !== 'object') throw new Error(`${prop}.${kind} must be an object { request?, limit? }, got ${JSON.stringify(r)}`);
+    validateKnownProps(r, RESOURCE_SIDES, `${prop}.${kind}`);
     for (const side of ['request', 'limit']) {
-      if (r[side] !== undefined && !(r[side] instanceof type)) {
-        throw new Error(`${prop}.${kind}.${side} must be a ${example.split('.')[0]} such as ${example}, got ${JSON.stringify(r[side])}`);
+      const v = r[side];
+      if (v === undefined) continue;
+      if (!(v instanceof type)) {
+        throw new Error(`${prop}.${kind}.${side} must be a ${example.split('.')[0]} such as ${example}, got ${JSON.stringify(v)}`);
+      }
+      if (v instanceof kplus.Cpu) {
+        const millis = cpuMillis(v.amount);
+        if (!Number.isFinite(millis) || millis < 1 || !Number.isInteger(millis)) {
+          throw new Error(`${prop}.cpu.${side} must be whole millicores of at least 1m (Cpu.millis(1) or more), got ${JSON.stringify(v.amount)}`);
+        }
+      } else {
+        const kibs = (v as Size).toKibibytes({ rounding: SizeRoundingBehavior.NONE });
+        if (!Number.isFinite(kibs)) throw new Error(`${prop}.${kind}.${side} must be a finite size such as ${example}, got ${kibs}Ki`);
+        if (side === 'limit' && kibs <= 0) {
+          throw new Error(`${prop}.${kind}.limit must be above zero (a zero limit kills the container at start; omit the limit instead), got ${kibs}Ki`);
+        }
       }
     }
   }
@@ -365,6 +390,23 @@ function editDistance(a: string, b: string): number {
 }
 
 /**
+ * The known name closest to `key`: the same name in another case, a name it
+ * starts or ends (`replica` for `replicas`), or the one at the smallest
+ * edit distance (Levenshtein, case-insensitive) when that is at most a third
+ * of the name (at least 2); undefined when nothing is that close.
+ */
+export function nearestName(key: string, names: readonly string[]): string | undefined {
+  const lower = String(key).toLowerCase();
+  const exactCase = names.find((n) => n.toLowerCase() === lower);
+  if (exactCase) return exactCase;
+  const prefix = names.find((n) => n.length >= 4 && lower.length >= 3 && (lower.startsWith(n.toLowerCase()) || n.toLowerCase().startsWith(lower)));
+  if (prefix) return prefix;
+  const scored = names.map((n) => [n, editDistance(n.toLowerCase(), lower)] as const).sort((x, y) => x[1] - y[1] || x[0].localeCompare(y[0]));
+  const best = scored[0];
+  return best && best[1] <= Math.max(2, Math.floor(lower.length / 3)) ? best[0] : undefined;
+}
+
+/**
  * Refuses props an options object does not have: from JavaScript, or through a
  * spread, a misspelled prop (`replica`, `ingressHost`) would otherwise be
  * silently ignored and its default used. `known` is typed by each caller as
@@ -377,10 +419,7 @@ export function validateKnownProps(props: object, known: Record<string, true>, p
   const names = Object.keys(known);
   for (const key of Object.keys(props)) {
     if (Object.prototype.hasOwnProperty.call(known, key)) continue;
-    const lower = key.toLowerCase();
-    const hint = names.find((n) => n.toLowerCase() === lower)
-      ?? names.find((n) => n.length >= 4 && (lower.startsWith(n.toLowerCase()) || n.toLowerCase().startsWith(lower)))
-      ?? names.map((n) => [n, editDistance(n, key)] as const).filter(([, dist]) => dist <= 2).sort((x, y) => x[1] - y[1])[0]?.[0];
+    const hint = nearestName(key, names);
     throw new Error(`${prop} has no option "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}: the options are ${names.join(', ')}`);
   }
 }
@@ -471,4 +510,110 @@ export function validateRecord<T>(value: Record<string, T> | undefined, prop: st
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${prop} must be an object of name to value, got ${JSON.stringify(value)}`);
   return value;
+}
+
+const SELECTOR_PROPS = { matchLabels: true, matchExpressions: true } as const;
+const EXPRESSION_PROPS = { key: true, operator: true, values: true } as const;
+const SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
+
+/**
+ * A label selector (`matchLabels` and/or `matchExpressions`) as a
+ * NetworkPolicy, Deployment or PodDisruptionBudget takes it: keys are
+ * qualified names, values are label values (the API server refuses the
+ * object otherwise), `In`/`NotIn` list values and `Exists`/`DoesNotExist` do not.
+ */
+export function validateLabelSelector(selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] }, prop: string): void {
+  if (selector === null || typeof selector !== 'object' || Array.isArray(selector)) {
+    throw new Error(`${prop} must be a label selector { matchLabels?, matchExpressions? }, got ${JSON.stringify(selector)}`);
+  }
+  validateKnownProps(selector, SELECTOR_PROPS, prop);
+  for (const [key, value] of Object.entries(validateRecord(selector.matchLabels, `${prop}.matchLabels`))) {
+    validateQualifiedName(key, `${prop}.matchLabels key`, 'app.kubernetes.io/name');
+    validateLabelValue(value, `${prop}.matchLabels "${key}"`);
+  }
+  validateList(selector.matchExpressions, `${prop}.matchExpressions`).forEach((e, i) => {
+    const where = `${prop}.matchExpressions[${i}]`;
+    if (e === null || typeof e !== 'object') throw new Error(`${where} must be { key, operator, values? }, got ${JSON.stringify(e)}`);
+    validateKnownProps(e, EXPRESSION_PROPS, where);
+    const x = e as { key: string; operator: string; values?: string[] };
+    validateQualifiedName(x.key, `${where}.key`, 'app.kubernetes.io/name');
+    validateOneOf(x.operator, SELECTOR_OPERATORS, `${where}.operator`);
+    const values = validateList(x.values, `${where}.values`);
+    if ((x.operator === 'In' || x.operator === 'NotIn') && values.length === 0) {
+      throw new Error(`${where}.values must list at least one value with operator ${x.operator}, got ${JSON.stringify(x.values)}`);
+    }
+    if ((x.operator === 'Exists' || x.operator === 'DoesNotExist') && values.length > 0) {
+      throw new Error(`${where}.values must be empty with operator ${x.operator}, got ${JSON.stringify(x.values)}`);
+    }
+    values.forEach((v, j) => validateLabelValue(v, `${where}.values[${j}]`));
+  });
+}
+
+const PEER_PROPS = { podSelector: true, namespaceSelector: true, ipBlock: true } as const;
+const IP_BLOCK_PROPS = { cidr: true, except: true } as const;
+
+/** A NetworkPolicy peer: podSelector and/or namespaceSelector, or an ipBlock, each checked as the API server does. */
+export function validateNetworkPolicyPeer(peer: { podSelector?: any; namespaceSelector?: any; ipBlock?: { cidr: string; except?: string[] } }, where: string): void {
+  if (!peer || typeof peer !== 'object' || (peer.podSelector === undefined && peer.namespaceSelector === undefined && peer.ipBlock === undefined)) {
+    throw new Error(`${where} must set podSelector, namespaceSelector or ipBlock, got ${JSON.stringify(peer)}`);
+  }
+  validateKnownProps(peer, PEER_PROPS, where);
+  if (peer.ipBlock && (peer.podSelector || peer.namespaceSelector)) {
+    throw new Error(`${where} must not combine ipBlock with a selector, got ${JSON.stringify(peer)}`);
+  }
+  if (peer.podSelector !== undefined) validateLabelSelector(peer.podSelector, `${where}.podSelector`);
+  if (peer.namespaceSelector !== undefined) validateLabelSelector(peer.namespaceSelector, `${where}.namespaceSelector`);
+  if (peer.ipBlock) {
+    validateKnownProps(peer.ipBlock, IP_BLOCK_PROPS, `${where}.ipBlock`);
+    validateCidr(peer.ipBlock.cidr, `${where}.ipBlock.cidr`);
+    validateList(peer.ipBlock.except, `${where}.ipBlock.except`).forEach((c, j) => validateCidr(c, `${where}.ipBlock.except[${j}]`));
+  }
+}
+
+/**
+ * The API groups of Kubernetes' built-in resources (1.28), for catching an
+ * RBAC rule that names a resource in the wrong group: such a rule grants
+ * nothing. Resources served by more than one group list each.
+ */
+export const BUILTIN_RESOURCE_GROUPS: Readonly<Record<string, readonly string[]>> = {
+  // core ("")
+  bindings: [''], componentstatuses: [''], configmaps: [''], endpoints: [''], events: ['', 'events.k8s.io'], limitranges: [''],
+  namespaces: [''], nodes: [''], persistentvolumeclaims: [''], persistentvolumes: [''], pods: [''], podtemplates: [''],
+  replicationcontrollers: [''], resourcequotas: [''], secrets: [''], serviceaccounts: [''], services: [''],
+  // apps
+  controllerrevisions: ['apps'], daemonsets: ['apps'], deployments: ['apps'], replicasets: ['apps'], statefulsets: ['apps'],
+  // batch
+  cronjobs: ['batch'], jobs: ['batch'],
+  // autoscaling, policy, networking, discovery, coordination
+  horizontalpodautoscalers: ['autoscaling'], poddisruptionbudgets: ['policy'],
+  ingresses: ['networking.k8s.io'], ingressclasses: ['networking.k8s.io'], networkpolicies: ['networking.k8s.io'],
+  endpointslices: ['discovery.k8s.io'], leases: ['coordination.k8s.io'],
+  // rbac, storage, scheduling, certificates, admission, apiextensions, node
+  roles: ['rbac.authorization.k8s.io'], rolebindings: ['rbac.authorization.k8s.io'],
+  clusterroles: ['rbac.authorization.k8s.io'], clusterrolebindings: ['rbac.authorization.k8s.io'],
+  storageclasses: ['storage.k8s.io'], volumeattachments: ['storage.k8s.io'], csidrivers: ['storage.k8s.io'], csinodes: ['storage.k8s.io'],
+  csistoragecapacities: ['storage.k8s.io'], priorityclasses: ['scheduling.k8s.io'], runtimeclasses: ['node.k8s.io'],
+  certificatesigningrequests: ['certificates.k8s.io'],
+  mutatingwebhookconfigurations: ['admissionregistration.k8s.io'], validatingwebhookconfigurations: ['admissionregistration.k8s.io'],
+  validatingadmissionpolicies: ['admissionregistration.k8s.io'], validatingadmissionpolicybindings: ['admissionregistration.k8s.io'],
+  customresourcedefinitions: ['apiextensions.k8s.io'], apiservices: ['apiregistration.k8s.io'],
+  flowschemas: ['flowcontrol.apiserver.k8s.io'], prioritylevelconfigurations: ['flowcontrol.apiserver.k8s.io'],
+  tokenreviews: ['authentication.k8s.io'], subjectaccessreviews: ['authorization.k8s.io'],
+  selfsubjectaccessreviews: ['authorization.k8s.io'], localsubjectaccessreviews: ['authorization.k8s.io'],
+};
+
+/**
+ * Refuses a rule whose built-in resources (see {@link BUILTIN_RESOURCE_GROUPS})
+ * are in none of its API groups, such as `deployments` in the core group `""`.
+ * Wildcard groups and unknown (custom) resources are not checked.
+ */
+export function validateRbacResourceGroups(resources: readonly string[], apiGroups: readonly string[], where: string): void {
+  if (apiGroups.includes('*')) return;
+  resources.forEach((resource, i) => {
+    const groups = BUILTIN_RESOURCE_GROUPS[String(resource).split('/')[0]];
+    if (!groups || groups.some((g) => apiGroups.includes(g))) return;
+    const shown = (g: string) => (g === '' ? '"" (core)' : `"${g}"`);
+    throw new Error(`${where}.resources[${i}] "${resource}" is in API group ${groups.map(shown).join(' or ')}, got apiGroups [${apiGroups.map(shown).join(', ')}]: `
+      + `add ${shown(groups[0])} to apiGroups${apiGroups.length > 1 || resources.length > 1 ? ' or give it a rule of its own' : ''}`);
+  });
 }

@@ -33,6 +33,9 @@ function parseValue(raw: string, field: CronField, schedule: string, prop: strin
     value = field.min + named;
   } else if (/^\d+$/.test(raw)) {
     value = Number(raw);
+    if (value < field.min || value > field.max) {
+      throw new Error(`${prop} ${field.name} must be ${field.min}-${field.max}, got ${raw.length > 10 ? `${raw.slice(0, 10)}...` : raw} in "${schedule}"`);
+    }
   } else {
     const allowed = field.names ? ` or a name (${field.names.join(', ')})` : '';
     throw new Error(`${prop} ${field.name} must be a number ${field.min}-${field.max}${allowed}, got "${raw}" in "${schedule}"`);
@@ -48,8 +51,9 @@ function validateItem(item: string, field: CronField, schedule: string, prop: st
   if (extra !== undefined || range === '' || step === '') {
     throw new Error(`${prop} ${field.name} must be a value, range (a-b), list (a,b) or step (*/n), got "${item}" in "${schedule}"`);
   }
-  if (step !== undefined && (!/^\d+$/.test(step) || Number(step) < 1)) {
-    throw new Error(`${prop} ${field.name} step must be a positive integer, got "${step}" in "${schedule}"`);
+  const span = field.max - field.min + 1;
+  if (step !== undefined && (!/^\d+$/.test(step) || Number(step) < 1 || Number(step) >= span)) {
+    throw new Error(`${prop} ${field.name} step must be an integer 1-${span - 1}, got "${step}" in "${schedule}"`);
   }
   if (range === '*' || range === '?') return;
   const bounds = range.split('-');
@@ -61,6 +65,38 @@ function validateItem(item: string, field: CronField, schedule: string, prop: st
   if (low > high) {
     throw new Error(`${prop} ${field.name} range must go from low to high, got "${range}" in "${schedule}"`);
   }
+}
+
+/** The values an already validated field selects. */
+function fieldValues(text: string, field: CronField): Set<number> {
+  const out = new Set<number>();
+  for (const item of text.split(',')) {
+    const [range, step] = item.split('/');
+    const num = (raw: string) => { const i = field.names?.indexOf(raw.toLowerCase()) ?? -1; return i >= 0 ? field.min + i : Number(raw); };
+    const bounds = range.split('-');
+    const low = range === '*' || range === '?' ? field.min : num(bounds[0]);
+    // "5/10" runs from 5 to the end of the field, as robfig/cron reads it
+    const high = range === '*' || range === '?' || (bounds.length === 1 && step !== undefined) ? field.max : num(bounds[bounds.length - 1]);
+    for (let v = low; v <= high; v += step === undefined ? 1 : Number(step)) out.add(v);
+  }
+  return out;
+}
+
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Refuses a day of month that no selected month has (30 February, 31 April):
+ * the CronJob would never run. When both day of month and day of week are
+ * restricted, cron runs on either, so the day of week still fires.
+ */
+function checkDateOccurs(fields: string[], schedule: string, prop: string): void {
+  const [, , domText, monthText, dowText] = fields;
+  const unrestricted = (t: string) => t.startsWith('*') || t.startsWith('?');
+  if (unrestricted(domText) || !unrestricted(dowText)) return;
+  const days = [...fieldValues(domText, FIELDS[2])];
+  const months = [...fieldValues(monthText, FIELDS[3])];
+  if (months.some((m) => days.some((d) => d <= DAYS_IN_MONTH[m - 1]))) return;
+  throw new Error(`${prop} day of month ${domText} never occurs in month ${monthText} (the longest of those months has ${Math.max(...months.map((m) => DAYS_IN_MONTH[m - 1]))} days), got "${schedule}": the CronJob would never run`);
 }
 
 /**
@@ -92,5 +128,6 @@ export function validateCronSchedule(schedule: string, prop: string = 'schedule'
   fields.forEach((f, i) => {
     for (const item of f.split(',')) validateItem(item, FIELDS[i], schedule, prop);
   });
+  checkDateOccurs(fields, schedule, prop);
   return schedule;
 }
