@@ -17,7 +17,7 @@ import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodP
 import {
   pathIsWithin, validateAbsolutePath, validateBoolean, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain,
   validateEnvVariables, validateHttpPath, validateNonEmptyText, validateOneOf, validatePositiveInteger, validateRbacVerb,
-  validateApiGroup, validateKnownProps, validateList, validateRbacResource, validateResources, validateTimeZone, validateUnprivilegedPort,
+  validateApiGroup, validateKnownProps, validateList, validateRbacResource, validateRbacResourceGroups, validateResources, validateTimeZone, validateUnprivilegedPort,
 } from './validate';
 
 export { CRON_MACROS, validateCronSchedule } from './general-purpose-runner/schedule';
@@ -320,6 +320,7 @@ function validateRules(rules: RunnerPolicyRule[], prop: string, allowWildcards: 
         }
       });
     }
+    validateRbacResourceGroups(r.resources, apiGroups, where);
     (r.resourceNames ?? []).forEach((n, j) => validateDnsSubdomain(n, `${where}.resourceNames[${j}]`));
     return { apiGroups, resources: r.resources, verbs: r.verbs, ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}) };
   });
@@ -520,6 +521,13 @@ export class GeneralPurposeRunner extends Construct {
     }
     if (this.port !== undefined) this.env.PORT = kplus.EnvValue.fromValue(String(this.port));
     Object.assign(this.env, validateEnvVariables(props.env ?? {}, 'env', true));
+    const portEnv = this.env.PORT?.value;
+    if (this.port !== undefined && portEnv !== undefined && String(portEnv) !== String(this.port)) {
+      throw new Error(`env PORT must match port (the Service targets port ${this.port}), got PORT ${JSON.stringify(portEnv)}: set port to ${JSON.stringify(portEnv)} instead of env PORT, or remove env PORT`);
+    }
+    if (this.port !== undefined && this.env.PORT !== undefined && portEnv === undefined) {
+      throw new Error(`env PORT must not come from a Secret or ConfigMap in mode "service" (the Service targets port ${this.port}, set by the port prop): remove env PORT and set port`);
+    }
     const rbac = this.createRbac(rules, clusterRules);
     this.serviceAccount = rbac.serviceAccount;
     this.role = rbac.role;

@@ -413,7 +413,11 @@ export class ImmutableConfigMap extends Construct {
 
     const entries: FileEntry[] = [
       // a file's key is its base name; a directory gives its regular files, not its sub-directories (kubectl create configmap --from-file)
-      ...validateList(props.files, 'files').flatMap((f, i) => readLocalPath(f, `files[${i}]`, { recursive: false })),
+      ...validateList(props.files, 'files').flatMap((f, i) => {
+        const found = readLocalPath(f, `files[${i}]`, { recursive: false });
+        if (found.length === 0) throw new Error(`files[${i}] "${f}" is a directory without regular files (sub-directories are not read): add the config files to it, or list the files themselves`);
+        return found;
+      }),
       ...inlineFiles(props.data, 'data', false),
     ];
     if (entries.length === 0) {

@@ -550,6 +550,7 @@ export class SidecarPod extends Construct {
         }
         ports.set(port.number, `${p.where} "${name}"`);
       });
+      this.checkProbePorts(s, p.where, name);
       if (s.writableTmp) this.declareVolume({ name: `${name}-tmp`, sizeLimit: TMP_SIZE }, `${p.where}.writableTmp`);
       const paths = new Set<string>(s.writableTmp ? ['/tmp'] : []);
       validateList(s.volumeMounts, `${p.where}.volumeMounts`).forEach((m, i) => {
@@ -566,7 +567,11 @@ export class SidecarPod extends Construct {
           throw new Error(`${where}.readOnly must not be false for the ${decl.secret !== undefined ? 'Secret' : 'ConfigMap'} volume "${m.volume}": the kubelet mounts it read-only whatever is asked`);
         }
         this.mounted.add(m.volume);
-        if (paths.has(m.path)) throw new Error(`${p.where} "${name}" mounts two volumes at "${m.path}"`);
+        if (paths.has(m.path)) {
+          const fix = s.writableTmp && m.path === '/tmp' ? 'writableTmp already mounts a volume at "/tmp": remove this mount or set writableTmp to false'
+            : 'give each mount its own path, or mount one volume there and the other below it (e.g. with subPath for a single file)';
+          throw new Error(`${where}.path must not repeat a mount path of ${p.where} "${name}", got "${m.path}" twice: ${fix}`);
+        }
         paths.add(m.path);
         if (m.subPath !== undefined) validateRelativePath(m.subPath, `${where}.subPath`);
       });
@@ -574,6 +579,24 @@ export class SidecarPod extends Construct {
   }
 
   /** The container port the Service targets: the auth proxy's, or a declared port of the app or a sidecar. */
+  /** Each probe must reach a port the container declares (cdk8s-plus defaults an unset port to the first one, else 80). */
+  private checkProbePorts(s: SidecarPodContainer, where: string, name: string): void {
+    const declared = (s.ports ?? []).map((x) => x.number);
+    for (const kind of ['readiness', 'liveness', 'startup'] as const) {
+      const probe = s[kind];
+      if (probe === undefined) continue;
+      if (!(probe instanceof kplus.Probe)) throw new Error(`${where}.${kind} must be a kplus.Probe (Probe.fromHttpGet, fromTcpSocket or fromCommand), got ${JSON.stringify(probe)}`);
+      const internals = probe as unknown as { httpGetOptions?: { port?: number }; tcpSocketOptions?: { port?: number } };
+      const options = internals.httpGetOptions ?? internals.tcpSocketOptions;
+      if (options === undefined) continue; // a command probe
+      const port = options.port ?? declared[0] ?? 80;
+      if (!declared.includes(port)) {
+        throw new Error(`${where}.${kind} port must be a port that "${name}" serves (${where}.ports: ${declared.join(', ') || 'none'}), got ${port}${options.port === undefined ? ' (the default when no port is declared)' : ''}: `
+          + `probe a declared port or add ${port} to ${where}.ports`);
+      }
+    }
+  }
+
   private resolveServiceTarget(props: SidecarPodProps, planned: Planned[], app: SidecarPodContainer): number {
     const portOwner = new Map<number, string>();
     for (const p of planned.filter((x) => x.role !== 'init')) for (const port of p.spec.ports ?? []) portOwner.set(port.number, p.spec.name);
@@ -586,6 +609,7 @@ export class SidecarPod extends Construct {
         }
         throw new Error(`serviceTargetPort must be the auth proxy's port ${target} when authProxy is set, got ${props.serviceTargetPort}`);
       }
+      checkPortEnv(app, this.upstreamPort!, `the auth proxy forwards to the app's port ${this.upstreamPort}`);
       return target;
     }
     const t = props.serviceTargetPort ?? app.ports?.[0]?.number;
@@ -596,6 +620,7 @@ export class SidecarPod extends Construct {
     if (!portOwner.has(target)) {
       throw new Error(`serviceTargetPort ${target} is not a port of the app or a sidecar (declared: ${[...portOwner.keys()].join(', ') || 'none'})`);
     }
+    if (portOwner.get(target) === app.name) checkPortEnv(app, target, `the Service targets the app's port ${target}`);
     return target;
   }
 
@@ -654,5 +679,14 @@ export class SidecarPod extends Construct {
     });
     if (p.role === 'init' || native) this.workload.addInitContainer(containerProps);
     else this.workload.addContainer(containerProps);
+  }
+}
+
+/** The app's env PORT, when set to a value, must be the port traffic reaches it on. */
+function checkPortEnv(app: SidecarPodContainer, port: number, why: string): void {
+  const env = app.envVariables?.PORT;
+  const value = env instanceof kplus.EnvValue ? env.value : undefined;
+  if (value !== undefined && String(value) !== String(port)) {
+    throw new Error(`app.envVariables PORT must be ${port} (${why}), got ${JSON.stringify(value)}: the app would listen where no traffic arrives; set PORT to ${port} or change the app's ports`);
   }
 }

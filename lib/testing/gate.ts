@@ -6,7 +6,8 @@
  *     strictly (unknown fields, wrong types, missing required fields fail);
  *  2. semantics the API server enforces beyond the schema (names, labels,
  *     ConfigMap keys and size, unique container and volume names, mounts of
- *     defined volumes, selectors matching templates);
+ *     defined volumes, selectors matching templates, label values in every
+ *     selector);
  *  3. Pod Security Standards "restricted" (v1.28) plus this project's
  *     hardening (read-only root filesystem, explicit non-zero UID/GID,
  *     resource limits, pinned images);
@@ -217,6 +218,47 @@ function metadataViolations(o: K8sObject, id: string): Violation[] {
   const tmpl = o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template : o.spec?.template;
   if (tmpl?.metadata) { checkLabels(tmpl.metadata.labels, 'pod template'); checkAnnotations(tmpl.metadata.annotations, 'pod template'); }
   if (o.kind === 'CronJob' && o.spec?.jobTemplate?.metadata) checkLabels(o.spec.jobTemplate.metadata.labels, 'job template');
+  return out;
+}
+
+/**
+ * Every label selector in the object (workload and PDB selectors, NetworkPolicy
+ * pod and peer selectors, topology spread and affinity terms, a Service's
+ * selector map): keys must be qualified names and values label values, as
+ * the API server checks them; `In`/`NotIn` need values, `Exists`/`DoesNotExist` none.
+ */
+function selectorViolations(o: K8sObject, id: string): Violation[] {
+  const out: Violation[] = [];
+  const v = (message: string) => out.push({ object: id, rule: 'selector-labels', message });
+  const checkPairs = (labels: unknown, where: string) => {
+    if (labels === null || typeof labels !== 'object') return;
+    for (const [k, val] of Object.entries(labels as Record<string, unknown>)) {
+      if (!isQualifiedKey(k)) v(`${where} key "${k}" is not a valid qualified name`);
+      if (typeof val !== 'string' || val.length > 63 || !LABEL_VALUE.test(val)) v(`${where} "${k}" has invalid label value ${JSON.stringify(val)} (at most 63 alphanumerics, "-", "_", ".", starting and ending with an alphanumeric)`);
+    }
+  };
+  const walk = (node: any, where: string) => {
+    if (node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) { node.forEach((x, i) => walk(x, `${where}[${i}]`)); return; }
+    for (const [key, child] of Object.entries<any>(node)) {
+      const at = where ? `${where}.${key}` : key;
+      if (key === 'matchLabels') checkPairs(child, at);
+      else if (key === 'matchExpressions' && Array.isArray(child)) {
+        child.forEach((e: any, i: number) => {
+          const ew = `${at}[${i}]`;
+          if (!e || typeof e.key !== 'string' || !isQualifiedKey(e.key)) v(`${ew} key ${JSON.stringify(e?.key)} is not a valid qualified name`);
+          const values: unknown[] = Array.isArray(e?.values) ? e.values : [];
+          if ((e?.operator === 'In' || e?.operator === 'NotIn') && values.length === 0) v(`${ew} operator ${e.operator} needs at least one value`);
+          if ((e?.operator === 'Exists' || e?.operator === 'DoesNotExist') && values.length > 0) v(`${ew} operator ${e.operator} must have no values`);
+          values.forEach((val, j) => {
+            if (typeof val !== 'string' || val.length > 63 || !LABEL_VALUE.test(val)) v(`${ew}.values[${j}] has invalid label value ${JSON.stringify(val)}`);
+          });
+        });
+      } else if (key !== 'metadata' && key !== 'data' && key !== 'binaryData' && key !== 'stringData') walk(child, at);
+    }
+  };
+  walk({ spec: o.spec }, '');
+  if (o.kind === 'Service') checkPairs(o.spec?.selector, 'spec.selector');
   return out;
 }
 
@@ -535,7 +577,7 @@ export function validateObjects(objects: K8sObject[], opts: GateOptions = {}): V
     if (seen.has(id)) out.push({ object: id, rule: 'duplicate', message: 'the same kind, namespace and name appear more than once' });
     seen.add(id);
     out.push(...schemaViolations(o, id), ...metadataViolations(o, id), ...configMapViolations(o, id),
-      ...podSpecViolations(o, id), ...pssViolations(o, id), ...hardeningViolations(o, id));
+      ...selectorViolations(o, id), ...podSpecViolations(o, id), ...pssViolations(o, id), ...hardeningViolations(o, id));
   }
   out.push(...referenceViolations(objects, opts));
   return out;
