@@ -152,10 +152,11 @@ export const EXPOSE_OPTION_NAMES = ['serviceType', 'servicePort', 'ingress', 'ne
  * @param replicas the Deployment's replicas, or undefined for a bare Pod (no PodDisruptionBudget)
  */
 export function resolveExpose(opts: ExposeOptions, replicas: number | undefined): ResolvedExpose {
-  const serviceType = validateOneOf(opts.serviceType ?? kplus.ServiceType.CLUSTER_IP, kplus.ServiceType, 'serviceType');
-  if (serviceType === kplus.ServiceType.EXTERNAL_NAME) {
-    throw new Error(`serviceType must be ClusterIP, NodePort or LoadBalancer, got "${serviceType}": an ExternalName Service is a DNS alias for a name outside the cluster and cannot send traffic to this workload`);
+  if (opts.serviceType === kplus.ServiceType.EXTERNAL_NAME) {
+    throw new Error(`serviceType must be ClusterIP, NodePort or LoadBalancer, got "${opts.serviceType}": an ExternalName Service is a DNS alias for a name outside the cluster and cannot send traffic to this workload`);
   }
+  const serviceType = validateOneOf(opts.serviceType ?? kplus.ServiceType.CLUSTER_IP,
+    [kplus.ServiceType.CLUSTER_IP, kplus.ServiceType.NODE_PORT, kplus.ServiceType.LOAD_BALANCER], 'serviceType');
   const servicePort = validatePort(opts.servicePort ?? 80, 'servicePort');
   return {
     serviceType,

@@ -15,9 +15,9 @@ import { BUSYBOX_IMAGE } from './images';
 import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverNodes } from './labels';
 import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodProps } from './security';
 import {
-  pathIsWithin, validateAbsolutePath, validateBoolean, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain,
+  CLUSTER_SCOPED_RESOURCES, pathIsWithin, validateAbsolutePath, validateBoolean, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain,
   validateEnvVariables, validateHttpPath, validateNonEmptyText, validateOneOf, validatePositiveInteger, validateRbacVerb,
-  validateApiGroup, validateKnownProps, validateList, validateRbacResource, validateRbacResourceGroups, validateResources, validateTimeZone, validateUnprivilegedPort,
+  validateApiGroup, validateKnownProps, validateLabelValue, validateList, validateRbacResource, validateRbacResourceGroups, validateResources, validateTimeZone, validateUnprivilegedPort,
 } from './validate';
 
 export { CRON_MACROS, validateCronSchedule } from './general-purpose-runner/schedule';
@@ -321,6 +321,12 @@ function validateRules(rules: RunnerPolicyRule[], prop: string, allowWildcards: 
       });
     }
     validateRbacResourceGroups(r.resources, apiGroups, where);
+    if (prop === 'rules') {
+      const clusterWide = r.resources.find((x) => CLUSTER_SCOPED_RESOURCES.has(String(x).split('/')[0]));
+      if (clusterWide !== undefined) {
+        throw new Error(`${where}.resources must name namespaced resources (rules become a Role in the runner's namespace), got the cluster-scoped "${clusterWide}": move the rule to clusterRules`);
+      }
+    }
     (r.resourceNames ?? []).forEach((n, j) => validateDnsSubdomain(n, `${where}.resourceNames[${j}]`));
     return { apiGroups, resources: r.resources, verbs: r.verbs, ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}) };
   });
@@ -464,7 +470,7 @@ export class GeneralPurposeRunner extends Construct {
       name: 'general-purpose-runner',
       instance: this.name,
       component: this.mode === RunnerMode.SERVICE ? 'server' : this.mode,
-      ...(props.partOf !== undefined ? { partOf: props.partOf } : {}),
+      ...(props.partOf !== undefined ? { partOf: validateLabelValue(props.partOf, 'partOf') } : {}),
     });
     this.selector = selectorLabels(this.labels);
     this.mountPath = validateAbsolutePath(props.mountPath ?? '/opt/app', 'mountPath');

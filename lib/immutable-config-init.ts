@@ -171,7 +171,7 @@ class AppMounts {
   constructor(scope: Construct, props: ImmutableConfigMountProps) {
     required(props.workload, 'workload');
     if (!Array.isArray((props.workload as Partial<kplus.AbstractPod>).containers)) {
-      throw new Error(`workload must be a cdk8s-plus workload (Deployment, Job, StatefulSet, DaemonSet, CronJob or Pod), got ${String(props.workload)}`);
+      throw new Error(`workload must be a cdk8s-plus workload (Deployment, Job, StatefulSet, DaemonSet, CronJob or Pod), got ${describeValue(props.workload)}`);
     }
     validateMountPath(props.mountPath, 'mountPath');
     this.volumeName = validateDnsLabel(props.volumeName ?? DEFAULT_VOLUME_NAME, 'volumeName');
@@ -446,4 +446,11 @@ export class ImmutableConfigMap extends Construct {
     applyLabels(this, this.labels);
   }
 
+}
+
+/** How an error names a value that is not what was asked for: its class, or its type and JSON. */
+function describeValue(value: unknown): string {
+  if (value === null || typeof value !== 'object') return `${typeof value} ${JSON.stringify(value)}`;
+  const name = (value as object).constructor?.name;
+  return name && name !== 'Object' ? `a ${name}` : `a plain object ${JSON.stringify(value).slice(0, 80)}`;
 }

@@ -11,7 +11,7 @@ import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverN
 import { hardenedContainer, hardenedPodProps } from './security';
 import {
   MAX_CONFIGMAP_BYTES, validateCidr, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain, validatePort,
-  validateBoolean, validateKnownProps, validateNetworkPolicyPeer, validateResources, validatePositiveInteger, validateUniqueList, validateUnprivilegedPort,
+  validateBoolean, validateKnownProps, validateNetworkPolicyPeer, validateOneOf, validateResources, validatePositiveInteger, validateUniqueList, validateUnprivilegedPort,
 } from './validate';
 // The label selector is checked with the parser the server itself uses at startup,
 // so a selector that synthesizes is one the pod accepts.
@@ -472,10 +472,7 @@ export class KvProxy extends Construct {
     if (this.configMapNames?.includes(this.sourceConfigMapName) && this.namespaces.includes(this.namespace)) {
       throw new Error(`configMapNames must not include the proxy's own source ConfigMap, got "${this.sourceConfigMapName}"`);
     }
-    this.accessLog = props.accessLog ?? KvProxyAccessLog.ERRORS;
-    if (!Object.values(KvProxyAccessLog).includes(this.accessLog)) {
-      throw new Error(`accessLog must be one of ${Object.values(KvProxyAccessLog).join(', ')}, got "${this.accessLog}"`);
-    }
+    this.accessLog = validateOneOf(props.accessLog ?? KvProxyAccessLog.ERRORS, KvProxyAccessLog, 'accessLog');
     this.upstreamTimeoutSeconds = validatePositiveInteger(props.upstreamTimeoutSeconds ?? 3, 'upstreamTimeoutSeconds', 1, 60);
     this.catchUpTimeoutSeconds = validatePositiveInteger(props.catchUpTimeoutSeconds ?? 5, 'catchUpTimeoutSeconds', 0, 60);
     if (props.metricsPort !== undefined) {
@@ -492,7 +489,7 @@ export class KvProxy extends Construct {
       throw new Error('metricsAllowFrom is set without metricsPort: /metrics is on the serving port, reachable as the serving port is; set metricsPort or remove metricsAllowFrom');
     }
     this.metricsAuth = props.metricsAuth ?? (this.metricsPort === undefined ? 'token' : 'none');
-    if (this.metricsAuth !== 'token' && this.metricsAuth !== 'none') throw new Error(`metricsAuth must be token or none, got "${this.metricsAuth}"`);
+    validateOneOf(this.metricsAuth, ['token', 'none'], 'metricsAuth');
     this.env = {
       PORT: String(this.port),
       KV_NAMESPACES: this.namespaces.join(','),

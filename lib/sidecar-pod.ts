@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ApiObject, JsonPatch, Size } from 'cdk8s';
+import { ApiObject, JsonPatch, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
@@ -438,6 +438,10 @@ export class SidecarPod extends Construct {
     if (v.sizeLimit !== undefined && !(v.sizeLimit instanceof Size)) {
       throw new Error(`${where} "${v.name}" sizeLimit must be a cdk8s Size such as Size.mebibytes(64), got ${JSON.stringify(v.sizeLimit)}`);
     }
+    const sizeKib = v.sizeLimit?.toKibibytes({ rounding: SizeRoundingBehavior.NONE });
+    if (sizeKib !== undefined && !(Number.isFinite(sizeKib) && sizeKib >= 1)) {
+      throw new Error(`${where} "${v.name}" sizeLimit must be at least 1 KiB (omit it for no limit), got ${sizeKib}Ki`);
+    }
     if (v.memory !== undefined) validateBoolean(v.memory, `${where} "${v.name}" memory`);
     if ((v.sizeLimit !== undefined || v.memory) && (v.configMap !== undefined || v.secret !== undefined)) {
       throw new Error(`${where} "${v.name}" sizeLimit and memory apply to emptyDir volumes only`);
@@ -523,6 +527,16 @@ export class SidecarPod extends Construct {
       const extra = Object.keys(s.securityContext ?? {}).filter((k) => k !== 'user' && k !== 'group');
       if (extra.length) throw new Error(`${p.where}.securityContext may only set user and group (the rest is hardened), got ${extra.join(', ')}`);
       if (s.workingDir !== undefined) validateAbsolutePath(s.workingDir, `${p.where}.workingDir`);
+      for (const field of ['command', 'args'] as const) {
+        const list = s[field];
+        if (list !== undefined && (!Array.isArray(list) || list.some((x) => typeof x !== 'string'))) {
+          throw new Error(`${p.where}.${field} must be a list of strings, got ${JSON.stringify(list)}`);
+        }
+      }
+      if (s.command !== undefined && (s.command.length === 0 || s.command[0].trim() === '')) {
+        throw new Error(`${p.where}.command must name a program (omit it for the image's entrypoint), got ${JSON.stringify(s.command)}`);
+      }
+      if (s.imagePullPolicy !== undefined) validateOneOf(s.imagePullPolicy, kplus.ImagePullPolicy, `${p.where}.imagePullPolicy`);
       validateEnvVariables(s.envVariables ?? {}, `${p.where}.envVariables`);
       validateResources(s.resources, `${p.where}.resources`);
       if (p.role === 'init' && (s.readiness || s.liveness || s.startup)) {

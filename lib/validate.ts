@@ -141,7 +141,7 @@ export function validateAbsolutePath(path: string, prop: string): string {
 export function validatePositiveInteger(value: number, prop: string, min: number = 1, max: number = Number.MAX_SAFE_INTEGER): number {
   required(value, prop);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${prop} must be an integer ${min}-${max}, got ${show(value)}`);
+    throw new Error(`${prop} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `${min}-${max}`}, got ${show(value)}`);
   }
   return value;
 }
@@ -372,6 +372,7 @@ const HEADER_VALUE_FORBIDDEN = /[\x00-\x1f\x7f$]/;
 /** An HTTP header value for a generated config: no control characters and no `$` (nginx variables). */
 export function validateHeaderValue(value: string, prop: string): string {
   required(value, prop);
+  if (typeof value === 'string' && value.trim() === '') throw new Error(`${prop} must not be empty (nginx would send no header), got ${JSON.stringify(value)}`);
   if (typeof value !== 'string' || HEADER_VALUE_FORBIDDEN.test(value)) {
     throw new Error(`${prop} must be a header value without control characters or '$', got ${JSON.stringify(value)}`);
   }
@@ -399,9 +400,9 @@ export function nearestName(key: string, names: readonly string[]): string | und
   const lower = String(key).toLowerCase();
   const exactCase = names.find((n) => n.toLowerCase() === lower);
   if (exactCase) return exactCase;
-  const prefix = names.find((n) => n.length >= 4 && lower.length >= 3 && (lower.startsWith(n.toLowerCase()) || n.toLowerCase().startsWith(lower)));
-  if (prefix) return prefix;
   const scored = names.map((n) => [n, editDistance(n.toLowerCase(), lower)] as const).sort((x, y) => x[1] - y[1] || x[0].localeCompare(y[0]));
+  const prefix = scored.find(([n]) => n.length >= 4 && lower.length >= 3 && (lower.startsWith(n.toLowerCase()) || n.toLowerCase().startsWith(lower)));
+  if (prefix) return prefix[0];
   const best = scored[0];
   return best && best[1] <= Math.max(2, Math.floor(lower.length / 3)) ? best[0] : undefined;
 }
@@ -617,3 +618,12 @@ export function validateRbacResourceGroups(resources: readonly string[], apiGrou
       + `add ${shown(groups[0])} to apiGroups${apiGroups.length > 1 || resources.length > 1 ? ' or give it a rule of its own' : ''}`);
   });
 }
+
+/** Built-in resources that are cluster-scoped: a namespaced Role that names them grants nothing. */
+export const CLUSTER_SCOPED_RESOURCES: ReadonlySet<string> = new Set([
+  'namespaces', 'nodes', 'persistentvolumes', 'componentstatuses', 'storageclasses', 'volumeattachments', 'csidrivers', 'csinodes',
+  'clusterroles', 'clusterrolebindings', 'priorityclasses', 'runtimeclasses', 'certificatesigningrequests',
+  'mutatingwebhookconfigurations', 'validatingwebhookconfigurations', 'validatingadmissionpolicies', 'validatingadmissionpolicybindings',
+  'customresourcedefinitions', 'apiservices', 'flowschemas', 'prioritylevelconfigurations', 'ingressclasses',
+  'tokenreviews', 'subjectaccessreviews', 'selfsubjectaccessreviews',
+]);

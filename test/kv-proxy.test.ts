@@ -504,13 +504,13 @@ describe('KvProxy', () => {
     });
 
     test.each([
-      [{ accessLog: 'verbose' as KvProxyAccessLog }, /accessLog must be one of off, errors, all, got "verbose"/],
+      [{ accessLog: 'verbose' as KvProxyAccessLog }, /accessLog must be one of "off", "errors", "all", got "verbose"/],
       [{ upstreamTimeoutSeconds: 0 }, /upstreamTimeoutSeconds/],
       [{ catchUpTimeoutSeconds: 61 }, /catchUpTimeoutSeconds/],
       [{ metricsPort: 8080 }, /metricsPort must differ from port, got 8080 for both/],
       [{ metricsPort: 80 }, /metricsPort/],
       [{ metricsAllowFrom: [{ podSelector: {} }] }, /metricsAllowFrom is set without metricsPort/],
-      [{ metricsAuth: 'basic' as 'token' }, /metricsAuth must be token or none, got "basic"/],
+      [{ metricsAuth: 'basic' as 'token' }, /metricsAuth must be one of "token", "none", got "basic"/],
     ])('fails when %j', (props, message) => {
       expect(() => synth(props)).toThrow(message);
     });
@@ -623,8 +623,8 @@ describe('KvProxy', () => {
       ['port is privileged', { port: 80 }, /port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 80/],
       ['the image runs a Node.js line the server does not support', { image: 'node:18.20.4-alpine' }, /image must run Node.js 22 or 24 \(the versions the server supports\), got "node:18.20.4-alpine" \(Node.js 18\)/],
       ['the label selector is not a string', { labelSelector: 5 as never }, /labelSelector must be a string such as "app=kv,tier in \(a,b\)", got 5/],
-      ['the image floats on a Node.js tag without a version', { image: 'node:lts-alpine' }, /image must name the Node.js version in its tag .*got "node:lts-alpine"/],
-      ['the image runs Node.js 20', { image: 'mirror.example.com/library/node:20-slim' }, /image must run Node.js 22 or 24 .*\(Node.js 20\)/],
+      ['the image floats on a Node.js tag without a version', { image: 'node:lts-alpine' }, /image must pin a full Node.js version x\.y\.z in its tag .*got "node:lts-alpine"/],
+      ['the image runs Node.js 20', { image: 'mirror.example.com/library/node:20.18.1-slim' }, /image must run Node.js 22 or 24 .*\(Node.js 20\)/],
       ['namespaces is left out', { namespaces: undefined }, /namespaces is required/],
       ['a prop of the old API is given', { ingressHost: 'kv.example.com' } as never, /KvProxy props has no option "ingressHost"/],
       ['a prop is misspelled', { replica: 3 } as never, /KvProxy props has no option "replica" \(did you mean "replicas"\?\)/],

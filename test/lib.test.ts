@@ -32,7 +32,8 @@ describe('image references', () => {
     expect(() => validateImage('nginx:latest', 'configImage')).toThrow(/configImage must not use the floating "latest" tag/);
   });
   test('fails when the reference is malformed', () => {
-    expect(() => validateImage('NGINX:1.0')).toThrow(/valid image reference/);
+    expect(() => validateImage('nginx:1.0:2')).toThrow(/valid image reference/);
+    expect(() => validateImage('NGINX:1.0')).toThrow(/image repository must be lowercase, got "NGINX" in "NGINX:1.0" \(did you mean "nginx:1.0"\?\)/);
     expect(() => validateImage('')).toThrow(/non-empty/);
   });
 });

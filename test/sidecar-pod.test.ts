@@ -603,7 +603,7 @@ describe('fails when', () => {
     expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'v', path: 'data' }] }, volumes: [{ name: 'v' }] })).toThrow(/app.volumeMounts\[0\].path must be an absolute path/);
     expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: 'v', path: '/d', subPath: '../x' }] }, volumes: [{ name: 'v' }] })).toThrow(/app.volumeMounts\[0\].subPath must be a relative path/);
     expect(() => synth({ app: { ...APP, writableTmp: true, volumeMounts: [{ volume: 'v', path: '/tmp' }] }, volumes: [{ name: 'v' }] }))
-      .toThrow(/app "app" mounts two volumes at "\/tmp"/);
+      .toThrow(/app\.volumeMounts\[0\]\.path must not repeat a mount path of app "app", got "\/tmp" twice: writableTmp already mounts a volume at "\/tmp": remove this mount or set writableTmp to false/);
   });
   test('the app runs as root: the error names the prop the user set, not the fsGroup derived from it', () => {
     expect(() => synth({ app: { ...APP, securityContext: { user: 0 } } })).toThrow(/app.securityContext.user must be an integer 1-2147483647, got 0/);

@@ -384,7 +384,7 @@ describe('StaticSite validation', () => {
   });
   test('fails when the site is empty', () => {
     expect(() => synth({})).toThrow(/content must not be empty: give contentDir with at least one file, or content with at least one entry/);
-    expect(() => synth({ contentDir: empty })).toThrow(/content must not be empty/);
+    expect(() => synth({ contentDir: empty })).toThrow(new RegExp(`contentDir "${empty}" has no files`));
     expect(() => synth({ content: {} })).toThrow(/content must not be empty/);
   });
   test('fails when contentDir is not a directory', () => {
