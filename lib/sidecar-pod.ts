@@ -593,7 +593,7 @@ export class SidecarPod extends Construct {
   }
 
   /** The container port the Service targets: the auth proxy's, or a declared port of the app or a sidecar. */
-  /** Each probe must reach a port the container declares (cdk8s-plus defaults an unset port to the first one, else 80). */
+  /** Each probe must reach a port the container declares (cdk8s-plus probes port 80 when the probe names none: these containers have no portNumber). */
   private checkProbePorts(s: SidecarPodContainer, where: string, name: string): void {
     const declared = (s.ports ?? []).map((x) => x.number);
     for (const kind of ['readiness', 'liveness', 'startup'] as const) {
@@ -603,10 +603,10 @@ export class SidecarPod extends Construct {
       const internals = probe as unknown as { httpGetOptions?: { port?: number }; tcpSocketOptions?: { port?: number } };
       const options = internals.httpGetOptions ?? internals.tcpSocketOptions;
       if (options === undefined) continue; // a command probe
-      const port = options.port ?? declared[0] ?? 80;
+      const port = options.port ?? 80;
       if (!declared.includes(port)) {
-        throw new Error(`${where}.${kind} port must be a port that "${name}" serves (${where}.ports: ${declared.join(', ') || 'none'}), got ${port}${options.port === undefined ? ' (the default when no port is declared)' : ''}: `
-          + `probe a declared port or add ${port} to ${where}.ports`);
+        throw new Error(`${where}.${kind} port must be a port that "${name}" serves (${where}.ports: ${declared.join(', ') || 'none'}), got ${port}${options.port === undefined ? ' (cdk8s-plus probes port 80 when the probe names no port)' : ''}: `
+          + `${options.port === undefined && declared.length ? `give the probe { port: ${declared[0]} }` : `probe a declared port or add ${port} to ${where}.ports`}`);
       }
     }
   }

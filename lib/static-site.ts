@@ -441,6 +441,7 @@ function resolveHeaders(extra: Record<string, string>): Record<string, string> {
       throw new Error('responseHeaders must not set Cache-Control, got "Cache-Control": use htmlCacheControl and assetCacheControl');
     }
     validateHeaderValue(value, `responseHeaders "${name}"`);
+    if (value.trim() === '') throw new Error(`responseHeaders "${name}" must not be empty (nginx would send no header; remove the entry instead), got ${JSON.stringify(value)}`);
     for (const existing of Object.keys(headers)) if (existing.toLowerCase() === name.toLowerCase()) delete headers[existing];
     headers[name] = value;
   }

@@ -372,7 +372,6 @@ const HEADER_VALUE_FORBIDDEN = /[\x00-\x1f\x7f$]/;
 /** An HTTP header value for a generated config: no control characters and no `$` (nginx variables). */
 export function validateHeaderValue(value: string, prop: string): string {
   required(value, prop);
-  if (typeof value === 'string' && value.trim() === '') throw new Error(`${prop} must not be empty (nginx would send no header), got ${JSON.stringify(value)}`);
   if (typeof value !== 'string' || HEADER_VALUE_FORBIDDEN.test(value)) {
     throw new Error(`${prop} must be a header value without control characters or '$', got ${JSON.stringify(value)}`);
   }

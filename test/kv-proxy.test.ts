@@ -630,7 +630,7 @@ describe('KvProxy', () => {
       ['a prop is misspelled', { replica: 3 } as never, /KvProxy props has no option "replica" \(did you mean "replicas"\?\)/],
       ['writes is a string (any non-empty string would have enabled writes)', { writes: 'false' as never }, /writes must be true or false, got "false"/],
       ['discovery is a number', { discovery: 1 as never }, /discovery must be true or false, got 1/],
-      ['serviceType is in the wrong case', { serviceType: 'clusterip' as never }, /serviceType must be one of "ClusterIP", "NodePort", "LoadBalancer", "ExternalName", got "clusterip" \(did you mean "ClusterIP"\?\)/],
+      ['serviceType is in the wrong case', { serviceType: 'clusterip' as never }, /serviceType must be one of "ClusterIP", "NodePort", "LoadBalancer", got "clusterip" \(did you mean "ClusterIP"\?\)/],
       ['servicePort is out of range', { servicePort: 0 }, /servicePort must be an integer port 1-65535, got 0/],
       ['maxBodyBytes exceeds a ConfigMap', { maxBodyBytes: 1048577 }, /maxBodyBytes must be an integer 1-1048576, got 1048577/],
       ['maxBodyBytes is 0', { maxBodyBytes: 0 }, /maxBodyBytes must be an integer 1-1048576, got 0/],
