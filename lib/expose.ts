@@ -162,7 +162,7 @@ export function resolveExpose(opts: ExposeOptions, replicas: number | undefined)
     serviceType,
     servicePort,
     ingress: opts.ingress === undefined ? undefined : resolveIngress(opts.ingress),
-    networkPolicy: opts.networkPolicy === false ? undefined : resolveNetworkPolicy(opts.networkPolicy ?? {}),
+    networkPolicy: opts.networkPolicy === false ? undefined : resolveNetworkPolicy(opts.networkPolicy === undefined ? {} : opts.networkPolicy),
     podDisruptionBudget: resolvePdb(opts.podDisruptionBudget, replicas),
   };
 }

@@ -430,6 +430,9 @@ export class KvProxy extends Construct {
         throw new Error(`labelSelector must be a Kubernetes label selector such as "app=kv,tier in (a,b)", got "${props.labelSelector}": ${(err as Error).message}`);
       }
       if (parsed.requirements.length === 0) throw new Error(`labelSelector must not be empty (omit it to serve every ConfigMap), got "${props.labelSelector}"`);
+      // the API server refuses an empty set ("values set can't be empty"): every list call would fail with 400
+      const emptySet = /([A-Za-z0-9_./-]+)\s+(in|notin)\s*\(\s*\)/.exec(props.labelSelector);
+      if (emptySet) throw new Error(`labelSelector must list at least one value in "${emptySet[0]}" (the API server refuses an empty set), got "${props.labelSelector}"`);
       this.labelSelector = props.labelSelector.trim();
     }
     this.writes = validateBoolean(props.writes ?? false, 'writes');

@@ -23,6 +23,7 @@ export * from './sidecar-pod/presets';
 const SIDECAR_POD_PROPS: Record<keyof Required<SidecarPodProps>, true> = { name: true, app: true, sidecars: true, initContainers: true, volumes: true, sidecarMode: true, workload: true, replicas: true, fsGroup: true, createService: true, serviceTargetPort: true, authProxy: true, content: true, hotPlug: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true };
 const CONTAINER_PROPS: Record<keyof Required<SidecarPodContainer>, true> = { name: true, securityContext: true, volumeMounts: true, writableTmp: true, image: true, ports: true, command: true, args: true, workingDir: true, envVariables: true, envFrom: true, imagePullPolicy: true, readiness: true, liveness: true, startup: true, lifecycle: true, resources: true };
 const VOLUME_PROPS: Record<keyof Required<SidecarPodVolume>, true> = { name: true, configMap: true, secret: true, defaultMode: true, sizeLimit: true, memory: true };
+const PORT_PROPS: Record<keyof Required<kplus.ContainerPort>, true> = { number: true, name: true, protocol: true, hostPort: true, hostIp: true };
 const MOUNT_PROPS: Record<keyof Required<SidecarPodVolumeMount>, true> = { volume: true, path: true, readOnly: true, subPath: true };
 const AUTH_PROXY_PROPS: Record<keyof Required<AuthProxyOptions>, true> = { htpasswdSecret: true, htpasswdKey: true, port: true, upstreamPort: true, realm: true, image: true };
 const CONTENT_PROPS: Record<keyof Required<SharedContentOptions>, true> = { directory: true, port: true, repo: true, ref: true, period: true, link: true, depth: true, image: true, volume: true, mountPath: true, appMountPath: true, resources: true, httpPort: true };
@@ -546,7 +547,12 @@ export class SidecarPod extends Construct {
       if (s.ports !== undefined && !Array.isArray(s.ports)) throw new Error(`${p.where}.ports must be a list of { number, name? }, got ${JSON.stringify(s.ports)}`);
       (s.ports ?? []).forEach((port, i) => {
         if (port === null || typeof port !== 'object') throw new Error(`${p.where}.ports[${i}] must be a port { number, name? }, got ${JSON.stringify(port)}`);
+        validateKnownProps(port, PORT_PROPS, `${p.where}.ports[${i}]`);
         validateUnprivilegedPort(port.number, `${p.where}.ports[${i}].number`);
+        if (port.protocol !== undefined) validateOneOf(port.protocol, kplus.Protocol, `${p.where}.ports[${i}].protocol`);
+        if (port.hostPort !== undefined || port.hostIp !== undefined) {
+          throw new Error(`${p.where}.ports[${i}] must not set hostPort or hostIp (Pod Security "baseline" forbids host ports; expose the pod through its Service), got ${JSON.stringify(port)}`);
+        }
         if (own.has(port.number)) throw new Error(`${p.where} "${name}" declares port ${port.number} more than once`);
         if (port.name !== undefined) {
           validatePortName(port.name, `${p.where}.ports[${i}].name`);
@@ -633,6 +639,10 @@ export class SidecarPod extends Construct {
     const target = validatePort(t, 'serviceTargetPort');
     if (!portOwner.has(target)) {
       throw new Error(`serviceTargetPort ${target} is not a port of the app or a sidecar (declared: ${[...portOwner.keys()].join(', ') || 'none'})`);
+    }
+    const targetSpec = planned.filter((x) => x.role !== 'init').flatMap((x) => x.spec.ports ?? []).find((x) => x.number === target);
+    if (targetSpec?.protocol !== undefined && targetSpec.protocol !== kplus.Protocol.TCP) {
+      throw new Error(`serviceTargetPort ${target} must be a TCP port (the Service and the NetworkPolicy speak TCP), got protocol ${targetSpec.protocol}`);
     }
     if (portOwner.get(target) === app.name) checkPortEnv(app, target, `the Service targets the app's port ${target}`);
     return target;

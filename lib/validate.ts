@@ -549,6 +549,17 @@ export function validateLabelSelector(selector: { matchLabels?: Record<string, s
   });
 }
 
+/** True when `inner` lies inside `outer` with a longer prefix (IPv4 by address; IPv6 by family and prefix only). */
+function cidrStrictlyWithin(inner: string, outer: string): boolean {
+  const [innerIp, innerBits] = inner.split('/');
+  const [outerIp, outerBits] = outer.split('/');
+  if (inner.includes(':') !== outer.includes(':') || Number(innerBits) <= Number(outerBits)) return false;
+  if (inner.includes(':')) return true;
+  const num = (ip: string) => ip.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
+  const block = 2 ** (32 - Number(outerBits));
+  return Math.floor(num(innerIp) / block) === Math.floor(num(outerIp) / block);
+}
+
 const PEER_PROPS = { podSelector: true, namespaceSelector: true, ipBlock: true } as const;
 const IP_BLOCK_PROPS = { cidr: true, except: true } as const;
 
@@ -566,7 +577,12 @@ export function validateNetworkPolicyPeer(peer: { podSelector?: any; namespaceSe
   if (peer.ipBlock) {
     validateKnownProps(peer.ipBlock, IP_BLOCK_PROPS, `${where}.ipBlock`);
     validateCidr(peer.ipBlock.cidr, `${where}.ipBlock.cidr`);
-    validateList(peer.ipBlock.except, `${where}.ipBlock.except`).forEach((c, j) => validateCidr(c, `${where}.ipBlock.except[${j}]`));
+    validateList(peer.ipBlock.except, `${where}.ipBlock.except`).forEach((c, j) => {
+      validateCidr(c, `${where}.ipBlock.except[${j}]`);
+      if (!cidrStrictlyWithin(c, peer.ipBlock!.cidr)) {
+        throw new Error(`${where}.ipBlock.except[${j}] must be a strict subset of ipBlock.cidr "${peer.ipBlock!.cidr}" (the API server refuses it otherwise), got "${c}"`);
+      }
+    });
   }
 }
 

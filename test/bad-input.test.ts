@@ -488,6 +488,29 @@ describe('further bad input found by trying', () => {
     expect(() => runner({ schedule: '@daily', startingDeadlineSeconds: 5 })).toThrow(/^startingDeadlineSeconds must be an integer of at least 10, got 5$/);
   });
 
+  test('fails when networkPolicy is null (from JavaScript) instead of silently creating the default policy', () => {
+    expect(() => site({ networkPolicy: null as never })).toThrow(/networkPolicy must be NetworkPolicyOptions or false, got null/);
+  });
+
+  test('fails when an ipBlock except is not inside its cidr', () => {
+    expect(() => site({ networkPolicy: { allowFrom: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['192.168.0.0/16'] } }] } }))
+      .toThrow(/networkPolicy\.allowFrom\[0\]\.ipBlock\.except\[0\] must be a strict subset of ipBlock\.cidr "10\.0\.0\.0\/8" \(the API server refuses it otherwise\), got "192\.168\.0\.0\/16"/);
+    expect(() => site({ networkPolicy: { allowFrom: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.0.0.0/8'] } }] } })).toThrow(/except\[0\] must be a strict subset/);
+    expect(() => site({ networkPolicy: { allowFrom: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } }] } })).not.toThrow();
+  });
+
+  test('fails when a KvProxy labelSelector has an empty set, which the API server refuses', () => {
+    expect(() => kv({ labelSelector: 'app in ()' })).toThrow(/labelSelector must list at least one value in "app in \(\)" \(the API server refuses an empty set\), got "app in \(\)"/);
+  });
+
+  test('fails when a SidecarPod port has a host port, an unknown protocol or a non-TCP Service target', () => {
+    expect(() => pod({ app: { ...APP, ports: [{ number: 8080, hostPort: 80 }] } })).toThrow(/app\.ports\[0\] must not set hostPort or hostIp \(Pod Security "baseline" forbids host ports/);
+    expect(() => pod({ app: { ...APP, ports: [{ number: 8080, protocol: 'tcp' as never }] } })).toThrow(/app\.ports\[0\]\.protocol must be one of "TCP", "UDP", "SCTP", got "tcp" \(did you mean "TCP"\?\)/);
+    expect(() => pod({ app: { ...APP, ports: [{ number: 8080, protocol: kplus.Protocol.UDP }] } }))
+      .toThrow(/serviceTargetPort 8080 must be a TCP port \(the Service and the NetworkPolicy speak TCP\), got protocol UDP/);
+    expect(() => pod({ app: { ...APP, ports: [{ number: 8080, nmae: 'http' } as never] } })).toThrow(/app\.ports\[0\] has no option "nmae" \(did you mean "name"\?\)/);
+  });
+
   test('fails when ImmutableConfigInit gets a plain object as workload, describing it', () => {
     const chart = testChart();
     expect(() => new ImmutableConfigInit(chart, 'Config', { workload: {} as never, mountPath: '/config', image: 'busybox:1.36.1' }))
