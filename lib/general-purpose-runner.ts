@@ -272,6 +272,14 @@ const JOB_PROPS = ['ttlSecondsAfterFinished'] as const;
 const CRON_PROPS = ['schedule', 'timeZone', 'concurrencyPolicy', 'startingDeadlineSeconds', 'successfulJobsHistoryLimit', 'failedJobsHistoryLimit'] as const;
 
 const RUNNER_PROPS: Record<keyof Required<GeneralPurposeRunnerProps>, true> = { name: true, scripts: true, scriptFiles: true, scriptDirectory: true, entrypoint: true, mountPath: true, workingDir: true, preset: true, image: true, command: true, args: true, env: true, user: true, writableTmp: true, resources: true, bundle: true, bundleMountPath: true, bootstrapImage: true, mode: true, port: true, replicas: true, healthCheckPath: true, backoffLimit: true, activeDeadlineSeconds: true, ttlSecondsAfterFinished: true, schedule: true, timeZone: true, concurrencyPolicy: true, startingDeadlineSeconds: true, successfulJobsHistoryLimit: true, failedJobsHistoryLimit: true, rules: true, clusterRules: true, allowWildcardRules: true, partOf: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true };
+/** Script extensions whose language is clear, and the preset that runs them. */
+const SCRIPT_LANGUAGES: Record<string, { name: string; interpreter: string; preset: RunnerPresetName }> = {
+  '.py': { name: 'Python', interpreter: 'python3', preset: 'python' },
+  '.js': { name: 'JavaScript', interpreter: 'node', preset: 'node' },
+  '.mjs': { name: 'JavaScript', interpreter: 'node', preset: 'node' },
+  '.cjs': { name: 'JavaScript', interpreter: 'node', preset: 'node' },
+  '.sh': { name: 'shell', interpreter: 'sh', preset: 'busybox' },
+};
 const RULE_PROPS: Record<keyof Required<RunnerPolicyRule>, true> = { apiGroups: true, resources: true, verbs: true, resourceNames: true };
 
 
@@ -614,6 +622,10 @@ export class GeneralPurposeRunner extends Construct {
     const entry = props.entrypoint ?? (paths.length === 1 ? paths[0] : undefined);
     if (entry === undefined) {
       throw new Error(`entrypoint is required when there are ${paths.length} scripts (${paths.join(', ')}): name the one to run, or set command`);
+    }
+    const language = SCRIPT_LANGUAGES[path.posix.extname(entry).toLowerCase()];
+    if (language && language.interpreter !== preset.interpreter[0]) {
+      throw new Error(`entrypoint "${entry}" is a ${language.name} script, but preset "${this.preset}" runs ${preset.interpreter.join(' ')}: choose preset "${language.preset}" or set command`);
     }
     // an empty file (an `__init__.py`) is a fine module, but not a program to run
     validateNonEmptyText(this.scripts.find((x) => x.path === entry)!.content, `entrypoint script "${entry}"`);

@@ -511,6 +511,18 @@ describe('further bad input found by trying', () => {
     expect(() => pod({ app: { ...APP, ports: [{ number: 8080, nmae: 'http' } as never] } })).toThrow(/app\.ports\[0\] has no option "nmae" \(did you mean "name"\?\)/);
   });
 
+  test('fails when the auth proxy forwards to a port the app does not serve', () => {
+    expect(() => pod({ authProxy: { htpasswdSecret: 'site-users', upstreamPort: 9999 } }))
+      .toThrow(/authProxy\.upstreamPort must be a port the app "app" serves \(app\.ports: 8080\), got 9999: the proxy would forward to a port nothing listens on/);
+  });
+
+  test('fails when the entrypoint is a script for another preset\'s interpreter', () => {
+    expect(() => runner({ preset: 'node', scripts: { 'main.py': 'print(1)\n' } }))
+      .toThrow(/entrypoint "main\.py" is a Python script, but preset "node" runs node: choose preset "python" or set command/);
+    expect(() => runner({ scripts: { 'job.sh': 'echo hi\n' } })).toThrow(/entrypoint "job\.sh" is a shell script, but preset "python" runs python3: choose preset "busybox" or set command/);
+    expect(() => runner({ preset: 'busybox', scripts: { 'job.sh': 'echo hi\n' } })).not.toThrow();
+  });
+
   test('fails when ImmutableConfigInit gets a plain object as workload, describing it', () => {
     const chart = testChart();
     expect(() => new ImmutableConfigInit(chart, 'Config', { workload: {} as never, mountPath: '/config', image: 'busybox:1.36.1' }))

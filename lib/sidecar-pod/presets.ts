@@ -440,6 +440,10 @@ export function authProxyContainer(auth: AuthProxyOptions, app: SidecarPodContai
     throw new Error(`authProxy.upstreamPort is required when the app "${app.name}" declares no ports`);
   }
   const upstream = validatePort(appPort, 'authProxy.upstreamPort');
+  const appPorts = (app.ports ?? []).map((x) => x.number);
+  if (appPorts.length && !appPorts.includes(upstream)) {
+    throw new Error(`authProxy.upstreamPort must be a port the app "${app.name}" serves (app.ports: ${appPorts.join(', ')}), got ${upstream}: the proxy would forward to a port nothing listens on`);
+  }
   if (upstream === port) {
     throw new Error(`authProxy.upstreamPort must differ from authProxy.port ${port}: the proxy would forward to itself`);
   }
