@@ -728,7 +728,8 @@ function checkIngressReadTimeout(expose: ResolvedExpose, maxWaitSeconds: number,
   if (Number.isNaN(fromAnnotation)) throw new Error(`ingress.annotations "${NGINX_READ_TIMEOUT}" must be a number of seconds such as "120", got ${JSON.stringify(annotation)}`);
   const timeout = given ?? fromAnnotation ?? 60;
   if (maxWaitSeconds >= timeout) {
-    throw new Error(`maxWaitSeconds must be below the Ingress read timeout (${timeout} s${given !== undefined ? ', ingressReadTimeoutSeconds' : fromAnnotation !== undefined ? `, from ${NGINX_READ_TIMEOUT}` : ', the common default'}), got ${maxWaitSeconds}: `
+    const source = given !== undefined ? 'ingressReadTimeoutSeconds' : fromAnnotation !== undefined ? `from ${NGINX_READ_TIMEOUT}` : 'the common default';
+    throw new Error(`maxWaitSeconds must be below the Ingress read timeout (${timeout} s, ${source}), got ${maxWaitSeconds}: `
       + `long polls would end in a 504 from the controller; lower maxWaitSeconds, or raise the controller's timeout and set ingressReadTimeoutSeconds (or the ${NGINX_READ_TIMEOUT} annotation)`);
   }
 }

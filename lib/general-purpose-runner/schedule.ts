@@ -96,7 +96,9 @@ function checkDateOccurs(fields: string[], schedule: string, prop: string): void
   const days = [...fieldValues(domText, FIELDS[2])];
   const months = [...fieldValues(monthText, FIELDS[3])];
   if (months.some((m) => days.some((d) => d <= DAYS_IN_MONTH[m - 1]))) return;
-  throw new Error(`${prop} day of month ${domText} never occurs in month ${monthText} (the longest of those months has ${Math.max(...months.map((m) => DAYS_IN_MONTH[m - 1]))} days), got "${schedule}": the CronJob would never run`);
+  const longest = Math.max(...months.map((m) => DAYS_IN_MONTH[m - 1]));
+  throw new Error(`${prop} day of month ${domText} never occurs in month ${monthText} (the longest of those months has ${longest} days), `
+    + `got "${schedule}": the CronJob would never run`);
 }
 
 /**
