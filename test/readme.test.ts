@@ -1,6 +1,7 @@
 /**
- * README.md and docs/ stay true: the README is short and says what the
- * package is and how to install it, the two commands exist, every construct
+ * README.md and docs/ stay true: the README is for users, short, and says what the
+ * package is and how to install it, the two commands exist (repository
+ * operations live in docs/development.md), every construct
  * has a task page with an example and the YAML it produces, options are
  * documented once (TSDoc → docs/api/) rather than in hand-written tables,
  * every local link resolves, and embedded diagrams equal the generated ones.
@@ -36,6 +37,19 @@ describe('README.md', () => {
     expect(pkg.scripts.synth).toBe('node -r ts-node/register main.ts');
     expect(pkg.scripts.test).toMatch(/jest/);
     expect(read('.ci/run')).toMatch(/^step "npm test" npm test$/m);
+  });
+
+  test('repository operations live in docs/development.md, linked from a short Develop section', () => {
+    const start = README.indexOf('\n## Develop\n');
+    expect(start).toBeGreaterThan(0);
+    const section = README.slice(start, README.indexOf('\n## ', start + 5));
+    expect(section).toContain('npm ci && npm run synth');
+    expect(section).toContain('](docs/development.md)');
+    const dev = read('docs/development.md');
+    for (const op of ['npm ci && npm run synth', 'npm run verify', 'npm run check:dist', 'npm run api', 'npm run bench', '.ci/run']) {
+      expect({ op, inDevelopment: dev.includes(op) }).toEqual({ op, inDevelopment: true });
+    }
+    for (const op of ['npm run check:dist', 'npm run import', 'npm run schema', 'KUBE_BIN_DIR']) expect({ op, inReadme: README.includes(op) }).toEqual({ op, inReadme: false });
   });
 
   test('every npm script it mentions exists', () => {
