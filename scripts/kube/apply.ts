@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { KubeCluster, KubectlResult } from './cluster';
+import { KubeCluster, KubectlResult } from '../../lib/verify/cluster';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 

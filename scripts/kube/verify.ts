@@ -16,7 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { manifestFolders, verifyFolder } from './apply';
-import { KubeCluster } from './cluster';
+import { KubeCluster } from '../../lib/verify/cluster';
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
