@@ -78,7 +78,7 @@ export function findBinaries(options: { build: boolean }): FoundBinaries {
   }
   const required = requiredGoVersion();
   const go = options.build ? findGo() : undefined;
-  if (!go) throw new BinariesMissingError(howToGetBinaries(required));
+  if (!go) throw new BinariesMissingError(`${howToGetBinaries(required)}${options.build ? '' : ' (not with --no-build)'}`);
   if (!atLeast(go.version, required)) {
     throw new BinariesMissingError(`${go.go} is Go ${go.version}; the pinned module needs ${required} or newer. ${howToGetBinaries(required)}`);
   }
