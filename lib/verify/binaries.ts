@@ -82,7 +82,9 @@ export function findBinaries(options: { build: boolean }): FoundBinaries {
   if (!atLeast(go.version, required)) {
     throw new BinariesMissingError(`${go.go} is Go ${go.version}; the pinned module needs ${required} or newer. ${howToGetBinaries(required)}`);
   }
-  const env = { ...process.env, PATH: `${path.dirname(go.go === 'go' ? 'go' : go.go)}:${process.env.PATH ?? '/usr/bin:/bin'}`, GOWORK: 'off' };
+  const PATH = go.go === 'go' ? process.env.PATH : `${path.dirname(go.go)}:${process.env.PATH ?? '/usr/bin:/bin'}`;
+  // the module is built on its own, whatever go.work the caller's folder has
+  const env = { ...process.env, PATH, GOWORK: 'off' };
   const r = spawnSync('bash', [BUILD_SH], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', env });
   const dir = r.stdout?.trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !dir) {

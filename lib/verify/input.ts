@@ -96,8 +96,13 @@ export function readObjects(files: readonly string[]): { objects: InputObject[];
       if (value === null || value === undefined) return; // an empty document
       const items = value?.kind === 'List' && Array.isArray(value.items) ? value.items : [value];
       for (const o of items) {
-        const missing = ['apiVersion', 'kind'].filter((k) => typeof o?.[k] !== 'string' || !o[k]);
-        if (typeof o?.metadata?.name !== 'string' || !o.metadata.name) missing.push('metadata.name');
+        const fields: Array<[string, unknown]> = [['apiVersion', o?.apiVersion], ['kind', o?.kind], ['metadata.name', o?.metadata?.name]];
+        const booleans = fields.filter(([, v]) => typeof v === 'boolean');
+        if (booleans.length) {
+          problems.push({ file, document, message: `${booleans.map(([k, v]) => `${k} is ${v}`).join(', ')}, not a string: YAML 1.1, as Kubernetes reads it, takes y, n, yes, no, on and off for booleans (quote it)` });
+          continue;
+        }
+        const missing = fields.filter(([, v]) => typeof v !== 'string' || !v).map(([k]) => k);
         if (missing.length) {
           problems.push({ file, document, message: `${missing.join(', ')} missing: server-side apply needs apiVersion, kind and metadata.name` });
           continue;
