@@ -340,7 +340,7 @@ export function changedPaths(a: any, b: any, at = ''): string[] {
   return keys.flatMap((k) => changedPaths(a[k], b[k], Array.isArray(a) ? `${at}[${k}]` : `${at}.${k}`));
 }
 
-/** A second server-side apply of every stored object changes nothing (its resourceVersion stays). */
+/** A second server-side apply of every stored object changes nothing in it (managedFields and resourceVersion aside). */
 export const REAPPLY_CHECK: Check = {
   id: 'reapply',
   title: 'a second apply changes nothing',
@@ -354,11 +354,10 @@ export const REAPPLY_CHECK: Check = {
         failures.push(failure(o, r.error ?? serverMessage(r.response!)));
         continue;
       }
-      const after = r.response!.body;
-      if (before?.metadata?.resourceVersion !== after?.metadata?.resourceVersion) {
-        const paths = changedPaths(before, after);
-        failures.push(failure(o, `a second apply changed it (resourceVersion ${before?.metadata?.resourceVersion} to ${after?.metadata?.resourceVersion}${paths.length ? `: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', ...' : ''}` : ''})`));
-      }
+      // what kubectl diff --server-side compares: the object, not the field-ownership bookkeeping
+      // (the server may rewrite managedFields alone, e.g. a Namespace's kubernetes.io/metadata.name label)
+      const paths = changedPaths(before, r.response!.body);
+      if (paths.length) failures.push(failure(o, `a second apply changed ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? `, and ${paths.length - 5} more` : ''}`));
     }
     return { summary: `${ctx.applied.size - failures.length} of ${plural(ctx.applied.size, 'object')} unchanged`, failures };
   },
