@@ -224,7 +224,7 @@ describe('the packed cdk8s-patterns bin', () => {
     const dir = folder('cr-with-crd', { 'certificate.yaml': CERTIFICATE });
     folder('crds', { 'certificates.yaml': CERTIFICATE_CRD });
     const r = verify(['--crds', 'crds', dir]);
-    expect([r.status, r.stdout]).toEqual([0, expect.stringMatching(/^ok {4}CRDs given with --crds are Established: 1 CustomResourceDefinition$/m)]);
+    expect([r.status, r.stdout]).toEqual([0, expect.stringMatching(/^ok {4}CRDs applied first are Established \(--crds\): 1 CustomResourceDefinition$/m)]);
     expect(r.stdout).toMatch(/^ok {4}server-side apply, warnings as errors: 2 objects$/m);
     expect(r.stdout).toMatch(/^ok {4}a second apply changes nothing: 2 of 2 objects unchanged$/m);
   }, RUN_TIMEOUT_MS);

@@ -207,7 +207,7 @@ export const READ_CHECK: Check = {
 /** --crds, and Argo CD's CRDs for argoproj.io objects nobody gave CRDs for. */
 export const CRDS_CHECK: Check = {
   id: 'crds',
-  title: 'CRDs given with --crds are Established',
+  title: 'CRDs applied first are Established (--crds)',
   enabled: (ctx) => ctx.options.crds.length > 0 || argoCrdsNeeded(ctx),
   async run(ctx) {
     const files = ctx.options.crds.flatMap((p) => (fs.statSync(p).isDirectory() ? manifestFiles(p) : [p]));
