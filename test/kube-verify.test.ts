@@ -47,6 +47,42 @@ describe('npm run verify can fail', () => {
     expect(outcomes.find((o) => o.id === 'reapply')!.summary).toBe('2 of 2 objects unchanged');
   });
 
+  test('a second apply that changes an object is reported with what changed: the same ConfigMap twice, the later one winning each time', async () => {
+    const twice = fs.mkdtempSync(path.join(os.tmpdir(), 'verify-twice-'));
+    try {
+      const cm = (a: string) => stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'twice', namespace: 'default' }, data: { a } });
+      fs.writeFileSync(path.join(twice, 'a.yaml'), cm('1'));
+      fs.writeFileSync(path.join(twice, 'b.yaml'), cm('2'));
+      const outcomes = await verifyFiles(cluster(), manifestFiles(twice), { crds: [], podSecurity: 'restricted', canI: false });
+      const rel = (f: string) => path.relative(process.cwd(), path.join(twice, f));
+      expect(outcomes.find((o) => o.id === 'read')!.failures).toEqual([
+        { file: rel('b.yaml'), document: 1, object: 'ConfigMap default/twice', message: `the same object as ${rel('a.yaml')} document 1: the later one silently wins` },
+      ]);
+      // applying a.yaml again sets data.a back to 1, then b.yaml sets it to 2 again
+      expect(outcomes.find((o) => o.id === 'reapply')!.failures.map((f) => [f.file, f.message])).toEqual([
+        [rel('a.yaml'), 'a second apply changed .data.a'],
+        [rel('b.yaml'), 'a second apply changed .data.a'],
+      ]);
+    } finally {
+      fs.rmSync(twice, { recursive: true, force: true });
+    }
+  });
+
+  test('a Namespace whose label lowers Pod Security below the enforced level fails, unless --pod-security labels', async () => {
+    const labelled = fs.mkdtempSync(path.join(os.tmpdir(), 'verify-labels-'));
+    try {
+      fs.writeFileSync(path.join(labelled, 'ns.yaml'), stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'agents', labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } } }));
+      const restricted = await verifyFiles(cluster(), manifestFiles(labelled), { crds: [], podSecurity: 'restricted', canI: false });
+      expect(restricted.find((o) => o.id === 'namespace-labels')!.failures.map((f) => [f.object, f.message])).toEqual([
+        ['Namespace agents', 'pod-security.kubernetes.io/enforce=privileged is weaker than restricted, which verify enforces on every namespace (--pod-security labels honours namespace labels instead)'],
+      ]);
+      const labels = await verifyFiles(cluster(), manifestFiles(labelled), { crds: [], podSecurity: 'labels', canI: false });
+      expect(labels.map((o) => [o.id, o.ok])).toEqual([['read', true], ['apply', true], ['reapply', true]]);
+    } finally {
+      fs.rmSync(labelled, { recursive: true, force: true });
+    }
+  });
+
   test('npm run verify exits 1 and prints FAIL lines with the server\'s message', () => {
     const r = spawnSync('npm', ['run', '--silent', 'verify', '--', dir], { cwd: ROOT, encoding: 'utf8', timeout: 240000 });
     expect(r.status).toBe(1);
