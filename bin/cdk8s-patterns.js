@@ -13,7 +13,13 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const source = path.join(__dirname, '..', 'lib', 'verify', 'cli.ts');
-const cli = require.extensions['.ts'] && fs.existsSync(source) ? require(source) : require(path.join(__dirname, '..', 'build', 'verify', 'cli.js'));
+const built = path.join(__dirname, '..', 'build', 'verify', 'cli.js');
+if (!require.extensions['.ts'] && !fs.existsSync(built)) {
+  // a source checkout: nothing compiled yet
+  process.stderr.write(`cdk8s-patterns: ${built} is missing: run \`npm run build\` first, or \`npm run verify\` in the repository\n`);
+  process.exit(3);
+}
+const cli = require.extensions['.ts'] && fs.existsSync(source) ? require(source) : require(built);
 
 cli.main(process.argv.slice(2)).then(
   (/** @type {number} */ code) => { process.exitCode = code; },

@@ -117,3 +117,9 @@ test('the checks run in a fixed order, each with an id and a title', () => {
   expect(CHECKS.map((c) => c.id)).toEqual(['read', 'crds', 'apply', 'namespace-labels', 'pods', 'reapply', 'can-i']);
   expect(CHECKS.every((c) => c.title.length > 0 && typeof c.run === 'function')).toBe(true);
 });
+
+test('README and docs/testing.md show the pipeline recipe: cdk8s synth, then npx cdk8s-patterns verify dist/', () => {
+  for (const page of ['README.md', 'docs/testing.md']) {
+    expect({ page, recipe: fs.readFileSync(path.join(__dirname, '..', page), 'utf8').includes('```sh\ncdk8s synth\nnpx cdk8s-patterns verify dist/\n```') }).toEqual({ page, recipe: true });
+  }
+});

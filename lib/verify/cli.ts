@@ -146,21 +146,38 @@ export async function main(args: string[], out: (s: string) => void = (s) => pro
   }
   const mode = parsed.options.podSecurity;
   let failed = 0;
-  for (const set of sets) {
-    let cluster: KubeCluster;
-    try {
-      cluster = await KubeCluster.start(mode === 'labels' ? {} : { podSecurity: mode });
-    } catch (e) {
-      err(`could not start the API server: ${(e as Error).message}\n`);
-      return EXIT.cannotRun;
+  let cluster: KubeCluster | undefined;
+  // Ctrl-C or a pipeline's timeout: stop etcd and kube-apiserver (their own process groups) before
+  // exiting; while one is starting, exiting kills them (KubeCluster's exit handler)
+  const onSignal = (signal: NodeJS.Signals) => {
+    err(`${signal}: stopping the API server\n`);
+    const exit = () => process.exit(signal === 'SIGINT' ? 130 : 143);
+    if (cluster) void cluster.stop().finally(exit);
+    else exit();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    for (const set of sets) {
+      try {
+        cluster = await KubeCluster.start(mode === 'labels' ? {} : { podSecurity: mode });
+      } catch (e) {
+        err(`could not start the API server: ${(e as Error).message}\n`);
+        return EXIT.cannotRun;
+      }
+      try {
+        out(`\n${set.label}: kube-apiserver ${await cluster.version()} (ready in ${(cluster.startupMs / 1000).toFixed(1)} s), Pod Security ${mode === 'labels' ? 'from namespace labels' : `${mode} on every namespace`}\n`);
+        const outcomes: CheckOutcome[] = await verifyFiles(cluster, set.files, parsed.options, (o) => out(`${formatOutcome(o).join('\n')}\n`), CHECKS);
+        failed += outcomes.filter((o) => !o.ok).length;
+      } finally {
+        const stopping = cluster;
+        cluster = undefined;
+        await stopping.stop();
+      }
     }
-    try {
-      out(`\n${set.label}: kube-apiserver ${await cluster.version()} (ready in ${(cluster.startupMs / 1000).toFixed(1)} s), Pod Security ${mode === 'labels' ? 'from namespace labels' : `${mode} on every namespace`}\n`);
-      const outcomes: CheckOutcome[] = await verifyFiles(cluster, set.files, parsed.options, (o) => out(`${formatOutcome(o).join('\n')}\n`), CHECKS);
-      failed += outcomes.filter((o) => !o.ok).length;
-    } finally {
-      await cluster.stop();
-    }
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
   out(failed ? `\n${failed} check(s) failed\n` : '\nevery check passed\n');
   return failed ? EXIT.failed : EXIT.ok;
