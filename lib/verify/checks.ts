@@ -200,6 +200,7 @@ export const READ_CHECK: Check = {
       if (first) failures.push(failure(o, `the same object as ${first.file} document ${first.document}: the later one silently wins`));
       else seen.set(key, o);
     }
+    if (!ctx.objects.length && !failures.length) failures.push({ message: `no objects in ${ctx.files.join(', ')}: nothing to verify` });
     return { summary: `${plural(ctx.files.length, 'file')}, ${plural(ctx.objects.length, 'object')}`, failures };
   },
 };
