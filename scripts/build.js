@@ -35,4 +35,8 @@ let assets = 0;
 // declarations (emitted because kv-proxy.ts imports selector.js) are not shipped.
 const server = path.join(out, 'kv-proxy', 'server');
 for (const f of fs.readdirSync(server)) if (f.endsWith('.d.ts')) fs.rmSync(path.join(server, f));
+// The verify command's modules (build/verify, run by bin/cdk8s-patterns.js) are
+// not part of the API: the main entry does not export them, so no declarations.
+const verify = path.join(out, 'verify');
+for (const f of fs.readdirSync(verify)) if (f.endsWith('.d.ts')) fs.rmSync(path.join(verify, f));
 console.error(`build: compiled lib/ into build/ and copied ${assets} runtime assets`);

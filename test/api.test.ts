@@ -61,11 +61,11 @@ describe('the package manifest', () => {
     }
   });
 
-  test('has a semver version with a CHANGELOG entry, a bin for kvctl and a files list', () => {
+  test('has a semver version with a CHANGELOG entry, bins for cdk8s-patterns and kvctl and a files list', () => {
     expect(pkg.version).toMatch(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/);
     expect(fs.readFileSync(path.join(ROOT, 'CHANGELOG.md'), 'utf8')).toContain(`## [${pkg.version}]`);
-    expect(pkg.bin).toEqual({ kvctl: 'bin/kvctl.js' });
-    expect(fs.readFileSync(path.join(ROOT, pkg.bin.kvctl), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+    expect(pkg.bin).toEqual({ 'cdk8s-patterns': 'bin/cdk8s-patterns.js', 'kvctl': 'bin/kvctl.js' });
+    for (const bin of Object.values<string>(pkg.bin)) expect(fs.readFileSync(path.join(ROOT, bin), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
     expect(pkg.main).toBe(pkg.exports['.'].default.slice(2));
     expect(pkg.types).toBe(pkg.exports['.'].types.slice(2));
     expect(pkg.scripts.prepack).toBe(pkg.scripts.build);

@@ -59,9 +59,13 @@ describe('the packed tarball', () => {
     }
   });
 
-  test('holds no tests, dist/, bench/, imports/, TypeScript sources or the official schema', () => {
+  test('holds no tests, dist/, bench/, imports/, TypeScript sources or the official schema; of scripts/ and tools/ only the Go module verify builds from', () => {
     const files = pack.files.map((f) => f.path);
-    expect(files.filter((f) => /^(test|dist|bench|imports|schemas|scripts|charts|config|docs|lib)\//.test(f))).toEqual([]);
+    expect(files.filter((f) => /^(test|dist|bench|imports|schemas|charts|config|docs|lib)\//.test(f))).toEqual([]);
+    // cdk8s-patterns verify builds etcd, kube-apiserver and kubectl from these (never binaries)
+    expect(files.filter((f) => /^(scripts|tools)\//.test(f)).sort()).toEqual([
+      'scripts/gobin/key.sh', 'scripts/kube/build.sh', 'tools/kube/ARGO_CD_VERSION', 'tools/kube/etcd/main.go', 'tools/kube/go.mod', 'tools/kube/go.sum',
+    ]);
     expect(files.filter((f) => /\.test\.|(?<!\.d)\.ts$/.test(f))).toEqual([]);
     expect(files.filter((f) => /_definitions\.json$/.test(f))).toEqual([]);
   });

@@ -1,24 +1,20 @@
 /**
- * Applying synthesized folders to a real API server (see ./cluster.ts), the
+ * Applying synthesized folders to a real API server (see lib/verify/cluster.ts), the
  * way `kubectl apply --server-side` would in a cluster, and the checks a real
  * server can make that a schema cannot: admission (Pod Security on Pods),
  * defaulting, immutability, RBAC, CRD validation.
- * Used by `npm run verify` (./verify.ts) and the test/kube*.test.ts files.
+ * Used by the test/kube*.test.ts files, which apply with kubectl as a
+ * platform engineer would; `npm run verify` (bin/cdk8s-patterns.js verify,
+ * lib/verify/) checks any folder the same way over the API.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { KubeCluster, KubectlResult } from './cluster';
+import { KubeCluster, KubectlResult } from '../../lib/verify/cluster';
+import { ARGO_CD_CRDS, ARGO_CD_MODULE, ARGO_CD_VERSION, FIELD_MANAGER } from '../../lib/verify/checks';
 
-const ROOT = path.resolve(__dirname, '..', '..');
+export { ARGO_CD_CRDS, ARGO_CD_MODULE, ARGO_CD_VERSION, FIELD_MANAGER };
 
-/** Argo CD release whose manifests/crds the argocd folder is validated against (a Go module zip). */
-export const ARGO_CD_MODULE = 'github.com/argoproj/argo-cd/v3';
-export const ARGO_CD_VERSION = fs.readFileSync(path.join(ROOT, 'tools', 'kube', 'ARGO_CD_VERSION'), 'utf8').trim();
-/** The CRDs of the objects cdk8s-patterns generates for Argo CD. */
-export const ARGO_CD_CRDS = ['application-crd.yaml', 'appproject-crd.yaml'];
-/** Who applies: the field manager of every server-side apply. */
-export const FIELD_MANAGER = 'cdk8s-patterns';
 /** Kinds whose pod template becomes Pods. */
 export const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob']);
 
@@ -41,13 +37,6 @@ export function loadFolder(dir: string): ManifestFile[] {
     }).filter((o) => o && typeof o === 'object');
     return { file, objects };
   });
-}
-
-/** The folders to verify under `dir`: itself if it holds YAML, else each sub-folder that does. */
-export function manifestFolders(dir: string): string[] {
-  const yamlIn = (d: string) => fs.readdirSync(d).some((f) => /\.ya?ml$/.test(f));
-  if (yamlIn(dir)) return [dir];
-  return fs.readdirSync(dir).map((d) => path.join(dir, d)).filter((d) => fs.statSync(d).isDirectory() && yamlIn(d)).sort();
 }
 
 /** Namespaces and CRDs go first, then everything else (each group in file order). */
@@ -118,53 +107,4 @@ export async function installArgoCdCrds(cluster: KubeCluster): Promise<void> {
     if (r.code !== 0) throw new Error(`installing ${path.basename(file)}: ${r.stderr}`);
   }
   await cluster.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/applications.argoproj.io', 'crd/appprojects.argoproj.io']);
-}
-
-/** One finding of verifyFolder. */
-export interface Finding {
-  readonly step: string;
-  readonly ok: boolean;
-  readonly output: string;
-}
-
-/**
- * Everything `npm run verify` checks for one folder, on a fresh cluster:
- * namespaces first; for built-in namespaces (not owned by the folder) the
- * cluster gets Pod Security `restricted` as a platform would; the `default`
- * ServiceAccounts a controller-manager would create; each file applied
- * server-side with warnings as errors; the Argo CD CRDs first when the folder
- * holds argoproj.io objects; then a Pod from every workload's template
- * (dry-run) so Pod Security enforces; then `kubectl diff --server-side`
- * (nothing changes on a second apply).
- */
-export async function verifyFolder(cluster: KubeCluster, dir: string, report: (f: Finding) => void = () => undefined): Promise<Finding[]> {
-  const findings: Finding[] = [];
-  const add = (step: string, r: KubectlResult | { code: number; stdout: string; stderr: string }) => {
-    const f = { step, ok: r.code === 0 && r.stderr.trim() === '', output: `${r.stdout}${r.stderr}`.trim() };
-    findings.push(f);
-    report(f);
-  };
-  const files = applyOrder(loadFolder(dir));
-  const objects = files.flatMap((f) => f.objects);
-  if (objects.some((o) => o.apiVersion?.startsWith('argoproj.io/'))) {
-    await installArgoCdCrds(cluster);
-    add(`Argo CD CRDs installed (${ARGO_CD_MODULE}@${ARGO_CD_VERSION} manifests/crds)`, { code: 0, stdout: '', stderr: '' });
-  }
-  const { used, created } = namespacesOf(objects);
-  for (const f of files.filter((x) => x.objects.every((o) => o.kind === 'Namespace'))) add(`apply ${path.relative(process.cwd(), f.file)}`, await applyFile(cluster, f.file));
-  for (const ns of used.filter((n) => !created.includes(n))) {
-    // a namespace the folder uses but does not create: make it exist, restricted, as a platform would
-    await cluster.kubectl(['create', 'namespace', ns]);
-    await cluster.kubectlOk(['label', '--overwrite', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/enforce-version=v1.28']);
-  }
-  await createDefaultServiceAccounts(cluster, used);
-  for (const f of files.filter((x) => !x.objects.every((o) => o.kind === 'Namespace'))) add(`apply ${path.relative(process.cwd(), f.file)}`, await applyFile(cluster, f.file));
-  for (const w of objects.filter((o) => WORKLOAD_KINDS.has(o.kind))) {
-    add(`Pod Security: a Pod from ${w.kind} ${w.metadata.namespace ?? 'default'}/${w.metadata.name}`, await dryRunPod(cluster, podFromTemplate(w)));
-  }
-  for (const f of files) {
-    const r = await cluster.kubectl(['diff', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', f.file]);
-    add(`diff ${path.relative(process.cwd(), f.file)} (a second apply changes nothing)`, r);
-  }
-  return findings;
 }

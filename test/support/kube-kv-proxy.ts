@@ -12,7 +12,7 @@
  */
 import * as http from 'node:http';
 import { K8sObject } from '../../lib/testing/gate';
-import { KubeCluster } from '../../scripts/kube/cluster';
+import { KubeCluster } from '../../lib/verify/cluster';
 import { PodSandbox, RunningContainer, freePort } from './pod-sandbox';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,13 +1,13 @@
 /**
  * A real kube-apiserver (with etcd) for a test file: started once in
- * beforeAll, stopped by PID in afterAll. See scripts/kube/cluster.ts for what
+ * beforeAll, stopped by PID in afterAll. See lib/verify/cluster.ts for what
  * it is and is not (no controller-manager, no scheduler, no kubelet).
  */
 import * as path from 'node:path';
-import { ClusterOptions, KubeCluster, KubectlResult } from '../../scripts/kube/cluster';
+import { ClusterOptions, KubeCluster, KubectlResult } from '../../lib/verify/cluster';
 
-export { KubeCluster } from '../../scripts/kube/cluster';
-export type { KubectlResult } from '../../scripts/kube/cluster';
+export { KubeCluster } from '../../lib/verify/cluster';
+export type { KubectlResult } from '../../lib/verify/cluster';
 
 export const DIST = path.resolve(__dirname, '..', '..', 'dist');
 

@@ -32,13 +32,22 @@ export const ADMIN_TOKEN_USER = 'test-admin';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let cachedBinDir: string | undefined;
+let chosenBinDir: string | undefined;
+/** Runs the binaries in `dir` from now on (the verify command finds them itself: ./binaries.ts). */
+export function useBinDir(dir: string): void {
+  chosenBinDir = dir;
+}
 /**
- * Where scripts/kube/build.sh puts the binaries: KUBE_BIN_DIR, else
- * ${XDG_CACHE_HOME:-~/.cache}/cdk8s-patterns/kube/<key>, the key being the one
- * scripts/gobin/key.sh computes (build.sh --dir asks it).
+ * Where the binaries are: the folder given to useBinDir, else KUBE_BIN_DIR,
+ * else KUBEBUILDER_ASSETS (controller-runtime envtest's layout: etcd,
+ * kube-apiserver and kubectl in one folder), else where scripts/kube/build.sh
+ * puts them: ${XDG_CACHE_HOME:-~/.cache}/cdk8s-patterns/kube/<key>, the key
+ * being the one scripts/gobin/key.sh computes (build.sh --dir asks it).
  */
 export function binDir(): string {
+  if (chosenBinDir) return chosenBinDir;
   if (process.env.KUBE_BIN_DIR) return process.env.KUBE_BIN_DIR;
+  if (process.env.KUBEBUILDER_ASSETS) return process.env.KUBEBUILDER_ASSETS;
   cachedBinDir ??= execFileSync('bash', [BUILD_SH, '--dir'], { encoding: 'utf8' }).trim().split('\n').pop()!;
   return cachedBinDir;
 }
@@ -80,6 +89,13 @@ export interface ClusterOptions {
   readonly etcdCompactionInterval?: string;
   /** Log progress (start-up timings) to stderr. @default false */
   readonly verbose?: boolean;
+  /**
+   * Pod Security enforced on every namespace by the admission configuration
+   * (PodSecurityConfiguration defaults: enforce and warn, version latest);
+   * namespace labels still set their own level.
+   * @default - none: the release default (privileged) where no label says otherwise
+   */
+  readonly podSecurity?: 'restricted' | 'baseline';
 }
 
 interface Proc { readonly name: string; readonly child: ChildProcess; readonly log: string }
@@ -271,6 +287,7 @@ export class KubeCluster {
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
       `--watch-cache=${this.options.watchCache ?? true}`,
       ...(this.options.etcdCompactionInterval !== undefined ? [`--etcd-compaction-interval=${this.options.etcdCompactionInterval}`] : []),
+      ...(this.options.podSecurity ? [`--admission-control-config-file=${this.admissionConfig(this.options.podSecurity)}`] : []),
       '--profiling=false', '--v=1',
     );
     this.apiserver = this.spawn('kube-apiserver', binary('kube-apiserver'), this.apiserverArgs);
@@ -284,6 +301,20 @@ export class KubeCluster {
     ].join('\n'), { mode: 0o600 });
     this.startupMs = Date.now() - t0;
     this.log(`kube-apiserver ready at ${this.server} in ${this.startupMs} ms`);
+  }
+
+  /** An AdmissionConfiguration whose PodSecurity defaults hold every namespace without labels to `level`. */
+  private admissionConfig(level: 'restricted' | 'baseline'): string {
+    const file = path.join(this.dir, 'admission.yaml');
+    fs.writeFileSync(file, [
+      'apiVersion: apiserver.config.k8s.io/v1', 'kind: AdmissionConfiguration', 'plugins:',
+      '- name: PodSecurity', '  configuration:',
+      '    apiVersion: pod-security.admission.config.k8s.io/v1', '    kind: PodSecurityConfiguration',
+      '    defaults:', `      enforce: ${level}`, '      enforce-version: latest', `      warn: ${level}`, '      warn-version: latest',
+      `      audit: ${level}`, '      audit-version: latest',
+      '    exemptions: {usernames: [], runtimeClasses: [], namespaces: []}', '',
+    ].join('\n'));
+    return file;
   }
 
   private pki(): void {
