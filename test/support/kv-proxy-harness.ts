@@ -65,14 +65,30 @@ export const del = (url: string, token = WRITE_TOKEN, headers: Record<string, st
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000, intervalMs = 25): Promise<T> {
+/**
+ * Polls `probe` until it gives a value. The bound is generous (30 s: a busy
+ * 2-core machine, not a claim about speed); a hang fails with what was awaited.
+ */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30000, intervalMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
+}
+
+/** One sample of a counter or gauge from the proxy's /metrics (0 when absent); `labels` as written, e.g. `resource="configmaps",type="MODIFIED"`. */
+export async function metricValue(url: string, name: string, labels = ''): Promise<number> {
+  const text = (await call('GET', `${url}/metrics`)).text;
+  const line = text.split('\n').find((l) => l.startsWith(labels ? `${name}{${labels}} ` : `${name} `));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+/** Waits until the proxy holds at least `n` blocking reads (kv_proxy_blocking_reads_in_flight), so a change comes after the read is waiting. */
+export function blockingReadsHeld(url: string, n = 1): Promise<true> {
+  return waitFor(`${n} blocking read(s) held by the proxy (kv_proxy_blocking_reads_in_flight)`, async () => (await metricValue(url, 'kv_proxy_blocking_reads_in_flight')) >= n || undefined);
 }
 
 /** The kv-proxy child process. */
