@@ -115,7 +115,8 @@ export class ProxyProcess {
       }
     });
     proc.stderr!.on('data', (chunk: string) => { this.stderr += chunk; });
-    this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
+    // 'close', not 'exit': all of its stdout and stderr has been read by then
+    this.exited = new Promise((resolve) => proc.on('close', (code, signal) => {
       this.exitCode = code;
       resolve({ code, signal });
     }));
@@ -128,13 +129,13 @@ export class ProxyProcess {
   /** nodeFlags: node options before server.js, e.g. the construct's KV_PROXY_NODE_FLAGS. */
   static async start(env: Record<string, string>, { ready = true, nodeFlags = [] as readonly string[] } = {}): Promise<ProxyProcess> {
     const p = ProxyProcess.spawn({ PORT: '0', KV_LISTEN_ADDRESS: '127.0.0.1', ...env }, nodeFlags);
-    const port = await waitFor('the proxy to listen', () => {
+    const port = await waitFor('the proxy to log "listening"', () => {
       if (p.exitCode !== undefined) throw new Error(`proxy exited ${p.exitCode}: ${p.stderr}`);
       return p.logs.find((l) => l.msg === 'listening')?.port as number | undefined;
     });
     p.url = `http://127.0.0.1:${port}`;
     try {
-      if (ready) await waitFor('the proxy to be ready', async () => (await call('GET', `${p.url}/readyz`)).status === 200 || undefined);
+      if (ready) await waitFor(`the proxy to answer ${p.url}/readyz with 200`, async () => (await call('GET', `${p.url}/readyz`)).status === 200 || undefined);
     } catch (err) {
       await p.stop();
       throw err;
@@ -180,12 +181,14 @@ export async function fixture(options: {
   namespaces?: string[];
   seed?: (api: FakeKubeApi) => void;
   ready?: boolean;
+  /** How often the stand-in sends watch bookmarks. @default 200 */
+  bookmarkIntervalMs?: number;
 } = {}): Promise<Fixture> {
   const namespaces = options.namespaces || ['default', 'apps'];
   const api = new FakeKubeApi({
     tokens: [SA_TOKEN],
     permissions: contractRbac({ namespaces, ...options.rbac }),
-    bookmarkIntervalMs: 200,
+    bookmarkIntervalMs: options.bookmarkIntervalMs ?? 200,
   });
   await api.start(0);
   options.seed?.(api);
