@@ -91,7 +91,6 @@ class WatchStream {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const CM = (ns: string, name?: string) => `/api/v1/namespaces/${ns}/configmaps${name ? `/${name}` : ''}`;
 
@@ -418,10 +417,26 @@ describe('FakeKubeApi', () => {
       const started = Date.now();
       api.setConfigMap('default', 'a', { v: '1' });
       api.setConfigMap('default', 'a', { v: '2' });
-      await sleep(150);
-      expect(w.events).toEqual([]);
       const events = await w.waitFor((e) => e.length >= 2);
+      // a lower bound only: they were held back (how much later a busy machine delivers them is not asserted)
       expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+      expect(events.map((e) => e.object.data.v)).toEqual(['1', '2']);
+    });
+
+    test('holdEvents holds changes back from watches until releaseEvents, then delivers them in order', async () => {
+      const w = await watch(`${CM('default')}?watch=true&resourceVersion=${api.resourceVersion}`);
+      api.holdEvents();
+      try {
+        api.setConfigMap('default', 'held', { v: '1' });
+        api.setConfigMap('default', 'held', { v: '2' });
+        // a request answered after the changes (a witness that time passed: sent events would most likely be in by now)
+        const listed = await request('GET', `${base}${CM('default')}`);
+        expect(listed.status).toBe(200);
+        expect(w.events).toEqual([]);
+      } finally {
+        api.releaseEvents();
+      }
+      const events = await w.waitFor((e) => e.length >= 2);
       expect(events.map((e) => e.object.data.v)).toEqual(['1', '2']);
     });
 
