@@ -723,49 +723,7 @@ describe('kv-proxy with KV_CONFIGMAP_NAMES and resourceNames-only RBAC', () => {
   });
 });
 
-// Stand-in (could move): no real-server counterpart yet; runs on the stand-in for speed; the real server could produce
-// all of this (labels set and removed with kubectl). The first test also inspects the list call's labelSelector.
-describe('kv-proxy with KV_LABEL_SELECTOR', () => {
-  let f: Fixture;
-
-  beforeAll(async () => {
-    f = await fixture({
-      namespaces: ['default'],
-      env: { KV_LABEL_SELECTOR: 'kv-proxy.example.com/expose=true', KV_WRITE_ENABLED: 'true' },
-      rbac: { writes: true },
-      seed: (api) => {
-        api.setConfigMap('default', 'exposed', { a: '1' }, { 'kv-proxy.example.com/expose': 'true' });
-        api.setConfigMap('default', 'hidden', { b: '2' });
-      },
-    });
-  });
-  afterAll(() => f?.close());
-
-  test('serves only matching ConfigMaps; others read as missing', async () => {
-    expect((await get(`${f.url}/kv/default/exposed`)).json).toEqual({ a: '1' });
-    expect((await get(`${f.url}/kv/default/hidden`)).status).toBe(404);
-    expect(f.api.calls.find((c) => c.verb === 'list')?.query.labelSelector).toBe('kv-proxy.example.com/expose=true');
-  });
-
-  test('refuses to write to an existing ConfigMap outside the selector', async () => {
-    const res = await post(`${f.url}/kv/default/hidden`, { b: 'changed' });
-    expect(res.status).toBe(403);
-    expect(res.json.error).toMatch(/KV_LABEL_SELECTOR/);
-    expect(f.api.getObject('configmaps', 'default', 'hidden')?.data).toEqual({ b: '2' });
-  });
-
-  test('creates new ConfigMaps with the selector labels, so they stay visible', async () => {
-    const res = await post(`${f.url}/kv/default/fresh`, { c: '3' });
-    expect(res.status).toBe(200);
-    expect(f.api.getObject('configmaps', 'default', 'fresh')?.metadata.labels).toEqual({ 'kv-proxy.example.com/expose': 'true' });
-    expect((await get(`${f.url}/kv/default/fresh`)).json).toEqual({ c: '3' });
-  });
-
-  test('a ConfigMap whose label is removed disappears', async () => {
-    f.api.setConfigMap('default', 'exposed', { a: '1' }, { other: 'label' });
-    await waitFor('the removal', async () => (await get(`${f.url}/kv/default/exposed`)).status === 404 || undefined);
-  });
-});
+// KV_LABEL_SELECTOR runs on the real kube-apiserver (it parses and applies the selector): test/kv-proxy-label-selector.kube.test.ts.
 
 // Stand-in (also proven on the real server): in test/kv-proxy.kube.test.ts (an outage: kube-apiserver stopped for 5 s, cached reads keep
 // answering, writes get 503 + Retry-After, then recovery). Here the stand-in stops and starts at once, and the test
