@@ -147,7 +147,8 @@ describe('SidecarPodHotPlugChart, run for real: the app restarts on a new versio
   });
 
   test('the app waits for the first sync, then starts in the synced folder', async () => {
-    await new Promise((r) => setTimeout(r, 500));
+    // awaited, not slept on: the supervisor says it is waiting for the first sync (twice: it polled again, still nothing)
+    await app.waitFor(/waiting for the first sync[^]*waiting for the first sync/, 60000);
     expect(sandbox!.listeners().filter((l) => l.port === port)).toEqual([]);
     expect(app.process.exitCode).toBeNull();
     gitSync.sync();
