@@ -13,7 +13,7 @@
 import * as http from 'node:http';
 import { K8sObject } from '../../lib/testing/gate';
 import { KubeCluster } from '../../scripts/kube/cluster';
-import { PodSandbox, RunningContainer, freePort } from './pod-sandbox';
+import { PodSandbox, RunningContainer, freePort, releasePort } from './pod-sandbox';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -130,7 +130,7 @@ export async function startKvProxyPod(cluster: KubeCluster, objects: K8sObject[]
   });
   const logs = () => { const o = container.output(); return `${o.stdout}${o.stderr}`; };
   const url = `http://127.0.0.1:${port}`;
-  const stop = async () => { await container.stop(5000); await sandbox.cleanup(); };
+  const stop = async () => { await container.stop(5000); await sandbox.cleanup(); releasePort(port); };
   try {
     const state = await waitFor('readiness', async () => {
       if (container.process.exitCode !== null || container.process.signalCode !== null) return 'exited';
