@@ -14,7 +14,9 @@
  * beside a trivial one-object app and npm run synth), scaling, kv (reads vs the naive relay, writes), memory (RSS by
  * ConfigMap count), kv-log (GET throughput by KV_ACCESS_LOG), kv-memory (RSS
  * with 1,000 ConfigMaps of 100 keys, idle and after one GET of each), kv-ryw
- * (three replicas: write through one, read it through another with ?min-index).
+ * (three replicas: write through one, read it through another with ?min-index), kv-latency (the
+ * figures the tests await instead of timing: a blocking read woken by a change,
+ * the catch-up after an API outage, a blocking read answered on SIGTERM and the exit).
  * With --only, bench/latest.* are left alone and the report goes to stdout.
  */
 import { ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
@@ -24,6 +26,7 @@ import * as path from 'node:path';
 import autocannon from 'autocannon';
 import { KV_PROXY_NODE_FLAGS } from '../lib/kv-proxy';
 import { benchPackageSynth } from './bench/package-synth';
+import { freePort } from '../lib/verify/cluster';
 
 
 const ROOT = path.join(__dirname, '..');
@@ -33,7 +36,7 @@ const LOAD_RUNS = QUICK ? 1 : 3;
 const LOAD_SECONDS = QUICK ? 2 : 3;
 const SCALE_NS = QUICK ? [10, 100] : [10, 100, 1000];
 const ONLY = (process.argv.find((a) => a.startsWith('--only=')) ?? '').slice('--only='.length).split(',').filter((x) => x !== '');
-const PARTS = ['synth', 'package', 'scaling', 'kv', 'memory', 'kv-log', 'kv-memory', 'kv-ryw'];
+const PARTS = ['synth', 'package', 'scaling', 'kv', 'memory', 'kv-log', 'kv-memory', 'kv-ryw', 'kv-latency'];
 for (const part of ONLY) if (!PARTS.includes(part)) throw new Error(`--only: unknown part "${part}", use ${PARTS.join(', ')}`);
 const wanted = (part: string) => ONLY.length === 0 || ONLY.includes(part);
 const started = Date.now();
@@ -163,7 +166,7 @@ async function startProxy(apiUrl: string, extraEnv: Record<string, string> = {},
   const out = logFile ? fs.openSync(logFile, 'w') : 'ignore';
   fs.writeFileSync(path.join(tokens, 'read-tokens'), `${TOKEN}\n`);
   fs.writeFileSync(path.join(tokens, 'write-tokens'), `${WRITE_TOKEN}\n`);
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePort(); // reserved, so two benchmark or test processes never pick the same one
   // The node flags the construct runs the proxy with; BENCH_PROXY_NODE_FLAGS (space-separated,
   // may be empty) to try others. BENCH_PROXY_SERVER: another copy of the server (a previous commit's).
   const flags = process.env.BENCH_PROXY_NODE_FLAGS !== undefined
@@ -432,6 +435,101 @@ async function benchKvRywWith(watchDelayMs: number) {
   };
 }
 
+/** GET with the read token; resolves with the body text and the ms it took. */
+async function timedGet(url: string): Promise<{ ms: number; text: string; status: number; index: string }> {
+  const t0 = process.hrtime.bigint();
+  const r = await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const text = await r.text();
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, text, status: r.status, index: r.headers.get('x-kv-index') ?? '' };
+}
+
+async function blockingReadsHeld(url: string): Promise<void> {
+  for (const deadline = Date.now() + 30000; Date.now() < deadline;) {
+    const m = /^kv_proxy_blocking_reads_in_flight (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text());
+    if (Number(m?.[1] ?? 0) >= 1) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error('no blocking read held after 30 s');
+}
+
+/**
+ * What the tests await instead of timing, measured here as medians: a blocking
+ * read woken by a change (from the change's IPC call to the answer), the
+ * catch-up after an API outage (from the API's return until the change made
+ * meanwhile is served), and on SIGTERM the answer to a blocking read and the exit.
+ */
+async function benchKvLatency() {
+  const n = QUICK ? 5 : 15;
+  const api = await new ApiProcess().start();
+  await api.call('setConfigMap', 'bench', 'lat', { v: '0' });
+  const proxy = await startProxy(api.url);
+  const wake: number[] = [];
+  const catchUp: number[] = [];
+  try {
+    await step(`${n} blocking reads woken by a change`, async () => {
+      for (let i = 1; i <= n; i++) {
+        const { index } = await timedGet(`${proxy.url}/kv/bench/lat`);
+        const pending = timedGet(`${proxy.url}/kv/bench/lat/v?index=${index}&wait=60s`);
+        await blockingReadsHeld(proxy.url);
+        const t0 = process.hrtime.bigint();
+        await api.call('setConfigMap', 'bench', 'lat', { v: String(i) });
+        const r = await pending;
+        if (r.text !== String(i)) throw new Error(`blocking read answered ${r.text}, expected ${i}`);
+        wake.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    });
+    await step(`${Math.max(3, Math.floor(n / 3))} API outages, each with a change made meanwhile`, async () => {
+      for (let i = 1; i <= Math.max(3, Math.floor(n / 3)); i++) {
+        await api.call('pause');
+        for (const deadline = Date.now() + 30000; ;) {
+          const r = await fetch(`${proxy.url}/kv/bench/lat`, { headers: { authorization: `Bearer ${TOKEN}` } });
+          await r.arrayBuffer();
+          if (r.headers.get('x-kv-stale') === 'true') break;
+          if (Date.now() > deadline) throw new Error('the proxy never noticed the outage');
+          await new Promise((res) => setTimeout(res, 20));
+        }
+        await api.call('setConfigMap', 'bench', 'lat', { v: `outage-${i}` });
+        const t0 = process.hrtime.bigint();
+        await api.call('resume');
+        for (const deadline = Date.now() + 60000; ;) {
+          if ((await timedGet(`${proxy.url}/kv/bench/lat/v`)).text === `outage-${i}`) break;
+          if (Date.now() > deadline) throw new Error('the proxy did not catch up in 60 s');
+          await new Promise((res) => setTimeout(res, 5));
+        }
+        catchUp.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    });
+  } finally {
+    await proxy.stop();
+  }
+  const answerOnTerm: number[] = [];
+  const exitOnTerm: number[] = [];
+  try {
+    await step(`${Math.max(3, Math.floor(n / 3))} SIGTERMs with a blocking read held`, async () => {
+      for (let i = 0; i < Math.max(3, Math.floor(n / 3)); i++) {
+        const p = await startProxy(api.url);
+        const { index } = await timedGet(`${p.url}/kv/bench/lat`);
+        const pending = timedGet(`${p.url}/kv/bench/lat?index=${index}&wait=60s`);
+        await blockingReadsHeld(p.url);
+        const t0 = process.hrtime.bigint();
+        const exited = p.stop().then(() => Number(process.hrtime.bigint() - t0) / 1e6);
+        await pending;
+        answerOnTerm.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        exitOnTerm.push(await exited);
+      }
+    });
+  } finally {
+    await api.stop();
+  }
+  const max = (xs: number[]) => round(Math.max(...xs), 1);
+  return [
+    { what: 'blocking read woken by a change', runs: wake.length, medianMs: round(median(wake), 1), maxMs: max(wake) },
+    { what: 'catch-up after an API outage', runs: catchUp.length, medianMs: round(median(catchUp), 1), maxMs: max(catchUp) },
+    { what: 'SIGTERM: blocking read answered', runs: answerOnTerm.length, medianMs: round(median(answerOnTerm), 1), maxMs: max(answerOnTerm) },
+    { what: 'SIGTERM: process exited', runs: exitOnTerm.length, medianMs: round(median(exitOnTerm), 1), maxMs: max(exitOnTerm) },
+  ];
+}
+
 // ----------------------------------------------------------------- main ---
 
 async function main() {
@@ -444,7 +542,8 @@ async function main() {
   const accessLog = wanted('kv-log') ? await step('KvProxy GET throughput by access log mode', benchKvLog) : undefined;
   const memory100 = wanted('kv-memory') ? await step('KvProxy RSS with 1,000 ConfigMaps of 100 keys', benchKvMemory) : undefined;
   const readYourWrites = wanted('kv-ryw') ? await step('KvProxy read-your-writes across three replicas', benchKvRyw) : undefined;
-  const report = { machine, synth, package: pkg, scaling, kvProxy: { ...kv, memory, accessLog, memory100, readYourWrites } };
+  const latency = wanted('kv-latency') ? await step('KvProxy latencies the tests await', benchKvLatency) : undefined;
+  const report = { machine, synth, package: pkg, scaling, kvProxy: { ...kv, memory, accessLog, memory100, readYourWrites, latency } };
 
   const out: string[] = [];
   out.push(`cdk8s-patterns benchmark, ${machine.date}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}${QUICK ? ' (quick)' : ''}${ONLY.length ? ` (only ${ONLY.join(', ')})` : ''}`);
@@ -491,6 +590,10 @@ async function main() {
     out.push(table('Read-your-writes: 3 replicas, one API server; write through one, read at once through another',
       ['watch delay ms', 'writes', 'write p50 ms', 'min-index read p50 ms', 'p99 ms', 'plain reads stale', 'min-index reads stale'],
       readYourWrites.map((r) => [r.watchDelayMs, r.writes, r.writeP50Ms, r.minIndexReadP50Ms, r.minIndexReadP99Ms, r.plainReadsStale, r.minIndexReadsStale])));
+  }
+  if (latency) {
+    out.push(table('KvProxy latencies the tests await instead of asserting (stand-in API in its own process)', ['what', 'runs', 'median ms', 'max ms'],
+      latency.map((r) => [r.what, r.runs, r.medianMs, r.maxMs])));
   }
   process.stdout.write(`${out.join('\n')}\n`);
 

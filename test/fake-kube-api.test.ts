@@ -65,11 +65,11 @@ class WatchStream {
     for (const f of this.waiters.splice(0)) f();
   }
 
-  async waitFor(predicate: (events: any[]) => boolean, timeoutMs = 3000): Promise<any[]> {
+  async waitFor(predicate: (events: any[]) => boolean, timeoutMs = 30000): Promise<any[]> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate(this.events)) {
       if (this.ended) throw new Error(`watch ended; events: ${JSON.stringify(this.events.map((e) => e.type))}`);
-      if (Date.now() > deadline) throw new Error(`timed out; events: ${JSON.stringify(this.events.map((e) => e.type))}`);
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for watch events; events: ${JSON.stringify(this.events.map((e) => e.type))}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 50);
         this.waiters.push(() => { clearTimeout(t); resolve(); });
@@ -78,7 +78,7 @@ class WatchStream {
     return this.events;
   }
 
-  async waitEnded(timeoutMs = 3000) {
+  async waitEnded(timeoutMs = 30000) {
     const deadline = Date.now() + timeoutMs;
     while (!this.ended) {
       if (Date.now() > deadline) throw new Error('watch did not end');
@@ -91,7 +91,6 @@ class WatchStream {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const CM = (ns: string, name?: string) => `/api/v1/namespaces/${ns}/configmaps${name ? `/${name}` : ''}`;
 
@@ -418,27 +417,46 @@ describe('FakeKubeApi', () => {
       const started = Date.now();
       api.setConfigMap('default', 'a', { v: '1' });
       api.setConfigMap('default', 'a', { v: '2' });
-      await sleep(150);
-      expect(w.events).toEqual([]);
       const events = await w.waitFor((e) => e.length >= 2);
+      // a lower bound only: they were held back (how much later a busy machine delivers them is not asserted)
       expect(Date.now() - started).toBeGreaterThanOrEqual(290);
       expect(events.map((e) => e.object.data.v)).toEqual(['1', '2']);
     });
 
+    test('holdEvents holds changes back from watches until releaseEvents, then delivers them in order', async () => {
+      const w = await watch(`${CM('default')}?watch=true&resourceVersion=${api.resourceVersion}`);
+      api.holdEvents();
+      try {
+        api.setConfigMap('default', 'held', { v: '1' });
+        api.setConfigMap('default', 'held', { v: '2' });
+        // a request answered after the changes (a witness that time passed: sent events would most likely be in by now)
+        const listed = await request('GET', `${base}${CM('default')}`);
+        expect(listed.status).toBe(200);
+        expect(w.events).toEqual([]);
+      } finally {
+        api.releaseEvents();
+      }
+      const events = await w.waitFor((e) => e.length >= 2);
+      expect(events.map((e) => e.object.data.v)).toEqual(['1', '2']);
+    });
+
     test('a bookmark never claims a resourceVersion whose event is still held back', async () => {
-      // GIVEN a watch with bookmarks and a slow event path
+      // GIVEN a watch with bookmarks, and its events held back until released
       api.setConfigMap('default', 'app', { a: '1' });
       const s = await watch(`${CM('default')}?watch=true&allowWatchBookmarks=true&resourceVersion=${api.resourceVersion}`);
-      api.eventDelayMs = 500;
-      // WHEN
-      api.setConfigMap('default', 'app', { a: '2' });
-      const changedAt = Number(api.resourceVersion);
-      await new Promise((r) => setTimeout(r, 350));
-      // THEN bookmarks sent meanwhile stay below the held-back change
-      const early = s.events.filter((e) => e.type === 'BOOKMARK').map((e) => Number(e.object.metadata.resourceVersion));
-      expect(early.length).toBeGreaterThan(0);
-      expect(Math.max(...early)).toBeLessThan(changedAt);
-      api.eventDelayMs = 0;
+      api.holdEvents();
+      try {
+        // WHEN a change is held back while bookmarks keep coming (awaited: three of them)
+        api.setConfigMap('default', 'app', { a: '2' });
+        const changedAt = Number(api.resourceVersion);
+        const events = await s.waitFor((e) => e.filter((x) => x.type === 'BOOKMARK').length >= 3);
+        // THEN bookmarks sent meanwhile stay below the held-back change
+        const early = events.filter((e) => e.type === 'BOOKMARK').map((e) => Number(e.object.metadata.resourceVersion));
+        expect(events.filter((e) => e.type !== 'BOOKMARK')).toEqual([]);
+        expect(Math.max(...early)).toBeLessThan(changedAt);
+      } finally {
+        api.releaseEvents();
+      }
     });
 
     test('counts calls per verb, resource and path', async () => {
@@ -469,7 +487,8 @@ describe('FakeKubeApi', () => {
       api.fault = (call) => (call.verb === 'patch' ? { hang: true } : undefined);
       let answered = false;
       const pending = request('PATCH', `${base}${CM('default', 'app')}`, { data: { a: '1' } }, MERGE).then(() => { answered = true; }, () => { answered = true; });
-      await new Promise((r) => setTimeout(r, 300));
+      // awaited: the request has reached the stand-in (and is held there)
+      for (const deadline = Date.now() + 30000; !api.calls.some((c) => c.verb === 'patch') && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
       expect(answered).toBe(false);
       expect(api.calls.find((c) => c.verb === 'patch')).toMatchObject({ status: -2, faulted: true });
       await api.stop();

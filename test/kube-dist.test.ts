@@ -26,6 +26,13 @@ import {
 import { DIST, mapLimit, outcome, useKubeCluster } from './support/kube';
 
 const ENVS = ['dev', 'prod'];
+/**
+ * The tests below run kubectl one call after another (the stored-object check
+ * alone makes one call per object, about 60): a fraction of a second each when
+ * idle, several seconds each on two busy cores. A generous bound for all of
+ * them; a hang still fails, with the test's name.
+ */
+const KUBECTL_TEST_TIMEOUT_MS = 600_000;
 const ok = { code: 0, stderr: '' };
 const rel = (f: string) => path.relative(DIST, f);
 
@@ -56,7 +63,7 @@ describe.each(ENVS)('dist/%s on a real kube-apiserver', (env) => {
       await cluster().kubectlOk(['label', '--overwrite', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/enforce-version=v1.28']);
     }
     await createDefaultServiceAccounts(cluster(), used);
-  });
+  }, KUBECTL_TEST_TIMEOUT_MS);
 
   test('every other file applies server-side, in order, with no errors and no warnings', async () => {
     expect(otherFiles.length).toBeGreaterThan(0);
@@ -66,19 +73,19 @@ describe.each(ENVS)('dist/%s on a real kube-apiserver', (env) => {
       const r = await cluster().kubectl(['get', `${o.kind}.${o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : ''}`.replace(/\.$/, ''), o.metadata.name, ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : []), '-o', 'name']);
       expect([o.kind, o.metadata.name, r.code]).toEqual([o.kind, o.metadata.name, 0]);
     }
-  });
+  }, KUBECTL_TEST_TIMEOUT_MS);
 
   test('a second apply changes nothing: kubectl diff --server-side is empty for every file', async () => {
     for (const f of files) {
       const r = await cluster().kubectl(['diff', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', f.file]);
       expect([rel(f.file), r.code, r.stdout, r.stderr]).toEqual([rel(f.file), 0, '', '']);
     }
-  });
+  }, KUBECTL_TEST_TIMEOUT_MS);
 
   test('a Pod from every workload template is admitted under Pod Security restricted, with no warnings', async () => {
     const results = await mapLimit(workloads, 3, async (w) => [`${w.kind}/${w.metadata.name}`, outcome(await dryRunPod(cluster(), podFromTemplate(w)))]);
     expect(results).toEqual(workloads.map((w) => [`${w.kind}/${w.metadata.name}`, ok]));
-  });
+  }, KUBECTL_TEST_TIMEOUT_MS);
 
   test('Pod Security enforces in every namespace with workloads: a privileged variant of a Pod is refused', async () => {
     const namespaces = [...new Set(workloads.map((w) => w.metadata.namespace ?? 'default'))];
@@ -92,7 +99,7 @@ describe.each(ENVS)('dist/%s on a real kube-apiserver', (env) => {
       expect(r.stderr).toMatch(/violates PodSecurity "restricted:v1\.28": .*privileged/);
       expect(r.stderr).toMatch(/allowPrivilegeEscalation != false/);
     }
-  });
+  }, KUBECTL_TEST_TIMEOUT_MS);
 
   const immutable = objects.filter((o) => o.kind === 'ConfigMap' && o.immutable === true);
   const mutable = objects.filter((o) => o.kind === 'ConfigMap' && o.immutable !== true);
@@ -112,7 +119,7 @@ describe.each(ENVS)('dist/%s on a real kube-apiserver', (env) => {
     const cm = mutable[0];
     const r = await cluster().kubectl(['patch', 'configmap', cm.metadata.name, '-n', cm.metadata.namespace!, '--type=merge', '--dry-run=server', '-p', change(cm)]);
     expect([cm.metadata.name, outcome(r)]).toEqual([cm.metadata.name, ok]);
-  });
+  }, KUBECTL_TEST_TIMEOUT_MS);
 
   test('the KvProxy server source ConfigMap is one of them: immutable, so the update test above covers it', () => {
     const source = objects.filter((o) => o.kind === 'ConfigMap' && Object.keys(o.data ?? {}).includes('server.js'));
@@ -135,7 +142,7 @@ describe('dist/argocd on a real kube-apiserver with Argo CD\'s CRDs', () => {
     for (const f of files) expect([rel(f.file), outcome(await applyFile(cluster(), f.file))]).toEqual([rel(f.file), ok]);
     const stored = JSON.parse(await cluster().kubectlOk(['get', 'applications.argoproj.io,appprojects.argoproj.io', '-n', 'argocd', '-o', 'json'])).items;
     expect(stored.map((o: Manifest) => o.kind).sort()).toEqual(kinds);
-  });
+  }, KUBECTL_TEST_TIMEOUT_MS);
 
   test('the CRD schema is enforced: an Application with an unknown field is refused (the control)', async () => {
     const app = files.flatMap((f) => f.objects).find((o) => o.kind === 'Application')!;
@@ -143,5 +150,5 @@ describe('dist/argocd on a real kube-apiserver with Argo CD\'s CRDs', () => {
     const r = await cluster().kubectl(['apply', '--server-side', '--warnings-as-errors', '-f', '-'], JSON.stringify(bad));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/\.spec\.destinationn: field not declared in schema/);
-  });
+  }, KUBECTL_TEST_TIMEOUT_MS);
 });

@@ -3,8 +3,9 @@ import * as net from 'node:net';
 import { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import {
-  Fixture, METRICS_TOKEN, READ_TOKEN, SERVER, WRITE_TOKEN, agent, call, del, fixture, get, post, put, sleep, waitFor,
+  Fixture, METRICS_TOKEN, READ_TOKEN, SERVER, WRITE_TOKEN, agent, blockingReadsHeld, call, del, fixture, get, post, put, waitFor,
 } from './support/kv-proxy-harness';
+import { freePort } from '../lib/verify/cluster';
 
 // Issue 16: the proxy cannot be made to rewrite its own code, answers every
 // request, has a configurable access log, refuses bodies that are not JSON,
@@ -106,21 +107,24 @@ describe('1. the proxy never writes the ConfigMaps it runs from, nor immutable o
     expect(f.api.getObject('configmaps', 'apps', 'frozen')?.data).toEqual({ a: '1' });
   });
 
-  // Stand-in (needs it): the watch event is held back on demand (eventDelayMs) so the cache surely does not know yet and
-  // the 422 path is taken; the real-server test in test/kv-proxy.real-api.test.ts accepts either path.
+  // Stand-in (needs it): the watch event is held back on demand (holdEvents) so the cache surely does not know yet and
+  // the 422 path is taken; the request log shows the 422; the real-server test in test/kv-proxy.real-api.test.ts accepts either path.
   test('a ConfigMap made immutable after the cache saw it is 409 from the API server\'s 422', async () => {
-    // GIVEN the cache may not know yet: the API server's refusal is mapped too
+    // GIVEN a ConfigMap the cache holds, made immutable by another client while the watch delivers nothing
     await post(kv('apps/soon-frozen'), { a: '1' });
-    f.api.eventDelayMs = 2000;
+    f.api.holdEvents();
     try {
       f.api.patchObject('configmaps', 'apps', 'soon-frozen', { immutable: true });
+      const patchesBefore = f.api.countCalls({ verb: 'patch', name: 'soon-frozen' });
       // WHEN
       const res = await put(kv('apps/soon-frozen/a'), '2');
-      // THEN
+      // THEN the proxy patched, the API server refused with 422, and the proxy answered 409
+      expect(f.api.calls.filter((c) => c.verb === 'patch' && c.name === 'soon-frozen').slice(patchesBefore).map((c) => c.status)).toEqual([422]);
       expect(res.status).toBe(409);
       expect(res.json.error).toMatch(/is immutable/);
+      expect(f.api.getObject('configmaps', 'apps', 'soon-frozen')?.data).toEqual({ a: '1' });
     } finally {
-      f.api.eventDelayMs = 0;
+      f.api.releaseEvents();
     }
   });
 });
@@ -193,8 +197,13 @@ describe('2. keys named like Object.prototype members are ordinary keys, and eve
     }
   });
 
-  // Stand-in: sums up the tests of this block (their reasons above).
-  test('the server stayed up and answered everything', async () => {
+  // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
+  test('all such keys written, read and deleted at once on one ConfigMap are each answered, with no error logged', async () => {
+    // WHEN every request for every name is sent together
+    const cm = kv('default/proto-all-at-once');
+    const replies = await Promise.all(names.flatMap((key) => [put(`${cm}/${key}`, key), get(`${cm}/${key}`), get(cm), del(`${cm}/${key}`)]));
+    // THEN each got an HTTP answer that is not a 5xx (200, or 404 for a read or delete that came before its PUT)
+    expect(replies.filter((r) => !(r.status === 200 || r.status === 404)).map((r) => `${r.status} ${r.text}`)).toEqual([]);
     expect(f.proxy.running).toBe(true);
     expect(f.proxy.logs.filter((l) => l.level === 'error' && l.route !== '/readyz')).toEqual([]);
   });
@@ -227,11 +236,10 @@ describe('2. a failure after the headers are sent closes the connection at once'
     try {
       const port = (server.address() as AddressInfo).port;
       // WHEN
-      const started = Date.now();
-      const res = await rawRequest(port, `GET /kv/default/cm/k HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n\r\n`, 3000);
+      // (a hang leaves the socket open until the 30 s bound: in-process it closes within milliseconds, so that is far over 5x headroom)
+      const res = await rawRequest(port, `GET /kv/default/cm/k HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n\r\n`, 30000);
       // THEN
       expect(res.outcome).not.toBe('open');
-      expect(Date.now() - started).toBeLessThan(1000);
       expect(lines.filter((l) => l.level === 'error')).toHaveLength(1);
       expect(lines.find((l) => l.level === 'error')).toMatchObject({ msg: 'request failed after the response started' });
     } finally {
@@ -254,7 +262,7 @@ describe('3. the access log is configurable and cheap by default', () => {
       for (let i = 0; i < 20; i++) await get(`${f.url}/kv/default/cm/a`);
       await get(`${f.url}/kv/default/cm/missing`);
       await get(`${f.url}/kv/default/cm/a`, 'wrong-token');
-      await sleep(100);
+      await f.proxy.stop(); // all of its output is in once it has exited (no fixed sleep)
       // THEN
       const lines = f.proxy.logs.slice(before).filter((l) => l.msg === 'request');
       expect(lines.map((l) => [l.status, l.level])).toEqual([[404, 'warn'], [401, 'warn']]);
@@ -271,7 +279,9 @@ describe('3. the access log is configurable and cheap by default', () => {
         for (let i = 0; i < 5; i++) await get(`${f.url}/kv/default/missing`);
         await get(`${f.url}/healthz`);
       }
-      await sleep(100);
+      // all of their output is in once they have exited (no fixed sleep)
+      await all.proxy.stop();
+      await off.proxy.stop();
       expect(all.proxy.logs.filter((l) => l.msg === 'request').length).toBeGreaterThanOrEqual(6);
       expect(off.proxy.logs.filter((l) => l.msg === 'request')).toEqual([]);
     } finally {
@@ -292,13 +302,18 @@ describe('3. the access log is configurable and cheap by default', () => {
           setTimeout(() => { s.destroy(); resolve(); }, 200);
         });
       });
-      await sleep(300);
+      // the server notices the abort on its own time: its log line is awaited, then the server is stopped so that
+      // every line it wrote is in
+      await waitFor('the aborted upload\'s log line', () => f.proxy.logs.slice(before).some((l) => l.status === 499) || undefined);
+      const runningAfter = f.proxy.running;
+      await f.proxy.stop();
       // THEN
-      const lines = f.proxy.logs.slice(before);
+      const all = f.proxy.logs.slice(before);
+      const lines = all.slice(0, all.findIndex((l) => l.msg === 'shutting down'));
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatchObject({ msg: 'request', status: 499, route: '/kv/:namespace/:configmap/:key' });
       expect(JSON.stringify(lines)).not.toMatch(/stack|\n\s+at /);
-      expect(f.proxy.running).toBe(true);
+      expect(runningAfter).toBe(true);
     } finally {
       await f.close();
     }
@@ -345,7 +360,7 @@ describe('5. JSON bodies need Content-Type: application/json', () => {
 
 // Stand-in (needs it): faults on demand: the API server accepts and never answers (hang), or delays each patch.
 describe('6. an API server that accepts connections but never answers', () => {
-  test('a write answers 503 with Retry-After within the default upstream timeout (3 s)', async () => {
+  test('a write to a hanging API server answers 503 with Retry-After at the default upstream timeout (3 s)', async () => {
     const f = await fixture({ env: { KV_WRITE_ENABLED: 'true' }, rbac: { writes: true } });
     try {
       await post(`${f.url}/kv/default/slow`, { a: '1' });
@@ -358,8 +373,8 @@ describe('6. an API server that accepts connections but never answers', () => {
       expect(res.status).toBe(503);
       expect(res.headers['retry-after']).toMatch(/^\d+$/);
       expect(res.json.error).toMatch(/did not answer within 3 s/);
+      // a lower bound only: it waited for the timeout. Without one the hang never ends (the test's own timeout fails it).
       expect(elapsed).toBeGreaterThanOrEqual(2500);
-      expect(elapsed).toBeLessThan(4500);
       // and reads keep answering from the cache meanwhile
       expect((await get(`${f.url}/kv/default/slow/a`)).text).toBe('1');
     } finally {
@@ -389,14 +404,17 @@ describe('6. an API server that accepts connections but never answers', () => {
     }
   });
 
-  test('KV_UPSTREAM_TIMEOUT_SECONDS sets the bound, for every attempt of a write together', async () => {
-    const f = await fixture({ env: { KV_WRITE_ENABLED: 'true', KV_UPSTREAM_TIMEOUT_SECONDS: '1' }, rbac: { writes: true } });
+  test('KV_UPSTREAM_TIMEOUT_SECONDS sets the bound: a create to a hanging API server answers 503 after the configured 5 s, not the default 3 s', async () => {
+    const f = await fixture({ env: { KV_WRITE_ENABLED: 'true', KV_UPSTREAM_TIMEOUT_SECONDS: '5' }, rbac: { writes: true } });
     try {
       f.api.fault = (c) => (c.verb === 'patch' || c.verb === 'create' ? { hang: true } : undefined);
       const started = Date.now();
       const res = await put(`${f.url}/kv/default/new-and-slow/k`, 'v');
+      const elapsed = Date.now() - started;
       expect(res.status).toBe(503);
-      expect(Date.now() - started).toBeLessThan(2000);
+      expect(res.json.error).toMatch(/did not answer within 5 s/);
+      // a lower bound only (the configured 5 s, not the default 3 s); without a bound the hang never ends
+      expect(elapsed).toBeGreaterThanOrEqual(4500);
     } finally {
       await f.close();
     }
@@ -409,30 +427,34 @@ describe('8. read-your-writes across replicas: three proxies, one API server', (
   let f: Fixture;
   let replicas: string[];
   beforeAll(async () => {
-    f = await fixture({ env: { KV_WRITE_ENABLED: 'true', KV_CATCH_UP_TIMEOUT_SECONDS: '2' }, rbac: { writes: true } });
+    // a catch-up bound (10 s) far over what a held-back watch needs here once released (milliseconds): over 5x headroom
+    f = await fixture({ env: { KV_WRITE_ENABLED: 'true', KV_CATCH_UP_TIMEOUT_SECONDS: '10' }, rbac: { writes: true } });
     const b = await f.another();
     const c = await f.another();
     replicas = [f.url, b.url, c.url];
   });
   afterAll(() => f?.close());
 
-  // Stand-in (needs it): the watch is made slow on demand (eventDelayMs), so the other replicas are surely behind.
-  test('a write through one replica is read on the others with its index, even when their watch is slow', async () => {
-    // GIVEN every replica has the ConfigMap, and the watch then slows down
+  // Stand-in (needs it): the watch is held back on demand (holdEvents), so the other replicas are surely behind.
+  test('a write through one replica is read on the others with its index, waiting while their watch is behind', async () => {
+    // GIVEN every replica has the ConfigMap, and the watch then delivers nothing until released
     await post(`${replicas[0]}/kv/default/ryw`, { v: '0' });
     for (const r of replicas) await waitFor('the replicas', async () => (await get(`${r}/kv/default/ryw/v`)).text === '0' || undefined);
-    f.api.eventDelayMs = 600;
+    f.api.holdEvents();
     try {
       // WHEN
       const written = await put(`${replicas[0]}/kv/default/ryw/v`, '1');
       const index = written.headers['x-kv-index'] as string;
       const stale = await get(`${replicas[1]}/kv/default/ryw/v`);
-      const started = Date.now();
-      const [viaQuery, viaHeader] = await Promise.all([
+      const reads = Promise.all([
         get(`${replicas[1]}/kv/default/ryw/v?min-index=${index}`),
         get(`${replicas[2]}/kv/default/ryw`, READ_TOKEN, { 'X-Kv-Min-Index': index }),
       ]);
-      const waited = Date.now() - started;
+      // both reads wait (the replicas have not seen the index) until the watch delivers it
+      await blockingReadsHeld(replicas[1]);
+      await blockingReadsHeld(replicas[2]);
+      f.api.releaseEvents();
+      const [viaQuery, viaHeader] = await reads;
       // THEN the replicas were stale, and waited for the write instead of answering stale data
       expect(written.status).toBe(200);
       expect(index).toMatch(/^\d+$/);
@@ -441,19 +463,23 @@ describe('8. read-your-writes across replicas: three proxies, one API server', (
       expect(viaQuery.text).toBe('1');
       expect(BigInt(viaQuery.headers['x-kv-index'] as string)).toBeGreaterThanOrEqual(BigInt(index));
       expect(viaHeader.json).toEqual({ v: '1' });
-      expect(waited).toBeLessThan(2000);
     } finally {
-      f.api.eventDelayMs = 0;
+      f.api.releaseEvents();
     }
   });
 
-  // Stand-in (needs it): bookmarks every 200 ms on demand (the harness's bookmarkIntervalMs); the real server sends them
-  // at its own pace.
-  test('a write to another ConfigMap is waited for through watch progress (bookmarks), not only that object', async () => {
-    const written = await post(`${replicas[0]}/kv/apps/elsewhere`, { x: '1' });
-    const index = written.headers['x-kv-index'] as string;
+  // Stand-in (needs it): bookmarks on demand (the harness's bookmarkIntervalMs); the real server sends them at its own pace.
+  test('a write to another namespace is waited for through watch progress (bookmarks): nothing else moves the index', async () => {
+    // GIVEN a ConfigMap in default that the replica already holds
     f.api.setConfigMap('default', 'untouched', { y: '1' });
+    await waitFor('the replica to hold default/untouched', async () => (await get(`${replicas[2]}/kv/default/untouched/y`)).text === '1' || undefined);
+    // WHEN a write in another namespace (apps) returns an index, and nothing changes in default after it
+    const written = await post(`${replicas[0]}/kv/apps/elsewhere-${Date.now()}`, { x: '1' });
+    const index = written.headers['x-kv-index'] as string;
     const res = await get(`${replicas[2]}/kv/default/untouched/y?min-index=${index}`);
+    // THEN the read answers: the default watch of that replica reached the index only through a BOOKMARK (its own
+    // ConfigMap's resourceVersion is older, and no event in default came after the write)
+    expect(BigInt(f.api.getObject('configmaps', 'default', 'untouched')?.metadata.resourceVersion)).toBeLessThan(BigInt(index));
     expect(res.status).toBe(200);
     expect(res.text).toBe('1');
   });
@@ -465,9 +491,9 @@ describe('8. read-your-writes across replicas: three proxies, one API server', (
     const started = Date.now();
     const res = await get(`${replicas[1]}/kv/default/future/v?min-index=${future}`);
     expect(res.status).toBe(504);
-    expect(res.json.error).toMatch(new RegExp(`has not caught up to index ${future} within 2 s`));
+    expect(res.json.error).toMatch(new RegExp(`has not caught up to index ${future} within 10 s`));
     expect(res.headers['retry-after']).toBe('1');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1800);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(9500); // a lower bound only: it waited
   });
 
   // Stand-in (could move): the proxy refuses it itself; runs on the stand-in for speed.
@@ -477,18 +503,25 @@ describe('8. read-your-writes across replicas: three proxies, one API server', (
     expect(res.json.error).toMatch(/min-index/);
   });
 
-  // Stand-in (needs it): the watch is made slow on demand (eventDelayMs), so the replica is surely behind.
+  // Stand-in (needs it): the watch is held back on demand (holdEvents), so the replica is surely behind.
   test('a blocking read (?index=) on a replica that is behind waits instead of answering the older value', async () => {
     await post(`${replicas[0]}/kv/default/block`, { v: '0' });
     for (const r of replicas) await waitFor('the replicas', async () => (await get(`${r}/kv/default/block/v`)).text === '0' || undefined);
-    f.api.eventDelayMs = 500;
+    f.api.holdEvents();
     try {
       const written = await put(`${replicas[0]}/kv/default/block/v`, '1');
-      const res = await get(`${replicas[1]}/kv/default/block/v?index=${written.headers['x-kv-index']}&wait=1s`);
+      // wait=5m is past the test's own timeout: only the watch delivering the write can answer it
+      const pending = get(`${replicas[1]}/kv/default/block/v?index=${written.headers['x-kv-index']}&wait=5m`);
+      await blockingReadsHeld(replicas[1]);
+      // AND the watch then delivers that write (the index given: still no answer) and a later one (past it)
+      f.api.releaseEvents();
+      await put(`${replicas[0]}/kv/default/block/v`, '2');
+      const res = await pending;
       // Consul semantics: return when the index is past the one given, or at the wait; never an older value
-      expect(res.text).toBe('1');
+      expect(res.status).toBe(200);
+      expect(res.text).toBe('2');
     } finally {
-      f.api.eventDelayMs = 0;
+      f.api.releaseEvents();
     }
   });
 });
@@ -496,9 +529,7 @@ describe('8. read-your-writes across replicas: three proxies, one API server', (
 // Stand-in (could move): the API server plays no part; runs on the stand-in for speed.
 describe('4. /metrics off the open port, or behind a token', () => {
   test('KV_METRICS_PORT serves /metrics on its own port only', async () => {
-    const metricsPort = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as AddressInfo).port; s.close(() => resolve(p)); });
-    });
+    const metricsPort = await freePort();
     const f = await fixture({ env: { KV_METRICS_PORT: String(metricsPort) } });
     try {
       const main = await call('GET', `${f.url}/metrics`);

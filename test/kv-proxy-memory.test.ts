@@ -26,7 +26,7 @@ function rssMiB(pid: number): number {
 }
 
 // Stand-in: seeds 1,000 ConfigMaps cheaply (see the header); the real server could produce this, more slowly.
-test('RSS with 1,000 ConfigMaps x 100 keys, after one GET of each, stays within the memory request', async () => {
+test('RSS with 1,000 ConfigMaps x 100 keys, after one GET of each, settles within the memory request', async () => {
   // GIVEN
   const api = new FakeKubeApi();
   await api.start(0);
@@ -44,14 +44,19 @@ test('RSS with 1,000 ConfigMaps x 100 keys, after one GET of each, stays within 
       const replies = await Promise.all(Array.from({ length: 50 }, (_, j) => get(`${proxy.url}/kv/bench/cm-${String(i + j).padStart(4, '0')}`)));
       expect(replies.filter((r) => r.status !== 200)).toEqual([]);
     }
-    await new Promise((r) => setTimeout(r, 500));
-    // THEN
+    // THEN its RSS settles within the request: awaited (up to 30 s, sampled every 100 ms), not read after a fixed sleep.
+    // A proxy that stays above it fails with the last sample; the figures themselves are `npm run bench -- --only=kv-memory`'s.
     const request = (KV_PROXY_DEFAULT_RESOURCES.memory!.request as Size).toMebibytes();
     expect(request).toBe(96);
-    expect(rssMiB(proxy.proc.pid!)).toBeLessThanOrEqual(request);
+    let rss = rssMiB(proxy.proc.pid!);
+    for (const deadline = Date.now() + 30000; rss > request && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 100));
+      rss = rssMiB(proxy.proc.pid!);
+    }
+    expect(rss).toBeLessThanOrEqual(request);
   } finally {
     await proxy.stop();
     await api.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}, 60000);
+}, 180000);

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { FakeKubeApi } from './support/fake-kube-api';
 import {
   Fixture, ProxyProcess, READ_TOKEN, Reply, SA_TOKEN, WRITE_TOKEN, agent, call, del, fixture,
-  forbiddenCalls, get, post, put, sleep, waitFor,
+  blockingReadsHeld, forbiddenCalls, get, metricValue, post, put, waitFor,
 } from './support/kv-proxy-harness';
 
 // The kv-proxy runtime, run as it runs in the pod: `node server.js` with env,
@@ -187,8 +187,8 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(f.api.countCalls({ verb: 'create', name: '', status: 201, namespace: 'apps' })).toBe(1);
   });
 
-  // Stand-in (needs it): counts the API calls the proxy makes (at most one for 1,000 reads).
-  test('reads come from the cache: 1,000 GETs cause no API calls', async () => {
+  // Stand-in (needs it): counts the API calls the proxy makes (none but a watch that may reconnect meanwhile).
+  test('reads come from the cache: 1,000 GETs make no get or list call to the API (only a watch may reconnect)', async () => {
     // GIVEN
     await post(kv('default/hot'), { flag: 'on' });
     await get(kv('default/hot'));
@@ -201,33 +201,41 @@ describe('kv-proxy with writes and discovery enabled', () => {
     }
     // THEN
     expect(replies.filter((r) => r.status !== 200)).toEqual([]);
-    expect(f.api.calls.length).toBeLessThanOrEqual(1);
+    expect(f.api.calls.filter((c) => c.verb !== 'watch').map((c) => `${c.verb} ${c.path}`)).toEqual([]);
   });
 
-  // Stand-in (needs it): watch events held back on demand (eventDelayMs), which the real server cannot be told to do.
+  // Stand-in (needs it): watch events held back on demand (holdEvents), which the real server cannot be told to do.
   test('a write is readable at once, before the watch delivers it, and reads never go backwards', async () => {
-    // GIVEN a slow watch
+    // GIVEN a watch that delivers nothing until released
     await post(kv('default/ryw'), { v: '0' });
-    f.api.eventDelayMs = 400;
+    const modified = () => metricValue(f.url, 'kv_proxy_watch_events_total', 'resource="configmaps",type="MODIFIED"');
+    const before = await modified();
+    f.api.holdEvents();
     try {
       // WHEN
       const first = await post(kv('default/ryw'), { v: '1' });
       const afterFirst = await get(kv('default/ryw/v'));
       const second = await post(kv('default/ryw'), { v: '2' });
+      const afterSecond = await get(kv('default/ryw/v'));
+      const deliveredMeanwhile = await modified();
+      // AND the watch then delivers the events for v=1 and v=2
+      f.api.releaseEvents();
       const seen: string[] = [];
-      const until = Date.now() + 700; // the delayed events for v=1 and v=2 arrive meanwhile
-      while (Date.now() < until) {
+      await waitFor('the proxy to receive the two held MODIFIED events', async () => {
         seen.push((await get(kv('default/ryw/v'))).text);
-        await sleep(5);
-      }
-      // THEN
+        return (await modified()) >= before + 2 || undefined;
+      });
+      seen.push((await get(kv('default/ryw/v'))).text);
+      // THEN the writes were served before the watch had delivered them
+      expect(deliveredMeanwhile).toBe(before);
       expect(first.json).toEqual({ v: '1' });
       expect(afterFirst.text).toBe('1');
       expect(second.json).toEqual({ v: '2' });
-      expect(seen.length).toBeGreaterThan(20);
+      expect(afterSecond.text).toBe('2');
+      // AND the older event for v=1, arriving later, never took a read back
       expect(seen.filter((v) => v !== '2')).toEqual([]);
     } finally {
-      f.api.eventDelayMs = 0;
+      f.api.releaseEvents();
     }
   });
 
@@ -236,53 +244,51 @@ describe('kv-proxy with writes and discovery enabled', () => {
   test('a change by another client reaches readers through the watch', async () => {
     await post(kv('default/external'), { v: '1' });
     f.api.patchObject('configmaps', 'default', 'external', { data: { v: '2' } });
-    await waitFor('the change', async () => (await get(kv('default/external/v'))).text === '2' || undefined, 2000);
+    await waitFor('the change', async () => (await get(kv('default/external/v'))).text === '2' || undefined);
     f.api.deleteObject('configmaps', 'default', 'external');
-    await waitFor('the deletion', async () => (await get(kv('default/external'))).status === 404 || undefined, 2000);
+    await waitFor('the deletion', async () => (await get(kv('default/external'))).status === 404 || undefined);
   });
 
   // Stand-in (also proven on the real server): in test/kv-proxy.kube.test.ts (blocking reads: ?index&wait answers when the ConfigMap changes, not before).
-  test('a blocking read returns as soon as the ConfigMap changes', async () => {
+  test('a blocking read is held until the ConfigMap changes, then answers the change', async () => {
     // GIVEN
     const first = await post(kv('default/blocking'), { v: '1' });
     const index = first.headers['x-kv-index'];
-    // WHEN
-    const started = Date.now();
-    const pending = get(`${kv('default/blocking/v')}?index=${index}&wait=20s`);
-    await sleep(300);
+    // WHEN a read waits (wait=5m: past the test's own timeout, so only the change can answer it)
+    let settled = false;
+    const pending = get(`${kv('default/blocking/v')}?index=${index}&wait=5m`).finally(() => { settled = true; });
+    await blockingReadsHeld(f.url);
+    const heldBeforeChange = !settled;
     f.api.patchObject('configmaps', 'default', 'blocking', { data: { v: '2' } });
     const res = await pending;
     // THEN
-    const elapsed = Date.now() - started;
+    expect(heldBeforeChange).toBe(true);
     expect(res.status).toBe(200);
     expect(res.text).toBe('2');
     expect(res.headers['x-kv-index']).not.toBe(index);
-    expect(elapsed).toBeGreaterThanOrEqual(250);
-    expect(elapsed).toBeLessThan(2000);
   });
 
   // Stand-in (could move): runs on the stand-in for speed; the real server could produce this (the hold for the
   // wait is also proven in test/kv-proxy.kube.test.ts, blocking reads; the old index answered at once is not).
-  test('a blocking read with an old index returns at once, one with the current index after wait', async () => {
+  test('a blocking read with an old index answers without waiting; one with the current index answers after wait with the same index', async () => {
     const first = await post(kv('default/blocking2'), { v: '1' });
     const index = first.headers['x-kv-index'] as string;
-    let started = Date.now();
-    const immediate = await get(`${kv('default/blocking2')}?index=1&wait=10s`);
-    expect(Date.now() - started).toBeLessThan(500);
+    // wait=5m is past the test's own timeout: an answer at all means it did not wait
+    const immediate = await get(`${kv('default/blocking2')}?index=1&wait=5m`);
     expect(immediate.json).toEqual({ v: '1' });
-    started = Date.now();
+    const started = Date.now();
     const timedOut = await get(`${kv('default/blocking2')}?index=${index}&wait=600ms`);
     const elapsed = Date.now() - started;
     expect(timedOut.status).toBe(200);
     expect(timedOut.headers['x-kv-index']).toBe(index);
+    // a lower bound only (it did wait); how much longer a busy machine takes is not asserted
     expect(elapsed).toBeGreaterThanOrEqual(550);
-    expect(elapsed).toBeLessThan(2000);
   });
 
   // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('a blocking read on a missing ConfigMap (index 0) returns when it is created', async () => {
-    const pending = get(`${kv('default/born-later')}?index=0&wait=10s`);
-    await sleep(200);
+    const pending = get(`${kv('default/born-later')}?index=0&wait=5m`);
+    await blockingReadsHeld(f.url);
     f.api.setConfigMap('default', 'born-later', { hello: 'world' });
     const res = await pending;
     expect(res.status).toBe(200);
@@ -457,8 +463,21 @@ describe('kv-proxy with writes and discovery enabled', () => {
       expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request/);
     });
 
-    afterAll(async () => {
-      // THEN, after all of it, the server is still alive
+    test('after garbage on the socket, an oversized upload and a malformed path, the server still answers', async () => {
+      // GIVEN each kind of bad input, sent here (not relying on the tests above)
+      await new Promise<void>((resolve) => {
+        const s = net.connect(Number(new URL(f.url).port), '127.0.0.1', () => s.end('NOT HTTP AT ALL\r\n\r\n'));
+        s.on('close', () => resolve());
+        s.on('error', () => resolve());
+        s.resume();
+      });
+      const oversized = await post(kv('default/bad'), { blob: big(2 * 1048576) }).catch((e: Error) => e);
+      const malformed = await get(`${f.url}/kv/%zz/%zz`);
+      // THEN
+      if (oversized instanceof Error) expect(oversized.message).toMatch(/EPIPE|ECONNRESET/); // refused while the body was still being sent
+      else expect(oversized.status).toBe(413);
+      expect(malformed.status).toBeGreaterThanOrEqual(400);
+      expect(malformed.status).toBeLessThan(500);
       expect(f.proxy.running).toBe(true);
       expect((await call('GET', `${f.url}/healthz`)).status).toBe(200);
     });
@@ -509,7 +528,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     // WHEN
     await f.api.start();
     // THEN
-    await waitFor('the relist', async () => (await get(kv('default/relist-keep/v'))).text === '2' || undefined, 3000);
+    await waitFor('the relist', async () => (await get(kv('default/relist-keep/v'))).text === '2' || undefined);
     expect((await get(kv('default/relist-gone'))).status).toBe(404);
     expect((await get(kv('default/relist-new'))).json).toEqual({ v: 'new' });
     expect(f.api.countCalls({ verb: 'list', resource: 'configmaps', namespace: 'default' })).toBe(listsBefore + 1);
@@ -524,9 +543,8 @@ describe('kv-proxy with writes and discovery enabled', () => {
     await post(kv('default/resume'), { v: '1' });
     const lists = f.api.countCalls({ verb: 'list' });
     f.api.dropWatches();
-    await sleep(100);
     f.api.patchObject('configmaps', 'default', 'resume', { data: { v: '2' } });
-    await waitFor('the change', async () => (await get(kv('default/resume/v'))).text === '2' || undefined, 3000);
+    await waitFor('the change', async () => (await get(kv('default/resume/v'))).text === '2' || undefined);
     expect(f.api.countCalls({ verb: 'list' })).toBe(lists);
     const resumed = f.api.calls.filter((c) => c.verb === 'watch').slice(-1)[0];
     expect(resumed.query).toMatchObject({ allowWatchBookmarks: 'true', watch: 'true' });
@@ -540,18 +558,25 @@ describe('kv-proxy with writes and discovery enabled', () => {
       // WHEN a token is added
       fs.writeFileSync(path.join(f.tokensDir, 'write-tokens'), `${WRITE_TOKEN}\n${added}\n`);
       // THEN it works within seconds
-      await waitFor('the new token', async () => (await get(kv('default/somekey'), added)).status === 200 || undefined, 5000, 100);
+      await waitFor('the new token', async () => (await get(kv('default/somekey'), added)).status === 200 || undefined, 30000, 100);
       // WHEN it is removed again
       fs.writeFileSync(path.join(f.tokensDir, 'write-tokens'), `${WRITE_TOKEN}\n`);
       // THEN it stops working
-      await waitFor('the revocation', async () => (await get(kv('default/somekey'), added)).status === 401 || undefined, 5000, 100);
+      await waitFor('the revocation', async () => (await get(kv('default/somekey'), added)).status === 401 || undefined, 30000, 100);
     } finally {
       fs.writeFileSync(path.join(f.tokensDir, 'write-tokens'), `${WRITE_TOKEN}\n`);
     }
   });
 
-  // Stand-in (needs it): the http_500 upstream error counted here is the fault injected in the 5xx test above.
+  // Stand-in (needs it): an injected 500 on a patch, made here, is the upstream error counted.
   test('/metrics exposes requests by route template, latency, cache size, upstream calls and watch restarts', async () => {
+    await post(kv('default/metered'), { a: '1' });
+    f.api.fault = (c) => (c.verb === 'patch' ? { status: 500 } : undefined);
+    try {
+      expect((await post(kv('default/metered'), { a: '2' })).status).toBe(503);
+    } finally {
+      f.api.fault = undefined;
+    }
     await get(kv('default/somekey'));
     const res = await call('GET', `${f.url}/metrics`);
     expect(res.status).toBe(200);
@@ -560,7 +585,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(res.text).toMatch(/^kv_proxy_http_request_duration_seconds_bucket\{route="\/kv\/:namespace\/:configmap",le="\+Inf"\} \d+$/m);
     expect(res.text).toMatch(/^kv_proxy_cache_objects\{resource="configmaps"\} [1-9]\d*$/m);
     expect(res.text).toMatch(/^kv_proxy_upstream_requests_total\{verb="patch",resource="configmaps",code="200"\} \d+$/m);
-    expect(res.text).toMatch(/^kv_proxy_upstream_errors_total\{verb="patch",resource="configmaps",reason="http_500"\} 1$/m);
+    expect(res.text).toMatch(/^kv_proxy_upstream_errors_total\{verb="patch",resource="configmaps",reason="http_500"\} [1-9]\d*$/m);
     expect(res.text).toMatch(/^# TYPE kv_proxy_watch_restarts_total counter$/m);
     expect(res.text).toMatch(/^kv_proxy_ready 1$/m);
     expect(res.text).not.toMatch(/somekey/); // route templates, not raw paths
@@ -568,10 +593,17 @@ describe('kv-proxy with writes and discovery enabled', () => {
 
   // Stand-in (could move): the API server plays no part; runs on the stand-in for speed.
   test('with KV_ACCESS_LOG=all, logs one JSON line per request with the route template, and never a token', async () => {
-    await get(kv('default/somekey'), READ_TOKEN);
-    await sleep(50);
-    const requests = f.proxy.logs.filter((l) => l.msg === 'request');
-    expect(requests.length).toBeGreaterThan(100);
+    const logged = () => f.proxy.logs.filter((l) => l.msg === 'request');
+    const before = logged().length;
+    await post(kv('default/logged'), { a: '1' }, WRITE_TOKEN);
+    await get(kv('default/logged/a'), READ_TOKEN);
+    await get(kv('default/logged'), READ_TOKEN);
+    // the log lines are awaited (stdout arrives after the answer), not slept on
+    // (lines of earlier requests may still arrive first: only the last three /kv lines are these requests')
+    const ours = ['POST /kv/:namespace/:configmap 200', 'GET /kv/:namespace/:configmap/:key 200', 'GET /kv/:namespace/:configmap 200'];
+    const kvLines = () => logged().slice(before).filter((l) => String(l.route).startsWith('/kv/')).map((l) => `${l.method} ${l.route} ${l.status}`);
+    await waitFor('the three request log lines', () => JSON.stringify(kvLines().slice(-3)) === JSON.stringify(ours) || undefined);
+    const requests = logged();
     expect(requests[requests.length - 1]).toEqual({
       time: expect.any(String), level: 'info', msg: 'request',
       method: 'GET', route: '/kv/:namespace/:configmap', status: 200, ms: expect.any(Number),
@@ -691,53 +723,11 @@ describe('kv-proxy with KV_CONFIGMAP_NAMES and resourceNames-only RBAC', () => {
   });
 });
 
-// Stand-in (could move): no real-server counterpart yet; runs on the stand-in for speed; the real server could produce
-// all of this (labels set and removed with kubectl). The first test also inspects the list call's labelSelector.
-describe('kv-proxy with KV_LABEL_SELECTOR', () => {
-  let f: Fixture;
-
-  beforeAll(async () => {
-    f = await fixture({
-      namespaces: ['default'],
-      env: { KV_LABEL_SELECTOR: 'kv-proxy.example.com/expose=true', KV_WRITE_ENABLED: 'true' },
-      rbac: { writes: true },
-      seed: (api) => {
-        api.setConfigMap('default', 'exposed', { a: '1' }, { 'kv-proxy.example.com/expose': 'true' });
-        api.setConfigMap('default', 'hidden', { b: '2' });
-      },
-    });
-  });
-  afterAll(() => f?.close());
-
-  test('serves only matching ConfigMaps; others read as missing', async () => {
-    expect((await get(`${f.url}/kv/default/exposed`)).json).toEqual({ a: '1' });
-    expect((await get(`${f.url}/kv/default/hidden`)).status).toBe(404);
-    expect(f.api.calls.find((c) => c.verb === 'list')?.query.labelSelector).toBe('kv-proxy.example.com/expose=true');
-  });
-
-  test('refuses to write to an existing ConfigMap outside the selector', async () => {
-    const res = await post(`${f.url}/kv/default/hidden`, { b: 'changed' });
-    expect(res.status).toBe(403);
-    expect(res.json.error).toMatch(/KV_LABEL_SELECTOR/);
-    expect(f.api.getObject('configmaps', 'default', 'hidden')?.data).toEqual({ b: '2' });
-  });
-
-  test('creates new ConfigMaps with the selector labels, so they stay visible', async () => {
-    const res = await post(`${f.url}/kv/default/fresh`, { c: '3' });
-    expect(res.status).toBe(200);
-    expect(f.api.getObject('configmaps', 'default', 'fresh')?.metadata.labels).toEqual({ 'kv-proxy.example.com/expose': 'true' });
-    expect((await get(`${f.url}/kv/default/fresh`)).json).toEqual({ c: '3' });
-  });
-
-  test('a ConfigMap whose label is removed disappears', async () => {
-    f.api.setConfigMap('default', 'exposed', { a: '1' }, { other: 'label' });
-    await waitFor('the removal', async () => (await get(`${f.url}/kv/default/exposed`)).status === 404 || undefined, 2000);
-  });
-});
+// KV_LABEL_SELECTOR runs on the real kube-apiserver (it parses and applies the selector): test/kv-proxy-label-selector.kube.test.ts.
 
 // Stand-in (also proven on the real server): in test/kv-proxy.kube.test.ts (an outage: kube-apiserver stopped for 5 s, cached reads keep
-// answering, writes get 503 + Retry-After, then recovery). Here the stand-in stops and starts at once, so the test
-// also bounds the catch-up (under 2 s) and checks X-Kv-Stale and /readyz during the outage.
+// answering, writes get 503 + Retry-After, then recovery). Here the stand-in stops and starts at once, and the test
+// also checks X-Kv-Stale and /readyz during the outage. How fast the catch-up is is measured by `npm run bench`, not here.
 describe('kv-proxy while the API server is down', () => {
   let f: Fixture;
 
@@ -751,38 +741,33 @@ describe('kv-proxy while the API server is down', () => {
   });
   afterAll(() => f?.close());
 
-  test('cached reads keep answering (stale), writes are 503, and the cache catches up within 2 s', async () => {
+  test('cached reads keep answering (stale), writes are 503, and the cache catches up when the API server is back', async () => {
     // GIVEN
     expect((await get(`${f.url}/kv/default/cfg`)).headers['x-kv-stale']).toBeUndefined();
-    // WHEN the API server goes away for 5 s
+    // WHEN the API server goes away, until the proxy has noticed (its reads say X-Kv-Stale)
     await f.api.stop();
+    await waitFor('X-Kv-Stale: true on a read', async () => (await get(`${f.url}/kv/default/cfg`)).headers['x-kv-stale'] === 'true' || undefined, 30000, 100);
     const reads: Reply[] = [];
     const writes: Reply[] = [];
-    const outageEnds = Date.now() + 5000;
-    while (Date.now() < outageEnds) {
+    for (let i = 0; i < 20; i++) {
       reads.push(await get(`${f.url}/kv/default/cfg`));
       reads.push(await get(`${f.url}/kv/default/cfg/v`));
       if (writes.length < 5) writes.push(await post(`${f.url}/kv/default/cfg`, { v: 'during' }));
-      await sleep(100);
     }
     const readyDuring = await call('GET', `${f.url}/readyz`);
     f.api.setConfigMap('default', 'cfg', { v: 'changed-meanwhile' }); // another client, meanwhile
     // AND it comes back
     await f.api.start();
-    const back = Date.now();
-    await waitFor('the change made meanwhile', async () => (await get(`${f.url}/kv/default/cfg/v`)).text === 'changed-meanwhile' || undefined, 2000, 20);
-    const caughtUpMs = Date.now() - back;
+    await waitFor('the change made meanwhile', async () => (await get(`${f.url}/kv/default/cfg/v`)).text === 'changed-meanwhile' || undefined, 30000, 20);
 
     // THEN
-    expect(reads.length).toBeGreaterThan(40);
     expect(reads.filter((r) => r.status !== 200)).toEqual([]);
     expect(reads.filter((r) => !r.text.includes('before'))).toEqual([]);
-    expect(reads[reads.length - 1].headers['x-kv-stale']).toBe('true');
+    expect(reads.filter((r) => r.headers['x-kv-stale'] !== 'true')).toEqual([]);
     expect(writes.map((w) => w.status)).toEqual([503, 503, 503, 503, 503]);
     expect(writes[0].headers['retry-after']).toMatch(/^\d+$/);
     expect(writes[0].json.error).toMatch(/unavailable/);
     expect(readyDuring.status).toBe(200);
-    expect(caughtUpMs).toBeLessThan(2000);
     const fresh = await get(`${f.url}/kv/default/cfg`);
     expect(fresh.headers['x-kv-stale']).toBeUndefined();
     expect((await post(`${f.url}/kv/default/cfg`, { w: 'after' })).status).toBe(200);
@@ -811,7 +796,7 @@ describe('kv-proxy readiness', () => {
       const ready = await waitFor('readiness', async () => {
         const r = await call('GET', `${proxy.url}/readyz`);
         return r.status === 200 ? r : undefined;
-      }, 3000);
+      });
 
       // THEN
       expect(notReady.status).toBe(503);
@@ -835,31 +820,35 @@ describe('kv-proxy shutdown', () => {
     // GIVEN
     const f = await fixture({
       namespaces: ['default'],
-      env: { KV_WRITE_ENABLED: 'true' },
+      // an upstream timeout longer than the write's hold below
+      env: { KV_WRITE_ENABLED: 'true', KV_UPSTREAM_TIMEOUT_SECONDS: '30' },
       rbac: { writes: true },
       seed: (api) => api.setConfigMap('default', 'cfg', { v: '1' }),
     });
     try {
       const index = (await get(`${f.url}/kv/default/cfg`)).headers['x-kv-index'];
-      const blocking = get(`${f.url}/kv/default/cfg?index=${index}&wait=60s`);
-      f.api.fault = (c) => (c.verb === 'patch' ? { delayMs: 1500 } : undefined);
-      const write = post(`${f.url}/kv/default/cfg`, { v: '2' });
+      // wait=5m is past the test's own timeout: only the shutdown can answer it
+      const blocking = get(`${f.url}/kv/default/cfg?index=${index}&wait=5m`);
+      await blockingReadsHeld(f.url);
+      // the write is held at the API server for 10 s, well inside the 20 s drain (KV_SHUTDOWN_TIMEOUT_SECONDS' default)
+      f.api.fault = (c) => (c.verb === 'patch' ? { delayMs: 10000 } : undefined);
+      let writeDone = false;
+      const write = post(`${f.url}/kv/default/cfg`, { v: '2' }).finally(() => { writeDone = true; });
       await waitFor('the write to reach the API', () => f.api.countCalls({ verb: 'patch' }) === 1 || undefined);
       // WHEN
-      const signalled = Date.now();
       f.proxy.proc.kill('SIGTERM');
       const blocked = await blocking;
-      const answeredAfter = Date.now() - signalled;
+      const writeInFlightWhenReadAnswered = !writeDone;
       const written = await write;
       const exit = await f.proxy.exited;
-      // THEN
+      // THEN the blocking read was answered by the shutdown, while the write was still in flight
       expect(blocked.status).toBe(200);
       expect(blocked.json).toEqual({ v: '1' });
-      expect(answeredAfter).toBeLessThan(1000);
+      expect(writeInFlightWhenReadAnswered).toBe(true);
+      // AND the write was drained, then the process exited 0
       expect(written.status).toBe(200);
       expect(written.json).toEqual({ v: '2' });
       expect(exit).toEqual({ code: 0, signal: null });
-      expect(Date.now() - signalled).toBeLessThan(5000);
       const msgs = f.proxy.logs.map((l) => l.msg);
       expect(msgs).toContain('shutting down');
       expect(msgs[msgs.length - 1]).toBe('stopped');
@@ -876,7 +865,8 @@ describe('kv-proxy shutdown', () => {
       rbac: { writes: true },
     });
     try {
-      f.api.fault = (c) => (c.verb === 'create' ? { delayMs: 30000 } : undefined);
+      // the write is held at the API server for 50 s: only the 1 s cut can end it sooner
+      f.api.fault = (c) => (c.verb === 'create' ? { delayMs: 50000 } : undefined);
       const stuck = post(`${f.url}/kv/default/slow`, { v: '1' }).catch((err: Error) => err);
       await waitFor('the write to reach the API', () => f.api.countCalls({ verb: 'create' }) === 1 || undefined);
       const signalled = Date.now();
@@ -885,7 +875,10 @@ describe('kv-proxy shutdown', () => {
       const elapsed = Date.now() - signalled;
       expect(exit.code).toBe(0);
       expect(elapsed).toBeGreaterThanOrEqual(900);
-      expect(elapsed).toBeLessThan(3500);
+      // The bound is the behaviour (the cut): measured 2.0 s with the machine busy (1 s cut + start of the exit); 15 s
+      // is over 5x headroom over that, and still far below
+      // the 50 s the held write would keep the process alive without the cut.
+      expect(elapsed).toBeLessThan(15000);
       expect(String(await stuck)).toMatch(/socket hang up|ECONNRESET/);
       expect(f.proxy.logs.map((l) => l.msg)).toContain('shutdown timeout reached, closing remaining connections');
     } finally {
@@ -906,7 +899,7 @@ describe('kv-proxy configuration', () => {
   async function startup(env: Record<string, string>) {
     const p = ProxyProcess.spawn({ PORT: '0', KV_LISTEN_ADDRESS: '127.0.0.1', ...env });
     let timer: NodeJS.Timeout | undefined;
-    const exit = await Promise.race([p.exited, new Promise<'still running'>((r) => { timer = setTimeout(() => r('still running'), 5000); })]);
+    const exit = await Promise.race([p.exited, new Promise<'still running'>((r) => { timer = setTimeout(() => r('still running'), 30000); })]);
     clearTimeout(timer);
     if (exit === 'still running') await p.stop();
     return { exit, stderr: p.stderr, stdout: p.stdout };
@@ -968,11 +961,12 @@ describe('kv-proxy configuration', () => {
     try {
       const index = (await get(`${f.url}/kv/default/cfg`)).headers['x-kv-index'];
       const started = Date.now();
+      // wait=5m is past the test's own timeout: that it answers at all is the cap
       const res = await get(`${f.url}/kv/default/cfg?index=${index}&wait=5m`);
       const elapsed = Date.now() - started;
       expect(res.status).toBe(200);
-      expect(elapsed).toBeGreaterThanOrEqual(900);
-      expect(elapsed).toBeLessThan(2500);
+      expect(res.headers['x-kv-index']).toBe(index);
+      expect(elapsed).toBeGreaterThanOrEqual(900); // it did wait (a lower bound only)
     } finally {
       await f.close();
     }

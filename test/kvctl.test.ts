@@ -1,8 +1,9 @@
-import { execFile, spawn, ChildProcess } from 'node:child_process';
+import { spawn, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runProcess } from '../lib/verify/cluster';
 import { FakeKubeApi } from './support/fake-kube-api';
 
 // kvctl against the real kv-proxy server (spawned with node, as in the pod)
@@ -36,12 +37,14 @@ describe('kvctl', () => {
   let url: string;
   let dir: string;
 
+  /** kvctl run to its exit (stdin /dev/null); a run killed by the timeout has code null. */
+  async function runKvctl(args: string[], env: Record<string, string>): Promise<Run> {
+    const { code, stdout, stderr } = await runProcess(process.execPath, [KVCTL, ...args], { env, timeoutMs: 60000 });
+    return { code, stdout, stderr };
+  }
+
   function kvctl(args: string[], env: Record<string, string> = { KV_TOKEN: WRITE_TOKEN }): Promise<Run> {
-    return new Promise((resolve) => {
-      execFile(process.execPath, [KVCTL, '--url', url, ...args], { env, timeout: 10000 }, (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
-      });
-    });
+    return runKvctl(['--url', url, ...args], env);
   }
 
   beforeAll(async () => {
@@ -69,14 +72,17 @@ describe('kvctl', () => {
       proxy.on('exit', (code) => reject(new Error(`proxy exited ${code}`)));
     });
     url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 100; i++) {
+    // readiness, awaited with a generous bound: on a busy machine the first list can take seconds
+    const deadline = Date.now() + 60000;
+    for (;;) {
       const status = await new Promise<number>((resolve) => {
         http.get(`${url}/readyz`, (res) => { res.resume(); resolve(res.statusCode || 0); }).on('error', () => resolve(0));
       });
       if (status === 200) break;
+      if (Date.now() > deadline) throw new Error(`the proxy at ${url} did not answer /readyz with 200 in 60 s (last ${status})`);
       await sleep(50);
     }
-  });
+  }, 90000);
 
   afterAll(async () => {
     const exited = new Promise((r) => proxy.on('exit', r));
@@ -157,8 +163,9 @@ describe('kvctl', () => {
   test('--token-file reads the first token line, skipping comments', async () => {
     const file = path.join(dir, 'my-token');
     fs.writeFileSync(file, `# my kv-proxy token\n\n${READ_TOKEN}\n`);
-    const run = await kvctl(['--token-file', file, 'get', 'default/app', 'color'], {});
-    expect(run).toEqual({ code: 0, stdout: 'blue', stderr: '' });
+    await kvctl(['set', 'default/token-file', 'color=teal']);
+    const run = await kvctl(['--token-file', file, 'get', 'default/token-file', 'color'], {});
+    expect(run).toEqual({ code: 0, stdout: 'teal', stderr: '' });
   });
 
   test('server errors exit 1 with the status and message', async () => {
@@ -175,11 +182,8 @@ describe('kvctl', () => {
   });
 
   test('an unreachable server exits 1 and says so', async () => {
-    const run = await new Promise<Run>((resolve) => {
-      execFile(process.execPath, [KVCTL, '--url', 'http://127.0.0.1:1', 'get', 'default/app'], { env: { KV_TOKEN: 't' } }, (err, stdout, stderr) =>
-        resolve({ code: err ? (err.code as number) : 0, stdout, stderr }));
-    });
-    expect(run).toEqual({ code: 1, stdout: '', stderr: 'kvctl: cannot reach http://127.0.0.1:1: ECONNREFUSED\n' });
+    const result = await runKvctl(['--url', 'http://127.0.0.1:1', 'get', 'default/app'], { KV_TOKEN: 't' });
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'kvctl: cannot reach http://127.0.0.1:1: ECONNREFUSED\n' });
   });
 
   test.each([
@@ -195,26 +199,23 @@ describe('kvctl', () => {
     ['--prefix outside list', ['get', 'default/app', '--prefix', 'a'], /--prefix only applies to list/],
     ['an invalid --url', ['--url', 'not a url', 'get', 'default/app'], /--url must be a URL/],
   ])('exits 2 with usage on %s', async (_name, args, message) => {
-    const run = await new Promise<Run>((resolve) => {
-      execFile(process.execPath, [KVCTL, ...args], { env: { KV_TOKEN: WRITE_TOKEN } }, (err, stdout, stderr) =>
-        resolve({ code: err ? (err.code as number) : 0, stdout, stderr }));
-    });
-    expect(run.code).toBe(2);
-    expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(message);
-    expect(run.stderr).toMatch(/usage: kvctl/);
+    const result = await runKvctl(args, { KV_TOKEN: WRITE_TOKEN });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).toMatch(/usage: kvctl/);
   });
 
   test('exits 2 without a token', async () => {
-    const run = await kvctl(['get', 'default/app'], {});
-    expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/no token: pass --token-file FILE or set KV_TOKEN/);
+    const result = await kvctl(['get', 'default/app'], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/no token: pass --token-file FILE or set KV_TOKEN/);
   });
 
   test('--help prints usage and exits 0', async () => {
-    const run = await kvctl(['--help'], {});
-    expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^usage: kvctl/);
+    const result = await kvctl(['--help'], {});
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^usage: kvctl/);
   });
 
   // Stand-in (could move): another client's change is made with api.patchObject; kubectl patch on the real server
@@ -222,13 +223,15 @@ describe('kvctl', () => {
   test('watch prints the value now and after each change, and exits 0 on SIGINT', async () => {
     // GIVEN
     await kvctl(['set', 'default/watched', 'mode=blue', 'other=1']);
-    const child = spawn(process.execPath, [KVCTL, '--url', url, 'watch', 'default/watched', 'mode'], { env: { KV_TOKEN: READ_TOKEN } });
+    const child = spawn(process.execPath, [KVCTL, '--url', url, 'watch', 'default/watched', 'mode'], { env: { KV_TOKEN: READ_TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (c) => { stdout += c; });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // awaits the output (a mismatch fails at once; a hang fails after 30 s with what was printed)
     const until = async (text: string) => {
-      for (let i = 0; i < 100 && stdout !== text; i++) await sleep(30);
+      const deadline = Date.now() + 30000;
+      while (stdout !== text && text.startsWith(stdout) && Date.now() < deadline) await sleep(30);
       return stdout;
     };
     try {
@@ -248,15 +251,16 @@ describe('kvctl', () => {
 
   test('watch of a whole ConfigMap prints one JSON line per change', async () => {
     await kvctl(['set', 'default/watched-all', 'a=1']);
-    const child = spawn(process.execPath, [KVCTL, '--url', url, 'watch', 'default/watched-all'], { env: { KV_TOKEN: READ_TOKEN } });
+    const child = spawn(process.execPath, [KVCTL, '--url', url, 'watch', 'default/watched-all'], { env: { KV_TOKEN: READ_TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (c) => { stdout += c; });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
-      for (let i = 0; i < 100 && !stdout.includes('\n'); i++) await sleep(30);
+      // awaited with a generous bound (30 s): the first line, then the second after the change
+      for (const deadline = Date.now() + 30000; !stdout.includes('\n') && Date.now() < deadline;) await sleep(30);
       await kvctl(['set', 'default/watched-all', 'b=2']);
-      for (let i = 0; i < 100 && stdout.split('\n').length < 3; i++) await sleep(30);
+      for (const deadline = Date.now() + 30000; stdout.split('\n').length < 3 && Date.now() < deadline;) await sleep(30);
       expect(stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ a: '1' }, { a: '1', b: '2' }]);
     } finally {
       child.kill('SIGINT');

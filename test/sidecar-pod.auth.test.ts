@@ -151,6 +151,7 @@ describe('auth proxy in front of a stand-in app that echoes what it receives', (
   let sandbox: PodSandbox | undefined;
   let dep: K8sObject;
   let proxyPort: number;
+  let app: RunningContainer;
 
   beforeAll(async () => {
     requirePrograms('/usr/sbin/nginx');
@@ -167,7 +168,7 @@ describe('auth proxy in front of a stand-in app that echoes what it receives', (
     sandbox = await PodSandbox.create(objects, dep, { network: 'pod', secrets: { 'echo-users': { htpasswd: sshaLine('bob', password) } } });
     // WHEN the stand-in app (the test's own program) runs on the app's port and nginx runs from the manifest
     const appPort = portOf(dep, 'app');
-    const app = sandbox.start({
+    app = sandbox.start({
       name: 'echo-app', argv: [process.execPath, path.join(__dirname, 'fixtures', 'sidecar-pod', 'echo-app.js'), '127.0.0.1', String(appPort)],
       uid: 65532, gid: 65532, groups: [], mounts: [],
     });
@@ -193,8 +194,19 @@ describe('auth proxy in front of a stand-in app that echoes what it receives', (
   });
 
   test('a request without credentials never reaches the app', () => {
-    const [r] = sandbox!.http([{ url: `http://${POD_IP}:${proxyPort}/`, headers: { 'x-forwarded-user': 'bob' } }]);
-    expect(r.status).toBe(401);
-    expect(r.body).not.toContain('"app":"echo"');
+    // WHEN one request without credentials, then one with them, each to a path of its own
+    const deniedPath = `/denied-${crypto.randomUUID()}`;
+    const allowedPath = `/allowed-${crypto.randomUUID()}`;
+    const [denied, allowed] = sandbox!.http([
+      { url: `http://${POD_IP}:${proxyPort}${deniedPath}`, headers: { 'x-forwarded-user': 'bob' } },
+      { url: `http://${POD_IP}:${proxyPort}${allowedPath}`, headers: basic('bob', password) },
+    ]);
+    // THEN the app logged the second (it logs before it answers, so the line is in by now) and never the first
+    const received = app.output().stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).received);
+    expect(denied.status).toBe(401);
+    expect(denied.body).not.toContain('"app":"echo"');
+    expect(allowed.status).toBe(200);
+    expect(received).toContain(allowedPath);
+    expect(received).not.toContain(deniedPath);
   });
 });

@@ -147,7 +147,8 @@ describe('SidecarPodHotPlugChart, run for real: the app restarts on a new versio
   });
 
   test('the app waits for the first sync, then starts in the synced folder', async () => {
-    await new Promise((r) => setTimeout(r, 500));
+    // awaited, not slept on: the supervisor says it is waiting for the first sync (twice: it polled again, still nothing)
+    await app.waitFor(/waiting for the first sync[^]*waiting for the first sync/, 60000);
     expect(sandbox!.listeners().filter((l) => l.port === port)).toEqual([]);
     expect(app.process.exitCode).toBeNull();
     gitSync.sync();
@@ -213,13 +214,16 @@ describe('HotPlugReload.signal: the exec hook signals the app through a shared p
       + `pathlib.Path(${JSON.stringify(ready)}).write_text("ready")\nwhile True: time.sleep(0.05)\n`;
     const driver = [
       `setpriv --reuid=${app.runAsUser} --regid=${app.runAsGroup} --clear-groups /usr/bin/python3 -c ${shq(py)} &`,
-      `i=0; while [ ! -e ${shq(ready)} ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done`,
+      // the app is awaited (up to 60 s), not given a fixed time to start
+      `i=0; while [ ! -e ${shq(ready)} ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done`,
       `setpriv --reuid=${hookUid} --regid=${hookUid} --clear-groups env -i PATH=/usr/bin:/bin GITSYNC_HASH=abc123 ${env} ${shell} ${shq(script)}`,
       'status=$?',
-      'sleep 0.3',
+      // a hook that says it signalled: await the app's record of SIGHUP (up to 60 s). A hook whose kill(2) failed
+      // queued no signal, so there is nothing to wait for: the marker's absence is final.
+      `i=0; while [ $status -eq 0 ] && [ ! -e ${shq(marker)} ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done`,
       'echo "hook-status=$status"',
     ].join('\n');
-    const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', driver], { encoding: 'utf8', timeout: 15000 });
+    const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', driver], { encoding: 'utf8', timeout: 150000 });
     const m = /hook-status=(\d+)/.exec(r.stdout);
     if (!m) throw new Error(`driver failed: ${r.stdout}${r.stderr}`);
     return { status: Number(m[1]), output: `${r.stdout}${r.stderr}`, signalled: fs.existsSync(marker) };
@@ -240,14 +244,14 @@ describe('HotPlugReload.signal: the exec hook signals the app through a shared p
       expect(r.status).toBe(0);
       expect(r.signalled).toBe(true);
     }
-  });
+  }, 320000); // two runHook calls, each bounded at 150 s
 
   test('run as another UID (git-sync\'s default 65533), it cannot signal the app and fails so git-sync retries', () => {
     const r = runHook(65533, '/bin/bash');
     expect(r.status).toBe(1);
     expect(r.signalled).toBe(false);
     expect(r.output).toMatch(/cannot send SIGHUP to python3/);
-  });
+  }, 160000); // runHook is bounded at 150 s
 });
 
 describe('the seed\'s busybox helper sidecar', () => {
@@ -263,14 +267,26 @@ describe('the seed\'s busybox helper sidecar', () => {
     const child = spawn('unshare', ['--pid', '--fork', '--kill-child', 'setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups',
       'env', '-i', `PATH=${bin}`, ...helper.command, ...(helper.args ?? [])], { stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const children = (pid: number) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      } catch { return []; }
+    };
+    const name = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } };
     try {
-      await new Promise((r) => setTimeout(r, 300));
-      expect(child.exitCode).toBeNull();
-      const pid1 = Number(fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+      // awaited, not slept on: the helper (PID 1) has started its `sleep`, so its TERM trap is in place
+      let pid1 = 0;
+      for (const deadline = Date.now() + 60000; ;) {
+        pid1 = children(child.pid!)[0] ?? 0;
+        if (pid1 && children(pid1).some((c) => name(c) === 'sleep')) break;
+        if (child.exitCode !== null) throw new Error(`the helper exited (${child.exitCode}) before it slept`);
+        if (Date.now() > deadline) throw new Error('the helper did not start its sleep in 60 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
       expect(fs.readFileSync(`/proc/${pid1}/status`, 'utf8')).toMatch(/^NSpid:\s+\d+\s+1$/m); // it is PID 1 in its namespace
       process.kill(pid1, 'SIGTERM');
-      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 3000))]);
-      expect(code).toBe(0);
+      // "at once" is not timed here (no wall-clock assertion): sleep 3600 would hold it for an hour, past the test's timeout
+      expect(await exited).toBe(0);
     } finally {
       child.kill('SIGKILL');
       fs.rmSync(bin, { recursive: true, force: true });

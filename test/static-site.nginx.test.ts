@@ -183,7 +183,8 @@ describe('a site from a directory plus inline files, with a custom 404 page', ()
       expect(p.gid.split(/\s+/)).toEqual([uid, uid, uid, uid]);
     }
     await request(`${pod.baseUrl}/robots.txt`);
-    await new Promise((r) => setTimeout(r, 200));
+    // the access log line is written after the answer: awaited (30 s bound), not slept on
+    await pod.nginx.waitFor(/"GET \/robots.txt HTTP\/1.1" 200/, 30000);
     expect(pod.nginx.output().stdout).toMatch(/"GET \/robots.txt HTTP\/1.1" 200/);
     expect(pod.nginx.output().stderr).not.toMatch(/\[(warn|emerg|alert|crit|error)\]/);
   });

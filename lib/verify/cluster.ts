@@ -13,7 +13,7 @@
  *
  * Processes are stopped by their PID (process group), never by name.
  */
-import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -61,8 +61,61 @@ export function binary(name: (typeof BINARIES)[number]): string {
   return file;
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
+/**
+ * Ports handed out by freePort and not yet released, across processes: one
+ * file per port in PORT_DIR holding the owner's PID. freePort asks the kernel
+ * for a free port (listen on port 0) and then has to close that socket, since
+ * the port is for another program (etcd, kube-apiserver, nginx) to bind; until
+ * that program binds, nothing stops a second jest worker from being handed the
+ * same port. The reservation file does: a port reserved by a live process is
+ * never handed out again (a dead owner's reservation is taken over). What it
+ * cannot stop, some other program taking the port in that window, shows up as
+ * "address already in use" when the program binds: KubeCluster starts again on
+ * other ports then (see PortInUseError).
+ */
+const PORT_DIR = path.join(os.tmpdir(), 'cdk8s-patterns-ports');
+const reservedHere = new Set<number>();
+let releaseOnExit = false;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Reserves `port` for this process; false when a live process holds it. */
+function reserve(port: number): boolean {
+  fs.mkdirSync(PORT_DIR, { recursive: true, mode: 0o1777 });
+  const file = path.join(PORT_DIR, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      reservedHere.add(port);
+      if (!releaseOnExit) {
+        releaseOnExit = true;
+        process.on('exit', () => { for (const p of reservedHere) releasePort(p); });
+      }
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const owner = Number(fs.readFileSync(file, 'utf8') || '0');
+      if (owner === process.pid || (owner > 0 && alive(owner))) return false;
+      fs.rmSync(file, { force: true }); // its owner is gone
+    }
+  }
+  return false;
+}
+
+/** Gives back a port from freePort (once the program that bound it has stopped). */
+export function releasePort(port: number): void {
+  if (!reservedHere.delete(port)) return;
+  try { fs.rmSync(path.join(PORT_DIR, String(port)), { force: true }); } catch { /* gone */ }
+}
+
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
@@ -70,6 +123,69 @@ export function freePort(): Promise<number> {
       const { port } = srv.address() as net.AddressInfo;
       srv.close(() => resolve(port));
     });
+  });
+}
+
+/**
+ * A free TCP port on 127.0.0.1 for another program to bind, reserved for this
+ * process until releasePort() or exit (see PORT_DIR). A server in this process
+ * binds port 0 and reads its port back instead.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = await kernelPort();
+    if (reserve(port)) return port;
+  }
+  throw new Error(`no free port: 100 ports from the kernel were all reserved in ${PORT_DIR}`);
+}
+
+/** A program could not bind its port (someone else took it after freePort): start again on other ports. */
+export class PortInUseError extends Error {}
+
+/** The outcome of a child process: its exit code (null when a signal ended it), signal, stdout and stderr. */
+export interface ProcessResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunOptions {
+  /** Written to stdin, then stdin is closed; without it stdin is /dev/null. */
+  readonly input?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  /** SIGKILL to the child after this long (the result then has signal SIGKILL). @default 60000 */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Runs a program to its exit. The exit is the result: stdin gets data only
+ * when there is input, and a write error on it (EPIPE when the program exits
+ * without reading, as `kubectl auth can-i` does) is not an error of the run.
+ * A program that cannot be started gives code 127 and the reason in stderr.
+ */
+export function runProcess(file: string, args: readonly string[], options: RunOptions = {}): Promise<ProcessResult> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, {
+      cwd: options.cwd, env: options.env,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let spawnError: Error | undefined;
+    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    child.stderr!.on('data', (c: Buffer) => err.push(c));
+    // A broken pipe on any stream only means the program stopped reading or exited: its exit code says how it went.
+    for (const s of [child.stdin, child.stdout, child.stderr]) s?.on('error', () => { /* the exit decides */ });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60000);
+    child.on('error', (e) => { spawnError = e; });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const stderr = Buffer.concat(err).toString('utf8') + (spawnError ? `${file}: ${spawnError.message}\n` : '');
+      resolve({ code: spawnError ? 127 : code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr });
+    });
+    if (options.input !== undefined) child.stdin!.end(options.input);
   });
 }
 
@@ -130,6 +246,8 @@ export class KubeCluster {
   private etcd?: Proc;
   private apiserver?: Proc;
   private readonly extra = new Set<Proc>();
+  /** The ports from freePort this cluster binds, released by stop(). */
+  private readonly ports: number[] = [];
   private readonly apiserverArgs: string[] = [];
   private readonly onExit = () => this.killAll();
 
@@ -156,13 +274,11 @@ export class KubeCluster {
   }
 
   /** Runs kubectl as the admin (or `--as` someone, given in args) against this cluster. */
-  public kubectl(args: string[], input?: string, timeoutMs = 60000): Promise<KubectlResult> {
-    return new Promise((resolve) => {
-      const child = execFile(binary('kubectl'), ['--kubeconfig', this.kubeconfig, ...args],
-        { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.dir } },
-        (err, stdout, stderr) => resolve({ code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0, stdout, stderr }));
-      child.stdin!.end(input ?? '');
-    });
+  public async kubectl(args: string[], input?: string, timeoutMs = 60000): Promise<KubectlResult> {
+    const r = await runProcess(binary('kubectl'), ['--kubeconfig', this.kubeconfig, ...args],
+      { input, timeoutMs, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.dir } });
+    // a signal (the timeout's SIGKILL) counts as a failure, as execFile reported it
+    return { code: r.code ?? 1, stdout: r.stdout, stderr: r.signal ? `${r.stderr}kubectl ${args.join(' ')}: killed by ${r.signal} after ${timeoutMs} ms\n` : r.stderr };
   }
 
   /** kubectl that throws (with its stderr) unless it exits 0. */
@@ -209,12 +325,22 @@ export class KubeCluster {
    * with the same certificates and tokens, on its own port.
    */
   public async startExtraApiServer(): Promise<{ server: string; stop: () => Promise<void> }> {
-    const port = await freePort();
-    const args = this.apiserverArgs.map((a) => (a === `--secure-port=${this.port}` ? `--secure-port=${port}` : a));
-    const proc = this.spawn(`kube-apiserver-${port}`, binary('kube-apiserver'), args);
-    this.extra.add(proc);
-    await this.waitReady(proc, port);
-    return { server: `https://${this.host}:${port}`, stop: async () => { await stopProc(proc); this.extra.delete(proc); } };
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      this.ports.push(port);
+      const args = this.apiserverArgs.map((a) => (a === `--secure-port=${this.port}` ? `--secure-port=${port}` : a));
+      const proc = this.spawn(`kube-apiserver-${port}`, binary('kube-apiserver'), args);
+      this.extra.add(proc);
+      try {
+        await this.waitReady(proc, port);
+      } catch (e) {
+        await stopProc(proc);
+        this.extra.delete(proc);
+        if (!(e instanceof PortInUseError) || attempt >= 5) throw e;
+        continue;
+      }
+      return { server: `https://${this.host}:${port}`, stop: async () => { await stopProc(proc); this.extra.delete(proc); } };
+    }
   }
 
   /** The etcd revision now (etcd's gRPC gateway, /v3/kv/range). */
@@ -238,6 +364,8 @@ export class KubeCluster {
     await this.stopApiServer();
     if (this.etcd) await stopProc(this.etcd);
     this.etcd = undefined;
+    this.ports.forEach(releasePort);
+    this.ports.length = 0;
     if (!process.env.KUBE_KEEP_DIR) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -259,18 +387,53 @@ export class KubeCluster {
     for (const b of BINARIES) binary(b);
     process.on('exit', this.onExit);
     this.pki();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.bootOnFreePorts(t0);
+        break;
+      } catch (e) {
+        if (!(e instanceof PortInUseError) || attempt >= 5) throw e;
+        this.log(`${e.message}; starting again on other ports`);
+        await this.stopApiServer();
+        if (this.etcd) await stopProc(this.etcd);
+        this.etcd = undefined;
+        this.ports.forEach(releasePort);
+        this.ports.length = 0;
+        this.apiserverArgs.length = 0;
+        fs.rmSync(path.join(this.dir, 'etcd'), { recursive: true, force: true });
+      }
+    }
+    fs.writeFileSync(this.kubeconfig, [
+      'apiVersion: v1', 'kind: Config',
+      'clusters:', '- name: test', '  cluster:', `    server: ${this.server}`, `    certificate-authority: ${this.caFile}`,
+      'users:', '- name: admin', '  user:', `    token: ${this.adminToken}`,
+      'contexts:', '- name: test', '  context: {cluster: test, user: admin}',
+      'current-context: test', '',
+    ].join('\n'), { mode: 0o600 });
+    this.startupMs = Date.now() - t0;
+    this.log(`kube-apiserver ready at ${this.server} in ${this.startupMs} ms`);
+  }
+
+  private async bootOnFreePorts(t0: number): Promise<void> {
     const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    this.ports.push(etcdPort, peerPort, apiPort);
     this.port = apiPort;
     this.etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    // a name of its own, so the readiness check knows it reached this etcd and not another one on a reused port
+    const etcdName = `test-${crypto.randomBytes(6).toString('hex')}`;
     this.etcd = this.spawn('etcd', binary('etcd'), [
-      '--name=test', `--data-dir=${path.join(this.dir, 'etcd')}`,
+      `--name=${etcdName}`, `--data-dir=${path.join(this.dir, 'etcd')}`,
       `--listen-client-urls=${this.etcdUrl}`, `--advertise-client-urls=${this.etcdUrl}`,
       `--listen-peer-urls=http://127.0.0.1:${peerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-cluster=test=http://127.0.0.1:${peerPort}`, '--initial-cluster-state=new',
+      `--initial-cluster=${etcdName}=http://127.0.0.1:${peerPort}`, '--initial-cluster-state=new',
       // a throw-away data dir: durability buys nothing here
       '--unsafe-no-fsync', '--log-level=warn',
     ]);
-    await this.waitHttp(this.etcd, `${this.etcdUrl}/health`, (s, b) => s === 200 && /"health":\s*"true"/.test(b), 30000);
+    await this.waitHttp(this.etcd, `${this.etcdUrl}/health`, (s, b) => s === 200 && /"health":\s*"true"/.test(b), 60000);
+    const members = await postJson(`${this.etcdUrl}/v3/cluster/member/list`, {});
+    if (!(members.members ?? []).some((m: { name?: string }) => m.name === etcdName)) {
+      throw new PortInUseError(`another etcd answers on port ${etcdPort}`);
+    }
     this.log(`etcd ready in ${Date.now() - t0} ms`);
     const pki = path.join(this.dir, 'pki');
     this.apiserverArgs.push(
@@ -292,15 +455,6 @@ export class KubeCluster {
     );
     this.apiserver = this.spawn('kube-apiserver', binary('kube-apiserver'), this.apiserverArgs);
     await this.waitReady(this.apiserver, apiPort);
-    fs.writeFileSync(this.kubeconfig, [
-      'apiVersion: v1', 'kind: Config',
-      'clusters:', '- name: test', '  cluster:', `    server: ${this.server}`, `    certificate-authority: ${this.caFile}`,
-      'users:', '- name: admin', '  user:', `    token: ${this.adminToken}`,
-      'contexts:', '- name: test', '  context: {cluster: test, user: admin}',
-      'current-context: test', '',
-    ].join('\n'), { mode: 0o600 });
-    this.startupMs = Date.now() - t0;
-    this.log(`kube-apiserver ready at ${this.server} in ${this.startupMs} ms`);
   }
 
   /** An AdmissionConfiguration whose PodSecurity defaults hold every namespace without labels to `level`. */
@@ -357,6 +511,7 @@ export class KubeCluster {
     let last = '';
     for (;;) {
       if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
+        if (/address already in use/.test(tail(proc.log))) throw new PortInUseError(`${proc.name} could not bind its port: address already in use`);
         throw new Error(`${proc.name} exited (${proc.child.exitCode ?? proc.child.signalCode}):\n${tail(proc.log)}`);
       }
       try {

@@ -26,6 +26,8 @@ const ops = {
   jsonBytes: (ns, name) => Buffer.byteLength(JSON.stringify(api.getObject('configmaps', ns, name)?.data ?? {})),
   setEventDelay: (ms) => { api.eventDelayMs = ms; return true; },
   dataKeys: (ns, name) => Object.keys(api.getObject('configmaps', ns, name)?.data ?? {}).length,
+  pause: async () => { await api.stop(); return true; },
+  resume: async () => { await api.start(); return true; },
   stop: async () => { await api.stop(); setImmediate(() => process.disconnect()); return true; },
 };
 

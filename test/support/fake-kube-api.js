@@ -312,6 +312,10 @@ class FakeKubeApi {
     this.fault = undefined;
     /** Delay before changes reach open watches (a slow watch), in order. */
     this.eventDelayMs = 0;
+    /** holdEvents() is on: watch events wait in `held` until releaseEvents(). */
+    this.holding = false;
+    /** @type {Array<{ w: Watcher, event: HistoryEvent }>} */
+    this.held = [];
     /** @private */ this.rv = FIRST_RESOURCE_VERSION;
     /** @private the oldest resourceVersion a watch may resume from */ this.compactedRv = FIRST_RESOURCE_VERSION;
     /** @private @type {HistoryEvent[]} */ this.history = [];
@@ -400,6 +404,26 @@ class FakeKubeApi {
   compact() {
     this.history = [];
     this.compactedRv = this.rv;
+  }
+
+  /**
+   * Holds every watch event back (as eventDelayMs does, but until
+   * releaseEvents()), so a test decides when the watch delivers a change.
+   * Bookmarks never pass a held event.
+   */
+  holdEvents() {
+    this.holding = true;
+  }
+
+  /** Delivers the held watch events, in order, and stops holding. */
+  releaseEvents() {
+    this.holding = false;
+    const held = this.held;
+    this.held = [];
+    for (const { w, event } of held) {
+      w.pending.shift();
+      if (this.watchers.has(w)) this.deliver(w, event);
+    }
   }
 
   /**
@@ -563,7 +587,10 @@ class FakeKubeApi {
       if (dropped) this.compactedRv = dropped.rv;
     }
     for (const w of this.watchers) {
-      if (this.eventDelayMs > 0) {
+      if (this.holding) {
+        w.pending.push(event.rv);
+        this.held.push({ w, event });
+      } else if (this.eventDelayMs > 0) {
         w.pending.push(event.rv);
         setTimeout(() => {
           w.pending.shift();

@@ -13,7 +13,7 @@
 import * as http from 'node:http';
 import { K8sObject } from '../../lib/testing/gate';
 import { KubeCluster } from '../../lib/verify/cluster';
-import { PodSandbox, RunningContainer, freePort } from './pod-sandbox';
+import { PodSandbox, RunningContainer, freePort, releasePort } from './pod-sandbox';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -93,8 +93,8 @@ export interface KvProxyPod {
   stop(): Promise<void>;
 }
 
-/** Polls `fn` until it returns something other than undefined. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20000, context: () => string = () => ''): Promise<T> {
+/** Polls `fn` until it returns something other than undefined; the bound is generous (a busy machine), the message says what was awaited. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60000, context: () => string = () => ''): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn().catch(() => undefined);
@@ -130,12 +130,12 @@ export async function startKvProxyPod(cluster: KubeCluster, objects: K8sObject[]
   });
   const logs = () => { const o = container.output(); return `${o.stdout}${o.stderr}`; };
   const url = `http://127.0.0.1:${port}`;
-  const stop = async () => { await container.stop(5000); await sandbox.cleanup(); };
+  const stop = async () => { await container.stop(5000); await sandbox.cleanup(); releasePort(port); };
   try {
     const state = await waitFor('readiness', async () => {
       if (container.process.exitCode !== null || container.process.signalCode !== null) return 'exited';
       return (await call('GET', `${url}/readyz`)).status === 200 ? 'ready' : undefined;
-    }, 30000, logs);
+    }, 120000, logs);
     if (state === 'exited') throw new Error(`the kv-proxy container exited:\n${logs()}`);
   } catch (e) {
     await stop();

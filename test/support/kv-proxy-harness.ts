@@ -65,14 +65,30 @@ export const del = (url: string, token = WRITE_TOKEN, headers: Record<string, st
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000, intervalMs = 25): Promise<T> {
+/**
+ * Polls `probe` until it gives a value. The bound is generous (30 s: a busy
+ * 2-core machine, not a claim about speed); a hang fails with what was awaited.
+ */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30000, intervalMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
+}
+
+/** One sample of a counter or gauge from the proxy's /metrics (0 when absent); `labels` as written, e.g. `resource="configmaps",type="MODIFIED"`. */
+export async function metricValue(url: string, name: string, labels = ''): Promise<number> {
+  const text = (await call('GET', `${url}/metrics`)).text;
+  const line = text.split('\n').find((l) => l.startsWith(labels ? `${name}{${labels}} ` : `${name} `));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+/** Waits until the proxy holds at least `n` blocking reads (kv_proxy_blocking_reads_in_flight), so a change comes after the read is waiting. */
+export function blockingReadsHeld(url: string, n = 1): Promise<true> {
+  return waitFor(`${n} blocking read(s) held by the proxy (kv_proxy_blocking_reads_in_flight)`, async () => (await metricValue(url, 'kv_proxy_blocking_reads_in_flight')) >= n || undefined);
 }
 
 /** The kv-proxy child process. */
@@ -99,7 +115,8 @@ export class ProxyProcess {
       }
     });
     proc.stderr!.on('data', (chunk: string) => { this.stderr += chunk; });
-    this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
+    // 'close', not 'exit': all of its stdout and stderr has been read by then
+    this.exited = new Promise((resolve) => proc.on('close', (code, signal) => {
       this.exitCode = code;
       resolve({ code, signal });
     }));
@@ -112,13 +129,13 @@ export class ProxyProcess {
   /** nodeFlags: node options before server.js, e.g. the construct's KV_PROXY_NODE_FLAGS. */
   static async start(env: Record<string, string>, { ready = true, nodeFlags = [] as readonly string[] } = {}): Promise<ProxyProcess> {
     const p = ProxyProcess.spawn({ PORT: '0', KV_LISTEN_ADDRESS: '127.0.0.1', ...env }, nodeFlags);
-    const port = await waitFor('the proxy to listen', () => {
+    const port = await waitFor('the proxy to log "listening"', () => {
       if (p.exitCode !== undefined) throw new Error(`proxy exited ${p.exitCode}: ${p.stderr}`);
       return p.logs.find((l) => l.msg === 'listening')?.port as number | undefined;
     });
     p.url = `http://127.0.0.1:${port}`;
     try {
-      if (ready) await waitFor('the proxy to be ready', async () => (await call('GET', `${p.url}/readyz`)).status === 200 || undefined);
+      if (ready) await waitFor(`the proxy to answer ${p.url}/readyz with 200`, async () => (await call('GET', `${p.url}/readyz`)).status === 200 || undefined);
     } catch (err) {
       await p.stop();
       throw err;
@@ -164,12 +181,14 @@ export async function fixture(options: {
   namespaces?: string[];
   seed?: (api: FakeKubeApi) => void;
   ready?: boolean;
+  /** How often the stand-in sends watch bookmarks. @default 200 */
+  bookmarkIntervalMs?: number;
 } = {}): Promise<Fixture> {
   const namespaces = options.namespaces || ['default', 'apps'];
   const api = new FakeKubeApi({
     tokens: [SA_TOKEN],
     permissions: contractRbac({ namespaces, ...options.rbac }),
-    bookmarkIntervalMs: 200,
+    bookmarkIntervalMs: options.bookmarkIntervalMs ?? 200,
   });
   await api.start(0);
   options.seed?.(api);

@@ -62,7 +62,7 @@ export function requirePrograms(...programs: string[]): void {
 }
 
 /** A free TCP port on 127.0.0.1 (one implementation, shared with the kube-apiserver harness). */
-export { freePort } from '../../lib/verify/cluster';
+export { freePort, releasePort } from '../../lib/verify/cluster';
 
 /** Single-quotes a string for sh. */
 export function shq(s: string | number): string {
