@@ -92,23 +92,23 @@ describe('1. the proxy never writes the ConfigMaps it runs from, nor immutable o
     expect(res.text).toBe('// the reviewed code');
   });
 
-  // Stand-in (also proven on the real server): the 409 in test/kv-proxy.real-api.test.ts (1. ... to an immutable one 409 ...);
+  // Stand-in (also proven on the real server): the 403 in test/kv-proxy.real-api.test.ts (1. ... to an immutable one 403 ...);
   // here it also counts the API calls the proxy makes (no patch).
-  test('writes to an immutable ConfigMap are 409 with a clear message, without a patch', async () => {
+  test('writes to an immutable ConfigMap are 403 with a clear message, without a patch', async () => {
     // WHEN
     const res = await put(kv('apps/frozen/a'), '2');
     const posted = await post(kv('apps/frozen'), { b: '2' });
     // THEN
-    expect(res.status).toBe(409);
+    expect(res.status).toBe(403);
     expect(res.json.error).toBe('configmap "apps/frozen" is immutable: its keys cannot change; create a new ConfigMap instead');
-    expect(posted.status).toBe(409);
+    expect(posted.status).toBe(403);
     expect(f.api.countCalls({ verb: 'patch', name: 'frozen' })).toBe(0);
     expect(f.api.getObject('configmaps', 'apps', 'frozen')?.data).toEqual({ a: '1' });
   });
 
   // Stand-in (needs it): the watch event is held back on demand (eventDelayMs) so the cache surely does not know yet and
   // the 422 path is taken; the real-server test in test/kv-proxy.real-api.test.ts accepts either path.
-  test('a ConfigMap made immutable after the cache saw it is 409 from the API server\'s 422', async () => {
+  test('a ConfigMap made immutable after the cache saw it is 403: the pinned patch conflicts and the proxy looks again', async () => {
     // GIVEN the cache may not know yet: the API server's refusal is mapped too
     await post(kv('apps/soon-frozen'), { a: '1' });
     f.api.eventDelayMs = 2000;
@@ -117,7 +117,7 @@ describe('1. the proxy never writes the ConfigMaps it runs from, nor immutable o
       // WHEN
       const res = await put(kv('apps/soon-frozen/a'), '2');
       // THEN
-      expect(res.status).toBe(409);
+      expect(res.status).toBe(403);
       expect(res.json.error).toMatch(/is immutable/);
     } finally {
       f.api.eventDelayMs = 0;
@@ -220,7 +220,7 @@ describe('2. a failure after the headers are sent closes the connection at once'
       get: () => corrupt,
       ready: () => true,
     };
-    const tokens = { check: () => 'read' };
+    const tokens = { check: () => 'read', identify: () => ({ role: 'read', name: 't' }) };
     const handle = createApp({ config, cache, writer: {}, tokens, metrics: createMetrics(), log, lifecycle: { shuttingDown: false } });
     const server = http.createServer(handle);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -294,7 +294,7 @@ describe('3. the access log is configurable and cheap by default', () => {
       });
       await sleep(300);
       // THEN
-      const lines = f.proxy.logs.slice(before);
+      const lines = f.proxy.logs.slice(before).filter((l) => l.msg !== 'audit'); // the audit trail: test/kv-proxy-audit.test.ts
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatchObject({ msg: 'request', status: 499, route: '/kv/:namespace/:configmap/:key' });
       expect(JSON.stringify(lines)).not.toMatch(/stack|\n\s+at /);

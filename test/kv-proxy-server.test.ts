@@ -725,7 +725,7 @@ describe('kv-proxy with KV_LABEL_SELECTOR', () => {
   test('creates new ConfigMaps with the selector labels, so they stay visible', async () => {
     const res = await post(`${f.url}/kv/default/fresh`, { c: '3' });
     expect(res.status).toBe(200);
-    expect(f.api.getObject('configmaps', 'default', 'fresh')?.metadata.labels).toEqual({ 'kv-proxy.example.com/expose': 'true' });
+    expect(f.api.getObject('configmaps', 'default', 'fresh')?.metadata.labels).toEqual({ 'kv-proxy.example.com/expose': 'true', 'kv-proxy.cdk8s-patterns.io/writable': 'true' });
     expect((await get(`${f.url}/kv/default/fresh`)).json).toEqual({ c: '3' });
   });
 

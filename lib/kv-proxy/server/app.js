@@ -25,14 +25,17 @@
  * orders resourceVersions as integers, which every etcd-backed API server
  * issues; Kubernetes calls them opaque, so min-index accepts integers only.
  *
- * Writes never touch the ConfigMaps the proxy runs from (KV_SELF_CONFIGMAPS:
- * 403) nor immutable ConfigMaps (409). Keys are own properties only: names
+ * Writes go only where kv.js writeRefusal allows (403 otherwise): never to
+ * the ConfigMaps the proxy runs from, kube-root-ca.crt and its kin, owned or
+ * immutable ConfigMaps; by default only to those labeled for it. Every write
+ * request is one audit line (audit.js). Keys are own properties only: names
  * such as `__proto__` or `constructor` are ordinary keys.
  */
 const { HttpError, sendJson, sendText, sendError, send, readBody } = require('./httputil.js');
 const { bearerToken } = require('./auth.js');
 const { discover } = require('./discovery.js');
 const { errorFields } = require('./log.js');
+const { createAudit } = require('./audit.js');
 const v = require('./validate.js');
 
 const DEFAULT_WAIT_MS = 60_000;
@@ -53,8 +56,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  *   tokens: import('./auth.js').TokenStore,
  *   metrics: import('./metrics.js').Metrics,
  *   log: import('./log.js').Logger,
+ *   audit?: import('./audit.js').Audit,
  *   lifecycle: { shuttingDown: boolean },
  * }} AppDeps
+ * @typedef {{ route: string, audit?: { token: string | null, method: string, namespace: string, configmap: string, key?: string, keys?: string[], index?: string } }} Ctx
  */
 
 /** @param {string} s a client-supplied value, shortened for messages */
@@ -75,14 +80,6 @@ function own(data, key) {
 /** @param {unknown} x @returns {x is Record<string, unknown>} */
 function isPlainObject(x) {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-/**
- * @param {string} ns
- * @param {string} name
- */
-function immutableError(ns, name) {
-  return new HttpError(409, `configmap "${ns}/${name}" is immutable: its keys cannot change; create a new ConfigMap instead`);
 }
 
 /**
@@ -112,23 +109,25 @@ function allow(method, allowed) {
  */
 function createApp(deps) {
   const { config, cache, writer, tokens, metrics, log, lifecycle } = deps;
+  const audit = deps.audit || createAudit(config.auditLog || 'stdout');
   const maxWaitMs = config.maxWaitSeconds * 1000;
-  const selfExact = new Set((config.selfConfigMaps || []).filter((r) => !r.endsWith('*')));
-  const selfPrefixes = (config.selfConfigMaps || []).filter((r) => r.endsWith('*')).map((r) => r.slice(0, -1));
   const accessLog = config.accessLog || 'all';
   const metricsAuth = config.metricsAuth || 'none';
 
   /**
    * @param {Req} req
    * @param {boolean} write
+   * @param {Ctx} ctx its audit entry, if any, gets the token's name
    */
-  function authenticate(req, write) {
+  function authenticate(req, write, ctx) {
     const header = req.headers.authorization;
     if (!header) throw new HttpError(401, 'missing bearer token', { 'WWW-Authenticate': REALM });
     const token = bearerToken(header);
     if (!token) throw new HttpError(401, 'malformed Authorization header, expected "Bearer <token>"', { 'WWW-Authenticate': `${REALM}, error="invalid_request"` });
-    const role = tokens.check(token);
-    if (!role) throw new HttpError(401, 'invalid token', { 'WWW-Authenticate': `${REALM}, error="invalid_token"` });
+    const id = tokens.identify(token);
+    if (!id) throw new HttpError(401, 'invalid token', { 'WWW-Authenticate': `${REALM}, error="invalid_token"` });
+    if (ctx.audit) ctx.audit.token = id.name;
+    const role = id.role;
     if (role !== 'read' && role !== 'write') throw new HttpError(403, 'this token may only scrape /metrics', { 'WWW-Authenticate': `${REALM}, error="insufficient_scope"` });
     if (write) {
       if (!config.writeEnabled) throw new HttpError(403, 'writes are disabled on this proxy (KV_WRITE_ENABLED=false)');
@@ -151,18 +150,15 @@ function createApp(deps) {
   }
 
   /**
-   * Refuse writes that must never happen, before the body is read: to the
-   * ConfigMaps the proxy runs from, and to immutable ones.
+   * Refuse writes that must never happen, before the body is read (kv.js
+   * writeRefusal, against the cached ConfigMap; the writer checks again
+   * against the version it patches).
    * @param {string} ns
    * @param {string} name
    */
   function checkWritable(ns, name) {
-    const ref = `${ns}/${name}`;
-    if (selfExact.has(ref) || selfPrefixes.some((p) => ref.startsWith(p))) {
-      throw new HttpError(403, `configmap "${ns}/${name}" holds this proxy's own code and cannot be written through it`);
-    }
-    const obj = cache.get('configmaps', ns, name);
-    if (obj && obj.immutable === true) throw immutableError(ns, name);
+    const refused = writer.refusal(ns, name);
+    if (refused) throw refused;
   }
 
   /**
@@ -325,11 +321,13 @@ function createApp(deps) {
   }
 
   /**
-   * Response headers after a write.
+   * Response headers after a write (and the index for its audit line).
    * @param {Record<string, any>} obj
+   * @param {Ctx} ctx
    */
-  function writtenHeaders(obj) {
+  function writtenHeaders(obj, ctx) {
     const rv = String(obj.metadata.resourceVersion);
+    if (ctx.audit) ctx.audit.index = rv;
     return { ETag: `"${rv}"`, 'X-Kv-Index': rv };
   }
 
@@ -381,10 +379,11 @@ function createApp(deps) {
   /**
    * @param {Req} req
    * @param {Res} res
+   * @param {Ctx} ctx
    * @param {string} ns
    * @param {string} name
    */
-  async function postConfigMap(req, res, ns, name) {
+  async function postConfigMap(req, res, ctx, ns, name) {
     const ifMatch = ifMatchOf(req);
     requireJson(req);
     requireSynced('configmaps', ns, name);
@@ -397,23 +396,25 @@ function createApp(deps) {
       throw new HttpError(400, `malformed JSON body: ${/** @type {Error} */ (err).message}`);
     }
     if (!isPlainObject(parsed)) throw new HttpError(400, 'the body must be a JSON object of string values, e.g. {"key":"value"}');
+    if (ctx.audit) ctx.audit.keys = Object.keys(parsed);
     for (const [k, value] of Object.entries(parsed)) {
       checkKey(k);
       if (typeof value !== 'string') throw new HttpError(400, `the value of ${shown(k)} must be a string, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`);
     }
     requireSynced('configmaps', ns, name);
     const obj = await writer.merge(ns, name, /** @type {Record<string, string>} */ (parsed), { ifMatch, create: true });
-    return sendJson(res, 200, obj.data || {}, writtenHeaders(obj));
+    return sendJson(res, 200, obj.data || {}, writtenHeaders(obj, ctx));
   }
 
   /**
    * @param {Req} req
    * @param {Res} res
+   * @param {Ctx} ctx
    * @param {string} ns
    * @param {string} name
    * @param {string} key
    */
-  async function putKey(req, res, ns, name, key) {
+  async function putKey(req, res, ctx, ns, name, key) {
     const ifMatch = ifMatchOf(req);
     requireSynced('configmaps', ns, name);
     checkWritable(ns, name);
@@ -429,17 +430,18 @@ function createApp(deps) {
     const changes = Object.create(null);
     changes[key] = value;
     const obj = await writer.merge(ns, name, changes, { ifMatch, create: true });
-    return sendText(res, 200, own(obj.data || {}, key) ?? value, writtenHeaders(obj));
+    return sendText(res, 200, own(obj.data || {}, key) ?? value, writtenHeaders(obj, ctx));
   }
 
   /**
    * @param {Req} req
    * @param {Res} res
+   * @param {Ctx} ctx
    * @param {string} ns
    * @param {string} name
    * @param {string} key
    */
-  async function deleteKey(req, res, ns, name, key) {
+  async function deleteKey(req, res, ctx, ns, name, key) {
     const ifMatch = ifMatchOf(req);
     requireSynced('configmaps', ns, name);
     checkWritable(ns, name);
@@ -450,7 +452,7 @@ function createApp(deps) {
     const changes = Object.create(null);
     changes[key] = null;
     const written = await writer.merge(ns, name, changes, { ifMatch, create: false });
-    return sendJson(res, 200, { success: true }, writtenHeaders(written));
+    return sendJson(res, 200, { success: true }, writtenHeaders(written, ctx));
   }
 
   /**
@@ -487,7 +489,7 @@ function createApp(deps) {
   /**
    * @param {Req} req
    * @param {Res} res
-   * @param {{ route: string }} ctx
+   * @param {Ctx} ctx
    */
   async function route(req, res, ctx) {
     const method = req.method || 'GET';
@@ -527,7 +529,7 @@ function createApp(deps) {
       ctx.route = '/discover/:namespace';
       if (!config.discoveryEnabled) throw new HttpError(404, 'service discovery is disabled on this proxy (KV_DISCOVERY_ENABLED=false)');
       allow(method, READ_METHODS);
-      authenticate(req, false);
+      authenticate(req, false, ctx);
       checkNamespace(segments[1]);
       return getDiscovery(res, segments[1]);
     }
@@ -536,29 +538,34 @@ function createApp(deps) {
       ctx.route = '/kv/:namespace/:configmap';
       allow(method, ['GET', 'HEAD', 'POST', 'PUT', 'DELETE']);
       const [, ns, name] = segments;
-      authenticate(req, !READ_METHODS.includes(method));
+      const write = !READ_METHODS.includes(method);
+      if (write) ctx.audit = { token: null, method, namespace: ns, configmap: name };
+      authenticate(req, write, ctx);
       checkNamespace(ns);
       checkConfigMap(name);
       if (method === 'GET' || method === 'HEAD') return getConfigMap(req, res, query, ns, name);
       if (method === 'DELETE') {
         const key = query.get('key');
+        if (key !== null && ctx.audit) ctx.audit.key = key;
         if (key === null) throw new HttpError(400, 'query parameter "key" is required: DELETE /kv/<namespace>/<configmap>?key=<key>');
         checkKey(key);
-        return deleteKey(req, res, ns, name, key);
+        return deleteKey(req, res, ctx, ns, name, key);
       }
-      return postConfigMap(req, res, ns, name);
+      return postConfigMap(req, res, ctx, ns, name);
     }
     if (segments.length === 4) {
       ctx.route = '/kv/:namespace/:configmap/:key';
       allow(method, ['GET', 'HEAD', 'PUT', 'DELETE']);
       const [, ns, name, key] = segments;
-      authenticate(req, !READ_METHODS.includes(method));
+      const write = !READ_METHODS.includes(method);
+      if (write) ctx.audit = { token: null, method, namespace: ns, configmap: name, key };
+      authenticate(req, write, ctx);
       checkNamespace(ns);
       checkConfigMap(name);
       checkKey(key);
       if (method === 'GET' || method === 'HEAD') return getKey(req, res, query, ns, name, key);
-      if (method === 'PUT') return putKey(req, res, ns, name, key);
-      return deleteKey(req, res, ns, name, key);
+      if (method === 'PUT') return putKey(req, res, ctx, ns, name, key);
+      return deleteKey(req, res, ctx, ns, name, key);
     }
     throw new HttpError(404, 'not found: use /kv/<namespace>/<configmap>[/<key>]');
   }
@@ -570,7 +577,7 @@ function createApp(deps) {
    * ever left waiting.
    * @param {Req} req
    * @param {Res} res
-   * @param {{ route: string }} ctx
+   * @param {Ctx} ctx
    * @param {string} method
    * @param {unknown} err
    */
@@ -596,7 +603,7 @@ function createApp(deps) {
   /**
    * Count, time and (per KV_ACCESS_LOG) log each request once, when it ends.
    * @param {Res} res
-   * @param {{ route: string }} ctx
+   * @param {Ctx} ctx
    * @param {string} method
    */
   function observe(res, ctx, method) {
@@ -609,6 +616,12 @@ function createApp(deps) {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpRequests.inc({ route: ctx.route, method, code: status });
       metrics.httpDuration.observe({ route: ctx.route }, seconds);
+      if (ctx.audit && audit.enabled) {
+        // a write that did not happen: the index of the ConfigMap as this replica holds it
+        const a = ctx.audit;
+        const held = a.index === undefined && v.isNamespaceName(a.namespace) && v.isConfigMapName(a.configmap) ? cache.get('configmaps', a.namespace, a.configmap) : undefined;
+        audit.record({ ...a, status, index: a.index ?? (held ? String(held.metadata.resourceVersion) : null) });
+      }
       if (accessLog === 'off' || (accessLog === 'errors' && status < 400)) return;
       const fields = { method, route: ctx.route, status, ms: Math.round(seconds * 10000) / 10 };
       if (status >= 500) log.error('request', fields);
@@ -624,6 +637,7 @@ function createApp(deps) {
    * @param {Res} res
    */
   function handle(req, res) {
+    /** @type {Ctx} */
     const ctx = { route: '(unmatched)' };
     const method = KNOWN_METHODS.has(req.method || '') ? /** @type {string} */ (req.method) : 'OTHER';
     try {

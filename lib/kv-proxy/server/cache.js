@@ -76,6 +76,10 @@ function trim(resource, obj) {
     /** @type {KubeObject} */
     const cm = { metadata, data: new ConfigMapData(obj.data || {}) };
     if (obj.immutable === true) cm.immutable = true;
+    // Kept (rare, small) because a ConfigMap a controller owns is never written (kv.js writeRefusal).
+    if (Array.isArray(m.ownerReferences) && m.ownerReferences.length > 0) {
+      /** @type {KubeObject} */ (metadata).ownerReferences = m.ownerReferences.map((/** @type {KubeObject} */ o) => ({ kind: o.kind, name: o.name }));
+    }
     return cm;
   }
   if (resource === 'services') {
