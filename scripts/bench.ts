@@ -14,7 +14,9 @@
  * beside a trivial one-object app and npm run synth), scaling, kv (reads vs the naive relay, writes), memory (RSS by
  * ConfigMap count), kv-log (GET throughput by KV_ACCESS_LOG), kv-memory (RSS
  * with 1,000 ConfigMaps of 100 keys, idle and after one GET of each), kv-ryw
- * (three replicas: write through one, read it through another with ?min-index).
+ * (three replicas: write through one, read it through another with ?min-index), kv-ceiling (GET at
+ * 64 connections beside a bare Node http server answering the same bytes, and beside
+ * BENCH_PROXY_BASELINE, other copies of the server's server.js, comma-separated, e.g. a previous commit's).
  * With --only, bench/latest.* are left alone and the report goes to stdout.
  */
 import { ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
@@ -33,7 +35,7 @@ const LOAD_RUNS = QUICK ? 1 : 3;
 const LOAD_SECONDS = QUICK ? 2 : 3;
 const SCALE_NS = QUICK ? [10, 100] : [10, 100, 1000];
 const ONLY = (process.argv.find((a) => a.startsWith('--only=')) ?? '').slice('--only='.length).split(',').filter((x) => x !== '');
-const PARTS = ['synth', 'package', 'scaling', 'kv', 'memory', 'kv-log', 'kv-memory', 'kv-ryw'];
+const PARTS = ['synth', 'package', 'scaling', 'kv', 'memory', 'kv-log', 'kv-memory', 'kv-ryw', 'kv-ceiling'];
 for (const part of ONLY) if (!PARTS.includes(part)) throw new Error(`--only: unknown part "${part}", use ${PARTS.join(', ')}`);
 const wanted = (part: string) => ONLY.length === 0 || ONLY.includes(part);
 const started = Date.now();
@@ -157,7 +159,7 @@ async function startNaive(apiUrl: string) {
 const TOKEN = 'bench-read-token-0123456789abcdef';
 const WRITE_TOKEN = 'bench-write-token-0123456789abcdef';
 
-async function startProxy(apiUrl: string, extraEnv: Record<string, string> = {}, logFile?: string) {
+async function startProxy(apiUrl: string, extraEnv: Record<string, string> = {}, logFile?: string, server?: string) {
   const tokens = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-tokens-'));
   // stdout to a file, as a container runtime takes it, without loading this process
   const out = logFile ? fs.openSync(logFile, 'w') : 'ignore';
@@ -168,7 +170,7 @@ async function startProxy(apiUrl: string, extraEnv: Record<string, string> = {},
   // may be empty) to try others. BENCH_PROXY_SERVER: another copy of the server (a previous commit's).
   const flags = process.env.BENCH_PROXY_NODE_FLAGS !== undefined
     ? process.env.BENCH_PROXY_NODE_FLAGS.split(' ').filter((f) => f !== '') : [...KV_PROXY_NODE_FLAGS];
-  const child = spawn(process.execPath, [...flags, process.env.BENCH_PROXY_SERVER || path.join(ROOT, 'lib', 'kv-proxy', 'server', 'server.js')], {
+  const child = spawn(process.execPath, [...flags, server || process.env.BENCH_PROXY_SERVER || path.join(ROOT, 'lib', 'kv-proxy', 'server', 'server.js')], {
     env: {
       PATH: process.env.PATH ?? '', PORT: String(port), KUBE_API_URL: apiUrl, KV_NAMESPACES: 'bench',
       KV_TOKENS_DIR: tokens, KV_WRITE_ENABLED: 'true',
@@ -432,6 +434,78 @@ async function benchKvRywWith(watchDelayMs: number) {
   };
 }
 
+/** A bare Node http server answering every request with this body and these headers (scripts/bench/bare-child.js). */
+async function startBare(body: Buffer, headers: Record<string, string>) {
+  const file = path.join(os.tmpdir(), `bench-bare-${process.pid}.body`);
+  fs.writeFileSync(file, body);
+  const child = spawn(process.execPath, [path.join(__dirname, 'bench', 'bare-child.js'), file, JSON.stringify(headers)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line: string = await new Promise((ok) => child.stdout!.once('data', (d) => ok(String(d))));
+  return {
+    url: JSON.parse(line).url as string, pid: child.pid!,
+    stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); fs.rmSync(file, { force: true }); },
+  };
+}
+
+/**
+ * GET of a 100-key ConfigMap at 64 connections: KvProxy beside a bare Node http
+ * server answering the same bytes (the ceiling), and beside BENCH_PROXY_BASELINE
+ * (other copies of server.js, comma-separated) when given; interleaved runs, medians.
+ */
+async function benchKvCeiling() {
+  const api = await new ApiProcess().start();
+  const data: Record<string, string> = {};
+  for (let i = 0; i < 100; i++) data[`key-${String(i).padStart(3, '0')}`] = `value-${i}-${'x'.repeat(32)}`;
+  await api.call('setConfigMap', 'bench', 'flags', data);
+  const proxy = await startProxy(api.url);
+  const baselineServers = (process.env.BENCH_PROXY_BASELINE ?? '').split(',').filter((x) => x !== '');
+  const baselines = [];
+  for (const server of baselineServers) baselines.push({ server, ...await startProxy(api.url, {}, undefined, server) });
+  // the same bytes: the body and every header the proxy answers, but Date, Connection and Keep-Alive (Node adds those)
+  const sample = await fetch(`${proxy.url}/kv/bench/flags`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const body = Buffer.from(await sample.arrayBuffer());
+  const headers: Record<string, string> = {};
+  sample.headers.forEach((v, k) => { if (!['date', 'connection', 'keep-alive'].includes(k)) headers[k] = v; });
+  const bare = await startBare(body, headers);
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  const servers: Array<[string, string, Record<string, string>, number]> = [
+    ['bare node http (same bytes)', bare.url, {}, bare.pid],
+    ['kv-proxy', proxy.url, auth, proxy.pid],
+    ...baselines.map((b) => [`baseline ${b.server}`, b.url, auth, b.pid] as [string, string, Record<string, string>, number]),
+  ];
+  const reps = Number(process.env.BENCH_REPS) || (QUICK ? 2 : 5);
+  const runs = new Map<string, Array<{ rps: number; p50: number; p99: number; non2xx: number; cpuMicros: number }>>(servers.map(([s]) => [s, []]));
+  try {
+    for (let i = 0; i < reps; i++) {
+      for (const [label, url, h, pid] of servers) {
+        await load(`${url}/kv/bench/flags`, 64, h, 1); // warm-up
+        const cpuBefore = cpuSeconds(pid);
+        const r = await step(`GET ${label} at 64 connections (run ${i + 1}/${reps})`, () => load(`${url}/kv/bench/flags`, 64, h));
+        // CPU per request is steadier than req/s on a shared machine: both are reported
+        runs.get(label)!.push({ ...r, cpuMicros: ((cpuSeconds(pid) - cpuBefore) * 1e6) / Math.max(1, r.total) });
+      }
+    }
+  } finally {
+    await proxy.stop();
+    for (const b of baselines) await b.stop();
+    await bare.stop();
+    await api.stop();
+  }
+  const bareRps = median(runs.get(servers[0][0])!.map((r) => r.rps));
+  const bareCpu = median(runs.get(servers[0][0])!.map((r) => r.cpuMicros));
+  return {
+    bodyBytes: body.length,
+    rows: servers.map(([label]) => {
+      const rs = runs.get(label)!;
+      const rps = median(rs.map((r) => r.rps));
+      return {
+        server: label, runs: rs.length, medianRps: round(rps, 0), vsBare: round(rps / bareRps, 3),
+        medianP50Ms: median(rs.map((r) => r.p50)), medianP99Ms: median(rs.map((r) => r.p99)), non2xx: rs.reduce((s, r) => s + r.non2xx, 0),
+        cpuMicrosPerRequest: round(median(rs.map((r) => r.cpuMicros)), 1), cpuVsBare: round(median(rs.map((r) => r.cpuMicros)) / bareCpu, 3),
+      };
+    }),
+  };
+}
+
 // ----------------------------------------------------------------- main ---
 
 async function main() {
@@ -444,7 +518,8 @@ async function main() {
   const accessLog = wanted('kv-log') ? await step('KvProxy GET throughput by access log mode', benchKvLog) : undefined;
   const memory100 = wanted('kv-memory') ? await step('KvProxy RSS with 1,000 ConfigMaps of 100 keys', benchKvMemory) : undefined;
   const readYourWrites = wanted('kv-ryw') ? await step('KvProxy read-your-writes across three replicas', benchKvRyw) : undefined;
-  const report = { machine, synth, package: pkg, scaling, kvProxy: { ...kv, memory, accessLog, memory100, readYourWrites } };
+  const ceiling = wanted('kv-ceiling') ? await step('KvProxy GET beside a bare Node http server', benchKvCeiling) : undefined;
+  const report = { machine, synth, package: pkg, scaling, kvProxy: { ...kv, memory, accessLog, memory100, readYourWrites, ceiling } };
 
   const out: string[] = [];
   out.push(`cdk8s-patterns benchmark, ${machine.date}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}${QUICK ? ' (quick)' : ''}${ONLY.length ? ` (only ${ONLY.join(', ')})` : ''}`);
@@ -491,6 +566,11 @@ async function main() {
     out.push(table('Read-your-writes: 3 replicas, one API server; write through one, read at once through another',
       ['watch delay ms', 'writes', 'write p50 ms', 'min-index read p50 ms', 'p99 ms', 'plain reads stale', 'min-index reads stale'],
       readYourWrites.map((r) => [r.watchDelayMs, r.writes, r.writeP50Ms, r.minIndexReadP50Ms, r.minIndexReadP99Ms, r.plainReadsStale, r.minIndexReadsStale])));
+  }
+  if (ceiling) {
+    out.push(table(`KvProxy GET of a 100-key ConfigMap (${ceiling.bodyBytes} bytes) at 64 connections beside a bare Node http server answering the same bytes, ${LOAD_SECONDS} s per run, interleaved (target: ≥ 0.8 × bare)`,
+      ['server', 'runs', 'median req/s', 'vs bare', 'p50 ms', 'p99 ms', 'non-2xx', 'server CPU µs/request', 'CPU vs bare'],
+      ceiling.rows.map((r) => [r.server, r.runs, r.medianRps, r.vsBare, r.medianP50Ms, r.medianP99Ms, r.non2xx, r.cpuMicrosPerRequest, r.cpuVsBare])));
   }
   process.stdout.write(`${out.join('\n')}\n`);
 

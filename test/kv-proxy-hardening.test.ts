@@ -214,7 +214,7 @@ describe('2. a failure after the headers are sent closes the connection at once'
     const lines: any[] = [];
     const log = Object.fromEntries(['debug', 'info', 'warn', 'error'].map((level) => [level, (msg: string, fields: object) => lines.push({ level, msg, ...fields })]));
     const config = loadConfig({ KUBE_API_URL: 'http://127.0.0.1:1', KV_NAMESPACES: 'default' });
-    const corrupt = { metadata: { name: 'cm', namespace: 'default', resourceVersion: '5' }, data: { has: () => true, get: () => ({ not: 'text' }) } };
+    const corrupt = { metadata: { name: 'cm', namespace: 'default', resourceVersion: '5' }, data: { has: () => true, get: () => ({ not: 'text' }), valueBuffer: () => ({ not: 'bytes' }), body: Buffer.from('{}\n') } };
     const cache = {
       state: () => ({ synced: true, stale: false }),
       get: () => corrupt,

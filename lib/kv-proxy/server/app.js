@@ -39,6 +39,14 @@ const { createAudit } = require('./audit.js');
 const v = require('./validate.js');
 
 const DEFAULT_WAIT_MS = 60_000;
+const JSON_TYPE = 'application/json; charset=utf-8';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+/** The query of a URL without one: never changed, shared. */
+const EMPTY_QUERY = new URLSearchParams('');
+const CONFIGMAP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
+const KEY_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE'];
+/** Most request paths whose parsing is remembered (then the memo starts over). */
+const MAX_REMEMBERED_PATHS = 4096;
 const MIN_INDEX = /^\d{1,20}$/;
 const READ_METHODS = ['GET', 'HEAD'];
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -137,8 +145,9 @@ function createApp(deps) {
 
   /** @param {string} ns */
   function checkNamespace(ns) {
+    if (config.namespaces.includes(ns)) return; // validated at startup
     if (!v.isNamespaceName(ns)) throw new HttpError(400, `invalid namespace name ${shown(ns)}`);
-    if (!config.namespaces.includes(ns)) throw new HttpError(403, `namespace ${shown(ns)} is not served by this proxy`);
+    throw new HttpError(403, `namespace ${shown(ns)} is not served by this proxy`);
   }
 
   /** @param {string} name */
@@ -303,10 +312,7 @@ function createApp(deps) {
     if (cache.state('configmaps', ns, name).stale) headers['X-Kv-Stale'] = 'true';
     if (!obj) throw new HttpError(404, `configmap "${ns}/${name}" not found`, headers);
     headers.ETag = `"${index}"`;
-    const inm = req.headers['if-none-match'];
-    const notModified = typeof inm === 'string'
-      && inm.split(',').map((t) => t.trim().replace(/^W\//, '')).some((t) => t === '*' || t === headers.ETag);
-    return { obj, headers, notModified };
+    return { obj, headers, notModified: notModified(req, headers.ETag) };
   }
 
   /**
@@ -332,26 +338,97 @@ function createApp(deps) {
   }
 
   /**
+   * What every read of this version of a ConfigMap answers, built once: the
+   * index, the ETag and the headers of a whole-ConfigMap 200. The cache holds
+   * a new object for every new version (the watch replaces it), so this is
+   * rebuilt exactly when the ConfigMap changes.
+   * @param {Record<string, any>} obj a cached ConfigMap
+   * @returns {{ index: string, etag: string, headers: string[] }}
+   */
+  function served(obj) {
+    let r = obj.served;
+    if (r === undefined) {
+      const index = String(obj.metadata.resourceVersion);
+      const etag = `"${index}"`;
+      r = {
+        index,
+        etag,
+        headers: ['Content-Type', JSON_TYPE, 'Content-Length', String(obj.data.body.length), 'Cache-Control', 'no-store',
+          'X-Content-Type-Options', 'nosniff', 'X-Kv-Index', index, 'ETag', etag],
+      };
+      obj.served = r;
+    }
+    return r;
+  }
+
+  /**
+   * Whether If-None-Match names this ETag (or is *).
+   * @param {Req} req
+   * @param {string} etag
+   */
+  function notModified(req, etag) {
+    const inm = req.headers['if-none-match'];
+    if (typeof inm !== 'string') return false;
+    if (inm === etag) return true;
+    return inm.split(',').map((t) => t.trim().replace(/^W\//, '')).some((t) => t === '*' || t === etag);
+  }
+
+  /**
+   * Whether a read must wait (blocking read or min-index) before answering.
+   * @param {Req} req
+   * @param {URLSearchParams} query
+   */
+  function waits(req, query) {
+    return (query !== EMPTY_QUERY && (query.has('index') || query.has('min-index'))) || req.headers['x-kv-min-index'] !== undefined;
+  }
+
+  /**
    * @param {Req} req
    * @param {Res} res
    * @param {URLSearchParams} query
    * @param {string} ns
    * @param {string} name
+   * @returns {Promise<void> | void}
    */
-  async function getConfigMap(req, res, query, ns, name) {
+  function getConfigMap(req, res, query, ns, name) {
     requireSynced('configmaps', ns, name);
     const prefix = query.get('prefix');
     if (prefix !== null && (prefix.length > 253 || !/^[-._a-zA-Z0-9]*$/.test(prefix))) {
       throw new HttpError(400, `invalid prefix ${shown(prefix)}`);
     }
-    if (!(await catchUp(req, res, query, ns, name))) return;
-    if (!(await maybeWait(res, query, ns, name))) return;
-    const { obj, headers, notModified } = current(req, ns, name);
-    if (notModified) return send(res, 304, '', 'application/json; charset=utf-8', headers);
+    if (waits(req, query)) {
+      return (async () => {
+        if (!(await catchUp(req, res, query, ns, name))) return;
+        if (!(await maybeWait(res, query, ns, name))) return;
+        answerConfigMap(req, res, query, ns, name, prefix);
+      })();
+    }
+    return answerConfigMap(req, res, query, ns, name, prefix);
+  }
+
+  /**
+   * @param {Req} req
+   * @param {Res} res
+   * @param {URLSearchParams} query
+   * @param {string} ns
+   * @param {string} name
+   * @param {string | null} prefix
+   */
+  function answerConfigMap(req, res, query, ns, name, prefix) {
+    const obj = cache.get('configmaps', ns, name);
+    const whole = prefix === null && (query === EMPTY_QUERY || !query.has('keys'));
+    if (obj && whole && !cache.state('configmaps', ns, name).stale && !notModified(req, served(obj).etag)) {
+      // The hot path: the body and headers built when the cache took this version.
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(200, served(obj).headers);
+      res.end(obj.data.body);
+      return;
+    }
+    const { headers, notModified: same } = current(req, ns, name);
+    if (same) return send(res, 304, '', JSON_TYPE, headers);
     /** @type {import('./data.js').ConfigMapData} */
-    const data = obj.data;
-    // The cached body is what this read sends: no serialization on the hot path.
-    if (prefix === null && !query.has('keys')) return send(res, 200, data.body, 'application/json; charset=utf-8', headers);
+    const data = /** @type {Record<string, any>} */ (obj).data;
+    if (whole) return send(res, 200, data.body, JSON_TYPE, headers);
     const keys = data.keys().filter((k) => prefix === null || k.startsWith(prefix));
     if (query.has('keys')) return sendJson(res, 200, keys.sort(), headers);
     // Object.fromEntries defines own properties: "__proto__" stays a key.
@@ -365,15 +442,42 @@ function createApp(deps) {
    * @param {string} ns
    * @param {string} name
    * @param {string} key
+   * @returns {Promise<void> | void}
    */
-  async function getKey(req, res, query, ns, name, key) {
+  function getKey(req, res, query, ns, name, key) {
     requireSynced('configmaps', ns, name);
-    if (!(await catchUp(req, res, query, ns, name))) return;
-    if (!(await maybeWait(res, query, ns, name))) return;
-    const { obj, headers, notModified } = current(req, ns, name);
-    if (!obj.data.has(key)) throw new HttpError(404, `key "${key}" not found in configmap "${ns}/${name}"`, headers);
-    if (notModified) return send(res, 304, '', 'text/plain; charset=utf-8', headers);
-    return sendText(res, 200, obj.data.get(key), headers);
+    if (waits(req, query)) {
+      return (async () => {
+        if (!(await catchUp(req, res, query, ns, name))) return;
+        if (!(await maybeWait(res, query, ns, name))) return;
+        answerKey(req, res, ns, name, key);
+      })();
+    }
+    return answerKey(req, res, ns, name, key);
+  }
+
+  /**
+   * @param {Req} req
+   * @param {Res} res
+   * @param {string} ns
+   * @param {string} name
+   * @param {string} key
+   */
+  function answerKey(req, res, ns, name, key) {
+    const obj = cache.get('configmaps', ns, name);
+    const value = obj ? obj.data.valueBuffer(key) : undefined;
+    if (obj && value !== undefined && !cache.state('configmaps', ns, name).stale && !notModified(req, served(obj).etag)) {
+      if (res.headersSent || res.destroyed) return;
+      const r = served(obj);
+      res.writeHead(200, ['Content-Type', TEXT_TYPE, 'Content-Length', String(value.length), 'Cache-Control', 'no-store',
+        'X-Content-Type-Options', 'nosniff', 'X-Kv-Index', r.index, 'ETag', r.etag]);
+      res.end(value);
+      return;
+    }
+    const { headers, notModified: same } = current(req, ns, name);
+    if (value === undefined) throw new HttpError(404, `key "${key}" not found in configmap "${ns}/${name}"`, headers);
+    if (same) return send(res, 304, '', TEXT_TYPE, headers);
+    return send(res, 200, value, TEXT_TYPE, headers);
   }
 
   /**
@@ -486,17 +590,37 @@ function createApp(deps) {
     return send(res, 200, metrics.registry.render(), 'text/plain; version=0.0.4; charset=utf-8');
   }
 
+  /** @type {Map<string, string[] | null>} raw path -> decoded segments (null: unsafe) */
+  const paths = new Map();
+
   /**
+   * v.pathSegments, remembered: clients ask for the same few paths again and again.
+   * @param {string} rawPath
+   */
+  function segmentsOf(rawPath) {
+    let segments = paths.get(rawPath);
+    if (segments === undefined) {
+      segments = v.pathSegments(rawPath) || null;
+      if (paths.size >= MAX_REMEMBERED_PATHS) paths.clear();
+      paths.set(rawPath, segments);
+    }
+    return segments;
+  }
+
+  /**
+   * Answers the request: at once (returns undefined) or later (returns the
+   * promise of it). Throws an HttpError for a refusal.
    * @param {Req} req
    * @param {Res} res
    * @param {Ctx} ctx
+   * @returns {Promise<void> | void}
    */
-  async function route(req, res, ctx) {
+  function route(req, res, ctx) {
     const method = req.method || 'GET';
     const rawUrl = req.url || '/';
     const q = rawUrl.indexOf('?');
     const rawPath = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
-    const query = new URLSearchParams(q >= 0 ? rawUrl.slice(q + 1) : '');
+    const query = q >= 0 ? new URLSearchParams(rawUrl.slice(q + 1)) : EMPTY_QUERY;
 
     if (rawPath === '/healthz') {
       ctx.route = '/healthz';
@@ -518,7 +642,7 @@ function createApp(deps) {
     const isKv = rawPath === '/kv' || rawPath.startsWith('/kv/');
     const isDiscover = rawPath === '/discover' || rawPath.startsWith('/discover/');
     if (!isKv && !isDiscover) throw new HttpError(404, 'not found');
-    const segments = v.pathSegments(rawPath);
+    const segments = segmentsOf(rawPath);
     if (!segments) {
       ctx.route = isKv ? '/kv/(invalid)' : '/discover/(invalid)';
       throw new HttpError(400, 'invalid path: empty segments, "." and "..", and encoded "/" or "\\" are not allowed');
@@ -536,7 +660,7 @@ function createApp(deps) {
 
     if (segments.length === 3) {
       ctx.route = '/kv/:namespace/:configmap';
-      allow(method, ['GET', 'HEAD', 'POST', 'PUT', 'DELETE']);
+      allow(method, CONFIGMAP_METHODS);
       const [, ns, name] = segments;
       const write = !READ_METHODS.includes(method);
       if (write) ctx.audit = { token: null, method, namespace: ns, configmap: name };
@@ -555,7 +679,7 @@ function createApp(deps) {
     }
     if (segments.length === 4) {
       ctx.route = '/kv/:namespace/:configmap/:key';
-      allow(method, ['GET', 'HEAD', 'PUT', 'DELETE']);
+      allow(method, KEY_METHODS);
       const [, ns, name, key] = segments;
       const write = !READ_METHODS.includes(method);
       if (write) ctx.audit = { token: null, method, namespace: ns, configmap: name, key };
@@ -600,22 +724,41 @@ function createApp(deps) {
     sendError(res, 500, 'internal error');
   }
 
+  /** @type {Map<string, { requests: { value: number }, duration: { counts: number[], sum: number, count: number } }>} */
+  const series = new Map();
+
   /**
-   * Count, time and (per KV_ACCESS_LOG) log each request once, when it ends.
+   * The metric series of a route, method and status, looked up once.
+   * @param {string} route
+   * @param {string} method
+   * @param {number} code
+   */
+  function seriesOf(route, method, code) {
+    const key = `${route} ${method} ${code}`;
+    let s = series.get(key);
+    if (s === undefined) {
+      s = { requests: metrics.httpRequests.seriesFor({ route, method, code }), duration: metrics.httpDuration.seriesFor({ route }) };
+      series.set(key, s);
+    }
+    return s;
+  }
+
+  /**
+   * Count, time and (per KV_ACCESS_LOG) log each request once, when it ends
+   * ('close' follows 'finish', and comes alone when the client went away);
+   * a write request is also one audit line.
    * @param {Res} res
    * @param {Ctx} ctx
    * @param {string} method
    */
   function observe(res, ctx, method) {
-    const started = process.hrtime.bigint();
-    let recorded = false;
-    const record = () => {
-      if (recorded) return;
-      recorded = true;
+    const started = performance.now();
+    res.once('close', () => {
       const status = res.writableFinished ? res.statusCode : 499;
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.httpRequests.inc({ route: ctx.route, method, code: status });
-      metrics.httpDuration.observe({ route: ctx.route }, seconds);
+      const seconds = (performance.now() - started) / 1000;
+      const s = seriesOf(ctx.route, method, status);
+      s.requests.value += 1;
+      metrics.httpDuration.observeSeries(s.duration, seconds);
       if (ctx.audit && audit.enabled) {
         // a write that did not happen: the index of the ConfigMap as this replica holds it
         const a = ctx.audit;
@@ -627,9 +770,7 @@ function createApp(deps) {
       if (status >= 500) log.error('request', fields);
       else if (status >= 400) log.warn('request', fields);
       else log.info('request', fields);
-    };
-    res.on('finish', record);
-    res.on('close', record);
+    });
   }
 
   /**
@@ -643,10 +784,13 @@ function createApp(deps) {
     try {
       if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');
       observe(res, ctx, method);
-      route(req, res, ctx).catch((err) => fail(req, res, ctx, method, err)).catch((err) => {
-        log.error('cannot send error response', errorFields(err));
-        res.destroy();
-      });
+      const later = route(req, res, ctx);
+      if (later !== undefined) {
+        later.catch((err) => fail(req, res, ctx, method, err)).catch((err) => {
+          log.error('cannot send error response', errorFields(err));
+          res.destroy();
+        });
+      }
     } catch (err) {
       try {
         fail(req, res, ctx, method, err);
