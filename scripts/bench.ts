@@ -24,7 +24,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
-import { KV_PROXY_NODE_FLAGS } from '../lib/kv-proxy';
+import { KV_PROXY_NODE_FLAGS, KV_PROXY_WRITABLE_LABEL } from '../lib/kv-proxy';
 import { benchPackageSynth } from './bench/package-synth';
 
 
@@ -157,6 +157,8 @@ async function startNaive(apiUrl: string) {
 }
 
 const TOKEN = 'bench-read-token-0123456789abcdef';
+/** The label that opts a ConfigMap in to writes through the proxy (by default it writes no other). */
+const WRITABLE = Object.fromEntries([KV_PROXY_WRITABLE_LABEL.split('=')]);
 const WRITE_TOKEN = 'bench-write-token-0123456789abcdef';
 
 async function startProxy(apiUrl: string, extraEnv: Record<string, string> = {}, logFile?: string, server?: string) {
@@ -255,7 +257,8 @@ async function benchKvProxy() {
 
     // writes: 32 concurrent writers × 50 distinct keys into one ConfigMap
     const writes = await step('32 concurrent writers × 50 keys', async () => {
-      await api.call('setConfigMap', 'bench', 'writes', {});
+      // labeled for the proxy: by default it writes only ConfigMaps that carry KV_PROXY_WRITABLE_LABEL
+      await api.call('setConfigMap', 'bench', 'writes', {}, WRITABLE);
       await new Promise((r) => setTimeout(r, 300));
       const t = Date.now();
       let errors = 0;
@@ -394,7 +397,7 @@ async function benchKvRyw() {
 
 async function benchKvRywWith(watchDelayMs: number) {
   const api = await new ApiProcess().start();
-  await api.call('setConfigMap', 'bench', 'ryw', { v: '0' });
+  await api.call('setConfigMap', 'bench', 'ryw', { v: '0' }, WRITABLE);
   await api.call('setEventDelay', watchDelayMs);
   const replicas = [await startProxy(api.url), await startProxy(api.url), await startProxy(api.url)];
   const n = QUICK ? 50 : 200;
@@ -476,7 +479,9 @@ async function benchKvCeiling() {
   const runs = new Map<string, Array<{ rps: number; p50: number; p99: number; non2xx: number; cpuMicros: number }>>(servers.map(([s]) => [s, []]));
   try {
     for (let i = 0; i < reps; i++) {
-      for (const [label, url, h, pid] of servers) {
+      // a different server first in every round: no server always follows the same one
+      const order = servers.map((_, k) => servers[(k + i) % servers.length]);
+      for (const [label, url, h, pid] of order) {
         await load(`${url}/kv/bench/flags`, 64, h, 1); // warm-up
         const cpuBefore = cpuSeconds(pid);
         const r = await step(`GET ${label} at 64 connections (run ${i + 1}/${reps})`, () => load(`${url}/kv/bench/flags`, 64, h));
