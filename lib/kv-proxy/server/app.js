@@ -417,8 +417,8 @@ function createApp(deps) {
       // The hot path: the body and headers built when the cache took this version.
       if (res.headersSent || res.destroyed) return;
       const r = served(obj);
-      res.writeHead(200, ['Content-Type', JSON_TYPE, 'Content-Length', r.length, 'Cache-Control', 'no-store',
-        'X-Content-Type-Options', 'nosniff', 'X-Kv-Index', r.index, 'ETag', r.etag]);
+      res.writeHead(200, { 'Content-Type': JSON_TYPE, 'Content-Length': r.length, 'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff', 'X-Kv-Index': r.index, ETag: r.etag });
       res.end(obj.data.body);
       return;
     }
@@ -467,8 +467,8 @@ function createApp(deps) {
     if (obj && value !== undefined && !cache.state('configmaps', ns, name).stale && !notModified(req, served(obj).etag)) {
       if (res.headersSent || res.destroyed) return;
       const r = served(obj);
-      res.writeHead(200, ['Content-Type', TEXT_TYPE, 'Content-Length', String(value.length), 'Cache-Control', 'no-store',
-        'X-Content-Type-Options', 'nosniff', 'X-Kv-Index', r.index, 'ETag', r.etag]);
+      res.writeHead(200, { 'Content-Type': TEXT_TYPE, 'Content-Length': String(value.length), 'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff', 'X-Kv-Index': r.index, ETag: r.etag });
       res.end(value);
       return;
     }
