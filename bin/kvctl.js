@@ -147,7 +147,9 @@ function readToken(file) {
   } catch (err) {
     throw new CliError(`cannot read token file ${file}: ${/** @type {NodeJS.ErrnoException} */ (err).code || err}`, EXIT_USAGE);
   }
-  const token = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
+  // the first line that is not blank or a comment; in the Secret's "<name> <token>" format, its last field
+  const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
+  const token = line && line.split(/\s+/).pop();
   if (!token) throw new CliError(`token file ${file} holds no token`, EXIT_USAGE);
   return token;
 }

@@ -16,6 +16,8 @@ import {
 // The label selector is checked with the parser the server itself uses at startup,
 // so a selector that synthesizes is one the pod accepts.
 import { parseLabelSelector } from './kv-proxy/server/selector';
+// The ConfigMaps the server never writes, whatever its configuration.
+import { CLUSTER_CONFIGMAPS } from './kv-proxy/server/kv';
 import { NODE_LTS_IMAGE } from './images';
 
 /** Where the server's source files live in this repository. */
@@ -45,9 +47,16 @@ export const KV_PROXY_ENTRY = 'server.js';
  */
 export const KV_PROXY_TOKEN_KEYS = ['read-tokens', 'write-tokens', 'metrics-tokens'] as const;
 
+/**
+ * The label that opts a ConfigMap in to writes through the proxy (`writableLabel`):
+ * with writes on, the proxy writes only ConfigMaps carrying it or named in
+ * `configMapNames`, and the ConfigMaps it creates carry it.
+ */
+export const KV_PROXY_WRITABLE_LABEL = 'kv-proxy.cdk8s-patterns.io/writable=true';
+
 /** Every prop of {@link KvProxyProps}: anything else is refused (the compiler keeps this list complete). */
 const KV_PROXY_PROPS: Record<keyof Required<KvProxyProps>, true> = {
-  name: true, namespaces: true, configMapNames: true, labelSelector: true, writes: true, discovery: true, tokenSecretName: true, replicas: true, image: true, user: true, port: true, resources: true, maxBodyBytes: true, maxWaitSeconds: true, ingressReadTimeoutSeconds: true, shutdownTimeoutSeconds: true, drainDelaySeconds: true, sourceDir: true, accessLog: true, upstreamTimeoutSeconds: true, catchUpTimeoutSeconds: true, metricsPort: true, metricsAuth: true, metricsAllowFrom: true, apiServerCidrs: true, apiServerPorts: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true,
+  name: true, namespaces: true, configMapNames: true, labelSelector: true, writes: true, discovery: true, tokenSecretName: true, replicas: true, image: true, user: true, port: true, resources: true, maxBodyBytes: true, maxWaitSeconds: true, ingressReadTimeoutSeconds: true, shutdownTimeoutSeconds: true, drainDelaySeconds: true, sourceDir: true, accessLog: true, upstreamTimeoutSeconds: true, catchUpTimeoutSeconds: true, metricsPort: true, metricsAuth: true, metricsAllowFrom: true, writableLabel: true, auditLog: true, apiServerCidrs: true, apiServerPorts: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true,
 };
 
 /**
@@ -124,6 +133,25 @@ export interface KvProxyProps extends ExposeOptions {
    * @default false - read-only: the proxy cannot change anything in the cluster
    */
   readonly writes?: boolean;
+
+  /**
+   * The label, `<key>=<value>`, that opts an existing ConfigMap in to writes
+   * (`KV_WRITABLE_LABEL`). With `writes`, the proxy writes only ConfigMaps
+   * carrying it or named in `configMapNames`, and labels the ConfigMaps it
+   * creates with it; anything else is 403. Whatever this says, it never
+   * writes `kube-root-ca.crt` (and the CA bundles OpenShift and Istio publish
+   * the same way), ConfigMaps with `ownerReferences`, immutable ones, or its own source.
+   * @default KV_PROXY_WRITABLE_LABEL ('kv-proxy.cdk8s-patterns.io/writable=true')
+   */
+  readonly writableLabel?: string;
+
+  /**
+   * Where the audit trail goes (`KV_AUDIT_LOG`): one JSON line per write
+   * request (time, token name, method, namespace/configmap/key, status,
+   * index), whatever `accessLog` says. Tokens themselves are never logged.
+   * @default 'stdout' - on, beside the other logs, as lines with `"msg":"audit"`
+   */
+  readonly auditLog?: 'stdout' | 'stderr' | 'off';
 
   /**
    * Serve `/discover/<namespace>` (`KV_DISCOVERY_ENABLED`); grants list/watch on
@@ -376,6 +404,10 @@ export class KvProxy extends Construct {
   public readonly metricsPort?: number;
   /** KV_METRICS_AUTH. */
   public readonly metricsAuth: 'token' | 'none';
+  /** KV_WRITABLE_LABEL: the label that opts a ConfigMap in to writes, `<key>=<value>`. */
+  public readonly writableLabel: string;
+  /** KV_AUDIT_LOG. */
+  public readonly auditLog: 'stdout' | 'stderr' | 'off';
   /** The NetworkPolicy that lets `metricsAllowFrom` reach `metricsPort`, if created. */
   public readonly metricsNetworkPolicy?: k8s.KubeNetworkPolicy;
 
@@ -436,6 +468,11 @@ export class KvProxy extends Construct {
       this.labelSelector = props.labelSelector.trim();
     }
     this.writes = validateBoolean(props.writes ?? false, 'writes');
+    this.writableLabel = validateWritableLabel(props.writableLabel ?? KV_PROXY_WRITABLE_LABEL);
+    const published = this.writes ? this.configMapNames?.find((n) => CLUSTER_CONFIGMAPS.has(n)) : undefined;
+    if (published) throw new Error(`configMapNames must not include "${published}" when writes is true: the cluster publishes it and the proxy never writes it`);
+    this.auditLog = props.auditLog ?? 'stdout';
+    if (!['stdout', 'stderr', 'off'].includes(this.auditLog)) throw new Error(`auditLog must be one of stdout, stderr, off, got "${this.auditLog}"`);
     this.discovery = validateBoolean(props.discovery ?? false, 'discovery');
     this.tokenSecretName = validateDnsSubdomain(props.tokenSecretName ?? `${this.name}-tokens`, 'tokenSecretName');
     this.replicas = validatePositiveInteger(props.replicas ?? 2, 'replicas', 1, 100);
@@ -512,6 +549,8 @@ export class KvProxy extends Construct {
       KV_CATCH_UP_TIMEOUT_SECONDS: String(this.catchUpTimeoutSeconds),
       ...(this.metricsPort !== undefined ? { KV_METRICS_PORT: String(this.metricsPort) } : {}),
       KV_METRICS_AUTH: this.metricsAuth,
+      KV_WRITABLE_LABEL: this.writableLabel,
+      KV_AUDIT_LOG: this.auditLog,
     };
 
     // Immutable and named after its content: nothing can change the code a
@@ -690,6 +729,21 @@ export function readServerSource(dir: string = KV_PROXY_SERVER_DIR): Record<stri
   // the file names are the keys: the server requires './x.js' by name
   for (const name of names) validateConfigMapKey(name, `sourceDir file name "${name}"`);
   return toConfigMapData(entries, 'sourceDir', { binary: false, tooLargeHint: 'the server source must fit in one ConfigMap' }).data;
+}
+
+/** `writableLabel`: exactly one `<key>=<value>` label with a non-empty value. */
+function validateWritableLabel(label: string): string {
+  const wrong = (why: string) => new Error(`writableLabel must be one label "<key>=<value>", e.g. "${KV_PROXY_WRITABLE_LABEL}", got ${JSON.stringify(label)}: ${why}`);
+  if (typeof label !== 'string') throw wrong('not a string');
+  let parsed: { requirements: Array<{ op: string; values: string[] }> };
+  try {
+    parsed = parseLabelSelector(label);
+  } catch (err) {
+    throw wrong((err as Error).message);
+  }
+  const [r, more] = parsed.requirements;
+  if (!r || more || r.op !== 'eq' || r.values[0] === '') throw wrong('it must be exactly one "<key>=<value>" with a non-empty value');
+  return label.trim();
 }
 
 /** The Node.js major versions the server (lib/kv-proxy/server) is tested on and supports. */

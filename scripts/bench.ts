@@ -16,7 +16,9 @@
  * with 1,000 ConfigMaps of 100 keys, idle and after one GET of each), kv-ryw
  * (three replicas: write through one, read it through another with ?min-index), kv-latency (the
  * figures the tests await instead of timing: a blocking read woken by a change,
- * the catch-up after an API outage, a blocking read answered on SIGTERM and the exit).
+ * the catch-up after an API outage, a blocking read answered on SIGTERM and the exit),
+ * kv-ceiling (GET at 64 connections beside a bare Node http server answering the same bytes, and beside
+ * BENCH_PROXY_BASELINE, other copies of the server's server.js, comma-separated, e.g. a previous commit's).
  * With --only, bench/latest.* are left alone and the report goes to stdout.
  */
 import { ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
@@ -24,7 +26,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
-import { KV_PROXY_NODE_FLAGS } from '../lib/kv-proxy';
+import { KV_PROXY_NODE_FLAGS, KV_PROXY_WRITABLE_LABEL } from '../lib/kv-proxy';
 import { benchPackageSynth } from './bench/package-synth';
 import { freePort } from '../lib/verify/cluster';
 
@@ -36,7 +38,7 @@ const LOAD_RUNS = QUICK ? 1 : 3;
 const LOAD_SECONDS = QUICK ? 2 : 3;
 const SCALE_NS = QUICK ? [10, 100] : [10, 100, 1000];
 const ONLY = (process.argv.find((a) => a.startsWith('--only=')) ?? '').slice('--only='.length).split(',').filter((x) => x !== '');
-const PARTS = ['synth', 'package', 'scaling', 'kv', 'memory', 'kv-log', 'kv-memory', 'kv-ryw', 'kv-latency'];
+const PARTS = ['synth', 'package', 'scaling', 'kv', 'memory', 'kv-log', 'kv-memory', 'kv-ryw', 'kv-latency', 'kv-ceiling'];
 for (const part of ONLY) if (!PARTS.includes(part)) throw new Error(`--only: unknown part "${part}", use ${PARTS.join(', ')}`);
 const wanted = (part: string) => ONLY.length === 0 || ONLY.includes(part);
 const started = Date.now();
@@ -158,9 +160,11 @@ async function startNaive(apiUrl: string) {
 }
 
 const TOKEN = 'bench-read-token-0123456789abcdef';
+/** The label that opts a ConfigMap in to writes through the proxy (by default it writes no other). */
+const WRITABLE = Object.fromEntries([KV_PROXY_WRITABLE_LABEL.split('=')]);
 const WRITE_TOKEN = 'bench-write-token-0123456789abcdef';
 
-async function startProxy(apiUrl: string, extraEnv: Record<string, string> = {}, logFile?: string) {
+async function startProxy(apiUrl: string, extraEnv: Record<string, string> = {}, logFile?: string, server?: string) {
   const tokens = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-tokens-'));
   // stdout to a file, as a container runtime takes it, without loading this process
   const out = logFile ? fs.openSync(logFile, 'w') : 'ignore';
@@ -171,7 +175,7 @@ async function startProxy(apiUrl: string, extraEnv: Record<string, string> = {},
   // may be empty) to try others. BENCH_PROXY_SERVER: another copy of the server (a previous commit's).
   const flags = process.env.BENCH_PROXY_NODE_FLAGS !== undefined
     ? process.env.BENCH_PROXY_NODE_FLAGS.split(' ').filter((f) => f !== '') : [...KV_PROXY_NODE_FLAGS];
-  const child = spawn(process.execPath, [...flags, process.env.BENCH_PROXY_SERVER || path.join(ROOT, 'lib', 'kv-proxy', 'server', 'server.js')], {
+  const child = spawn(process.execPath, [...flags, server || process.env.BENCH_PROXY_SERVER || path.join(ROOT, 'lib', 'kv-proxy', 'server', 'server.js')], {
     env: {
       PATH: process.env.PATH ?? '', PORT: String(port), KUBE_API_URL: apiUrl, KV_NAMESPACES: 'bench',
       KV_TOKENS_DIR: tokens, KV_WRITE_ENABLED: 'true',
@@ -256,7 +260,8 @@ async function benchKvProxy() {
 
     // writes: 32 concurrent writers × 50 distinct keys into one ConfigMap
     const writes = await step('32 concurrent writers × 50 keys', async () => {
-      await api.call('setConfigMap', 'bench', 'writes', {});
+      // labeled for the proxy: by default it writes only ConfigMaps that carry KV_PROXY_WRITABLE_LABEL
+      await api.call('setConfigMap', 'bench', 'writes', {}, WRITABLE);
       await new Promise((r) => setTimeout(r, 300));
       const t = Date.now();
       let errors = 0;
@@ -395,7 +400,7 @@ async function benchKvRyw() {
 
 async function benchKvRywWith(watchDelayMs: number) {
   const api = await new ApiProcess().start();
-  await api.call('setConfigMap', 'bench', 'ryw', { v: '0' });
+  await api.call('setConfigMap', 'bench', 'ryw', { v: '0' }, WRITABLE);
   await api.call('setEventDelay', watchDelayMs);
   const replicas = [await startProxy(api.url), await startProxy(api.url), await startProxy(api.url)];
   const n = QUICK ? 50 : 200;
@@ -530,6 +535,80 @@ async function benchKvLatency() {
   ];
 }
 
+/** A bare Node http server answering every request with this body and these headers (scripts/bench/bare-child.js). */
+async function startBare(body: Buffer, headers: Record<string, string>) {
+  const file = path.join(os.tmpdir(), `bench-bare-${process.pid}.body`);
+  fs.writeFileSync(file, body);
+  const child = spawn(process.execPath, [path.join(__dirname, 'bench', 'bare-child.js'), file, JSON.stringify(headers)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line: string = await new Promise((ok) => child.stdout!.once('data', (d) => ok(String(d))));
+  return {
+    url: JSON.parse(line).url as string, pid: child.pid!,
+    stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); fs.rmSync(file, { force: true }); },
+  };
+}
+
+/**
+ * GET of a 100-key ConfigMap at 64 connections: KvProxy beside a bare Node http
+ * server answering the same bytes (the ceiling), and beside BENCH_PROXY_BASELINE
+ * (other copies of server.js, comma-separated) when given; interleaved runs, medians.
+ */
+async function benchKvCeiling() {
+  const api = await new ApiProcess().start();
+  const data: Record<string, string> = {};
+  for (let i = 0; i < 100; i++) data[`key-${String(i).padStart(3, '0')}`] = `value-${i}-${'x'.repeat(32)}`;
+  await api.call('setConfigMap', 'bench', 'flags', data);
+  const proxy = await startProxy(api.url);
+  const baselineServers = (process.env.BENCH_PROXY_BASELINE ?? '').split(',').filter((x) => x !== '');
+  const baselines = [];
+  for (const server of baselineServers) baselines.push({ server, ...await startProxy(api.url, {}, undefined, server) });
+  // the same bytes: the body and every header the proxy answers, but Date, Connection and Keep-Alive (Node adds those)
+  const sample = await fetch(`${proxy.url}/kv/bench/flags`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const body = Buffer.from(await sample.arrayBuffer());
+  const headers: Record<string, string> = {};
+  sample.headers.forEach((v, k) => { if (!['date', 'connection', 'keep-alive'].includes(k)) headers[k] = v; });
+  const bare = await startBare(body, headers);
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  const servers: Array<[string, string, Record<string, string>, number]> = [
+    ['bare node http (same bytes)', bare.url, {}, bare.pid],
+    ['kv-proxy', proxy.url, auth, proxy.pid],
+    ...baselines.map((b) => [`baseline ${b.server}`, b.url, auth, b.pid] as [string, string, Record<string, string>, number]),
+  ];
+  const reps = Number(process.env.BENCH_REPS) || (QUICK ? 2 : 5);
+  const runs = new Map<string, Array<{ rps: number; p50: number; p99: number; non2xx: number; cpuMicros: number }>>(servers.map(([s]) => [s, []]));
+  try {
+    for (let i = 0; i < reps; i++) {
+      // a different server first in every round: no server always follows the same one
+      const order = servers.map((_, k) => servers[(k + i) % servers.length]);
+      for (const [label, url, h, pid] of order) {
+        await load(`${url}/kv/bench/flags`, 64, h, 1); // warm-up
+        const cpuBefore = cpuSeconds(pid);
+        const r = await step(`GET ${label} at 64 connections (run ${i + 1}/${reps})`, () => load(`${url}/kv/bench/flags`, 64, h));
+        // CPU per request is steadier than req/s on a shared machine: both are reported
+        runs.get(label)!.push({ ...r, cpuMicros: ((cpuSeconds(pid) - cpuBefore) * 1e6) / Math.max(1, r.total) });
+      }
+    }
+  } finally {
+    await proxy.stop();
+    for (const b of baselines) await b.stop();
+    await bare.stop();
+    await api.stop();
+  }
+  const bareRps = median(runs.get(servers[0][0])!.map((r) => r.rps));
+  const bareCpu = median(runs.get(servers[0][0])!.map((r) => r.cpuMicros));
+  return {
+    bodyBytes: body.length,
+    rows: servers.map(([label]) => {
+      const rs = runs.get(label)!;
+      const rps = median(rs.map((r) => r.rps));
+      return {
+        server: label, runs: rs.length, medianRps: round(rps, 0), vsBare: round(rps / bareRps, 3),
+        medianP50Ms: median(rs.map((r) => r.p50)), medianP99Ms: median(rs.map((r) => r.p99)), non2xx: rs.reduce((s, r) => s + r.non2xx, 0),
+        cpuMicrosPerRequest: round(median(rs.map((r) => r.cpuMicros)), 1), cpuVsBare: round(median(rs.map((r) => r.cpuMicros)) / bareCpu, 3),
+      };
+    }),
+  };
+}
+
 // ----------------------------------------------------------------- main ---
 
 async function main() {
@@ -543,7 +622,8 @@ async function main() {
   const memory100 = wanted('kv-memory') ? await step('KvProxy RSS with 1,000 ConfigMaps of 100 keys', benchKvMemory) : undefined;
   const readYourWrites = wanted('kv-ryw') ? await step('KvProxy read-your-writes across three replicas', benchKvRyw) : undefined;
   const latency = wanted('kv-latency') ? await step('KvProxy latencies the tests await', benchKvLatency) : undefined;
-  const report = { machine, synth, package: pkg, scaling, kvProxy: { ...kv, memory, accessLog, memory100, readYourWrites, latency } };
+  const ceiling = wanted('kv-ceiling') ? await step('KvProxy GET beside a bare Node http server', benchKvCeiling) : undefined;
+  const report = { machine, synth, package: pkg, scaling, kvProxy: { ...kv, memory, accessLog, memory100, readYourWrites, latency, ceiling } };
 
   const out: string[] = [];
   out.push(`cdk8s-patterns benchmark, ${machine.date}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}${QUICK ? ' (quick)' : ''}${ONLY.length ? ` (only ${ONLY.join(', ')})` : ''}`);
@@ -594,6 +674,11 @@ async function main() {
   if (latency) {
     out.push(table('KvProxy latencies the tests await instead of asserting (stand-in API in its own process)', ['what', 'runs', 'median ms', 'max ms'],
       latency.map((r) => [r.what, r.runs, r.medianMs, r.maxMs])));
+  }
+  if (ceiling) {
+    out.push(table(`KvProxy GET of a 100-key ConfigMap (${ceiling.bodyBytes} bytes) at 64 connections beside a bare Node http server answering the same bytes, ${LOAD_SECONDS} s per run, interleaved (target: ≥ 0.8 × bare)`,
+      ['server', 'runs', 'median req/s', 'vs bare', 'p50 ms', 'p99 ms', 'non-2xx', 'server CPU µs/request', 'CPU vs bare'],
+      ceiling.rows.map((r) => [r.server, r.runs, r.medianRps, r.vsBare, r.medianP50Ms, r.medianP99Ms, r.non2xx, r.cpuMicrosPerRequest, r.cpuVsBare])));
   }
   process.stdout.write(`${out.join('\n')}\n`);
 

@@ -93,23 +93,24 @@ describe('1. the proxy never writes the ConfigMaps it runs from, nor immutable o
     expect(res.text).toBe('// the reviewed code');
   });
 
-  // Stand-in (also proven on the real server): the 409 in test/kv-proxy.real-api.test.ts (1. ... to an immutable one 409 ...);
+  // Stand-in (also proven on the real server): the 403 in test/kv-proxy.real-api.test.ts (1. ... to an immutable one 403 ...);
   // here it also counts the API calls the proxy makes (no patch).
-  test('writes to an immutable ConfigMap are 409 with a clear message, without a patch', async () => {
+  test('writes to an immutable ConfigMap are 403 with a clear message, without a patch', async () => {
     // WHEN
     const res = await put(kv('apps/frozen/a'), '2');
     const posted = await post(kv('apps/frozen'), { b: '2' });
     // THEN
-    expect(res.status).toBe(409);
+    expect(res.status).toBe(403);
     expect(res.json.error).toBe('configmap "apps/frozen" is immutable: its keys cannot change; create a new ConfigMap instead');
-    expect(posted.status).toBe(409);
+    expect(posted.status).toBe(403);
     expect(f.api.countCalls({ verb: 'patch', name: 'frozen' })).toBe(0);
     expect(f.api.getObject('configmaps', 'apps', 'frozen')?.data).toEqual({ a: '1' });
   });
 
-  // Stand-in (needs it): the watch event is held back on demand (holdEvents) so the cache surely does not know yet and
-  // the 422 path is taken; the request log shows the 422; the real-server test in test/kv-proxy.real-api.test.ts accepts either path.
-  test('a ConfigMap made immutable after the cache saw it is 409 from the API server\'s 422', async () => {
+  // Stand-in (needs it): the watch event is held back on demand (holdEvents) so the cache surely does not know yet; the
+  // request log shows the API server's answer to the pinned patch; the real-server test in test/kv-proxy.real-api.test.ts
+  // accepts either path.
+  test('a ConfigMap made immutable after the cache saw it is 403: the patch pinned to the old version is refused by the API server and the proxy looks again', async () => {
     // GIVEN a ConfigMap the cache holds, made immutable by another client while the watch delivers nothing
     await post(kv('apps/soon-frozen'), { a: '1' });
     f.api.holdEvents();
@@ -118,9 +119,10 @@ describe('1. the proxy never writes the ConfigMaps it runs from, nor immutable o
       const patchesBefore = f.api.countCalls({ verb: 'patch', name: 'soon-frozen' });
       // WHEN
       const res = await put(kv('apps/soon-frozen/a'), '2');
-      // THEN the proxy patched, the API server refused with 422, and the proxy answered 409
-      expect(f.api.calls.filter((c) => c.verb === 'patch' && c.name === 'soon-frozen').slice(patchesBefore).map((c) => c.status)).toEqual([422]);
-      expect(res.status).toBe(409);
+      // THEN the proxy patched once, the API server refused it (the pinned resourceVersion is stale), and the proxy,
+      // having read the ConfigMap again, answered 403
+      expect(f.api.calls.filter((c) => c.verb === 'patch' && c.name === 'soon-frozen').slice(patchesBefore).map((c) => c.status)).toEqual([409]);
+      expect(res.status).toBe(403);
       expect(res.json.error).toMatch(/is immutable/);
       expect(f.api.getObject('configmaps', 'apps', 'soon-frozen')?.data).toEqual({ a: '1' });
     } finally {
@@ -223,13 +225,13 @@ describe('2. a failure after the headers are sent closes the connection at once'
     const lines: any[] = [];
     const log = Object.fromEntries(['debug', 'info', 'warn', 'error'].map((level) => [level, (msg: string, fields: object) => lines.push({ level, msg, ...fields })]));
     const config = loadConfig({ KUBE_API_URL: 'http://127.0.0.1:1', KV_NAMESPACES: 'default' });
-    const corrupt = { metadata: { name: 'cm', namespace: 'default', resourceVersion: '5' }, data: { has: () => true, get: () => ({ not: 'text' }) } };
+    const corrupt = { metadata: { name: 'cm', namespace: 'default', resourceVersion: '5' }, data: { has: () => true, get: () => ({ not: 'text' }), valueBuffer: () => ({ not: 'bytes' }), body: Buffer.from('{}\n') } };
     const cache = {
       state: () => ({ synced: true, stale: false }),
       get: () => corrupt,
       ready: () => true,
     };
-    const tokens = { check: () => 'read' };
+    const tokens = { check: () => 'read', identify: () => ({ role: 'read', name: 't' }) };
     const handle = createApp({ config, cache, writer: {}, tokens, metrics: createMetrics(), log, lifecycle: { shuttingDown: false } });
     const server = http.createServer(handle);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -308,7 +310,7 @@ describe('3. the access log is configurable and cheap by default', () => {
       const runningAfter = f.proxy.running;
       await f.proxy.stop();
       // THEN
-      const all = f.proxy.logs.slice(before);
+      const all = f.proxy.logs.slice(before).filter((l) => l.msg !== 'audit'); // the audit trail: test/kv-proxy-audit.test.ts
       const lines = all.slice(0, all.findIndex((l) => l.msg === 'shutting down'));
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatchObject({ msg: 'request', status: 499, route: '/kv/:namespace/:configmap/:key' });

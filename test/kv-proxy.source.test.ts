@@ -83,6 +83,8 @@ describe('a KvProxy pod started from the synthesized manifests, against a real k
     // GIVEN the construct across two namespaces, a ConfigMap, a Service and its EndpointSlice
     const objects = await deploy('kv-two', { namespaces: ['kv-two', 'kv-apps'], writes: true, discovery: true });
     await cluster().kubectlOk(['create', 'configmap', 'flags', '-n', 'kv-two', '--from-literal=color=blue']);
+    // opted in to writes through the proxy (it writes no other existing ConfigMap: test/kv-proxy-writes.kube.test.ts)
+    await cluster().kubectlOk(['label', 'configmap', 'flags', '-n', 'kv-two', 'kv-proxy.cdk8s-patterns.io/writable=true']);
     await cluster().kubectlOk(['apply', '--server-side', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'kv-two' }, spec: { ports: [{ name: 'http', port: 80 }] } },
       { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-abc', namespace: 'kv-two', labels: { 'kubernetes.io/service-name': 'web' } },

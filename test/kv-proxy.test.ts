@@ -272,6 +272,8 @@ describe('KvProxy', () => {
         { name: 'KV_UPSTREAM_TIMEOUT_SECONDS', value: '3' },
         { name: 'KV_CATCH_UP_TIMEOUT_SECONDS', value: '5' },
         { name: 'KV_METRICS_AUTH', value: 'token' },
+        { name: 'KV_WRITABLE_LABEL', value: 'kv-proxy.cdk8s-patterns.io/writable=true' },
+        { name: 'KV_AUDIT_LOG', value: 'stdout' },
       ]);
       expect(c.volumeMounts).toEqual([
         { name: 'server', mountPath: '/opt/kv-proxy', readOnly: true },

@@ -12,7 +12,7 @@ const api = new FakeKubeApi();
 /** @type {Record<string, (...args: any[]) => any>} */
 const ops = {
   start: async () => { await api.start(0, '127.0.0.1'); return api.url; },
-  setConfigMap: (ns, name, data) => { api.setConfigMap(ns, name, data); return true; },
+  setConfigMap: (ns, name, data, labels) => { api.setConfigMap(ns, name, data, labels); return true; },
   seedConfigMaps: (ns, count, keys, valueBytes) => {
     for (let i = 0; i < count; i++) {
       /** @type {Record<string, string>} */

@@ -204,6 +204,9 @@ export async function fixture(options: {
     KUBE_TOKEN_FILE: path.join(dir, 'sa-token'),
     KV_TOKENS_DIR: tokensDir,
     KV_NAMESPACES: namespaces.join(','),
+    // These tests seed unlabeled ConfigMaps and write them: every served ConfigMap is writable
+    // (except those never written); test/kv-proxy-writes.test.ts covers the default, labeled.
+    KV_WRITE_SCOPE: 'any',
     ...options.env,
   };
   const others: ProxyProcess[] = [];

@@ -25,17 +25,28 @@
  * orders resourceVersions as integers, which every etcd-backed API server
  * issues; Kubernetes calls them opaque, so min-index accepts integers only.
  *
- * Writes never touch the ConfigMaps the proxy runs from (KV_SELF_CONFIGMAPS:
- * 403) nor immutable ConfigMaps (409). Keys are own properties only: names
+ * Writes go only where kv.js writeRefusal allows (403 otherwise): never to
+ * the ConfigMaps the proxy runs from, kube-root-ca.crt and its kin, owned or
+ * immutable ConfigMaps; by default only to those labeled for it. Every write
+ * request is one audit line (audit.js). Keys are own properties only: names
  * such as `__proto__` or `constructor` are ordinary keys.
  */
 const { HttpError, sendJson, sendText, sendError, send, readBody } = require('./httputil.js');
 const { bearerToken } = require('./auth.js');
 const { discover } = require('./discovery.js');
 const { errorFields } = require('./log.js');
+const { createAudit } = require('./audit.js');
 const v = require('./validate.js');
 
 const DEFAULT_WAIT_MS = 60_000;
+const JSON_TYPE = 'application/json; charset=utf-8';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+/** The query of a URL without one: never changed, shared. */
+const EMPTY_QUERY = new URLSearchParams('');
+const CONFIGMAP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'];
+const KEY_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE'];
+/** Most request paths whose parsing is remembered (then the memo starts over). */
+const MAX_REMEMBERED_PATHS = 256;
 const MIN_INDEX = /^\d{1,20}$/;
 const READ_METHODS = ['GET', 'HEAD'];
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -53,8 +64,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  *   tokens: import('./auth.js').TokenStore,
  *   metrics: import('./metrics.js').Metrics,
  *   log: import('./log.js').Logger,
+ *   audit?: import('./audit.js').Audit,
  *   lifecycle: { shuttingDown: boolean },
  * }} AppDeps
+ * @typedef {{ route: string, audit?: { token: string | null, method: string, namespace: string, configmap: string, key?: string, keys?: string[], index?: string } }} Ctx
  */
 
 /** @param {string} s a client-supplied value, shortened for messages */
@@ -75,14 +88,6 @@ function own(data, key) {
 /** @param {unknown} x @returns {x is Record<string, unknown>} */
 function isPlainObject(x) {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-/**
- * @param {string} ns
- * @param {string} name
- */
-function immutableError(ns, name) {
-  return new HttpError(409, `configmap "${ns}/${name}" is immutable: its keys cannot change; create a new ConfigMap instead`);
 }
 
 /**
@@ -112,23 +117,25 @@ function allow(method, allowed) {
  */
 function createApp(deps) {
   const { config, cache, writer, tokens, metrics, log, lifecycle } = deps;
+  const audit = deps.audit || createAudit(config.auditLog || 'stdout');
   const maxWaitMs = config.maxWaitSeconds * 1000;
-  const selfExact = new Set((config.selfConfigMaps || []).filter((r) => !r.endsWith('*')));
-  const selfPrefixes = (config.selfConfigMaps || []).filter((r) => r.endsWith('*')).map((r) => r.slice(0, -1));
   const accessLog = config.accessLog || 'all';
   const metricsAuth = config.metricsAuth || 'none';
 
   /**
    * @param {Req} req
    * @param {boolean} write
+   * @param {Ctx} ctx its audit entry, if any, gets the token's name
    */
-  function authenticate(req, write) {
+  function authenticate(req, write, ctx) {
     const header = req.headers.authorization;
     if (!header) throw new HttpError(401, 'missing bearer token', { 'WWW-Authenticate': REALM });
     const token = bearerToken(header);
     if (!token) throw new HttpError(401, 'malformed Authorization header, expected "Bearer <token>"', { 'WWW-Authenticate': `${REALM}, error="invalid_request"` });
-    const role = tokens.check(token);
-    if (!role) throw new HttpError(401, 'invalid token', { 'WWW-Authenticate': `${REALM}, error="invalid_token"` });
+    const id = tokens.identify(token);
+    if (!id) throw new HttpError(401, 'invalid token', { 'WWW-Authenticate': `${REALM}, error="invalid_token"` });
+    if (ctx.audit) ctx.audit.token = id.name;
+    const role = id.role;
     if (role !== 'read' && role !== 'write') throw new HttpError(403, 'this token may only scrape /metrics', { 'WWW-Authenticate': `${REALM}, error="insufficient_scope"` });
     if (write) {
       if (!config.writeEnabled) throw new HttpError(403, 'writes are disabled on this proxy (KV_WRITE_ENABLED=false)');
@@ -138,8 +145,9 @@ function createApp(deps) {
 
   /** @param {string} ns */
   function checkNamespace(ns) {
+    if (config.namespaces.includes(ns)) return; // validated at startup
     if (!v.isNamespaceName(ns)) throw new HttpError(400, `invalid namespace name ${shown(ns)}`);
-    if (!config.namespaces.includes(ns)) throw new HttpError(403, `namespace ${shown(ns)} is not served by this proxy`);
+    throw new HttpError(403, `namespace ${shown(ns)} is not served by this proxy`);
   }
 
   /** @param {string} name */
@@ -151,18 +159,15 @@ function createApp(deps) {
   }
 
   /**
-   * Refuse writes that must never happen, before the body is read: to the
-   * ConfigMaps the proxy runs from, and to immutable ones.
+   * Refuse writes that must never happen, before the body is read (kv.js
+   * writeRefusal, against the cached ConfigMap; the writer checks again
+   * against the version it patches).
    * @param {string} ns
    * @param {string} name
    */
   function checkWritable(ns, name) {
-    const ref = `${ns}/${name}`;
-    if (selfExact.has(ref) || selfPrefixes.some((p) => ref.startsWith(p))) {
-      throw new HttpError(403, `configmap "${ns}/${name}" holds this proxy's own code and cannot be written through it`);
-    }
-    const obj = cache.get('configmaps', ns, name);
-    if (obj && obj.immutable === true) throw immutableError(ns, name);
+    const refused = writer.refusal(ns, name);
+    if (refused) throw refused;
   }
 
   /**
@@ -307,10 +312,7 @@ function createApp(deps) {
     if (cache.state('configmaps', ns, name).stale) headers['X-Kv-Stale'] = 'true';
     if (!obj) throw new HttpError(404, `configmap "${ns}/${name}" not found`, headers);
     headers.ETag = `"${index}"`;
-    const inm = req.headers['if-none-match'];
-    const notModified = typeof inm === 'string'
-      && inm.split(',').map((t) => t.trim().replace(/^W\//, '')).some((t) => t === '*' || t === headers.ETag);
-    return { obj, headers, notModified };
+    return { obj, headers, notModified: notModified(req, headers.ETag) };
   }
 
   /**
@@ -325,12 +327,55 @@ function createApp(deps) {
   }
 
   /**
-   * Response headers after a write.
+   * Response headers after a write (and the index for its audit line).
    * @param {Record<string, any>} obj
+   * @param {Ctx} ctx
    */
-  function writtenHeaders(obj) {
+  function writtenHeaders(obj, ctx) {
     const rv = String(obj.metadata.resourceVersion);
+    if (ctx.audit) ctx.audit.index = rv;
     return { ETag: `"${rv}"`, 'X-Kv-Index': rv };
+  }
+
+  /**
+   * What every read of this version of a ConfigMap answers, built once: the
+   * index, the ETag and the length of the whole-ConfigMap body (the body
+   * itself is built when the cache takes the version, data.js). The cache
+   * holds a new object for every new version (the watch replaces it), so this
+   * is rebuilt exactly when the ConfigMap changes. Small (three strings), so
+   * 1,000 ConfigMaps cost about 100 kB.
+   * @param {Record<string, any>} obj a cached ConfigMap
+   * @returns {{ index: string, etag: string, length: string }}
+   */
+  function served(obj) {
+    let r = obj.served;
+    if (r === undefined) {
+      const index = String(obj.metadata.resourceVersion);
+      r = { index, etag: `"${index}"`, length: String(obj.data.body.length) };
+      obj.served = r;
+    }
+    return r;
+  }
+
+  /**
+   * Whether If-None-Match names this ETag (or is *).
+   * @param {Req} req
+   * @param {string} etag
+   */
+  function notModified(req, etag) {
+    const inm = req.headers['if-none-match'];
+    if (typeof inm !== 'string') return false;
+    if (inm === etag) return true;
+    return inm.split(',').map((t) => t.trim().replace(/^W\//, '')).some((t) => t === '*' || t === etag);
+  }
+
+  /**
+   * Whether a read must wait (blocking read or min-index) before answering.
+   * @param {Req} req
+   * @param {URLSearchParams} query
+   */
+  function waits(req, query) {
+    return (query !== EMPTY_QUERY && (query.has('index') || query.has('min-index'))) || req.headers['x-kv-min-index'] !== undefined;
   }
 
   /**
@@ -339,21 +384,49 @@ function createApp(deps) {
    * @param {URLSearchParams} query
    * @param {string} ns
    * @param {string} name
+   * @returns {Promise<void> | void}
    */
-  async function getConfigMap(req, res, query, ns, name) {
+  function getConfigMap(req, res, query, ns, name) {
     requireSynced('configmaps', ns, name);
     const prefix = query.get('prefix');
     if (prefix !== null && (prefix.length > 253 || !/^[-._a-zA-Z0-9]*$/.test(prefix))) {
       throw new HttpError(400, `invalid prefix ${shown(prefix)}`);
     }
-    if (!(await catchUp(req, res, query, ns, name))) return;
-    if (!(await maybeWait(res, query, ns, name))) return;
-    const { obj, headers, notModified } = current(req, ns, name);
-    if (notModified) return send(res, 304, '', 'application/json; charset=utf-8', headers);
+    if (waits(req, query)) {
+      return (async () => {
+        if (!(await catchUp(req, res, query, ns, name))) return;
+        if (!(await maybeWait(res, query, ns, name))) return;
+        answerConfigMap(req, res, query, ns, name, prefix);
+      })();
+    }
+    return answerConfigMap(req, res, query, ns, name, prefix);
+  }
+
+  /**
+   * @param {Req} req
+   * @param {Res} res
+   * @param {URLSearchParams} query
+   * @param {string} ns
+   * @param {string} name
+   * @param {string | null} prefix
+   */
+  function answerConfigMap(req, res, query, ns, name, prefix) {
+    const obj = cache.get('configmaps', ns, name);
+    const whole = prefix === null && (query === EMPTY_QUERY || !query.has('keys'));
+    if (obj && whole && !cache.state('configmaps', ns, name).stale && !notModified(req, served(obj).etag)) {
+      // The hot path: the body and headers built when the cache took this version.
+      if (res.headersSent || res.destroyed) return;
+      const r = served(obj);
+      res.writeHead(200, { 'Content-Type': JSON_TYPE, 'Content-Length': r.length, 'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff', 'X-Kv-Index': r.index, ETag: r.etag });
+      res.end(obj.data.body);
+      return;
+    }
+    const { headers, notModified: same } = current(req, ns, name);
+    if (same) return send(res, 304, '', JSON_TYPE, headers);
     /** @type {import('./data.js').ConfigMapData} */
-    const data = obj.data;
-    // The cached body is what this read sends: no serialization on the hot path.
-    if (prefix === null && !query.has('keys')) return send(res, 200, data.body, 'application/json; charset=utf-8', headers);
+    const data = /** @type {Record<string, any>} */ (obj).data;
+    if (whole) return send(res, 200, data.body, JSON_TYPE, headers);
     const keys = data.keys().filter((k) => prefix === null || k.startsWith(prefix));
     if (query.has('keys')) return sendJson(res, 200, keys.sort(), headers);
     // Object.fromEntries defines own properties: "__proto__" stays a key.
@@ -367,15 +440,18 @@ function createApp(deps) {
    * @param {string} ns
    * @param {string} name
    * @param {string} key
+   * @returns {Promise<void> | void}
    */
-  async function getKey(req, res, query, ns, name, key) {
+  function getKey(req, res, query, ns, name, key) {
     requireSynced('configmaps', ns, name);
-    if (!(await catchUp(req, res, query, ns, name))) return;
-    if (!(await maybeWait(res, query, ns, name))) return;
-    const { obj, headers, notModified } = current(req, ns, name);
-    if (!obj.data.has(key)) throw new HttpError(404, `key "${key}" not found in configmap "${ns}/${name}"`, headers);
-    if (notModified) return send(res, 304, '', 'text/plain; charset=utf-8', headers);
-    return sendText(res, 200, obj.data.get(key), headers);
+    if (waits(req, query)) {
+      return (async () => {
+        if (!(await catchUp(req, res, query, ns, name))) return;
+        if (!(await maybeWait(res, query, ns, name))) return;
+        answerKey(req, res, ns, name, key);
+      })();
+    }
+    return answerKey(req, res, ns, name, key);
   }
 
   /**
@@ -383,8 +459,33 @@ function createApp(deps) {
    * @param {Res} res
    * @param {string} ns
    * @param {string} name
+   * @param {string} key
    */
-  async function postConfigMap(req, res, ns, name) {
+  function answerKey(req, res, ns, name, key) {
+    const obj = cache.get('configmaps', ns, name);
+    const value = obj ? obj.data.valueBuffer(key) : undefined;
+    if (obj && value !== undefined && !cache.state('configmaps', ns, name).stale && !notModified(req, served(obj).etag)) {
+      if (res.headersSent || res.destroyed) return;
+      const r = served(obj);
+      res.writeHead(200, { 'Content-Type': TEXT_TYPE, 'Content-Length': String(value.length), 'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff', 'X-Kv-Index': r.index, ETag: r.etag });
+      res.end(value);
+      return;
+    }
+    const { headers, notModified: same } = current(req, ns, name);
+    if (value === undefined) throw new HttpError(404, `key "${key}" not found in configmap "${ns}/${name}"`, headers);
+    if (same) return send(res, 304, '', TEXT_TYPE, headers);
+    return send(res, 200, value, TEXT_TYPE, headers);
+  }
+
+  /**
+   * @param {Req} req
+   * @param {Res} res
+   * @param {Ctx} ctx
+   * @param {string} ns
+   * @param {string} name
+   */
+  async function postConfigMap(req, res, ctx, ns, name) {
     const ifMatch = ifMatchOf(req);
     requireJson(req);
     requireSynced('configmaps', ns, name);
@@ -397,23 +498,25 @@ function createApp(deps) {
       throw new HttpError(400, `malformed JSON body: ${/** @type {Error} */ (err).message}`);
     }
     if (!isPlainObject(parsed)) throw new HttpError(400, 'the body must be a JSON object of string values, e.g. {"key":"value"}');
+    if (ctx.audit) ctx.audit.keys = Object.keys(parsed);
     for (const [k, value] of Object.entries(parsed)) {
       checkKey(k);
       if (typeof value !== 'string') throw new HttpError(400, `the value of ${shown(k)} must be a string, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`);
     }
     requireSynced('configmaps', ns, name);
     const obj = await writer.merge(ns, name, /** @type {Record<string, string>} */ (parsed), { ifMatch, create: true });
-    return sendJson(res, 200, obj.data || {}, writtenHeaders(obj));
+    return sendJson(res, 200, obj.data || {}, writtenHeaders(obj, ctx));
   }
 
   /**
    * @param {Req} req
    * @param {Res} res
+   * @param {Ctx} ctx
    * @param {string} ns
    * @param {string} name
    * @param {string} key
    */
-  async function putKey(req, res, ns, name, key) {
+  async function putKey(req, res, ctx, ns, name, key) {
     const ifMatch = ifMatchOf(req);
     requireSynced('configmaps', ns, name);
     checkWritable(ns, name);
@@ -429,17 +532,18 @@ function createApp(deps) {
     const changes = Object.create(null);
     changes[key] = value;
     const obj = await writer.merge(ns, name, changes, { ifMatch, create: true });
-    return sendText(res, 200, own(obj.data || {}, key) ?? value, writtenHeaders(obj));
+    return sendText(res, 200, own(obj.data || {}, key) ?? value, writtenHeaders(obj, ctx));
   }
 
   /**
    * @param {Req} req
    * @param {Res} res
+   * @param {Ctx} ctx
    * @param {string} ns
    * @param {string} name
    * @param {string} key
    */
-  async function deleteKey(req, res, ns, name, key) {
+  async function deleteKey(req, res, ctx, ns, name, key) {
     const ifMatch = ifMatchOf(req);
     requireSynced('configmaps', ns, name);
     checkWritable(ns, name);
@@ -450,7 +554,7 @@ function createApp(deps) {
     const changes = Object.create(null);
     changes[key] = null;
     const written = await writer.merge(ns, name, changes, { ifMatch, create: false });
-    return sendJson(res, 200, { success: true }, writtenHeaders(written));
+    return sendJson(res, 200, { success: true }, writtenHeaders(written, ctx));
   }
 
   /**
@@ -484,17 +588,37 @@ function createApp(deps) {
     return send(res, 200, metrics.registry.render(), 'text/plain; version=0.0.4; charset=utf-8');
   }
 
+  /** @type {Map<string, string[] | null>} raw path -> decoded segments (null: unsafe) */
+  const paths = new Map();
+
   /**
+   * v.pathSegments, remembered: clients ask for the same few paths again and again.
+   * @param {string} rawPath
+   */
+  function segmentsOf(rawPath) {
+    let segments = paths.get(rawPath);
+    if (segments === undefined) {
+      segments = v.pathSegments(rawPath) || null;
+      if (paths.size >= MAX_REMEMBERED_PATHS) paths.clear();
+      paths.set(rawPath, segments);
+    }
+    return segments;
+  }
+
+  /**
+   * Answers the request: at once (returns undefined) or later (returns the
+   * promise of it). Throws an HttpError for a refusal.
    * @param {Req} req
    * @param {Res} res
-   * @param {{ route: string }} ctx
+   * @param {Ctx} ctx
+   * @returns {Promise<void> | void}
    */
-  async function route(req, res, ctx) {
+  function route(req, res, ctx) {
     const method = req.method || 'GET';
     const rawUrl = req.url || '/';
     const q = rawUrl.indexOf('?');
     const rawPath = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
-    const query = new URLSearchParams(q >= 0 ? rawUrl.slice(q + 1) : '');
+    const query = q >= 0 ? new URLSearchParams(rawUrl.slice(q + 1)) : EMPTY_QUERY;
 
     if (rawPath === '/healthz') {
       ctx.route = '/healthz';
@@ -516,7 +640,7 @@ function createApp(deps) {
     const isKv = rawPath === '/kv' || rawPath.startsWith('/kv/');
     const isDiscover = rawPath === '/discover' || rawPath.startsWith('/discover/');
     if (!isKv && !isDiscover) throw new HttpError(404, 'not found');
-    const segments = v.pathSegments(rawPath);
+    const segments = segmentsOf(rawPath);
     if (!segments) {
       ctx.route = isKv ? '/kv/(invalid)' : '/discover/(invalid)';
       throw new HttpError(400, 'invalid path: empty segments, "." and "..", and encoded "/" or "\\" are not allowed');
@@ -527,38 +651,43 @@ function createApp(deps) {
       ctx.route = '/discover/:namespace';
       if (!config.discoveryEnabled) throw new HttpError(404, 'service discovery is disabled on this proxy (KV_DISCOVERY_ENABLED=false)');
       allow(method, READ_METHODS);
-      authenticate(req, false);
+      authenticate(req, false, ctx);
       checkNamespace(segments[1]);
       return getDiscovery(res, segments[1]);
     }
 
     if (segments.length === 3) {
       ctx.route = '/kv/:namespace/:configmap';
-      allow(method, ['GET', 'HEAD', 'POST', 'PUT', 'DELETE']);
+      allow(method, CONFIGMAP_METHODS);
       const [, ns, name] = segments;
-      authenticate(req, !READ_METHODS.includes(method));
+      const write = !READ_METHODS.includes(method);
+      if (write) ctx.audit = { token: null, method, namespace: ns, configmap: name };
+      authenticate(req, write, ctx);
       checkNamespace(ns);
       checkConfigMap(name);
       if (method === 'GET' || method === 'HEAD') return getConfigMap(req, res, query, ns, name);
       if (method === 'DELETE') {
         const key = query.get('key');
+        if (key !== null && ctx.audit) ctx.audit.key = key;
         if (key === null) throw new HttpError(400, 'query parameter "key" is required: DELETE /kv/<namespace>/<configmap>?key=<key>');
         checkKey(key);
-        return deleteKey(req, res, ns, name, key);
+        return deleteKey(req, res, ctx, ns, name, key);
       }
-      return postConfigMap(req, res, ns, name);
+      return postConfigMap(req, res, ctx, ns, name);
     }
     if (segments.length === 4) {
       ctx.route = '/kv/:namespace/:configmap/:key';
-      allow(method, ['GET', 'HEAD', 'PUT', 'DELETE']);
+      allow(method, KEY_METHODS);
       const [, ns, name, key] = segments;
-      authenticate(req, !READ_METHODS.includes(method));
+      const write = !READ_METHODS.includes(method);
+      if (write) ctx.audit = { token: null, method, namespace: ns, configmap: name, key };
+      authenticate(req, write, ctx);
       checkNamespace(ns);
       checkConfigMap(name);
       checkKey(key);
       if (method === 'GET' || method === 'HEAD') return getKey(req, res, query, ns, name, key);
-      if (method === 'PUT') return putKey(req, res, ns, name, key);
-      return deleteKey(req, res, ns, name, key);
+      if (method === 'PUT') return putKey(req, res, ctx, ns, name, key);
+      return deleteKey(req, res, ctx, ns, name, key);
     }
     throw new HttpError(404, 'not found: use /kv/<namespace>/<configmap>[/<key>]');
   }
@@ -570,7 +699,7 @@ function createApp(deps) {
    * ever left waiting.
    * @param {Req} req
    * @param {Res} res
-   * @param {{ route: string }} ctx
+   * @param {Ctx} ctx
    * @param {string} method
    * @param {unknown} err
    */
@@ -593,30 +722,53 @@ function createApp(deps) {
     sendError(res, 500, 'internal error');
   }
 
+  /** @type {Map<string, { requests: { value: number }, duration: { counts: number[], sum: number, count: number } }>} */
+  const series = new Map();
+
   /**
-   * Count, time and (per KV_ACCESS_LOG) log each request once, when it ends.
+   * The metric series of a route, method and status, looked up once.
+   * @param {string} route
+   * @param {string} method
+   * @param {number} code
+   */
+  function seriesOf(route, method, code) {
+    const key = `${route} ${method} ${code}`;
+    let s = series.get(key);
+    if (s === undefined) {
+      s = { requests: metrics.httpRequests.seriesFor({ route, method, code }), duration: metrics.httpDuration.seriesFor({ route }) };
+      series.set(key, s);
+    }
+    return s;
+  }
+
+  /**
+   * Count, time and (per KV_ACCESS_LOG) log each request once, when it ends
+   * ('close' follows 'finish', and comes alone when the client went away);
+   * a write request is also one audit line.
    * @param {Res} res
-   * @param {{ route: string }} ctx
+   * @param {Ctx} ctx
    * @param {string} method
    */
   function observe(res, ctx, method) {
-    const started = process.hrtime.bigint();
-    let recorded = false;
-    const record = () => {
-      if (recorded) return;
-      recorded = true;
+    const started = performance.now();
+    res.once('close', () => {
       const status = res.writableFinished ? res.statusCode : 499;
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.httpRequests.inc({ route: ctx.route, method, code: status });
-      metrics.httpDuration.observe({ route: ctx.route }, seconds);
+      const seconds = (performance.now() - started) / 1000;
+      const s = seriesOf(ctx.route, method, status);
+      s.requests.value += 1;
+      metrics.httpDuration.observeSeries(s.duration, seconds);
+      if (ctx.audit && audit.enabled) {
+        // a write that did not happen: the index of the ConfigMap as this replica holds it
+        const a = ctx.audit;
+        const held = a.index === undefined && v.isNamespaceName(a.namespace) && v.isConfigMapName(a.configmap) ? cache.get('configmaps', a.namespace, a.configmap) : undefined;
+        audit.record({ ...a, status, index: a.index ?? (held ? String(held.metadata.resourceVersion) : null) });
+      }
       if (accessLog === 'off' || (accessLog === 'errors' && status < 400)) return;
       const fields = { method, route: ctx.route, status, ms: Math.round(seconds * 10000) / 10 };
       if (status >= 500) log.error('request', fields);
       else if (status >= 400) log.warn('request', fields);
       else log.info('request', fields);
-    };
-    res.on('finish', record);
-    res.on('close', record);
+    });
   }
 
   /**
@@ -624,15 +776,19 @@ function createApp(deps) {
    * @param {Res} res
    */
   function handle(req, res) {
+    /** @type {Ctx} */
     const ctx = { route: '(unmatched)' };
     const method = KNOWN_METHODS.has(req.method || '') ? /** @type {string} */ (req.method) : 'OTHER';
     try {
       if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');
       observe(res, ctx, method);
-      route(req, res, ctx).catch((err) => fail(req, res, ctx, method, err)).catch((err) => {
-        log.error('cannot send error response', errorFields(err));
-        res.destroy();
-      });
+      const later = route(req, res, ctx);
+      if (later !== undefined) {
+        later.catch((err) => fail(req, res, ctx, method, err)).catch((err) => {
+          log.error('cannot send error response', errorFields(err));
+          res.destroy();
+        });
+      }
     } catch (err) {
       try {
         fail(req, res, ctx, method, err);

@@ -4,11 +4,23 @@
  * Client authentication with bearer tokens from a mounted Secret.
  *
  * KV_TOKENS_DIR holds the files `read-tokens` and `write-tokens`: one token per
- * line, blank lines and lines starting with # ignored. A write token can also
- * read. An optional `metrics-tokens` file holds tokens that may only scrape
- * /metrics (with KV_METRICS_AUTH=token), so a scraper never holds a key reader. Only SHA-256 digests are kept in memory; a presented token is hashed
- * and compared with every known digest using crypto.timingSafeEqual, so the
- * time taken does not depend on how much of a token matched or which one did.
+ * line, blank lines and lines starting with # ignored. A line is either the
+ * token alone (the original format) or `<name> <token>`: a name of 1-64
+ * characters of A-Z a-z 0-9 . _ @ - , whitespace, then the token. The name is
+ * what the audit trail (audit.js) records for the writes made with that
+ * token; an unnamed token is `<file>#<n>` (its position among the file's
+ * tokens). Tokens never contain whitespace (a bearer token cannot), so the two
+ * formats cannot be confused. A write token can also read. An optional
+ * `metrics-tokens` file holds tokens that may only scrape /metrics (with
+ * KV_METRICS_AUTH=token), so a scraper never holds a key reader.
+ *
+ * SHA-256 digests of the tokens are compared with crypto.timingSafeEqual
+ * against every known digest, so the time taken does not depend on how much
+ * of a token matched or which one did. A token that authenticated is then
+ * remembered (a bounded map from the token to its role and name, emptied on
+ * every reload), so a client's following requests cost a map lookup instead
+ * of a hash: the tokens are in this process's memory either way (the mounted
+ * files), and only valid tokens are ever remembered.
  *
  * The files are re-read when they change: Secret volumes are updated by the
  * kubelet swapping a symlink, which fs.watch on the directory sees; a poll
@@ -22,8 +34,16 @@ const { errorFields } = require('./log.js');
 const FILES = /** @type {const} */ (['read-tokens', 'write-tokens', 'metrics-tokens']);
 const POLL_MS = 2000;
 const MAX_TOKEN_LENGTH = 4096;
+const TOKEN_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
+/** Most authenticated tokens remembered at once (then the map starts over). */
+const MAX_REMEMBERED = 1024;
 
-/** @typedef {'read' | 'write' | 'metrics'} Role */
+/**
+ * @typedef {'read' | 'write' | 'metrics'} Role
+ * @typedef {{ role: Role, name: string }} Identity
+ * @typedef {{ name: string, token: string }} NamedToken
+ * @typedef {{ name: string, digest: Buffer }} KnownToken
+ */
 
 /** @param {string} token */
 function digest(token) {
@@ -31,11 +51,27 @@ function digest(token) {
 }
 
 /**
+ * The tokens of one file, each with its name: `<token>` or `<name> <token>`
+ * per line; an unnamed token is `<file>#<n>`. Lines that are neither are
+ * counted in `invalid` (never logged: they may hold a token).
  * @param {string} content
- * @returns {string[]}
+ * @param {string} [file] the file name, for the names of unnamed tokens
+ * @returns {NamedToken[] & { invalid?: number }}
  */
-function parseTokens(content) {
-  return content.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+function parseTokens(content, file = 'tokens') {
+  /** @type {NamedToken[] & { invalid?: number }} */
+  const out = [];
+  let invalid = 0;
+  for (const raw of content.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const parts = line.split(/\s+/);
+    if (parts.length === 1) out.push({ name: `${file}#${out.length + 1}`, token: parts[0] });
+    else if (parts.length === 2 && TOKEN_NAME.test(parts[0])) out.push({ name: parts[0], token: parts[1] });
+    else invalid++;
+  }
+  if (invalid > 0) out.invalid = invalid;
+  return out;
 }
 
 /**
@@ -60,9 +96,11 @@ class TokenStore {
     this.dir = dir;
     this.log = log;
     this.metrics = metrics;
-    /** @type {Buffer[]} */ this.readDigests = [];
-    /** @type {Buffer[]} */ this.writeDigests = [];
-    /** @type {Buffer[]} */ this.metricsDigests = [];
+    /** @type {KnownToken[]} */ this.readDigests = [];
+    /** @type {KnownToken[]} */ this.writeDigests = [];
+    /** @type {KnownToken[]} */ this.metricsDigests = [];
+    /** @private @type {Map<string, Identity>} tokens that authenticated since the last reload */
+    this.remembered = new Map();
     /** @private */ this.fingerprint = '';
     /** @private @type {NodeJS.Timeout | undefined} */ this.timer = undefined;
     /** @private @type {fs.FSWatcher | undefined} */ this.watcher = undefined;
@@ -95,15 +133,20 @@ class TokenStore {
       .update(JSON.stringify([contents['read-tokens'] ?? null, contents['write-tokens'] ?? null, contents['metrics-tokens'] ?? null])).digest('hex');
     const counts = { read: this.readDigests.length, write: this.writeDigests.length };
     if (fingerprint === this.fingerprint) return counts;
-    const write = parseTokens(contents['write-tokens'] || '');
-    const read = parseTokens(contents['read-tokens'] || '');
-    const scrape = parseTokens(contents['metrics-tokens'] || '');
-    this.writeDigests = write.map(digest);
-    this.readDigests = read.map(digest);
-    this.metricsDigests = scrape.map(digest);
+    const write = parseTokens(contents['write-tokens'] || '', 'write-tokens');
+    const read = parseTokens(contents['read-tokens'] || '', 'read-tokens');
+    const scrape = parseTokens(contents['metrics-tokens'] || '', 'metrics-tokens');
+    /** @param {NamedToken[]} list */
+    const known = (list) => list.map((t) => ({ name: t.name, digest: digest(t.token) }));
+    this.writeDigests = known(write);
+    this.readDigests = known(read);
+    this.metricsDigests = known(scrape);
+    this.remembered = new Map();
     this.fingerprint = fingerprint;
     this.metrics.tokenReloads.inc();
     this.log.info('client tokens loaded', { readTokens: read.length, writeTokens: write.length, metricsTokens: scrape.length });
+    const invalid = (write.invalid || 0) + (read.invalid || 0) + (scrape.invalid || 0);
+    if (invalid > 0) this.log.warn('token lines ignored: each line must be "<token>" or "<name> <token>" (name: 1-64 of A-Z a-z 0-9 . _ @ -)', { lines: invalid });
     if (read.length + write.length === 0) this.log.warn('no client tokens configured: every /kv and /discover request will be rejected');
     return { read: read.length, write: write.length };
   }
@@ -138,23 +181,45 @@ class TokenStore {
   }
 
   /**
-   * The role a token grants, or undefined. Compares against every digest
-   * without stopping early.
+   * The role a token grants, or undefined.
    * @param {string} token
    * @returns {Role | undefined}
    */
   check(token) {
+    const id = this.identify(token);
+    return id && id.role;
+  }
+
+  /**
+   * The role a token grants and its name, or undefined. Compares against
+   * every digest without stopping early; a token that matched is remembered
+   * until the next reload.
+   * @param {string} token
+   * @returns {Identity | undefined}
+   */
+  identify(token) {
+    const seen = this.remembered.get(token);
+    if (seen !== undefined) return seen;
     const d = digest(token);
-    let write = false;
-    let read = false;
-    let scrape = false;
-    for (const w of this.writeDigests) write = crypto.timingSafeEqual(d, w) || write;
-    for (const r of this.readDigests) read = crypto.timingSafeEqual(d, r) || read;
-    for (const m of this.metricsDigests) scrape = crypto.timingSafeEqual(d, m) || scrape;
-    if (write) return 'write';
-    if (read) return 'read';
-    if (scrape) return 'metrics';
-    return undefined;
+    /** @param {KnownToken[]} list @returns {string | undefined} */
+    const find = (list) => {
+      let name;
+      for (const k of list) if (crypto.timingSafeEqual(d, k.digest) && name === undefined) name = k.name;
+      return name;
+    };
+    const write = find(this.writeDigests);
+    const read = find(this.readDigests);
+    const scrape = find(this.metricsDigests);
+    /** @type {Identity | undefined} */
+    let id;
+    if (write !== undefined) id = { role: 'write', name: write };
+    else if (read !== undefined) id = { role: 'read', name: read };
+    else if (scrape !== undefined) id = { role: 'metrics', name: scrape };
+    if (id) {
+      if (this.remembered.size >= MAX_REMEMBERED) this.remembered.clear();
+      this.remembered.set(token, id);
+    }
+    return id;
   }
 }
 

@@ -28,6 +28,10 @@ const BACKOFF_CAP_MS = 1000;
 const BACKOFF_CAP_REJECTED_MS = 5000;
 const WATCH_MIN_SECONDS = 240;
 const WATCH_MAX_SECONDS = 300;
+const SYNCED = Object.freeze({ synced: true, stale: false });
+const SYNCED_STALE = Object.freeze({ synced: true, stale: true });
+const LOADING = Object.freeze({ synced: false, stale: false });
+const LOADING_STALE = Object.freeze({ synced: false, stale: true });
 
 /**
  * @typedef {Record<string, any>} KubeObject
@@ -76,6 +80,10 @@ function trim(resource, obj) {
     /** @type {KubeObject} */
     const cm = { metadata, data: new ConfigMapData(obj.data || {}) };
     if (obj.immutable === true) cm.immutable = true;
+    // Kept (rare, small) because a ConfigMap a controller owns is never written (kv.js writeRefusal).
+    if (Array.isArray(m.ownerReferences) && m.ownerReferences.length > 0) {
+      /** @type {KubeObject} */ (metadata).ownerReferences = m.ownerReferences.map((/** @type {KubeObject} */ o) => ({ kind: o.kind, name: o.name }));
+    }
     return cm;
   }
   if (resource === 'services') {
@@ -375,12 +383,19 @@ class Cache {
    * @param {string} [name]
    */
   state(resource, namespace, name) {
-    const informers = this.informers.filter((i) => i.scope.resource === resource && i.scope.namespace === namespace
-      && (name === undefined || i.scope.name === undefined || i.scope.name === name));
-    return {
-      synced: informers.length > 0 && informers.every((i) => i.synced),
-      stale: informers.some((i) => i.failing),
-    };
+    // On every read: no allocation (the answers are shared constants).
+    let found = false;
+    let synced = true;
+    let stale = false;
+    for (const i of this.informers) {
+      const s = i.scope;
+      if (s.resource !== resource || s.namespace !== namespace || (name !== undefined && s.name !== undefined && s.name !== name)) continue;
+      found = true;
+      if (!i.synced) synced = false;
+      if (i.failing) stale = true;
+    }
+    if (!found || !synced) return stale ? LOADING_STALE : LOADING;
+    return stale ? SYNCED_STALE : SYNCED;
   }
 
   /**

@@ -35,9 +35,19 @@ const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
  *   catchUpTimeoutMs: number,
  *   metricsPort: number | undefined,
  *   metricsAuth: 'none' | 'token',
+ *   writableLabel: { key: string, value: string },
+ *   writeScope: WriteScope,
+ *   auditLog: AuditLog,
  * }} Config
  * @typedef {'off' | 'errors' | 'all'} AccessLog
+ * @typedef {'labeled' | 'any'} WriteScope
+ *   labeled: only ConfigMaps carrying writableLabel (or named in KV_CONFIGMAP_NAMES) are written;
+ *   any: every ConfigMap served. Either way some are never written (kv.js writeRefusal).
+ * @typedef {'stdout' | 'stderr' | 'off'} AuditLog
  */
+
+/** The label that opts a ConfigMap in to writes through the proxy, unless KV_WRITABLE_LABEL says another. */
+const DEFAULT_WRITABLE_LABEL = 'kv-proxy.cdk8s-patterns.io/writable=true';
 
 
 class ConfigError extends Error {
@@ -213,6 +223,18 @@ function loadConfig(env) {
     }
   }
 
+  // The label that opts a ConfigMap in to writes: one "<key>=<value>".
+  let writableLabel = { key: 'kv-proxy.cdk8s-patterns.io/writable', value: 'true' };
+  const writableText = text(env, 'KV_WRITABLE_LABEL') || DEFAULT_WRITABLE_LABEL;
+  try {
+    const parsed = parseLabelSelector(writableText);
+    const [r, more] = parsed.requirements;
+    if (!r || more || r.op !== 'eq' || r.values[0] === '') throw new Error('it must be exactly one "<key>=<value>" with a non-empty value');
+    writableLabel = { key: r.key, value: r.values[0] };
+  } catch (err) {
+    problems.push(`KV_WRITABLE_LABEL must be one label "<key>=<value>", e.g. "${DEFAULT_WRITABLE_LABEL}", got "${writableText}": ${/** @type {Error} */ (err).message}`);
+  }
+
   const metricsPort = integer(env, 'KV_METRICS_PORT', 0, 0, 65535, problems);
   if (metricsPort !== 0 && metricsPort === port) problems.push(`KV_METRICS_PORT must differ from PORT, got ${metricsPort} for both`);
 
@@ -235,9 +257,12 @@ function loadConfig(env) {
     catchUpTimeoutMs: integer(env, 'KV_CATCH_UP_TIMEOUT_SECONDS', 5, 0, 60, problems) * 1000,
     metricsPort: metricsPort === 0 ? undefined : metricsPort,
     metricsAuth: /** @type {'none' | 'token'} */ (oneOf(env, 'KV_METRICS_AUTH', ['none', 'token'], problems)),
+    writableLabel,
+    writeScope: /** @type {WriteScope} */ (oneOf(env, 'KV_WRITE_SCOPE', ['labeled', 'any'], problems)),
+    auditLog: /** @type {AuditLog} */ (oneOf(env, 'KV_AUDIT_LOG', ['stdout', 'stderr', 'off'], problems)),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
 
-module.exports = { loadConfig, ConfigError, SERVICE_ACCOUNT_DIR };
+module.exports = { loadConfig, ConfigError, SERVICE_ACCOUNT_DIR, DEFAULT_WRITABLE_LABEL };

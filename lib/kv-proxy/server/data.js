@@ -118,6 +118,21 @@ class ConfigMapData {
     return JSON.parse(this.body.toString('utf8', start - 1, start + length + 1));
   }
 
+  /**
+   * A key's value as UTF-8 bytes, as a single-key read sends it: a view into
+   * the body (no copy) unless the value has JSON escapes. undefined when absent.
+   * @param {string} key
+   * @returns {Buffer | undefined}
+   */
+  valueBuffer(key) {
+    const i = this.find(key);
+    if (i < 0) return undefined;
+    const start = this.slots[2 * i];
+    const slot = this.slots[2 * i + 1];
+    if ((slot & ESCAPED) === 0) return this.body.subarray(start, start + slot);
+    return Buffer.from(/** @type {string} */ (this.get(key)), 'utf8');
+  }
+
   /** Keys, sorted (the API server's order). */
   keys() {
     return [...this.sortedKeys];

@@ -17,14 +17,44 @@
  * one patch per round instead of one each, which keeps writes within the
  * upstream timeout when many clients write at once. A lone writer is sent at
  * once. Every writer still gets the stored ConfigMap, and its own deadline.
+ *
+ * Where writes may go (writeRefusal, checked here so every surface that
+ * writes through KvWriter inherits it): never to the proxy's own source
+ * (KV_SELF_CONFIGMAPS), to ConfigMaps the cluster publishes into every
+ * namespace (kube-root-ca.crt and its kin), to ConfigMaps a controller owns
+ * (ownerReferences) or to immutable ones; and, with KV_WRITE_SCOPE=labeled
+ * (the default), only to ConfigMaps carrying KV_WRITABLE_LABEL or named in
+ * KV_CONFIGMAP_NAMES. ConfigMaps the proxy creates carry that label. Every
+ * patch pins the resourceVersion whose metadata was checked, so a ConfigMap
+ * that changed meanwhile (a label removed, an owner added) is looked at again
+ * (409 from the API server, then a GET) before it is written.
  */
 const { HttpError } = require('./httputil.js');
 const { UpstreamError, statusMessage } = require('./kube.js');
 const { MAX_CONFIGMAP_BYTES } = require('./validate.js');
 const { ConfigMapData, EMPTY } = require('./data.js');
 
+/**
+ * A resourceVersion as an integer, or -1n when it is not one.
+ * @param {string} rv
+ */
+function rvNumber(rv) {
+  return /^\d{1,20}$/.test(rv) ? BigInt(rv) : -1n;
+}
+
 const MERGE_PATCH = 'application/merge-patch+json';
 const MAX_ATTEMPTS = 5;
+
+/**
+ * ConfigMaps the cluster (or a platform component) publishes into every
+ * namespace: the CA bundles pods trust. Never written nor created, whatever
+ * the configuration.
+ */
+const CLUSTER_CONFIGMAPS = new Map([
+  ['kube-root-ca.crt', "the cluster's CA bundle, published by kube-controller-manager; every pod in the namespace trusts it for the API server"],
+  ['openshift-service-ca.crt', "OpenShift's service CA bundle, published into every namespace"],
+  ['istio-ca-root-cert', "Istio's root CA, published into every namespace by istiod"],
+]);
 
 /**
  * @typedef {Record<string, any>} KubeObject
@@ -56,7 +86,47 @@ function upstreamHttpError(err) {
  * @param {string} name
  */
 function immutable(namespace, name) {
-  return new HttpError(409, `configmap "${namespace}/${name}" is immutable: its keys cannot change; create a new ConfigMap instead`);
+  return new HttpError(403, `configmap "${namespace}/${name}" is immutable: its keys cannot change; create a new ConfigMap instead`);
+}
+
+/**
+ * Why the proxy must not write (nor create) this ConfigMap, or null when it
+ * may. Every write goes through KvWriter, which checks this against the
+ * ConfigMap as the cache or the API server holds it, and pins that version;
+ * other surfaces call it too, to refuse before reading a body. The answer
+ * for a refusal is 403 with this reason.
+ * @param {Pick<import('./config.js').Config, 'selfConfigMaps' | 'configMapNames' | 'writableLabel' | 'writeScope'>} config
+ * @param {string} namespace
+ * @param {string} name
+ * @param {KubeObject | undefined} cm the ConfigMap as it exists (trimmed by the cache or as the
+ *   API server sent it); undefined when it does not exist (a create)
+ * @returns {string | null}
+ */
+function writeRefusal(config, namespace, name, cm) {
+  const ref = `${namespace}/${name}`;
+  for (const self of config.selfConfigMaps || []) {
+    if (self.endsWith('*') ? ref.startsWith(self.slice(0, -1)) : ref === self) {
+      return `configmap "${ref}" holds this proxy's own code and cannot be written through it`;
+    }
+  }
+  const published = CLUSTER_CONFIGMAPS.get(name);
+  if (published !== undefined) return `configmap "${ref}" is ${published}: it is never written through this proxy`;
+  if (!cm) return null;
+  if (cm.immutable === true) return `configmap "${ref}" is immutable: its keys cannot change; create a new ConfigMap instead`;
+  const meta = cm.metadata || {};
+  const owners = Array.isArray(meta.ownerReferences) ? meta.ownerReferences : [];
+  if (owners.length > 0) {
+    const owner = owners[0] || {};
+    return `configmap "${ref}" is owned by ${owner.kind || 'another object'} "${owner.name || '?'}" (ownerReferences): its controller manages it, so it is never written through this proxy`;
+  }
+  if ((config.writeScope || 'labeled') === 'labeled' && !(config.configMapNames && config.configMapNames.includes(name))) {
+    const { key, value } = config.writableLabel;
+    const labels = meta.labels || {};
+    if (!Object.hasOwn(labels, key) || labels[key] !== value) {
+      return `configmap "${ref}" is not opted in to writes through this proxy: it needs the label ${key}=${value}`;
+    }
+  }
+  return null;
 }
 
 class KvWriter {
@@ -75,6 +145,20 @@ class KvWriter {
      * @private @type {Map<string, { running: boolean, next: Member[] }>}
      */
     this.queues = new Map();
+  }
+
+  /**
+   * writeRefusal against the ConfigMap as this replica's cache holds it, as
+   * an HttpError 403 (undefined when the write may go ahead). KvWriter checks
+   * again against the version it patches; this lets a handler refuse before
+   * it reads a body.
+   * @param {string} namespace
+   * @param {string} name
+   * @returns {HttpError | undefined}
+   */
+  refusal(namespace, name) {
+    const reason = writeRefusal(this.config, namespace, name, this.cache.get('configmaps', namespace, name));
+    return reason === null ? undefined : new HttpError(403, reason);
   }
 
   /**
@@ -178,6 +262,10 @@ class KvWriter {
   }
 
   /**
+   * One write: check the ConfigMap as it exists (writeRefusal, the label
+   * selector, the size), then patch exactly the version checked, or create
+   * it. A conflict (someone changed or created it meanwhile) is looked up
+   * again with a GET and checked again.
    * @private
    * @param {string} namespace
    * @param {string} name
@@ -187,82 +275,84 @@ class KvWriter {
    * @returns {Promise<KubeObject>}
    */
   async mergeOnce(namespace, name, changes, options, deadline) {
-    const cached = this.cache.get('configmaps', namespace, name);
-    this.checkSize(cached ? cached.data : EMPTY, changes);
-    const selector = this.config.labelSelector;
-    // A ConfigMap the cache does not hold may exist outside KV_LABEL_SELECTOR:
-    // with a selector, look before patching so we never touch one.
-    const verify = !cached && selector !== undefined;
-    /** @type {'patch' | 'create'} */
-    let mode = cached || options.ifMatch !== undefined || !options.create ? 'patch' : 'create';
-
+    const ifMatch = options.ifMatch;
+    /** @type {KubeObject | undefined} the ConfigMap as we believe it is */
+    let current = this.cache.get('configmaps', namespace, name);
+    // A ConfigMap the cache does not hold may exist nonetheless: outside
+    // KV_LABEL_SELECTOR, or just created. Look before anything but a create
+    // (a create cannot overwrite; its 409 makes us look).
+    let looked = false;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      let expectedRv = options.ifMatch !== undefined && options.ifMatch !== '*' ? options.ifMatch : undefined;
-      if (mode === 'patch' && verify) {
-        const current = await this.fetchVisible(namespace, name, deadline);
-        if (!current) {
-          if (options.ifMatch !== undefined) throw this.preconditionFailed(namespace, name, true);
-          if (!options.create) throw this.notFound(namespace, name);
-          mode = 'create';
-        } else {
-          this.checkSize(new ConfigMapData(current.data || {}), changes);
-          // Pin the version we checked the labels of.
-          if (expectedRv === undefined) expectedRv = current.metadata.resourceVersion;
-          else if (expectedRv !== current.metadata.resourceVersion) throw this.preconditionFailed(namespace, name, false);
-        }
+      if (!current && !looked && (this.config.labelSelector !== undefined || ifMatch !== undefined || !options.create)) {
+        current = await this.fetch(namespace, name, deadline);
+        looked = true;
       }
+      const reason = writeRefusal(this.config, namespace, name, current);
+      if (reason !== null) throw new HttpError(403, reason);
 
-      if (mode === 'patch') {
-        /** @type {Record<string, unknown>} */
-        const patch = { data: changes };
-        if (expectedRv !== undefined) patch.metadata = { resourceVersion: expectedRv };
-        const r = await this.kube.request('PATCH', `/api/v1/namespaces/${namespace}/configmaps/${name}`, {
-          verb: 'patch', resource: 'configmaps', body: patch, contentType: MERGE_PATCH, deadline,
+      if (!current) {
+        if (ifMatch !== undefined) throw this.preconditionFailed(namespace, name, true);
+        if (!options.create) throw this.notFound(namespace, name);
+        this.checkSize(EMPTY, changes);
+        const r = await this.kube.request('POST', `/api/v1/namespaces/${namespace}/configmaps`, {
+          verb: 'create', resource: 'configmaps', body: this.newConfigMap(namespace, name, changes), deadline,
         });
-        if (r.status === 200) return this.stored(r.body);
-        if (r.status === 404) {
-          if (options.ifMatch !== undefined) throw this.preconditionFailed(namespace, name, true);
-          if (!options.create) throw this.notFound(namespace, name);
-          mode = 'create';
-          continue;
-        }
-        if (r.status === 409) {
-          if (options.ifMatch !== undefined) throw this.preconditionFailed(namespace, name, false);
-          if (verify) continue; // changed since we looked: look again
-        }
-        throw this.unexpected('patch', r, namespace, name);
-      }
-
-      const r = await this.kube.request('POST', `/api/v1/namespaces/${namespace}/configmaps`, {
-        verb: 'create', resource: 'configmaps', body: this.newConfigMap(namespace, name, changes), deadline,
-      });
-      if (r.status === 201 || r.status === 200) return this.stored(r.body);
-      if (r.status === 409) {
-        mode = 'patch'; // someone else created it first: merge into theirs
+        if (r.status === 201 || r.status === 200) return this.stored(r.body);
+        if (r.status !== 409) throw this.unexpected('create', r, namespace, name);
+        // someone else created it first: look at theirs before merging into it
+        current = await this.fetch(namespace, name, deadline);
+        looked = true;
         continue;
       }
-      throw this.unexpected('create', r, namespace, name);
+
+      const selector = this.config.labelSelector;
+      if (selector && !selector.matches(current.metadata && current.metadata.labels)) {
+        throw new HttpError(403, `configmap "${namespace}/${name}" does not match KV_LABEL_SELECTOR and cannot be written through this proxy`);
+      }
+      this.checkSize(current.data instanceof ConfigMapData ? current.data : new ConfigMapData(current.data || {}), changes);
+      const checkedRv = String(current.metadata.resourceVersion);
+      const pinned = ifMatch !== undefined && ifMatch !== '*' ? ifMatch : checkedRv;
+      // A client's If-Match older than the version checked cannot succeed (the API server
+      // answers 409: 412). A newer one is a version not checked yet: look at it first.
+      if (pinned !== checkedRv && !(rvNumber(pinned) >= 0n && rvNumber(pinned) < rvNumber(checkedRv))) {
+        if (looked) throw this.preconditionFailed(namespace, name, false);
+        current = await this.fetch(namespace, name, deadline);
+        looked = true;
+        continue;
+      }
+      // Pin the version whose metadata was checked: the API server refuses (409) if it changed since.
+      const r = await this.kube.request('PATCH', `/api/v1/namespaces/${namespace}/configmaps/${name}`, {
+        verb: 'patch', resource: 'configmaps', body: { metadata: { resourceVersion: pinned }, data: changes }, contentType: MERGE_PATCH, deadline,
+      });
+      if (r.status === 200) return this.stored(r.body);
+      if (r.status === 404) {
+        current = undefined;
+        looked = true;
+        continue;
+      }
+      if (r.status === 409) {
+        if (ifMatch !== undefined && ifMatch !== '*') throw this.preconditionFailed(namespace, name, false);
+        current = await this.fetch(namespace, name, deadline);
+        looked = true;
+        continue;
+      }
+      throw this.unexpected('patch', r, namespace, name);
     }
     throw new HttpError(503, 'too many concurrent changes to this configmap, try again', { 'Retry-After': '1' });
   }
 
   /**
-   * The ConfigMap if it exists and is visible through KV_LABEL_SELECTOR.
+   * The ConfigMap as the API server holds it now, or undefined.
    * @private
    * @param {string} namespace
    * @param {string} name
    * @param {number} deadline
    * @returns {Promise<KubeObject | undefined>}
    */
-  async fetchVisible(namespace, name, deadline) {
+  async fetch(namespace, name, deadline) {
     const r = await this.kube.request('GET', `/api/v1/namespaces/${namespace}/configmaps/${name}`, { verb: 'get', resource: 'configmaps', deadline });
     if (r.status === 404) return undefined;
-    if (r.status !== 200) throw this.unexpected('get', r, namespace, name);
-    const selector = /** @type {import('./selector.js').LabelSelector} */ (this.config.labelSelector);
-    if (!selector.matches(r.body.metadata && r.body.metadata.labels)) {
-      throw new HttpError(403, `configmap "${namespace}/${name}" does not match KV_LABEL_SELECTOR and cannot be written through this proxy`);
-    }
-    if (r.body.immutable === true) throw immutable(namespace, name);
+    if (r.status !== 200 || !r.body || !r.body.metadata) throw this.unexpected('get', r, namespace, name);
     return r.body;
   }
 
@@ -278,16 +368,16 @@ class KvWriter {
       throw new HttpError(404, `configmap "${namespace}/${name}" does not exist: with KV_CONFIGMAP_NAMES this proxy does not create ConfigMaps; create it first`);
     }
     const data = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== null));
-    /** @type {Record<string, unknown>} */
-    const metadata = { name, namespace };
+    /** @type {Record<string, string>} the opt-in label, so the proxy may write it again */
+    const labels = { [this.config.writableLabel.key]: this.config.writableLabel.value };
     const selector = this.config.labelSelector;
     if (selector) {
-      const labels = selector.labelsForCreate();
+      Object.assign(labels, selector.labelsForCreate());
       if (!selector.matches(labels)) {
         throw new HttpError(403, `configmap "${namespace}/${name}" does not exist and cannot be created: KV_LABEL_SELECTOR "${selector.text}" does not say which labels it needs`);
       }
-      metadata.labels = labels;
     }
+    const metadata = { name, namespace, labels };
     return { apiVersion: 'v1', kind: 'ConfigMap', metadata, data };
   }
 
@@ -359,4 +449,4 @@ class KvWriter {
   }
 }
 
-module.exports = { KvWriter, upstreamHttpError };
+module.exports = { KvWriter, upstreamHttpError, writeRefusal, CLUSTER_CONFIGMAPS };

@@ -68,6 +68,15 @@ class Counter extends Metric {
   get(labels = {}) {
     return this.entry(labels).value;
   }
+
+  /**
+   * The series of these labels, to count into without looking it up again
+   * (`series.value += 1`): for the per-request hot path.
+   * @param {Record<string, string | number>} labels
+   */
+  seriesFor(labels) {
+    return this.entry(labels);
+  }
 }
 
 class Gauge extends Metric {
@@ -121,6 +130,14 @@ class Histogram extends Metric {
 
   /** @param {Record<string, string | number>} labels @param {number} value */
   observe(labels, value) {
+    this.observeSeries(this.seriesFor(labels), value);
+  }
+
+  /**
+   * The series of these labels, for observeSeries (the per-request hot path).
+   * @param {Record<string, string | number>} labels
+   */
+  seriesFor(labels) {
     const values = this.valuesOf(labels);
     const key = values.join('\u0000');
     let h = this.hist.get(key);
@@ -128,7 +145,16 @@ class Histogram extends Metric {
       h = { values, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
       this.hist.set(key, h);
     }
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) h.counts[i] += 1;
+    return h;
+  }
+
+  /**
+   * @param {{ counts: number[], sum: number, count: number }} h a series from seriesFor()
+   * @param {number} value
+   */
+  observeSeries(h, value) {
+    const buckets = this.buckets;
+    for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]) h.counts[i] += 1;
     h.sum += value;
     h.count += 1;
   }

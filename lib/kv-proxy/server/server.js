@@ -19,6 +19,7 @@ const { KubeClient } = require('./kube.js');
 const { Cache, Informer, scopesFor } = require('./cache.js');
 const { KvWriter } = require('./kv.js');
 const { createApp } = require('./app.js');
+const { createAudit } = require('./audit.js');
 
 /** @param {string} message */
 function refuseToStart(message) {
@@ -51,7 +52,8 @@ function main() {
   for (const scope of scopesFor(config)) cache.add(new Informer(scope, kube, cache, log, metrics));
   const writer = new KvWriter(config, kube, cache);
   const lifecycle = { shuttingDown: false };
-  const handle = createApp({ config, cache, writer, tokens, metrics, log, lifecycle });
+  const audit = createAudit(config.auditLog);
+  const handle = createApp({ config, cache, writer, tokens, metrics, log, audit, lifecycle });
 
   const server = http.createServer({
     requestTimeout: 30_000, // to receive a whole request; blocking reads wait after that
@@ -110,6 +112,9 @@ function main() {
       upstreamTimeoutSeconds: config.upstreamTimeoutMs / 1000,
       metricsPort: config.metricsPort,
       metricsAuth: config.metricsAuth,
+      writableLabel: `${config.writableLabel.key}=${config.writableLabel.value}`,
+      writeScope: config.writeScope,
+      auditLog: config.auditLog,
     });
     tokens.start();
     cache.start();
