@@ -18,6 +18,9 @@ const LABEL = 'kv-proxy.example.com/expose';
 
 afterAll(() => agent.destroy());
 
+/** The label that opts a ConfigMap in to writes (KV_WRITABLE_LABEL's default); the proxy puts it on what it creates. */
+const WRITABLE = 'kv-proxy.cdk8s-patterns.io/writable';
+
 describe('kv-proxy with KV_LABEL_SELECTOR on a real kube-apiserver', () => {
   const cluster = useKubeCluster();
   let dir = '';
@@ -46,7 +49,8 @@ describe('kv-proxy with KV_LABEL_SELECTOR on a real kube-apiserver', () => {
     await c.kubectlOk(['create', 'namespace', NS]);
     // GIVEN ConfigMaps with and without the label, made by another client
     await c.kubectlOk(['apply', '-f', '-'], configMap('exposed', { a: '1' }, { [LABEL]: 'true' }));
-    await c.kubectlOk(['apply', '-f', '-'], configMap('hidden', { b: '2' }));
+    // (hidden is opted in to writes, so only the selector can refuse a write to it)
+    await c.kubectlOk(['apply', '-f', '-'], configMap('hidden', { b: '2' }, { [WRITABLE]: 'true' }));
     await c.kubectlOk(['apply', '-f', '-'], configMap('web', { t: 'web' }, { tier: 'web' }));
     await c.kubectlOk(['apply', '-f', '-'], configMap('db', { t: 'db' }, { tier: 'db' }));
     await c.kubectlOk(['apply', '-f', '-'], configMap('legacy-web', { t: 'legacy' }, { tier: 'web', legacy: 'yes' }));
@@ -89,7 +93,7 @@ describe('kv-proxy with KV_LABEL_SELECTOR on a real kube-apiserver', () => {
     const p = await proxy(`${LABEL}=true`);
     const res = await post(`${p.url}/kv/${NS}/fresh`, { c: '3' });
     expect(res.status).toBe(200);
-    expect((await live('fresh')).metadata.labels).toEqual({ [LABEL]: 'true' });
+    expect((await live('fresh')).metadata.labels).toEqual({ [LABEL]: 'true', [WRITABLE]: 'true' });
     expect((await get(`${p.url}/kv/${NS}/fresh`)).json).toEqual({ c: '3' });
   });
 
