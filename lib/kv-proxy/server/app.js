@@ -15,6 +15,7 @@
  *   PUT    /kv/<ns>/<cm>/<key>           set one value from the raw body, whatever its Content-Type
  *   DELETE /kv/<ns>/<cm>/<key>           remove one key
  *   GET    /discover/<ns>                Services with clusterIP, ports and ready endpoints
+ *   *      /v1/...                       Consul's KV, txn, catalog and health API (consul.js; KV_CONSUL_API)
  *
  * Every /kv and /discover request needs `Authorization: Bearer <token>`.
  *
@@ -32,6 +33,7 @@
 const { HttpError, sendJson, sendText, sendError, send, readBody } = require('./httputil.js');
 const { bearerToken } = require('./auth.js');
 const { discover } = require('./discovery.js');
+const { createConsul } = require('./consul.js');
 const { errorFields } = require('./log.js');
 const v = require('./validate.js');
 
@@ -484,6 +486,10 @@ function createApp(deps) {
     return send(res, 200, metrics.registry.render(), 'text/plain; version=0.0.4; charset=utf-8');
   }
 
+  // Consul's API answers with the same guards and writer as the routes above.
+  const consul = config.consulApi === false ? undefined
+    : createConsul(deps, { checkNamespace, checkConfigMap, checkKey, checkWritable, requireSynced });
+
   /**
    * @param {Req} req
    * @param {Res} res
@@ -512,6 +518,8 @@ function createApp(deps) {
       ctx.route = '/metrics';
       return serveMetrics(req, res, method);
     }
+
+    if (consul && (rawPath === '/v1' || rawPath.startsWith('/v1/'))) return consul.route(req, res, ctx, method, rawPath, query);
 
     const isKv = rawPath === '/kv' || rawPath.startsWith('/kv/');
     const isDiscover = rawPath === '/discover' || rawPath.startsWith('/discover/');

@@ -30,9 +30,10 @@ const MAX_ATTEMPTS = 5;
  * @typedef {Record<string, any>} KubeObject
  * @typedef {Record<string, string | null>} Changes  null removes the key
  * @typedef {{ changes: Changes, resolve: (obj: KubeObject) => void, reject: (err: unknown) => void, expired?: boolean }} Member
- * @typedef {{ ifMatch?: string, create: boolean }} WriteOptions
+ * @typedef {{ ifMatch?: string, create: boolean, exclusive?: boolean }} WriteOptions
  *   ifMatch: undefined, '*' (must exist) or a resourceVersion;
- *   create: whether a missing ConfigMap may be created
+ *   create: whether a missing ConfigMap may be created;
+ *   exclusive: create only (412 when it exists by then), for compare-and-set on a new ConfigMap
  */
 
 /**
@@ -87,7 +88,7 @@ class KvWriter {
    */
   async merge(namespace, name, changes, options) {
     const timeoutMs = this.config.upstreamTimeoutMs || 3000;
-    if (options.ifMatch !== undefined || !options.create) return this.mergeAlone(namespace, name, changes, options, Date.now() + timeoutMs);
+    if (options.ifMatch !== undefined || !options.create || options.exclusive) return this.mergeAlone(namespace, name, changes, options, Date.now() + timeoutMs);
     // Coalesced with other plain merges; this writer's own bound still holds.
     this.checkSize(this.cache.get('configmaps', namespace, name)?.data ?? EMPTY, changes);
     /** @type {NodeJS.Timeout | undefined} */
@@ -194,7 +195,7 @@ class KvWriter {
     // with a selector, look before patching so we never touch one.
     const verify = !cached && selector !== undefined;
     /** @type {'patch' | 'create'} */
-    let mode = cached || options.ifMatch !== undefined || !options.create ? 'patch' : 'create';
+    let mode = options.exclusive ? 'create' : cached || options.ifMatch !== undefined || !options.create ? 'patch' : 'create';
 
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       let expectedRv = options.ifMatch !== undefined && options.ifMatch !== '*' ? options.ifMatch : undefined;
@@ -238,6 +239,7 @@ class KvWriter {
       });
       if (r.status === 201 || r.status === 200) return this.stored(r.body);
       if (r.status === 409) {
+        if (options.exclusive) throw this.preconditionFailed(namespace, name, false);
         mode = 'patch'; // someone else created it first: merge into theirs
         continue;
       }
