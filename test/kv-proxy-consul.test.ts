@@ -77,7 +77,7 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
     const r = await consulPut('kv/default/proxy-server-abc/server.js', 'evil');
     expect(r.status).toBe(403);
     expect(r.text).toMatch(/^Permission denied: configmap "default\/proxy-server-abc" holds this proxy's own code/);
-    expect(f.api.getObject('configmaps', 'default', 'proxy-server-abc').data).toEqual({ 'server.js': 'code' });
+    expect(f.api.getObject('configmaps', 'default', 'proxy-server-abc')!.data).toEqual({ 'server.js': 'code' });
     const del = await call('DELETE', v1('kv/default/proxy-server-abc/server.js'), { headers: { 'X-Consul-Token': WRITE_TOKEN } });
     expect(del.status).toBe(403);
   });
@@ -85,11 +85,11 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
   test('PUT stores the raw body and answers true; non-zero ?flags is 400 and stores nothing', async () => {
     const r = await consulPut('kv/default/flags/k', 'v1');
     expect([r.status, r.text]).toEqual([200, 'true']);
-    expect(f.api.getObject('configmaps', 'default', 'flags').data).toEqual({ k: 'v1' });
+    expect(f.api.getObject('configmaps', 'default', 'flags')!.data).toEqual({ k: 'v1' });
     const flagged = await consulPut('kv/default/flags/k?flags=42', 'v2');
     expect(flagged.status).toBe(400);
     expect(flagged.text).toMatch(/Flags 42 not supported/);
-    expect(f.api.getObject('configmaps', 'default', 'flags').data).toEqual({ k: 'v1' });
+    expect(f.api.getObject('configmaps', 'default', 'flags')!.data).toEqual({ k: 'v1' });
   });
 
   test('?cas=<ModifyIndex> writes once; the stale index answers false; cas=0 only creates', async () => {
@@ -98,7 +98,7 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
     const index = (await consulGet('kv/default/cas/k')).json[0].ModifyIndex;
     expect((await consulPut(`kv/default/cas/k?cas=${index}`, 'c')).text).toBe('true');
     expect((await consulPut(`kv/default/cas/k?cas=${index}`, 'd')).text).toBe('false');
-    expect(f.api.getObject('configmaps', 'default', 'cas').data).toEqual({ k: 'c' });
+    expect(f.api.getObject('configmaps', 'default', 'cas')!.data).toEqual({ k: 'c' });
   });
 
   test('DELETE answers true (also for a missing key); ?cas deletes only at that index; ?recurse across ConfigMaps is 422', async () => {
@@ -108,7 +108,7 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
     expect((await call('DELETE', v1('kv/default/del/a?cas=1'), h)).text).toBe('false');
     expect((await call('DELETE', v1('kv/default/del/a'), h)).text).toBe('true');
     expect((await call('DELETE', v1('kv/default/del/a'), h)).text).toBe('true');
-    expect(f.api.getObject('configmaps', 'default', 'del').data).toEqual({ b: '2' });
+    expect(f.api.getObject('configmaps', 'default', 'del')!.data).toEqual({ b: '2' });
     const wide = await call('DELETE', v1('kv/default/?recurse'), h);
     expect(wide.status).toBe(422);
     expect(wide.text).toMatch(/spans \d+ ConfigMaps/);
@@ -158,7 +158,7 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
     ]);
     expect(failed.status).toBe(409);
     expect(failed.json).toEqual({ Results: null, Errors: [{ OpIndex: 1, What: expect.stringMatching(/index is stale/) }] });
-    expect(f.api.getObject('configmaps', 'default', 'txn').data).toEqual({ v: '1', a: 'alpha' });
+    expect(f.api.getObject('configmaps', 'default', 'txn')!.data).toEqual({ v: '1', a: 'alpha' });
     const spanning = await txn([{ KV: { Verb: 'set', Key: 'default/txn/x', Value: '' } }, { KV: { Verb: 'set', Key: 'default/txn2/x', Value: '' } }]);
     expect(spanning.status).toBe(422);
     expect(spanning.text).toMatch(/Transaction spans ConfigMaps/);
