@@ -551,6 +551,8 @@ function createConsul(deps, guards) {
    * @param {URLSearchParams} query
    */
   async function txn(req, res, query) {
+    // any valid token before the body is read; a write token once the operations say they write
+    authenticate(req, query, false);
     let body;
     try {
       body = await readBodyConsul(req, res);
@@ -620,7 +622,7 @@ function createConsul(deps, guards) {
       if (mutating.has(verb)) writes = true;
       parsed.push({ verb, key, k, value, index });
     }
-    authenticate(req, query, writes);
+    if (writes) authenticate(req, query, true);
     const { ns, name } = /** @type {{ ns: string, name: string }} */ (target);
     synced(ns, name);
     if (writes) guard(() => guards.checkWritable(ns, name));
@@ -896,11 +898,13 @@ function createConsul(deps, guards) {
    * @param {URLSearchParams} query
    */
   async function dispatch(req, res, ctx, method, rawPath, query) {
-    let path;
-    try {
-      path = decodeURIComponent(rawPath);
-    } catch {
-      throw consulError(400, 'Invalid path: bad percent-encoding');
+    let path = rawPath;
+    if (rawPath.includes('%')) {
+      try {
+        path = decodeURIComponent(rawPath);
+      } catch {
+        throw consulError(400, 'Invalid path: bad percent-encoding');
+      }
     }
     if (path.includes('\0') || path.includes('\\')) throw consulError(400, 'Invalid path');
 
