@@ -51,6 +51,15 @@ func key(t *testing.T, cm, k string) string { return env(t, "KV_NAMESPACE") + "/
 
 func kubectl(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
+	out, err := tryKubectl(t, stdin, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tryKubectl is kubectl for goroutines other than the test's own (which must not call t.Fatal).
+func tryKubectl(t *testing.T, stdin string, args ...string) (string, error) {
 	cmd := exec.Command(env(t, "KUBECTL"), append([]string{"--kubeconfig", env(t, "KUBECONFIG"), "-n", env(t, "KV_NAMESPACE")}, args...)...)
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
@@ -58,9 +67,9 @@ func kubectl(t *testing.T, stdin string, args ...string) string {
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("kubectl %v: %v\n%s", args, err, errOut.String())
+		return "", fmt.Errorf("kubectl %v: %v\n%s", args, err, errOut.String())
 	}
-	return out.String()
+	return out.String(), nil
 }
 
 func TestPutGetListKeysDelete(t *testing.T) {
@@ -337,7 +346,9 @@ func TestCatalogAndHealthForAServiceWhoseEndpointBecomesReady(t *testing.T) {
 	// the endpoint becomes ready while a blocking health query waits
 	go func() {
 		time.Sleep(1500 * time.Millisecond)
-		kubectl(t, sliceYAML(true), "apply", "-f", "-")
+		if _, err := tryKubectl(t, sliceYAML(true), "apply", "-f", "-"); err != nil {
+			t.Error(err)
+		}
 	}()
 	index := meta.LastIndex
 	waitUntil := time.Now().Add(40 * time.Second)
