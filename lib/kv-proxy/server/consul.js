@@ -18,11 +18,11 @@
  * A Consul key is `<namespace>/<configmap>/<key>`. Indexes: ModifyIndex and
  * CreateIndex of a key are its ConfigMap's resourceVersion (so ?cas=<index> is
  * the API server's own resourceVersion precondition, one PATCH); X-Consul-Index
- * is how far this replica's watches have delivered every change of the
- * collections a read covers (informer progress: list resourceVersion, events,
- * bookmarks), which only grows, across relists too. A blocking read
- * (?index=N&wait=) returns when an object it covers changed after N and the
- * watch has delivered it, or when wait passes.
+ * is the newest resourceVersion this replica's watches of the collections a
+ * read covers have delivered (list, events, bookmarks), or of an object it
+ * answers if newer: it only grows, across relists too. A blocking read
+ * (?index=N&wait=) returns when an object it covers is newer than N, or one of
+ * its kind was deleted from its namespace after N, or when wait passes.
  *
  * Writes go through the same guards (checkWritable) and the same KvWriter as
  * the native PUT and DELETE. Errors are text/plain with Consul's status codes
@@ -164,33 +164,49 @@ function createConsul(deps, guards) {
   // ------------------------------------------------------------ indexes ---
 
   /**
-   * How far the watches covering these objects have delivered every change:
-   * the least progress among them. Grows only (a relist starts at a newer resourceVersion).
+   * The newest resourceVersion the watches covering these objects have
+   * delivered (list, events, bookmarks): each has applied every change up to
+   * its own. Grows only (a relist starts at a newer resourceVersion).
    * @param {string} resource
    * @param {string[]} namespaces
    * @param {string} [name]
    */
   function progressOf(resource, namespaces, name) {
-    let least;
+    let newest = 0n;
     for (const i of cache.informers) {
       if (i.scope.resource !== resource || !namespaces.includes(i.scope.namespace)) continue;
       if (name !== undefined && i.scope.name !== undefined && i.scope.name !== name) continue;
-      if (least === undefined || i.progress < least) least = i.progress;
+      if (i.progress > newest) newest = i.progress;
     }
-    return least === undefined ? 0n : least;
+    return newest;
   }
 
   /**
-   * Blocking read: with ?index=N, wait until changed(N) holds and the watches
-   * have delivered past N (progress() > N), up to ?wait (default 5m, at most
-   * KV_MAX_WAIT_SECONDS). Without ?index, or with index=0, answers at once.
+   * X-Consul-Index of an answer: the newest of the watches' progress and of
+   * the objects answered (a write the proxy made is served before its watch
+   * event arrives, and its resourceVersion may be ahead of the watch).
+   * @param {bigint} progress
+   * @param {KubeObject[]} objects
+   */
+  function indexOf(progress, objects) {
+    let index = progress;
+    for (const o of objects) {
+      const rv = rvNumber(String(o.metadata.resourceVersion));
+      if (rv > index) index = rv;
+    }
+    return index;
+  }
+
+  /**
+   * Blocking read: with ?index=N, wait until changed(N) holds, up to ?wait
+   * (default 5m, at most KV_MAX_WAIT_SECONDS). Without ?index, or with
+   * index=0, answers at once.
    * @param {Res} res
    * @param {URLSearchParams} query
-   * @param {() => bigint} progress
    * @param {(n: bigint) => boolean} changed
    * @returns {Promise<boolean>} false if the client went away
    */
-  async function block(res, query, progress, changed) {
+  async function block(res, query, changed) {
     const text = query.get('index');
     if (text === null || text === '') return true;
     if (!UINT.test(text)) throw consulError(400, `Invalid index ${shown(text)}: use the X-Consul-Index of a previous answer`);
@@ -200,7 +216,7 @@ function createConsul(deps, guards) {
     const requested = waitText === null || waitText === '' ? DEFAULT_WAIT_MS : v.parseWait(waitText);
     if (requested === undefined) throw consulError(400, `Invalid wait time ${shown(waitText || '')}: use e.g. 30s, 500ms or 5m`);
     const timeoutMs = Math.min(requested, maxWaitMs);
-    const ready = () => progress() > n && changed(n);
+    const ready = () => changed(n);
     if (ready() || timeoutMs === 0 || lifecycle.shuttingDown) return true;
     const gone = new AbortController();
     const onClose = () => gone.abort();
@@ -316,12 +332,11 @@ function createConsul(deps, guards) {
     if (query.has('recurse') || query.has('keys')) return getTree(res, query, key);
     const { ns, name, k } = splitKey(key);
     synced(ns, name);
-    const progress = () => progressOf('configmaps', [ns], name);
     const object = () => cache.get('configmaps', ns, name);
     const changed = changedAfter('configmaps', [ns], () => { const o = object(); return o ? [o] : []; });
-    if (!(await block(res, query, progress, changed))) return undefined;
-    const headers = metaHeaders(progress());
+    if (!(await block(res, query, changed))) return undefined;
     const obj = object();
+    const headers = metaHeaders(indexOf(progressOf('configmaps', [ns], name), obj ? [obj] : []));
     const value = obj ? obj.data.get(k) : undefined;
     if (value === undefined) return send(res, 404, '', 'text/plain; charset=utf-8', headers);
     if (query.has('raw')) return send(res, 200, value, 'text/plain; charset=utf-8', headers);
@@ -349,11 +364,10 @@ function createConsul(deps, guards) {
     if (separator.length > SEPARATOR_MAX) throw consulError(400, `Invalid separator ${shown(separator)}`);
     const first = configMapsUnder(prefix);
     const namespaces = first.covered.map((c) => c.ns);
-    const progress = () => progressOf('configmaps', namespaces);
     const changed = changedAfter('configmaps', namespaces, () => configMapsUnder(prefix).objects);
-    if (!(await block(res, query, progress, changed))) return undefined;
-    const headers = metaHeaders(progress());
+    if (!(await block(res, query, changed))) return undefined;
     const { objects } = configMapsUnder(prefix);
+    const headers = metaHeaders(indexOf(progressOf('configmaps', namespaces), objects));
     const keysOnly = query.has('keys');
     /** @type {unknown[]} */
     const out = [];
@@ -756,7 +770,7 @@ function createConsul(deps, guards) {
     return () => {
       const x = progressOf('services', namespaces);
       const y = progressOf('endpointslices', namespaces);
-      return x < y ? x : y;
+      return x > y ? x : y;
     };
   }
 
@@ -781,7 +795,7 @@ function createConsul(deps, guards) {
     for (const ns of namespaces) guard(() => guards.checkNamespace(ns));
     discoverySynced(namespaces);
     const progress = discoveryProgress(namespaces);
-    if (!(await block(res, query, progress, discoveryChanged(namespaces, undefined)))) return undefined;
+    if (!(await block(res, query, discoveryChanged(namespaces, undefined)))) return undefined;
     /** @type {[string, string[]][]} */
     const entries = [];
     for (const ns of namespaces) {
@@ -836,7 +850,7 @@ function createConsul(deps, guards) {
     const { svc, namespaces } = resolveService(serviceName, query);
     discoverySynced(namespaces);
     const progress = discoveryProgress(namespaces);
-    if (!(await block(res, query, progress, discoveryChanged(namespaces, svc)))) return undefined;
+    if (!(await block(res, query, discoveryChanged(namespaces, svc)))) return undefined;
     const passingOnly = health && query.has('passing') && query.get('passing') !== 'false';
     const tag = query.get('tag');
     const all = namespaces.flatMap((ns) => instances(ns, svc))
