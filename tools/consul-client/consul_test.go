@@ -351,9 +351,12 @@ func TestCatalogAndHealthForAServiceWhoseEndpointBecomesReady(t *testing.T) {
 		}
 	}()
 	index := meta.LastIndex
-	waitUntil := time.Now().Add(40 * time.Second)
+	const wait = 40 * time.Second
+	waitUntil := time.Now().Add(wait)
+	var call time.Time
 	for {
-		passing, meta, err = c.Health().Service(name, "", true, &api.QueryOptions{WaitIndex: index, WaitTime: 30 * time.Second})
+		call = time.Now()
+		passing, meta, err = c.Health().Service(name, "", true, &api.QueryOptions{WaitIndex: index, WaitTime: wait})
 		if err != nil {
 			t.Fatalf("blocking health: %v", err)
 		}
@@ -361,6 +364,11 @@ func TestCatalogAndHealthForAServiceWhoseEndpointBecomesReady(t *testing.T) {
 			break
 		}
 		index = meta.LastIndex
+	}
+	// the blocking query that saw the endpoint ready woke on the change, not at the end of its wait
+	t.Logf("the blocking ?passing query answered after %v (wait %v)", time.Since(call).Round(time.Millisecond), wait)
+	if time.Since(call) >= wait {
+		t.Fatalf("the blocking health query ran to its wait time instead of returning on the change")
 	}
 	if len(passing) != 1 || passing[0].Service.Address != "10.1.2.3" || passing[0].Service.Port != 8080 || passing[0].Checks.AggregatedStatus() != api.HealthPassing {
 		t.Fatalf("health ?passing after ready: %+v", passing)
