@@ -55,6 +55,12 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
     expect((await consulGet('kv/apps/nothing-here/?recurse')).status).toBe(404);
   });
 
+  test('keys across ConfigMaps come in Consul\'s byte-wise key order', async () => {
+    await consulPut('kv/default/order/k', '1');
+    await consulPut('kv/default/order-2/k', '2');
+    expect((await consulGet('kv/default/order?keys')).json).toEqual(['default/order-2/k', 'default/order/k']);
+  });
+
   test('the three token carriers work: X-Consul-Token, Authorization: Bearer and ?token=', async () => {
     expect((await consulGet('kv/apps/shop/c?raw')).status).toBe(200);
     expect((await call('GET', v1('kv/apps/shop/c?raw'), { token: READ_TOKEN })).status).toBe(200);

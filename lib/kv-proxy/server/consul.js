@@ -393,6 +393,10 @@ function createConsul(deps, guards) {
       }
     }
     if (out.length === 0) return send(res, 404, '', 'text/plain; charset=utf-8', headers);
+    // Consul's order: by key, byte-wise ("default/app-2/..." before "default/app/...")
+    if (objects.length > 1) {
+      out.sort((a, b) => cmp(typeof a === 'string' ? a : /** @type {{ Key: string }} */ (a).Key, typeof b === 'string' ? b : /** @type {{ Key: string }} */ (b).Key));
+    }
     return send(res, 200, JSON.stringify(out), 'application/json', headers);
   }
 
