@@ -120,10 +120,14 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
     expect(wide.text).toMatch(/spans \d+ ConfigMaps/);
   });
 
-  test('keys outside <namespace>/<configmap>/<key> are a clear 400', async () => {
+  test('writing a key outside <namespace>/<configmap>/<key> is a clear 400; reading one is 404, as for any missing key', async () => {
     const r = await consulPut('kv/default/too/many/parts', 'x');
     expect(r.status).toBe(400);
     expect(r.text).toMatch(/keys are <namespace>\/<configmap>\/<key>/);
+    // e.g. Spring Cloud Consul's profile contexts, "<prefix>/<app>,<profile>/"
+    expect((await consulGet('kv/default/too/many/parts')).status).toBe(404);
+    expect((await consulGet('kv/default/application,dev/data')).status).toBe(404);
+    expect((await consulGet('kv/default/application,dev/?recurse')).status).toBe(404);
   });
 
   test('a blocking read with ?index waits for a change and answers it with a higher X-Consul-Index', async () => {

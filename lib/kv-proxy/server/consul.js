@@ -292,6 +292,10 @@ function createConsul(deps, guards) {
    */
   function reach(prefix) {
     const parts = prefix.split('/');
+    // a prefix no ConfigMap key can live under (a name Kubernetes would refuse) holds no keys: 404, as Consul answers
+    if ((parts.length >= 2 && !v.isNamespaceName(parts[0])) || (parts.length >= 3 && !v.isConfigMapName(parts[1]))) {
+      return { covered: [], cmPrefix: undefined, nsComplete: true };
+    }
     if (parts.length === 1) {
       return { covered: config.namespaces.filter((ns) => ns.startsWith(parts[0])).map((ns) => ({ ns, names: config.configMapNames })), cmPrefix: undefined, nsComplete: false };
     }
@@ -330,6 +334,11 @@ function createConsul(deps, guards) {
    */
   async function getKv(res, query, key) {
     if (query.has('recurse') || query.has('keys')) return getTree(res, query, key);
+    // a key that cannot exist in a ConfigMap is missing, as Consul would answer (writes of it are a 400)
+    const parts = key.split('/');
+    if (parts.length !== 3 || !v.isNamespaceName(parts[0]) || !v.isConfigMapName(parts[1]) || !v.isConfigKey(parts[2])) {
+      return send(res, 404, '', 'text/plain; charset=utf-8', metaHeaders(progressOf('configmaps', config.namespaces)));
+    }
     const { ns, name, k } = splitKey(key);
     synced(ns, name);
     const object = () => cache.get('configmaps', ns, name);
