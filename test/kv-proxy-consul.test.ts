@@ -142,12 +142,17 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
     expect(Number(r.headers['x-consul-index'])).toBeGreaterThan(index);
   });
 
-  test('a blocking read with a short wait answers the current value at the end of the wait', async () => {
+  test.each(['300ms', '0.3s', '0m0.3s'])('a blocking read with wait=%s answers the current value at the end of the wait', async (wait) => {
     const first = await consulGet('kv/apps/shop/c');
     const index = first.headers['x-consul-index'];
-    const r = await consulGet(`kv/apps/shop/c?index=${index}&wait=300ms`);
+    const r = await consulGet(`kv/apps/shop/c?index=${index}&wait=${wait}`);
     expect(r.status).toBe(200);
     expect(Number(r.headers['x-consul-index'])).toBeGreaterThanOrEqual(Number(index));
+  });
+
+  test('a wait that is not a duration is a clear 400', async () => {
+    const r = await consulGet('kv/apps/shop/c?index=5&wait=soon');
+    expect([r.status, r.text]).toEqual([400, 'Invalid wait time "soon": use a duration such as 30s, 500ms, 5m or 1m30s\n']);
   });
 
   // Stand-in (needs it): the watch history is compacted on demand while the API server is down, so the proxy relists.
@@ -234,6 +239,7 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
     const other = await consulGet('acl/tokens');
     expect(other.status).toBe(501);
     expect(other.text).toMatch(/\/v1\/acl\/tokens is not supported by kv-proxy: it serves \/v1\/kv/);
+    expect((await consulGet('catalog/datacenters')).json).toEqual(['kubernetes']);
   });
 });
 

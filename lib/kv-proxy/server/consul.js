@@ -44,7 +44,7 @@ const SESSIONS_501 = 'sessions and locks are not supported by kv-proxy: use comp
   + '(PUT /v1/kv/<key>?cas=<ModifyIndex>, or a /v1/txn with cas and check-index), '
   + 'and a Kubernetes Lease (coordination.k8s.io/v1) for leader election';
 const SUPPORTED = '/v1/kv/<namespace>/<configmap>/<key>, /v1/txn, /v1/catalog/services, /v1/catalog/service/<name>, '
-  + '/v1/health/service/<name>, /v1/status/leader and /v1/agent/self';
+  + '/v1/health/service/<name>, /v1/catalog/datacenters, /v1/status/leader and /v1/agent/self';
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 /**
@@ -60,6 +60,21 @@ const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
  * }} Guards  the native routes' own checks, from app.js
  * @typedef {{ ns: string, names: string[] | undefined }} Covered  configmaps of ns (all, or these names)
  */
+
+const DURATION_UNITS_MS = /** @type {Record<string, number>} */ ({ ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 });
+
+/**
+ * A wait as Consul takes it: a Go duration ("40000ms", "10s", "1m30s", "1.5s") or plain seconds.
+ * @param {string} text
+ * @returns {number | undefined} milliseconds
+ */
+function parseConsulWait(text) {
+  if (/^\d{1,7}$/.test(text)) return Number(text) * 1000;
+  if (text.length > 32 || !/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) return undefined;
+  let ms = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * DURATION_UNITS_MS[m[2]];
+  return Number.isFinite(ms) ? Math.floor(ms) : undefined;
+}
 
 /** @param {string} s */
 function shown(s) {
@@ -213,8 +228,8 @@ function createConsul(deps, guards) {
     const n = BigInt(text);
     if (n === 0n) return true;
     const waitText = query.get('wait');
-    const requested = waitText === null || waitText === '' ? DEFAULT_WAIT_MS : v.parseWait(waitText);
-    if (requested === undefined) throw consulError(400, `Invalid wait time ${shown(waitText || '')}: use e.g. 30s, 500ms or 5m`);
+    const requested = waitText === null || waitText === '' ? DEFAULT_WAIT_MS : parseConsulWait(waitText);
+    if (requested === undefined) throw consulError(400, `Invalid wait time ${shown(waitText || '')}: use a duration such as 30s, 500ms, 5m or 1m30s`);
     const timeoutMs = Math.min(requested, maxWaitMs);
     const ready = () => changed(n);
     if (ready() || timeoutMs === 0 || lifecycle.shuttingDown) return true;
@@ -968,6 +983,11 @@ function createConsul(deps, guards) {
       allow(method, ['GET', 'HEAD']);
       const host = typeof req.headers.host === 'string' ? req.headers.host : '127.0.0.1:8500';
       return send(res, 200, JSON.stringify(host), 'application/json', metaHeaders(undefined));
+    }
+    if (path === '/v1/catalog/datacenters') {
+      ctx.route = '/v1/catalog/datacenters';
+      allow(method, ['GET', 'HEAD']);
+      return send(res, 200, JSON.stringify([DATACENTER]), 'application/json', metaHeaders(undefined));
     }
     if (path === '/v1/agent/self') {
       ctx.route = '/v1/agent/self';
