@@ -354,13 +354,20 @@ function createConsul(deps, guards) {
     if (parts.length !== 3 || !v.isNamespaceName(parts[0]) || !v.isConfigMapName(parts[1]) || !v.isConfigKey(parts[2])) {
       return send(res, 404, '', 'text/plain; charset=utf-8', metaHeaders(progressOf('configmaps', config.namespaces)));
     }
-    const { ns, name, k } = splitKey(key);
-    synced(ns, name);
-    const object = () => cache.get('configmaps', ns, name);
-    const changed = changedAfter('configmaps', [ns], () => { const o = object(); return o ? [o] : []; });
-    if (!(await block(res, query, changed))) return undefined;
-    const obj = object();
-    const headers = metaHeaders(indexOf(progressOf('configmaps', [ns], name), obj ? [obj] : []));
+    const [ns, name, k] = parts;
+    // the native guards: served namespace and ConfigMap (403), synced cache (503)
+    guard(() => {
+      guards.checkNamespace(ns);
+      guards.checkConfigMap(name);
+      guards.requireSynced('configmaps', ns, name);
+    });
+    if (query.has('index')) {
+      const changed = changedAfter('configmaps', [ns], () => { const o = cache.get('configmaps', ns, name); return o ? [o] : []; });
+      if (!(await block(res, query, changed))) return undefined;
+    }
+    const obj = cache.get('configmaps', ns, name);
+    const progress = progressOf('configmaps', [ns], name);
+    const headers = metaHeaders(obj ? indexOf(progress, [obj]) : progress);
     const value = obj ? obj.data.get(k) : undefined;
     if (value === undefined) return send(res, 404, '', 'text/plain; charset=utf-8', headers);
     if (query.has('raw')) return send(res, 200, value, 'text/plain; charset=utf-8', headers);
