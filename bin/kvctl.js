@@ -22,6 +22,9 @@ commands:
   watch <ns>/<cm> [key]           print the ConfigMap (a JSON line) or the value
                                   now and after every change, until interrupted
   discover <ns>                   print Services with clusterIP, ports, endpoints
+  consul <ns>/<cm> [key]          print the Consul key of each key (<ns>/<cm>/<key>),
+                                  read through the proxy's Consul API (/v1/kv), with
+                                  its ModifyIndex and native path
 
 options:
   --url URL          kv-proxy base URL (default: $KV_URL or http://127.0.0.1:8080)
@@ -236,7 +239,7 @@ async function main(argv, env) {
   }
   const [command, ...args] = positionals;
   if (!command) throw usage('no command given');
-  const commands = ['get', 'set', 'delete', 'list', 'watch', 'discover'];
+  const commands = ['get', 'set', 'delete', 'list', 'watch', 'discover', 'consul'];
   if (!commands.includes(command)) throw usage(`unknown command ${JSON.stringify(command)}`);
   if (values.prefix !== undefined && command !== 'list') throw usage('--prefix only applies to list');
   const minIndex = values['min-index'];
@@ -316,6 +319,19 @@ async function main(argv, env) {
       if (!/^[^/]+$/.test(args[0])) throw usage(`expected a namespace, got ${JSON.stringify(args[0])}`);
       const reply = check(await request(target, 'GET', `/discover/${encodeURIComponent(args[0])}`));
       out(`${JSON.stringify(json(reply), null, 2)}\n`);
+      return;
+    }
+    case 'consul': {
+      // The key layout of the Consul API: <namespace>/<configmap>/<key>, shown with what reads it natively.
+      arity(1, 2);
+      const path = kvPath(args[0]);
+      const consulPath = `/v1${path}/${args.length === 2 ? encodeURIComponent(args[1]) : '?recurse'}`;
+      const reply = check(await request(target, 'GET', consulPath, { headers: { 'X-Consul-Token': target.token } }));
+      const entries = /** @type {{ Key: string, ModifyIndex: number }[]} */ (json(reply));
+      out(`CONSUL KEY\tMODIFY INDEX\tNATIVE PATH\n${entries.map((e) => {
+        const key = e.Key.split('/').slice(2).join('/');
+        return `${e.Key}\t${e.ModifyIndex}\t${path}/${encodeURIComponent(key)}\n`;
+      }).join('')}`);
       return;
     }
     default:

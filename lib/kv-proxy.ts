@@ -56,7 +56,7 @@ export const KV_PROXY_WRITABLE_LABEL = 'kv-proxy.cdk8s-patterns.io/writable=true
 
 /** Every prop of {@link KvProxyProps}: anything else is refused (the compiler keeps this list complete). */
 const KV_PROXY_PROPS: Record<keyof Required<KvProxyProps>, true> = {
-  name: true, namespaces: true, configMapNames: true, labelSelector: true, writes: true, discovery: true, tokenSecretName: true, replicas: true, image: true, user: true, port: true, resources: true, maxBodyBytes: true, maxWaitSeconds: true, ingressReadTimeoutSeconds: true, shutdownTimeoutSeconds: true, drainDelaySeconds: true, sourceDir: true, accessLog: true, upstreamTimeoutSeconds: true, catchUpTimeoutSeconds: true, metricsPort: true, metricsAuth: true, metricsAllowFrom: true, writableLabel: true, auditLog: true, apiServerCidrs: true, apiServerPorts: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true,
+  name: true, namespaces: true, configMapNames: true, labelSelector: true, writes: true, discovery: true, consulApi: true, tokenSecretName: true, replicas: true, image: true, user: true, port: true, resources: true, maxBodyBytes: true, maxWaitSeconds: true, ingressReadTimeoutSeconds: true, shutdownTimeoutSeconds: true, drainDelaySeconds: true, sourceDir: true, accessLog: true, upstreamTimeoutSeconds: true, catchUpTimeoutSeconds: true, metricsPort: true, metricsAuth: true, metricsAllowFrom: true, writableLabel: true, auditLog: true, apiServerCidrs: true, apiServerPorts: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true,
 };
 
 /**
@@ -160,6 +160,16 @@ export interface KvProxyProps extends ExposeOptions {
    * namespaces, which a key/value client does not need; turn it on where clients use it
    */
   readonly discovery?: boolean;
+
+  /**
+   * Also speak Consul's HTTP API on the same port with the same tokens
+   * (`KV_CONSUL_API`): `/v1/kv/<namespace>/<configmap>/<key>`, `/v1/txn`, and with
+   * `discovery` `/v1/catalog/*` and `/v1/health/service/*` (docs/kv-proxy-consul.md).
+   * It grants nothing more: the same RBAC, tokens and write rules apply.
+   * @default true - on: Consul clients (consul-template, Spring Cloud Consul, Traefik,
+   * Prometheus' consul_sd_configs) can use the proxy as they are
+   */
+  readonly consulApi?: boolean;
 
   /**
    * Name of the Secret, created out of band, holding the client bearer tokens
@@ -352,6 +362,8 @@ export class KvProxy extends Construct {
   public readonly writes: boolean;
   /** Whether discovery is enabled. */
   public readonly discovery: boolean;
+  /** Whether Consul's HTTP API is served (`/v1/...`). */
+  public readonly consulApi: boolean;
   /** The out-of-band Secret with the client tokens. */
   public readonly tokenSecretName: string;
   /** Number of pods. */
@@ -474,6 +486,7 @@ export class KvProxy extends Construct {
     this.auditLog = props.auditLog ?? 'stdout';
     if (!['stdout', 'stderr', 'off'].includes(this.auditLog)) throw new Error(`auditLog must be one of stdout, stderr, off, got "${this.auditLog}"`);
     this.discovery = validateBoolean(props.discovery ?? false, 'discovery');
+    this.consulApi = validateBoolean(props.consulApi ?? true, 'consulApi');
     this.tokenSecretName = validateDnsSubdomain(props.tokenSecretName ?? `${this.name}-tokens`, 'tokenSecretName');
     this.replicas = validatePositiveInteger(props.replicas ?? 2, 'replicas', 1, 100);
     this.image = validateNodeImage(props.image ?? KV_PROXY_DEFAULT_IMAGE, 'image');
@@ -537,6 +550,7 @@ export class KvProxy extends Construct {
       ...(this.labelSelector ? { KV_LABEL_SELECTOR: this.labelSelector } : {}),
       KV_WRITE_ENABLED: String(this.writes),
       KV_DISCOVERY_ENABLED: String(this.discovery),
+      KV_CONSUL_API: String(this.consulApi),
       KV_TOKENS_DIR: KV_PROXY_TOKENS_PATH,
       KV_MAX_BODY_BYTES: String(this.maxBodyBytes),
       KV_MAX_WAIT_SECONDS: String(this.maxWaitSeconds),

@@ -18,7 +18,8 @@
  * figures the tests await instead of timing: a blocking read woken by a change,
  * the catch-up after an API outage, a blocking read answered on SIGTERM and the exit),
  * kv-ceiling (GET at 64 connections beside a bare Node http server answering the same bytes, and beside
- * BENCH_PROXY_BASELINE, other copies of the server's server.js, comma-separated, e.g. a previous commit's).
+ * BENCH_PROXY_BASELINE, other copies of the server's server.js, comma-separated, e.g. a previous commit's),
+ * kv-consul (one key by the native GET vs Consul's GET /v1/kv and ?raw, interleaved).
  * With --only, bench/latest.* are left alone and the report goes to stdout.
  */
 import { ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
@@ -38,7 +39,7 @@ const LOAD_RUNS = QUICK ? 1 : 3;
 const LOAD_SECONDS = QUICK ? 2 : 3;
 const SCALE_NS = QUICK ? [10, 100] : [10, 100, 1000];
 const ONLY = (process.argv.find((a) => a.startsWith('--only=')) ?? '').slice('--only='.length).split(',').filter((x) => x !== '');
-const PARTS = ['synth', 'package', 'scaling', 'kv', 'memory', 'kv-log', 'kv-memory', 'kv-ryw', 'kv-latency', 'kv-ceiling'];
+const PARTS = ['synth', 'package', 'scaling', 'kv', 'memory', 'kv-log', 'kv-memory', 'kv-ryw', 'kv-latency', 'kv-ceiling', 'kv-consul'];
 for (const part of ONLY) if (!PARTS.includes(part)) throw new Error(`--only: unknown part "${part}", use ${PARTS.join(', ')}`);
 const wanted = (part: string) => ONLY.length === 0 || ONLY.includes(part);
 const started = Date.now();
@@ -611,6 +612,55 @@ async function benchKvCeiling() {
 
 // ----------------------------------------------------------------- main ---
 
+/**
+ * One key of a 100-key ConfigMap, read the native way (GET /kv/<ns>/<cm>/<key>, text) and
+ * Consul's way (GET /v1/kv/<ns>/<cm>/<key>: JSON with base64 Value; and ?raw), from one
+ * proxy, at 1 and 64 connections, runs interleaved so load drifts hit all three alike.
+ */
+async function benchKvConsul() {
+  const api = await new ApiProcess().start();
+  const data: Record<string, string> = {};
+  for (let i = 0; i < 100; i++) data[`key-${String(i).padStart(3, '0')}`] = `value-${i}-${'x'.repeat(32)}`;
+  await api.call('setConfigMap', 'bench', 'flags', data);
+  const proxy = await startProxy(api.url);
+  const ways = [
+    ['native GET /kv/bench/flags/key-042', `${proxy.url}/kv/bench/flags/key-042`, { authorization: `Bearer ${TOKEN}` }],
+    ['Consul GET /v1/kv/bench/flags/key-042', `${proxy.url}/v1/kv/bench/flags/key-042`, { 'x-consul-token': TOKEN }],
+    ['Consul GET /v1/kv/bench/flags/key-042?raw', `${proxy.url}/v1/kv/bench/flags/key-042?raw`, { 'x-consul-token': TOKEN }],
+  ] as const;
+  const reps = Number(process.env.BENCH_REPS) || (QUICK ? 2 : 5);
+  const rows = [];
+  try {
+    for (const connections of [1, 64]) {
+      const runs = new Map<string, Array<{ rps: number; p50: number; p99: number; cpu: number; non2xx: number }>>(ways.map(([w]) => [w, []]));
+      for (let i = 0; i < reps; i++) {
+        for (const [way, url, headers] of ways) {
+          await load(url, connections, headers, 1); // warm-up
+          const cpuBefore = cpuSeconds(proxy.pid);
+          const r = await step(`${way} at ${connections} connection(s) (run ${i + 1}/${reps})`, () => load(url, connections, headers));
+          runs.get(way)!.push({ ...r, cpu: ((cpuSeconds(proxy.pid) - cpuBefore) * 1e6) / Math.max(1, r.total) });
+        }
+      }
+      const nativeRps = median(runs.get(ways[0][0])!.map((r) => r.rps));
+      const nativeCpu = median(runs.get(ways[0][0])!.map((r) => r.cpu));
+      for (const [way] of ways) {
+        const rs = runs.get(way)!;
+        rows.push({
+          read: way, connections, runs: rs.length, medianRps: round(median(rs.map((r) => r.rps)), 0),
+          vsNative: round(median(rs.map((r) => r.rps)) / nativeRps, 3),
+          medianP50Ms: median(rs.map((r) => r.p50)), medianP99Ms: median(rs.map((r) => r.p99)),
+          cpuMicrosPerRequest: round(median(rs.map((r) => r.cpu)), 1), cpuVsNative: round(median(rs.map((r) => r.cpu)) / nativeCpu, 3),
+          non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
+        });
+      }
+    }
+  } finally {
+    await proxy.stop();
+    await api.stop();
+  }
+  return rows;
+}
+
 async function main() {
   const machine = { date: new Date().toISOString().slice(0, 10), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version, quick: QUICK };
   const synth = wanted('synth') ? await step('whole-app synth', benchSynth) : undefined;
@@ -623,7 +673,8 @@ async function main() {
   const readYourWrites = wanted('kv-ryw') ? await step('KvProxy read-your-writes across three replicas', benchKvRyw) : undefined;
   const latency = wanted('kv-latency') ? await step('KvProxy latencies the tests await', benchKvLatency) : undefined;
   const ceiling = wanted('kv-ceiling') ? await step('KvProxy GET beside a bare Node http server', benchKvCeiling) : undefined;
-  const report = { machine, synth, package: pkg, scaling, kvProxy: { ...kv, memory, accessLog, memory100, readYourWrites, latency, ceiling } };
+  const consul = wanted('kv-consul') ? await step('KvProxy one key: native GET vs Consul GET', benchKvConsul) : undefined;
+  const report = { machine, synth, package: pkg, scaling, kvProxy: { ...kv, memory, accessLog, memory100, readYourWrites, latency, ceiling, consul } };
 
   const out: string[] = [];
   out.push(`cdk8s-patterns benchmark, ${machine.date}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}${QUICK ? ' (quick)' : ''}${ONLY.length ? ` (only ${ONLY.join(', ')})` : ''}`);
@@ -679,6 +730,11 @@ async function main() {
     out.push(table(`KvProxy GET of a 100-key ConfigMap (${ceiling.bodyBytes} bytes) at 64 connections beside a bare Node http server answering the same bytes, ${LOAD_SECONDS} s per run, interleaved (target: ≥ 0.8 × bare)`,
       ['server', 'runs', 'median req/s', 'vs bare', 'p50 ms', 'p99 ms', 'non-2xx', 'server CPU µs/request', 'CPU vs bare'],
       ceiling.rows.map((r) => [r.server, r.runs, r.medianRps, r.vsBare, r.medianP50Ms, r.medianP99Ms, r.non2xx, r.cpuMicrosPerRequest, r.cpuVsBare])));
+  }
+  if (consul) {
+    out.push(table(`KvProxy GET of one key: native vs Consul API, ${LOAD_SECONDS} s per run, interleaved (target: Consul no slower than native)`,
+      ['read', 'connections', 'runs', 'median req/s', 'req/s vs native', 'p50 ms', 'p99 ms', 'proxy CPU µs/request', 'CPU vs native', 'non-2xx'],
+      consul.map((r) => [r.read, r.connections, r.runs, r.medianRps, r.vsNative, r.medianP50Ms, r.medianP99Ms, r.cpuMicrosPerRequest, r.cpuVsNative, r.non2xx])));
   }
   process.stdout.write(`${out.join('\n')}\n`);
 

@@ -99,6 +99,8 @@ describe('KvProxy', () => {
       expect(proxy.labelSelector).toBeUndefined();
       expect(proxy.writes).toBe(false);
       expect(proxy.discovery).toBe(false);
+      expect(proxy.consulApi).toBe(true);
+      expect(proxy.env.KV_CONSUL_API).toBe('true');
       expect(proxy.tokenSecretName).toBe('kv-proxy-tokens');
       expect(proxy.replicas).toBe(2);
       expect(proxy.image).toBe(KV_PROXY_DEFAULT_IMAGE);
@@ -263,6 +265,7 @@ describe('KvProxy', () => {
         { name: 'KV_LABEL_SELECTOR', value: 'kv.example.com/exposed=true' },
         { name: 'KV_WRITE_ENABLED', value: 'true' },
         { name: 'KV_DISCOVERY_ENABLED', value: 'true' },
+        { name: 'KV_CONSUL_API', value: 'true' },
         { name: 'KV_TOKENS_DIR', value: '/etc/kv-proxy/tokens' },
         { name: 'KV_MAX_BODY_BYTES', value: '4096' },
         { name: 'KV_MAX_WAIT_SECONDS', value: '30' },
@@ -503,6 +506,13 @@ describe('KvProxy', () => {
       const np = findObject(objects, 'NetworkPolicy', 'kv-proxy-metrics');
       expect(np.spec.ingress).toEqual([{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 9102 }] }]);
       expect(synth({ metricsPort: 9102, metricsAuth: 'token' }).proxy.env.KV_METRICS_AUTH).toBe('token');
+    });
+
+    test('consulApi: false turns the Consul API off in the environment the server reads', () => {
+      const { proxy } = synth({ consulApi: false });
+      expect(proxy.consulApi).toBe(false);
+      expect(loadConfig({ ...proxy.env, KUBE_API_URL: 'http://127.0.0.1:8001' }).consulApi).toBe(false);
+      expect(loadConfig({ ...synth().proxy.env, KUBE_API_URL: 'http://127.0.0.1:8001' }).consulApi).toBe(true);
     });
 
     test.each([

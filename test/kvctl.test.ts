@@ -160,6 +160,17 @@ describe('kvctl', () => {
     });
   });
 
+  test('consul prints the Consul key, ModifyIndex and native path of each key, read through /v1/kv', async () => {
+    await kvctl(['set', 'default/consul-map', 'db.url=postgres://db', 'log.level=debug']);
+    const all = await kvctl(['consul', 'default/consul-map'], { KV_TOKEN: READ_TOKEN });
+    const one = await kvctl(['consul', 'default/consul-map', 'db.url'], { KV_TOKEN: READ_TOKEN });
+    const missing = await kvctl(['consul', 'default/consul-map', 'nope'], { KV_TOKEN: READ_TOKEN });
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/^CONSUL KEY\tMODIFY INDEX\tNATIVE PATH\ndefault\/consul-map\/db\.url\t\d+\t\/kv\/default\/consul-map\/db\.url\ndefault\/consul-map\/log\.level\t\d+\t\/kv\/default\/consul-map\/log\.level\n$/);
+    expect(one.stdout.split('\n')[1]).toMatch(/^default\/consul-map\/db\.url\t\d+\t\/kv\/default\/consul-map\/db\.url$/);
+    expect(missing.code).toBe(3);
+  });
+
   test('--token-file reads the first token line, skipping comments', async () => {
     const file = path.join(dir, 'my-token');
     fs.writeFileSync(file, `# my kv-proxy token\n\n${READ_TOKEN}\n`);

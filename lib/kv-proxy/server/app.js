@@ -15,6 +15,7 @@
  *   PUT    /kv/<ns>/<cm>/<key>           set one value from the raw body, whatever its Content-Type
  *   DELETE /kv/<ns>/<cm>/<key>           remove one key
  *   GET    /discover/<ns>                Services with clusterIP, ports and ready endpoints
+ *   *      /v1/...                       Consul's KV, txn, catalog and health API (consul.js; KV_CONSUL_API)
  *
  * Every /kv and /discover request needs `Authorization: Bearer <token>`.
  *
@@ -34,6 +35,7 @@
 const { HttpError, sendJson, sendText, sendError, send, readBody } = require('./httputil.js');
 const { bearerToken } = require('./auth.js');
 const { discover } = require('./discovery.js');
+const { createConsul } = require('./consul.js');
 const { errorFields } = require('./log.js');
 const { createAudit } = require('./audit.js');
 const v = require('./validate.js');
@@ -67,7 +69,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  *   audit?: import('./audit.js').Audit,
  *   lifecycle: { shuttingDown: boolean },
  * }} AppDeps
- * @typedef {{ route: string, audit?: { token: string | null, method: string, namespace: string, configmap: string, key?: string, keys?: string[], index?: string } }} Ctx
+ * @typedef {{ route: string, audit?: { token: string | null, method: string, namespace: string, configmap: string, key?: string, keys?: string[], index?: string, api?: string } }} Ctx
  */
 
 /** @param {string} s a client-supplied value, shortened for messages */
@@ -588,6 +590,10 @@ function createApp(deps) {
     return send(res, 200, metrics.registry.render(), 'text/plain; version=0.0.4; charset=utf-8');
   }
 
+  // Consul's API answers with the same guards and writer as the routes above.
+  const consul = config.consulApi === false ? undefined
+    : createConsul(deps, { checkNamespace, checkConfigMap, checkKey, checkWritable, requireSynced });
+
   /** @type {Map<string, string[] | null>} raw path -> decoded segments (null: unsafe) */
   const paths = new Map();
 
@@ -636,6 +642,8 @@ function createApp(deps) {
       ctx.route = '/metrics';
       return serveMetrics(req, res, method);
     }
+
+    if (consul && (rawPath === '/v1' || rawPath.startsWith('/v1/'))) return consul.route(req, res, ctx, method, rawPath, query);
 
     const isKv = rawPath === '/kv' || rawPath.startsWith('/kv/');
     const isDiscover = rawPath === '/discover' || rawPath.startsWith('/discover/');

@@ -336,6 +336,8 @@ class Cache {
     /** @private @type {Set<{ ready: () => boolean, wake: (reason: WakeReason) => void }>} */
     this.conditions = new Set();
     this.shuttingDown = false;
+    /** @private @type {Map<string, bigint>} "resource/namespace" -> resourceVersion of the latest removal seen */
+    this.removals = new Map();
     metrics.cacheObjects.collect = () => [...this.objects].map(([resource, m]) => ({ labels: { resource }, value: m.size }));
     metrics.stale.collect = () => [{ value: this.informers.some((i) => i.synced && i.failing) ? 1 : 0 }];
   }
@@ -442,6 +444,7 @@ class Cache {
     const existing = store.get(key);
     if (!existing || isNewer(existing.metadata.resourceVersion, obj.metadata.resourceVersion)) return;
     store.delete(key);
+    this.noteRemoval(resource, obj.metadata.namespace, obj.metadata.resourceVersion);
     this.notify(resource, key, 'changed');
   }
 
@@ -464,9 +467,32 @@ class Cache {
     for (const [key, obj] of store) {
       if (informer.covers(obj) && !seen.has(key) && !isNewer(obj.metadata.resourceVersion, listRv)) {
         store.delete(key);
+        this.noteRemoval(resource, obj.metadata.namespace, listRv);
         this.notify(resource, key, 'changed');
       }
     }
+  }
+
+  /**
+   * @private
+   * @param {string} resource
+   * @param {string} namespace
+   * @param {string | undefined} rv the deletion's resourceVersion (or the relist's)
+   */
+  noteRemoval(resource, namespace, rv) {
+    const key = `${resource}/${namespace}`;
+    const n = rvNumber(rv);
+    if (n > (this.removals.get(key) ?? -1n)) this.removals.set(key, n);
+  }
+
+  /**
+   * The resourceVersion of the latest removal of an object of this kind from
+   * the namespace (-1n if none): blocking reads over many objects wake on it.
+   * @param {string} resource
+   * @param {string} namespace
+   */
+  removedAt(resource, namespace) {
+    return this.removals.get(`${resource}/${namespace}`) ?? -1n;
   }
 
   /**

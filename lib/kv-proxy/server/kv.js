@@ -60,9 +60,10 @@ const CLUSTER_CONFIGMAPS = new Map([
  * @typedef {Record<string, any>} KubeObject
  * @typedef {Record<string, string | null>} Changes  null removes the key
  * @typedef {{ changes: Changes, resolve: (obj: KubeObject) => void, reject: (err: unknown) => void, expired?: boolean }} Member
- * @typedef {{ ifMatch?: string, create: boolean }} WriteOptions
+ * @typedef {{ ifMatch?: string, create: boolean, exclusive?: boolean }} WriteOptions
  *   ifMatch: undefined, '*' (must exist) or a resourceVersion;
- *   create: whether a missing ConfigMap may be created
+ *   create: whether a missing ConfigMap may be created;
+ *   exclusive: create only (412 when it exists by then), for compare-and-set on a new ConfigMap
  */
 
 /**
@@ -171,7 +172,7 @@ class KvWriter {
    */
   async merge(namespace, name, changes, options) {
     const timeoutMs = this.config.upstreamTimeoutMs || 3000;
-    if (options.ifMatch !== undefined || !options.create) return this.mergeAlone(namespace, name, changes, options, Date.now() + timeoutMs);
+    if (options.ifMatch !== undefined || !options.create || options.exclusive) return this.mergeAlone(namespace, name, changes, options, Date.now() + timeoutMs);
     // Coalesced with other plain merges; this writer's own bound still holds.
     this.checkSize(this.cache.get('configmaps', namespace, name)?.data ?? EMPTY, changes);
     /** @type {NodeJS.Timeout | undefined} */
@@ -289,6 +290,8 @@ class KvWriter {
       }
       const reason = writeRefusal(this.config, namespace, name, current);
       if (reason !== null) throw new HttpError(403, reason);
+      // create only: one that exists already fails the precondition
+      if (options.exclusive && current) throw this.preconditionFailed(namespace, name, false);
 
       if (!current) {
         if (ifMatch !== undefined) throw this.preconditionFailed(namespace, name, true);
@@ -299,6 +302,7 @@ class KvWriter {
         });
         if (r.status === 201 || r.status === 200) return this.stored(r.body);
         if (r.status !== 409) throw this.unexpected('create', r, namespace, name);
+        if (options.exclusive) throw this.preconditionFailed(namespace, name, false);
         // someone else created it first: look at theirs before merging into it
         current = await this.fetch(namespace, name, deadline);
         looked = true;
