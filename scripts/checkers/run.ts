@@ -32,6 +32,11 @@ export interface IgnoredCheck {
   readonly check: string;
   /** Why it does not apply to these manifests. */
   readonly reason: string;
+  /**
+   * Folders (relative to the repository) it is switched off for.
+   * @default - everywhere
+   */
+  readonly paths?: string[];
 }
 
 /** One CRITICAL or WARNING from kube-score. */
@@ -83,6 +88,9 @@ export function loadIgnoreList(file: string = IGNORE_FILE): IgnoredCheck[] {
     if (typeof e?.check !== 'string' || !/^[a-z0-9-]+$/.test(e.check) || typeof e.reason !== 'string' || e.reason.trim().length < 20) {
       throw new Error(`${file}: every entry needs a kube-score check id and a reason, got ${JSON.stringify(e)}`);
     }
+    if (e.paths !== undefined && (!Array.isArray(e.paths) || !e.paths.length || e.paths.some((p) => typeof p !== 'string' || path.isAbsolute(p)))) {
+      throw new Error(`${file}: paths of "${e.check}" must list folders relative to the repository, got ${JSON.stringify(e.paths)}`);
+    }
   }
   return list;
 }
@@ -108,10 +116,18 @@ export function checkTargets(args: string[]): { path: string; files: string[] }[
   });
 }
 
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** Whether an entry switches its check off for `file` (everywhere, or under one of its paths). */
+function ignoredFor(e: IgnoredCheck, file: string): boolean {
+  return e.paths === undefined || e.paths.some((p) => !path.relative(path.join(ROOT, p), path.resolve(file)).startsWith('..'));
+}
+
 /** kube-score on a set of files, with the ignore list; every CRITICAL and WARNING left. */
 export function runKubeScore(files: string[], ignore: IgnoredCheck[] = loadIgnoreList()): ScoreFinding[] {
   const args = ['score', '--output-format', 'json', '--kubernetes-version', `v${KUBERNETES_VERSION}`,
-    ...ignore.flatMap((e) => ['--ignore-test', e.check]), ...files];
+    ...ignore.filter((e) => e.paths === undefined).flatMap((e) => ['--ignore-test', e.check]), ...files];
+  const scoped = ignore.filter((e) => e.paths !== undefined);
   const r = spawnSync(path.join(checkersBinDir(), 'kube-score'), args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   if (r.error) throw r.error;
   let scored: any[];
@@ -126,6 +142,7 @@ export function runKubeScore(files: string[], ignore: IgnoredCheck[] = loadIgnor
     const object = [o.type_meta?.kind, ns, o.object_meta?.name].filter(Boolean).join('/');
     for (const c of o.checks ?? []) {
       if (c.skipped || (c.grade !== 1 && c.grade !== 5)) continue;
+      if (scoped.some((e) => e.check === c.check?.id && ignoredFor(e, o.file_name))) continue;
       const grade = c.grade === 1 ? 'CRITICAL' : 'WARNING';
       const comments: any[] = c.comments ?? [];
       const message = comments.length
@@ -189,7 +206,7 @@ function main(): number {
     return 0;
   }
   const ignore = loadIgnoreList();
-  process.stdout.write(`kube-score checks switched off (${path.relative(process.cwd(), IGNORE_FILE)}):\n${ignore.map((e) => `  ${e.check}: ${e.reason}`).join('\n')}\n\n`);
+  process.stdout.write(`kube-score checks switched off (${path.relative(process.cwd(), IGNORE_FILE)}):\n${ignore.map((e) => `  ${e.check}${e.paths ? ` (in ${e.paths.join(', ')})` : ''}: ${e.reason}`).join('\n')}\n\n`);
   let problems = 0;
   for (const r of checkPaths(args.length ? args : ['dist'], ignore)) {
     process.stdout.write(`${formatReport(r)}\n`);
