@@ -132,7 +132,8 @@ describe('hardened defaults', () => {
       capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(c.imagePullPolicy).toBe('IfNotPresent');
-    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
+    // ephemeral storage: DEFAULT_EPHEMERAL_STORAGE (64 MiB requested, 256 MiB at most), written as the fractional GiB cdk8s-plus-28 needs
+    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(dep.spec.template.spec.automountServiceAccountToken).toBe(false);
     expect(dep.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 });
     expect(() => assertValid(objects)).not.toThrow();
