@@ -134,6 +134,10 @@ export function runKubeScore(files: string[], ignore: IgnoredCheck[] = loadIgnor
   try {
     scored = JSON.parse(r.stdout) ?? [];
   } catch {
+    // objects it cannot even parse (kubectl-validate says which field): one finding, not a crash
+    if (/failed to parse files/i.test(r.stderr)) {
+      return [{ grade: 'CRITICAL', object: files.map((f) => path.basename(f)).join(', '), check: 'parse', message: r.stderr.trim(), file: files[0] }];
+    }
     throw new Error(`kube-score failed (exit ${r.status}):\n${r.stderr}${r.stdout.slice(0, 2000)}`);
   }
   const out: ScoreFinding[] = [];
