@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { addChecksumAnnotation, contentHash } from './hash';
 import { validateImage } from './image';
-import { ExposeOptions, exposeWorkload, resolveExpose } from './expose';
+import { EgressOptions, ExposeOptions, WorkloadNetworkPolicy, exposeWorkload, resolveExpose } from './expose';
 import { ConfigMapData, inlineFiles, readLocalDirectory, toConfigMapData } from './files';
 import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverNodes } from './labels';
 import { DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps, resolveSizeLimit } from './security';
@@ -249,7 +249,7 @@ export class StaticSite extends Construct {
   /** The Ingress, when `ingress` is given. */
   public readonly ingress?: kplus.Ingress;
   /** The NetworkPolicy, unless `networkPolicy` is false. */
-  public readonly networkPolicy?: k8s.KubeNetworkPolicy;
+  public readonly networkPolicy?: WorkloadNetworkPolicy;
 
   private readonly content: { data: Record<string, string>; binaryData: Record<string, string> };
 
@@ -307,6 +307,15 @@ export class StaticSite extends Construct {
     this.podDisruptionBudget = exposure.podDisruptionBudget;
 
     applyLabels(this, this.labels);
+  }
+
+  /**
+   * Lets nginx's pods connect to `peer` (on `options.ports` only, when given):
+   * by default they reach nothing, not even DNS.
+   */
+  public allowEgressTo(peer: k8s.NetworkPolicyPeer, options: EgressOptions = {}): void {
+    if (!this.networkPolicy) throw new Error(`allowEgressTo needs the NetworkPolicy, got networkPolicy false for "${this.name}" (manage traffic yourself)`);
+    this.networkPolicy.allowEgressTo(peer, options);
   }
 
   /** Reads contentDir and content into ConfigMap data. */
