@@ -60,11 +60,12 @@ describe('GeneralPurposeRunner defaults', () => {
     expect(runner.serviceAccount).toBeUndefined();
     expect(runner.ingress).toBeUndefined();
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['ConfigMap/runner-scripts', 'Deployment/runner', 'NetworkPolicy/runner', 'Service/runner']);
-    // the NetworkPolicy: same-namespace pods to the port; egress open (scripts call what they call)
+    // the NetworkPolicy: same-namespace pods to the port; egress to DNS only (allowEgressTo declares the rest)
     expect(findObject(objects, 'NetworkPolicy', 'runner').spec).toEqual({
       podSelector: { matchLabels: { 'app.kubernetes.io/name': 'general-purpose-runner', 'app.kubernetes.io/instance': 'runner' } },
-      policyTypes: ['Ingress'],
+      policyTypes: ['Ingress', 'Egress'],
       ingress: [{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 8080 }] }],
+      egress: [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }],
     });
 
     const cm = findObject(objects, 'ConfigMap', 'runner-scripts');
@@ -78,7 +79,7 @@ describe('GeneralPurposeRunner defaults', () => {
     expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 });
     expect(spec.volumes).toEqual([
       { name: 'scripts', configMap: { name: 'runner-scripts', defaultMode: 0o444 } },
-      { name: 'tmp', emptyDir: {} },
+      { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
     ]);
     const c = findContainer(dep, 'runner');
     expect(c.command).toEqual(['python3', '/opt/app/hello.py']);
@@ -93,7 +94,7 @@ describe('GeneralPurposeRunner defaults', () => {
     expect(c.ports).toEqual([{ containerPort: 8080, name: 'http' }]);
     expect(c.readinessProbe.tcpSocket).toEqual({ port: 8080 });
     expect(c.livenessProbe.tcpSocket).toEqual({ port: 8080 });
-    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
+    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsUser: 65532, capabilities: { drop: ['ALL'] } });
     const svc = findObject(objects, 'Service', 'runner');
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080 }]);
@@ -252,7 +253,7 @@ describe('GeneralPurposeRunner scripts, env and options', () => {
     expect(c.command).toEqual(['python3', '/srv/scripts/hello.py']);
     expect(c.workingDir).toBe('/tmp');
     expect(c.securityContext).toMatchObject({ runAsUser: 1234, runAsGroup: 1234 });
-    expect(c.resources).toEqual({ requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '100m', memory: '128Mi' } });
+    expect(c.resources).toEqual({ requests: { cpu: '10m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(() => assertValid(objects)).not.toThrow();
   });
 

@@ -59,13 +59,13 @@ describe('ImmutableConfigInit', () => {
     expect(init.args).toEqual(['/src/config.cfg', '/config']);
     expect(init.volumeMounts).toEqual([{ name: 'config', mountPath: '/config' }]);
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'config', mountPath: '/config', readOnly: true }]);
-    expect(volume(dep, 'config')).toEqual({ name: 'config', emptyDir: {} });
+    expect(volume(dep, 'config')).toEqual({ name: 'config', emptyDir: { sizeLimit: '64Mi' } });
     // @default user/group: the pod's runAsUser/runAsGroup; @default resources: DEFAULT_RESOURCES
     expect(init.securityContext).toEqual({
       runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
       privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(init.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
+    expect(init.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(init.imagePullPolicy).toBe('IfNotPresent');
     // resolved defaults are readable
     expect(config.copyStyle).toBe(CopyStyle.COMMAND);
@@ -195,8 +195,8 @@ describe('ImmutableConfigInit', () => {
     const dep = findObject(synthObjects(chart), 'Deployment');
     const init = findContainer(dep, 'appconfig');
     expect(init.securityContext).toMatchObject({ runAsUser: 1001, runAsGroup: 1002 });
-    expect(init.resources).toEqual({ requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '32Mi' } });
-    expect(volume(dep, 'app-config')).toEqual({ name: 'app-config', emptyDir: {} });
+    expect(init.resources).toEqual({ requests: { cpu: '10m', memory: '16Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '100m', memory: '32Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(volume(dep, 'app-config')).toEqual({ name: 'app-config', emptyDir: { sizeLimit: '64Mi' } });
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'app-config', mountPath: '/config', readOnly: true }]);
     expect([config.user, config.group]).toEqual([1001, 1002]);
   });
@@ -472,7 +472,7 @@ describe('ImmutableConfigInitChart (the seed)', () => {
     expect(init.command).toBeUndefined();
     expect(init.args).toEqual(['/config']);
     expect(init.volumeMounts).toEqual([{ name: 'config-dir', mountPath: '/config' }]);
-    expect(volume(dep, 'config-dir')).toEqual({ name: 'config-dir', emptyDir: {} });
+    expect(volume(dep, 'config-dir')).toEqual({ name: 'config-dir', emptyDir: { sizeLimit: '64Mi' } });
     const app = findContainer(dep, 'app');
     expect(app.image).toBe(SEED_APP_IMAGE);
     expect(app.command).toEqual(flaskCommand(8080));
@@ -482,7 +482,7 @@ describe('ImmutableConfigInitChart (the seed)', () => {
     expect(app.ports).toEqual([{ containerPort: 8080, name: 'http' }]);
     expect(app.readinessProbe.httpGet).toEqual({ path: '/', port: 8080, scheme: 'HTTP' });
     expect(app.volumeMounts).toEqual([{ name: 'config-dir', mountPath: '/config', readOnly: true }]);
-    expect(app.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+    expect(app.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' } });
     for (const c of [init, app]) expect(c.securityContext).toMatchObject({ runAsUser: 65532, runAsGroup: 65532, readOnlyRootFilesystem: true });
     expect(podSpec(dep).securityContext).toMatchObject({ runAsUser: 65532, fsGroup: 65532 });
     expect(podSpec(dep).automountServiceAccountToken).toBe(false);

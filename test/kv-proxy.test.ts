@@ -128,7 +128,7 @@ describe('KvProxy', () => {
       const c = findContainer(deployment, 'kv-proxy');
       expect(deployment.spec.replicas).toBe(2);
       expect(c.image).toBe('node:24.13.0-alpine');
-      expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+      expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' } });
       expect(c.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
       expect(c.lifecycle).toEqual({ preStop: { exec: { command: ['sleep', '5'] } } });
       expect(pod.terminationGracePeriodSeconds).toBe(30);
@@ -483,7 +483,7 @@ describe('KvProxy', () => {
       expect(proxy.metricsNetworkPolicy).toBeUndefined();
       const c = findContainer(findObject(objects, 'Deployment', 'kv-proxy'), 'kv-proxy');
       expect(c.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
-      expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+      expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' } });
     });
 
     test('options reach the environment the server reads', () => {
