@@ -138,7 +138,7 @@ export interface GeneralPurposeRunnerProps extends ExposeOptions {
   readonly env?: Record<string, string | kplus.EnvValue>;
   /**
    * UID and GID the containers run as.
-   * @default - the preset's user: 65532, or 1000 (`node`) for the node preset; 65532 for custom images
+   * @default - the preset's user: 65532, or 10000 for the node preset; 65532 for custom images
    */
   readonly user?: number;
   /**
