@@ -322,7 +322,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
     expect(fs.statSync(path.join(unpacked, 'greetings', 'formal.py')).uid).toBe(65532);
   });
 
-  test('node: GNU tar unpacks a tar.gz with "./" entries into the root-owned emptyDir, as the preset's uid 10000, and NODE_PATH resolves it', async () => {
+  test('node: GNU tar unpacks a tar.gz with "./" entries into the root-owned emptyDir, as the preset uid 10000, and NODE_PATH resolves it', async () => {
     const chart = testChart();
     new GeneralPurposeRunner(chart, 'Js', {
       name: 'js-bundle', mode: RunnerMode.JOB, preset: 'node', scriptFiles: [path.join(FIXTURES, 'node-app', 'main.js')], args: ['Universe'],
