@@ -74,6 +74,16 @@ function probesOf(objects: K8sObject[], deployment: string): { readinessPath: st
   return { readinessPath: c.readinessProbe.httpGet.path, livenessPort: c.livenessProbe.tcpSocket.port };
 }
 
+/** Bytes of every file below `dir`. */
+function duBytes(dir: string): number {
+  let total = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    total += e.isDirectory() ? duBytes(p) : fs.lstatSync(p).size;
+  }
+  return total;
+}
+
 const pods: RunningPod[] = [];
 afterAll(async () => { await Promise.all(pods.map((p) => p.stop())); });
 
@@ -153,6 +163,24 @@ describe('a site from a directory plus inline files, with a custom 404 page', ()
       const socket = net.connect(Number(port), hostname, () => { socket.end(); resolve(); });
       socket.on('error', reject);
     });
+  });
+
+  test('nginx\'s emptyDirs hold a small fraction of their sizeLimit after serving every file, gzipped and not', async () => {
+    // GIVEN the running pod  WHEN every file is fetched plain and gzipped
+    for (const f of Object.keys(EXPECTED_TYPES)) {
+      await request(`${pod.baseUrl}/${f}`);
+      await request(`${pod.baseUrl}/${f}`, { headers: { 'accept-encoding': 'gzip' } });
+    }
+    // THEN what nginx wrote to /tmp and /var/cache/nginx (the pid file, temp files) stays under 1% of each sizeLimit
+    const dep = findObject(objects, 'Deployment', 'fixture');
+    for (const name of ['tmp', 'nginx-cache']) {
+      const limit = dep.spec.template.spec.volumes.find((v: any) => v.name === name).emptyDir.sizeLimit;
+      expect(limit).toBe('16Mi');
+      const used = duBytes(pod.volumeDir(name));
+      expect({ name, used: used < 16 * 1024 * 1024 / 100 }).toEqual({ name, used: true });
+    }
+    // the measurement is real: nginx's pid file is in the /tmp emptyDir
+    expect(fs.statSync(path.join(pod.volumeDir('tmp'), 'nginx.pid')).size).toBeGreaterThan(0);
   });
 
   test('cache headers, security headers and no version in Server', async () => {
