@@ -28,6 +28,12 @@ export interface GeneralPurposeRunnerChartProps extends ChartProps {
    */
   readonly port?: number;
   /**
+   * Replicas of the two servers (greeter, namespaces-api); 2 or more adds a
+   * PodDisruptionBudget and spreads them over nodes.
+   * @default 1
+   */
+  readonly replicas?: number;
+  /**
    * Expose the greeter through an Ingress.
    * @default - no Ingress
    */
@@ -76,6 +82,7 @@ export class GeneralPurposeRunnerChart extends Chart {
       args: [target],
       env: { GREETING: greeting },
       port,
+      replicas: props.replicas,
       healthCheckPath: '/',
       ingress: props.greeterIngress,
       partOf,
@@ -87,6 +94,7 @@ export class GeneralPurposeRunnerChart extends Chart {
       scriptFiles: [script('namespaces_api.py'), script('serving.py')],
       entrypoint: 'namespaces_api.py',
       port,
+      replicas: props.replicas,
       healthCheckPath: '/healthz',
       clusterRules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['list'] }],
       partOf,
@@ -116,5 +124,10 @@ export class GeneralPurposeRunnerChart extends Chart {
       activeDeadlineSeconds: 60,
       partOf,
     });
+
+    // the two checks call the greeter: their only egress beyond DNS
+    for (const check of [this.smokeTest, this.monitor]) {
+      check.allowEgressTo({ podSelector: { matchLabels: { ...this.greeter.selector } } }, { ports: [port] });
+    }
   }
 }

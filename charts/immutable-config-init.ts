@@ -2,7 +2,7 @@ import { Chart, ChartProps, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
-  applyLabels, CopyStyle, exposeWorkload, hardenedContainer, hardenedPodProps, ImmutableConfigInit, ImmutableConfigMap, recommendedLabels, resolveExpose,
+  applyLabels, CopyStyle, exposeWorkload, hardenedContainer, hardenedPodProps, ImmutableConfigInit, ImmutableConfigMap, recommendedLabels, resolveExpose, spreadOverNodes,
   selectorLabels, selectPods, validatePort, validatePositiveInteger,
 } from '../lib';
 
@@ -98,6 +98,7 @@ class FlaskApp extends Construct {
       ...hardenedPodProps({ user }),
     });
     selectPods(this.deployment, selector);
+    if (replicas >= 2) spreadOverNodes(this.deployment, selector);
     this.app = this.deployment.addContainer(hardenedContainer({
       name: 'app',
       image: props.appImage ?? SEED_APP_IMAGE,

@@ -12,7 +12,7 @@
 import { Chart, ChartProps, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
-  BUSYBOX_IMAGE, GIT_SYNC_IMAGE, GIT_SYNC_RESOURCES, GIT_SYNC_ROOT_DIR, GIT_SYNC_UID, HotPlugReload, pythonHttpServer, SidecarMode, SidecarPod, SidecarPodContainer,
+  BUSYBOX_IMAGE, gitRemoteEgress, GIT_SYNC_IMAGE, GIT_SYNC_RESOURCES, GIT_SYNC_ROOT_DIR, GIT_SYNC_UID, HotPlugReload, pythonHttpServer, SidecarMode, SidecarPod, SidecarPodContainer,
 } from '../lib';
 
 /** The seed's content repository. */
@@ -47,6 +47,11 @@ export interface SidecarPodChartProps extends ChartProps {
    * @default SidecarMode.CLASSIC
    */
   readonly sidecarMode?: SidecarMode;
+  /**
+   * Pod replicas; 2 or more adds a PodDisruptionBudget and spreads them over nodes.
+   * @default 1
+   */
+  readonly replicas?: number;
 }
 
 /** The namespace the sidecar-pod charts default to. */
@@ -96,6 +101,7 @@ export class SidecarPodAuthChart extends Chart {
     this.pod = new SidecarPod(this, 'SidecarPod', {
       name,
       sidecarMode: props.sidecarMode,
+      replicas: props.replicas,
       volumes: [{ name: 'content' }],
       initContainers: [{
         name: 'clone',
@@ -117,6 +123,9 @@ export class SidecarPodAuthChart extends Chart {
       authProxy: { htpasswdSecret: this.htpasswdSecret, port: 8081 },
       servicePort: 8080,
     });
+    // the clone init container fetches from the repository: git's remote port, any address
+    const remote = gitRemoteEgress(props.repo ?? SEED_REPO);
+    if (remote) this.pod.networkPolicy!.addEgressRule(remote);
   }
 }
 
@@ -133,6 +142,7 @@ export class SidecarPodContentChart extends Chart {
     this.pod = new SidecarPod(this, 'SidecarPod', {
       name: props.name ?? 'python-pod-content',
       sidecarMode: props.sidecarMode,
+      replicas: props.replicas,
       content: {
         repo: props.repo ?? SEED_REPO,
         ref: props.ref,
@@ -161,6 +171,7 @@ export class SidecarPodHotPlugChart extends Chart {
     this.pod = new SidecarPod(this, 'SidecarPod', {
       name: props.name ?? 'python-pod-hot-plug',
       sidecarMode: props.sidecarMode,
+      replicas: props.replicas,
       app: {
         ...server,
         // The seed's way: start in the folder (resolved at each restart), serve the working directory.

@@ -52,10 +52,11 @@ export const ENVIRONMENTS: EnvironmentConfig[] = [
     staticSite: { namespace: 'web-prod', replicas: 3 },
     configImage: { namespace: 'config-prod', replicas: 3 },
     configMap: { namespace: 'config-prod', replicas: 3 },
-    sidecarAuth: { namespace: 'sidecars-prod' },
-    sidecarContent: { namespace: 'sidecars-prod' },
-    sidecarHotPlug: { namespace: 'sidecars-prod' },
-    runner: { namespace: 'runners-prod', greeterIngress: { host: 'greeter.example.com' } },
+    // every Deployment that serves traffic: 2 or more replicas, a PodDisruptionBudget, spread over nodes
+    sidecarAuth: { namespace: 'sidecars-prod', replicas: 2 },
+    sidecarContent: { namespace: 'sidecars-prod', replicas: 2 },
+    sidecarHotPlug: { namespace: 'sidecars-prod', replicas: 2 },
+    runner: { namespace: 'runners-prod', replicas: 2, greeterIngress: { host: 'greeter.example.com' } },
     kvProxy: {
       namespace: 'kv-prod',
       namespaces: ['kv-prod'],

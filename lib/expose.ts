@@ -1,3 +1,4 @@
+import { Lazy } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
@@ -218,6 +219,111 @@ function resolvePdb(o: PodDisruptionBudgetOptions | false | undefined, replicas:
   return { maxUnavailable };
 }
 
+// ---------------------------------------------------------------- egress ---
+
+/** A TCP port of a NetworkPolicy rule. */
+export function tcpPort(port: number): k8s.NetworkPolicyPort {
+  return { protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) };
+}
+
+/** DNS lookups (UDP and TCP 53, any address): every pattern that resolves a name needs it. */
+export const DNS_EGRESS: k8s.NetworkPolicyEgressRule = {
+  ports: [{ protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) }, tcpPort(53)],
+};
+
+/** The TCP ports the API server is reached on: 443 (the `kubernetes` Service) and 6443 (the usual endpoint port egress rules see after the Service is resolved). */
+export const DEFAULT_API_SERVER_PORTS = [443, 6443];
+
+/**
+ * Egress to the Kubernetes API server, for pods that call it (they have RBAC
+ * rules): `ports` to `cidrs`, or to any address when the API server's
+ * addresses are not known (whether an ipBlock matches the API server, often a
+ * host-network endpoint behind the `kubernetes` Service, depends on the CNI).
+ */
+export function apiServerEgress(cidrs: string[] | undefined, ports: number[] = DEFAULT_API_SERVER_PORTS): k8s.NetworkPolicyEgressRule {
+  return { ...(cidrs ? { to: cidrs.map((cidr) => ({ ipBlock: { cidr } })) } : {}), ports: ports.map(tcpPort) };
+}
+
+/** Options for `allowEgressTo` of the constructs. */
+export interface EgressOptions {
+  /**
+   * Ports the workload may connect to on the peer.
+   * @default - every port
+   */
+  readonly ports?: number[];
+  /**
+   * Protocol of `ports`.
+   * @default 'TCP'
+   */
+  readonly protocol?: 'TCP' | 'UDP' | 'SCTP';
+}
+
+/** Checks a NetworkPolicy peer: a podSelector, a namespaceSelector (or both), or an ipBlock alone. */
+export function validatePeer(peer: k8s.NetworkPolicyPeer, where: string): k8s.NetworkPolicyPeer {
+  validateNetworkPolicyPeer(peer, where);
+  return peer;
+}
+
+/** Props for {@link WorkloadNetworkPolicy}. */
+export interface WorkloadNetworkPolicyProps {
+  /** Name of the NetworkPolicy. */
+  readonly name: string;
+  /** The pods it selects (matchLabels). */
+  readonly selector: Record<string, string>;
+  /** Who may connect (`[]`: nobody). */
+  readonly ingress: k8s.NetworkPolicyIngressRule[];
+  /** Where the pods may connect (`[]`: nowhere); {@link WorkloadNetworkPolicy.allowEgressTo} adds to it. */
+  readonly egress: k8s.NetworkPolicyEgressRule[];
+}
+
+/**
+ * The NetworkPolicy of a pattern's pods: it covers both directions
+ * (`policyTypes: [Ingress, Egress]`), so whatever the rules do not list is
+ * refused, and egress grows with {@link allowEgressTo}.
+ */
+export class WorkloadNetworkPolicy extends k8s.KubeNetworkPolicy {
+  /** The egress rules, as written at synth. */
+  public readonly egressRules: k8s.NetworkPolicyEgressRule[];
+
+  constructor(scope: Construct, id: string, props: WorkloadNetworkPolicyProps) {
+    const egressRules = [...props.egress];
+    super(scope, id, {
+      metadata: { name: props.name },
+      spec: {
+        podSelector: { matchLabels: { ...props.selector } },
+        policyTypes: ['Ingress', 'Egress'],
+        // empty lists are what the policy types already mean (deny all); the API server drops
+        // them, so writing them would make every server-side apply a change
+        ingress: Lazy.any({ produce: () => (props.ingress.length ? props.ingress : undefined) }),
+        egress: Lazy.any({ produce: () => (egressRules.length ? egressRules : undefined) }),
+      },
+    });
+    this.egressRules = egressRules;
+  }
+
+  /** Adds an egress rule as written (ports without `to`: those ports at any address). */
+  public addEgressRule(rule: k8s.NetworkPolicyEgressRule): void {
+    if (!rule || typeof rule !== 'object' || (rule.to === undefined && rule.ports === undefined)) {
+      throw new Error(`an egress rule must set to or ports (a rule with neither allows everything), got ${JSON.stringify(rule)}`);
+    }
+    (rule.to ?? []).forEach((peer, i) => validatePeer(peer, `egress rule to[${i}]`));
+    this.egressRules.push(rule);
+  }
+
+  /**
+   * Lets the selected pods connect to `peer` (on `options.ports` only, when given),
+   * as cdk8s-plus's `connections.allowTo` does for its own workloads.
+   */
+  public allowEgressTo(peer: k8s.NetworkPolicyPeer, options: EgressOptions = {}, where = 'allowEgressTo peer'): void {
+    validatePeer(peer, where);
+    if (options === null || typeof options !== 'object') throw new Error(`allowEgressTo options must be EgressOptions, got ${JSON.stringify(options)}`);
+    const protocol = validateOneOf(options.protocol ?? 'TCP', { TCP: 'TCP', UDP: 'UDP', SCTP: 'SCTP' }, 'allowEgressTo options.protocol');
+    const ports = options.ports === undefined ? undefined : validateUniqueList(options.ports, 'allowEgressTo options.ports', (p, prop) => validatePort(p, prop));
+    if (ports !== undefined && ports.length === 0) throw new Error('allowEgressTo options.ports must list at least one port (omit it for every port), got []');
+    this.addEgressRule({ to: [peer], ...(ports ? { ports: ports.map((port) => ({ protocol, port: k8s.IntOrString.fromNumber(port) })) } : {}) });
+  }
+}
+
 /** What {@link exposeWorkload} needs to know about the workload. */
 export interface ExposeTarget {
   /** Name of every object created. */
@@ -227,8 +333,8 @@ export interface ExposeTarget {
   /** The container port the Service targets and the NetworkPolicy opens. */
   readonly targetPort: number;
   /**
-   * The pattern's egress rules.
-   * @default - egress not restricted (the policy covers Ingress only)
+   * The pattern's egress rules (`[]`: no egress at all).
+   * @default - DNS only ({@link DNS_EGRESS})
    */
   readonly egress?: k8s.NetworkPolicyEgressRule[];
 }
@@ -237,7 +343,7 @@ export interface ExposeTarget {
 export interface Exposure {
   readonly service: kplus.Service;
   readonly ingress?: kplus.Ingress;
-  readonly networkPolicy?: k8s.KubeNetworkPolicy;
+  readonly networkPolicy?: WorkloadNetworkPolicy;
   readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
 }
 
@@ -270,7 +376,7 @@ export function exposeWorkload(scope: Construct, r: ResolvedExpose, target: Expo
     else ingress.addRule(i.path, backend, kplus.HttpIngressPathType.PREFIX);
   }
 
-  let networkPolicy: k8s.KubeNetworkPolicy | undefined;
+  let networkPolicy: WorkloadNetworkPolicy | undefined;
   if (r.networkPolicy) {
     const np = r.networkPolicy;
     const namespaces = [...(np.allowFromNamespaces ?? [])];
@@ -284,16 +390,11 @@ export function exposeWorkload(scope: Construct, r: ResolvedExpose, target: Expo
       ...(namespaces.length ? [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: namespaces.sort() }] } }] : []),
       ...np.allowFrom,
     ];
-    networkPolicy = new k8s.KubeNetworkPolicy(scope, 'NetworkPolicy', {
-      metadata: { name: target.name },
-      spec: {
-        podSelector: { matchLabels: { ...target.selector } },
-        policyTypes: target.egress === undefined ? ['Ingress'] : ['Ingress', 'Egress'],
-        ingress: [{ from, ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(target.targetPort) }] }],
-        // an empty egress list is what policyTypes Egress already means (deny all); the API server drops it,
-        // so writing it would make every server-side apply a change
-        ...(target.egress === undefined || target.egress.length === 0 ? {} : { egress: target.egress }),
-      },
+    networkPolicy = new WorkloadNetworkPolicy(scope, 'NetworkPolicy', {
+      name: target.name,
+      selector: target.selector,
+      ingress: [{ from, ports: [tcpPort(target.targetPort)] }],
+      egress: target.egress ?? [DNS_EGRESS],
     });
   }
 

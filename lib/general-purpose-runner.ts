@@ -1,9 +1,11 @@
 import * as path from 'node:path';
-import { ApiObject, Chart, Cron, Duration, JsonPatch } from 'cdk8s';
+import { ApiObject, Chart, Cron, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { EXPOSE_OPTION_NAMES, ExposeOptions, ResolvedExpose, exposeWorkload, resolveExpose } from './expose';
+import {
+  DNS_EGRESS, EXPOSE_OPTION_NAMES, EgressOptions, ExposeOptions, ResolvedExpose, WorkloadNetworkPolicy, apiServerEgress, exposeWorkload, resolveExpose,
+} from './expose';
 import { FileEntry, inlineFiles, readLocalDirectory, readLocalFile, toConfigMapData } from './files';
 import {
   BundleFormat, KNOWN_INTERPRETERS, RUNNER_PRESETS, RunnerPreset, RunnerPresetName, UnpackTool,
@@ -13,11 +15,11 @@ import { addChecksumAnnotation } from './hash';
 import { validateImage } from './image';
 import { BUSYBOX_IMAGE } from './images';
 import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverNodes } from './labels';
-import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodProps } from './security';
+import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodProps, resolveSizeLimit } from './security';
 import {
   CLUSTER_SCOPED_RESOURCES, pathIsWithin, validateAbsolutePath, validateBoolean, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain,
   validateEnvVariables, validateHttpPath, validateNonEmptyText, validateOneOf, validatePositiveInteger, validateRbacVerb,
-  validateApiGroup, validateKnownProps, validateLabelValue, validateList, validateRbacResource, validateRbacResourceGroups, validateResources, validateTimeZone, validateUnprivilegedPort,
+  validateApiGroup, validateCidr, validateKnownProps, validateLabelValue, validateList, validatePort, validateUniqueList, validateRbacResource, validateRbacResourceGroups, validateResources, validateTimeZone, validateUnprivilegedPort,
 } from './validate';
 
 export { CRON_MACROS, validateCronSchedule } from './general-purpose-runner/schedule';
@@ -63,8 +65,11 @@ export interface RunnerPolicyRule {
 /**
  * Props for {@link GeneralPurposeRunner}. The Service, Ingress,
  * NetworkPolicy and PodDisruptionBudget options ({@link ExposeOptions}) apply
- * to mode 'service' only; the NetworkPolicy leaves egress open (scripts call
- * what they call).
+ * to mode 'service' only. Every mode gets a NetworkPolicy covering ingress and
+ * egress (a Job or CronJob one that lets nothing in): egress to DNS, to the
+ * API server when there are `rules` or `clusterRules`, and to what
+ * {@link GeneralPurposeRunner.allowEgressTo} adds (scripts call what they call:
+ * declare it).
  */
 export interface GeneralPurposeRunnerProps extends ExposeOptions {
   /**
@@ -133,7 +138,7 @@ export interface GeneralPurposeRunnerProps extends ExposeOptions {
   readonly env?: Record<string, string | kplus.EnvValue>;
   /**
    * UID and GID the containers run as.
-   * @default - the preset's user: 65532, or 1000 (`node`) for the node preset; 65532 for custom images
+   * @default - the preset's user: 65532, or 10000 for the node preset; 65532 for custom images
    */
   readonly user?: number;
   /**
@@ -141,6 +146,11 @@ export interface GeneralPurposeRunnerProps extends ExposeOptions {
    * @default - true for the python and node presets and custom images, false for busybox
    */
   readonly writableTmp?: boolean;
+  /**
+   * Size limit of the runner's emptyDirs: /tmp and the unpacked bundle.
+   * @default DEFAULT_EMPTY_DIR_SIZE_LIMIT (64 MiB)
+   */
+  readonly emptyDirSizeLimit?: Size;
   /**
    * Container resources.
    * @default DEFAULT_RESOURCES (50m/64Mi requested, 500m/128Mi limit)
@@ -250,6 +260,17 @@ export interface GeneralPurposeRunnerProps extends ExposeOptions {
    */
   readonly allowWildcardRules?: boolean;
   /**
+   * Addresses of the API server for the NetworkPolicy's egress rule, when
+   * there are `rules` or `clusterRules` (as {@link KvProxyProps.apiServerCidrs}).
+   * @default - any address, on `apiServerPorts` only
+   */
+  readonly apiServerCidrs?: string[];
+  /**
+   * TCP ports the API server listens on, when there are `rules` or `clusterRules`.
+   * @default [443, 6443]
+   */
+  readonly apiServerPorts?: number[];
+  /**
    * `app.kubernetes.io/part-of` label.
    * @default - no part-of label
    */
@@ -271,7 +292,7 @@ const BATCH_PROPS = ['backoffLimit', 'activeDeadlineSeconds'] as const;
 const JOB_PROPS = ['ttlSecondsAfterFinished'] as const;
 const CRON_PROPS = ['schedule', 'timeZone', 'concurrencyPolicy', 'startingDeadlineSeconds', 'successfulJobsHistoryLimit', 'failedJobsHistoryLimit'] as const;
 
-const RUNNER_PROPS: Record<keyof Required<GeneralPurposeRunnerProps>, true> = { name: true, scripts: true, scriptFiles: true, scriptDirectory: true, entrypoint: true, mountPath: true, workingDir: true, preset: true, image: true, command: true, args: true, env: true, user: true, writableTmp: true, resources: true, bundle: true, bundleMountPath: true, bootstrapImage: true, mode: true, port: true, replicas: true, healthCheckPath: true, backoffLimit: true, activeDeadlineSeconds: true, ttlSecondsAfterFinished: true, schedule: true, timeZone: true, concurrencyPolicy: true, startingDeadlineSeconds: true, successfulJobsHistoryLimit: true, failedJobsHistoryLimit: true, rules: true, clusterRules: true, allowWildcardRules: true, partOf: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true };
+const RUNNER_PROPS: Record<keyof Required<GeneralPurposeRunnerProps>, true> = { name: true, scripts: true, scriptFiles: true, scriptDirectory: true, entrypoint: true, mountPath: true, workingDir: true, preset: true, image: true, command: true, args: true, env: true, user: true, writableTmp: true, emptyDirSizeLimit: true, resources: true, bundle: true, bundleMountPath: true, bootstrapImage: true, mode: true, port: true, replicas: true, healthCheckPath: true, backoffLimit: true, activeDeadlineSeconds: true, ttlSecondsAfterFinished: true, schedule: true, timeZone: true, concurrencyPolicy: true, startingDeadlineSeconds: true, successfulJobsHistoryLimit: true, failedJobsHistoryLimit: true, rules: true, clusterRules: true, allowWildcardRules: true, apiServerCidrs: true, apiServerPorts: true, partOf: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true };
 /** Script extensions whose language is clear, and the preset that runs them. */
 const SCRIPT_LANGUAGES: Record<string, { name: string; interpreter: string; preset: RunnerPresetName }> = {
   '.py': { name: 'Python', interpreter: 'python3', preset: 'python' },
@@ -355,8 +376,12 @@ function validateRules(rules: RunnerPolicyRule[], prop: string, allowWildcards: 
  * /tmp only where the interpreter needs one, no ServiceAccount token unless
  * `rules`/`clusterRules` ask for least-privilege API access. Changing a
  * script or the bundle changes a checksum annotation, so the pods roll.
- * Probes: readiness and liveness in service mode (HTTP on `healthCheckPath`,
- * else TCP on `port`); Jobs and CronJobs have none, as they serve nothing.
+ * Probes in service mode: readiness is HTTP on `healthCheckPath` (else TCP on
+ * `port`); liveness, only with a `healthCheckPath`, is the cheaper TCP check
+ * on `port` over a longer threshold (6 x 10 s), so a slow dependency takes a
+ * pod out of the Service without restarting it (the same probe for both would
+ * restart pods that are only busy). Jobs and CronJobs have none, as they
+ * serve nothing.
  */
 export class GeneralPurposeRunner extends Construct {
   /** The resolved name of the workload and prefix of every object; the `app.kubernetes.io/instance` label. */
@@ -381,6 +406,8 @@ export class GeneralPurposeRunner extends Construct {
   public readonly user: number;
   /** Whether /tmp is a writable emptyDir. */
   public readonly writableTmp: boolean;
+  /** Size limit of /tmp and the bundle emptyDir. */
+  public readonly emptyDirSizeLimit: Size;
   /** The containers' resources. */
   public readonly resources: kplus.ContainerResources;
   /** Whether `*` is accepted in RBAC rules. */
@@ -415,8 +442,8 @@ export class GeneralPurposeRunner extends Construct {
   public readonly service?: kplus.Service;
   /** The Ingress, when `ingress` is set. */
   public readonly ingress?: kplus.Ingress;
-  /** The NetworkPolicy, in service mode unless `networkPolicy` is false. */
-  public readonly networkPolicy?: k8s.KubeNetworkPolicy;
+  /** The NetworkPolicy (ingress and egress): always in Job and CronJob modes, in service mode unless `networkPolicy` is false. */
+  public readonly networkPolicy?: WorkloadNetworkPolicy;
   /** The PodDisruptionBudget, in service mode with 2 or more replicas unless disabled. */
   public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
   /** Container port, in service mode. */
@@ -472,6 +499,7 @@ export class GeneralPurposeRunner extends Construct {
     this.image = validateImage(props.image ?? this.presetSpec!.image, 'image');
     this.user = validatePositiveInteger(props.user ?? this.presetSpec?.user ?? DEFAULT_RUN_AS_USER, 'user', 1, 2147483647);
     this.writableTmp = validateBoolean(props.writableTmp ?? this.presetSpec?.writableTmp ?? true, 'writableTmp');
+    this.emptyDirSizeLimit = resolveSizeLimit(props.emptyDirSizeLimit, 'emptyDirSizeLimit');
     this.resources = validateResources(props.resources ?? DEFAULT_RESOURCES, 'resources')!;
     this.allowWildcardRules = validateBoolean(props.allowWildcardRules ?? false, 'allowWildcardRules');
     this.labels = recommendedLabels({
@@ -550,18 +578,40 @@ export class GeneralPurposeRunner extends Construct {
     if (this.workload instanceof kplus.Deployment) this.deployment = this.workload;
     else if (this.workload instanceof kplus.CronJob) this.cronJob = this.workload;
     else this.job = this.workload;
+    // egress: DNS, and the API server when the pod holds a token
+    const egress = [DNS_EGRESS, ...(rules || clusterRules ? [apiServerEgress(
+      props.apiServerCidrs === undefined ? undefined : validateUniqueList(props.apiServerCidrs, 'apiServerCidrs', validateCidr),
+      props.apiServerPorts === undefined ? undefined : validateUniqueList(props.apiServerPorts, 'apiServerPorts', validatePort),
+    )] : [])];
+    if (!rules && !clusterRules) {
+      for (const n of ['apiServerCidrs', 'apiServerPorts'] as const) {
+        if (props[n] !== undefined) throw new Error(`${n} only applies with rules or clusterRules (a pod with an API token), got ${JSON.stringify(props[n])} without them`);
+      }
+    }
     if (this.deployment) {
-      const exposure = exposeWorkload(this, this.expose!, { name: this.name, selector: this.selector, targetPort: this.port! });
+      const exposure = exposeWorkload(this, this.expose!, { name: this.name, selector: this.selector, targetPort: this.port!, egress });
       this.service = exposure.service;
       this.ingress = exposure.ingress;
       this.networkPolicy = exposure.networkPolicy;
       this.podDisruptionBudget = exposure.podDisruptionBudget;
+    } else {
+      // a Job or CronJob serves nothing: nothing may connect to it
+      this.networkPolicy = new WorkloadNetworkPolicy(this, 'NetworkPolicy', { name: this.name, selector: this.selector, ingress: [], egress });
     }
 
     // ---- roll the pods when the scripts or the bundle change
     addChecksumAnnotation(this.workload, 'scripts', this.configMap.data);
     if (bundle) addChecksumAnnotation(this.workload, 'bundle', bundle.data);
     applyLabels(this, this.labels);
+  }
+
+  /**
+   * Lets the runner's pods connect to `peer` (on `options.ports` only, when
+   * given): whatever the scripts call beyond DNS and the API server.
+   */
+  public allowEgressTo(peer: k8s.NetworkPolicyPeer, options: EgressOptions = {}): void {
+    if (!this.networkPolicy) throw new Error(`allowEgressTo needs the runner's NetworkPolicy, got networkPolicy false for "${this.name}" (manage traffic yourself)`);
+    this.networkPolicy.allowEgressTo(peer, options);
   }
 
   /** The mode, and the props that only apply to other modes refused. */
@@ -651,7 +701,7 @@ export class GeneralPurposeRunner extends Construct {
       ...(nested ? { items: Object.fromEntries(this.scripts.map((s) => [s.key, { path: s.path }])) } : {}),
     });
     const mounts: kplus.VolumeMount[] = [{ volume: scriptsVolume, path: this.mountPath, readOnly: true }];
-    if (this.writableTmp) mounts.push({ volume: kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp'), path: '/tmp' });
+    if (this.writableTmp) mounts.push({ volume: kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: this.emptyDirSizeLimit }), path: '/tmp' });
     return mounts;
   }
 
@@ -682,7 +732,7 @@ export class GeneralPurposeRunner extends Construct {
     });
     const configMap = new kplus.ConfigMap(this, 'Bundle', { metadata: { name: `${this.name}-bundle` }, data: stored.data, binaryData: stored.binaryData });
     const sourceVolume = kplus.Volume.fromConfigMap(this, 'BundleSourceVolume', configMap, { name: 'bundle-source', defaultMode: 0o444 });
-    const unpacked = kplus.Volume.fromEmptyDir(this, 'BundleVolume', 'bundle');
+    const unpacked = kplus.Volume.fromEmptyDir(this, 'BundleVolume', 'bundle', { sizeLimit: this.emptyDirSizeLimit });
     const initContainer = hardenedContainer({
       name: 'unpack',
       image,
@@ -724,9 +774,15 @@ export class GeneralPurposeRunner extends Construct {
 
   /** The Deployment, Job or CronJob running the main container. */
   private createWorkload(mounts: kplus.VolumeMount[], initContainer: kplus.ContainerProps | undefined): kplus.Deployment | kplus.Job | kplus.CronJob {
-    const probe = this.port === undefined ? undefined
+    // readiness asks the health path (or, without one, whether the port accepts connections); liveness only
+    // whether the port accepts connections, over a longer threshold, so a slow or failing dependency takes
+    // the pod out of the Service without restarting it. Without a health path the two would be the same
+    // check: there is no liveness probe then, and the kubelet restarts the container when its process exits.
+    const readiness = this.port === undefined ? undefined
       : this.healthCheckPath !== undefined ? kplus.Probe.fromHttpGet(this.healthCheckPath, { port: this.port })
         : kplus.Probe.fromTcpSocket({ port: this.port });
+    const liveness = this.port === undefined || this.healthCheckPath === undefined ? undefined
+      : kplus.Probe.fromTcpSocket({ port: this.port, periodSeconds: Duration.seconds(10), failureThreshold: 6 });
     const container = hardenedContainer({
       name: this.name,
       image: this.image,
@@ -736,7 +792,7 @@ export class GeneralPurposeRunner extends Construct {
       envVariables: this.env,
       resources: this.resources,
       volumeMounts: mounts,
-      ...(this.port !== undefined ? { ports: [{ number: this.port, name: 'http' }], readiness: probe, liveness: probe } : {}),
+      ...(this.port !== undefined ? { ports: [{ number: this.port, name: 'http' }], readiness, ...(liveness ? { liveness } : {}) } : {}),
     }, { user: this.user });
     const pod = {
       metadata: { name: this.name },

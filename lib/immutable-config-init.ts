@@ -6,7 +6,7 @@ import { FileEntry, inlineFiles, readLocalPath, toConfigMapData } from './files'
 import { contentHash } from './hash';
 import { validateImage } from './image';
 import { applyLabels, recommendedLabels } from './labels';
-import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer } from './security';
+import { DEFAULT_EMPTY_DIR_SIZE_LIMIT, DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer } from './security';
 import {
   pathIsWithin, required, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain, validateOneOf, validatePositiveInteger,
   validateKnownProps, validateList, validateResources,
@@ -117,8 +117,9 @@ export interface ImmutableConfigInitProps extends ImmutableConfigMountProps {
    */
   readonly resources?: kplus.ContainerResources;
   /**
-   * Size limit of the emptyDir volume.
-   * @default - no limit: only the init container writes, and only what the image holds
+   * Size limit of the emptyDir volume (only the init container writes to it,
+   * and only what the config image or ConfigMap holds).
+   * @default DEFAULT_EMPTY_DIR_SIZE_LIMIT (64 MiB)
    */
   readonly sizeLimit?: Size;
   /**
@@ -258,8 +259,8 @@ export class ImmutableConfigInit extends Construct {
   public readonly initContainerName: string;
   /** Resources of the init container. */
   public readonly resources: kplus.ContainerResources;
-  /** Size limit of the emptyDir, if any. */
-  public readonly sizeLimit?: Size;
+  /** Size limit of the emptyDir. */
+  public readonly sizeLimit: Size;
   /** Storage medium of the emptyDir. */
   public readonly medium: kplus.EmptyDirMedium;
   /** The emptyDir volume shared by the init container and the app containers. */
@@ -309,14 +310,14 @@ export class ImmutableConfigInit extends Construct {
     if (props.sizeLimit !== undefined && !(props.sizeLimit.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR }) >= 1)) {
       throw new Error(`sizeLimit must be at least 1 KiB, got ${props.sizeLimit.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR })} KiB`);
     }
-    this.sizeLimit = props.sizeLimit;
+    this.sizeLimit = props.sizeLimit ?? DEFAULT_EMPTY_DIR_SIZE_LIMIT;
 
     this.user = validatePositiveInteger(props.user ?? workload.securityContext.user ?? DEFAULT_RUN_AS_USER, 'user', 1, 2147483647);
     this.group = validatePositiveInteger(props.group ?? workload.securityContext.group ?? this.user, 'group', 1, 2147483647);
 
     this.volume = kplus.Volume.fromEmptyDir(this, 'Volume', app.volumeName, {
       medium: props.medium === undefined ? undefined : this.medium,
-      sizeLimit: props.sizeLimit,
+      sizeLimit: this.sizeLimit,
     });
     workload.addVolume(this.volume);
 

@@ -3,7 +3,7 @@ import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { ExposeOptions, ResolvedExpose, exposeWorkload, resolveExpose } from './expose';
+import { DNS_EGRESS, EgressOptions, ExposeOptions, ResolvedExpose, WorkloadNetworkPolicy, apiServerEgress, exposeWorkload, resolveExpose } from './expose';
 import { readLocalDirectory, toConfigMapData } from './files';
 import { addChecksumAnnotation, contentHash } from './hash';
 import { parseImage } from './image';
@@ -25,12 +25,16 @@ export const KV_PROXY_SERVER_DIR = path.join(__dirname, 'kv-proxy', 'server');
 
 /**
  * The stock image the proxy runs on: the official Node.js 24 (LTS) Alpine
- * image. Its `node` user is uid/gid 1000; the server needs only `node:` builtins.
+ * image. It runs as any user (the server needs only `node:` builtins and reads
+ * its source from a ConfigMap).
  */
 export const KV_PROXY_DEFAULT_IMAGE = NODE_LTS_IMAGE;
 
-/** uid and gid of the `node` user in the official Node.js images. */
-export const KV_PROXY_NODE_USER = 1000;
+/**
+ * uid and gid the proxy runs as: 10000, above 10000 so it can never be a user
+ * of the node (the official image's `node` user is 1000; node runs as any uid).
+ */
+export const KV_PROXY_NODE_USER = 10000;
 
 /** Where the pod mounts the server source ConfigMap (read-only). */
 export const KV_PROXY_SOURCE_PATH = '/opt/kv-proxy';
@@ -195,7 +199,7 @@ export interface KvProxyProps extends ExposeOptions {
 
   /**
    * uid and gid the container runs as; must be able to run `node`.
-   * @default 1000 - the `node` user of the official image
+   * @default KV_PROXY_NODE_USER (10000)
    */
   readonly user?: number;
 
@@ -442,7 +446,7 @@ export class KvProxy extends Construct {
   /** The Ingress, if created. */
   public readonly ingress?: kplus.Ingress;
   /** The NetworkPolicy, if created. */
-  public readonly networkPolicy?: k8s.KubeNetworkPolicy;
+  public readonly networkPolicy?: WorkloadNetworkPolicy;
   /** The PodDisruptionBudget, unless disabled (by default with 2 or more replicas). */
   public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
 
@@ -595,12 +599,9 @@ export class KvProxy extends Construct {
       name: this.name,
       selector: this.selector,
       targetPort: this.port,
-      egress: [
-        // DNS, for any name lookup the runtime makes (the API server itself is reached by IP)
-        { ports: [{ protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) }, tcp(53)] },
-        // the API server: by port only unless its addresses are given
-        { ...(this.apiServerCidrs ? { to: this.apiServerCidrs.map((cidr) => ({ ipBlock: { cidr } })) } : {}), ports: this.apiServerPorts.map(tcp) },
-      ],
+      // DNS, for any name lookup the runtime makes (the API server itself is reached by IP),
+      // and the API server: by port only unless its addresses are given
+      egress: [DNS_EGRESS, apiServerEgress(this.apiServerCidrs, this.apiServerPorts)],
     });
     this.service = exposure.service;
     this.ingress = exposure.ingress;
@@ -620,6 +621,15 @@ export class KvProxy extends Construct {
     }
 
     applyLabels(this, this.labels);
+  }
+
+  /**
+   * Lets the pods connect to `peer` (on `options.ports` only, when given),
+   * beyond what the pattern's NetworkPolicy already allows (DNS and the API server).
+   */
+  public allowEgressTo(peer: k8s.NetworkPolicyPeer, options: EgressOptions = {}): void {
+    if (!this.networkPolicy) throw new Error(`allowEgressTo needs the NetworkPolicy, got networkPolicy false for "${this.name}" (manage traffic yourself)`);
+    this.networkPolicy.allowEgressTo(peer, options);
   }
 
   /** One Role and RoleBinding per served namespace, bound to the proxy's own ServiceAccount. */

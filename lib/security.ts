@@ -1,4 +1,4 @@
-import { Size } from 'cdk8s';
+import { Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { validateImage } from './image';
 import { validatePositiveInteger, validateResources } from './validate';
@@ -10,14 +10,64 @@ import { validatePositiveInteger, validateResources } from './validate';
 export const DEFAULT_RUN_AS_USER = 65532;
 
 /**
+ * The ephemeral storage every container requests and may use at most, unless
+ * its `resources` set `ephemeralStorage`: 64 MiB requested, 256 MiB at most.
+ * Root filesystems are read-only, so this bounds the container's logs (the
+ * kubelet keeps up to 5 x 10 MiB per container) and, summed over the pod's
+ * containers, the pod's emptyDir volumes (each bounded by its own `sizeLimit`,
+ * see {@link DEFAULT_EMPTY_DIR_SIZE_LIMIT}). The kubelet evicts a pod that
+ * writes more, instead of letting it fill the node's disk.
+ */
+export const DEFAULT_EPHEMERAL_STORAGE: kplus.EphemeralStorageResources = {
+  request: Size.mebibytes(64),
+  limit: Size.mebibytes(256),
+};
+
+/**
+ * cdk8s-plus-28 writes ephemeral storage in GiB and refuses a size that is not
+ * a whole number of them; this copy of `size` writes the fraction instead
+ * (`0.25Gi` for 256 MiB), which the API server stores as `256Mi`.
+ */
+function fractionalGibibytes(size: Size | undefined): Size | undefined {
+  if (!(size instanceof Size)) return size;
+  const copy = Size.kibibytes(size.toKibibytes({ rounding: SizeRoundingBehavior.NONE }));
+  return Object.assign(copy, {
+    toGibibytes: (opts: { rounding?: SizeRoundingBehavior } = {}) => Size.prototype.toGibibytes.call(copy, { rounding: SizeRoundingBehavior.NONE, ...opts }),
+  });
+}
+
+/**
+ * The `sizeLimit` of an emptyDir a pattern creates unless told otherwise
+ * (each pattern documents its own where it differs, and each takes an override):
+ * 64 MiB, room for scratch files, a copied config or an unpacked script bundle
+ * (a ConfigMap holds at most 1 MiB).
+ */
+export const DEFAULT_EMPTY_DIR_SIZE_LIMIT = Size.mebibytes(64);
+
+/** An emptyDir `sizeLimit` prop: a cdk8s Size of at least 1 KiB, else `fallback`. */
+export function resolveSizeLimit(size: Size | undefined, prop: string, fallback: Size = DEFAULT_EMPTY_DIR_SIZE_LIMIT): Size {
+  if (size === undefined) return fallback;
+  if (!(size instanceof Size) || !(size.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR }) >= 1)) {
+    throw new Error(`${prop} must be a cdk8s Size of at least 1 KiB such as Size.mebibytes(64), got ${JSON.stringify(size)}`);
+  }
+  return size;
+}
+
+/**
  * Small, explicit resources for every container: 50m CPU and 64 MiB requested,
- * 500m CPU and 128 MiB at most. cdk8s-plus-28 would request a whole CPU and
- * 512 MiB per container, which wastes capacity for the small workloads here.
+ * 500m CPU and 128 MiB at most, and {@link DEFAULT_EPHEMERAL_STORAGE}.
+ * cdk8s-plus-28 would request a whole CPU and 512 MiB per container, which
+ * wastes capacity for the small workloads here.
  */
 export const DEFAULT_RESOURCES: kplus.ContainerResources = {
   cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
   memory: { request: Size.mebibytes(64), limit: Size.mebibytes(128) },
+  ephemeralStorage: DEFAULT_EPHEMERAL_STORAGE,
 };
+
+function ephemeralStorage(e: kplus.EphemeralStorageResources): kplus.EphemeralStorageResources {
+  return { request: fractionalGibibytes(e.request), limit: fractionalGibibytes(e.limit) };
+}
 
 /**
  * Options for {@link hardenedContainer}.
@@ -45,8 +95,9 @@ function resolveIds(opts: HardeningOptions, prop: string): { user: number; group
  * Container props that pass Pod Security Standards "restricted" and more:
  * non-root with an explicit non-zero UID/GID, read-only root filesystem, no
  * privilege escalation, all capabilities dropped, seccomp RuntimeDefault,
- * `imagePullPolicy: IfNotPresent` for pinned images, small resources, and an
- * image that must carry a tag or digest (never `latest`).
+ * `imagePullPolicy: IfNotPresent` for pinned images, small resources (with
+ * {@link DEFAULT_EPHEMERAL_STORAGE} whenever `resources` leave ephemeral
+ * storage out), and an image that must carry a tag or digest (never `latest`).
  *
  * Anything set in `props` wins over these defaults, field by field inside
  * `securityContext`, so a container can still e.g. add NET_BIND_SERVICE.
@@ -56,10 +107,11 @@ export function hardenedContainer(props: kplus.ContainerProps, opts: HardeningOp
   validateImage(props.image, `${prop} image`);
   validateResources(props.resources, `${prop} resources`);
   const ids = resolveIds({ user: props.securityContext?.user ?? opts.user, group: props.securityContext?.group ?? opts.group }, prop);
+  const resources = props.resources ?? DEFAULT_RESOURCES;
   return {
     imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-    resources: DEFAULT_RESOURCES,
     ...props,
+    resources: { ...resources, ephemeralStorage: ephemeralStorage(resources.ephemeralStorage ?? DEFAULT_EPHEMERAL_STORAGE) },
     securityContext: {
       ensureNonRoot: true,
       readOnlyRootFilesystem: true,

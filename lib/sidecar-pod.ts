@@ -4,14 +4,14 @@ import { ApiObject, JsonPatch, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { ExposeOptions, ResolvedExpose, exposeWorkload, resolveExpose } from './expose';
+import { DNS_EGRESS, EgressOptions, ExposeOptions, ResolvedExpose, WorkloadNetworkPolicy, exposeWorkload, resolveExpose } from './expose';
 import { addChecksumAnnotation } from './hash';
 import { validateImage } from './image';
-import { applyLabels, recommendedLabels, selectPods, selectorLabels } from './labels';
-import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodProps } from './security';
+import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverNodes } from './labels';
+import { DEFAULT_EMPTY_DIR_SIZE_LIMIT, DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer, hardenedPodProps } from './security';
 import {
   AuthProxy, AuthProxyOptions, GIT_SYNC_UID, HOT_PLUG_SCRIPTS_DIR, HotPlugOptions, HotPlugReload, HotPlugReloadKind, ResolvedGitSync, SharedContentOptions,
-  authProxyContainer, gitSyncContainer, pythonHttpServer, resolveGitSync,
+  authProxyContainer, gitRemoteEgress, gitSyncContainer, pythonHttpServer, resolveGitSync,
 } from './sidecar-pod/presets';
 import {
   validateAbsolutePath, validateBoolean, validateDnsLabel, validateDnsSubdomain, validateEnvVariables, validateOneOf, validatePort,
@@ -134,8 +134,9 @@ export interface SidecarPodVolume {
    */
   readonly defaultMode?: number;
   /**
-   * Size limit of an emptyDir.
-   * @default - no limit (the node's ephemeral storage)
+   * Size limit of an emptyDir (declare a preset's volume, e.g. git-sync's
+   * `content`, here to size it).
+   * @default DEFAULT_EMPTY_DIR_SIZE_LIMIT (64 MiB)
    */
   readonly sizeLimit?: Size;
   /**
@@ -149,8 +150,11 @@ export interface SidecarPodVolume {
  * Props for {@link SidecarPod}. The Service, Ingress, NetworkPolicy and
  * PodDisruptionBudget options are the shared {@link ExposeOptions}; the
  * NetworkPolicy admits the Service's target port only (the auth proxy's, with
- * `authProxy`), so nothing reaches the app's own port, and leaves egress open
- * (git-sync fetches from its remote).
+ * `authProxy`), so nothing reaches the app's own port, and egress to DNS and,
+ * with the content and hot-plug presets, git's remote (its port, any address);
+ * {@link SidecarPod.allowEgressTo} adds the rest. Without a Service the
+ * NetworkPolicy lets nothing in. With 2 or more replicas the pods are spread
+ * over nodes.
  */
 export interface SidecarPodProps extends ExposeOptions {
   /**
@@ -268,7 +272,7 @@ export class SidecarPod extends Construct {
   /** The Ingress, when `ingress` is given. */
   public readonly ingress?: kplus.Ingress;
   /** The NetworkPolicy admitting the Service's target port only, unless disabled. */
-  public readonly networkPolicy?: k8s.KubeNetworkPolicy;
+  public readonly networkPolicy?: WorkloadNetworkPolicy;
   /** The PodDisruptionBudget, when there is one (a Deployment with 2 or more replicas by default). */
   public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
   /** The ConfigMap holding the auth proxy's nginx.conf. */
@@ -398,14 +402,29 @@ export class SidecarPod extends Construct {
       const specPath = this.workloadKind === SidecarPodWorkload.POD ? '/spec' : '/spec/template/spec';
       ApiObject.of(this.workload).addJsonPatch(JsonPatch.add(`${specPath}/shareProcessNamespace`, true));
     }
+    // egress: DNS, and git's remote for git-sync; allowEgressTo adds the rest
+    const remote = gitSync ? gitRemoteEgress(gitSync.opts.repo, `${gitSync.preset}.repo`) : undefined;
+    const egress = [DNS_EGRESS, ...(remote ? [remote] : [])];
     if (this.expose) {
-      const exposure = exposeWorkload(this, this.expose, { name: this.name, selector: this.selector, targetPort: this.serviceTargetPort! });
+      const exposure = exposeWorkload(this, this.expose, { name: this.name, selector: this.selector, targetPort: this.serviceTargetPort!, egress });
       this.service = exposure.service;
       this.ingress = exposure.ingress;
       this.networkPolicy = exposure.networkPolicy;
       this.podDisruptionBudget = exposure.podDisruptionBudget;
+    } else {
+      // no Service: nothing may connect to the pod
+      this.networkPolicy = new WorkloadNetworkPolicy(this, 'NetworkPolicy', { name: this.name, selector: this.selector, ingress: [], egress });
     }
     applyLabels(this, this.labels);
+  }
+
+  /**
+   * Lets the pod's containers connect to `peer` (on `options.ports` only, when
+   * given), beyond DNS and (with the content and hot-plug presets) git's remote.
+   */
+  public allowEgressTo(peer: k8s.NetworkPolicyPeer, options: EgressOptions = {}): void {
+    if (!this.networkPolicy) throw new Error(`allowEgressTo needs the NetworkPolicy, got networkPolicy false for "${this.name}" (manage traffic yourself)`);
+    this.networkPolicy.allowEgressTo(peer, options);
   }
 
   /** Which presets go together, and what each needs. */
@@ -654,6 +673,7 @@ export class SidecarPod extends Construct {
       ? new kplus.Pod(this, 'Resource', { ...podProps, metadata: { name: this.name } })
       : new kplus.Deployment(this, 'Resource', { ...podProps, metadata: { name: this.name }, replicas: this.replicas, select: false });
     selectPods(workload, this.selector);
+    if (workload instanceof kplus.Deployment && this.replicas! >= 2) spreadOverNodes(workload, this.selector);
     return workload;
   }
 
@@ -677,7 +697,7 @@ export class SidecarPod extends Construct {
       v = kplus.Volume.fromSecret(this, id, kplus.Secret.fromSecretName(this, `${id}-Secret`, decl.secret), { name, defaultMode: decl.defaultMode ?? 0o440 });
     } else {
       v = kplus.Volume.fromEmptyDir(this, id, name, {
-        sizeLimit: decl.sizeLimit, medium: decl.memory ? kplus.EmptyDirMedium.MEMORY : undefined,
+        sizeLimit: decl.sizeLimit ?? DEFAULT_EMPTY_DIR_SIZE_LIMIT, medium: decl.memory ? kplus.EmptyDirMedium.MEMORY : undefined,
       });
     }
     this.kvolumes.set(name, v);

@@ -5,10 +5,10 @@ import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { addChecksumAnnotation, contentHash } from './hash';
 import { validateImage } from './image';
-import { ExposeOptions, exposeWorkload, resolveExpose } from './expose';
+import { EgressOptions, ExposeOptions, WorkloadNetworkPolicy, exposeWorkload, resolveExpose } from './expose';
 import { ConfigMapData, inlineFiles, isUtf8Text, readLocalDirectory, toConfigMapData } from './files';
 import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverNodes } from './labels';
-import { DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps } from './security';
+import { DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps, resolveSizeLimit } from './security';
 import {
   validateBoolean, validateConfigMapKey, validateDnsLabel, validateHeaderValue, validateHttpPath, validatePositiveInteger, validateResources,
   validateFileExtension, validateHeaderName, validateKnownProps, validateMediaType, validateRecord, validateUnprivilegedPort,
@@ -24,8 +24,15 @@ export { DEFAULT_CONTENT_TYPES } from './static-site/nginx-conf';
  * floats to), pinned.
  */
 export const STATIC_SITE_DEFAULT_IMAGE = NGINX_UNPRIVILEGED_IMAGE;
-/** The uid and gid of the `nginx` user in the nginx-unprivileged images. */
-export const STATIC_SITE_NGINX_UID = 101;
+/**
+ * The uid and gid nginx runs as: 10101, above 10000 so it can never be a
+ * user of the node (the image's own `nginx` user is 101). The unprivileged
+ * image runs as any user: its files are world-readable, and nginx writes only
+ * to the pod's emptyDirs (/tmp, /var/cache/nginx), owned by the fsGroup.
+ */
+export const STATIC_SITE_NGINX_UID = 10101;
+/** The `sizeLimit` of nginx's /tmp and /var/cache/nginx emptyDirs: it writes a pid file and, for large request bodies, temp files. */
+export const STATIC_SITE_EMPTY_DIR_SIZE_LIMIT = Size.mebibytes(16);
 /** Where the content volume is mounted, nginx's `root`. */
 export const STATIC_SITE_CONTENT_PATH = '/usr/share/nginx/html';
 /** Where the generated nginx.conf and mime.types are mounted. */
@@ -126,10 +133,16 @@ export interface StaticSiteProps extends ExposeOptions {
    */
   readonly accessLog?: boolean;
   /**
-   * Path answered with 200 "ok" by nginx itself; the readiness and liveness probes use it.
+   * Path answered with 200 "ok" by nginx itself: the readiness probe asks it
+   * (the liveness probe only checks that the port accepts connections).
    * @default '/healthz'
    */
   readonly healthPath?: string;
+  /**
+   * `sizeLimit` of nginx's /tmp and /var/cache/nginx emptyDirs.
+   * @default STATIC_SITE_EMPTY_DIR_SIZE_LIMIT (16 MiB)
+   */
+  readonly emptyDirSizeLimit?: Size;
   /**
    * Pod replicas. With 2 or more the pods prefer different nodes and (by
    * default) a PodDisruptionBudget keeps all but one running during node drains.
@@ -223,6 +236,8 @@ export class StaticSite extends Construct {
   public readonly healthPath: string;
   /** The nginx container's resources. */
   public readonly resources: kplus.ContainerResources;
+  /** `sizeLimit` of nginx's emptyDirs. */
+  public readonly emptyDirSizeLimit: Size;
   /** Whether the content ConfigMap is immutable and content-named. */
   public readonly immutableContent: boolean;
   /** The recommended labels on every object (name `static-site`, instance `name`). */
@@ -248,7 +263,7 @@ export class StaticSite extends Construct {
   /** The Ingress, when `ingress` is given. */
   public readonly ingress?: kplus.Ingress;
   /** The NetworkPolicy, unless `networkPolicy` is false. */
-  public readonly networkPolicy?: k8s.KubeNetworkPolicy;
+  public readonly networkPolicy?: WorkloadNetworkPolicy;
 
   private readonly content: { data: Record<string, string>; binaryData: Record<string, string> };
 
@@ -278,6 +293,7 @@ export class StaticSite extends Construct {
     this.responseHeaders = resolveHeaders(validateRecord(props.responseHeaders, 'responseHeaders'));
     this.contentTypes = resolveContentTypes(validateRecord(props.contentTypes, 'contentTypes'));
     this.resources = validateResources(props.resources ?? DEFAULT_RESOURCES, 'resources')!;
+    this.emptyDirSizeLimit = resolveSizeLimit(props.emptyDirSizeLimit, 'emptyDirSizeLimit', STATIC_SITE_EMPTY_DIR_SIZE_LIMIT);
     this.labels = recommendedLabels({ name: 'static-site', instance: this.name, component: 'web-server' });
     this.selector = selectorLabels(this.labels);
 
@@ -305,6 +321,15 @@ export class StaticSite extends Construct {
     this.podDisruptionBudget = exposure.podDisruptionBudget;
 
     applyLabels(this, this.labels);
+  }
+
+  /**
+   * Lets nginx's pods connect to `peer` (on `options.ports` only, when given):
+   * by default they reach nothing, not even DNS.
+   */
+  public allowEgressTo(peer: k8s.NetworkPolicyPeer, options: EgressOptions = {}): void {
+    if (!this.networkPolicy) throw new Error(`allowEgressTo needs the NetworkPolicy, got networkPolicy false for "${this.name}" (manage traffic yourself)`);
+    this.networkPolicy.allowEgressTo(peer, options);
   }
 
   /** Reads contentDir and content into ConfigMap data. */
@@ -392,10 +417,15 @@ export class StaticSite extends Construct {
       items: Object.fromEntries(this.files.map((f) => [f.key, { path: f.path }])),
     });
     const configVolume = kplus.Volume.fromConfigMap(this, 'NginxConfigVolume', this.nginxConfigMap, { name: 'nginx-config' });
-    const tmpVolume = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(16) });
-    const cacheVolume = kplus.Volume.fromEmptyDir(this, 'CacheVolume', 'nginx-cache', { sizeLimit: Size.mebibytes(16) });
-    const probe = (periodSeconds: number, failureThreshold: number) => kplus.Probe.fromHttpGet(this.healthPath, {
-      port: this.port, periodSeconds: Duration.seconds(periodSeconds), timeoutSeconds: Duration.seconds(2), failureThreshold,
+    const tmpVolume = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: this.emptyDirSizeLimit });
+    const cacheVolume = kplus.Volume.fromEmptyDir(this, 'CacheVolume', 'nginx-cache', { sizeLimit: this.emptyDirSizeLimit });
+    // readiness asks nginx's health path; liveness only whether the port accepts connections, over a
+    // longer threshold: the same probe for both would restart pods that are merely busy
+    const readiness = kplus.Probe.fromHttpGet(this.healthPath, {
+      port: this.port, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(2), failureThreshold: 2,
+    });
+    const liveness = kplus.Probe.fromTcpSocket({
+      port: this.port, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 6,
     });
     const ids = { user: STATIC_SITE_NGINX_UID, group: STATIC_SITE_NGINX_UID };
     const deployment = new kplus.Deployment(this, 'Resource', {
@@ -410,8 +440,8 @@ export class StaticSite extends Construct {
         command: ['/usr/sbin/nginx'],
         args: ['-e', 'stderr', '-c', `${STATIC_SITE_CONFIG_PATH}/nginx.conf`, '-g', 'daemon off;'],
         ports: [{ name: 'http', number: this.port }],
-        readiness: probe(5, 2),
-        liveness: probe(10, 3),
+        readiness,
+        liveness,
         // Give Service endpoints time to drop the pod before nginx stops accepting.
         lifecycle: { preStop: kplus.Handler.fromCommand(['/bin/sleep', '5']) },
         resources: this.resources,
@@ -431,7 +461,7 @@ export class StaticSite extends Construct {
 
 // ------------------------------------------------------------- helpers ---
 
-const STATIC_SITE_PROPS: Record<keyof Required<StaticSiteProps>, true> = { name: true, contentDir: true, content: true, image: true, port: true, indexDocument: true, notFoundDocument: true, spaFallback: true, gzip: true, htmlCacheControl: true, assetCacheControl: true, responseHeaders: true, contentTypes: true, accessLog: true, healthPath: true, replicas: true, resources: true, immutableContent: true, allowSecretFiles: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true };
+const STATIC_SITE_PROPS: Record<keyof Required<StaticSiteProps>, true> = { name: true, contentDir: true, content: true, image: true, port: true, indexDocument: true, notFoundDocument: true, spaFallback: true, gzip: true, htmlCacheControl: true, assetCacheControl: true, responseHeaders: true, contentTypes: true, accessLog: true, healthPath: true, emptyDirSizeLimit: true, replicas: true, resources: true, immutableContent: true, allowSecretFiles: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true };
 
 function resolveHeaders(extra: Record<string, string>): Record<string, string> {
   const headers: Record<string, string> = { 'X-Content-Type-Options': 'nosniff' };

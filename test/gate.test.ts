@@ -50,6 +50,11 @@ describe('validation gate', () => {
     ['latest image', () => broken('Deployment', (d) => { container(d).image = 'nginx:latest'; }), 'Deployment/demo/demo', 'hardening', /must not use the "latest" tag/],
     ['untagged image', () => broken('Deployment', (d) => { container(d).image = 'registry.local:5000/nginx'; }), 'Deployment/demo/demo', 'hardening', /must be pinned/],
     ['no memory limit', () => broken('Deployment', (d) => { delete container(d).resources.limits; }), 'Deployment/demo/demo', 'hardening', /memory limit/],
+    ['emptyDir without sizeLimit', () => broken('Deployment', (d) => { d.spec.template.spec.volumes[1] = { name: 'tmp', emptyDir: {} }; }), 'Deployment/demo/demo', 'emptydir-size-limit', /emptyDir volume "tmp" must set sizeLimit/],
+    ['no ephemeral storage', () => broken('Deployment', (d) => { delete container(d).resources.limits['ephemeral-storage']; }), 'Deployment/demo/demo', 'ephemeral-storage', /must request and limit ephemeral-storage/],
+    ['uid below 10000', () => broken('Deployment', (d) => { container(d).securityContext.runAsUser = 1000; }), 'Deployment/demo/demo', 'run-as-id', /runs as uid 1000, below 10000/],
+    ['liveness the same as readiness', () => broken('Deployment', (d) => { container(d).livenessProbe = { ...container(d).readinessProbe, failureThreshold: 5 }; }), 'Deployment/demo/demo', 'probes', /same liveness and readiness probe/],
+    ['no egress NetworkPolicy', () => broken('NetworkPolicy', (n) => { n.spec.policyTypes = ['Ingress']; }), 'Deployment/demo/demo', 'networkpolicy', /no NetworkPolicy with policyType Egress/],
     ['PDB selecting nothing', () => broken('PodDisruptionBudget', (p) => { p.spec.selector = { matchLabels: { x: 'y' } }; }), 'PodDisruptionBudget/demo/demo', 'ref-pdb-selector', /matches no pod template/],
     ['duplicate object', () => { const o = hardenedExample(); o.push(JSON.parse(JSON.stringify(o[0]))); return o; }, 'ConfigMap/demo/demo-content', 'duplicate', /more than once/],
   ];

@@ -287,7 +287,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
     expect(fs.statSync(path.join(unpacked, 'greetings', 'formal.py')).uid).toBe(65532);
   });
 
-  test('node: GNU tar unpacks a tar.gz with "./" entries into the root-owned emptyDir, as the node user, and NODE_PATH resolves it', async () => {
+  test('node: GNU tar unpacks a tar.gz with "./" entries into the root-owned emptyDir, as the preset uid 10000, and NODE_PATH resolves it', async () => {
     const chart = testChart();
     new GeneralPurposeRunner(chart, 'Js', {
       name: 'js-bundle', mode: RunnerMode.JOB, preset: 'node', scriptFiles: [path.join(FIXTURES, 'node-app', 'main.js')], args: ['Universe'],
@@ -304,7 +304,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
     expect(main.stderr).toBe('');
     expect(main.code).toBe(0);
     expect(main.stdout).toBe('Well met, Universe!\n');
-    expect(fs.statSync(path.join(pod.volumeDir('bundle'), 'greetings', 'index.js')).uid).toBe(1000);
+    expect(fs.statSync(path.join(pod.volumeDir('bundle'), 'greetings', 'index.js')).uid).toBe(10000);
   });
 
   test('node with a zip: busybox unzip unpacks it, then node runs', async () => {

@@ -60,11 +60,12 @@ describe('GeneralPurposeRunner defaults', () => {
     expect(runner.serviceAccount).toBeUndefined();
     expect(runner.ingress).toBeUndefined();
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['ConfigMap/runner-scripts', 'Deployment/runner', 'NetworkPolicy/runner', 'Service/runner']);
-    // the NetworkPolicy: same-namespace pods to the port; egress open (scripts call what they call)
+    // the NetworkPolicy: same-namespace pods to the port; egress to DNS only (allowEgressTo declares the rest)
     expect(findObject(objects, 'NetworkPolicy', 'runner').spec).toEqual({
       podSelector: { matchLabels: { 'app.kubernetes.io/name': 'general-purpose-runner', 'app.kubernetes.io/instance': 'runner' } },
-      policyTypes: ['Ingress'],
+      policyTypes: ['Ingress', 'Egress'],
       ingress: [{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 8080 }] }],
+      egress: [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }],
     });
 
     const cm = findObject(objects, 'ConfigMap', 'runner-scripts');
@@ -78,7 +79,7 @@ describe('GeneralPurposeRunner defaults', () => {
     expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 });
     expect(spec.volumes).toEqual([
       { name: 'scripts', configMap: { name: 'runner-scripts', defaultMode: 0o444 } },
-      { name: 'tmp', emptyDir: {} },
+      { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
     ]);
     const c = findContainer(dep, 'runner');
     expect(c.command).toEqual(['python3', '/opt/app/hello.py']);
@@ -91,9 +92,10 @@ describe('GeneralPurposeRunner defaults', () => {
     ]);
     expect(c.volumeMounts).toEqual([{ name: 'scripts', mountPath: '/opt/app', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }]);
     expect(c.ports).toEqual([{ containerPort: 8080, name: 'http' }]);
+    // without a health path readiness is the TCP check; a liveness probe would be the same check, so there is none
     expect(c.readinessProbe.tcpSocket).toEqual({ port: 8080 });
-    expect(c.livenessProbe.tcpSocket).toEqual({ port: 8080 });
-    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
+    expect(c.livenessProbe).toBeUndefined();
+    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsUser: 65532, capabilities: { drop: ['ALL'] } });
     const svc = findObject(objects, 'Service', 'runner');
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080 }]);
@@ -108,7 +110,12 @@ describe('GeneralPurposeRunner defaults', () => {
     expect(runner.service).toBeUndefined();
     expect(runner).toMatchObject({ backoffLimit: 2, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 86400 });
     expect(runner.port).toBeUndefined();
-    expect(runner.networkPolicy).toBeUndefined();
+    // a NetworkPolicy that lets nothing in and only DNS out
+    expect(findObject(objects, 'NetworkPolicy', 'runner').spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'general-purpose-runner', 'app.kubernetes.io/instance': 'runner' } },
+      policyTypes: ['Ingress', 'Egress'],
+      egress: [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }],
+    });
     const job = findObject(objects, 'Job', 'runner');
     expect(job.spec).toMatchObject({ backoffLimit: 2, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 86400 });
     expect(podSpec(job).restartPolicy).toBe('Never');
@@ -140,10 +147,10 @@ describe('GeneralPurposeRunner defaults', () => {
     expect(() => assertValid(objects)).not.toThrow();
   });
 
-  test('presets: node runs as its own user 1000, busybox has no /tmp, both with their pinned images', () => {
+  test('presets: node runs as uid 10000 (above 10000), busybox has no /tmp, both with their pinned images', () => {
     const node = synth({ preset: 'node', scripts: { 'main.js': 'console.log(1)\n' }, mode: RunnerMode.JOB });
-    expect(node.runner).toMatchObject({ image: 'node:22.12.0-bookworm-slim', user: 1000, command: ['node', '/opt/app/main.js'], writableTmp: true });
-    expect(findContainer(findObject(node.objects, 'Job', 'runner'), 'runner').securityContext).toMatchObject({ runAsUser: 1000, runAsGroup: 1000 });
+    expect(node.runner).toMatchObject({ image: 'node:22.12.0-bookworm-slim', user: 10000, command: ['node', '/opt/app/main.js'], writableTmp: true });
+    expect(findContainer(findObject(node.objects, 'Job', 'runner'), 'runner').securityContext).toMatchObject({ runAsUser: 10000, runAsGroup: 10000 });
     const bb = synth({ preset: 'busybox', scripts: { 'run.sh': 'echo hi\n' }, mode: RunnerMode.JOB });
     expect(bb.runner).toMatchObject({ image: 'busybox:1.36.1', user: 65532, command: ['sh', '/opt/app/run.sh'], writableTmp: false });
     expect(podSpec(findObject(bb.objects, 'Job', 'runner')).volumes.map((v: any) => v.name)).toEqual(['scripts']);
@@ -221,7 +228,8 @@ describe('GeneralPurposeRunner scripts, env and options', () => {
     expect(dep.spec.replicas).toBe(2);
     const c = findContainer(dep, 'runner');
     expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 5000, scheme: 'HTTP' });
-    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 5000, scheme: 'HTTP' });
+    // liveness: the cheaper TCP check over a longer threshold, never the same probe as readiness
+    expect(c.livenessProbe).toEqual({ tcpSocket: { port: 5000 }, periodSeconds: 10, failureThreshold: 6 });
     expect(c.env).toContainEqual({ name: 'PORT', value: '5000' });
     const ing = findObject(objects, 'Ingress', 'runner');
     expect(ing.spec.ingressClassName).toBe('nginx');
@@ -237,7 +245,7 @@ describe('GeneralPurposeRunner scripts, env and options', () => {
 
   test('batch options and custom paths, user, resources', () => {
     const { objects } = synth({
-      scripts: HELLO, schedule: '0 9 * * MON-FRI', timeZone: 'Europe/Berlin', mountPath: '/srv/scripts', workingDir: '/tmp', user: 1234,
+      scripts: HELLO, schedule: '0 9 * * MON-FRI', timeZone: 'Europe/Berlin', mountPath: '/srv/scripts', workingDir: '/tmp', user: 11234,
       concurrencyPolicy: kplus.ConcurrencyPolicy.REPLACE, startingDeadlineSeconds: 60, successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 5,
       backoffLimit: 0, activeDeadlineSeconds: 30,
       resources: { cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) }, memory: DEFAULT_RESOURCES.memory },
@@ -251,8 +259,8 @@ describe('GeneralPurposeRunner scripts, env and options', () => {
     const c = findContainer(cron, 'runner');
     expect(c.command).toEqual(['python3', '/srv/scripts/hello.py']);
     expect(c.workingDir).toBe('/tmp');
-    expect(c.securityContext).toMatchObject({ runAsUser: 1234, runAsGroup: 1234 });
-    expect(c.resources).toEqual({ requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '100m', memory: '128Mi' } });
+    expect(c.securityContext).toMatchObject({ runAsUser: 11234, runAsGroup: 11234 });
+    expect(c.resources).toEqual({ requests: { cpu: '10m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(() => assertValid(objects)).not.toThrow();
   });
 
@@ -301,7 +309,7 @@ describe('GeneralPurposeRunner bundles', () => {
     const unzip = findContainer(findObject(zip.objects, 'Job', 'runner'), 'unpack');
     expect(unzip.image).toBe('busybox:1.36.1');
     expect(unzip.command).toEqual(['unzip', '-q', '-o', '/opt/bundle-source/greetings-js.zip', '-d', '/opt/bundle']);
-    expect(unzip.securityContext).toMatchObject({ runAsUser: 1000 });
+    expect(unzip.securityContext).toMatchObject({ runAsUser: 10000 });
     const mirror = synth({ mode: RunnerMode.JOB, scripts: HELLO, bundle: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'), bootstrapImage: 'registry.example.com/busybox:1.36.1', bundleMountPath: '/srv/lib' });
     const mirrored = findContainer(findObject(mirror.objects, 'Job', 'runner'), 'unpack');
     expect(mirrored.image).toBe('registry.example.com/busybox:1.36.1');
@@ -501,6 +509,8 @@ describe('GeneralPurposeRunnerChart', () => {
       'Deployment/general-purpose-runner/namespaces-api',
       'Job/general-purpose-runner/greeter-smoke-test',
       'NetworkPolicy/general-purpose-runner/greeter',
+      'NetworkPolicy/general-purpose-runner/greeter-monitor',
+      'NetworkPolicy/general-purpose-runner/greeter-smoke-test',
       'NetworkPolicy/general-purpose-runner/namespaces-api',
       'Service/general-purpose-runner/greeter',
       'Service/general-purpose-runner/namespaces-api',

@@ -9,20 +9,23 @@ import {
 import {
   COPY_SCRIPT, CopyStyle, ImmutableConfigInit, ImmutableConfigInitProps, ImmutableConfigMap, ImmutableConfigMapProps,
 } from '../lib/immutable-config-init';
-import { DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps } from '../lib/security';
+import { DEFAULT_EMPTY_DIR_SIZE_LIMIT, DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps } from '../lib/security';
 import { assertValid, K8sObject } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'immutable-config-init');
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 
-/** A hardened Deployment named `web` with one app container `app` (and its extra mounts, if any). */
+/** A hardened Deployment named `web` with one app container `app` (and its extra mounts, if any), isolated by a NetworkPolicy. */
 function webDeployment(chart: Chart, opts: { containers?: kplus.ContainerProps[]; user?: number } = {}): kplus.Deployment {
-  return new kplus.Deployment(chart, 'Web', {
+  const web = new kplus.Deployment(chart, 'Web', {
     metadata: { name: 'web' },
     ...hardenedPodProps(opts.user ? { user: opts.user } : {}),
     containers: opts.containers ?? [hardenedContainer({ name: 'app', image: 'nginx:1.27', portNumber: 8080 })],
   });
+  // the gate wants every pod behind an ingress and an egress NetworkPolicy: the workload's owner provides it
+  web.connections.isolate();
+  return web;
 }
 
 function podSpec(o: K8sObject): any {
@@ -59,13 +62,13 @@ describe('ImmutableConfigInit', () => {
     expect(init.args).toEqual(['/src/config.cfg', '/config']);
     expect(init.volumeMounts).toEqual([{ name: 'config', mountPath: '/config' }]);
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'config', mountPath: '/config', readOnly: true }]);
-    expect(volume(dep, 'config')).toEqual({ name: 'config', emptyDir: {} });
+    expect(volume(dep, 'config')).toEqual({ name: 'config', emptyDir: { sizeLimit: '64Mi' } });
     // @default user/group: the pod's runAsUser/runAsGroup; @default resources: DEFAULT_RESOURCES
     expect(init.securityContext).toEqual({
       runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
       privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(init.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
+    expect(init.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(init.imagePullPolicy).toBe('IfNotPresent');
     // resolved defaults are readable
     expect(config.copyStyle).toBe(CopyStyle.COMMAND);
@@ -86,7 +89,8 @@ describe('ImmutableConfigInit', () => {
       copyStyle: CopyStyle.COMMAND, initMountPath: '/config', volumeName: 'config', initContainerName: 'copy-config',
       resources: DEFAULT_RESOURCES, medium: kplus.EmptyDirMedium.DEFAULT, user: 65532, group: 65532,
     });
-    expect(config.sizeLimit).toBeUndefined();
+    expect(config.sizeLimit.toMebibytes()).toBe(DEFAULT_EMPTY_DIR_SIZE_LIMIT.toMebibytes());
+    expect(DEFAULT_EMPTY_DIR_SIZE_LIMIT.toMebibytes()).toBe(64);
     expect(config.containers.map((c) => c.name)).toEqual(['app']);
   });
 
@@ -147,6 +151,7 @@ describe('ImmutableConfigInit', () => {
       ...hardenedPodProps(),
       containers: [hardenedContainer({ name: 'report', image: 'python:3.12-slim' })],
     });
+    job.connections.isolate();
     new ImmutableConfigInit(chart, 'Config', { workload: job, image: 'busybox:1.36.1', configPaths: ['/src/report.yaml'], mountPath: '/etc/report' });
     const objects = synthObjects(chart);
     // THEN the Job's pod has the init container, the volume and the read-only mount
@@ -165,6 +170,7 @@ describe('ImmutableConfigInit', () => {
       ...hardenedPodProps(),
       containers: [hardenedContainer({ name: 'nightly', image: 'python:3.12-slim' })],
     });
+    cron.connections.isolate();
     new ImmutableConfigInit(chart, 'Config', { workload: cron, image: 'busybox:1.36.1', configPaths: ['/src/a.cfg'], mountPath: '/config' });
     const objects = synthObjects(chart);
     const cronObj = findObject(objects, 'CronJob', 'nightly');
@@ -195,8 +201,8 @@ describe('ImmutableConfigInit', () => {
     const dep = findObject(synthObjects(chart), 'Deployment');
     const init = findContainer(dep, 'appconfig');
     expect(init.securityContext).toMatchObject({ runAsUser: 1001, runAsGroup: 1002 });
-    expect(init.resources).toEqual({ requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '32Mi' } });
-    expect(volume(dep, 'app-config')).toEqual({ name: 'app-config', emptyDir: {} });
+    expect(init.resources).toEqual({ requests: { cpu: '10m', memory: '16Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '100m', memory: '32Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(volume(dep, 'app-config')).toEqual({ name: 'app-config', emptyDir: { sizeLimit: '64Mi' } });
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'app-config', mountPath: '/config', readOnly: true }]);
     expect([config.user, config.group]).toEqual([1001, 1002]);
   });
@@ -352,6 +358,7 @@ describe('ImmutableConfigMap', () => {
   test('works with a Job', () => {
     const chart = testChart();
     const job = new kplus.Job(chart, 'Job', { metadata: { name: 'report' }, ...hardenedPodProps(), containers: [hardenedContainer({ name: 'report', image: 'python:3.12-slim' })] });
+    job.connections.isolate();
     const config = new ImmutableConfigMap(chart, 'Config', { workload: job, data: { 'report.yaml': 'x: 1\n' }, mountPath: '/etc/report' });
     const objects = synthObjects(chart);
     expect(findContainer(findObject(objects, 'Job', 'report'), 'report').volumeMounts).toEqual([{ name: 'config', mountPath: '/etc/report', readOnly: true }]);
@@ -472,7 +479,7 @@ describe('ImmutableConfigInitChart (the seed)', () => {
     expect(init.command).toBeUndefined();
     expect(init.args).toEqual(['/config']);
     expect(init.volumeMounts).toEqual([{ name: 'config-dir', mountPath: '/config' }]);
-    expect(volume(dep, 'config-dir')).toEqual({ name: 'config-dir', emptyDir: {} });
+    expect(volume(dep, 'config-dir')).toEqual({ name: 'config-dir', emptyDir: { sizeLimit: '64Mi' } });
     const app = findContainer(dep, 'app');
     expect(app.image).toBe(SEED_APP_IMAGE);
     expect(app.command).toEqual(flaskCommand(8080));
@@ -482,7 +489,7 @@ describe('ImmutableConfigInitChart (the seed)', () => {
     expect(app.ports).toEqual([{ containerPort: 8080, name: 'http' }]);
     expect(app.readinessProbe.httpGet).toEqual({ path: '/', port: 8080, scheme: 'HTTP' });
     expect(app.volumeMounts).toEqual([{ name: 'config-dir', mountPath: '/config', readOnly: true }]);
-    expect(app.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+    expect(app.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' } });
     for (const c of [init, app]) expect(c.securityContext).toMatchObject({ runAsUser: 65532, runAsGroup: 65532, readOnlyRootFilesystem: true });
     expect(podSpec(dep).securityContext).toMatchObject({ runAsUser: 65532, fsGroup: 65532 });
     expect(podSpec(dep).automountServiceAccountToken).toBe(false);

@@ -105,7 +105,7 @@ describe('KvProxy', () => {
       expect(proxy.replicas).toBe(2);
       expect(proxy.image).toBe(KV_PROXY_DEFAULT_IMAGE);
       expect(proxy.image).toBe('node:24.13.0-alpine');
-      expect(proxy.user).toBe(1000);
+      expect(proxy.user).toBe(10000);
       expect(proxy.port).toBe(8080);
       expect(proxy.servicePort).toBe(80);
       expect(proxy.maxBodyBytes).toBe(1048576);
@@ -130,7 +130,7 @@ describe('KvProxy', () => {
       const c = findContainer(deployment, 'kv-proxy');
       expect(deployment.spec.replicas).toBe(2);
       expect(c.image).toBe('node:24.13.0-alpine');
-      expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+      expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' } });
       expect(c.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
       expect(c.lifecycle).toEqual({ preStop: { exec: { command: ['sleep', '5'] } } });
       expect(pod.terminationGracePeriodSeconds).toBe(30);
@@ -297,10 +297,10 @@ describe('KvProxy', () => {
       expect(findObject(objects, 'ServiceAccount', 'kv-proxy').automountServiceAccountToken).toBe(false);
       // hardened: node user, read-only root, nothing writable mounted
       expect(c.securityContext).toEqual({
-        runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
+        runAsUser: 10000, runAsGroup: 10000, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
         privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
       });
-      expect(pod.securityContext).toEqual(expect.objectContaining({ runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, runAsNonRoot: true }));
+      expect(pod.securityContext).toEqual(expect.objectContaining({ runAsUser: 10000, runAsGroup: 10000, fsGroup: 10000, runAsNonRoot: true }));
       expect(pod.volumes.filter((v: any) => v.emptyDir)).toEqual([]);
     });
 
@@ -488,7 +488,7 @@ describe('KvProxy', () => {
       expect(proxy.metricsNetworkPolicy).toBeUndefined();
       const c = findContainer(findObject(objects, 'Deployment', 'kv-proxy'), 'kv-proxy');
       expect(c.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
-      expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+      expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' } });
     });
 
     test('options reach the environment the server reads', () => {
@@ -531,14 +531,14 @@ describe('KvProxy', () => {
   describe('options', () => {
     test('name, replicas, image, user, ports, resources and timing', () => {
       const { objects } = synth({
-        name: 'flags', replicas: 3, image: 'registry.example.com/node:22.21.1-alpine', user: 4242, port: 3000,
+        name: 'flags', replicas: 3, image: 'registry.example.com/node:22.21.1-alpine', user: 14242, port: 3000,
         servicePort: 8081, shutdownTimeoutSeconds: 40, drainDelaySeconds: 0, tokenSecretName: 'client-tokens',
       });
       const d = findObject(objects, 'Deployment', 'flags');
       const c = findContainer(d, 'kv-proxy');
       expect(d.spec.replicas).toBe(3);
       expect(c.image).toBe('registry.example.com/node:22.21.1-alpine');
-      expect(c.securityContext).toEqual(expect.objectContaining({ runAsUser: 4242, runAsGroup: 4242 }));
+      expect(c.securityContext).toEqual(expect.objectContaining({ runAsUser: 14242, runAsGroup: 14242 }));
       expect(c.lifecycle).toBeUndefined();
       expect(d.spec.template.spec.terminationGracePeriodSeconds).toBe(45);
       expect(d.spec.template.spec.volumes).toContainEqual({ name: 'tokens', secret: { secretName: 'client-tokens', defaultMode: 0o440 } });
@@ -551,7 +551,8 @@ describe('KvProxy', () => {
     test('custom resources', () => {
       const { objects } = synth({ resources: { cpu: { request: Cpu.millis(100), limit: Cpu.millis(1000) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) } } });
       expect(findContainer(findObject(objects, 'Deployment'), 'kv-proxy').resources).toEqual({
-        requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1000m', memory: '512Mi' },
+        // resources without ephemeralStorage still get DEFAULT_EPHEMERAL_STORAGE
+        requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '1000m', memory: '512Mi', 'ephemeral-storage': '0.25Gi' },
       });
     });
 

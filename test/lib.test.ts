@@ -14,7 +14,7 @@ import {
 import { isUtf8Text, readLocalDirectory, readLocalFile, toConfigMapData } from '../lib/files';
 import { validateList } from '../lib/validate';
 import { isConfigMapKeyText, pathIsWithin } from '../lib/validate';
-import { assertValid, K8sObject } from '../lib/testing';
+import { assertValid, K8sObject, validateObjects } from '../lib/testing';
 import { findContainer, findObject, synthObjects, testChart } from './support/synth';
 
 describe('image references', () => {
@@ -133,10 +133,15 @@ describe('hardened defaults', () => {
       capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(c.imagePullPolicy).toBe('IfNotPresent');
-    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
+    // ephemeral storage: DEFAULT_EPHEMERAL_STORAGE (64 MiB requested, 256 MiB at most), written as the fractional GiB cdk8s-plus-28 needs
+    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(dep.spec.template.spec.automountServiceAccountToken).toBe(false);
     expect(dep.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 });
-    expect(() => assertValid(objects)).not.toThrow();
+    // the gate also wants a NetworkPolicy for each direction: the pods' own, not the hardened props'
+    expect(validateObjects(objects).map((v) => v.rule)).toEqual(['networkpolicy', 'networkpolicy']);
+    const policy = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'web', namespace: dep.metadata.namespace },
+      spec: { podSelector: { matchLabels: dep.spec.template.metadata.labels }, policyTypes: ['Ingress', 'Egress'] } };
+    expect(() => assertValid([...objects, policy])).not.toThrow();
   });
   test('overrides win field by field', () => {
     const props = hardenedContainer({ image: 'nginx:1.27', securityContext: { user: 101 } , imagePullPolicy: kplus.ImagePullPolicy.ALWAYS });

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Testing } from 'cdk8s';
 import { SidecarPodAuthChart } from '../charts/sidecar-pod';
-import { AUTH_PROXY_HTPASSWD_DIR, SidecarPod } from '../lib/sidecar-pod';
+import { AUTH_PROXY_HEALTH_PATH, AUTH_PROXY_HTPASSWD_DIR, AUTH_PROXY_UID, SidecarPod } from '../lib/sidecar-pod';
 import { GitSyncEmulator, LocalRepo } from './fixtures/sidecar-pod/git-sync';
 import { assertValid, K8sObject } from '../lib/testing';
 import { mountOf, POD_IP, podSpec, PodSandbox, requirePrograms, RunningContainer, scratchDir } from './support/pod-sandbox';
@@ -94,6 +94,16 @@ describe('SidecarPodAuthChart, run for real: nginx in front of the seed web serv
     expect(viaLoopback.status).toBe(200); // only containers of the pod reach it
   });
 
+  test('the readiness probe\'s path answers 200 "ok" without credentials, from nginx itself, not the app', () => {
+    const proxy = containerOf(dep, 'auth-proxy');
+    expect(proxy.readinessProbe.httpGet).toMatchObject({ path: AUTH_PROXY_HEALTH_PATH, port: portOf(dep, 'auth-proxy') });
+    const [r] = sandbox!.http([{ url: `http://${POD_IP}:${portOf(dep, 'auth-proxy')}${AUTH_PROXY_HEALTH_PATH}` }]);
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('ok\n');
+    // liveness is the cheaper TCP check on the same port, over a longer threshold
+    expect(proxy.livenessProbe).toEqual({ tcpSocket: { port: portOf(dep, 'auth-proxy') }, periodSeconds: 10, failureThreshold: 6 });
+  });
+
   test('no credentials: 401 with a basic-auth challenge', () => {
     const [r] = sandbox!.http([{ url: `http://${POD_IP}:${portOf(dep, 'auth-proxy')}/` }]);
     expect(r.status).toBe(401);
@@ -125,9 +135,10 @@ describe('SidecarPodAuthChart, run for real: nginx in front of the seed web serv
     expect(vol.secret.defaultMode).toBe(0o440);
     const conf = findObject(objects, 'ConfigMap', 'python-pod-auth-auth-proxy').data['nginx.conf'];
     expect(conf).toContain(`auth_basic_user_file ${AUTH_PROXY_HTPASSWD_DIR}/htpasswd;`);
-    // nginx (uid 101) is not the file's owner: it reads it as a member of the pod's fsGroup
-    expect(proxy.securityContext.runAsUser).toBe(101);
-    expect(podSpec(dep).securityContext.fsGroup).not.toBe(101);
+    // nginx (uid 10101) is not the file's owner: it reads it as a member of the pod's fsGroup
+    expect(proxy.securityContext.runAsUser).toBe(AUTH_PROXY_UID);
+    expect(AUTH_PROXY_UID).toBe(10101);
+    expect(podSpec(dep).securityContext.fsGroup).not.toBe(AUTH_PROXY_UID);
   });
 
   test('the password never reaches the manifests or the logs', () => {

@@ -6,10 +6,10 @@ import { SIDECAR_POD_NAMESPACE, SEED_REPO, SidecarPodAuthChart, SidecarPodConten
 import { contentHash } from '../lib/hash';
 import { DEFAULT_RUN_AS_USER } from '../lib/security';
 import {
-  AUTH_PROXY_CONFIG_DIR, AUTH_PROXY_HTPASSWD_DIR, AUTH_PROXY_IMAGE, GIT_SYNC_IMAGE, HOT_PLUG_SCRIPTS_DIR, HotPlugReload, HotPlugReloadKind,
+  AUTH_PROXY_CONFIG_DIR, AUTH_PROXY_HEALTH_PATH, AUTH_PROXY_HTPASSWD_DIR, AUTH_PROXY_IMAGE, GIT_SYNC_IMAGE, HOT_PLUG_SCRIPTS_DIR, HotPlugReload, HotPlugReloadKind,
   SidecarMode, SidecarPod, SidecarPodProps, SidecarPodWorkload, WEB_SERVER_IMAGE,
 } from '../lib/sidecar-pod';
-import { assertValid, K8sObject } from '../lib/testing';
+import { assertValid, K8sObject, validateObjects } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
 
 const APP = { name: 'app', image: 'busybox:1.36.1', command: ['httpd', '-f', '-p', '8080'], ports: [{ number: 8080, name: 'http' }] };
@@ -41,11 +41,12 @@ describe('SidecarPod with defaults', () => {
     // THEN
     expect(objects).toMatchSnapshot();
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['Deployment/sidecar-pod', 'NetworkPolicy/sidecar-pod', 'Service/sidecar-pod']);
-    // the shared exposure's defaults: same-namespace pods to the app's port, egress open; no PDB with 1 replica
+    // the shared exposure's defaults: same-namespace pods to the app's port, egress to DNS only; no PDB with 1 replica
     expect(findObject(objects, 'NetworkPolicy', 'sidecar-pod').spec).toEqual({
       podSelector: { matchLabels: { 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'sidecar-pod' } },
-      policyTypes: ['Ingress'],
+      policyTypes: ['Ingress', 'Egress'],
       ingress: [{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 8080 }] }],
+      egress: [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }],
     });
     expect(pod).toMatchObject({
       name: 'sidecar-pod', workloadKind: SidecarPodWorkload.DEPLOYMENT, sidecarMode: SidecarMode.CLASSIC, replicas: 1, createService: true,
@@ -69,7 +70,7 @@ describe('SidecarPod with defaults', () => {
       allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true,
       runAsUser: 65532, runAsGroup: 65532, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
+    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(c.volumeMounts).toBeUndefined();
     expect(dep.spec.template.metadata.annotations).toEqual({ 'kubectl.kubernetes.io/default-container': 'app' });
     const svc = findObject(objects, 'Service', 'sidecar-pod');
@@ -118,7 +119,7 @@ describe('sidecars, init containers and shared volumes', () => {
     app: { ...APP, volumeMounts: [{ volume: 'shared', path: '/www' }, { volume: 'settings', path: '/etc/app' }] },
     sidecars: [{
       name: 'writer', image: 'busybox:1.36.1', command: ['sh', '-c', 'while :; do date > /out/index.html; sleep 5; done'],
-      securityContext: { user: 1000, group: 2000 }, envVariables: { TZ: kplus.EnvValue.fromValue('UTC') }, writableTmp: true,
+      securityContext: { user: 11000, group: 12000 }, envVariables: { TZ: kplus.EnvValue.fromValue('UTC') }, writableTmp: true,
       volumeMounts: [{ volume: 'shared', path: '/out', readOnly: false }, { volume: 'creds', path: '/run/creds' }],
       resources: { cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) }, memory: { request: Size.mebibytes(16), limit: Size.mebibytes(32) } },
     }],
@@ -154,9 +155,9 @@ describe('sidecars, init containers and shared volumes', () => {
       { name: 'creds', mountPath: '/run/creds', readOnly: true },
       { name: 'writer-tmp', mountPath: '/tmp', readOnly: false },
     ]);
-    expect(writer.securityContext).toMatchObject({ runAsUser: 1000, runAsGroup: 2000, readOnlyRootFilesystem: true });
+    expect(writer.securityContext).toMatchObject({ runAsUser: 11000, runAsGroup: 12000, readOnlyRootFilesystem: true });
     expect(writer.env).toEqual([{ name: 'TZ', value: 'UTC' }]);
-    expect(writer.resources).toEqual({ requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '32Mi' } });
+    expect(writer.resources).toEqual({ requests: { cpu: '10m', memory: '16Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '100m', memory: '32Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(findContainer(dep, 'seed').volumeMounts).toEqual([{ name: 'shared', mountPath: '/out', readOnly: false }]);
     assertValid(objects, { external: ['ConfigMap/test/shop-settings', 'Secret/test/shop-creds'] });
   });
@@ -166,7 +167,7 @@ describe('sidecars, init containers and shared volumes', () => {
       ...props, volumes: [...props.volumes!, { name: 'cache', memory: true }],
       app: { ...APP, volumeMounts: [{ volume: 'shared', path: '/www' }, { volume: 'settings', path: '/etc/app' }, { volume: 'cache', path: '/cache', readOnly: false }] },
     });
-    expect(volume(objects, 'shop', 'cache')).toEqual({ name: 'cache', emptyDir: { medium: 'Memory' } });
+    expect(volume(objects, 'shop', 'cache')).toEqual({ name: 'cache', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } });
   });
 
   test('native sidecars are init containers with restartPolicy Always, after the user\'s init containers', () => {
@@ -222,9 +223,10 @@ describe('authProxy preset', () => {
     expect(proxy.image).toBe(AUTH_PROXY_IMAGE);
     expect(proxy.command).toEqual(['nginx', '-c', `${AUTH_PROXY_CONFIG_DIR}/nginx.conf`, '-e', 'stderr']);
     expect(proxy.ports).toEqual([{ containerPort: 8081, name: 'auth-proxy' }]);
-    expect(proxy.securityContext).toMatchObject({ runAsUser: 101, runAsGroup: 101, readOnlyRootFilesystem: true });
-    expect(proxy.readinessProbe).toEqual({ tcpSocket: { port: 8081 }, periodSeconds: 5, failureThreshold: 3 });
-    expect(proxy.livenessProbe).toEqual({ tcpSocket: { port: 8081 }, periodSeconds: 10, failureThreshold: 3 });
+    expect(proxy.securityContext).toMatchObject({ runAsUser: 10101, runAsGroup: 10101, readOnlyRootFilesystem: true });
+    // readiness: nginx answers its own health path without credentials; liveness: the port, over a longer threshold
+    expect(proxy.readinessProbe).toEqual({ httpGet: { path: AUTH_PROXY_HEALTH_PATH, port: 8081, scheme: 'HTTP' }, periodSeconds: 5, failureThreshold: 3 });
+    expect(proxy.livenessProbe).toEqual({ tcpSocket: { port: 8081 }, periodSeconds: 10, failureThreshold: 6 });
     expect(proxy.volumeMounts).toEqual([
       { name: 'auth-proxy-config', mountPath: AUTH_PROXY_CONFIG_DIR, readOnly: true },
       { name: 'auth-proxy-htpasswd', mountPath: AUTH_PROXY_HTPASSWD_DIR, readOnly: true },
@@ -250,8 +252,9 @@ describe('authProxy preset', () => {
     const np = findObject(objects, 'NetworkPolicy', 'site');
     expect(np.spec).toEqual({
       podSelector: { matchLabels: dep.spec.selector.matchLabels },
-      policyTypes: ['Ingress'],
+      policyTypes: ['Ingress', 'Egress'],
       ingress: [{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 8081 }] }],
+      egress: [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }],
     });
     assertValid(objects, { external: ['Secret/test/site-users'] });
   });
@@ -275,7 +278,8 @@ describe('authProxy preset', () => {
     expect(findAll(objects, 'NetworkPolicy')).toEqual([]);
     expect(dep.spec.template.metadata.annotations['checksum/auth-proxy'])
       .not.toBe(findObject(base, 'Deployment', 'site').spec.template.metadata.annotations['checksum/auth-proxy']);
-    assertValid(objects, { external: ['Secret/test/site-users'] });
+    // without its NetworkPolicy the gate says the pods are open both ways, and nothing else
+    expect(validateObjects(objects, { external: ['Secret/test/site-users'] }).map((v) => v.rule)).toEqual(['networkpolicy', 'networkpolicy']);
   });
 
   test('explicitly targeting the proxy port is accepted', () => {
@@ -300,7 +304,7 @@ describe('content preset', () => {
     expect(gs.args).toEqual([`--repo=${REPO}`, '--ref=HEAD', '--period=60s', '--root=/git/repo', '--link=current', '--http-bind=:8089', '--max-failures=-1']);
     expect(gs.securityContext).toMatchObject({ runAsUser: 65533, runAsGroup: 65533 });
     expect(gs.ports).toEqual([{ containerPort: 8089, name: 'git-sync' }]);
-    expect(gs.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+    expect(gs.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(gs.readinessProbe).toEqual({ httpGet: { path: '/', port: 8089, scheme: 'HTTP' }, periodSeconds: 5, failureThreshold: 3 });
     expect(gs.startupProbe).toBeUndefined();
     expect(gs.volumeMounts).toEqual([
@@ -316,7 +320,7 @@ describe('content preset', () => {
     expect(web.readinessProbe).toEqual({ httpGet: { path: '/', port: 8080, scheme: 'HTTP' }, periodSeconds: 5, failureThreshold: 3 });
     expect(web.volumeMounts).toEqual([{ name: 'content', mountPath: '/srv/content', readOnly: true }]);
     expect(web.securityContext).toMatchObject({ runAsUser: 65532 });
-    expect(volume(objects, 'docs', 'content')).toEqual({ name: 'content', emptyDir: {} });
+    expect(volume(objects, 'docs', 'content')).toEqual({ name: 'content', emptyDir: { sizeLimit: '64Mi' } });
     expect(spec(objects, 'docs').securityContext.fsGroup).toBe(65533);
     expect(spec(objects, 'docs').containers.map((c: any) => c.name)).toEqual(['web', 'git-sync']);
     expect(findObject(objects, 'Service', 'docs').spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 8080 }]);
@@ -335,7 +339,7 @@ describe('content preset', () => {
       },
     });
     const dep = findObject(objects, 'Deployment', 'docs');
-    expect(findContainer(dep, 'git-sync').resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1000m', memory: '512Mi' } });
+    expect(findContainer(dep, 'git-sync').resources).toEqual({ requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '1000m', memory: '512Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(findContainer(dep, 'git-sync').args).toEqual([
       `--repo=${REPO}`, '--ref=v1.2.0', '--period=300s', '--root=/data/repo', '--link=live', '--http-bind=:9999', '--max-failures=-1', '--depth=3',
     ]);
@@ -366,7 +370,7 @@ describe('content preset', () => {
   test('a replacement web server gets the content mounted read-only', () => {
     const { objects } = synth({
       name: 'docs', content: { repo: REPO },
-      app: { name: 'nginx', image: 'nginxinc/nginx-unprivileged:1.27.3-alpine', command: ['nginx', '-g', 'daemon off;'], ports: [{ number: 8080 }], securityContext: { user: 101 }, writableTmp: true },
+      app: { name: 'nginx', image: 'nginxinc/nginx-unprivileged:1.27.3-alpine', command: ['nginx', '-g', 'daemon off;'], ports: [{ number: 8080 }], securityContext: { user: 10101 }, writableTmp: true },
     });
     const nginx = findContainer(findObject(objects, 'Deployment', 'docs'), 'nginx');
     expect(mount(nginx, 'content')).toEqual({ name: 'content', mountPath: '/srv/content', readOnly: true });
@@ -407,13 +411,13 @@ describe('hotPlug preset', () => {
   });
 
   test('signal: git-sync\'s exec hook, as the app\'s UID, signals it through a shared process namespace', () => {
-    const { objects } = synth({ name: 'api', app: { ...app, securityContext: { user: 1234 } }, hotPlug: { repo: REPO, reload: HotPlugReload.signal({ processName: 'gunicorn' }) } });
+    const { objects } = synth({ name: 'api', app: { ...app, securityContext: { user: 11234 } }, hotPlug: { repo: REPO, reload: HotPlugReload.signal({ processName: 'gunicorn' }) } });
     const dep = findObject(objects, 'Deployment', 'api');
     expect(dep.spec.template.spec.shareProcessNamespace).toBe(true);
     const gs = findContainer(dep, 'git-sync');
     expect(gs.args).toContain(`--exechook-command=${HOT_PLUG_SCRIPTS_DIR}/signal-app.sh`);
     expect(gs.env).toEqual([{ name: 'HOT_PLUG_SIGNAL', value: 'HUP' }, { name: 'HOT_PLUG_PROCESS', value: 'gunicorn' }]);
-    expect(gs.securityContext).toMatchObject({ runAsUser: 1234, runAsGroup: 1234 });
+    expect(gs.securityContext).toMatchObject({ runAsUser: 11234, runAsGroup: 11234 });
     expect(mount(gs, 'hot-plug-scripts')).toEqual({ name: 'hot-plug-scripts', mountPath: HOT_PLUG_SCRIPTS_DIR, readOnly: true });
     const api = findContainer(dep, 'api');
     expect(api.command).toEqual(['python3', 'app.py']);

@@ -8,6 +8,7 @@
  * Expected bytes come from the fixture files on disk, expected content types
  * from the table below, never from the construct.
  */
+import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -60,7 +61,7 @@ function viaYaml(app: App): K8sObject[] {
   return YAML.parseAllDocuments(app.synthYaml()).map((d) => d.toJSON()).filter(Boolean);
 }
 
-function probesOf(objects: K8sObject[], deployment: string): { readinessPath: string; livenessPath: string } {
+function probesOf(objects: K8sObject[], deployment: string): { readinessPath: string; livenessPort: number } {
   const dep = findObject(objects, 'Deployment', deployment);
   const c = dep.spec.template.spec.containers.find((x: any) => x.name === 'nginx');
   const containerPort = containerPortOf(objects, deployment);
@@ -68,8 +69,19 @@ function probesOf(objects: K8sObject[], deployment: string): { readinessPath: st
   const conf = findObject(objects, 'ConfigMap', `${deployment}-config`).data['nginx.conf'];
   expect(conf).toContain(`listen ${containerPort};`);
   expect(c.readinessProbe.httpGet.port).toBe(containerPort);
-  expect(c.livenessProbe.httpGet.port).toBe(containerPort);
-  return { readinessPath: c.readinessProbe.httpGet.path, livenessPath: c.livenessProbe.httpGet.path };
+  // liveness is the cheaper check: the port accepts connections (never the same probe as readiness)
+  expect(c.livenessProbe.tcpSocket.port).toBe(containerPort);
+  return { readinessPath: c.readinessProbe.httpGet.path, livenessPort: c.livenessProbe.tcpSocket.port };
+}
+
+/** Bytes of every file below `dir`. */
+function duBytes(dir: string): number {
+  let total = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    total += e.isDirectory() ? duBytes(p) : fs.lstatSync(p).size;
+  }
+  return total;
 }
 
 const pods: RunningPod[] = [];
@@ -80,7 +92,7 @@ beforeAll(() => requirePrograms(NGINX));
 describe('a site from a directory plus inline files, with a custom 404 page', () => {
   let objects: K8sObject[];
   let pod: RunningPod;
-  let paths: { readinessPath: string; livenessPath: string };
+  let paths: { readinessPath: string; livenessPort: number };
 
   beforeAll(async () => {
     // GIVEN the fixture directory, inline files and most options
@@ -140,13 +152,35 @@ describe('a site from a directory plus inline files, with a custom 404 page', ()
     expect((await request(`${pod.baseUrl}/..2026_01_01_00_00_00.000000001/index.html`)).status).toBe(404);
   });
 
-  test('the health location answers the probes', async () => {
-    for (const p of [paths.readinessPath, paths.livenessPath]) {
-      const res = await request(`${pod.baseUrl}${p}`);
-      expect(res.status).toBe(200);
-      expect(res.body.toString()).toBe('ok\n');
-      expect(res.headers['cache-control']).toBe('no-store');
+  test('the health location answers the readiness probe; the port accepts the liveness probe\'s connection', async () => {
+    const res = await request(`${pod.baseUrl}${paths.readinessPath}`);
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('ok\n');
+    expect(res.headers['cache-control']).toBe('no-store');
+    // the harness rebinds the listen port to loopback: connect where nginx listens, as the kubelet's TCP probe does
+    const { hostname, port } = new URL(pod.baseUrl);
+    await new Promise<void>((resolve, reject) => {
+      const socket = net.connect(Number(port), hostname, () => { socket.end(); resolve(); });
+      socket.on('error', reject);
+    });
+  });
+
+  test('nginx\'s emptyDirs hold a small fraction of their sizeLimit after serving every file, gzipped and not', async () => {
+    // GIVEN the running pod  WHEN every file is fetched plain and gzipped
+    for (const f of Object.keys(EXPECTED_TYPES)) {
+      await request(`${pod.baseUrl}/${f}`);
+      await request(`${pod.baseUrl}/${f}`, { headers: { 'accept-encoding': 'gzip' } });
     }
+    // THEN what nginx wrote to /tmp and /var/cache/nginx (the pid file, temp files) stays under 1% of each sizeLimit
+    const dep = findObject(objects, 'Deployment', 'fixture');
+    for (const name of ['tmp', 'nginx-cache']) {
+      const limit = dep.spec.template.spec.volumes.find((v: any) => v.name === name).emptyDir.sizeLimit;
+      expect(limit).toBe('16Mi');
+      const used = duBytes(pod.volumeDir(name));
+      expect({ name, used: used < 16 * 1024 * 1024 / 100 }).toEqual({ name, used: true });
+    }
+    // the measurement is real: nginx's pid file is in the /tmp emptyDir
+    expect(fs.statSync(path.join(pod.volumeDir('tmp'), 'nginx.pid')).size).toBeGreaterThan(0);
   });
 
   test('cache headers, security headers and no version in Server', async () => {

@@ -69,7 +69,7 @@ describe('StaticSite defaults', () => {
     expect(site.name).toBe('static-site');
   });
 
-  test('nginx runs the pinned unprivileged image as uid 101 with the generated config, not the image entrypoint', () => {
+  test('nginx runs the pinned unprivileged image as uid/gid 10101 (above 10000) with the generated config, not the image entrypoint', () => {
     const c = findContainer(findObject(objects, 'Deployment', 'static-site'), 'nginx');
     expect(c.image).toBe(STATIC_SITE_DEFAULT_IMAGE);
     expect(STATIC_SITE_DEFAULT_IMAGE).toBe('nginxinc/nginx-unprivileged:1.28.0-alpine');
@@ -78,18 +78,19 @@ describe('StaticSite defaults', () => {
     expect(c.args).toEqual(['-e', 'stderr', '-c', '/etc/nginx/static-site/nginx.conf', '-g', 'daemon off;']);
     expect(c.securityContext).toEqual({
       allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true,
-      runAsUser: 101, runAsGroup: 101, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+      runAsUser: 10101, runAsGroup: 10101, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(STATIC_SITE_NGINX_UID).toBe(101);
-    expect(podSpec(objects).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 101, runAsGroup: 101, fsGroup: 101 });
+    expect(STATIC_SITE_NGINX_UID).toBe(10101);
+    expect(podSpec(objects).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10101, runAsGroup: 10101, fsGroup: 10101 });
     expect(podSpec(objects).automountServiceAccountToken).toBe(false);
     expect(c.imagePullPolicy).toBe('IfNotPresent');
     expect(c.lifecycle).toEqual({ preStop: { exec: { command: ['/bin/sleep', '5'] } } });
   });
 
-  test('resources default to DEFAULT_RESOURCES', () => {
+  test('resources default to DEFAULT_RESOURCES, ephemeral storage included; emptyDirs default to 16 MiB', () => {
     const c = findContainer(findObject(objects, 'Deployment', 'static-site'), 'nginx');
-    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } });
+    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(site.emptyDirSizeLimit.toMebibytes()).toBe(16);
   });
 
   test('volumes: content and config read-only, writable emptyDirs only at /tmp and /var/cache/nginx', () => {
@@ -109,14 +110,14 @@ describe('StaticSite defaults', () => {
     ]);
   });
 
-  test('port 8080 everywhere: listen, containerPort, probes on /healthz, Service targetPort', () => {
+  test('port 8080 everywhere: listen, containerPort, readiness on /healthz, liveness a TCP check over a longer threshold, Service targetPort', () => {
     const c = findContainer(findObject(objects, 'Deployment', 'static-site'), 'nginx');
     expect(site.port).toBe(8080);
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
     expect(nginxConf(objects)).toMatch(/^ {4}listen 8080;$/m);
     expect(site.healthPath).toBe('/healthz');
     expect(c.readinessProbe).toEqual({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 });
-    expect(c.livenessProbe).toEqual({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 });
+    expect(c.livenessProbe).toEqual({ tcpSocket: { port: 8080 }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 6 });
     expect(nginxConf(objects)).toContain('location = /healthz {');
   });
 
@@ -331,7 +332,7 @@ describe('StaticSite options', () => {
     expect(types).toContain('  text/plain md txt;');
     expect(conf).toContain('  access_log off;');
     expect(conf).toContain('    location = /-/ready {');
-    expect(findContainer(findObject(objects, 'Deployment', 'static-site'), 'nginx').livenessProbe.httpGet.path).toBe('/-/ready');
+    expect(findContainer(findObject(objects, 'Deployment', 'static-site'), 'nginx').readinessProbe.httpGet.path).toBe('/-/ready');
     expect(site.healthPath).toBe('/-/ready');
   });
 

@@ -48,7 +48,7 @@ export interface RunnerPreset {
  *   imports do not try to write `__pycache__` next to read-only scripts,
  *   PYTHONUNBUFFERED=1 so logs appear as they are printed; zipfile/tarfile
  *   unpack bundles.
- * - node: `node:22.12.0-bookworm-slim` as its own `node` user (1000),
+ * - node: `node:22.12.0-bookworm-slim` as uid 10000 (node runs as any user; the image's `node` user is 1000),
  *   `node <script>`; GNU tar unpacks tar bundles, busybox unzips zips.
  * - busybox: `busybox:1.36.1`, `sh <script>`; its own tar and unzip.
  */
@@ -66,7 +66,8 @@ export const RUNNER_PRESETS: Readonly<Record<RunnerPresetName, RunnerPreset>> = 
   node: {
     image: NODE_SLIM_IMAGE,
     interpreter: ['node'],
-    user: 1000,
+    // above 10000 so it can never be a user of the node; node runs as any uid (the image's `node` user is 1000)
+    user: 10000,
     env: {},
     writableTmp: true,
     executables: ['node', 'npm', 'npx', 'corepack', 'sh', 'bash'],

@@ -18,11 +18,13 @@ export interface AuthProxyConfigOptions {
   readonly realm: string;
   /** Writable directory for the pid file and nginx's temp paths. */
   readonly tmpDir: string;
+  /** A path nginx answers 200 "ok" on itself, without credentials (its readiness probe). */
+  readonly healthPath: string;
 }
 
 /**
- * Renders the proxy's nginx.conf. Every request needs valid basic-auth
- * credentials from the htpasswd file; authenticated requests go to the app on
+ * Renders the proxy's nginx.conf. Every request but the health path needs
+ * valid basic-auth credentials from the htpasswd file; authenticated requests go to the app on
  * 127.0.0.1 with the `Authorization` header removed and the user name in
  * `X-Forwarded-User` (set by nginx, so clients cannot forge it).
  */
@@ -63,6 +65,14 @@ http {
 
     auth_basic "${o.realm}";
     auth_basic_user_file ${o.htpasswdPath};
+
+    # the kubelet's readiness probe: answered by nginx itself, without credentials, never logged
+    location = ${o.healthPath} {
+      auth_basic off;
+      access_log off;
+      default_type text/plain;
+      return 200 "ok\n";
+    }
 
     location / {
       proxy_pass http://app;

@@ -6,6 +6,7 @@
  */
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
+import { k8s } from 'cdk8s-plus-28';
 import { validateImage } from '../image';
 import { GIT_SYNC_IMAGE as GIT_SYNC, NGINX_UNPRIVILEGED_IMAGE, PYTHON_IMAGE } from '../images';
 import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER } from '../security';
@@ -17,8 +18,14 @@ import { renderAuthProxyConfig } from './nginx-auth';
 
 /** nginx on Alpine, built to run as a non-root user (uid/gid 101) on unprivileged ports. */
 export const AUTH_PROXY_IMAGE = NGINX_UNPRIVILEGED_IMAGE;
-/** The `nginx` user of the nginx-unprivileged image. */
-export const AUTH_PROXY_UID = 101;
+/**
+ * The uid and gid the auth proxy runs as: 10101, above 10000 so it can never
+ * be a user of the node (the image's own `nginx` user is 101; the unprivileged
+ * image runs as any user and writes only to its /tmp emptyDir).
+ */
+export const AUTH_PROXY_UID = 10101;
+/** The path the auth proxy answers 200 "ok" on itself, without credentials and without asking the app: its readiness probe. */
+export const AUTH_PROXY_HEALTH_PATH = '/.auth-proxy/healthz';
 /** The kubernetes git-sync image, v4. */
 export const GIT_SYNC_IMAGE = GIT_SYNC;
 /** git-sync v4 runs as uid/gid 65533 by default. */
@@ -314,6 +321,31 @@ export function pythonHttpServer(options: PythonHttpServerOptions): SidecarPodCo
 
 
 
+const GIT_SCHEME_PORTS: Record<string, number> = { https: 443, http: 80, ssh: 22, 'git+ssh': 22, 'ssh+git': 22, git: 9418 };
+
+/**
+ * The NetworkPolicy egress rule git needs to reach `repo`: the remote's TCP
+ * port (the one in the URL, else https 443, http 80, ssh and scp-like
+ * `user@host:path` 22, `git://` 9418) at any address, since a NetworkPolicy
+ * cannot name a host. A local path or `file://` needs none (undefined).
+ */
+export function gitRemoteEgress(repo: string, prop = 'repo'): k8s.NetworkPolicyEgressRule | undefined {
+  validateGitRepo(repo, prop);
+  let port: number | undefined;
+  const url = /^([a-z][a-z0-9+.-]*):\/\/(?:[^@/]*@)?(?:\[[^\]]*\]|[^:/]*)(?::(\d*))?/i.exec(repo);
+  if (url) {
+    const scheme = url[1].toLowerCase();
+    if (scheme === 'file') return undefined;
+    port = url[2] ? validatePort(Number(url[2]), `${prop} port`) : GIT_SCHEME_PORTS[scheme];
+    if (port === undefined) throw new Error(`${prop} must use https, http, ssh or git (or a user@host:path remote), got ${JSON.stringify(repo)}`);
+  } else if (/^[^/]+:/.test(repo)) {
+    port = 22; // scp-like user@host:path
+  } else {
+    return undefined;
+  }
+  return { ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) }] };
+}
+
 /** A git-sync preset's options, resolved and checked. */
 export interface ResolvedGitSync {
   /** `content` or `hotPlug`: how error messages name the preset. */
@@ -427,8 +459,11 @@ export interface AuthProxy {
 }
 
 /**
- * The nginx sidecar of the authentication preset. Probes: TCP readiness and
- * liveness on its port (not httpGet: every path answers 401 without credentials).
+ * The nginx sidecar of the authentication preset. Probes: readiness asks
+ * {@link AUTH_PROXY_HEALTH_PATH}, which nginx answers itself without
+ * credentials (every other path answers 401 without them); liveness only
+ * checks that the port accepts connections, over a longer threshold, so a
+ * busy proxy is taken out of the Service before it is ever restarted.
  */
 export function authProxyContainer(auth: AuthProxyOptions, app: SidecarPodContainer): AuthProxy {
   if (auth === null || typeof auth !== 'object') throw new Error(`authProxy must be an object of options, got ${JSON.stringify(auth)}`);
@@ -451,9 +486,11 @@ export function authProxyContainer(auth: AuthProxyOptions, app: SidecarPodContai
   const configData = {
     'nginx.conf': renderAuthProxyConfig({
       listenPort: port, upstreamPort: upstream, realm, tmpDir: '/tmp', htpasswdPath: `${AUTH_PROXY_HTPASSWD_DIR}/htpasswd`,
+      healthPath: AUTH_PROXY_HEALTH_PATH,
     }),
   };
-  const tcp = (periodSeconds: number) => kplus.Probe.fromTcpSocket({ port, periodSeconds: Duration.seconds(periodSeconds) });
+  const readiness = kplus.Probe.fromHttpGet(AUTH_PROXY_HEALTH_PATH, { port, periodSeconds: Duration.seconds(5) });
+  const liveness = kplus.Probe.fromTcpSocket({ port, periodSeconds: Duration.seconds(10), failureThreshold: 6 });
   const container: SidecarPodContainer = {
     name: 'auth-proxy',
     image: validateImage(auth.image ?? AUTH_PROXY_IMAGE, 'authProxy.image'),
@@ -465,8 +502,8 @@ export function authProxyContainer(auth: AuthProxyOptions, app: SidecarPodContai
       { volume: 'auth-proxy-config', path: AUTH_PROXY_CONFIG_DIR },
       { volume: 'auth-proxy-htpasswd', path: AUTH_PROXY_HTPASSWD_DIR },
     ],
-    readiness: tcp(5),
-    liveness: tcp(10),
+    readiness,
+    liveness,
   };
   return { container, configData, port, upstream, htpasswdSecret, htpasswdKey, realm, image: container.image };
 }

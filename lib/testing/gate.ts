@@ -10,7 +10,13 @@
  *     selector);
  *  3. Pod Security Standards "restricted" (v1.28) plus this project's
  *     hardening (read-only root filesystem, explicit non-zero UID/GID,
- *     resource limits, pinned images);
+ *     resource limits, pinned images) and the rules the practice checkers
+ *     platform teams run (kube-score) enforce: UID/GID of 10000 or above,
+ *     ephemeral-storage requests and limits, a `sizeLimit` on every emptyDir,
+ *     liveness different from readiness, every pod selected by an ingress and
+ *     an egress NetworkPolicy, and with {@link GateOptions.minReplicas} 2 or
+ *     more replicas, a PodDisruptionBudget and anti-affinity or topology
+ *     spread for every Deployment behind a Service;
  *  4. references across the set (ConfigMaps/Secrets, Services, Ingress
  *     backends, RBAC bindings, service accounts, PDBs, NetworkPolicies).
  *
@@ -55,7 +61,18 @@ export interface GateOptions {
    * `Kind/namespace/name` (e.g. `Secret/default/kv-proxy-tokens`).
    */
   readonly external?: string[];
+  /**
+   * The replicas every Deployment behind a Service must have, with a
+   * PodDisruptionBudget and pod anti-affinity or topology spread over nodes
+   * (a production environment: kube-score's deployment-replicas,
+   * deployment-has-poddisruptionbudget and deployment-has-host-podantiaffinity).
+   * @default - not checked (a dev environment may run one replica)
+   */
+  readonly minReplicas?: number;
 }
+
+/** The lowest UID and GID the gate accepts: below it a container may share a user with the node (kube-score's container-security-context-user-group-id). */
+export const MIN_RUN_AS_ID = 10000;
 
 const SCHEMA_FILE = path.join(__dirname, SCHEMA_FILE_NAME);
 
@@ -402,11 +419,26 @@ function pssViolations(o: K8sObject, id: string): Violation[] {
   return out;
 }
 
+/** Whether two probes check the same thing (kube-score's pod-probes-identical): same HTTP path and port, same TCP port, or same command. */
+function probesIdentical(r: any, l: any): boolean {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  if (r.httpGet && l.httpGet) return r.httpGet.path === l.httpGet.path && same(r.httpGet.port, l.httpGet.port);
+  if (r.tcpSocket && l.tcpSocket) return same(r.tcpSocket.port, l.tcpSocket.port);
+  if (r.exec && l.exec) return same(r.exec.command, l.exec.command);
+  if (r.grpc && l.grpc) return same(r.grpc, l.grpc);
+  return false;
+}
+
 /** This project's hardening on top of PSS restricted. */
 function hardeningViolations(o: K8sObject, id: string): Violation[] {
   const p = podSpecOf(o);
   if (!p?.spec) return [];
   const out: Violation[] = [];
+  for (const vol of p.spec.volumes ?? []) {
+    if (vol.emptyDir && vol.emptyDir.sizeLimit === undefined) {
+      out.push({ object: id, rule: 'emptydir-size-limit', message: `emptyDir volume "${vol.name}" must set sizeLimit (else it may fill the node's disk or, with medium Memory, its memory)` });
+    }
+  }
   const psc = p.spec.securityContext ?? {};
   for (const c of allContainers(p.spec)) {
     const sc = c.securityContext ?? {};
@@ -417,8 +449,16 @@ function hardeningViolations(o: K8sObject, id: string): Violation[] {
     const gid = sc.runAsGroup ?? psc.runAsGroup;
     if (!(Number.isInteger(uid) && uid > 0)) v('must run with an explicit non-zero runAsUser');
     if (!(Number.isInteger(gid) && gid > 0)) v('must run with an explicit non-zero runAsGroup');
+    if (Number.isInteger(uid) && uid > 0 && uid < MIN_RUN_AS_ID) out.push({ object: id, rule: 'run-as-id', message: `${who} runs as uid ${uid}, below ${MIN_RUN_AS_ID}: it may share a user with the node` });
+    if (Number.isInteger(gid) && gid > 0 && gid < MIN_RUN_AS_ID) out.push({ object: id, rule: 'run-as-id', message: `${who} runs as gid ${gid}, below ${MIN_RUN_AS_ID}: it may share a group with the node` });
     if (!c.resources?.limits?.memory) v('must set a memory limit');
     if (!c.resources?.requests?.cpu || !c.resources?.requests?.memory) v('must request cpu and memory');
+    if (!c.resources?.requests?.['ephemeral-storage'] || !c.resources?.limits?.['ephemeral-storage']) {
+      out.push({ object: id, rule: 'ephemeral-storage', message: `${who} must request and limit ephemeral-storage (else its logs and emptyDirs may fill the node's disk)` });
+    }
+    if (c.readinessProbe && c.livenessProbe && probesIdentical(c.readinessProbe, c.livenessProbe)) {
+      out.push({ object: id, rule: 'probes', message: `${who} has the same liveness and readiness probe: a busy container would be restarted instead of only taken out of the Service` });
+    }
     const image: string = c.image ?? '';
     const withoutDigest = image.split('@')[0];
     const lastPart = withoutDigest.split('/').pop() ?? '';
@@ -496,6 +536,42 @@ function referenceViolations(objects: K8sObject[], opts: GateOptions): Violation
 
   const podsSelectedBy = (ns: string | undefined, selector: (labels: Record<string, string>) => boolean) =>
     templates.filter((t) => t.o.metadata.namespace === ns && selector(t.p!.labels));
+
+  // every pod is selected by a NetworkPolicy for each direction (kube-score's pod-networkpolicy)
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && o.spec?.podSelector);
+  const types = (np: K8sObject): string[] => np.spec.policyTypes ?? ['Ingress', ...(np.spec.egress ? ['Egress'] : [])];
+  for (const t of templates) {
+    const ns = t.o.metadata.namespace;
+    const selecting = policies.filter((np) => np.metadata.namespace === ns && selectorMatches(np.spec.podSelector, t.p!.labels));
+    for (const dir of ['Ingress', 'Egress']) {
+      if (!selecting.some((np) => types(np).includes(dir))) {
+        out.push({ object: objectId(t.o), rule: 'networkpolicy', message: `no NetworkPolicy with policyType ${dir} selects its pods ${JSON.stringify(t.p!.labels)}: ${dir === 'Ingress' ? 'anything may connect to them' : 'they may connect anywhere'}` });
+      }
+    }
+  }
+
+  // production: Deployments behind a Service survive a node's loss and a drain
+  if (opts.minReplicas !== undefined) {
+    const services = objects.filter((o) => o.kind === 'Service' && o.spec?.selector && Object.keys(o.spec.selector).length);
+    const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget' && o.spec?.selector);
+    for (const t of templates.filter((x) => x.o.kind === 'Deployment')) {
+      const ns = t.o.metadata.namespace;
+      const labels = t.p!.labels;
+      if (!services.some((svc) => svc.metadata.namespace === ns && Object.entries<string>(svc.spec.selector).every(([k, val]) => labels[k] === val))) continue;
+      const id = objectId(t.o);
+      const replicas = t.o.spec?.replicas ?? 1;
+      if (replicas < opts.minReplicas) out.push({ object: id, rule: 'replicas', message: `serves a Service with ${replicas} replica(s), fewer than ${opts.minReplicas}` });
+      if (!pdbs.some((pdb) => pdb.metadata.namespace === ns && selectorMatches(pdb.spec.selector, labels))) {
+        out.push({ object: id, rule: 'replicas', message: 'serves a Service without a PodDisruptionBudget: a node drain may take every pod down at once' });
+      }
+      const aff = t.p!.spec.affinity?.podAntiAffinity;
+      const antiAffinity = [...(aff?.requiredDuringSchedulingIgnoredDuringExecution ?? []),
+        ...(aff?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((w: any) => w.podAffinityTerm)]
+        .some((term: any) => term?.topologyKey === 'kubernetes.io/hostname' && selectorMatches(term.labelSelector, labels));
+      const spread = (t.p!.spec.topologySpreadConstraints ?? []).some((c: any) => selectorMatches(c.labelSelector, labels));
+      if (!antiAffinity && !spread) out.push({ object: id, rule: 'replicas', message: 'serves a Service without pod anti-affinity on kubernetes.io/hostname or a topology spread: its replicas may share one node' });
+    }
+  }
 
   for (const o of objects) {
     const id = objectId(o);

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { Yaml } from 'cdk8s';
 import { K8sObject } from './gate';
 
-export { assertValid, formatViolations, objectId, validateObjects } from './gate';
+export { assertValid, formatViolations, MIN_RUN_AS_ID, objectId, validateObjects } from './gate';
 export type { GateOptions, K8sObject, Violation } from './gate';
 
 /**

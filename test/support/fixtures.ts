@@ -33,12 +33,12 @@ export function hardenedExample(): K8sObject[] {
           spec: {
             serviceAccountName: 'demo',
             automountServiceAccountToken: false,
-            securityContext: { runAsNonRoot: true, runAsUser: 101, runAsGroup: 101, fsGroup: 101, seccompProfile: { type: 'RuntimeDefault' } },
+            securityContext: { runAsNonRoot: true, runAsUser: 10101, runAsGroup: 10101, fsGroup: 10101, seccompProfile: { type: 'RuntimeDefault' } },
             containers: [{
               name: 'web', image: 'nginxinc/nginx-unprivileged:1.27.3-alpine', imagePullPolicy: 'IfNotPresent',
               ports: [{ name: 'http', containerPort: 8080 }],
               env: [{ name: 'PAGE', valueFrom: { configMapKeyRef: { name: 'demo-content', key: 'index.html' } } }],
-              resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '128Mi' } },
+              resources: { requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '64Mi' }, limits: { memory: '128Mi', 'ephemeral-storage': '256Mi' } },
               securityContext: {
                 allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true,
                 capabilities: { drop: ['ALL'] },
@@ -74,7 +74,7 @@ export function hardenedExample(): K8sObject[] {
     },
     {
       apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'demo', namespace: 'demo', labels },
-      spec: { podSelector: { matchLabels: labels }, policyTypes: ['Ingress'], ingress: [{ ports: [{ port: 8080 }] }] },
+      spec: { podSelector: { matchLabels: labels }, policyTypes: ['Ingress', 'Egress'], ingress: [{ ports: [{ port: 8080 }] }] },
     },
   ];
 }
