@@ -83,12 +83,15 @@ describe('npm run verify can fail', () => {
     }
   });
 
-  test('npm run verify exits 1 and prints FAIL lines with the server\'s message', () => {
+  test('npm run verify exits 1 and prints FAIL lines with the server\'s message and kube-score\'s', () => {
     const r = spawnSync('npm', ['run', '--silent', 'verify', '--', dir], { cwd: ROOT, encoding: 'utf8', timeout: 240000 });
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/kube-apiserver v1\.36\.3/);
     expect(r.stdout).toMatch(/^FAIL {2}a Pod from every workload template is admitted: 1 of 1 refused/m);
     expect(r.stdout).toMatch(/^ {8}\S*0001-app\.yaml: Deployment strict\/loose: pods "loose-deployment-pod" is forbidden: violates PodSecurity "restricted:latest"/m);
-    expect(r.stdout).toMatch(/\n2 check\(s\) failed\n/);
+    // the repository's verify adds the practice checkers (scripts/verify.ts): kube-score flags the same Deployment
+    expect(r.stdout).toMatch(/^FAIL {2}kube-score and kubectl-validate find nothing: kube-score [1-9]\d* CRITICAL/m);
+    expect(r.stdout).toMatch(/0001-app\.yaml: Deployment strict\/loose: kube-score \[CRITICAL\] container-security-context-/m);
+    expect(r.stdout).toMatch(/\n3 check\(s\) failed\n/);
   }, 240000);
 });

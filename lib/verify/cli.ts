@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BinariesMissingError, findBinaries, requiredGoVersion } from './binaries';
-import { CHECKS, PodSecurityMode, VerifyOptions } from './checks';
+import { Check, CHECKS, PodSecurityMode, VerifyOptions } from './checks';
 import { KubeCluster, useBinDir } from './cluster';
 import { inputSets, InputSet } from './input';
 import { CheckOutcome, formatOutcome, verifyFiles } from './verify';
@@ -118,7 +118,8 @@ export function parseVerifyArgs(args: string[]): VerifyArgs | 'help' {
 }
 
 /** Runs `cdk8s-patterns <args>`; resolves to the exit status. */
-export async function main(args: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+export async function main(args: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s),
+  extraChecks: readonly Check[] = []): Promise<number> {
   const [command, ...rest] = args;
   if (command === '-h' || command === '--help') { out(USAGE); return EXIT.ok; }
   if (command !== 'verify') {
@@ -167,7 +168,7 @@ export async function main(args: string[], out: (s: string) => void = (s) => pro
       }
       try {
         out(`\n${set.label}: kube-apiserver ${await cluster.version()} (ready in ${(cluster.startupMs / 1000).toFixed(1)} s), Pod Security ${mode === 'labels' ? 'from namespace labels' : `${mode} on every namespace`}\n`);
-        const outcomes: CheckOutcome[] = await verifyFiles(cluster, set.files, parsed.options, (o) => out(`${formatOutcome(o).join('\n')}\n`), CHECKS);
+        const outcomes: CheckOutcome[] = await verifyFiles(cluster, set.files, parsed.options, (o) => out(`${formatOutcome(o).join('\n')}\n`), [...CHECKS, ...extraChecks]);
         failed += outcomes.filter((o) => !o.ok).length;
       } finally {
         const stopping = cluster;
