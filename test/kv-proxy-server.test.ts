@@ -471,10 +471,13 @@ describe('kv-proxy with writes and discovery enabled', () => {
         s.on('error', () => resolve());
         s.resume();
       });
-      const oversized = await post(kv('default/bad'), { blob: big(2 * 1048576) }).catch((e: Error) => e);
+      // the refusal may come while the body is still being sent: then the client sees the connection cut (its error
+      // comes from Node's own realm, so jest's instanceof Error cannot tell it: read the outcome as plain fields)
+      const oversized = await post(kv('default/bad'), { blob: big(2 * 1048576) })
+        .then((r) => ({ status: r.status, error: '' }), (e: unknown) => ({ status: 0, error: String((e as { message?: string })?.message ?? e) }));
       const malformed = await get(`${f.url}/kv/%zz/%zz`);
       // THEN
-      if (oversized instanceof Error) expect(oversized.message).toMatch(/EPIPE|ECONNRESET/); // refused while the body was still being sent
+      if (oversized.status === 0) expect(oversized.error).toMatch(/EPIPE|ECONNRESET/);
       else expect(oversized.status).toBe(413);
       expect(malformed.status).toBeGreaterThanOrEqual(400);
       expect(malformed.status).toBeLessThan(500);
