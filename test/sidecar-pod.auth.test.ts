@@ -152,6 +152,10 @@ describe('SidecarPodAuthChart, run for real: nginx in front of the seed web serv
     // WHEN the emptyDirs are measured as the kubelet does (du: allocated blocks)
     const usage = emptyDirUsage(dep, ['content', 'clone-tmp', 'auth-proxy-tmp'], (v) => sandbox!.volumeDir(v));
     reportUsage('SidecarPodAuthChart', usage);
+    // (the proxy's log, which counts against its own ephemeral-storage limit: the access log, one line per request)
+    const { stdout, stderr } = proxy.output();
+    // eslint-disable-next-line no-console
+    console.log(`SidecarPodAuthChart: auth-proxy log ${Buffer.byteLength(stdout + stderr)} B after ${stdout.split('\n').filter(Boolean).length} access-log lines`);
     // THEN each holds at most 1% of its limit
     for (const u of usage) expect({ volume: u.volume, atMost1Percent: u.usedBytes <= u.limitBytes / 100 }).toEqual({ volume: u.volume, atMost1Percent: true });
     // AND the measurement is real: the clone is in the content volume, nginx's pid file in its /tmp
