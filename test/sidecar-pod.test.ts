@@ -205,11 +205,14 @@ describe('sidecars, init containers and shared volumes', () => {
 
 describe('the presets\' /tmp emptyDirs', () => {
   test('the presets\' own /tmp emptyDirs (git-sync, auth proxy) default to PRESET_TMP_SIZE_LIMIT (16Mi), a user sidecar\'s writableTmp to 64Mi', () => {
-    const { objects } = synth({
+    const { pod, objects } = synth({
       name: 'docs', content: { repo: REPO }, authProxy: { htpasswdSecret: 'docs-users' },
       sidecars: [{ name: 'helper', image: 'busybox:1.36.1', command: ['sleep', '3600'], writableTmp: true }],
     });
     expect(PRESET_TMP_SIZE_LIMIT.toMebibytes()).toBe(16);
+    // resolved once, readable on the construct
+    expect(pod.gitSync!.tmpSizeLimit.toMebibytes()).toBe(16);
+    expect(pod.authProxy!.tmpSizeLimit.toMebibytes()).toBe(16);
     expect(volume(objects, 'docs', 'git-sync-tmp')).toEqual({ name: 'git-sync-tmp', emptyDir: { sizeLimit: '16Mi' } });
     expect(volume(objects, 'docs', 'auth-proxy-tmp')).toEqual({ name: 'auth-proxy-tmp', emptyDir: { sizeLimit: '16Mi' } });
     expect(volume(objects, 'docs', 'helper-tmp')).toEqual({ name: 'helper-tmp', emptyDir: { sizeLimit: '64Mi' } });
