@@ -110,7 +110,7 @@ describe('SidecarPodContentChart, run for real: git-sync fills the volume, http.
     expect(r.stderr).toMatch(/Read-only file system/);
   });
 
-  test('after two syncs and serving, the content and git-sync /tmp emptyDirs use at most 1% of their sizeLimit', () => {
+  test('after the syncs and serving, the content and git-sync /tmp emptyDirs use at most 1% of their sizeLimit', () => {
     // GIVEN the pod after the syncs of the tests above (run here again, so this test stands alone)
     gitSync.sync();
     sandbox!.http([{ url }, { url: probeUrl }]);
