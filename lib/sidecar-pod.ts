@@ -25,11 +25,12 @@ const CONTAINER_PROPS: Record<keyof Required<SidecarPodContainer>, true> = { nam
 const VOLUME_PROPS: Record<keyof Required<SidecarPodVolume>, true> = { name: true, configMap: true, secret: true, defaultMode: true, sizeLimit: true, memory: true };
 const PORT_PROPS: Record<keyof Required<kplus.ContainerPort>, true> = { number: true, name: true, protocol: true, hostPort: true, hostIp: true };
 const MOUNT_PROPS: Record<keyof Required<SidecarPodVolumeMount>, true> = { volume: true, path: true, readOnly: true, subPath: true };
-const AUTH_PROXY_PROPS: Record<keyof Required<AuthProxyOptions>, true> = { htpasswdSecret: true, htpasswdKey: true, port: true, upstreamPort: true, realm: true, image: true };
-const CONTENT_PROPS: Record<keyof Required<SharedContentOptions>, true> = { directory: true, port: true, repo: true, ref: true, period: true, link: true, depth: true, image: true, volume: true, mountPath: true, appMountPath: true, resources: true, httpPort: true };
-const HOT_PLUG_PROPS: Record<keyof Required<HotPlugOptions>, true> = { reload: true, repo: true, ref: true, period: true, link: true, depth: true, image: true, volume: true, mountPath: true, appMountPath: true, resources: true, httpPort: true };
+const AUTH_PROXY_PROPS: Record<keyof Required<AuthProxyOptions>, true> = { htpasswdSecret: true, htpasswdKey: true, port: true, upstreamPort: true, realm: true, image: true, tmpSizeLimit: true };
+const CONTENT_PROPS: Record<keyof Required<SharedContentOptions>, true> = { directory: true, port: true, repo: true, ref: true, period: true, link: true, depth: true, image: true, volume: true, mountPath: true, appMountPath: true, resources: true, httpPort: true, tmpSizeLimit: true };
+const HOT_PLUG_PROPS: Record<keyof Required<HotPlugOptions>, true> = { reload: true, repo: true, ref: true, period: true, link: true, depth: true, image: true, volume: true, mountPath: true, appMountPath: true, resources: true, httpPort: true, tmpSizeLimit: true };
 
-const TMP_SIZE = Size.mebibytes(64);
+/** `sizeLimit` of a container's writableTmp volume, unless it is a preset's sidecar (PRESET_TMP_SIZE_LIMIT). */
+const TMP_SIZE = DEFAULT_EMPTY_DIR_SIZE_LIMIT;
 const ASSETS = path.join(__dirname, 'sidecar-pod');
 
 /**
@@ -244,6 +245,8 @@ interface Planned {
   readonly role: Role;
   /** How error messages name it, e.g. `sidecars[1]`. */
   readonly where: string;
+  /** `sizeLimit` of its writableTmp volume (the presets' own sidecars); else the 64 MiB default. */
+  readonly tmpSizeLimit?: Size;
 }
 
 /**
@@ -365,9 +368,9 @@ export class SidecarPod extends Construct {
     const planned: Planned[] = [
       ...validateList(props.initContainers, 'initContainers').map((spec, i) => ({ spec, role: 'init' as Role, where: `initContainers[${i}]` })),
       { spec: app, role: 'app', where: props.app ? 'app' : 'default web server' },
-      ...gitSyncSidecars.map((spec) => ({ spec, role: 'sidecar' as Role, where: 'git-sync sidecar' })),
+      ...gitSyncSidecars.map((spec) => ({ spec, role: 'sidecar' as Role, where: 'git-sync sidecar', tmpSizeLimit: gitSync!.tmpSizeLimit })),
       ...validateList(props.sidecars, 'sidecars').map((spec, i) => ({ spec, role: 'sidecar' as Role, where: `sidecars[${i}]` })),
-      ...(this.auth ? [{ spec: this.auth.container, role: 'sidecar' as Role, where: 'auth-proxy sidecar' }] : []),
+      ...(this.auth ? [{ spec: this.auth.container, role: 'sidecar' as Role, where: 'auth-proxy sidecar', tmpSizeLimit: this.auth.tmpSizeLimit }] : []),
     ];
     this.validateContainers(planned);
     const unused = (props.volumes ?? []).filter((v) => !this.mounted.has(v.name) && v.name !== gitSync?.volume);
@@ -590,7 +593,7 @@ export class SidecarPod extends Construct {
         ports.set(port.number, `${p.where} "${name}"`);
       });
       this.checkProbePorts(s, p.where, name);
-      if (s.writableTmp) this.declareVolume({ name: `${name}-tmp`, sizeLimit: TMP_SIZE }, `${p.where}.writableTmp`);
+      if (s.writableTmp) this.declareVolume({ name: `${name}-tmp`, sizeLimit: p.tmpSizeLimit ?? TMP_SIZE }, `${p.where}.writableTmp`);
       const paths = new Set<string>(s.writableTmp ? ['/tmp'] : []);
       validateList(s.volumeMounts, `${p.where}.volumeMounts`).forEach((m, i) => {
         const where = `${p.where}.volumeMounts[${i}]`;

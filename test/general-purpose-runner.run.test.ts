@@ -24,8 +24,9 @@ import { GeneralPurposeRunnerChart } from '../charts/general-purpose-runner';
 import { GeneralPurposeRunner, RunnerMode } from '../lib/general-purpose-runner';
 import { debianImages } from './fixtures/general-purpose-runner/images';
 import { K8sObject } from '../lib/testing';
-import { freePort, PodSandbox, PodSandboxOptions, request, requirePrograms } from './support/pod-sandbox';
+import { freePort, PodSandbox, podSpec, PodSandboxOptions, request, requirePrograms } from './support/pod-sandbox';
 import { findContainer, findObject, synthObjects, testChart } from './support/synth';
+import { emptyDirUsage, reportUsage, VolumeUsage } from './support/disk-usage';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'general-purpose-runner');
 const LOOPBACK = { HOST: '127.0.0.1' };
@@ -54,6 +55,11 @@ async function listen(server: http.Server | https.Server): Promise<number> {
 /** A plain HTTP server answering `body` on every path. */
 async function textServer(body: string): Promise<number> {
   return listen(http.createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(body); }));
+}
+
+/** Each measured emptyDir uses at most 1% of its limit (one row per volume, so a failure names it). */
+function expectAtMost1Percent(usage: VolumeUsage[]): void {
+  for (const u of usage) expect({ volume: u.volume, atMost1Percent: u.usedBytes <= u.limitBytes / 100 }).toEqual({ volume: u.volume, atMost1Percent: true });
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -160,6 +166,25 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
     expect(look.stdout).toBe('65532\n65532\n');
     expect(look.code).not.toBe(0);
     expect(look.stderr).toMatch(/Read-only file system/);
+  });
+
+  test('after serving and stopping, the greeter\'s /tmp emptyDir and the smoke test\'s use at most 1% of their sizeLimit', async () => {
+    // GIVEN the greeter serving from its manifest, then stopped; the smoke-test Job run against it
+    const dep = findObject(objects, 'Deployment', 'greeter');
+    const pod = await sandbox(objects, dep);
+    const greeter = pod.start('greeter', { envOverrides: LOOPBACK });
+    await greeter.waitFor(/listening on/);
+    for (let i = 0; i < 5; i++) expect((await get(`http://127.0.0.1:${port}/`)).status).toBe(200);
+    const job = findObject(objects, 'Job', 'greeter-smoke-test');
+    const jobPod = await sandbox(objects, job);
+    expect((await jobPod.run('greeter-smoke-test', { envOverrides: { TARGET_URL: `http://127.0.0.1:${port}/` } })).code).toBe(0);
+    expect((await greeter.stop()).code).toBe(0);
+    // WHEN the /tmp emptyDirs are measured as the kubelet does (du: allocated blocks)
+    const usage = [...emptyDirUsage(dep, ['tmp'], (v) => pod.volumeDir(v)), ...emptyDirUsage(job, ['tmp'], (v) => jobPod.volumeDir(v))];
+    reportUsage('GeneralPurposeRunnerChart greeter, greeter-smoke-test', usage);
+    // THEN each holds at most 1% of its limit
+    expectAtMost1Percent(usage);
+    expect(usage.every((u) => u.usedBytes > 0)).toBe(true); // the volume directories were measured, not absent
   });
 
   test('the smoke-test Job and the busybox monitor CronJob pass against the running greeter and fail on a wrong answer', async () => {
@@ -285,6 +310,36 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
     const unpacked = pod.volumeDir('bundle');
     expect(fs.readdirSync(path.join(unpacked, 'greetings')).sort()).toEqual(['__init__.py', 'formal.py', 'wording.txt']);
     expect(fs.statSync(path.join(unpacked, 'greetings', 'formal.py')).uid).toBe(65532);
+  });
+
+  test('python and node bundles: after the unpack and the run, the bundle and /tmp emptyDirs use at most 1% of their sizeLimit', async () => {
+    // GIVEN a Job per bundle format, as in the tests above
+    const chart = testChart();
+    new GeneralPurposeRunner(chart, 'Py', {
+      name: 'py-bundle', mode: RunnerMode.JOB, scriptDirectory: path.join(FIXTURES, 'python-app'), entrypoint: 'main.py', args: ['Universe'],
+      bundle: path.join(FIXTURES, 'bundles', 'greetings-py.zip'),
+    });
+    new GeneralPurposeRunner(chart, 'Js', {
+      name: 'js-bundle', mode: RunnerMode.JOB, preset: 'node', scriptFiles: [path.join(FIXTURES, 'node-app', 'main.js')], args: ['Universe'],
+      bundle: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'),
+    });
+    const objects = synthObjects(chart);
+    const usage: VolumeUsage[] = [];
+    for (const [name, greeting] of [['py-bundle', 'Good day, Universe!\n'], ['js-bundle', 'Well met, Universe!\n']]) {
+      const job = findObject(objects, 'Job', name);
+      const pod = await sandbox(objects, job);
+      // WHEN the init container unpacks and the main one runs
+      expect((await pod.run('unpack')).code).toBe(0);
+      expect((await pod.run(name)).stdout).toBe(greeting);
+      // AND the emptyDirs are measured as the kubelet does (du: allocated blocks)
+      const volumes = (podSpec(job).volumes as any[]).filter((v: any) => v.emptyDir).map((v: any) => v.name);
+      expect(volumes.sort()).toEqual(['bundle', 'tmp']);
+      usage.push(...emptyDirUsage(job, volumes, (v) => pod.volumeDir(v)));
+    }
+    reportUsage('GeneralPurposeRunner py-bundle, js-bundle', usage);
+    // THEN each holds at most 1% of its limit, the unpacked bundle included
+    expectAtMost1Percent(usage);
+    expect(usage.filter((u) => u.volume === 'bundle').every((u) => u.usedBytes > 4096)).toBe(true); // files, not an empty directory
   });
 
   test('node: GNU tar unpacks a tar.gz with "./" entries into the root-owned emptyDir, as the preset uid 10000, and NODE_PATH resolves it', async () => {

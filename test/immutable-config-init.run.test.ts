@@ -18,6 +18,7 @@ import { appImage, configImage, removeStandIns, requireStandIns } from './fixtur
 import { K8sObject } from '../lib/testing';
 import { ImageStandIn, podSpec, PodSandbox, RunResult } from './support/pod-sandbox';
 import { findContainer, findObject, synthObjects, testChart } from './support/synth';
+import { emptyDirUsage, reportUsage } from './support/disk-usage';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'immutable-config-init');
 const SEED_CONFIG_BYTES = fs.readFileSync(path.join(FIXTURES, 'config-image', 'rootfs', 'src', 'config.cfg'));
@@ -170,6 +171,17 @@ describe('the seed chart (CopyStyle.ENTRYPOINT) runs as synthesized', () => {
     // --die-on-term: SIGTERM stops uWSGI (without it, uWSGI 2.0 reloads and the watchdog has to SIGKILL it)
     expect(r.killed).toBe(false);
     expect(r.serverLog).toMatch(/goodbye to uWSGI/);
+  });
+
+  test('after the copy and the app\'s start, the config emptyDir uses at most 1% of its sizeLimit', async () => {
+    // GIVEN the copied config (the beforeAll's init run) and the app having served from it
+    expect((await serve(pod, app, appImg)).http?.status).toBe(200);
+    // WHEN the emptyDir is measured as the kubelet does (du: allocated blocks)
+    const usage = emptyDirUsage(dep, [init.volumeMounts[0].name], (v) => pod.volumeDir(v));
+    reportUsage('ImmutableConfigInitChart', usage);
+    // THEN it holds at most 1% of its limit (the seed's config; a larger config is the user's to size with sizeLimit)
+    expect(usage[0].usedBytes).toBeGreaterThanOrEqual(SEED_CONFIG_BYTES.length);
+    expect(usage[0].usedBytes).toBeLessThanOrEqual(usage[0].limitBytes / 100);
   });
 
   test('control: without the destination argument the seed ENTRYPOINT fails, so the app would never start', async () => {

@@ -16,6 +16,7 @@ import { GitSyncEmulator, LocalRepo } from './fixtures/sidecar-pod/git-sync';
 import { assertValid, K8sObject } from '../lib/testing';
 import { mountOf, POD_IP, podSpec, PodSandbox, requirePrograms, RunningContainer, scratchDir } from './support/pod-sandbox';
 import { findContainer as containerOf, findObject, synthObjects, testChart } from './support/synth';
+import { emptyDirUsage, reportUsage } from './support/disk-usage';
 
 /** An htpasswd line in nginx's {SSHA} scheme: base64(sha1(password + salt) + salt). */
 function sshaLine(user: string, password: string): string {
@@ -55,10 +56,13 @@ describe('SidecarPodAuthChart, run for real: nginx in front of the seed web serv
     const clone = containerOf(dep, 'clone');
     const uid = clone.securityContext.runAsUser;
     const gid = clone.securityContext.runAsGroup;
-    const home = path.join(base, 'home');
-    fs.mkdirSync(home);
-    fs.chownSync(home, uid, gid);
-    const upstream = new LocalRepo(path.join(base, 'upstream'), uid, gid, home);
+    // the image's HOME is its /tmp emptyDir (clone-tmp), so what git writes there is measured with it;
+    // the upstream repository is not in the pod and gets a HOME of its own
+    const home = sandbox.volumeDir('clone-tmp');
+    const upstreamHome = path.join(base, 'upstream-home');
+    fs.mkdirSync(upstreamHome);
+    fs.chownSync(upstreamHome, uid, gid);
+    const upstream = new LocalRepo(path.join(base, 'upstream'), uid, gid, upstreamHome);
     upstream.commit({ 'static/index.html': page, 'README.md': 'demos' }, 'v1');
     new GitSyncEmulator({
       args: clone.args, mountPath: mountOf(clone, 'content').mountPath, volumeDir: sandbox.volumeDir('content'), uid, gid, home, localRepo: upstream.dir,
@@ -139,6 +143,24 @@ describe('SidecarPodAuthChart, run for real: nginx in front of the seed web serv
     expect(proxy.securityContext.runAsUser).toBe(AUTH_PROXY_UID);
     expect(AUTH_PROXY_UID).toBe(10101);
     expect(podSpec(dep).securityContext.fsGroup).not.toBe(AUTH_PROXY_UID);
+  });
+
+  test('after the clone and authenticated requests, the content, clone /tmp and proxy /tmp emptyDirs use at most 1% of their sizeLimit', () => {
+    // GIVEN the pod after the clone, serving a few authenticated and refused requests
+    const url = `http://${POD_IP}:${portOf(dep, 'auth-proxy')}/`;
+    sandbox!.http([{ url, headers: basic('alice', password) }, { url }, { url, headers: basic('alice', password) }]);
+    // WHEN the emptyDirs are measured as the kubelet does (du: allocated blocks)
+    const usage = emptyDirUsage(dep, ['content', 'clone-tmp', 'auth-proxy-tmp'], (v) => sandbox!.volumeDir(v));
+    reportUsage('SidecarPodAuthChart', usage);
+    // (the proxy's log, which counts against its own ephemeral-storage limit: the access log, one line per request)
+    const { stdout, stderr } = proxy.output();
+    // eslint-disable-next-line no-console
+    console.log(`SidecarPodAuthChart: auth-proxy log ${Buffer.byteLength(stdout + stderr)} B after ${stdout.split('\n').filter(Boolean).length} access-log lines`);
+    // THEN each holds at most 1% of its limit
+    for (const u of usage) expect({ volume: u.volume, atMost1Percent: u.usedBytes <= u.limitBytes / 100 }).toEqual({ volume: u.volume, atMost1Percent: true });
+    // AND the measurement is real: the clone is in the content volume, nginx's pid file in its /tmp
+    expect(usage[0].usedBytes).toBeGreaterThan(0);
+    expect(fs.readdirSync(sandbox!.volumeDir('auth-proxy-tmp'))).toContain('nginx.pid');
   });
 
   test('the password never reaches the manifests or the logs', () => {

@@ -20,16 +20,21 @@ import { GitSyncEmulator, LocalRepo } from './fixtures/sidecar-pod/git-sync';
 import { assertValid, K8sObject } from '../lib/testing';
 import { mountOf, POD_IP, podSpec, PodSandbox, requirePrograms, RunningContainer, scratchDir, shq } from './support/pod-sandbox';
 import { findContainer as containerOf, findObject, synthObjects, testChart } from './support/synth';
+import { emptyDirUsage, reportUsage } from './support/disk-usage';
 
 /** A local upstream repository and an emulated git-sync for the pod's git-sync container. */
-function gitSyncFor(dep: K8sObject, container: string, volume: string, volumeDir: string, base: string): { upstream: LocalRepo; gitSync: GitSyncEmulator } {
+function gitSyncFor(dep: K8sObject, container: string, volume: string, sandbox: PodSandbox, base: string): { upstream: LocalRepo; gitSync: GitSyncEmulator } {
   const c = containerOf(dep, container);
   const uid = c.securityContext.runAsUser;
   const gid = c.securityContext.runAsGroup;
-  const home = path.join(base, 'git-sync-home'); // the image's HOME is its /tmp emptyDir
-  fs.mkdirSync(home);
-  fs.chownSync(home, uid, gid);
-  const upstream = new LocalRepo(path.join(base, 'upstream'), uid, gid, home);
+  const volumeDir = sandbox.volumeDir(volume);
+  // the image's HOME is its /tmp emptyDir (writableTmp: `<container>-tmp`), so what git writes there is measured with it
+  const home = sandbox.volumeDir(`${container}-tmp`);
+  // the upstream repository is not in the pod: it gets its own HOME, so it does not count against git-sync's /tmp
+  const upstreamHome = path.join(base, 'upstream-home');
+  fs.mkdirSync(upstreamHome);
+  fs.chownSync(upstreamHome, uid, gid);
+  const upstream = new LocalRepo(path.join(base, 'upstream'), uid, gid, upstreamHome);
   const gitSync = new GitSyncEmulator({ args: c.args, mountPath: mountOf(c, volume).mountPath, volumeDir, uid, gid, home, localRepo: upstream.dir });
   return { upstream, gitSync };
 }
@@ -54,7 +59,7 @@ describe('SidecarPodContentChart, run for real: git-sync fills the volume, http.
     assertValid(objects);
     dep = findObject(objects, 'Deployment', 'python-pod-content');
     sandbox = await PodSandbox.create(objects, dep, { network: 'pod' });
-    ({ upstream, gitSync } = gitSyncFor(dep, 'git-sync', 'content', sandbox.volumeDir('content'), base));
+    ({ upstream, gitSync } = gitSyncFor(dep, 'git-sync', 'content', sandbox, base));
     upstream.commit({ 'static/index.html': page('v1'), 'README.md': 'demos' }, 'v1');
     // WHEN the web server starts from the manifest, before any sync
     const web = containerOf(dep, 'web');
@@ -105,6 +110,20 @@ describe('SidecarPodContentChart, run for real: git-sync fills the volume, http.
     expect(r.stderr).toMatch(/Read-only file system/);
   });
 
+  test('after the syncs and serving, the content and git-sync /tmp emptyDirs use at most 1% of their sizeLimit', () => {
+    // GIVEN the pod after the syncs of the tests above (run here again, so this test stands alone)
+    gitSync.sync();
+    sandbox!.http([{ url }, { url: probeUrl }]);
+    // WHEN the emptyDirs are measured as the kubelet does (du: allocated blocks)
+    const usage = emptyDirUsage(dep, ['content', 'git-sync-tmp'], (v) => sandbox!.volumeDir(v));
+    reportUsage('SidecarPodContentChart', usage);
+    // THEN each holds at most 1% of its limit (the repository here is a small one: a real site's is the user's to size)
+    for (const u of usage) expect({ volume: u.volume, atMost1Percent: u.usedBytes <= u.limitBytes / 100 }).toEqual({ volume: u.volume, atMost1Percent: true });
+    // AND the measurement is real: the content volume holds git-sync's repository and published worktree
+    expect(usage[0].usedBytes).toBeGreaterThan(0);
+    expect(fs.existsSync(path.join(gitSync.rootDir, gitSync.flags.link, 'static', 'index.html'))).toBe(true);
+  });
+
   test('git-sync and the web server are different users sharing the pod fsGroup', () => {
     const spec = podSpec(dep);
     const gs = containerOf(dep, 'git-sync').securityContext;
@@ -134,7 +153,7 @@ describe('SidecarPodHotPlugChart, run for real: the app restarts on a new versio
     assertValid(objects);
     dep = findObject(objects, 'Deployment', 'python-pod-hot-plug');
     sandbox = await PodSandbox.create(objects, dep, { network: 'pod' });
-    ({ upstream, gitSync } = gitSyncFor(dep, 'git-sync', 'code', sandbox.volumeDir('code'), base));
+    ({ upstream, gitSync } = gitSyncFor(dep, 'git-sync', 'code', sandbox, base));
     upstream.commit({ 'static/index.html': page('v1') }, 'v1');
     // WHEN the app container starts (its supervisor from the ConfigMap, the seed's server as the app)
     port = containerOf(dep, 'web').ports[0].containerPort;
@@ -164,6 +183,18 @@ describe('SidecarPodHotPlugChart, run for real: the app restarts on a new versio
     expect(r.body).toBe(page('v2'));
     const { stdout, stderr } = app.output();
     expect(stdout + stderr).toMatch(/restart-on-change: new version [0-9a-f]{40}: restarting python3/);
+  });
+
+  test('after a restart on a new version, the code and git-sync /tmp emptyDirs use at most 1% of their sizeLimit', async () => {
+    // GIVEN the app serving the synced code (awaited here, so this test stands alone)
+    gitSync.sync();
+    await sandbox!.waitListening(port, app);
+    // WHEN the emptyDirs are measured as the kubelet does (du: allocated blocks)
+    const usage = emptyDirUsage(dep, ['code', 'git-sync-tmp'], (v) => sandbox!.volumeDir(v));
+    reportUsage('SidecarPodHotPlugChart', usage);
+    // THEN each holds at most 1% of its limit
+    for (const u of usage) expect({ volume: u.volume, atMost1Percent: u.usedBytes <= u.limitBytes / 100 }).toEqual({ volume: u.volume, atMost1Percent: true });
+    expect(usage[0].usedBytes).toBeGreaterThan(0);
   });
 
   test('SIGTERM stops the supervisor and the app at once', async () => {

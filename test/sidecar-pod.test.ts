@@ -7,7 +7,7 @@ import { contentHash } from '../lib/hash';
 import { DEFAULT_RUN_AS_USER } from '../lib/security';
 import {
   AUTH_PROXY_CONFIG_DIR, AUTH_PROXY_HEALTH_PATH, AUTH_PROXY_HTPASSWD_DIR, AUTH_PROXY_IMAGE, GIT_SYNC_IMAGE, HOT_PLUG_SCRIPTS_DIR, HotPlugReload, HotPlugReloadKind,
-  SidecarMode, SidecarPod, SidecarPodProps, SidecarPodWorkload, WEB_SERVER_IMAGE,
+  PRESET_TMP_SIZE_LIMIT, SidecarMode, SidecarPod, SidecarPodProps, SidecarPodWorkload, WEB_SERVER_IMAGE,
 } from '../lib/sidecar-pod';
 import { assertValid, K8sObject, validateObjects } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
@@ -200,6 +200,31 @@ describe('sidecars, init containers and shared volumes', () => {
       .toEqual({ 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'sidecar-pod' });
     expect(p.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'sidecar-pod' });
     assertValid(objects, { external: ['Secret/test/users'] });
+  });
+});
+
+describe('the presets\' /tmp emptyDirs', () => {
+  test('the presets\' own /tmp emptyDirs (git-sync, auth proxy) default to PRESET_TMP_SIZE_LIMIT (16Mi), a user sidecar\'s writableTmp to 64Mi', () => {
+    const { pod, objects } = synth({
+      name: 'docs', content: { repo: REPO }, authProxy: { htpasswdSecret: 'docs-users' },
+      sidecars: [{ name: 'helper', image: 'busybox:1.36.1', command: ['sleep', '3600'], writableTmp: true }],
+    });
+    expect(PRESET_TMP_SIZE_LIMIT.toMebibytes()).toBe(16);
+    // resolved once, readable on the construct
+    expect(pod.gitSync!.tmpSizeLimit.toMebibytes()).toBe(16);
+    expect(pod.authProxy!.tmpSizeLimit.toMebibytes()).toBe(16);
+    expect(volume(objects, 'docs', 'git-sync-tmp')).toEqual({ name: 'git-sync-tmp', emptyDir: { sizeLimit: '16Mi' } });
+    expect(volume(objects, 'docs', 'auth-proxy-tmp')).toEqual({ name: 'auth-proxy-tmp', emptyDir: { sizeLimit: '16Mi' } });
+    expect(volume(objects, 'docs', 'helper-tmp')).toEqual({ name: 'helper-tmp', emptyDir: { sizeLimit: '64Mi' } });
+    expect(volume(objects, 'docs', 'content')).toEqual({ name: 'content', emptyDir: { sizeLimit: '64Mi' } });
+  });
+
+  test('tmpSizeLimit overrides the git-sync (content, hotPlug) and auth proxy /tmp emptyDirs', () => {
+    const content = synth({ name: 'docs', content: { repo: REPO, tmpSizeLimit: Size.mebibytes(2) }, authProxy: { htpasswdSecret: 'u', tmpSizeLimit: Size.mebibytes(128) } }).objects;
+    expect(volume(content, 'docs', 'git-sync-tmp')).toEqual({ name: 'git-sync-tmp', emptyDir: { sizeLimit: '2Mi' } });
+    expect(volume(content, 'docs', 'auth-proxy-tmp')).toEqual({ name: 'auth-proxy-tmp', emptyDir: { sizeLimit: '128Mi' } });
+    const hot = synth({ name: 'hot', app: { ...APP, command: ['python3', '/srv/code/repo/current/app.py'] }, hotPlug: { repo: REPO, reload: HotPlugReload.appRestartsItself(), tmpSizeLimit: Size.mebibytes(1) } }).objects;
+    expect(volume(hot, 'hot', 'git-sync-tmp')).toEqual({ name: 'git-sync-tmp', emptyDir: { sizeLimit: '1Mi' } });
   });
 });
 
@@ -559,6 +584,13 @@ describe('fails when', () => {
     expect(() => synth({ app: APP, serviceTargetPort: 9999 })).toThrow(/serviceTargetPort 9999 is not a port of the app or a sidecar \(declared: 8080\)/);
     expect(() => synth({ app: { name: 'w', image: 'busybox:1.36.1' } })).toThrow(/serviceTargetPort is required when the app "w" declares no ports/);
   });
+  test('tmpSizeLimit must be a cdk8s Size of at least 1 KiB', () => {
+    expect(() => synth({ name: 'docs', content: { repo: REPO, tmpSizeLimit: 16 as never } }))
+      .toThrow(/content.tmpSizeLimit must be a cdk8s Size of at least 1 KiB such as Size.mebibytes\(64\), got 16/);
+    expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's', tmpSizeLimit: Size.kibibytes(0.5) } }))
+      .toThrow(/authProxy.tmpSizeLimit must be a cdk8s Size of at least 1 KiB/);
+  });
+
   test('the auth proxy has no upstream, or would proxy to itself', () => {
     expect(() => synth({ app: { name: 'w', image: 'busybox:1.36.1' }, authProxy: { htpasswdSecret: 's' } }))
       .toThrow(/authProxy.upstreamPort is required when the app "w" declares no ports/);
