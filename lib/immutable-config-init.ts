@@ -8,7 +8,7 @@ import { validateImage } from './image';
 import { applyLabels, recommendedLabels } from './labels';
 import { DEFAULT_EMPTY_DIR_SIZE_LIMIT, DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer } from './security';
 import {
-  pathIsWithin, required, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain, validateOneOf, validatePositiveInteger,
+  isWholeMebibytes, pathIsWithin, required, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain, validateOneOf, validatePositiveInteger,
   validateKnownProps, validateList, validateResources,
 } from './validate';
 
@@ -307,8 +307,8 @@ export class ImmutableConfigInit extends Construct {
     if (props.sizeLimit !== undefined && !(props.sizeLimit instanceof Size)) {
       throw new Error(`sizeLimit must be a cdk8s Size such as Size.mebibytes(16), got ${JSON.stringify(props.sizeLimit)}`);
     }
-    if (props.sizeLimit !== undefined && !(props.sizeLimit.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR }) >= 1)) {
-      throw new Error(`sizeLimit must be at least 1 KiB, got ${props.sizeLimit.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR })} KiB`);
+    if (props.sizeLimit !== undefined && !isWholeMebibytes(props.sizeLimit)) {
+      throw new Error(`sizeLimit must be a whole number of MiB, at least 1 MiB (cdk8s-plus writes emptyDir sizes in MiB), got ${props.sizeLimit.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR })} KiB`);
     }
     this.sizeLimit = props.sizeLimit ?? DEFAULT_EMPTY_DIR_SIZE_LIMIT;
 

@@ -1,7 +1,7 @@
 import { Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { validateImage } from './image';
-import { validatePositiveInteger, validateResources } from './validate';
+import { isWholeMebibytes, validatePositiveInteger, validateResources } from './validate';
 
 /**
  * The UID/GID our pods run as unless a pattern's image needs another one:
@@ -53,11 +53,20 @@ function fractionalGibibytes(size: Size | undefined): Size | undefined {
  */
 export const DEFAULT_EMPTY_DIR_SIZE_LIMIT = Size.mebibytes(64);
 
-/** An emptyDir `sizeLimit` prop: a cdk8s Size of at least 1 KiB, else `fallback`. */
+/** A Size as a user wrote it (`512 KiB`), anything else as JSON. */
+function describeSize(size: unknown): string {
+  if (size instanceof Size) {
+    const kib = size.toKibibytes({ rounding: SizeRoundingBehavior.NONE });
+    return kib % 1024 === 0 ? `${kib / 1024} MiB` : `${kib} KiB`;
+  }
+  return JSON.stringify(size);
+}
+
+/** An emptyDir `sizeLimit` prop: a cdk8s Size of a whole number of MiB (at least 1), else `fallback`. */
 export function resolveSizeLimit(size: Size | undefined, prop: string, fallback: Size = DEFAULT_EMPTY_DIR_SIZE_LIMIT): Size {
   if (size === undefined) return fallback;
-  if (!(size instanceof Size) || !(size.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR }) >= 1)) {
-    throw new Error(`${prop} must be a cdk8s Size of at least 1 KiB such as Size.mebibytes(64), got ${JSON.stringify(size)}`);
+  if (!(size instanceof Size) || !isWholeMebibytes(size)) {
+    throw new Error(`${prop} must be a cdk8s Size of a whole number of MiB, at least 1 MiB (cdk8s-plus writes emptyDir sizes in MiB), such as Size.mebibytes(64), got ${describeSize(size)}`);
   }
   return size;
 }

@@ -14,7 +14,7 @@ import {
   authProxyContainer, gitRemoteEgress, gitSyncContainer, pythonHttpServer, resolveGitSync,
 } from './sidecar-pod/presets';
 import {
-  validateAbsolutePath, validateBoolean, validateDnsLabel, validateDnsSubdomain, validateEnvVariables, validateOneOf, validatePort,
+  isWholeMebibytes, validateAbsolutePath, validateBoolean, validateDnsLabel, validateDnsSubdomain, validateEnvVariables, validateOneOf, validatePort,
   validateKnownProps, validateList, validatePortName, validatePositiveInteger, validateRelativePath, validateResources, validateUnprivilegedPort,
 } from './validate';
 
@@ -462,8 +462,8 @@ export class SidecarPod extends Construct {
       throw new Error(`${where} "${v.name}" sizeLimit must be a cdk8s Size such as Size.mebibytes(64), got ${JSON.stringify(v.sizeLimit)}`);
     }
     const sizeKib = v.sizeLimit?.toKibibytes({ rounding: SizeRoundingBehavior.NONE });
-    if (sizeKib !== undefined && !(Number.isFinite(sizeKib) && sizeKib >= 1)) {
-      throw new Error(`${where} "${v.name}" sizeLimit must be at least 1 KiB (omit it for no limit), got ${sizeKib}Ki`);
+    if (v.sizeLimit !== undefined && !(Number.isFinite(sizeKib) && isWholeMebibytes(v.sizeLimit))) {
+      throw new Error(`${where} "${v.name}" sizeLimit must be a whole number of MiB, at least 1 MiB (cdk8s-plus writes emptyDir sizes in MiB; omit it for the default), got ${sizeKib}Ki`);
     }
     if (v.memory !== undefined) validateBoolean(v.memory, `${where} "${v.name}" memory`);
     if ((v.sizeLimit !== undefined || v.memory) && (v.configMap !== undefined || v.secret !== undefined)) {

@@ -642,3 +642,17 @@ export const CLUSTER_SCOPED_RESOURCES: ReadonlySet<string> = new Set([
   'customresourcedefinitions', 'apiservices', 'flowschemas', 'prioritylevelconfigurations', 'ingressclasses',
   'tokenreviews', 'subjectaccessreviews', 'selfsubjectaccessreviews',
 ]);
+
+/**
+ * Whether a Size is a whole number of mebibytes, at least 1: cdk8s-plus-28 writes an emptyDir's
+ * `sizeLimit` in whole MiB only (and fails deep inside synth otherwise).
+ */
+export function isWholeMebibytes(size: Size): boolean {
+  let mib: number;
+  try {
+    mib = size.toMebibytes({ rounding: SizeRoundingBehavior.FAIL });
+  } catch {
+    return false;
+  }
+  return Number.isInteger(mib) && mib >= 1;
+}

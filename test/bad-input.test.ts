@@ -480,8 +480,14 @@ describe('further bad input found by trying', () => {
 
   test('fails when a SidecarPod emptyDir sizeLimit is zero or not finite', () => {
     const mount = { ...APP, volumeMounts: [{ volume: 'scratch', path: '/scratch' }] };
-    expect(() => pod({ volumes: [{ name: 'scratch', sizeLimit: Size.mebibytes(0) }], app: mount })).toThrow(/volumes\[0\] "scratch" sizeLimit must be at least 1 KiB \(omit it for no limit\), got 0Ki/);
-    expect(() => pod({ volumes: [{ name: 'scratch', sizeLimit: Size.mebibytes(NaN) }], app: mount })).toThrow(/sizeLimit must be at least 1 KiB .*got NaNKi/);
+    expect(() => pod({ volumes: [{ name: 'scratch', sizeLimit: Size.mebibytes(0) }], app: mount })).toThrow(/volumes\[0\] "scratch" sizeLimit must be a whole number of MiB, at least 1 MiB \(cdk8s-plus writes emptyDir sizes in MiB; omit it for the default\), got 0Ki/);
+    expect(() => pod({ volumes: [{ name: 'scratch', sizeLimit: Size.mebibytes(NaN) }], app: mount })).toThrow(/sizeLimit must be a whole number of MiB.*got NaNKi/);
+  });
+
+  test('fails when an emptyDir sizeLimit is not a whole number of MiB (cdk8s-plus would fail deep inside synth)', () => {
+    const mount = { ...APP, volumeMounts: [{ volume: 'scratch', path: '/scratch' }] };
+    expect(() => pod({ volumes: [{ name: 'scratch', sizeLimit: Size.kibibytes(512) }], app: mount })).toThrow(/volumes\[0\] "scratch" sizeLimit must be a whole number of MiB.*got 512Ki/);
+    expect(() => pod({ volumes: [{ name: 'scratch', sizeLimit: Size.kibibytes(1536) }], app: mount })).toThrow(/sizeLimit must be a whole number of MiB.*got 1536Ki/);
   });
 
   test('fails when a bound has no upper limit, saying "at least" instead of printing the largest safe integer', () => {

@@ -244,7 +244,8 @@ describe('ImmutableConfigInit', () => {
       ['volumeName is not a DNS label', { volumeName: 'Config_Dir' }, /volumeName must be a DNS-1123 label/],
       ['initContainerName is not a DNS label', { initContainerName: 'Copy' }, /initContainerName must be a DNS-1123 label/],
       ['initContainerName is taken by an app container', { initContainerName: 'app' }, /initContainerName "app" is already used by a container of the workload/],
-      ['sizeLimit is zero', { sizeLimit: Size.mebibytes(0) }, /sizeLimit must be at least 1 KiB, got 0 KiB/],
+      ['sizeLimit is zero', { sizeLimit: Size.mebibytes(0) }, /sizeLimit must be a whole number of MiB, at least 1 MiB \(cdk8s-plus writes emptyDir sizes in MiB\), got 0 KiB/],
+      ['sizeLimit is not a whole number of MiB', { sizeLimit: Size.kibibytes(512) }, /sizeLimit must be a whole number of MiB, at least 1 MiB .*got 512 KiB/],
       ['the user is root', { user: 0 }, /user must be an integer 1-2147483647, got 0/],
       ['the group is root', { group: 0 }, /group must be an integer 1-2147483647, got 0/],
     ];

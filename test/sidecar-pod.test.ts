@@ -584,11 +584,13 @@ describe('fails when', () => {
     expect(() => synth({ app: APP, serviceTargetPort: 9999 })).toThrow(/serviceTargetPort 9999 is not a port of the app or a sidecar \(declared: 8080\)/);
     expect(() => synth({ app: { name: 'w', image: 'busybox:1.36.1' } })).toThrow(/serviceTargetPort is required when the app "w" declares no ports/);
   });
-  test('tmpSizeLimit must be a cdk8s Size of at least 1 KiB', () => {
+  test('tmpSizeLimit must be a cdk8s Size of a whole number of MiB', () => {
     expect(() => synth({ name: 'docs', content: { repo: REPO, tmpSizeLimit: 16 as never } }))
-      .toThrow(/content.tmpSizeLimit must be a cdk8s Size of at least 1 KiB such as Size.mebibytes\(64\), got 16/);
+      .toThrow(/content.tmpSizeLimit must be a cdk8s Size of a whole number of MiB, at least 1 MiB \(cdk8s-plus writes emptyDir sizes in MiB\), such as Size.mebibytes\(64\), got 16/);
     expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's', tmpSizeLimit: Size.kibibytes(0.5) } }))
-      .toThrow(/authProxy.tmpSizeLimit must be a cdk8s Size of at least 1 KiB/);
+      .toThrow(/authProxy.tmpSizeLimit must be a cdk8s Size of a whole number of MiB/);
+    expect(() => synth({ app: APP, authProxy: { htpasswdSecret: 's', tmpSizeLimit: Size.kibibytes(512) } }))
+      .toThrow(/authProxy.tmpSizeLimit must be a cdk8s Size of a whole number of MiB, .*got 512 KiB/);
   });
 
   test('the auth proxy has no upstream, or would proxy to itself', () => {
