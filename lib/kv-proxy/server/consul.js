@@ -350,7 +350,7 @@ function createConsul(deps, guards) {
    * @param {URLSearchParams} query
    * @param {string} key
    */
-  async function getKv(res, query, key) {
+  function getKv(res, query, key) {
     if (query.has('recurse') || query.has('keys')) return getTree(res, query, key);
     // a key that cannot exist in a ConfigMap is missing, as Consul would answer (writes of it are a 400)
     const parts = key.split('/');
@@ -366,14 +366,30 @@ function createConsul(deps, guards) {
     });
     if (query.has('index')) {
       const changed = changedAfter('configmaps', [ns], () => { const o = cache.get('configmaps', ns, name); return o ? [o] : []; });
-      if (!(await block(res, query, changed))) return undefined;
+      return block(res, query, changed).then((answered) => (answered ? answerKv(res, query, key, ns, name, k) : undefined));
     }
+    return answerKv(res, query, key, ns, name, k);
+  }
+
+  /**
+   * One key as it is cached now.
+   * @param {Res} res
+   * @param {URLSearchParams} query
+   * @param {string} key
+   * @param {string} ns
+   * @param {string} name
+   * @param {string} k
+   */
+  function answerKv(res, query, key, ns, name, k) {
     const obj = cache.get('configmaps', ns, name);
     const progress = progressOf('configmaps', [ns], name);
     const headers = metaHeaders(obj ? indexOf(progress, [obj]) : progress);
     const value = obj ? obj.data.get(k) : undefined;
     if (value === undefined) return send(res, 404, '', 'text/plain; charset=utf-8', headers);
-    if (query.has('raw')) return send(res, 200, value, 'text/plain; charset=utf-8', headers);
+    if (query.has('raw')) {
+      const raw = /** @type {KubeObject} */ (obj).data.valueBuffer(k);
+      return sendNow(res, 'text/plain; charset=utf-8', raw, headers);
+    }
     const data = /** @type {KubeObject} */ (obj).data;
     let encoded = ENCODED.get(data);
     let body = encoded && encoded.get(key);
@@ -384,7 +400,21 @@ function createConsul(deps, guards) {
         encoded.set(key, body);
       }
     }
-    return send(res, 200, body, 'application/json', headers);
+    return sendNow(res, 'application/json', body, headers);
+  }
+
+  /**
+   * A 200 written at once, as the native key read does (no header object spread per request).
+   * @param {Res} res
+   * @param {string} contentType
+   * @param {Buffer} body
+   * @param {Record<string, string>} meta {@link metaHeaders}
+   */
+  function sendNow(res, contentType, body, meta) {
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': String(body.length), 'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff', 'X-Consul-KnownLeader': 'true', 'X-Consul-LastContact': '0', 'X-Consul-Index': meta['X-Consul-Index'] });
+    res.end(body);
   }
 
   /**
@@ -934,16 +964,32 @@ function createConsul(deps, guards) {
    * @param {string} method
    * @param {string} rawPath starts with /v1
    * @param {URLSearchParams} query
+   * @returns {void | Promise<void>}
    */
-  async function route(req, res, ctx, method, rawPath, query) {
+  function route(req, res, ctx, method, rawPath, query) {
+    // answered at once where it can be (no promise on the plain GET path), later where it must
+    /** @type {unknown} */
+    let answer;
     try {
-      return await dispatch(req, res, ctx, method, rawPath, query);
+      answer = dispatch(req, res, ctx, method, rawPath, query);
     } catch (err) {
-      if (!(err instanceof HttpError) || res.headersSent) throw err;
-      const headers = { ...metaHeaders(undefined), ...err.headers };
-      if (lifecycle.shuttingDown) headers.Connection = 'close';
-      return send(res, err.status, err.status === 404 && err.message === '' ? '' : `${err.message}\n`, 'text/plain; charset=utf-8', headers);
+      return answerError(res, err);
     }
+    if (answer instanceof Promise) return answer.then(() => undefined, (err) => { answerError(res, err); });
+    return undefined;
+  }
+
+  /**
+   * A refusal as Consul says it; anything else goes on to the caller (a 500 there).
+   * @param {Res} res
+   * @param {unknown} err
+   */
+  function answerError(res, err) {
+    if (!(err instanceof HttpError) || res.headersSent) throw err;
+    // (send answers at once; its result is not needed)
+    const headers = { ...metaHeaders(undefined), ...err.headers };
+    if (lifecycle.shuttingDown) headers.Connection = 'close';
+    return send(res, err.status, err.status === 404 && err.message === '' ? '' : `${err.message}\n`, 'text/plain; charset=utf-8', headers);
   }
 
   /**
@@ -954,7 +1000,7 @@ function createConsul(deps, guards) {
    * @param {string} rawPath
    * @param {URLSearchParams} query
    */
-  async function dispatch(req, res, ctx, method, rawPath, query) {
+  function dispatch(req, res, ctx, method, rawPath, query) {
     let path = rawPath;
     if (rawPath.includes('%')) {
       try {
