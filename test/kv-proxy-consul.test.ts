@@ -6,7 +6,7 @@
  * HashiCorp's own client proves the main flows against the real API server in
  * test/kv-proxy.consul.kube.test.ts.
  */
-import { Fixture, READ_TOKEN, WRITE_TOKEN, METRICS_TOKEN, agent, call, fixture, sleep } from './support/kv-proxy-harness';
+import { Fixture, READ_TOKEN, WRITE_TOKEN, METRICS_TOKEN, agent, blockingReadsHeld, call, fixture, waitFor } from './support/kv-proxy-harness';
 
 afterAll(() => agent.destroy());
 
@@ -134,8 +134,12 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
     await consulPut('kv/default/watch/k', 'old');
     const first = await consulGet('kv/default/watch/k');
     const index = Number(first.headers['x-consul-index']);
-    const waiting = consulGet(`kv/default/watch/k?index=${index}&wait=20s`);
-    await sleep(300);
+    const waiting = consulGet(`kv/default/watch/k?index=${index}&wait=60s`);
+    let settled = false;
+    void waiting.then(() => { settled = true; });
+    // the read is held by the proxy (its gauge says so) before the change is made, and not answered by then
+    await blockingReadsHeld(f.url);
+    expect(settled).toBe(false);
     await consulPut('kv/default/watch/k', 'new');
     const r = await waiting;
     expect(Buffer.from(r.json[0].Value, 'base64').toString()).toBe('new');
@@ -217,11 +221,10 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
       { addresses: ['10.0.0.1'], ready: true },
       { addresses: ['10.0.0.2'], ready: false },
     ], [{ name: 'http', port: 8080, protocol: 'TCP' }]);
-    let services: any;
-    for (let i = 0; i < 100 && !(services && services['web.apps']); i++) {
-      services = (await consulGet('catalog/services')).json;
-      await sleep(50);
-    }
+    const services = await waitFor('the Service in the catalog', async () => {
+      const json = (await consulGet('catalog/services')).json;
+      return json && json['web.apps'] ? json : undefined;
+    });
     expect(services['web.apps']).toEqual(['http']);
     const catalog = (await consulGet('catalog/service/web.apps')).json;
     expect(catalog.map((c: any) => `${c.ServiceAddress}:${c.ServicePort}`)).toEqual(['10.0.0.1:8080', '10.0.0.2:8080']);

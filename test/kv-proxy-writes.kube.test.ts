@@ -16,9 +16,9 @@
 import * as path from 'node:path';
 import { K8sObject } from '../lib/testing/gate';
 import { KV_PROXY_WRITABLE_LABEL } from '../lib/kv-proxy';
-import { applyFile, loadFolder } from '../scripts/kube/apply';
+import { loadFolder } from '../scripts/kube/apply';
 import { DIST, useKubeCluster } from './support/kube';
-import { KvProxyPod, READ_TOKEN, WRITE_TOKEN, call, startKvProxyPod, waitFor as waitUntil } from './support/kube-kv-proxy';
+import { KvProxyPod, READ_TOKEN, WRITE_TOKEN, call, startDistKvProxyPod, waitFor as waitUntil } from './support/kube-kv-proxy';
 
 const [LABEL_KEY, LABEL_VALUE] = KV_PROXY_WRITABLE_LABEL.split('=');
 // what kube-controller-manager's root-ca-cert-publisher sets on kube-root-ca.crt
@@ -50,11 +50,7 @@ describe('KvProxy (dist/dev) writes only where they are meant to go, on a real k
     (await call('GET', kv(cm), READ_TOKEN)).headers['x-kv-index'] === rv ? true : undefined));
 
   beforeAll(async () => {
-    for (const f of files.filter((x) => /namespaces|kv-proxy/.test(x.file))) {
-      const r = await applyFile(cluster(), f.file);
-      if (r.code !== 0) throw new Error(`${f.file}: ${r.stderr}`);
-    }
-    pod = await startKvProxyPod(cluster(), objects as K8sObject[], deployment as K8sObject);
+    pod = await startDistKvProxyPod(cluster(), files, deployment as K8sObject);
     url = pod.url;
   }, 120000);
 

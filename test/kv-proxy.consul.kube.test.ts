@@ -11,9 +11,9 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { K8sObject } from '../lib/testing/gate';
 import { binary } from '../lib/verify/cluster';
-import { applyFile, loadFolder } from '../scripts/kube/apply';
+import { loadFolder } from '../scripts/kube/apply';
 import { DIST, useKubeCluster } from './support/kube';
-import { KvProxyPod, READ_TOKEN, WRITE_TOKEN, startKvProxyPod } from './support/kube-kv-proxy';
+import { KvProxyPod, READ_TOKEN, WRITE_TOKEN, startDistKvProxyPod } from './support/kube-kv-proxy';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -42,11 +42,7 @@ describe('HashiCorp\'s Consul client against KvProxy (dist/dev) on a real kube-a
     const built = await run('bash', [path.join(ROOT, 'scripts/consul-client/build.sh')], process.env, 600000);
     if (built.code !== 0) throw new Error(`scripts/consul-client/build.sh failed:\n${built.stderr}`);
     goTest = built.stdout.trim().split('\n').pop()!;
-    for (const f of files.filter((x) => /namespaces|kv-proxy/.test(x.file))) {
-      const r = await applyFile(cluster(), f.file);
-      if (r.code !== 0) throw new Error(`${f.file}: ${r.stderr}`);
-    }
-    pod = await startKvProxyPod(cluster(), objects as K8sObject[], deployment as K8sObject);
+    pod = await startDistKvProxyPod(cluster(), files, deployment as K8sObject);
   }, 900000);
 
   afterAll(async () => {

@@ -22,9 +22,9 @@
  */
 import * as path from 'node:path';
 import { K8sObject } from '../lib/testing/gate';
-import { applyFile, loadFolder } from '../scripts/kube/apply';
+import { loadFolder } from '../scripts/kube/apply';
 import { DIST, useKubeCluster } from './support/kube';
-import { KvProxyPod, READ_TOKEN, Reply, WRITE_TOKEN, call, metric, metricsText, startKvProxyPod, upstreamRefusals, waitFor as waitUntil } from './support/kube-kv-proxy';
+import { KvProxyPod, READ_TOKEN, Reply, WRITE_TOKEN, call, metric, metricsText, startDistKvProxyPod, upstreamRefusals, waitFor as waitUntil } from './support/kube-kv-proxy';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,12 +41,7 @@ describe('KvProxy (dist/dev) against a real kube-apiserver, in-cluster HTTPS', (
   const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60000) => waitUntil(what, fn, timeoutMs, logs);
 
   beforeAll(async () => {
-    // the environment's namespaces and the KvProxy's objects (ServiceAccount, Role, RoleBinding, ConfigMap, Deployment, ...)
-    for (const f of files.filter((x) => /namespaces|kv-proxy/.test(x.file))) {
-      const r = await applyFile(cluster(), f.file);
-      if (r.code !== 0) throw new Error(`${f.file}: ${r.stderr}`);
-    }
-    pod = await startKvProxyPod(cluster(), objects as K8sObject[], deployment as K8sObject);
+    pod = await startDistKvProxyPod(cluster(), files, deployment as K8sObject);
     url = pod.url;
   }, 120000);
 

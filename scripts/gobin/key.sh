@@ -7,7 +7,7 @@
 #
 #   bash scripts/gobin/key.sh <module dir> <build script> <flags> <package>...
 #
-# scripts/kube/build.sh and scripts/kube/cluster.ts both use it, so the
+# scripts/kube/build.sh and lib/verify/cluster.ts (through build.sh --dir) use it, so the
 # binaries are looked up under the key they were built under.
 set -euo pipefail
 MOD="$1"; SCRIPT="$2"; FLAGS="$3"; shift 3

@@ -13,6 +13,7 @@
 import * as http from 'node:http';
 import { K8sObject } from '../../lib/testing/gate';
 import { KubeCluster } from '../../lib/verify/cluster';
+import { applyFile } from '../../scripts/kube/apply';
 import { PodSandbox, RunningContainer, freePort, releasePort } from './pod-sandbox';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -102,6 +103,18 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
     if (Date.now() > deadline) throw new Error(`${what} did not happen in ${timeoutMs} ms\n${context().slice(-4000)}`);
     await sleep(100);
   }
+}
+
+/**
+ * Applies the environment's namespaces and the KvProxy's own files (ServiceAccount, Role, RoleBinding, ConfigMap,
+ * Deployment, ...) of a synthesized folder, then starts the pod with {@link startKvProxyPod}.
+ */
+export async function startDistKvProxyPod(cluster: KubeCluster, files: { file: string; objects: unknown[] }[], deployment: K8sObject): Promise<KvProxyPod> {
+  for (const f of files.filter((x) => /namespaces|kv-proxy/.test(x.file))) {
+    const r = await applyFile(cluster, f.file);
+    if (r.code !== 0) throw new Error(`${f.file}: ${r.stderr}`);
+  }
+  return startKvProxyPod(cluster, files.flatMap((f) => f.objects) as K8sObject[], deployment);
 }
 
 /**
