@@ -1,3 +1,4 @@
+import * as kplus from 'cdk8s-plus-28';
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { IngressOptions, KvProxy } from '../lib';
@@ -30,9 +31,10 @@ export interface KvProxyChartProps extends ChartProps {
   readonly discovery?: boolean;
   /**
    * The Ingress (the example has one, of class `nginx`, for every host).
+   * `tlsSecretName` names a `kubernetes.io/tls` Secret made out of band.
    * @default { className: 'nginx' }
    */
-  readonly ingress?: IngressOptions;
+  readonly ingress?: Omit<IngressOptions, 'tlsSecret'> & { readonly tlsSecretName?: string };
   /**
    * The out-of-band Secret with `read-tokens`, `write-tokens` and (to scrape
    * `/metrics`) `metrics-tokens`.
@@ -68,7 +70,7 @@ export class KvProxyChart extends Chart {
       namespaces: props.namespaces ?? ['default'],
       writes: props.writes ?? true,
       discovery: props.discovery ?? true,
-      ingress: props.ingress ?? { className: 'nginx' },
+      ingress: ingressOptions(this, props.ingress ?? { className: 'nginx' }),
       tokenSecretName: props.tokenSecretName,
       replicas: props.replicas,
       // the example's port, in the container and on the Service
@@ -76,4 +78,9 @@ export class KvProxyChart extends Chart {
       servicePort: 5001,
     });
   }
+}
+
+function ingressOptions(scope: Construct, given: NonNullable<KvProxyChartProps['ingress']>): IngressOptions {
+  const { tlsSecretName, ...rest } = given;
+  return tlsSecretName === undefined ? rest : { ...rest, tlsSecret: kplus.Secret.fromSecretName(scope, 'IngressTls', tlsSecretName) };
 }

@@ -7,7 +7,7 @@ import {
   validateKnownProps, validatePositiveInteger, validateQualifiedName, validateRecord, validateUniqueList,
 } from './validate';
 
-const INGRESS_OPTIONS: Record<keyof Required<IngressOptions>, true> = { host: true, path: true, className: true, tlsSecretName: true, annotations: true };
+const INGRESS_OPTIONS: Record<keyof Required<IngressOptions>, true> = { host: true, path: true, className: true, tlsSecret: true, annotations: true };
 const NETWORK_POLICY_OPTIONS: Record<keyof Required<NetworkPolicyOptions>, true> = { allowFromNamespaces: true, allowFrom: true, ingressControllerNamespace: true };
 const PDB_OPTIONS: Record<keyof Required<PodDisruptionBudgetOptions>, true> = { maxUnavailable: true };
 
@@ -44,12 +44,12 @@ export interface IngressOptions {
    */
   readonly className?: string;
   /**
-   * Name of a `kubernetes.io/tls` Secret in the workload's namespace, created
-   * out of band (e.g. by cert-manager), that terminates TLS for `host`
-   * (required with it).
+   * A `kubernetes.io/tls` Secret in the workload's namespace that terminates
+   * TLS for `host` (required with it). For a Secret made out of band (e.g. by
+   * cert-manager): `kplus.Secret.fromSecretName(this, 'Tls', 'www-tls')`.
    * @default - no TLS
    */
-  readonly tlsSecretName?: string;
+  readonly tlsSecret?: kplus.ISecret;
   /**
    * Annotations for the Ingress (controller settings such as timeouts).
    * @default - none
@@ -133,7 +133,7 @@ export interface ResolvedExpose {
     readonly host?: string;
     readonly path: string;
     readonly className?: string;
-    readonly tlsSecretName?: string;
+    readonly tlsSecret?: kplus.ISecret;
     readonly annotations?: Record<string, string>;
   };
   readonly networkPolicy?: {
@@ -168,20 +168,20 @@ export function resolveExpose(opts: ExposeOptions, replicas: number | undefined)
   };
 }
 
-function resolveIngress(o: IngressOptions): ResolvedExpose['ingress'] {
+function resolveIngress(o: IngressOptions): NonNullable<ResolvedExpose['ingress']> {
   if (o === null || typeof o !== 'object') throw new Error(`ingress must be an object of IngressOptions, got ${JSON.stringify(o)}`);
   validateKnownProps(o, INGRESS_OPTIONS, 'ingress');
   const host = o.host === undefined ? undefined : validateIngressHost(o.host, 'ingress.host');
   const className = o.className === undefined ? undefined : validateDnsSubdomain(o.className, 'ingress.className');
-  const tlsSecretName = o.tlsSecretName === undefined ? undefined : validateDnsSubdomain(o.tlsSecretName, 'ingress.tlsSecretName');
-  if (tlsSecretName !== undefined && host === undefined) {
-    throw new Error(`ingress.tlsSecretName needs ingress.host (the certificate's host), got tlsSecretName "${tlsSecretName}" without a host`);
+  const tlsSecret = o.tlsSecret === undefined ? undefined : resolveSecretRef(o.tlsSecret, 'ingress.tlsSecret', 'www-tls');
+  if (tlsSecret !== undefined && host === undefined) {
+    throw new Error(`ingress.tlsSecret needs ingress.host (the certificate's host), got the Secret "${tlsSecret.name}" without a host`);
   }
   for (const [key, value] of Object.entries(validateRecord(o.annotations, 'ingress.annotations'))) {
     validateQualifiedName(key, 'ingress.annotations key', 'nginx.ingress.kubernetes.io/proxy-read-timeout');
     if (typeof value !== 'string') throw new Error(`ingress.annotations "${key}" must be a string, got ${JSON.stringify(value)}`);
   }
-  return { host, path: validateHttpPath(o.path ?? '/', 'ingress.path'), className, tlsSecretName, annotations: o.annotations };
+  return { host, path: validateHttpPath(o.path ?? '/', 'ingress.path'), className, tlsSecret, annotations: o.annotations };
 }
 
 function resolveNetworkPolicy(o: NetworkPolicyOptions): ResolvedExpose['networkPolicy'] {
@@ -217,6 +217,19 @@ function resolvePdb(o: PodDisruptionBudgetOptions | false | undefined, replicas:
     throw new Error(`podDisruptionBudget.maxUnavailable must be below replicas (${replicas}) to keep a pod through a drain, got ${maxUnavailable}`);
   }
   return { maxUnavailable };
+}
+
+/**
+ * Checks a reference to a Secret (`kplus.ISecret`): a string is refused with
+ * the way to make a reference, and the name must be a DNS subdomain.
+ */
+export function resolveSecretRef(secret: kplus.ISecret, prop: string, example: string): kplus.ISecret {
+  if (secret === null || typeof secret !== 'object' || typeof (secret as { name?: unknown }).name !== 'string') {
+    throw new Error(`${prop} must be a kplus.ISecret, such as kplus.Secret.fromSecretName(this, 'Secret', '${example}') for a Secret made out of band, `
+      + `got ${JSON.stringify(secret)}`);
+  }
+  validateDnsSubdomain(secret.name, `${prop} name`);
+  return secret;
 }
 
 // ---------------------------------------------------------------- egress ---
@@ -339,12 +352,121 @@ export interface ExposeTarget {
   readonly egress?: k8s.NetworkPolicyEgressRule[];
 }
 
-/** The objects {@link exposeWorkload} created. */
-export interface Exposure {
-  readonly service: kplus.Service;
-  readonly ingress?: kplus.Ingress;
-  readonly networkPolicy?: WorkloadNetworkPolicy;
-  readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
+/**
+ * The objects {@link exposeWorkload} created, and the verbs that add to them
+ * after construction. Each verb checks its input exactly as the matching
+ * {@link ExposeOptions} prop does, and its errors name that prop.
+ */
+export class Exposure {
+  public readonly service: kplus.Service;
+  public readonly networkPolicy?: WorkloadNetworkPolicy;
+  public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
+  private _ingress?: kplus.Ingress;
+  private ingressHost?: string;
+  private readonly np?: { namespaces?: string[]; allowFrom: k8s.NetworkPolicyPeer[]; ingressControllerNamespace: string };
+  private readonly rule: k8s.NetworkPolicyIngressRule & { from?: k8s.NetworkPolicyPeer[] };
+
+  constructor(private readonly scope: Construct, private readonly r: ResolvedExpose, private readonly target: ExposeTarget) {
+    this.service = new kplus.Service(scope, 'Service', {
+      metadata: { name: target.name },
+      type: r.serviceType,
+      ports: [{ name: 'http', port: r.servicePort, targetPort: target.targetPort }],
+    });
+    for (const [k, v] of Object.entries(target.selector)) this.service.selectLabel(k, v);
+    this.rule = { ports: [tcpPort(target.targetPort)] };
+    if (r.networkPolicy) {
+      const np = r.networkPolicy;
+      this.np = { namespaces: np.allowFromNamespaces ? [...np.allowFromNamespaces] : undefined, allowFrom: [...np.allowFrom], ingressControllerNamespace: np.ingressControllerNamespace };
+      this.networkPolicy = new WorkloadNetworkPolicy(scope, 'NetworkPolicy', {
+        name: target.name,
+        selector: target.selector,
+        ingress: [this.rule],
+        egress: target.egress ?? [DNS_EGRESS],
+      });
+    }
+    if (r.ingress) this.buildIngress(r.ingress);
+    if (r.podDisruptionBudget) {
+      this.podDisruptionBudget = new k8s.KubePodDisruptionBudget(scope, 'PodDisruptionBudget', {
+        metadata: { name: target.name },
+        spec: { maxUnavailable: k8s.IntOrString.fromNumber(r.podDisruptionBudget.maxUnavailable), selector: { matchLabels: { ...target.selector } } },
+      });
+    }
+    this.refreshFrom();
+  }
+
+  /** The Ingress, when there is one (from the `ingress` prop or {@link exposeViaIngress}). */
+  public get ingress(): kplus.Ingress | undefined {
+    return this._ingress;
+  }
+
+  /**
+   * Lets `peer` connect to the served port, as an entry of `networkPolicy.allowFrom`
+   * (so, as with the prop, the workload's own namespace is no longer let in by default).
+   */
+  public allowFrom(peer: k8s.NetworkPolicyPeer): void {
+    const np = this.needPolicy('allowFrom');
+    validateNetworkPolicyPeer(peer, `networkPolicy.allowFrom[${np.allowFrom.length}]`);
+    np.allowFrom.push(peer);
+    this.refreshFrom();
+  }
+
+  /** Lets the pods of these namespaces connect, as entries of `networkPolicy.allowFromNamespaces`. */
+  public allowFromNamespaces(...namespaces: string[]): void {
+    const np = this.needPolicy('allowFromNamespaces');
+    const all = [...(np.namespaces ?? []), ...namespaces];
+    if (namespaces.length === 0) throw new Error('networkPolicy.allowFromNamespaces must list at least one namespace, got none');
+    np.namespaces = validateUniqueList(all, 'networkPolicy.allowFromNamespaces', validateDnsLabel);
+    this.refreshFrom();
+  }
+
+  /** Creates the Ingress, as the `ingress` prop does; there is one Ingress per workload. */
+  public exposeViaIngress(options: IngressOptions): kplus.Ingress {
+    if (this._ingress) {
+      throw new Error(`ingress is already set${this.ingressHost ? ` (host "${this.ingressHost}")` : ''}: one Ingress per workload; `
+        + 'add rules to the returned kplus.Ingress instead');
+    }
+    const ingress = this.buildIngress(resolveIngress(options));
+    this.refreshFrom();
+    return ingress;
+  }
+
+  private needPolicy(verb: string): NonNullable<Exposure['np']> {
+    if (!this.np) throw new Error(`${verb} needs the NetworkPolicy, but networkPolicy is false: remove networkPolicy: false, or manage traffic yourself`);
+    return this.np;
+  }
+
+  private buildIngress(i: NonNullable<ResolvedExpose['ingress']>): kplus.Ingress {
+    const ingress = new kplus.Ingress(this.scope, 'Ingress', {
+      metadata: { name: this.target.name, annotations: i.annotations },
+      className: i.className,
+      tls: i.tlsSecret === undefined ? undefined : [{ hosts: [i.host!], secret: i.tlsSecret }],
+    });
+    const backend = kplus.IngressBackend.fromService(this.service, { port: this.r.servicePort });
+    if (i.host !== undefined) ingress.addHostRule(i.host, i.path, backend, kplus.HttpIngressPathType.PREFIX);
+    else ingress.addRule(i.path, backend, kplus.HttpIngressPathType.PREFIX);
+    this._ingress = ingress;
+    this.ingressHost = i.host;
+    return ingress;
+  }
+
+  private refreshFrom(): void {
+    const np = this.np;
+    if (!np) return;
+    const ingress = this._ingress;
+    const namespaces = [...(np.namespaces ?? [])];
+    if (ingress && np.namespaces !== undefined && !namespaces.includes(np.ingressControllerNamespace)) {
+      namespaces.push(np.ingressControllerNamespace);
+    }
+    const ownNamespace = np.namespaces === undefined && np.allowFrom.length === 0;
+    const ctl = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': np.ingressControllerNamespace } } };
+    const inNamespaces = { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: namespaces.sort() }] } };
+    this.rule.from = [
+      ...(ownNamespace ? [{ podSelector: {} }] : []),
+      ...(ingress && np.namespaces === undefined ? [ctl] : []),
+      ...(namespaces.length ? [inNamespaces] : []),
+      ...np.allowFrom,
+    ];
+  }
 }
 
 /**
@@ -353,57 +475,5 @@ export interface Exposure {
  * (`PodDisruptionBudget`), all named `target.name` and selecting by `target.selector`.
  */
 export function exposeWorkload(scope: Construct, r: ResolvedExpose, target: ExposeTarget): Exposure {
-  const service = new kplus.Service(scope, 'Service', {
-    metadata: { name: target.name },
-    type: r.serviceType,
-    ports: [{ name: 'http', port: r.servicePort, targetPort: target.targetPort }],
-  });
-  for (const [k, v] of Object.entries(target.selector)) service.selectLabel(k, v);
-
-  let ingress: kplus.Ingress | undefined;
-  if (r.ingress) {
-    const i = r.ingress;
-    ingress = new kplus.Ingress(scope, 'Ingress', {
-      metadata: { name: target.name, annotations: i.annotations },
-      className: i.className,
-      tls: i.tlsSecretName === undefined ? undefined : [{
-        hosts: [i.host!],
-        secret: kplus.Secret.fromSecretName(scope, 'IngressTls', i.tlsSecretName),
-      }],
-    });
-    const backend = kplus.IngressBackend.fromService(service, { port: r.servicePort });
-    if (i.host !== undefined) ingress.addHostRule(i.host, i.path, backend, kplus.HttpIngressPathType.PREFIX);
-    else ingress.addRule(i.path, backend, kplus.HttpIngressPathType.PREFIX);
-  }
-
-  let networkPolicy: WorkloadNetworkPolicy | undefined;
-  if (r.networkPolicy) {
-    const np = r.networkPolicy;
-    const namespaces = [...(np.allowFromNamespaces ?? [])];
-    if (ingress && np.allowFromNamespaces !== undefined && !namespaces.includes(np.ingressControllerNamespace)) {
-      namespaces.push(np.ingressControllerNamespace);
-    }
-    const ownNamespace = np.allowFromNamespaces === undefined && np.allowFrom.length === 0;
-    const from: k8s.NetworkPolicyPeer[] = [
-      ...(ownNamespace ? [{ podSelector: {} }] : []),
-      ...(ingress && np.allowFromNamespaces === undefined ? [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': np.ingressControllerNamespace } } }] : []),
-      ...(namespaces.length ? [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: namespaces.sort() }] } }] : []),
-      ...np.allowFrom,
-    ];
-    networkPolicy = new WorkloadNetworkPolicy(scope, 'NetworkPolicy', {
-      name: target.name,
-      selector: target.selector,
-      ingress: [{ from, ports: [tcpPort(target.targetPort)] }],
-      egress: target.egress ?? [DNS_EGRESS],
-    });
-  }
-
-  let podDisruptionBudget: k8s.KubePodDisruptionBudget | undefined;
-  if (r.podDisruptionBudget) {
-    podDisruptionBudget = new k8s.KubePodDisruptionBudget(scope, 'PodDisruptionBudget', {
-      metadata: { name: target.name },
-      spec: { maxUnavailable: k8s.IntOrString.fromNumber(r.podDisruptionBudget.maxUnavailable), selector: { matchLabels: { ...target.selector } } },
-    });
-  }
-  return { service, ingress, networkPolicy, podDisruptionBudget };
+  return new Exposure(scope, r, target);
 }

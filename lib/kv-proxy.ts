@@ -98,7 +98,7 @@ export const KV_PROXY_DEFAULT_RESOURCES: kplus.ContainerResources = {
  * PodDisruptionBudget options are the shared {@link ExposeOptions}; the
  * NetworkPolicy's egress is the proxy's own: DNS and the API server
  * (`apiServerPorts`, `apiServerCidrs`). Bearer tokens travel in every
- * request: give the Ingress a `tlsSecretName` whenever clients are outside
+ * request: give the Ingress a `tlsSecret` whenever clients are outside
  * the cluster.
  */
 export interface KvProxyProps extends ExposeOptions {
@@ -504,7 +504,7 @@ export class KvProxy extends Construct {
     checkIngressReadTimeout(this.expose, this.maxWaitSeconds, props.ingressReadTimeoutSeconds);
     if (this.writes && (this.serviceType === kplus.ServiceType.NODE_PORT || this.serviceType === kplus.ServiceType.LOAD_BALANCER)) {
       throw new Error(`serviceType must be ClusterIP when writes is true, got "${this.serviceType}": a ${this.serviceType} Service carries the bearer tokens and the writes in cleartext; `
-        + 'expose it through ingress with ingress.tlsSecretName instead');
+        + 'expose it through ingress with ingress.tlsSecret instead');
     }
     this.shutdownTimeoutSeconds = validatePositiveInteger(props.shutdownTimeoutSeconds ?? 20, 'shutdownTimeoutSeconds', 1, 3600);
     this.drainDelaySeconds = validatePositiveInteger(props.drainDelaySeconds ?? 5, 'drainDelaySeconds', 0, 300);

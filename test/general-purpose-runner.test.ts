@@ -10,6 +10,7 @@ import {
 import { DEFAULT_RESOURCES } from '../lib/security';
 import { assertValid, K8sObject } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
+import { secretRef } from './support/refs';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'general-purpose-runner');
 const HELLO = { 'hello.py': 'print("hello")\n' };
@@ -217,7 +218,7 @@ describe('GeneralPurposeRunner scripts, env and options', () => {
   test('service options: replicas, ports, HTTP probes, an Ingress with a class and TLS, a PodDisruptionBudget', () => {
     const { runner, objects } = synth({
       scripts: HELLO, replicas: 2, port: 5000, servicePort: 8080, healthCheckPath: '/healthz',
-      ingress: { host: 'hello.example.com', path: '/api', className: 'nginx', tlsSecretName: 'hello-tls' },
+      ingress: { host: 'hello.example.com', path: '/api', className: 'nginx', tlsSecret: secretRef('hello-tls') },
     });
     expect(runner.ingress).toBeDefined();
     expect(findObject(objects, 'PodDisruptionBudget', 'runner').spec).toEqual({
@@ -410,7 +411,7 @@ describe('GeneralPurposeRunner validation', () => {
       /bundleMountPath must not overlap mountPath \("\/opt\/app"\), got "\/opt\/app\/lib"/],
     ['the scripts mount overlaps /tmp', () => ({ scripts: HELLO, mountPath: '/tmp/app' }), /mountPath must not overlap the writable \/tmp, got "\/tmp\/app"/],
     ['the mount path is relative', () => ({ scripts: HELLO, mountPath: 'app' }), /mountPath must be an absolute path/],
-    ['the ingress has TLS but no host', () => ({ scripts: HELLO, ingress: { tlsSecretName: 'x-tls' } }), /ingress.tlsSecretName needs ingress.host/],
+    ['the ingress has TLS but no host', () => ({ scripts: HELLO, ingress: { tlsSecret: secretRef('x-tls') } }), /ingress.tlsSecret needs ingress.host/],
     ['an ingress is set in job mode', () => ({ scripts: HELLO, mode: RunnerMode.JOB, ingress: { host: 'x.example.com' } }), /ingress only applies to mode "service", got mode "job"/],
     ['an env value is a number (it would be emitted with no value)', () => ({ scripts: HELLO, env: { RETRIES: 3 as unknown as string } }),
       /env "RETRIES" must be a string or a kplus.EnvValue .*got number 3/],

@@ -11,6 +11,7 @@ import {
 import { contentHash } from '../lib/hash';
 import { K8sObject, assertValid } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
+import { secretRef } from './support/refs';
 
 // The server's own configuration parser and informer scopes: what the pod will do with the env we give it.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -576,7 +577,7 @@ describe('KvProxy', () => {
     test('Ingress host, path, class, TLS, annotations and controller namespace', () => {
       const { objects } = synth({
         ingress: {
-          host: 'kv.example.com', path: '/api', className: 'traefik', tlsSecretName: 'kv-tls',
+          host: 'kv.example.com', path: '/api', className: 'traefik', tlsSecret: secretRef('kv-tls'),
           annotations: { 'traefik.ingress.kubernetes.io/router.entrypoints': 'websecure' },
         },
         networkPolicy: { ingressControllerNamespace: 'traefik' },
@@ -653,7 +654,7 @@ describe('KvProxy', () => {
       ['the ingress host is invalid', { ingress: { host: 'KV.example.com' } }, /ingress.host must be a host name such as "www.example.com" or "\*.example.com", got "KV.example.com"/],
       ['the ingress class is invalid', { ingress: { className: 'Nginx' } }, /ingress.className must be a DNS-1123 subdomain/],
       ['the ingress path is relative', { ingress: { path: 'api' } }, /ingress.path must be an absolute URL path like "\/" or "\/healthz".*got "api"/],
-      ['TLS has no host', { ingress: { tlsSecretName: 'kv-tls' } }, /ingress.tlsSecretName needs ingress.host \(the certificate's host\)/],
+      ['TLS has no host', { ingress: { tlsSecret: secretRef('kv-tls') } }, /ingress.tlsSecret needs ingress.host \(the certificate's host\)/],
       ['an ingress annotation key is invalid', { ingress: { annotations: { 'bad key': 'x' } } }, /ingress.annotations key must be a qualified name.*got "bad key"/],
       ['allowFrom is empty', { networkPolicy: { allowFrom: [] } }, /networkPolicy.allowFrom must list at least one peer/],
       ['an allowFrom peer is empty', { networkPolicy: { allowFrom: [{}] } }, /networkPolicy.allowFrom\[0\] must set podSelector, namespaceSelector or ipBlock/],

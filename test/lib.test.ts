@@ -247,7 +247,7 @@ describe('one way to expose a workload (lib/expose.ts)', () => {
     expect(resolveExpose({}, 1).podDisruptionBudget).toBeUndefined();
     expect(resolveExpose({ podDisruptionBudget: {} }, 1).podDisruptionBudget).toEqual({ maxUnavailable: 1 });
     expect(resolveExpose({ networkPolicy: false, podDisruptionBudget: false }, 3)).toMatchObject({ networkPolicy: undefined, podDisruptionBudget: undefined });
-    expect(resolveExpose({ ingress: {} }, 1).ingress).toEqual({ path: '/', host: undefined, className: undefined, tlsSecretName: undefined, annotations: undefined });
+    expect(resolveExpose({ ingress: {} }, 1).ingress).toEqual({ path: '/', host: undefined, className: undefined, tlsSecret: undefined, annotations: undefined });
   });
   test('fails when a PodDisruptionBudget is asked for a bare Pod, or expose options are malformed', () => {
     expect(() => resolveExpose({ podDisruptionBudget: {} }, undefined)).toThrow(/podDisruptionBudget applies to Deployments only/);

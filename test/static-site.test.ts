@@ -10,6 +10,7 @@ import {
 } from '../lib/static-site';
 import { K8sObject, assertValid } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
+import { secretRef } from './support/refs';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'static-site', 'site');
 const HELLO = { 'index.html': '<h1>hello</h1>\n' };
@@ -337,7 +338,7 @@ describe('StaticSite options', () => {
   });
 
   test('ingress with class, host, path and TLS secret', () => {
-    const { site, objects } = synth({ content: HELLO, ingress: { className: 'nginx', host: 'www.example.com', path: '/site', tlsSecretName: 'www-tls' } });
+    const { site, objects } = synth({ content: HELLO, ingress: { className: 'nginx', host: 'www.example.com', path: '/site', tlsSecret: secretRef('www-tls') } });
     const ing = findObject(objects, 'Ingress', 'static-site');
     expect(ing.spec).toEqual({
       ingressClassName: 'nginx',
@@ -459,9 +460,9 @@ describe('StaticSite validation', () => {
   test('fails when ingress settings are malformed', () => {
     expect(() => synth({ content: HELLO, ingress: { host: 'Bad_Host' } })).toThrow(/ingress.host must be a host name such as "www.example.com" or "\*.example.com", got "Bad_Host"/);
     expect(() => synth({ content: HELLO, ingress: { path: 'site' } })).toThrow(/ingress.path must be an absolute URL path like "\/" or "\/healthz".*got "site"/);
-    expect(() => synth({ content: HELLO, ingress: { tlsSecretName: 'www-tls' } })).toThrow(/ingress.tlsSecretName needs ingress.host \(the certificate's host\)/);
+    expect(() => synth({ content: HELLO, ingress: { tlsSecret: secretRef('www-tls') } })).toThrow(/ingress.tlsSecret needs ingress.host \(the certificate's host\)/);
     expect(() => synth({ content: HELLO, ingress: { className: 'Nginx!' } })).toThrow(/ingress.className must be a DNS-1123 subdomain/);
-    expect(() => synth({ content: HELLO, ingress: { tlsSecretName: 'TLS' } })).toThrow(/ingress.tlsSecretName must be a DNS-1123 subdomain/);
+    expect(() => synth({ content: HELLO, ingress: { tlsSecret: secretRef('TLS') } })).toThrow(/ingress.tlsSecret name must be a DNS-1123 subdomain/);
     expect(() => synth({ content: HELLO, ingress: { host: '*.example.com' } })).not.toThrow();
   });
   test('fails when networkPolicy namespaces are empty or malformed', () => {
