@@ -1,10 +1,7 @@
 import { Chart, ChartProps, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import {
-  applyLabels, CopyStyle, exposeWorkload, hardenedContainer, hardenedPodProps, ImmutableConfigInit, ImmutableConfigMap, recommendedLabels, resolveExpose, spreadOverNodes,
-  selectorLabels, selectPods, validatePort, validatePositiveInteger,
-} from '../lib';
+import { CopyStyle, hardenedContainer, hardenedPodProps, ImmutableConfigInit, ImmutableConfigMap, WorkloadPolicy } from '../lib';
 
 /**
  * The seed's config image, built from its `Dockerfile` (`FROM busybox`,
@@ -85,20 +82,10 @@ class FlaskApp extends Construct {
 
   constructor(scope: Construct, id: string, name: string, props: FlaskChartProps) {
     super(scope, id);
-    const port = validatePort(props.port ?? 8080, 'port');
-    const replicas = validatePositiveInteger(props.replicas ?? 1, 'replicas', 1, 1000);
+    const port = props.port ?? 8080;
     const user = props.user ?? 65532;
     this.mountPath = props.mountPath ?? '/config';
-    const labels = recommendedLabels({ name: 'immutable-config', instance: name, component: 'web' });
-    const selector = selectorLabels(labels);
-    this.deployment = new kplus.Deployment(this, 'Deployment', {
-      metadata: { name },
-      replicas,
-      select: false,
-      ...hardenedPodProps({ user }),
-    });
-    selectPods(this.deployment, selector);
-    if (replicas >= 2) spreadOverNodes(this.deployment, selector);
+    this.deployment = new kplus.Deployment(this, 'Deployment', { metadata: { name }, replicas: props.replicas ?? 1, ...hardenedPodProps({ user }) });
     this.app = this.deployment.addContainer(hardenedContainer({
       name: 'app',
       image: props.appImage ?? SEED_APP_IMAGE,
@@ -108,13 +95,10 @@ class FlaskApp extends Construct {
       // The app reads the config on every request: a 200 on / proves it is there.
       readiness: kplus.Probe.fromHttpGet('/', { port }),
       liveness: kplus.Probe.fromTcpSocket({ port, periodSeconds: Duration.seconds(10) }),
-      resources: {
-        cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
-        memory: { request: Size.mebibytes(96), limit: Size.mebibytes(256) },
-      },
+      resources: { memory: { request: Size.mebibytes(96), limit: Size.mebibytes(256) } },
     }, { user }));
-    this.service = exposeWorkload(this, resolveExpose({}, replicas), { name, selector, targetPort: port }).service;
-    applyLabels(this, labels);
+    // the library's policy for a workload built here: labels, selector, spread and PDB from 2 replicas, Service, NetworkPolicy
+    this.service = new WorkloadPolicy(this, 'Policy', { workload: this.deployment, name: 'immutable-config', instance: name, component: 'web', port }).service!;
   }
 }
 

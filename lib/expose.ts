@@ -374,6 +374,7 @@ export class Exposure {
     });
     for (const [k, v] of Object.entries(target.selector)) this.service.selectLabel(k, v);
     this.rule = { ports: [tcpPort(target.targetPort)] };
+    if (r.ingress) this.buildIngress(r.ingress);
     if (r.networkPolicy) {
       const np = r.networkPolicy;
       this.np = { namespaces: np.allowFromNamespaces ? [...np.allowFromNamespaces] : undefined, allowFrom: [...np.allowFrom], ingressControllerNamespace: np.ingressControllerNamespace };
@@ -384,7 +385,6 @@ export class Exposure {
         egress: target.egress ?? [DNS_EGRESS],
       });
     }
-    if (r.ingress) this.buildIngress(r.ingress);
     if (r.podDisruptionBudget) {
       this.podDisruptionBudget = new k8s.KubePodDisruptionBudget(scope, 'PodDisruptionBudget', {
         metadata: { name: target.name },

@@ -34,3 +34,8 @@ export { addChecksumAnnotation, contentHash } from './hash';
 export type { PodTemplateOwner } from './hash';
 export * from './security';
 export * from './labels';
+export { WorkloadPolicy } from './policy';
+export type { WorkloadPolicyProps } from './policy';
+export { Files } from './workload';
+export type { DirectoryOptions, WorkloadSecurityOptions } from './workload';
+export { Images } from './images';

@@ -1,13 +1,10 @@
 import { Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { validateImage } from './image';
-import { isWholeMebibytes, validatePositiveInteger, validateResources } from './validate';
+import { isWholeMebibytes } from './validate';
+import { mergeResources, resolveSecurity, WorkloadSecurityOptions } from './workload';
 
-/**
- * The UID/GID our pods run as unless a pattern's image needs another one:
- * 65532 is the conventional "nonroot" user of distroless and many minimal images.
- */
-export const DEFAULT_RUN_AS_USER = 65532;
+export { DEFAULT_RUN_AS_USER } from './workload';
 
 /**
  * The ephemeral storage every container requests and may use at most, unless
@@ -88,47 +85,33 @@ function ephemeralStorage(e: kplus.EphemeralStorageResources): kplus.EphemeralSt
 }
 
 /**
- * Options for {@link hardenedContainer}.
- */
-export interface HardeningOptions {
-  /**
-   * UID the container runs as (must not be 0).
-   * @default DEFAULT_RUN_AS_USER (65532)
-   */
-  readonly user?: number;
-  /**
-   * GID the container runs as (must not be 0).
-   * @default - the same as `user`
-   */
-  readonly group?: number;
-}
-
-function resolveIds(opts: HardeningOptions, prop: string): { user: number; group: number } {
-  const user = validatePositiveInteger(opts.user ?? DEFAULT_RUN_AS_USER, `${prop}.user`, 1, 2147483647);
-  const group = validatePositiveInteger(opts.group ?? user, `${prop}.group`, 1, 2147483647);
-  return { user, group };
-}
-
-/**
  * Container props that pass Pod Security Standards "restricted" and more:
  * non-root with an explicit non-zero UID/GID, read-only root filesystem, no
  * privilege escalation, all capabilities dropped, seccomp RuntimeDefault,
- * `imagePullPolicy: IfNotPresent` for pinned images, small resources (with
- * {@link DEFAULT_EPHEMERAL_STORAGE} whenever `resources` leave ephemeral
- * storage out), and an image that must carry a tag or digest (never `latest`).
+ * `imagePullPolicy: IfNotPresent` for pinned images, small resources
+ * (`resources` merged field by field over 50m/500m CPU, 64Mi/128Mi memory and
+ * 64Mi/256Mi ephemeral storage), and an image that must carry a tag or
+ * digest (never `latest`). `portNumber` becomes a port named `http`, without
+ * the TCP startupProbe cdk8s-plus would add for it.
  *
  * Anything set in `props` wins over these defaults, field by field inside
  * `securityContext`, so a container can still e.g. add NET_BIND_SERVICE.
  */
-export function hardenedContainer(props: kplus.ContainerProps, opts: HardeningOptions = {}): kplus.ContainerProps {
+export function hardenedContainer(props: kplus.ContainerProps, opts: WorkloadSecurityOptions = {}): kplus.ContainerProps {
   const prop = props.name ? `container "${props.name}"` : 'container';
   validateImage(props.image, `${prop} image`);
-  validateResources(props.resources, `${prop} resources`);
-  const ids = resolveIds({ user: props.securityContext?.user ?? opts.user, group: props.securityContext?.group ?? opts.group }, prop);
-  const resources = props.resources ?? DEFAULT_RESOURCES;
+  const ids = resolveSecurity({ user: props.securityContext?.user ?? opts.user, group: props.securityContext?.group ?? opts.group }, prop, {}, true);
+  const resources = mergeResources(DEFAULT_RESOURCES, props.resources, `${prop} resources`);
+  const { portNumber, port, ...rest } = props;
+  const own = portNumber ?? port;
+  const ports = [...(props.ports ?? [])];
+  if (own !== undefined && !ports.some((p) => p.number === own)) {
+    ports.unshift({ number: own, ...(ports.some((p) => p.name === 'http') ? {} : { name: 'http' }) });
+  }
   return {
     imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-    ...props,
+    ...rest,
+    ...(ports.length ? { ports } : {}),
     resources: { ...resources, ephemeralStorage: ephemeralStorage(resources.ephemeralStorage ?? DEFAULT_EPHEMERAL_STORAGE) },
     securityContext: {
       ensureNonRoot: true,
@@ -138,39 +121,29 @@ export function hardenedContainer(props: kplus.ContainerProps, opts: HardeningOp
       capabilities: { drop: [kplus.Capability.ALL] },
       seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
       ...props.securityContext,
-      ...ids,
+      user: ids.user,
+      group: ids.group,
     },
   };
 }
 
 /**
- * Options for {@link hardenedPodProps}.
- */
-export interface HardenedPodOptions extends HardeningOptions {
-  /**
-   * GID that owns mounted volumes, so non-root containers can read what other
-   * containers (or the kubelet) write there.
-   * @default - the same as `group`
-   */
-  readonly fsGroup?: number;
-}
-
-/**
  * Pod-level props for cdk8s-plus workloads: non-root UID/GID/fsGroup and no
- * service-account token (pods that call the Kubernetes API opt in explicitly).
+ * service-account token (pods that call the Kubernetes API opt in
+ * explicitly). {@link WorkloadPolicy} then replaces cdk8s-plus's
+ * construct-path selector with the library's.
  */
-export function hardenedPodProps(opts: HardenedPodOptions = {}): {
+export function hardenedPodProps(opts: WorkloadSecurityOptions = {}): {
   securityContext: kplus.PodSecurityContextProps;
   automountServiceAccountToken: boolean;
 } {
-  const ids = resolveIds(opts, 'pod');
-  const fsGroup = validatePositiveInteger(opts.fsGroup ?? ids.group, 'pod.fsGroup', 1, 2147483647);
+  const ids = resolveSecurity(opts, 'pod');
   return {
     securityContext: {
       ensureNonRoot: true,
       user: ids.user,
       group: ids.group,
-      fsGroup,
+      fsGroup: ids.fsGroup,
       fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
     },
     automountServiceAccountToken: false,

@@ -2,7 +2,6 @@ import * as path from 'node:path';
 import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { FileEntry, inlineFiles, readLocalDirectory, readLocalFile } from './files';
-import { DEFAULT_RUN_AS_USER } from './security';
 import { validateEnvVariables, validatePositiveInteger, validateResources } from './validate';
 
 /**
@@ -14,6 +13,12 @@ import { validateEnvVariables, validatePositiveInteger, validateResources } from
  * - resources: merged field by field over the defaults ({@link mergeResources})
  * - time: `cdk8s.Duration` ({@link toWholeSeconds})
  */
+
+/**
+ * The UID/GID pods run as unless a construct's image needs another one:
+ * 65532 is the conventional "nonroot" user of distroless and many minimal images.
+ */
+export const DEFAULT_RUN_AS_USER = 65532;
 
 /** Options for {@link Files.fromDirectory}. */
 export interface DirectoryOptions {

@@ -526,7 +526,7 @@ describe('ImmutableConfigInitChart (the seed)', () => {
 
   test('fails when the port or replicas are out of range', () => {
     expect(() => new ImmutableConfigInitChart(Testing.app(), 'a', { port: 70000 })).toThrow(/port must be an integer port 1-65535, got 70000/);
-    expect(() => new ImmutableConfigInitChart(Testing.app(), 'b', { replicas: 0 })).toThrow(/replicas must be an integer 1-1000, got 0/);
+    expect(() => new ImmutableConfigInitChart(Testing.app(), 'b', { replicas: -1 })).toThrow(/workload replicas must be an integer 0-1000, got -1/);
     expect(() => new ImmutableConfigInitChart(Testing.app(), 'c', { configImage: 'magalixcorp/appconfig' })).toThrow(/image must be pinned/);
   });
 });

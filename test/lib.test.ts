@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
-  addChecksumAnnotation, applyLabels, configMapSize, contentHash, DEFAULT_RUN_AS_USER, GeneralPurposeRunner, hardenedContainer, hardenedPodProps,
+  addChecksumAnnotation, applyLabels, configMapSize, contentHash, DEFAULT_RUN_AS_USER, GeneralPurposeRunner, hardenedContainer, hardenedPodProps, WorkloadPolicy,
   ImmutableConfigMap, KvProxy, MAX_CONFIGMAP_BYTES, parseImage, recommendedLabels, resolveExpose, RunnerMode, selectorLabels, selectPods, SidecarPod,
   SidecarPodWorkload, StaticSite, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateEnvVariables, validateImage, validateOneOf,
   validatePort, validateQualifiedName, validateRbacVerb, validateRelativePath, validateResources, validateTimeZone, validateUnprivilegedPort,
@@ -14,7 +14,7 @@ import {
 import { isUtf8Text, readLocalDirectory, readLocalFile, toConfigMapData } from '../lib/files';
 import { validateList } from '../lib/validate';
 import { isConfigMapKeyText, pathIsWithin } from '../lib/validate';
-import { assertValid, K8sObject, validateObjects } from '../lib/testing';
+import { assertValid, K8sObject } from '../lib/testing';
 import { findContainer, findObject, synthObjects, testChart } from './support/synth';
 
 describe('image references', () => {
@@ -115,13 +115,15 @@ describe('recommended labels', () => {
 });
 
 describe('hardened defaults', () => {
-  test('a cdk8s-plus Deployment built with them passes PSS restricted and the whole gate', () => {
-    // GIVEN a Deployment with the hardened container and pod props
+  test('a cdk8s-plus Deployment built with them and WorkloadPolicy passes PSS restricted and the whole gate', () => {
+    // GIVEN a Deployment with the hardened container and pod props, under the library's policy
     const chart = testChart();
-    new kplus.Deployment(chart, 'web', {
+    const web = new kplus.Deployment(chart, 'web', {
+      metadata: { name: 'web' },
       ...hardenedPodProps(),
       containers: [hardenedContainer({ name: 'web', image: 'nginx:1.27', portNumber: 8080 })],
     });
+    new WorkloadPolicy(chart, 'policy', { workload: web, name: 'web', port: 8080 });
     // WHEN synthesized
     const objects = synthObjects(chart);
     // THEN every default is there
@@ -133,15 +135,28 @@ describe('hardened defaults', () => {
       capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(c.imagePullPolicy).toBe('IfNotPresent');
+    // portNumber becomes the port named http, without cdk8s-plus's default TCP startupProbe
+    expect(c.ports).toEqual([{ containerPort: 8080, name: 'http' }]);
+    expect(c.startupProbe).toBeUndefined();
     // ephemeral storage: DEFAULT_EPHEMERAL_STORAGE (64 MiB requested, 256 MiB at most), written as the fractional GiB cdk8s-plus-28 needs
-    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(c.resources).toEqual({
+      requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' },
+      limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' },
+    });
     expect(dep.spec.template.spec.automountServiceAccountToken).toBe(false);
     expect(dep.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 });
-    // the gate also wants a NetworkPolicy for each direction: the pods' own, not the hardened props'
-    expect(validateObjects(objects).map((v) => v.rule)).toEqual(['networkpolicy', 'networkpolicy']);
-    const policy = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'web', namespace: dep.metadata.namespace },
-      spec: { podSelector: { matchLabels: dep.spec.template.metadata.labels }, policyTypes: ['Ingress', 'Egress'] } };
-    expect(() => assertValid([...objects, policy])).not.toThrow();
+    // the policy's selector, Service, NetworkPolicy and PDB (2 replicas: cdk8s-plus's default) make the whole gate pass
+    expect(dep.spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'web', 'app.kubernetes.io/instance': 'web' } });
+    expect(objects.map((o) => o.kind).sort()).toEqual(['Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Service']);
+    expect(() => assertValid(objects)).not.toThrow();
+  });
+  test('resources given in part are merged over the defaults field by field', () => {
+    const props = hardenedContainer({ image: 'nginx:1.27', resources: { cpu: { limit: kplus.Cpu.millis(1000) } } });
+    expect(props.resources!.cpu!.request!.amount).toBe('50m');
+    expect(props.resources!.cpu!.limit!.amount).toBe('1000m');
+    expect(props.resources!.memory!.limit!.toMebibytes()).toBe(128);
+    expect(() => hardenedContainer({ name: 'web', image: 'nginx:1.27', resources: { cpu: { limit: kplus.Cpu.millis(20) } } }))
+      .toThrow(/container "web" resources.cpu.request must not exceed container "web" resources.cpu.limit, got request 50m and limit 20m \(after merging/);
   });
   test('overrides win field by field', () => {
     const props = hardenedContainer({ image: 'nginx:1.27', securityContext: { user: 101 } , imagePullPolicy: kplus.ImagePullPolicy.ALWAYS });
