@@ -556,6 +556,7 @@ async function startBare(body: Buffer, headers: Record<string, string>) {
  * (other copies of server.js, comma-separated) when given; interleaved runs, medians.
  */
 async function benchKvCeiling() {
+  const loadBefore = round(os.loadavg()[0], 2); // other work on the machine: the figures compare only within one run
   const api = await new ApiProcess().start();
   const data: Record<string, string> = {};
   for (let i = 0; i < 100; i++) data[`key-${String(i).padStart(3, '0')}`] = `value-${i}-${'x'.repeat(32)}`;
@@ -618,7 +619,8 @@ async function benchKvCeiling() {
     };
   });
   const ratios = kvProxyRatios(rows, 'kv-proxy', servers[0].label, anchors);
-  return { bodyBytes: body.length, rows, ratios, anchors: Object.fromEntries(anchors.map((a) => [a.label, a.notes])) };
+  const loadAverage1m = { before: loadBefore, after: round(os.loadavg()[0], 2) };
+  return { bodyBytes: body.length, rows, ratios, loadAverage1m, anchors: Object.fromEntries(anchors.map((a) => [a.label, a.notes])) };
 }
 
 // ----------------------------------------------------------------- main ---
@@ -744,8 +746,9 @@ async function main() {
       ceiling.rows.map((r) => [r.server, r.runs, r.bodyBytes, r.medianRps, r.vsBare, r.kvProxyOver, r.medianP50Ms, r.medianP99Ms, r.non2xx,
         r.cpuMicrosPerRequest, r.cpuVsBare])));
     const { kvProxyOverBare, kvProxyOverSeed, kvProxyOverEtcdGateway } = ceiling.ratios;
+    const { before, after } = ceiling.loadAverage1m;
     out.push(`\nKvProxy req/s over: bare Node ${kvProxyOverBare}, the seed ${kvProxyOverSeed}, etcd's gateway ${kvProxyOverEtcdGateway}`
-      + ' (medians, same run)');
+      + ` (medians, same run; load average ${before} before, ${after} after, on ${machine.cpus} CPUs)`);
     for (const [label, notes] of Object.entries(ceiling.anchors)) out.push(...notes.map((n) => `${label}: ${n}`));
   }
   if (consul) {
