@@ -13,6 +13,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -39,7 +40,12 @@ export interface Target {
   readonly request?: { readonly method: 'POST'; readonly body: string };
   /** Bytes of one answer's body. */
   readonly bodyBytes: number;
+  /** Its own load generator, for a server autocannon cannot measure (see loadNewConnectionEach); autocannon otherwise. */
+  readonly load?: (connections: number, seconds: number) => Promise<LoadResult>;
 }
+
+/** What one load run measured, the shape bench.ts takes from autocannon. */
+export interface LoadResult { rps: number; p50: number; p99: number; non2xx: number; total: number }
 
 export interface Anchor extends Target {
   /** What runs and what was changed to run it, for the report. */
@@ -48,6 +54,39 @@ export interface Anchor extends Target {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * GET `url` over `connections` concurrent loops for `seconds`, a new connection per request, for a server
+ * that closes every connection after one answer (`Connection: close`, as Werkzeug's development server
+ * does). autocannon writes its next request on the closing connection, sends it again on a new one and
+ * then pairs answers with older requests, so its latencies for such a server grow through the run (its
+ * count of answers is right). Here every latency is one request's, send to last byte; errors count as non-2xx.
+ */
+export async function loadNewConnectionEach(url: string, connections: number, seconds: number): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let non2xx = 0;
+  const once = () => new Promise<void>((resolve) => {
+    const t = process.hrtime.bigint();
+    const fail = () => { non2xx++; resolve(); };
+    const req = http.get(url, { agent: false }, (res) => {
+      res.on('data', () => { /* drained */ });
+      res.on('error', fail);
+      res.on('end', () => {
+        if (res.statusCode === 200) latencies.push(Number(process.hrtime.bigint() - t) / 1e6); else non2xx++;
+        resolve();
+      });
+    });
+    req.setTimeout(10000, () => req.destroy(new Error('timeout')));
+    req.on('error', fail);
+  });
+  const t0 = process.hrtime.bigint();
+  const end = Date.now() + seconds * 1000;
+  await Promise.all(Array.from({ length: connections }, async () => { while (Date.now() < end) await once(); }));
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  const sorted = latencies.sort((a, b) => a - b);
+  const q = (p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] * 10) / 10 : NaN);
+  return { rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), non2xx, total: latencies.length + non2xx };
+}
 
 /** The seed's Flask app.py: the one ```python block of the KV seed document that starts with the Flask import. */
 export function extractSeedApp(document: string): string {
@@ -157,9 +196,11 @@ export async function startSeed(apiUrl: string, namespace: string, name: string,
   const stop = async () => { await stopGroup(child); releasePort(port); fs.rmSync(dir, { recursive: true, force: true }); };
   try {
     let body = Buffer.alloc(0);
+    let closes = false;
     await waitFor(child, log, 'the seed app.py', async () => {
       const r = await fetch(url);
       body = Buffer.from(await r.arrayBuffer());
+      closes = r.headers.get('connection') === 'close';
       if (r.status !== 200) throw new Error(`GET ${url}: ${r.status} ${body.subarray(0, 200)}`);
       return true;
     }, 60000);
@@ -168,10 +209,13 @@ export async function startSeed(apiUrl: string, namespace: string, name: string,
     }
     return {
       label: 'seed app.py (Flask, as written)', url, headers: {}, pid: servingPid(child.pid!), bodyBytes: body.length, stop,
+      load: closes ? (connections, seconds) => loadNewConnectionEach(url, connections, seconds) : undefined,
       notes: [
         `${path.relative(ROOT, doc.file)}: the \`\`\`python block starting "${SEED_APP_START}", run by ${PYTHON} with Debian's `
           + 'python3-flask and python3-kubernetes, KUBECONFIG pointing at the bench\'s Kubernetes API stand-in (one API GET per request)',
         ...changes.map((c) => `changed at extraction: ${c}`),
+        ...(closes ? ['it answers "Connection: close" (no keep-alive): loaded with a new connection per request (loadNewConnectionEach), '
+          + 'as autocannon mismatches answers and requests then'] : []),
       ],
     };
   } catch (e) {
