@@ -618,7 +618,7 @@ async function benchKvCeiling() {
       cpuMicrosPerRequest: round(median(rs.map((r) => r.cpuMicros)), 1), cpuVsBare: round(median(rs.map((r) => r.cpuMicros)) / bareCpu, 3),
     };
   });
-  const ratios = kvProxyRatios(rows, 'kv-proxy', servers[0].label, anchors);
+  const ratios = kvProxyRatios(rows, servers[0].label, anchors);
   const loadAverage1m = { before: loadBefore, after: round(os.loadavg()[0], 2) };
   return { bodyBytes: body.length, rows, ratios, loadAverage1m, anchors: Object.fromEntries(anchors.map((a) => [a.label, a.notes])) };
 }

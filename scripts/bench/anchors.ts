@@ -282,16 +282,14 @@ function etcdVersion(): string {
 }
 
 /**
- * KvProxy's median req/s over each other server's: the ratios to the bare Node server (the ceiling),
- * the seed and etcd's gateway, all from the same interleaved run.
+ * KvProxy's median req/s over each other server's (the rows' kvProxyOver): the ratios to the bare Node
+ * server (the ceiling), the seed and etcd's gateway, all from the same interleaved run.
  */
-export function kvProxyRatios(rows: ReadonlyArray<{ server: string; medianRps: number }>, kvProxy: string, bare: string, anchors: Anchor[]) {
-  const rps = (label: string) => rows.find((r) => r.server === label)!.medianRps;
-  const over = (label: string) => (rps(label) > 0 ? Math.round((rps(kvProxy) / rps(label)) * 100) / 100 : null);
-  const [seed, etcd] = [anchors.find((a) => a.label.startsWith('seed')), anchors.find((a) => a.label.startsWith('etcd'))];
+export function kvProxyRatios(rows: ReadonlyArray<{ server: string; kvProxyOver: number }>, bare: string, anchors: Anchor[]) {
+  const over = (label: string | undefined) => rows.find((r) => r.server === label)?.kvProxyOver ?? null;
   return {
     kvProxyOverBare: over(bare),
-    kvProxyOverSeed: seed ? over(seed.label) : null,
-    kvProxyOverEtcdGateway: etcd ? over(etcd.label) : null,
+    kvProxyOverSeed: over(anchors.find((a) => a.label.startsWith('seed'))?.label),
+    kvProxyOverEtcdGateway: over(anchors.find((a) => a.label.startsWith('etcd'))?.label),
   };
 }
