@@ -17,7 +17,8 @@
  * (three replicas: write through one, read it through another with ?min-index), kv-latency (the
  * figures the tests await instead of timing: a blocking read woken by a change,
  * the catch-up after an API outage, a blocking read answered on SIGTERM and the exit),
- * kv-ceiling (GET at 64 connections beside a bare Node http server answering the same bytes, and beside
+ * kv-ceiling (GET at 64 connections beside a bare Node http server answering the same bytes, the seed's Flask proxy and
+ * etcd's v3 JSON gateway answering the same data (scripts/bench/anchors.ts), and beside
  * BENCH_PROXY_BASELINE, other copies of the server's server.js, comma-separated, e.g. a previous commit's),
  * kv-consul (one key by the native GET vs Consul's GET /v1/kv and ?raw, interleaved).
  * With --only, bench/latest.* are left alone and the report goes to stdout.
@@ -614,7 +615,7 @@ async function benchKvCeiling() {
     const rps = median(rs.map((r) => r.rps));
     return {
       server: label, runs: rs.length, bodyBytes, medianRps: round(rps, 0), vsBare: round(rps / bareRps, 3), kvProxyOver: round(kvRps / rps, 2),
-      medianP50Ms: median(rs.map((r) => r.p50)), medianP99Ms: median(rs.map((r) => r.p99)), non2xx: rs.reduce((s, r) => s + r.non2xx, 0),
+      medianP50Ms: round(median(rs.map((r) => r.p50))), medianP99Ms: round(median(rs.map((r) => r.p99))), non2xx: rs.reduce((s, r) => s + r.non2xx, 0),
       cpuMicrosPerRequest: round(median(rs.map((r) => r.cpuMicros)), 1), cpuVsBare: round(median(rs.map((r) => r.cpuMicros)) / bareCpu, 3),
     };
   });

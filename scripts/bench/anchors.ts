@@ -170,7 +170,11 @@ function servingPid(pid: number): number {
  * API at `apiUrl`; `expected` is the KvProxy's answer for it, which the seed's must equal as JSON.
  */
 export async function startSeed(apiUrl: string, namespace: string, name: string, expected: Buffer): Promise<Anchor> {
-  if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run \`bash scripts/install-system-deps.sh\``);
+  const probe = spawnSync(PYTHON, ['-c', 'import flask, kubernetes'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    throw new Error(`${PYTHON} cannot run the seed (it needs python3-flask and python3-kubernetes): `
+      + `run \`bash scripts/install-system-deps.sh\`\n${probe.stderr ?? probe.error}`);
+  }
   const doc = readSeedDocument();
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-seed-'));
