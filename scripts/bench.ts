@@ -615,7 +615,8 @@ async function benchKvCeiling() {
     const rps = median(rs.map((r) => r.rps));
     return {
       server: label, runs: rs.length, bodyBytes, medianRps: round(rps, 0), vsBare: round(rps / bareRps, 3), kvProxyOver: round(kvRps / rps, 2),
-      medianP50Ms: round(median(rs.map((r) => r.p50))), medianP99Ms: round(median(rs.map((r) => r.p99))), non2xx: rs.reduce((s, r) => s + r.non2xx, 0),
+      medianP50Ms: round(median(rs.map((r) => r.p50))), medianP99Ms: round(median(rs.map((r) => r.p99))),
+      non2xx: rs.reduce((s, r) => s + r.non2xx, 0),
       cpuMicrosPerRequest: round(median(rs.map((r) => r.cpuMicros)), 1), cpuVsBare: round(median(rs.map((r) => r.cpuMicros)) / bareCpu, 3),
     };
   });
