@@ -17,7 +17,8 @@
  * (three replicas: write through one, read it through another with ?min-index), kv-latency (the
  * figures the tests await instead of timing: a blocking read woken by a change,
  * the catch-up after an API outage, a blocking read answered on SIGTERM and the exit),
- * kv-ceiling (GET at 64 connections beside a bare Node http server answering the same bytes, and beside
+ * kv-ceiling (GET at 64 connections beside a bare Node http server answering the same bytes, the seed's Flask proxy and
+ * etcd's v3 JSON gateway answering the same data (scripts/bench/anchors.ts), and beside
  * BENCH_PROXY_BASELINE, other copies of the server's server.js, comma-separated, e.g. a previous commit's),
  * kv-consul (one key by the native GET vs Consul's GET /v1/kv and ?raw, interleaved).
  * With --only, bench/latest.* are left alone and the report goes to stdout.
@@ -28,6 +29,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
 import { KV_PROXY_NODE_FLAGS, KV_PROXY_WRITABLE_LABEL } from '../lib/kv-proxy';
+import { Anchor, kvProxyRatios, startEtcdGateway, startSeed, Target } from './bench/anchors';
 import { benchPackageSynth } from './bench/package-synth';
 import { freePort } from '../lib/verify/cluster';
 
@@ -216,8 +218,8 @@ function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
 }
 
-async function load(url: string, connections: number, headers: Record<string, string>, seconds = LOAD_SECONDS) {
-  const r = await autocannon({ url, connections, duration: seconds, headers, pipelining: 1 });
+async function load(url: string, connections: number, headers: Record<string, string>, seconds = LOAD_SECONDS, request?: Target['request']) {
+  const r = await autocannon({ url, connections, duration: seconds, headers, pipelining: 1, ...request });
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx + r.errors, total: r.requests.total };
 }
 
@@ -550,10 +552,12 @@ async function startBare(body: Buffer, headers: Record<string, string>) {
 
 /**
  * GET of a 100-key ConfigMap at 64 connections: KvProxy beside a bare Node http
- * server answering the same bytes (the ceiling), and beside BENCH_PROXY_BASELINE
+ * server answering the same bytes (the ceiling), the seed's Flask proxy and etcd's
+ * v3 JSON gateway answering the same data (./bench/anchors.ts), and beside BENCH_PROXY_BASELINE
  * (other copies of server.js, comma-separated) when given; interleaved runs, medians.
  */
 async function benchKvCeiling() {
+  const loadBefore = round(os.loadavg()[0], 2); // other work on the machine: the figures compare only within one run
   const api = await new ApiProcess().start();
   const data: Record<string, string> = {};
   for (let i = 0; i < 100; i++) data[`key-${String(i).padStart(3, '0')}`] = `value-${i}-${'x'.repeat(32)}`;
@@ -568,22 +572,30 @@ async function benchKvCeiling() {
   const headers: Record<string, string> = {};
   sample.headers.forEach((v, k) => { if (!['date', 'connection', 'keep-alive'].includes(k)) headers[k] = v; });
   const bare = await startBare(body, headers);
+  const anchors: Anchor[] = [];
   const auth = { authorization: `Bearer ${TOKEN}` };
-  const servers: Array<[string, string, Record<string, string>, number]> = [
-    ['bare node http (same bytes)', bare.url, {}, bare.pid],
-    ['kv-proxy', proxy.url, auth, proxy.pid],
-    ...baselines.map((b) => [`baseline ${b.server}`, b.url, auth, b.pid] as [string, string, Record<string, string>, number]),
+  const kvPath = '/kv/bench/flags';
+  const servers: Target[] = [
+    { label: 'bare node http (same bytes)', url: bare.url + kvPath, headers: {}, pid: bare.pid, bodyBytes: body.length },
+    { label: 'kv-proxy', url: proxy.url + kvPath, headers: auth, pid: proxy.pid, bodyBytes: body.length },
+    ...baselines.map((b) => ({ label: `baseline ${b.server}`, url: b.url + kvPath, headers: auth, pid: b.pid, bodyBytes: body.length })),
   ];
   const reps = Number(process.env.BENCH_REPS) || (QUICK ? 2 : 5);
-  const runs = new Map<string, Array<{ rps: number; p50: number; p99: number; non2xx: number; cpuMicros: number }>>(servers.map(([s]) => [s, []]));
+  const runs = new Map<string, Array<{ rps: number; p50: number; p99: number; non2xx: number; cpuMicros: number }>>();
   try {
+    // the seed's proxy and etcd's gateway, answering the same data (./bench/anchors.ts)
+    anchors.push(await step('start the seed\'s Flask app.py', () => startSeed(api.url, 'bench', 'flags', body)));
+    anchors.push(await step('start etcd', () => startEtcdGateway(kvPath, body)));
+    servers.push(...anchors);
+    for (const s of servers) runs.set(s.label, []);
     for (let i = 0; i < reps; i++) {
       // a different server first in every round: no server always follows the same one
       const order = servers.map((_, k) => servers[(k + i) % servers.length]);
-      for (const [label, url, h, pid] of order) {
-        await load(`${url}/kv/bench/flags`, 64, h, 1); // warm-up
+      for (const { label, url, headers: h, pid, request, load: ownLoad } of order) {
+        const run = (seconds: number) => ownLoad?.(64, seconds) ?? load(url, 64, h, seconds, request);
+        await run(1); // warm-up
         const cpuBefore = cpuSeconds(pid);
-        const r = await step(`GET ${label} at 64 connections (run ${i + 1}/${reps})`, () => load(`${url}/kv/bench/flags`, 64, h));
+        const r = await step(`${request?.method ?? 'GET'} ${label} at 64 connections (run ${i + 1}/${reps})`, () => run(LOAD_SECONDS));
         // CPU per request is steadier than req/s on a shared machine: both are reported
         runs.get(label)!.push({ ...r, cpuMicros: ((cpuSeconds(pid) - cpuBefore) * 1e6) / Math.max(1, r.total) });
       }
@@ -592,22 +604,25 @@ async function benchKvCeiling() {
     await proxy.stop();
     for (const b of baselines) await b.stop();
     await bare.stop();
+    for (const a of anchors) await a.stop();
     await api.stop();
   }
-  const bareRps = median(runs.get(servers[0][0])!.map((r) => r.rps));
-  const bareCpu = median(runs.get(servers[0][0])!.map((r) => r.cpuMicros));
-  return {
-    bodyBytes: body.length,
-    rows: servers.map(([label]) => {
-      const rs = runs.get(label)!;
-      const rps = median(rs.map((r) => r.rps));
-      return {
-        server: label, runs: rs.length, medianRps: round(rps, 0), vsBare: round(rps / bareRps, 3),
-        medianP50Ms: median(rs.map((r) => r.p50)), medianP99Ms: median(rs.map((r) => r.p99)), non2xx: rs.reduce((s, r) => s + r.non2xx, 0),
-        cpuMicrosPerRequest: round(median(rs.map((r) => r.cpuMicros)), 1), cpuVsBare: round(median(rs.map((r) => r.cpuMicros)) / bareCpu, 3),
-      };
-    }),
-  };
+  const bareRps = median(runs.get(servers[0].label)!.map((r) => r.rps));
+  const bareCpu = median(runs.get(servers[0].label)!.map((r) => r.cpuMicros));
+  const kvRps = median(runs.get('kv-proxy')!.map((r) => r.rps));
+  const rows = servers.map(({ label, bodyBytes }) => {
+    const rs = runs.get(label)!;
+    const rps = median(rs.map((r) => r.rps));
+    return {
+      server: label, runs: rs.length, bodyBytes, medianRps: round(rps, 0), vsBare: round(rps / bareRps, 3), kvProxyOver: round(kvRps / rps, 2),
+      medianP50Ms: round(median(rs.map((r) => r.p50))), medianP99Ms: round(median(rs.map((r) => r.p99))),
+      non2xx: rs.reduce((s, r) => s + r.non2xx, 0),
+      cpuMicrosPerRequest: round(median(rs.map((r) => r.cpuMicros)), 1), cpuVsBare: round(median(rs.map((r) => r.cpuMicros)) / bareCpu, 3),
+    };
+  });
+  const ratios = kvProxyRatios(rows, servers[0].label, anchors);
+  const loadAverage1m = { before: loadBefore, after: round(os.loadavg()[0], 2) };
+  return { bodyBytes: body.length, rows, ratios, loadAverage1m, anchors: Object.fromEntries(anchors.map((a) => [a.label, a.notes])) };
 }
 
 // ----------------------------------------------------------------- main ---
@@ -728,8 +743,15 @@ async function main() {
   }
   if (ceiling) {
     out.push(table(`KvProxy GET of a 100-key ConfigMap (${ceiling.bodyBytes} bytes) at 64 connections beside a bare Node http server answering the same bytes, ${LOAD_SECONDS} s per run, interleaved (target: ≥ 0.8 × bare)`,
-      ['server', 'runs', 'median req/s', 'vs bare', 'p50 ms', 'p99 ms', 'non-2xx', 'server CPU µs/request', 'CPU vs bare'],
-      ceiling.rows.map((r) => [r.server, r.runs, r.medianRps, r.vsBare, r.medianP50Ms, r.medianP99Ms, r.non2xx, r.cpuMicrosPerRequest, r.cpuVsBare])));
+      ['server', 'runs', 'body bytes', 'median req/s', 'vs bare', 'kv-proxy ÷ this', 'p50 ms', 'p99 ms', 'non-2xx', 'server CPU µs/request',
+        'CPU vs bare'],
+      ceiling.rows.map((r) => [r.server, r.runs, r.bodyBytes, r.medianRps, r.vsBare, r.kvProxyOver, r.medianP50Ms, r.medianP99Ms, r.non2xx,
+        r.cpuMicrosPerRequest, r.cpuVsBare])));
+    const { kvProxyOverBare, kvProxyOverSeed, kvProxyOverEtcdGateway } = ceiling.ratios;
+    const { before, after } = ceiling.loadAverage1m;
+    out.push(`\nKvProxy req/s over: bare Node ${kvProxyOverBare}, the seed ${kvProxyOverSeed}, etcd's gateway ${kvProxyOverEtcdGateway}`
+      + ` (medians, same run; load average ${before} before, ${after} after, on ${machine.cpus} CPUs)`);
+    for (const [label, notes] of Object.entries(ceiling.anchors)) out.push(...notes.map((n) => `${label}: ${n}`));
   }
   if (consul) {
     out.push(table(`KvProxy GET of one key: native vs Consul API, ${LOAD_SECONDS} s per run, interleaved (target: Consul no slower than native)`,

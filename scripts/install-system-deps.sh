@@ -2,7 +2,7 @@
 # Installs the Debian packages that end-to-end tests run for real.
 # Idempotent: skips apt entirely when everything is already there.
 set -euo pipefail
-PACKAGES=(nginx-light chromium busybox git python3 util-linux openssl diffutils uwsgi-core uwsgi-plugin-python3 python3-flask)
+PACKAGES=(nginx-light chromium busybox git python3 util-linux openssl diffutils uwsgi-core uwsgi-plugin-python3 python3-flask python3-kubernetes)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
