@@ -575,6 +575,43 @@ describe('KvProxy', () => {
       });
     });
 
+    test('resources are merged field by field over the defaults: a CPU limit alone keeps the CPU request and the memory', () => {
+      const { objects } = synth({ resources: { cpu: { limit: Cpu.millis(1000) } } });
+      expect(findContainer(findObject(objects, 'Deployment'), 'kv-proxy').resources).toEqual({
+        requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '1000m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' },
+      });
+      expect(() => synth({ resources: { memory: { request: Size.mebibytes(512) } } }))
+        .toThrow(/resources.memory.request .* (limit|above).*after merging the given resources over the defaults/);
+    });
+
+    test('replicas 0 synthesizes a valid scaled-down Deployment without spread or PodDisruptionBudget', () => {
+      const { objects } = synth({ replicas: 0 });
+      const d = findObject(objects, 'Deployment', 'kv-proxy');
+      expect(d.spec.replicas).toBe(0);
+      expect(d.spec.template.spec.affinity).toBeUndefined();
+      expect(findAll(objects, 'PodDisruptionBudget')).toEqual([]);
+      expect(() => assertValid(objects, { external: [TOKENS] })).not.toThrow();
+    });
+
+    test('pods are spread over nodes from 2 replicas, not with 1', () => {
+      const affinity = (replicas: number) => findObject(synth({ replicas }).objects, 'Deployment').spec.template.spec.affinity;
+      expect(affinity(1)).toBeUndefined();
+      expect(affinity(2)).toEqual({
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [{
+            weight: 100,
+            podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' } } },
+          }],
+        },
+      });
+    });
+
+    test('securityContext sets user, group and fsGroup apart', () => {
+      const d = findObject(synth({ securityContext: { user: 20000, group: 20001, fsGroup: 20002 } }).objects, 'Deployment');
+      expect(findContainer(d, 'kv-proxy').securityContext).toEqual(expect.objectContaining({ runAsUser: 20000, runAsGroup: 20001 }));
+      expect(d.spec.template.spec.securityContext).toEqual(expect.objectContaining({ runAsUser: 20000, runAsGroup: 20001, fsGroup: 20002 }));
+    });
+
     test('an Ingress to the Service, and the controller namespace let in', () => {
       // GIVEN ingress on
       const { proxy, objects } = synth({ ingress: { className: 'nginx' } });
