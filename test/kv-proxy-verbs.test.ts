@@ -42,8 +42,11 @@ describe('KvProxy.addNamespace', () => {
     const byVerb = build({ namespaces: ['default'], writes: true }, (p) => p.addNamespace('apps'));
     expect(byVerb).toEqual(byProp);
     const role = byVerb.find((o) => o.kind === 'Role' && o.metadata.namespace === 'apps')!;
-    expect(role.metadata.labels).toEqual(expect.objectContaining({ 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' }));
-    expect(findContainer(findObject(byVerb, 'Deployment', 'kv-proxy'), 'kv-proxy').env).toContainEqual({ name: 'KV_NAMESPACES', value: 'default,apps' });
+    expect(role.metadata.labels).toEqual(expect.objectContaining({
+      'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy',
+    }));
+    const env = findContainer(findObject(byVerb, 'Deployment', 'kv-proxy'), 'kv-proxy').env;
+    expect(env).toContainEqual({ name: 'KV_NAMESPACES', value: 'default,apps' });
     expect(() => assertValid(byVerb, { external: [TOKENS] })).not.toThrow();
   });
 
@@ -73,7 +76,8 @@ describe('KvProxy.allowMetricsFrom', () => {
       p.allowMetricsFrom(AGENT);
     });
     expect(byVerb).toEqual(byProp);
-    expect(findObject(byVerb, 'NetworkPolicy', 'kv-proxy-metrics').spec.ingress).toEqual([{ from: [PROMETHEUS, AGENT], ports: [{ protocol: 'TCP', port: 9102 }] }]);
+    expect(findObject(byVerb, 'NetworkPolicy', 'kv-proxy-metrics').spec.ingress)
+      .toEqual([{ from: [PROMETHEUS, AGENT], ports: [{ protocol: 'TCP', port: 9102 }] }]);
     expect(findObject(build({ metricsPort: 9102 }), 'NetworkPolicy', 'kv-proxy-metrics').spec.ingress[0].from).toEqual([{ podSelector: {} }]);
   });
 
@@ -101,7 +105,8 @@ describe('KvProxy.allowFrom and allowFromNamespaces', () => {
 
   test('fail as the props do', () => {
     expect(errorOf(() => build({}, (p) => p.allowFrom({})))).toBe(errorOf(() => build({ networkPolicy: { allowFrom: [{}] } })));
-    expect(errorOf(() => build({}, (p) => p.allowFromNamespaces('Apps')))).toBe(errorOf(() => build({ networkPolicy: { allowFromNamespaces: ['Apps'] } })));
+    expect(errorOf(() => build({}, (p) => p.allowFromNamespaces('Apps'))))
+      .toBe(errorOf(() => build({ networkPolicy: { allowFromNamespaces: ['Apps'] } })));
   });
 });
 

@@ -129,7 +129,9 @@ describe('KvProxy', () => {
       expect(proxy.port).toBe(8080);
       expect(proxy.servicePort).toBe(80);
       expect(r.maxBodyBytes).toBe(1048576);
-      expect(r.timeouts).toEqual({ maxWait: 50, ingressRead: undefined, shutdown: 20, drainDelay: 5, upstream: 3, catchUp: 5, terminationGracePeriod: 30 });
+      expect(r.timeouts).toEqual({
+        maxWait: 50, ingressRead: undefined, shutdown: 20, drainDelay: 5, upstream: 3, catchUp: 5, terminationGracePeriod: 30,
+      });
       expect(r.expose.serviceType).toBe('ClusterIP');
       expect(r.apiServer).toEqual({ cidrs: undefined, ports: [443, 6443] });
       expect(proxy.labels).toEqual({
@@ -600,7 +602,10 @@ describe('KvProxy', () => {
         podAntiAffinity: {
           preferredDuringSchedulingIgnoredDuringExecution: [{
             weight: 100,
-            podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' } } },
+            podAffinityTerm: {
+              topologyKey: 'kubernetes.io/hostname',
+              labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' } },
+            },
           }],
         },
       });
