@@ -594,7 +594,7 @@ export const KV_PROXY_SOURCE_DIR_CONTEXT = 'cdk8s-patterns:kv-proxy:sourceDir';
 export interface KvProxyResolveContext {
   /** The chart's namespace, where the proxy runs. */
   readonly namespace?: string;
-  /** The server source folder. @default KV_PROXY_SERVER_DIR */
+  /** The server source folder; KV_PROXY_SERVER_DIR when left out. */
   readonly sourceDir?: string;
 }
 
