@@ -440,7 +440,7 @@ export class KvProxy extends Construct {
     applyLabels(this, this.labels);
   }
 
-  /** The Ingress, when there is one (from the `ingress` prop or {@link exposeViaIngress}). */
+  /** The Ingress, when there is one (from the `ingress` prop or {@link KvProxy.exposeViaIngress}). */
   public get ingress(): kplus.Ingress | undefined {
     return this.exposure.ingress;
   }
