@@ -260,7 +260,7 @@ describe('KvProxy', () => {
 
   test('fails when the wait is longer than the common ingress read timeout of 60 s', () => {
     expect(() => kv({ maxWait: Duration.seconds(90), ingress: { host: 'kv.example.com' } }))
-      .toThrow(/maxWait must be below the Ingress read timeout \(60 s, the common default\), got 90 s: long polls would end in a 504 from the controller/);
+      .toThrow(/maxWait must be below the Ingress read timeout \(60 s, the common default\), got 90 s: long polls would end in a 504/);
     expect(() => kv({ maxWait: Duration.minutes(1), ingress: {} })).toThrow(/maxWait must be below the Ingress read timeout \(60 s/);
   });
 
@@ -278,8 +278,10 @@ describe('KvProxy', () => {
   });
 
   test('fails when ingressReadTimeout is given without an ingress, or is out of range', () => {
-    expect(() => kv({ ingressReadTimeout: Duration.minutes(2) })).toThrow(/ingressReadTimeout only applies with ingress, got 120 s without an ingress/);
-    expect(() => kv({ ingressReadTimeout: Duration.seconds(0), ingress: {} })).toThrow(/ingressReadTimeout must be between 1 and 86400 seconds, got 0 s/);
+    expect(() => kv({ ingressReadTimeout: Duration.minutes(2) }))
+      .toThrow(/ingressReadTimeout only applies with ingress, got 120 s without an ingress/);
+    expect(() => kv({ ingressReadTimeout: Duration.seconds(0), ingress: {} }))
+      .toThrow(/ingressReadTimeout must be between 1 and 86400 seconds, got 0 s/);
   });
 
   test('accepts a long wait the user acknowledged, by the prop or by the nginx annotation', () => {
@@ -291,7 +293,8 @@ describe('KvProxy', () => {
 
   test.each([kplus.ServiceType.NODE_PORT, kplus.ServiceType.LOAD_BALANCER])('fails when a write-enabled KvProxy is behind a cleartext %s', (serviceType) => {
     expect(() => kv({ writes: true, serviceType }))
-      .toThrow(new RegExp(`serviceType must be ClusterIP when writes is true, got "${serviceType}": a ${serviceType} Service carries the bearer tokens `
+      .toThrow(new RegExp(`serviceType must be ClusterIP when writes is true, got "${serviceType}": `
+        + `a ${serviceType} Service carries the bearer tokens `
         + 'and the writes in cleartext; expose it through ingress with ingress\\.tlsSecret instead'));
   });
 
