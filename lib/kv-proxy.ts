@@ -256,8 +256,8 @@ export interface KvProxyProps extends ExposeOptions {
    * in a 504 from the controller. Set it to acknowledge a longer timeout that
    * you configured (for ingress-nginx the annotation
    * `nginx.ingress.kubernetes.io/proxy-read-timeout` in `ingress.annotations`
-   * is read for you). Only with the `ingress` prop; with
-   * {@link KvProxy.exposeViaIngress} the annotation is read, else 60 s.
+   * is read for you). Needs an Ingress, from `ingress` or
+   * {@link KvProxy.exposeViaIngress}; without one it is refused at synth.
    * @default - the `nginx.ingress.kubernetes.io/proxy-read-timeout` annotation if set, else 60 s (ingress-nginx's default)
    */
   readonly ingressReadTimeout?: Duration;
@@ -437,6 +437,7 @@ export class KvProxy extends Construct {
     this.podDisruptionBudget = this.exposure.podDisruptionBudget;
     this.metricsFrom = [...(r.metrics.allowFrom ?? [])];
     this.metricsNetworkPolicy = this.createMetricsNetworkPolicy();
+    this.node.addValidation({ validate: () => checkIngressReadTimeoutUsed(r.timeouts.ingressReadGiven, this.ingress) });
     applyLabels(this, this.labels);
   }
 
@@ -479,12 +480,14 @@ export class KvProxy extends Construct {
 
   /**
    * Creates the Ingress, as the `ingress` prop does (one per proxy), with the
-   * same check of `maxWait` against the controller's read timeout (the
-   * `nginx.ingress.kubernetes.io/proxy-read-timeout` annotation, else 60 s).
+   * same check of `maxWait` against the controller's read timeout
+   * (`ingressReadTimeout`, else the `nginx.ingress.kubernetes.io/proxy-read-timeout`
+   * annotation, else 60 s).
    */
   public exposeViaIngress(options: IngressOptions): kplus.Ingress {
     const annotations = options !== null && typeof options === 'object' ? options.annotations : undefined;
-    checkIngressReadTimeout(this.r.timeouts.maxWait, undefined, annotations !== null && typeof annotations === 'object' ? annotations : undefined);
+    checkIngressReadTimeout(this.r.timeouts.maxWait, this.r.timeouts.ingressReadGiven,
+      annotations !== null && typeof annotations === 'object' ? annotations : undefined);
     const ingress = this.exposure.exposeViaIngress(options);
     applyLabels(this, this.labels);
     return ingress;
@@ -625,6 +628,8 @@ export interface ResolvedKvProxy {
   /** Every time, in whole seconds. */
   readonly timeouts: {
     readonly maxWait: number;
+    /** `ingressReadTimeout` as given: checked with the `ingress` prop or by `exposeViaIngress`; refused at synth without an Ingress. */
+    readonly ingressReadGiven?: number;
     /** The Ingress controller's read timeout that `maxWait` was checked against, with an `ingress`. */
     readonly ingressRead?: number;
     readonly shutdown: number;
@@ -759,13 +764,13 @@ function resolveTimeouts(props: KvProxyProps, expose: ResolvedExpose): ResolvedK
   const maxWait = toWholeSeconds(props.maxWait, 'maxWait', Duration.seconds(50), 0, 3600);
   const given = props.ingressReadTimeout === undefined
     ? undefined : toWholeSeconds(props.ingressReadTimeout, 'ingressReadTimeout', Duration.seconds(60), 1, 86400);
-  if (!expose.ingress && given !== undefined) throw new Error(`ingressReadTimeout only applies with ingress, got ${given} s without an ingress`);
   const ingressRead = expose.ingress ? checkIngressReadTimeout(maxWait, given, expose.ingress.annotations) : undefined;
   const shutdown = toWholeSeconds(props.shutdownTimeout, 'shutdownTimeout', Duration.seconds(20), 1, 3600);
   const drainDelay = toWholeSeconds(props.drainDelay, 'drainDelay', Duration.seconds(5), 0, 300);
   const upstream = toWholeSeconds(props.upstreamTimeout, 'upstreamTimeout', Duration.seconds(3), 1, 60);
   const catchUp = toWholeSeconds(props.catchUpTimeout, 'catchUpTimeout', Duration.seconds(5), 0, 60);
-  return { maxWait, ingressRead, shutdown, drainDelay, upstream, catchUp, terminationGracePeriod: drainDelay + shutdown + 5 };
+  const terminationGracePeriod = drainDelay + shutdown + 5;
+  return { maxWait, ingressReadGiven: given, ingressRead, shutdown, drainDelay, upstream, catchUp, terminationGracePeriod };
 }
 
 /** `apiServerPorts` and `apiServerCidrs`: only with the NetworkPolicy they shape. */
@@ -928,6 +933,12 @@ export function validateNodeImage(image: string, prop: string): string {
       + `got "${image}" (Node.js ${m[1]})`);
   }
   return image;
+}
+
+/** `ingressReadTimeout` without any Ingress (neither `ingress` nor `exposeViaIngress`) shapes nothing: refused at synth. */
+function checkIngressReadTimeoutUsed(given: number | undefined, ingress: kplus.Ingress | undefined): string[] {
+  if (given === undefined || ingress) return [];
+  return [`ingressReadTimeout only applies with ingress, got ${given} s without an ingress (set ingress or call exposeViaIngress)`];
 }
 
 /** The nginx Ingress annotation that sets the read timeout (seconds, optionally with an "s"). */

@@ -138,6 +138,20 @@ describe('KvProxy.exposeViaIngress', () => {
     expect(build({ maxWait: Duration.seconds(90) }, (p) => p.exposeViaIngress(ingress))).toEqual(build({ maxWait: Duration.seconds(90), ingress }));
   });
 
+  test('checks maxWait against ingressReadTimeout as the prop does', () => {
+    const long = { maxWait: Duration.seconds(90), ingressReadTimeout: Duration.minutes(2) };
+    expect(build(long, (p) => p.exposeViaIngress({ className: 'nginx' }))).toEqual(build({ ...long, ingress: { className: 'nginx' } }));
+    const short = { maxWait: Duration.seconds(90), ingressReadTimeout: Duration.seconds(75) };
+    const byProp = errorOf(() => build({ ...short, ingress: {} }));
+    expect(byProp).toMatch(/^maxWait must be below the Ingress read timeout \(75 s, ingressReadTimeout\), got 90 s/);
+    expect(errorOf(() => build(short, (p) => p.exposeViaIngress({})))).toBe(byProp);
+  });
+
+  test('ingressReadTimeout without any Ingress is refused at synth, naming the prop and both ways to add one', () => {
+    expect(() => build({ ingressReadTimeout: Duration.minutes(2) }))
+      .toThrow(/ingressReadTimeout only applies with ingress, got 120 s without an ingress \(set ingress or call exposeViaIngress\)/);
+  });
+
   test('fails on a second Ingress, naming the first host', () => {
     expect(() => build({ ingress: { host: 'kv.example.com' } }, (p) => p.exposeViaIngress({})))
       .toThrow(/ingress is already set \(host "kv.example.com"\): one Ingress per workload/);

@@ -130,7 +130,7 @@ describe('KvProxy', () => {
       expect(proxy.servicePort).toBe(80);
       expect(r.maxBodyBytes).toBe(1048576);
       expect(r.timeouts).toEqual({
-        maxWait: 50, ingressRead: undefined, shutdown: 20, drainDelay: 5, upstream: 3, catchUp: 5, terminationGracePeriod: 30,
+        maxWait: 50, ingressReadGiven: undefined, ingressRead: undefined, shutdown: 20, drainDelay: 5, upstream: 3, catchUp: 5, terminationGracePeriod: 30,
       });
       expect(r.expose.serviceType).toBe('ClusterIP');
       expect(r.apiServer).toEqual({ cidrs: undefined, ports: [443, 6443] });
