@@ -216,7 +216,7 @@ export interface KvProxyProps extends ExposeOptions {
    * Who the proxy runs as; the ids must be able to run `node` (the official
    * image runs as any uid). Everything else (non-root, read-only root, no
    * escalation, every capability dropped, RuntimeDefault) is fixed.
-   * @default - uid, gid and fsGroup 10000 (above 10000, so never a user of the node)
+   * @default - uid, gid and fsGroup 10000 (no user of the node image has it; node runs as any uid)
    */
   readonly securityContext?: WorkloadSecurityOptions;
 
