@@ -36,8 +36,9 @@ export interface KvProxyChartProps extends ChartProps {
    */
   readonly ingress?: Omit<IngressOptions, 'tlsSecret'> & { readonly tlsSecretName?: string };
   /**
-   * The out-of-band Secret with `read-tokens`, `write-tokens` and (to scrape
-   * `/metrics`) `metrics-tokens`.
+   * Name of the out-of-band Secret with `read-tokens`, `write-tokens` and (to
+   * scrape `/metrics`) `metrics-tokens`; the chart passes it to the proxy as
+   * its `tokenSecret`.
    * @default - `<name>-tokens`
    */
   readonly tokenSecretName?: string;
@@ -71,7 +72,7 @@ export class KvProxyChart extends Chart {
       writes: props.writes ?? true,
       discovery: props.discovery ?? true,
       ingress: ingressOptions(this, props.ingress ?? { className: 'nginx' }),
-      tokenSecretName: props.tokenSecretName,
+      tokenSecret: props.tokenSecretName === undefined ? undefined : kplus.Secret.fromSecretName(this, 'Tokens', props.tokenSecretName),
       replicas: props.replicas,
       // the example's port, in the container and on the Service
       port: 5001,

@@ -1,24 +1,29 @@
 import * as path from 'node:path';
 import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
-import { DNS_EGRESS, EgressOptions, ExposeOptions, ResolvedExpose, WorkloadNetworkPolicy, apiServerEgress, exposeWorkload, resolveExpose } from './expose';
+import { Construct } from 'constructs';
+import {
+  DNS_EGRESS, EgressOptions, ExposeOptions, Exposure, IngressOptions, ResolvedExpose, WorkloadNetworkPolicy, apiServerEgress, exposeWorkload,
+  resolveExpose, resolveSecretRef, tcpPort,
+} from './expose';
 import { readLocalDirectory, toConfigMapData } from './files';
 import { addChecksumAnnotation, contentHash } from './hash';
 import { parseImage } from './image';
-import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverNodes } from './labels';
+import { NODE_LTS_IMAGE } from './images';
+import { applyLabels, recommendedLabels, selectPods, selectorLabels } from './labels';
+import { applySpread, resolveReplicas } from './policy';
 import { hardenedContainer, hardenedPodProps } from './security';
 import {
-  MAX_CONFIGMAP_BYTES, validateCidr, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain, validatePort,
-  validateBoolean, validateKnownProps, validateNetworkPolicyPeer, validateOneOf, validateResources, validatePositiveInteger, validateUniqueList, validateUnprivilegedPort,
+  MAX_CONFIGMAP_BYTES, validateBoolean, validateCidr, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain, validateKnownProps,
+  validateNetworkPolicyPeer, validateOneOf, validatePort, validatePositiveInteger, validateUniqueList, validateUnprivilegedPort,
 } from './validate';
+import { ResolvedSecurity, WorkloadSecurityOptions, mergeResources, resolveSecurity, toWholeSeconds } from './workload';
 // The label selector is checked with the parser the server itself uses at startup,
 // so a selector that synthesizes is one the pod accepts.
 import { parseLabelSelector } from './kv-proxy/server/selector';
 // The ConfigMaps the server never writes, whatever its configuration.
 import { CLUSTER_CONFIGMAPS } from './kv-proxy/server/kv';
-import { NODE_LTS_IMAGE } from './images';
 
 /** Where the server's source files live in this repository. */
 export const KV_PROXY_SERVER_DIR = path.join(__dirname, 'kv-proxy', 'server');
@@ -60,7 +65,12 @@ export const KV_PROXY_WRITABLE_LABEL = 'kv-proxy.cdk8s-patterns.io/writable=true
 
 /** Every prop of {@link KvProxyProps}: anything else is refused (the compiler keeps this list complete). */
 const KV_PROXY_PROPS: Record<keyof Required<KvProxyProps>, true> = {
-  name: true, namespaces: true, configMapNames: true, labelSelector: true, writes: true, discovery: true, consulApi: true, tokenSecretName: true, replicas: true, image: true, user: true, port: true, resources: true, maxBodyBytes: true, maxWaitSeconds: true, ingressReadTimeoutSeconds: true, shutdownTimeoutSeconds: true, drainDelaySeconds: true, sourceDir: true, accessLog: true, upstreamTimeoutSeconds: true, catchUpTimeoutSeconds: true, metricsPort: true, metricsAuth: true, metricsAllowFrom: true, writableLabel: true, auditLog: true, apiServerCidrs: true, apiServerPorts: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true,
+  name: true, namespaces: true, configMapNames: true, labelSelector: true, writes: true, discovery: true, consulApi: true,
+  tokenSecret: true, replicas: true, image: true, securityContext: true, port: true, resources: true, maxBodyBytes: true,
+  maxWait: true, ingressReadTimeout: true, shutdownTimeout: true, drainDelay: true, accessLog: true, upstreamTimeout: true,
+  catchUpTimeout: true, metricsPort: true, metricsAuth: true, metricsAllowFrom: true, writableLabel: true, auditLog: true,
+  apiServerCidrs: true, apiServerPorts: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true,
+  podDisruptionBudget: true,
 };
 
 /**
@@ -92,7 +102,6 @@ export const KV_PROXY_DEFAULT_RESOURCES: kplus.ContainerResources = {
   memory: { request: Size.mebibytes(96), limit: Size.mebibytes(256) },
 };
 
-
 /**
  * Props for {@link KvProxy}. The Service, Ingress, NetworkPolicy and
  * PodDisruptionBudget options are the shared {@link ExposeOptions}; the
@@ -104,6 +113,7 @@ export const KV_PROXY_DEFAULT_RESOURCES: kplus.ContainerResources = {
 export interface KvProxyProps extends ExposeOptions {
   /**
    * Base name of every object (Deployment, Service, ServiceAccount, Roles, ...).
+   * At most 47 characters, so that suffixes such as `-tokens` still fit.
    * @default 'kv-proxy'
    */
   readonly name?: string;
@@ -111,7 +121,8 @@ export interface KvProxyProps extends ExposeOptions {
   /**
    * The namespaces whose ConfigMaps (and, with `discovery`, Services) the proxy
    * serves: the allowlist (`KV_NAMESPACES`). The proxy gets a Role in each of
-   * them and nothing anywhere else. They need not include the proxy's own namespace.
+   * them and nothing anywhere else. They need not include the proxy's own
+   * namespace. {@link KvProxy.addNamespace} adds one later.
    */
   readonly namespaces: string[];
 
@@ -145,7 +156,7 @@ export interface KvProxyProps extends ExposeOptions {
    * creates with it; anything else is 403. Whatever this says, it never
    * writes `kube-root-ca.crt` (and the CA bundles OpenShift and Istio publish
    * the same way), ConfigMaps with `ownerReferences`, immutable ones, or its own source.
-   * @default KV_PROXY_WRITABLE_LABEL ('kv-proxy.cdk8s-patterns.io/writable=true')
+   * @default 'kv-proxy.cdk8s-patterns.io/writable=true'
    */
   readonly writableLabel?: string;
 
@@ -176,32 +187,38 @@ export interface KvProxyProps extends ExposeOptions {
   readonly consulApi?: boolean;
 
   /**
-   * Name of the Secret, created out of band, holding the client bearer tokens
-   * under the keys `read-tokens`, `write-tokens` and, with `metricsAuth: 'token'`,
-   * `metrics-tokens` (one token per line).
-   * Mounted at /etc/kv-proxy/tokens; the server re-reads it when it changes.
-   * @default - `<name>-tokens`
+   * The Secret, created out of band in the proxy's namespace, holding the
+   * client bearer tokens under the keys `read-tokens`, `write-tokens` and,
+   * with `metricsAuth: 'token'`, `metrics-tokens` (one token per line), e.g.
+   * `kplus.Secret.fromSecretName(this, 'Tokens', 'kv-clients')`. Mounted at
+   * /etc/kv-proxy/tokens; the server re-reads it when it changes.
+   * @default - a reference to the Secret `<name>-tokens`, which you create
    */
-  readonly tokenSecretName?: string;
+  readonly tokenSecret?: kplus.ISecret;
 
   /**
-   * Number of pods.
+   * Number of pods, 0-1000. From 2 replicas the pods are spread over nodes
+   * (preferred anti-affinity on `kubernetes.io/hostname`) and get a
+   * PodDisruptionBudget.
    * @default 2
    */
   readonly replicas?: number;
 
   /**
-   * A Node.js image (on a supported LTS line) with `node` on the PATH; the server
-   * runs from the mounted ConfigMap, so no custom image is built.
-   * @default KV_PROXY_DEFAULT_IMAGE ('node:24.13.0-alpine')
+   * A Node.js image (Node.js 22 or 24, the tag pinning a full version x.y.z,
+   * or a digest) with `node` on the PATH; the server runs from the mounted
+   * ConfigMap, so no custom image is built.
+   * @default 'node:24.13.0-alpine' (`Images.NODE_LTS`)
    */
   readonly image?: string;
 
   /**
-   * uid and gid the container runs as; must be able to run `node`.
-   * @default KV_PROXY_NODE_USER (10000)
+   * Who the proxy runs as; the ids must be able to run `node` (the official
+   * image runs as any uid). Everything else (non-root, read-only root, no
+   * escalation, every capability dropped, RuntimeDefault) is fixed.
+   * @default - uid, gid and fsGroup 10000 (no user of the node image has it; node runs as any uid)
    */
-  readonly user?: number;
+  readonly securityContext?: WorkloadSecurityOptions;
 
   /**
    * Port the server listens on (`PORT`). Must be 1024 or above: the container
@@ -211,8 +228,9 @@ export interface KvProxyProps extends ExposeOptions {
   readonly port?: number;
 
   /**
-   * Container resources.
-   * @default KV_PROXY_DEFAULT_RESOURCES - 50m/500m CPU, 96Mi/256Mi memory
+   * Container resources, merged field by field over the defaults (give only
+   * `memory.limit` and the rest stays).
+   * @default - 50m/500m CPU, 96Mi/256Mi memory, 64Mi/256Mi ephemeral storage
    */
   readonly resources?: kplus.ContainerResources;
 
@@ -224,46 +242,41 @@ export interface KvProxyProps extends ExposeOptions {
   readonly maxBodyBytes?: number;
 
   /**
-   * Longest blocking read (long poll) a client may ask for, in seconds
-   * (`KV_MAX_WAIT_SECONDS`). Keep it below the read timeout of any proxy in
-   * front (ingress-nginx and most load balancers: 60 s).
-   * @default 50
+   * Longest blocking read (long poll) a client may ask for, 0-3600 s in whole
+   * seconds (`KV_MAX_WAIT_SECONDS`). Keep it below the read timeout of any
+   * proxy in front (ingress-nginx and most load balancers: 60 s); with an
+   * Ingress it must be below `ingressReadTimeout`.
+   * @default Duration.seconds(50)
    */
-  readonly maxWaitSeconds?: number;
+  readonly maxWait?: Duration;
 
   /**
-   * The read timeout of the Ingress controller in front, in seconds: with an
-   * `ingress`, `maxWaitSeconds` must stay below it, or long polls end in a
-   * 504 from the controller. Set it to acknowledge a longer timeout that you
-   * configured (for ingress-nginx the annotation
+   * The read timeout of the Ingress controller in front (1 s to 1 day, whole
+   * seconds): with `ingress`, `maxWait` must stay below it, or long polls end
+   * in a 504 from the controller. Set it to acknowledge a longer timeout that
+   * you configured (for ingress-nginx the annotation
    * `nginx.ingress.kubernetes.io/proxy-read-timeout` in `ingress.annotations`
-   * is read for you).
-   * @default - the `nginx.ingress.kubernetes.io/proxy-read-timeout` annotation if set, else 60 (ingress-nginx's default)
+   * is read for you). Needs an Ingress, from `ingress` or
+   * {@link KvProxy.exposeViaIngress}; without one it is refused at synth.
+   * @default - the `nginx.ingress.kubernetes.io/proxy-read-timeout` annotation if set, else 60 s (ingress-nginx's default)
    */
-  readonly ingressReadTimeoutSeconds?: number;
+  readonly ingressReadTimeout?: Duration;
 
   /**
-   * Seconds the server drains in-flight requests after SIGTERM
+   * How long the server drains in-flight requests after SIGTERM, 1-3600 s
    * (`KV_SHUTDOWN_TIMEOUT_SECONDS`). The pod's terminationGracePeriodSeconds is
-   * set above it: drainDelaySeconds + shutdownTimeoutSeconds + 5.
-   * @default 20
+   * set above it: drainDelay + shutdownTimeout + 5 s.
+   * @default Duration.seconds(20)
    */
-  readonly shutdownTimeoutSeconds?: number;
+  readonly shutdownTimeout?: Duration;
 
   /**
-   * Seconds a terminating pod keeps serving (a preStop `sleep`) before it gets
-   * SIGTERM, so Services and Ingress controllers stop sending it traffic first.
-   * 0 disables the hook (needed for images without a `sleep` binary).
-   * @default 5
+   * How long a terminating pod keeps serving (a preStop `sleep`) before it gets
+   * SIGTERM, 0-300 s, so Services and Ingress controllers stop sending it
+   * traffic first. 0 disables the hook (needed for images without a `sleep` binary).
+   * @default Duration.seconds(5)
    */
-  readonly drainDelaySeconds?: number;
-
-  /**
-   * Directory holding the server source: every `*.js` file directly in it is
-   * shipped, and it must contain `server.js`.
-   * @default KV_PROXY_SERVER_DIR - lib/kv-proxy/server in this repository
-   */
-  readonly sourceDir?: string;
+  readonly drainDelay?: Duration;
 
   /**
    * Which requests the server logs, one JSON line each (`KV_ACCESS_LOG`).
@@ -274,21 +287,21 @@ export interface KvProxyProps extends ExposeOptions {
   readonly accessLog?: KvProxyAccessLog;
 
   /**
-   * Longest a write waits for the Kubernetes API, in seconds, every attempt
-   * together (`KV_UPSTREAM_TIMEOUT_SECONDS`); then it answers 503 with
+   * Longest a write waits for the Kubernetes API, every attempt together,
+   * 1-60 s (`KV_UPSTREAM_TIMEOUT_SECONDS`); then it answers 503 with
    * Retry-After. The write may still have been applied: read it back, or
    * write with If-Match, before retrying.
-   * @default 3
+   * @default Duration.seconds(3)
    */
-  readonly upstreamTimeoutSeconds?: number;
+  readonly upstreamTimeout?: Duration;
 
   /**
    * Longest a read with `?min-index=N` (or `X-Kv-Min-Index: N`) waits for this
-   * replica's cache to reach index N (read-your-writes across replicas), in
-   * seconds (`KV_CATCH_UP_TIMEOUT_SECONDS`); then it answers 504.
-   * @default 5
+   * replica's cache to reach index N (read-your-writes across replicas),
+   * 0-60 s (`KV_CATCH_UP_TIMEOUT_SECONDS`); then it answers 504.
+   * @default Duration.seconds(5)
    */
-  readonly catchUpTimeoutSeconds?: number;
+  readonly catchUpTimeout?: Duration;
 
   /**
    * Serve /metrics on this container port instead of the serving port
@@ -308,7 +321,8 @@ export interface KvProxyProps extends ExposeOptions {
   readonly metricsAuth?: 'token' | 'none';
 
   /**
-   * Peers allowed to reach `metricsPort` (an extra NetworkPolicy).
+   * Peers allowed to reach `metricsPort` (an extra NetworkPolicy, `<name>-metrics`).
+   * Needs `metricsPort` and the NetworkPolicy. {@link KvProxy.allowMetricsFrom} adds one later.
    * @default - pods in the proxy's namespace
    */
   readonly metricsAllowFrom?: k8s.NetworkPolicyPeer[];
@@ -354,273 +368,129 @@ export interface KvProxyProps extends ExposeOptions {
 export class KvProxy extends Construct {
   /** The base name of every object. */
   public readonly name: string;
-  /** The namespace the proxy runs in (the chart's). */
-  public readonly namespace: string;
-  /** The namespaces served (KV_NAMESPACES). */
-  public readonly namespaces: string[];
-  /** The ConfigMap names served, if restricted. */
-  public readonly configMapNames?: string[];
-  /** The label selector, if any. */
-  public readonly labelSelector?: string;
-  /** Whether writes are enabled. */
-  public readonly writes: boolean;
-  /** Whether discovery is enabled. */
-  public readonly discovery: boolean;
-  /** Whether Consul's HTTP API is served (`/v1/...`). */
-  public readonly consulApi: boolean;
-  /** The out-of-band Secret with the client tokens. */
-  public readonly tokenSecretName: string;
+  /** The recommended labels on every object (name `kv-proxy`, instance `name`, component `api`). */
+  public readonly labels: Readonly<Record<string, string>>;
+  /** The pod selector: `app.kubernetes.io/name` and `app.kubernetes.io/instance`. */
+  public readonly selector: Readonly<Record<string, string>>;
+  /** The container port the server listens on. */
+  public readonly port: number;
+  /** The Service port. */
+  public readonly servicePort: number;
   /** Number of pods. */
   public readonly replicas: number;
   /** The container image. */
   public readonly image: string;
-  /** uid/gid of the container. */
-  public readonly user: number;
-  /** The container port. */
-  public readonly port: number;
-  /** The Service port. */
-  public readonly servicePort: number;
-  /** The Service type. */
-  public readonly serviceType: kplus.ServiceType;
-  /** TCP ports the NetworkPolicy lets the proxy reach the API server on. */
-  public readonly apiServerPorts: number[];
-  /** API server addresses the NetworkPolicy allows, if restricted. */
-  public readonly apiServerCidrs?: string[];
-  /** The recommended labels on every object (name `kv-proxy`, instance `name`). */
-  public readonly labels: Readonly<Record<string, string>>;
-  /** The pod selector: `app.kubernetes.io/name` and `app.kubernetes.io/instance`. */
-  public readonly selector: Readonly<Record<string, string>>;
-  /** KV_MAX_BODY_BYTES. */
-  public readonly maxBodyBytes: number;
-  /** KV_MAX_WAIT_SECONDS. */
-  public readonly maxWaitSeconds: number;
-  /** KV_SHUTDOWN_TIMEOUT_SECONDS. */
-  public readonly shutdownTimeoutSeconds: number;
-  /** preStop delay in seconds (0: no hook). */
-  public readonly drainDelaySeconds: number;
-  /** The pod's terminationGracePeriodSeconds. */
-  public readonly terminationGracePeriodSeconds: number;
-  /** The directory the server source was read from. */
-  public readonly sourceDir: string;
-  /** The server's source files as shipped: file name to content, sorted by name. */
-  public readonly sourceFiles: Record<string, string>;
-  /** sha256 of the source files, also the pod-template `checksum/server` annotation. */
-  public readonly sourceHash: string;
-  /** The environment of the container, as the server reads it. */
-  public readonly env: Record<string, string>;
-  /** Name of the immutable server-source ConfigMap: `<name>-server-<10 hex of the content hash>`. */
-  public readonly sourceConfigMapName: string;
-  /** KV_ACCESS_LOG. */
-  public readonly accessLog: KvProxyAccessLog;
-  /** KV_UPSTREAM_TIMEOUT_SECONDS. */
-  public readonly upstreamTimeoutSeconds: number;
-  /** KV_CATCH_UP_TIMEOUT_SECONDS. */
-  public readonly catchUpTimeoutSeconds: number;
-  /** KV_METRICS_PORT, if /metrics has a port of its own. */
-  public readonly metricsPort?: number;
-  /** KV_METRICS_AUTH. */
-  public readonly metricsAuth: 'token' | 'none';
-  /** KV_WRITABLE_LABEL: the label that opts a ConfigMap in to writes, `<key>=<value>`. */
-  public readonly writableLabel: string;
-  /** KV_AUDIT_LOG. */
-  public readonly auditLog: 'stdout' | 'stderr' | 'off';
-  /** The NetworkPolicy that lets `metricsAllowFrom` reach `metricsPort`, if created. */
-  public readonly metricsNetworkPolicy?: k8s.KubeNetworkPolicy;
-
-  /** ConfigMap holding the server source. */
+  /** The immutable ConfigMap holding the server source, `<name>-server-<10 hex of the content hash>`. */
   public readonly sourceConfigMap: kplus.ConfigMap;
+  /** The Secret with the client tokens (made out of band), mounted at /etc/kv-proxy/tokens. */
+  public readonly tokenSecret: kplus.ISecret;
   /** The proxy's own ServiceAccount. */
   public readonly serviceAccount: kplus.ServiceAccount;
-  /** One Role per allowed namespace, by namespace. */
-  public readonly roles: Record<string, k8s.KubeRole>;
-  /** One RoleBinding per allowed namespace, by namespace. */
-  public readonly roleBindings: Record<string, k8s.KubeRoleBinding>;
-  /** The RBAC rules each Role grants (the same in every namespace). */
-  public readonly rules: k8s.PolicyRule[];
+  /** One Role per served namespace, by namespace. */
+  public readonly roles: Record<string, k8s.KubeRole> = {};
+  /** One RoleBinding per served namespace, by namespace. */
+  public readonly roleBindings: Record<string, k8s.KubeRoleBinding> = {};
   /** The Deployment. */
   public readonly deployment: kplus.Deployment;
   /** The proxy container. */
   public readonly container: kplus.Container;
-  /** The ClusterIP Service. */
+  /** The ClusterIP (or NodePort, LoadBalancer) Service. */
   public readonly service: kplus.Service;
-  /** The Ingress, if created. */
-  public readonly ingress?: kplus.Ingress;
-  /** The NetworkPolicy, if created. */
+  /** The NetworkPolicy, unless `networkPolicy` is false. */
   public readonly networkPolicy?: WorkloadNetworkPolicy;
   /** The PodDisruptionBudget, unless disabled (by default with 2 or more replicas). */
   public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
+  /** The NetworkPolicy that lets `metricsAllowFrom` reach `metricsPort`, if created. */
+  public readonly metricsNetworkPolicy?: k8s.KubeNetworkPolicy;
 
-  private readonly expose: ResolvedExpose;
+  private readonly r: ResolvedKvProxy;
+  private readonly namespaces: string[];
+  private readonly exposure: Exposure;
+  private readonly metricsFrom: k8s.NetworkPolicyPeer[];
+  private metricsRule?: k8s.NetworkPolicyIngressRule & { from?: k8s.NetworkPolicyPeer[] };
 
   constructor(scope: Construct, id: string, props: KvProxyProps) {
     super(scope, id);
-
-    // ------------------------------------------------------------ inputs ---
-    validateKnownProps(props, KV_PROXY_PROPS, 'KvProxy props');
-    this.name = validateDnsLabel(props.name ?? 'kv-proxy', 'name');
-    if (this.name.length > 47) throw new Error(`name must be at most 47 characters (object names append suffixes such as "-tokens"), got "${this.name}"`);
-    const ns = Chart.of(this).namespace;
-    if (!ns) throw new Error('KvProxy needs a namespace: set `namespace` on its chart (the RoleBindings in other namespaces must name the ServiceAccount\'s namespace)');
-    this.namespace = ns;
-
-    this.namespaces = validateUniqueList(props.namespaces, 'namespaces', (v, p) => validateDnsLabel(v, p));
-    if (this.namespaces.length === 0) throw new Error('namespaces must list at least one namespace to serve, got []');
-    if (props.configMapNames !== undefined) {
-      this.configMapNames = validateUniqueList(props.configMapNames, 'configMapNames', (v, p) => validateDnsSubdomain(v, p));
-      if (this.configMapNames.length === 0) throw new Error('configMapNames must not be empty (omit it to serve every ConfigMap), got []');
-    }
-    if (props.labelSelector !== undefined) {
-      if (typeof props.labelSelector !== 'string') throw new Error(`labelSelector must be a string such as "app=kv,tier in (a,b)", got ${JSON.stringify(props.labelSelector)}`);
-      let parsed: { requirements: unknown[] };
-      try {
-        parsed = parseLabelSelector(props.labelSelector);
-      } catch (err) {
-        throw new Error(`labelSelector must be a Kubernetes label selector such as "app=kv,tier in (a,b)", got "${props.labelSelector}": ${(err as Error).message}`);
-      }
-      if (parsed.requirements.length === 0) throw new Error(`labelSelector must not be empty (omit it to serve every ConfigMap), got "${props.labelSelector}"`);
-      // the API server refuses an empty set ("values set can't be empty"): every list call would fail with 400
-      const emptySet = /([A-Za-z0-9_./-]+)\s+(in|notin)\s*\(\s*\)/.exec(props.labelSelector);
-      if (emptySet) throw new Error(`labelSelector must list at least one value in "${emptySet[0]}" (the API server refuses an empty set), got "${props.labelSelector}"`);
-      this.labelSelector = props.labelSelector.trim();
-    }
-    this.writes = validateBoolean(props.writes ?? false, 'writes');
-    this.writableLabel = validateWritableLabel(props.writableLabel ?? KV_PROXY_WRITABLE_LABEL);
-    const published = this.writes ? this.configMapNames?.find((n) => CLUSTER_CONFIGMAPS.has(n)) : undefined;
-    if (published) throw new Error(`configMapNames must not include "${published}" when writes is true: the cluster publishes it and the proxy never writes it`);
-    this.auditLog = props.auditLog ?? 'stdout';
-    if (!['stdout', 'stderr', 'off'].includes(this.auditLog)) throw new Error(`auditLog must be one of stdout, stderr, off, got "${this.auditLog}"`);
-    this.discovery = validateBoolean(props.discovery ?? false, 'discovery');
-    this.consulApi = validateBoolean(props.consulApi ?? true, 'consulApi');
-    this.tokenSecretName = validateDnsSubdomain(props.tokenSecretName ?? `${this.name}-tokens`, 'tokenSecretName');
-    this.replicas = validatePositiveInteger(props.replicas ?? 2, 'replicas', 1, 100);
-    this.image = validateNodeImage(props.image ?? KV_PROXY_DEFAULT_IMAGE, 'image');
-    this.user = validatePositiveInteger(props.user ?? KV_PROXY_NODE_USER, 'user', 1, 2147483647);
-    this.port = validateUnprivilegedPort(props.port ?? 8080, 'port');
-    this.expose = resolveExpose(props, this.replicas);
-    this.servicePort = this.expose.servicePort;
-    this.serviceType = this.expose.serviceType;
-    this.maxBodyBytes = validatePositiveInteger(props.maxBodyBytes ?? MAX_CONFIGMAP_BYTES, 'maxBodyBytes', 1, MAX_CONFIGMAP_BYTES);
-    this.maxWaitSeconds = validatePositiveInteger(props.maxWaitSeconds ?? 50, 'maxWaitSeconds', 0, 3600);
-    checkIngressReadTimeout(this.expose, this.maxWaitSeconds, props.ingressReadTimeoutSeconds);
-    if (this.writes && (this.serviceType === kplus.ServiceType.NODE_PORT || this.serviceType === kplus.ServiceType.LOAD_BALANCER)) {
-      throw new Error(`serviceType must be ClusterIP when writes is true, got "${this.serviceType}": a ${this.serviceType} Service carries the bearer tokens and the writes in cleartext; `
-        + 'expose it through ingress with ingress.tlsSecret instead');
-    }
-    this.shutdownTimeoutSeconds = validatePositiveInteger(props.shutdownTimeoutSeconds ?? 20, 'shutdownTimeoutSeconds', 1, 3600);
-    this.drainDelaySeconds = validatePositiveInteger(props.drainDelaySeconds ?? 5, 'drainDelaySeconds', 0, 300);
-    this.terminationGracePeriodSeconds = this.drainDelaySeconds + this.shutdownTimeoutSeconds + 5;
-
-    if (!this.expose.networkPolicy && (props.apiServerCidrs || props.apiServerPorts)) {
-      throw new Error('networkPolicy is false but apiServerCidrs or apiServerPorts is set: remove them or enable the NetworkPolicy');
-    }
-    this.apiServerPorts = validateUniqueList(props.apiServerPorts ?? [443, 6443], 'apiServerPorts', validatePort);
-    if (this.apiServerPorts.length === 0) throw new Error('apiServerPorts must list at least one port, got []');
-    if (props.apiServerCidrs !== undefined) {
-      this.apiServerCidrs = validateUniqueList(props.apiServerCidrs, 'apiServerCidrs', validateCidr);
-      if (this.apiServerCidrs.length === 0) throw new Error('apiServerCidrs must not be empty (omit it to allow any address on the API server ports), got []');
-    }
-    this.labels = recommendedLabels({ name: 'kv-proxy', instance: this.name, component: 'api' });
-    this.selector = selectorLabels(this.labels);
-
-    // ------------------------------------------------------ server source ---
-    this.sourceDir = props.sourceDir ?? KV_PROXY_SERVER_DIR;
-    this.sourceFiles = readServerSource(this.sourceDir);
-    this.sourceConfigMapName = `${this.name}-server-${contentHash(this.sourceFiles, 10)}`;
-    if (this.configMapNames?.includes(this.sourceConfigMapName) && this.namespaces.includes(this.namespace)) {
-      throw new Error(`configMapNames must not include the proxy's own source ConfigMap, got "${this.sourceConfigMapName}"`);
-    }
-    this.accessLog = validateOneOf(props.accessLog ?? KvProxyAccessLog.ERRORS, KvProxyAccessLog, 'accessLog');
-    this.upstreamTimeoutSeconds = validatePositiveInteger(props.upstreamTimeoutSeconds ?? 3, 'upstreamTimeoutSeconds', 1, 60);
-    this.catchUpTimeoutSeconds = validatePositiveInteger(props.catchUpTimeoutSeconds ?? 5, 'catchUpTimeoutSeconds', 0, 60);
-    if (props.metricsPort !== undefined) {
-      this.metricsPort = validateUnprivilegedPort(props.metricsPort, 'metricsPort');
-      if (this.metricsPort === this.port) throw new Error(`metricsPort must differ from port, got ${this.metricsPort} for both`);
-      if (props.metricsAllowFrom !== undefined && !this.expose.networkPolicy) {
-        throw new Error('metricsAllowFrom is set but networkPolicy is false: it only shapes the NetworkPolicy in front of metricsPort, which is not created; remove metricsAllowFrom or enable networkPolicy');
-      }
-      if (props.metricsAllowFrom !== undefined && (!Array.isArray(props.metricsAllowFrom) || props.metricsAllowFrom.length === 0)) {
-        throw new Error(`metricsAllowFrom must list at least one peer (omit it for the proxy's own namespace), got ${JSON.stringify(props.metricsAllowFrom)}`);
-      }
-      (props.metricsAllowFrom ?? []).forEach((peer, i) => validateNetworkPolicyPeer(peer, `metricsAllowFrom[${i}]`));
-    } else if (props.metricsAllowFrom !== undefined) {
-      throw new Error('metricsAllowFrom is set without metricsPort: /metrics is on the serving port, reachable as the serving port is; set metricsPort or remove metricsAllowFrom');
-    }
-    this.metricsAuth = props.metricsAuth ?? (this.metricsPort === undefined ? 'token' : 'none');
-    validateOneOf(this.metricsAuth, ['token', 'none'], 'metricsAuth');
-    this.env = {
-      PORT: String(this.port),
-      KV_NAMESPACES: this.namespaces.join(','),
-      ...(this.configMapNames ? { KV_CONFIGMAP_NAMES: this.configMapNames.join(',') } : {}),
-      ...(this.labelSelector ? { KV_LABEL_SELECTOR: this.labelSelector } : {}),
-      KV_WRITE_ENABLED: String(this.writes),
-      KV_DISCOVERY_ENABLED: String(this.discovery),
-      KV_CONSUL_API: String(this.consulApi),
-      KV_TOKENS_DIR: KV_PROXY_TOKENS_PATH,
-      KV_MAX_BODY_BYTES: String(this.maxBodyBytes),
-      KV_MAX_WAIT_SECONDS: String(this.maxWaitSeconds),
-      KV_SHUTDOWN_TIMEOUT_SECONDS: String(this.shutdownTimeoutSeconds),
-      // never written nor created through the proxy, whatever the RBAC allows: this
-      // version's source and any other (a previous or next version, or one re-created)
-      KV_SELF_CONFIGMAPS: `${this.namespace}/${this.name}-server-*`,
-      KV_ACCESS_LOG: this.accessLog,
-      KV_UPSTREAM_TIMEOUT_SECONDS: String(this.upstreamTimeoutSeconds),
-      KV_CATCH_UP_TIMEOUT_SECONDS: String(this.catchUpTimeoutSeconds),
-      ...(this.metricsPort !== undefined ? { KV_METRICS_PORT: String(this.metricsPort) } : {}),
-      KV_METRICS_AUTH: this.metricsAuth,
-      KV_WRITABLE_LABEL: this.writableLabel,
-      KV_AUDIT_LOG: this.auditLog,
-    };
-
-    // Immutable and named after its content: nothing can change the code a
-    // pod runs, and a new version is a new ConfigMap that rolls the pods.
+    const r = resolveKvProxy(props, { namespace: Chart.of(this).namespace, sourceDir: this.node.tryGetContext(KV_PROXY_SOURCE_DIR_CONTEXT) });
+    this.r = r;
+    [this.name, this.labels, this.selector, this.port, this.replicas, this.image] = [r.name, r.labels, r.selector, r.port, r.replicas, r.image];
+    this.servicePort = r.expose.servicePort;
+    // immutable and named after its content: nothing can change the code a pod runs, and a new version rolls the pods
     this.sourceConfigMap = new kplus.ConfigMap(this, 'ServerSource', {
-      metadata: { name: this.sourceConfigMapName },
-      data: this.sourceFiles,
-      immutable: true,
+      metadata: { name: r.sourceConfigMapName }, data: { ...r.sourceFiles }, immutable: true,
     });
-
-    // ------------------------------------------------- RBAC and workload ---
-    this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
-      metadata: { name: this.name },
-      // only the proxy pod opts in to the token; anything else using this account does not get one
-      automountToken: false,
-    });
-    this.rules = kvProxyRules({ configMapNames: this.configMapNames, writes: this.writes, discovery: this.discovery });
-    const rbac = this.createRbac();
-    this.roles = rbac.roles;
-    this.roleBindings = rbac.roleBindings;
+    // only the proxy pod opts in to the token; anything else using this account does not get one
+    this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: { name: r.name }, automountToken: false });
+    this.namespaces = [];
+    for (const ns of r.namespaces) this.grantNamespace(ns);
     this.deployment = this.createDeployment();
-    this.container = this.addProxyContainer(validateResources(props.resources ?? KV_PROXY_DEFAULT_RESOURCES, 'resources')!);
-    this.sourceHash = addChecksumAnnotation(this.deployment, 'server', this.sourceFiles);
-
-    // ---------------------------------------------------------- network ---
-    const tcp = (port: number) => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) });
-    const exposure = exposeWorkload(this, this.expose, {
-      name: this.name,
-      selector: this.selector,
-      targetPort: this.port,
+    this.tokenSecret = r.tokenSecret ?? kplus.Secret.fromSecretName(this, 'Tokens', r.tokenSecretName);
+    this.container = this.addProxyContainer();
+    addChecksumAnnotation(this.deployment, 'server', r.sourceFiles);
+    this.exposure = exposeWorkload(this, r.expose, {
+      name: r.name, selector: r.selector, targetPort: r.port,
       // DNS, for any name lookup the runtime makes (the API server itself is reached by IP),
       // and the API server: by port only unless its addresses are given
-      egress: [DNS_EGRESS, apiServerEgress(this.apiServerCidrs, this.apiServerPorts)],
+      egress: [DNS_EGRESS, apiServerEgress(r.apiServer.cidrs ? [...r.apiServer.cidrs] : undefined, [...r.apiServer.ports])],
     });
-    this.service = exposure.service;
-    this.ingress = exposure.ingress;
-    this.networkPolicy = exposure.networkPolicy;
-    this.podDisruptionBudget = exposure.podDisruptionBudget;
-
-    if (this.metricsPort !== undefined && this.networkPolicy) {
-      // NetworkPolicies add up: this one only opens the metrics port to the scrapers.
-      this.metricsNetworkPolicy = new k8s.KubeNetworkPolicy(this, 'MetricsNetworkPolicy', {
-        metadata: { name: `${this.name}-metrics` },
-        spec: {
-          podSelector: { matchLabels: { ...this.selector } },
-          policyTypes: ['Ingress'],
-          ingress: [{ from: props.metricsAllowFrom ?? [{ podSelector: {} }], ports: [tcp(this.metricsPort)] }],
-        },
-      });
-    }
-
+    [this.service, this.networkPolicy] = [this.exposure.service, this.exposure.networkPolicy];
+    this.podDisruptionBudget = this.exposure.podDisruptionBudget;
+    this.metricsFrom = [...(r.metrics.allowFrom ?? [])];
+    this.metricsNetworkPolicy = this.createMetricsNetworkPolicy();
+    this.node.addValidation({ validate: () => checkIngressReadTimeoutUsed(r.timeouts.ingressReadGiven, this.ingress) });
     applyLabels(this, this.labels);
+  }
+
+  /** The Ingress, when there is one (from the `ingress` prop or {@link KvProxy.exposeViaIngress}). */
+  public get ingress(): kplus.Ingress | undefined {
+    return this.exposure.ingress;
+  }
+
+  /**
+   * Serves one more namespace: adds it to `KV_NAMESPACES` and creates a Role
+   * and RoleBinding there, as an entry of the `namespaces` prop does (the same
+   * checks, and errors that name `namespaces`).
+   */
+  public addNamespace(namespace: string): void {
+    const all = checkNamespaces([...this.namespaces, namespace], this.r);
+    this.grantNamespace(all[all.length - 1]);
+    this.container.env.addVariable('KV_NAMESPACES', kplus.EnvValue.fromValue(this.namespaces.join(',')));
+    applyLabels(this, this.labels);
+  }
+
+  /**
+   * Lets `peer` reach `metricsPort`, as an entry of the `metricsAllowFrom` prop
+   * (so, as with the prop, the proxy's own namespace is no longer let in by default).
+   */
+  public allowMetricsFrom(peer: k8s.NetworkPolicyPeer): void {
+    checkMetricsAllowFrom([...this.metricsFrom, peer], this.r.metrics.port, this.r.expose);
+    this.metricsFrom.push(peer);
+    this.refreshMetricsFrom();
+  }
+
+  /** Lets `peer` connect to the serving port, as an entry of `networkPolicy.allowFrom`. */
+  public allowFrom(peer: k8s.NetworkPolicyPeer): void {
+    this.exposure.allowFrom(peer);
+  }
+
+  /** Lets the pods of these namespaces connect, as entries of `networkPolicy.allowFromNamespaces`. */
+  public allowFromNamespaces(...namespaces: string[]): void {
+    this.exposure.allowFromNamespaces(...namespaces);
+  }
+
+  /**
+   * Creates the Ingress, as the `ingress` prop does (one per proxy), with the
+   * same check of `maxWait` against the controller's read timeout
+   * (`ingressReadTimeout`, else the `nginx.ingress.kubernetes.io/proxy-read-timeout`
+   * annotation, else 60 s).
+   */
+  public exposeViaIngress(options: IngressOptions): kplus.Ingress {
+    const annotations = options !== null && typeof options === 'object' ? options.annotations : undefined;
+    checkIngressReadTimeout(this.r.timeouts.maxWait, this.r.timeouts.ingressReadGiven,
+      annotations !== null && typeof annotations === 'object' ? annotations : undefined);
+    const ingress = this.exposure.exposeViaIngress(options);
+    applyLabels(this, this.labels);
+    return ingress;
   }
 
   /**
@@ -628,83 +498,353 @@ export class KvProxy extends Construct {
    * beyond what the pattern's NetworkPolicy already allows (DNS and the API server).
    */
   public allowEgressTo(peer: k8s.NetworkPolicyPeer, options: EgressOptions = {}): void {
-    if (!this.networkPolicy) throw new Error(`allowEgressTo needs the NetworkPolicy, got networkPolicy false for "${this.name}" (manage traffic yourself)`);
+    if (!this.networkPolicy) {
+      throw new Error(`allowEgressTo needs the NetworkPolicy, got networkPolicy false for "${this.name}" (manage traffic yourself)`);
+    }
     this.networkPolicy.allowEgressTo(peer, options);
   }
 
-  /** One Role and RoleBinding per served namespace, bound to the proxy's own ServiceAccount. */
-  private createRbac(): { roles: Record<string, k8s.KubeRole>; roleBindings: Record<string, k8s.KubeRoleBinding> } {
-    const roles: Record<string, k8s.KubeRole> = {};
-    const roleBindings: Record<string, k8s.KubeRoleBinding> = {};
-    const rbac = new Construct(this, 'Rbac');
-    for (const target of this.namespaces) {
-      const scope = new Construct(rbac, target);
-      const role = new k8s.KubeRole(scope, 'Role', {
-        metadata: { name: this.name, namespace: target },
-        rules: this.rules,
-      });
-      roles[target] = role;
-      roleBindings[target] = new k8s.KubeRoleBinding(scope, 'RoleBinding', {
-        metadata: { name: this.name, namespace: target },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
-        subjects: [{ kind: 'ServiceAccount', name: this.serviceAccount.name, namespace: this.namespace }],
-      });
-    }
-    return { roles, roleBindings };
+  /** A Role and RoleBinding in `target`, bound to the proxy's own ServiceAccount. */
+  private grantNamespace(target: string): void {
+    const rbac = this.node.tryFindChild('Rbac') ?? new Construct(this, 'Rbac');
+    const scope = new Construct(rbac, target);
+    const role = new k8s.KubeRole(scope, 'Role', { metadata: { name: this.r.name, namespace: target }, rules: [...this.r.rules] });
+    this.roles[target] = role;
+    this.roleBindings[target] = new k8s.KubeRoleBinding(scope, 'RoleBinding', {
+      metadata: { name: this.r.name, namespace: target },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
+      subjects: [{ kind: 'ServiceAccount', name: this.serviceAccount.name, namespace: this.r.namespace }],
+    });
+    this.namespaces.push(target);
   }
 
-  /** The Deployment: the proxy's ServiceAccount token, stable selector, spread over nodes. */
+  /** The Deployment: the proxy's ServiceAccount token, stable selector, spread over nodes from 2 replicas. */
   private createDeployment(): kplus.Deployment {
-    const pod = hardenedPodProps({ user: this.user });
+    const ids = this.r.securityContext;
     const deployment = new kplus.Deployment(this, 'Resource', {
-      metadata: { name: this.name },
-      replicas: this.replicas,
+      metadata: { name: this.r.name },
+      replicas: this.r.replicas,
       select: false,
       serviceAccount: this.serviceAccount,
-      securityContext: pod.securityContext,
+      securityContext: hardenedPodProps({ user: ids.user, group: ids.group, fsGroup: ids.fsGroup }).securityContext,
       // the server calls the API server with this pod's own ServiceAccount token
       automountServiceAccountToken: true,
-      terminationGracePeriod: Duration.seconds(this.terminationGracePeriodSeconds),
+      terminationGracePeriod: Duration.seconds(this.r.timeouts.terminationGracePeriod),
     });
     // an explicit, stable selector (a Deployment's selector is immutable): name + instance
-    selectPods(deployment, this.selector);
+    selectPods(deployment, this.r.selector);
     // prefer spreading the replicas over nodes, without blocking scheduling on a single node
-    spreadOverNodes(deployment, this.selector);
+    applySpread(deployment, this.r.selector, this.r.replicas);
     // no env vars for every Service in the namespace (KUBERNETES_SERVICE_* is always set)
     ApiObject.of(deployment).addJsonPatch(JsonPatch.add('/spec/template/spec/enableServiceLinks', false));
     return deployment;
   }
 
   /** The proxy container, running the mounted server source with the token Secret. */
-  private addProxyContainer(resources: kplus.ContainerResources): kplus.Container {
-    const sourceVolume = kplus.Volume.fromConfigMap(this, 'ServerSourceVolume', this.sourceConfigMap, {
-      name: 'server', defaultMode: 0o444,
-    });
-    const tokenVolume = kplus.Volume.fromSecret(this, 'TokensVolume',
-      kplus.Secret.fromSecretName(this, 'Tokens', this.tokenSecretName), { name: 'tokens', defaultMode: 0o440 });
-
+  private addProxyContainer(): kplus.Container {
+    const r = this.r;
+    const sourceVolume = kplus.Volume.fromConfigMap(this, 'ServerSourceVolume', this.sourceConfigMap, { name: 'server', defaultMode: 0o444 });
+    const tokenVolume = kplus.Volume.fromSecret(this, 'TokensVolume', this.tokenSecret, { name: 'tokens', defaultMode: 0o440 });
+    const drain = r.timeouts.drainDelay;
     const container = this.deployment.addContainer(hardenedContainer({
       name: 'kv-proxy',
-      image: this.image,
+      image: r.image,
       command: ['node', ...KV_PROXY_NODE_FLAGS, `${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`],
-      ports: [{ name: 'http', number: this.port }, ...(this.metricsPort !== undefined ? [{ name: 'metrics', number: this.metricsPort }] : [])],
-      envVariables: Object.fromEntries(Object.entries(this.env).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
+      ports: [{ name: 'http', number: r.port }, ...(r.metrics.port !== undefined ? [{ name: 'metrics', number: r.metrics.port }] : [])],
+      envVariables: Object.fromEntries(Object.entries(r.serverEnv).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
       liveness: kplus.Probe.fromHttpGet('/healthz', {
-        port: this.port, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 3,
+        port: r.port, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 3,
       }),
       readiness: kplus.Probe.fromHttpGet('/readyz', {
-        port: this.port, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(2), failureThreshold: 2,
+        port: r.port, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(2), failureThreshold: 2,
       }),
-      lifecycle: this.drainDelaySeconds > 0
-        ? { preStop: kplus.Handler.fromCommand(['sleep', String(this.drainDelaySeconds)]) }
-        : undefined,
-      resources,
-      securityContext: { user: this.user, group: this.user },
+      lifecycle: drain > 0 ? { preStop: kplus.Handler.fromCommand(['sleep', String(drain)]) } : undefined,
+      resources: r.resources,
+      securityContext: { user: r.securityContext.user, group: r.securityContext.group },
     }));
     container.mount(KV_PROXY_SOURCE_PATH, sourceVolume, { readOnly: true });
     container.mount(KV_PROXY_TOKENS_PATH, tokenVolume, { readOnly: true });
     return container;
   }
+
+  /** NetworkPolicies add up: with `metricsPort` (and the NetworkPolicy), one that only opens the metrics port to the scrapers. */
+  private createMetricsNetworkPolicy(): k8s.KubeNetworkPolicy | undefined {
+    if (this.r.metrics.port === undefined || !this.networkPolicy) return undefined;
+    // the policy holds this rule object, so allowMetricsFrom extends it
+    this.metricsRule = { from: [], ports: [tcpPort(this.r.metrics.port)] };
+    this.refreshMetricsFrom();
+    return new k8s.KubeNetworkPolicy(this, 'MetricsNetworkPolicy', {
+      metadata: { name: `${this.r.name}-metrics` },
+      spec: { podSelector: { matchLabels: { ...this.r.selector } }, policyTypes: ['Ingress'], ingress: [this.metricsRule] },
+    });
+  }
+
+  private refreshMetricsFrom(): void {
+    if (this.metricsRule) this.metricsRule.from = this.metricsFrom.length ? [...this.metricsFrom] : [{ podSelector: {} }];
+  }
+}
+
+/**
+ * The context key that points the construct at another server source folder
+ * (every `*.js` directly in it, with `server.js`): a test hook, for running
+ * the construct against a changed server. Set it on the chart before the
+ * construct is created: `chart.node.setContext(KV_PROXY_SOURCE_DIR_CONTEXT, dir)`.
+ * @internal
+ */
+export const KV_PROXY_SOURCE_DIR_CONTEXT = 'cdk8s-patterns:kv-proxy:sourceDir';
+
+/** What {@link resolveKvProxy} needs from the construct tree. @internal */
+export interface KvProxyResolveContext {
+  /** The chart's namespace, where the proxy runs. */
+  readonly namespace?: string;
+  /** The server source folder; KV_PROXY_SERVER_DIR when left out. */
+  readonly sourceDir?: string;
+}
+
+/** {@link KvProxyProps} with every default decided and every value checked; plain data. @internal */
+export interface ResolvedKvProxy {
+  readonly name: string;
+  /** The namespace the proxy runs in (the chart's). */
+  readonly namespace: string;
+  readonly namespaces: readonly string[];
+  readonly configMapNames?: readonly string[];
+  readonly labelSelector?: string;
+  readonly writes: boolean;
+  readonly writableLabel: string;
+  readonly auditLog: 'stdout' | 'stderr' | 'off';
+  readonly discovery: boolean;
+  readonly consulApi: boolean;
+  /** The name of the token Secret. */
+  readonly tokenSecretName: string;
+  /** The token Secret as given, if given. */
+  readonly tokenSecret?: kplus.ISecret;
+  readonly replicas: number;
+  readonly image: string;
+  readonly securityContext: ResolvedSecurity;
+  readonly port: number;
+  readonly resources: kplus.ContainerResources;
+  readonly maxBodyBytes: number;
+  readonly accessLog: KvProxyAccessLog;
+  /** Every time, in whole seconds. */
+  readonly timeouts: {
+    readonly maxWait: number;
+    /** `ingressReadTimeout` as given: checked with the `ingress` prop or by `exposeViaIngress`; refused at synth without an Ingress. */
+    readonly ingressReadGiven?: number;
+    /** The Ingress controller's read timeout that `maxWait` was checked against, with an `ingress`. */
+    readonly ingressRead?: number;
+    readonly shutdown: number;
+    readonly drainDelay: number;
+    readonly upstream: number;
+    readonly catchUp: number;
+    /** drainDelay + shutdown + 5. */
+    readonly terminationGracePeriod: number;
+  };
+  readonly metrics: { readonly port?: number; readonly auth: 'token' | 'none'; readonly allowFrom?: readonly k8s.NetworkPolicyPeer[] };
+  readonly apiServer: { readonly cidrs?: readonly string[]; readonly ports: readonly number[] };
+  readonly expose: ResolvedExpose;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly selector: Readonly<Record<string, string>>;
+  /** The folder the server source was read from. */
+  readonly sourceDir: string;
+  /** The server's source files as shipped: file name to content, sorted by name. */
+  readonly sourceFiles: Readonly<Record<string, string>>;
+  /** sha256 of the source files, the pod-template `checksum/server` annotation. */
+  readonly sourceHash: string;
+  /** `<name>-server-<10 hex of the content hash>`. */
+  readonly sourceConfigMapName: string;
+  /** The RBAC rules each Role grants (the same in every namespace). */
+  readonly rules: readonly k8s.PolicyRule[];
+  /** The environment of the container, as the server reads it. */
+  readonly serverEnv: Readonly<Record<string, string>>;
+}
+
+/**
+ * Validates {@link KvProxyProps} and decides every default; reads the server
+ * source; creates no construct.
+ * @internal
+ */
+export function resolveKvProxy(props: KvProxyProps, context: KvProxyResolveContext): ResolvedKvProxy {
+  validateKnownProps(props, KV_PROXY_PROPS, 'KvProxy props');
+  const name = validateDnsLabel(props.name ?? 'kv-proxy', 'name');
+  if (name.length > 47) throw new Error(`name must be at most 47 characters (object names append suffixes such as "-tokens"), got "${name}"`);
+  const namespace = context.namespace;
+  if (!namespace) {
+    throw new Error('KvProxy needs a namespace: set `namespace` on its chart '
+      + '(the RoleBindings in other namespaces must name the ServiceAccount\'s namespace)');
+  }
+  const scope = resolveScope(props);
+  const sourceDir = context.sourceDir ?? KV_PROXY_SERVER_DIR;
+  const sourceFiles = readServerSource(sourceDir);
+  const sourceConfigMapName = `${name}-server-${contentHash(sourceFiles, 10)}`;
+  const partial = { namespace, configMapNames: scope.configMapNames, sourceConfigMapName };
+  const namespaces = checkNamespaces(props.namespaces, partial);
+  const replicas = resolveReplicas(props.replicas);
+  const expose = resolveExpose(props, replicas);
+  const timeouts = resolveTimeouts(props, expose);
+  if (scope.writes && (expose.serviceType === kplus.ServiceType.NODE_PORT || expose.serviceType === kplus.ServiceType.LOAD_BALANCER)) {
+    throw new Error(`serviceType must be ClusterIP when writes is true, got "${expose.serviceType}": a ${expose.serviceType} Service `
+      + 'carries the bearer tokens and the writes in cleartext; expose it through ingress with ingress.tlsSecret instead');
+  }
+  const apiServer = resolveApiServer(props, expose);
+  const port = validateUnprivilegedPort(props.port ?? 8080, 'port');
+  const metrics = resolveMetrics(props, port, expose);
+  const tokenSecret = props.tokenSecret === undefined ? undefined : resolveSecretRef(props.tokenSecret, 'tokenSecret', `${name}-tokens`);
+  const labels = recommendedLabels({ name: 'kv-proxy', instance: name, component: 'api' });
+  const r = {
+    name, namespace, namespaces, ...scope, tokenSecretName: tokenSecret?.name ?? `${name}-tokens`, tokenSecret, replicas,
+    image: validateNodeImage(props.image ?? KV_PROXY_DEFAULT_IMAGE, 'image'),
+    securityContext: resolveSecurity(props.securityContext, 'securityContext', { user: KV_PROXY_NODE_USER }),
+    port, resources: mergeResources(KV_PROXY_DEFAULT_RESOURCES, props.resources, 'resources'),
+    maxBodyBytes: validatePositiveInteger(props.maxBodyBytes ?? MAX_CONFIGMAP_BYTES, 'maxBodyBytes', 1, MAX_CONFIGMAP_BYTES),
+    accessLog: validateOneOf(props.accessLog ?? KvProxyAccessLog.ERRORS, KvProxyAccessLog, 'accessLog'),
+    timeouts, metrics, apiServer, expose, labels, selector: selectorLabels(labels),
+    sourceDir, sourceFiles, sourceHash: contentHash(sourceFiles, 64), sourceConfigMapName,
+    rules: kvProxyRules({ configMapNames: scope.configMapNames, writes: scope.writes, discovery: scope.discovery }),
+  };
+  return Object.freeze({ ...r, serverEnv: serverEnv(r) });
+}
+
+/** What the proxy serves and may do: namespaces aside, the props that shape the RBAC rules and the server's scope. */
+function resolveScope(props: KvProxyProps) {
+  let configMapNames: string[] | undefined;
+  if (props.configMapNames !== undefined) {
+    configMapNames = validateUniqueList(props.configMapNames, 'configMapNames', (v, p) => validateDnsSubdomain(v, p));
+    if (configMapNames.length === 0) throw new Error('configMapNames must not be empty (omit it to serve every ConfigMap), got []');
+  }
+  const labelSelector = props.labelSelector === undefined ? undefined : validateKvLabelSelector(props.labelSelector);
+  const writes = validateBoolean(props.writes ?? false, 'writes');
+  const writableLabel = validateWritableLabel(props.writableLabel ?? KV_PROXY_WRITABLE_LABEL);
+  const published = writes ? configMapNames?.find((n) => CLUSTER_CONFIGMAPS.has(n)) : undefined;
+  if (published) {
+    throw new Error(`configMapNames must not include "${published}" when writes is true: the cluster publishes it and the proxy never writes it`);
+  }
+  const auditLog = props.auditLog ?? 'stdout';
+  if (!['stdout', 'stderr', 'off'].includes(auditLog)) throw new Error(`auditLog must be one of stdout, stderr, off, got "${auditLog}"`);
+  const discovery = validateBoolean(props.discovery ?? false, 'discovery');
+  const consulApi = validateBoolean(props.consulApi ?? true, 'consulApi');
+  return { configMapNames, labelSelector, writes, writableLabel, auditLog, discovery, consulApi };
+}
+
+/**
+ * The served namespaces (the `namespaces` prop, or it plus {@link KvProxy.addNamespace}'s):
+ * DNS labels, no repeats, at least one, and not the proxy's own when `configMapNames` names its source.
+ */
+function checkNamespaces(
+  namespaces: string[],
+  r: { readonly namespace: string; readonly configMapNames?: readonly string[]; readonly sourceConfigMapName: string },
+): string[] {
+  const list = validateUniqueList(namespaces, 'namespaces', (v, p) => validateDnsLabel(v, p));
+  if (list.length === 0) throw new Error('namespaces must list at least one namespace to serve, got []');
+  if (r.configMapNames?.includes(r.sourceConfigMapName) && list.includes(r.namespace)) {
+    throw new Error(`configMapNames must not include the proxy's own source ConfigMap, got "${r.sourceConfigMapName}"`);
+  }
+  return list;
+}
+
+/** `labelSelector`: a selector the server's own parser accepts, not empty, no empty set. */
+function validateKvLabelSelector(selector: string): string {
+  if (typeof selector !== 'string') throw new Error(`labelSelector must be a string such as "app=kv,tier in (a,b)", got ${JSON.stringify(selector)}`);
+  let parsed: { requirements: unknown[] };
+  try {
+    parsed = parseLabelSelector(selector);
+  } catch (err) {
+    throw new Error(`labelSelector must be a Kubernetes label selector such as "app=kv,tier in (a,b)", got "${selector}": ${(err as Error).message}`);
+  }
+  if (parsed.requirements.length === 0) throw new Error(`labelSelector must not be empty (omit it to serve every ConfigMap), got "${selector}"`);
+  // the API server refuses an empty set ("values set can't be empty"): every list call would fail with 400
+  const emptySet = /([A-Za-z0-9_./-]+)\s+(in|notin)\s*\(\s*\)/.exec(selector);
+  if (emptySet) {
+    throw new Error(`labelSelector must list at least one value in "${emptySet[0]}" (the API server refuses an empty set), got "${selector}"`);
+  }
+  return selector.trim();
+}
+
+/** Every time prop in whole seconds, with the Ingress read-timeout check. */
+function resolveTimeouts(props: KvProxyProps, expose: ResolvedExpose): ResolvedKvProxy['timeouts'] {
+  const maxWait = toWholeSeconds(props.maxWait, 'maxWait', Duration.seconds(50), 0, 3600);
+  const given = props.ingressReadTimeout === undefined
+    ? undefined : toWholeSeconds(props.ingressReadTimeout, 'ingressReadTimeout', Duration.seconds(60), 1, 86400);
+  const ingressRead = expose.ingress ? checkIngressReadTimeout(maxWait, given, expose.ingress.annotations) : undefined;
+  const shutdown = toWholeSeconds(props.shutdownTimeout, 'shutdownTimeout', Duration.seconds(20), 1, 3600);
+  const drainDelay = toWholeSeconds(props.drainDelay, 'drainDelay', Duration.seconds(5), 0, 300);
+  const upstream = toWholeSeconds(props.upstreamTimeout, 'upstreamTimeout', Duration.seconds(3), 1, 60);
+  const catchUp = toWholeSeconds(props.catchUpTimeout, 'catchUpTimeout', Duration.seconds(5), 0, 60);
+  const terminationGracePeriod = drainDelay + shutdown + 5;
+  return { maxWait, ingressReadGiven: given, ingressRead, shutdown, drainDelay, upstream, catchUp, terminationGracePeriod };
+}
+
+/** `apiServerPorts` and `apiServerCidrs`: only with the NetworkPolicy they shape. */
+function resolveApiServer(props: KvProxyProps, expose: ResolvedExpose): ResolvedKvProxy['apiServer'] {
+  if (!expose.networkPolicy && (props.apiServerCidrs || props.apiServerPorts)) {
+    throw new Error('networkPolicy is false but apiServerCidrs or apiServerPorts is set: remove them or enable the NetworkPolicy');
+  }
+  const ports = validateUniqueList(props.apiServerPorts ?? [443, 6443], 'apiServerPorts', validatePort);
+  if (ports.length === 0) throw new Error('apiServerPorts must list at least one port, got []');
+  let cidrs: string[] | undefined;
+  if (props.apiServerCidrs !== undefined) {
+    cidrs = validateUniqueList(props.apiServerCidrs, 'apiServerCidrs', validateCidr);
+    if (cidrs.length === 0) throw new Error('apiServerCidrs must not be empty (omit it to allow any address on the API server ports), got []');
+  }
+  return { cidrs, ports };
+}
+
+/** `metricsPort`, `metricsAuth` and `metricsAllowFrom`. */
+function resolveMetrics(props: KvProxyProps, port: number, expose: ResolvedExpose): ResolvedKvProxy['metrics'] {
+  let metricsPort: number | undefined;
+  if (props.metricsPort !== undefined) {
+    metricsPort = validateUnprivilegedPort(props.metricsPort, 'metricsPort');
+    if (metricsPort === port) throw new Error(`metricsPort must differ from port, got ${metricsPort} for both`);
+  }
+  if (props.metricsAllowFrom !== undefined) {
+    if (metricsPort !== undefined && expose.networkPolicy && (!Array.isArray(props.metricsAllowFrom) || props.metricsAllowFrom.length === 0)) {
+      throw new Error('metricsAllowFrom must list at least one peer (omit it for the proxy\'s own namespace), '
+        + `got ${JSON.stringify(props.metricsAllowFrom)}`);
+    }
+    checkMetricsAllowFrom(props.metricsAllowFrom, metricsPort, expose);
+  }
+  const auth = props.metricsAuth ?? (metricsPort === undefined ? 'token' : 'none');
+  validateOneOf(auth, ['token', 'none'], 'metricsAuth');
+  return { port: metricsPort, auth, allowFrom: props.metricsAllowFrom === undefined ? undefined : [...props.metricsAllowFrom] };
+}
+
+/** `metricsAllowFrom` (the prop, or it plus {@link KvProxy.allowMetricsFrom}'s peers): needs metricsPort and the NetworkPolicy. */
+function checkMetricsAllowFrom(peers: k8s.NetworkPolicyPeer[], metricsPort: number | undefined, expose: ResolvedExpose): void {
+  if (metricsPort === undefined) {
+    throw new Error('metricsAllowFrom is set without metricsPort: /metrics is on the serving port, reachable as the serving port is; '
+      + 'set metricsPort or remove metricsAllowFrom');
+  }
+  if (!expose.networkPolicy) {
+    throw new Error('metricsAllowFrom is set but networkPolicy is false: it only shapes the NetworkPolicy in front of metricsPort, '
+      + 'which is not created; remove metricsAllowFrom or enable networkPolicy');
+  }
+  peers.forEach((peer, i) => validateNetworkPolicyPeer(peer, `metricsAllowFrom[${i}]`));
+}
+
+/** The container's environment: the server's whole configuration. */
+function serverEnv(r: Omit<ResolvedKvProxy, 'serverEnv'>): Record<string, string> {
+  return {
+    PORT: String(r.port),
+    KV_NAMESPACES: r.namespaces.join(','),
+    ...(r.configMapNames ? { KV_CONFIGMAP_NAMES: r.configMapNames.join(',') } : {}),
+    ...(r.labelSelector ? { KV_LABEL_SELECTOR: r.labelSelector } : {}),
+    KV_WRITE_ENABLED: String(r.writes),
+    KV_DISCOVERY_ENABLED: String(r.discovery),
+    KV_CONSUL_API: String(r.consulApi),
+    KV_TOKENS_DIR: KV_PROXY_TOKENS_PATH,
+    KV_MAX_BODY_BYTES: String(r.maxBodyBytes),
+    KV_MAX_WAIT_SECONDS: String(r.timeouts.maxWait),
+    KV_SHUTDOWN_TIMEOUT_SECONDS: String(r.timeouts.shutdown),
+    // never written nor created through the proxy, whatever the RBAC allows: this
+    // version's source and any other (a previous or next version, or one re-created)
+    KV_SELF_CONFIGMAPS: `${r.namespace}/${r.name}-server-*`,
+    KV_ACCESS_LOG: r.accessLog,
+    KV_UPSTREAM_TIMEOUT_SECONDS: String(r.timeouts.upstream),
+    KV_CATCH_UP_TIMEOUT_SECONDS: String(r.timeouts.catchUp),
+    ...(r.metrics.port !== undefined ? { KV_METRICS_PORT: String(r.metrics.port) } : {}),
+    KV_METRICS_AUTH: r.metrics.auth,
+    KV_WRITABLE_LABEL: r.writableLabel,
+    KV_AUDIT_LOG: r.auditLog,
+  };
 }
 
 /** Inputs of {@link kvProxyRules}. */
@@ -748,7 +888,8 @@ export function readServerSource(dir: string = KV_PROXY_SERVER_DIR): Record<stri
   const entries = readLocalDirectory(dir, 'sourceDir', { recursive: false, include: (name, isDir) => !isDir && name.endsWith('.js') });
   const names = entries.map((e) => e.path);
   if (!names.includes(KV_PROXY_ENTRY)) {
-    throw new Error(`sourceDir "${dir}" has no ${KV_PROXY_ENTRY} (found: ${names.join(', ') || 'no .js files'}): the pod runs node ${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`);
+    throw new Error(`sourceDir "${dir}" has no ${KV_PROXY_ENTRY} (found: ${names.join(', ') || 'no .js files'}): `
+      + `the pod runs node ${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`);
   }
   // the file names are the keys: the server requires './x.js' by name
   for (const name of names) validateConfigMapKey(name, `sourceDir file name "${name}"`);
@@ -757,7 +898,8 @@ export function readServerSource(dir: string = KV_PROXY_SERVER_DIR): Record<stri
 
 /** `writableLabel`: exactly one `<key>=<value>` label with a non-empty value. */
 function validateWritableLabel(label: string): string {
-  const wrong = (why: string) => new Error(`writableLabel must be one label "<key>=<value>", e.g. "${KV_PROXY_WRITABLE_LABEL}", got ${JSON.stringify(label)}: ${why}`);
+  const wrong = (why: string) => new Error(`writableLabel must be one label "<key>=<value>", e.g. "${KV_PROXY_WRITABLE_LABEL}", `
+    + `got ${JSON.stringify(label)}: ${why}`);
   if (typeof label !== 'string') throw wrong('not a string');
   let parsed: { requirements: Array<{ op: string; values: string[] }> };
   try {
@@ -783,31 +925,42 @@ export function validateNodeImage(image: string, prop: string): string {
   const ref = parseImage(image, prop);
   const m = ref.tag === undefined ? null : /^v?(\d+)(?:[.-]|$)/.exec(ref.tag);
   if (!ref.digest && !(ref.tag !== undefined && /^v?\d+\.\d+\.\d+(?:[-.].*)?$/.test(ref.tag))) {
-    throw new Error(`${prop} must pin a full Node.js version x.y.z in its tag (e.g. "node:24.13.0-alpine") or a digest, got "${image}": a floating tag such as "22", "22-alpine" or "lts" moves to new releases without a change here`);
+    throw new Error(`${prop} must pin a full Node.js version x.y.z in its tag (e.g. "node:24.13.0-alpine") or a digest, got "${image}": `
+      + 'a floating tag such as "22", "22-alpine" or "lts" moves to new releases without a change here');
   }
   if (m && !KV_PROXY_NODE_MAJOR_VERSIONS.includes(Number(m[1]))) {
-    throw new Error(`${prop} must run Node.js ${KV_PROXY_NODE_MAJOR_VERSIONS.join(' or ')} (the versions the server supports), got "${image}" (Node.js ${m[1]})`);
+    throw new Error(`${prop} must run Node.js ${KV_PROXY_NODE_MAJOR_VERSIONS.join(' or ')} (the versions the server supports), `
+      + `got "${image}" (Node.js ${m[1]})`);
   }
   return image;
+}
+
+/** `ingressReadTimeout` without any Ingress (neither `ingress` nor `exposeViaIngress`) shapes nothing: refused at synth. */
+function checkIngressReadTimeoutUsed(given: number | undefined, ingress: kplus.Ingress | undefined): string[] {
+  if (given === undefined || ingress) return [];
+  return [`ingressReadTimeout only applies with ingress, got ${given} s without an ingress (set ingress or call exposeViaIngress)`];
 }
 
 /** The nginx Ingress annotation that sets the read timeout (seconds, optionally with an "s"). */
 const NGINX_READ_TIMEOUT = 'nginx.ingress.kubernetes.io/proxy-read-timeout';
 
-/** With an Ingress, a long poll must end before the controller's read timeout (see {@link KvProxyProps.ingressReadTimeoutSeconds}). */
-function checkIngressReadTimeout(expose: ResolvedExpose, maxWaitSeconds: number, given: number | undefined): void {
-  if (given !== undefined) validatePositiveInteger(given, 'ingressReadTimeoutSeconds', 1, 86400);
-  if (!expose.ingress) {
-    if (given !== undefined) throw new Error(`ingressReadTimeoutSeconds only applies with ingress, got ${given} without an ingress`);
-    return;
-  }
-  const annotation = expose.ingress.annotations?.[NGINX_READ_TIMEOUT];
+/**
+ * With an Ingress, a long poll must end before the controller's read timeout
+ * (see {@link KvProxyProps.ingressReadTimeout}): `maxWait` (seconds) below
+ * `given`, else the nginx annotation, else 60 s. Returns that timeout.
+ */
+function checkIngressReadTimeout(maxWait: number, given: number | undefined, annotations: Record<string, string> | undefined): number {
+  const annotation = annotations?.[NGINX_READ_TIMEOUT];
   const fromAnnotation = annotation === undefined ? undefined : /^\d+s?$/.test(annotation) ? parseInt(annotation, 10) : NaN;
-  if (Number.isNaN(fromAnnotation)) throw new Error(`ingress.annotations "${NGINX_READ_TIMEOUT}" must be a number of seconds such as "120", got ${JSON.stringify(annotation)}`);
-  const timeout = given ?? fromAnnotation ?? 60;
-  if (maxWaitSeconds >= timeout) {
-    const source = given !== undefined ? 'ingressReadTimeoutSeconds' : fromAnnotation !== undefined ? `from ${NGINX_READ_TIMEOUT}` : 'the common default';
-    throw new Error(`maxWaitSeconds must be below the Ingress read timeout (${timeout} s, ${source}), got ${maxWaitSeconds}: `
-      + `long polls would end in a 504 from the controller; lower maxWaitSeconds, or raise the controller's timeout and set ingressReadTimeoutSeconds (or the ${NGINX_READ_TIMEOUT} annotation)`);
+  if (Number.isNaN(fromAnnotation)) {
+    throw new Error(`ingress.annotations "${NGINX_READ_TIMEOUT}" must be a number of seconds such as "120", got ${JSON.stringify(annotation)}`);
   }
+  const timeout = given ?? fromAnnotation ?? 60;
+  if (maxWait >= timeout) {
+    const source = given !== undefined ? 'ingressReadTimeout' : fromAnnotation !== undefined ? `from ${NGINX_READ_TIMEOUT}` : 'the common default';
+    throw new Error(`maxWait must be below the Ingress read timeout (${timeout} s, ${source}), got ${maxWait} s: `
+      + 'long polls would end in a 504 from the controller; lower maxWait, or raise the controller\'s timeout '
+      + `and set ingressReadTimeout (or the ${NGINX_READ_TIMEOUT} annotation)`);
+  }
+  return timeout;
 }

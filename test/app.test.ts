@@ -24,7 +24,7 @@ const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
  */
 function externalObjects(app: App): string[] {
   return app.charts.flatMap((c) => {
-    if (c.constructor === KvProxyChart) return [`Secret/${(c as Chart).namespace}/${(c as KvProxyChart).proxy.tokenSecretName}`];
+    if (c.constructor === KvProxyChart) return [`Secret/${(c as Chart).namespace}/${(c as KvProxyChart).proxy.tokenSecret.name}`];
     if (c.constructor === SidecarPodAuthChart) return [`Secret/${(c as Chart).namespace}/${(c as SidecarPodAuthChart).htpasswdSecret}`];
     return [];
   });

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { GeneralPurposeRunner, GeneralPurposeRunnerProps, validateCronSchedule } from '../lib/general-purpose-runner';
 import { validateImage } from '../lib/image';
@@ -259,17 +259,17 @@ describe('KvProxy', () => {
   });
 
   test('fails when the wait is longer than the common ingress read timeout of 60 s', () => {
-    expect(() => kv({ maxWaitSeconds: 90, ingress: { host: 'kv.example.com' } }))
-      .toThrow(/maxWaitSeconds must be below the Ingress read timeout \(60 s, the common default\), got 90: long polls would end in a 504 from the controller/);
-    expect(() => kv({ maxWaitSeconds: 60, ingress: {} })).toThrow(/maxWaitSeconds must be below the Ingress read timeout \(60 s/);
+    expect(() => kv({ maxWait: Duration.seconds(90), ingress: { host: 'kv.example.com' } }))
+      .toThrow(/maxWait must be below the Ingress read timeout \(60 s, the common default\), got 90 s: long polls would end in a 504/);
+    expect(() => kv({ maxWait: Duration.minutes(1), ingress: {} })).toThrow(/maxWait must be below the Ingress read timeout \(60 s/);
   });
 
   test('fails when the wait is longer than the timeout the user acknowledged', () => {
-    expect(() => kv({ maxWaitSeconds: 90, ingressReadTimeoutSeconds: 75, ingress: {} }))
-      .toThrow(/maxWaitSeconds must be below the Ingress read timeout \(75 s, ingressReadTimeoutSeconds\), got 90/);
+    expect(() => kv({ maxWait: Duration.seconds(90), ingressReadTimeout: Duration.seconds(75), ingress: {} }))
+      .toThrow(/maxWait must be below the Ingress read timeout \(75 s, ingressReadTimeout\), got 90 s/);
     const annotations = { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '80' };
-    expect(() => kv({ maxWaitSeconds: 90, ingress: { annotations } }))
-      .toThrow(/maxWaitSeconds must be below the Ingress read timeout \(80 s, from nginx\.ingress\.kubernetes\.io\/proxy-read-timeout\), got 90/);
+    expect(() => kv({ maxWait: Duration.seconds(90), ingress: { annotations } }))
+      .toThrow(/maxWait must be below the Ingress read timeout \(80 s, from nginx\.ingress\.kubernetes\.io\/proxy-read-timeout\), got 90 s/);
   });
 
   test('fails when the nginx read-timeout annotation is not a number of seconds', () => {
@@ -277,21 +277,25 @@ describe('KvProxy', () => {
       .toThrow(/ingress\.annotations "nginx\.ingress\.kubernetes\.io\/proxy-read-timeout" must be a number of seconds such as "120", got "2m"/);
   });
 
-  test('fails when ingressReadTimeoutSeconds is given without an ingress, or is not a positive integer', () => {
-    expect(() => kv({ ingressReadTimeoutSeconds: 120 })).toThrow(/ingressReadTimeoutSeconds only applies with ingress, got 120 without an ingress/);
-    expect(() => kv({ ingressReadTimeoutSeconds: 0, ingress: {} })).toThrow(/ingressReadTimeoutSeconds must be an integer 1-86400, got 0/);
+  test('fails when ingressReadTimeout is given without an ingress, or is out of range', () => {
+    expect(() => kv({ ingressReadTimeout: Duration.minutes(2) }))
+      .toThrow(/ingressReadTimeout only applies with ingress, got 120 s without an ingress/);
+    expect(() => kv({ ingressReadTimeout: Duration.seconds(0), ingress: {} }))
+      .toThrow(/ingressReadTimeout must be between 1 and 86400 seconds, got 0 s/);
   });
 
   test('accepts a long wait the user acknowledged, by the prop or by the nginx annotation', () => {
-    expect(() => kv({ maxWaitSeconds: 90, ingressReadTimeoutSeconds: 120, ingress: {} })).not.toThrow();
-    const objects = kv({ maxWaitSeconds: 90, ingress: { annotations: { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '120' } } });
+    expect(() => kv({ maxWait: Duration.seconds(90), ingressReadTimeout: Duration.minutes(2), ingress: {} })).not.toThrow();
+    const objects = kv({ maxWait: Duration.seconds(90), ingress: { annotations: { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '120' } } });
     expect(findObject(objects, 'Ingress', 'kv-proxy').metadata.annotations).toEqual({ 'nginx.ingress.kubernetes.io/proxy-read-timeout': '120' });
-    expect(() => kv({ maxWaitSeconds: 300 })).not.toThrow(); // no ingress: nothing in front times out
+    expect(() => kv({ maxWait: Duration.minutes(5) })).not.toThrow(); // no ingress: nothing in front times out
   });
 
   test.each([kplus.ServiceType.NODE_PORT, kplus.ServiceType.LOAD_BALANCER])('fails when a write-enabled KvProxy is behind a cleartext %s', (serviceType) => {
     expect(() => kv({ writes: true, serviceType }))
-      .toThrow(new RegExp(`serviceType must be ClusterIP when writes is true, got "${serviceType}": a ${serviceType} Service carries the bearer tokens and the writes in cleartext; expose it through ingress with ingress\\.tlsSecretName instead`));
+      .toThrow(new RegExp(`serviceType must be ClusterIP when writes is true, got "${serviceType}": `
+        + `a ${serviceType} Service carries the bearer tokens `
+        + 'and the writes in cleartext; expose it through ingress with ingress\\.tlsSecret instead'));
   });
 
   test('accepts a read-only KvProxy behind a NodePort', () => {

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Chart, Testing } from 'cdk8s';
-import { KvProxy } from '../lib/kv-proxy';
+import { KvProxy, resolveKvProxy } from '../lib/kv-proxy';
 import { Fixture, READ_TOKEN, WRITE_TOKEN, agent, del, fixture, get, post, put, waitFor } from './support/kv-proxy-harness';
 
 afterAll(() => agent.destroy());
@@ -137,16 +137,17 @@ describe('audit trail settings', () => {
 
 describe('KvProxy construct: auditLog', () => {
   const make = (props: object) => new KvProxy(new Chart(Testing.app(), 'c', { namespace: 'platform' }), 'Kv', { namespaces: ['default'], ...props });
+  const env = (kv: KvProxy) => kv.container.env.variables;
 
   test('defaults to stdout, in KV_AUDIT_LOG', () => {
     const kv = make({});
-    expect(kv.auditLog).toBe('stdout');
-    expect(kv.env.KV_AUDIT_LOG).toBe('stdout');
+    expect(resolveKvProxy({ namespaces: ['default'] }, { namespace: 'platform' }).auditLog).toBe('stdout');
+    expect(env(kv).KV_AUDIT_LOG.value).toBe('stdout');
   });
 
   test('takes stderr and off', () => {
-    expect(make({ auditLog: 'stderr' }).env.KV_AUDIT_LOG).toBe('stderr');
-    expect(make({ auditLog: 'off' }).env.KV_AUDIT_LOG).toBe('off');
+    expect(env(make({ auditLog: 'stderr' })).KV_AUDIT_LOG.value).toBe('stderr');
+    expect(env(make({ auditLog: 'off' })).KV_AUDIT_LOG.value).toBe('off');
   });
 
   test('fails when auditLog is not stdout, stderr or off', () => {

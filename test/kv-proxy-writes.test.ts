@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Chart, Testing } from 'cdk8s';
-import { KvProxy, KV_PROXY_WRITABLE_LABEL } from '../lib/kv-proxy';
+import { KvProxy, KV_PROXY_WRITABLE_LABEL, resolveKvProxy } from '../lib/kv-proxy';
 import { Fixture, SERVER, agent, del, fixture, get, post, put, waitFor } from './support/kv-proxy-harness';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -232,16 +232,17 @@ describe('KvProxy construct: writableLabel', () => {
     const chart = new Chart(Testing.app(), 'c', { namespace: 'platform' });
     return new KvProxy(chart, 'Kv', { namespaces: ['default'], ...props });
   };
+  const env = (kv: KvProxy) => kv.container.env.variables;
 
   test('defaults to kv-proxy.cdk8s-patterns.io/writable=true, in KV_WRITABLE_LABEL', () => {
     const kv = make({ writes: true });
-    expect(kv.writableLabel).toBe(KV_PROXY_WRITABLE_LABEL);
+    expect(resolveKvProxy({ namespaces: ['default'], writes: true }, { namespace: 'platform' }).writableLabel).toBe(KV_PROXY_WRITABLE_LABEL);
     expect(KV_PROXY_WRITABLE_LABEL).toBe('kv-proxy.cdk8s-patterns.io/writable=true');
-    expect(kv.env.KV_WRITABLE_LABEL).toBe('kv-proxy.cdk8s-patterns.io/writable=true');
+    expect(env(kv).KV_WRITABLE_LABEL.value).toBe('kv-proxy.cdk8s-patterns.io/writable=true');
   });
 
   test('takes another label', () => {
-    expect(make({ writes: true, writableLabel: 'example.com/kv=yes' }).env.KV_WRITABLE_LABEL).toBe('example.com/kv=yes');
+    expect(env(make({ writes: true, writableLabel: 'example.com/kv=yes' })).KV_WRITABLE_LABEL.value).toBe('example.com/kv=yes');
   });
 
   test('fails when writableLabel is not one <key>=<value> label', () => {
@@ -253,6 +254,6 @@ describe('KvProxy construct: writableLabel', () => {
   test('fails when configMapNames names kube-root-ca.crt with writes; reading it is fine', () => {
     expect(() => make({ writes: true, configMapNames: ['flags', 'kube-root-ca.crt'] }))
       .toThrow('configMapNames must not include "kube-root-ca.crt" when writes is true: the cluster publishes it and the proxy never writes it');
-    expect(make({ configMapNames: ['kube-root-ca.crt'] }).configMapNames).toEqual(['kube-root-ca.crt']);
+    expect(env(make({ configMapNames: ['kube-root-ca.crt'] })).KV_CONFIGMAP_NAMES.value).toBe('kube-root-ca.crt');
   });
 });

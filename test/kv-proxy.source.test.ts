@@ -29,7 +29,7 @@ describe('the shipped server source', () => {
     // GIVEN the ConfigMap as synthesized
     const chart = testChart('kv');
     const proxy = new KvProxy(chart, 'Kv', { namespaces: ['default'] });
-    const files: Record<string, string> = findObject(synthObjects(chart), 'ConfigMap', proxy.sourceConfigMapName).data;
+    const files: Record<string, string> = findObject(synthObjects(chart), 'ConfigMap', proxy.sourceConfigMap.name).data;
     // THEN nothing outside the ConfigMap is loaded (the stock image has no node_modules for us)
     const builtins = new Set(require('node:module').builtinModules as string[]);
     for (const [name, source] of Object.entries(files)) {

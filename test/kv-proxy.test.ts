@@ -1,12 +1,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Chart, Size, Testing } from 'cdk8s';
+import { Chart, Duration, Size, Testing } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-28';
 import * as YAML from 'yaml';
 import { KvProxyChart } from '../charts/kv-proxy';
 import {
-  KV_PROXY_DEFAULT_IMAGE, KV_PROXY_SERVER_DIR, KvProxy, KvProxyAccessLog, KvProxyProps, kvProxyRules, readServerSource,
+  KV_PROXY_DEFAULT_IMAGE, KV_PROXY_SERVER_DIR, KV_PROXY_SOURCE_DIR_CONTEXT, KvProxy, KvProxyAccessLog, KvProxyProps, ResolvedKvProxy,
+  kvProxyRules, readServerSource, resolveKvProxy,
 } from '../lib/kv-proxy';
 import { contentHash } from '../lib/hash';
 import { K8sObject, assertValid } from '../lib/testing';
@@ -35,10 +36,26 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(fixtureDir, { recursive: true, force: true }));
 
-function synth(props: Partial<KvProxyProps> = {}, namespace: string = NS): { proxy: KvProxy; objects: K8sObject[] } {
+/** Test props: KvProxyProps, and the server source folder (the construct's test hook, a context key). */
+type TestProps = Partial<KvProxyProps> & { sourceDir?: string };
+
+function synth(props: TestProps = {}, namespace: string = NS): { proxy: KvProxy; objects: K8sObject[] } {
+  const { sourceDir, ...rest } = props;
   const chart = testChart(namespace);
-  const proxy = new KvProxy(chart, 'Kv', { namespaces: ['default'], sourceDir: fixtureDir, ...props });
+  chart.node.setContext(KV_PROXY_SOURCE_DIR_CONTEXT, sourceDir ?? fixtureDir);
+  const proxy = new KvProxy(chart, 'Kv', { namespaces: ['default'], ...rest });
   return { proxy, objects: synthObjects(chart) };
+}
+
+/** What the construct decides for these props (the pure resolve step, without synth). */
+function resolved(props: TestProps = {}): ResolvedKvProxy {
+  const { sourceDir, ...rest } = props;
+  return resolveKvProxy({ namespaces: ['default'], ...rest }, { namespace: NS, sourceDir: sourceDir ?? fixtureDir });
+}
+
+/** The container's environment as synthesized, name to value. */
+function envOf(objects: K8sObject[]): Record<string, string> {
+  return Object.fromEntries(findContainer(findObject(objects, 'Deployment'), 'kv-proxy').env.map((e: any) => [e.name, e.value]));
 }
 
 function roleIn(objects: K8sObject[], namespace: string): K8sObject {
@@ -93,30 +110,30 @@ describe('KvProxy', () => {
     test('resolves every @default', () => {
       // GIVEN only the required props
       const { proxy, objects } = synth();
-      // THEN the public fields say what was decided
+      const r = resolved();
+      // THEN the resolver and the public fields say what was decided
       expect(proxy.name).toBe('kv-proxy');
-      expect(proxy.namespace).toBe(NS);
-      expect(proxy.configMapNames).toBeUndefined();
-      expect(proxy.labelSelector).toBeUndefined();
-      expect(proxy.writes).toBe(false);
-      expect(proxy.discovery).toBe(false);
-      expect(proxy.consulApi).toBe(true);
-      expect(proxy.env.KV_CONSUL_API).toBe('true');
-      expect(proxy.tokenSecretName).toBe('kv-proxy-tokens');
+      expect(r.namespace).toBe(NS);
+      expect(r.configMapNames).toBeUndefined();
+      expect(r.labelSelector).toBeUndefined();
+      expect(r.writes).toBe(false);
+      expect(r.discovery).toBe(false);
+      expect(r.consulApi).toBe(true);
+      expect(r.serverEnv.KV_CONSUL_API).toBe('true');
+      expect(r.tokenSecretName).toBe('kv-proxy-tokens');
+      expect(proxy.tokenSecret.name).toBe('kv-proxy-tokens');
       expect(proxy.replicas).toBe(2);
       expect(proxy.image).toBe(KV_PROXY_DEFAULT_IMAGE);
       expect(proxy.image).toBe('node:24.13.0-alpine');
-      expect(proxy.user).toBe(10000);
+      expect(r.securityContext).toEqual({ user: 10000, group: 10000, fsGroup: 10000 });
       expect(proxy.port).toBe(8080);
       expect(proxy.servicePort).toBe(80);
-      expect(proxy.maxBodyBytes).toBe(1048576);
-      expect(proxy.maxWaitSeconds).toBe(50);
-      expect(proxy.shutdownTimeoutSeconds).toBe(20);
-      expect(proxy.drainDelaySeconds).toBe(5);
-      expect(proxy.terminationGracePeriodSeconds).toBe(30);
-      expect(proxy.serviceType).toBe('ClusterIP');
-      expect(proxy.apiServerPorts).toEqual([443, 6443]);
-      expect(proxy.apiServerCidrs).toBeUndefined();
+      expect(r.maxBodyBytes).toBe(1048576);
+      expect(r.timeouts).toEqual({
+        maxWait: 50, ingressReadGiven: undefined, ingressRead: undefined, shutdown: 20, drainDelay: 5, upstream: 3, catchUp: 5, terminationGracePeriod: 30,
+      });
+      expect(r.expose.serviceType).toBe('ClusterIP');
+      expect(r.apiServer).toEqual({ cidrs: undefined, ports: [443, 6443] });
       expect(proxy.labels).toEqual({
         'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy',
         'app.kubernetes.io/component': 'api', 'app.kubernetes.io/managed-by': 'cdk8s',
@@ -145,14 +162,15 @@ describe('KvProxy', () => {
         maxUnavailable: 1,
         selector: { matchLabels: { 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' } },
       });
-      expect(proxy.sourceDir).toBe(fixtureDir);
+      expect(r.sourceDir).toBe(fixtureDir);
     });
 
     test('reads the server source from lib/kv-proxy/server by default', () => {
       const chart = testChart(NS);
       const proxy = new KvProxy(chart, 'Kv', { namespaces: ['default'] });
-      expect(proxy.sourceDir).toBe(path.join(__dirname, '..', 'lib', 'kv-proxy', 'server'));
-      expect(KV_PROXY_SERVER_DIR).toBe(proxy.sourceDir);
+      expect(resolveKvProxy({ namespaces: ['default'] }, { namespace: NS }).sourceDir).toBe(path.join(__dirname, '..', 'lib', 'kv-proxy', 'server'));
+      expect(KV_PROXY_SERVER_DIR).toBe(path.join(__dirname, '..', 'lib', 'kv-proxy', 'server'));
+      expect(synthObjects(chart).find((o) => o.metadata.name === proxy.sourceConfigMap.name)!.data).toEqual(readServerSource());
     });
 
     test('the default NetworkPolicy: same-namespace pods in on the proxy port; out only DNS and the API server ports', () => {
@@ -219,11 +237,12 @@ describe('KvProxy', () => {
         // WHEN synthesized and written as YAML
         const app = Testing.app();
         const chart = new Chart(app, 'kv', { namespace: NS });
-        const proxy = new KvProxy(chart, 'Kv', { namespaces: ['default'], sourceDir: dir });
+        chart.node.setContext(KV_PROXY_SOURCE_DIR_CONTEXT, dir);
+        new KvProxy(chart, 'Kv', { namespaces: ['default'] });
         const yamlCm = YAML.parseAllDocuments(app.synthYaml() as unknown as string).map((d) => d.toJS())
           .find((d) => d.kind === 'ConfigMap');
         // THEN
-        expect(Object.keys(proxy.sourceFiles)).toEqual(['a.js', 'server.js', 'z.js']);
+        expect(Object.keys(resolved({ sourceDir: dir }).sourceFiles)).toEqual(['a.js', 'server.js', 'z.js']);
         expect(Object.keys(yamlCm.data)).toEqual(['a.js', 'server.js', 'z.js']);
         expect(yamlCm.data['server.js']).toBe(tricky);
         expect(yamlCm.data['a.js']).toBe('no newline at end');
@@ -241,7 +260,7 @@ describe('KvProxy', () => {
         expect(hashOf(a)).toMatch(/^[0-9a-f]{64}$/);
         expect(hashOf(a)).toBe(hashOf(b));
         expect(hashOf(a)).not.toBe(hashOf(c));
-        expect(synth({ sourceDir: a }).proxy.sourceHash).toBe(hashOf(a));
+        expect(resolved({ sourceDir: a }).sourceHash).toBe(hashOf(a));
       } finally {
         for (const d of [a, b, c]) fs.rmSync(d, { recursive: true, force: true });
       }
@@ -251,7 +270,7 @@ describe('KvProxy', () => {
       // GIVEN every option that reaches the environment
       const { objects } = synth({
         namespaces: ['default', 'apps'], configMapNames: ['flags', 'routes'], labelSelector: 'kv.example.com/exposed=true',
-        writes: true, discovery: true, port: 9090, maxBodyBytes: 4096, maxWaitSeconds: 30, shutdownTimeoutSeconds: 10,
+        writes: true, discovery: true, port: 9090, maxBodyBytes: 4096, maxWait: Duration.seconds(30), shutdownTimeout: Duration.seconds(10),
       });
       const deployment = findObject(objects, 'Deployment', 'kv-proxy');
       const pod = deployment.spec.template.spec;
@@ -309,7 +328,7 @@ describe('KvProxy', () => {
       // GIVEN a configuration with every env var set
       const { objects } = synth({
         namespaces: ['default', 'apps'], configMapNames: ['flags'], labelSelector: 'tier in (a,b),!legacy',
-        writes: true, discovery: true, maxBodyBytes: 2048, maxWaitSeconds: 0, shutdownTimeoutSeconds: 3600,
+        writes: true, discovery: true, maxBodyBytes: 2048, maxWait: Duration.seconds(0), shutdownTimeout: Duration.hours(1),
       });
       const c = findContainer(findObject(objects, 'Deployment'), 'kv-proxy');
       const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
@@ -429,8 +448,9 @@ describe('KvProxy', () => {
 
     test('kvProxyRules is what every Role carries', () => {
       const { proxy, objects } = synth({ namespaces: ['a', 'b'], writes: true });
-      expect(proxy.rules).toEqual(kvProxyRules({ writes: true, discovery: false }));
-      for (const ns of ['a', 'b']) expect(roleIn(objects, ns).rules).toEqual(proxy.rules);
+      expect(resolved({ namespaces: ['a', 'b'], writes: true }).rules).toEqual(kvProxyRules({ writes: true, discovery: false }));
+      for (const ns of ['a', 'b']) expect(roleIn(objects, ns).rules).toEqual(kvProxyRules({ writes: true, discovery: false }));
+      expect(Object.keys(proxy.roles).sort()).toEqual(['a', 'b']);
     });
   });
 
@@ -443,24 +463,24 @@ describe('KvProxy', () => {
         // WHEN synthesized
         const one = synth({ sourceDir: a });
         const two = synth({ sourceDir: b });
-        const cmOne = findObject(one.objects, 'ConfigMap', one.proxy.sourceConfigMapName);
+        const cmOne = findObject(one.objects, 'ConfigMap', one.proxy.sourceConfigMap.name);
         // THEN
         expect(cmOne.immutable).toBe(true);
-        expect(one.proxy.sourceConfigMapName).toBe(`kv-proxy-server-${contentHash({ 'server.js': 'v1\n' }, 10)}`);
-        expect(two.proxy.sourceConfigMapName).not.toBe(one.proxy.sourceConfigMapName);
+        expect(one.proxy.sourceConfigMap.name).toBe(`kv-proxy-server-${contentHash({ 'server.js': 'v1\n' }, 10)}`);
+        expect(two.proxy.sourceConfigMap.name).not.toBe(one.proxy.sourceConfigMap.name);
         const volume = (o: K8sObject[]) => findObject(o, 'Deployment', 'kv-proxy').spec.template.spec.volumes.find((v: any) => v.name === 'server');
-        expect(volume(one.objects).configMap.name).toBe(one.proxy.sourceConfigMapName);
-        expect(volume(two.objects).configMap.name).toBe(two.proxy.sourceConfigMapName);
+        expect(volume(one.objects).configMap.name).toBe(one.proxy.sourceConfigMap.name);
+        expect(volume(two.objects).configMap.name).toBe(two.proxy.sourceConfigMap.name);
       } finally {
         for (const d of [a, b]) fs.rmSync(d, { recursive: true, force: true });
       }
     });
 
     test('the server is told which ConfigMap it runs from, so it refuses to write it', () => {
-      const { proxy } = synth({ namespaces: [NS, 'default'], writes: true });
-      expect(proxy.env.KV_SELF_CONFIGMAPS).toBe(`${NS}/kv-proxy-server-*`);
-      expect(proxy.sourceConfigMapName.startsWith('kv-proxy-server-')).toBe(true);
-      const config = loadConfig({ ...proxy.env, KUBE_API_URL: 'http://127.0.0.1:8001' });
+      const { proxy, objects } = synth({ namespaces: [NS, 'default'], writes: true });
+      expect(envOf(objects).KV_SELF_CONFIGMAPS).toBe(`${NS}/kv-proxy-server-*`);
+      expect(proxy.sourceConfigMap.name.startsWith('kv-proxy-server-')).toBe(true);
+      const config = loadConfig({ ...envOf(objects), KUBE_API_URL: 'http://127.0.0.1:8001' });
       expect(config.selfConfigMaps).toEqual([`${NS}/kv-proxy-server-*`]);
     });
 
@@ -481,11 +501,11 @@ describe('KvProxy', () => {
   describe('logging, timeouts and metrics (issue 16)', () => {
     test('defaults: errors-only access log, 3 s upstream timeout, 5 s catch-up, /metrics behind a metrics token', () => {
       const { proxy, objects } = synth();
-      expect(proxy.accessLog).toBe(KvProxyAccessLog.ERRORS);
-      expect(proxy.upstreamTimeoutSeconds).toBe(3);
-      expect(proxy.catchUpTimeoutSeconds).toBe(5);
-      expect(proxy.metricsPort).toBeUndefined();
-      expect(proxy.metricsAuth).toBe('token');
+      const r = resolved();
+      expect(r.accessLog).toBe(KvProxyAccessLog.ERRORS);
+      expect(r.timeouts.upstream).toBe(3);
+      expect(r.timeouts.catchUp).toBe(5);
+      expect(r.metrics).toEqual({ port: undefined, auth: 'token', allowFrom: undefined });
       expect(proxy.metricsNetworkPolicy).toBeUndefined();
       const c = findContainer(findObject(objects, 'Deployment', 'kv-proxy'), 'kv-proxy');
       expect(c.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
@@ -493,10 +513,10 @@ describe('KvProxy', () => {
     });
 
     test('options reach the environment the server reads', () => {
-      const { proxy, objects } = synth({
-        accessLog: KvProxyAccessLog.OFF, upstreamTimeoutSeconds: 1, catchUpTimeoutSeconds: 0, metricsPort: 9102,
+      const { objects } = synth({
+        accessLog: KvProxyAccessLog.OFF, upstreamTimeout: Duration.seconds(1), catchUpTimeout: Duration.seconds(0), metricsPort: 9102,
       });
-      const config = loadConfig({ ...proxy.env, KUBE_API_URL: 'http://127.0.0.1:8001' });
+      const config = loadConfig({ ...envOf(objects), KUBE_API_URL: 'http://127.0.0.1:8001' });
       expect(config).toEqual(expect.objectContaining({
         accessLog: 'off', upstreamTimeoutMs: 1000, catchUpTimeoutMs: 0, metricsPort: 9102, metricsAuth: 'none',
       }));
@@ -506,20 +526,20 @@ describe('KvProxy', () => {
       expect(findObject(objects, 'Service', 'kv-proxy').spec.ports.map((p: any) => p.targetPort)).toEqual([8080]);
       const np = findObject(objects, 'NetworkPolicy', 'kv-proxy-metrics');
       expect(np.spec.ingress).toEqual([{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 9102 }] }]);
-      expect(synth({ metricsPort: 9102, metricsAuth: 'token' }).proxy.env.KV_METRICS_AUTH).toBe('token');
+      expect(envOf(synth({ metricsPort: 9102, metricsAuth: 'token' }).objects).KV_METRICS_AUTH).toBe('token');
     });
 
     test('consulApi: false turns the Consul API off in the environment the server reads', () => {
-      const { proxy } = synth({ consulApi: false });
-      expect(proxy.consulApi).toBe(false);
-      expect(loadConfig({ ...proxy.env, KUBE_API_URL: 'http://127.0.0.1:8001' }).consulApi).toBe(false);
-      expect(loadConfig({ ...synth().proxy.env, KUBE_API_URL: 'http://127.0.0.1:8001' }).consulApi).toBe(true);
+      const { objects } = synth({ consulApi: false });
+      expect(resolved({ consulApi: false }).consulApi).toBe(false);
+      expect(loadConfig({ ...envOf(objects), KUBE_API_URL: 'http://127.0.0.1:8001' }).consulApi).toBe(false);
+      expect(loadConfig({ ...envOf(synth().objects), KUBE_API_URL: 'http://127.0.0.1:8001' }).consulApi).toBe(true);
     });
 
     test.each([
       [{ accessLog: 'verbose' as KvProxyAccessLog }, /accessLog must be one of "off", "errors", "all", got "verbose"/],
-      [{ upstreamTimeoutSeconds: 0 }, /upstreamTimeoutSeconds/],
-      [{ catchUpTimeoutSeconds: 61 }, /catchUpTimeoutSeconds/],
+      [{ upstreamTimeout: Duration.seconds(0) }, /upstreamTimeout must be between 1 and 60 seconds, got 0 s/],
+      [{ catchUpTimeout: Duration.seconds(61) }, /catchUpTimeout must be between 0 and 60 seconds, got 61 s/],
       [{ metricsPort: 8080 }, /metricsPort must differ from port, got 8080 for both/],
       [{ metricsPort: 80 }, /metricsPort/],
       [{ metricsAllowFrom: [{ podSelector: {} }] }, /metricsAllowFrom is set without metricsPort/],
@@ -530,10 +550,10 @@ describe('KvProxy', () => {
   });
 
   describe('options', () => {
-    test('name, replicas, image, user, ports, resources and timing', () => {
+    test('name, replicas, image, securityContext, ports, resources and timing', () => {
       const { objects } = synth({
-        name: 'flags', replicas: 3, image: 'registry.example.com/node:22.21.1-alpine', user: 14242, port: 3000,
-        servicePort: 8081, shutdownTimeoutSeconds: 40, drainDelaySeconds: 0, tokenSecretName: 'client-tokens',
+        name: 'flags', replicas: 3, image: 'registry.example.com/node:22.21.1-alpine', securityContext: { user: 14242 }, port: 3000,
+        servicePort: 8081, shutdownTimeout: Duration.seconds(40), drainDelay: Duration.seconds(0), tokenSecret: secretRef('client-tokens'),
       });
       const d = findObject(objects, 'Deployment', 'flags');
       const c = findContainer(d, 'kv-proxy');
@@ -555,6 +575,46 @@ describe('KvProxy', () => {
         // resources without ephemeralStorage still get DEFAULT_EPHEMERAL_STORAGE
         requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '1000m', memory: '512Mi', 'ephemeral-storage': '0.25Gi' },
       });
+    });
+
+    test('resources are merged field by field over the defaults: a CPU limit alone keeps the CPU request and the memory', () => {
+      const { objects } = synth({ resources: { cpu: { limit: Cpu.millis(1000) } } });
+      expect(findContainer(findObject(objects, 'Deployment'), 'kv-proxy').resources).toEqual({
+        requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '1000m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' },
+      });
+      expect(() => synth({ resources: { memory: { request: Size.mebibytes(512) } } }))
+        .toThrow(/resources.memory.request .* (limit|above).*after merging the given resources over the defaults/);
+    });
+
+    test('replicas 0 synthesizes a valid scaled-down Deployment without spread or PodDisruptionBudget', () => {
+      const { objects } = synth({ replicas: 0 });
+      const d = findObject(objects, 'Deployment', 'kv-proxy');
+      expect(d.spec.replicas).toBe(0);
+      expect(d.spec.template.spec.affinity).toBeUndefined();
+      expect(findAll(objects, 'PodDisruptionBudget')).toEqual([]);
+      expect(() => assertValid(objects, { external: [TOKENS] })).not.toThrow();
+    });
+
+    test('pods are spread over nodes from 2 replicas, not with 1', () => {
+      const affinity = (replicas: number) => findObject(synth({ replicas }).objects, 'Deployment').spec.template.spec.affinity;
+      expect(affinity(1)).toBeUndefined();
+      expect(affinity(2)).toEqual({
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [{
+            weight: 100,
+            podAffinityTerm: {
+              topologyKey: 'kubernetes.io/hostname',
+              labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' } },
+            },
+          }],
+        },
+      });
+    });
+
+    test('securityContext sets user, group and fsGroup apart', () => {
+      const d = findObject(synth({ securityContext: { user: 20000, group: 20001, fsGroup: 20002 } }).objects, 'Deployment');
+      expect(findContainer(d, 'kv-proxy').securityContext).toEqual(expect.objectContaining({ runAsUser: 20000, runAsGroup: 20001 }));
+      expect(d.spec.template.spec.securityContext).toEqual(expect.objectContaining({ runAsUser: 20000, runAsGroup: 20001, fsGroup: 20002 }));
     });
 
     test('an Ingress to the Service, and the controller namespace let in', () => {
@@ -627,12 +687,15 @@ describe('KvProxy', () => {
       ['the label selector is blank', { labelSelector: '  ' }, /labelSelector must not be empty/],
       ['name is not a DNS label', { name: 'KV' }, /name must be a DNS-1123 label.*got "KV"/],
       ['name is too long for the suffixes', { name: 'a'.repeat(48) }, /name must be at most 47 characters/],
-      ['tokenSecretName is not a valid name', { tokenSecretName: 'tokens/x' }, /tokenSecretName must be a DNS-1123 subdomain.*got "tokens\/x"/],
-      ['replicas is 0', { replicas: 0 }, /replicas must be an integer 1-100, got 0/],
+      ['the tokenSecret name is not a valid name', { tokenSecret: secretRef('tokens/x') }, /tokenSecret name must be a DNS-1123 subdomain.*got "tokens\/x"/],
+      ['tokenSecret is a string', { tokenSecret: 'kv-tokens' as never }, /tokenSecret must be a kplus.ISecret, such as kplus.Secret.fromSecretName\(this, 'Secret', 'kv-proxy-tokens'\)/],
+      ['replicas is above 1000', { replicas: 1001 }, /replicas must be an integer 0-1000, got 1001/],
+      ['replicas is negative', { replicas: -1 }, /replicas must be an integer 0-1000, got -1/],
       ['the image is not pinned', { image: 'node' }, /image must be pinned with a tag or a digest, got "node"/],
       ['the image is latest', { image: 'node:latest' }, /image must not use the floating "latest" tag/],
       ['the image is not an image reference', { image: 'Node 24' }, /image must be a valid image reference/],
-      ['user is 0', { user: 0 }, /user must be an integer 1-2147483647, got 0/],
+      ['securityContext.user is 0', { securityContext: { user: 0 } }, /securityContext.user must be an integer 1-2147483647, got 0/],
+      ['securityContext has an unknown key', { securityContext: { uid: 5 } as never }, /securityContext.uid is not a setting here: use user, group or fsGroup/],
       ['port is out of range', { port: 70000 }, /port must be an integer 1024-65535 .*got 70000/],
       ['port is privileged', { port: 80 }, /port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 80/],
       ['the image runs a Node.js line the server does not support', { image: 'node:18.20.4-alpine' }, /image must run Node.js 22 or 24 \(the versions the server supports\), got "node:18.20.4-alpine" \(Node.js 18\)/],
@@ -648,9 +711,12 @@ describe('KvProxy', () => {
       ['servicePort is out of range', { servicePort: 0 }, /servicePort must be an integer port 1-65535, got 0/],
       ['maxBodyBytes exceeds a ConfigMap', { maxBodyBytes: 1048577 }, /maxBodyBytes must be an integer 1-1048576, got 1048577/],
       ['maxBodyBytes is 0', { maxBodyBytes: 0 }, /maxBodyBytes must be an integer 1-1048576, got 0/],
-      ['maxWaitSeconds is too long', { maxWaitSeconds: 3601 }, /maxWaitSeconds must be an integer 0-3600, got 3601/],
-      ['shutdownTimeoutSeconds is 0', { shutdownTimeoutSeconds: 0 }, /shutdownTimeoutSeconds must be an integer 1-3600, got 0/],
-      ['drainDelaySeconds is negative', { drainDelaySeconds: -1 }, /drainDelaySeconds must be an integer 0-300, got -1/],
+      ['maxWait is too long', { maxWait: Duration.seconds(3601) }, /maxWait must be between 0 and 3600 seconds, got 3601 s/],
+      ['maxWait is not whole seconds', { maxWait: Duration.millis(1500) }, /maxWait must be a whole number of seconds, got 1500 ms/],
+      ['maxWait is a number', { maxWait: 30 as never }, /maxWait must be a cdk8s Duration such as Duration.seconds\(30\), got 30/],
+      ['shutdownTimeout is 0', { shutdownTimeout: Duration.seconds(0) }, /shutdownTimeout must be between 1 and 3600 seconds, got 0 s/],
+      ['drainDelay is too long', { drainDelay: Duration.minutes(6) }, /drainDelay must be between 0 and 300 seconds, got 360 s/],
+      ['a prop of 0.1 is given', { maxWaitSeconds: 30 } as never, /KvProxy props has no option "maxWaitSeconds" \(did you mean "maxWait"\?\)/],
       ['the ingress host is invalid', { ingress: { host: 'KV.example.com' } }, /ingress.host must be a host name such as "www.example.com" or "\*.example.com", got "KV.example.com"/],
       ['the ingress class is invalid', { ingress: { className: 'Nginx' } }, /ingress.className must be a DNS-1123 subdomain/],
       ['the ingress path is relative', { ingress: { path: 'api' } }, /ingress.path must be an absolute URL path like "\/" or "\/healthz".*got "api"/],
@@ -671,7 +737,7 @@ describe('KvProxy', () => {
 
     test('the chart has no namespace', () => {
       const chart = new Chart(Testing.app(), 'no-ns');
-      expect(() => new KvProxy(chart, 'Kv', { namespaces: ['default'], sourceDir: fixtureDir })).toThrow(/KvProxy needs a namespace: set `namespace` on its chart/);
+      expect(() => new KvProxy(chart, 'Kv', { namespaces: ['default'] })).toThrow(/KvProxy needs a namespace: set `namespace` on its chart/);
     });
 
     test('the source directory has no server.js', () => {
@@ -745,7 +811,7 @@ describe('KvProxyChart (the k8skv example)', () => {
     ]);
     expect(bindingIn(objects, 'default').subjects).toEqual([{ kind: 'ServiceAccount', name: 'k8skv', namespace: 'default' }]);
     expect(findObject(objects, 'NetworkPolicy', 'k8skv').spec.ingress[0].from).toContainEqual({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } });
-    expect(chart.proxy.tokenSecretName).toBe('k8skv-tokens');
+    expect(chart.proxy.tokenSecret.name).toBe('k8skv-tokens');
   });
 
   test('its props override the seed defaults', () => {

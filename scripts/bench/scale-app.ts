@@ -17,7 +17,7 @@ const app = new App({ outdir });
 const chart = new Chart(app, 'scale', { namespace: 'bench' });
 for (let i = 0; i < n; i++) {
   if (pattern === 'kv-proxy') {
-    new KvProxy(chart, `Proxy${i}`, { name: `kv-${i}`, namespaces: [`team-${i % 10}`], tokenSecretName: `kv-${i}-tokens` });
+    new KvProxy(chart, `Proxy${i}`, { name: `kv-${i}`, namespaces: [`team-${i % 10}`] });
   } else {
     new StaticSite(chart, `Site${i}`, { name: `site-${i}`, content: { 'index.html': `<h1>site ${i}</h1>`, 'css/site.css': 'body{margin:0}' } });
   }
