@@ -31,13 +31,13 @@ function tree(): string {
 
 export const DEFAULTS: Record<string, () => void> = {
   'WorkloadPolicyProps.instance': () => {
-    expect(findObject(policy(), 'Deployment').metadata.labels['app.kubernetes.io/instance']).toBe('web');
+    expect(findObject(policy(), 'Deployment').metadata.labels!['app.kubernetes.io/instance']).toBe('web');
   },
   'WorkloadPolicyProps.component': () => {
-    expect(findObject(policy(), 'Deployment').metadata.labels['app.kubernetes.io/component']).toBeUndefined();
+    expect(findObject(policy(), 'Deployment').metadata.labels!['app.kubernetes.io/component']).toBeUndefined();
   },
   'WorkloadPolicyProps.partOf': () => {
-    expect(findObject(policy(), 'Deployment').metadata.labels['app.kubernetes.io/part-of']).toBeUndefined();
+    expect(findObject(policy(), 'Deployment').metadata.labels!['app.kubernetes.io/part-of']).toBeUndefined();
   },
   'WorkloadPolicyProps.port': () => {
     const objects = policy();
