@@ -21,7 +21,9 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { Testing } from 'cdk8s';
 import { GeneralPurposeRunnerChart } from '../charts/general-purpose-runner';
-import { GeneralPurposeRunner, RunnerMode } from '../lib/general-purpose-runner';
+import { ScriptRuntime } from '../lib/script-bundle';
+import { ScriptJob, ScriptService } from '../lib/script-workloads';
+import { Files } from '../lib/workload';
 import { debianImages } from './fixtures/general-purpose-runner/images';
 import { K8sObject } from '../lib/testing';
 import { freePort, PodSandbox, podSpec, PodSandboxOptions, request, requirePrograms } from './support/pod-sandbox';
@@ -261,11 +263,12 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
     test('without rules the pod gets no token, and the same script cannot reach the API', async () => {
       // GIVEN the same script in a runner without rules
       const chart = testChart();
-      new GeneralPurposeRunner(chart, 'NoAccess', {
+      new ScriptService(chart, 'NoAccess', {
         name: 'no-access',
-        scriptDirectory: path.join(__dirname, '..', 'charts', 'scripts', 'general-purpose-runner'),
+        files: Files.fromDirectory(path.join(__dirname, '..', 'charts', 'scripts', 'general-purpose-runner'), { exclude: ['.*', '__pycache__'] }),
         entrypoint: 'namespaces_api.py',
         port,
+        replicas: 1,
       });
       const objs = synthObjects(chart);
       const dep = findObject(objs, 'Deployment', 'no-access');
@@ -289,9 +292,9 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
   test('python: zipfile unpacks a packaged module into the emptyDir, and the Job imports it from the read-only mount', async () => {
     // GIVEN a Job with two scripts and a zip bundle on the python preset
     const chart = testChart();
-    new GeneralPurposeRunner(chart, 'Py', {
-      name: 'py-bundle', mode: RunnerMode.JOB, scriptDirectory: path.join(FIXTURES, 'python-app'), entrypoint: 'main.py', args: ['Universe'],
-      bundle: path.join(FIXTURES, 'bundles', 'greetings-py.zip'),
+    new ScriptJob(chart, 'Py', {
+      name: 'py-bundle', files: Files.fromDirectory(path.join(FIXTURES, 'python-app')), entrypoint: 'main.py', args: ['Universe'],
+      archive: path.join(FIXTURES, 'bundles', 'greetings-py.zip'),
     });
     const objects = synthObjects(chart);
     const job = findObject(objects, 'Job', 'py-bundle');
@@ -315,13 +318,13 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
   test('python and node bundles: after the unpack and the run, the bundle and /tmp emptyDirs use at most 1% of their sizeLimit', async () => {
     // GIVEN a Job per bundle format, as in the tests above
     const chart = testChart();
-    new GeneralPurposeRunner(chart, 'Py', {
-      name: 'py-bundle', mode: RunnerMode.JOB, scriptDirectory: path.join(FIXTURES, 'python-app'), entrypoint: 'main.py', args: ['Universe'],
-      bundle: path.join(FIXTURES, 'bundles', 'greetings-py.zip'),
+    new ScriptJob(chart, 'Py', {
+      name: 'py-bundle', files: Files.fromDirectory(path.join(FIXTURES, 'python-app')), entrypoint: 'main.py', args: ['Universe'],
+      archive: path.join(FIXTURES, 'bundles', 'greetings-py.zip'),
     });
-    new GeneralPurposeRunner(chart, 'Js', {
-      name: 'js-bundle', mode: RunnerMode.JOB, preset: 'node', scriptFiles: [path.join(FIXTURES, 'node-app', 'main.js')], args: ['Universe'],
-      bundle: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'),
+    new ScriptJob(chart, 'Js', {
+      name: 'js-bundle', runtime: ScriptRuntime.NODE, files: Files.fromPaths([path.join(FIXTURES, 'node-app', 'main.js')]), args: ['Universe'],
+      archive: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'),
     });
     const objects = synthObjects(chart);
     const usage: VolumeUsage[] = [];
@@ -336,7 +339,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
       expect(volumes.sort()).toEqual(['bundle', 'tmp']);
       usage.push(...emptyDirUsage(job, volumes, (v) => pod.volumeDir(v)));
     }
-    reportUsage('GeneralPurposeRunner py-bundle, js-bundle', usage);
+    reportUsage('ScriptJob py-bundle, js-bundle', usage);
     // THEN each holds at most 1% of its limit, the unpacked bundle included
     expectAtMost1Percent(usage);
     expect(usage.filter((u) => u.volume === 'bundle').every((u) => u.usedBytes > 4096)).toBe(true); // files, not an empty directory
@@ -344,9 +347,9 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
 
   test('node: GNU tar unpacks a tar.gz with "./" entries into the root-owned emptyDir, as the preset uid 10000, and NODE_PATH resolves it', async () => {
     const chart = testChart();
-    new GeneralPurposeRunner(chart, 'Js', {
-      name: 'js-bundle', mode: RunnerMode.JOB, preset: 'node', scriptFiles: [path.join(FIXTURES, 'node-app', 'main.js')], args: ['Universe'],
-      bundle: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'),
+    new ScriptJob(chart, 'Js', {
+      name: 'js-bundle', runtime: ScriptRuntime.NODE, files: Files.fromPaths([path.join(FIXTURES, 'node-app', 'main.js')]), args: ['Universe'],
+      archive: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'),
     });
     const objects = synthObjects(chart);
     const job = findObject(objects, 'Job', 'js-bundle');
@@ -364,9 +367,9 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
 
   test('node with a zip: busybox unzip unpacks it, then node runs', async () => {
     const chart = testChart();
-    new GeneralPurposeRunner(chart, 'JsZip', {
-      name: 'js-zip', mode: RunnerMode.JOB, preset: 'node', scripts: { 'main.js': fs.readFileSync(path.join(FIXTURES, 'node-app', 'main.js'), 'utf8') },
-      bundle: path.join(FIXTURES, 'bundles', 'greetings-js.zip'),
+    new ScriptJob(chart, 'JsZip', {
+      name: 'js-zip', runtime: ScriptRuntime.NODE, files: Files.fromContent({ 'main.js': fs.readFileSync(path.join(FIXTURES, 'node-app', 'main.js'), 'utf8') }),
+      archive: path.join(FIXTURES, 'bundles', 'greetings-js.zip'),
     });
     const objects = synthObjects(chart);
     const job = findObject(objects, 'Job', 'js-zip');
@@ -391,7 +394,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
     expect(build.stderr).toBe('');
     for (const [file, why] of [['evil.zip', /member '\.\.\/escaped\.py' has an absolute path or a '\.\.' segment/], ['evil.tar', /member 'link' is not a regular file or directory/]] as const) {
       const chart = testChart();
-      new GeneralPurposeRunner(chart, 'Evil', { name: 'evil', mode: RunnerMode.JOB, scripts: { 'main.py': 'print(1)\n' }, bundle: path.join(evilDir, file) });
+      new ScriptJob(chart, 'Evil', { name: 'evil', files: Files.fromContent({ 'main.py': 'print(1)\n' }), archive: path.join(evilDir, file) });
       const objects = synthObjects(chart);
       const pod = await sandbox(objects, findObject(objects, 'Job', 'evil'));
       // WHEN the bootstrap runs THEN it fails, names the member, and writes nothing
