@@ -437,7 +437,9 @@ function resolveArchive(props: ScriptBundleOptions, rt: Runtime, name: string): 
   const format = archiveFormat(props.archive, file.bytes);
   const key = validateConfigMapKey(file.path, 'archive file name');
   const mountPath = validateAbsolutePath(props.archiveMountPath ?? '/opt/bundle', 'archiveMountPath');
-  const others = [['mountPath', rt.mountPath], ['the unpack source', ARCHIVE_SOURCE_PATH], ...(rt.writableTmp ? [['the writable /tmp', '/tmp']] : [])];
+  const others = [
+    ['mountPath', rt.mountPath], ['the unpack source', ARCHIVE_SOURCE_PATH], ...(rt.writableTmp ? [['the writable /tmp', '/tmp']] : []),
+  ];
   for (const [other, otherPath] of others) {
     if (mountPath === '/' || pathIsWithin(mountPath, otherPath) || pathIsWithin(otherPath, mountPath)) {
       throw new Error(`archiveMountPath must not overlap ${other} ("${otherPath}"), got "${mountPath}"`);
@@ -513,7 +515,10 @@ export function resolveScriptBundle(props: ScriptBundleOptions, ctx: ScriptBundl
   if (clusterRules && !ctx.namespace) {
     throw new Error('clusterRules need the chart to have a namespace: the ClusterRoleBinding must name the ServiceAccount\'s namespace');
   }
-  const service = ctx.service && { port: ctx.service.port, healthPath: ctx.service.healthPath && validateHttpPath(ctx.service.healthPath, 'healthPath') };
+  const service = ctx.service && {
+    port: ctx.service.port,
+    healthPath: ctx.service.healthPath === undefined ? undefined : validateHttpPath(ctx.service.healthPath, 'healthPath'),
+  };
   return {
     name, labels, runtime: rt.runtime, image: rt.image, ...run, args: [...(props.args ?? [])], mountPath: rt.mountPath, workingDir: rt.workingDir,
     security: rt.security, writableTmp: rt.writableTmp, emptyDirSizeLimit: resolveSizeLimit(props.emptyDirSizeLimit, 'emptyDirSizeLimit'),
@@ -743,7 +748,9 @@ export class ScriptBundle extends Construct {
 
   /** The archive ConfigMap and the init container that unpacks it; adds the unpacked volume to `mounts`. */
   private buildArchive(a: ResolvedArchive, mounts: kplus.VolumeMount[]): kplus.ConfigMap {
-    const configMap = new kplus.ConfigMap(this, 'Bundle', { metadata: { name: `${this.name}-bundle` }, data: a.stored.data, binaryData: a.stored.binaryData });
+    const configMap = new kplus.ConfigMap(this, 'Bundle', {
+      metadata: { name: `${this.name}-bundle` }, data: a.stored.data, binaryData: a.stored.binaryData,
+    });
     const sourceVolume = kplus.Volume.fromConfigMap(this, 'BundleSourceVolume', configMap, { name: 'bundle-source', defaultMode: 0o444 });
     const unpacked = kplus.Volume.fromEmptyDir(this, 'BundleVolume', 'bundle', { sizeLimit: this.r.emptyDirSizeLimit });
     this.workload.addInitContainer(hardenedContainer({
@@ -769,7 +776,8 @@ export class ScriptBundle extends Construct {
   private containerProps(mounts: kplus.VolumeMount[]): kplus.ContainerProps {
     const r = this.r;
     const s = r.service;
-    const readiness = s && (s.healthPath !== undefined ? kplus.Probe.fromHttpGet(s.healthPath, { port: s.port }) : kplus.Probe.fromTcpSocket({ port: s.port }));
+    const readiness = s && (s.healthPath !== undefined
+      ? kplus.Probe.fromHttpGet(s.healthPath, { port: s.port }) : kplus.Probe.fromTcpSocket({ port: s.port }));
     const liveness = s?.healthPath === undefined ? undefined
       : kplus.Probe.fromTcpSocket({ port: s.port, periodSeconds: Duration.seconds(10), failureThreshold: 6 });
     return hardenedContainer({

@@ -14,7 +14,10 @@ import {
   validateScriptProps,
 } from './script-bundle';
 import { hardenedPodProps } from './security';
-import { validateCidr, validateDnsLabel, validateOneOf, validatePort, validatePositiveInteger, validateTimeZone, validateUniqueList, validateUnprivilegedPort } from './validate';
+import {
+  validateCidr, validateDnsLabel, validateOneOf, validatePort, validatePositiveInteger, validateTimeZone, validateUniqueList,
+  validateUnprivilegedPort,
+} from './validate';
 import { Files, toWholeSeconds } from './workload';
 
 /**
@@ -127,12 +130,16 @@ export interface ScriptCronJobProps extends ScriptWorkloadOptions {
   readonly activeDeadline?: Duration;
 }
 
-const WORKLOAD_OPTIONS: Record<keyof Required<ScriptWorkloadOptions>, true> = { ...SCRIPT_BUNDLE_OPTIONS, apiServerCidrs: true, apiServerPorts: true };
+const WORKLOAD_OPTIONS: Record<keyof Required<ScriptWorkloadOptions>, true> = {
+  ...SCRIPT_BUNDLE_OPTIONS, apiServerCidrs: true, apiServerPorts: true,
+};
 const SERVICE_PROPS: Record<keyof Required<ScriptServiceProps>, true> = {
   ...WORKLOAD_OPTIONS, port: true, replicas: true, healthPath: true,
   ...(Object.fromEntries(EXPOSE_OPTION_NAMES.map((n) => [n, true])) as Record<keyof Required<ExposeOptions>, true>),
 };
-const JOB_PROPS: Record<keyof Required<ScriptJobProps>, true> = { ...WORKLOAD_OPTIONS, backoffLimit: true, activeDeadline: true, ttlAfterFinished: true };
+const JOB_PROPS: Record<keyof Required<ScriptJobProps>, true> = {
+  ...WORKLOAD_OPTIONS, backoffLimit: true, activeDeadline: true, ttlAfterFinished: true,
+};
 const CRON_PROPS: Record<keyof Required<ScriptCronJobProps>, true> = {
   ...WORKLOAD_OPTIONS, schedule: true, timeZone: true, concurrencyPolicy: true, startingDeadline: true, successfulJobsRetained: true,
   failedJobsRetained: true, backoffLimit: true, activeDeadline: true,
@@ -246,6 +253,11 @@ function podProps(b: ResolvedScriptBundle) {
 /** Egress to the API server once the scripts hold a token (rules now, or a later `allow`). */
 function openApiEgress(bundle: ScriptBundle, networkPolicy: WorkloadNetworkPolicy | undefined, api: ResolvedApiServer): void {
   if (networkPolicy) onApiAccess(bundle, () => networkPolicy.addEgressRule(apiServerEgress(api.cidrs, api.ports)));
+}
+
+/** The NetworkPolicy of a Job or CronJob: it serves nothing, so nothing may connect to it; DNS out. */
+function closedNetworkPolicy(scope: Construct, name: string, selector: Readonly<Record<string, string>>): WorkloadNetworkPolicy {
+  return new WorkloadNetworkPolicy(scope, 'NetworkPolicy', { name, selector: { ...selector }, ingress: [], egress: [DNS_EGRESS] });
 }
 
 function allowEgress(networkPolicy: WorkloadNetworkPolicy | undefined, name: string, peer: k8s.NetworkPolicyPeer, options: EgressOptions): void {
@@ -394,8 +406,7 @@ export class ScriptJob extends Construct {
     });
     this.bundle = attachScriptBundle(this, 'Bundle', this.job, r.bundle);
     selectPods(this.job, r.selector);
-    // a Job serves nothing: nothing may connect to it
-    this.networkPolicy = new WorkloadNetworkPolicy(this, 'NetworkPolicy', { name: this.name, selector: r.selector, ingress: [], egress: [DNS_EGRESS] });
+    this.networkPolicy = closedNetworkPolicy(this, this.name, r.selector);
     openApiEgress(this.bundle, this.networkPolicy, r.apiServer);
     applyLabels(this, this.labels);
   }
@@ -463,8 +474,7 @@ export class ScriptCronJob extends Construct {
     });
     this.bundle = attachScriptBundle(this, 'Bundle', this.cronJob, r.bundle);
     selectPods(this.cronJob, r.selector);
-    // a CronJob serves nothing: nothing may connect to it
-    this.networkPolicy = new WorkloadNetworkPolicy(this, 'NetworkPolicy', { name: this.name, selector: r.selector, ingress: [], egress: [DNS_EGRESS] });
+    this.networkPolicy = closedNetworkPolicy(this, this.name, r.selector);
     openApiEgress(this.bundle, this.networkPolicy, r.apiServer);
     applyLabels(this, this.labels);
   }
