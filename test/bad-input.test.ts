@@ -375,7 +375,7 @@ describe('RBAC rules', () => {
 describe('env PORT', () => {
   test('fails when a ScriptService envVariables PORT contradicts the Service target port', () => {
     expect(() => runner({ port: 8080, envVariables: { PORT: kplus.EnvValue.fromValue('9000') } }))
-      .toThrow(/envVariables PORT must match port \(the Service targets port 8080\), got PORT "9000": set port to "9000" instead of envVariables PORT, or remove envVariables PORT/);
+      .toThrow(/envVariables PORT must match port \(the Service targets port 8080\), got PORT "9000": set port to "9000" instead of envVariables PORT/);
     expect(() => runner({ envVariables: { PORT: kplus.EnvValue.fromValue('8081') } }))
       .toThrow(/envVariables PORT must match port \(the Service targets port 8080\), got PORT "8081"/);
   });
@@ -509,7 +509,8 @@ describe('further bad input found by trying', () => {
   });
 
   test('fails when a bound has no upper limit, saying "at least" instead of printing the largest safe integer', () => {
-    expect(() => scriptCron({ startingDeadline: Duration.seconds(5) })).toThrow(/^startingDeadline must be between 10 and 2147483647 seconds, got 5 s$/);
+    expect(() => scriptCron({ startingDeadline: Duration.seconds(5) }))
+      .toThrow(/^startingDeadline must be between 10 and 2147483647 seconds, got 5 s$/);
   });
 
   test('fails when networkPolicy is null (from JavaScript) instead of silently creating the default policy', () => {

@@ -288,7 +288,7 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
   });
 });
 
-describe('bundles, unpacked by the bootstrap command from the manifest', () => {
+describe('archives, unpacked by the unpack command from the manifest', () => {
   test('python: zipfile unpacks a packaged module into the emptyDir, and the Job imports it from the read-only mount', async () => {
     // GIVEN a Job with two scripts and a zip bundle on the python preset
     const chart = testChart();
@@ -368,7 +368,8 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
   test('node with a zip: busybox unzip unpacks it, then node runs', async () => {
     const chart = testChart();
     new ScriptJob(chart, 'JsZip', {
-      name: 'js-zip', runtime: ScriptRuntime.NODE, files: Files.fromContent({ 'main.js': fs.readFileSync(path.join(FIXTURES, 'node-app', 'main.js'), 'utf8') }),
+      name: 'js-zip', runtime: ScriptRuntime.NODE,
+      files: Files.fromContent({ 'main.js': fs.readFileSync(path.join(FIXTURES, 'node-app', 'main.js'), 'utf8') }),
       archive: path.join(FIXTURES, 'bundles', 'greetings-js.zip'),
     });
     const objects = synthObjects(chart);

@@ -129,9 +129,11 @@ describe('ScriptService defaults', () => {
     expect(c.readinessProbe.tcpSocket).toEqual({ port: 8080 });
     expect(c.livenessProbe).toBeUndefined();
     expect(c.resources).toEqual({
-      requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' },
+      requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' },
+      limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' },
     });
-    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsUser: 65532, capabilities: { drop: ['ALL'] } });
+    expect(c.securityContext)
+      .toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsUser: 65532, capabilities: { drop: ['ALL'] } });
     const svc = findObject(objects, 'Service', 'runner');
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080 }]);
     expect(dep.metadata.labels).toMatchObject({
@@ -282,7 +284,8 @@ describe('scripts, env and options', () => {
     const ing = findObject(objects, 'Ingress', 'runner');
     expect(ing.spec.ingressClassName).toBe('nginx');
     expect(ing.spec.rules).toEqual([{
-      host: 'hello.example.com', http: { paths: [{ path: '/api', pathType: 'Prefix', backend: { service: { name: 'runner', port: { number: 8080 } } } }] },
+      host: 'hello.example.com',
+      http: { paths: [{ path: '/api', pathType: 'Prefix', backend: { service: { name: 'runner', port: { number: 8080 } } } }] },
     }]);
     expect(() => assertValid(objects, { external: ['Secret/test/hello-tls'] })).not.toThrow();
   });
@@ -313,7 +316,8 @@ describe('scripts, env and options', () => {
     expect(ctr.securityContext).toMatchObject({ runAsUser: 11234, runAsGroup: 11234 });
     // only the CPU was given: memory and ephemeral storage keep the defaults
     expect(ctr.resources).toEqual({
-      requests: { cpu: '10m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' },
+      requests: { cpu: '10m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' },
+      limits: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' },
     });
     expect(() => assertValid(objects)).not.toThrow();
   });
@@ -338,7 +342,8 @@ describe('archives', () => {
   test('python: the archive and unpack.py in <name>-bundle, a python3 init container on the same image, PYTHONPATH, read-only in main', () => {
     const archive = path.join(FIXTURES, 'bundles', 'greetings-py.zip');
     const props = { files: Files.fromDirectory(path.join(FIXTURES, 'python-app')), entrypoint: 'main.py', archive };
-    expect(resolveScriptBundle(props).archive).toMatchObject({ mountPath: '/opt/bundle', format: 'zip', image: 'python:3.12.8-slim-bookworm', tool: 'python' });
+    expect(resolveScriptBundle(props).archive)
+      .toMatchObject({ mountPath: '/opt/bundle', format: 'zip', image: 'python:3.12.8-slim-bookworm', tool: 'python' });
     const { runner, objects } = job(props);
     expect(runner.bundle.archiveConfigMap).toBeInstanceOf(kplus.ConfigMap);
     const cm = findObject(objects, 'ConfigMap', 'runner-bundle');
@@ -348,7 +353,8 @@ describe('archives', () => {
     const init = findContainer(j, 'unpack');
     expect(init.image).toBe('python:3.12.8-slim-bookworm');
     expect(init.command).toEqual(['python3', `${ARCHIVE_SOURCE_PATH}/unpack.py`, `${ARCHIVE_SOURCE_PATH}/greetings-py.zip`, '/opt/bundle']);
-    expect(init.volumeMounts).toEqual([{ name: 'bundle-source', mountPath: '/opt/bundle-source', readOnly: true }, { name: 'bundle', mountPath: '/opt/bundle' }]);
+    expect(init.volumeMounts)
+      .toEqual([{ name: 'bundle-source', mountPath: '/opt/bundle-source', readOnly: true }, { name: 'bundle', mountPath: '/opt/bundle' }]);
     expect(init.securityContext).toMatchObject({ runAsUser: 65532, readOnlyRootFilesystem: true });
     const c = findContainer(j, 'runner');
     expect(c.volumeMounts).toContainEqual({ name: 'bundle', mountPath: '/opt/bundle', readOnly: true });
@@ -362,7 +368,8 @@ describe('archives', () => {
     const tgz = job({ ...js, archive: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz') });
     const tarInit = findContainer(findObject(tgz.objects, 'Job', 'runner'), 'unpack');
     expect(tarInit.image).toBe('node:22.12.0-bookworm-slim');
-    expect(tarInit.command).toEqual(['tar', '-x', '-z', '-m', '-o', '--skip-old-files', '-f', '/opt/bundle-source/greetings-js.tar.gz', '-C', '/opt/bundle']);
+    expect(tarInit.command)
+      .toEqual(['tar', '-x', '-z', '-m', '-o', '--skip-old-files', '-f', '/opt/bundle-source/greetings-js.tar.gz', '-C', '/opt/bundle']);
     expect(findContainer(findObject(tgz.objects, 'Job', 'runner'), 'runner').env).toContainEqual({ name: 'NODE_PATH', value: '/opt/bundle' });
     expect(findObject(tgz.objects, 'ConfigMap', 'runner-bundle').data).toBeUndefined();
     const zip = job({ ...js, archive: path.join(FIXTURES, 'bundles', 'greetings-js.zip') });
@@ -371,7 +378,8 @@ describe('archives', () => {
     expect(unzip.command).toEqual(['unzip', '-q', '-o', '/opt/bundle-source/greetings-js.zip', '-d', '/opt/bundle']);
     expect(unzip.securityContext).toMatchObject({ runAsUser: 10000 });
     const mirror = job({
-      archive: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'), unpackImage: 'registry.example.com/busybox:1.36.1', archiveMountPath: '/srv/lib',
+      archive: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'), unpackImage: 'registry.example.com/busybox:1.36.1',
+      archiveMountPath: '/srv/lib',
     });
     const mirrored = findContainer(findObject(mirror.objects, 'Job', 'runner'), 'unpack');
     expect(mirrored.image).toBe('registry.example.com/busybox:1.36.1');
@@ -394,7 +402,8 @@ describe('Kubernetes API access', () => {
     expect(runner.bundle.serviceAccount).toBeInstanceOf(kplus.ServiceAccount);
     expect(runner.bundle.role).toBeDefined();
     expect(findObject(objects, 'ServiceAccount', 'runner').automountServiceAccountToken).toBe(false);
-    expect(findObject(objects, 'Role', 'runner').rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'], resourceNames: ['app-config'] }]);
+    expect(findObject(objects, 'Role', 'runner').rules)
+      .toEqual([{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'], resourceNames: ['app-config'] }]);
     expect(findObject(objects, 'RoleBinding', 'runner')).toMatchObject({
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'runner' },
       subjects: [{ kind: 'ServiceAccount', name: 'runner', namespace: 'test' }],
@@ -408,7 +417,8 @@ describe('Kubernetes API access', () => {
     ]);
     expect(findAll(objects, 'ClusterRole')).toEqual([]);
     // the RBAC objects come before the workload, as the API server wants them
-    expect(objects.map((o) => o.kind)).toEqual(['ConfigMap', 'ServiceAccount', 'Role', 'RoleBinding', 'Deployment', 'Service', 'NetworkPolicy', 'PodDisruptionBudget']);
+    expect(objects.map((o) => o.kind))
+      .toEqual(['ConfigMap', 'ServiceAccount', 'Role', 'RoleBinding', 'Deployment', 'Service', 'NetworkPolicy', 'PodDisruptionBudget']);
     expect(() => assertValid(objects)).not.toThrow();
   });
 
@@ -427,7 +437,8 @@ describe('Kubernetes API access', () => {
 
   test('apiServerCidrs and apiServerPorts narrow the egress rule to the API server', () => {
     const { objects } = job({ rules: [{ resources: ['pods'], verbs: ['get'] }], apiServerCidrs: ['10.96.0.1/32'], apiServerPorts: [6443] });
-    expect(findObject(objects, 'NetworkPolicy', 'runner').spec.egress[1]).toEqual({ to: [{ ipBlock: { cidr: '10.96.0.1/32' } }], ports: [{ protocol: 'TCP', port: 6443 }] });
+    expect(findObject(objects, 'NetworkPolicy', 'runner').spec.egress[1])
+      .toEqual({ to: [{ ipBlock: { cidr: '10.96.0.1/32' } }], ports: [{ protocol: 'TCP', port: 6443 }] });
   });
 
   test('wildcards pass only with allowWildcardRules', () => {
@@ -483,7 +494,7 @@ describe('ScriptBundle on a workload of your own', () => {
     const sa = new kplus.ServiceAccount(chart, 'Sa', { metadata: { name: 'mine' } });
     const dep = new kplus.Deployment(chart, 'D', { serviceAccount: sa, automountServiceAccountToken: true });
     expect(() => new ScriptBundle(chart, 'B', { workload: dep, files: HELLO, rules: [{ resources: ['pods'], verbs: ['get'] }] }))
-      .toThrow(/^rules need the pod to run as the ServiceAccount "runner", but the workload already runs as "mine": grant that ServiceAccount yourself/);
+      .toThrow(/^rules need the pod to run as the ServiceAccount "runner", but the workload already runs as "mine": grant that ServiceAccount/);
   });
 });
 
@@ -495,96 +506,125 @@ describe('validation', () => {
     ['the entrypoint is not among the files', () => service({ entrypoint: 'main.py' }), /entrypoint "main.py" is not among the files \(hello.py\)/],
     ['several files and no entrypoint', () => service({ files: Files.fromContent({ 'hello.py': 'print(1)\n', 'b.py': 'print(2)\n' }) }),
       /entrypoint is required when there are 2 files \(b.py, hello.py\)/],
-    ['command and entrypoint are both set', () => service({ entrypoint: 'hello.py', command: ['python3', 'hello.py'] }), /command and entrypoint conflict/],
+    ['command and entrypoint are both set', () => service({ entrypoint: 'hello.py', command: ['python3', 'hello.py'] }),
+      /command and entrypoint conflict/],
     ['the command names an interpreter the runtime lacks', () => service({ runtime: ScriptRuntime.NODE, command: ['python3', '/opt/app/hello.py'] }),
       /command "python3" conflicts with runtime "node": its image node:22.12.0-bookworm-slim has node, npm, npx, corepack, sh, bash, not python3/],
-    ['busybox is asked for bash', () => service({ runtime: ScriptRuntime.BUSYBOX, command: ['/bin/bash', '-c', 'x'] }), /command "\/bin\/bash" conflicts with runtime "busybox"/],
+    ['busybox is asked for bash', () => service({ runtime: ScriptRuntime.BUSYBOX, command: ['/bin/bash', '-c', 'x'] }),
+      /command "\/bin\/bash" conflicts with runtime "busybox"/],
     ['a custom image has no command', () => service({ image: 'ruby:3.3.6-slim-bookworm' }), /command is required with a custom image \(no runtime\)/],
     ['the command is empty', () => service({ command: [] }), /command must name a program, got \[\]/],
     ['the runtime is unknown', () => service({ runtime: 'perl' as never }), /runtime must be one of "python", "node", "busybox", got "perl"/],
-    ['the runtime is in the wrong case', () => service({ runtime: 'Python' as never }), /runtime must be one of "python", "node", "busybox", got "Python" \(did you mean "python"\?\)/],
+    ['the runtime is in the wrong case', () => service({ runtime: 'Python' as never }),
+      /runtime must be one of "python", "node", "busybox", got "Python" \(did you mean "python"\?\)/],
     ['the image floats', () => service({ image: 'python:latest', runtime: ScriptRuntime.PYTHON }), /image must not use the floating "latest" tag/],
     ['the schedule has 6 fields', () => cron({ schedule: '0 0 * * * *' }), /schedule must have 5 fields .* got 6 in "0 0 \* \* \* \*"/],
     ['the schedule hour is out of range', () => cron({ schedule: '0 24 * * *' }), /schedule hour must be 0-23, got 24 in "0 24 \* \* \*"/],
     ['the schedule is not cron at all', () => cron({ schedule: 'every day' }), /schedule must have 5 fields/],
-    ['a ScriptCronJob has no schedule', () => cron({ schedule: undefined }), /^schedule must be a cron expression like "\*\/15 \* \* \* \*" .*got undefined$/],
+    ['a ScriptCronJob has no schedule', () => cron({ schedule: undefined }),
+      /^schedule must be a cron expression like "\*\/15 \* \* \* \*" .*got undefined$/],
     ['schedule is given to a ScriptJob', () => job({ schedule: '@daily' } as never), /^ScriptJob props has no option "schedule": the options are /],
     ['port is given to a ScriptJob', () => job({ port: 8080 } as never), /^ScriptJob props has no option "port"/],
-    ['ttlAfterFinished is given to a ScriptCronJob', () => cron({ ttlAfterFinished: Duration.minutes(1) } as never), /^ScriptCronJob props has no option "ttlAfterFinished"/],
+    ['ttlAfterFinished is given to a ScriptCronJob', () => cron({ ttlAfterFinished: Duration.minutes(1) } as never),
+      /^ScriptCronJob props has no option "ttlAfterFinished"/],
     ['backoffLimit is given to a ScriptService', () => service({ backoffLimit: 1 } as never), /^ScriptService props has no option "backoffLimit"/],
     ['an ingress is given to a ScriptJob', () => job({ ingress: { host: 'x.example.com' } } as never), /^ScriptJob props has no option "ingress"/],
-    ['startingDeadline is below 10 s', () => cron({ startingDeadline: Duration.seconds(5) }), /^startingDeadline must be between 10 and 2147483647 seconds, got 5 s$/],
-    ['activeDeadline is a fraction of a second', () => job({ activeDeadline: Duration.millis(1500) }), /^activeDeadline must be a whole number of seconds, got 1500 ms$/],
-    ['activeDeadline is a number', () => job({ activeDeadline: 600 as never }), /^activeDeadline must be a cdk8s Duration such as Duration.seconds\(30\), got 600$/],
+    ['startingDeadline is below 10 s', () => cron({ startingDeadline: Duration.seconds(5) }),
+      /^startingDeadline must be between 10 and 2147483647 seconds, got 5 s$/],
+    ['activeDeadline is a fraction of a second', () => job({ activeDeadline: Duration.millis(1500) }),
+      /^activeDeadline must be a whole number of seconds, got 1500 ms$/],
+    ['activeDeadline is a number', () => job({ activeDeadline: 600 as never }),
+      /^activeDeadline must be a cdk8s Duration such as Duration.seconds\(30\), got 600$/],
     ['ttlAfterFinished is a number', () => job({ ttlAfterFinished: 60 as never }), /^ttlAfterFinished must be a cdk8s Duration/],
     ['successfulJobsRetained is above 100', () => cron({ successfulJobsRetained: 101 }), /^successfulJobsRetained must be an integer 0-100, got 101/],
-    ['the time zone is not a name', () => cron({ timeZone: 'UTC+2 ' }), /timeZone must be an IANA time zone such as "Europe\/Berlin" or "Etc\/UTC", got "UTC\+2 "/],
+    ['the time zone is not a name', () => cron({ timeZone: 'UTC+2 ' }),
+      /timeZone must be an IANA time zone such as "Europe\/Berlin" or "Etc\/UTC", got "UTC\+2 "/],
     ['a CronJob name is longer than 52', () => cron({ name: 'a'.repeat(53) }), /name must be at most 52 characters for a CronJob/],
     ['the name is not a DNS label', () => service({ name: 'My_Runner' }), /name must be a DNS-1123 label/],
     ['a rule has a wildcard verb', () => service({ clusterRules: [{ resources: ['namespaces'], verbs: ['*'] }] }),
       /clusterRules\[0\].verbs must not contain "\*" \(it grants far more than a script needs\): list the verbs or set allowWildcardRules: true/],
-    ['a rule has a wildcard resource', () => service({ rules: [{ resources: ['*'], verbs: ['get'] }] }), /rules\[0\].resources must not contain "\*"/],
+    ['a rule has a wildcard resource', () => service({ rules: [{ resources: ['*'], verbs: ['get'] }] }),
+      /rules\[0\].resources must not contain "\*"/],
     ['a rule has no verbs', () => service({ rules: [{ resources: ['pods'], verbs: [] }] }), /rules\[0\].verbs must list at least one value/],
-    ['a rule has a bad verb', () => service({ rules: [{ resources: ['pods'], verbs: ['Get'] }] }), /rules\[0\].verbs\[0\] must be an RBAC verb \(get, list, watch, .*\), got "Get"/],
+    ['a rule has a bad verb', () => service({ rules: [{ resources: ['pods'], verbs: ['Get'] }] }),
+      /rules\[0\].verbs\[0\] must be an RBAC verb \(get, list, watch, .*\), got "Get"/],
     ['rules is empty', () => service({ rules: [] }), /rules must list at least one rule when set/],
     ['an env name is invalid', () => service({ envVariables: { '1BAD': text('x') } }), /envVariables name must be a valid environment variable name/],
     ['an env value is a string', () => service({ envVariables: { GREETING: 'Hi' as never } }),
       /^envVariables "GREETING" must be a kplus.EnvValue \(EnvValue.fromValue\("..."\), fromSecretValue, fromConfigMap...\), got string "Hi"$/],
-    ['an env value is a number', () => service({ envVariables: { RETRIES: 3 as never } }), /envVariables "RETRIES" must be a kplus.EnvValue .*got number 3/],
+    ['an env value is a number', () => service({ envVariables: { RETRIES: 3 as never } }),
+      /envVariables "RETRIES" must be a kplus.EnvValue .*got number 3/],
     ['a file path climbs out', () => service({ files: Files.fromContent({ '../x.py': '' }) }), /path must be a relative path .* got "..\/x.py"/],
-    ['a file is given twice', () => service({ files: Files.of(Files.fromContent({ 'main.py': '' }), Files.fromPaths([path.join(FIXTURES, 'python-app', 'main.py')])) }),
+    ['a file is given twice',
+      () => service({ files: Files.of(Files.fromContent({ 'main.py': '' }), Files.fromPaths([path.join(FIXTURES, 'python-app', 'main.py')])) }),
       /^files path "main.py" is given twice: by files source \[0\] content and by files source \[1\] path \[0\] ".*main.py"/],
-    ['a file does not exist', () => service({ files: Files.fromPaths(['/nonexistent/x.py']) }), /files path \[0\] "\/nonexistent\/x.py" does not exist/],
+    ['a file does not exist', () => service({ files: Files.fromPaths(['/nonexistent/x.py']) }),
+      /files path \[0\] "\/nonexistent\/x.py" does not exist/],
     ['the directory does not exist', () => service({ files: Files.fromDirectory('/nonexistent') }), /files directory "\/nonexistent" does not exist/],
     ['a script is not UTF-8', () => service({ files: Files.fromPaths([scratchFile('bin.py', Buffer.from([0xff, 0xfe, 0x00]))]) }),
       /files file "bin.py" \(from files path \[0\] ".*bin.py"\) must be UTF-8 text, got bytes that are not valid UTF-8/],
     ['a script is inline bytes', () => service({ files: Files.fromContent({ 'a.py': Buffer.from('x') }) }), /files content "a.py" must be a string/],
     ['the files exceed 1 MiB', () => service({ files: Files.fromContent({ 'big.py': 'x'.repeat(1024 * 1024) }) }),
-      /files is 1.00 MiB \(1048582 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold \(largest files: big.py 1.00 MiB \(1048576 bytes\)\): ship large files in an archive or an image/],
-    ['the archive exceeds 1 MiB', () => job({ archive: scratchFile('big.zip', Buffer.concat([Buffer.from('PK\u0003\u0004'), Buffer.alloc(1024 * 1024)])) }),
-      /archive is 1.00 MiB \(\d+ bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold \(largest files: big.zip 1.00 MiB \(1048580 bytes\).*\): ship large dependencies in an image or a volume/],
-    ['the archive has an unknown extension', () => service({ archive: scratchFile('b.rar', 'x') }), /archive must be a .zip, .tar, .tar.gz or .tgz file/],
-    ['the archive is not what its name says', () => service({ archive: scratchFile('b.zip', 'not a zip') }), /archive ".*b.zip" is not a zip archive/],
+      new RegExp('files is 1.00 MiB \\(1048582 bytes\\), more than the 1.00 MiB \\(1048576 bytes\\) a ConfigMap can hold '
+        + '\\(largest files: big.py 1.00 MiB \\(1048576 bytes\\)\\): ship large files in an archive or an image')],
+    ['the archive exceeds 1 MiB',
+      () => job({ archive: scratchFile('big.zip', Buffer.concat([Buffer.from('PK\u0003\u0004'), Buffer.alloc(1024 * 1024)])) }),
+      new RegExp('archive is 1.00 MiB \\(\\d+ bytes\\), more than the 1.00 MiB \\(1048576 bytes\\) a ConfigMap can hold '
+        + '\\(largest files: big.zip 1.00 MiB \\(1048580 bytes\\).*\\): ship large dependencies in an image or a volume')],
+    ['the archive has an unknown extension', () => service({ archive: scratchFile('b.rar', 'x') }),
+      /archive must be a .zip, .tar, .tar.gz or .tgz file/],
+    ['the archive is not what its name says', () => service({ archive: scratchFile('b.zip', 'not a zip') }),
+      /archive ".*b.zip" is not a zip archive/],
     ['the archive does not exist', () => service({ archive: '/nonexistent/b.zip' }), /archive "\/nonexistent\/b.zip" does not exist/],
-    ['the archive mount overlaps the scripts', () => service({ archive: path.join(FIXTURES, 'bundles', 'greetings-py.zip'), archiveMountPath: '/opt/app/lib' }),
+    ['the archive mount overlaps the scripts',
+      () => service({ archive: path.join(FIXTURES, 'bundles', 'greetings-py.zip'), archiveMountPath: '/opt/app/lib' }),
       /archiveMountPath must not overlap mountPath \("\/opt\/app"\), got "\/opt\/app\/lib"/],
     ['an archive option is set without an archive', () => service({ archiveMountPath: '/opt/b' }),
       /archiveMountPath only applies with archive, got archiveMountPath "\/opt\/b" without an archive/],
     ['the scripts mount overlaps /tmp', () => service({ mountPath: '/tmp/app' }), /mountPath must not overlap the writable \/tmp, got "\/tmp\/app"/],
     ['the mount path is relative', () => service({ mountPath: 'app' }), /mountPath must be an absolute path/],
     ['the ingress has TLS but no host', () => service({ ingress: { tlsSecret: secretRef('x-tls') } }), /ingress.tlsSecret needs ingress.host/],
-    ['the entrypoint script is empty', () => service({ files: Files.fromContent({ 'main.py': '' }) }), /entrypoint script "main.py" must not be empty, got ""/],
-    ['the entrypoint script is only white space', () => service({ files: Files.fromContent({ 'main.py': ' \n', 'lib/__init__.py': '' }), entrypoint: 'main.py' }),
+    ['the entrypoint script is empty', () => service({ files: Files.fromContent({ 'main.py': '' }) }),
+      /entrypoint script "main.py" must not be empty, got ""/],
+    ['the entrypoint script is only white space',
+      () => service({ files: Files.fromContent({ 'main.py': ' \n', 'lib/__init__.py': '' }), entrypoint: 'main.py' }),
       /entrypoint script "main.py" must not be empty/],
     ['the entrypoint is empty', () => service({ entrypoint: '' }), /entrypoint must not be empty, got ""/],
     ['a prop is misspelled', () => service({ replica: 2 } as never), /ScriptService props has no option "replica" \(did you mean "replicas"\?\)/],
     ['a prop of the first API is given', () => service({ scripts: { 'a.py': 'x' } } as never),
       /^ScriptService props has no option "scripts": use files: Files.fromContent\(\{...\}\)$/],
-    ['mode is given', () => job({ mode: 'job' } as never), /^ScriptJob props has no option "mode": use the construct of that kind: ScriptService, ScriptJob or ScriptCronJob$/],
-    ['an RBAC rule field is misspelled', () => service({ rules: [{ resources: ['pods'], verb: ['get'] }] } as never), /rules\[0\] has no option "verb" \(did you mean "verbs"\?\)/],
+    ['mode is given', () => job({ mode: 'job' } as never),
+      /^ScriptJob props has no option "mode": use the construct of that kind: ScriptService, ScriptJob or ScriptCronJob$/],
+    ['an RBAC rule field is misspelled', () => service({ rules: [{ resources: ['pods'], verb: ['get'] }] } as never),
+      /rules\[0\] has no option "verb" \(did you mean "verbs"\?\)/],
     ['the command is a blank program', () => service({ command: [' '] }), /command must name a program/],
     ['the time zone is unknown', () => cron({ timeZone: 'Mars/Olympus_Mons' }), /timeZone must be an IANA time zone .* got "Mars\/Olympus_Mons"/],
     ['the time zone is in the wrong case (the cluster\'s tz database is case-sensitive)', () => cron({ timeZone: 'europe/berlin' }),
       /timeZone must be an IANA time zone in its exact case, got "europe\/berlin" \(did you mean "Europe\/Berlin"\?\)/],
-    ['the time zone UTC is in lower case', () => cron({ timeZone: 'utc' }), /timeZone must be an IANA time zone in its exact case, got "utc" \(did you mean "UTC"\?\)/],
-    ['an RBAC verb is misspelled', () => service({ rules: [{ resources: ['pods'], verbs: ['get', 'lsit'] }] }), /rules\[0\].verbs\[1\] must be an RBAC verb .* got "lsit"/],
+    ['the time zone UTC is in lower case', () => cron({ timeZone: 'utc' }),
+      /timeZone must be an IANA time zone in its exact case, got "utc" \(did you mean "UTC"\?\)/],
+    ['an RBAC verb is misspelled', () => service({ rules: [{ resources: ['pods'], verbs: ['get', 'lsit'] }] }),
+      /rules\[0\].verbs\[1\] must be an RBAC verb .* got "lsit"/],
     ['the concurrency policy is in the wrong case', () => cron({ concurrencyPolicy: 'forbid' as kplus.ConcurrencyPolicy }),
       /concurrencyPolicy must be one of "Allow", "Forbid", "Replace", got "forbid" \(did you mean "Forbid"\?\)/],
-    ['the serviceType is in the wrong case', () => service({ serviceType: 'nodeport' as kplus.ServiceType }), /serviceType must be one of .* got "nodeport" \(did you mean "NodePort"\?\)/],
+    ['the serviceType is in the wrong case', () => service({ serviceType: 'nodeport' as kplus.ServiceType }),
+      /serviceType must be one of .* got "nodeport" \(did you mean "NodePort"\?\)/],
     ['a CPU request is above its limit', () => service({ resources: { cpu: { request: kplus.Cpu.millis(800), limit: kplus.Cpu.millis(500) } } }),
       /resources.cpu.request must not exceed resources.cpu.limit, got request 800m and limit 500m/],
     ['a merged CPU request is above the limit given', () => service({ resources: { cpu: { limit: kplus.Cpu.millis(20) } } }),
-      /resources.cpu.request must not exceed resources.cpu.limit, got request 50m and limit 20m \(after merging the given resources over the defaults/],
+      /resources.cpu.request must not exceed resources.cpu.limit, got request 50m and limit 20m \(after merging the given resources/],
     ['a memory request is above its limit', () => service({ resources: { memory: { request: Size.gibibytes(1), limit: Size.mebibytes(512) } } }),
       /resources.memory.request must not exceed resources.memory.limit, got request 1048576Ki and limit 524288Ki/],
     ['the port is privileged (the scripts run as non-root)', () => service({ port: 80 }),
       /port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 80/],
-    ['the health path is not a path', () => service({ healthPath: 'healthz' }), /healthPath must be an absolute URL path like "\/" or "\/healthz" .*got "healthz"/],
+    ['the health path is not a path', () => service({ healthPath: 'healthz' }),
+      /healthPath must be an absolute URL path like "\/" or "\/healthz" .*got "healthz"/],
     ['the port is out of range', () => service({ port: 70000 }), /port must be an integer 1024-65535 .*got 70000/],
     ['replicas is above 1000', () => service({ replicas: 1001 }), /^replicas must be an integer 0-1000, got 1001/],
     ['apiServerCidrs is given without rules', () => job({ apiServerCidrs: ['10.0.0.1/32'] }),
       /^apiServerCidrs only applies with rules or clusterRules \(a pod with an API token\), got \["10.0.0.1\/32"\] without them$/],
-    ['apiServerPorts is given with networkPolicy false', () => service({ rules: [{ resources: ['pods'], verbs: ['get'] }], apiServerPorts: [443], networkPolicy: false }),
+    ['apiServerPorts is given with networkPolicy false',
+      () => service({ rules: [{ resources: ['pods'], verbs: ['get'] }], apiServerPorts: [443], networkPolicy: false }),
       /^apiServerPorts only applies to the NetworkPolicy, got \[443\] with networkPolicy false$/],
     ['envVariables PORT contradicts the port', () => service({ port: 8080, envVariables: { PORT: text('9000') } }),
       /^envVariables PORT must match port \(the Service targets port 8080\), got PORT "9000": set port to "9000" instead of envVariables PORT/],
@@ -682,7 +722,8 @@ describe('GeneralPurposeRunnerChart', () => {
       'serving.py': fs.readFileSync(path.join(scripts, 'serving.py'), 'utf8'),
     });
     // list namespaces, and nothing more, with a token only there
-    expect(findObject(objects, 'ClusterRole', 'general-purpose-runner-namespaces-api').rules).toEqual([{ apiGroups: [''], resources: ['namespaces'], verbs: ['list'] }]);
+    expect(findObject(objects, 'ClusterRole', 'general-purpose-runner-namespaces-api').rules)
+      .toEqual([{ apiGroups: [''], resources: ['namespaces'], verbs: ['list'] }]);
     for (const o of objects.filter((x) => ['Deployment', 'Job', 'CronJob'].includes(x.kind))) {
       expect([o.metadata.name, podSpec(o).automountServiceAccountToken]).toEqual([o.metadata.name, o.metadata.name === 'namespaces-api']);
     }
@@ -693,13 +734,15 @@ describe('GeneralPurposeRunnerChart', () => {
     expect(findObject(objects, 'Job', 'greeter-smoke-test').spec.activeDeadlineSeconds).toBe(120);
     expect(findObject(objects, 'CronJob', 'greeter-monitor').spec.schedule).toBe('*/5 * * * *');
     expect(findObject(objects, 'CronJob', 'greeter-monitor').spec.jobTemplate.spec.activeDeadlineSeconds).toBe(60);
-    expect(findContainer(findObject(objects, 'CronJob', 'greeter-monitor'), 'greeter-monitor').command).toEqual(['sh', '/opt/app/greeter_monitor.sh']);
+    expect(findContainer(findObject(objects, 'CronJob', 'greeter-monitor'), 'greeter-monitor').command)
+      .toEqual(['sh', '/opt/app/greeter_monitor.sh']);
     for (const o of objects) expect(o.metadata.labels?.['app.kubernetes.io/part-of']).toBe('general-purpose-runner');
   });
 
   test('props change the greeting, target, port, replicas, Ingress, schedule and namespace', () => {
     const objs = synthObjects(new GeneralPurposeRunnerChart(Testing.app(), 'gpr', {
-      namespace: 'tools', greeting: 'Hello', target: 'World', port: 5000, replicas: 2, greeterIngress: { host: 'greeter.example.com' }, monitorSchedule: '@hourly',
+      namespace: 'tools', greeting: 'Hello', target: 'World', port: 5000, replicas: 2, greeterIngress: { host: 'greeter.example.com' },
+      monitorSchedule: '@hourly',
     }));
     const greeter = findContainer(findObject(objs, 'Deployment', 'greeter'), 'greeter');
     expect(greeter.args).toEqual(['World']);
@@ -708,8 +751,10 @@ describe('GeneralPurposeRunnerChart', () => {
     expect(findObject(objs, 'PodDisruptionBudget', 'namespaces-api').spec.maxUnavailable).toBe(1);
     expect(findObject(objs, 'Ingress', 'greeter').spec.rules[0].host).toBe('greeter.example.com');
     expect(findObject(objs, 'CronJob', 'greeter-monitor').spec.schedule).toBe('@hourly');
-    expect(findContainer(findObject(objs, 'Job', 'greeter-smoke-test'), 'greeter-smoke-test').env).toContainEqual({ name: 'EXPECT', value: 'Hello, World!' });
-    expect(findObject(objs, 'ClusterRoleBinding', 'tools-namespaces-api').subjects).toEqual([{ kind: 'ServiceAccount', name: 'namespaces-api', namespace: 'tools' }]);
+    expect(findContainer(findObject(objs, 'Job', 'greeter-smoke-test'), 'greeter-smoke-test').env)
+      .toContainEqual({ name: 'EXPECT', value: 'Hello, World!' });
+    expect(findObject(objs, 'ClusterRoleBinding', 'tools-namespaces-api').subjects)
+      .toEqual([{ kind: 'ServiceAccount', name: 'namespaces-api', namespace: 'tools' }]);
     expect(() => assertValid(objs)).not.toThrow();
   });
 });

@@ -64,7 +64,8 @@ describe.each(KINDS)('%s: the verbs give the props\' YAML', (kind) => {
     verb.c.addFiles(EXTRA);
     const [a, b] = sameYaml(verb.chart, make(kind, { files: Files.of(MAIN, EXTRA) }).chart);
     expect(a).toEqual(b);
-    expect(findObject(a, 'ConfigMap', 'scripts-scripts').data).toEqual({ 'main.py': 'print("hi")\n', 'lib__util.py': 'X = 1\n', 'settings.json': '{}\n' });
+    expect(findObject(a, 'ConfigMap', 'scripts-scripts').data)
+      .toEqual({ 'main.py': 'print("hi")\n', 'lib__util.py': 'X = 1\n', 'settings.json': '{}\n' });
     expect(JSON.stringify(a)).toContain('"path":"lib/util.py"');
   });
 
@@ -110,7 +111,8 @@ describe.each(KINDS)('%s: the verbs give the props\' errors', (kind) => {
   });
 
   test('addFiles: a path given twice names it, as files does', () => {
-    expect(() => make(kind).c.addFiles(Files.fromContent({ 'main.py': 'x' }))).toThrow(/^files path "main.py" is given twice: by files content and by files content$/);
+    expect(() => make(kind).c.addFiles(Files.fromContent({ 'main.py': 'x' })))
+      .toThrow(/^files path "main.py" is given twice: by files content and by files content$/);
     expect(() => make(kind, { files: Files.of(MAIN, Files.fromContent({ 'main.py': 'x' })) }))
       .toThrow(/^files path "main.py" is given twice: by files source \[0\] content and by files source \[1\] content$/);
   });
@@ -156,7 +158,8 @@ describe('ScriptService: envVariables PORT', () => {
       files: MAIN, port: 8080, envVariables: { PORT: text('9000') },
     })));
     const secret = kplus.Secret.fromSecretName(testChart(), 'X', 'x');
-    expect(() => svc().addEnv('PORT', kplus.EnvValue.fromSecretValue({ secret, key: 'port' }))).toThrow(/^envVariables PORT must not come from a Secret or ConfigMap/);
+    expect(() => svc().addEnv('PORT', kplus.EnvValue.fromSecretValue({ secret, key: 'port' })))
+      .toThrow(/^envVariables PORT must not come from a Secret or ConfigMap/);
     const viaVerb = svc();
     viaVerb.addEnv('PORT', text('8080'));
     const viaProp = new ScriptService(testChart(), 'S', { files: MAIN, port: 8080, envVariables: { PORT: text('8080') } });
@@ -168,7 +171,8 @@ describe('ScriptService: the exposure verbs', () => {
   const peer: k8s.NetworkPolicyPeer = { namespaceSelector: { matchLabels: { team: 'a' } } };
   const service = (props: Partial<ScriptServiceProps> = {}) => new ScriptService(testChart(), 'S', { name: 'api', files: MAIN, ...props });
   // in the order of kind and name: a verb's object comes after the objects made at construction
-  const objects = (c: Construct) => synthObjects(Chart.of(c)).sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
+  const key = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
+  const objects = (c: Construct) => synthObjects(Chart.of(c)).sort((a, b) => key(a).localeCompare(key(b)));
 
   test('allowFrom(peer) = networkPolicy.allowFrom', () => {
     const viaVerb = service();
@@ -181,7 +185,8 @@ describe('ScriptService: the exposure verbs', () => {
     const viaVerb = service();
     viaVerb.allowFromNamespaces('web', 'monitoring');
     expect(objects(viaVerb)).toEqual(objects(service({ networkPolicy: { allowFromNamespaces: ['web', 'monitoring'] } })));
-    expect(errorOf(() => service().allowFromNamespaces('Bad_NS'))).toBe(errorOf(() => service({ networkPolicy: { allowFromNamespaces: ['Bad_NS'] } })));
+    expect(errorOf(() => service().allowFromNamespaces('Bad_NS')))
+      .toBe(errorOf(() => service({ networkPolicy: { allowFromNamespaces: ['Bad_NS'] } })));
   });
 
   test('exposeViaIngress(options) = ingress, labels included', () => {
@@ -191,9 +196,11 @@ describe('ScriptService: the exposure verbs', () => {
     expect(viaVerb.ingress).toBe(ingress);
     const via = objects(viaVerb);
     expect(via).toEqual(objects(service({ ingress: { host: 'api.example.com', tlsSecret: tls } })));
-    expect(findObject(via, 'Ingress', 'api').metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': 'api', 'app.kubernetes.io/component': 'server' });
+    expect(findObject(via, 'Ingress', 'api').metadata.labels)
+      .toMatchObject({ 'app.kubernetes.io/instance': 'api', 'app.kubernetes.io/component': 'server' });
     expect(errorOf(() => service().exposeViaIngress({ tlsSecret: tls }))).toBe(errorOf(() => service({ ingress: { tlsSecret: tls } })));
-    expect(() => viaVerb.exposeViaIngress({ host: 'b.example.com' })).toThrow(/^ingress is already set \(host "api.example.com"\): one Ingress per workload/);
+    expect(() => viaVerb.exposeViaIngress({ host: 'b.example.com' }))
+      .toThrow(/^ingress is already set \(host "api.example.com"\): one Ingress per workload/);
   });
 });
 
@@ -201,7 +208,9 @@ describe('a ScriptBundle on a workload of your own', () => {
   test('addFiles after construction updates the ConfigMap, the volume items and the checksum the pods roll on', () => {
     const chart = testChart();
     const workload = new kplus.Job(chart, 'J', { metadata: { name: 'once' } });
-    const bundle = new ScriptBundle(chart, 'B', { workload, name: 'once', runtime: ScriptRuntime.BUSYBOX, files: Files.fromContent({ 'run.sh': 'echo 1\n' }) });
+    const bundle = new ScriptBundle(chart, 'B', {
+      workload, name: 'once', runtime: ScriptRuntime.BUSYBOX, files: Files.fromContent({ 'run.sh': 'echo 1\n' }),
+    });
     const before = findObject(synthObjects(chart), 'Job', 'once').spec.template.metadata.annotations['checksum/scripts'];
     bundle.addFiles(Files.fromContent({ 'lib/x.sh': 'echo x\n' }));
     const job = findObject(synthObjects(chart), 'Job', 'once');
