@@ -52,8 +52,8 @@ export const DEFAULTS: Record<string, () => void> = {
     expect(() => service({ image: 'ruby:3.3.6-slim-bookworm' })).toThrow(/^command is required with a custom image \(no runtime\)/);
   },
   'ScriptBundleOptions.image': () => {
-    expect(findContainer(findObject(job({ runtime: ScriptRuntime.NODE, files: Files.fromContent({ 'a.js': 'x\n' }) }), 'Job', 'runner'), 'runner').image)
-      .toBe('node:22.12.0-bookworm-slim');
+    const node = findObject(job({ runtime: ScriptRuntime.NODE, files: Files.fromContent({ 'a.js': 'x\n' }) }), 'Job', 'runner');
+    expect(findContainer(node, 'runner').image).toBe('node:22.12.0-bookworm-slim');
   },
   'ScriptBundleOptions.command': () => {
     expect(runner(service({ runtime: ScriptRuntime.PYTHON })).command).toEqual(['python3', '/opt/app/main.py']);
