@@ -20,8 +20,10 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { hardenedContainer, hardenedPodProps } from '../lib/security';
 import { GeneralPurposeRunnerChart } from '../charts/general-purpose-runner';
-import { ScriptRuntime } from '../lib/script-bundle';
+import { ScriptBundle, ScriptRuntime } from '../lib/script-bundle';
 import { ScriptJob, ScriptService } from '../lib/script-workloads';
 import { Files } from '../lib/workload';
 import { debianImages } from './fixtures/general-purpose-runner/images';
@@ -285,6 +287,33 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
       expect(api.calls).toEqual([]);
       await srv.stop();
     });
+  });
+});
+
+describe('a ScriptBundle on a workload built with cdk8s-plus', () => {
+  test('the files and env added by the verbs after construction are what the busybox container runs, nested paths included', async () => {
+    // GIVEN a user's Job and a bundle with one script; the library file and the env come later, through the verbs
+    const chart = testChart();
+    const workload = new kplus.Job(chart, 'Report', {
+      metadata: { name: 'report' }, ...hardenedPodProps(),
+      containers: [hardenedContainer({ name: 'main', image: 'busybox:1.36.1', command: ['true'] })],
+    });
+    const bundle = new ScriptBundle(chart, 'Scripts', {
+      workload, name: 'report-scripts', runtime: ScriptRuntime.BUSYBOX, entrypoint: 'report.sh',
+      files: Files.fromContent({ 'report.sh': '. /opt/app/lib/greet.sh\ngreet "$TARGET"\n' }),
+    });
+    bundle.addFiles(Files.fromContent({ 'lib/greet.sh': 'greet() { echo "$GREETING, $1! (uid $(id -u))"; }\n' }));
+    bundle.addEnv('GREETING', kplus.EnvValue.fromValue('Hello'));
+    bundle.addEnv('TARGET', kplus.EnvValue.fromValue('bundle'));
+    const objects = synthObjects(chart);
+    const job = findObject(objects, 'Job', 'report');
+    // WHEN the bundle's container runs as the manifest says
+    const pod = await sandbox(objects, job);
+    const r = await pod.run('report-scripts');
+    // THEN it sourced the nested file from the read-only mount and printed from the env, as the bundle's user
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('Hello, bundle! (uid 65532)\n');
   });
 });
 
