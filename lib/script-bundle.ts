@@ -534,7 +534,29 @@ export function resolveScriptBundleProps(props: ScriptBundleProps, namespace: st
     throw new Error('workload must be a cdk8s-plus workload (kplus.Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod), '
       + `got ${props.workload === undefined ? 'undefined' : typeof props.workload}`);
   }
-  return resolveScriptBundle(props, { namespace });
+  const r = resolveScriptBundle(props, { namespace });
+  checkRoomOnWorkload(props.workload, r);
+  return r;
+}
+
+/** The bundle's container and volume names must be free on the workload (cdk8s-plus would only fail at synth). */
+function checkRoomOnWorkload(workload: kplus.AbstractPod, r: ResolvedScriptBundle): void {
+  const containers = [...workload.containers, ...workload.initContainers].map((c) => c.name);
+  for (const name of [r.name, ...(r.archive ? ['unpack'] : [])]) {
+    if (containers.includes(name)) {
+      throw new Error(`${name === r.name ? 'name' : 'archive'} needs the container name "${name}", but the workload already has a container `
+        + `"${name}": ${name === r.name ? 'give the bundle another name' : 'rename your container'}`);
+    }
+  }
+  const volumes = new Set([...workload.volumes.map((v) => v.name),
+    ...[...workload.containers, ...workload.initContainers].flatMap((c) => c.mounts.map((m) => m.volume.name))]);
+  const needed = ['scripts', ...(r.writableTmp ? ['tmp'] : []), ...(r.archive ? ['bundle-source', 'bundle'] : [])];
+  const taken = needed.filter((v) => volumes.has(v));
+  if (taken.length) {
+    const list = taken.map((v) => `"${v}"`).join(', ');
+    throw new Error(`ScriptBundle "${r.name}" needs the volume names ${needed.join(', ')}, but the workload already has ${list}: `
+      + 'one ScriptBundle per workload, and rename a volume of your own');
+  }
 }
 
 const RESOLVED = Symbol('cdk8s-patterns.ScriptBundle.resolved');

@@ -776,3 +776,21 @@ describe('ScriptCronJob snapshot', () => {
     expect(() => assertValid(objects)).not.toThrow();
   });
 });
+
+describe('ScriptBundle: room on the workload', () => {
+  test('fails when the workload has a container of the bundle\'s name, or a volume the bundle needs (a second bundle)', () => {
+    const chart = testChart();
+    const dep = new kplus.Deployment(chart, 'D', { containers: [{ name: 'runner', image: 'busybox:1.36.1' }] });
+    expect(() => new ScriptBundle(chart, 'A', { workload: dep, files: HELLO }))
+      .toThrow(/^name needs the container name "runner", but the workload already has a container "runner": give the bundle another name$/);
+    new ScriptBundle(chart, 'B', { workload: dep, name: 'first', files: HELLO });
+    expect(() => new ScriptBundle(chart, 'C', { workload: dep, name: 'second', files: HELLO }))
+      .toThrow(/^ScriptBundle "second" needs the volume names scripts, tmp, but the workload already has "scripts", "tmp": one ScriptBundle/);
+    const own = new kplus.Deployment(chart, 'E', {});
+    const tmp = kplus.Volume.fromEmptyDir(chart, 'T', 'tmp');
+    own.addContainer({ name: 'app', image: 'busybox:1.36.1', volumeMounts: [{ path: '/tmp', volume: tmp }] });
+    expect(() => new ScriptBundle(chart, 'F', { workload: own, files: HELLO }))
+      .toThrow(/already has "tmp": one ScriptBundle per workload, and rename a volume of your own$/);
+    expect(() => new ScriptBundle(chart, 'G', { workload: own, files: HELLO, writableTmp: false })).not.toThrow();
+  });
+});
