@@ -1,7 +1,8 @@
 import * as path from 'node:path';
-import { Chart, ChartProps } from 'cdk8s';
+import { Chart, ChartProps, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { GeneralPurposeRunner, IngressOptions, RunnerMode } from '../lib';
+import * as kplus from 'cdk8s-plus-28';
+import { Files, IngressOptions, ScriptCronJob, ScriptJob, ScriptRuntime, ScriptService } from '../lib';
 
 /** Where the scripts this chart ships live; they are read at synth. */
 export const GENERAL_PURPOSE_RUNNER_SCRIPTS = path.join(__dirname, 'scripts', 'general-purpose-runner');
@@ -62,66 +63,68 @@ export interface GeneralPurposeRunnerChartProps extends ChartProps {
  * created out of band.
  */
 export class GeneralPurposeRunnerChart extends Chart {
-  public readonly greeter: GeneralPurposeRunner;
-  public readonly namespacesApi: GeneralPurposeRunner;
-  public readonly smokeTest: GeneralPurposeRunner;
-  public readonly monitor: GeneralPurposeRunner;
+  public readonly greeter: ScriptService;
+  public readonly namespacesApi: ScriptService;
+  public readonly smokeTest: ScriptJob;
+  public readonly monitor: ScriptCronJob;
 
   constructor(scope: Construct, id: string, props: GeneralPurposeRunnerChartProps = {}) {
     super(scope, id, { ...props, namespace: props.namespace ?? 'general-purpose-runner' });
     const greeting = props.greeting ?? 'Hi';
     const target = props.target ?? 'Universe';
     const port = props.port ?? 8080;
+    // the chart's own default: one replica of each server (the constructs' default is 2)
+    const replicas = props.replicas ?? 1;
     const partOf = 'general-purpose-runner';
+    const text = (value: string) => kplus.EnvValue.fromValue(value);
 
-    this.greeter = new GeneralPurposeRunner(this, 'Greeter', {
+    this.greeter = new ScriptService(this, 'Greeter', {
       name: 'greeter',
-      preset: 'python',
-      scriptFiles: [script('greeter.py'), script('serving.py')],
+      runtime: ScriptRuntime.PYTHON,
+      files: Files.fromPaths([script('greeter.py'), script('serving.py')]),
       entrypoint: 'greeter.py',
       args: [target],
-      env: { GREETING: greeting },
+      envVariables: { GREETING: text(greeting) },
       port,
-      replicas: props.replicas,
-      healthCheckPath: '/',
+      replicas,
+      healthPath: '/',
       ingress: props.greeterIngress,
       partOf,
     });
 
-    this.namespacesApi = new GeneralPurposeRunner(this, 'NamespacesApi', {
+    this.namespacesApi = new ScriptService(this, 'NamespacesApi', {
       name: 'namespaces-api',
-      preset: 'python',
-      scriptFiles: [script('namespaces_api.py'), script('serving.py')],
+      runtime: ScriptRuntime.PYTHON,
+      files: Files.fromPaths([script('namespaces_api.py'), script('serving.py')]),
       entrypoint: 'namespaces_api.py',
       port,
-      replicas: props.replicas,
-      healthCheckPath: '/healthz',
+      replicas,
+      healthPath: '/healthz',
       clusterRules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['list'] }],
       partOf,
     });
 
-    const greeterUrl = `http://${this.greeter.service!.name}:${this.greeter.servicePort}/`;
+    const greeterUrl = `http://${this.greeter.service.name}:${this.greeter.servicePort}/`;
     const expect = `${greeting}, ${target}!`;
 
-    this.smokeTest = new GeneralPurposeRunner(this, 'SmokeTest', {
+    this.smokeTest = new ScriptJob(this, 'SmokeTest', {
       name: 'greeter-smoke-test',
-      mode: RunnerMode.JOB,
-      preset: 'python',
-      scriptFiles: [script('smoke_test.py')],
-      env: { TARGET_URL: greeterUrl, EXPECT: expect, ATTEMPTS: '10', DELAY_SECONDS: '3' },
+      runtime: ScriptRuntime.PYTHON,
+      files: Files.fromPaths([script('smoke_test.py')]),
+      envVariables: { TARGET_URL: text(greeterUrl), EXPECT: text(expect), ATTEMPTS: text('10'), DELAY_SECONDS: text('3') },
       backoffLimit: 1,
-      activeDeadlineSeconds: 120,
+      activeDeadline: Duration.minutes(2),
       partOf,
     });
 
-    this.monitor = new GeneralPurposeRunner(this, 'Monitor', {
+    this.monitor = new ScriptCronJob(this, 'Monitor', {
       name: 'greeter-monitor',
-      preset: 'busybox',
-      scriptFiles: [script('greeter_monitor.sh')],
-      env: { TARGET_URL: greeterUrl, EXPECT: expect },
+      runtime: ScriptRuntime.BUSYBOX,
+      files: Files.fromPaths([script('greeter_monitor.sh')]),
+      envVariables: { TARGET_URL: text(greeterUrl), EXPECT: text(expect) },
       schedule: props.monitorSchedule ?? '*/5 * * * *',
       backoffLimit: 0,
-      activeDeadlineSeconds: 60,
+      activeDeadline: Duration.minutes(1),
       partOf,
     });
 

@@ -10,7 +10,9 @@
 export * from './static-site';
 export * from './immutable-config-init';
 export * from './sidecar-pod';
-export * from './general-purpose-runner';
+export * from './script-bundle';
+export * from './script-workloads';
+// the workload vocabulary the constructs' props use (the lead rewrites this entry to named exports)
 export * from './kv-proxy';
 
 // building blocks the patterns share

@@ -3,7 +3,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { GeneralPurposeRunner, GeneralPurposeRunnerProps, validateCronSchedule } from '../lib/general-purpose-runner';
+import { validateCronSchedule } from '../lib/general-purpose-runner/schedule';
+import { ScriptRuntime } from '../lib/script-bundle';
+import { ScriptCronJob, ScriptCronJobProps, ScriptJob, ScriptJobProps, ScriptService, ScriptServiceProps } from '../lib/script-workloads';
+import { Files } from '../lib/workload';
 import { validateImage } from '../lib/image';
 import { ImmutableConfigInit, ImmutableConfigInitProps, ImmutableConfigMap, ImmutableConfigMapProps } from '../lib/immutable-config-init';
 import { KvProxy, KvProxyProps } from '../lib/kv-proxy';
@@ -41,9 +44,23 @@ function pod(props: Partial<SidecarPodProps>): K8sObject[] {
   return synthObjects(chart);
 }
 
-function runner(props: Partial<GeneralPurposeRunnerProps>): K8sObject[] {
+const MAIN = Files.fromContent({ 'main.py': 'print("hi")\n' });
+
+function runner(props: Partial<ScriptServiceProps>): K8sObject[] {
   const chart = testChart();
-  new GeneralPurposeRunner(chart, 'Runner', { scripts: { 'main.py': 'print("hi")\n' }, ...props } as GeneralPurposeRunnerProps);
+  new ScriptService(chart, 'Runner', { files: MAIN, ...props });
+  return synthObjects(chart);
+}
+
+function scriptJob(props: Partial<ScriptJobProps>): K8sObject[] {
+  const chart = testChart();
+  new ScriptJob(chart, 'Runner', { files: MAIN, ...props });
+  return synthObjects(chart);
+}
+
+function scriptCron(props: Partial<ScriptCronJobProps>): K8sObject[] {
+  const chart = testChart();
+  new ScriptCronJob(chart, 'Runner', { files: MAIN, schedule: '@daily', ...props });
   return synthObjects(chart);
 }
 
@@ -105,8 +122,8 @@ describe('cron schedules', () => {
     expect(validateCronSchedule(schedule)).toBe(schedule);
   });
 
-  test('fails when a GeneralPurposeRunner schedule never occurs', () => {
-    expect(() => runner({ schedule: '0 3 31 11 *' })).toThrow(/schedule day of month 31 never occurs in month 11/);
+  test('fails when a ScriptCronJob schedule never occurs', () => {
+    expect(() => scriptCron({ schedule: '0 3 31 11 *' })).toThrow(/schedule day of month 31 never occurs in month 11/);
   });
 });
 
@@ -202,7 +219,7 @@ describe('label selectors', () => {
       .toThrow(/metricsAllowFrom\[0\]\.namespaceSelector\.matchLabels "kubernetes\.io\/metadata\.name" must be a valid label value.*got "Monitoring Stack"/);
   });
 
-  test('fails when a GeneralPurposeRunner partOf is not a label value, naming partOf', () => {
+  test('fails when a ScriptService partOf is not a label value, naming partOf', () => {
     expect(() => runner({ partOf: 'my app' })).toThrow(/^partOf must be a valid label value.*got "my app"/);
   });
 });
@@ -331,7 +348,7 @@ describe('probes', () => {
 
 describe('RBAC rules', () => {
   test('fails when a rule names deployments in the core group', () => {
-    expect(() => runner({ mode: 'job' as never, rules: [{ resources: ['deployments'], verbs: ['get'] }] }))
+    expect(() => scriptJob({ rules: [{ resources: ['deployments'], verbs: ['get'] }] }))
       .toThrow(/rules\[0\]\.resources\[0\] "deployments" is in API group "apps", got apiGroups \["" \(core\)\]: add "apps" to apiGroups/);
   });
 
@@ -360,10 +377,11 @@ describe('RBAC rules', () => {
 });
 
 describe('env PORT', () => {
-  test('fails when a runner env PORT contradicts the Service target port', () => {
-    expect(() => runner({ port: 8080, env: { PORT: '9000' } }))
-      .toThrow(/env PORT must match port \(the Service targets port 8080\), got PORT "9000": set port to "9000" instead of env PORT, or remove env PORT/);
-    expect(() => runner({ env: { PORT: kplus.EnvValue.fromValue('8081') } })).toThrow(/env PORT must match port \(the Service targets port 8080\), got PORT "8081"/);
+  test('fails when a ScriptService envVariables PORT contradicts the Service target port', () => {
+    expect(() => runner({ port: 8080, envVariables: { PORT: kplus.EnvValue.fromValue('9000') } }))
+      .toThrow(/envVariables PORT must match port \(the Service targets port 8080\), got PORT "9000": set port to "9000" instead of envVariables PORT/);
+    expect(() => runner({ envVariables: { PORT: kplus.EnvValue.fromValue('8081') } }))
+      .toThrow(/envVariables PORT must match port \(the Service targets port 8080\), got PORT "8081"/);
   });
 
   test('fails when a SidecarPod app env PORT contradicts the port the Service or the auth proxy sends to', () => {
@@ -374,8 +392,8 @@ describe('env PORT', () => {
   });
 
   test('accepts env PORT equal to the target, and any PORT in a Job', () => {
-    expect(() => runner({ port: 9000, env: { PORT: '9000' } })).not.toThrow();
-    expect(() => runner({ mode: 'job' as never, env: { PORT: '1' } })).not.toThrow();
+    expect(() => runner({ port: 9000, envVariables: { PORT: kplus.EnvValue.fromValue('9000') } })).not.toThrow();
+    expect(() => scriptJob({ envVariables: { PORT: kplus.EnvValue.fromValue('1') } })).not.toThrow();
   });
 });
 
@@ -439,7 +457,7 @@ describe('unknown options', () => {
   test('fails when an option is misspelt, suggesting the nearest name', () => {
     expect(() => site({ contnetDir: 'site' } as never)).toThrow(/StaticSite props has no option "contnetDir" \(did you mean "contentDir"\?\)/);
     expect(() => kv({ namespace: 'x' } as never)).toThrow(/KvProxy props has no option "namespace" \(did you mean "namespaces"\?\)/);
-    expect(() => runner({ scheduel: '@daily' } as never)).toThrow(/GeneralPurposeRunner props has no option "scheduel" \(did you mean "schedule"\?\)/);
+    expect(() => scriptCron({ scheduel: '@daily' } as never)).toThrow(/ScriptCronJob props has no option "scheduel" \(did you mean "schedule"\?\)/);
     expect(() => pod({ sidecar: [] } as never)).toThrow(/SidecarPod props has no option "sidecar" \(did you mean "sidecars"\?\)/);
     expect(() => configInit({ mountPahh: '/x' } as never)).toThrow(/ImmutableConfigInit props has no option "mountPahh" \(did you mean "mountPath"\?\)/);
   });
@@ -495,7 +513,8 @@ describe('further bad input found by trying', () => {
   });
 
   test('fails when a bound has no upper limit, saying "at least" instead of printing the largest safe integer', () => {
-    expect(() => runner({ schedule: '@daily', startingDeadlineSeconds: 5 })).toThrow(/^startingDeadlineSeconds must be an integer of at least 10, got 5$/);
+    expect(() => scriptCron({ startingDeadline: Duration.seconds(5) }))
+      .toThrow(/^startingDeadline must be between 10 and 2147483647 seconds, got 5 s$/);
   });
 
   test('fails when networkPolicy is null (from JavaScript) instead of silently creating the default policy', () => {
@@ -526,11 +545,12 @@ describe('further bad input found by trying', () => {
       .toThrow(/authProxy\.upstreamPort must be a port the app "app" serves \(app\.ports: 8080\), got 9999: the proxy would forward to a port nothing listens on/);
   });
 
-  test('fails when the entrypoint is a script for another preset\'s interpreter', () => {
-    expect(() => runner({ preset: 'node', scripts: { 'main.py': 'print(1)\n' } }))
-      .toThrow(/entrypoint "main\.py" is a Python script, but preset "node" runs node: choose preset "python" or set command/);
-    expect(() => runner({ scripts: { 'job.sh': 'echo hi\n' } })).toThrow(/entrypoint "job\.sh" is a shell script, but preset "python" runs python3: choose preset "busybox" or set command/);
-    expect(() => runner({ preset: 'busybox', scripts: { 'job.sh': 'echo hi\n' } })).not.toThrow();
+  test('fails when the entrypoint is a script for another runtime\'s interpreter', () => {
+    expect(() => runner({ runtime: ScriptRuntime.NODE, files: Files.fromContent({ 'main.py': 'print(1)\n' }) }))
+      .toThrow(/entrypoint "main\.py" is a Python script, but runtime "node" runs node: choose runtime ScriptRuntime\.PYTHON or set command/);
+    expect(() => runner({ files: Files.fromContent({ 'job.sh': 'echo hi\n' }) }))
+      .toThrow(/entrypoint "job\.sh" is a shell script, but runtime "python" runs python3: choose runtime ScriptRuntime\.BUSYBOX or set command/);
+    expect(() => runner({ runtime: ScriptRuntime.BUSYBOX, files: Files.fromContent({ 'job.sh': 'echo hi\n' }) })).not.toThrow();
   });
 
   test('fails when ImmutableConfigInit gets a plain object as workload, describing it', () => {

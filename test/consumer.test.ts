@@ -160,7 +160,7 @@ describe('a cdk8s app that installs it', () => {
     const configMaps = objects.filter((o) => o.kind === 'ConfigMap');
     const lib = (...p: string[]) => fs.readFileSync(path.join(ROOT, 'lib', ...p), 'utf8');
     // KvProxy: the server's source; SidecarPod hot plug: restart-on-change.sh;
-    // GeneralPurposeRunner: the script and, for its bundle, unpack.py
+    // ScriptService: the script and, for its archive, unpack.py
     expect(configMaps.flatMap(data)).toEqual(expect.arrayContaining([
       lib('kv-proxy', 'server', 'server.js'),
       lib('sidecar-pod', 'restart-on-change.sh'),

@@ -20,8 +20,12 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { hardenedContainer, hardenedPodProps } from '../lib/security';
 import { GeneralPurposeRunnerChart } from '../charts/general-purpose-runner';
-import { GeneralPurposeRunner, RunnerMode } from '../lib/general-purpose-runner';
+import { ScriptBundle, ScriptRuntime } from '../lib/script-bundle';
+import { ScriptJob, ScriptService } from '../lib/script-workloads';
+import { Files } from '../lib/workload';
 import { debianImages } from './fixtures/general-purpose-runner/images';
 import { K8sObject } from '../lib/testing';
 import { freePort, PodSandbox, podSpec, PodSandboxOptions, request, requirePrograms } from './support/pod-sandbox';
@@ -261,11 +265,12 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
     test('without rules the pod gets no token, and the same script cannot reach the API', async () => {
       // GIVEN the same script in a runner without rules
       const chart = testChart();
-      new GeneralPurposeRunner(chart, 'NoAccess', {
+      new ScriptService(chart, 'NoAccess', {
         name: 'no-access',
-        scriptDirectory: path.join(__dirname, '..', 'charts', 'scripts', 'general-purpose-runner'),
+        files: Files.fromDirectory(path.join(__dirname, '..', 'charts', 'scripts', 'general-purpose-runner'), { exclude: ['.*', '__pycache__'] }),
         entrypoint: 'namespaces_api.py',
         port,
+        replicas: 1,
       });
       const objs = synthObjects(chart);
       const dep = findObject(objs, 'Deployment', 'no-access');
@@ -285,13 +290,40 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
   });
 });
 
-describe('bundles, unpacked by the bootstrap command from the manifest', () => {
+describe('a ScriptBundle on a workload built with cdk8s-plus', () => {
+  test('the files and env added by the verbs after construction are what the busybox container runs, nested paths included', async () => {
+    // GIVEN a user's Job and a bundle with one script; the library file and the env come later, through the verbs
+    const chart = testChart();
+    const workload = new kplus.Job(chart, 'Report', {
+      metadata: { name: 'report' }, ...hardenedPodProps(),
+      containers: [hardenedContainer({ name: 'main', image: 'busybox:1.36.1', command: ['true'] })],
+    });
+    const bundle = new ScriptBundle(chart, 'Scripts', {
+      workload, name: 'report-scripts', runtime: ScriptRuntime.BUSYBOX, entrypoint: 'report.sh',
+      files: Files.fromContent({ 'report.sh': '. /opt/app/lib/greet.sh\ngreet "$TARGET"\n' }),
+    });
+    bundle.addFiles(Files.fromContent({ 'lib/greet.sh': 'greet() { echo "$GREETING, $1! (uid $(id -u))"; }\n' }));
+    bundle.addEnv('GREETING', kplus.EnvValue.fromValue('Hello'));
+    bundle.addEnv('TARGET', kplus.EnvValue.fromValue('bundle'));
+    const objects = synthObjects(chart);
+    const job = findObject(objects, 'Job', 'report');
+    // WHEN the bundle's container runs as the manifest says
+    const pod = await sandbox(objects, job);
+    const r = await pod.run('report-scripts');
+    // THEN it sourced the nested file from the read-only mount and printed from the env, as the bundle's user
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('Hello, bundle! (uid 65532)\n');
+  });
+});
+
+describe('archives, unpacked by the unpack command from the manifest', () => {
   test('python: zipfile unpacks a packaged module into the emptyDir, and the Job imports it from the read-only mount', async () => {
     // GIVEN a Job with two scripts and a zip bundle on the python preset
     const chart = testChart();
-    new GeneralPurposeRunner(chart, 'Py', {
-      name: 'py-bundle', mode: RunnerMode.JOB, scriptDirectory: path.join(FIXTURES, 'python-app'), entrypoint: 'main.py', args: ['Universe'],
-      bundle: path.join(FIXTURES, 'bundles', 'greetings-py.zip'),
+    new ScriptJob(chart, 'Py', {
+      name: 'py-bundle', files: Files.fromDirectory(path.join(FIXTURES, 'python-app')), entrypoint: 'main.py', args: ['Universe'],
+      archive: path.join(FIXTURES, 'bundles', 'greetings-py.zip'),
     });
     const objects = synthObjects(chart);
     const job = findObject(objects, 'Job', 'py-bundle');
@@ -315,13 +347,13 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
   test('python and node bundles: after the unpack and the run, the bundle and /tmp emptyDirs use at most 1% of their sizeLimit', async () => {
     // GIVEN a Job per bundle format, as in the tests above
     const chart = testChart();
-    new GeneralPurposeRunner(chart, 'Py', {
-      name: 'py-bundle', mode: RunnerMode.JOB, scriptDirectory: path.join(FIXTURES, 'python-app'), entrypoint: 'main.py', args: ['Universe'],
-      bundle: path.join(FIXTURES, 'bundles', 'greetings-py.zip'),
+    new ScriptJob(chart, 'Py', {
+      name: 'py-bundle', files: Files.fromDirectory(path.join(FIXTURES, 'python-app')), entrypoint: 'main.py', args: ['Universe'],
+      archive: path.join(FIXTURES, 'bundles', 'greetings-py.zip'),
     });
-    new GeneralPurposeRunner(chart, 'Js', {
-      name: 'js-bundle', mode: RunnerMode.JOB, preset: 'node', scriptFiles: [path.join(FIXTURES, 'node-app', 'main.js')], args: ['Universe'],
-      bundle: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'),
+    new ScriptJob(chart, 'Js', {
+      name: 'js-bundle', runtime: ScriptRuntime.NODE, files: Files.fromPaths([path.join(FIXTURES, 'node-app', 'main.js')]), args: ['Universe'],
+      archive: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'),
     });
     const objects = synthObjects(chart);
     const usage: VolumeUsage[] = [];
@@ -336,7 +368,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
       expect(volumes.sort()).toEqual(['bundle', 'tmp']);
       usage.push(...emptyDirUsage(job, volumes, (v) => pod.volumeDir(v)));
     }
-    reportUsage('GeneralPurposeRunner py-bundle, js-bundle', usage);
+    reportUsage('ScriptJob py-bundle, js-bundle', usage);
     // THEN each holds at most 1% of its limit, the unpacked bundle included
     expectAtMost1Percent(usage);
     expect(usage.filter((u) => u.volume === 'bundle').every((u) => u.usedBytes > 4096)).toBe(true); // files, not an empty directory
@@ -344,9 +376,9 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
 
   test('node: GNU tar unpacks a tar.gz with "./" entries into the root-owned emptyDir, as the preset uid 10000, and NODE_PATH resolves it', async () => {
     const chart = testChart();
-    new GeneralPurposeRunner(chart, 'Js', {
-      name: 'js-bundle', mode: RunnerMode.JOB, preset: 'node', scriptFiles: [path.join(FIXTURES, 'node-app', 'main.js')], args: ['Universe'],
-      bundle: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'),
+    new ScriptJob(chart, 'Js', {
+      name: 'js-bundle', runtime: ScriptRuntime.NODE, files: Files.fromPaths([path.join(FIXTURES, 'node-app', 'main.js')]), args: ['Universe'],
+      archive: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'),
     });
     const objects = synthObjects(chart);
     const job = findObject(objects, 'Job', 'js-bundle');
@@ -364,9 +396,10 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
 
   test('node with a zip: busybox unzip unpacks it, then node runs', async () => {
     const chart = testChart();
-    new GeneralPurposeRunner(chart, 'JsZip', {
-      name: 'js-zip', mode: RunnerMode.JOB, preset: 'node', scripts: { 'main.js': fs.readFileSync(path.join(FIXTURES, 'node-app', 'main.js'), 'utf8') },
-      bundle: path.join(FIXTURES, 'bundles', 'greetings-js.zip'),
+    new ScriptJob(chart, 'JsZip', {
+      name: 'js-zip', runtime: ScriptRuntime.NODE,
+      files: Files.fromContent({ 'main.js': fs.readFileSync(path.join(FIXTURES, 'node-app', 'main.js'), 'utf8') }),
+      archive: path.join(FIXTURES, 'bundles', 'greetings-js.zip'),
     });
     const objects = synthObjects(chart);
     const job = findObject(objects, 'Job', 'js-zip');
@@ -391,7 +424,7 @@ describe('bundles, unpacked by the bootstrap command from the manifest', () => {
     expect(build.stderr).toBe('');
     for (const [file, why] of [['evil.zip', /member '\.\.\/escaped\.py' has an absolute path or a '\.\.' segment/], ['evil.tar', /member 'link' is not a regular file or directory/]] as const) {
       const chart = testChart();
-      new GeneralPurposeRunner(chart, 'Evil', { name: 'evil', mode: RunnerMode.JOB, scripts: { 'main.py': 'print(1)\n' }, bundle: path.join(evilDir, file) });
+      new ScriptJob(chart, 'Evil', { name: 'evil', files: Files.fromContent({ 'main.py': 'print(1)\n' }), archive: path.join(evilDir, file) });
       const objects = synthObjects(chart);
       const pod = await sandbox(objects, findObject(objects, 'Job', 'evil'));
       // WHEN the bootstrap runs THEN it fails, names the member, and writes nothing

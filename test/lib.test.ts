@@ -5,8 +5,9 @@ import * as path from 'node:path';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
-  addChecksumAnnotation, applyLabels, configMapSize, contentHash, DEFAULT_RUN_AS_USER, GeneralPurposeRunner, hardenedContainer, hardenedPodProps, WorkloadPolicy,
-  ImmutableConfigMap, KvProxy, MAX_CONFIGMAP_BYTES, parseImage, recommendedLabels, resolveExpose, RunnerMode, selectorLabels, selectPods, SidecarPod,
+  addChecksumAnnotation, applyLabels, configMapSize, contentHash, DEFAULT_RUN_AS_USER, Files, hardenedContainer, hardenedPodProps, WorkloadPolicy,
+  ImmutableConfigMap, KvProxy, MAX_CONFIGMAP_BYTES, parseImage, recommendedLabels, resolveExpose, ScriptCronJob, ScriptJob, ScriptService,
+  selectorLabels, selectPods, SidecarPod,
   SidecarPodWorkload, StaticSite, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateEnvVariables, validateImage, validateOneOf,
   validatePort, validateQualifiedName, validateRbacVerb, validateRelativePath, validateResources, validateTimeZone, validateUnprivilegedPort,
 } from '../lib';
@@ -190,9 +191,10 @@ describe('one label and selector policy (lib/labels.ts)', () => {
     new KvProxy(scope, `Kv${id}`, { namespaces: ['apps'] });
     new SidecarPod(scope, `Pod${id}`, { name: 'shop', app: { name: 'app', image: 'busybox:1.36.1', ports: [{ number: 8080 }] } });
     new SidecarPod(scope, `BarePod${id}`, { name: 'bare', workload: SidecarPodWorkload.POD, app: { name: 'app', image: 'busybox:1.36.1', ports: [{ number: 8080 }] } });
-    new GeneralPurposeRunner(scope, `Web${id}`, { name: 'web', scripts: { 'main.py': 'print(1)\n' }, replicas: 2 });
-    new GeneralPurposeRunner(scope, `Job${id}`, { name: 'once', mode: RunnerMode.JOB, scripts: { 'main.py': 'print(1)\n' } });
-    new GeneralPurposeRunner(scope, `Cron${id}`, { name: 'tick', schedule: '@hourly', scripts: { 'main.py': 'print(1)\n' } });
+    const main = Files.fromContent({ 'main.py': 'print(1)\n' });
+    new ScriptService(scope, `Web${id}`, { name: 'web', files: main, replicas: 2 });
+    new ScriptJob(scope, `Job${id}`, { name: 'once', files: main });
+    new ScriptCronJob(scope, `Cron${id}`, { name: 'tick', schedule: '@hourly', files: main });
     // the user's own workload, labelled and selected the library's way (as the immutable-config charts do)
     const labels = recommendedLabels({ name: 'flask', instance: 'flask' });
     const deployment = new kplus.Deployment(scope, `Flask${id}`, { metadata: { name: 'flask' }, select: false, ...hardenedPodProps() });

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { Chart, Testing } from 'cdk8s';
-import { GeneralPurposeRunner, KvProxy, SidecarPod, StaticSite, WorkloadNetworkPolicy } from '../lib';
+import { Files, KvProxy, ScriptJob, SidecarPod, StaticSite, WorkloadNetworkPolicy } from '../lib';
 import { loadManifests } from '../lib/testing';
 import { Endpoint, allowed, isolated, podOf } from './support/network-policy';
 
@@ -54,7 +54,7 @@ describe.each(['dev', 'prod'])('dist/%s NetworkPolicies', (env) => {
     expect(allowed(objects, kv, stranger(ns('Deployment', 'k8skv')), 8080)).toBe(false);
   });
 
-  test('GeneralPurposeRunner: the API server only for the runner with RBAC rules (namespaces-api), not for the greeter', () => {
+  test('ScriptService: the API server only for the runner with RBAC rules (namespaces-api), not for the greeter', () => {
     const api = pod('Deployment', 'namespaces-api');
     const greeter = pod('Deployment', 'greeter');
     expect(allowed(objects, api, API_SERVER, 443)).toBe(true);
@@ -67,7 +67,7 @@ describe.each(['dev', 'prod'])('dist/%s NetworkPolicies', (env) => {
     }
   });
 
-  test('GeneralPurposeRunner Job and CronJob: the greeter on 8080 and DNS out (allowEgressTo), nothing else, and nothing in', () => {
+  test('ScriptJob and ScriptCronJob: the greeter on 8080 and DNS out (allowEgressTo), nothing else, and nothing in', () => {
     const greeter = pod('Deployment', 'greeter');
     for (const [kind, name] of [['Job', 'greeter-smoke-test'], ['CronJob', 'greeter-monitor']]) {
       const check = pod(kind, name);
@@ -109,7 +109,7 @@ describe('allowEgressTo', () => {
     const constructs = [
       new StaticSite(chart, 'Site', { name: 'site', content: { 'index.html': 'hi' } }),
       new KvProxy(chart, 'Kv', { name: 'kv', namespaces: ['apps'] }),
-      new GeneralPurposeRunner(chart, 'Run', { name: 'run', scripts: { 'run.py': 'print(1)' }, preset: 'python', mode: 'job' as any }),
+      new ScriptJob(chart, 'Run', { name: 'run', files: Files.fromContent({ 'run.py': 'print(1)' }) }),
       new SidecarPod(chart, 'Pod', { name: 'pod', app: { name: 'app', image: 'busybox:1.36.1', command: ['sleep', '3600'] }, createService: false }),
     ];
     // WHEN each allows the database on 5432

@@ -1,18 +1,25 @@
 /**
- * The stock images GeneralPurposeRunner knows how to drive without a
- * `command`: how each runs a script, as which user, and how it unpacks a bundle.
+ * The stock images a script bundle knows how to drive without a `command`:
+ * how each runs a script, as which user, and how it unpacks an archive.
  */
 import { BUSYBOX_IMAGE, NODE_SLIM_IMAGE, PYTHON_IMAGE } from '../images';
 import { DEFAULT_RUN_AS_USER } from '../security';
 
-/** The stock images a runner knows how to drive without a `command`. */
-export type RunnerPresetName = 'python' | 'node' | 'busybox';
+/** The stock runtimes a script bundle runs scripts on without a `command`, each a pinned image. */
+export enum ScriptRuntime {
+  /** `python:3.12.8-slim-bookworm` (`Images.PYTHON`): `python3 <script>` as UID 65532. */
+  PYTHON = 'python',
+  /** `node:22.12.0-bookworm-slim` (`Images.NODE_SLIM`): `node <script>` as UID 10000. */
+  NODE = 'node',
+  /** `busybox:1.36.1` (`Images.BUSYBOX`): `sh <script>` as UID 65532, no writable /tmp. */
+  BUSYBOX = 'busybox',
+}
 
-/** The archive formats a bundle may have, recognised by file extension. */
-export type BundleFormat = 'zip' | 'tar' | 'tar.gz';
+/** The archive formats an archive may have, recognised by file extension. */
+export type ArchiveFormat = 'zip' | 'tar' | 'tar.gz';
 
 /**
- * The tool a bootstrap init container unpacks a bundle with: python's
+ * The tool the unpack init container unpacks an archive with: python's
  * zipfile/tarfile (unpack.py), busybox tar, GNU tar, or busybox unzip.
  */
 export type UnpackTool = 'python' | 'tar' | 'gnu-tar' | 'unzip';
@@ -33,10 +40,10 @@ export interface RunnerPreset {
   readonly writableTmp: boolean;
   /** Interpreters and shells the image has, to catch a `command` meant for another image. */
   readonly executables: readonly string[];
-  /** The tool this image unpacks each bundle format with; formats not listed use busybox. */
-  readonly unpack: Readonly<Partial<Record<BundleFormat, UnpackTool>>>;
-  /** The variable that makes the unpacked bundle importable, if the language has one. */
-  readonly bundlePathEnv?: string;
+  /** The tool this image unpacks each archive format with; formats not listed use busybox. */
+  readonly unpack: Readonly<Partial<Record<ArchiveFormat, UnpackTool>>>;
+  /** The variable that makes the unpacked archive importable, if the language has one. */
+  readonly archivePathEnv?: string;
 }
 
 
@@ -44,16 +51,16 @@ export interface RunnerPreset {
  * Presets for stock images, with tags that exist on Docker Hub.
  *
  * - python: `python:3.12.8-slim-bookworm` (runs as root by default, so the
- *   runner uses 65532), `python3 <script>`, PYTHONDONTWRITEBYTECODE=1 so
+ *   bundle uses 65532), `python3 <script>`, PYTHONDONTWRITEBYTECODE=1 so
  *   imports do not try to write `__pycache__` next to read-only scripts,
  *   PYTHONUNBUFFERED=1 so logs appear as they are printed; zipfile/tarfile
- *   unpack bundles.
+ *   unpack archives.
  * - node: `node:22.12.0-bookworm-slim` as uid 10000 (node runs as any user; the image's `node` user is 1000),
- *   `node <script>`; GNU tar unpacks tar bundles, busybox unzips zips.
+ *   `node <script>`; GNU tar unpacks tar archives, busybox unzips zips.
  * - busybox: `busybox:1.36.1`, `sh <script>`; its own tar and unzip.
  */
-export const RUNNER_PRESETS: Readonly<Record<RunnerPresetName, RunnerPreset>> = {
-  python: {
+export const RUNNER_PRESETS: Readonly<Record<ScriptRuntime, RunnerPreset>> = {
+  [ScriptRuntime.PYTHON]: {
     image: PYTHON_IMAGE,
     interpreter: ['python3'],
     user: DEFAULT_RUN_AS_USER,
@@ -61,9 +68,9 @@ export const RUNNER_PRESETS: Readonly<Record<RunnerPresetName, RunnerPreset>> = 
     writableTmp: true,
     executables: ['python', 'python3', 'pip', 'pip3', 'sh', 'bash'],
     unpack: { 'zip': 'python', 'tar': 'python', 'tar.gz': 'python' },
-    bundlePathEnv: 'PYTHONPATH',
+    archivePathEnv: 'PYTHONPATH',
   },
-  node: {
+  [ScriptRuntime.NODE]: {
     image: NODE_SLIM_IMAGE,
     interpreter: ['node'],
     // above 10000 so it can never be a user of the node; node runs as any uid (the image's `node` user is 1000)
@@ -72,9 +79,9 @@ export const RUNNER_PRESETS: Readonly<Record<RunnerPresetName, RunnerPreset>> = 
     writableTmp: true,
     executables: ['node', 'npm', 'npx', 'corepack', 'sh', 'bash'],
     unpack: { 'tar': 'gnu-tar', 'tar.gz': 'gnu-tar' },
-    bundlePathEnv: 'NODE_PATH',
+    archivePathEnv: 'NODE_PATH',
   },
-  busybox: {
+  [ScriptRuntime.BUSYBOX]: {
     image: BUSYBOX_IMAGE,
     interpreter: ['sh'],
     user: DEFAULT_RUN_AS_USER,
