@@ -14,6 +14,8 @@ export * from './general-purpose-runner';
 export * from './kv-proxy';
 
 // building blocks the patterns share
+export { Files } from './workload';
+export type { DirectoryOptions, WorkloadSecurityOptions } from './workload';
 export * from './expose';
 // the files → ConfigMap helpers are internal; their result type is public (StaticSite.files)
 export type { FileEntry, StoredFile } from './files';
