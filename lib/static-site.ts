@@ -396,7 +396,9 @@ export class StaticSite extends Construct {
 
   /** Creates the Ingress, as the `ingress` prop does; a site has one Ingress. */
   public exposeViaIngress(options: IngressOptions): kplus.Ingress {
-    return this.exposure.exposeViaIngress(options);
+    const ingress = this.exposure.exposeViaIngress(options);
+    applyLabels(ingress, this.labels);
+    return ingress;
   }
 
   /**
