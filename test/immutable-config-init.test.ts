@@ -8,7 +8,9 @@ import {
 } from '../charts/immutable-config-init';
 import {
   COPY_SCRIPT, CopyStyle, ImmutableConfigInit, ImmutableConfigInitProps, ImmutableConfigMap, ImmutableConfigMapProps,
+  resolveImmutableConfigInit, resolveImmutableConfigMap,
 } from '../lib/immutable-config-init';
+import { Files } from '../lib/workload';
 import { DEFAULT_EMPTY_DIR_SIZE_LIMIT, DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps } from '../lib/security';
 import { assertValid, K8sObject } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
@@ -70,28 +72,24 @@ describe('ImmutableConfigInit', () => {
     });
     expect(init.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(init.imagePullPolicy).toBe('IfNotPresent');
-    // resolved defaults are readable
-    expect(config.copyStyle).toBe(CopyStyle.COMMAND);
-    expect(config.initMountPath).toBe('/config');
-    expect(config.command).toEqual(['sh', '-c', COPY_SCRIPT, 'copy-config']);
-    expect(config.args).toEqual(['/src/config.cfg', '/config']);
-    expect(config.configPaths).toEqual(['/src/config.cfg']);
-    expect([config.user, config.group]).toEqual([65532, 65532]);
     expect(config.initContainer.name).toBe('copy-config');
     expect(config.volume.name).toBe('config');
     expect(config.containers.map((c) => c.name)).toEqual(['app']);
     assertValid(objects);
   });
 
-  test('resolves every @default into public fields', () => {
-    const { config } = withConfig();
-    expect(config).toMatchObject({
-      copyStyle: CopyStyle.COMMAND, initMountPath: '/config', volumeName: 'config', initContainerName: 'copy-config',
-      resources: DEFAULT_RESOURCES, medium: kplus.EmptyDirMedium.DEFAULT, user: 65532, group: 65532,
+  test('the resolver decides every @default', () => {
+    const chart = testChart();
+    const r = resolveImmutableConfigInit({ workload: webDeployment(chart), image: 'busybox:1.36.1', configPaths: ['/src/config.cfg'], mountPath: '/config' });
+    expect(r).toMatchObject({
+      copyStyle: CopyStyle.COMMAND, initMountPath: '/config', initContainerName: 'copy-config', configPaths: ['/src/config.cfg'],
+      command: ['sh', '-c', COPY_SCRIPT, 'copy-config'], args: ['/src/config.cfg', '/config'],
+      resources: DEFAULT_RESOURCES, medium: kplus.EmptyDirMedium.DEFAULT, mediumGiven: false, securityContext: { user: 65532, group: 65532 },
+      mount: { mountPath: '/config', volumeName: 'config', containersGiven: false },
     });
-    expect(config.sizeLimit.toMebibytes()).toBe(DEFAULT_EMPTY_DIR_SIZE_LIMIT.toMebibytes());
+    expect(r.sizeLimit.toMebibytes()).toBe(DEFAULT_EMPTY_DIR_SIZE_LIMIT.toMebibytes());
     expect(DEFAULT_EMPTY_DIR_SIZE_LIMIT.toMebibytes()).toBe(64);
-    expect(config.containers.map((c) => c.name)).toEqual(['app']);
+    expect(r.mount.containers.map((c) => c.name)).toEqual(['app']);
   });
 
   test('the destination is always the last argument, after every config path', () => {
@@ -101,12 +99,10 @@ describe('ImmutableConfigInit', () => {
   });
 
   test('CopyStyle.ENTRYPOINT: no command, the destination as the only argument (the seed contract)', () => {
-    const { chart, config } = withConfig({ copyStyle: CopyStyle.ENTRYPOINT, configPaths: undefined });
+    const { chart } = withConfig({ copyStyle: CopyStyle.ENTRYPOINT, configPaths: undefined });
     const init = findContainer(findObject(synthObjects(chart), 'Deployment'), 'copy-config');
     expect(init.command).toBeUndefined();
     expect(init.args).toEqual(['/config']);
-    expect(config.command).toBeUndefined();
-    expect(config.configPaths).toEqual([]);
   });
 
   test('a digest-pinned image is accepted as is', () => {
@@ -179,13 +175,12 @@ describe('ImmutableConfigInit', () => {
   });
 
   test('initMountPath lets the image keep its config below mountPath', () => {
-    const { chart, config } = withConfig({ configPaths: ['/config/app.cfg'], initMountPath: '/config-out' });
+    const { chart } = withConfig({ configPaths: ['/config/app.cfg'], initMountPath: '/config-out' });
     const dep = findObject(synthObjects(chart), 'Deployment');
     const init = findContainer(dep, 'copy-config');
     expect(init.args).toEqual(['/config/app.cfg', '/config-out']);
     expect(init.volumeMounts).toEqual([{ name: 'config', mountPath: '/config-out' }]);
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'config', mountPath: '/config', readOnly: true }]);
-    expect(config.initMountPath).toBe('/config-out');
   });
 
   test('emptyDir size limit and medium', () => {
@@ -193,9 +188,9 @@ describe('ImmutableConfigInit', () => {
     expect(volume(findObject(synthObjects(chart), 'Deployment'), 'config')).toEqual({ name: 'config', emptyDir: { medium: 'Memory', sizeLimit: '8Mi' } });
   });
 
-  test('names, user, group and resources can be chosen', () => {
-    const { chart, config } = withConfig({
-      volumeName: 'app-config', initContainerName: 'appconfig', user: 1001, group: 1002,
+  test('names, securityContext and resources can be chosen', () => {
+    const { chart } = withConfig({
+      volumeName: 'app-config', initContainerName: 'appconfig', securityContext: { user: 1001, group: 1002 },
       resources: { memory: { request: Size.mebibytes(16), limit: Size.mebibytes(32) }, cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) } },
     });
     const dep = findObject(synthObjects(chart), 'Deployment');
@@ -204,13 +199,13 @@ describe('ImmutableConfigInit', () => {
     expect(init.resources).toEqual({ requests: { cpu: '10m', memory: '16Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '100m', memory: '32Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(volume(dep, 'app-config')).toEqual({ name: 'app-config', emptyDir: { sizeLimit: '64Mi' } });
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'app-config', mountPath: '/config', readOnly: true }]);
-    expect([config.user, config.group]).toEqual([1001, 1002]);
   });
 
-  test('@default user follows the pod-level user; 65532 without one', () => {
-    expect(withConfig({}, (c) => webDeployment(c, { user: 1500 })).config.user).toBe(1500);
-    const bare = withConfig({}, (c) => new kplus.Deployment(c, 'Bare', { containers: [hardenedContainer({ name: 'app', image: 'nginx:1.27' })] })).config;
-    expect([bare.user, bare.group]).toEqual([65532, 65532]);
+  test('@default securityContext follows the pod-level user and group; 65532 without them', () => {
+    const init = (d: (c: Chart) => kplus.AbstractPod) => findContainer(findObject(synthObjects(withConfig({}, d).chart), 'Deployment'), 'copy-config');
+    expect(init((c) => webDeployment(c, { user: 1500 })).securityContext).toMatchObject({ runAsUser: 1500, runAsGroup: 1500 });
+    const bare = init((c) => new kplus.Deployment(c, 'Bare', { containers: [hardenedContainer({ name: 'app', image: 'nginx:1.27' })] }));
+    expect(bare.securityContext).toMatchObject({ runAsUser: 65532, runAsGroup: 65532 });
     expect(DEFAULT_RESOURCES.memory?.limit?.toMebibytes()).toBe(128);
   });
 
@@ -246,8 +241,11 @@ describe('ImmutableConfigInit', () => {
       ['initContainerName is taken by an app container', { initContainerName: 'app' }, /initContainerName "app" is already used by a container of the workload/],
       ['sizeLimit is zero', { sizeLimit: Size.mebibytes(0) }, /sizeLimit must be a whole number of MiB, at least 1 MiB \(cdk8s-plus writes emptyDir sizes in MiB\), got 0 KiB/],
       ['sizeLimit is not a whole number of MiB', { sizeLimit: Size.kibibytes(512) }, /sizeLimit must be a whole number of MiB, at least 1 MiB .*got 512 KiB/],
-      ['the user is root', { user: 0 }, /user must be an integer 1-2147483647, got 0/],
-      ['the group is root', { group: 0 }, /group must be an integer 1-2147483647, got 0/],
+      ['the user is root', { securityContext: { user: 0 } }, /securityContext.user must be an integer 1-2147483647, got 0/],
+      ['the group is root', { securityContext: { group: 0 } }, /securityContext.group must be an integer 1-2147483647, got 0/],
+      ['securityContext sets fsGroup (the pod\'s)', { securityContext: { fsGroup: 5 } },
+        /securityContext.fsGroup is not a setting here: use user or group \(fsGroup is set on the pod\)/],
+      ['the old user prop is given', { user: 1001 } as never, /ImmutableConfigInit props has no option "user"/],
     ];
     test.each(cases)('%s', (_what, props, message) => {
       expect(() => withConfig(props)).toThrow(message);
@@ -300,7 +298,7 @@ describe('ImmutableConfigInit', () => {
     test('an app container is added after the config was attached (at synth)', () => {
       const { chart, workload } = withConfig();
       workload.addContainer(hardenedContainer({ name: 'late', image: 'nginx:1.27' }));
-      expect(() => synthObjects(chart)).toThrow(/container "late" was added to the workload after the config was attached and does not mount it at "\/config"/);
+      expect(() => synthObjects(chart)).toThrow(/container "late" was added to the workload after the config was attached and does not mount it at "\/config": call mount\(container\) for it/);
     });
   });
 });
@@ -309,7 +307,7 @@ describe('ImmutableConfigMap', () => {
   function withConfigMap(props: Partial<ImmutableConfigMapProps> = {}, deployment?: (chart: Chart) => kplus.AbstractPod) {
     const chart = testChart();
     const workload = deployment ? deployment(chart) : webDeployment(chart);
-    const config = new ImmutableConfigMap(chart, 'Config', { workload, data: { 'config.cfg': SEED_CONFIG }, mountPath: '/config', ...props });
+    const config = new ImmutableConfigMap(chart, 'Config', { workload, files: Files.fromContent({ 'config.cfg': SEED_CONFIG }), mountPath: '/config', ...props });
     return { chart, workload, config };
   }
 
@@ -319,51 +317,64 @@ describe('ImmutableConfigMap', () => {
     const objects = synthObjects(chart);
     // THEN
     expect(objects).toMatchSnapshot();
-    expect(config.contentHash).toMatch(/^[0-9a-f]{10}$/);
-    expect(config.configMapName).toBe(`web-config-${config.contentHash}`);
-    const cm = findObject(objects, 'ConfigMap', config.configMapName);
+    expect(config.configMap.name).toMatch(/^web-config-[0-9a-f]{10}$/);
+    const cm = findObject(objects, 'ConfigMap', config.configMap.name);
     expect(cm.immutable).toBe(true);
     expect(cm.data).toEqual({ 'config.cfg': SEED_CONFIG });
     expect(cm.binaryData).toBeUndefined();
     const dep = findObject(objects, 'Deployment', 'web');
-    expect(volume(dep, 'config')).toEqual({ name: 'config', configMap: { name: config.configMapName } });
+    expect(volume(dep, 'config')).toEqual({ name: 'config', configMap: { name: config.configMap.name } });
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'config', mountPath: '/config', readOnly: true }]);
     expect(podSpec(dep).initContainers).toBeUndefined();
-    expect(config.keys).toEqual(['config.cfg']);
+    expect(config.files).toEqual([{ path: 'config.cfg', key: 'config.cfg', binary: false, sizeBytes: SEED_CONFIG.length }]);
     expect(config.mountPath).toBe('/config');
     expect(config.volume.name).toBe('config');
     assertValid(objects);
   });
 
-  test('resolves every @default into public fields', () => {
+  test('the resolver decides every @default: name <workload>-<volumeName>, volume "config", every app container', () => {
+    const r = resolveImmutableConfigMap({ workload: webDeployment(testChart()), files: Files.fromContent({ 'config.cfg': SEED_CONFIG }), mountPath: '/config' });
+    expect(r).toMatchObject({ name: 'web-config', mount: { volumeName: 'config', mountPath: '/config', containersGiven: false } });
+    expect(r.contentHash).toMatch(/^[0-9a-f]{10}$/);
+    expect(r.configMapName).toBe(`web-config-${r.contentHash}`);
+    expect(r.items).toBeUndefined();
+    expect(r.mount.containers.map((c) => c.name)).toEqual(['app']);
     const { config } = withConfigMap();
-    expect(config).toMatchObject({ name: 'web-config', volumeName: 'config', mountPath: '/config' });
-    expect(config.configMapName).toBe(`web-config-${config.contentHash}`);
+    expect(config).toMatchObject({ name: 'web-config', mountPath: '/config' });
+    expect(config.configMap.name).toBe(r.configMapName);
     expect(config.containers.map((c) => c.name)).toEqual(['app']);
   });
 
-  test('files: text files go to data, binary files to binaryData, directories contribute their files', () => {
-    const { chart, config } = withConfigMap({ data: undefined, files: [path.join(FIXTURES, 'configmap')] });
+  test('files: text files go to data, binary files to binaryData, a directory contributes its files', () => {
+    const { chart, config } = withConfigMap({ files: Files.fromDirectory(path.join(FIXTURES, 'configmap')) });
     const cm = findObject(synthObjects(chart), 'ConfigMap');
     expect(cm.data).toEqual({ 'config.cfg': fs.readFileSync(path.join(FIXTURES, 'configmap', 'config.cfg'), 'utf8') });
     expect(Buffer.from(cm.binaryData['logo.png'], 'base64').equals(fs.readFileSync(path.join(FIXTURES, 'configmap', 'logo.png')))).toBe(true);
-    expect(config.keys).toEqual(['config.cfg', 'logo.png']);
+    expect(config.files.map((f) => [f.key, f.binary])).toEqual([['config.cfg', false], ['logo.png', true]]);
   });
 
-  test('files and data combine; name sets the prefix', () => {
-    const { chart, config } = withConfigMap({ files: [path.join(FIXTURES, 'configmap', 'config.cfg')], data: { 'extra.ini': 'a=1\n' }, name: 'flask-settings' });
-    expect(config.configMapName).toMatch(/^flask-settings-[0-9a-f]{10}$/);
-    expect(Object.keys(findObject(synthObjects(chart), 'ConfigMap', config.configMapName).data)).toEqual(['config.cfg', 'extra.ini']);
+  test('files in sub-folders land at their paths through the volume\'s items; a flat set has no items', () => {
+    const { chart, config } = withConfigMap({ files: Files.fromContent({ 'app.cfg': 'a=1\n', 'conf.d/extra.cfg': 'b=2\n' }) });
+    const dep = findObject(synthObjects(chart), 'Deployment');
+    expect(volume(dep, 'config').configMap.items).toEqual([{ key: 'app.cfg', path: 'app.cfg' }, { key: 'conf.d__extra.cfg', path: 'conf.d/extra.cfg' }]);
+    expect(config.files.map((f) => f.path)).toEqual(['app.cfg', 'conf.d/extra.cfg']);
+  });
+
+  test('files from paths and inline content combine; name sets the prefix', () => {
+    const files = Files.of(Files.fromPaths([path.join(FIXTURES, 'configmap', 'config.cfg')]), Files.fromContent({ 'extra.ini': 'a=1\n' }));
+    const { chart, config } = withConfigMap({ files, name: 'flask-settings' });
+    expect(config.configMap.name).toMatch(/^flask-settings-[0-9a-f]{10}$/);
+    expect(Object.keys(findObject(synthObjects(chart), 'ConfigMap', config.configMap.name).data)).toEqual(['config.cfg', 'extra.ini']);
   });
 
   test('works with a Job', () => {
     const chart = testChart();
     const job = new kplus.Job(chart, 'Job', { metadata: { name: 'report' }, ...hardenedPodProps(), containers: [hardenedContainer({ name: 'report', image: 'python:3.12-slim' })] });
     job.connections.isolate();
-    const config = new ImmutableConfigMap(chart, 'Config', { workload: job, data: { 'report.yaml': 'x: 1\n' }, mountPath: '/etc/report' });
+    const config = new ImmutableConfigMap(chart, 'Config', { workload: job, files: Files.fromContent({ 'report.yaml': 'x: 1\n' }), mountPath: '/etc/report' });
     const objects = synthObjects(chart);
     expect(findContainer(findObject(objects, 'Job', 'report'), 'report').volumeMounts).toEqual([{ name: 'config', mountPath: '/etc/report', readOnly: true }]);
-    expect(config.configMapName).toMatch(/^report-config-/);
+    expect(config.configMap.name).toMatch(/^report-config-/);
     assertValid(objects);
   });
 
@@ -375,7 +386,7 @@ describe('ImmutableConfigMap', () => {
       outdirs.push(outdir);
       const app = new App({ outdir });
       const chart = new Chart(app, 'test', { namespace: 'test' });
-      new ImmutableConfigMap(chart, 'Config', { workload: webDeployment(chart), files: [dir], mountPath: '/config' });
+      new ImmutableConfigMap(chart, 'Config', { workload: webDeployment(chart), files: Files.fromDirectory(dir), mountPath: '/config' });
       return { yaml: app.synthYaml(), objects: synthObjects(chart) };
     }
     let dir: string;
@@ -418,32 +429,39 @@ describe('ImmutableConfigMap', () => {
     const chart = testChart();
     const d = webDeployment(chart);
     new ImmutableConfigInit(chart, 'Image', { workload: d, image: 'busybox:1.36.1', configPaths: ['/src/app.cfg'], mountPath: '/config' });
-    new ImmutableConfigMap(chart, 'Map', { workload: d, data: { 'flags.json': '{}' }, mountPath: '/flags', volumeName: 'flags' });
+    new ImmutableConfigMap(chart, 'Map', { workload: d, files: Files.fromContent({ 'flags.json': '{}' }), mountPath: '/flags', volumeName: 'flags' });
     const objects = synthObjects(chart);
     expect(findContainer(findObject(objects, 'Deployment'), 'app').volumeMounts).toEqual([
       { name: 'config', mountPath: '/config', readOnly: true }, { name: 'flags', mountPath: '/flags', readOnly: true },
     ]);
     assertValid(objects);
-    expect(() => new ImmutableConfigMap(chart, 'Again', { workload: d, data: { a: 'b' }, mountPath: '/other' })).toThrow(/volumeName "config" is already used/);
-    expect(() => new ImmutableConfigMap(chart, 'Nested', { workload: d, data: { a: 'b' }, mountPath: '/config/extra', volumeName: 'extra' })).toThrow(/overlaps the mount of volume "config"/);
+    const files = Files.fromContent({ a: 'b' });
+    expect(() => new ImmutableConfigMap(chart, 'Again', { workload: d, files, mountPath: '/other' })).toThrow(/volumeName "config" is already used/);
+    expect(() => new ImmutableConfigMap(chart, 'Nested', { workload: d, files, mountPath: '/config/extra', volumeName: 'extra' })).toThrow(/overlaps the mount of volume "config"/);
   });
 
   describe('fails when', () => {
     test('there is no config file', () => {
-      expect(() => withConfigMap({ data: {} })).toThrow(/files and data must provide at least one config file, got none/);
-      expect(() => withConfigMap({ data: undefined })).toThrow(/at least one config file/);
+      expect(() => withConfigMap({ files: Files.fromContent({}) })).toThrow(/files must hold at least one config file, got none/);
+      expect(() => withConfigMap({ files: undefined as never })).toThrow(/files is required: the config files, such as Files.fromPaths/);
     });
-    test('a file name is not a ConfigMap key', () => {
-      expect(() => withConfigMap({ data: { 'conf/app.cfg': 'x' } })).toThrow(/config file name \(from data\) must be a valid ConfigMap key .*got "conf\/app.cfg"/);
+    test('files is not Files (the old list of paths)', () => {
+      expect(() => withConfigMap({ files: ['/etc/app.cfg'] as never })).toThrow(/files must be Files \(Files.fromDirectory\(dir\), .*got an array/);
+      expect(() => withConfigMap({ data: { a: 'b' } } as never)).toThrow(/ImmutableConfigMap props has no option "data"/);
+    });
+    test('a file path cannot be a ConfigMap key', () => {
+      expect(() => withConfigMap({ files: Files.fromContent({ 'conf/my app.cfg': 'x' }) })).toThrow(/files content path must be a relative path .*got "conf\/my app.cfg"/);
     });
     test('a file name is given twice', () => {
-      expect(() => withConfigMap({ files: [path.join(FIXTURES, 'configmap')] })).toThrow(/config files path "config.cfg" is given twice: by files\[0\] ".*configmap" and by data/);
+      const files = Files.of(Files.fromDirectory(path.join(FIXTURES, 'configmap')), Files.fromContent({ 'config.cfg': 'x' }));
+      expect(() => withConfigMap({ files })).toThrow(/files path "config.cfg" is given twice: by files source \[0\] directory ".*configmap" and by files source \[1\] content/);
     });
     test('a file does not exist', () => {
-      expect(() => withConfigMap({ files: ['/nonexistent/app.cfg'] })).toThrow(/files\[0\] "\/nonexistent\/app.cfg" does not exist/);
+      expect(() => withConfigMap({ files: Files.fromPaths(['/nonexistent/app.cfg']) })).toThrow(/files path \[0\] "\/nonexistent\/app.cfg" does not exist/);
     });
     test('the files are larger than a ConfigMap can hold', () => {
-      expect(() => withConfigMap({ data: { 'big.txt': 'x'.repeat(1024 * 1024) } })).toThrow(/config files is 1.00 MiB \(1048583 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold .*use a config image/);
+      expect(() => withConfigMap({ files: Files.fromContent({ 'big.txt': 'x'.repeat(1024 * 1024) }) }))
+        .toThrow(/files is 1.00 MiB \(1048583 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold .*use a config image/);
     });
     test('the name is not a DNS subdomain', () => {
       expect(() => withConfigMap({ name: 'Flask_Settings' })).toThrow(/name must be a DNS-1123 subdomain .*got "Flask_Settings"/);
@@ -498,7 +516,6 @@ describe('ImmutableConfigInitChart (the seed)', () => {
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080 }]);
     expect(dep.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp', 'app.kubernetes.io/component': 'web', 'app.kubernetes.io/managed-by': 'cdk8s' });
     expect(dep.spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp' } });
-    expect(chart.config.copyStyle).toBe(CopyStyle.ENTRYPOINT);
     assertValid(objects);
   });
 
@@ -536,8 +553,8 @@ describe('ImmutableConfigMapChart', () => {
     const chart = new ImmutableConfigMapChart(Testing.app(), 'cm');
     const objects = synthObjects(chart);
     expect(objects).toMatchSnapshot();
-    expect(chart.config.configMapName).toMatch(/^myflaskapp-cm-config-[0-9a-f]{10}$/);
-    const cm = findObject(objects, 'ConfigMap', chart.config.configMapName);
+    expect(chart.config.configMap.name).toMatch(/^myflaskapp-cm-config-[0-9a-f]{10}$/);
+    const cm = findObject(objects, 'ConfigMap', chart.config.configMap.name);
     expect(cm.metadata.namespace).toBe('immutable-config-init');
     expect(cm.immutable).toBe(true);
     expect(cm.data).toEqual({ 'config.cfg': 'MSG="Welcome to Flask"\n' });
@@ -545,19 +562,21 @@ describe('ImmutableConfigMapChart', () => {
       'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp-cm-config',
       'app.kubernetes.io/component': 'config', 'app.kubernetes.io/managed-by': 'cdk8s',
     });
-    expect(chart.config).toMatchObject({ name: 'myflaskapp-cm-config', volumeName: 'config-dir', mountPath: '/config', keys: ['config.cfg'] });
+    expect(chart.config).toMatchObject({ name: 'myflaskapp-cm-config', mountPath: '/config' });
+    expect(chart.config.volume.name).toBe('config-dir');
+    expect(chart.config.files.map((f) => f.key)).toEqual(['config.cfg']);
     const dep = findObject(objects, 'Deployment', 'myflaskapp-cm');
-    expect(volume(dep, 'config-dir')).toEqual({ name: 'config-dir', configMap: { name: chart.config.configMapName } });
+    expect(volume(dep, 'config-dir')).toEqual({ name: 'config-dir', configMap: { name: chart.config.configMap.name } });
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'config-dir', mountPath: '/config', readOnly: true }]);
     expect(findObject(objects, 'Service', 'myflaskapp-cm').spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080 }]);
     assertValid(objects);
   });
 
   test('files replace the seed config', () => {
-    const chart = new ImmutableConfigMapChart(Testing.app(), 'cm', { files: [path.join(FIXTURES, 'configmap', 'config.cfg')] });
-    expect(chart.config.keys).toEqual(['config.cfg']);
-    const other = new ImmutableConfigMapChart(Testing.app(), 'cm2', { data: { 'config.cfg': 'MSG="Hi"\n' } });
-    expect(other.config.configMapName).not.toBe(chart.config.configMapName);
+    const chart = new ImmutableConfigMapChart(Testing.app(), 'cm', { files: Files.fromPaths([path.join(FIXTURES, 'configmap', 'config.cfg')]) });
+    expect(chart.config.files.map((f) => f.key)).toEqual(['config.cfg']);
+    const other = new ImmutableConfigMapChart(Testing.app(), 'cm2', { files: Files.fromContent({ 'config.cfg': 'MSG="Hi"\n' }) });
+    expect(other.config.configMap.name).not.toBe(chart.config.configMap.name);
   });
 
   test('both charts fit in one namespace without clashing', () => {
