@@ -225,8 +225,8 @@ class ConfigMounts {
 
   /** Mounts the config read-only at `mountPath` in `container` (once per container). */
   public mount(container: kplus.Container): void {
-    checkMountable(this.r.workload, this.r.mountPath, container);
     if (this.containers.includes(container)) return;
+    checkMountable(this.r.workload, this.r.mountPath, container);
     container.mount(this.r.mountPath, this.volume, { readOnly: true });
     this.containers.push(container);
   }
