@@ -2,7 +2,8 @@ import { Chart, ChartProps, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
-  applyLabels, CopyStyle, exposeWorkload, Files, hardenedContainer, hardenedPodProps, ImmutableConfigInit, ImmutableConfigMap, recommendedLabels, resolveExpose, spreadOverNodes,
+  applyLabels, CopyStyle, exposeWorkload, Files, hardenedContainer, hardenedPodProps, ImmutableConfigInit, ImmutableConfigMap, recommendedLabels,
+  resolveExpose, spreadOverNodes,
   selectorLabels, selectPods, validatePort, validatePositiveInteger,
 } from '../lib';
 

@@ -319,7 +319,8 @@ function withConfigPath(paths: readonly string[], p: string, copyStyle: CopyStyl
   const name = path.posix.basename(p);
   const twin = paths.find((q) => path.posix.basename(q) === name);
   if (twin !== undefined) {
-    throw new Error(`configPaths entries "${twin}" and "${p}" would both be copied to "${mountPath}/${name}": give each a distinct file or directory name`);
+    throw new Error(`configPaths entries "${twin}" and "${p}" would both be copied to "${mountPath}/${name}": `
+      + 'give each a distinct file or directory name');
   }
   return [...paths, p];
 }

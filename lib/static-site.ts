@@ -4,7 +4,9 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { addChecksumAnnotation, contentHash } from './hash';
 import { validateImage } from './image';
-import { EgressOptions, ExposeOptions, Exposure, IngressOptions, ResolvedExpose, WorkloadNetworkPolicy, exposeWorkload, resolveExpose } from './expose';
+import {
+  EgressOptions, ExposeOptions, Exposure, IngressOptions, ResolvedExpose, WorkloadNetworkPolicy, exposeWorkload, resolveExpose,
+} from './expose';
 import { StoredFile } from './files';
 import { applyLabels, recommendedLabels, selectPods, selectorLabels } from './labels';
 import { applySpread, resolveReplicas } from './policy';
@@ -406,7 +408,9 @@ export class StaticSite extends Construct {
    * by default they reach nothing, not even DNS.
    */
   public allowEgressTo(peer: k8s.NetworkPolicyPeer, options: EgressOptions = {}): void {
-    if (!this.networkPolicy) throw new Error(`allowEgressTo needs the NetworkPolicy, got networkPolicy false for "${this.name}" (manage traffic yourself)`);
+    if (!this.networkPolicy) {
+      throw new Error(`allowEgressTo needs the NetworkPolicy, got networkPolicy false for "${this.name}" (manage traffic yourself)`);
+    }
     this.networkPolicy.allowEgressTo(peer, options);
   }
 
@@ -506,7 +510,8 @@ function withHeader(headers: Readonly<Record<string, string>>, name: string, val
   }
   validateHeaderValue(value, `responseHeaders "${name}"`);
   if (value.trim() === '') {
-    throw new Error(`responseHeaders "${name}" must not be empty (nginx would send no header; remove the entry instead), got ${JSON.stringify(value)}`);
+    throw new Error(`responseHeaders "${name}" must not be empty (nginx would send no header; remove the entry instead), `
+      + `got ${JSON.stringify(value)}`);
   }
   const out = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== name.toLowerCase()));
   return { ...out, [name]: value };

@@ -38,7 +38,8 @@ const KINDS: Array<[string, Attach]> = [
 ];
 
 describe.each(KINDS)('%s.mount is an entry of containers after construction', (_kind, attach) => {
-  function build(then: (chart: Chart, workload: kplus.Deployment, config: { mount(c: kplus.Container): void }) => void, viaProp?: (w: kplus.Deployment) => kplus.Container[]): K8sObject[] {
+  type Then = (chart: Chart, workload: kplus.Deployment, config: { mount(c: kplus.Container): void }) => void;
+  function build(then: Then, viaProp?: (w: kplus.Deployment) => kplus.Container[]): K8sObject[] {
     const chart = testChart();
     const workload = web(chart);
     const config = attach(chart, workload, viaProp ? viaProp(workload) : [workload.containers[0]]);
@@ -65,14 +66,17 @@ describe.each(KINDS)('%s.mount is an entry of containers after construction', (_
     const workload = web(chart);
     const config = attach(chart, workload);
     const late = workload.addContainer(hardenedContainer({ name: 'late', image: 'busybox:1.36.1' }));
-    expect(() => synthObjects(chart)).toThrow(/container "late" was added to the workload after the config was attached .*call mount\(container\) for it/);
+    expect(() => synthObjects(chart))
+      .toThrow(/container "late" was added to the workload after the config was attached .*call mount\(container\) for it/);
     config.mount(late);
     expect(findContainer(findObject(synthObjects(chart), 'Deployment', 'web'), 'late').volumeMounts)
       .toEqual([{ name: 'config', mountPath: '/config', readOnly: true }]);
   });
 
   test('fails with the prop\'s message for a container of another workload', () => {
-    const other = (chart: Chart) => new kplus.Deployment(chart, 'Other', { ...hardenedPodProps(), containers: [hardenedContainer({ name: 'other', image: 'nginx:1.27' })] });
+    const other = (chart: Chart) => new kplus.Deployment(chart, 'Other', {
+      ...hardenedPodProps(), containers: [hardenedContainer({ name: 'other', image: 'nginx:1.27' })],
+    });
     const viaProp = errorOf(() => build(() => {}, (w) => [w.containers[0], other(w.node.scope as Chart).containers[0]]));
     const viaVerb = errorOf(() => build((chart, _w, config) => config.mount(other(chart).containers[0])));
     expect(viaVerb).toBe(viaProp);
@@ -90,14 +94,16 @@ describe.each(KINDS)('%s.mount is an entry of containers after construction', (_
       config.mount(w.containers[1]);
     }));
     expect(viaVerb).toBe(viaProp);
-    expect(viaVerb).toMatch(/mountPath "\/config" overlaps the mount of volume "cache" at "\/config\/cache" in container "worker": choose a directory of its own/);
+    expect(viaVerb).toMatch(/mountPath "\/config" overlaps the mount of volume "cache" at "\/config\/cache" in container "worker"/);
   });
 });
 
 describe('ImmutableConfigInit.addConfigPath is an entry of configPaths after construction', () => {
   function build(props: Partial<ImmutableConfigInitProps>, then: (config: ImmutableConfigInit) => void = () => {}): K8sObject[] {
     const chart = testChart();
-    const config = new ImmutableConfigInit(chart, 'Config', { workload: web(chart), image: 'busybox:1.36.1', configPaths: ['/src/app.cfg'], mountPath: '/config', ...props });
+    const config = new ImmutableConfigInit(chart, 'Config', {
+      workload: web(chart), image: 'busybox:1.36.1', configPaths: ['/src/app.cfg'], mountPath: '/config', ...props,
+    });
     then(config);
     return synthObjects(chart);
   }
@@ -109,14 +115,16 @@ describe('ImmutableConfigInit.addConfigPath is an entry of configPaths after con
       config.addConfigPath('/opt/flags.json');
     });
     expect(viaVerb).toEqual(viaProp);
-    expect(findContainer(findObject(viaVerb, 'Deployment', 'web'), 'copy-config').args).toEqual(['/src/app.cfg', '/etc/flask', '/opt/flags.json', '/config']);
+    expect(findContainer(findObject(viaVerb, 'Deployment', 'web'), 'copy-config').args)
+      .toEqual(['/src/app.cfg', '/etc/flask', '/opt/flags.json', '/config']);
   });
 
   const bad: Array<[string, string, RegExp]> = [
     ['a relative path', 'src/other.cfg', /configPaths entry must be an absolute path starting with "\/", got "src\/other.cfg"/],
     ['"/"', '/', /configPaths entry must not be "\/"/],
     ['a path below the init mount', '/config/app.cfg', /configPaths entry "\/config\/app.cfg" overlaps initMountPath "\/config"/],
-    ['a base name already copied', '/b/app.cfg', /configPaths entries "\/src\/app.cfg" and "\/b\/app.cfg" would both be copied to "\/config\/app.cfg"/],
+    ['a base name already copied', '/b/app.cfg',
+      /configPaths entries "\/src\/app.cfg" and "\/b\/app.cfg" would both be copied to "\/config\/app.cfg"/],
   ];
   test.each(bad)('fails with the prop\'s message for %s', (_what, p, message) => {
     const viaProp = errorOf(() => build({ configPaths: ['/src/app.cfg', p] }));
@@ -127,6 +135,6 @@ describe('ImmutableConfigInit.addConfigPath is an entry of configPaths after con
 
   test('fails with CopyStyle.ENTRYPOINT, whose image decides what it copies', () => {
     expect(() => build({ copyStyle: CopyStyle.ENTRYPOINT, configPaths: undefined }, (config) => config.addConfigPath('/etc/flask')))
-      .toThrow(/configPaths only applies to CopyStyle.COMMAND: with CopyStyle.ENTRYPOINT the image's entrypoint decides what it copies, got "\/etc\/flask"/);
+      .toThrow(/configPaths only applies to CopyStyle.COMMAND: with CopyStyle.ENTRYPOINT .* decides what it copies, got "\/etc\/flask"/);
   });
 });

@@ -7,8 +7,8 @@ import { FileEntry, StoredFile, isUtf8Text, toConfigMapData } from '../files';
 import { FALLBACK_CONTENT_TYPE } from './nginx-conf';
 
 /** Paths that look like secrets, refused unless allowSecretFiles. */
-const SECRET_FILE =
-  /(^|\/)(\.env(\.[^/]*)?|[^/]*\.(pem|key|p12|pfx|jks|keystore)|id_(rsa|dsa|ecdsa|ed25519)|\.htpasswd|\.netrc|\.npmrc|\.pgpass)$|(^|\/)\.(git|aws|ssh)\//;
+const SECRET_FILE = new RegExp('(^|/)(\\.env(\\.[^/]*)?|[^/]*\\.(pem|key|p12|pfx|jks|keystore)|id_(rsa|dsa|ecdsa|ed25519)'
+  + '|\\.htpasswd|\\.netrc|\\.npmrc|\\.pgpass)$|(^|/)\\.(git|aws|ssh)/');
 /** Types nginx serves with charset=utf-8 (text/*, JSON, XML, JavaScript, YAML, SVG). */
 const TEXT_TYPES = /^(text\/|application\/(json|manifest\+json|xml|rss\+xml|atom\+xml|yaml|javascript)$|image\/svg\+xml$)/;
 /** Types whose files are always stored in `binaryData`; other files go there only when they are not UTF-8 text. */

@@ -23,7 +23,9 @@ function web(chart: Chart, user?: number): kplus.Deployment {
 /** ImmutableConfigInit with only the required props (and configPaths, required with the default copy style). */
 function init(user?: number): K8sObject {
   const chart = testChart();
-  new ImmutableConfigInit(chart, 'Config', { workload: web(chart, user), image: 'busybox:1.36.1', configPaths: ['/src/app.cfg'], mountPath: '/config' });
+  new ImmutableConfigInit(chart, 'Config', {
+    workload: web(chart, user), image: 'busybox:1.36.1', configPaths: ['/src/app.cfg'], mountPath: '/config',
+  });
   return findObject(synthObjects(chart), 'Deployment', 'web');
 }
 
@@ -70,7 +72,8 @@ export const DEFAULTS: Record<string, () => void> = {
   },
   'ImmutableConfigInitProps.resources': () => {
     expect(findContainer(init(), 'copy-config').resources).toEqual({
-      requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' },
+      requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' },
+      limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' },
     });
   },
   'ImmutableConfigInitProps.sizeLimit': () => {

@@ -53,7 +53,9 @@ export const DEFAULTS: Record<string, () => void> = {
   },
   'StaticSiteProps.contentTypes': () => {
     const types = mimeTypes(site());
-    for (const line of ['text/html htm html;', 'text/css css;', 'application/json json map;', 'image/png png;', 'font/woff2 woff2;', 'application/wasm wasm;']) {
+    const lines = ['text/html htm html;', 'text/css css;', 'application/json json map;', 'image/png png;', 'font/woff2 woff2;',
+      'application/wasm wasm;'];
+    for (const line of lines) {
       expect(types).toContain(`  ${line}`);
     }
     expect(conf(site())).toContain('  default_type application/octet-stream;');
@@ -68,7 +70,8 @@ export const DEFAULTS: Record<string, () => void> = {
   },
   'StaticSiteProps.emptyDirSizeLimit': () => {
     const volumes = deployment(site()).spec.template.spec.volumes;
-    expect(volumes.filter((v: any) => v.emptyDir).map((v: any) => [v.name, v.emptyDir.sizeLimit])).toEqual([['tmp', '16Mi'], ['nginx-cache', '16Mi']]);
+    const emptyDirs = volumes.filter((v: any) => v.emptyDir).map((v: any) => [v.name, v.emptyDir.sizeLimit]);
+    expect(emptyDirs).toEqual([['tmp', '16Mi'], ['nginx-cache', '16Mi']]);
   },
   'StaticSiteProps.replicas': () => {
     const o = site();
@@ -79,7 +82,8 @@ export const DEFAULTS: Record<string, () => void> = {
   },
   'StaticSiteProps.resources': () => {
     expect(nginx(site()).resources).toEqual({
-      requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' },
+      requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' },
+      limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' },
     });
   },
   'StaticSiteProps.securityContext': () => {
