@@ -10,7 +10,7 @@ import { DEFAULT_EMPTY_DIR_SIZE_LIMIT, DEFAULT_RESOURCES, hardenedContainer } fr
 import {
   isWholeMebibytes, pathIsWithin, required, validateAbsolutePath, validateDnsLabel, validateDnsSubdomain, validateOneOf, validateKnownProps,
 } from './validate';
-import { Files, ResolvedSecurity, WorkloadSecurityOptions, mergeResources, resolveFiles, resolveSecurity } from './workload';
+import { Files, WorkloadSecurityOptions, mergeResources, resolveFiles, resolveSecurity } from './workload';
 
 /**
  * How the init container copies the config out of the config image.
@@ -267,7 +267,7 @@ export interface ResolvedImmutableConfigInit {
   readonly command?: string[];
   /** The init container's `args`; the destination is always the last one. */
   readonly args: readonly string[];
-  readonly securityContext: Pick<ResolvedSecurity, 'user' | 'group'>;
+  readonly securityContext: { readonly user: number; readonly group: number };
   readonly resources: kplus.ContainerResources;
   readonly sizeLimit: Size;
   readonly medium: kplus.EmptyDirMedium;

@@ -15,7 +15,7 @@ import {
   validateBoolean, validateConfigMapKey, validateDnsLabel, validateHeaderValue, validateHttpPath, validateFileExtension, validateHeaderName,
   validateKnownProps, validateMediaType, validateRecord, validateUnprivilegedPort, required,
 } from './validate';
-import { Files, ResolvedSecurity, WorkloadSecurityOptions, mergeResources, resolveFiles, resolveSecurity } from './workload';
+import { Files, WorkloadSecurityOptions, mergeResources, resolveFiles, resolveSecurity } from './workload';
 import { DEFAULT_CONTENT_TYPES, renderMimeTypes, renderNginxConf } from './static-site/nginx-conf';
 import { SiteContent, resolveSiteContent } from './static-site/content';
 import { NGINX_UNPRIVILEGED_IMAGE } from './images';
@@ -197,7 +197,7 @@ export interface ResolvedStaticSite {
   readonly port: number;
   readonly replicas: number;
   readonly resources: kplus.ContainerResources;
-  readonly securityContext: ResolvedSecurity;
+  readonly securityContext: { readonly user: number; readonly group: number; readonly fsGroup: number };
   readonly emptyDirSizeLimit: Size;
   readonly immutableContent: boolean;
   readonly allowSecretFiles: boolean;
