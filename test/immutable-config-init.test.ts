@@ -70,7 +70,8 @@ describe('ImmutableConfigInit', () => {
       runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
       privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(init.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(init.resources)
+      .toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(init.imagePullPolicy).toBe('IfNotPresent');
     expect(config.initContainer.name).toBe('copy-config');
     expect(config.volume.name).toBe('config');
@@ -123,7 +124,8 @@ describe('ImmutableConfigInit', () => {
       return d;
     });
     const dep = findObject(synthObjects(chart), 'Deployment');
-    for (const name of ['app', 'worker']) expect(findContainer(dep, name).volumeMounts).toEqual([{ name: 'config', mountPath: '/config', readOnly: true }]);
+    for (const name of ['app', 'worker']) expect(findContainer(dep, name).volumeMounts)
+      .toEqual([{ name: 'config', mountPath: '/config', readOnly: true }]);
     expect(findContainer(dep, 'migrate').volumeMounts).toBeUndefined();
     expect(podSpec(dep).initContainers.map((c: any) => c.name)).toEqual(['migrate', 'copy-config']);
   });
@@ -185,7 +187,8 @@ describe('ImmutableConfigInit', () => {
 
   test('emptyDir size limit and medium', () => {
     const { chart } = withConfig({ sizeLimit: Size.mebibytes(8), medium: kplus.EmptyDirMedium.MEMORY });
-    expect(volume(findObject(synthObjects(chart), 'Deployment'), 'config')).toEqual({ name: 'config', emptyDir: { medium: 'Memory', sizeLimit: '8Mi' } });
+    expect(volume(findObject(synthObjects(chart), 'Deployment'), 'config'))
+      .toEqual({ name: 'config', emptyDir: { medium: 'Memory', sizeLimit: '8Mi' } });
   });
 
   test('names, securityContext and resources can be chosen', () => {
@@ -196,7 +199,8 @@ describe('ImmutableConfigInit', () => {
     const dep = findObject(synthObjects(chart), 'Deployment');
     const init = findContainer(dep, 'appconfig');
     expect(init.securityContext).toMatchObject({ runAsUser: 1001, runAsGroup: 1002 });
-    expect(init.resources).toEqual({ requests: { cpu: '10m', memory: '16Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '100m', memory: '32Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(init.resources)
+      .toEqual({ requests: { cpu: '10m', memory: '16Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '100m', memory: '32Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(volume(dep, 'app-config')).toEqual({ name: 'app-config', emptyDir: { sizeLimit: '64Mi' } });
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'app-config', mountPath: '/config', readOnly: true }]);
   });
@@ -257,14 +261,17 @@ describe('ImmutableConfigInit', () => {
         d.containers[0].mount(mountPath, kplus.Volume.fromEmptyDir(c, 'Cache', 'cache'));
         return d;
       };
-      expect(() => withConfig({}, cacheMount('/config'))).toThrow(/mountPath "\/config" overlaps the mount of volume "cache" at "\/config" in container "app": choose a directory of its own/);
+      expect(() => withConfig({}, cacheMount('/config')))
+        .toThrow(/mountPath "\/config" overlaps the mount of volume "cache" at "\/config" in container "app": choose a directory of its own/);
       expect(() => withConfig({}, cacheMount('/config/cache'))).toThrow(/overlaps the mount of volume "cache" at "\/config\/cache"/);
-      expect(() => withConfig({ mountPath: '/var/cache/app' }, cacheMount('/var/cache'))).toThrow(/overlaps the mount of volume "cache" at "\/var\/cache"/);
+      expect(() => withConfig({ mountPath: '/var/cache/app' }, cacheMount('/var/cache')))
+        .toThrow(/overlaps the mount of volume "cache" at "\/var\/cache"/);
       expect(() => withConfig({ mountPath: '/configs' }, cacheMount('/config'))).not.toThrow();
     });
 
     test('the workload has no app container', () => {
-      expect(() => withConfig({}, (c) => new kplus.Deployment(c, 'Empty', hardenedPodProps()))).toThrow(/workload must have at least one app container to mount the config into, got none/);
+      expect(() => withConfig({}, (c) => new kplus.Deployment(c, 'Empty', hardenedPodProps())))
+        .toThrow(/workload must have at least one app container to mount the config into, got none/);
     });
 
     test('containers is empty or names a container of another workload', () => {
@@ -272,8 +279,10 @@ describe('ImmutableConfigInit', () => {
       const d = webDeployment(chart);
       const other = new kplus.Deployment(chart, 'Other', { ...hardenedPodProps(), containers: [hardenedContainer({ name: 'other', image: 'nginx:1.27' })] });
       const base = { workload: d, image: 'busybox:1.36.1', configPaths: ['/src/a.cfg'], mountPath: '/config' };
-      expect(() => new ImmutableConfigInit(chart, 'A', { ...base, containers: [] })).toThrow(/containers must list at least one app container, got none/);
-      expect(() => new ImmutableConfigInit(chart, 'B', { ...base, containers: other.containers })).toThrow(/containers must be app containers of the workload, got container "other"/);
+      expect(() => new ImmutableConfigInit(chart, 'A', { ...base, containers: [] }))
+        .toThrow(/containers must list at least one app container, got none/);
+      expect(() => new ImmutableConfigInit(chart, 'B', { ...base, containers: other.containers }))
+        .toThrow(/containers must be app containers of the workload, got container "other"/);
     });
 
     test('the workload is not a cdk8s-plus workload', () => {
@@ -292,13 +301,15 @@ describe('ImmutableConfigInit', () => {
     test('a mount overlapping the destination is added after the config was attached (at synth)', () => {
       const { chart, workload } = withConfig();
       workload.containers[0].mount('/config/cache', kplus.Volume.fromEmptyDir(chart, 'Cache', 'cache'));
-      expect(() => synthObjects(chart)).toThrow(/mountPath "\/config" overlaps the mount of volume "cache" at "\/config\/cache" in container "app", added after the config was attached/);
+      expect(() => synthObjects(chart))
+        .toThrow(/mountPath "\/config" overlaps the mount of volume "cache" at "\/config\/cache" in container "app", added after the config was attached/);
     });
 
     test('an app container is added after the config was attached (at synth)', () => {
       const { chart, workload } = withConfig();
       workload.addContainer(hardenedContainer({ name: 'late', image: 'nginx:1.27' }));
-      expect(() => synthObjects(chart)).toThrow(/container "late" was added to the workload after the config was attached and does not mount it at "\/config": call mount\(container\) for it/);
+      expect(() => synthObjects(chart))
+        .toThrow(/container "late" was added to the workload after the config was attached and does not mount it at "\/config": call mount\(container\) for it/);
     });
   });
 });
@@ -356,7 +367,8 @@ describe('ImmutableConfigMap', () => {
   test('files in sub-folders land at their paths through the volume\'s items; a flat set has no items', () => {
     const { chart, config } = withConfigMap({ files: Files.fromContent({ 'app.cfg': 'a=1\n', 'conf.d/extra.cfg': 'b=2\n' }) });
     const dep = findObject(synthObjects(chart), 'Deployment');
-    expect(volume(dep, 'config').configMap.items).toEqual([{ key: 'app.cfg', path: 'app.cfg' }, { key: 'conf.d__extra.cfg', path: 'conf.d/extra.cfg' }]);
+    expect(volume(dep, 'config').configMap.items)
+      .toEqual([{ key: 'app.cfg', path: 'app.cfg' }, { key: 'conf.d__extra.cfg', path: 'conf.d/extra.cfg' }]);
     expect(config.files.map((f) => f.path)).toEqual(['app.cfg', 'conf.d/extra.cfg']);
   });
 
@@ -373,7 +385,8 @@ describe('ImmutableConfigMap', () => {
     job.connections.isolate();
     const config = new ImmutableConfigMap(chart, 'Config', { workload: job, files: Files.fromContent({ 'report.yaml': 'x: 1\n' }), mountPath: '/etc/report' });
     const objects = synthObjects(chart);
-    expect(findContainer(findObject(objects, 'Job', 'report'), 'report').volumeMounts).toEqual([{ name: 'config', mountPath: '/etc/report', readOnly: true }]);
+    expect(findContainer(findObject(objects, 'Job', 'report'), 'report').volumeMounts)
+      .toEqual([{ name: 'config', mountPath: '/etc/report', readOnly: true }]);
     expect(config.configMap.name).toMatch(/^report-config-/);
     assertValid(objects);
   });
@@ -437,7 +450,8 @@ describe('ImmutableConfigMap', () => {
     assertValid(objects);
     const files = Files.fromContent({ a: 'b' });
     expect(() => new ImmutableConfigMap(chart, 'Again', { workload: d, files, mountPath: '/other' })).toThrow(/volumeName "config" is already used/);
-    expect(() => new ImmutableConfigMap(chart, 'Nested', { workload: d, files, mountPath: '/config/extra', volumeName: 'extra' })).toThrow(/overlaps the mount of volume "config"/);
+    expect(() => new ImmutableConfigMap(chart, 'Nested', { workload: d, files, mountPath: '/config/extra', volumeName: 'extra' }))
+      .toThrow(/overlaps the mount of volume "config"/);
   });
 
   describe('fails when', () => {
@@ -450,14 +464,17 @@ describe('ImmutableConfigMap', () => {
       expect(() => withConfigMap({ data: { a: 'b' } } as never)).toThrow(/ImmutableConfigMap props has no option "data"/);
     });
     test('a file path cannot be a ConfigMap key', () => {
-      expect(() => withConfigMap({ files: Files.fromContent({ 'conf/my app.cfg': 'x' }) })).toThrow(/files content path must be a relative path .*got "conf\/my app.cfg"/);
+      expect(() => withConfigMap({ files: Files.fromContent({ 'conf/my app.cfg': 'x' }) }))
+        .toThrow(/files content path must be a relative path .*got "conf\/my app.cfg"/);
     });
     test('a file name is given twice', () => {
       const files = Files.of(Files.fromDirectory(path.join(FIXTURES, 'configmap')), Files.fromContent({ 'config.cfg': 'x' }));
-      expect(() => withConfigMap({ files })).toThrow(/files path "config.cfg" is given twice: by files source \[0\] directory ".*configmap" and by files source \[1\] content/);
+      expect(() => withConfigMap({ files }))
+        .toThrow(/files path "config.cfg" is given twice: by files source \[0\] directory ".*configmap" and by files source \[1\] content/);
     });
     test('a file does not exist', () => {
-      expect(() => withConfigMap({ files: Files.fromPaths(['/nonexistent/app.cfg']) })).toThrow(/files path \[0\] "\/nonexistent\/app.cfg" does not exist/);
+      expect(() => withConfigMap({ files: Files.fromPaths(['/nonexistent/app.cfg']) }))
+        .toThrow(/files path \[0\] "\/nonexistent\/app.cfg" does not exist/);
     });
     test('the files are larger than a ConfigMap can hold', () => {
       expect(() => withConfigMap({ files: Files.fromContent({ 'big.txt': 'x'.repeat(1024 * 1024) }) }))
@@ -502,19 +519,22 @@ describe('ImmutableConfigInitChart (the seed)', () => {
     const app = findContainer(dep, 'app');
     expect(app.image).toBe(SEED_APP_IMAGE);
     expect(app.command).toEqual(flaskCommand(8080));
-    expect(app.command).toEqual(['uwsgi', '--http-socket', ':8080', '--master', '--die-on-term', '--need-app', '--chdir', '/app', '--module', 'main:app']);
+    expect(app.command)
+      .toEqual(['uwsgi', '--http-socket', ':8080', '--master', '--die-on-term', '--need-app', '--chdir', '/app', '--module', 'main:app']);
     expect(app.env).toEqual([{ name: 'UWSGI_PROCESSES', value: '2' }, { name: 'UWSGI_CHEAPER', value: '0' }]);
     expect(Object.keys(FLASK_ENV)).toEqual(['UWSGI_PROCESSES', 'UWSGI_CHEAPER']);
     expect(app.ports).toEqual([{ containerPort: 8080, name: 'http' }]);
     expect(app.readinessProbe.httpGet).toEqual({ path: '/', port: 8080, scheme: 'HTTP' });
     expect(app.volumeMounts).toEqual([{ name: 'config-dir', mountPath: '/config', readOnly: true }]);
-    expect(app.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(app.resources)
+      .toEqual({ requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' } });
     for (const c of [init, app]) expect(c.securityContext).toMatchObject({ runAsUser: 65532, runAsGroup: 65532, readOnlyRootFilesystem: true });
     expect(podSpec(dep).securityContext).toMatchObject({ runAsUser: 65532, fsGroup: 65532 });
     expect(podSpec(dep).automountServiceAccountToken).toBe(false);
     const svc = findObject(objects, 'Service', 'myflaskapp');
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080 }]);
-    expect(dep.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp', 'app.kubernetes.io/component': 'web', 'app.kubernetes.io/managed-by': 'cdk8s' });
+    expect(dep.metadata.labels)
+      .toMatchObject({ 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp', 'app.kubernetes.io/component': 'web', 'app.kubernetes.io/managed-by': 'cdk8s' });
     expect(dep.spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp' } });
     assertValid(objects);
   });
@@ -536,7 +556,8 @@ describe('ImmutableConfigInitChart (the seed)', () => {
     expect(dep.metadata.namespace).toBe('shop');
     expect(dep.spec.replicas).toBe(3);
     expect(findContainer(dep, 'appconfig')).toMatchObject({ image: `registry.example.com/greeter-config@${DIGEST}`, args: ['/etc/greeter'] });
-    expect(findContainer(dep, 'app')).toMatchObject({ image: 'registry.example.com/greeter:2.0.1', command: flaskCommand(9090), securityContext: { runAsUser: 10001 } });
+    expect(findContainer(dep, 'app'))
+      .toMatchObject({ image: 'registry.example.com/greeter:2.0.1', command: flaskCommand(9090), securityContext: { runAsUser: 10001 } });
     expect(findObject(objects, 'Service', 'greeter').spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 9090 }]);
     assertValid(objects);
   });

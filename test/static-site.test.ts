@@ -98,7 +98,8 @@ describe('StaticSite defaults', () => {
 
   test('resources default to DEFAULT_RESOURCES, ephemeral storage included; emptyDirs default to 16 MiB', () => {
     const c = findContainer(findObject(objects, 'Deployment', 'static-site'), 'nginx');
-    expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(c.resources)
+      .toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(resolveStaticSite({ files: Files.fromContent(HELLO) }).emptyDirSizeLimit.toMebibytes()).toBe(16);
   });
 
@@ -124,7 +125,8 @@ describe('StaticSite defaults', () => {
     expect(site.port).toBe(8080);
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
     expect(nginxConf(objects)).toMatch(/^ {4}listen 8080;$/m);
-    expect(c.readinessProbe).toEqual({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 });
+    expect(c.readinessProbe)
+      .toEqual({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 });
     expect(c.livenessProbe).toEqual({ tcpSocket: { port: 8080 }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 6 });
     expect(nginxConf(objects)).toContain('location = /healthz {');
   });
@@ -281,7 +283,8 @@ describe('StaticSite content', () => {
 
   test('content too big for kubectl\'s last-applied annotation is marked for server-side apply', () => {
     const { objects, site } = synth({ files: Files.fromContent({ 'index.html': 'x', 'big.txt': 'a'.repeat(300 * 1024) }) });
-    expect(findObject(objects, 'ConfigMap', 'static-site-content').metadata.annotations).toEqual({ 'argocd.argoproj.io/sync-options': 'ServerSideApply=true' });
+    expect(findObject(objects, 'ConfigMap', 'static-site-content').metadata.annotations)
+      .toEqual({ 'argocd.argoproj.io/sync-options': 'ServerSideApply=true' });
     expect(site.files.reduce((n, f) => n + f.key.length + f.sizeBytes, 0)).toBe('index.html'.length + 1 + 'big.txt'.length + 300 * 1024);
   });
 });
@@ -391,25 +394,30 @@ describe('StaticSite validation', () => {
   test('fails when the site is empty', () => {
     expect(() => synth({} as StaticSiteProps)).toThrow(/files is required: the site's files, such as Files.fromDirectory/);
     expect(() => synth({ files: Files.fromDirectory(empty) })).toThrow(new RegExp(`files directory "${empty}" \\(${empty}\\) has no files`));
-    expect(() => synth({ files: Files.fromContent({}) })).toThrow(/files must hold at least one file \(the site serves indexDocument "index.html" for "\/"\), got none/);
+    expect(() => synth({ files: Files.fromContent({}) }))
+      .toThrow(/files must hold at least one file \(the site serves indexDocument "index.html" for "\/"\), got none/);
   });
   test('fails when files is not Files (a folder name, an object of contents)', () => {
     expect(() => synth({ files: 'site' as never })).toThrow(/files must be Files \(Files.fromDirectory\(dir\), .*got "site"/);
     expect(() => synth({ files: HELLO as never })).toThrow(/files must be Files .*got object/);
   });
   test('fails when the files directory is not a directory', () => {
-    expect(() => synth({ files: Files.fromDirectory(path.join(FIXTURE, 'index.html')) })).toThrow(/files directory must be a directory, got the file ".*index\.html"/);
+    expect(() => synth({ files: Files.fromDirectory(path.join(FIXTURE, 'index.html')) }))
+      .toThrow(/files directory must be a directory, got the file ".*index\.html"/);
     expect(() => synth({ files: Files.fromDirectory(path.join(empty, 'missing')) })).toThrow(/files directory ".*missing" does not exist/);
   });
   test('fails when a file name cannot become a ConfigMap key', () => {
-    expect(() => synth({ files: Files.fromContent({ 'my page.html': 'x' }) })).toThrow(/files content path must be a relative path of letters, digits, '-', '_' and '.' segments .*got "my page.html"/);
-    expect(() => synth({ files: Files.fromContent({ 'img/café.png': Buffer.from([1]) }) })).toThrow(/files content path must be a relative path .*got "img\/café.png"/);
+    expect(() => synth({ files: Files.fromContent({ 'my page.html': 'x' }) }))
+      .toThrow(/files content path must be a relative path of letters, digits, '-', '_' and '.' segments .*got "my page.html"/);
+    expect(() => synth({ files: Files.fromContent({ 'img/café.png': Buffer.from([1]) }) }))
+      .toThrow(/files content path must be a relative path .*got "img\/café.png"/);
     expect(() => synth({ files: Files.fromContent({ '../etc/passwd': 'x' }) })).toThrow(/files content path must be a relative path .*no "\.\."/);
     expect(() => synth({ files: Files.fromContent({ 'a//b': 'x' }) })).toThrow(/must be a relative path/);
     expect(() => synth({ files: Files.fromContent({ 'css/': 'x' }) })).toThrow(/must be a relative path/);
   });
   test('fails when a path is too long for a key', () => {
-    expect(() => synth({ files: Files.fromContent({ [`${'d'.repeat(200)}/${'f'.repeat(60)}.html`]: 'x' }) })).toThrow(/is too long for a ConfigMap key \(267 characters/);
+    expect(() => synth({ files: Files.fromContent({ [`${'d'.repeat(200)}/${'f'.repeat(60)}.html`]: 'x' }) }))
+      .toThrow(/is too long for a ConfigMap key \(267 characters/);
   });
   test('fails when a path is given twice', () => {
     expect(() => synth({ files: Files.of(Files.fromDirectory(FIXTURE), Files.fromContent({ 'index.html': 'again' })) }))
@@ -418,14 +426,17 @@ describe('StaticSite validation', () => {
       .toThrow(/files path "a.html" is given twice: by files content and by files content/);
   });
   test('fails when a content value is neither a string nor a Buffer', () => {
-    expect(() => synth({ files: Files.fromContent({ 'a.html': 42 as unknown as string }) })).toThrow(/files content "a.html" must be a string or a Buffer, got number/);
+    expect(() => synth({ files: Files.fromContent({ 'a.html': 42 as unknown as string }) }))
+      .toThrow(/files content "a.html" must be a string or a Buffer, got number/);
   });
   test('fails when the image has no tag or uses latest', () => {
     expect(() => synth({ files: Files.fromContent(HELLO), image: 'nginx' })).toThrow(/image must be pinned with a tag or a digest, got "nginx"/);
-    expect(() => synth({ files: Files.fromContent(HELLO), image: 'nginxinc/nginx-unprivileged:latest' })).toThrow(/image must not use the floating "latest" tag/);
+    expect(() => synth({ files: Files.fromContent(HELLO), image: 'nginxinc/nginx-unprivileged:latest' }))
+      .toThrow(/image must not use the floating "latest" tag/);
   });
   test('fails when the port is out of range or privileged', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), port: 70000 })).toThrow(/port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 70000/);
+    expect(() => synth({ files: Files.fromContent(HELLO), port: 70000 }))
+      .toThrow(/port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 70000/);
     expect(() => synth({ files: Files.fromContent(HELLO), port: 80 })).toThrow(/port must be an integer 1024-65535.*got 80/);
     expect(() => synth({ files: Files.fromContent(HELLO), servicePort: 0 })).toThrow(/servicePort must be an integer port 1-65535, got 0/);
   });
@@ -438,46 +449,68 @@ describe('StaticSite validation', () => {
     expect(() => synth({ files: Files.fromContent(HELLO), name: 'My_Site' })).toThrow(/name must be a DNS-1123 label.*got "My_Site"/);
   });
   test('fails when indexDocument is not a file name', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), indexDocument: 'docs/index.html' })).toThrow(/indexDocument must be a valid ConfigMap key .*got "docs\/index.html"/);
+    expect(() => synth({ files: Files.fromContent(HELLO), indexDocument: 'docs/index.html' }))
+      .toThrow(/indexDocument must be a valid ConfigMap key .*got "docs\/index.html"/);
   });
   test('fails when notFoundDocument is not in the content', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), notFoundDocument: '404.html' })).toThrow(/notFoundDocument must be a path in the files, got "404.html" \(files has "index.html"\)/);
+    expect(() => synth({ files: Files.fromContent(HELLO), notFoundDocument: '404.html' }))
+      .toThrow(/notFoundDocument must be a path in the files, got "404.html" \(files has "index.html"\)/);
   });
   test('fails when the site has no index document (it would answer "/" with 403), with or without spaFallback', () => {
-    expect(() => synth({ files: Files.fromContent({ 'app.html': 'x' }) })).toThrow(/indexDocument "index.html" must be a file at the top of the files \(it is served for "\/"\), got files "app.html"/);
-    expect(() => synth({ files: Files.fromContent({ 'app.html': 'x' }), spaFallback: true })).toThrow(/indexDocument "index.html" must be a file at the top of the files/);
-    expect(() => synth({ files: Files.fromContent({ 'docs/index.html': 'x' }) })).toThrow(/indexDocument "index.html" must be a file at the top of the files/);
+    expect(() => synth({ files: Files.fromContent({ 'app.html': 'x' }) }))
+      .toThrow(/indexDocument "index.html" must be a file at the top of the files \(it is served for "\/"\), got files "app.html"/);
+    expect(() => synth({ files: Files.fromContent({ 'app.html': 'x' }), spaFallback: true }))
+      .toThrow(/indexDocument "index.html" must be a file at the top of the files/);
+    expect(() => synth({ files: Files.fromContent({ 'docs/index.html': 'x' }) }))
+      .toThrow(/indexDocument "index.html" must be a file at the top of the files/);
     expect(() => synth({ files: Files.fromContent({ 'app.html': 'x' }), indexDocument: 'app.html' })).not.toThrow();
   });
   test('fails when healthPath is malformed or hides content', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), healthPath: 'healthz' })).toThrow(/healthPath must be an absolute URL path like "\/" or "\/healthz".*got "healthz"/);
-    expect(() => synth({ files: Files.fromContent(HELLO), healthPath: '/' })).toThrow(/healthPath must name a location below "\/" without a trailing "\/", such as "\/healthz", got "\/"/);
+    expect(() => synth({ files: Files.fromContent(HELLO), healthPath: 'healthz' }))
+      .toThrow(/healthPath must be an absolute URL path like "\/" or "\/healthz".*got "healthz"/);
+    expect(() => synth({ files: Files.fromContent(HELLO), healthPath: '/' }))
+      .toThrow(/healthPath must name a location below "\/" without a trailing "\/", such as "\/healthz", got "\/"/);
     expect(() => synth({ files: Files.fromContent(HELLO), healthPath: '/a b' })).toThrow(/healthPath must be an absolute URL path/);
-    expect(() => synth({ files: Files.fromContent({ ...HELLO, 'status/ok.json': '{}' }), healthPath: '/status' })).toThrow(/healthPath "\/status" would hide the files path "status"/);
+    expect(() => synth({ files: Files.fromContent({ ...HELLO, 'status/ok.json': '{}' }), healthPath: '/status' }))
+      .toThrow(/healthPath "\/status" would hide the files path "status"/);
   });
   test('fails when a header or cache value could break the config', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'Bad Header': 'x' } })).toThrow(/responseHeaders name must be an HTTP header name \(token characters\), got "Bad Header"/);
-    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'X-A': 'a\nb' } })).toThrow(/responseHeaders "X-A" must be a header value without control characters or '\$', got "a\\nb"/);
-    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'X-A': '$host' } })).toThrow(/responseHeaders "X-A" must be a header value without control characters or '\$'/);
-    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'cache-control': 'no-store' } })).toThrow(/responseHeaders must not set Cache-Control.*use htmlCacheControl and assetCacheControl/);
-    expect(() => synth({ files: Files.fromContent(HELLO), htmlCacheControl: 'no-cache\r\nX: y' })).toThrow(/htmlCacheControl must be a header value without control characters/);
+    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'Bad Header': 'x' } }))
+      .toThrow(/responseHeaders name must be an HTTP header name \(token characters\), got "Bad Header"/);
+    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'X-A': 'a\nb' } }))
+      .toThrow(/responseHeaders "X-A" must be a header value without control characters or '\$', got "a\\nb"/);
+    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'X-A': '$host' } }))
+      .toThrow(/responseHeaders "X-A" must be a header value without control characters or '\$'/);
+    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'cache-control': 'no-store' } }))
+      .toThrow(/responseHeaders must not set Cache-Control.*use htmlCacheControl and assetCacheControl/);
+    expect(() => synth({ files: Files.fromContent(HELLO), htmlCacheControl: 'no-cache\r\nX: y' }))
+      .toThrow(/htmlCacheControl must be a header value without control characters/);
     expect(() => synth({ files: Files.fromContent(HELLO), assetCacheControl: 'max-age=$x' })).toThrow(/assetCacheControl must be a header value/);
   });
   test('fails when a content type entry is malformed', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), contentTypes: { '.md': 'text/markdown' } })).toThrow(/contentTypes extension must be lowercase letters and digits without the dot, got ".md"/);
-    expect(() => synth({ files: Files.fromContent(HELLO), contentTypes: { md: 'markdown' } })).toThrow(/contentTypes "md" must be a lowercase media type like "text\/html", got "markdown"/);
+    expect(() => synth({ files: Files.fromContent(HELLO), contentTypes: { '.md': 'text/markdown' } }))
+      .toThrow(/contentTypes extension must be lowercase letters and digits without the dot, got ".md"/);
+    expect(() => synth({ files: Files.fromContent(HELLO), contentTypes: { md: 'markdown' } }))
+      .toThrow(/contentTypes "md" must be a lowercase media type like "text\/html", got "markdown"/);
   });
   test('fails when ingress settings are malformed', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { host: 'Bad_Host' } })).toThrow(/ingress.host must be a host name such as "www.example.com" or "\*.example.com", got "Bad_Host"/);
-    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { path: 'site' } })).toThrow(/ingress.path must be an absolute URL path like "\/" or "\/healthz".*got "site"/);
-    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { tlsSecret: secretRef('www-tls') } })).toThrow(/ingress.tlsSecret needs ingress.host \(the certificate's host\)/);
-    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { className: 'Nginx!' } })).toThrow(/ingress.className must be a DNS-1123 subdomain/);
-    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { tlsSecret: secretRef('TLS') } })).toThrow(/ingress.tlsSecret name must be a DNS-1123 subdomain/);
+    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { host: 'Bad_Host' } }))
+      .toThrow(/ingress.host must be a host name such as "www.example.com" or "\*.example.com", got "Bad_Host"/);
+    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { path: 'site' } }))
+      .toThrow(/ingress.path must be an absolute URL path like "\/" or "\/healthz".*got "site"/);
+    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { tlsSecret: secretRef('www-tls') } }))
+      .toThrow(/ingress.tlsSecret needs ingress.host \(the certificate's host\)/);
+    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { className: 'Nginx!' } }))
+      .toThrow(/ingress.className must be a DNS-1123 subdomain/);
+    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { tlsSecret: secretRef('TLS') } }))
+      .toThrow(/ingress.tlsSecret name must be a DNS-1123 subdomain/);
     expect(() => synth({ files: Files.fromContent(HELLO), ingress: { host: '*.example.com' } })).not.toThrow();
   });
   test('fails when networkPolicy namespaces are empty or malformed', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), networkPolicy: { allowFromNamespaces: [] } })).toThrow(/networkPolicy.allowFromNamespaces must list at least one namespace \(omit it for the workload's own namespace\), got \[\]/);
-    expect(() => synth({ files: Files.fromContent(HELLO), networkPolicy: { allowFromNamespaces: ['Kube System'] } })).toThrow(/networkPolicy.allowFromNamespaces\[0\] must be a DNS-1123 label/);
+    expect(() => synth({ files: Files.fromContent(HELLO), networkPolicy: { allowFromNamespaces: [] } }))
+      .toThrow(/networkPolicy.allowFromNamespaces must list at least one namespace \(omit it for the workload's own namespace\), got \[\]/);
+    expect(() => synth({ files: Files.fromContent(HELLO), networkPolicy: { allowFromNamespaces: ['Kube System'] } }))
+      .toThrow(/networkPolicy.allowFromNamespaces\[0\] must be a DNS-1123 label/);
   });
 });
 
@@ -514,9 +547,12 @@ describe('StaticSiteChart (the seed)', () => {
 
 describe('StaticSite bad input', () => {
   test('fails when a prop is misspelled or from the old API (it would be silently ignored)', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), replica: 3 } as never)).toThrow(/StaticSite props has no option "replica" \(did you mean "replicas"\?\): the options are name, files/);
-    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { hostname: 'a.example.com' } } as never)).toThrow(/ingress has no option "hostname" \(did you mean "host"\?\)/);
-    expect(() => synth({ files: Files.fromContent(HELLO), networkPolicy: { allowFromNamespace: ['a'] } } as never)).toThrow(/networkPolicy has no option "allowFromNamespace" \(did you mean "allowFromNamespaces"\?\)/);
+    expect(() => synth({ files: Files.fromContent(HELLO), replica: 3 } as never))
+      .toThrow(/StaticSite props has no option "replica" \(did you mean "replicas"\?\): the options are name, files/);
+    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { hostname: 'a.example.com' } } as never))
+      .toThrow(/ingress has no option "hostname" \(did you mean "host"\?\)/);
+    expect(() => synth({ files: Files.fromContent(HELLO), networkPolicy: { allowFromNamespace: ['a'] } } as never))
+      .toThrow(/networkPolicy has no option "allowFromNamespace" \(did you mean "allowFromNamespaces"\?\)/);
   });
   test('fails when a file of the files directory cannot be read: the error names files, not a raw ENOENT', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'static-site-broken-'));
@@ -529,13 +565,18 @@ describe('StaticSite bad input', () => {
     }
   });
   test('fails when an enum-like or boolean prop has the wrong case or type', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), serviceType: 'nodeport' as kplus.ServiceType })).toThrow(/serviceType must be one of .*got "nodeport" \(did you mean "NodePort"\?\)/);
-    expect(() => synth({ files: Files.fromContent(HELLO), spaFallback: 'false' as unknown as boolean })).toThrow(/spaFallback must be true or false, got "false"/);
+    expect(() => synth({ files: Files.fromContent(HELLO), serviceType: 'nodeport' as kplus.ServiceType }))
+      .toThrow(/serviceType must be one of .*got "nodeport" \(did you mean "NodePort"\?\)/);
+    expect(() => synth({ files: Files.fromContent(HELLO), spaFallback: 'false' as unknown as boolean }))
+      .toThrow(/spaFallback must be true or false, got "false"/);
   });
   test('fails when a map prop is a list, an annotation is not a string, or a PodDisruptionBudget protects nothing', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: ['X-A'] as never })).toThrow(/responseHeaders must be an object of name to value, got \["X-A"\]/);
-    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { annotations: { 'a.io/b': 5 as never } } })).toThrow(/ingress.annotations "a.io\/b" must be a string, got 5/);
-    expect(() => synth({ files: Files.fromContent(HELLO), replicas: 2, podDisruptionBudget: { maxUnavailable: 2 } })).toThrow(/podDisruptionBudget.maxUnavailable must be below replicas \(2\) to keep a pod through a drain, got 2/);
+    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: ['X-A'] as never }))
+      .toThrow(/responseHeaders must be an object of name to value, got \["X-A"\]/);
+    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { annotations: { 'a.io/b': 5 as never } } }))
+      .toThrow(/ingress.annotations "a.io\/b" must be a string, got 5/);
+    expect(() => synth({ files: Files.fromContent(HELLO), replicas: 2, podDisruptionBudget: { maxUnavailable: 2 } }))
+      .toThrow(/podDisruptionBudget.maxUnavailable must be below replicas \(2\) to keep a pod through a drain, got 2/);
   });
   test('fails when nginx asks for more than its limits', () => {
     expect(() => synth({ files: Files.fromContent(HELLO), resources: { cpu: { request: kplus.Cpu.millis(600), limit: kplus.Cpu.millis(500) } } }))
