@@ -536,6 +536,7 @@ export class ImmutableConfigMap extends Construct {
 
 /** How an error names a value that is not what was asked for: its class, or its type and JSON. */
 function describeValue(value: unknown): string {
+  if (value === undefined) return 'undefined';
   if (value === null || typeof value !== 'object') return `${typeof value} ${JSON.stringify(value)}`;
   const name = (value as object).constructor?.name;
   return name && name !== 'Object' ? `a ${name}` : `a plain object ${JSON.stringify(value).slice(0, 80)}`;

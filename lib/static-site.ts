@@ -180,7 +180,6 @@ export interface StaticSiteProps extends ExposeOptions {
   readonly allowSecretFiles?: boolean;
 }
 
-
 const STATIC_SITE_PROPS: Record<keyof Required<StaticSiteProps>, true> = {
   name: true, files: true, image: true, port: true, indexDocument: true, notFoundDocument: true, spaFallback: true, gzip: true,
   htmlCacheControl: true, assetCacheControl: true, responseHeaders: true, contentTypes: true, accessLog: true, healthPath: true,
@@ -250,7 +249,7 @@ export function resolveStaticSite(props: StaticSiteProps): ResolvedStaticSite {
     immutableContent: validateBoolean(props.immutableContent ?? false, 'immutableContent'),
     allowSecretFiles: validateBoolean(props.allowSecretFiles ?? false, 'allowSecretFiles'),
     indexDocument: validateConfigMapKey(props.indexDocument ?? 'index.html', 'indexDocument'),
-    notFoundDocument: props.notFoundDocument?.replace(/^\//, ''),
+    notFoundDocument: resolveNotFoundDocument(props.notFoundDocument),
     spaFallback: validateBoolean(props.spaFallback ?? false, 'spaFallback'),
     gzip: validateBoolean(props.gzip ?? true, 'gzip'),
     accessLog: validateBoolean(props.accessLog ?? true, 'accessLog'),
@@ -515,6 +514,14 @@ function withHeader(headers: Readonly<Record<string, string>>, name: string, val
   }
   const out = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== name.toLowerCase()));
   return { ...out, [name]: value };
+}
+
+function resolveNotFoundDocument(doc: string | undefined): string | undefined {
+  if (doc === undefined) return undefined;
+  if (typeof doc !== 'string' || doc.replace(/^\//, '') === '') {
+    throw new Error(`notFoundDocument must be a path in the files such as "404.html", got ${JSON.stringify(doc)}`);
+  }
+  return doc.replace(/^\//, '');
 }
 
 function resolveContentTypes(extra: Record<string, string>): Record<string, string> {

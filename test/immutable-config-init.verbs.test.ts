@@ -83,6 +83,10 @@ describe.each(KINDS)('%s.mount is an entry of containers after construction', (_
     expect(viaVerb).toMatch(/containers must be app containers of the workload, got container "other"/);
   });
 
+  test('fails when mount is given no container', () => {
+    expect(() => build((_c, _w, config) => config.mount(undefined as never))).toThrow(/containers must be app containers of the workload, got undefined/);
+  });
+
   test('fails with the prop\'s message for a container whose mount overlaps mountPath', () => {
     const cache = (chart: Chart, w: kplus.Deployment) => w.containers[1].mount('/config/cache', kplus.Volume.fromEmptyDir(chart, 'Cache', 'cache'));
     const viaProp = errorOf(() => build(() => {}, (w) => {

@@ -170,7 +170,12 @@ describe('StaticSite exposure verbs are the networkPolicy and ingress props afte
   });
 });
 
-describe('StaticSite policy: replicas, resources, securityContext', () => {
+describe('StaticSite props: replicas, resources, securityContext, notFoundDocument', () => {
+  test('fails when notFoundDocument is not a path', () => {
+    expect(() => build({ notFoundDocument: 404 as never })).toThrow(/notFoundDocument must be a path in the files such as "404.html", got 404/);
+    expect(() => build({ notFoundDocument: '/' })).toThrow(/notFoundDocument must be a path in the files such as "404.html", got "\/"/);
+  });
+
   test('replicas 0 is a Deployment scaled down: no PodDisruptionBudget, no spread', () => {
     const objects = build({ replicas: 0 });
     const dep = findObject(objects, 'Deployment', 'static-site');
