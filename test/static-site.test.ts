@@ -6,7 +6,8 @@ import * as kplus from 'cdk8s-plus-28';
 import { HELLO_PAGE, StaticSiteChart } from '../charts/static-site';
 import { DEFAULT_RESOURCES } from '../lib/security';
 import {
-  DEFAULT_CONTENT_TYPES, STATIC_SITE_CONFIG_PATH, STATIC_SITE_CONTENT_PATH, STATIC_SITE_DEFAULT_IMAGE, STATIC_SITE_NGINX_UID, StaticSite, StaticSiteProps,
+  DEFAULT_CONTENT_TYPES, STATIC_SITE_CONFIG_PATH, STATIC_SITE_CONTENT_PATH, STATIC_SITE_DEFAULT_IMAGE, STATIC_SITE_NGINX_UID,
+  StaticSite, StaticSiteProps,
   resolveStaticSite,
 } from '../lib/static-site';
 import { Files } from '../lib/workload';
@@ -99,7 +100,8 @@ describe('StaticSite defaults', () => {
   test('resources default to DEFAULT_RESOURCES, ephemeral storage included; emptyDirs default to 16 MiB', () => {
     const c = findContainer(findObject(objects, 'Deployment', 'static-site'), 'nginx');
     expect(c.resources)
-      .toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
+      .toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' },
+        limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(resolveStaticSite({ files: Files.fromContent(HELLO) }).emptyDirSizeLimit.toMebibytes()).toBe(16);
   });
 
@@ -153,7 +155,7 @@ describe('StaticSite defaults', () => {
     expect(site.podDisruptionBudget).toBeDefined();
   });
 
-  test('no Ingress; a NetworkPolicy admitting same-namespace pods to the site port, no egress; a mutable content ConfigMap rolled by checksums', () => {
+  test('no Ingress; a NetworkPolicy admitting same-namespace pods to the site port, no egress; a mutable ConfigMap rolled by checksums', () => {
     expect(findAll(objects, 'Ingress')).toEqual([]);
     expect(site.ingress).toBeUndefined();
     expect(findObject(objects, 'NetworkPolicy', 'static-site').spec).toEqual({
@@ -224,14 +226,17 @@ describe('StaticSite content', () => {
     expect(cm.data['index.html']).toBe(fs.readFileSync(path.join(FIXTURE, 'index.html'), 'utf8'));
     expect(cm.data['images__logo.svg']).toBeDefined();
     expect(site.files.find((f) => f.path === 'images/pixel.png')).toEqual({
-      path: 'images/pixel.png', key: 'images__pixel.png', contentType: 'image/png', binary: true, sizeBytes: fs.statSync(path.join(FIXTURE, 'images/pixel.png')).size,
+      path: 'images/pixel.png', key: 'images__pixel.png', contentType: 'image/png', binary: true,
+      sizeBytes: fs.statSync(path.join(FIXTURE, 'images/pixel.png')).size,
     });
     expect(site.files.find((f) => f.path === 'CNAME')).toMatchObject({ contentType: 'application/octet-stream', binary: false });
   });
 
   test('inline content joins the directory; Buffers that are not UTF-8 are binary, leading "/" is dropped', () => {
     const { site, objects } = synth({
-      files: Files.of(Files.fromDirectory(FIXTURE), Files.fromContent({ '/extra/notes.md': '# notes\n', 'fonts/a.woff2': Buffer.from([0, 1, 2, 255]), 'raw.txt': Buffer.from('plain text') })),
+      files: Files.of(Files.fromDirectory(FIXTURE), Files.fromContent({
+        '/extra/notes.md': '# notes\n', 'fonts/a.woff2': Buffer.from([0, 1, 2, 255]), 'raw.txt': Buffer.from('plain text'),
+      })),
     });
     const cm = findObject(objects, 'ConfigMap', 'static-site-content');
     expect(cm.data['extra__notes.md']).toBe('# notes\n');
@@ -294,7 +299,10 @@ describe('StaticSite options', () => {
     const { site, objects } = synth({
       files: Files.fromContent(HELLO), name: 'docs', image: 'nginxinc/nginx-unprivileged:1.27.3-alpine', port: 9090, servicePort: 8081,
       serviceType: kplus.ServiceType.NODE_PORT, replicas: 1,
-      resources: { cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) }, memory: { request: DEFAULT_RESOURCES.memory!.request, limit: DEFAULT_RESOURCES.memory!.limit } },
+      resources: {
+        cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) },
+        memory: { request: DEFAULT_RESOURCES.memory!.request, limit: DEFAULT_RESOURCES.memory!.limit },
+      },
     });
     const dep = findObject(objects, 'Deployment', 'docs');
     const c = findContainer(dep, 'nginx');
@@ -314,7 +322,10 @@ describe('StaticSite options', () => {
   });
 
   test('indexDocument, notFoundDocument, spaFallback', () => {
-    const { objects } = synth({ files: Files.fromContent({ 'main.html': 'm', 'errors/404.html': 'e' }), indexDocument: 'main.html', notFoundDocument: '/errors/404.html', spaFallback: true });
+    const { objects } = synth({
+      files: Files.fromContent({ 'main.html': 'm', 'errors/404.html': 'e' }),
+      indexDocument: 'main.html', notFoundDocument: '/errors/404.html', spaFallback: true,
+    });
     const conf = nginxConf(objects);
     expect(conf).toContain('    index main.html;');
     expect(conf).toContain('    error_page 404 /errors/404.html;');
@@ -345,11 +356,16 @@ describe('StaticSite options', () => {
   });
 
   test('ingress with class, host, path and TLS secret', () => {
-    const { site, objects } = synth({ files: Files.fromContent(HELLO), ingress: { className: 'nginx', host: 'www.example.com', path: '/site', tlsSecret: secretRef('www-tls') } });
+    const { site, objects } = synth({
+      files: Files.fromContent(HELLO), ingress: { className: 'nginx', host: 'www.example.com', path: '/site', tlsSecret: secretRef('www-tls') },
+    });
     const ing = findObject(objects, 'Ingress', 'static-site');
     expect(ing.spec).toEqual({
       ingressClassName: 'nginx',
-      rules: [{ host: 'www.example.com', http: { paths: [{ path: '/site', pathType: 'Prefix', backend: { service: { name: 'static-site', port: { number: 80 } } } }] } }],
+      rules: [{
+        host: 'www.example.com',
+        http: { paths: [{ path: '/site', pathType: 'Prefix', backend: { service: { name: 'static-site', port: { number: 80 } } } }] },
+      }],
       tls: [{ hosts: ['www.example.com'], secretName: 'www-tls' }],
     });
     expect(site.ingress).toBeDefined();
@@ -389,7 +405,8 @@ describe('StaticSite validation', () => {
 
   test('fails when the content is over the 1 MiB ConfigMap limit, saying how big and what to do', () => {
     expect(() => synth({ files: Files.fromContent({ 'index.html': 'x', 'video.mp4': Buffer.alloc(1200 * 1024, 1) }) }))
-      .toThrow(/files is 1\.17 MiB \(1228820 bytes\), more than the 1\.00 MiB \(1048576 bytes\) a ConfigMap can hold \(largest files: video\.mp4 1\.17 MiB.*\): serve large assets .* from object storage or a CDN/);
+      .toThrow(new RegExp('files is 1\\.17 MiB \\(1228820 bytes\\), more than the 1\\.00 MiB \\(1048576 bytes\\) a ConfigMap can hold '
+        + '\\(largest files: video\\.mp4 1\\.17 MiB.*\\): serve large assets .* from object storage or a CDN'));
   });
   test('fails when the site is empty', () => {
     expect(() => synth({} as StaticSiteProps)).toThrow(/files is required: the site's files, such as Files.fromDirectory/);
