@@ -1,7 +1,7 @@
 import { Chart, ChartProps, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { CopyStyle, hardenedContainer, hardenedPodProps, ImmutableConfigInit, ImmutableConfigMap, WorkloadPolicy } from '../lib';
+import { CopyStyle, Files, hardenedContainer, hardenedPodProps, ImmutableConfigInit, ImmutableConfigMap, WorkloadPolicy } from '../lib';
 
 /**
  * The seed's config image, built from its `Dockerfile` (`FROM busybox`,
@@ -152,15 +152,10 @@ export class ImmutableConfigInitChart extends Chart {
 /** Props for {@link ImmutableConfigMapChart}. */
 export interface ImmutableConfigMapChartProps extends FlaskChartProps {
   /**
-   * Config files, file name to content.
-   * @default - the seed's `config.cfg` (`MSG="Welcome to Flask"`), unless `files` is given
+   * The config files.
+   * @default - the seed's `config.cfg` (`MSG="Welcome to Flask"`)
    */
-  readonly data?: Record<string, string>;
-  /**
-   * Local config files or directories read at synth time.
-   * @default - none
-   */
-  readonly files?: string[];
+  readonly files?: Files;
 }
 
 /**
@@ -180,8 +175,7 @@ export class ImmutableConfigMapChart extends Chart {
     this.service = flask.service;
     this.config = new ImmutableConfigMap(this, 'Config', {
       workload: this.deployment,
-      files: props.files,
-      data: props.data ?? (props.files ? undefined : { 'config.cfg': SEED_CONFIG }),
+      files: props.files ?? Files.fromContent({ 'config.cfg': SEED_CONFIG }),
       mountPath: flask.mountPath,
       name: `${name}-config`,
       volumeName: 'config-dir',

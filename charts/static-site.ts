@@ -1,6 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { StaticSite } from '../lib';
+import { Files, StaticSite } from '../lib';
 
 /**
  * The seed's page: "Hello from the Cloud", whose script greets the `name`
@@ -62,7 +62,7 @@ export class StaticSiteChart extends Chart {
     this.site = new StaticSite(this, 'Site', {
       name: props.name ?? 'nginx',
       replicas: props.replicas,
-      content: { 'index.html': HELLO_PAGE },
+      files: Files.fromContent({ 'index.html': HELLO_PAGE }),
     });
   }
 }

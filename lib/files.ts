@@ -16,7 +16,7 @@ export interface FileEntry {
   readonly path: string;
   /** Its bytes. */
   readonly bytes: Buffer;
-  /** Where it came from, for error messages, e.g. `contentDir "site"`. */
+  /** Where it came from, for error messages, e.g. `files directory "site"`. */
   readonly origin: string;
   /** Given inline as a string: always stored as text. */
   readonly inlineText?: boolean;
@@ -166,7 +166,7 @@ export function configMapKeys(paths: readonly string[], prop: string): Map<strin
   return keys;
 }
 
-/** One file as stored in the ConfigMap. */
+/** One file as stored in a ConfigMap: `StaticSite.files`, `ImmutableConfigMap.files`. */
 export interface StoredFile {
   /** Relative path below the mount. */
   readonly path: string;
@@ -176,6 +176,8 @@ export interface StoredFile {
   readonly binary: boolean;
   /** Size in bytes. */
   readonly sizeBytes: number;
+  /** The Content-Type StaticSite serves it with (without the charset); undefined where it is not served over HTTP. */
+  readonly contentType?: string;
 }
 
 /** Options for {@link toConfigMapData}. */

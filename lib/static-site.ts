@@ -1,27 +1,30 @@
-import * as path from 'node:path';
-import { Duration, Size } from 'cdk8s';
+import { ApiObject, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
 import { addChecksumAnnotation, contentHash } from './hash';
 import { validateImage } from './image';
-import { EgressOptions, ExposeOptions, WorkloadNetworkPolicy, exposeWorkload, resolveExpose } from './expose';
-import { ConfigMapData, inlineFiles, isUtf8Text, readLocalDirectory, toConfigMapData } from './files';
-import { applyLabels, recommendedLabels, selectPods, selectorLabels, spreadOverNodes } from './labels';
+import {
+  EgressOptions, ExposeOptions, Exposure, IngressOptions, ResolvedExpose, WorkloadNetworkPolicy, exposeWorkload, resolveExpose,
+} from './expose';
+import { StoredFile } from './files';
+import { applyLabels, recommendedLabels, selectPods, selectorLabels } from './labels';
+import { applySpread, resolveReplicas } from './policy';
 import { DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps, resolveSizeLimit } from './security';
 import {
-  validateBoolean, validateConfigMapKey, validateDnsLabel, validateHeaderValue, validateHttpPath, validatePositiveInteger, validateResources,
-  validateFileExtension, validateHeaderName, validateKnownProps, validateMediaType, validateRecord, validateUnprivilegedPort,
+  validateBoolean, validateConfigMapKey, validateDnsLabel, validateHeaderValue, validateHttpPath, validateFileExtension, validateHeaderName,
+  validateKnownProps, validateMediaType, validateRecord, validateUnprivilegedPort, required,
 } from './validate';
-import { DEFAULT_CONTENT_TYPES, FALLBACK_CONTENT_TYPE, renderMimeTypes, renderNginxConf } from './static-site/nginx-conf';
+import { Files, WorkloadSecurityOptions, mergeResources, resolveFiles, resolveSecurity } from './workload';
+import { DEFAULT_CONTENT_TYPES, renderMimeTypes, renderNginxConf } from './static-site/nginx-conf';
+import { SiteContent, resolveSiteContent } from './static-site/content';
 import { NGINX_UNPRIVILEGED_IMAGE } from './images';
 
 export { DEFAULT_CONTENT_TYPES } from './static-site/nginx-conf';
 
 /**
- * The default image: the official nginx build that runs as uid 101 without
- * root, on the stable 1.28 branch (what the seed's `nginx:stable-alpine`
- * floats to), pinned.
+ * The default image: the official nginx build that runs without root, on the
+ * stable 1.28 branch, pinned.
  */
 export const STATIC_SITE_DEFAULT_IMAGE = NGINX_UNPRIVILEGED_IMAGE;
 /**
@@ -38,12 +41,6 @@ export const STATIC_SITE_CONTENT_PATH = '/usr/share/nginx/html';
 /** Where the generated nginx.conf and mime.types are mounted. */
 export const STATIC_SITE_CONFIG_PATH = '/etc/nginx/static-site';
 
-/** Types whose files are always stored in `binaryData`; other files go there only when they are not UTF-8 text. */
-/** Paths that look like secrets, refused unless allowSecretFiles (see {@link StaticSiteProps.allowSecretFiles}). */
-const SECRET_FILE = /(^|\/)(\.env(\.[^/]*)?|[^/]*\.(pem|key|p12|pfx|jks|keystore)|id_(rsa|dsa|ecdsa|ed25519)|\.htpasswd|\.netrc|\.npmrc|\.pgpass)$|(^|\/)\.(git|aws|ssh)\//;
-/** Types nginx serves with charset=utf-8 (text/*, JSON, XML, JavaScript, YAML, SVG). */
-const TEXT_TYPES = /^(text\/|application\/(json|manifest\+json|xml|rss\+xml|atom\+xml|yaml|javascript)$|image\/svg\+xml$)/;
-const BINARY_TYPES = /^(image\/(?!svg\+xml$)|font\/|audio\/|video\/|application\/(wasm|pdf|zip|vnd\.ms-fontobject)$)/;
 /**
  * kubectl (and Argo CD, which uses it) stores the whole object in the
  * `last-applied-configuration` annotation, which may hold at most 256 KiB.
@@ -60,22 +57,19 @@ export interface StaticSiteProps extends ExposeOptions {
    */
   readonly name?: string;
   /**
-   * A local directory whose files (recursively, nested folders included) are
-   * served, read at synth time. Relative paths resolve from the working
-   * directory; prefer `path.join(__dirname, ...)`.
-   * @default - no directory; give `content`
+   * The files to serve: `Files.fromDirectory(dir)` (nested folders included,
+   * their paths kept), `Files.fromContent({ 'index.html': '...' })` (strings
+   * are UTF-8 text, Buffers raw bytes) or several with `Files.of(...)`. Read
+   * at synth time. Must hold `indexDocument`; an empty folder, a path given
+   * twice, text that is not UTF-8, secret-looking files (see
+   * `allowSecretFiles`) and more than a ConfigMap's 1 MiB are refused.
+   * `addFiles` adds more after construction.
    */
-  readonly contentDir?: string;
-  /**
-   * Files by path (`index.html`, `css/site.css`): strings are UTF-8 text,
-   * Buffers raw bytes (images, fonts). Paths must not repeat paths from `contentDir`.
-   * @default - no inline files; give `contentDir`
-   */
-  readonly content?: Record<string, string | Buffer>;
+  readonly files: Files;
   /**
    * The nginx image; it must provide `/usr/sbin/nginx`. The image's
    * entrypoint and its /etc/nginx are not used.
-   * @default STATIC_SITE_DEFAULT_IMAGE (nginxinc/nginx-unprivileged:1.28.0-alpine)
+   * @default Images.NGINX_UNPRIVILEGED (nginxinc/nginx-unprivileged:1.28.0-alpine)
    */
   readonly image?: string;
   /**
@@ -118,13 +112,15 @@ export interface StaticSiteProps extends ExposeOptions {
   /**
    * Extra headers on every response (errors included), e.g. a
    * Content-Security-Policy. Values are literal: `$` is refused.
+   * `addResponseHeader` adds more after construction.
    * @default - only `X-Content-Type-Options: nosniff` (which these entries may override)
    */
   readonly responseHeaders?: Record<string, string>;
   /**
    * Content types by file extension (lowercase, without the dot), added to or
    * overriding the built-in table.
-   * @default - DEFAULT_CONTENT_TYPES
+   * @default - the built-in table: html, css, js, json, svg, png, jpg, gif, webp, ico, woff/woff2, ttf, wasm, pdf and
+   *   about 25 more common extensions; anything else is sent as application/octet-stream
    */
   readonly contentTypes?: Record<string, string>;
   /**
@@ -140,25 +136,36 @@ export interface StaticSiteProps extends ExposeOptions {
   readonly healthPath?: string;
   /**
    * `sizeLimit` of nginx's /tmp and /var/cache/nginx emptyDirs.
-   * @default STATIC_SITE_EMPTY_DIR_SIZE_LIMIT (16 MiB)
+   * @default Size.mebibytes(16)
    */
   readonly emptyDirSizeLimit?: Size;
   /**
-   * Pod replicas. With 2 or more the pods prefer different nodes and (by
-   * default) a PodDisruptionBudget keeps all but one running during node drains.
+   * Pod replicas, 0-1000. With 2 or more the pods prefer different nodes
+   * (preferred anti-affinity on `kubernetes.io/hostname`) and (by default) a
+   * PodDisruptionBudget keeps all but one running during node drains.
    * @default 2
    */
   readonly replicas?: number;
   /**
-   * CPU and memory requests and limits of the nginx container.
-   * @default DEFAULT_RESOURCES (50m/64Mi requested, 500m/128Mi limit)
+   * CPU, memory and ephemeral-storage requests and limits of the nginx
+   * container, merged leaf by leaf over the defaults: `{ cpu: { limit: Cpu.millis(1000) } }`
+   * keeps the other five values.
+   * @default - 50m CPU and 64 MiB memory requested, 500m CPU and 128 MiB memory at most; 64 MiB ephemeral storage
+   *   requested, 256 MiB at most
    */
   readonly resources?: kplus.ContainerResources;
+  /**
+   * Who nginx runs as. nginx writes only to its emptyDirs, which belong to `fsGroup`.
+   * @default - user 10101, group 10101, fsGroup 10101 (above 10000, so never a user of the node)
+   */
+  readonly securityContext?: WorkloadSecurityOptions;
   /**
    * Make the content ConfigMap immutable and name it after a hash of the
    * content (`<name>-content-<hash>`): a change creates a new ConfigMap and
    * rolls the Deployment to it. Old ConfigMaps are left for your GitOps
    * pruning to remove.
+   * The name is decided at construction, so `addFiles` is refused with it:
+   * give every file in `files`.
    * @default false - one mutable ConfigMap `<name>-content`; a content checksum annotation rolls the pods
    */
   readonly immutableContent?: boolean;
@@ -173,33 +180,102 @@ export interface StaticSiteProps extends ExposeOptions {
   readonly allowSecretFiles?: boolean;
 }
 
+const STATIC_SITE_PROPS: Record<keyof Required<StaticSiteProps>, true> = {
+  name: true, files: true, image: true, port: true, indexDocument: true, notFoundDocument: true, spaFallback: true, gzip: true,
+  htmlCacheControl: true, assetCacheControl: true, responseHeaders: true, contentTypes: true, accessLog: true, healthPath: true,
+  emptyDirSizeLimit: true, replicas: true, resources: true, securityContext: true, immutableContent: true, allowSecretFiles: true,
+  serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true,
+};
+
+/** A StaticSite's props with every default decided and every value checked: plain data, no construct. */
+export interface ResolvedStaticSite {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly selector: Readonly<Record<string, string>>;
+  readonly image: string;
+  readonly port: number;
+  readonly replicas: number;
+  readonly resources: kplus.ContainerResources;
+  readonly securityContext: { readonly user: number; readonly group: number; readonly fsGroup: number };
+  readonly emptyDirSizeLimit: Size;
+  readonly immutableContent: boolean;
+  readonly allowSecretFiles: boolean;
+  readonly indexDocument: string;
+  readonly notFoundDocument?: string;
+  readonly spaFallback: boolean;
+  readonly gzip: boolean;
+  readonly htmlCacheControl: string;
+  readonly assetCacheControl: string;
+  readonly accessLog: boolean;
+  readonly healthPath: string;
+  /** Every header added to responses, `X-Content-Type-Options` included. */
+  readonly responseHeaders: Readonly<Record<string, string>>;
+  /** Content types by extension, built-ins included. */
+  readonly contentTypes: Readonly<Record<string, string>>;
+  /** The served files as ConfigMap data. */
+  readonly content: SiteContent;
+  /** The generated nginx.conf and mime.types. */
+  readonly nginxConf: string;
+  readonly mimeTypes: string;
+  readonly expose: ResolvedExpose;
+}
+
 /**
- * One served file, as resolved at synth time.
+ * Validates a StaticSite's props and decides every default; reads the files.
+ * Creates no construct.
  */
-export interface StaticSiteFile {
-  /** URL path below the site root, without the leading '/', e.g. `css/site.css`. */
-  readonly path: string;
-  /** The ConfigMap key holding it (keys cannot contain '/'). */
-  readonly key: string;
-  /** The Content-Type nginx sends for it (without the charset). */
-  readonly contentType: string;
-  /** True when stored in `binaryData` rather than `data`. */
-  readonly binary: boolean;
-  /** Size in bytes. */
-  readonly sizeBytes: number;
+export function resolveStaticSite(props: StaticSiteProps): ResolvedStaticSite {
+  required(props, 'StaticSite props');
+  validateKnownProps(props, STATIC_SITE_PROPS, 'StaticSite props');
+  const name = validateDnsLabel(props.name ?? 'static-site', 'name');
+  const replicas = resolveReplicas(props.replicas);
+  const healthPath = validateHttpPath(props.healthPath ?? '/healthz', 'healthPath');
+  if (healthPath === '/' || healthPath.endsWith('/')) {
+    throw new Error(`healthPath must name a location below "/" without a trailing "/", such as "/healthz", got "${healthPath}"`);
+  }
+  let responseHeaders: Record<string, string> = { 'X-Content-Type-Options': 'nosniff' };
+  for (const [header, value] of Object.entries(validateRecord(props.responseHeaders, 'responseHeaders'))) {
+    responseHeaders = withHeader(responseHeaders, header, value);
+  }
+  const contentTypes = resolveContentTypes(validateRecord(props.contentTypes, 'contentTypes'));
+  const labels = recommendedLabels({ name: 'static-site', instance: name, component: 'web-server' });
+  const settings = {
+    name, labels, selector: selectorLabels(labels), replicas, healthPath, responseHeaders, contentTypes,
+    image: validateImage(props.image ?? STATIC_SITE_DEFAULT_IMAGE, 'image'),
+    port: validateUnprivilegedPort(props.port ?? 8080, 'port'),
+    resources: mergeResources(DEFAULT_RESOURCES, props.resources, 'resources'),
+    securityContext: resolveSecurity(props.securityContext, 'securityContext', { user: STATIC_SITE_NGINX_UID }),
+    emptyDirSizeLimit: resolveSizeLimit(props.emptyDirSizeLimit, 'emptyDirSizeLimit', STATIC_SITE_EMPTY_DIR_SIZE_LIMIT),
+    immutableContent: validateBoolean(props.immutableContent ?? false, 'immutableContent'),
+    allowSecretFiles: validateBoolean(props.allowSecretFiles ?? false, 'allowSecretFiles'),
+    indexDocument: validateConfigMapKey(props.indexDocument ?? 'index.html', 'indexDocument'),
+    notFoundDocument: resolveNotFoundDocument(props.notFoundDocument),
+    spaFallback: validateBoolean(props.spaFallback ?? false, 'spaFallback'),
+    gzip: validateBoolean(props.gzip ?? true, 'gzip'),
+    accessLog: validateBoolean(props.accessLog ?? true, 'accessLog'),
+    htmlCacheControl: validateHeaderValue(props.htmlCacheControl ?? 'no-cache', 'htmlCacheControl'),
+    assetCacheControl: validateHeaderValue(props.assetCacheControl ?? 'public, max-age=3600', 'assetCacheControl'),
+    expose: resolveExpose(props, replicas),
+  };
+  if (props.files === undefined) {
+    throw new Error('files is required: the site\'s files, such as Files.fromDirectory(path.join(__dirname, \'site\')) '
+      + 'or Files.fromContent({ \'index.html\': \'<h1>hello</h1>\' })');
+  }
+  const content = resolveSiteContent(resolveFiles(props.files, 'files'), settings);
+  return Object.freeze({ ...settings, content, ...renderConfig(settings) });
 }
 
 /**
  * Serves static files with nginx from ConfigMaps: a hardened Deployment
- * (non-root uid 101, read-only root filesystem, nginx started with a
- * generated config instead of the image's entrypoint), and the shared
- * exposure (lib/expose.ts): a Service, a NetworkPolicy (ingress to the site's
- * port only, no egress), a PodDisruptionBudget with 2 or more replicas, and
+ * (non-root, read-only root filesystem, nginx started with a generated
+ * config instead of the image's entrypoint), a Service (port 80), a
+ * NetworkPolicy (ingress to the site's port only, no egress), a
+ * PodDisruptionBudget and spread over nodes with 2 or more replicas, and
  * optionally an Ingress.
  *
- * Content comes from a local directory (nested folders included), from
- * inline files, or both; changing any file changes a pod-template checksum,
- * so the Deployment rolls.
+ * Content comes from {@link Files} (a local folder, nested folders included,
+ * inline files, or both), and `addFiles` adds more; changing any file changes
+ * a pod-template checksum, so the Deployment rolls.
  */
 export class StaticSite extends Construct {
   /** Base name of every object; the `app.kubernetes.io/instance` label. */
@@ -208,119 +284,122 @@ export class StaticSite extends Construct {
   public readonly image: string;
   /** Container port nginx listens on. */
   public readonly port: number;
-  /** Service port. */
+  /** Port of the Service. */
   public readonly servicePort: number;
-  /** Service type. */
-  public readonly serviceType: kplus.ServiceType;
   /** Pod replicas. */
   public readonly replicas: number;
-  /** The index document. */
-  public readonly indexDocument: string;
-  /** The 404 page, if any (a content path). */
-  public readonly notFoundDocument?: string;
-  /** Whether unknown paths serve the index document. */
-  public readonly spaFallback: boolean;
-  /** Whether textual responses are gzipped. */
-  public readonly gzip: boolean;
-  /** Cache-Control of HTML responses ('' for none). */
-  public readonly htmlCacheControl: string;
-  /** Cache-Control of other responses ('' for none). */
-  public readonly assetCacheControl: string;
-  /** Every header added to responses, `X-Content-Type-Options` included. */
-  public readonly responseHeaders: Readonly<Record<string, string>>;
-  /** Content types by extension, built-ins included. */
-  public readonly contentTypes: Readonly<Record<string, string>>;
-  /** Whether requests are logged. */
-  public readonly accessLog: boolean;
-  /** The health location the probes call. */
-  public readonly healthPath: string;
-  /** The nginx container's resources. */
-  public readonly resources: kplus.ContainerResources;
-  /** `sizeLimit` of nginx's emptyDirs. */
-  public readonly emptyDirSizeLimit: Size;
-  /** Whether the content ConfigMap is immutable and content-named. */
-  public readonly immutableContent: boolean;
   /** The recommended labels on every object (name `static-site`, instance `name`). */
   public readonly labels: Readonly<Record<string, string>>;
   /** The pod selector: `app.kubernetes.io/name` and `app.kubernetes.io/instance`. */
   public readonly selector: Readonly<Record<string, string>>;
-  /** Every served file, sorted by path. */
-  public readonly files: readonly StaticSiteFile[];
-  /** Bytes the content ConfigMap counts against the 1 MiB limit. */
-  public readonly contentSizeBytes: number;
-  /** The generated nginx.conf. */
-  public readonly nginxConf: string;
-  /** The ConfigMap holding the content. */
-  public readonly configMap: kplus.ConfigMap;
-  /** The ConfigMap holding nginx.conf and mime.types. */
+  /** The ConfigMap holding the content (`<name>-content`, or `<name>-content-<hash>` with `immutableContent`). */
+  public readonly configMap: kplus.IConfigMap;
+  /** The ConfigMap holding nginx.conf and mime.types (`<name>-config`). */
   public readonly nginxConfigMap: kplus.ConfigMap;
   /** The nginx Deployment. */
   public readonly deployment: kplus.Deployment;
   /** The Service in front of the pods. */
   public readonly service: kplus.Service;
-  /** The PodDisruptionBudget, unless disabled (by default only with replicas >= 2). */
-  public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
-  /** The Ingress, when `ingress` is given. */
-  public readonly ingress?: kplus.Ingress;
   /** The NetworkPolicy, unless `networkPolicy` is false. */
   public readonly networkPolicy?: WorkloadNetworkPolicy;
+  /** The PodDisruptionBudget, unless disabled (by default only with replicas >= 2). */
+  public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
 
-  private readonly content: { data: Record<string, string>; binaryData: Record<string, string> };
+  private readonly resolved: ResolvedStaticSite;
+  private readonly exposure: Exposure;
+  private readonly contentObject: k8s.KubeConfigMap;
+  private readonly contentItems: { key: string; path: string }[] = [];
+  private content: SiteContent;
+  private responseHeaders: Readonly<Record<string, string>>;
+  private nginxConf: string;
 
-  constructor(scope: Construct, id: string, props: StaticSiteProps = {}) {
+  constructor(scope: Construct, id: string, props: StaticSiteProps) {
     super(scope, id);
-
-    // ---- resolve and validate the props
-    validateKnownProps(props, STATIC_SITE_PROPS, 'StaticSite props');
-    this.name = validateDnsLabel(props.name ?? 'static-site', 'name');
-    this.image = validateImage(props.image ?? STATIC_SITE_DEFAULT_IMAGE, 'image');
-    this.port = validateUnprivilegedPort(props.port ?? 8080, 'port');
-    this.replicas = validatePositiveInteger(props.replicas ?? 2, 'replicas', 1, 1000);
-    const expose = resolveExpose(props, this.replicas);
-    this.servicePort = expose.servicePort;
-    this.serviceType = expose.serviceType;
-    this.indexDocument = validateConfigMapKey(props.indexDocument ?? 'index.html', 'indexDocument');
-    this.healthPath = validateHttpPath(props.healthPath ?? '/healthz', 'healthPath');
-    if (this.healthPath === '/' || this.healthPath.endsWith('/')) {
-      throw new Error(`healthPath must name a location below "/" without a trailing "/", such as "/healthz", got "${this.healthPath}"`);
-    }
-    this.spaFallback = validateBoolean(props.spaFallback ?? false, 'spaFallback');
-    this.gzip = validateBoolean(props.gzip ?? true, 'gzip');
-    this.accessLog = validateBoolean(props.accessLog ?? true, 'accessLog');
-    this.immutableContent = validateBoolean(props.immutableContent ?? false, 'immutableContent');
-    this.htmlCacheControl = validateHeaderValue(props.htmlCacheControl ?? 'no-cache', 'htmlCacheControl');
-    this.assetCacheControl = validateHeaderValue(props.assetCacheControl ?? 'public, max-age=3600', 'assetCacheControl');
-    this.responseHeaders = resolveHeaders(validateRecord(props.responseHeaders, 'responseHeaders'));
-    this.contentTypes = resolveContentTypes(validateRecord(props.contentTypes, 'contentTypes'));
-    this.resources = validateResources(props.resources ?? DEFAULT_RESOURCES, 'resources')!;
-    this.emptyDirSizeLimit = resolveSizeLimit(props.emptyDirSizeLimit, 'emptyDirSizeLimit', STATIC_SITE_EMPTY_DIR_SIZE_LIMIT);
-    this.labels = recommendedLabels({ name: 'static-site', instance: this.name, component: 'web-server' });
-    this.selector = selectorLabels(this.labels);
-
-    // ---- content: read, key, split text and binary, check against the settings
-    const stored = this.readContent(props);
-    this.content = { data: stored.data, binaryData: stored.binaryData };
-    this.contentSizeBytes = stored.sizeBytes;
-    this.files = stored.files.map((f) => ({ ...f, contentType: contentTypeOf(f.path, this.contentTypes) }));
-    this.notFoundDocument = this.checkContent(props.notFoundDocument);
-
-    // ---- objects, in named steps
-    this.nginxConf = this.renderConfig();
-    const nginxData = { 'nginx.conf': this.nginxConf, 'mime.types': renderMimeTypes(this.contentTypes) };
-    this.configMap = this.createContentConfigMap();
-    this.nginxConfigMap = new kplus.ConfigMap(this, 'NginxConfig', { metadata: { name: `${this.name}-config` }, data: nginxData });
-    this.deployment = this.createDeployment();
-    addChecksumAnnotation(this.deployment, 'content', this.content);
-    addChecksumAnnotation(this.deployment, 'nginx-config', nginxData);
-
+    const r = resolveStaticSite(props);
+    this.resolved = r;
+    this.content = r.content;
+    this.responseHeaders = r.responseHeaders;
+    this.nginxConf = r.nginxConf;
+    this.name = r.name;
+    this.image = r.image;
+    this.port = r.port;
+    this.servicePort = r.expose.servicePort;
+    this.replicas = r.replicas;
+    this.labels = r.labels;
+    this.selector = r.selector;
+    this.contentObject = this.buildContentConfigMap();
+    this.configMap = kplus.ConfigMap.fromConfigMapName(this, 'ContentRef', this.contentObject.name);
+    this.nginxConfigMap = new kplus.ConfigMap(this, 'NginxConfig', {
+      metadata: { name: `${r.name}-config` },
+      // written at synth: addResponseHeader changes it
+      data: { 'nginx.conf': Lazy.any({ produce: () => this.nginxConf }) as unknown as string, 'mime.types': r.mimeTypes },
+    });
+    this.deployment = this.buildDeployment();
+    this.storeContent(r.content);
+    this.storeNginxConfig(r.nginxConf);
     // nginx serves files from its volumes and needs no egress, not even DNS.
-    const exposure = exposeWorkload(this, expose, { name: this.name, selector: this.selector, targetPort: this.port, egress: [] });
-    this.service = exposure.service;
-    this.ingress = exposure.ingress;
-    this.networkPolicy = exposure.networkPolicy;
-    this.podDisruptionBudget = exposure.podDisruptionBudget;
+    this.exposure = exposeWorkload(this, r.expose, { name: r.name, selector: { ...r.selector }, targetPort: r.port, egress: [] });
+    this.service = this.exposure.service;
+    this.networkPolicy = this.exposure.networkPolicy;
+    this.podDisruptionBudget = this.exposure.podDisruptionBudget;
+    applyLabels(this, r.labels);
+  }
 
-    applyLabels(this, this.labels);
+  /** Every served file, sorted by path, with the ConfigMap key and the Content-Type nginx sends. */
+  public get files(): readonly StoredFile[] {
+    return this.content.files;
+  }
+
+  /** The Ingress, when `ingress` is given or {@link exposeViaIngress} was called. */
+  public get ingress(): kplus.Ingress | undefined {
+    return this.exposure.ingress;
+  }
+
+  /**
+   * Serves more files, checked with the ones already there exactly as the
+   * `files` prop is (a path given twice, secret-looking files, UTF-8, the
+   * 1 MiB limit, the health path). The content ConfigMap and the pods'
+   * checksum annotation follow, so the Deployment rolls. Refused with
+   * `immutableContent`, whose ConfigMap name is a hash of the content decided
+   * at construction.
+   */
+  public addFiles(files: Files): void {
+    if (this.resolved.immutableContent) {
+      throw new Error(`files cannot be added with addFiles to "${this.name}" with immutableContent: true: the content ConfigMap's name `
+        + `"${this.contentObject.name}" is a hash of the files given at construction; give every file in the files prop`);
+    }
+    const added = resolveFiles(files, 'files');
+    this.storeContent(resolveSiteContent([...this.content.entries, ...added], this.resolved));
+  }
+
+  /**
+   * Adds a header to every response (errors included), as an entry of
+   * `responseHeaders`: the same checks, and a name given again (in any case)
+   * replaces the earlier value.
+   */
+  public addResponseHeader(name: string, value: string): void {
+    this.responseHeaders = withHeader(this.responseHeaders, name, value);
+    this.storeNginxConfig(renderConfig({ ...this.resolved, responseHeaders: this.responseHeaders }).nginxConf);
+  }
+
+  /**
+   * Lets `peer` connect to the site's port, as an entry of `networkPolicy.allowFrom`
+   * (so, as with the prop, the site's own namespace is no longer let in by default).
+   */
+  public allowFrom(peer: k8s.NetworkPolicyPeer): void {
+    this.exposure.allowFrom(peer);
+  }
+
+  /** Lets the pods of these namespaces connect, as entries of `networkPolicy.allowFromNamespaces`. */
+  public allowFromNamespaces(...namespaces: string[]): void {
+    this.exposure.allowFromNamespaces(...namespaces);
+  }
+
+  /** Creates the Ingress, as the `ingress` prop does; a site has one Ingress. */
+  public exposeViaIngress(options: IngressOptions): kplus.Ingress {
+    const ingress = this.exposure.exposeViaIngress(options);
+    applyLabels(ingress, this.labels);
+    return ingress;
   }
 
   /**
@@ -328,123 +407,73 @@ export class StaticSite extends Construct {
    * by default they reach nothing, not even DNS.
    */
   public allowEgressTo(peer: k8s.NetworkPolicyPeer, options: EgressOptions = {}): void {
-    if (!this.networkPolicy) throw new Error(`allowEgressTo needs the NetworkPolicy, got networkPolicy false for "${this.name}" (manage traffic yourself)`);
+    if (!this.networkPolicy) {
+      throw new Error(`allowEgressTo needs the NetworkPolicy, got networkPolicy false for "${this.name}" (manage traffic yourself)`);
+    }
     this.networkPolicy.allowEgressTo(peer, options);
   }
 
-  /** Reads contentDir and content into ConfigMap data. */
-  private readContent(props: StaticSiteProps): ConfigMapData {
-    const fromDir = props.contentDir === undefined ? [] : readLocalDirectory(props.contentDir, 'contentDir');
-    if (props.contentDir !== undefined && fromDir.length === 0) {
-      throw new Error(`contentDir "${props.contentDir}" has no files (resolved to "${path.resolve(props.contentDir)}"): build the site into it first, or point contentDir at the build output`);
-    }
-    const entries = [...fromDir, ...inlineFiles(props.content, 'content')];
-    if (entries.length === 0) {
-      throw new Error(`content must not be empty: give contentDir with at least one file, or content with at least one entry, got ${props.content === undefined ? 'neither' : 'content {}'}`);
-    }
-    if (!validateBoolean(props.allowSecretFiles ?? false, 'allowSecretFiles')) {
-      const secret = entries.find((f) => SECRET_FILE.test(f.path.replace(/^\/+/, '')));
-      if (secret) {
-        throw new Error(`content file "${secret.path}" (from ${secret.origin}) looks like a secret and would be served to anyone: remove it from the content, or set allowSecretFiles: true if it is meant to be public`);
-      }
-    }
-    return toConfigMapData(entries, 'content', {
-      binary: (f) => {
-        const type = contentTypeOf(f.path, this.contentTypes);
-        if (BINARY_TYPES.test(type)) return true;
-        if (TEXT_TYPES.test(type) && !f.inlineText && !isUtf8Text(f.bytes)) {
-          throw new Error(`content file "${f.path}" (from ${f.origin}) is ${type} but not valid UTF-8, and nginx serves it as charset=utf-8: re-save it as UTF-8 (for example iconv -f latin1 -t utf-8)`);
-        }
-        return false;
-      },
-      tooLargeHint: 'serve large assets (images, video, fonts) from object storage or a CDN, split the site, or build an image with the files baked in',
+  /** The content ConfigMap; its data, items and annotations are written at synth from the current content. */
+  private buildContentConfigMap(): k8s.KubeConfigMap {
+    const r = this.resolved;
+    const nonEmpty = (o: Record<string, string>) => (Object.keys(o).length ? o : undefined);
+    return new k8s.KubeConfigMap(this, 'Content', {
+      metadata: { name: r.immutableContent ? `${r.name}-content-${contentHash(contentOf(r.content), 10)}` : `${r.name}-content` },
+      data: Lazy.any({ produce: () => nonEmpty(this.content.data) }),
+      binaryData: Lazy.any({ produce: () => nonEmpty(this.content.binaryData) }),
+      immutable: r.immutableContent,
     });
   }
 
-  /** Checks the content against indexDocument, notFoundDocument and healthPath; returns the resolved notFoundDocument. */
-  private checkContent(notFound: string | undefined): string | undefined {
-    const paths = new Set(this.files.map((f) => f.path));
-    if (!paths.has(this.indexDocument)) {
-      throw new Error(`indexDocument "${this.indexDocument}" must be a file at the top of the content (it is served for "/"), got content with ${describePaths(this.files)}`);
+  /** The one path for content, from the prop and from addFiles: data, volume items, checksum, server-side apply. */
+  private storeContent(content: SiteContent): void {
+    this.content = content;
+    this.contentItems.splice(0, this.contentItems.length, ...[...content.files].sort((a, b) => (a.key < b.key ? -1 : 1))
+      .map((f) => ({ key: f.key, path: f.path })));
+    addChecksumAnnotation(this.deployment, 'content', contentOf(content));
+    // Too big for kubectl's client-side last-applied annotation: have Argo CD apply it server-side.
+    if (Buffer.byteLength(JSON.stringify(contentOf(content))) + 1024 > LAST_APPLIED_LIMIT_BYTES) {
+      this.contentObject.metadata.addAnnotation('argocd.argoproj.io/sync-options', 'ServerSideApply=true');
     }
-    const notFoundDocument = notFound?.replace(/^\//, '');
-    if (notFoundDocument !== undefined && !paths.has(notFoundDocument)) {
-      throw new Error(`notFoundDocument must be a path in the content, got "${notFound}" (content has ${describePaths(this.files)})`);
-    }
-    const shadowed = this.healthPath.slice(1);
-    if (paths.has(shadowed) || this.files.some((f) => f.path.startsWith(`${shadowed}/`))) {
-      throw new Error(`healthPath "${this.healthPath}" would hide the content path "${shadowed}": choose another healthPath`);
-    }
-    return notFoundDocument;
   }
 
-  private renderConfig(): string {
-    return renderNginxConf({
-      port: this.port,
-      root: STATIC_SITE_CONTENT_PATH,
-      mimeTypesPath: `${STATIC_SITE_CONFIG_PATH}/mime.types`,
-      indexDocument: this.indexDocument,
-      notFoundDocument: this.notFoundDocument,
-      spaFallback: this.spaFallback,
-      gzip: this.gzip,
-      htmlCacheControl: this.htmlCacheControl,
-      assetCacheControl: this.assetCacheControl,
-      responseHeaders: { ...this.responseHeaders },
-      healthPath: this.healthPath,
-      accessLog: this.accessLog,
-    });
+  private storeNginxConfig(nginxConf: string): void {
+    this.nginxConf = nginxConf;
+    addChecksumAnnotation(this.deployment, 'nginx-config', { 'nginx.conf': nginxConf, 'mime.types': this.resolved.mimeTypes });
   }
 
-  private createContentConfigMap(): kplus.ConfigMap {
-    const { data, binaryData } = this.content;
-    const name = this.immutableContent ? `${this.name}-content-${contentHash(this.content, 10)}` : `${this.name}-content`;
-    const jsonBytes = Buffer.byteLength(JSON.stringify(this.content));
-    return new kplus.ConfigMap(this, 'Content', {
-      metadata: {
-        name,
-        // Too big for kubectl's client-side last-applied annotation: have Argo CD apply it server-side.
-        annotations: jsonBytes + 1024 > LAST_APPLIED_LIMIT_BYTES ? { 'argocd.argoproj.io/sync-options': 'ServerSideApply=true' } : undefined,
-      },
-      data: Object.keys(data).length ? data : undefined,
-      binaryData: Object.keys(binaryData).length ? binaryData : undefined,
-      immutable: this.immutableContent || undefined,
-    });
-  }
-
-  private createDeployment(): kplus.Deployment {
-    const contentVolume = kplus.Volume.fromConfigMap(this, 'ContentVolume', this.configMap, {
-      name: 'content',
-      items: Object.fromEntries(this.files.map((f) => [f.key, { path: f.path }])),
-    });
+  private buildDeployment(): kplus.Deployment {
+    const r = this.resolved;
+    const contentVolume = kplus.Volume.fromConfigMap(this, 'ContentVolume', this.configMap, { name: 'content' });
     const configVolume = kplus.Volume.fromConfigMap(this, 'NginxConfigVolume', this.nginxConfigMap, { name: 'nginx-config' });
-    const tmpVolume = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: this.emptyDirSizeLimit });
-    const cacheVolume = kplus.Volume.fromEmptyDir(this, 'CacheVolume', 'nginx-cache', { sizeLimit: this.emptyDirSizeLimit });
+    const tmpVolume = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: r.emptyDirSizeLimit });
+    const cacheVolume = kplus.Volume.fromEmptyDir(this, 'CacheVolume', 'nginx-cache', { sizeLimit: r.emptyDirSizeLimit });
     // readiness asks nginx's health path; liveness only whether the port accepts connections, over a
     // longer threshold: the same probe for both would restart pods that are merely busy
-    const readiness = kplus.Probe.fromHttpGet(this.healthPath, {
-      port: this.port, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(2), failureThreshold: 2,
+    const readiness = kplus.Probe.fromHttpGet(r.healthPath, {
+      port: r.port, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(2), failureThreshold: 2,
     });
     const liveness = kplus.Probe.fromTcpSocket({
-      port: this.port, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 6,
+      port: r.port, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 6,
     });
-    const ids = { user: STATIC_SITE_NGINX_UID, group: STATIC_SITE_NGINX_UID };
+    const ids = { user: r.securityContext.user, group: r.securityContext.group };
     const deployment = new kplus.Deployment(this, 'Resource', {
-      metadata: { name: this.name },
-      replicas: this.replicas,
+      metadata: { name: r.name },
+      replicas: r.replicas,
       select: false,
-      ...hardenedPodProps({ ...ids, fsGroup: STATIC_SITE_NGINX_UID }),
+      ...hardenedPodProps({ ...ids, fsGroup: r.securityContext.fsGroup }),
       containers: [hardenedContainer({
         name: 'nginx',
-        image: this.image,
+        image: r.image,
         // nginx itself, not the image's entrypoint (whose scripts write below /etc/nginx).
         command: ['/usr/sbin/nginx'],
         args: ['-e', 'stderr', '-c', `${STATIC_SITE_CONFIG_PATH}/nginx.conf`, '-g', 'daemon off;'],
-        ports: [{ name: 'http', number: this.port }],
+        ports: [{ name: 'http', number: r.port }],
         readiness,
         liveness,
         // Give Service endpoints time to drop the pod before nginx stops accepting.
         lifecycle: { preStop: kplus.Handler.fromCommand(['/bin/sleep', '5']) },
-        resources: this.resources,
+        resources: r.resources,
         volumeMounts: [
           { path: STATIC_SITE_CONTENT_PATH, volume: contentVolume, readOnly: true },
           { path: STATIC_SITE_CONFIG_PATH, volume: configVolume, readOnly: true },
@@ -453,29 +482,46 @@ export class StaticSite extends Construct {
         ],
       }, ids)],
     });
-    selectPods(deployment, this.selector);
-    if (this.replicas >= 2) spreadOverNodes(deployment, this.selector);
+    // ConfigMap keys cannot hold "/": the items put each key at its path. cdk8s-plus renders a volume's items
+    // when it is created, so they are written at synth (the content volume is the pod's first) to include addFiles.
+    ApiObject.of(deployment).addJsonPatch(
+      JsonPatch.test('/spec/template/spec/volumes/0/name', 'content'),
+      JsonPatch.add('/spec/template/spec/volumes/0/configMap/items', this.contentItems),
+    );
+    selectPods(deployment, { ...r.selector });
+    applySpread(deployment, { ...r.selector }, r.replicas);
     return deployment;
   }
 }
 
 // ------------------------------------------------------------- helpers ---
 
-const STATIC_SITE_PROPS: Record<keyof Required<StaticSiteProps>, true> = { name: true, contentDir: true, content: true, image: true, port: true, indexDocument: true, notFoundDocument: true, spaFallback: true, gzip: true, htmlCacheControl: true, assetCacheControl: true, responseHeaders: true, contentTypes: true, accessLog: true, healthPath: true, emptyDirSizeLimit: true, replicas: true, resources: true, immutableContent: true, allowSecretFiles: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true };
+/** What the checksum and the content hash cover: the ConfigMap's data. */
+function contentOf(content: SiteContent): { data: Record<string, string>; binaryData: Record<string, string> } {
+  return { data: content.data, binaryData: content.binaryData };
+}
 
-function resolveHeaders(extra: Record<string, string>): Record<string, string> {
-  const headers: Record<string, string> = { 'X-Content-Type-Options': 'nosniff' };
-  for (const [name, value] of Object.entries(extra)) {
-    validateHeaderName(name, 'responseHeaders name');
-    if (name.toLowerCase() === 'cache-control') {
-      throw new Error('responseHeaders must not set Cache-Control, got "Cache-Control": use htmlCacheControl and assetCacheControl');
-    }
-    validateHeaderValue(value, `responseHeaders "${name}"`);
-    if (value.trim() === '') throw new Error(`responseHeaders "${name}" must not be empty (nginx would send no header; remove the entry instead), got ${JSON.stringify(value)}`);
-    for (const existing of Object.keys(headers)) if (existing.toLowerCase() === name.toLowerCase()) delete headers[existing];
-    headers[name] = value;
+/** `headers` with one more entry, checked as a `responseHeaders` entry; a name given again (any case) replaces the earlier one. */
+function withHeader(headers: Readonly<Record<string, string>>, name: string, value: string): Record<string, string> {
+  validateHeaderName(name, 'responseHeaders name');
+  if (name.toLowerCase() === 'cache-control') {
+    throw new Error('responseHeaders must not set Cache-Control, got "Cache-Control": use htmlCacheControl and assetCacheControl');
   }
-  return headers;
+  validateHeaderValue(value, `responseHeaders "${name}"`);
+  if (value.trim() === '') {
+    throw new Error(`responseHeaders "${name}" must not be empty (nginx would send no header; remove the entry instead), `
+      + `got ${JSON.stringify(value)}`);
+  }
+  const out = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== name.toLowerCase()));
+  return { ...out, [name]: value };
+}
+
+function resolveNotFoundDocument(doc: string | undefined): string | undefined {
+  if (doc === undefined) return undefined;
+  if (typeof doc !== 'string' || doc.replace(/^\//, '') === '') {
+    throw new Error(`notFoundDocument must be a path in the files such as "404.html", got ${JSON.stringify(doc)}`);
+  }
+  return doc.replace(/^\//, '');
 }
 
 function resolveContentTypes(extra: Record<string, string>): Record<string, string> {
@@ -488,13 +534,23 @@ function resolveContentTypes(extra: Record<string, string>): Record<string, stri
   return types;
 }
 
-function contentTypeOf(filePath: string, types: Readonly<Record<string, string>>): string {
-  const base = filePath.split('/').pop()!;
-  const dot = base.lastIndexOf('.');
-  return dot > 0 ? types[base.slice(dot + 1).toLowerCase()] ?? FALLBACK_CONTENT_TYPE : FALLBACK_CONTENT_TYPE;
-}
+type NginxSettings = Pick<ResolvedStaticSite, 'port' | 'indexDocument' | 'notFoundDocument' | 'spaFallback' | 'gzip' | 'htmlCacheControl'
+  | 'assetCacheControl' | 'responseHeaders' | 'healthPath' | 'accessLog' | 'contentTypes'>;
 
-function describePaths(files: readonly StaticSiteFile[]): string {
-  const shown = files.slice(0, 5).map((f) => `"${f.path}"`).join(', ');
-  return files.length > 5 ? `${shown} and ${files.length - 5} more` : shown;
+function renderConfig(s: NginxSettings): { nginxConf: string; mimeTypes: string } {
+  const nginxConf = renderNginxConf({
+    port: s.port,
+    root: STATIC_SITE_CONTENT_PATH,
+    mimeTypesPath: `${STATIC_SITE_CONFIG_PATH}/mime.types`,
+    indexDocument: s.indexDocument,
+    notFoundDocument: s.notFoundDocument,
+    spaFallback: s.spaFallback,
+    gzip: s.gzip,
+    htmlCacheControl: s.htmlCacheControl,
+    assetCacheControl: s.assetCacheControl,
+    responseHeaders: { ...s.responseHeaders },
+    healthPath: s.healthPath,
+    accessLog: s.accessLog,
+  });
+  return { nginxConf, mimeTypes: renderMimeTypes(s.contentTypes) };
 }

@@ -23,7 +23,8 @@ import { findObject, synthObjects, testChart } from './support/synth';
  * input, so a rule that refuses too much fails here too.
  */
 
-const SITE = { content: { 'index.html': '<h1>hello</h1>' } };
+const HELLO = { 'index.html': '<h1>hello</h1>' };
+const SITE = { files: Files.fromContent(HELLO) };
 const APP = { name: 'app', image: 'busybox:1.36.1', command: ['httpd', '-f', '-p', '8080'], ports: [{ number: 8080, name: 'http' }] };
 
 function site(props: Partial<StaticSiteProps>): K8sObject[] {
@@ -74,7 +75,8 @@ function configInit(props: Partial<ImmutableConfigInitProps>): K8sObject[] {
 function configMap(props: Partial<ImmutableConfigMapProps>): K8sObject[] {
   const chart = testChart();
   const workload = new kplus.Deployment(chart, 'App', { containers: [{ name: 'app', image: 'busybox:1.36.1' }] });
-  new ImmutableConfigMap(chart, 'Config', { workload, mountPath: '/config', data: { 'app.cfg': 'x = 1\n' }, ...props } as ImmutableConfigMapProps);
+  const files = Files.fromContent({ 'app.cfg': 'x = 1\n' });
+  new ImmutableConfigMap(chart, 'Config', { workload, mountPath: '/config', files, ...props } as ImmutableConfigMapProps);
   return synthObjects(chart);
 }
 
@@ -400,44 +402,49 @@ describe('env PORT', () => {
 describe('StaticSite content', () => {
   test('fails when a text file is not valid UTF-8 (nginx serves it as charset=utf-8)', () => {
     const latin1 = dir('latin1', { 'index.html': '<p>ok</p>', 'css/site.css': Buffer.from('p::after { content: "\xe9" }', 'latin1') });
-    expect(() => site({ content: undefined, contentDir: latin1 }))
-      .toThrow(/content file "css\/site\.css" \(from contentDir ".*latin1"\) is text\/css but not valid UTF-8, and nginx serves it as charset=utf-8: re-save it as UTF-8/);
-    expect(() => site({ content: { 'index.html': Buffer.from([0x3c, 0xe9, 0x3e]) } })).toThrow(/content file "index\.html" \(from content\) is text\/html but not valid UTF-8/);
+    expect(() => site({ files: Files.fromDirectory(latin1) }))
+      .toThrow(/files entry "css\/site\.css" \(from files directory ".*latin1"\) is text\/css but not valid UTF-8, .*: re-save it as UTF-8/);
+    expect(() => site({ files: Files.fromContent({ 'index.html': Buffer.from([0x3c, 0xe9, 0x3e]) }) }))
+      .toThrow(/files entry "index\.html" \(from files content\) is text\/html but not valid UTF-8/);
   });
 
   test('accepts non-UTF-8 bytes in binary types and unknown types', () => {
-    const objects = site({ content: { ...SITE.content, 'logo.png': Buffer.from([0x89, 0x50, 0x4e, 0x47, 0xff]), 'data.bin': Buffer.from([0xff, 0xfe]) } });
+    const files = Files.fromContent({ ...HELLO, 'logo.png': Buffer.from([0x89, 0x50, 0x4e, 0x47, 0xff]), 'data.bin': Buffer.from([0xff, 0xfe]) });
+    const objects = site({ files });
     expect(Object.keys(findObject(objects, 'ConfigMap', 'static-site-content').binaryData).sort()).toEqual(['data.bin', 'logo.png']);
   });
 
   test.each(['.env', '.env.production', 'certs/server.pem', 'tls.key', 'keys/id_rsa', 'id_ed25519', '.git/config', 'cert.p12', '.htpasswd', '.npmrc', '.aws/credentials'])(
     'fails when the content has the secret-looking file %s', (file) => {
-      expect(() => site({ content: { ...SITE.content, [file]: 'secret' } }))
-        .toThrow(new RegExp(`content file "${file.replace(/\./g, '\\.')}" \\(from content\\) looks like a secret and would be served to anyone: remove it from the content, or set allowSecretFiles: true if it is meant to be public`));
+      expect(() => site({ files: Files.fromContent({ ...HELLO, [file]: 'secret' }) }))
+        .toThrow(new RegExp(`files entry "${file.replace(/\./g, '\\.')}" \\(from files content\\) looks like a secret and would be served to anyone: `
+          + 'remove it from the files, or set allowSecretFiles: true if it is meant to be public'));
     });
 
   test('fails when a content folder holds a private key', () => {
     const leaky = dir('leaky', { 'index.html': '<p>ok</p>', 'id_rsa': '-----BEGIN OPENSSH PRIVATE KEY-----' });
-    expect(() => site({ content: undefined, contentDir: leaky })).toThrow(/content file "id_rsa" \(from contentDir ".*leaky"\) looks like a secret/);
+    expect(() => site({ files: Files.fromDirectory(leaky) })).toThrow(/files entry "id_rsa" \(from files directory ".*leaky"\) looks like a secret/);
   });
 
   test('accepts secret-looking files with allowSecretFiles, and public keys and .well-known without it', () => {
-    const objects = site({ allowSecretFiles: true, content: { ...SITE.content, '.env': 'PUBLIC=1' } });
+    const objects = site({ allowSecretFiles: true, files: Files.fromContent({ ...HELLO, '.env': 'PUBLIC=1' }) });
     expect(findObject(objects, 'ConfigMap', 'static-site-content').data['.env']).toBe('PUBLIC=1');
-    expect(() => site({ content: { ...SITE.content, 'id_rsa.pub': 'ssh-rsa AAAA', '.well-known/security.txt': 'Contact: x', 'keyboard.html': 'k' } })).not.toThrow();
+    const publicFiles = Files.fromContent({ ...HELLO, 'id_rsa.pub': 'ssh-rsa AAAA', '.well-known/security.txt': 'Contact: x', 'keyboard.html': 'k' });
+    expect(() => site({ files: publicFiles }))
+      .not.toThrow();
     expect(() => site({ allowSecretFiles: 'yes' as never })).toThrow(/allowSecretFiles must be true or false, got "yes"/);
   });
 
   test('fails when the content folder is empty, naming the folder', () => {
     const empty = dir('empty-site');
-    expect(() => site({ content: undefined, contentDir: empty }))
-      .toThrow(new RegExp(`contentDir "${empty}" has no files \\(resolved to "${empty}"\\): build the site into it first, or point contentDir at the build output`));
+    expect(() => site({ files: Files.fromDirectory(empty) }))
+      .toThrow(new RegExp(`files directory "${empty}" \\(${empty}\\) has no files: add at least one file`));
   });
 
-  test('fails when an ImmutableConfigMap files entry is an empty folder, naming it', () => {
+  test('fails when an ImmutableConfigMap files folder is empty, naming it', () => {
     const empty = dir('empty-config');
-    expect(() => configMap({ files: [empty] }))
-      .toThrow(new RegExp(`files\\[0\\] "${empty}" is a directory without regular files \\(sub-directories are not read\\): add the config files to it, or list the files themselves`));
+    expect(() => configMap({ files: Files.fromDirectory(empty) }))
+      .toThrow(new RegExp(`files directory "${empty}" \\(${empty}\\) has no files: add at least one file`));
   });
 });
 
@@ -455,7 +462,7 @@ describe('two mounts at one path', () => {
 
 describe('unknown options', () => {
   test('fails when an option is misspelt, suggesting the nearest name', () => {
-    expect(() => site({ contnetDir: 'site' } as never)).toThrow(/StaticSite props has no option "contnetDir" \(did you mean "contentDir"\?\)/);
+    expect(() => site({ flies: 'site' } as never)).toThrow(/StaticSite props has no option "flies" \(did you mean "files"\?\)/);
     expect(() => kv({ namespace: 'x' } as never)).toThrow(/KvProxy props has no option "namespace" \(did you mean "namespaces"\?\)/);
     expect(() => scriptCron({ scheduel: '@daily' } as never)).toThrow(/ScriptCronJob props has no option "scheduel" \(did you mean "schedule"\?\)/);
     expect(() => pod({ sidecar: [] } as never)).toThrow(/SidecarPod props has no option "sidecar" \(did you mean "sidecars"\?\)/);

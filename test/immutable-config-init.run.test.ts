@@ -234,9 +234,11 @@ describe('CopyStyle.COMMAND runs as synthesized', () => {
       ...hardenedPodProps({ user: 1000, fsGroup: 2000 }),
       containers: [hardenedContainer({ name: 'migrate', image: 'python:3.12-slim' }, { user: 3000 })],
     });
-    new ImmutableConfigInit(chart, 'Config', {
-      workload: job, image: 'busybox:1.36.1', configPaths: ['/src/config.cfg', '/etc/flask'], mountPath: '/srv/config',
+    const config = new ImmutableConfigInit(chart, 'Config', {
+      workload: job, image: 'busybox:1.36.1', configPaths: ['/src/config.cfg'], mountPath: '/srv/config',
     });
+    // the directory is added by the verb after construction: the copy must pick it up all the same
+    config.addConfigPath('/etc/flask');
     const objects = synthObjects(chart);
     const jobObj = findObject(objects, 'Job', 'migrate');
     const init = findContainer(jobObj, 'copy-config');

@@ -8,7 +8,9 @@ import {
 } from '../charts/immutable-config-init';
 import {
   COPY_SCRIPT, CopyStyle, ImmutableConfigInit, ImmutableConfigInitProps, ImmutableConfigMap, ImmutableConfigMapProps,
+  resolveImmutableConfigInit, resolveImmutableConfigMap,
 } from '../lib/immutable-config-init';
+import { Files } from '../lib/workload';
 import { DEFAULT_EMPTY_DIR_SIZE_LIMIT, DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps } from '../lib/security';
 import { assertValid, K8sObject } from '../lib/testing';
 import { findAll, findContainer, findObject, synthObjects, testChart } from './support/synth';
@@ -68,30 +70,30 @@ describe('ImmutableConfigInit', () => {
       runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
       privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(init.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(init.resources)
+      .toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' },
+        limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(init.imagePullPolicy).toBe('IfNotPresent');
-    // resolved defaults are readable
-    expect(config.copyStyle).toBe(CopyStyle.COMMAND);
-    expect(config.initMountPath).toBe('/config');
-    expect(config.command).toEqual(['sh', '-c', COPY_SCRIPT, 'copy-config']);
-    expect(config.args).toEqual(['/src/config.cfg', '/config']);
-    expect(config.configPaths).toEqual(['/src/config.cfg']);
-    expect([config.user, config.group]).toEqual([65532, 65532]);
     expect(config.initContainer.name).toBe('copy-config');
     expect(config.volume.name).toBe('config');
     expect(config.containers.map((c) => c.name)).toEqual(['app']);
     assertValid(objects);
   });
 
-  test('resolves every @default into public fields', () => {
-    const { config } = withConfig();
-    expect(config).toMatchObject({
-      copyStyle: CopyStyle.COMMAND, initMountPath: '/config', volumeName: 'config', initContainerName: 'copy-config',
-      resources: DEFAULT_RESOURCES, medium: kplus.EmptyDirMedium.DEFAULT, user: 65532, group: 65532,
+  test('the resolver decides every @default', () => {
+    const chart = testChart();
+    const r = resolveImmutableConfigInit({
+      workload: webDeployment(chart), image: 'busybox:1.36.1', configPaths: ['/src/config.cfg'], mountPath: '/config',
     });
-    expect(config.sizeLimit.toMebibytes()).toBe(DEFAULT_EMPTY_DIR_SIZE_LIMIT.toMebibytes());
+    expect(r).toMatchObject({
+      copyStyle: CopyStyle.COMMAND, initMountPath: '/config', initContainerName: 'copy-config', configPaths: ['/src/config.cfg'],
+      command: ['sh', '-c', COPY_SCRIPT, 'copy-config'], args: ['/src/config.cfg', '/config'],
+      resources: DEFAULT_RESOURCES, medium: kplus.EmptyDirMedium.DEFAULT, mediumGiven: false, securityContext: { user: 65532, group: 65532 },
+      mount: { mountPath: '/config', volumeName: 'config', containersGiven: false },
+    });
+    expect(r.sizeLimit.toMebibytes()).toBe(DEFAULT_EMPTY_DIR_SIZE_LIMIT.toMebibytes());
     expect(DEFAULT_EMPTY_DIR_SIZE_LIMIT.toMebibytes()).toBe(64);
-    expect(config.containers.map((c) => c.name)).toEqual(['app']);
+    expect(r.mount.containers.map((c) => c.name)).toEqual(['app']);
   });
 
   test('the destination is always the last argument, after every config path', () => {
@@ -101,12 +103,10 @@ describe('ImmutableConfigInit', () => {
   });
 
   test('CopyStyle.ENTRYPOINT: no command, the destination as the only argument (the seed contract)', () => {
-    const { chart, config } = withConfig({ copyStyle: CopyStyle.ENTRYPOINT, configPaths: undefined });
+    const { chart } = withConfig({ copyStyle: CopyStyle.ENTRYPOINT, configPaths: undefined });
     const init = findContainer(findObject(synthObjects(chart), 'Deployment'), 'copy-config');
     expect(init.command).toBeUndefined();
     expect(init.args).toEqual(['/config']);
-    expect(config.command).toBeUndefined();
-    expect(config.configPaths).toEqual([]);
   });
 
   test('a digest-pinned image is accepted as is', () => {
@@ -127,7 +127,8 @@ describe('ImmutableConfigInit', () => {
       return d;
     });
     const dep = findObject(synthObjects(chart), 'Deployment');
-    for (const name of ['app', 'worker']) expect(findContainer(dep, name).volumeMounts).toEqual([{ name: 'config', mountPath: '/config', readOnly: true }]);
+    for (const name of ['app', 'worker']) expect(findContainer(dep, name).volumeMounts)
+      .toEqual([{ name: 'config', mountPath: '/config', readOnly: true }]);
     expect(findContainer(dep, 'migrate').volumeMounts).toBeUndefined();
     expect(podSpec(dep).initContainers.map((c: any) => c.name)).toEqual(['migrate', 'copy-config']);
   });
@@ -137,7 +138,9 @@ describe('ImmutableConfigInit', () => {
     const d = webDeployment(chart, {
       containers: [hardenedContainer({ name: 'app', image: 'nginx:1.27' }), hardenedContainer({ name: 'metrics', image: 'busybox:1.36.1' })],
     });
-    new ImmutableConfigInit(chart, 'Config', { workload: d, image: 'busybox:1.36.1', configPaths: ['/src/a.cfg'], mountPath: '/config', containers: [d.containers[0]] });
+    new ImmutableConfigInit(chart, 'Config', {
+      workload: d, image: 'busybox:1.36.1', configPaths: ['/src/a.cfg'], mountPath: '/config', containers: [d.containers[0]],
+    });
     const dep = findObject(synthObjects(chart), 'Deployment');
     expect(findContainer(dep, 'app').volumeMounts).toHaveLength(1);
     expect(findContainer(dep, 'metrics').volumeMounts).toBeUndefined();
@@ -179,38 +182,43 @@ describe('ImmutableConfigInit', () => {
   });
 
   test('initMountPath lets the image keep its config below mountPath', () => {
-    const { chart, config } = withConfig({ configPaths: ['/config/app.cfg'], initMountPath: '/config-out' });
+    const { chart } = withConfig({ configPaths: ['/config/app.cfg'], initMountPath: '/config-out' });
     const dep = findObject(synthObjects(chart), 'Deployment');
     const init = findContainer(dep, 'copy-config');
     expect(init.args).toEqual(['/config/app.cfg', '/config-out']);
     expect(init.volumeMounts).toEqual([{ name: 'config', mountPath: '/config-out' }]);
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'config', mountPath: '/config', readOnly: true }]);
-    expect(config.initMountPath).toBe('/config-out');
   });
 
   test('emptyDir size limit and medium', () => {
     const { chart } = withConfig({ sizeLimit: Size.mebibytes(8), medium: kplus.EmptyDirMedium.MEMORY });
-    expect(volume(findObject(synthObjects(chart), 'Deployment'), 'config')).toEqual({ name: 'config', emptyDir: { medium: 'Memory', sizeLimit: '8Mi' } });
+    expect(volume(findObject(synthObjects(chart), 'Deployment'), 'config'))
+      .toEqual({ name: 'config', emptyDir: { medium: 'Memory', sizeLimit: '8Mi' } });
   });
 
-  test('names, user, group and resources can be chosen', () => {
-    const { chart, config } = withConfig({
-      volumeName: 'app-config', initContainerName: 'appconfig', user: 1001, group: 1002,
-      resources: { memory: { request: Size.mebibytes(16), limit: Size.mebibytes(32) }, cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) } },
+  test('names, securityContext and resources can be chosen', () => {
+    const { chart } = withConfig({
+      volumeName: 'app-config', initContainerName: 'appconfig', securityContext: { user: 1001, group: 1002 },
+      resources: {
+        memory: { request: Size.mebibytes(16), limit: Size.mebibytes(32) }, cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) },
+      },
     });
     const dep = findObject(synthObjects(chart), 'Deployment');
     const init = findContainer(dep, 'appconfig');
     expect(init.securityContext).toMatchObject({ runAsUser: 1001, runAsGroup: 1002 });
-    expect(init.resources).toEqual({ requests: { cpu: '10m', memory: '16Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '100m', memory: '32Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(init.resources)
+      .toEqual({ requests: { cpu: '10m', memory: '16Mi', 'ephemeral-storage': '0.0625Gi' },
+        limits: { cpu: '100m', memory: '32Mi', 'ephemeral-storage': '0.25Gi' } });
     expect(volume(dep, 'app-config')).toEqual({ name: 'app-config', emptyDir: { sizeLimit: '64Mi' } });
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'app-config', mountPath: '/config', readOnly: true }]);
-    expect([config.user, config.group]).toEqual([1001, 1002]);
   });
 
-  test('@default user follows the pod-level user; 65532 without one', () => {
-    expect(withConfig({}, (c) => webDeployment(c, { user: 1500 })).config.user).toBe(1500);
-    const bare = withConfig({}, (c) => new kplus.Deployment(c, 'Bare', { containers: [hardenedContainer({ name: 'app', image: 'nginx:1.27' })] })).config;
-    expect([bare.user, bare.group]).toEqual([65532, 65532]);
+  test('@default securityContext follows the pod-level user and group; 65532 without them', () => {
+    const init = (d: (c: Chart) => kplus.AbstractPod) =>
+      findContainer(findObject(synthObjects(withConfig({}, d).chart), 'Deployment'), 'copy-config');
+    expect(init((c) => webDeployment(c, { user: 1500 })).securityContext).toMatchObject({ runAsUser: 1500, runAsGroup: 1500 });
+    const bare = init((c) => new kplus.Deployment(c, 'Bare', { containers: [hardenedContainer({ name: 'app', image: 'nginx:1.27' })] }));
+    expect(bare.securityContext).toMatchObject({ runAsUser: 65532, runAsGroup: 65532 });
     expect(DEFAULT_RESOURCES.memory?.limit?.toMebibytes()).toBe(128);
   });
 
@@ -221,33 +229,48 @@ describe('ImmutableConfigInit', () => {
       ['mountPath is relative', { mountPath: 'config' }, /mountPath must be an absolute path starting with "\/", got "config"/],
       ['mountPath is not normalised', { mountPath: '/config/../etc' }, /mountPath must be a normalised absolute path/],
       ['mountPath is /', { mountPath: '/' }, /mountPath must not be "\/", got "\/"/],
-      ['the image has no tag', { image: 'registry.example.com/app-config' }, /image must be pinned with a tag or a digest, got "registry.example.com\/app-config"/],
+      ['the image has no tag', { image: 'registry.example.com/app-config' },
+        /image must be pinned with a tag or a digest, got "registry.example.com\/app-config"/],
       ['the image is latest', { image: 'busybox:latest' }, /image must not use the floating "latest" tag/],
       ['the image is empty', { image: '' }, /image must be a non-empty image reference, got ""/],
       ['sizeLimit is a number, not a Size', { sizeLimit: 5 as never }, /sizeLimit must be a cdk8s Size such as Size.mebibytes\(16\), got 5/],
-      ['a prop is misspelled', { initMountpath: '/out' } as never, /ImmutableConfigInit props has no option "initMountpath" \(did you mean "initMountPath"\?\)/],
-      ['configPaths is missing with CopyStyle.COMMAND', { configPaths: undefined }, /configPaths must list at least one absolute path inside the config image with CopyStyle.COMMAND, got undefined/],
+      ['a prop is misspelled', { initMountpath: '/out' } as never,
+        /ImmutableConfigInit props has no option "initMountpath" \(did you mean "initMountPath"\?\)/],
+      ['configPaths is missing with CopyStyle.COMMAND', { configPaths: undefined },
+        /configPaths must list at least one absolute path inside the config image with CopyStyle.COMMAND, got undefined/],
       ['configPaths is empty', { configPaths: [] }, /configPaths must list at least one/],
-      ['a config path is relative', { configPaths: ['src/config.cfg'] }, /configPaths entry must be an absolute path starting with "\/", got "src\/config.cfg"/],
+      ['a config path is relative', { configPaths: ['src/config.cfg'] },
+        /configPaths entry must be an absolute path starting with "\/", got "src\/config.cfg"/],
       ['a config path is /', { configPaths: ['/'] }, /configPaths entry must not be "\/"/],
-      ['a config path lies below the init mount', { configPaths: ['/config/app.cfg'] }, /configPaths entry "\/config\/app.cfg" overlaps initMountPath "\/config", where the empty volume would hide or receive it/],
-      ['a config path contains the init mount', { configPaths: ['/data'], mountPath: '/data/config' }, /configPaths entry "\/data" overlaps initMountPath "\/data\/config"/],
-      ['two config paths share a name', { configPaths: ['/a/config.cfg', '/b/config.cfg'] }, /configPaths entries "\/a\/config.cfg" and "\/b\/config.cfg" would both be copied to "\/config\/config.cfg"/],
+      ['a config path lies below the init mount', { configPaths: ['/config/app.cfg'] },
+        /configPaths entry "\/config\/app.cfg" overlaps initMountPath "\/config", where the empty volume would hide or receive it/],
+      ['a config path contains the init mount', { configPaths: ['/data'], mountPath: '/data/config' },
+        /configPaths entry "\/data" overlaps initMountPath "\/data\/config"/],
+      ['two config paths share a name', { configPaths: ['/a/config.cfg', '/b/config.cfg'] },
+        /configPaths entries "\/a\/config.cfg" and "\/b\/config.cfg" would both be copied to "\/config\/config.cfg"/],
       ['configPaths is given with CopyStyle.ENTRYPOINT', { copyStyle: CopyStyle.ENTRYPOINT }, /configPaths only applies to CopyStyle.COMMAND/],
       ['copyStyle is unknown', { copyStyle: 'Rsync' as any }, /copyStyle must be one of "Command", "Entrypoint", got "Rsync"/],
-      ['copyStyle is in the wrong case', { copyStyle: 'entrypoint' as any }, /copyStyle must be one of "Command", "Entrypoint", got "entrypoint" \(did you mean "Entrypoint"\?\)/],
+      ['copyStyle is in the wrong case', { copyStyle: 'entrypoint' as any },
+        /copyStyle must be one of "Command", "Entrypoint", got "entrypoint" \(did you mean "Entrypoint"\?\)/],
       ['medium is in the wrong case', { medium: 'memory' as any }, /medium must be one of "", "Memory", got "memory" \(did you mean "Memory"\?\)/],
       ['the image is left out', { image: undefined as any }, /image is required/],
-      ['the init container asks for more memory than its limit', { resources: { memory: { request: Size.mebibytes(200), limit: Size.mebibytes(100) } } },
+      ['the init container asks for more memory than its limit',
+        { resources: { memory: { request: Size.mebibytes(200), limit: Size.mebibytes(100) } } },
         /resources.memory.request must not exceed resources.memory.limit, got request 204800Ki and limit 102400Ki/],
       ['initMountPath is relative', { initMountPath: 'out' }, /initMountPath must be an absolute path/],
       ['volumeName is not a DNS label', { volumeName: 'Config_Dir' }, /volumeName must be a DNS-1123 label/],
       ['initContainerName is not a DNS label', { initContainerName: 'Copy' }, /initContainerName must be a DNS-1123 label/],
-      ['initContainerName is taken by an app container', { initContainerName: 'app' }, /initContainerName "app" is already used by a container of the workload/],
-      ['sizeLimit is zero', { sizeLimit: Size.mebibytes(0) }, /sizeLimit must be a whole number of MiB, at least 1 MiB \(cdk8s-plus writes emptyDir sizes in MiB\), got 0 KiB/],
-      ['sizeLimit is not a whole number of MiB', { sizeLimit: Size.kibibytes(512) }, /sizeLimit must be a whole number of MiB, at least 1 MiB .*got 512 KiB/],
-      ['the user is root', { user: 0 }, /user must be an integer 1-2147483647, got 0/],
-      ['the group is root', { group: 0 }, /group must be an integer 1-2147483647, got 0/],
+      ['initContainerName is taken by an app container', { initContainerName: 'app' },
+        /initContainerName "app" is already used by a container of the workload/],
+      ['sizeLimit is zero', { sizeLimit: Size.mebibytes(0) },
+        /sizeLimit must be a whole number of MiB, at least 1 MiB \(cdk8s-plus writes emptyDir sizes in MiB\), got 0 KiB/],
+      ['sizeLimit is not a whole number of MiB', { sizeLimit: Size.kibibytes(512) },
+        /sizeLimit must be a whole number of MiB, at least 1 MiB .*got 512 KiB/],
+      ['the user is root', { securityContext: { user: 0 } }, /securityContext.user must be an integer 1-2147483647, got 0/],
+      ['the group is root', { securityContext: { group: 0 } }, /securityContext.group must be an integer 1-2147483647, got 0/],
+      ['securityContext sets fsGroup (the pod\'s)', { securityContext: { fsGroup: 5 } },
+        /securityContext.fsGroup is not a setting here: use user or group \(fsGroup is set on the pod\)/],
+      ['the old user prop is given', { user: 1001 } as never, /ImmutableConfigInit props has no option "user"/],
     ];
     test.each(cases)('%s', (_what, props, message) => {
       expect(() => withConfig(props)).toThrow(message);
@@ -259,23 +282,30 @@ describe('ImmutableConfigInit', () => {
         d.containers[0].mount(mountPath, kplus.Volume.fromEmptyDir(c, 'Cache', 'cache'));
         return d;
       };
-      expect(() => withConfig({}, cacheMount('/config'))).toThrow(/mountPath "\/config" overlaps the mount of volume "cache" at "\/config" in container "app": choose a directory of its own/);
+      expect(() => withConfig({}, cacheMount('/config')))
+        .toThrow(/mountPath "\/config" overlaps the mount of volume "cache" at "\/config" in container "app": choose a directory of its own/);
       expect(() => withConfig({}, cacheMount('/config/cache'))).toThrow(/overlaps the mount of volume "cache" at "\/config\/cache"/);
-      expect(() => withConfig({ mountPath: '/var/cache/app' }, cacheMount('/var/cache'))).toThrow(/overlaps the mount of volume "cache" at "\/var\/cache"/);
+      expect(() => withConfig({ mountPath: '/var/cache/app' }, cacheMount('/var/cache')))
+        .toThrow(/overlaps the mount of volume "cache" at "\/var\/cache"/);
       expect(() => withConfig({ mountPath: '/configs' }, cacheMount('/config'))).not.toThrow();
     });
 
     test('the workload has no app container', () => {
-      expect(() => withConfig({}, (c) => new kplus.Deployment(c, 'Empty', hardenedPodProps()))).toThrow(/workload must have at least one app container to mount the config into, got none/);
+      expect(() => withConfig({}, (c) => new kplus.Deployment(c, 'Empty', hardenedPodProps())))
+        .toThrow(/workload must have at least one app container to mount the config into, got none/);
     });
 
     test('containers is empty or names a container of another workload', () => {
       const chart = testChart();
       const d = webDeployment(chart);
-      const other = new kplus.Deployment(chart, 'Other', { ...hardenedPodProps(), containers: [hardenedContainer({ name: 'other', image: 'nginx:1.27' })] });
+      const other = new kplus.Deployment(chart, 'Other', {
+        ...hardenedPodProps(), containers: [hardenedContainer({ name: 'other', image: 'nginx:1.27' })],
+      });
       const base = { workload: d, image: 'busybox:1.36.1', configPaths: ['/src/a.cfg'], mountPath: '/config' };
-      expect(() => new ImmutableConfigInit(chart, 'A', { ...base, containers: [] })).toThrow(/containers must list at least one app container, got none/);
-      expect(() => new ImmutableConfigInit(chart, 'B', { ...base, containers: other.containers })).toThrow(/containers must be app containers of the workload, got container "other"/);
+      expect(() => new ImmutableConfigInit(chart, 'A', { ...base, containers: [] }))
+        .toThrow(/containers must list at least one app container, got none/);
+      expect(() => new ImmutableConfigInit(chart, 'B', { ...base, containers: other.containers }))
+        .toThrow(/containers must be app containers of the workload, got container "other"/);
     });
 
     test('the workload is not a cdk8s-plus workload', () => {
@@ -294,13 +324,15 @@ describe('ImmutableConfigInit', () => {
     test('a mount overlapping the destination is added after the config was attached (at synth)', () => {
       const { chart, workload } = withConfig();
       workload.containers[0].mount('/config/cache', kplus.Volume.fromEmptyDir(chart, 'Cache', 'cache'));
-      expect(() => synthObjects(chart)).toThrow(/mountPath "\/config" overlaps the mount of volume "cache" at "\/config\/cache" in container "app", added after the config was attached/);
+      expect(() => synthObjects(chart))
+        .toThrow(/mountPath "\/config" overlaps the mount of volume "cache" at "\/config\/cache" in container "app", added after/);
     });
 
     test('an app container is added after the config was attached (at synth)', () => {
       const { chart, workload } = withConfig();
       workload.addContainer(hardenedContainer({ name: 'late', image: 'nginx:1.27' }));
-      expect(() => synthObjects(chart)).toThrow(/container "late" was added to the workload after the config was attached and does not mount it at "\/config"/);
+      expect(() => synthObjects(chart))
+        .toThrow(/container "late" was added to the workload after the config was attached .* at "\/config": call mount\(container\) for it/);
     });
   });
 });
@@ -309,7 +341,9 @@ describe('ImmutableConfigMap', () => {
   function withConfigMap(props: Partial<ImmutableConfigMapProps> = {}, deployment?: (chart: Chart) => kplus.AbstractPod) {
     const chart = testChart();
     const workload = deployment ? deployment(chart) : webDeployment(chart);
-    const config = new ImmutableConfigMap(chart, 'Config', { workload, data: { 'config.cfg': SEED_CONFIG }, mountPath: '/config', ...props });
+    const config = new ImmutableConfigMap(chart, 'Config', {
+      workload, files: Files.fromContent({ 'config.cfg': SEED_CONFIG }), mountPath: '/config', ...props,
+    });
     return { chart, workload, config };
   }
 
@@ -319,51 +353,72 @@ describe('ImmutableConfigMap', () => {
     const objects = synthObjects(chart);
     // THEN
     expect(objects).toMatchSnapshot();
-    expect(config.contentHash).toMatch(/^[0-9a-f]{10}$/);
-    expect(config.configMapName).toBe(`web-config-${config.contentHash}`);
-    const cm = findObject(objects, 'ConfigMap', config.configMapName);
+    expect(config.configMap.name).toMatch(/^web-config-[0-9a-f]{10}$/);
+    const cm = findObject(objects, 'ConfigMap', config.configMap.name);
     expect(cm.immutable).toBe(true);
     expect(cm.data).toEqual({ 'config.cfg': SEED_CONFIG });
     expect(cm.binaryData).toBeUndefined();
     const dep = findObject(objects, 'Deployment', 'web');
-    expect(volume(dep, 'config')).toEqual({ name: 'config', configMap: { name: config.configMapName } });
+    expect(volume(dep, 'config')).toEqual({ name: 'config', configMap: { name: config.configMap.name } });
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'config', mountPath: '/config', readOnly: true }]);
     expect(podSpec(dep).initContainers).toBeUndefined();
-    expect(config.keys).toEqual(['config.cfg']);
+    expect(config.files).toEqual([{ path: 'config.cfg', key: 'config.cfg', binary: false, sizeBytes: SEED_CONFIG.length }]);
     expect(config.mountPath).toBe('/config');
     expect(config.volume.name).toBe('config');
     assertValid(objects);
   });
 
-  test('resolves every @default into public fields', () => {
+  test('the resolver decides every @default: name <workload>-<volumeName>, volume "config", every app container', () => {
+    const r = resolveImmutableConfigMap({
+      workload: webDeployment(testChart()), files: Files.fromContent({ 'config.cfg': SEED_CONFIG }), mountPath: '/config',
+    });
+    expect(r).toMatchObject({ name: 'web-config', mount: { volumeName: 'config', mountPath: '/config', containersGiven: false } });
+    expect(r.contentHash).toMatch(/^[0-9a-f]{10}$/);
+    expect(r.configMapName).toBe(`web-config-${r.contentHash}`);
+    expect(r.items).toBeUndefined();
+    expect(r.mount.containers.map((c) => c.name)).toEqual(['app']);
     const { config } = withConfigMap();
-    expect(config).toMatchObject({ name: 'web-config', volumeName: 'config', mountPath: '/config' });
-    expect(config.configMapName).toBe(`web-config-${config.contentHash}`);
+    expect(config).toMatchObject({ name: 'web-config', mountPath: '/config' });
+    expect(config.configMap.name).toBe(r.configMapName);
     expect(config.containers.map((c) => c.name)).toEqual(['app']);
   });
 
-  test('files: text files go to data, binary files to binaryData, directories contribute their files', () => {
-    const { chart, config } = withConfigMap({ data: undefined, files: [path.join(FIXTURES, 'configmap')] });
+  test('files: text files go to data, binary files to binaryData, a directory contributes its files', () => {
+    const { chart, config } = withConfigMap({ files: Files.fromDirectory(path.join(FIXTURES, 'configmap')) });
     const cm = findObject(synthObjects(chart), 'ConfigMap');
     expect(cm.data).toEqual({ 'config.cfg': fs.readFileSync(path.join(FIXTURES, 'configmap', 'config.cfg'), 'utf8') });
     expect(Buffer.from(cm.binaryData['logo.png'], 'base64').equals(fs.readFileSync(path.join(FIXTURES, 'configmap', 'logo.png')))).toBe(true);
-    expect(config.keys).toEqual(['config.cfg', 'logo.png']);
+    expect(config.files.map((f) => [f.key, f.binary])).toEqual([['config.cfg', false], ['logo.png', true]]);
   });
 
-  test('files and data combine; name sets the prefix', () => {
-    const { chart, config } = withConfigMap({ files: [path.join(FIXTURES, 'configmap', 'config.cfg')], data: { 'extra.ini': 'a=1\n' }, name: 'flask-settings' });
-    expect(config.configMapName).toMatch(/^flask-settings-[0-9a-f]{10}$/);
-    expect(Object.keys(findObject(synthObjects(chart), 'ConfigMap', config.configMapName).data)).toEqual(['config.cfg', 'extra.ini']);
+  test('files in sub-folders land at their paths through the volume\'s items; a flat set has no items', () => {
+    const { chart, config } = withConfigMap({ files: Files.fromContent({ 'app.cfg': 'a=1\n', 'conf.d/extra.cfg': 'b=2\n' }) });
+    const dep = findObject(synthObjects(chart), 'Deployment');
+    expect(volume(dep, 'config').configMap.items)
+      .toEqual([{ key: 'app.cfg', path: 'app.cfg' }, { key: 'conf.d__extra.cfg', path: 'conf.d/extra.cfg' }]);
+    expect(config.files.map((f) => f.path)).toEqual(['app.cfg', 'conf.d/extra.cfg']);
+  });
+
+  test('files from paths and inline content combine; name sets the prefix', () => {
+    const files = Files.of(Files.fromPaths([path.join(FIXTURES, 'configmap', 'config.cfg')]), Files.fromContent({ 'extra.ini': 'a=1\n' }));
+    const { chart, config } = withConfigMap({ files, name: 'flask-settings' });
+    expect(config.configMap.name).toMatch(/^flask-settings-[0-9a-f]{10}$/);
+    expect(Object.keys(findObject(synthObjects(chart), 'ConfigMap', config.configMap.name).data)).toEqual(['config.cfg', 'extra.ini']);
   });
 
   test('works with a Job', () => {
     const chart = testChart();
-    const job = new kplus.Job(chart, 'Job', { metadata: { name: 'report' }, ...hardenedPodProps(), containers: [hardenedContainer({ name: 'report', image: 'python:3.12-slim' })] });
+    const job = new kplus.Job(chart, 'Job', {
+      metadata: { name: 'report' }, ...hardenedPodProps(), containers: [hardenedContainer({ name: 'report', image: 'python:3.12-slim' })],
+    });
     job.connections.isolate();
-    const config = new ImmutableConfigMap(chart, 'Config', { workload: job, data: { 'report.yaml': 'x: 1\n' }, mountPath: '/etc/report' });
+    const config = new ImmutableConfigMap(chart, 'Config', {
+      workload: job, files: Files.fromContent({ 'report.yaml': 'x: 1\n' }), mountPath: '/etc/report',
+    });
     const objects = synthObjects(chart);
-    expect(findContainer(findObject(objects, 'Job', 'report'), 'report').volumeMounts).toEqual([{ name: 'config', mountPath: '/etc/report', readOnly: true }]);
-    expect(config.configMapName).toMatch(/^report-config-/);
+    expect(findContainer(findObject(objects, 'Job', 'report'), 'report').volumeMounts)
+      .toEqual([{ name: 'config', mountPath: '/etc/report', readOnly: true }]);
+    expect(config.configMap.name).toMatch(/^report-config-/);
     assertValid(objects);
   });
 
@@ -375,7 +430,7 @@ describe('ImmutableConfigMap', () => {
       outdirs.push(outdir);
       const app = new App({ outdir });
       const chart = new Chart(app, 'test', { namespace: 'test' });
-      new ImmutableConfigMap(chart, 'Config', { workload: webDeployment(chart), files: [dir], mountPath: '/config' });
+      new ImmutableConfigMap(chart, 'Config', { workload: webDeployment(chart), files: Files.fromDirectory(dir), mountPath: '/config' });
       return { yaml: app.synthYaml(), objects: synthObjects(chart) };
     }
     let dir: string;
@@ -418,32 +473,43 @@ describe('ImmutableConfigMap', () => {
     const chart = testChart();
     const d = webDeployment(chart);
     new ImmutableConfigInit(chart, 'Image', { workload: d, image: 'busybox:1.36.1', configPaths: ['/src/app.cfg'], mountPath: '/config' });
-    new ImmutableConfigMap(chart, 'Map', { workload: d, data: { 'flags.json': '{}' }, mountPath: '/flags', volumeName: 'flags' });
+    new ImmutableConfigMap(chart, 'Map', { workload: d, files: Files.fromContent({ 'flags.json': '{}' }), mountPath: '/flags', volumeName: 'flags' });
     const objects = synthObjects(chart);
     expect(findContainer(findObject(objects, 'Deployment'), 'app').volumeMounts).toEqual([
       { name: 'config', mountPath: '/config', readOnly: true }, { name: 'flags', mountPath: '/flags', readOnly: true },
     ]);
     assertValid(objects);
-    expect(() => new ImmutableConfigMap(chart, 'Again', { workload: d, data: { a: 'b' }, mountPath: '/other' })).toThrow(/volumeName "config" is already used/);
-    expect(() => new ImmutableConfigMap(chart, 'Nested', { workload: d, data: { a: 'b' }, mountPath: '/config/extra', volumeName: 'extra' })).toThrow(/overlaps the mount of volume "config"/);
+    const files = Files.fromContent({ a: 'b' });
+    expect(() => new ImmutableConfigMap(chart, 'Again', { workload: d, files, mountPath: '/other' })).toThrow(/volumeName "config" is already used/);
+    expect(() => new ImmutableConfigMap(chart, 'Nested', { workload: d, files, mountPath: '/config/extra', volumeName: 'extra' }))
+      .toThrow(/overlaps the mount of volume "config"/);
   });
 
   describe('fails when', () => {
     test('there is no config file', () => {
-      expect(() => withConfigMap({ data: {} })).toThrow(/files and data must provide at least one config file, got none/);
-      expect(() => withConfigMap({ data: undefined })).toThrow(/at least one config file/);
+      expect(() => withConfigMap({ files: Files.fromContent({}) })).toThrow(/files must hold at least one config file, got none/);
+      expect(() => withConfigMap({ files: undefined as never })).toThrow(/files is required: the config files, such as Files.fromPaths/);
     });
-    test('a file name is not a ConfigMap key', () => {
-      expect(() => withConfigMap({ data: { 'conf/app.cfg': 'x' } })).toThrow(/config file name \(from data\) must be a valid ConfigMap key .*got "conf\/app.cfg"/);
+    test('files is not Files (the old list of paths)', () => {
+      expect(() => withConfigMap({ files: ['/etc/app.cfg'] as never })).toThrow(/files must be Files \(Files.fromDirectory\(dir\), .*got an array/);
+      expect(() => withConfigMap({ data: { a: 'b' } } as never)).toThrow(/ImmutableConfigMap props has no option "data"/);
+    });
+    test('a file path cannot be a ConfigMap key', () => {
+      expect(() => withConfigMap({ files: Files.fromContent({ 'conf/my app.cfg': 'x' }) }))
+        .toThrow(/files content path must be a relative path .*got "conf\/my app.cfg"/);
     });
     test('a file name is given twice', () => {
-      expect(() => withConfigMap({ files: [path.join(FIXTURES, 'configmap')] })).toThrow(/config files path "config.cfg" is given twice: by files\[0\] ".*configmap" and by data/);
+      const files = Files.of(Files.fromDirectory(path.join(FIXTURES, 'configmap')), Files.fromContent({ 'config.cfg': 'x' }));
+      expect(() => withConfigMap({ files }))
+        .toThrow(/files path "config.cfg" is given twice: by files source \[0\] directory ".*configmap" and by files source \[1\] content/);
     });
     test('a file does not exist', () => {
-      expect(() => withConfigMap({ files: ['/nonexistent/app.cfg'] })).toThrow(/files\[0\] "\/nonexistent\/app.cfg" does not exist/);
+      expect(() => withConfigMap({ files: Files.fromPaths(['/nonexistent/app.cfg']) }))
+        .toThrow(/files path \[0\] "\/nonexistent\/app.cfg" does not exist/);
     });
     test('the files are larger than a ConfigMap can hold', () => {
-      expect(() => withConfigMap({ data: { 'big.txt': 'x'.repeat(1024 * 1024) } })).toThrow(/config files is 1.00 MiB \(1048583 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold .*use a config image/);
+      expect(() => withConfigMap({ files: Files.fromContent({ 'big.txt': 'x'.repeat(1024 * 1024) }) }))
+        .toThrow(/files is 1.00 MiB \(1048583 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold .*use a config image/);
     });
     test('the name is not a DNS subdomain', () => {
       expect(() => withConfigMap({ name: 'Flask_Settings' })).toThrow(/name must be a DNS-1123 subdomain .*got "Flask_Settings"/);
@@ -484,21 +550,27 @@ describe('ImmutableConfigInitChart (the seed)', () => {
     const app = findContainer(dep, 'app');
     expect(app.image).toBe(SEED_APP_IMAGE);
     expect(app.command).toEqual(flaskCommand(8080));
-    expect(app.command).toEqual(['uwsgi', '--http-socket', ':8080', '--master', '--die-on-term', '--need-app', '--chdir', '/app', '--module', 'main:app']);
+    expect(app.command)
+      .toEqual(['uwsgi', '--http-socket', ':8080', '--master', '--die-on-term', '--need-app', '--chdir', '/app', '--module', 'main:app']);
     expect(app.env).toEqual([{ name: 'UWSGI_PROCESSES', value: '2' }, { name: 'UWSGI_CHEAPER', value: '0' }]);
     expect(Object.keys(FLASK_ENV)).toEqual(['UWSGI_PROCESSES', 'UWSGI_CHEAPER']);
     expect(app.ports).toEqual([{ containerPort: 8080, name: 'http' }]);
     expect(app.readinessProbe.httpGet).toEqual({ path: '/', port: 8080, scheme: 'HTTP' });
     expect(app.volumeMounts).toEqual([{ name: 'config-dir', mountPath: '/config', readOnly: true }]);
-    expect(app.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(app.resources)
+      .toEqual({ requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' },
+        limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' } });
     for (const c of [init, app]) expect(c.securityContext).toMatchObject({ runAsUser: 65532, runAsGroup: 65532, readOnlyRootFilesystem: true });
     expect(podSpec(dep).securityContext).toMatchObject({ runAsUser: 65532, fsGroup: 65532 });
     expect(podSpec(dep).automountServiceAccountToken).toBe(false);
     const svc = findObject(objects, 'Service', 'myflaskapp');
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080 }]);
-    expect(dep.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp', 'app.kubernetes.io/component': 'web', 'app.kubernetes.io/managed-by': 'cdk8s' });
+    expect(dep.metadata.labels)
+      .toMatchObject({
+        'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp',
+        'app.kubernetes.io/component': 'web', 'app.kubernetes.io/managed-by': 'cdk8s',
+      });
     expect(dep.spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp' } });
-    expect(chart.config.copyStyle).toBe(CopyStyle.ENTRYPOINT);
     assertValid(objects);
   });
 
@@ -511,7 +583,8 @@ describe('ImmutableConfigInitChart (the seed)', () => {
 
   test('options: images, name, namespace, port, replicas, user, mountPath', () => {
     const chart = new ImmutableConfigInitChart(Testing.app(), 'seed', {
-      namespace: 'shop', name: 'greeter', configImage: `registry.example.com/greeter-config@${DIGEST}`, appImage: 'registry.example.com/greeter:2.0.1',
+      namespace: 'shop', name: 'greeter', configImage: `registry.example.com/greeter-config@${DIGEST}`,
+      appImage: 'registry.example.com/greeter:2.0.1',
       port: 9090, replicas: 3, user: 10001, mountPath: '/etc/greeter',
     });
     const objects = synthObjects(chart);
@@ -519,7 +592,8 @@ describe('ImmutableConfigInitChart (the seed)', () => {
     expect(dep.metadata.namespace).toBe('shop');
     expect(dep.spec.replicas).toBe(3);
     expect(findContainer(dep, 'appconfig')).toMatchObject({ image: `registry.example.com/greeter-config@${DIGEST}`, args: ['/etc/greeter'] });
-    expect(findContainer(dep, 'app')).toMatchObject({ image: 'registry.example.com/greeter:2.0.1', command: flaskCommand(9090), securityContext: { runAsUser: 10001 } });
+    expect(findContainer(dep, 'app'))
+      .toMatchObject({ image: 'registry.example.com/greeter:2.0.1', command: flaskCommand(9090), securityContext: { runAsUser: 10001 } });
     expect(findObject(objects, 'Service', 'greeter').spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 9090 }]);
     assertValid(objects);
   });
@@ -536,8 +610,8 @@ describe('ImmutableConfigMapChart', () => {
     const chart = new ImmutableConfigMapChart(Testing.app(), 'cm');
     const objects = synthObjects(chart);
     expect(objects).toMatchSnapshot();
-    expect(chart.config.configMapName).toMatch(/^myflaskapp-cm-config-[0-9a-f]{10}$/);
-    const cm = findObject(objects, 'ConfigMap', chart.config.configMapName);
+    expect(chart.config.configMap.name).toMatch(/^myflaskapp-cm-config-[0-9a-f]{10}$/);
+    const cm = findObject(objects, 'ConfigMap', chart.config.configMap.name);
     expect(cm.metadata.namespace).toBe('immutable-config-init');
     expect(cm.immutable).toBe(true);
     expect(cm.data).toEqual({ 'config.cfg': 'MSG="Welcome to Flask"\n' });
@@ -545,19 +619,21 @@ describe('ImmutableConfigMapChart', () => {
       'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp-cm-config',
       'app.kubernetes.io/component': 'config', 'app.kubernetes.io/managed-by': 'cdk8s',
     });
-    expect(chart.config).toMatchObject({ name: 'myflaskapp-cm-config', volumeName: 'config-dir', mountPath: '/config', keys: ['config.cfg'] });
+    expect(chart.config).toMatchObject({ name: 'myflaskapp-cm-config', mountPath: '/config' });
+    expect(chart.config.volume.name).toBe('config-dir');
+    expect(chart.config.files.map((f) => f.key)).toEqual(['config.cfg']);
     const dep = findObject(objects, 'Deployment', 'myflaskapp-cm');
-    expect(volume(dep, 'config-dir')).toEqual({ name: 'config-dir', configMap: { name: chart.config.configMapName } });
+    expect(volume(dep, 'config-dir')).toEqual({ name: 'config-dir', configMap: { name: chart.config.configMap.name } });
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'config-dir', mountPath: '/config', readOnly: true }]);
     expect(findObject(objects, 'Service', 'myflaskapp-cm').spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080 }]);
     assertValid(objects);
   });
 
   test('files replace the seed config', () => {
-    const chart = new ImmutableConfigMapChart(Testing.app(), 'cm', { files: [path.join(FIXTURES, 'configmap', 'config.cfg')] });
-    expect(chart.config.keys).toEqual(['config.cfg']);
-    const other = new ImmutableConfigMapChart(Testing.app(), 'cm2', { data: { 'config.cfg': 'MSG="Hi"\n' } });
-    expect(other.config.configMapName).not.toBe(chart.config.configMapName);
+    const chart = new ImmutableConfigMapChart(Testing.app(), 'cm', { files: Files.fromPaths([path.join(FIXTURES, 'configmap', 'config.cfg')]) });
+    expect(chart.config.files.map((f) => f.key)).toEqual(['config.cfg']);
+    const other = new ImmutableConfigMapChart(Testing.app(), 'cm2', { files: Files.fromContent({ 'config.cfg': 'MSG="Hi"\n' }) });
+    expect(other.config.configMap.name).not.toBe(chart.config.configMap.name);
   });
 
   test('both charts fit in one namespace without clashing', () => {

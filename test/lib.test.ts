@@ -187,7 +187,7 @@ describe('one label and selector policy (lib/labels.ts)', () => {
   function build(id: string) {
     const chart = testChart('apps');
     const scope = new Construct(chart, id);
-    new StaticSite(scope, `Site${id}`, { name: 'site', content: { 'index.html': '<h1>hi</h1>' } });
+    new StaticSite(scope, `Site${id}`, { name: 'site', files: Files.fromContent({ 'index.html': '<h1>hi</h1>' }) });
     new KvProxy(scope, `Kv${id}`, { namespaces: ['apps'] });
     new SidecarPod(scope, `Pod${id}`, { name: 'shop', app: { name: 'app', image: 'busybox:1.36.1', ports: [{ number: 8080 }] } });
     new SidecarPod(scope, `BarePod${id}`, { name: 'bare', workload: SidecarPodWorkload.POD, app: { name: 'app', image: 'busybox:1.36.1', ports: [{ number: 8080 }] } });
@@ -201,7 +201,7 @@ describe('one label and selector policy (lib/labels.ts)', () => {
     selectPods(deployment, selectorLabels(labels));
     applyLabels(deployment, labels);
     deployment.addContainer(hardenedContainer({ name: 'app', image: 'busybox:1.36.1' }));
-    new ImmutableConfigMap(scope, `Config${id}`, { workload: deployment, mountPath: '/config', data: { 'app.cfg': 'x=1\n' } });
+    new ImmutableConfigMap(scope, `Config${id}`, { workload: deployment, mountPath: '/config', files: Files.fromContent({ 'app.cfg': 'x=1\n' }) });
     return synthObjects(chart);
   }
   /** Every selector, affinity term and pod label, by object. */

@@ -107,7 +107,7 @@ describe('allowEgressTo', () => {
     const db: Endpoint = { namespace: 'data', labels: { app: 'db' } };
     const peer = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'data' } }, podSelector: { matchLabels: { app: 'db' } } };
     const constructs = [
-      new StaticSite(chart, 'Site', { name: 'site', content: { 'index.html': 'hi' } }),
+      new StaticSite(chart, 'Site', { name: 'site', files: Files.fromContent({ 'index.html': 'hi' }) }),
       new KvProxy(chart, 'Kv', { name: 'kv', namespaces: ['apps'] }),
       new ScriptJob(chart, 'Run', { name: 'run', files: Files.fromContent({ 'run.py': 'print(1)' }) }),
       new SidecarPod(chart, 'Pod', { name: 'pod', app: { name: 'app', image: 'busybox:1.36.1', command: ['sleep', '3600'] }, createService: false }),
@@ -125,12 +125,12 @@ describe('allowEgressTo', () => {
 
   test('fails when the peer or the ports are wrong, or there is no NetworkPolicy', () => {
     const chart = Testing.chart();
-    const site = new StaticSite(chart, 'Site', { name: 'site', content: { 'index.html': 'hi' } });
+    const site = new StaticSite(chart, 'Site', { name: 'site', files: Files.fromContent({ 'index.html': 'hi' }) });
     expect(() => site.allowEgressTo({} as any)).toThrow(/allowEgressTo peer must set podSelector, namespaceSelector or ipBlock, got \{\}/);
     expect(() => site.allowEgressTo({ ipBlock: { cidr: '10.0.0.0/33' } })).toThrow(/allowEgressTo peer.ipBlock.cidr/);
     expect(() => site.allowEgressTo({ ipBlock: { cidr: '10.0.0.0/8' } }, { ports: [] })).toThrow(/allowEgressTo options.ports must list at least one port/);
     expect(() => site.allowEgressTo({ ipBlock: { cidr: '10.0.0.0/8' } }, { ports: [70000] })).toThrow(/allowEgressTo options.ports.*1-65535, got 70000/);
-    const open = new StaticSite(chart, 'Open', { name: 'open', content: { 'index.html': 'hi' }, networkPolicy: false });
+    const open = new StaticSite(chart, 'Open', { name: 'open', files: Files.fromContent({ 'index.html': 'hi' }), networkPolicy: false });
     expect(() => open.allowEgressTo({ ipBlock: { cidr: '10.0.0.0/8' } })).toThrow(/allowEgressTo needs the NetworkPolicy, got networkPolicy false for "open"/);
     expect(site.networkPolicy).toBeInstanceOf(WorkloadNetworkPolicy);
   });

@@ -16,6 +16,7 @@ import { App, Chart, Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { HELLO_PAGE, StaticSiteChart } from '../charts/static-site';
 import { StaticSite } from '../lib/static-site';
+import { Files } from '../lib/workload';
 import { configTest, containerPortOf, NGINX, RunningPod, startPod } from './fixtures/static-site/nginx-pod';
 import { K8sObject } from '../lib/testing';
 import { request, requirePrograms } from './support/pod-sandbox';
@@ -95,16 +96,17 @@ describe('a site from a directory plus inline files, with a custom 404 page', ()
   let paths: { readinessPath: string; livenessPort: number };
 
   beforeAll(async () => {
-    // GIVEN the fixture directory, inline files and most options
+    // GIVEN the fixture directory and most options, with the inline files and one header added by the verbs after construction
     const app = Testing.app();
     const chart = new Chart(app, 'runtime', { namespace: 'web' });
-    new StaticSite(chart, 'Site', {
+    const site = new StaticSite(chart, 'Site', {
       name: 'fixture',
-      contentDir: FIXTURE,
-      content: INLINE,
+      files: Files.fromDirectory(FIXTURE),
       notFoundDocument: '404.html',
-      responseHeaders: { 'Content-Security-Policy': "default-src 'self'", 'X-Frame-Options': 'DENY' },
+      responseHeaders: { 'Content-Security-Policy': "default-src 'self'" },
     });
+    site.addFiles(Files.fromContent(INLINE));
+    site.addResponseHeader('X-Frame-Options', 'DENY');
     objects = viaYaml(app);
     // WHEN nginx runs the synthesized container
     paths = probesOf(objects, 'fixture');
@@ -232,7 +234,9 @@ describe('a single-page app with immutable, hash-named content', () => {
   beforeAll(async () => {
     const app = Testing.app();
     const chart = new Chart(app, 'spa', { namespace: 'web' });
-    new StaticSite(chart, 'Site', { name: 'spa', content: { 'index.html': index, 'assets/app.js': bundle }, spaFallback: true, immutableContent: true, gzip: false });
+    new StaticSite(chart, 'Site', {
+      name: 'spa', files: Files.fromContent({ 'index.html': index, 'assets/app.js': bundle }), spaFallback: true, immutableContent: true, gzip: false,
+    });
     const objects = viaYaml(app);
     expect(findObject(objects, 'Deployment', 'spa').spec.template.spec.volumes.find((v: any) => v.name === 'content').configMap.name).toMatch(/^spa-content-[0-9a-f]{10}$/);
     const v = probesOf(objects, 'spa');

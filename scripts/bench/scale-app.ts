@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { App, Chart } from 'cdk8s';
 import { KvProxy } from '../../lib/kv-proxy';
 import { StaticSite } from '../../lib/static-site';
+import { Files } from '../../lib/workload';
 
 const n = Number(process.env.BENCH_N ?? '10');
 const pattern = process.env.BENCH_PATTERN ?? 'static-site';
@@ -19,7 +20,9 @@ for (let i = 0; i < n; i++) {
   if (pattern === 'kv-proxy') {
     new KvProxy(chart, `Proxy${i}`, { name: `kv-${i}`, namespaces: [`team-${i % 10}`] });
   } else {
-    new StaticSite(chart, `Site${i}`, { name: `site-${i}`, content: { 'index.html': `<h1>site ${i}</h1>`, 'css/site.css': 'body{margin:0}' } });
+    new StaticSite(chart, `Site${i}`, {
+      name: `site-${i}`, files: Files.fromContent({ 'index.html': `<h1>site ${i}</h1>`, 'css/site.css': 'body{margin:0}' }),
+    });
   }
 }
 const objects = chart.toJson().length;
