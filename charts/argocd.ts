@@ -1,6 +1,7 @@
 import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { recommendedLabels, validateDnsLabel } from '../lib';
+import { recommendedLabels } from '../lib';
+import { dnsLabel } from './names';
 
 /** Where ArgoCD finds the repository this app's dist/ is committed to. */
 export interface ArgoCdSettings {
@@ -48,7 +49,7 @@ export class ArgoCdChart extends Chart {
   public readonly projects: ApiObject[] = [];
 
   constructor(scope: Construct, id: string, props: ArgoCdChartProps) {
-    const ns = validateDnsLabel(props.settings.namespace ?? 'argocd', 'settings.namespace');
+    const ns = dnsLabel(props.settings.namespace ?? 'argocd', 'settings.namespace');
     super(scope, id, { ...props, namespace: ns });
     if (!/^(https?|ssh|git):\/\/|^git@/.test(props.settings.repoURL)) {
       throw new Error(`settings.repoURL must be a git URL (https://, ssh://, git:// or git@), got "${props.settings.repoURL}"`);
@@ -56,7 +57,7 @@ export class ArgoCdChart extends Chart {
     if (!props.settings.targetRevision) throw new Error('settings.targetRevision must be a branch, tag or commit, got ""');
     const server = props.settings.destinationServer ?? 'https://kubernetes.default.svc';
     for (const env of props.environments) {
-      const name = validateDnsLabel(`patterns-${env.name}`, 'environment name');
+      const name = dnsLabel(`patterns-${env.name}`, 'environment name');
       const labels = recommendedLabels({ name: 'argocd-delivery', instance: name, partOf: 'cdk8s-patterns' });
       if (!env.namespaces.length) throw new Error(`environment "${env.name}" has no namespaces to deploy to`);
       this.projects.push(new ApiObject(this, `${env.name}-project`, {

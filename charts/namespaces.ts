@@ -1,7 +1,8 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { KubeNamespace } from '../imports/k8s';
-import { recommendedLabels, validateDnsLabel } from '../lib';
+import { recommendedLabels } from '../lib';
+import { dnsLabel } from './names';
 
 /** Namespaces Kubernetes creates itself: never owned (or pruned) by a chart. */
 export const BUILTIN_NAMESPACES: ReadonlySet<string> = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
@@ -31,7 +32,7 @@ export class NamespacesChart extends Chart {
   constructor(scope: Construct, id: string, props: NamespacesChartProps) {
     super(scope, id, { ...props, namespace: undefined });
     const level = props.podSecurity ?? 'restricted';
-    this.created = [...new Set(props.namespaces.map((n) => validateDnsLabel(n, 'namespaces')))]
+    this.created = [...new Set(props.namespaces.map((n) => dnsLabel(n, 'namespaces')))]
       .filter((n) => !BUILTIN_NAMESPACES.has(n)).sort();
     for (const name of this.created) {
       new KubeNamespace(this, name, {

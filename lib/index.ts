@@ -6,38 +6,37 @@
  * @packageDocumentation
  */
 
-// the five patterns
-export * from './static-site';
-export * from './immutable-config-init';
-export * from './sidecar-pod';
-export * from './script-bundle';
-export * from './script-workloads';
-// the workload vocabulary the constructs' props use (the lead rewrites this entry to named exports)
-export * from './kv-proxy';
+// StaticSite: nginx serving files kept in a ConfigMap
+export { StaticSite } from './static-site';
+export type { StaticSiteProps } from './static-site';
 
-// building blocks the patterns share
-export * from './expose';
-// the files → ConfigMap helpers are internal; their result type is public (StaticSite.files)
-export type { FileEntry, StoredFile } from './files';
-export * from './image';
-export * from './images';
-// the pattern modules re-export these pins under the same names; one source
-export { BUSYBOX_IMAGE, GIT_SYNC_IMAGE } from './images';
-// input validation with the construct-style messages; plumbing (required, formatBytes, ...) stays internal
-export {
-  MAX_CONFIGMAP_BYTES, validateDnsLabel, validateDnsSubdomain, validateConfigMapKey, validateQualifiedName,
-  validateRelativePath, validateLabelValue, validatePort, validatePortName, validateEnvName,
-  validateAbsolutePath, validatePositiveInteger, configMapSize, validateUnprivilegedPort, validateHttpPath,
-  validateIngressHost, validateCidr, validateUniqueList, validateOneOf, validateBoolean,
-  validateTimeZone, RBAC_VERBS, validateRbacVerb, validateNonEmptyText, validateEnvVariables,
-  validateResources, validateHeaderValue,
-} from './validate';
-export { addChecksumAnnotation, contentHash } from './hash';
-export type { PodTemplateOwner } from './hash';
-export * from './security';
-export * from './labels';
+// ImmutableConfigInit and ImmutableConfigMap: versioned, read-only configuration
+export { CopyStyle, ImmutableConfigInit, ImmutableConfigMap } from './immutable-config-init';
+export type { ImmutableConfigInitProps, ImmutableConfigMapProps, ImmutableConfigMountProps } from './immutable-config-init';
+
+// Sidecars: containers sharing a pod, on any workload or as a Deployment or a bare Pod
+export * from './sidecar-pod';
+
+// Scripts: a script bundle on any workload, or as a service, a Job or a CronJob
+export { ScriptBundle, ScriptRuntime } from './script-bundle';
+export type { RbacRule, ScriptBundleOptions, ScriptBundleProps } from './script-bundle';
+export { ScriptCronJob, ScriptJob, ScriptService } from './script-workloads';
+export type { ScriptCronJobProps, ScriptJobProps, ScriptServiceProps, ScriptWorkloadOptions } from './script-workloads';
+
+// KvProxy: ConfigMaps as a key/value and service-discovery API
+export { KvProxy, KvProxyAccessLog } from './kv-proxy';
+export type { KvProxyProps } from './kv-proxy';
+
+// the policy for workloads you build yourself, and the vocabulary every construct shares
 export { WorkloadPolicy } from './policy';
 export type { WorkloadPolicyProps } from './policy';
+export type { EgressOptions, ExposeOptions, IngressOptions, NetworkPolicyOptions, PodDisruptionBudgetOptions } from './expose';
 export { Files } from './workload';
 export type { DirectoryOptions, WorkloadSecurityOptions } from './workload';
+export type { StoredFile } from './files';
+
+// building blocks for your own containers
+export { hardenedContainer, hardenedPodProps } from './security';
+export { recommendedLabels } from './labels';
+export type { RecommendedLabelsOptions } from './labels';
 export { Images } from './images';

@@ -4,13 +4,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { Files, hardenedContainer, hardenedPodProps, ImmutableConfigMap, KvProxy, recommendedLabels, ScriptCronJob, ScriptJob, ScriptService,
+  SidecarPod, StaticSite, WorkloadPolicy } from '../lib';
+// internals, tested through their modules (not part of the public entry)
+import { resolveExpose } from '../lib/expose';
+import { addChecksumAnnotation, contentHash } from '../lib/hash';
+import { parseImage, validateImage } from '../lib/image';
+import { applyLabels, selectorLabels, selectPods } from '../lib/labels';
+import { DEFAULT_RUN_AS_USER } from '../lib/security';
 import {
-  addChecksumAnnotation, applyLabels, configMapSize, contentHash, DEFAULT_RUN_AS_USER, Files, hardenedContainer, hardenedPodProps, WorkloadPolicy,
-  ImmutableConfigMap, KvProxy, MAX_CONFIGMAP_BYTES, parseImage, recommendedLabels, resolveExpose, ScriptCronJob, ScriptJob, ScriptService,
-  selectorLabels, selectPods, SidecarPod,
-  SidecarPodWorkload, StaticSite, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateEnvVariables, validateImage, validateOneOf,
+  configMapSize, MAX_CONFIGMAP_BYTES, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateEnvVariables, validateOneOf,
   validatePort, validateQualifiedName, validateRbacVerb, validateRelativePath, validateResources, validateTimeZone, validateUnprivilegedPort,
-} from '../lib';
+} from '../lib/validate';
 // internal helpers, not part of the public entry
 import { isUtf8Text, readLocalDirectory, readLocalFile, toConfigMapData } from '../lib/files';
 import { validateList } from '../lib/validate';

@@ -7,7 +7,8 @@
  */
 import * as path from 'node:path';
 import { Chart, Testing } from 'cdk8s';
-import { Files, KvProxy, ScriptJob, SidecarPod, StaticSite, WorkloadNetworkPolicy } from '../lib';
+import { Files, KvProxy, ScriptJob, SidecarPod, StaticSite } from '../lib';
+import { WorkloadNetworkPolicy } from '../lib/expose';
 import { loadManifests } from '../lib/testing';
 import { Endpoint, allowed, isolated, podOf } from './support/network-policy';
 
