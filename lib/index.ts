@@ -9,7 +9,13 @@
 // the five patterns
 export * from './static-site';
 export * from './immutable-config-init';
-export * from './sidecar-pod';
+export * from './sidecars';
+export * from './sidecar-workloads';
+export { HotPlugReload, HotPlugReloadKind } from './sidecar-pod/presets';
+export type {
+  AuthProxyOptions, GitSyncOptions, HotPlugOptions, RestartOnChangeOptions, SharedContentOptions, SignalReloadOptions,
+} from './sidecar-pod/presets';
+export type { SidecarContainer, WorkloadSecurityOptions } from './workload';
 export * from './general-purpose-runner';
 export * from './kv-proxy';
 
