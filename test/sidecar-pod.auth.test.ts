@@ -11,7 +11,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Testing } from 'cdk8s';
 import { SidecarPodAuthChart } from '../charts/sidecar-pod';
-import { AUTH_PROXY_HEALTH_PATH, AUTH_PROXY_HTPASSWD_DIR, AUTH_PROXY_UID, SidecarPod } from '../lib/sidecar-pod';
+import { AUTH_PROXY_HEALTH_PATH, AUTH_PROXY_HTPASSWD_DIR, AUTH_PROXY_UID } from '../lib/sidecar-pod/presets';
+import { SidecarDeployment } from '../lib/sidecar-workloads';
+import { secretRef } from './support/refs';
 import { GitSyncEmulator, LocalRepo } from './fixtures/sidecar-pod/git-sync';
 import { assertValid, K8sObject } from '../lib/testing';
 import { mountOf, POD_IP, podSpec, PodSandbox, requirePrograms, RunningContainer, scratchDir } from './support/pod-sandbox';
@@ -188,12 +190,12 @@ describe('auth proxy in front of a stand-in app that echoes what it receives', (
 
   beforeAll(async () => {
     requirePrograms('/usr/sbin/nginx');
-    // GIVEN a SidecarPod whose app listens on 127.0.0.1:3000, with the proxy's defaults
+    // GIVEN a SidecarDeployment whose app listens on 127.0.0.1:3000, with the proxy's defaults
     const chart = testChart('echo');
-    new SidecarPod(chart, 'Echo', {
+    new SidecarDeployment(chart, 'Echo', {
       name: 'echo',
       app: { name: 'app', image: 'node:20.18.1-bookworm-slim', command: ['node', 'echo.js'], ports: [{ number: 3000, name: 'app' }] },
-      authProxy: { htpasswdSecret: 'echo-users' },
+      authProxy: { htpasswd: secretRef('echo-users') },
     });
     const objects = synthObjects(chart);
     dep = findObject(objects, 'Deployment', 'echo');

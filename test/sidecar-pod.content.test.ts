@@ -15,7 +15,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Testing } from 'cdk8s';
 import { SidecarPodContentChart, SidecarPodHotPlugChart } from '../charts/sidecar-pod';
-import { HotPlugReload, SidecarPod } from '../lib/sidecar-pod';
+import { HotPlugReload } from '../lib/sidecar-pod/presets';
+import { SidecarDeployment } from '../lib/sidecar-workloads';
 import { GitSyncEmulator, LocalRepo } from './fixtures/sidecar-pod/git-sync';
 import { assertValid, K8sObject } from '../lib/testing';
 import { mountOf, POD_IP, podSpec, PodSandbox, requirePrograms, RunningContainer, scratchDir, shq } from './support/pod-sandbox';
@@ -213,7 +214,7 @@ describe('HotPlugReload.signal: the exec hook signals the app through a shared p
     requirePrograms('/usr/bin/python3', '/bin/bash');
     base = scratchDir('sidecar-pod-signal');
     const chart = testChart();
-    new SidecarPod(chart, 'Hot', {
+    new SidecarDeployment(chart, 'Hot', {
       name: 'hot',
       app: { name: 'app', image: 'python:3.12.8-slim-bookworm', command: ['python3', '/srv/code/repo/current/app.py'], ports: [{ number: 8080 }] },
       hotPlug: { repo: 'https://example.com/app.git', reload: HotPlugReload.signal({ processName: 'python3', signal: 'HUP' }) },
