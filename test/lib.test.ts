@@ -6,8 +6,8 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
   addChecksumAnnotation, applyLabels, configMapSize, contentHash, DEFAULT_RUN_AS_USER, GeneralPurposeRunner, hardenedContainer, hardenedPodProps,
-  ImmutableConfigMap, KvProxy, MAX_CONFIGMAP_BYTES, parseImage, recommendedLabels, resolveExpose, RunnerMode, selectorLabels, selectPods, SidecarPod,
-  SidecarPodWorkload, StaticSite, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateEnvVariables, validateImage, validateOneOf,
+  ImmutableConfigMap, KvProxy, MAX_CONFIGMAP_BYTES, parseImage, recommendedLabels, resolveExpose, RunnerMode, selectorLabels, selectPods, SidecarBarePod,
+  SidecarDeployment, StaticSite, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateEnvVariables, validateImage, validateOneOf,
   validatePort, validateQualifiedName, validateRbacVerb, validateRelativePath, validateResources, validateTimeZone, validateUnprivilegedPort,
 } from '../lib';
 // internal helpers, not part of the public entry
@@ -173,8 +173,8 @@ describe('one label and selector policy (lib/labels.ts)', () => {
     const scope = new Construct(chart, id);
     new StaticSite(scope, `Site${id}`, { name: 'site', content: { 'index.html': '<h1>hi</h1>' } });
     new KvProxy(scope, `Kv${id}`, { namespaces: ['apps'] });
-    new SidecarPod(scope, `Pod${id}`, { name: 'shop', app: { name: 'app', image: 'busybox:1.36.1', ports: [{ number: 8080 }] } });
-    new SidecarPod(scope, `BarePod${id}`, { name: 'bare', workload: SidecarPodWorkload.POD, app: { name: 'app', image: 'busybox:1.36.1', ports: [{ number: 8080 }] } });
+    new SidecarDeployment(scope, `Pod${id}`, { name: 'shop', app: { name: 'app', image: 'busybox:1.36.1', ports: [{ number: 8080 }] } });
+    new SidecarBarePod(scope, `BarePod${id}`, { name: 'bare', app: { name: 'app', image: 'busybox:1.36.1', ports: [{ number: 8080 }] } });
     new GeneralPurposeRunner(scope, `Web${id}`, { name: 'web', scripts: { 'main.py': 'print(1)\n' }, replicas: 2 });
     new GeneralPurposeRunner(scope, `Job${id}`, { name: 'once', mode: RunnerMode.JOB, scripts: { 'main.py': 'print(1)\n' } });
     new GeneralPurposeRunner(scope, `Cron${id}`, { name: 'tick', schedule: '@hourly', scripts: { 'main.py': 'print(1)\n' } });
@@ -223,7 +223,7 @@ describe('one label and selector policy (lib/labels.ts)', () => {
     expect(findObject(objects, 'Deployment', 'kv-proxy').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' } });
     expect(findObject(objects, 'Deployment', 'shop').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'shop' } });
     expect(findObject(objects, 'Deployment', 'web').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'general-purpose-runner', 'app.kubernetes.io/instance': 'web' } });
-    expect(findObject(objects, 'Service', 'bare').spec.selector).toEqual({ 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'bare' });
+    expect(findObject(objects, 'NetworkPolicy', 'bare').spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'bare' });
     const configMap = objects.find((o) => o.kind === 'ConfigMap' && (o.metadata.name ?? '').startsWith('flask-config-'))!;
     expect(configMap.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'flask-config' });
   });

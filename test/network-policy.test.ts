@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { Chart, Testing } from 'cdk8s';
-import { GeneralPurposeRunner, KvProxy, SidecarPod, StaticSite, WorkloadNetworkPolicy } from '../lib';
+import { GeneralPurposeRunner, KvProxy, SidecarDeployment, StaticSite, WorkloadNetworkPolicy } from '../lib';
 import { loadManifests } from '../lib/testing';
 import { Endpoint, allowed, isolated, podOf } from './support/network-policy';
 
@@ -80,7 +80,7 @@ describe.each(['dev', 'prod'])('dist/%s NetworkPolicies', (env) => {
     }
   });
 
-  test('SidecarPod with git-sync (content, hot plug, the auth chart\'s clone): git\'s remote on 443 and DNS out, nothing else', () => {
+  test('SidecarDeployment with git-sync (content, hot plug, the auth chart\'s clone): git\'s remote on 443 and DNS out, nothing else', () => {
     for (const name of ['python-pod-content', 'python-pod-hot-plug', 'python-pod-auth']) {
       const p = pod('Deployment', name);
       expect(allowed(objects, p, GIT_HOST, 443)).toBe(true);
@@ -110,7 +110,7 @@ describe('allowEgressTo', () => {
       new StaticSite(chart, 'Site', { name: 'site', content: { 'index.html': 'hi' } }),
       new KvProxy(chart, 'Kv', { name: 'kv', namespaces: ['apps'] }),
       new GeneralPurposeRunner(chart, 'Run', { name: 'run', scripts: { 'run.py': 'print(1)' }, preset: 'python', mode: 'job' as any }),
-      new SidecarPod(chart, 'Pod', { name: 'pod', app: { name: 'app', image: 'busybox:1.36.1', command: ['sleep', '3600'] }, createService: false }),
+      new SidecarDeployment(chart, 'Pod', { name: 'pod', app: { name: 'app', image: 'busybox:1.36.1', command: ['httpd', '-f', '-p', '8080'], ports: [{ number: 8080 }] } }),
     ];
     // WHEN each allows the database on 5432
     for (const c of constructs) c.allowEgressTo(peer, { ports: [5432] });
