@@ -9,8 +9,10 @@
 // the five patterns
 export * from './static-site';
 export * from './immutable-config-init';
-export * from './sidecars';
-export * from './sidecar-workloads';
+export { SidecarMode, Sidecars } from './sidecars';
+export type { SidecarsOptions, SidecarsProps } from './sidecars';
+export { SidecarBarePod, SidecarDeployment } from './sidecar-workloads';
+export type { SidecarBarePodProps, SidecarDeploymentProps } from './sidecar-workloads';
 export { HotPlugReload, HotPlugReloadKind } from './sidecar-pod/presets';
 export type {
   AuthProxyOptions, GitSyncOptions, HotPlugOptions, RestartOnChangeOptions, SharedContentOptions, SignalReloadOptions,
