@@ -295,7 +295,7 @@ export interface SidecarContainer extends Omit<kplus.ContainerProps,
   readonly name: string;
   /**
    * The UID and GID the container runs as (never 0; `fsGroup` is set on the pod).
-   * @default - the pod's `securityContext.user` (65532) and a group equal to the user
+   * @default - the pod-level `securityContext` user (65532) and group (the same as the user)
    */
   readonly securityContext?: WorkloadSecurityOptions;
   /**
