@@ -97,7 +97,8 @@ export interface PythonServerOptions {
  * and both probes run inside the container (the kubelet cannot reach a loopback address).
  */
 export function pythonServer(options: PythonServerOptions = {}): SidecarContainer {
-  const python = (code: string) => kplus.Probe.fromCommand(['python3', '-c', code], { periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(3) });
+  const python = (code: string) =>
+    kplus.Probe.fromCommand(['python3', '-c', code], { periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(3) });
   const loopback = options.loopbackOnly === true;
   return {
     name: 'web',
@@ -108,9 +109,11 @@ export function pythonServer(options: PythonServerOptions = {}): SidecarContaine
     workingDir: options.workingDir,
     ports: [{ number: 8080, name: 'http' }],
     volumeMounts: options.volumeMounts,
-    readiness: loopback ? python('import urllib.request; urllib.request.urlopen("http://127.0.0.1:8080/", timeout=2)')
+    readiness: loopback
+      ? python('import urllib.request; urllib.request.urlopen("http://127.0.0.1:8080/", timeout=2)')
       : kplus.Probe.fromHttpGet('/', { port: 8080, periodSeconds: Duration.seconds(5) }),
-    liveness: loopback ? python('import socket; socket.create_connection(("127.0.0.1", 8080), 2).close()')
+    liveness: loopback
+      ? python('import socket; socket.create_connection(("127.0.0.1", 8080), 2).close()')
       : kplus.Probe.fromTcpSocket({ port: 8080, periodSeconds: Duration.seconds(10) }),
   };
 }
@@ -156,15 +159,17 @@ export class SidecarPodAuthChart extends Chart {
       name,
       sidecarMode: props.sidecarMode,
       replicas: props.replicas ?? 1,
-      initContainers: [{
-        name: 'clone',
-        image: Images.GIT_SYNC,
-        args: [`--repo=${props.repo ?? SEED_REPO}`, `--ref=${props.ref ?? 'HEAD'}`, `--root=/git/${GIT_SYNC_ROOT}`, '--link=demos', '--one-time'],
-        securityContext: { user: GIT_SYNC_USER },
-        writableTmp: true,
-        resources: GIT_SYNC_RESOURCES,
-        volumeMounts: [{ volume: content, path: '/git', readOnly: false }],
-      }],
+      initContainers: [
+        {
+          name: 'clone',
+          image: Images.GIT_SYNC,
+          args: [`--repo=${props.repo ?? SEED_REPO}`, `--ref=${props.ref ?? 'HEAD'}`, `--root=/git/${GIT_SYNC_ROOT}`, '--link=demos', '--one-time'],
+          securityContext: { user: GIT_SYNC_USER },
+          writableTmp: true,
+          resources: GIT_SYNC_RESOURCES,
+          volumeMounts: [{ volume: content, path: '/git', readOnly: false }],
+        },
+      ],
       app: pythonServer({
         directory: `/srv/content/${GIT_SYNC_ROOT}/demos/static`,
         workingDir: '/srv/content',

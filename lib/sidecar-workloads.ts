@@ -2,7 +2,14 @@ import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
-  EgressOptions, ExposeOptions, Exposure, IngressOptions, ResolvedExpose, WorkloadNetworkPolicy, exposeWorkload, resolveExpose,
+  EgressOptions,
+  ExposeOptions,
+  Exposure,
+  IngressOptions,
+  ResolvedExpose,
+  WorkloadNetworkPolicy,
+  exposeWorkload,
+  resolveExpose,
 } from './expose';
 import { applyLabels, recommendedLabels, selectPods, selectorLabels } from './labels';
 import { applySpread, resolveReplicas } from './policy';
@@ -13,7 +20,11 @@ import { SidecarContainer } from './workload';
 
 const EXPOSE_PROPS = { serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true } as const;
 const DEPLOYMENT_PROPS: Record<keyof Required<SidecarDeploymentProps>, true> = {
-  ...SIDECARS_OPTIONS, ...EXPOSE_PROPS, name: true, replicas: true, serviceTargetPort: true,
+  ...SIDECARS_OPTIONS,
+  ...EXPOSE_PROPS,
+  name: true,
+  replicas: true,
+  serviceTargetPort: true,
 };
 const BARE_POD_PROPS: Record<keyof Required<SidecarBarePodProps>, true> = { ...SIDECARS_OPTIONS, name: true };
 
@@ -107,8 +118,10 @@ function resolveServiceTarget(r: ResolvedSidecars, given: number | undefined): {
     const target = r.auth.port;
     if (given !== undefined && given !== target) {
       if (portOwner.get(given) === app.name || given === r.auth.upstream) {
-        throw new Error(`serviceTargetPort must be the auth proxy's port ${target} when authProxy is set, got the app's port ${given}: `
-          + 'traffic would bypass authentication');
+        throw new Error(
+          `serviceTargetPort must be the auth proxy's port ${target} when authProxy is set, got the app's port ${given}: ` +
+            'traffic would bypass authentication',
+        );
       }
       throw new Error(`serviceTargetPort must be the auth proxy's port ${target} when authProxy is set, got ${given}`);
     }
@@ -116,7 +129,9 @@ function resolveServiceTarget(r: ResolvedSidecars, given: number | undefined): {
   }
   const t = given ?? app.ports?.[0]?.number;
   if (t === undefined) {
-    throw new Error(`serviceTargetPort is required when the app "${app.name}" declares no ports (or use SidecarBarePod, or Sidecars on your own workload)`);
+    throw new Error(
+      `serviceTargetPort is required when the app "${app.name}" declares no ports (or use SidecarBarePod, or Sidecars on your own workload)`,
+    );
   }
   const target = validatePort(t, 'serviceTargetPort');
   if (!portOwner.has(target)) {
@@ -179,7 +194,12 @@ export class SidecarDeployment extends Construct {
     selectPods(this.deployment, r.selector);
     applySpread(this.deployment, r.selector, r.replicas);
     this.sidecars = attachSidecars(this, this.deployment, r.sidecars);
-    this.exposure = exposeWorkload(this, r.expose, { name: r.name, selector: r.selector, targetPort: r.serviceTargetPort, egress: r.sidecars.egress });
+    this.exposure = exposeWorkload(this, r.expose, {
+      name: r.name,
+      selector: r.selector,
+      targetPort: r.serviceTargetPort,
+      egress: r.sidecars.egress,
+    });
     this.service = this.exposure.service;
     this.networkPolicy = this.exposure.networkPolicy;
     this.podDisruptionBudget = this.exposure.podDisruptionBudget;
@@ -233,7 +253,8 @@ export class SidecarDeployment extends Construct {
    * beyond DNS and (with the content and hot-plug presets) git's remote.
    */
   public allowEgressTo(peer: k8s.NetworkPolicyPeer, options: EgressOptions = {}): void {
-    if (!this.networkPolicy) throw new Error(`allowEgressTo needs the NetworkPolicy, got networkPolicy false for "${this.name}" (manage traffic yourself)`);
+    if (!this.networkPolicy)
+      throw new Error(`allowEgressTo needs the NetworkPolicy, got networkPolicy false for "${this.name}" (manage traffic yourself)`);
     this.networkPolicy.allowEgressTo(peer, options);
   }
 }
@@ -270,7 +291,12 @@ export class SidecarBarePod extends Construct {
     selectPods(this.pod, r.selector);
     this.sidecars = attachSidecars(this, this.pod, r.sidecars);
     // no Service: nothing may connect to the pod
-    this.networkPolicy = new WorkloadNetworkPolicy(this, 'NetworkPolicy', { name: r.name, selector: r.selector, ingress: [], egress: r.sidecars.egress });
+    this.networkPolicy = new WorkloadNetworkPolicy(this, 'NetworkPolicy', {
+      name: r.name,
+      selector: r.selector,
+      ingress: [],
+      egress: r.sidecars.egress,
+    });
     applyLabels(this, r.labels);
   }
 

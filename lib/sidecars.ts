@@ -9,12 +9,36 @@ import { addChecksumAnnotation } from './hash';
 import { validateImage } from './image';
 import { DEFAULT_EMPTY_DIR_SIZE_LIMIT, DEFAULT_RESOURCES, hardenedContainer } from './security';
 import {
-  AuthProxy, AuthProxyOptions, GIT_SYNC_UID, HOT_PLUG_SCRIPTS_DIR, HotPlugOptions, HotPlugReload, HotPlugReloadKind, NamedMount, PlannedSpec,
-  ResolvedGitSync, SharedContentOptions, authProxyContainer, gitRemoteEgress, gitSyncContainer, pythonHttpServer, resolveGitSync,
+  AuthProxy,
+  AuthProxyOptions,
+  GIT_SYNC_UID,
+  HOT_PLUG_SCRIPTS_DIR,
+  HotPlugOptions,
+  HotPlugReload,
+  HotPlugReloadKind,
+  NamedMount,
+  PlannedSpec,
+  ResolvedGitSync,
+  SharedContentOptions,
+  authProxyContainer,
+  gitRemoteEgress,
+  gitSyncContainer,
+  pythonHttpServer,
+  resolveGitSync,
 } from './sidecar-pod/presets';
 import {
-  validateAbsolutePath, validateBoolean, validateDnsLabel, validateDnsSubdomain, validateEnvVariables, validateKnownProps, validateList, validateOneOf,
-  validatePortName, validatePositiveInteger, validateRelativePath, validateUnprivilegedPort,
+  validateAbsolutePath,
+  validateBoolean,
+  validateDnsLabel,
+  validateDnsSubdomain,
+  validateEnvVariables,
+  validateKnownProps,
+  validateList,
+  validateOneOf,
+  validatePortName,
+  validatePositiveInteger,
+  validateRelativePath,
+  validateUnprivilegedPort,
 } from './validate';
 import { mergeResources, resolveSecurity, SidecarContainer, toWholeSeconds, WorkloadSecurityOptions } from './workload';
 
@@ -22,22 +46,66 @@ const ASSETS = path.join(__dirname, 'sidecar-pod');
 
 /** The option names of {@link SidecarsOptions}, for the known-props checks of the constructs built on it. @internal */
 export const SIDECARS_OPTIONS: Record<keyof Required<SidecarsOptions>, true> = {
-  app: true, sidecars: true, initContainers: true, volumes: true, sidecarMode: true, authProxy: true, content: true, hotPlug: true, securityContext: true,
+  app: true,
+  sidecars: true,
+  initContainers: true,
+  volumes: true,
+  sidecarMode: true,
+  authProxy: true,
+  content: true,
+  hotPlug: true,
+  securityContext: true,
 };
 const CONTAINER_PROPS: Record<keyof Required<SidecarContainer>, true> = {
-  name: true, securityContext: true, volumeMounts: true, writableTmp: true, image: true, ports: true, command: true, args: true, workingDir: true,
-  envVariables: true, envFrom: true, imagePullPolicy: true, readiness: true, liveness: true, startup: true, lifecycle: true, resources: true,
+  name: true,
+  securityContext: true,
+  volumeMounts: true,
+  writableTmp: true,
+  image: true,
+  ports: true,
+  command: true,
+  args: true,
+  workingDir: true,
+  envVariables: true,
+  envFrom: true,
+  imagePullPolicy: true,
+  readiness: true,
+  liveness: true,
+  startup: true,
+  lifecycle: true,
+  resources: true,
 };
 const PORT_PROPS: Record<keyof Required<kplus.ContainerPort>, true> = { number: true, name: true, protocol: true, hostPort: true, hostIp: true };
 const MOUNT_PROPS: Record<keyof Required<kplus.VolumeMount>, true> = {
-  volume: true, path: true, readOnly: true, subPath: true, subPathExpr: true, propagation: true,
+  volume: true,
+  path: true,
+  readOnly: true,
+  subPath: true,
+  subPathExpr: true,
+  propagation: true,
 };
 const AUTH_PROXY_PROPS: Record<keyof Required<AuthProxyOptions>, true> = {
-  htpasswd: true, htpasswdKey: true, port: true, upstreamPort: true, realm: true, image: true, tmpSizeLimit: true,
+  htpasswd: true,
+  htpasswdKey: true,
+  port: true,
+  upstreamPort: true,
+  realm: true,
+  image: true,
+  tmpSizeLimit: true,
 };
 const GIT_SYNC_PROPS = {
-  repo: true, ref: true, period: true, link: true, depth: true, image: true, volume: true, mountPath: true, appMountPath: true, resources: true,
-  httpPort: true, tmpSizeLimit: true,
+  repo: true,
+  ref: true,
+  period: true,
+  link: true,
+  depth: true,
+  image: true,
+  volume: true,
+  mountPath: true,
+  appMountPath: true,
+  resources: true,
+  httpPort: true,
+  tmpSizeLimit: true,
 } as const;
 const CONTENT_PROPS: Record<keyof Required<SharedContentOptions>, true> = { ...GIT_SYNC_PROPS, directory: true, port: true };
 const HOT_PLUG_PROPS: Record<keyof Required<HotPlugOptions>, true> = { ...GIT_SYNC_PROPS, reload: true };
@@ -187,7 +255,10 @@ export class SidecarsPlan {
   private readonly ports = new Map<number, string>();
   private readonly portNames = new Map<string, string>();
 
-  constructor(public readonly sidecarMode: SidecarMode, public readonly podIds: { user?: number; group?: number }) {}
+  constructor(
+    public readonly sidecarMode: SidecarMode,
+    public readonly podIds: { user?: number; group?: number },
+  ) {}
 
   /** A volume the pattern makes (an emptyDir, a preset's ConfigMap or Secret). */
   public declareVolume(name: string, source: VolumeSource, where: string): void {
@@ -199,8 +270,10 @@ export class SidecarsPlan {
   /** A `kplus.Volume` given by the user (in `volumes`, `addVolume` or a mount). */
   public addGivenVolume(v: kplus.Volume, where: string, listed: boolean): string {
     if (!(v instanceof kplus.Volume)) {
-      throw new Error(`${where} must be a kplus.Volume (kplus.Volume.fromEmptyDir(this, 'Data', 'data', { sizeLimit: Size.mebibytes(64) }), `
-        + `fromConfigMap, fromSecret, ...), got ${JSON.stringify(v)}`);
+      throw new Error(
+        `${where} must be a kplus.Volume (kplus.Volume.fromEmptyDir(this, 'Data', 'data', { sizeLimit: Size.mebibytes(64) }), ` +
+          `fromConfigMap, fromSecret, ...), got ${JSON.stringify(v)}`,
+      );
     }
     if (this.originals.has(v)) {
       if (listed) this.given.set(v.name, where);
@@ -209,12 +282,15 @@ export class SidecarsPlan {
     const kube = kubeOf(v);
     const size = kube.emptyDir?.sizeLimit?.value;
     if (size !== undefined && !/^[1-9]\d*Mi$/.test(String(size))) {
-      throw new Error(`${where} "${v.name}" sizeLimit must be a whole number of MiB, at least 1 MiB (cdk8s-plus writes emptyDir sizes in MiB; `
-        + `omit it for the default), got ${size}`);
+      throw new Error(
+        `${where} "${v.name}" sizeLimit must be a whole number of MiB, at least 1 MiB (cdk8s-plus writes emptyDir sizes in MiB; ` +
+          `omit it for the default), got ${size}`,
+      );
     }
-    const source: VolumeSource = kube.emptyDir && size === undefined
-      ? { kind: 'emptyDir', sizeLimit: DEFAULT_EMPTY_DIR_SIZE_LIMIT, memory: kube.emptyDir.medium === 'Memory' }
-      : { kind: 'given', volume: v };
+    const source: VolumeSource =
+      kube.emptyDir && size === undefined
+        ? { kind: 'emptyDir', sizeLimit: DEFAULT_EMPTY_DIR_SIZE_LIMIT, memory: kube.emptyDir.medium === 'Memory' }
+        : { kind: 'given', volume: v };
     this.declareVolume(v.name, source, where);
     this.originals.set(v, v.name);
     if (listed) this.given.set(v.name, where);
@@ -237,7 +313,9 @@ export class SidecarsPlan {
       throw new Error(`${where}.name must be at most 59 characters with writableTmp (its volume is "<name>-tmp"), got "${name}"`);
     }
     if (this.names.has(name)) {
-      throw new Error(`container name "${name}" is used more than once (${this.names.get(name)} and ${where}); container names must be unique in the pod`);
+      throw new Error(
+        `container name "${name}" is used more than once (${this.names.get(name)} and ${where}); container names must be unique in the pod`,
+      );
     }
     validateImage(s.image, `${where}.image`);
     const ids = resolveSecurity(s.securityContext, `${where}.securityContext`, this.podIds, true);
@@ -252,7 +330,8 @@ export class SidecarsPlan {
     const portsTaken = this.checkPorts(s, role, where, name);
     checkProbePorts(s, where, name);
     const mounts = this.checkMounts(s, where, name);
-    if (s.writableTmp) this.declareVolume(`${name}-tmp`, { kind: 'emptyDir', sizeLimit: tmpSizeLimit ?? DEFAULT_EMPTY_DIR_SIZE_LIMIT }, `${where}.writableTmp`);
+    if (s.writableTmp)
+      this.declareVolume(`${name}-tmp`, { kind: 'emptyDir', sizeLimit: tmpSizeLimit ?? DEFAULT_EMPTY_DIR_SIZE_LIMIT }, `${where}.writableTmp`);
     // only now, when every check passed, is the container part of the pod
     this.names.set(name, where);
     portsTaken();
@@ -266,15 +345,19 @@ export class SidecarsPlan {
   private checkPorts(s: PlannedSpec | SidecarContainer, role: Role, where: string, name: string): () => void {
     const own = new Set<number>();
     const names: string[] = [];
-    if (s.ports !== undefined && !Array.isArray(s.ports)) throw new Error(`${where}.ports must be a list of { number, name? }, got ${JSON.stringify(s.ports)}`);
+    if (s.ports !== undefined && !Array.isArray(s.ports))
+      throw new Error(`${where}.ports must be a list of { number, name? }, got ${JSON.stringify(s.ports)}`);
     (s.ports ?? []).forEach((port, i) => {
-      if (port === null || typeof port !== 'object') throw new Error(`${where}.ports[${i}] must be a port { number, name? }, got ${JSON.stringify(port)}`);
+      if (port === null || typeof port !== 'object')
+        throw new Error(`${where}.ports[${i}] must be a port { number, name? }, got ${JSON.stringify(port)}`);
       validateKnownProps(port, PORT_PROPS, `${where}.ports[${i}]`);
       validateUnprivilegedPort(port.number, `${where}.ports[${i}].number`);
       if (port.protocol !== undefined) validateOneOf(port.protocol, kplus.Protocol, `${where}.ports[${i}].protocol`);
       if (port.hostPort !== undefined || port.hostIp !== undefined) {
-        throw new Error(`${where}.ports[${i}] must not set hostPort or hostIp (Pod Security "baseline" forbids host ports; `
-          + `expose the pod through its Service), got ${JSON.stringify(port)}`);
+        throw new Error(
+          `${where}.ports[${i}] must not set hostPort or hostIp (Pod Security "baseline" forbids host ports; ` +
+            `expose the pod through its Service), got ${JSON.stringify(port)}`,
+        );
       }
       if (own.has(port.number)) throw new Error(`${where} "${name}" declares port ${port.number} more than once`);
       if (port.name !== undefined) {
@@ -289,8 +372,10 @@ export class SidecarsPlan {
       if (role === 'init') return; // init containers have exited before the others start
       const other = this.ports.get(port.number);
       if (other !== undefined) {
-        throw new Error(`port ${port.number} is declared by both ${other} and ${where} "${name}": containers of a pod share one network namespace, `
-          + 'so each port can have one listener');
+        throw new Error(
+          `port ${port.number} is declared by both ${other} and ${where} "${name}": containers of a pod share one network namespace, ` +
+            'so each port can have one listener',
+        );
       }
     });
     return () => {
@@ -306,17 +391,23 @@ export class SidecarsPlan {
       const at = `${where}.volumeMounts[${i}]`;
       validateKnownProps(m, MOUNT_PROPS, at);
       if (m.readOnly !== undefined) validateBoolean(m.readOnly, `${at}.readOnly`);
-      const volume = typeof m.volume === 'string' && this.volumes.has(m.volume) ? m.volume : this.addGivenVolume(m.volume as kplus.Volume, `${at}.volume`, false);
+      const volume =
+        typeof m.volume === 'string' && this.volumes.has(m.volume) ? m.volume : this.addGivenVolume(m.volume as kplus.Volume, `${at}.volume`, false);
       validateAbsolutePath(m.path, `${at}.path`);
       if (m.path === '/') throw new Error(`${at}.path must not be "/" (it would hide the container's root filesystem), got "/"`);
       const source = this.volumes.get(volume)!;
-      const projected = source.kind === 'given' ? (kubeOf(source.volume).secret ? 'Secret' : kubeOf(source.volume).configMap ? 'ConfigMap' : undefined) : undefined;
+      const projected =
+        source.kind === 'given' ? (kubeOf(source.volume).secret ? 'Secret' : kubeOf(source.volume).configMap ? 'ConfigMap' : undefined) : undefined;
       if (m.readOnly === false && projected) {
-        throw new Error(`${at}.readOnly must not be false for the ${projected} volume "${volume}": the kubelet mounts it read-only whatever is asked`);
+        throw new Error(
+          `${at}.readOnly must not be false for the ${projected} volume "${volume}": the kubelet mounts it read-only whatever is asked`,
+        );
       }
       if (paths.has(m.path)) {
-        const fix = s.writableTmp && m.path === '/tmp' ? 'writableTmp already mounts a volume at "/tmp": remove this mount or set writableTmp to false'
-          : 'give each mount its own path, or mount one volume there and the other below it (e.g. with subPath for a single file)';
+        const fix =
+          s.writableTmp && m.path === '/tmp'
+            ? 'writableTmp already mounts a volume at "/tmp": remove this mount or set writableTmp to false'
+            : 'give each mount its own path, or mount one volume there and the other below it (e.g. with subPath for a single file)';
         throw new Error(`${at}.path must not repeat a mount path of ${where} "${name}", got "${m.path}" twice: ${fix}`);
       }
       paths.add(m.path);
@@ -352,9 +443,13 @@ function checkProbePorts(s: PlannedSpec | SidecarContainer, where: string, name:
     if (options === undefined) continue; // a command probe
     const port = options.port ?? 80;
     if (!declared.includes(port)) {
-      throw new Error(`${where}.${kind} port must be a port that "${name}" serves (${where}.ports: ${declared.join(', ') || 'none'}), got ${port}`
-        + `${options.port === undefined ? ' (cdk8s-plus probes port 80 when the probe names no port)' : ''}: `
-        + `${options.port === undefined && declared.length ? `give the probe { port: ${declared[0]} }` : `probe a declared port or add ${port} to ${where}.ports`}`);
+      throw new Error(
+        `${where}.${kind} port must be a port that "${name}" serves (${where}.ports: ${declared.join(', ') || 'none'}), got ${port}` +
+          `${options.port === undefined ? ' (cdk8s-plus probes port 80 when the probe names no port)' : ''}: ` +
+          (options.port === undefined && declared.length
+            ? `give the probe { port: ${declared[0]} }`
+            : `probe a declared port or add ${port} to ${where}.ports`),
+      );
     }
   }
 }
@@ -363,8 +458,10 @@ function checkProbePorts(s: PlannedSpec | SidecarContainer, where: string, name:
 export function checkPortEnv(env: Record<string, kplus.EnvValue> | undefined, port: number, why: string): void {
   const value = env?.PORT instanceof kplus.EnvValue ? env.PORT.value : undefined;
   if (value !== undefined && String(value) !== String(port)) {
-    throw new Error(`app.envVariables PORT must be ${port} (${why}), got ${JSON.stringify(value)}: the app would listen where no traffic arrives; `
-      + `set PORT to ${port} or change the app's ports`);
+    throw new Error(
+      `app.envVariables PORT must be ${port} (${why}), got ${JSON.stringify(value)}: the app would listen where no traffic arrives; ` +
+        `set PORT to ${port} or change the app's ports`,
+    );
   }
 }
 
@@ -401,8 +498,10 @@ function checkPresets(props: SidecarsOptions): void {
   }
   if (props.hotPlug && !props.app) throw new Error('app is required with hotPlug: it is the program that runs the synced code');
   if (props.hotPlug && !(props.hotPlug.reload instanceof HotPlugReload)) {
-    throw new Error('hotPlug.reload is required: choose HotPlugReload.restartOnChange(), HotPlugReload.signal({ processName }) or '
-      + `HotPlugReload.appRestartsItself(), got ${JSON.stringify(props.hotPlug.reload)}`);
+    throw new Error(
+      'hotPlug.reload is required: choose HotPlugReload.restartOnChange(), HotPlugReload.signal({ processName }) or ' +
+        `HotPlugReload.appRestartsItself(), got ${JSON.stringify(props.hotPlug.reload)}`,
+    );
   }
   if (!props.app && !props.content) throw new Error('app is required unless content is set (which defaults it to a web server)');
 }
@@ -431,7 +530,9 @@ export function resolveSidecars(props: SidecarsOptions, name: string): ResolvedS
     plan.declareVolume('auth-proxy-config', { kind: 'authConfig' }, 'authProxy');
     plan.declareVolume('auth-proxy-htpasswd', { kind: 'htpasswd', secret: auth.htpasswd, key: auth.htpasswdKey }, 'authProxy');
   }
-  validateList(props.initContainers, 'initContainers').forEach((c) => plan.addContainer(c, 'init', `initContainers[${plan.counts.initContainers++}]`));
+  validateList(props.initContainers, 'initContainers').forEach((c) =>
+    plan.addContainer(c, 'init', `initContainers[${plan.counts.initContainers++}]`),
+  );
   const appPlanned = plan.addContainer(app, 'app', props.app ? 'app' : 'default web server');
   if (gitSync) plan.addContainer(gitSyncContainer(gitSync, reload, native, appIds), 'sidecar', 'git-sync sidecar', gitSync.tmpSizeLimit);
   validateList(props.sidecars, 'sidecars').forEach((c) => plan.addContainer(c, 'sidecar', `sidecars[${plan.counts.sidecars++}]`));
@@ -443,7 +544,16 @@ export function resolveSidecars(props: SidecarsOptions, name: string): ResolvedS
   const fsGroup = validatePositiveInteger(fsGroupGiven ?? (gitSync ? GIT_SYNC_UID : appIds.group), 'securityContext.fsGroup', 1, 2147483647);
   const remote = gitSync ? gitRemoteEgress(gitSync.opts.repo, `${gitSync.preset}.repo`) : undefined;
   return {
-    name, sidecarMode, plan, app: appPlanned, gitSync, auth, reload, scripts, appPort, fsGroup,
+    name,
+    sidecarMode,
+    plan,
+    app: appPlanned,
+    gitSync,
+    auth,
+    reload,
+    scripts,
+    appPort,
+    fsGroup,
     servingPort: auth ? auth.port : app.ports?.[0]?.number,
     fsGroupRequired: fsGroupGiven !== undefined || gitSync !== undefined,
     shareProcessNamespace: reload?.kind === HotPlugReloadKind.SIGNAL,
@@ -463,8 +573,10 @@ function checkUnmounted(plan: SidecarsPlan): void {
   const unused = plan.unmounted();
   if (unused.length) {
     const one = unused.length === 1;
-    throw new Error(`volumes "${unused.join('", "')}" ${one ? 'is' : 'are'} declared but mounted by no container: `
-      + `mount ${one ? 'it' : 'them'} or remove ${one ? 'it' : 'them'}`);
+    throw new Error(
+      `volumes "${unused.join('", "')}" ${one ? 'is' : 'are'} declared but mounted by no container: ` +
+        `mount ${one ? 'it' : 'them'} or remove ${one ? 'it' : 'them'}`,
+    );
   }
 }
 
@@ -479,8 +591,12 @@ function declareGitSyncVolume(plan: SidecarsPlan, gitSync: ResolvedGitSync): voi
 }
 
 /** The app as given (or the content preset's web server), with the synced volume and the hot-plug supervisor added. */
-function shapeApp(props: SidecarsOptions, plan: SidecarsPlan, gitSync: ResolvedGitSync | undefined, reload: HotPlugReload | undefined):
-{ app: PlannedSpec; scripts?: Record<string, string> } {
+function shapeApp(
+  props: SidecarsOptions,
+  plan: SidecarsPlan,
+  gitSync: ResolvedGitSync | undefined,
+  reload: HotPlugReload | undefined,
+): { app: PlannedSpec; scripts?: Record<string, string> } {
   let app: PlannedSpec | SidecarContainer = props.app ?? defaultWebServer(props.content!, gitSync!, props.authProxy !== undefined);
   if (app === null || typeof app !== 'object') throw new Error(`app must be a container (SidecarContainer), got ${JSON.stringify(app)}`);
   const mounts = [...validateList<kplus.VolumeMount | NamedMount>(app.volumeMounts, 'app.volumeMounts')];
@@ -491,7 +607,8 @@ function shapeApp(props: SidecarsOptions, plan: SidecarsPlan, gitSync: ResolvedG
     plan.declareVolume('hot-plug-scripts', { kind: 'hotPlugScripts' }, 'hotPlug');
     const env = validateEnvVariables(app.envVariables ?? {}, 'app.envVariables');
     const poll = toWholeSeconds(reload.poll, 'hotPlug reload poll', reload.poll!, 1, 3600);
-    const workdir: Record<string, kplus.EnvValue> = app.workingDir === undefined ? {} : { HOT_PLUG_WORKDIR: kplus.EnvValue.fromValue(validateAbsolutePath(app.workingDir, 'app.workingDir')) };
+    const workdir: Record<string, kplus.EnvValue> =
+      app.workingDir === undefined ? {} : { HOT_PLUG_WORKDIR: kplus.EnvValue.fromValue(validateAbsolutePath(app.workingDir, 'app.workingDir')) };
     return {
       scripts: { 'restart-on-change.sh': fs.readFileSync(path.join(ASSETS, 'restart-on-change.sh'), 'utf8') },
       app: {
@@ -505,7 +622,7 @@ function shapeApp(props: SidecarsOptions, plan: SidecarsPlan, gitSync: ResolvedG
           HOT_PLUG_POLL_SECONDS: kplus.EnvValue.fromValue(String(poll)),
           ...workdir,
         },
-        volumeMounts: [...mounts as NamedMount[], { volume: 'hot-plug-scripts', path: HOT_PLUG_SCRIPTS_DIR, readOnly: true }],
+        volumeMounts: [...(mounts as NamedMount[]), { volume: 'hot-plug-scripts', path: HOT_PLUG_SCRIPTS_DIR, readOnly: true }],
       },
     };
   }
@@ -518,8 +635,8 @@ function shapeApp(props: SidecarsOptions, plan: SidecarsPlan, gitSync: ResolvedG
 
 /** The content preset's web server: `python -m http.server` serving the synced directory. */
 function defaultWebServer(content: SharedContentOptions, gitSync: ResolvedGitSync, behindProxy: boolean): PlannedSpec {
-  const directory = content.directory === undefined ? gitSync.appLinkPath
-    : `${gitSync.appLinkPath}/${validateRelativePath(content.directory, 'content.directory')}`;
+  const directory =
+    content.directory === undefined ? gitSync.appLinkPath : `${gitSync.appLinkPath}/${validateRelativePath(content.directory, 'content.directory')}`;
   // The content volume itself is mounted by the preset.
   return pythonHttpServer({ directory, port: content.port, loopbackOnly: behindProxy, workingDir: gitSync.appMountPath });
 }
@@ -588,7 +705,10 @@ export class Sidecars extends Construct {
     this.servingPort = resolved.servingPort;
     this.syncedPath = resolved.syncedPath;
     if (resolved.auth) {
-      this.authProxyConfig = new kplus.ConfigMap(this, 'AuthProxyConfig', { metadata: { name: `${this.name}-auth-proxy` }, data: resolved.auth.configData });
+      this.authProxyConfig = new kplus.ConfigMap(this, 'AuthProxyConfig', {
+        metadata: { name: `${this.name}-auth-proxy` },
+        data: resolved.auth.configData,
+      });
       addChecksumAnnotation(this.workload, 'auth-proxy', resolved.auth.configData);
     }
     if (resolved.scripts) {
@@ -599,7 +719,16 @@ export class Sidecars extends Construct {
     this.app = this.containers[resolved.plan.containers.indexOf(resolved.app)];
     this.workload.podMetadata.addAnnotation('kubectl.kubernetes.io/default-container', this.app.name);
     this.patchPod();
-    this.node.addValidation({ validate: () => { try { checkUnmounted(this.resolved.plan); return []; } catch (e) { return [(e as Error).message]; } } });
+    this.node.addValidation({
+      validate: () => {
+        try {
+          checkUnmounted(this.resolved.plan);
+          return [];
+        } catch (e) {
+          return [(e as Error).message];
+        }
+      },
+    });
   }
 
   /** Adds a sidecar after the others, checked exactly as an entry of `sidecars`. */
@@ -660,14 +789,23 @@ export class Sidecars extends Construct {
     const source = this.resolved.plan.volumes.get(name)!;
     const id = `Volume-${name}`;
     switch (source.kind) {
-      case 'given': v = source.volume; break;
-      case 'authConfig': v = kplus.Volume.fromConfigMap(this, id, this.authProxyConfig!, { name, defaultMode: 0o444 }); break;
-      case 'hotPlugScripts': v = kplus.Volume.fromConfigMap(this, id, this.hotPlugScripts!, { name, defaultMode: 0o555 }); break;
+      case 'given':
+        v = source.volume;
+        break;
+      case 'authConfig':
+        v = kplus.Volume.fromConfigMap(this, id, this.authProxyConfig!, { name, defaultMode: 0o444 });
+        break;
+      case 'hotPlugScripts':
+        v = kplus.Volume.fromConfigMap(this, id, this.hotPlugScripts!, { name, defaultMode: 0o555 });
+        break;
       case 'htpasswd':
         v = kplus.Volume.fromSecret(this, id, source.secret, { name, defaultMode: 0o440, items: { [source.key]: { path: 'htpasswd' } } });
         break;
       default:
-        v = kplus.Volume.fromEmptyDir(this, id, name, { sizeLimit: source.sizeLimit, medium: source.memory ? kplus.EmptyDirMedium.MEMORY : undefined });
+        v = kplus.Volume.fromEmptyDir(this, id, name, {
+          sizeLimit: source.sizeLimit,
+          medium: source.memory ? kplus.EmptyDirMedium.MEMORY : undefined,
+        });
     }
     this.kvolumes.set(name, v);
     return v;
@@ -687,7 +825,9 @@ export class Sidecars extends Construct {
 function resolveSidecarsProps(props: SidecarsProps): ResolvedSidecars {
   validateKnownProps(props, { ...SIDECARS_OPTIONS, workload: true, name: true }, 'Sidecars props');
   if (!(props.workload instanceof kplus.AbstractPod)) {
-    throw new Error(`workload must be a cdk8s-plus workload (kplus.Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod), got ${JSON.stringify(props.workload)}`);
+    throw new Error(
+      `workload must be a cdk8s-plus workload (kplus.Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod), got ${JSON.stringify(props.workload)}`,
+    );
   }
   const name = validateDnsSubdomain(props.name ?? props.workload.name, 'name');
   return resolveSidecars(props, name);

@@ -482,12 +482,17 @@ describe('further bad input found by trying', () => {
   });
 
   test('fails when a SidecarDeployment emptyDir sizeLimit is zero or not finite', () => {
-    const scratch = (size: Size) => { const v = emptyDir('scratch', { sizeLimit: size }); return { volumes: [v], app: { ...APP, volumeMounts: [{ volume: v, path: '/s' }] } }; };
-    expect(() => pod(scratch(Size.mebibytes(0)))).toThrow(/volumes\[0\] "scratch" sizeLimit must be a whole number of MiB, at least 1 MiB \(cdk8s-plus writes emptyDir sizes in MiB; omit it for the default\), got 0Mi/);
+    const scratch = (size: Size) => {
+      const v = emptyDir('scratch', { sizeLimit: size });
+      return { volumes: [v], app: { ...APP, volumeMounts: [{ volume: v, path: '/s' }] } };
+    };
+    expect(() => pod(scratch(Size.mebibytes(0))))
+      .toThrow(/volumes\[0\] "scratch" sizeLimit must be a whole number of MiB, at least 1 MiB \(cdk8s-plus writes emptyDir sizes in MiB; .*\), got 0Mi/);
     expect(() => pod(scratch(Size.mebibytes(NaN)))).toThrow(/sizeLimit must be a whole number of MiB.*got NaNMi/);
     // a volume only mounted (not listed in volumes) is checked as the mount's volume
     const zero = emptyDir('zero', { sizeLimit: Size.mebibytes(0) });
-    expect(() => pod({ app: { ...APP, volumeMounts: [{ volume: zero, path: '/z' }] } })).toThrow(/app\.volumeMounts\[0\]\.volume "zero" sizeLimit must be a whole number of MiB.*got 0Mi/);
+    expect(() => pod({ app: { ...APP, volumeMounts: [{ volume: zero, path: '/z' }] } }))
+      .toThrow(/app\.volumeMounts\[0\]\.volume "zero" sizeLimit must be a whole number of MiB.*got 0Mi/);
   });
 
   test('fails when an emptyDir sizeLimit is not a whole number of MiB (cdk8s-plus refuses it where the volume is made)', () => {

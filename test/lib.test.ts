@@ -223,7 +223,8 @@ describe('one label and selector policy (lib/labels.ts)', () => {
     expect(findObject(objects, 'Deployment', 'kv-proxy').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' } });
     expect(findObject(objects, 'Deployment', 'shop').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'shop' } });
     expect(findObject(objects, 'Deployment', 'web').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'general-purpose-runner', 'app.kubernetes.io/instance': 'web' } });
-    expect(findObject(objects, 'NetworkPolicy', 'bare').spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'bare' });
+    expect(findObject(objects, 'NetworkPolicy', 'bare').spec.podSelector.matchLabels)
+      .toEqual({ 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'bare' });
     const configMap = objects.find((o) => o.kind === 'ConfigMap' && (o.metadata.name ?? '').startsWith('flask-config-'))!;
     expect(configMap.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'flask-config' });
   });

@@ -110,7 +110,9 @@ describe('allowEgressTo', () => {
       new StaticSite(chart, 'Site', { name: 'site', content: { 'index.html': 'hi' } }),
       new KvProxy(chart, 'Kv', { name: 'kv', namespaces: ['apps'] }),
       new GeneralPurposeRunner(chart, 'Run', { name: 'run', scripts: { 'run.py': 'print(1)' }, preset: 'python', mode: 'job' as any }),
-      new SidecarDeployment(chart, 'Pod', { name: 'pod', app: { name: 'app', image: 'busybox:1.36.1', command: ['httpd', '-f', '-p', '8080'], ports: [{ number: 8080 }] } }),
+      new SidecarDeployment(chart, 'Pod', {
+        name: 'pod', app: { name: 'app', image: 'busybox:1.36.1', command: ['httpd', '-f', '-p', '8080'], ports: [{ number: 8080 }] },
+      }),
     ];
     // WHEN each allows the database on 5432
     for (const c of constructs) c.allowEgressTo(peer, { ports: [5432] });

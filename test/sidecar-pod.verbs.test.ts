@@ -67,14 +67,27 @@ describe('verb = prop: the same YAML for good input', () => {
   test('addVolume then addSidecar mounting it = volumes + sidecars', () => {
     const v = sizedEmptyDir('shared');
     const side = { ...SIDE, volumeMounts: [{ volume: v, path: '/shared', readOnly: false }] };
-    expect(build({ app: APP }, (d) => { d.addVolume(v); d.addSidecar(side); })).toEqual(build({ app: APP, volumes: [v], sidecars: [side] }));
+    expect(
+      build({ app: APP }, (d) => {
+        d.addVolume(v);
+        d.addSidecar(side);
+      }),
+    ).toEqual(build({ app: APP, volumes: [v], sidecars: [side] }));
   });
 
   test('addEnv = app.envVariables', () => {
     const tz = kplus.EnvValue.fromValue('UTC');
     const viaProp = build({ app: { ...APP, envVariables: { TZ: tz, PORT: kplus.EnvValue.fromValue('8080') } } });
-    expect(build({ app: APP }, (d) => { d.addEnv('TZ', tz); d.addEnv('PORT', kplus.EnvValue.fromValue('8080')); })).toEqual(viaProp);
-    expect(findContainer(findObject(viaProp, 'Deployment'), 'app').env).toEqual([{ name: 'TZ', value: 'UTC' }, { name: 'PORT', value: '8080' }]);
+    expect(
+      build({ app: APP }, (d) => {
+        d.addEnv('TZ', tz);
+        d.addEnv('PORT', kplus.EnvValue.fromValue('8080'));
+      }),
+    ).toEqual(viaProp);
+    expect(findContainer(findObject(viaProp, 'Deployment'), 'app').env).toEqual([
+      { name: 'TZ', value: 'UTC' },
+      { name: 'PORT', value: '8080' },
+    ]);
   });
 
   test('allowFrom = networkPolicy.allowFrom', () => {
@@ -85,16 +98,25 @@ describe('verb = prop: the same YAML for good input', () => {
   });
 
   test('allowFromNamespaces = networkPolicy.allowFromNamespaces', () => {
-    expect(build({ app: APP }, (d) => d.allowFromNamespaces('web', 'ops'))).toEqual(build({ app: APP, networkPolicy: { allowFromNamespaces: ['web', 'ops'] } }));
+    expect(build({ app: APP }, (d) => d.allowFromNamespaces('web', 'ops'))).toEqual(
+      build({ app: APP, networkPolicy: { allowFromNamespaces: ['web', 'ops'] } }),
+    );
   });
 
   test('exposeViaIngress = ingress (labelled like every other object)', () => {
     const ingress = { host: 'shop.example.com', tlsSecret: secretRef('shop-tls') };
     const viaProp = build({ app: APP, ingress });
     let made: kplus.Ingress | undefined;
-    expect(build({ app: APP }, (d) => { made = d.exposeViaIngress(ingress); })).toEqual(viaProp);
+    expect(
+      build({ app: APP }, (d) => {
+        made = d.exposeViaIngress(ingress);
+      }),
+    ).toEqual(viaProp);
     expect(made).toBeInstanceOf(kplus.Ingress);
-    expect(findObject(viaProp, 'Ingress').metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'sidecar-pod' });
+    expect(findObject(viaProp, 'Ingress').metadata.labels).toMatchObject({
+      'app.kubernetes.io/name': 'sidecar-pod',
+      'app.kubernetes.io/instance': 'sidecar-pod',
+    });
   });
 
   test('the SidecarBarePod verbs forward to its Sidecars', () => {
@@ -115,7 +137,10 @@ describe('verb = prop: the same error for bad input', () => {
     ['a port another container serves', { name: 's', image: 'busybox:1.36.1', ports: [{ number: 8080 }] }],
     ['a probe on a port it does not serve', { name: 's', image: 'busybox:1.36.1', readiness: kplus.Probe.fromHttpGet('/', { port: 9999 }) }],
     ['a root user', { name: 's', image: 'busybox:1.36.1', securityContext: { user: 0 } }],
-    ['a request above its limit', { name: 's', image: 'busybox:1.36.1', resources: { memory: { request: Size.mebibytes(256), limit: Size.mebibytes(128) } } }],
+    [
+      'a request above its limit',
+      { name: 's', image: 'busybox:1.36.1', resources: { memory: { request: Size.mebibytes(256), limit: Size.mebibytes(128) } } },
+    ],
     ['a mount by volume name', { name: 's', image: 'busybox:1.36.1', volumeMounts: [{ volume: 'data' as never, path: '/d' }] }],
   ])('addSidecar refuses %s as sidecars does', (_what, bad) => {
     const viaProp = errorOf(() => build({ app: APP, sidecars: [bad] }));
@@ -157,7 +182,7 @@ describe('verb = prop: the same error for bad input', () => {
     expect(viaProp).toMatch(/^app\.envVariables/);
   });
 
-  test('addEnv checks PORT against the auth proxy\'s upstream, as app.envVariables does', () => {
+  test("addEnv checks PORT against the auth proxy's upstream, as app.envVariables does", () => {
     const auth = { htpasswd: secretRef('users') };
     const port = kplus.EnvValue.fromValue('9000');
     const viaProp = errorOf(() => build({ app: { ...APP, envVariables: { PORT: port } }, authProxy: auth }));
@@ -166,19 +191,23 @@ describe('verb = prop: the same error for bad input', () => {
   });
 
   test('addEnv refuses a name the app already has', () => {
-    expect(() => build({ app: { ...APP, envVariables: { TZ: kplus.EnvValue.fromValue('UTC') } } }, (d) => d.addEnv('TZ', kplus.EnvValue.fromValue('CET'))))
-      .toThrow(/app.envVariables "TZ" is already set: one value per name/);
+    expect(() =>
+      build({ app: { ...APP, envVariables: { TZ: kplus.EnvValue.fromValue('UTC') } } }, (d) => d.addEnv('TZ', kplus.EnvValue.fromValue('CET'))),
+    ).toThrow(/app.envVariables "TZ" is already set: one value per name/);
   });
 
   test('allowFrom, allowFromNamespaces and exposeViaIngress refuse what their props refuse', () => {
-    expect(errorOf(() => build({ app: APP }, (d) => d.allowFrom({} as never))))
-      .toBe(errorOf(() => build({ app: APP, networkPolicy: { allowFrom: [{} as never] } })));
-    expect(errorOf(() => build({ app: APP }, (d) => d.allowFromNamespaces('Bad_NS'))))
-      .toBe(errorOf(() => build({ app: APP, networkPolicy: { allowFromNamespaces: ['Bad_NS'] } })));
+    expect(errorOf(() => build({ app: APP }, (d) => d.allowFrom({} as never)))).toBe(
+      errorOf(() => build({ app: APP, networkPolicy: { allowFrom: [{} as never] } })),
+    );
+    expect(errorOf(() => build({ app: APP }, (d) => d.allowFromNamespaces('Bad_NS')))).toBe(
+      errorOf(() => build({ app: APP, networkPolicy: { allowFromNamespaces: ['Bad_NS'] } })),
+    );
     const noHost = { tlsSecret: secretRef('tls') };
     expect(errorOf(() => build({ app: APP }, (d) => d.exposeViaIngress(noHost)))).toBe(errorOf(() => build({ app: APP, ingress: noHost })));
-    expect(() => build({ app: APP, ingress: { host: 'a.example.com' } }, (d) => d.exposeViaIngress({ host: 'b.example.com' })))
-      .toThrow(/ingress is already set \(host "a.example.com"\): one Ingress per workload/);
+    expect(() => build({ app: APP, ingress: { host: 'a.example.com' } }, (d) => d.exposeViaIngress({ host: 'b.example.com' }))).toThrow(
+      /ingress is already set \(host "a.example.com"\): one Ingress per workload/,
+    );
   });
 });
 
@@ -186,16 +215,30 @@ describe('Sidecars on your own workload', () => {
   test('the content preset on a kplus.Deployment: containers, the volume, fsGroup 65533 and ConfigMap names from the workload', () => {
     // GIVEN a Deployment the user built
     const chart = testChart();
-    const workload = new kplus.Deployment(chart, 'Web', { metadata: { name: 'web' }, replicas: 1, securityContext: { fsGroup: 1000, user: 1000, ensureNonRoot: true } });
+    const workload = new kplus.Deployment(chart, 'Web', {
+      metadata: { name: 'web' },
+      replicas: 1,
+      securityContext: { fsGroup: 1000, user: 1000, ensureNonRoot: true },
+    });
     // WHEN the sidecars attach to it
-    const s = new Sidecars(chart, 'Sidecars', { workload, content: { repo: 'https://github.com/example/site' }, authProxy: { htpasswd: secretRef('users') } });
+    const s = new Sidecars(chart, 'Sidecars', {
+      workload,
+      content: { repo: 'https://github.com/example/site' },
+      authProxy: { htpasswd: secretRef('users') },
+    });
     const objects = synthObjects(chart);
     // THEN
     const dep = findObject(objects, 'Deployment', 'web');
     const spec = dep.spec.template.spec;
     expect(spec.containers.map((c: any) => c.name)).toEqual(['web', 'git-sync', 'auth-proxy']);
     expect(spec.securityContext.fsGroup).toBe(65533);
-    expect(spec.volumes.map((v: any) => v.name).sort()).toEqual(['auth-proxy-config', 'auth-proxy-htpasswd', 'auth-proxy-tmp', 'content', 'git-sync-tmp']);
+    expect(spec.volumes.map((v: any) => v.name).sort()).toEqual([
+      'auth-proxy-config',
+      'auth-proxy-htpasswd',
+      'auth-proxy-tmp',
+      'content',
+      'git-sync-tmp',
+    ]);
     expect(findObject(objects, 'ConfigMap', 'web-auth-proxy').data['nginx.conf']).toContain('listen 8081;');
     expect(dep.spec.template.metadata.annotations['kubectl.kubernetes.io/default-container']).toBe('web');
     expect(s).toMatchObject({ name: 'web', servingPort: 8081, syncedPath: '/srv/content/repo/current' });
@@ -203,11 +246,12 @@ describe('Sidecars on your own workload', () => {
     expect(s.containers.map((c) => c.name)).toEqual(['web', 'git-sync', 'auth-proxy']);
   });
 
-  test('the signal reload on a kplus.Job: shareProcessNamespace on the Job\'s pod template', () => {
+  test("the signal reload on a kplus.Job: shareProcessNamespace on the Job's pod template", () => {
     const chart = testChart();
     const workload = new kplus.Job(chart, 'Job', { metadata: { name: 'job' } });
     new Sidecars(chart, 'Sidecars', {
-      workload, name: 'batch',
+      workload,
+      name: 'batch',
       app: { name: 'app', image: 'python:3.12.8-slim-bookworm', command: ['python3', 'main.py'] },
       hotPlug: { repo: 'https://github.com/example/code', reload: HotPlugReload.signal({ processName: 'python3' }) },
     });
@@ -218,7 +262,10 @@ describe('Sidecars on your own workload', () => {
 
   test('a Pod the user built gets the hardened app and sidecar: the gate finds only the NetworkPolicy the user did not make', () => {
     const chart = testChart();
-    const workload = new kplus.Pod(chart, 'Pod', { metadata: { name: 'solo' }, securityContext: { ensureNonRoot: true, user: 65532, group: 65532, fsGroup: 65532 } });
+    const workload = new kplus.Pod(chart, 'Pod', {
+      metadata: { name: 'solo' },
+      securityContext: { ensureNonRoot: true, user: 65532, group: 65532, fsGroup: 65532 },
+    });
     new Sidecars(chart, 'Sidecars', { workload, app: APP, sidecars: [SIDE] });
     const objects = synthObjects(chart);
     expect(findObject(objects, 'Pod', 'solo').spec.containers.map((c: any) => c.name)).toEqual(['app', 'side']);
@@ -230,6 +277,8 @@ describe('Sidecars on your own workload', () => {
     const chart = testChart();
     expect(() => new Sidecars(chart, 'A', { workload: {} as never, app: APP })).toThrow(/workload must be a cdk8s-plus workload/);
     const workload = new kplus.Deployment(chart, 'Web', {});
-    expect(() => new Sidecars(chart, 'B', { workload, app: APP, sidecar: [] } as never)).toThrow(/Sidecars props has no option "sidecar" \(did you mean "sidecars"\?\)/);
+    expect(() => new Sidecars(chart, 'B', { workload, app: APP, sidecar: [] } as never)).toThrow(
+      /Sidecars props has no option "sidecar" \(did you mean "sidecars"\?\)/,
+    );
   });
 });

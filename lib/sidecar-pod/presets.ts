@@ -13,8 +13,16 @@ import { GIT_SYNC_IMAGE as GIT_SYNC, NGINX_UNPRIVILEGED_IMAGE, PYTHON_IMAGE } fr
 import { resolveSecretRef } from '../expose';
 import { DEFAULT_RESOURCES, resolveSizeLimit } from '../security';
 import {
-  required, validateAbsolutePath, validateAuthRealm, validateGitRef, validateGitRepo, validatePathSegment, validateConfigMapKey, validatePort,
-  validatePositiveInteger, validateUnprivilegedPort,
+  required,
+  validateAbsolutePath,
+  validateAuthRealm,
+  validateGitRef,
+  validateGitRepo,
+  validatePathSegment,
+  validateConfigMapKey,
+  validatePort,
+  validatePositiveInteger,
+  validateUnprivilegedPort,
 } from '../validate';
 import { mergeResources, SidecarContainer, toWholeSeconds } from '../workload';
 import { renderAuthProxyConfig } from './nginx-auth';
@@ -70,7 +78,6 @@ export const GIT_SYNC_RESOURCES: kplus.ContainerResources = {
   cpu: DEFAULT_RESOURCES.cpu,
   memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
 };
-
 
 /**
  * The `sizeLimit` of the /tmp emptyDir of the presets' own sidecars: git-sync
@@ -262,7 +269,8 @@ export class HotPlugReload {
   public static restartOnChange(options: RestartOnChangeOptions = {}): HotPlugReload {
     if (options === null || typeof options !== 'object') throw new Error(`hotPlug reload options must be { poll? }, got ${JSON.stringify(options)}`);
     for (const k of Object.keys(options)) {
-      if (k !== 'poll') throw new Error(`hotPlug reload options has no option "${k}"${k === 'pollSeconds' ? ' (did you mean "poll"?)' : ''}: the options are poll`);
+      if (k !== 'poll')
+        throw new Error(`hotPlug reload options has no option "${k}"${k === 'pollSeconds' ? ' (did you mean "poll"?)' : ''}: the options are poll`);
     }
     toWholeSeconds(options.poll, 'hotPlug reload poll', Duration.seconds(3), 1, 3600);
     return new HotPlugReload(HotPlugReloadKind.RESTART_ON_CHANGE, options.poll ?? Duration.seconds(3));
@@ -272,7 +280,9 @@ export class HotPlugReload {
   public static signal(options: SignalReloadOptions): HotPlugReload {
     const name = required(options?.processName, 'hotPlug reload processName');
     if (typeof name !== 'string' || !/^[^/\s]{1,15}$/.test(name)) {
-      throw new Error(`hotPlug reload processName must be a process name of 1-15 characters without "/" or spaces (as in /proc/<pid>/comm), got "${name}"`);
+      throw new Error(
+        `hotPlug reload processName must be a process name of 1-15 characters without "/" or spaces (as in /proc/<pid>/comm), got "${name}"`,
+      );
     }
     const signal = options.signal ?? 'HUP';
     if (!/^(HUP|INT|QUIT|USR1|USR2|TERM|WINCH)$/.test(signal)) {
@@ -348,7 +358,8 @@ export function pythonHttpServer(options: PythonHttpServerOptions): PlannedSpec 
   const port = validateUnprivilegedPort(options.port ?? 8080, 'web server port');
   const directory = validateAbsolutePath(options.directory, 'web server directory');
   const bind = options.loopbackOnly ? '127.0.0.1' : '0.0.0.0';
-  const python = (code: string) => kplus.Probe.fromCommand(['python3', '-c', code], { periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(3) });
+  const python = (code: string) =>
+    kplus.Probe.fromCommand(['python3', '-c', code], { periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(3) });
   const readiness = options.loopbackOnly
     ? python(`import urllib.request; urllib.request.urlopen("http://127.0.0.1:${port}/", timeout=2)`)
     : kplus.Probe.fromHttpGet('/', { port, periodSeconds: Duration.seconds(5) });
@@ -369,9 +380,7 @@ export function pythonHttpServer(options: PythonHttpServerOptions): PlannedSpec 
   };
 }
 
-
-
-const GIT_SCHEME_PORTS: Record<string, number> = { https: 443, http: 80, ssh: 22, 'git+ssh': 22, 'ssh+git': 22, git: 9418 };
+const GIT_SCHEME_PORTS: Record<string, number> = { 'https': 443, 'http': 80, 'ssh': 22, 'git+ssh': 22, 'ssh+git': 22, 'git': 9418 };
 
 /**
  * The NetworkPolicy egress rule git needs to reach `repo`: the remote's TCP
@@ -441,7 +450,22 @@ export function resolveGitSync(preset: 'content' | 'hotPlug', opts: GitSyncOptio
   const appLinkPath = `${appMountPath === '/' ? '' : appMountPath}/${GIT_SYNC_ROOT_DIR}/${link}`;
   const tmpSizeLimit = resolveSizeLimit(opts.tmpSizeLimit, `${preset}.tmpSizeLimit`, PRESET_TMP_SIZE_LIMIT);
   const resources = mergeResources(GIT_SYNC_RESOURCES, opts.resources, `${preset}.resources`);
-  return { preset, opts, volume, mountPath, root, appMountPath, link, ref, periodSeconds: millis / 1000, httpPort, image, appLinkPath, tmpSizeLimit, resources };
+  return {
+    preset,
+    opts,
+    volume,
+    mountPath,
+    root,
+    appMountPath,
+    link,
+    ref,
+    periodSeconds: millis / 1000,
+    httpPort,
+    image,
+    appLinkPath,
+    tmpSizeLimit,
+    resources,
+  };
 }
 
 /**
@@ -452,8 +476,12 @@ export function resolveGitSync(preset: 'content' | 'hotPlug', opts: GitSyncOptio
  * outage must not restart the container (it keeps serving the last good
  * sync, `--max-failures=-1`); git-sync exits by itself on fatal errors.
  */
-export function gitSyncContainer(gitSync: ResolvedGitSync, reload: HotPlugReload | undefined, native: boolean,
-  appIds: { user: number; group: number }): PlannedSpec {
+export function gitSyncContainer(
+  gitSync: ResolvedGitSync,
+  reload: HotPlugReload | undefined,
+  native: boolean,
+  appIds: { user: number; group: number },
+): PlannedSpec {
   const signal = reload?.kind === HotPlugReloadKind.SIGNAL ? reload : undefined;
   const args = [
     `--repo=${gitSync.opts.repo}`,
@@ -478,10 +506,12 @@ export function gitSyncContainer(gitSync: ResolvedGitSync, reload: HotPlugReload
     args,
     // With the signal reload git-sync must share the app's UID: kill(2) across UIDs needs CAP_KILL.
     securityContext: signal ? { user: appUser, group: appGroup } : { user: GIT_SYNC_UID, group: GIT_SYNC_UID },
-    envVariables: signal ? {
-      HOT_PLUG_SIGNAL: kplus.EnvValue.fromValue(signal.signal!),
-      HOT_PLUG_PROCESS: kplus.EnvValue.fromValue(signal.processName!),
-    } : undefined,
+    envVariables: signal
+      ? {
+          HOT_PLUG_SIGNAL: kplus.EnvValue.fromValue(signal.signal!),
+          HOT_PLUG_PROCESS: kplus.EnvValue.fromValue(signal.processName!),
+        }
+      : undefined,
     writableTmp: true, // the image's HOME is /tmp (git writes ~/.gitconfig)
     resources: gitSync.resources,
     ports: [{ number: gitSync.httpPort, name: 'git-sync' }],
@@ -536,7 +566,10 @@ export function authProxyContainer(auth: AuthProxyOptions, app: PlannedSpec): Au
   const upstream = validatePort(appPort, 'authProxy.upstreamPort');
   const appPorts = (app.ports ?? []).map((x) => x.number);
   if (appPorts.length && !appPorts.includes(upstream)) {
-    throw new Error(`authProxy.upstreamPort must be a port the app "${app.name}" serves (app.ports: ${appPorts.join(', ')}), got ${upstream}: the proxy would forward to a port nothing listens on`);
+    throw new Error(
+      `authProxy.upstreamPort must be a port the app "${app.name}" serves (app.ports: ${appPorts.join(', ')}), got ${upstream}: ` +
+        'the proxy would forward to a port nothing listens on',
+    );
   }
   if (upstream === port) {
     throw new Error(`authProxy.upstreamPort must differ from authProxy.port ${port}: the proxy would forward to itself`);
@@ -544,7 +577,11 @@ export function authProxyContainer(auth: AuthProxyOptions, app: PlannedSpec): Au
   const realm = validateAuthRealm(auth.realm ?? 'Restricted', 'authProxy.realm');
   const configData = {
     'nginx.conf': renderAuthProxyConfig({
-      listenPort: port, upstreamPort: upstream, realm, tmpDir: '/tmp', htpasswdPath: `${AUTH_PROXY_HTPASSWD_DIR}/htpasswd`,
+      listenPort: port,
+      upstreamPort: upstream,
+      realm,
+      tmpDir: '/tmp',
+      htpasswdPath: `${AUTH_PROXY_HTPASSWD_DIR}/htpasswd`,
       healthPath: AUTH_PROXY_HEALTH_PATH,
     }),
   };

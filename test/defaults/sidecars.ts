@@ -35,9 +35,11 @@ const names = (objects: K8sObject[]) => [...(podSpec(objects).initContainers ?? 
 const auth = () => ({ htpasswd: secretRef('users') });
 const env = (c: any): Record<string, string> => Object.fromEntries((c.env ?? []).map((e: any) => [e.name, e.value]));
 const gitSync = (objects: K8sObject[]) => container(objects, 'git-sync');
-const hotPlug = (reload = HotPlugReload.restartOnChange()) => deployment({
-  app: { ...APP, command: ['python3', 'app.py'], workingDir: '/srv/code/repo/current' }, hotPlug: { repo: REPO, reload },
-});
+const hotPlug = (reload = HotPlugReload.restartOnChange()) =>
+  deployment({
+    app: { ...APP, command: ['python3', 'app.py'], workingDir: '/srv/code/repo/current' },
+    hotPlug: { repo: REPO, reload },
+  });
 
 export const DEFAULTS: Record<string, () => void> = {
   'SidecarsOptions.app': () => {
@@ -112,7 +114,12 @@ export const DEFAULTS: Record<string, () => void> = {
   },
   'SidecarContainer.securityContext': () => {
     const objects = deployment({ app: APP, sidecars: [{ name: 's', image: 'busybox:1.36.1' }] });
-    expect(container(objects, 's').securityContext).toMatchObject({ runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, readOnlyRootFilesystem: true });
+    expect(container(objects, 's').securityContext).toMatchObject({
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+    });
     const pod = deployment({ app: APP, sidecars: [{ name: 's', image: 'busybox:1.36.1' }], securityContext: { user: 2000 } });
     expect(container(pod, 's').securityContext).toMatchObject({ runAsUser: 2000, runAsGroup: 2000 });
   },
@@ -179,7 +186,9 @@ export const DEFAULTS: Record<string, () => void> = {
     expect(gs.args).toContain('--root=/git/repo');
   },
   'GitSyncOptions.appMountPath': () => {
-    expect(container(deployment({ content: { repo: REPO } }), 'web').volumeMounts).toEqual([{ name: 'content', mountPath: '/srv/content', readOnly: true }]);
+    expect(container(deployment({ content: { repo: REPO } }), 'web').volumeMounts).toEqual([
+      { name: 'content', mountPath: '/srv/content', readOnly: true },
+    ]);
     expect(container(hotPlug(), 'app').volumeMounts[0]).toEqual({ name: 'code', mountPath: '/srv/code', readOnly: true });
   },
   'GitSyncOptions.resources': () => {
