@@ -206,7 +206,7 @@ export class SidecarDeployment extends Construct {
     applyLabels(this, r.labels);
   }
 
-  /** The Ingress, when there is one (from the `ingress` prop or {@link exposeViaIngress}). */
+  /** The Ingress, when there is one (from the `ingress` prop or {@link SidecarDeployment.exposeViaIngress}). */
   public get ingress(): kplus.Ingress | undefined {
     return this.exposure.ingress;
   }
@@ -263,7 +263,7 @@ export class SidecarDeployment extends Construct {
  * A bare Pod running {@link Sidecars}: nothing recreates it, and it has no
  * Service, no PodDisruptionBudget and no spread. Its NetworkPolicy lets
  * nothing in and lets it reach DNS (and, with the content and hot-plug
- * presets, git's remote); {@link allowEgressTo} adds to that. For traffic
+ * presets, git's remote); {@link SidecarBarePod.allowEgressTo} adds to that. For traffic
  * to the pod use {@link SidecarDeployment}.
  */
 export class SidecarBarePod extends Construct {

@@ -165,7 +165,6 @@ describe('SidecarPodAuthChart, run for real: nginx in front of the seed web serv
     reportUsage('SidecarPodAuthChart', usage);
     // (the proxy's log, which counts against its own ephemeral-storage limit: the access log, one line per request)
     const { stdout, stderr } = proxy.output();
-    // eslint-disable-next-line no-console
     console.log(
       `SidecarPodAuthChart: auth-proxy log ${Buffer.byteLength(stdout + stderr)} B ` +
         `after ${stdout.split('\n').filter(Boolean).length} access-log lines`,

@@ -347,7 +347,7 @@ export interface PythonHttpServerOptions {
 }
 
 /**
- * The seed's web server as a container: `python -m http.server` from a stock
+ * The shared-content web server as a container: `python -m http.server` from a stock
  * Python image. Readiness fails while the directory is missing (http.server
  * answers 404 until the first sync publishes it); liveness only checks that
  * the port accepts connections, so a missing directory never restarts it.
