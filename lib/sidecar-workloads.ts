@@ -65,7 +65,7 @@ export interface SidecarBarePodProps extends SidecarsOptions {
   readonly name?: string;
 }
 
-/** {@link SidecarDeploymentProps} resolved: plain data, every default decided. @internal */
+/** {@link SidecarDeploymentProps} resolved: plain data, every default decided. (internal: not in the main entry) */
 export interface ResolvedSidecarDeployment {
   readonly name: string;
   readonly labels: Record<string, string>;
@@ -76,7 +76,7 @@ export interface ResolvedSidecarDeployment {
   readonly sidecars: ResolvedSidecars;
 }
 
-/** {@link SidecarBarePodProps} resolved. @internal */
+/** {@link SidecarBarePodProps} resolved. (internal: not in the main entry) */
 export interface ResolvedSidecarBarePod {
   readonly name: string;
   readonly labels: Record<string, string>;
@@ -90,7 +90,7 @@ function names(name: string | undefined): { name: string; labels: Record<string,
   return { name: n, labels, selector: selectorLabels(labels) };
 }
 
-/** Validates {@link SidecarDeploymentProps} and decides every default; creates no construct. @internal */
+/** Validates {@link SidecarDeploymentProps} and decides every default; creates no construct. (internal: not in the main entry) */
 export function resolveSidecarDeployment(props: SidecarDeploymentProps): ResolvedSidecarDeployment {
   validateKnownProps(props, DEPLOYMENT_PROPS, 'SidecarDeployment props');
   const { name, labels, selector } = names(props.name);
@@ -101,7 +101,7 @@ export function resolveSidecarDeployment(props: SidecarDeploymentProps): Resolve
   return { name, labels, selector, replicas, serviceTargetPort: target.port, expose, sidecars: { ...sidecars, appPort: target.appPort } };
 }
 
-/** Validates {@link SidecarBarePodProps} and decides every default; creates no construct. @internal */
+/** Validates {@link SidecarBarePodProps} and decides every default; creates no construct. (internal: not in the main entry) */
 export function resolveSidecarBarePod(props: SidecarBarePodProps): ResolvedSidecarBarePod {
   validateKnownProps(props, BARE_POD_PROPS, 'SidecarBarePod props');
   const { name, labels, selector } = names(props.name);

@@ -44,7 +44,7 @@ import { mergeResources, resolveSecurity, SidecarContainer, toWholeSeconds, Work
 
 const ASSETS = path.join(__dirname, 'sidecar-pod');
 
-/** The option names of {@link SidecarsOptions}, for the known-props checks of the constructs built on it. @internal */
+/** The option names of {@link SidecarsOptions}, for the known-props checks of the constructs built on it. (internal: not in the main entry) */
 export const SIDECARS_OPTIONS: Record<keyof Required<SidecarsOptions>, true> = {
   app: true,
   sidecars: true,
@@ -213,7 +213,7 @@ export interface SidecarsProps extends SidecarsOptions {
 
 type Role = 'app' | 'sidecar' | 'init';
 
-/** One container as resolved: its spec, role in the pod, and decided ids and resources. @internal */
+/** One container as resolved: its spec, role in the pod, and decided ids and resources. (internal: not in the main entry) */
 export interface PlannedContainer {
   readonly spec: PlannedSpec;
   readonly role: Role;
@@ -224,7 +224,7 @@ export interface PlannedContainer {
   readonly resources: kplus.ContainerResources;
 }
 
-/** Where a pod volume comes from. @internal */
+/** Where a pod volume comes from. (internal: not in the main entry) */
 export type VolumeSource =
   | { readonly kind: 'given'; readonly volume: kplus.Volume }
   | { readonly kind: 'emptyDir'; readonly sizeLimit: Size; readonly memory?: boolean }
@@ -240,7 +240,7 @@ function kubeOf(v: kplus.Volume): k8s.Volume {
 /**
  * The containers and volumes of one pod, checked together as they are added
  * (at construction and by the verbs): names, images, ids, env, probes, ports
- * and mounts. Plain data; builds nothing. @internal
+ * and mounts. Plain data; builds nothing. Internal: not in the main entry.
  */
 export class SidecarsPlan {
   public readonly containers: PlannedContainer[] = [];
@@ -454,7 +454,7 @@ function checkProbePorts(s: PlannedSpec | SidecarContainer, where: string, name:
   }
 }
 
-/** The app's env PORT, when set to a value, must be the port traffic reaches it on. @internal */
+/** The app's env PORT, when set to a value, must be the port traffic reaches it on. (internal: not in the main entry) */
 export function checkPortEnv(env: Record<string, kplus.EnvValue> | undefined, port: number, why: string): void {
   const value = env?.PORT instanceof kplus.EnvValue ? env.PORT.value : undefined;
   if (value !== undefined && String(value) !== String(port)) {
@@ -465,7 +465,7 @@ export function checkPortEnv(env: Record<string, kplus.EnvValue> | undefined, po
   }
 }
 
-/** {@link SidecarsOptions} resolved: every container planned and checked, every default decided. Plain data. @internal */
+/** {@link SidecarsOptions} resolved: every container planned and checked, every default decided. Plain data. (internal: not in the main entry) */
 export interface ResolvedSidecars {
   readonly name: string;
   readonly sidecarMode: SidecarMode;
@@ -511,7 +511,7 @@ function checkPresets(props: SidecarsOptions): void {
  * in pod order (init containers, the app, git-sync, the sidecars, the auth
  * proxy; native sidecars become init containers after the user's), their
  * volumes, the presets' config. Reads the hot-plug scripts; creates no construct.
- * @internal
+ * Internal: not in the main entry.
  */
 export function resolveSidecars(props: SidecarsOptions, name: string): ResolvedSidecars {
   checkPresets(props);
@@ -567,6 +567,15 @@ function resolvePodIds(opts: WorkloadSecurityOptions | undefined): { user?: numb
   if (opts === undefined) return {};
   const r = resolveSecurity(opts, 'securityContext');
   return { user: opts.user === undefined ? undefined : r.user, group: opts.group === undefined ? undefined : r.group };
+}
+
+function unmountedErrors(plan: SidecarsPlan): string[] {
+  try {
+    checkUnmounted(plan);
+    return [];
+  } catch (e) {
+    return [(e as Error).message];
+  }
 }
 
 function checkUnmounted(plan: SidecarsPlan): void {
@@ -653,7 +662,7 @@ const PRESOLVED = new WeakMap<object, ResolvedSidecars>();
 
 /**
  * Attaches sidecars to `workload` from options its construct already
- * resolved (so they are resolved once). @internal
+ * resolved (so they are resolved once). Internal: not in the main entry.
  */
 export function attachSidecars(scope: Construct, workload: kplus.AbstractPod, resolved: ResolvedSidecars): Sidecars {
   const props: SidecarsProps = { workload, name: resolved.name };
@@ -704,31 +713,14 @@ export class Sidecars extends Construct {
     this.name = resolved.name;
     this.servingPort = resolved.servingPort;
     this.syncedPath = resolved.syncedPath;
-    if (resolved.auth) {
-      this.authProxyConfig = new kplus.ConfigMap(this, 'AuthProxyConfig', {
-        metadata: { name: `${this.name}-auth-proxy` },
-        data: resolved.auth.configData,
-      });
-      addChecksumAnnotation(this.workload, 'auth-proxy', resolved.auth.configData);
-    }
-    if (resolved.scripts) {
-      this.hotPlugScripts = new kplus.ConfigMap(this, 'HotPlugScripts', { metadata: { name: `${this.name}-hot-plug` }, data: resolved.scripts });
-      addChecksumAnnotation(this.workload, 'hot-plug', resolved.scripts);
-    }
+    this.authProxyConfig = this.configMap('AuthProxyConfig', 'auth-proxy', resolved.auth?.configData);
+    this.hotPlugScripts = this.configMap('HotPlugScripts', 'hot-plug', resolved.scripts);
     for (const p of resolved.plan.containers) this.build(p);
     this.app = this.containers[resolved.plan.containers.indexOf(resolved.app)];
     this.workload.podMetadata.addAnnotation('kubectl.kubernetes.io/default-container', this.app.name);
     this.patchPod();
-    this.node.addValidation({
-      validate: () => {
-        try {
-          checkUnmounted(this.resolved.plan);
-          return [];
-        } catch (e) {
-          return [(e as Error).message];
-        }
-      },
-    });
+    // a volume given by addVolume may be mounted by a later addSidecar: checked when the app synthesizes
+    this.node.addValidation({ validate: () => unmountedErrors(this.resolved.plan) });
   }
 
   /** Adds a sidecar after the others, checked exactly as an entry of `sidecars`. */
@@ -780,6 +772,13 @@ export class Sidecars extends Construct {
     const c = p.role === 'init' || native ? this.workload.addInitContainer(containerProps) : this.workload.addContainer(containerProps);
     this.containers.push(c);
     return c;
+  }
+
+  /** The ConfigMap `<name>-<suffix>` holding `data`, and its checksum on the pod template so a change rolls the pods. */
+  private configMap(id: string, suffix: string, data: Record<string, string> | undefined): kplus.ConfigMap | undefined {
+    if (data === undefined) return undefined;
+    addChecksumAnnotation(this.workload, suffix, data);
+    return new kplus.ConfigMap(this, id, { metadata: { name: `${this.name}-${suffix}` }, data });
   }
 
   /** The kplus Volume for a planned volume name, created once. */

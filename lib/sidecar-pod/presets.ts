@@ -27,7 +27,7 @@ import {
 import { mergeResources, SidecarContainer, toWholeSeconds } from '../workload';
 import { renderAuthProxyConfig } from './nginx-auth';
 
-/** A mount that names its volume (the presets' volumes are made when the pod is built). @internal */
+/** A mount that names its volume (the presets' volumes are made when the pod is built). (internal: not in the main entry) */
 export interface NamedMount {
   readonly volume: string;
   readonly path: string;
@@ -37,7 +37,7 @@ export interface NamedMount {
   readonly propagation?: kplus.MountPropagation;
 }
 
-/** A container as planned: a {@link SidecarContainer} whose mounts name their volume. @internal */
+/** A container as planned: a {@link SidecarContainer} whose mounts name their volume. (internal: not in the main entry) */
 export interface PlannedSpec extends Omit<SidecarContainer, 'volumeMounts'> {
   readonly volumeMounts?: NamedMount[];
 }
