@@ -191,6 +191,7 @@ export interface SidecarsOptions {
    * their own: git-sync 65533, the auth proxy 10101). `fsGroup`: the group
    * that owns the pod's volumes, given to every container as a supplementary group.
    * @default - user 65532, group the same as user; fsGroup 65533 (git-sync's group) with `content` or `hotPlug`, otherwise the app's group
+   * (`Sidecars` on your own workload keeps its fsGroup then)
    */
   readonly securityContext?: WorkloadSecurityOptions;
 }
