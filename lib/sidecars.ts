@@ -281,6 +281,12 @@ export class SidecarsPlan {
       return v.name;
     }
     const kube = kubeOf(v);
+    if (kube.hostPath) {
+      throw new Error(
+        `${where} "${v.name}" must not be a hostPath volume (Pod Security "baseline" forbids host paths): ` +
+          'use an emptyDir, a ConfigMap, a Secret or a PersistentVolumeClaim',
+      );
+    }
     const size = kube.emptyDir?.sizeLimit?.value;
     if (size !== undefined && !/^[1-9]\d*Mi$/.test(String(size))) {
       throw new Error(
@@ -413,6 +419,16 @@ export class SidecarsPlan {
       }
       paths.add(m.path);
       if (m.subPath !== undefined) validateRelativePath(m.subPath, `${at}.subPath`);
+      if (m.subPath !== undefined && m.subPathExpr !== undefined) {
+        throw new Error(`${at} must set at most one of subPath and subPathExpr (the API server refuses both), got both`);
+      }
+      if (m.propagation !== undefined) validateOneOf(m.propagation, kplus.MountPropagation, `${at}.propagation`);
+      if (m.propagation === kplus.MountPropagation.BIDIRECTIONAL) {
+        throw new Error(
+          `${at}.propagation must not be Bidirectional (only privileged containers may use it, and every container here is ` +
+            'unprivileged), got "Bidirectional": use HostToContainer or leave it out',
+        );
+      }
       return { ...m, volume };
     });
   }

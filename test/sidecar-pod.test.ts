@@ -1051,6 +1051,21 @@ describe('fails when', () => {
       /volumes "cache" is declared but mounted by no container: mount it or remove it/,
     );
   });
+  test('a mount asks for Bidirectional propagation, or sets subPath and subPathExpr; a volume is a hostPath', () => {
+    const v = sizedEmptyDir('v');
+    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: v, path: '/v', propagation: kplus.MountPropagation.BIDIRECTIONAL }] } })).toThrow(
+      /app.volumeMounts\[0\].propagation must not be Bidirectional \(only privileged containers may use it/,
+    );
+    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: v, path: '/v', subPath: 'a', subPathExpr: '$(POD)' }] } })).toThrow(
+      /app.volumeMounts\[0\] must set at most one of subPath and subPathExpr/,
+    );
+    const host = kplus.Volume.fromHostPath(testChart(), 'Host', 'host', { path: '/var/log' });
+    expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: host, path: '/h' }] } })).toThrow(
+      /app.volumeMounts\[0\].volume "host" must not be a hostPath volume \(Pod Security "baseline" forbids host paths\)/,
+    );
+    const { objects } = synth({ app: { ...APP, volumeMounts: [{ volume: v, path: '/v', propagation: kplus.MountPropagation.HOST_TO_CONTAINER }] } });
+    expect(findContainer(findObject(objects, 'Deployment'), 'app').volumeMounts[0]).toMatchObject({ mountPropagation: 'HostToContainer' });
+  });
   test('a mount is malformed for its volume', () => {
     expect(() => synth({ app: { ...APP, volumeMounts: [{ volume: secretVolume('s', 'x'), path: '/s', readOnly: false }] } })).toThrow(
       /app.volumeMounts\[0\].readOnly must not be false for the Secret volume "s": the kubelet mounts it read-only whatever is asked/,
