@@ -9,11 +9,21 @@
  * container; here git-sync does it, as an init container (auth chart,
  * seed 003's init containers) or a sidecar (content and hot-plug charts).
  */
-import { Chart, ChartProps, Duration } from 'cdk8s';
+import { Chart, ChartProps, Duration, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import {
-  BUSYBOX_IMAGE, gitRemoteEgress, GIT_SYNC_IMAGE, GIT_SYNC_RESOURCES, GIT_SYNC_ROOT_DIR, GIT_SYNC_UID, HotPlugReload, pythonHttpServer, SidecarMode, SidecarPod, SidecarPodContainer,
-} from '../lib';
+import { HotPlugReload, Images, SidecarContainer, SidecarDeployment, SidecarMode } from '../lib';
+
+/** The folder git-sync makes below its volume (`--root`); the `GitSyncOptions` of the presets use the same. */
+const GIT_SYNC_ROOT = 'repo';
+/** git-sync v4's UID and GID. */
+const GIT_SYNC_USER = 65533;
+/** Resources of the one-time clone: git needs more memory than the web server to index a fetched pack. */
+const GIT_SYNC_RESOURCES: kplus.ContainerResources = {
+  cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(500) },
+  memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
+};
 
 /** The seed's content repository. */
 export const SEED_REPO = 'https://github.com/cesarvr/demos-webgl';
@@ -62,12 +72,58 @@ export const SIDECAR_POD_NAMESPACE = 'sidecar-pod';
  * at once on SIGTERM. No probes: it serves nothing, so there is no readiness
  * to report, and a liveness probe could only check that `sleep` runs.
  */
-export function busyboxHelper(): SidecarPodContainer {
+export function busyboxHelper(): SidecarContainer {
   return {
     name: 'helper',
-    image: BUSYBOX_IMAGE,
+    image: Images.BUSYBOX,
     command: ['sh', '-c', "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"],
   };
+}
+
+/** Options for {@link pythonServer}. */
+export interface PythonServerOptions {
+  /** The folder to serve (`--directory`), resolved afresh on every request. */
+  readonly directory?: string;
+  /** Bind 127.0.0.1 only (behind the auth proxy); the probes then run inside the container. */
+  readonly loopbackOnly?: boolean;
+  readonly workingDir?: string;
+  readonly volumeMounts?: kplus.VolumeMount[];
+}
+
+/**
+ * The seed's web server, `python -m http.server 8080` from a stock Python
+ * image. Readiness fails while the folder is missing (404 until the first
+ * sync); liveness only checks the port. Behind the proxy it binds 127.0.0.1
+ * and both probes run inside the container (the kubelet cannot reach a loopback address).
+ */
+export function pythonServer(options: PythonServerOptions = {}): SidecarContainer {
+  const python = (code: string) =>
+    kplus.Probe.fromCommand(['python3', '-c', code], { periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(3) });
+  const loopback = options.loopbackOnly === true;
+  return {
+    name: 'web',
+    image: Images.PYTHON,
+    // -P keeps the working directory off sys.path: it may hold synced files.
+    command: ['python3', '-P', '-m', 'http.server'],
+    args: ['8080', '--bind', loopback ? '127.0.0.1' : '0.0.0.0', ...(options.directory ? ['--directory', options.directory] : [])],
+    workingDir: options.workingDir,
+    ports: [{ number: 8080, name: 'http' }],
+    volumeMounts: options.volumeMounts,
+    readiness: loopback
+      ? python('import urllib.request; urllib.request.urlopen("http://127.0.0.1:8080/", timeout=2)')
+      : kplus.Probe.fromHttpGet('/', { port: 8080, periodSeconds: Duration.seconds(5) }),
+    liveness: loopback
+      ? python('import socket; socket.create_connection(("127.0.0.1", 8080), 2).close()')
+      : kplus.Probe.fromTcpSocket({ port: 8080, periodSeconds: Duration.seconds(10) }),
+  };
+}
+
+/** Egress to a git remote over https (443) or http (80), at any address: a NetworkPolicy cannot name a host. */
+function gitRemoteEgress(repo: string): k8s.NetworkPolicyEgressRule {
+  const url = new URL(repo);
+  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : url.protocol === 'http:' ? 80 : undefined;
+  if (port === undefined) throw new Error(`repo must be an https or http URL, got ${JSON.stringify(repo)}`);
+  return { ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) }] };
 }
 
 function chartProps(props: SidecarPodChartProps): ChartProps {
@@ -90,7 +146,7 @@ export interface SidecarPodAuthChartProps extends SidecarPodChartProps {
  * seed's pod did at startup.
  */
 export class SidecarPodAuthChart extends Chart {
-  public readonly pod: SidecarPod;
+  public readonly pod: SidecarDeployment;
   /** The Secret the proxy reads its htpasswd file from. */
   public readonly htpasswdSecret: string;
 
@@ -98,34 +154,35 @@ export class SidecarPodAuthChart extends Chart {
     super(scope, id, chartProps(props));
     const name = props.name ?? 'python-pod-auth';
     this.htpasswdSecret = props.htpasswdSecret ?? `${name}-htpasswd`;
-    this.pod = new SidecarPod(this, 'SidecarPod', {
+    const content = kplus.Volume.fromEmptyDir(this, 'Content', 'content', { sizeLimit: Size.mebibytes(64) });
+    this.pod = new SidecarDeployment(this, 'SidecarPod', {
       name,
       sidecarMode: props.sidecarMode,
-      replicas: props.replicas,
-      volumes: [{ name: 'content' }],
-      initContainers: [{
-        name: 'clone',
-        image: GIT_SYNC_IMAGE,
-        args: [`--repo=${props.repo ?? SEED_REPO}`, `--ref=${props.ref ?? 'HEAD'}`, `--root=/git/${GIT_SYNC_ROOT_DIR}`, '--link=demos', '--one-time'],
-        securityContext: { user: GIT_SYNC_UID },
-        writableTmp: true,
-        resources: GIT_SYNC_RESOURCES,
-        volumeMounts: [{ volume: 'content', path: '/git', readOnly: false }],
-      }],
-      app: pythonHttpServer({
-        directory: `/srv/content/${GIT_SYNC_ROOT_DIR}/demos/static`,
+      replicas: props.replicas ?? 1,
+      initContainers: [
+        {
+          name: 'clone',
+          image: Images.GIT_SYNC,
+          args: [`--repo=${props.repo ?? SEED_REPO}`, `--ref=${props.ref ?? 'HEAD'}`, `--root=/git/${GIT_SYNC_ROOT}`, '--link=demos', '--one-time'],
+          securityContext: { user: GIT_SYNC_USER },
+          writableTmp: true,
+          resources: GIT_SYNC_RESOURCES,
+          volumeMounts: [{ volume: content, path: '/git', readOnly: false }],
+        },
+      ],
+      app: pythonServer({
+        directory: `/srv/content/${GIT_SYNC_ROOT}/demos/static`,
         workingDir: '/srv/content',
         loopbackOnly: true,
-        volumeMounts: [{ volume: 'content', path: '/srv/content' }],
+        volumeMounts: [{ volume: content, path: '/srv/content' }],
       }),
       sidecars: props.helper === false ? [] : [busyboxHelper()],
-      fsGroup: GIT_SYNC_UID,
-      authProxy: { htpasswdSecret: this.htpasswdSecret, port: 8081 },
+      securityContext: { fsGroup: GIT_SYNC_USER },
+      authProxy: { htpasswd: kplus.Secret.fromSecretName(this, 'Htpasswd', this.htpasswdSecret), port: 8081 },
       servicePort: 8080,
     });
     // the clone init container fetches from the repository: git's remote port, any address
-    const remote = gitRemoteEgress(props.repo ?? SEED_REPO);
-    if (remote) this.pod.networkPolicy!.addEgressRule(remote);
+    this.pod.networkPolicy!.addEgressRule(gitRemoteEgress(props.repo ?? SEED_REPO));
   }
 }
 
@@ -135,14 +192,15 @@ export class SidecarPodAuthChart extends Chart {
  * `static` folder read-only on 8080.
  */
 export class SidecarPodContentChart extends Chart {
-  public readonly pod: SidecarPod;
+  public readonly pod: SidecarDeployment;
 
   constructor(scope: Construct, id: string, props: SidecarPodChartProps = {}) {
     super(scope, id, chartProps(props));
-    this.pod = new SidecarPod(this, 'SidecarPod', {
+    this.pod = new SidecarDeployment(this, 'SidecarPod', {
       name: props.name ?? 'python-pod-content',
       sidecarMode: props.sidecarMode,
-      replicas: props.replicas,
+      replicas: props.replicas ?? 1,
+      servicePort: 8080,
       content: {
         repo: props.repo ?? SEED_REPO,
         ref: props.ref,
@@ -162,28 +220,23 @@ export class SidecarPodContentChart extends Chart {
  * container whenever a new version lands (HotPlugReload.restartOnChange).
  */
 export class SidecarPodHotPlugChart extends Chart {
-  public readonly pod: SidecarPod;
+  public readonly pod: SidecarDeployment;
 
   constructor(scope: Construct, id: string, props: SidecarPodChartProps = {}) {
     super(scope, id, chartProps(props));
-    const folder = `/srv/code/${GIT_SYNC_ROOT_DIR}/demos/static`;
-    const server = pythonHttpServer({ directory: folder });
-    this.pod = new SidecarPod(this, 'SidecarPod', {
+    this.pod = new SidecarDeployment(this, 'SidecarPod', {
       name: props.name ?? 'python-pod-hot-plug',
       sidecarMode: props.sidecarMode,
-      replicas: props.replicas,
-      app: {
-        ...server,
-        // The seed's way: start in the folder (resolved at each restart), serve the working directory.
-        args: ['8080', '--bind', '0.0.0.0'],
-        workingDir: folder,
-      },
+      replicas: props.replicas ?? 1,
+      servicePort: 8080,
+      // The seed's way: start in the folder (resolved at each restart), serve the working directory.
+      app: pythonServer({ workingDir: `/srv/code/${GIT_SYNC_ROOT}/demos/static` }),
       hotPlug: {
         repo: props.repo ?? SEED_REPO,
         ref: props.ref,
         link: 'demos',
         period: Duration.seconds(30),
-        reload: HotPlugReload.restartOnChange({ pollSeconds: 3 }),
+        reload: HotPlugReload.restartOnChange({ poll: Duration.seconds(3) }),
       },
       sidecars: props.helper === false ? [] : [busyboxHelper()],
     });

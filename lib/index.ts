@@ -15,7 +15,15 @@ export { CopyStyle, ImmutableConfigInit, ImmutableConfigMap } from './immutable-
 export type { ImmutableConfigInitProps, ImmutableConfigMapProps, ImmutableConfigMountProps } from './immutable-config-init';
 
 // Sidecars: containers sharing a pod, on any workload or as a Deployment or a bare Pod
-export * from './sidecar-pod';
+export { SidecarBarePod, SidecarDeployment } from './sidecar-workloads';
+export type { SidecarBarePodProps, SidecarDeploymentProps } from './sidecar-workloads';
+export { SidecarMode, Sidecars } from './sidecars';
+export type { SidecarsOptions, SidecarsProps } from './sidecars';
+export type { SidecarContainer } from './workload';
+export { HotPlugReload, HotPlugReloadKind } from './sidecar-pod/presets';
+export type {
+  AuthProxyOptions, GitSyncOptions, HotPlugOptions, RestartOnChangeOptions, SharedContentOptions, SignalReloadOptions,
+} from './sidecar-pod/presets';
 
 // Scripts: a script bundle on any workload, or as a service, a Job or a CronJob
 export { ScriptBundle, ScriptRuntime } from './script-bundle';

@@ -279,3 +279,51 @@ export function toWholeSeconds(value: Duration | undefined, prop: string, fallba
 export function mebibytes(size: Size): number {
   return size.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
 }
+
+// ---------------------------------------------------------------- Sidecars (lib/sidecars.ts) ---
+
+/**
+ * One container of a pod with sidecars (the app, a sidecar or an init
+ * container) in cdk8s-plus's container vocabulary (`kplus.ContainerProps`:
+ * `envVariables`, `ports`, `readiness`, `liveness`, `startup`, ...), plus a
+ * private writable /tmp. Every container is hardened (non-root, read-only
+ * root filesystem, no privilege escalation, every capability dropped, seccomp
+ * RuntimeDefault) whatever is set here; `securityContext` chooses the UID and
+ * GID only.
+ *
+ * Probes are yours to give and must reach a port the container declares in
+ * `ports`: no probe is added to your containers. Init containers may not have probes.
+ */
+export interface SidecarContainer extends Omit<kplus.ContainerProps,
+'name' | 'volumeMounts' | 'port' | 'portNumber' | 'restartPolicy' | 'securityContext' | 'resources' | 'imagePullPolicy'> {
+  /** Container name (DNS-1123 label), unique in the pod. */
+  readonly name: string;
+  /**
+   * The UID and GID the container runs as (never 0; `fsGroup` is set on the pod).
+   * @default - the pod-level `securityContext` user (65532) and group (the same as the user)
+   */
+  readonly securityContext?: WorkloadSecurityOptions;
+  /**
+   * Volumes to mount (`kplus.Volume.fromEmptyDir`, `fromConfigMap`,
+   * `fromSecret`, ...); the pod gets each volume once. A mount is read-only
+   * unless it sets `readOnly: false`.
+   * @default - none
+   */
+  readonly volumeMounts?: kplus.VolumeMount[];
+  /**
+   * Give the container a private, writable emptyDir (64 MiB) at /tmp,
+   * named `<name>-tmp`; the root filesystem stays read-only.
+   * @default false
+   */
+  readonly writableTmp?: boolean;
+  /**
+   * CPU, memory and ephemeral storage, merged field by field over the defaults.
+   * @default - CPU 50m requested, 500m limit; memory 64Mi requested, 128Mi limit; ephemeral storage 64Mi requested, 256Mi limit
+   */
+  readonly resources?: kplus.ContainerResources;
+  /**
+   * When the kubelet pulls the image.
+   * @default kplus.ImagePullPolicy.IF_NOT_PRESENT
+   */
+  readonly imagePullPolicy?: kplus.ImagePullPolicy;
+}

@@ -31,7 +31,8 @@ describe('the public API', () => {
 
   test('the report lists the five constructs as classes', () => {
     const report = fs.readFileSync(path.join(REPORT_DIR, 'cdk8s-patterns.api.md'), 'utf8');
-    for (const c of ['StaticSite', 'ImmutableConfigInit', 'ImmutableConfigMap', 'SidecarPod', 'ScriptBundle', 'ScriptService', 'ScriptJob', 'ScriptCronJob', 'KvProxy']) {
+    const constructs = ['StaticSite', 'ImmutableConfigInit', 'ImmutableConfigMap', 'SidecarDeployment', 'SidecarBarePod', 'Sidecars'];
+    for (const c of [...constructs, 'ScriptBundle', 'ScriptService', 'ScriptJob', 'ScriptCronJob', 'KvProxy', 'WorkloadPolicy']) {
       expect(report).toMatch(new RegExp(`^export class ${c} extends Construct \\{`, 'm'));
     }
   });

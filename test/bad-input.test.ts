@@ -10,10 +10,12 @@ import { Files } from '../lib/workload';
 import { validateImage } from '../lib/image';
 import { ImmutableConfigInit, ImmutableConfigInitProps, ImmutableConfigMap, ImmutableConfigMapProps } from '../lib/immutable-config-init';
 import { KvProxy, KvProxyProps } from '../lib/kv-proxy';
-import { SidecarPod, SidecarPodProps } from '../lib/sidecar-pod';
+import { SidecarDeployment, SidecarDeploymentProps } from '../lib/sidecar-workloads';
 import { StaticSite, StaticSiteProps } from '../lib/static-site';
 import { K8sObject, validateObjects } from '../lib/testing';
 import { nearestName, validateKnownProps, validateResources } from '../lib/validate';
+import { emptyDir, sizedEmptyDir } from './fixtures/sidecar-pod/volumes';
+import { secretRef } from './support/refs';
 import { findObject, synthObjects, testChart } from './support/synth';
 
 /**
@@ -39,9 +41,9 @@ function kv(props: Partial<KvProxyProps>): K8sObject[] {
   return synthObjects(chart);
 }
 
-function pod(props: Partial<SidecarPodProps>): K8sObject[] {
+function pod(props: Partial<SidecarDeploymentProps>): K8sObject[] {
   const chart = testChart();
-  new SidecarPod(chart, 'Pod', { app: APP, ...props } as SidecarPodProps);
+  new SidecarDeployment(chart, 'Pod', { app: APP, ...props } as SidecarDeploymentProps);
   return synthObjects(chart);
 }
 
@@ -386,10 +388,10 @@ describe('env PORT', () => {
       .toThrow(/envVariables PORT must match port \(the Service targets port 8080\), got PORT "8081"/);
   });
 
-  test('fails when a SidecarPod app env PORT contradicts the port the Service or the auth proxy sends to', () => {
+  test('fails when a SidecarDeployment app env PORT contradicts the port the Service or the auth proxy sends to', () => {
     expect(() => pod({ app: { ...APP, envVariables: { PORT: kplus.EnvValue.fromValue('9000') } } }))
       .toThrow(/app\.envVariables PORT must be 8080 \(the Service targets the app's port 8080\), got "9000": the app would listen where no traffic arrives/);
-    expect(() => pod({ app: { ...APP, envVariables: { PORT: kplus.EnvValue.fromValue('9000') } }, authProxy: { htpasswdSecret: 'site-users' } }))
+    expect(() => pod({ app: { ...APP, envVariables: { PORT: kplus.EnvValue.fromValue('9000') } }, authProxy: { htpasswd: secretRef('site-users') } }))
       .toThrow(/app\.envVariables PORT must be 8080 \(the auth proxy forwards to the app's port 8080\), got "9000"/);
   });
 
@@ -450,12 +452,13 @@ describe('StaticSite content', () => {
 
 describe('two mounts at one path', () => {
   test('fails when two volumes are mounted at one path, saying how to fix it', () => {
-    expect(() => pod({ volumes: [{ name: 'a' }, { name: 'b' }], app: { ...APP, volumeMounts: [{ volume: 'a', path: '/data' }, { volume: 'b', path: '/data' }] } }))
+    const [a, b] = [sizedEmptyDir('a'), sizedEmptyDir('b')];
+    expect(() => pod({ app: { ...APP, volumeMounts: [{ volume: a, path: '/data' }, { volume: b, path: '/data' }] } }))
       .toThrow(/app\.volumeMounts\[1\]\.path must not repeat a mount path of app "app", got "\/data" twice: give each mount its own path, or mount one volume there and the other below it \(e\.g\. with subPath for a single file\)/);
   });
 
   test('fails when a mount at /tmp clashes with writableTmp, saying which to drop', () => {
-    expect(() => pod({ volumes: [{ name: 'a' }], app: { ...APP, writableTmp: true, volumeMounts: [{ volume: 'a', path: '/tmp' }] } }))
+    expect(() => pod({ app: { ...APP, writableTmp: true, volumeMounts: [{ volume: sizedEmptyDir('a'), path: '/tmp' }] } }))
       .toThrow(/writableTmp already mounts a volume at "\/tmp": remove this mount or set writableTmp to false/);
   });
 });
@@ -465,7 +468,7 @@ describe('unknown options', () => {
     expect(() => site({ flies: 'site' } as never)).toThrow(/StaticSite props has no option "flies" \(did you mean "files"\?\)/);
     expect(() => kv({ namespace: 'x' } as never)).toThrow(/KvProxy props has no option "namespace" \(did you mean "namespaces"\?\)/);
     expect(() => scriptCron({ scheduel: '@daily' } as never)).toThrow(/ScriptCronJob props has no option "scheduel" \(did you mean "schedule"\?\)/);
-    expect(() => pod({ sidecar: [] } as never)).toThrow(/SidecarPod props has no option "sidecar" \(did you mean "sidecars"\?\)/);
+    expect(() => pod({ sidecar: [] } as never)).toThrow(/SidecarDeployment props has no option "sidecar" \(did you mean "sidecars"\?\)/);
     expect(() => configInit({ mountPahh: '/x' } as never)).toThrow(/ImmutableConfigInit props has no option "mountPahh" \(did you mean "mountPath"\?\)/);
   });
 
@@ -497,26 +500,33 @@ describe('further bad input found by trying', () => {
     expect(() => site({ htmlCacheControl: '', assetCacheControl: '' })).not.toThrow();
   });
 
-  test('fails when a SidecarPod container command or args are not lists of strings, or command is empty', () => {
+  test('fails when a SidecarDeployment container command or args are not lists of strings, or command is empty', () => {
     expect(() => pod({ app: { ...APP, command: 'httpd' as never } })).toThrow(/app\.command must be a list of strings, got "httpd"/);
     expect(() => pod({ app: { ...APP, args: [1] as never } })).toThrow(/app\.args must be a list of strings, got \[1\]/);
     expect(() => pod({ app: { ...APP, command: [] } })).toThrow(/app\.command must name a program \(omit it for the image's entrypoint\), got \[\]/);
   });
 
-  test('fails when a SidecarPod imagePullPolicy is not one of the policies', () => {
+  test('fails when a SidecarDeployment imagePullPolicy is not one of the policies', () => {
     expect(() => pod({ app: { ...APP, imagePullPolicy: 'sometimes' as never } })).toThrow(/app\.imagePullPolicy must be one of "Always", "IfNotPresent", "Never", got "sometimes"/);
   });
 
-  test('fails when a SidecarPod emptyDir sizeLimit is zero or not finite', () => {
-    const mount = { ...APP, volumeMounts: [{ volume: 'scratch', path: '/scratch' }] };
-    expect(() => pod({ volumes: [{ name: 'scratch', sizeLimit: Size.mebibytes(0) }], app: mount })).toThrow(/volumes\[0\] "scratch" sizeLimit must be a whole number of MiB, at least 1 MiB \(cdk8s-plus writes emptyDir sizes in MiB; omit it for the default\), got 0Ki/);
-    expect(() => pod({ volumes: [{ name: 'scratch', sizeLimit: Size.mebibytes(NaN) }], app: mount })).toThrow(/sizeLimit must be a whole number of MiB.*got NaNKi/);
+  test('fails when a SidecarDeployment emptyDir sizeLimit is zero or not finite', () => {
+    const scratch = (size: Size) => {
+      const v = emptyDir('scratch', { sizeLimit: size });
+      return { volumes: [v], app: { ...APP, volumeMounts: [{ volume: v, path: '/s' }] } };
+    };
+    expect(() => pod(scratch(Size.mebibytes(0))))
+      .toThrow(/volumes\[0\] "scratch" sizeLimit must be a whole number of MiB, at least 1 MiB \(cdk8s-plus writes emptyDir sizes in MiB; .*\), got 0Mi/);
+    expect(() => pod(scratch(Size.mebibytes(NaN)))).toThrow(/sizeLimit must be a whole number of MiB.*got NaNMi/);
+    // a volume only mounted (not listed in volumes) is checked as the mount's volume
+    const zero = emptyDir('zero', { sizeLimit: Size.mebibytes(0) });
+    expect(() => pod({ app: { ...APP, volumeMounts: [{ volume: zero, path: '/z' }] } }))
+      .toThrow(/app\.volumeMounts\[0\]\.volume "zero" sizeLimit must be a whole number of MiB.*got 0Mi/);
   });
 
-  test('fails when an emptyDir sizeLimit is not a whole number of MiB (cdk8s-plus would fail deep inside synth)', () => {
-    const mount = { ...APP, volumeMounts: [{ volume: 'scratch', path: '/scratch' }] };
-    expect(() => pod({ volumes: [{ name: 'scratch', sizeLimit: Size.kibibytes(512) }], app: mount })).toThrow(/volumes\[0\] "scratch" sizeLimit must be a whole number of MiB.*got 512Ki/);
-    expect(() => pod({ volumes: [{ name: 'scratch', sizeLimit: Size.kibibytes(1536) }], app: mount })).toThrow(/sizeLimit must be a whole number of MiB.*got 1536Ki/);
+  test('fails when an emptyDir sizeLimit is not a whole number of MiB (cdk8s-plus refuses it where the volume is made)', () => {
+    expect(() => emptyDir('scratch', { sizeLimit: Size.kibibytes(512) })).toThrow(/cannot be converted into a whole number of mebibytes/);
+    expect(() => emptyDir('scratch', { sizeLimit: Size.kibibytes(1536) })).toThrow(/cannot be converted into a whole number of mebibytes/);
   });
 
   test('fails when a bound has no upper limit, saying "at least" instead of printing the largest safe integer', () => {
@@ -539,7 +549,7 @@ describe('further bad input found by trying', () => {
     expect(() => kv({ labelSelector: 'app in ()' })).toThrow(/labelSelector must list at least one value in "app in \(\)" \(the API server refuses an empty set\), got "app in \(\)"/);
   });
 
-  test('fails when a SidecarPod port has a host port, an unknown protocol or a non-TCP Service target', () => {
+  test('fails when a SidecarDeployment port has a host port, an unknown protocol or a non-TCP Service target', () => {
     expect(() => pod({ app: { ...APP, ports: [{ number: 8080, hostPort: 80 }] } })).toThrow(/app\.ports\[0\] must not set hostPort or hostIp \(Pod Security "baseline" forbids host ports/);
     expect(() => pod({ app: { ...APP, ports: [{ number: 8080, protocol: 'tcp' as never }] } })).toThrow(/app\.ports\[0\]\.protocol must be one of "TCP", "UDP", "SCTP", got "tcp" \(did you mean "TCP"\?\)/);
     expect(() => pod({ app: { ...APP, ports: [{ number: 8080, protocol: kplus.Protocol.UDP }] } }))
@@ -548,7 +558,7 @@ describe('further bad input found by trying', () => {
   });
 
   test('fails when the auth proxy forwards to a port the app does not serve', () => {
-    expect(() => pod({ authProxy: { htpasswdSecret: 'site-users', upstreamPort: 9999 } }))
+    expect(() => pod({ authProxy: { htpasswd: secretRef('site-users'), upstreamPort: 9999 } }))
       .toThrow(/authProxy\.upstreamPort must be a port the app "app" serves \(app\.ports: 8080\), got 9999: the proxy would forward to a port nothing listens on/);
   });
 

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { Files, hardenedContainer, hardenedPodProps, ImmutableConfigMap, KvProxy, recommendedLabels, ScriptCronJob, ScriptJob, ScriptService,
-  SidecarPod, StaticSite, WorkloadPolicy } from '../lib';
+  SidecarBarePod, SidecarDeployment, StaticSite, WorkloadPolicy } from '../lib';
 // internals, tested through their modules (not part of the public entry)
 import { resolveExpose } from '../lib/expose';
 import { addChecksumAnnotation, contentHash } from '../lib/hash';
@@ -194,8 +194,8 @@ describe('one label and selector policy (lib/labels.ts)', () => {
     const scope = new Construct(chart, id);
     new StaticSite(scope, `Site${id}`, { name: 'site', files: Files.fromContent({ 'index.html': '<h1>hi</h1>' }) });
     new KvProxy(scope, `Kv${id}`, { namespaces: ['apps'] });
-    new SidecarPod(scope, `Pod${id}`, { name: 'shop', app: { name: 'app', image: 'busybox:1.36.1', ports: [{ number: 8080 }] } });
-    new SidecarPod(scope, `BarePod${id}`, { name: 'bare', workload: SidecarPodWorkload.POD, app: { name: 'app', image: 'busybox:1.36.1', ports: [{ number: 8080 }] } });
+    new SidecarDeployment(scope, `Pod${id}`, { name: 'shop', app: { name: 'app', image: 'busybox:1.36.1', ports: [{ number: 8080 }] } });
+    new SidecarBarePod(scope, `BarePod${id}`, { name: 'bare', app: { name: 'app', image: 'busybox:1.36.1', ports: [{ number: 8080 }] } });
     const main = Files.fromContent({ 'main.py': 'print(1)\n' });
     new ScriptService(scope, `Web${id}`, { name: 'web', files: main, replicas: 2 });
     new ScriptJob(scope, `Job${id}`, { name: 'once', files: main });
@@ -245,7 +245,8 @@ describe('one label and selector policy (lib/labels.ts)', () => {
     expect(findObject(objects, 'Deployment', 'kv-proxy').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' } });
     expect(findObject(objects, 'Deployment', 'shop').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'shop' } });
     expect(findObject(objects, 'Deployment', 'web').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'general-purpose-runner', 'app.kubernetes.io/instance': 'web' } });
-    expect(findObject(objects, 'Service', 'bare').spec.selector).toEqual({ 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'bare' });
+    expect(findObject(objects, 'NetworkPolicy', 'bare').spec.podSelector.matchLabels)
+      .toEqual({ 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'bare' });
     const configMap = objects.find((o) => o.kind === 'ConfigMap' && (o.metadata.name ?? '').startsWith('flask-config-'))!;
     expect(configMap.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'flask-config' });
   });

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { Chart, Testing } from 'cdk8s';
-import { Files, KvProxy, ScriptJob, SidecarPod, StaticSite } from '../lib';
+import { Files, KvProxy, ScriptJob, SidecarDeployment, StaticSite } from '../lib';
 import { WorkloadNetworkPolicy } from '../lib/expose';
 import { loadManifests } from '../lib/testing';
 import { Endpoint, allowed, isolated, podOf } from './support/network-policy';
@@ -81,7 +81,7 @@ describe.each(['dev', 'prod'])('dist/%s NetworkPolicies', (env) => {
     }
   });
 
-  test('SidecarPod with git-sync (content, hot plug, the auth chart\'s clone): git\'s remote on 443 and DNS out, nothing else', () => {
+  test('SidecarDeployment with git-sync (content, hot plug, the auth chart\'s clone): git\'s remote on 443 and DNS out, nothing else', () => {
     for (const name of ['python-pod-content', 'python-pod-hot-plug', 'python-pod-auth']) {
       const p = pod('Deployment', name);
       expect(allowed(objects, p, GIT_HOST, 443)).toBe(true);
@@ -111,7 +111,9 @@ describe('allowEgressTo', () => {
       new StaticSite(chart, 'Site', { name: 'site', files: Files.fromContent({ 'index.html': 'hi' }) }),
       new KvProxy(chart, 'Kv', { name: 'kv', namespaces: ['apps'] }),
       new ScriptJob(chart, 'Run', { name: 'run', files: Files.fromContent({ 'run.py': 'print(1)' }) }),
-      new SidecarPod(chart, 'Pod', { name: 'pod', app: { name: 'app', image: 'busybox:1.36.1', command: ['sleep', '3600'] }, createService: false }),
+      new SidecarDeployment(chart, 'Pod', {
+        name: 'pod', app: { name: 'app', image: 'busybox:1.36.1', command: ['httpd', '-f', '-p', '8080'], ports: [{ number: 8080 }] },
+      }),
     ];
     // WHEN each allows the database on 5432
     for (const c of constructs) c.allowEgressTo(peer, { ports: [5432] });

@@ -15,7 +15,7 @@ const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
 const README = read('README.md');
 const pkg = JSON.parse(read('package.json'));
 const CONSTRUCTS: Array<[string, string]> = [
-  ['StaticSite', 'docs/static-site.md'], ['ImmutableConfigInit', 'docs/immutable-config-init.md'], ['SidecarPod', 'docs/sidecar-pod.md'],
+  ['StaticSite', 'docs/static-site.md'], ['ImmutableConfigInit', 'docs/immutable-config-init.md'], ['SidecarDeployment', 'docs/sidecar-pod.md'],
   ['ScriptService', 'docs/scripts.md'], ['KvProxy', 'docs/kv-proxy.md'],
 ];
 const PAGES = ['README.md', 'CHANGELOG.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];

@@ -11,7 +11,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Testing } from 'cdk8s';
 import { SidecarPodAuthChart } from '../charts/sidecar-pod';
-import { AUTH_PROXY_HEALTH_PATH, AUTH_PROXY_HTPASSWD_DIR, AUTH_PROXY_UID, SidecarPod } from '../lib/sidecar-pod';
+import { AUTH_PROXY_HEALTH_PATH, AUTH_PROXY_HTPASSWD_DIR, AUTH_PROXY_UID } from '../lib/sidecar-pod/presets';
+import { SidecarDeployment } from '../lib/sidecar-workloads';
+import { secretRef } from './support/refs';
 import { GitSyncEmulator, LocalRepo } from './fixtures/sidecar-pod/git-sync';
 import { assertValid, K8sObject } from '../lib/testing';
 import { mountOf, POD_IP, podSpec, PodSandbox, requirePrograms, RunningContainer, scratchDir } from './support/pod-sandbox';
@@ -51,7 +53,10 @@ describe('SidecarPodAuthChart, run for real: nginx in front of the seed web serv
     assertValid(objects, { external: ['Secret/sidecar-pod/python-pod-auth-htpasswd'] });
     dep = findObject(objects, 'Deployment', 'python-pod-auth');
     // AND the pod sandbox: the volumes as the kubelet lays them out, with the Secret stood in for
-    sandbox = await PodSandbox.create(objects, dep, { network: 'pod', secrets: { 'python-pod-auth-htpasswd': { htpasswd: sshaLine('alice', password) } } });
+    sandbox = await PodSandbox.create(objects, dep, {
+      network: 'pod',
+      secrets: { 'python-pod-auth-htpasswd': { htpasswd: sshaLine('alice', password) } },
+    });
     // AND the init container's one-time clone (git-sync emulated with git, see fixtures/sidecar-pod/git-sync.ts)
     const clone = containerOf(dep, 'clone');
     const uid = clone.securityContext.runAsUser;
@@ -65,7 +70,13 @@ describe('SidecarPodAuthChart, run for real: nginx in front of the seed web serv
     const upstream = new LocalRepo(path.join(base, 'upstream'), uid, gid, upstreamHome);
     upstream.commit({ 'static/index.html': page, 'README.md': 'demos' }, 'v1');
     new GitSyncEmulator({
-      args: clone.args, mountPath: mountOf(clone, 'content').mountPath, volumeDir: sandbox.volumeDir('content'), uid, gid, home, localRepo: upstream.dir,
+      args: clone.args,
+      mountPath: mountOf(clone, 'content').mountPath,
+      volumeDir: sandbox.volumeDir('content'),
+      uid,
+      gid,
+      home,
+      localRepo: upstream.dir,
     }).sync();
     // WHEN the app and the proxy run in the pod sandbox
     const web = sandbox.start('web');
@@ -125,7 +136,7 @@ describe('SidecarPodAuthChart, run for real: nginx in front of the seed web serv
     expect(unknown.status).toBe(401);
   });
 
-  test('right credentials: the app\'s response, served from the cloned static folder', () => {
+  test("right credentials: the app's response, served from the cloned static folder", () => {
     const [r] = sandbox!.http([{ url: `http://${POD_IP}:${portOf(dep, 'auth-proxy')}/`, headers: basic('alice', password) }]);
     expect(r.status).toBe(200);
     expect(r.body).toBe(page);
@@ -154,10 +165,13 @@ describe('SidecarPodAuthChart, run for real: nginx in front of the seed web serv
     reportUsage('SidecarPodAuthChart', usage);
     // (the proxy's log, which counts against its own ephemeral-storage limit: the access log, one line per request)
     const { stdout, stderr } = proxy.output();
-    // eslint-disable-next-line no-console
-    console.log(`SidecarPodAuthChart: auth-proxy log ${Buffer.byteLength(stdout + stderr)} B after ${stdout.split('\n').filter(Boolean).length} access-log lines`);
+    console.log(
+      `SidecarPodAuthChart: auth-proxy log ${Buffer.byteLength(stdout + stderr)} B ` +
+        `after ${stdout.split('\n').filter(Boolean).length} access-log lines`,
+    );
     // THEN each holds at most 1% of its limit
-    for (const u of usage) expect({ volume: u.volume, atMost1Percent: u.usedBytes <= u.limitBytes / 100 }).toEqual({ volume: u.volume, atMost1Percent: true });
+    for (const u of usage)
+      expect({ volume: u.volume, atMost1Percent: u.usedBytes <= u.limitBytes / 100 }).toEqual({ volume: u.volume, atMost1Percent: true });
     // AND the measurement is real: the clone is in the content volume, nginx's pid file in its /tmp
     expect(usage[0].usedBytes).toBeGreaterThan(0);
     expect(fs.readdirSync(sandbox!.volumeDir('auth-proxy-tmp'))).toContain('nginx.pid');
@@ -188,12 +202,12 @@ describe('auth proxy in front of a stand-in app that echoes what it receives', (
 
   beforeAll(async () => {
     requirePrograms('/usr/sbin/nginx');
-    // GIVEN a SidecarPod whose app listens on 127.0.0.1:3000, with the proxy's defaults
+    // GIVEN a SidecarDeployment whose app listens on 127.0.0.1:3000, with the proxy's defaults
     const chart = testChart('echo');
-    new SidecarPod(chart, 'Echo', {
+    new SidecarDeployment(chart, 'Echo', {
       name: 'echo',
       app: { name: 'app', image: 'node:20.18.1-bookworm-slim', command: ['node', 'echo.js'], ports: [{ number: 3000, name: 'app' }] },
-      authProxy: { htpasswdSecret: 'echo-users' },
+      authProxy: { htpasswd: secretRef('echo-users') },
     });
     const objects = synthObjects(chart);
     dep = findObject(objects, 'Deployment', 'echo');
@@ -202,8 +216,12 @@ describe('auth proxy in front of a stand-in app that echoes what it receives', (
     // WHEN the stand-in app (the test's own program) runs on the app's port and nginx runs from the manifest
     const appPort = portOf(dep, 'app');
     app = sandbox.start({
-      name: 'echo-app', argv: [process.execPath, path.join(__dirname, 'fixtures', 'sidecar-pod', 'echo-app.js'), '127.0.0.1', String(appPort)],
-      uid: 65532, gid: 65532, groups: [], mounts: [],
+      name: 'echo-app',
+      argv: [process.execPath, path.join(__dirname, 'fixtures', 'sidecar-pod', 'echo-app.js'), '127.0.0.1', String(appPort)],
+      uid: 65532,
+      gid: 65532,
+      groups: [],
+      mounts: [],
     });
     const proxy = sandbox.start('auth-proxy');
     await sandbox.waitListening(appPort, app);
@@ -215,10 +233,12 @@ describe('auth proxy in front of a stand-in app that echoes what it receives', (
   });
 
   test('the app sees the user in X-Forwarded-User, never the Authorization header, and cannot be fooled by a forged user', () => {
-    const [r] = sandbox!.http([{
-      url: `http://${POD_IP}:${proxyPort}/some/path?q=1`,
-      headers: { ...basic('bob', password), 'x-forwarded-user': 'admin' },
-    }]);
+    const [r] = sandbox!.http([
+      {
+        url: `http://${POD_IP}:${proxyPort}/some/path?q=1`,
+        headers: { ...basic('bob', password), 'x-forwarded-user': 'admin' },
+      },
+    ]);
     expect(r.status).toBe(200);
     const seen = JSON.parse(r.body!);
     expect(seen.path).toBe('/some/path?q=1');
@@ -235,7 +255,11 @@ describe('auth proxy in front of a stand-in app that echoes what it receives', (
       { url: `http://${POD_IP}:${proxyPort}${allowedPath}`, headers: basic('bob', password) },
     ]);
     // THEN the app logged the second (it logs before it answers, so the line is in by now) and never the first
-    const received = app.output().stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).received);
+    const received = app
+      .output()
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l).received);
     expect(denied.status).toBe(401);
     expect(denied.body).not.toContain('"app":"echo"');
     expect(allowed.status).toBe(200);

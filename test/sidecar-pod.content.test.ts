@@ -15,7 +15,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Testing } from 'cdk8s';
 import { SidecarPodContentChart, SidecarPodHotPlugChart } from '../charts/sidecar-pod';
-import { HotPlugReload, SidecarPod } from '../lib/sidecar-pod';
+import { HotPlugReload } from '../lib/sidecar-pod/presets';
+import { SidecarDeployment } from '../lib/sidecar-workloads';
 import { GitSyncEmulator, LocalRepo } from './fixtures/sidecar-pod/git-sync';
 import { assertValid, K8sObject } from '../lib/testing';
 import { mountOf, POD_IP, podSpec, PodSandbox, requirePrograms, RunningContainer, scratchDir, shq } from './support/pod-sandbox';
@@ -23,7 +24,13 @@ import { findContainer as containerOf, findObject, synthObjects, testChart } fro
 import { emptyDirUsage, reportUsage } from './support/disk-usage';
 
 /** A local upstream repository and an emulated git-sync for the pod's git-sync container. */
-function gitSyncFor(dep: K8sObject, container: string, volume: string, sandbox: PodSandbox, base: string): { upstream: LocalRepo; gitSync: GitSyncEmulator } {
+function gitSyncFor(
+  dep: K8sObject,
+  container: string,
+  volume: string,
+  sandbox: PodSandbox,
+  base: string,
+): { upstream: LocalRepo; gitSync: GitSyncEmulator } {
   const c = containerOf(dep, container);
   const uid = c.securityContext.runAsUser;
   const gid = c.securityContext.runAsGroup;
@@ -118,7 +125,8 @@ describe('SidecarPodContentChart, run for real: git-sync fills the volume, http.
     const usage = emptyDirUsage(dep, ['content', 'git-sync-tmp'], (v) => sandbox!.volumeDir(v));
     reportUsage('SidecarPodContentChart', usage);
     // THEN each holds at most 1% of its limit (the repository here is a small one: a real site's is the user's to size)
-    for (const u of usage) expect({ volume: u.volume, atMost1Percent: u.usedBytes <= u.limitBytes / 100 }).toEqual({ volume: u.volume, atMost1Percent: true });
+    for (const u of usage)
+      expect({ volume: u.volume, atMost1Percent: u.usedBytes <= u.limitBytes / 100 }).toEqual({ volume: u.volume, atMost1Percent: true });
     // AND the measurement is real: the content volume holds git-sync's repository and published worktree
     expect(usage[0].usedBytes).toBeGreaterThan(0);
     expect(fs.existsSync(path.join(gitSync.rootDir, gitSync.flags.link, 'static', 'index.html'))).toBe(true);
@@ -193,7 +201,8 @@ describe('SidecarPodHotPlugChart, run for real: the app restarts on a new versio
     const usage = emptyDirUsage(dep, ['code', 'git-sync-tmp'], (v) => sandbox!.volumeDir(v));
     reportUsage('SidecarPodHotPlugChart', usage);
     // THEN each holds at most 1% of its limit
-    for (const u of usage) expect({ volume: u.volume, atMost1Percent: u.usedBytes <= u.limitBytes / 100 }).toEqual({ volume: u.volume, atMost1Percent: true });
+    for (const u of usage)
+      expect({ volume: u.volume, atMost1Percent: u.usedBytes <= u.limitBytes / 100 }).toEqual({ volume: u.volume, atMost1Percent: true });
     expect(usage[0].usedBytes).toBeGreaterThan(0);
   });
 
@@ -213,7 +222,7 @@ describe('HotPlugReload.signal: the exec hook signals the app through a shared p
     requirePrograms('/usr/bin/python3', '/bin/bash');
     base = scratchDir('sidecar-pod-signal');
     const chart = testChart();
-    new SidecarPod(chart, 'Hot', {
+    new SidecarDeployment(chart, 'Hot', {
       name: 'hot',
       app: { name: 'app', image: 'python:3.12.8-slim-bookworm', command: ['python3', '/srv/code/repo/current/app.py'], ports: [{ number: 8080 }] },
       hotPlug: { repo: 'https://example.com/app.git', reload: HotPlugReload.signal({ processName: 'python3', signal: 'HUP' }) },
@@ -241,8 +250,9 @@ describe('HotPlugReload.signal: the exec hook signals the app through a shared p
     const env = (gs.env as Array<{ name: string; value: string }>).map((e) => shq(`${e.name}=${e.value}`)).join(' ');
     const marker = path.join(base, `hup-${hookUid}-${path.basename(shell)}`);
     const ready = `${marker}.ready`;
-    const py = `import pathlib, signal, time\nsignal.signal(signal.SIGHUP, lambda *_: pathlib.Path(${JSON.stringify(marker)}).write_text("HUP"))\n`
-      + `pathlib.Path(${JSON.stringify(ready)}).write_text("ready")\nwhile True: time.sleep(0.05)\n`;
+    const py =
+      `import pathlib, signal, time\nsignal.signal(signal.SIGHUP, lambda *_: pathlib.Path(${JSON.stringify(marker)}).write_text("HUP"))\n` +
+      `pathlib.Path(${JSON.stringify(ready)}).write_text("ready")\nwhile True: time.sleep(0.05)\n`;
     const driver = [
       `setpriv --reuid=${app.runAsUser} --regid=${app.runAsGroup} --clear-groups /usr/bin/python3 -c ${shq(py)} &`,
       // the app is awaited (up to 60 s), not given a fixed time to start
@@ -260,14 +270,14 @@ describe('HotPlugReload.signal: the exec hook signals the app through a shared p
     return { status: Number(m[1]), output: `${r.stdout}${r.stderr}`, signalled: fs.existsSync(marker) };
   }
 
-  test('the manifest shares the process namespace and runs git-sync as the app\'s UID', () => {
+  test("the manifest shares the process namespace and runs git-sync as the app's UID", () => {
     expect(podSpec(dep).shareProcessNamespace).toBe(true);
     const gs = containerOf(dep, 'git-sync');
     expect(gs.securityContext.runAsUser).toBe(containerOf(dep, 'app').securityContext.runAsUser);
     expect(gs.args).toContain('--exechook-command=/opt/hot-plug/signal-app.sh');
   });
 
-  test('run as git-sync (the app\'s UID), the hook delivers SIGHUP to the app (bash and POSIX sh)', () => {
+  test("run as git-sync (the app's UID), the hook delivers SIGHUP to the app (bash and POSIX sh)", () => {
     const uid = containerOf(dep, 'git-sync').securityContext.runAsUser;
     for (const shell of ['/bin/bash', '/bin/sh']) {
       const r = runHook(uid, shell);
@@ -277,7 +287,7 @@ describe('HotPlugReload.signal: the exec hook signals the app through a shared p
     }
   }, 320000); // two runHook calls, each bounded at 150 s
 
-  test('run as another UID (git-sync\'s default 65533), it cannot signal the app and fails so git-sync retries', () => {
+  test("run as another UID (git-sync's default 65533), it cannot signal the app and fails so git-sync retries", () => {
     const r = runHook(65533, '/bin/bash');
     expect(r.status).toBe(1);
     expect(r.signalled).toBe(false);
@@ -285,7 +295,7 @@ describe('HotPlugReload.signal: the exec hook signals the app through a shared p
   }, 160000); // runHook is bounded at 150 s
 });
 
-describe('the seed\'s busybox helper sidecar', () => {
+describe("the seed's busybox helper sidecar", () => {
   test('sleeps until SIGTERM, then exits at once, even as PID 1 (which ignores signals it has no handler for)', async () => {
     requirePrograms('/usr/bin/busybox');
     const dep = findObject(synthObjects(new SidecarPodContentChart(Testing.app(), 'content')), 'Deployment', 'python-pod-content');
@@ -295,15 +305,39 @@ describe('the seed\'s busybox helper sidecar', () => {
     // the busybox image: sh and sleep are busybox applets
     const bin = scratchDir('sidecar-pod-busybox');
     for (const applet of ['sh', 'sleep']) fs.symlinkSync('/usr/bin/busybox', path.join(bin, applet));
-    const child = spawn('unshare', ['--pid', '--fork', '--kill-child', 'setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups',
-      'env', '-i', `PATH=${bin}`, ...helper.command, ...(helper.args ?? [])], { stdio: 'ignore' });
+    const child = spawn(
+      'unshare',
+      [
+        '--pid',
+        '--fork',
+        '--kill-child',
+        'setpriv',
+        `--reuid=${uid}`,
+        `--regid=${gid}`,
+        '--clear-groups',
+        'env',
+        '-i',
+        `PATH=${bin}`,
+        ...helper.command,
+        ...(helper.args ?? []),
+      ],
+      { stdio: 'ignore' },
+    );
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const children = (pid: number) => {
       try {
         return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-      } catch { return []; }
+      } catch {
+        return [];
+      }
     };
-    const name = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } };
+    const name = (pid: number) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      } catch {
+        return '';
+      }
+    };
     try {
       // awaited, not slept on: the helper (PID 1) has started its `sleep`, so its TERM trap is in place
       let pid1 = 0;

@@ -1,5 +1,5 @@
 /**
- * The nginx configuration of the SidecarPod authentication proxy: a complete
+ * The nginx configuration of the authentication proxy preset (Sidecars): a complete
  * `nginx.conf` (not a conf.d snippet) so the container can run
  * `nginx -c <file>` with a read-only root filesystem and no entrypoint
  * scripts. It works unchanged with the nginx-unprivileged image and with

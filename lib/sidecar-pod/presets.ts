@@ -1,20 +1,46 @@
 /**
- * The SidecarPod presets: the authentication proxy (nginx basic auth), the
- * git-sync sidecar of the shared-content and hot-plug presets, how a
- * hot-plugged app reloads, and the seed's Python web server. Each preset
- * builds {@link SidecarPodContainer}s in cdk8s-plus's container vocabulary.
+ * The presets of {@link Sidecars}: the authentication proxy (nginx basic
+ * auth), the git-sync sidecar of the shared-content and hot-plug presets, how
+ * a hot-plugged app reloads, and the Python web server. Each preset builds
+ * {@link PlannedSpec}s: a {@link SidecarContainer} whose mounts name their
+ * volume. Imports the vocabulary (lib/workload.ts), never the constructs.
  */
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { validateImage } from '../image';
 import { GIT_SYNC_IMAGE as GIT_SYNC, NGINX_UNPRIVILEGED_IMAGE, PYTHON_IMAGE } from '../images';
-import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, resolveSizeLimit } from '../security';
+import { resolveSecretRef } from '../expose';
+import { DEFAULT_RESOURCES, resolveSizeLimit } from '../security';
 import {
-  required, validateAbsolutePath, validateAuthRealm, validateGitRef, validateGitRepo, validatePathSegment, validateConfigMapKey, validateDnsSubdomain, validatePort, validatePositiveInteger, validateUnprivilegedPort,
+  required,
+  validateAbsolutePath,
+  validateAuthRealm,
+  validateGitRef,
+  validateGitRepo,
+  validatePathSegment,
+  validateConfigMapKey,
+  validatePort,
+  validatePositiveInteger,
+  validateUnprivilegedPort,
 } from '../validate';
-import type { SidecarPodContainer, SidecarPodVolumeMount } from '../sidecar-pod';
+import { mergeResources, SidecarContainer, toWholeSeconds } from '../workload';
 import { renderAuthProxyConfig } from './nginx-auth';
+
+/** A mount that names its volume (the presets' volumes are made when the pod is built). (internal: not in the main entry) */
+export interface NamedMount {
+  readonly volume: string;
+  readonly path: string;
+  readonly readOnly?: boolean;
+  readonly subPath?: string;
+  readonly subPathExpr?: string;
+  readonly propagation?: kplus.MountPropagation;
+}
+
+/** A container as planned: a {@link SidecarContainer} whose mounts name their volume. (internal: not in the main entry) */
+export interface PlannedSpec extends Omit<SidecarContainer, 'volumeMounts'> {
+  readonly volumeMounts?: NamedMount[];
+}
 
 /** nginx on Alpine, built to run as a non-root user (uid/gid 101) on unprivileged ports. */
 export const AUTH_PROXY_IMAGE = NGINX_UNPRIVILEGED_IMAGE;
@@ -53,7 +79,6 @@ export const GIT_SYNC_RESOURCES: kplus.ContainerResources = {
   memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
 };
 
-
 /**
  * The `sizeLimit` of the /tmp emptyDir of the presets' own sidecars: git-sync
  * (its HOME: git writes ~/.gitconfig there; the repository lives in the shared
@@ -69,11 +94,12 @@ export const PRESET_TMP_SIZE_LIMIT = Size.mebibytes(16);
 /** The authentication preset: a reverse proxy that demands credentials. */
 export interface AuthProxyOptions {
   /**
-   * Name of a Secret, created out of band, that holds an htpasswd file
-   * (e.g. `htpasswd -nbB user password`, or `openssl passwd -apr1`).
+   * The Secret, created out of band, that holds an htpasswd file
+   * (e.g. `htpasswd -nbB user password`, or `openssl passwd -apr1`):
+   * `kplus.Secret.fromSecretName(this, 'Users', 'site-users')`.
    * Credentials never appear in the manifests.
    */
-  readonly htpasswdSecret: string;
+  readonly htpasswd: kplus.ISecret;
   /**
    * The key of the htpasswd file in the Secret.
    * @default 'htpasswd'
@@ -95,13 +121,13 @@ export interface AuthProxyOptions {
    */
   readonly realm?: string;
   /**
-   * The proxy image: nginx, running as uid 101.
-   * @default AUTH_PROXY_IMAGE (NGINX_UNPRIVILEGED_IMAGE, nginxinc/nginx-unprivileged:1.28.0-alpine)
+   * The proxy image: nginx built to run unprivileged (it runs as UID 10101).
+   * @default Images.NGINX_UNPRIVILEGED (nginxinc/nginx-unprivileged:1.28.0-alpine)
    */
   readonly image?: string;
   /**
    * `sizeLimit` of the proxy's /tmp emptyDir (its pid file and spooled request bodies).
-   * @default PRESET_TMP_SIZE_LIMIT (16 MiB)
+   * @default Size.mebibytes(16)
    */
   readonly tmpSizeLimit?: Size;
 }
@@ -132,18 +158,21 @@ export interface GitSyncOptions {
    */
   readonly depth?: number;
   /**
-   * The git-sync image (v4).
-   * @default GIT_SYNC_IMAGE (registry.k8s.io/git-sync/git-sync:v4.4.0)
+   * The git-sync image (v4). It runs as UID and GID 65533 (with
+   * `HotPlugReload.signal()`: as the app's UID).
+   * @default Images.GIT_SYNC (registry.k8s.io/git-sync/git-sync:v4.4.0)
    */
   readonly image?: string;
   /**
-   * The shared volume. Declare it in `volumes` to size it; otherwise an
-   * emptyDir of this name is created.
+   * Name of the shared volume. Give a `kplus.Volume.fromEmptyDir` of this
+   * name in `volumes` to size it; otherwise an emptyDir of this name (64 MiB)
+   * is created.
    * @default 'content' for the content preset, 'code' for hot-plug
    */
   readonly volume?: string;
   /**
-   * Where git-sync mounts the volume; `--root` is its `repo` directory.
+   * Where git-sync mounts the volume; `--root` is its `repo` directory
+   * (so the link is `<appMountPath>/repo/<link>` in the app).
    * @default '/git'
    */
   readonly mountPath?: string;
@@ -154,14 +183,15 @@ export interface GitSyncOptions {
   readonly appMountPath?: string;
   /**
    * Resources of the git-sync container (git needs more memory than a
-   * static server to index a fetched pack).
-   * @default GIT_SYNC_RESOURCES (50m/64Mi requested, 500m/256Mi limit)
+   * static server to index a fetched pack), merged field by field over the
+   * defaults.
+   * @default - CPU 50m requested, 500m limit; memory 64Mi requested, 256Mi limit; ephemeral storage 64Mi requested, 256Mi limit
    */
   readonly resources?: kplus.ContainerResources;
   /**
    * `sizeLimit` of git-sync's /tmp emptyDir (its HOME). Size the synced
-   * repository itself by declaring the shared `volume` with a `sizeLimit`.
-   * @default PRESET_TMP_SIZE_LIMIT (16 MiB)
+   * repository itself by giving the shared `volume` in `volumes` with a `sizeLimit`.
+   * @default Size.mebibytes(16)
    */
   readonly tmpSizeLimit?: Size;
   /**
@@ -196,10 +226,10 @@ export interface HotPlugOptions extends GitSyncOptions {
 /** Options for {@link HotPlugReload.restartOnChange}. */
 export interface RestartOnChangeOptions {
   /**
-   * How often the supervisor looks at the link, in seconds.
-   * @default 3
+   * How often the supervisor looks at the link (whole seconds, 1 s to 1 hour).
+   * @default Duration.seconds(3)
    */
-  readonly pollSeconds?: number;
+  readonly poll?: Duration;
 }
 
 /** Options for `HotPlugReload.signal()`. */
@@ -237,15 +267,22 @@ export enum HotPlugReloadKind {
 export class HotPlugReload {
   /** Restart the app process in its container whenever git-sync publishes a new version. */
   public static restartOnChange(options: RestartOnChangeOptions = {}): HotPlugReload {
-    const poll = validatePositiveInteger(options.pollSeconds ?? 3, 'hotPlug reload pollSeconds', 1, 3600);
-    return new HotPlugReload(HotPlugReloadKind.RESTART_ON_CHANGE, poll);
+    if (options === null || typeof options !== 'object') throw new Error(`hotPlug reload options must be { poll? }, got ${JSON.stringify(options)}`);
+    for (const k of Object.keys(options)) {
+      if (k !== 'poll')
+        throw new Error(`hotPlug reload options has no option "${k}"${k === 'pollSeconds' ? ' (did you mean "poll"?)' : ''}: the options are poll`);
+    }
+    toWholeSeconds(options.poll, 'hotPlug reload poll', Duration.seconds(3), 1, 3600);
+    return new HotPlugReload(HotPlugReloadKind.RESTART_ON_CHANGE, options.poll ?? Duration.seconds(3));
   }
 
   /** Signal the app after every sync, from git-sync's exec hook through a shared process namespace. */
   public static signal(options: SignalReloadOptions): HotPlugReload {
     const name = required(options?.processName, 'hotPlug reload processName');
     if (typeof name !== 'string' || !/^[^/\s]{1,15}$/.test(name)) {
-      throw new Error(`hotPlug reload processName must be a process name of 1-15 characters without "/" or spaces (as in /proc/<pid>/comm), got "${name}"`);
+      throw new Error(
+        `hotPlug reload processName must be a process name of 1-15 characters without "/" or spaces (as in /proc/<pid>/comm), got "${name}"`,
+      );
     }
     const signal = options.signal ?? 'HUP';
     if (!/^(HUP|INT|QUIT|USR1|USR2|TERM|WINCH)$/.test(signal)) {
@@ -262,8 +299,8 @@ export class HotPlugReload {
   private constructor(
     /** Which mechanism. */
     public readonly kind: HotPlugReloadKind,
-    /** Poll interval of the restart-on-change supervisor, in seconds. */
-    public readonly pollSeconds?: number,
+    /** Poll interval of the restart-on-change supervisor. */
+    public readonly poll?: Duration,
     /** Signal name (without SIG) for the signal mechanism. */
     public readonly signal?: string,
     /** Target process name for the signal mechanism. */
@@ -301,7 +338,7 @@ export interface PythonHttpServerOptions {
    * Volume mounts (read-only by default).
    * @default - none
    */
-  readonly volumeMounts?: SidecarPodVolumeMount[];
+  readonly volumeMounts?: NamedMount[];
   /**
    * The image.
    * @default WEB_SERVER_IMAGE (python:3.12.8-slim-bookworm)
@@ -310,18 +347,19 @@ export interface PythonHttpServerOptions {
 }
 
 /**
- * The seed's web server as a container: `python -m http.server` from a stock
+ * The shared-content web server as a container: `python -m http.server` from a stock
  * Python image. Readiness fails while the directory is missing (http.server
  * answers 404 until the first sync publishes it); liveness only checks that
  * the port accepts connections, so a missing directory never restarts it.
  * With `loopbackOnly` both probes run inside the container, since the kubelet
  * cannot reach a loopback address.
  */
-export function pythonHttpServer(options: PythonHttpServerOptions): SidecarPodContainer {
+export function pythonHttpServer(options: PythonHttpServerOptions): PlannedSpec {
   const port = validateUnprivilegedPort(options.port ?? 8080, 'web server port');
   const directory = validateAbsolutePath(options.directory, 'web server directory');
   const bind = options.loopbackOnly ? '127.0.0.1' : '0.0.0.0';
-  const python = (code: string) => kplus.Probe.fromCommand(['python3', '-c', code], { periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(3) });
+  const python = (code: string) =>
+    kplus.Probe.fromCommand(['python3', '-c', code], { periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(3) });
   const readiness = options.loopbackOnly
     ? python(`import urllib.request; urllib.request.urlopen("http://127.0.0.1:${port}/", timeout=2)`)
     : kplus.Probe.fromHttpGet('/', { port, periodSeconds: Duration.seconds(5) });
@@ -342,9 +380,7 @@ export function pythonHttpServer(options: PythonHttpServerOptions): SidecarPodCo
   };
 }
 
-
-
-const GIT_SCHEME_PORTS: Record<string, number> = { https: 443, http: 80, ssh: 22, 'git+ssh': 22, 'ssh+git': 22, git: 9418 };
+const GIT_SCHEME_PORTS: Record<string, number> = { 'https': 443, 'http': 80, 'ssh': 22, 'git+ssh': 22, 'ssh+git': 22, 'git': 9418 };
 
 /**
  * The NetworkPolicy egress rule git needs to reach `repo`: the remote's TCP
@@ -387,6 +423,8 @@ export interface ResolvedGitSync {
   readonly appLinkPath: string;
   /** `sizeLimit` of git-sync's /tmp emptyDir. */
   readonly tmpSizeLimit: Size;
+  /** The container's resources, merged over {@link GIT_SYNC_RESOURCES}. */
+  readonly resources: kplus.ContainerResources;
 }
 
 /** Resolves and checks the options of the content or hot-plug preset. */
@@ -411,7 +449,23 @@ export function resolveGitSync(preset: 'content' | 'hotPlug', opts: GitSyncOptio
   const root = `${mountPath === '/' ? '' : mountPath}/${GIT_SYNC_ROOT_DIR}`;
   const appLinkPath = `${appMountPath === '/' ? '' : appMountPath}/${GIT_SYNC_ROOT_DIR}/${link}`;
   const tmpSizeLimit = resolveSizeLimit(opts.tmpSizeLimit, `${preset}.tmpSizeLimit`, PRESET_TMP_SIZE_LIMIT);
-  return { preset, opts, volume, mountPath, root, appMountPath, link, ref, periodSeconds: millis / 1000, httpPort, image, appLinkPath, tmpSizeLimit };
+  const resources = mergeResources(GIT_SYNC_RESOURCES, opts.resources, `${preset}.resources`);
+  return {
+    preset,
+    opts,
+    volume,
+    mountPath,
+    root,
+    appMountPath,
+    link,
+    ref,
+    periodSeconds: millis / 1000,
+    httpPort,
+    image,
+    appLinkPath,
+    tmpSizeLimit,
+    resources,
+  };
 }
 
 /**
@@ -422,7 +476,12 @@ export function resolveGitSync(preset: 'content' | 'hotPlug', opts: GitSyncOptio
  * outage must not restart the container (it keeps serving the last good
  * sync, `--max-failures=-1`); git-sync exits by itself on fatal errors.
  */
-export function gitSyncContainer(gitSync: ResolvedGitSync, app: SidecarPodContainer, reload: HotPlugReload | undefined, native: boolean): SidecarPodContainer {
+export function gitSyncContainer(
+  gitSync: ResolvedGitSync,
+  reload: HotPlugReload | undefined,
+  native: boolean,
+  appIds: { user: number; group: number },
+): PlannedSpec {
   const signal = reload?.kind === HotPlugReloadKind.SIGNAL ? reload : undefined;
   const args = [
     `--repo=${gitSync.opts.repo}`,
@@ -439,20 +498,22 @@ export function gitSyncContainer(gitSync: ResolvedGitSync, app: SidecarPodContai
   if (signal) args.push(`--exechook-command=${HOT_PLUG_SCRIPTS_DIR}/signal-app.sh`);
   const probe = (periodSeconds: number, failureThreshold: number) =>
     kplus.Probe.fromHttpGet('/', { port: gitSync.httpPort, periodSeconds: Duration.seconds(periodSeconds), failureThreshold });
-  const appUser = app.securityContext?.user ?? DEFAULT_RUN_AS_USER;
-  const appGroup = app.securityContext?.group ?? appUser;
+  const appUser = appIds.user;
+  const appGroup = appIds.group;
   return {
     name: 'git-sync',
     image: gitSync.image,
     args,
     // With the signal reload git-sync must share the app's UID: kill(2) across UIDs needs CAP_KILL.
     securityContext: signal ? { user: appUser, group: appGroup } : { user: GIT_SYNC_UID, group: GIT_SYNC_UID },
-    envVariables: signal ? {
-      HOT_PLUG_SIGNAL: kplus.EnvValue.fromValue(signal.signal!),
-      HOT_PLUG_PROCESS: kplus.EnvValue.fromValue(signal.processName!),
-    } : undefined,
+    envVariables: signal
+      ? {
+          HOT_PLUG_SIGNAL: kplus.EnvValue.fromValue(signal.signal!),
+          HOT_PLUG_PROCESS: kplus.EnvValue.fromValue(signal.processName!),
+        }
+      : undefined,
     writableTmp: true, // the image's HOME is /tmp (git writes ~/.gitconfig)
-    resources: gitSync.opts.resources ?? GIT_SYNC_RESOURCES,
+    resources: gitSync.resources,
     ports: [{ number: gitSync.httpPort, name: 'git-sync' }],
     volumeMounts: [
       { volume: gitSync.volume, path: gitSync.mountPath, readOnly: false },
@@ -467,7 +528,7 @@ export function gitSyncContainer(gitSync: ResolvedGitSync, app: SidecarPodContai
 /** The auth proxy sidecar, its nginx.conf and ports. */
 export interface AuthProxy {
   /** The nginx sidecar. */
-  readonly container: SidecarPodContainer;
+  readonly container: PlannedSpec;
   /** The generated nginx.conf, by file name. */
   readonly configData: Record<string, string>;
   /** The port the proxy listens on. */
@@ -475,7 +536,7 @@ export interface AuthProxy {
   /** The app's port on 127.0.0.1. */
   readonly upstream: number;
   /** The Secret with the htpasswd file. */
-  readonly htpasswdSecret: string;
+  readonly htpasswd: kplus.ISecret;
   /** The htpasswd file's key in the Secret. */
   readonly htpasswdKey: string;
   /** The basic-auth realm. */
@@ -493,9 +554,9 @@ export interface AuthProxy {
  * checks that the port accepts connections, over a longer threshold, so a
  * busy proxy is taken out of the Service before it is ever restarted.
  */
-export function authProxyContainer(auth: AuthProxyOptions, app: SidecarPodContainer): AuthProxy {
+export function authProxyContainer(auth: AuthProxyOptions, app: PlannedSpec): AuthProxy {
   if (auth === null || typeof auth !== 'object') throw new Error(`authProxy must be an object of options, got ${JSON.stringify(auth)}`);
-  const htpasswdSecret = validateDnsSubdomain(auth.htpasswdSecret, 'authProxy.htpasswdSecret');
+  const htpasswd = resolveSecretRef(required(auth.htpasswd, 'authProxy.htpasswd'), 'authProxy.htpasswd', 'site-users');
   const htpasswdKey = validateConfigMapKey(auth.htpasswdKey ?? 'htpasswd', 'authProxy.htpasswdKey');
   const port = validateUnprivilegedPort(auth.port ?? 8081, 'authProxy.port');
   const appPort = auth.upstreamPort ?? app.ports?.[0]?.number;
@@ -505,7 +566,10 @@ export function authProxyContainer(auth: AuthProxyOptions, app: SidecarPodContai
   const upstream = validatePort(appPort, 'authProxy.upstreamPort');
   const appPorts = (app.ports ?? []).map((x) => x.number);
   if (appPorts.length && !appPorts.includes(upstream)) {
-    throw new Error(`authProxy.upstreamPort must be a port the app "${app.name}" serves (app.ports: ${appPorts.join(', ')}), got ${upstream}: the proxy would forward to a port nothing listens on`);
+    throw new Error(
+      `authProxy.upstreamPort must be a port the app "${app.name}" serves (app.ports: ${appPorts.join(', ')}), got ${upstream}: ` +
+        'the proxy would forward to a port nothing listens on',
+    );
   }
   if (upstream === port) {
     throw new Error(`authProxy.upstreamPort must differ from authProxy.port ${port}: the proxy would forward to itself`);
@@ -513,13 +577,17 @@ export function authProxyContainer(auth: AuthProxyOptions, app: SidecarPodContai
   const realm = validateAuthRealm(auth.realm ?? 'Restricted', 'authProxy.realm');
   const configData = {
     'nginx.conf': renderAuthProxyConfig({
-      listenPort: port, upstreamPort: upstream, realm, tmpDir: '/tmp', htpasswdPath: `${AUTH_PROXY_HTPASSWD_DIR}/htpasswd`,
+      listenPort: port,
+      upstreamPort: upstream,
+      realm,
+      tmpDir: '/tmp',
+      htpasswdPath: `${AUTH_PROXY_HTPASSWD_DIR}/htpasswd`,
       healthPath: AUTH_PROXY_HEALTH_PATH,
     }),
   };
   const readiness = kplus.Probe.fromHttpGet(AUTH_PROXY_HEALTH_PATH, { port, periodSeconds: Duration.seconds(5) });
   const liveness = kplus.Probe.fromTcpSocket({ port, periodSeconds: Duration.seconds(10), failureThreshold: 6 });
-  const container: SidecarPodContainer = {
+  const container: PlannedSpec = {
     name: 'auth-proxy',
     image: validateImage(auth.image ?? AUTH_PROXY_IMAGE, 'authProxy.image'),
     command: ['nginx', '-c', `${AUTH_PROXY_CONFIG_DIR}/nginx.conf`, '-e', 'stderr'],
@@ -534,5 +602,5 @@ export function authProxyContainer(auth: AuthProxyOptions, app: SidecarPodContai
     liveness,
   };
   const tmpSizeLimit = resolveSizeLimit(auth.tmpSizeLimit, 'authProxy.tmpSizeLimit', PRESET_TMP_SIZE_LIMIT);
-  return { container, configData, port, upstream, htpasswdSecret, htpasswdKey, realm, image: container.image, tmpSizeLimit };
+  return { container, configData, port, upstream, htpasswd, htpasswdKey, realm, image: container.image, tmpSizeLimit };
 }
