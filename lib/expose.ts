@@ -292,12 +292,13 @@ export interface WorkloadNetworkPolicyProps {
 /**
  * The NetworkPolicy of a pattern's pods: it covers both directions
  * (`policyTypes: [Ingress, Egress]`), so whatever the rules do not list is
- * refused, and egress grows with {@link allowEgressTo}.
+ * refused, and egress grows with `allowEgressTo`.
  */
 export class WorkloadNetworkPolicy extends k8s.KubeNetworkPolicy {
   /** The egress rules, as written at synth. */
   public readonly egressRules: k8s.NetworkPolicyEgressRule[];
 
+  /** @internal the constructs make it; use their `networkPolicy` field */
   constructor(scope: Construct, id: string, props: WorkloadNetworkPolicyProps) {
     const egressRules = [...props.egress];
     super(scope, id, {
@@ -394,7 +395,7 @@ export class Exposure {
     this.refreshFrom();
   }
 
-  /** The Ingress, when there is one (from the `ingress` prop or {@link exposeViaIngress}). */
+  /** The Ingress, when there is one (from the `ingress` prop or `exposeViaIngress`). */
   public get ingress(): kplus.Ingress | undefined {
     return this._ingress;
   }

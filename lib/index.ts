@@ -38,6 +38,7 @@ export type { KvProxyProps } from './kv-proxy';
 // the policy for workloads you build yourself, and the vocabulary every construct shares
 export { WorkloadPolicy } from './policy';
 export type { WorkloadPolicyProps } from './policy';
+export { WorkloadNetworkPolicy } from './expose';
 export type { EgressOptions, ExposeOptions, IngressOptions, NetworkPolicyOptions, PodDisruptionBudgetOptions } from './expose';
 export { Files } from './workload';
 export type { DirectoryOptions, WorkloadSecurityOptions } from './workload';

@@ -322,7 +322,7 @@ export class ScriptService extends Construct {
     applyLabels(this, this.labels);
   }
 
-  /** The Ingress, from the `ingress` prop or {@link exposeViaIngress}. */
+  /** The Ingress, from the `ingress` prop or {@link ScriptService.exposeViaIngress}. */
   public get ingress(): kplus.Ingress | undefined {
     return this.exposure.ingress;
   }

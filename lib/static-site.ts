@@ -350,7 +350,7 @@ export class StaticSite extends Construct {
     return this.content.files;
   }
 
-  /** The Ingress, when `ingress` is given or {@link exposeViaIngress} was called. */
+  /** The Ingress, when `ingress` is given or {@link StaticSite.exposeViaIngress} was called. */
   public get ingress(): kplus.Ingress | undefined {
     return this.exposure.ingress;
   }
