@@ -2,7 +2,9 @@ import { ApiObject, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { EgressOptions, ExposeOptions, Exposure, exposeWorkload, IngressOptions, resolveExpose, ResolvedExpose } from './expose';
+import {
+  DNS_EGRESS, EgressOptions, ExposeOptions, Exposure, exposeWorkload, IngressOptions, resolveExpose, ResolvedExpose, WorkloadNetworkPolicy,
+} from './expose';
 import { addChecksumAnnotation, PodTemplateOwner, stableStringify } from './hash';
 import { applyLabels, recommendedLabels, selectorLabels, spreadOverNodes } from './labels';
 import { validateKnownProps, validateLabelValue, validatePort, validatePositiveInteger } from './validate';
@@ -69,14 +71,14 @@ export interface WorkloadPolicyProps extends ExposeOptions {
   readonly partOf?: string;
   /**
    * The container port to serve. With it: a Service (port `servicePort`,
-   * default 80) targeting it, a NetworkPolicy, and an Ingress when `ingress`
-   * is given, as every construct of this library makes them. A container of
-   * the workload must declare the port.
-   * @default - no Service and no NetworkPolicy
+   * default 80) targeting it, a NetworkPolicy admitting the namespace to it,
+   * and an Ingress when `ingress` is given, as every construct of this
+   * library makes them. A container of the workload must declare the port.
+   * @default - no Service; a NetworkPolicy that lets nothing in
    */
   readonly port?: number;
   /**
-   * Egress the NetworkPolicy allows (`[]`: none at all). Only with `port`.
+   * Egress the NetworkPolicy allows (`[]`: none at all).
    * @default - DNS only
    */
   readonly egress?: k8s.NetworkPolicyEgressRule[];
@@ -112,7 +114,9 @@ const WORKLOAD_POLICY_PROPS: Record<keyof Required<WorkloadPolicyProps>, true> =
  *    pod anti-affinity) and get a PodDisruptionBudget (`maxUnavailable: 1`,
  *    unless `podDisruptionBudget: false`).
  * 6. With `port`: a Service on port 80, a NetworkPolicy admitting the
- *    workload's namespace (see {@link ExposeOptions}), and an Ingress when asked.
+ *    workload's namespace (see {@link ExposeOptions}), and an Ingress when
+ *    asked. Without: a NetworkPolicy that lets nothing in. Egress: DNS only,
+ *    unless `egress` or `allowEgressTo` say more.
  *
  * @example
  * const web = new kplus.Deployment(chart, 'Web', {
@@ -131,7 +135,7 @@ export class WorkloadPolicy extends Construct {
   /** The Service, with `port`. */
   public readonly service?: kplus.Service;
   /** The NetworkPolicy, with `port` unless `networkPolicy: false`. */
-  public readonly networkPolicy?: k8s.KubeNetworkPolicy;
+  public readonly networkPolicy?: WorkloadNetworkPolicy;
   /** The PodDisruptionBudget, from 2 replicas unless `podDisruptionBudget: false`. */
   public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
   private readonly exposure?: Exposure;
@@ -148,7 +152,7 @@ export class WorkloadPolicy extends Construct {
     if (r.expose) this.exposure = exposeWorkload(this, r.expose, { name: r.instance, selector: r.selector, targetPort: r.port!, egress: r.egress });
     else if (r.pdb) this.podDisruptionBudget = podDisruptionBudget(this, r.instance, r.selector, r.pdb.maxUnavailable);
     this.service = this.exposure?.service;
-    this.networkPolicy = this.exposure?.networkPolicy;
+    this.networkPolicy = this.exposure ? this.exposure.networkPolicy : r.isolate ? isolate(this, r) : undefined;
     this.podDisruptionBudget = this.podDisruptionBudget ?? this.exposure?.podDisruptionBudget;
     labelWorkload(r.workload, r.labels);
     applyLabels(this, r.labels);
@@ -186,9 +190,8 @@ export class WorkloadPolicy extends Construct {
 
   /** Lets the pods connect to `peer` (on `options.ports` only, when given). */
   public allowEgressTo(peer: k8s.NetworkPolicyPeer, options: EgressOptions = {}): void {
-    const np = this.needExposure('allowEgressTo').networkPolicy;
-    if (!np) throw new Error('allowEgressTo needs the NetworkPolicy, but networkPolicy is false');
-    np.allowEgressTo(peer, options);
+    if (!this.networkPolicy) throw new Error('allowEgressTo needs the NetworkPolicy, but networkPolicy is false');
+    this.networkPolicy.allowEgressTo(peer, options);
   }
 
   private needExposure(verb: string): Exposure {
@@ -224,6 +227,12 @@ interface ResolvedWorkloadPolicy {
   readonly egress?: k8s.NetworkPolicyEgressRule[];
   readonly expose?: ResolvedExpose;
   readonly pdb?: { maxUnavailable: number };
+  readonly isolate: boolean;
+}
+
+/** Without a port: a NetworkPolicy that lets nothing in, with DNS egress (or `egress`), as the constructs give their Jobs. */
+function isolate(scope: Construct, r: ResolvedWorkloadPolicy): WorkloadNetworkPolicy {
+  return new WorkloadNetworkPolicy(scope, 'NetworkPolicy', { name: r.instance, selector: r.selector, ingress: [], egress: r.egress ?? [DNS_EGRESS] });
 }
 
 function resolveWorkloadPolicy(props: WorkloadPolicyProps): ResolvedWorkloadPolicy {
@@ -255,12 +264,21 @@ function resolveWorkloadPolicy(props: WorkloadPolicyProps): ResolvedWorkloadPoli
     port = validatePort(props.port, 'port');
     expose = resolveExpose(props, replicas);
   } else {
-    for (const k of ['serviceType', 'servicePort', 'ingress', 'networkPolicy', 'egress'] as const) {
+    for (const k of ['serviceType', 'servicePort', 'ingress'] as const) {
       if (props[k] !== undefined) throw new Error(`${k} needs port (the container port the Service targets), got ${k} without port`);
+    }
+    const np = props.networkPolicy;
+    if (np !== undefined && np !== false) {
+      throw new Error(`networkPolicy options need port (they say who may connect to it), got ${JSON.stringify(np)} without port: `
+        + 'without port the NetworkPolicy lets nothing in; set networkPolicy: false to manage traffic yourself');
     }
     pdb = scaled ? resolveExpose({ podDisruptionBudget: props.podDisruptionBudget }, replicas).podDisruptionBudget : undefined;
   }
-  return { workload, instance, labels, selector, replicas, spread, port, egress: props.egress, expose, pdb };
+  if (props.egress !== undefined && (!Array.isArray(props.egress) || props.networkPolicy === false)) {
+    throw new Error(`egress must be a list of NetworkPolicy egress rules and needs the NetworkPolicy (networkPolicy is not false), got ${JSON.stringify(props.egress)}`);
+  }
+  const isolate = port === undefined && props.networkPolicy !== false;
+  return { workload, instance, labels, selector, replicas, spread, port, egress: props.egress, expose, pdb, isolate };
 }
 
 function describe(x: unknown): string {

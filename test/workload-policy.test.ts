@@ -58,8 +58,10 @@ describe('WorkloadPolicy: selectors and labels', () => {
     const cronLabels = findObject(objects, 'CronJob').spec.jobTemplate.spec.template.metadata.labels;
     expect(cronLabels).toMatchObject({ 'app.kubernetes.io/name': 'batch', 'app.kubernetes.io/instance': 'tick' });
     expect(cronLabels[ADDR]).toBeUndefined();
-    // no PodDisruptionBudget, Service or spread for batch workloads
-    expect(objects.map((o) => o.kind).sort()).toEqual(['CronJob', 'Job']);
+    // no PodDisruptionBudget, Service or spread for batch workloads; a NetworkPolicy each that lets nothing in (DNS egress)
+    expect(objects.map((o) => o.kind).sort()).toEqual(['CronJob', 'Job', 'NetworkPolicy', 'NetworkPolicy']);
+    for (const np of findAll(objects, 'NetworkPolicy')) expect(np.spec.ingress).toBeUndefined();
+    expect(() => assertValid(objects)).not.toThrow();
   });
 });
 
@@ -196,6 +198,12 @@ describe('WorkloadPolicy: verbs match their props', () => {
     const { chart, web } = webDeployment();
     const policy = new WorkloadPolicy(chart, 'Policy', { workload: web, name: 'web' });
     expect(() => policy.allowFrom({ podSelector: {} })).toThrow(/allowFrom needs a Service: give WorkloadPolicy a port/);
+    expect(() => new WorkloadPolicy(chart, 'Other', { workload: web, name: 'web', networkPolicy: { allowFromNamespaces: ['x'] } }))
+      .toThrow(/networkPolicy options need port \(they say who may connect to it\)/);
+    // egress still grows without a port
+    policy.allowEgressTo({ ipBlock: { cidr: '10.1.0.0/16' } }, { ports: [5432] });
+    expect(findObject(synthObjects(chart), 'NetworkPolicy').spec.egress).toContainEqual({ to: [{ ipBlock: { cidr: '10.1.0.0/16' } }],
+      ports: [{ protocol: 'TCP', port: 5432 }] });
   });
 
   test('rollOnChange puts a checksum of the content on the pod template, which changes with it', () => {

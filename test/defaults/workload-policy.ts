@@ -42,7 +42,10 @@ export const DEFAULTS: Record<string, () => void> = {
   'WorkloadPolicyProps.port': () => {
     const objects = policy();
     expect(findAll(objects, 'Service')).toEqual([]);
-    expect(findAll(objects, 'NetworkPolicy')).toEqual([]);
+    // a NetworkPolicy that lets nothing in, with DNS egress
+    const np = findObject(objects, 'NetworkPolicy');
+    expect(np.spec.ingress).toBeUndefined();
+    expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
   },
   'WorkloadPolicyProps.egress': () => {
     const np = findObject(policy({ port: 8080 }), 'NetworkPolicy');
