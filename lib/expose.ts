@@ -3,12 +3,32 @@ import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
-  validateDnsLabel, validateNetworkPolicyPeer, validateDnsSubdomain, validateHttpPath, validateIngressHost, validateOneOf, validatePort,
-  validateKnownProps, validatePositiveInteger, validateQualifiedName, validateRecord, validateUniqueList,
+  validateDnsLabel,
+  validateNetworkPolicyPeer,
+  validateDnsSubdomain,
+  validateHttpPath,
+  validateIngressHost,
+  validateOneOf,
+  validatePort,
+  validateKnownProps,
+  validatePositiveInteger,
+  validateQualifiedName,
+  validateRecord,
+  validateUniqueList,
 } from './validate';
 
-const INGRESS_OPTIONS: Record<keyof Required<IngressOptions>, true> = { host: true, path: true, className: true, tlsSecretName: true, annotations: true };
-const NETWORK_POLICY_OPTIONS: Record<keyof Required<NetworkPolicyOptions>, true> = { allowFromNamespaces: true, allowFrom: true, ingressControllerNamespace: true };
+const INGRESS_OPTIONS: Record<keyof Required<IngressOptions>, true> = {
+  host: true,
+  path: true,
+  className: true,
+  tlsSecretName: true,
+  annotations: true,
+};
+const NETWORK_POLICY_OPTIONS: Record<keyof Required<NetworkPolicyOptions>, true> = {
+  allowFromNamespaces: true,
+  allowFrom: true,
+  ingressControllerNamespace: true,
+};
 const PDB_OPTIONS: Record<keyof Required<PodDisruptionBudgetOptions>, true> = { maxUnavailable: true };
 
 /**
@@ -154,10 +174,16 @@ export const EXPOSE_OPTION_NAMES = ['serviceType', 'servicePort', 'ingress', 'ne
  */
 export function resolveExpose(opts: ExposeOptions, replicas: number | undefined): ResolvedExpose {
   if (opts.serviceType === kplus.ServiceType.EXTERNAL_NAME) {
-    throw new Error(`serviceType must be ClusterIP, NodePort or LoadBalancer, got "${opts.serviceType}": an ExternalName Service is a DNS alias for a name outside the cluster and cannot send traffic to this workload`);
+    throw new Error(
+      `serviceType must be ClusterIP, NodePort or LoadBalancer, got "${opts.serviceType}": ` +
+        'an ExternalName Service is a DNS alias for a name outside the cluster and cannot send traffic to this workload',
+    );
   }
-  const serviceType = validateOneOf(opts.serviceType ?? kplus.ServiceType.CLUSTER_IP,
-    [kplus.ServiceType.CLUSTER_IP, kplus.ServiceType.NODE_PORT, kplus.ServiceType.LOAD_BALANCER], 'serviceType');
+  const serviceType = validateOneOf(
+    opts.serviceType ?? kplus.ServiceType.CLUSTER_IP,
+    [kplus.ServiceType.CLUSTER_IP, kplus.ServiceType.NODE_PORT, kplus.ServiceType.LOAD_BALANCER],
+    'serviceType',
+  );
   const servicePort = validatePort(opts.servicePort ?? 80, 'servicePort');
   return {
     serviceType,
@@ -190,14 +216,21 @@ function resolveNetworkPolicy(o: NetworkPolicyOptions): ResolvedExpose['networkP
   let namespaces: string[] | undefined;
   if (o.allowFromNamespaces !== undefined) {
     namespaces = validateUniqueList(o.allowFromNamespaces, 'networkPolicy.allowFromNamespaces', validateDnsLabel);
-    if (namespaces.length === 0) throw new Error('networkPolicy.allowFromNamespaces must list at least one namespace (omit it for the workload\'s own namespace), got []');
+    if (namespaces.length === 0)
+      throw new Error("networkPolicy.allowFromNamespaces must list at least one namespace (omit it for the workload's own namespace), got []");
   }
   if (o.allowFrom !== undefined && (!Array.isArray(o.allowFrom) || o.allowFrom.length === 0)) {
-    throw new Error(`networkPolicy.allowFrom must list at least one peer (omit it for the workload's own namespace; set networkPolicy to false to manage traffic yourself), got ${JSON.stringify(o.allowFrom)}`);
+    throw new Error(
+      "networkPolicy.allowFrom must list at least one peer (omit it for the workload's own namespace; " +
+        `set networkPolicy to false to manage traffic yourself), got ${JSON.stringify(o.allowFrom)}`,
+    );
   }
   const allowFrom = [...(o.allowFrom ?? [])];
   allowFrom.forEach((peer, i) => validateNetworkPolicyPeer(peer, `networkPolicy.allowFrom[${i}]`));
-  const ingressControllerNamespace = validateDnsLabel(o.ingressControllerNamespace ?? DEFAULT_INGRESS_CONTROLLER_NAMESPACE, 'networkPolicy.ingressControllerNamespace');
+  const ingressControllerNamespace = validateDnsLabel(
+    o.ingressControllerNamespace ?? DEFAULT_INGRESS_CONTROLLER_NAMESPACE,
+    'networkPolicy.ingressControllerNamespace',
+  );
   return { allowFromNamespaces: namespaces, allowFrom, ingressControllerNamespace };
 }
 
@@ -231,7 +264,10 @@ export const DNS_EGRESS: k8s.NetworkPolicyEgressRule = {
   ports: [{ protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) }, tcpPort(53)],
 };
 
-/** The TCP ports the API server is reached on: 443 (the `kubernetes` Service) and 6443 (the usual endpoint port egress rules see after the Service is resolved). */
+/**
+ * The TCP ports the API server is reached on: 443 (the `kubernetes` Service) and 6443 (the usual endpoint port
+ * egress rules see after the Service is resolved).
+ */
 export const DEFAULT_API_SERVER_PORTS = [443, 6443];
 
 /**
@@ -316,10 +352,13 @@ export class WorkloadNetworkPolicy extends k8s.KubeNetworkPolicy {
    */
   public allowEgressTo(peer: k8s.NetworkPolicyPeer, options: EgressOptions = {}, where = 'allowEgressTo peer'): void {
     validatePeer(peer, where);
-    if (options === null || typeof options !== 'object') throw new Error(`allowEgressTo options must be EgressOptions, got ${JSON.stringify(options)}`);
+    if (options === null || typeof options !== 'object')
+      throw new Error(`allowEgressTo options must be EgressOptions, got ${JSON.stringify(options)}`);
     const protocol = validateOneOf(options.protocol ?? 'TCP', { TCP: 'TCP', UDP: 'UDP', SCTP: 'SCTP' }, 'allowEgressTo options.protocol');
-    const ports = options.ports === undefined ? undefined : validateUniqueList(options.ports, 'allowEgressTo options.ports', (p, prop) => validatePort(p, prop));
-    if (ports !== undefined && ports.length === 0) throw new Error('allowEgressTo options.ports must list at least one port (omit it for every port), got []');
+    const ports =
+      options.ports === undefined ? undefined : validateUniqueList(options.ports, 'allowEgressTo options.ports', (p, prop) => validatePort(p, prop));
+    if (ports !== undefined && ports.length === 0)
+      throw new Error('allowEgressTo options.ports must list at least one port (omit it for every port), got []');
     this.addEgressRule({ to: [peer], ...(ports ? { ports: ports.map((port) => ({ protocol, port: k8s.IntOrString.fromNumber(port) })) } : {}) });
   }
 }
@@ -366,10 +405,15 @@ export function exposeWorkload(scope: Construct, r: ResolvedExpose, target: Expo
     ingress = new kplus.Ingress(scope, 'Ingress', {
       metadata: { name: target.name, annotations: i.annotations },
       className: i.className,
-      tls: i.tlsSecretName === undefined ? undefined : [{
-        hosts: [i.host!],
-        secret: kplus.Secret.fromSecretName(scope, 'IngressTls', i.tlsSecretName),
-      }],
+      tls:
+        i.tlsSecretName === undefined
+          ? undefined
+          : [
+              {
+                hosts: [i.host!],
+                secret: kplus.Secret.fromSecretName(scope, 'IngressTls', i.tlsSecretName),
+              },
+            ],
     });
     const backend = kplus.IngressBackend.fromService(service, { port: r.servicePort });
     if (i.host !== undefined) ingress.addHostRule(i.host, i.path, backend, kplus.HttpIngressPathType.PREFIX);
@@ -386,8 +430,12 @@ export function exposeWorkload(scope: Construct, r: ResolvedExpose, target: Expo
     const ownNamespace = np.allowFromNamespaces === undefined && np.allowFrom.length === 0;
     const from: k8s.NetworkPolicyPeer[] = [
       ...(ownNamespace ? [{ podSelector: {} }] : []),
-      ...(ingress && np.allowFromNamespaces === undefined ? [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': np.ingressControllerNamespace } } }] : []),
-      ...(namespaces.length ? [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: namespaces.sort() }] } }] : []),
+      ...(ingress && np.allowFromNamespaces === undefined
+        ? [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': np.ingressControllerNamespace } } }]
+        : []),
+      ...(namespaces.length
+        ? [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: namespaces.sort() }] } }]
+        : []),
       ...np.allowFrom,
     ];
     networkPolicy = new WorkloadNetworkPolicy(scope, 'NetworkPolicy', {

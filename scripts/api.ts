@@ -37,8 +37,11 @@ from lib/'s exports and TSDoc.
 
 /** Declarations of lib/ (as the package ships them) in a fresh folder. */
 function emitDeclarations(outDir: string): void {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json'),
-    '--emitDeclarationOnly', '--outDir', outDir], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json'), '--emitDeclarationOnly', '--outDir', outDir],
+    { cwd: ROOT, stdio: 'inherit' },
+  );
 }
 
 /** Writes one API Extractor report per entry into `reportDir`. */
@@ -54,7 +57,20 @@ export function writeReports(reportDir: string): void {
         configObject: {
           projectFolder: ROOT,
           mainEntryPointFilePath: dts,
-          compiler: { overrideTsconfig: { compilerOptions: { target: 'ES2022', module: 'commonjs', moduleResolution: 'node', types: ['node'], strict: true, esModuleInterop: true, skipLibCheck: true }, files: [dts] } },
+          compiler: {
+            overrideTsconfig: {
+              compilerOptions: {
+                target: 'ES2022',
+                module: 'commonjs',
+                moduleResolution: 'node',
+                types: ['node'],
+                strict: true,
+                esModuleInterop: true,
+                skipLibCheck: true,
+              },
+              files: [dts],
+            },
+          },
           apiReport: { enabled: true, reportFileName: e.report, reportFolder: reportDir, reportTempFolder: path.join(work, 'temp') },
           docModel: { enabled: false },
           dtsRollup: { enabled: false },
@@ -76,7 +92,13 @@ export function writeReports(reportDir: string): void {
         configObjectFullPath: path.join(ROOT, 'api-extractor.json'),
         packageJsonFullPath: path.join(ROOT, 'package.json'),
       });
-      const result = Extractor.invoke(config, { localBuild: true, showVerboseMessages: false, messageCallback: (m) => { m.handled = true; } });
+      const result = Extractor.invoke(config, {
+        localBuild: true,
+        showVerboseMessages: false,
+        messageCallback: (m) => {
+          m.handled = true;
+        },
+      });
       if (!result.succeeded && result.errorCount > 0) throw new Error(`api-extractor failed for ${e.source}: ${result.errorCount} error(s)`);
     }
   } finally {
@@ -87,23 +109,38 @@ export function writeReports(reportDir: string): void {
 /** Writes the markdown API reference into `outDir` (replacing it). */
 export function writeReference(outDir: string): void {
   fs.rmSync(outDir, { recursive: true, force: true });
-  execFileSync(process.execPath, [path.join(path.dirname(require.resolve('typedoc/package.json')), 'bin', 'typedoc'),
-    '--options', path.join(ROOT, 'typedoc.json'), '--out', outDir], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(
+    process.execPath,
+    [
+      path.join(path.dirname(require.resolve('typedoc/package.json')), 'bin', 'typedoc'),
+      '--options',
+      path.join(ROOT, 'typedoc.json'),
+      '--out',
+      outDir,
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
 }
 
 /** Relative paths of every file under `dir`, sorted. */
 function listFiles(dir: string, base = dir): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(dir, e.name);
-    return e.isDirectory() ? listFiles(p, base) : [path.relative(base, p)];
-  }).sort();
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => {
+      const p = path.join(dir, e.name);
+      return e.isDirectory() ? listFiles(p, base) : [path.relative(base, p)];
+    })
+    .sort();
 }
 
 /** The changed lines of an API report, committed (-) against fresh (+), at most 60 lines. */
 function apiDiff(committed: string, fresh: string): string {
   const r = spawnSync('diff', ['-u', committed, fresh], { encoding: 'utf8' });
-  const lines = (r.stdout ?? '').split('\n').slice(2).filter((l) => /^[-+]/.test(l));
+  const lines = (r.stdout ?? '')
+    .split('\n')
+    .slice(2)
+    .filter((l) => /^[-+]/.test(l));
   return [...lines.slice(0, 60), ...(lines.length > 60 ? [`... ${lines.length - 60} more changed lines`] : [])].map((l) => `      ${l}`).join('\n');
 }
 
@@ -115,7 +152,8 @@ export function staleFiles(committed: string, fresh: string): string[] {
   const out: string[] = [];
   for (const f of b) {
     if (!a.includes(f)) out.push(`${rel(f)} (missing)`);
-    else if (fs.readFileSync(path.join(committed, f), 'utf8') !== fs.readFileSync(path.join(fresh, f), 'utf8')) out.push(`${rel(f)} (differs)${f.endsWith('.api.md') ? `\n${apiDiff(path.join(committed, f), path.join(fresh, f))}` : ''}`);
+    else if (fs.readFileSync(path.join(committed, f), 'utf8') !== fs.readFileSync(path.join(fresh, f), 'utf8'))
+      out.push(`${rel(f)} (differs)${f.endsWith('.api.md') ? `\n${apiDiff(path.join(committed, f), path.join(fresh, f))}` : ''}`);
   }
   for (const f of a) if (!b.includes(f)) out.push(`${rel(f)} (no longer generated)`);
   return out;
@@ -135,8 +173,14 @@ export function checkApi(): string[] {
 
 function main(argv: string[]): number {
   for (const a of argv) {
-    if (a === '--help' || a === '-h') { process.stdout.write(USAGE); return 0; }
-    if (a !== '--check') { process.stderr.write(`api: unknown argument ${a}\n\n${USAGE}`); return 2; }
+    if (a === '--help' || a === '-h') {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    if (a !== '--check') {
+      process.stderr.write(`api: unknown argument ${a}\n\n${USAGE}`);
+      return 2;
+    }
   }
   if (argv.includes('--check')) {
     const stale = checkApi();
@@ -149,7 +193,11 @@ function main(argv: string[]): number {
   }
   writeReports(REPORT_DIR);
   writeReference(REFERENCE_DIR);
-  process.stdout.write(`api: wrote ${listFiles(REPORT_DIR).map((f) => `api/${f}`).join(', ')} and ${listFiles(REFERENCE_DIR).length} files in docs/api/\n`);
+  process.stdout.write(
+    `api: wrote ${listFiles(REPORT_DIR)
+      .map((f) => `api/${f}`)
+      .join(', ')} and ${listFiles(REFERENCE_DIR).length} files in docs/api/\n`,
+  );
   return 0;
 }
 

@@ -37,8 +37,18 @@ describe('the public API', () => {
   });
 
   test('main.ts, charts/ and config/ import lib/ only through the public entry', () => {
-    const files = ['main.ts', ...['charts', 'config'].flatMap((d) => fs.readdirSync(path.join(ROOT, d)).filter((f) => f.endsWith('.ts')).map((f) => `${d}/${f}`))];
-    const deep = files.flatMap((f) => [...fs.readFileSync(path.join(ROOT, f), 'utf8').matchAll(/from '((?:\.\.?\/)+lib\/[^']+)'/g)].map((m) => `${f}: ${m[1]}`));
+    const files = [
+      'main.ts',
+      ...['charts', 'config'].flatMap((d) =>
+        fs
+          .readdirSync(path.join(ROOT, d))
+          .filter((f) => f.endsWith('.ts'))
+          .map((f) => `${d}/${f}`),
+      ),
+    ];
+    const deep = files.flatMap((f) =>
+      [...fs.readFileSync(path.join(ROOT, f), 'utf8').matchAll(/from '((?:\.\.?\/)+lib\/[^']+)'/g)].map((m) => `${f}: ${m[1]}`),
+    );
     expect(deep).toEqual([]);
   });
 });
@@ -74,13 +84,21 @@ describe('the package manifest', () => {
 
   test('package-lock.json records the same dependencies, peers and bin (npm ci refuses a lock out of sync)', () => {
     const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')).packages[''];
-    expect({ dependencies: lock.dependencies, devDependencies: lock.devDependencies, peerDependencies: lock.peerDependencies, bin: lock.bin })
-      .toEqual({ dependencies: pkg.dependencies, devDependencies: pkg.devDependencies, peerDependencies: pkg.peerDependencies, bin: pkg.bin });
+    expect({
+      dependencies: lock.dependencies,
+      devDependencies: lock.devDependencies,
+      peerDependencies: lock.peerDependencies,
+      bin: lock.bin,
+    }).toEqual({ dependencies: pkg.dependencies, devDependencies: pkg.devDependencies, peerDependencies: pkg.peerDependencies, bin: pkg.bin });
   });
 
   test('every runtime dependency is imported by lib/', () => {
-    const sources = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-      e.isDirectory() ? sources(path.join(dir, e.name)) : /\.(ts|js)$/.test(e.name) ? [fs.readFileSync(path.join(dir, e.name), 'utf8')] : []);
+    const sources = (dir: string): string[] =>
+      fs
+        .readdirSync(dir, { withFileTypes: true })
+        .flatMap((e) =>
+          e.isDirectory() ? sources(path.join(dir, e.name)) : /\.(ts|js)$/.test(e.name) ? [fs.readFileSync(path.join(dir, e.name), 'utf8')] : [],
+        );
     const all = sources(path.join(ROOT, 'lib')).join('\n');
     for (const dep of Object.keys(pkg.dependencies ?? {})) expect({ dep, imported: all.includes(`from '${dep}'`) }).toEqual({ dep, imported: true });
   });
@@ -100,15 +118,14 @@ describe('the schema the testing entry ships', () => {
     expect(compact.definitions['io.k8s.api.scheduling.v1.PriorityClass'].properties.description).toEqual({ type: 'string' });
     expect(compact.definitions['io.k8s.api.scheduling.v1.PriorityClass'].required).toEqual(pc.required);
     expect(JSON.stringify(compact)).not.toMatch(/"description":"/);
-    expect(stripDescriptions({ description: 'x', properties: { description: { description: 'y', type: 'string' } } }))
-      .toEqual({ properties: { description: { type: 'string' } } });
+    expect(stripDescriptions({ description: 'x', properties: { description: { description: 'y', type: 'string' } } })).toEqual({
+      properties: { description: { type: 'string' } },
+    });
     expect(fs.statSync(COMPACT_SCHEMA).size).toBeLessThan(fs.statSync(OFFICIAL_SCHEMA).size / 4);
   });
 
   test('still rejects what the official schema rejects', () => {
     const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'y' }, data: { a: 1 }, dta: {} };
-    expect(validateObjects([cm as any]).map((v) => v.message)).toEqual(expect.arrayContaining([
-      '/: unknown field "dta"', '/data/a: must be string',
-    ]));
+    expect(validateObjects([cm as any]).map((v) => v.message)).toEqual(expect.arrayContaining(['/: unknown field "dta"', '/data/a: must be string']));
   });
 });

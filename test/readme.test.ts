@@ -15,10 +15,20 @@ const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
 const README = read('README.md');
 const pkg = JSON.parse(read('package.json'));
 const CONSTRUCTS: Array<[string, string]> = [
-  ['StaticSite', 'docs/static-site.md'], ['ImmutableConfigInit', 'docs/immutable-config-init.md'], ['SidecarPod', 'docs/sidecar-pod.md'],
-  ['GeneralPurposeRunner', 'docs/general-purpose-runner.md'], ['KvProxy', 'docs/kv-proxy.md'],
+  ['StaticSite', 'docs/static-site.md'],
+  ['ImmutableConfigInit', 'docs/immutable-config-init.md'],
+  ['SidecarPod', 'docs/sidecar-pod.md'],
+  ['GeneralPurposeRunner', 'docs/general-purpose-runner.md'],
+  ['KvProxy', 'docs/kv-proxy.md'],
 ];
-const PAGES = ['README.md', 'CHANGELOG.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const PAGES = [
+  'README.md',
+  'CHANGELOG.md',
+  ...fs
+    .readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 describe('README.md', () => {
   test('is at most 300 lines', () => {
@@ -49,7 +59,8 @@ describe('README.md', () => {
     for (const op of ['npm ci && npm run synth', 'npm run verify', 'npm run check:dist', 'npm run api', 'npm run bench', '.ci/run']) {
       expect({ op, inDevelopment: dev.includes(op) }).toEqual({ op, inDevelopment: true });
     }
-    for (const op of ['npm run check:dist', 'npm run import', 'npm run schema', 'KUBE_BIN_DIR']) expect({ op, inReadme: README.includes(op) }).toEqual({ op, inReadme: false });
+    for (const op of ['npm run check:dist', 'npm run import', 'npm run schema', 'KUBE_BIN_DIR'])
+      expect({ op, inReadme: README.includes(op) }).toEqual({ op, inReadme: false });
   });
 
   test('every npm script it mentions exists', () => {
@@ -100,8 +111,9 @@ describe('docs/', () => {
 
   test('delivery links every generated diagram (docs/diagrams, written by npm run synth)', () => {
     const text = read('docs/delivery.md');
-    const generated = fs.readdirSync(path.join(ROOT, 'docs', 'diagrams')).flatMap((env) =>
-      fs.readdirSync(path.join(ROOT, 'docs', 'diagrams', env)).map((f) => `diagrams/${env}/${f}`));
+    const generated = fs
+      .readdirSync(path.join(ROOT, 'docs', 'diagrams'))
+      .flatMap((env) => fs.readdirSync(path.join(ROOT, 'docs', 'diagrams', env)).map((f) => `diagrams/${env}/${f}`));
     expect(generated.length).toBeGreaterThanOrEqual(5);
     expect(generated.filter((f) => !text.includes(`](${f})`))).toEqual([]);
   });
