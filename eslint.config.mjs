@@ -17,6 +17,7 @@ export default tseslint.config(
       'cdk.out/**',
       'coverage/**',
       '.bench/**',
+      '.api-reference-*/**',
       // served or bundled as data by the tests (nginx content, script bundles): byte-stable inputs of snapshots
       'test/fixtures/**/*.js',
     ],

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkApi, ENTRIES, REFERENCE_DIR, REPORT_DIR } from '../scripts/api';
+import { checkApi, ENTRIES, REFERENCE_DIR, referencePages, REPORT_DIR } from '../scripts/api';
 import { compactSchemaText, COMPACT_SCHEMA, OFFICIAL_SCHEMA } from '../scripts/compact-schema';
 import { validateObjects } from '../lib/testing';
 import { stripDescriptions } from '../lib/testing/schema';
@@ -26,7 +26,21 @@ describe('the public API', () => {
       expect(exported.types).toBe(`./build/${path.relative('lib', e.source).replace(/\.ts$/, '.d.ts')}`);
       expect(exported.default).toBe(`./build/${path.relative('lib', e.source).replace(/\.ts$/, '.js')}`);
     }
-    expect(fs.readdirSync(REFERENCE_DIR).sort()).toEqual(['README.md', 'index.md', 'testing.md']);
+  });
+
+  test('the reference has one page per construct and per group of building blocks, each linked from its index (README.md)', () => {
+    const pages = referencePages();
+    const file = (title: string) => `${title.replace(/ /g, '-')}.md`;
+    expect(fs.readdirSync(REFERENCE_DIR).sort()).toEqual(['README.md', 'testing.md', ...pages.map((p) => file(p.title))].sort());
+    const index = fs.readFileSync(path.join(REFERENCE_DIR, 'README.md'), 'utf8');
+    for (const p of [...pages.map((p) => file(p.title)), 'testing.md']) expect(index).toContain(`](${p})`);
+    // each pattern's class heads a page of its own
+    const constructs = ['StaticSite', 'ImmutableConfigInit', 'SidecarPod', 'GeneralPurposeRunner', 'KvProxy'];
+    const pageOf = (name: string) =>
+      fs
+        .readdirSync(REFERENCE_DIR)
+        .filter((f) => new RegExp(`^## Classes\\n[\\s\\S]*^### ${name}$`, 'm').test(fs.readFileSync(path.join(REFERENCE_DIR, f), 'utf8')));
+    expect(constructs.map((c) => [c, pageOf(c)])).toEqual(constructs.map((c) => [c, [`${c}.md`]]));
   });
 
   test('the report lists the five constructs as classes', () => {

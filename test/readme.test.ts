@@ -80,12 +80,12 @@ describe('README.md', () => {
 });
 
 describe('docs/', () => {
-  test.each(CONSTRUCTS)('%s has a task page with an example and the YAML it produces', (name, page) => {
+  test.each(CONSTRUCTS)('%s has a task page with an example, the YAML it produces and a link to its reference page', (name, page) => {
     const text = read(page);
     expect(text).toMatch(new RegExp(`^# ${name}`, 'm'));
     expect(text).toMatch(new RegExp(`\`\`\`ts\\n[\\s\\S]*?new ${name}\\(`));
     expect(text).toMatch(/```yaml\n[\s\S]*?kind: /);
-    expect(text).toContain('](api/index.md');
+    expect(text).toContain(`](api/${name}.md`);
   });
 
   test('options are documented once, in the TSDoc: no hand-written option tables', () => {
@@ -104,6 +104,37 @@ describe('docs/', () => {
         const target = m[1]!;
         if (/^[a-z]+:/.test(target)) continue;
         if (!fs.existsSync(path.join(ROOT, path.dirname(page), target))) broken.push(`${page}: ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  test('every link into the API reference (docs/api/) names a heading of its page', () => {
+    const anchors = new Map<string, Set<string>>();
+    /** GitHub's heading ids: lowercase, punctuation dropped, spaces as '-', repeats numbered -1, -2, ... */
+    const headingIds = (file: string) => {
+      const seen = new Map<string, number>();
+      const ids = new Set<string>();
+      for (const m of fs.readFileSync(file, 'utf8').matchAll(/^#{1,6} +(.+?) *$/gm)) {
+        const text = m[1]!.replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/[`*]/g, '');
+        const id = text
+          .toLowerCase()
+          .replace(/[^\p{L}\p{N} _-]/gu, '')
+          .replace(/ /g, '-');
+        const n = seen.get(id) ?? 0;
+        seen.set(id, n + 1);
+        ids.add(n ? `${id}-${n}` : id);
+      }
+      return ids;
+    };
+    const broken: string[] = [];
+    for (const page of PAGES) {
+      const text = read(page).replace(/```[\s\S]*?```/g, '');
+      for (const m of text.matchAll(/\]\(([^)#\s]+)#([^)\s]+)\)/g)) {
+        const target = path.join(ROOT, path.dirname(page), m[1]!);
+        if (!target.startsWith(path.join(ROOT, 'docs', 'api') + path.sep) || !fs.existsSync(target)) continue;
+        if (!anchors.has(target)) anchors.set(target, headingIds(target));
+        if (!anchors.get(target)!.has(m[2]!)) broken.push(`${page}: ${m[1]}#${m[2]}`);
       }
     }
     expect(broken).toEqual([]);
