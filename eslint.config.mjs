@@ -4,10 +4,11 @@
 // Formatting is prettier's job (.prettierrc.json); max-len catches what prettier
 // cannot wrap: long strings, template literals and comments, which are split by hand.
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   {
     ignores: [
       'node_modules/**',
