@@ -20,6 +20,8 @@ const ROOT = path.join(__dirname, '..');
 export const MAX_LINE = 150;
 /** Where a split aims: the continuation line is indented deeper than the original, so leave room. */
 const TARGET = 120;
+/** ESLint max-len's test for a URL (its ignoreUrls option). */
+const URL = /[^:/?#]:\/\/[^?#]/;
 
 /** Positions (in the file) inside the literal text of a string or template, where the value may be cut. */
 function cuttableRanges(node: ts.Node, sf: ts.SourceFile): [number, number][] | undefined {
@@ -69,7 +71,9 @@ function oneSplit(sf: ts.SourceFile): { start: number; end: number; replacement:
       const lineStart = lineStarts[line]!;
       const lineEnd = line + 1 < lineStarts.length ? lineStarts[line + 1]! - 1 : text.length;
       const lineText = text.slice(lineStart, lineEnd).replace(/\r$/, '');
-      if (lineText.length > MAX_LINE && start - lineStart < MAX_LINE && node.getEnd() > lineStart + MAX_LINE) {
+      // ESLint's max-len (ignoreUrls) lets a line with a URL be longer
+      const long = lineText.length > MAX_LINE && !URL.test(lineText);
+      if (long && start - lineStart < MAX_LINE && node.getEnd() > lineStart + MAX_LINE) {
         // the last space, at or before TARGET (else before MAX_LINE), inside literal text on this line, keeping a few characters on each side
         const candidates: number[] = [];
         for (const [a, b] of ranges) {
@@ -83,7 +87,8 @@ function oneSplit(sf: ts.SourceFile): { start: number; end: number; replacement:
           const raw = text.slice(start, node.getEnd());
           const at = cut - start;
           const quote = raw[0]!;
-          found = { start, end: node.getEnd(), replacement: `(${raw.slice(0, at)}${quote} +\n${quote}${raw.slice(at)})` };
+          const joined = `${raw.slice(0, at)}${quote} +\n${quote}${raw.slice(at)}`;
+          found = { start, end: node.getEnd(), replacement: needsParens(node) ? `(${joined})` : joined };
           return;
         }
       }
@@ -92,6 +97,30 @@ function oneSplit(sf: ts.SourceFile): { start: number; end: number; replacement:
   };
   visit(sf);
   return found;
+}
+
+/**
+ * Whether `a + b` in place of the literal needs parentheses to keep the meaning: not where the place binds
+ * more loosely than `+` (arguments, initializers, return values, array elements, branches of `?:`), nor as an
+ * operand of another `+` (string concatenation gives the same text however it is grouped, and prettier would
+ * keep parentheses on the right operand).
+ */
+function needsParens(node: ts.Node): boolean {
+  const p = node.parent;
+  if (ts.isBinaryExpression(p)) return p.operatorToken.kind !== ts.SyntaxKind.PlusToken;
+  if (ts.isCallExpression(p) || ts.isNewExpression(p)) return p.expression === node;
+  if (ts.isConditionalExpression(p)) return p.condition === node;
+  return !(
+    ts.isVariableDeclaration(p) ||
+    ts.isPropertyAssignment(p) ||
+    ts.isReturnStatement(p) ||
+    ts.isThrowStatement(p) ||
+    ts.isArrayLiteralExpression(p) ||
+    ts.isParenthesizedExpression(p) ||
+    ts.isTemplateSpan(p) ||
+    ts.isArrowFunction(p) ||
+    ts.isParameter(p)
+  );
 }
 
 /** Whether the character at `i` is escaped by an odd run of backslashes before it. */
