@@ -3,11 +3,10 @@
  *
  *   npm run lint:report              one line per file that fails lint: its ESLint problems by rule,
  *                                    "unformatted" when prettier would rewrite it, and the problems
- *                                    `npm run format` cannot fix (lines over 150 characters that are
- *                                    strings or comments, and the like), which need a hand
+ *                                    `npm run format` cannot fix (see scripts/format.ts), which need a hand
  *   npm run lint:report -- --json    the same as JSON
  *
- * Nothing is written: "after format" runs prettier and `eslint --fix` in memory.
+ * Nothing is written: "after format" runs the steps of `npm run format` in memory.
  * Exit 0 when every file passes, 1 when some file fails.
  */
 import { execFileSync } from 'node:child_process';
@@ -15,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ESLint } from 'eslint';
 import * as prettier from 'prettier';
+import { splitSource } from './split-long-lines';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -25,7 +25,7 @@ export interface FileReport {
   readonly eslint: Record<string, number>;
   /** Prettier would rewrite the file. */
   readonly unformatted: boolean;
-  /** What `npm run format` leaves: ESLint problems of the formatted, auto-fixed text, as `line:rule`. */
+  /** What `npm run format` leaves: ESLint problems of the formatted, fixed and split text, as `line:rule`. */
   readonly afterFormat: string[];
 }
 
@@ -59,7 +59,14 @@ export async function lintReport(): Promise<FileReport[]> {
     const options = formatted ? { ...(await prettier.resolveConfig(abs)), filepath: abs } : undefined;
     const pretty = options ? await prettier.format(source, options) : source;
     const now = linted ? (await eslint.lintText(source, { filePath: abs }))[0]!.messages : [];
-    const after = linted ? (await fixer.lintText(pretty, { filePath: abs }))[0]!.messages : [];
+    // what npm run format does (scripts/format.ts): prettier, eslint --fix, long lines split, prettier
+    let after: { ruleId: string | null; line: number }[] = [];
+    if (linted) {
+      const fixed = (await fixer.lintText(pretty, { filePath: abs }))[0]!.output ?? pretty;
+      const split = options ? (await splitSource(fixed, abs)).source : fixed;
+      const final = options ? await prettier.format(split, options) : split;
+      after = (await eslint.lintText(final, { filePath: abs }))[0]!.messages;
+    }
     const report: FileReport = {
       file,
       eslint: countByRule(now),

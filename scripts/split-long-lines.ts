@@ -9,7 +9,8 @@
  *   - a comment is wrapped at a space onto lines of its own kind (`//` or ` * `); a comment after code moves
  *     onto the line above it.
  *
- * Then prettier lays the file out again. `npm run format` runs it after prettier and eslint --fix:
+ * Then prettier lays the file out again. `npm run format` (scripts/format.ts) runs it after prettier and
+ * eslint --fix; alone:
  *
  *   node -r ts-node/register scripts/split-long-lines.ts [files...]   (default: every file prettier formats)
  *
@@ -37,6 +38,7 @@ interface Edit {
 
 /** Positions (in the file) inside the literal text of a string, template or regular expression, where it may be cut. */
 function cuttableRanges(node: ts.Node, sf: ts.SourceFile): [number, number][] | undefined {
+  if (isRawTemplate(node)) return [[node.template.getStart(sf) + 1, node.template.getEnd() - 1]];
   if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) return [[node.getStart(sf) + 1, node.getEnd() - 1]];
   if (ts.isRegularExpressionLiteral(node)) {
     const raw = node.getText(sf);
@@ -54,6 +56,11 @@ function cuttableRanges(node: ts.Node, sf: ts.SourceFile): [number, number][] | 
     return ranges.filter(([a, b]) => b > a);
   }
   return undefined;
+}
+
+/** String.raw`...` without substitutions: cut into two, it is the same text. */
+function isRawTemplate(node: ts.Node): node is ts.TaggedTemplateExpression & { template: ts.NoSubstitutionTemplateLiteral } {
+  return ts.isTaggedTemplateExpression(node) && ts.isNoSubstitutionTemplateLiteral(node.template) && node.tag.getText() === 'String.raw';
 }
 
 /** Whether the literal may become an expression. */
@@ -114,12 +121,15 @@ function lineOf(sf: ts.SourceFile, pos: number): { start: number; end: number; l
   return { start, end: start + text.length, long: text.length > MAX_LINE && !URL.test(text) };
 }
 
-/** The last cut at or before TARGET (else before MAX_LINE), at a space inside `ranges` on the line starting at `lineStart`. */
-function cutAt(text: string, ranges: [number, number][], lineStart: number, lineEnd: number): number | undefined {
+/**
+ * The last cut at or before TARGET (else before MAX_LINE), inside `ranges` on the line starting at `lineStart`:
+ * after a space, or (`after`) after one of those characters.
+ */
+function cutAt(text: string, ranges: [number, number][], lineStart: number, lineEnd: number, after = ' '): number | undefined {
   const candidates: number[] = [];
   for (const [a, b] of ranges) {
     for (let i = Math.max(a + 4, lineStart); i < Math.min(b - 3, lineEnd); i++) {
-      if (text[i - 1] === ' ' && text[i] !== ' ' && !escaped(text, i - 1)) candidates.push(i);
+      if (after.includes(text[i - 1]!) && text[i] !== ' ' && (text[i - 1] !== ' ' || !escaped(text, i - 1))) candidates.push(i);
     }
   }
   return candidates.filter((i) => i - lineStart <= TARGET).pop() ?? candidates.filter((i) => i - lineStart < MAX_LINE).pop();
@@ -145,19 +155,26 @@ function literalEdit(sf: ts.SourceFile): Edit | undefined {
       ...literals.sort((a, b) => b.node.getWidth(sf) - a.node.getWidth(sf)),
     ];
     for (const { node, ranges } of ordered) {
-      const cut = cutAt(text, ranges, lineStart, lineEnd);
+      // a pattern without spaces is cut after a `|`, `)` or `/` (never inside an escape: the parts are raw text)
+      const regex = ts.isRegularExpressionLiteral(node);
+      const raw = isRawTemplate(node);
+      const cut = cutAt(text, ranges, lineStart, lineEnd) ?? (regex || raw ? cutAt(text, ranges, lineStart, lineEnd, '|)/') : undefined);
       if (cut === undefined) continue;
       const start = node.getStart(sf);
-      const raw = text.slice(start, node.getEnd());
+      const source = text.slice(start, node.getEnd());
       const at = cut - start;
-      if (ts.isRegularExpressionLiteral(node)) {
-        const close = raw.lastIndexOf('/');
-        const flags = raw.slice(close + 1);
-        const source = `String.raw\`${raw.slice(1, at)}\` +\nString.raw\`${raw.slice(at, close)}\``;
-        return { start, end: node.getEnd(), replacement: `new RegExp(${source}${flags ? `, '${flags}'` : ''})` };
+      if (regex) {
+        const close = source.lastIndexOf('/');
+        const flags = source.slice(close + 1);
+        const parts = `String.raw\`${source.slice(1, at)}\` +\nString.raw\`${source.slice(at, close)}\``;
+        return { start, end: node.getEnd(), replacement: `new RegExp(${parts}${flags ? `, '${flags}'` : ''})` };
       }
-      const quote = raw[0]!;
-      const joined = `${raw.slice(0, at)}${quote} +\n${quote}${raw.slice(at)}`;
+      if (raw) {
+        const joined = `${source.slice(0, at)}\` +\nString.raw\`${source.slice(at)}`;
+        return { start, end: node.getEnd(), replacement: needsParens(node) ? `(${joined})` : joined };
+      }
+      const quote = source[0]!;
+      const joined = `${source.slice(0, at)}${quote} +\n${quote}${source.slice(at)}`;
       return { start, end: node.getEnd(), replacement: needsParens(node) ? `(${joined})` : joined };
     }
   }
@@ -217,25 +234,29 @@ function commentEdit(sf: ts.SourceFile): Edit | undefined {
   return undefined;
 }
 
-/** Splits the long lines of one file (formatting it with prettier after each edit); returns the edits made. */
-export async function splitLongLines(file: string): Promise<number> {
+/** Splits the long lines of a file's text (formatting it with prettier after each edit). */
+export async function splitSource(source: string, file: string): Promise<{ source: string; edits: number }> {
   const options = { ...(await prettier.resolveConfig(file)), filepath: file };
   const kind = /\.(c|m)?js$/.test(file) ? ts.ScriptKind.JS : ts.ScriptKind.TS;
-  let source = fs.readFileSync(file, 'utf8');
   let edits = 0;
   for (; edits < 500; edits++) {
     const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, kind);
     const edit = literalEdit(sf) ?? commentEdit(sf);
     if (!edit) break;
-    const next = source.slice(0, edit.start) + edit.replacement + source.slice(edit.end);
-    source = await prettier.format(next, options);
+    source = await prettier.format(source.slice(0, edit.start) + edit.replacement + source.slice(edit.end), options);
   }
+  return { source, edits };
+}
+
+/** Splits the long lines of one file in place; returns the edits made. */
+export async function splitLongLines(file: string): Promise<number> {
+  const { source, edits } = await splitSource(fs.readFileSync(file, 'utf8'), file);
   if (edits) fs.writeFileSync(file, source);
   return edits;
 }
 
 /** The files prettier formats (see .prettierignore). */
-async function formattedFiles(): Promise<string[]> {
+export async function formattedFiles(): Promise<string[]> {
   const listed = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: ROOT, encoding: 'utf8' });
   const out: string[] = [];
   for (const f of listed.split('\0').filter((x) => x && /\.(ts|js|mjs)$/.test(x))) {
