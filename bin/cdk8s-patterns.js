@@ -22,6 +22,11 @@ if (!require.extensions['.ts'] && !fs.existsSync(built)) {
 const cli = require.extensions['.ts'] && fs.existsSync(source) ? require(source) : require(built);
 
 cli.main(process.argv.slice(2)).then(
-  (/** @type {number} */ code) => { process.exitCode = code; },
-  (/** @type {unknown} */ e) => { process.stderr.write(`cdk8s-patterns: ${e instanceof Error ? e.stack : e}\n`); process.exitCode = 1; },
+  (/** @type {number} */ code) => {
+    process.exitCode = code;
+  },
+  (/** @type {unknown} */ e) => {
+    process.stderr.write(`cdk8s-patterns: ${e instanceof Error ? e.stack : e}\n`);
+    process.exitCode = 1;
+  },
 );

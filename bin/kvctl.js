@@ -70,7 +70,7 @@ function request(target, method, path, options = {}) {
   url.pathname = `${target.base.pathname.replace(/\/$/, '')}${q >= 0 ? path.slice(0, q) : path}`;
   url.search = q >= 0 ? path.slice(q) : '';
   /** @type {Record<string, string>} */
-  const headers = { Authorization: `Bearer ${target.token}`, 'User-Agent': 'kvctl', ...options.headers };
+  const headers = { 'Authorization': `Bearer ${target.token}`, 'User-Agent': 'kvctl', ...options.headers };
   if (options.body !== undefined) {
     headers['Content-Type'] = options.contentType || 'application/json';
     headers['Content-Length'] = String(Buffer.byteLength(options.body));
@@ -151,7 +151,10 @@ function readToken(file) {
     throw new CliError(`cannot read token file ${file}: ${/** @type {NodeJS.ErrnoException} */ (err).code || err}`, EXIT_USAGE);
   }
   // the first line that is not blank or a comment; in the Secret's "<name> <token>" format, its last field
-  const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
+  const line = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find((l) => l !== '' && !l.startsWith('#'));
   const token = line && line.split(/\s+/).pop();
   if (!token) throw new CliError(`token file ${file} holds no token`, EXIT_USAGE);
   return token;
@@ -222,11 +225,11 @@ async function main(argv, env) {
       args: argv,
       allowPositionals: true,
       options: {
-        url: { type: 'string' },
+        'url': { type: 'string' },
         'token-file': { type: 'string' },
-        prefix: { type: 'string' },
+        'prefix': { type: 'string' },
         'min-index': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
+        'help': { type: 'boolean', short: 'h' },
       },
     });
   } catch (err) {
@@ -244,7 +247,8 @@ async function main(argv, env) {
   if (values.prefix !== undefined && command !== 'list') throw usage('--prefix only applies to list');
   const minIndex = values['min-index'];
   if (minIndex !== undefined && command !== 'get' && command !== 'list') throw usage('--min-index only applies to get and list');
-  if (minIndex !== undefined && !/^\d{1,20}$/.test(minIndex)) throw usage(`--min-index must be the X-Kv-Index of a write (an integer), got ${JSON.stringify(minIndex)}`);
+  if (minIndex !== undefined && !/^\d{1,20}$/.test(minIndex))
+    throw usage(`--min-index must be the X-Kv-Index of a write (an integer), got ${JSON.stringify(minIndex)}`);
   const readOptions = minIndex === undefined ? {} : { headers: { 'X-Kv-Min-Index': minIndex } };
 
   const urlText = values.url || env.KV_URL || 'http://127.0.0.1:8080';
@@ -263,7 +267,10 @@ async function main(argv, env) {
   /** @param {number} min @param {number} max */
   const arity = (min, max) => {
     if (args.length < min || args.length > max) {
-      throw usage(`${command} takes ${min === max ? min : `${min} to ${max === Infinity ? 'any number of' : max}`} argument${max === 1 ? '' : 's'}, got ${args.length}`);
+      throw usage(
+        `${command} takes ${min === max ? min : `${min} to ${max === Infinity ? 'any number of' : max}`} ` +
+          `argument${max === 1 ? '' : 's'}, got ${args.length}`,
+      );
     }
   };
 
@@ -328,10 +335,14 @@ async function main(argv, env) {
       const consulPath = `/v1${path}/${args.length === 2 ? encodeURIComponent(args[1]) : '?recurse'}`;
       const reply = check(await request(target, 'GET', consulPath, { headers: { 'X-Consul-Token': target.token } }));
       const entries = /** @type {{ Key: string, ModifyIndex: number }[]} */ (json(reply));
-      out(`CONSUL KEY\tMODIFY INDEX\tNATIVE PATH\n${entries.map((e) => {
-        const key = e.Key.split('/').slice(2).join('/');
-        return `${e.Key}\t${e.ModifyIndex}\t${path}/${encodeURIComponent(key)}\n`;
-      }).join('')}`);
+      out(
+        `CONSUL KEY\tMODIFY INDEX\tNATIVE PATH\n${entries
+          .map((e) => {
+            const key = e.Key.split('/').slice(2).join('/');
+            return `${e.Key}\t${e.ModifyIndex}\t${path}/${encodeURIComponent(key)}\n`;
+          })
+          .join('')}`,
+      );
       return;
     }
     default:

@@ -32,7 +32,8 @@ export function isUtf8Text(bytes: Buffer): boolean {
 
 function fsError(prop: string, target: string, err: unknown): Error {
   const e = err as NodeJS.ErrnoException;
-  const why = e.code === 'ENOENT' ? 'does not exist' : e.code === 'EACCES' ? 'is not readable (permission denied)' : `cannot be read (${e.code ?? e.message})`;
+  const why =
+    e.code === 'ENOENT' ? 'does not exist' : e.code === 'EACCES' ? 'is not readable (permission denied)' : `cannot be read (${e.code ?? e.message})`;
   return new Error(`${prop} "${target}" ${why}`);
 }
 
@@ -137,7 +138,8 @@ export function readLocalPath(target: string, prop: string, options: ReadDirecto
 /** Files given inline: path to a string (UTF-8 text) or, where `allowBuffers`, a Buffer (raw bytes). */
 export function inlineFiles(files: Record<string, string | Buffer> | undefined, prop: string, allowBuffers: boolean = true): FileEntry[] {
   if (files === undefined) return [];
-  if (files === null || typeof files !== 'object' || Array.isArray(files)) throw new Error(`${prop} must be an object of path to content, got ${JSON.stringify(files)}`);
+  if (files === null || typeof files !== 'object' || Array.isArray(files))
+    throw new Error(`${prop} must be an object of path to content, got ${JSON.stringify(files)}`);
   return Object.entries(files).map(([p, value]) => {
     if (typeof value === 'string') return { path: p, bytes: Buffer.from(value, 'utf8'), origin: prop, inlineText: true };
     if (allowBuffers && Buffer.isBuffer(value)) return { path: p, bytes: value, origin: prop };
@@ -161,7 +163,8 @@ export function configMapKeys(paths: readonly string[], prop: string): Map<strin
     for (const p of members) keys.set(p, members.length === 1 ? k : `${k}.${contentHash(p, 8)}`);
   }
   for (const [p, k] of keys) {
-    if (k.length > 253) throw new Error(`${prop} path "${p}" is too long for a ConfigMap key (${k.length} characters as "${k.slice(0, 40)}...", at most 253)`);
+    if (k.length > 253)
+      throw new Error(`${prop} path "${p}" is too long for a ConfigMap key (${k.length} characters as "${k.slice(0, 40)}...", at most 253)`);
   }
   return keys;
 }
@@ -223,7 +226,10 @@ export function toConfigMapData(entries: readonly FileEntry[], prop: string, opt
     byPath.set(p, { ...e, path: p });
   }
   const sorted = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const keys = configMapKeys(sorted.map((f) => f.path), prop);
+  const keys = configMapKeys(
+    sorted.map((f) => f.path),
+    prop,
+  );
   const data: Record<string, string> = {};
   const binaryData: Record<string, string> = {};
   const files: StoredFile[] = [];
@@ -241,10 +247,15 @@ export function toConfigMapData(entries: readonly FileEntry[], prop: string, opt
   }
   const sizeBytes = configMapSize(data, binaryData) + (options.extraBytes ?? 0);
   if (sizeBytes > MAX_CONFIGMAP_BYTES) {
-    const largest = [...files].sort((a, b) => b.sizeBytes - a.sizeBytes || a.path.localeCompare(b.path)).slice(0, 3)
-      .map((f) => `${f.path} ${formatBytes(f.sizeBytes)}`).join(', ');
-    throw new Error(`${prop} is ${formatBytes(sizeBytes)}, more than the ${formatBytes(MAX_CONFIGMAP_BYTES)} a ConfigMap can hold `
-      + `(largest files: ${largest}): ${options.tooLargeHint ?? 'ship large files another way'}`);
+    const largest = [...files]
+      .sort((a, b) => b.sizeBytes - a.sizeBytes || a.path.localeCompare(b.path))
+      .slice(0, 3)
+      .map((f) => `${f.path} ${formatBytes(f.sizeBytes)}`)
+      .join(', ');
+    throw new Error(
+      `${prop} is ${formatBytes(sizeBytes)}, more than the ${formatBytes(MAX_CONFIGMAP_BYTES)} a ConfigMap can hold ` +
+        `(largest files: ${largest}): ${options.tooLargeHint ?? 'ship large files another way'}`,
+    );
   }
   return { data, binaryData, files, sizeBytes };
 }

@@ -9,7 +9,8 @@ export function stableStringify(value: unknown): string {
   if (Buffer.isBuffer(value)) return JSON.stringify(value.toString('base64'));
   if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.keys(value as object).sort()
+    const entries = Object.keys(value as object)
+      .sort()
       .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
       .map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`);
     return `{${entries.join(',')}}`;

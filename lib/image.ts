@@ -14,9 +14,7 @@ export interface ImageReference {
 
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const DOMAIN = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?';
-const REFERENCE = new RegExp(
-  `^(?:(${DOMAIN})/)?(${COMPONENT}(?:/${COMPONENT})*)(?::([\\w][\\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$`,
-);
+const REFERENCE = new RegExp(`^(?:(${DOMAIN})/)?(${COMPONENT}(?:/${COMPONENT})*)(?::([\\w][\\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$`);
 
 /**
  * Parses an image reference and insists that it is pinned: a tag or a digest
@@ -42,7 +40,8 @@ export function parseImage(image: string, prop: string = 'image'): ImageReferenc
     }
     throw new Error(`${prop} must be a valid image reference like "registry/repo:tag" or "repo@sha256:<digest>", got "${image}"`);
   }
-  let [, registry, repository, tag, digest] = m;
+  let [, registry, repository] = m;
+  const [, , , tag, digest] = m;
   // "localhost:5000/x" and "host.tld/x" are registries; "library/nginx" is not.
   if (registry && !/[.:]/.test(registry) && registry !== 'localhost') {
     repository = `${registry}/${repository}`;

@@ -103,13 +103,18 @@ function podLabelsPath(workload: SelectableWorkload): string {
 export function selectPods(workload: SelectableWorkload, selector: Record<string, string>): void {
   if (workload instanceof kplus.Deployment) {
     if (Object.keys(workload.matchLabels).includes(kplus.Pod.ADDRESS_LABEL)) {
-      throw new Error(`Deployment "${workload.name}" must be created with select: false: its selector would include ${kplus.Pod.ADDRESS_LABEL}, derived from the construct path`);
+      throw new Error(
+        `Deployment "${workload.name}" must be created with select: false: ` +
+          `its selector would include ${kplus.Pod.ADDRESS_LABEL}, derived from the construct path`,
+      );
     }
     workload.select(kplus.LabelSelector.of({ labels: selector }));
   }
   const podMetadata = workload instanceof kplus.Pod ? workload.metadata : workload.podMetadata;
   for (const [k, v] of Object.entries(selector)) podMetadata.addLabel(k, v);
-  ApiObject.of(workload).addJsonPatch(JsonPatch.remove(`${podLabelsPath(workload)}/${kplus.Pod.ADDRESS_LABEL.replace(/~/g, '~0').replace(/\//g, '~1')}`));
+  ApiObject.of(workload).addJsonPatch(
+    JsonPatch.remove(`${podLabelsPath(workload)}/${kplus.Pod.ADDRESS_LABEL.replace(/~/g, '~0').replace(/\//g, '~1')}`),
+  );
 }
 
 /**
@@ -118,14 +123,18 @@ export function selectPods(workload: SelectableWorkload, selector: Record<string
  * `scheduling.spread()`, whose term selects by the construct-path label.
  */
 export function spreadOverNodes(deployment: kplus.Deployment, selector: Record<string, string>): void {
-  ApiObject.of(deployment).addJsonPatch(JsonPatch.add('/spec/template/spec/affinity', {
-    podAntiAffinity: {
-      preferredDuringSchedulingIgnoredDuringExecution: [{
-        weight: 100,
-        podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { ...selector } } },
-      }],
-    },
-  }));
+  ApiObject.of(deployment).addJsonPatch(
+    JsonPatch.add('/spec/template/spec/affinity', {
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          {
+            weight: 100,
+            podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { ...selector } } },
+          },
+        ],
+      },
+    }),
+  );
 }
 
 interface HasPodMetadata extends IConstruct {

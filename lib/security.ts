@@ -29,7 +29,8 @@ function fractionalGibibytes(size: Size | undefined): Size | undefined {
   if (!(size instanceof Size)) return size;
   const copy = Size.kibibytes(size.toKibibytes({ rounding: SizeRoundingBehavior.NONE }));
   return Object.assign(copy, {
-    toGibibytes: (opts: { rounding?: SizeRoundingBehavior } = {}) => Size.prototype.toGibibytes.call(copy, { rounding: SizeRoundingBehavior.NONE, ...opts }),
+    toGibibytes: (opts: { rounding?: SizeRoundingBehavior } = {}) =>
+      Size.prototype.toGibibytes.call(copy, { rounding: SizeRoundingBehavior.NONE, ...opts }),
   });
 }
 
@@ -63,7 +64,10 @@ function describeSize(size: unknown): string {
 export function resolveSizeLimit(size: Size | undefined, prop: string, fallback: Size = DEFAULT_EMPTY_DIR_SIZE_LIMIT): Size {
   if (size === undefined) return fallback;
   if (!(size instanceof Size) || !isWholeMebibytes(size)) {
-    throw new Error(`${prop} must be a cdk8s Size of a whole number of MiB, at least 1 MiB (cdk8s-plus writes emptyDir sizes in MiB), such as Size.mebibytes(64), got ${describeSize(size)}`);
+    throw new Error(
+      `${prop} must be a cdk8s Size of a whole number of MiB, at least 1 MiB (cdk8s-plus writes emptyDir sizes in MiB), ` +
+        `such as Size.mebibytes(64), got ${describeSize(size)}`,
+    );
   }
   return size;
 }

@@ -34,7 +34,10 @@ export const MAX_CONFIGMAP_BYTES = 1024 * 1024;
 export function validateDnsLabel(value: string, prop: string): string {
   required(value, prop);
   if (typeof value !== 'string' || value.length > 63 || !DNS_LABEL.test(value)) {
-    throw new Error(`${prop} must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with an alphanumeric, at most 63 characters), got "${value}"`);
+    throw new Error(
+      `${prop} must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with an alphanumeric, ` +
+        `at most 63 characters), got "${value}"`,
+    );
   }
   return value;
 }
@@ -52,7 +55,9 @@ export function validateDnsSubdomain(value: string, prop: string): string {
 export function validateConfigMapKey(key: string, prop: string): string {
   required(key, prop);
   if (typeof key !== 'string' || key.length > 253 || !CONFIG_MAP_KEY.test(key) || key === '.' || key === '..') {
-    throw new Error(`${prop} must be a valid ConfigMap key (letters, digits, '-', '_' and '.', at most 253 characters, not "." or ".."), got "${key}"`);
+    throw new Error(
+      `${prop} must be a valid ConfigMap key (letters, digits, '-', '_' and '.', at most 253 characters, not "." or ".."), got "${key}"`,
+    );
   }
   return key;
 }
@@ -68,7 +73,7 @@ export function isConfigMapKeyText(s: string): boolean {
  */
 export function validateQualifiedName(key: string, prop: string, example: string = 'example.com/name'): string {
   required(key, prop);
-  const name = typeof key === 'string' ? key.split('/').pop() ?? '' : '';
+  const name = typeof key === 'string' ? (key.split('/').pop() ?? '') : '';
   if (typeof key !== 'string' || key.length > 253 + 1 + 63 || name.length > 63 || !QUALIFIED_NAME.test(key)) {
     throw new Error(`${prop} must be a qualified name such as "${example}", got "${key}"`);
   }
@@ -92,7 +97,9 @@ export function validateRelativePath(p: string, prop: string): string {
 export function validateLabelValue(value: string, prop: string): string {
   required(value, prop);
   if (typeof value !== 'string' || value.length > 63 || !LABEL_VALUE.test(value)) {
-    throw new Error(`${prop} must be a valid label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with an alphanumeric), got "${value}"`);
+    throw new Error(
+      `${prop} must be a valid label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with an alphanumeric), got "${value}"`,
+    );
   }
   return value;
 }
@@ -119,7 +126,9 @@ export function validatePortName(name: string, prop: string): string {
 export function validateEnvName(name: string, prop: string): string {
   required(name, prop);
   if (typeof name !== 'string' || !ENV_NAME.test(name)) {
-    throw new Error(`${prop} must be a valid environment variable name (letters, digits, '_', '-' and '.', not starting with a digit), got "${name}"`);
+    throw new Error(
+      `${prop} must be a valid environment variable name (letters, digits, '_', '-' and '.', not starting with a digit), got "${name}"`,
+    );
   }
   return name;
 }
@@ -186,7 +195,9 @@ const HTTP_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
 export function validateHttpPath(p: string, prop: string): string {
   required(p, prop);
   if (typeof p !== 'string' || !HTTP_PATH.test(p) || p.split('/').some((s) => s === '.' || s === '..')) {
-    throw new Error(`${prop} must be an absolute URL path like "/" or "/healthz" (no spaces, "?", "#", "." or ".." segments), got ${JSON.stringify(p)}`);
+    throw new Error(
+      `${prop} must be an absolute URL path like "/" or "/healthz" (no spaces, "?", "#", "." or ".." segments), got ${JSON.stringify(p)}`,
+    );
   }
   return p;
 }
@@ -203,7 +214,9 @@ export function validateIngressHost(host: string, prop: string): string {
   return host;
 }
 
-const CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(?:3[0-2]|[12]?\d)|[0-9a-fA-F:]*:[0-9a-fA-F:.]*\/(?:12[0-8]|1[01]\d|[1-9]?\d))$/;
+const IPV4_CIDR = /(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(?:3[0-2]|[12]?\d)/;
+const IPV6_CIDR = /[0-9a-fA-F:]*:[0-9a-fA-F:.]*\/(?:12[0-8]|1[01]\d|[1-9]?\d)/;
+const CIDR = new RegExp(`^(?:${IPV4_CIDR.source}|${IPV6_CIDR.source})$`);
 
 /** An IPv4 or IPv6 CIDR such as `10.0.0.0/8`. */
 export function validateCidr(cidr: string, prop: string): string {
@@ -237,7 +250,9 @@ export function validateOneOf<T extends string>(value: T, allowed: readonly T[] 
   const values = (Array.isArray(allowed) ? allowed : Object.values(allowed)) as readonly T[];
   if (!values.includes(value)) {
     const hint = typeof value === 'string' ? values.find((v) => v.toLowerCase() === value.toLowerCase()) : undefined;
-    throw new Error(`${prop} must be one of ${values.map((v) => `"${v}"`).join(', ')}, got ${JSON.stringify(value)}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+    throw new Error(
+      `${prop} must be one of ${values.map((v) => `"${v}"`).join(', ')}, got ${JSON.stringify(value)}${hint ? ` (did you mean "${hint}"?)` : ''}`,
+    );
   }
   return value;
 }
@@ -264,14 +279,33 @@ export function validateTimeZone(zone: string, prop: string): string {
   // the JavaScript runtime ignores case, the tz database the cluster reads does not: "europe/berlin" would fail there
   const caseMismatch = resolved.toLowerCase() === zone.toLowerCase() ? resolved !== zone : zone.split('/').some((seg) => !/^[A-Z]/.test(seg));
   if (caseMismatch) {
-    throw new Error(`${prop} must be an IANA time zone in its exact case, got ${JSON.stringify(zone)}${resolved.toLowerCase() === zone.toLowerCase() ? ` (did you mean "${resolved}"?)` : ''}`);
+    throw new Error(
+      `${prop} must be an IANA time zone in its exact case, got ${JSON.stringify(zone)}` +
+        (resolved.toLowerCase() === zone.toLowerCase() ? ` (did you mean "${resolved}"?)` : ''),
+    );
   }
   return zone;
 }
 
 /** The verbs Kubernetes RBAC authorizes (resource and non-resource requests). */
-export const RBAC_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection',
-  'impersonate', 'bind', 'escalate', 'use', 'approve', 'sign', 'attest', 'proxy'] as const;
+export const RBAC_VERBS = [
+  'get',
+  'list',
+  'watch',
+  'create',
+  'update',
+  'patch',
+  'delete',
+  'deletecollection',
+  'impersonate',
+  'bind',
+  'escalate',
+  'use',
+  'approve',
+  'sign',
+  'attest',
+  'proxy',
+] as const;
 
 /** An RBAC verb (see {@link RBAC_VERBS}); `*` only when wildcards are allowed by the caller. */
 export function validateRbacVerb(verb: string, prop: string): string {
@@ -295,14 +329,19 @@ export function validateNonEmptyText(value: string, prop: string): string {
  * objects are refused rather than emitted as a variable with no value.
  */
 export function validateEnvVariables(env: Record<string, unknown>, prop: string, allowStrings: boolean = false): Record<string, kplus.EnvValue> {
-  if (env === null || typeof env !== 'object' || Array.isArray(env)) throw new Error(`${prop} must be an object of name to value, got ${JSON.stringify(env)}`);
+  if (env === null || typeof env !== 'object' || Array.isArray(env))
+    throw new Error(`${prop} must be an object of name to value, got ${JSON.stringify(env)}`);
   const out: Record<string, kplus.EnvValue> = {};
   for (const [name, value] of Object.entries(env)) {
     validateEnvName(name, `${prop} name`);
     if (value instanceof kplus.EnvValue) out[name] = value;
     else if (allowStrings && typeof value === 'string') out[name] = kplus.EnvValue.fromValue(value);
     else {
-      throw new Error(`${prop} "${name}" must be ${allowStrings ? 'a string or ' : ''}a kplus.EnvValue (EnvValue.fromValue("..."), fromSecretValue, fromConfigMap...), got ${typeof value}${value === undefined ? '' : ` ${JSON.stringify(value)}`}`);
+      throw new Error(
+        `${prop} "${name}" must be ${allowStrings ? 'a string or ' : ''}a kplus.EnvValue ` +
+          `(EnvValue.fromValue("..."), fromSecretValue, fromConfigMap...), got ${typeof value}` +
+          (value === undefined ? '' : ` ${JSON.stringify(value)}`),
+      );
     }
   }
   return out;
@@ -324,9 +363,14 @@ const RESOURCE_SIDES = { request: true, limit: true } as const;
  */
 export function validateResources(resources: kplus.ContainerResources | undefined, prop: string): kplus.ContainerResources | undefined {
   if (resources === undefined) return undefined;
-  if (resources === null || typeof resources !== 'object') throw new Error(`${prop} must be kplus.ContainerResources ({ cpu, memory, ephemeralStorage }), got ${JSON.stringify(resources)}`);
+  if (resources === null || typeof resources !== 'object')
+    throw new Error(`${prop} must be kplus.ContainerResources ({ cpu, memory, ephemeralStorage }), got ${JSON.stringify(resources)}`);
   validateKnownProps(resources, RESOURCE_PROPS, prop);
-  for (const [kind, type, example] of [['cpu', kplus.Cpu, 'Cpu.millis(100)'], ['memory', Size, 'Size.mebibytes(64)'], ['ephemeralStorage', Size, 'Size.mebibytes(64)']] as const) {
+  for (const [kind, type, example] of [
+    ['cpu', kplus.Cpu, 'Cpu.millis(100)'],
+    ['memory', Size, 'Size.mebibytes(64)'],
+    ['ephemeralStorage', Size, 'Size.mebibytes(64)'],
+  ] as const) {
     const r = (resources as Record<string, Record<string, unknown> | undefined>)[kind];
     if (r === undefined) continue;
     if (r === null || typeof r !== 'object') throw new Error(`${prop}.${kind} must be an object { request?, limit? }, got ${JSON.stringify(r)}`);
@@ -346,7 +390,9 @@ export function validateResources(resources: kplus.ContainerResources | undefine
         const kibs = (v as Size).toKibibytes({ rounding: SizeRoundingBehavior.NONE });
         if (!Number.isFinite(kibs)) throw new Error(`${prop}.${kind}.${side} must be a finite size such as ${example}, got ${kibs}Ki`);
         if (side === 'limit' && kibs <= 0) {
-          throw new Error(`${prop}.${kind}.limit must be above zero (a zero limit kills the container at start; omit the limit instead), got ${kibs}Ki`);
+          throw new Error(
+            `${prop}.${kind}.limit must be above zero (a zero limit kills the container at start; omit the limit instead), got ${kibs}Ki`,
+          );
         }
       }
     }
@@ -362,11 +408,15 @@ export function validateResources(resources: kplus.ContainerResources | undefine
   }
   const eph = resources.ephemeralStorage;
   if (eph?.request && eph?.limit && kib(eph.request) > kib(eph.limit)) {
-    throw new Error(`${prop}.ephemeralStorage.request must not exceed ${prop}.ephemeralStorage.limit, got request ${kib(eph.request)}Ki and limit ${kib(eph.limit)}Ki`);
+    throw new Error(
+      `${prop}.ephemeralStorage.request must not exceed ${prop}.ephemeralStorage.limit, ` +
+        `got request ${kib(eph.request)}Ki and limit ${kib(eph.limit)}Ki`,
+    );
   }
   return resources;
 }
 
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
 const HEADER_VALUE_FORBIDDEN = /[\x00-\x1f\x7f$]/;
 
 /** An HTTP header value for a generated config: no control characters and no `$` (nginx variables). */
@@ -433,35 +483,40 @@ const API_GROUP = /^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 /** An HTTP header name (RFC 9110 token characters). */
 export function validateHeaderName(name: string, prop: string): string {
   required(name, prop);
-  if (typeof name !== 'string' || !HEADER_NAME.test(name)) throw new Error(`${prop} must be an HTTP header name (token characters), got ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || !HEADER_NAME.test(name))
+    throw new Error(`${prop} must be an HTTP header name (token characters), got ${JSON.stringify(name)}`);
   return name;
 }
 
 /** A file extension without the dot, lowercase: `html`, `woff2`. */
 export function validateFileExtension(ext: string, prop: string): string {
   required(ext, prop);
-  if (typeof ext !== 'string' || !FILE_EXTENSION.test(ext)) throw new Error(`${prop} must be lowercase letters and digits without the dot, got ${JSON.stringify(ext)}`);
+  if (typeof ext !== 'string' || !FILE_EXTENSION.test(ext))
+    throw new Error(`${prop} must be lowercase letters and digits without the dot, got ${JSON.stringify(ext)}`);
   return ext;
 }
 
 /** A lowercase media type such as `text/html`. */
 export function validateMediaType(type: string, prop: string): string {
   required(type, prop);
-  if (typeof type !== 'string' || !MEDIA_TYPE.test(type)) throw new Error(`${prop} must be a lowercase media type like "text/html", got ${JSON.stringify(type)}`);
+  if (typeof type !== 'string' || !MEDIA_TYPE.test(type))
+    throw new Error(`${prop} must be a lowercase media type like "text/html", got ${JSON.stringify(type)}`);
   return type;
 }
 
 /** An RBAC resource such as `pods` or a subresource such as `pods/log`. */
 export function validateRbacResource(resource: string, prop: string): string {
   required(resource, prop);
-  if (typeof resource !== 'string' || !RBAC_RESOURCE.test(resource)) throw new Error(`${prop} must be a lowercase resource such as "pods" or "pods/log", got ${JSON.stringify(resource)}`);
+  if (typeof resource !== 'string' || !RBAC_RESOURCE.test(resource))
+    throw new Error(`${prop} must be a lowercase resource such as "pods" or "pods/log", got ${JSON.stringify(resource)}`);
   return resource;
 }
 
 /** An API group: `""` for the core group, or a DNS subdomain such as `apps`. */
 export function validateApiGroup(group: string, prop: string): string {
   required(group, prop);
-  if (typeof group !== 'string' || !API_GROUP.test(group)) throw new Error(`${prop} must be an API group such as "" (core) or "apps", got ${JSON.stringify(group)}`);
+  if (typeof group !== 'string' || !API_GROUP.test(group))
+    throw new Error(`${prop} must be an API group such as "" (core) or "apps", got ${JSON.stringify(group)}`);
   return group;
 }
 
@@ -473,28 +528,32 @@ const AUTH_REALM = /^[A-Za-z0-9 ._-]{1,64}$/;
 /** A git repository URL (anything git accepts, without white space). */
 export function validateGitRepo(repo: string, prop: string): string {
   required(repo, prop);
-  if (typeof repo !== 'string' || !GIT_REPO.test(repo)) throw new Error(`${prop} must be a git repository URL without spaces, got ${JSON.stringify(repo)}`);
+  if (typeof repo !== 'string' || !GIT_REPO.test(repo))
+    throw new Error(`${prop} must be a git repository URL without spaces, got ${JSON.stringify(repo)}`);
   return repo;
 }
 
 /** A git branch, tag or commit hash: no white space or `~^:?*[\`. */
 export function validateGitRef(ref: string, prop: string): string {
   required(ref, prop);
-  if (typeof ref !== 'string' || !GIT_REF.test(ref)) throw new Error(`${prop} must be a branch, tag or hash without spaces or ~^:?*[\\, got ${JSON.stringify(ref)}`);
+  if (typeof ref !== 'string' || !GIT_REF.test(ref))
+    throw new Error(`${prop} must be a branch, tag or hash without spaces or ~^:?*[\\, got ${JSON.stringify(ref)}`);
   return ref;
 }
 
 /** One path segment (a file or link name): letters, digits, '.', '_' and '-', not starting with '.'. */
 export function validatePathSegment(name: string, prop: string): string {
   required(name, prop);
-  if (typeof name !== 'string' || !PATH_SEGMENT.test(name)) throw new Error(`${prop} must be a single path segment of letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || !PATH_SEGMENT.test(name))
+    throw new Error(`${prop} must be a single path segment of letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
   return name;
 }
 
 /** An HTTP basic-auth realm that is safe inside a generated config: 1-64 letters, digits, spaces, '.', '_' or '-'. */
 export function validateAuthRealm(realm: string, prop: string): string {
   required(realm, prop);
-  if (typeof realm !== 'string' || !AUTH_REALM.test(realm)) throw new Error(`${prop} must be 1-64 letters, digits, spaces, '.', '_' or '-', got ${JSON.stringify(realm)}`);
+  if (typeof realm !== 'string' || !AUTH_REALM.test(realm))
+    throw new Error(`${prop} must be 1-64 letters, digits, spaces, '.', '_' or '-', got ${JSON.stringify(realm)}`);
   return realm;
 }
 
@@ -508,7 +567,8 @@ export function validateList<T>(value: T[] | undefined, prop: string): T[] {
 /** A plain object used as a map (not an array, not null), or undefined when optional. */
 export function validateRecord<T>(value: Record<string, T> | undefined, prop: string): Record<string, T> {
   if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${prop} must be an object of name to value, got ${JSON.stringify(value)}`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new Error(`${prop} must be an object of name to value, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -564,7 +624,10 @@ const PEER_PROPS = { podSelector: true, namespaceSelector: true, ipBlock: true }
 const IP_BLOCK_PROPS = { cidr: true, except: true } as const;
 
 /** A NetworkPolicy peer: podSelector and/or namespaceSelector, or an ipBlock, each checked as the API server does. */
-export function validateNetworkPolicyPeer(peer: { podSelector?: any; namespaceSelector?: any; ipBlock?: { cidr: string; except?: string[] } }, where: string): void {
+export function validateNetworkPolicyPeer(
+  peer: { podSelector?: any; namespaceSelector?: any; ipBlock?: { cidr: string; except?: string[] } },
+  where: string,
+): void {
   if (!peer || typeof peer !== 'object' || (peer.podSelector === undefined && peer.namespaceSelector === undefined && peer.ipBlock === undefined)) {
     throw new Error(`${where} must set podSelector, namespaceSelector or ipBlock, got ${JSON.stringify(peer)}`);
   }
@@ -580,7 +643,10 @@ export function validateNetworkPolicyPeer(peer: { podSelector?: any; namespaceSe
     validateList(peer.ipBlock.except, `${where}.ipBlock.except`).forEach((c, j) => {
       validateCidr(c, `${where}.ipBlock.except[${j}]`);
       if (!cidrStrictlyWithin(c, peer.ipBlock!.cidr)) {
-        throw new Error(`${where}.ipBlock.except[${j}] must be a strict subset of ipBlock.cidr "${peer.ipBlock!.cidr}" (the API server refuses it otherwise), got "${c}"`);
+        throw new Error(
+          `${where}.ipBlock.except[${j}] must be a strict subset of ipBlock.cidr "${peer.ipBlock!.cidr}" ` +
+            `(the API server refuses it otherwise), got "${c}"`,
+        );
       }
     });
   }
@@ -593,29 +659,65 @@ export function validateNetworkPolicyPeer(peer: { podSelector?: any; namespaceSe
  */
 export const BUILTIN_RESOURCE_GROUPS: Readonly<Record<string, readonly string[]>> = {
   // core ("")
-  bindings: [''], componentstatuses: [''], configmaps: [''], endpoints: [''], events: ['', 'events.k8s.io'], limitranges: [''],
-  namespaces: [''], nodes: [''], persistentvolumeclaims: [''], persistentvolumes: [''], pods: [''], podtemplates: [''],
-  replicationcontrollers: [''], resourcequotas: [''], secrets: [''], serviceaccounts: [''], services: [''],
+  bindings: [''],
+  componentstatuses: [''],
+  configmaps: [''],
+  endpoints: [''],
+  events: ['', 'events.k8s.io'],
+  limitranges: [''],
+  namespaces: [''],
+  nodes: [''],
+  persistentvolumeclaims: [''],
+  persistentvolumes: [''],
+  pods: [''],
+  podtemplates: [''],
+  replicationcontrollers: [''],
+  resourcequotas: [''],
+  secrets: [''],
+  serviceaccounts: [''],
+  services: [''],
   // apps
-  controllerrevisions: ['apps'], daemonsets: ['apps'], deployments: ['apps'], replicasets: ['apps'], statefulsets: ['apps'],
+  controllerrevisions: ['apps'],
+  daemonsets: ['apps'],
+  deployments: ['apps'],
+  replicasets: ['apps'],
+  statefulsets: ['apps'],
   // batch
-  cronjobs: ['batch'], jobs: ['batch'],
+  cronjobs: ['batch'],
+  jobs: ['batch'],
   // autoscaling, policy, networking, discovery, coordination
-  horizontalpodautoscalers: ['autoscaling'], poddisruptionbudgets: ['policy'],
-  ingresses: ['networking.k8s.io'], ingressclasses: ['networking.k8s.io'], networkpolicies: ['networking.k8s.io'],
-  endpointslices: ['discovery.k8s.io'], leases: ['coordination.k8s.io'],
+  horizontalpodautoscalers: ['autoscaling'],
+  poddisruptionbudgets: ['policy'],
+  ingresses: ['networking.k8s.io'],
+  ingressclasses: ['networking.k8s.io'],
+  networkpolicies: ['networking.k8s.io'],
+  endpointslices: ['discovery.k8s.io'],
+  leases: ['coordination.k8s.io'],
   // rbac, storage, scheduling, certificates, admission, apiextensions, node
-  roles: ['rbac.authorization.k8s.io'], rolebindings: ['rbac.authorization.k8s.io'],
-  clusterroles: ['rbac.authorization.k8s.io'], clusterrolebindings: ['rbac.authorization.k8s.io'],
-  storageclasses: ['storage.k8s.io'], volumeattachments: ['storage.k8s.io'], csidrivers: ['storage.k8s.io'], csinodes: ['storage.k8s.io'],
-  csistoragecapacities: ['storage.k8s.io'], priorityclasses: ['scheduling.k8s.io'], runtimeclasses: ['node.k8s.io'],
+  roles: ['rbac.authorization.k8s.io'],
+  rolebindings: ['rbac.authorization.k8s.io'],
+  clusterroles: ['rbac.authorization.k8s.io'],
+  clusterrolebindings: ['rbac.authorization.k8s.io'],
+  storageclasses: ['storage.k8s.io'],
+  volumeattachments: ['storage.k8s.io'],
+  csidrivers: ['storage.k8s.io'],
+  csinodes: ['storage.k8s.io'],
+  csistoragecapacities: ['storage.k8s.io'],
+  priorityclasses: ['scheduling.k8s.io'],
+  runtimeclasses: ['node.k8s.io'],
   certificatesigningrequests: ['certificates.k8s.io'],
-  mutatingwebhookconfigurations: ['admissionregistration.k8s.io'], validatingwebhookconfigurations: ['admissionregistration.k8s.io'],
-  validatingadmissionpolicies: ['admissionregistration.k8s.io'], validatingadmissionpolicybindings: ['admissionregistration.k8s.io'],
-  customresourcedefinitions: ['apiextensions.k8s.io'], apiservices: ['apiregistration.k8s.io'],
-  flowschemas: ['flowcontrol.apiserver.k8s.io'], prioritylevelconfigurations: ['flowcontrol.apiserver.k8s.io'],
-  tokenreviews: ['authentication.k8s.io'], subjectaccessreviews: ['authorization.k8s.io'],
-  selfsubjectaccessreviews: ['authorization.k8s.io'], localsubjectaccessreviews: ['authorization.k8s.io'],
+  mutatingwebhookconfigurations: ['admissionregistration.k8s.io'],
+  validatingwebhookconfigurations: ['admissionregistration.k8s.io'],
+  validatingadmissionpolicies: ['admissionregistration.k8s.io'],
+  validatingadmissionpolicybindings: ['admissionregistration.k8s.io'],
+  customresourcedefinitions: ['apiextensions.k8s.io'],
+  apiservices: ['apiregistration.k8s.io'],
+  flowschemas: ['flowcontrol.apiserver.k8s.io'],
+  prioritylevelconfigurations: ['flowcontrol.apiserver.k8s.io'],
+  tokenreviews: ['authentication.k8s.io'],
+  subjectaccessreviews: ['authorization.k8s.io'],
+  selfsubjectaccessreviews: ['authorization.k8s.io'],
+  localsubjectaccessreviews: ['authorization.k8s.io'],
 };
 
 /**
@@ -629,18 +731,41 @@ export function validateRbacResourceGroups(resources: readonly string[], apiGrou
     const groups = BUILTIN_RESOURCE_GROUPS[String(resource).split('/')[0]];
     if (!groups || groups.some((g) => apiGroups.includes(g))) return;
     const shown = (g: string) => (g === '' ? '"" (core)' : `"${g}"`);
-    throw new Error(`${where}.resources[${i}] "${resource}" is in API group ${groups.map(shown).join(' or ')}, got apiGroups [${apiGroups.map(shown).join(', ')}]: `
-      + `add ${shown(groups[0])} to apiGroups${apiGroups.length > 1 || resources.length > 1 ? ' or give it a rule of its own' : ''}`);
+    throw new Error(
+      `${where}.resources[${i}] "${resource}" is in API group ${groups.map(shown).join(' or ')}, ` +
+        `got apiGroups [${apiGroups.map(shown).join(', ')}]: ` +
+        `add ${shown(groups[0])} to apiGroups${apiGroups.length > 1 || resources.length > 1 ? ' or give it a rule of its own' : ''}`,
+    );
   });
 }
 
 /** Built-in resources that are cluster-scoped: a namespaced Role that names them grants nothing. */
 export const CLUSTER_SCOPED_RESOURCES: ReadonlySet<string> = new Set([
-  'namespaces', 'nodes', 'persistentvolumes', 'componentstatuses', 'storageclasses', 'volumeattachments', 'csidrivers', 'csinodes',
-  'clusterroles', 'clusterrolebindings', 'priorityclasses', 'runtimeclasses', 'certificatesigningrequests',
-  'mutatingwebhookconfigurations', 'validatingwebhookconfigurations', 'validatingadmissionpolicies', 'validatingadmissionpolicybindings',
-  'customresourcedefinitions', 'apiservices', 'flowschemas', 'prioritylevelconfigurations', 'ingressclasses',
-  'tokenreviews', 'subjectaccessreviews', 'selfsubjectaccessreviews',
+  'namespaces',
+  'nodes',
+  'persistentvolumes',
+  'componentstatuses',
+  'storageclasses',
+  'volumeattachments',
+  'csidrivers',
+  'csinodes',
+  'clusterroles',
+  'clusterrolebindings',
+  'priorityclasses',
+  'runtimeclasses',
+  'certificatesigningrequests',
+  'mutatingwebhookconfigurations',
+  'validatingwebhookconfigurations',
+  'validatingadmissionpolicies',
+  'validatingadmissionpolicybindings',
+  'customresourcedefinitions',
+  'apiservices',
+  'flowschemas',
+  'prioritylevelconfigurations',
+  'ingressclasses',
+  'tokenreviews',
+  'subjectaccessreviews',
+  'selfsubjectaccessreviews',
 ]);
 
 /**

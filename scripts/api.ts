@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Extractor, ExtractorConfig, ExtractorLogLevel } from '@microsoft/api-extractor';
+import * as ts from 'typescript';
 
 export const ROOT = path.join(__dirname, '..');
 /** The package's entries: export path, source entry, report name. */
@@ -37,8 +38,11 @@ from lib/'s exports and TSDoc.
 
 /** Declarations of lib/ (as the package ships them) in a fresh folder. */
 function emitDeclarations(outDir: string): void {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json'),
-    '--emitDeclarationOnly', '--outDir', outDir], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json'), '--emitDeclarationOnly', '--outDir', outDir],
+    { cwd: ROOT, stdio: 'inherit' },
+  );
 }
 
 /** Writes one API Extractor report per entry into `reportDir`. */
@@ -54,7 +58,20 @@ export function writeReports(reportDir: string): void {
         configObject: {
           projectFolder: ROOT,
           mainEntryPointFilePath: dts,
-          compiler: { overrideTsconfig: { compilerOptions: { target: 'ES2022', module: 'commonjs', moduleResolution: 'node', types: ['node'], strict: true, esModuleInterop: true, skipLibCheck: true }, files: [dts] } },
+          compiler: {
+            overrideTsconfig: {
+              compilerOptions: {
+                target: 'ES2022',
+                module: 'commonjs',
+                moduleResolution: 'node',
+                types: ['node'],
+                strict: true,
+                esModuleInterop: true,
+                skipLibCheck: true,
+              },
+              files: [dts],
+            },
+          },
           apiReport: { enabled: true, reportFileName: e.report, reportFolder: reportDir, reportTempFolder: path.join(work, 'temp') },
           docModel: { enabled: false },
           dtsRollup: { enabled: false },
@@ -76,7 +93,13 @@ export function writeReports(reportDir: string): void {
         configObjectFullPath: path.join(ROOT, 'api-extractor.json'),
         packageJsonFullPath: path.join(ROOT, 'package.json'),
       });
-      const result = Extractor.invoke(config, { localBuild: true, showVerboseMessages: false, messageCallback: (m) => { m.handled = true; } });
+      const result = Extractor.invoke(config, {
+        localBuild: true,
+        showVerboseMessages: false,
+        messageCallback: (m) => {
+          m.handled = true;
+        },
+      });
       if (!result.succeeded && result.errorCount > 0) throw new Error(`api-extractor failed for ${e.source}: ${result.errorCount} error(s)`);
     }
   } finally {
@@ -84,26 +107,201 @@ export function writeReports(reportDir: string): void {
   }
 }
 
-/** Writes the markdown API reference into `outDir` (replacing it). */
+/**
+ * The pages of the reference: one per construct and one per group of shared building blocks. Every export of
+ * the main entry goes on the page of the lib/ file that declares it (a folder counts as its construct's file:
+ * lib/kv-proxy/ goes with lib/kv-proxy.ts); a file that no page lists gets a page of its own, named after the
+ * file, so a new module is never left out. The testing entry is one more page, `testing`.
+ */
+/** The first CONSTRUCT_PAGES of REFERENCE_PAGES are constructs; the rest (and pages named after files) are building blocks. */
+const CONSTRUCT_PAGES = 5;
+export const REFERENCE_PAGES: readonly { page: string; title: string; files: readonly string[]; summary: string }[] = [
+  {
+    page: 'static-site',
+    title: 'StaticSite',
+    files: ['lib/static-site.ts', 'lib/static-site/'],
+    summary: 'A static website served by unprivileged nginx from ConfigMaps, with its Service, Ingress, NetworkPolicy and PodDisruptionBudget.',
+  },
+  {
+    page: 'immutable-config-init',
+    title: 'ImmutableConfigInit',
+    files: ['lib/immutable-config-init.ts'],
+    summary: 'Config copied by an init container from a config image (or an immutable ConfigMap) into a volume of a workload you have.',
+  },
+  {
+    page: 'sidecar-pod',
+    title: 'SidecarPod',
+    files: ['lib/sidecar-pod.ts', 'lib/sidecar-pod/'],
+    summary: 'An app container with sidecars (git-sync content, hot-plug code, an authenticating proxy) and their presets.',
+  },
+  {
+    page: 'general-purpose-runner',
+    title: 'GeneralPurposeRunner',
+    files: ['lib/general-purpose-runner.ts', 'lib/general-purpose-runner/'],
+    summary: 'Scripts shipped in a ConfigMap and run by a stock image as a service, a job or a cron job, with their presets.',
+  },
+  {
+    page: 'kv-proxy',
+    title: 'KvProxy',
+    files: ['lib/kv-proxy.ts', 'lib/kv-proxy/'],
+    summary: 'A key/value HTTP API (and a Consul KV subset) over ConfigMaps, served by a small Node server shipped in a ConfigMap.',
+  },
+  {
+    page: 'exposure',
+    title: 'Exposure',
+    files: ['lib/expose.ts'],
+    summary: 'The Service, Ingress, NetworkPolicy and PodDisruptionBudget options every construct that serves traffic shares.',
+  },
+  {
+    page: 'hardening',
+    title: 'Hardening',
+    files: ['lib/security.ts'],
+    summary: 'Container and pod security defaults (restricted Pod Security, small resources) for the workloads you build yourself.',
+  },
+  {
+    page: 'labels',
+    title: 'Labels and selectors',
+    files: ['lib/labels.ts'],
+    summary: 'The recommended app.kubernetes.io labels and the stable pod selector every construct uses.',
+  },
+  {
+    page: 'images',
+    title: 'Images',
+    files: ['lib/image.ts', 'lib/images.ts'],
+    summary: 'Image references: validation and the pinned images the patterns use.',
+  },
+  { page: 'validation', title: 'Validation', files: ['lib/validate.ts'], summary: "Input validation with the constructs' error messages." },
+  {
+    page: 'content',
+    title: 'Files and checksums',
+    files: ['lib/files.ts', 'lib/hash.ts'],
+    summary: 'Files stored in ConfigMaps, content hashes and the checksum annotations that roll pods when content changes.',
+  },
+];
+
+/** The exports of the main entry by page, in the order of REFERENCE_PAGES (then the pages named after files). */
+export function referencePages(): { page: string; title: string; summary: string; exports: { name: string; from: string; typeOnly: boolean }[] }[] {
+  const entry = path.join(ROOT, ENTRIES[0].source);
+  const program = ts.createProgram([entry], {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.CommonJS,
+    strict: true,
+    skipLibCheck: true,
+    noEmit: true,
+  });
+  const checker = program.getTypeChecker();
+  const pages = new Map(REFERENCE_PAGES.map((p) => [p.page, { ...p, exports: [] as { name: string; from: string; typeOnly: boolean }[] }]));
+  for (const exported of checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!)) {
+    const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+    const file = path.relative(ROOT, symbol.declarations![0]!.getSourceFile().fileName).split(path.sep).join('/');
+    const known = REFERENCE_PAGES.find((p) => p.files.some((f) => (f.endsWith('/') ? file.startsWith(f) : file === f)));
+    const page = known?.page ?? path.basename(file, '.ts');
+    if (!pages.has(page)) pages.set(page, { page, title: page, files: [file], summary: `The exports of ${file}.`, exports: [] });
+    const typeOnly = !(symbol.flags & ts.SymbolFlags.Value);
+    // `X as Y` where the entry renames
+    const name = symbol.name === exported.name ? exported.name : `${symbol.name} as ${exported.name}`;
+    pages.get(page)!.exports.push({ name, from: path.join(ROOT, file).replace(/\.ts$/, ''), typeOnly });
+  }
+  return [...pages.values()].filter((p) => p.exports.length > 0);
+}
+
+/** The text of a file's leading `@packageDocumentation` comment, without the tag. */
+function packageDocumentation(file: string): string {
+  const comment = /^\/\*\*([\s\S]*?)\*\//.exec(fs.readFileSync(file, 'utf8'));
+  if (!comment || !comment[1]!.includes('@packageDocumentation')) throw new Error(`${file} must open with a @packageDocumentation comment`);
+  return comment[1]!
+    .split('\n')
+    .map((l) => l.replace(/^\s*\* ?/, ''))
+    .filter((l) => !l.includes('@packageDocumentation'))
+    .join('\n')
+    .trim();
+}
+
+/**
+ * Writes the markdown API reference into `outDir` (replacing it): typedoc + typedoc-plugin-markdown over one
+ * generated entry file per page, each re-exporting that page's share of lib/index.ts (so only the public API
+ * appears), plus the testing entry; docs/api/README.md is the index linking the pages.
+ */
 export function writeReference(outDir: string): void {
   fs.rmSync(outDir, { recursive: true, force: true });
-  execFileSync(process.execPath, [path.join(path.dirname(require.resolve('typedoc/package.json')), 'bin', 'typedoc'),
-    '--options', path.join(ROOT, 'typedoc.json'), '--out', outDir], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  // inside the repository: typedoc finds entry points relative to it (a temporary folder elsewhere is not found)
+  const work = fs.mkdtempSync(path.join(ROOT, '.api-reference-'));
+  const entry = (name: string, comment: string, lines: string[]) => {
+    const file = path.join(work, `${name}.ts`);
+    fs.writeFileSync(
+      file,
+      `/**\n${comment
+        .split('\n')
+        .map((l) => ` * ${l}`.trimEnd())
+        .join('\n')}\n */\n${lines.join('\n')}\n`,
+    );
+    return file;
+  };
+  try {
+    const pages = referencePages();
+    const constructs = new Set(REFERENCE_PAGES.slice(0, CONSTRUCT_PAGES).map((p) => p.page));
+    const entries = pages.map((p) =>
+      entry(
+        p.page,
+        `${p.summary}\n\n@module ${p.title}\n@group ${constructs.has(p.page) ? 'Constructs' : 'Building blocks'}`,
+        p.exports
+          .sort((a, b) => a.name.localeCompare(b.name))
+          .map((e) => `export ${e.typeOnly ? 'type ' : ''}{ ${e.name} } from ${JSON.stringify(e.from)};`),
+      ),
+    );
+    const testing = path.join(ROOT, ENTRIES[1].source);
+    entries.push(
+      entry('testing', `${packageDocumentation(testing)}\n\n@module testing\n@group Testing`, [
+        `export * from ${JSON.stringify(testing.replace(/\.ts$/, ''))};`,
+      ]),
+    );
+    // the index page: the main entry's own description, then the table of pages
+    const readme = path.join(work, 'README.md');
+    fs.writeFileSync(readme, `# cdk8s-patterns API reference\n\n${packageDocumentation(path.join(ROOT, ENTRIES[0].source))}\n`);
+    const build = JSON.parse(fs.readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8'));
+    const { rootDir: _rootDir, outDir: _outDir, ...compilerOptions } = build.compilerOptions;
+    const tsconfig = path.join(work, 'tsconfig.json');
+    fs.writeFileSync(tsconfig, JSON.stringify({ compilerOptions: { ...compilerOptions, noEmit: true }, files: entries }));
+    execFileSync(
+      process.execPath,
+      [
+        path.join(path.dirname(require.resolve('typedoc/package.json')), 'bin', 'typedoc'),
+        '--options',
+        path.join(ROOT, 'typedoc.json'),
+        '--tsconfig',
+        tsconfig,
+        '--readme',
+        readme,
+        ...entries.flatMap((e) => ['--entryPoints', e]),
+        '--out',
+        outDir,
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
 }
 
 /** Relative paths of every file under `dir`, sorted. */
 function listFiles(dir: string, base = dir): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(dir, e.name);
-    return e.isDirectory() ? listFiles(p, base) : [path.relative(base, p)];
-  }).sort();
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => {
+      const p = path.join(dir, e.name);
+      return e.isDirectory() ? listFiles(p, base) : [path.relative(base, p)];
+    })
+    .sort();
 }
 
 /** The changed lines of an API report, committed (-) against fresh (+), at most 60 lines. */
 function apiDiff(committed: string, fresh: string): string {
   const r = spawnSync('diff', ['-u', committed, fresh], { encoding: 'utf8' });
-  const lines = (r.stdout ?? '').split('\n').slice(2).filter((l) => /^[-+]/.test(l));
+  const lines = (r.stdout ?? '')
+    .split('\n')
+    .slice(2)
+    .filter((l) => /^[-+]/.test(l));
   return [...lines.slice(0, 60), ...(lines.length > 60 ? [`... ${lines.length - 60} more changed lines`] : [])].map((l) => `      ${l}`).join('\n');
 }
 
@@ -115,7 +313,8 @@ export function staleFiles(committed: string, fresh: string): string[] {
   const out: string[] = [];
   for (const f of b) {
     if (!a.includes(f)) out.push(`${rel(f)} (missing)`);
-    else if (fs.readFileSync(path.join(committed, f), 'utf8') !== fs.readFileSync(path.join(fresh, f), 'utf8')) out.push(`${rel(f)} (differs)${f.endsWith('.api.md') ? `\n${apiDiff(path.join(committed, f), path.join(fresh, f))}` : ''}`);
+    else if (fs.readFileSync(path.join(committed, f), 'utf8') !== fs.readFileSync(path.join(fresh, f), 'utf8'))
+      out.push(`${rel(f)} (differs)${f.endsWith('.api.md') ? `\n${apiDiff(path.join(committed, f), path.join(fresh, f))}` : ''}`);
   }
   for (const f of a) if (!b.includes(f)) out.push(`${rel(f)} (no longer generated)`);
   return out;
@@ -135,8 +334,14 @@ export function checkApi(): string[] {
 
 function main(argv: string[]): number {
   for (const a of argv) {
-    if (a === '--help' || a === '-h') { process.stdout.write(USAGE); return 0; }
-    if (a !== '--check') { process.stderr.write(`api: unknown argument ${a}\n\n${USAGE}`); return 2; }
+    if (a === '--help' || a === '-h') {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    if (a !== '--check') {
+      process.stderr.write(`api: unknown argument ${a}\n\n${USAGE}`);
+      return 2;
+    }
   }
   if (argv.includes('--check')) {
     const stale = checkApi();
@@ -149,7 +354,11 @@ function main(argv: string[]): number {
   }
   writeReports(REPORT_DIR);
   writeReference(REFERENCE_DIR);
-  process.stdout.write(`api: wrote ${listFiles(REPORT_DIR).map((f) => `api/${f}`).join(', ')} and ${listFiles(REFERENCE_DIR).length} files in docs/api/\n`);
+  process.stdout.write(
+    `api: wrote ${listFiles(REPORT_DIR)
+      .map((f) => `api/${f}`)
+      .join(', ')} and ${listFiles(REFERENCE_DIR).length} files in docs/api/\n`,
+  );
   return 0;
 }
 

@@ -16,13 +16,19 @@ const src = path.join(root, 'lib');
 const out = path.join(root, 'build');
 
 fs.rmSync(out, { recursive: true, force: true });
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], {
+  stdio: 'inherit',
+  cwd: root,
+});
 
 let assets = 0;
 (function copy(dir) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const from = path.join(dir, e.name);
-    if (e.isDirectory()) { copy(from); continue; }
+    if (e.isDirectory()) {
+      copy(from);
+      continue;
+    }
     if (e.name.endsWith('.ts')) continue;
     const to = path.join(out, path.relative(src, from));
     fs.mkdirSync(path.dirname(to), { recursive: true });

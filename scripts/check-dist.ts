@@ -24,8 +24,11 @@ export interface DriftResult {
 
 function listFiles(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true }).map(String)
-    .filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
+  return fs
+    .readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+    .sort();
 }
 
 /** Compares two folders file by file; `diff -ruN` renders the differences. */
@@ -40,9 +43,17 @@ export function compareDirs(committed: string, fresh: string): DriftResult {
   if (!changed.length) return { identical: true, diff: '', changedFiles: [] };
   const r = spawnSync('diff', ['-ruN', committed, fresh], { encoding: 'utf8' });
   // name the two sides "committed/<file>" and "fresh/<file>" instead of temporary paths
-  const diff = r.error ? `(diff unavailable: ${r.error.message})\n${changed.join('\n')}`
-    : r.stdout.split(`${committed}${path.sep}`).join('committed/').split(`${fresh}${path.sep}`).join('fresh/')
-      .split(committed).join('committed').split(fresh).join('fresh');
+  const diff = r.error
+    ? `(diff unavailable: ${r.error.message})\n${changed.join('\n')}`
+    : r.stdout
+        .split(`${committed}${path.sep}`)
+        .join('committed/')
+        .split(`${fresh}${path.sep}`)
+        .join('fresh/')
+        .split(committed)
+        .join('committed')
+        .split(fresh)
+        .join('fresh');
   return { identical: false, diff, changedFiles: changed };
 }
 
@@ -70,7 +81,12 @@ exit status: 0 identical, 1 DIR is stale or hand-edited, 2 usage error or synth 
 if (require.main === module) {
   let parsed;
   try {
-    parsed = parseArgs({ args: process.argv.slice(2), strict: true, allowPositionals: true, options: { help: { type: 'boolean', short: 'h', default: false } } });
+    parsed = parseArgs({
+      args: process.argv.slice(2),
+      strict: true,
+      allowPositionals: true,
+      options: { help: { type: 'boolean', short: 'h', default: false } },
+    });
     if (parsed.positionals.length > 1) throw new Error(`at most one folder, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`);
   } catch (e) {
     process.stderr.write(`check:dist: ${(e as Error).message}\n\n${USAGE}`);
@@ -96,8 +112,10 @@ if (require.main === module) {
     process.stdout.write(`check:dist: ${path.relative(process.cwd(), committed) || '.'} matches a fresh synth\n`);
   } else {
     process.stdout.write(result.diff);
-    process.stderr.write(`\ncheck:dist: ${result.changedFiles.length} file(s) differ from a fresh synth: ${result.changedFiles.join(', ')}\n`
-      + 'run `npm run synth` and commit dist/\n');
+    process.stderr.write(
+      `\ncheck:dist: ${result.changedFiles.length} file(s) differ from a fresh synth: ${result.changedFiles.join(', ')}\n` +
+        'run `npm run synth` and commit dist/\n',
+    );
     process.exitCode = 1;
   }
 }

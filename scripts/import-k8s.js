@@ -7,8 +7,18 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const cli = path.join(path.dirname(require.resolve('cdk8s-cli/package.json')), 'bin', 'cdk8s');
-const r = spawnSync(process.execPath, [
-  '-r', path.join(__dirname, 'offline-k8s-schema.js'),
-  cli, 'import', '--check-upgrade=false', '--output', process.env.IMPORT_OUTDIR || 'imports', ...process.argv.slice(2),
-], { cwd: root, stdio: 'inherit' });
+const r = spawnSync(
+  process.execPath,
+  [
+    '-r',
+    path.join(__dirname, 'offline-k8s-schema.js'),
+    cli,
+    'import',
+    '--check-upgrade=false',
+    '--output',
+    process.env.IMPORT_OUTDIR || 'imports',
+    ...process.argv.slice(2),
+  ],
+  { cwd: root, stdio: 'inherit' },
+);
 process.exit(r.status ?? 1);

@@ -25,7 +25,9 @@ export const PRACTICE_CHECK: Check = {
     const rel = (f: string) => path.relative(process.cwd(), f);
     const object = (o: string) => o.replace(/^([^/]+)\//, '$1 ');
     return {
-      summary: `kube-score ${critical} CRITICAL, ${score.length - critical} WARNING; kubectl-validate ${invalid.length} error(s) in ${files.length} file(s)`,
+      summary:
+        `kube-score ${critical} CRITICAL, ${score.length - critical} WARNING; ` +
+        `kubectl-validate ${invalid.length} error(s) in ${files.length} file(s)`,
       failures: [
         ...score.map((f) => ({ file: rel(f.file), object: object(f.object), message: `kube-score [${f.grade}] ${f.check}: ${f.message}` })),
         ...invalid.map((f) => ({ file: rel(f.file), message: `kubectl-validate: ${f.message}` })),
@@ -36,7 +38,12 @@ export const PRACTICE_CHECK: Check = {
 
 if (require.main === module) {
   main(['verify', ...process.argv.slice(2)], undefined, undefined, [PRACTICE_CHECK]).then(
-    (code) => { process.exitCode = code; },
-    (e: unknown) => { process.stderr.write(`verify: ${e instanceof Error ? e.stack : String(e)}\n`); process.exitCode = 1; },
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`verify: ${e instanceof Error ? e.stack : String(e)}\n`);
+      process.exitCode = 1;
+    },
   );
 }

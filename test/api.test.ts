@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkApi, ENTRIES, REFERENCE_DIR, REPORT_DIR } from '../scripts/api';
+import { checkApi, ENTRIES, REFERENCE_DIR, referencePages, REPORT_DIR } from '../scripts/api';
 import { compactSchemaText, COMPACT_SCHEMA, OFFICIAL_SCHEMA } from '../scripts/compact-schema';
 import { validateObjects } from '../lib/testing';
 import { stripDescriptions } from '../lib/testing/schema';
@@ -26,7 +26,21 @@ describe('the public API', () => {
       expect(exported.types).toBe(`./build/${path.relative('lib', e.source).replace(/\.ts$/, '.d.ts')}`);
       expect(exported.default).toBe(`./build/${path.relative('lib', e.source).replace(/\.ts$/, '.js')}`);
     }
-    expect(fs.readdirSync(REFERENCE_DIR).sort()).toEqual(['README.md', 'index.md', 'testing.md']);
+  });
+
+  test('the reference has one page per construct and per group of building blocks, each linked from its index (README.md)', () => {
+    const pages = referencePages();
+    const file = (title: string) => `${title.replace(/ /g, '-')}.md`;
+    expect(fs.readdirSync(REFERENCE_DIR).sort()).toEqual(['README.md', 'testing.md', ...pages.map((p) => file(p.title))].sort());
+    const index = fs.readFileSync(path.join(REFERENCE_DIR, 'README.md'), 'utf8');
+    for (const p of [...pages.map((p) => file(p.title)), 'testing.md']) expect(index).toContain(`](${p})`);
+    // each pattern's class heads a page of its own
+    const constructs = ['StaticSite', 'ImmutableConfigInit', 'SidecarPod', 'GeneralPurposeRunner', 'KvProxy'];
+    const pageOf = (name: string) =>
+      fs
+        .readdirSync(REFERENCE_DIR)
+        .filter((f) => new RegExp(`^## Classes\\n[\\s\\S]*^### ${name}$`, 'm').test(fs.readFileSync(path.join(REFERENCE_DIR, f), 'utf8')));
+    expect(constructs.map((c) => [c, pageOf(c)])).toEqual(constructs.map((c) => [c, [`${c}.md`]]));
   });
 
   test('the report lists the five constructs as classes', () => {
@@ -38,8 +52,18 @@ describe('the public API', () => {
   });
 
   test('main.ts, charts/ and config/ import lib/ only through the public entry', () => {
-    const files = ['main.ts', ...['charts', 'config'].flatMap((d) => fs.readdirSync(path.join(ROOT, d)).filter((f) => f.endsWith('.ts')).map((f) => `${d}/${f}`))];
-    const deep = files.flatMap((f) => [...fs.readFileSync(path.join(ROOT, f), 'utf8').matchAll(/from '((?:\.\.?\/)+lib\/[^']+)'/g)].map((m) => `${f}: ${m[1]}`));
+    const files = [
+      'main.ts',
+      ...['charts', 'config'].flatMap((d) =>
+        fs
+          .readdirSync(path.join(ROOT, d))
+          .filter((f) => f.endsWith('.ts'))
+          .map((f) => `${d}/${f}`),
+      ),
+    ];
+    const deep = files.flatMap((f) =>
+      [...fs.readFileSync(path.join(ROOT, f), 'utf8').matchAll(/from '((?:\.\.?\/)+lib\/[^']+)'/g)].map((m) => `${f}: ${m[1]}`),
+    );
     expect(deep).toEqual([]);
   });
 });
@@ -75,13 +99,21 @@ describe('the package manifest', () => {
 
   test('package-lock.json records the same dependencies, peers and bin (npm ci refuses a lock out of sync)', () => {
     const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')).packages[''];
-    expect({ dependencies: lock.dependencies, devDependencies: lock.devDependencies, peerDependencies: lock.peerDependencies, bin: lock.bin })
-      .toEqual({ dependencies: pkg.dependencies, devDependencies: pkg.devDependencies, peerDependencies: pkg.peerDependencies, bin: pkg.bin });
+    expect({
+      dependencies: lock.dependencies,
+      devDependencies: lock.devDependencies,
+      peerDependencies: lock.peerDependencies,
+      bin: lock.bin,
+    }).toEqual({ dependencies: pkg.dependencies, devDependencies: pkg.devDependencies, peerDependencies: pkg.peerDependencies, bin: pkg.bin });
   });
 
   test('every runtime dependency is imported by lib/', () => {
-    const sources = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-      e.isDirectory() ? sources(path.join(dir, e.name)) : /\.(ts|js)$/.test(e.name) ? [fs.readFileSync(path.join(dir, e.name), 'utf8')] : []);
+    const sources = (dir: string): string[] =>
+      fs
+        .readdirSync(dir, { withFileTypes: true })
+        .flatMap((e) =>
+          e.isDirectory() ? sources(path.join(dir, e.name)) : /\.(ts|js)$/.test(e.name) ? [fs.readFileSync(path.join(dir, e.name), 'utf8')] : [],
+        );
     const all = sources(path.join(ROOT, 'lib')).join('\n');
     for (const dep of Object.keys(pkg.dependencies ?? {})) expect({ dep, imported: all.includes(`from '${dep}'`) }).toEqual({ dep, imported: true });
   });
@@ -101,15 +133,14 @@ describe('the schema the testing entry ships', () => {
     expect(compact.definitions['io.k8s.api.scheduling.v1.PriorityClass'].properties.description).toEqual({ type: 'string' });
     expect(compact.definitions['io.k8s.api.scheduling.v1.PriorityClass'].required).toEqual(pc.required);
     expect(JSON.stringify(compact)).not.toMatch(/"description":"/);
-    expect(stripDescriptions({ description: 'x', properties: { description: { description: 'y', type: 'string' } } }))
-      .toEqual({ properties: { description: { type: 'string' } } });
+    expect(stripDescriptions({ description: 'x', properties: { description: { description: 'y', type: 'string' } } })).toEqual({
+      properties: { description: { type: 'string' } },
+    });
     expect(fs.statSync(COMPACT_SCHEMA).size).toBeLessThan(fs.statSync(OFFICIAL_SCHEMA).size / 4);
   });
 
   test('still rejects what the official schema rejects', () => {
     const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'y' }, data: { a: 1 }, dta: {} };
-    expect(validateObjects([cm as any]).map((v) => v.message)).toEqual(expect.arrayContaining([
-      '/: unknown field "dta"', '/data/a: must be string',
-    ]));
+    expect(validateObjects([cm as any]).map((v) => v.message)).toEqual(expect.arrayContaining(['/: unknown field "dta"', '/data/a: must be string']));
   });
 });

@@ -65,7 +65,10 @@ describe('the app in main.ts', () => {
   test('the ArgoCD objects pass the Argo CD CRD schema and allow exactly what each environment needs', () => {
     const objects = objectsOf(apps.get(ARGOCD_DIR)!);
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
-      'AppProject/patterns-dev', 'Application/patterns-dev', 'AppProject/patterns-prod', 'Application/patterns-prod',
+      'AppProject/patterns-dev',
+      'Application/patterns-dev',
+      'AppProject/patterns-prod',
+      'Application/patterns-prod',
     ]);
     for (const o of objects) {
       if (o.kind === 'Application') new Application(o as any).validate();
@@ -75,11 +78,18 @@ describe('the app in main.ts', () => {
       const envObjects = objectsOf(apps.get(env.name)!);
       const app = findObject(objects, 'Application', `patterns-${env.name}`);
       expect(app.metadata.namespace).toBe('argocd');
-      expect(app.spec.source).toEqual({ repoURL: 'https://git.example.com/platform/cdk8s-patterns.git', targetRevision: 'main', path: `dist/${env.name}`, directory: { recurse: false } });
+      expect(app.spec.source).toEqual({
+        repoURL: 'https://git.example.com/platform/cdk8s-patterns.git',
+        targetRevision: 'main',
+        path: `dist/${env.name}`,
+        directory: { recurse: false },
+      });
       expect(app.spec.project).toBe(`patterns-${env.name}`);
       expect(app.spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
       const project = findObject(objects, 'AppProject', `patterns-${env.name}`);
-      const used = [...new Set(envObjects.map((o) => o.metadata.namespace ?? (o.kind === 'Namespace' ? o.metadata.name : undefined)).filter(Boolean))].sort();
+      const used = [
+        ...new Set(envObjects.map((o) => o.metadata.namespace ?? (o.kind === 'Namespace' ? o.metadata.name : undefined)).filter(Boolean)),
+      ].sort();
       expect(project.spec.destinations.map((d: any) => d.namespace)).toEqual(used);
       expect(project.spec.sourceRepos).toEqual(['https://git.example.com/platform/cdk8s-patterns.git']);
       const clusterKinds = [...new Set(envObjects.filter((o) => !o.metadata.namespace).map((o) => o.kind))].sort();
@@ -107,7 +117,12 @@ describe('the app in main.ts', () => {
     expect(findObject(prod, 'Deployment', 'nginx').metadata.namespace).toBe('web-prod');
     expect(findObject(prod, 'Deployment', 'nginx').spec.replicas).toBe(3);
     expect(findObject(prod, 'Deployment', 'k8skv').spec.replicas).toBe(3);
-    expect(prod.filter((o) => o.kind === 'Ingress').flatMap((i) => i.spec.rules.map((r: any) => r.host)).sort()).toEqual(['greeter.example.com', 'kv.example.com']);
+    expect(
+      prod
+        .filter((o) => o.kind === 'Ingress')
+        .flatMap((i) => i.spec.rules.map((r: any) => r.host))
+        .sort(),
+    ).toEqual(['greeter.example.com', 'kv.example.com']);
     const dev = objectsOf(apps.get('dev')!);
     expect(findObject(dev, 'Deployment', 'nginx').metadata.namespace).toBe('testing');
     expect(findObject(dev, 'Deployment', 'nginx').spec.replicas).toBe(2);
@@ -138,7 +153,7 @@ describe('dist/ for GitOps', () => {
     const edited = checkDist(dir);
     expect(edited.identical).toBe(false);
     expect(edited.changedFiles).toEqual(['dev/0001-static-site.k8s.yaml']);
-    expect(edited.diff).toMatch(/-  replicas: 7\n\+  replicas: 2/);
+    expect(edited.diff).toContain('-  replicas: 7\n+  replicas: 2');
     synthesize(dir);
     fs.writeFileSync(path.join(dir, 'dev', '0009-removed-chart.k8s.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: old\n');
     expect(checkDist(dir).changedFiles).toEqual(['dev/0009-removed-chart.k8s.yaml']);
@@ -159,7 +174,7 @@ describe('dist/ for GitOps', () => {
     const drift = run(['scripts/check-dist.ts', edited]);
     expect(drift.status).toBe(1);
     expect(drift.stdout).toContain('--- committed/prod/0001-static-site.k8s.yaml');
-    expect(drift.stdout).toMatch(/-  replicas: 9\n\+  replicas: 3/);
+    expect(drift.stdout).toContain('-  replicas: 9\n+  replicas: 3');
     expect(drift.stderr).toContain('1 file(s) differ from a fresh synth: prod/0001-static-site.k8s.yaml');
   });
 

@@ -19,12 +19,13 @@ const DIST = path.join(__dirname, '..', 'dist');
 jest.setTimeout(300_000);
 
 /** The report of a folder with nothing to fix. */
-const clean = (p: string, files: number) => `${path.relative(process.cwd(), p)}: kube-score 0 CRITICAL, 0 WARNING; kubectl-validate ${files} file(s), 0 error(s)`;
+const clean = (p: string, files: number) =>
+  `${path.relative(process.cwd(), p)}: kube-score 0 CRITICAL, 0 WARNING; kubectl-validate ${files} file(s), 0 error(s)`;
 
 let consumerOut: string;
 beforeAll(() => {
   consumerOut = fs.mkdtempSync(path.join(os.tmpdir(), 'checkers-consumer-'));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+
   const { buildApp } = require('./fixtures/consumer/main');
   buildApp(consumerOut).synth();
 });
@@ -45,7 +46,7 @@ describe('kube-score and kubectl-validate', () => {
     }
   });
 
-  test('the consumer app\'s output: 0 CRITICAL and 0 WARNING from kube-score, every object valid for kubectl-validate', () => {
+  test("the consumer app's output: 0 CRITICAL and 0 WARNING from kube-score, every object valid for kubectl-validate", () => {
     const [r] = checkPaths([consumerOut]);
     expect(r.files.map((f) => path.basename(f))).toEqual(['platform.k8s.yaml']);
     expect(formatReport(r)).toBe(clean(r.path, 1));
@@ -69,13 +70,23 @@ describe('kube-score and kubectl-validate', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'checkers-broken-'));
     try {
       const file = path.join(dir, 'site.yaml');
-      fs.writeFileSync(file, fs.readFileSync(path.join(DIST, 'prod', '0001-static-site.k8s.yaml'), 'utf8')
-        .replace('readOnlyRootFilesystem: true', 'readOnlyRootFilesystm: true'));
+      fs.writeFileSync(
+        file,
+        fs
+          .readFileSync(path.join(DIST, 'prod', '0001-static-site.k8s.yaml'), 'utf8')
+          .replace('readOnlyRootFilesystem: true', 'readOnlyRootFilesystm: true'),
+      );
       // WHEN checked  THEN kube-score sees the writable root filesystem, kubectl-validate the unknown field
-      expect(runKubeScore([file])).toEqual([expect.objectContaining({
-        grade: 'CRITICAL', object: 'Deployment/web-prod/nginx', check: 'container-security-context-readonlyrootfilesystem',
-      })]);
-      expect(runKubectlValidate([file])).toEqual([expect.objectContaining({ message: expect.stringMatching(/readOnlyRootFilesystm: Invalid value: value provided for unknown field/) })]);
+      expect(runKubeScore([file])).toEqual([
+        expect.objectContaining({
+          grade: 'CRITICAL',
+          object: 'Deployment/web-prod/nginx',
+          check: 'container-security-context-readonlyrootfilesystem',
+        }),
+      ]);
+      expect(runKubectlValidate([file])).toEqual([
+        expect.objectContaining({ message: expect.stringMatching(/readOnlyRootFilesystm: Invalid value: value provided for unknown field/) }),
+      ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

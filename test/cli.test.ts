@@ -52,21 +52,27 @@ test('npm run check:dist refuses a folder that does not exist', () => {
 
 describe('synth', () => {
   let out: string;
-  beforeAll(() => { out = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-synth-')); });
-  afterAll(() => { fs.rmSync(out, { recursive: true, force: true }); });
+  beforeAll(() => {
+    out = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-synth-'));
+  });
+  afterAll(() => {
+    fs.rmSync(out, { recursive: true, force: true });
+  });
 
   test('`npm run synth` says what it wrote: one line per file, then a summary', () => {
     const dir = fs.mkdtempSync(path.join(out, 'npm-'));
     const r = run([...TS_NODE, 'main.ts'], { CDK8S_OUTDIR: dir });
     expect(r.status).toBe(0);
-    const listed = r.stdout.split('\n').filter((l) => l.startsWith('  - ')).map((l) => l.slice(4));
+    const listed = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('  - '))
+      .map((l) => l.slice(4));
     const written = ['argocd', 'dev', 'prod'].flatMap((env) => fs.readdirSync(path.join(dir, env)).map((f) => path.join(dir, env, f)));
     expect(listed.sort()).toEqual(written.sort());
     expect(r.stdout).toContain(`synth: wrote ${written.length} manifest files under ${dir}/`);
     // diagrams describe the committed dist/ only: a synth elsewhere leaves docs/diagrams alone
     expect(r.stdout).not.toContain('diagrams');
   }, 120_000);
-
 
   test('`cdk8s synth` runs offline without a stack trace (CDK8S_CHECK_UPGRADE=false) and lists what it wrote', () => {
     // an unreachable registry stands in for "offline"

@@ -19,7 +19,12 @@ const TSC = require.resolve('typescript/bin/tsc');
 const CDK8S = path.join(path.dirname(require.resolve('cdk8s-cli/package.json')), 'bin', 'cdk8s');
 const MAX_TARBALL_BYTES = 300 * 1024;
 
-interface PackResult { filename: string; size: number; entryCount: number; files: Array<{ path: string; size: number }> }
+interface PackResult {
+  filename: string;
+  size: number;
+  entryCount: number;
+  files: Array<{ path: string; size: number }>;
+}
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 180_000 });
@@ -54,7 +59,7 @@ function tscProblems(r: SpawnSyncReturns<string>): string[] {
       inAllowed = true;
     } else if (inAllowed && /^\s/.test(line)) {
       // the continuation of an allowed error's message
-    } else if (/^Found \d+ errors? in /.test(line) || /^Errors\s+Files$/.test(line) || (/^\s+\d+\s+node_modules\/cdk8s-plus-28\//.test(line))) {
+    } else if (/^Found \d+ errors? in /.test(line) || /^Errors\s+Files$/.test(line) || /^\s+\d+\s+node_modules\/cdk8s-plus-28\//.test(line)) {
       inAllowed = false; // tsc's summary of the allowed errors
     } else {
       inAllowed = false;
@@ -88,28 +93,56 @@ describe('the packed tarball', () => {
   test(`is at most ${MAX_TARBALL_BYTES / 1024} kB and holds compiled JS, declarations, runtime assets and kvctl`, () => {
     expect(pack.size).toBeLessThanOrEqual(MAX_TARBALL_BYTES);
     const files = pack.files.map((f) => f.path);
-    for (const f of ['package.json', 'README.md', 'CHANGELOG.md', 'bin/kvctl.js', 'build/index.js', 'build/index.d.ts',
-      'build/testing/index.js', 'build/testing/index.d.ts', 'build/kv-proxy/server/server.js',
-      'build/sidecar-pod/restart-on-change.sh', 'build/sidecar-pod/signal-app.sh', 'build/general-purpose-runner/unpack.py']) {
+    for (const f of [
+      'package.json',
+      'README.md',
+      'CHANGELOG.md',
+      'bin/kvctl.js',
+      'build/index.js',
+      'build/index.d.ts',
+      'build/testing/index.js',
+      'build/testing/index.d.ts',
+      'build/kv-proxy/server/server.js',
+      'build/sidecar-pod/restart-on-change.sh',
+      'build/sidecar-pod/signal-app.sh',
+      'build/general-purpose-runner/unpack.py',
+    ]) {
       expect(files).toContain(f);
     }
   });
 
-  test('holds no tests, dist/, bench/, imports/, TypeScript sources or the official schema; of scripts/ and tools/ only the Go module verify builds from', () => {
-    const files = pack.files.map((f) => f.path);
-    expect(files.filter((f) => /^(test|dist|bench|imports|schemas|charts|config|docs|lib)\//.test(f))).toEqual([]);
-    // cdk8s-patterns verify builds etcd, kube-apiserver and kubectl from these (never binaries)
-    expect(files.filter((f) => /^(scripts|tools)\//.test(f)).sort()).toEqual([
-      'scripts/gobin/key.sh', 'scripts/kube/build.sh', 'tools/kube/ARGO_CD_VERSION', 'tools/kube/etcd/main.go', 'tools/kube/go.mod', 'tools/kube/go.sum',
-    ]);
-    expect(files.filter((f) => /\.test\.|(?<!\.d)\.ts$/.test(f))).toEqual([]);
-    expect(files.filter((f) => /_definitions\.json$/.test(f))).toEqual([]);
-  });
+  test(
+    'holds no tests, dist/, bench/, imports/, TypeScript sources or the official schema; ' +
+      'of scripts/ and tools/ only the Go module verify builds from',
+    () => {
+      const files = pack.files.map((f) => f.path);
+      expect(files.filter((f) => /^(test|dist|bench|imports|schemas|charts|config|docs|lib)\//.test(f))).toEqual([]);
+      // cdk8s-patterns verify builds etcd, kube-apiserver and kubectl from these (never binaries)
+      expect(files.filter((f) => /^(scripts|tools)\//.test(f)).sort()).toEqual([
+        'scripts/gobin/key.sh',
+        'scripts/kube/build.sh',
+        'tools/kube/ARGO_CD_VERSION',
+        'tools/kube/etcd/main.go',
+        'tools/kube/go.mod',
+        'tools/kube/go.sum',
+      ]);
+      expect(files.filter((f) => /\.test\.|(?<!\.d)\.ts$/.test(f))).toEqual([]);
+      expect(files.filter((f) => /_definitions\.json$/.test(f))).toEqual([]);
+    },
+  );
 
   test('ships the kv-proxy server byte for byte as reviewed, not as tsc re-emits it', () => {
     const unpacked = path.join(app, 'node_modules', 'cdk8s-patterns', 'build', 'kv-proxy', 'server');
-    const mine = fs.readdirSync(path.join(ROOT, 'lib', 'kv-proxy', 'server')).filter((f) => f.endsWith('.js')).sort();
-    expect(fs.readdirSync(unpacked).filter((f) => f.endsWith('.js')).sort()).toEqual(mine);
+    const mine = fs
+      .readdirSync(path.join(ROOT, 'lib', 'kv-proxy', 'server'))
+      .filter((f) => f.endsWith('.js'))
+      .sort();
+    expect(
+      fs
+        .readdirSync(unpacked)
+        .filter((f) => f.endsWith('.js'))
+        .sort(),
+    ).toEqual(mine);
     for (const f of mine) {
       expect(fs.readFileSync(path.join(unpacked, f), 'utf8')).toBe(fs.readFileSync(path.join(ROOT, 'lib', 'kv-proxy', 'server', f), 'utf8'));
     }
@@ -148,13 +181,18 @@ describe('a cdk8s app that installs it', () => {
     const cli = ok(run(process.execPath, [CDK8S, 'synth', '--output', 'dist-cli'], app, { CDK8S_CHECK_UPGRADE: 'false' }), 'cdk8s synth');
     expect(cli.stderr).not.toMatch(/^\s+at /m);
     expect(cli.stdout).toContain('dist-cli/platform.k8s.yaml');
-    expect(fs.readFileSync(path.join(app, 'dist-cli', 'platform.k8s.yaml'), 'utf8'))
-      .toBe(fs.readFileSync(path.join(app, 'dist', 'platform.k8s.yaml'), 'utf8'));
+    expect(fs.readFileSync(path.join(app, 'dist-cli', 'platform.k8s.yaml'), 'utf8')).toBe(
+      fs.readFileSync(path.join(app, 'dist', 'platform.k8s.yaml'), 'utf8'),
+    );
   }, 120_000);
 
   test('uses all five patterns, with the runtime assets read from the package', () => {
     const objects = Yaml.load(path.join(app, 'dist', 'platform.k8s.yaml')) as K8sObject[];
-    const names = (kind: string) => objects.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort();
+    const names = (kind: string) =>
+      objects
+        .filter((o) => o.kind === kind)
+        .map((o) => o.metadata.name)
+        .sort();
     expect(names('Deployment')).toEqual(['api', 'flags', 'hello', 'hot-plug', 'site', 'web']);
     const data = (o: K8sObject) => Object.values<string>(o.data ?? {});
     const configMaps = objects.filter((o) => o.kind === 'ConfigMap');
@@ -178,7 +216,10 @@ describe('a cdk8s app that installs it', () => {
     // and the gate is real: a broken manifest fails it
     const broken = path.join(app, 'broken');
     fs.mkdirSync(broken);
-    fs.writeFileSync(path.join(broken, 'pod.yaml'), fs.readFileSync(path.join(app, 'dist', 'platform.k8s.yaml'), 'utf8').replace(/readOnlyRootFilesystem: true/, 'readOnlyRootFilesystem: false'));
+    fs.writeFileSync(
+      path.join(broken, 'pod.yaml'),
+      fs.readFileSync(path.join(app, 'dist', 'platform.k8s.yaml'), 'utf8').replace(/readOnlyRootFilesystem: true/, 'readOnlyRootFilesystem: false'),
+    );
     const bad = run(process.execPath, ['check.js', 'broken'], app);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/readOnlyRootFilesystem/);

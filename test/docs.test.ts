@@ -22,7 +22,12 @@ import { loadManifests, validateObjects, formatViolations } from '../lib/testing
 const ROOT = path.join(__dirname, '..');
 const FIXTURES = path.join(__dirname, 'fixtures', 'docs');
 
-export interface Example { readonly file: string; readonly line: number; readonly code: string; readonly external: string[] }
+export interface Example {
+  readonly file: string;
+  readonly line: number;
+  readonly code: string;
+  readonly external: string[];
+}
 
 /** The ```ts blocks of a markdown file, with the line each starts on. */
 export function examplesOf(file: string): Example[] {
@@ -36,7 +41,14 @@ export function examplesOf(file: string): Example[] {
   return out;
 }
 
-const PAGES = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const PAGES = [
+  'README.md',
+  ...fs
+    .readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
 const EXAMPLES = PAGES.flatMap(examplesOf);
 const label = (e: Example) => `${e.file}:${e.line}`;
 
@@ -53,7 +65,9 @@ beforeAll(() => {
   for (const f of ['greeter.py', 'serving.py']) fs.copyFileSync(path.join(RUNNER_SCRIPTS, f), path.join(scripts, f));
   for (const f of ['namespaces_api.py', 'serving.py']) fs.copyFileSync(path.join(RUNNER_SCRIPTS, f), path.join(scripts, 'namespaces-api', f));
 });
-afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
+afterAll(() => {
+  fs.rmSync(work, { recursive: true, force: true });
+});
 
 test('README and every construct page have examples', () => {
   const pages = new Set(EXAMPLES.map((e) => e.file));
@@ -69,13 +83,20 @@ test('every example type-checks (strict) against the public entry', () => {
     return f;
   });
   const program = ts.createProgram(files, {
-    target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10,
-    strict: true, noEmit: true, esModuleInterop: true, skipLibCheck: true, types: ['node'],
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.CommonJS,
+    moduleResolution: ts.ModuleResolutionKind.Node10,
+    strict: true,
+    noEmit: true,
+    esModuleInterop: true,
+    skipLibCheck: true,
+    types: ['node'],
     typeRoots: [path.join(ROOT, 'node_modules', '@types')],
     baseUrl: ROOT,
     paths: { 'cdk8s-patterns': ['lib/index.ts'], 'cdk8s-patterns/testing': ['lib/testing/index.ts'], '*': ['node_modules/*'] },
   });
-  const errors = ts.getPreEmitDiagnostics(program)
+  const errors = ts
+    .getPreEmitDiagnostics(program)
     .filter((d) => d.file && files.includes(path.resolve(d.file.fileName)))
     .map((d) => {
       const i = files.indexOf(path.resolve(d.file!.fileName));
@@ -88,15 +109,25 @@ test('every example type-checks (strict) against the public entry', () => {
 describe.each(EXAMPLES.map((e) => [label(e), e] as const))('example %s', (_name, example) => {
   test('synthesizes objects that pass the validation gate', () => {
     const outdir = fs.mkdtempSync(path.join(work, 'out-'));
-    const js = ts.transpileModule(example.code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
-    const load = (id: string) => (id === 'cdk8s-patterns' ? require('../lib') : id === 'cdk8s-patterns/testing' ? require('../lib/testing') : require(id));
+    const js = ts.transpileModule(example.code, {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    }).outputText;
+    const load = (id: string) =>
+      id === 'cdk8s-patterns' ? require('../lib') : id === 'cdk8s-patterns/testing' ? require('../lib/testing') : require(id);
     const saved = process.env.CDK8S_OUTDIR;
     process.env.CDK8S_OUTDIR = outdir;
     try {
       const mod = { exports: {} };
-      new Function('require', 'module', 'exports', '__dirname', '__filename', js)(load, mod, mod.exports, fixtures, path.join(fixtures, 'example.ts'));
+      new Function('require', 'module', 'exports', '__dirname', '__filename', js)(
+        load,
+        mod,
+        mod.exports,
+        fixtures,
+        path.join(fixtures, 'example.ts'),
+      );
     } finally {
-      if (saved === undefined) delete process.env.CDK8S_OUTDIR; else process.env.CDK8S_OUTDIR = saved;
+      if (saved === undefined) delete process.env.CDK8S_OUTDIR;
+      else process.env.CDK8S_OUTDIR = saved;
     }
     const objects = loadManifests(outdir);
     expect(objects.length).toBeGreaterThan(0);

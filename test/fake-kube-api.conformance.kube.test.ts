@@ -28,9 +28,19 @@ interface Target {
   token: string;
 }
 
-interface Answer { status: number; body: any }
+interface Answer {
+  status: number;
+  body: any;
+}
 
-function send(t: Target, method: string, urlPath: string, body?: unknown, contentType = 'application/json', token: string | undefined = t.token): Promise<Answer> {
+function send(
+  t: Target,
+  method: string,
+  urlPath: string,
+  body?: unknown,
+  contentType = 'application/json',
+  token: string | undefined = t.token,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string | number> = { Accept: 'application/json' };
@@ -43,7 +53,11 @@ function send(t: Target, method: string, urlPath: string, body?: unknown, conten
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         let parsed: unknown = text;
-        try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* not JSON */
+        }
         resolve({ status: res.statusCode ?? 0, body: parsed });
       });
       res.on('error', reject);
@@ -58,29 +72,41 @@ function send(t: Target, method: string, urlPath: string, body?: unknown, conten
 function firstEvent(t: Target, urlPath: string): { opened: Promise<number>; event: Promise<any>; close: () => void } {
   let close = () => undefined as void;
   let onOpen: (status: number) => void = () => undefined;
-  const opened = new Promise<number>((r) => { onOpen = r; });
+  const opened = new Promise<number>((r) => {
+    onOpen = r;
+  });
   const event = new Promise<any>((resolve, reject) => {
     const mod = t.base.startsWith('https:') ? https : http;
-    const req = mod.request(`${t.base}${urlPath}`, { headers: { Authorization: `Bearer ${t.token}` }, agent: false, ...(t.ca ? { ca: t.ca } : {}) }, (res) => {
-      onOpen(res.statusCode ?? 0);
-      let buffer = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let nl;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, nl).trim();
-          buffer = buffer.slice(nl + 1);
-          if (!line) continue;
-          const e = JSON.parse(line);
-          if (e.type !== 'BOOKMARK') { resolve(e); req.destroy(); return; }
-        }
-      });
-      res.on('error', () => undefined);
-    });
+    const req = mod.request(
+      `${t.base}${urlPath}`,
+      { headers: { Authorization: `Bearer ${t.token}` }, agent: false, ...(t.ca ? { ca: t.ca } : {}) },
+      (res) => {
+        onOpen(res.statusCode ?? 0);
+        let buffer = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffer += chunk;
+          let nl;
+          while ((nl = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, nl).trim();
+            buffer = buffer.slice(nl + 1);
+            if (!line) continue;
+            const e = JSON.parse(line);
+            if (e.type !== 'BOOKMARK') {
+              resolve(e);
+              req.destroy();
+              return;
+            }
+          }
+        });
+        res.on('error', () => undefined);
+      },
+    );
     req.on('error', (e) => reject(e));
     req.end();
-    close = () => { req.destroy(); };
+    close = () => {
+      req.destroy();
+    };
   });
   return { opened, event, close: () => close() };
 }
@@ -89,9 +115,20 @@ const cm = (name: string) => `/api/v1/namespaces/${NS}/configmaps/${name}`;
 const list = (query = '') => `/api/v1/namespaces/${NS}/configmaps${query}`;
 const isIndex = (rv: unknown) => typeof rv === 'string' && /^[1-9]\d*$/.test(rv);
 const statusOf = (a: Answer) => ({ status: a.status, kind: a.body?.kind, code: a.body?.code, reason: a.body?.reason });
-const objectOf = (a: Answer) => ({ status: a.status, kind: a.body?.kind, name: a.body?.metadata?.name, labels: a.body?.metadata?.labels, data: a.body?.data, immutable: a.body?.immutable, rvIsIndex: isIndex(a.body?.metadata?.resourceVersion) });
+const objectOf = (a: Answer) => ({
+  status: a.status,
+  kind: a.body?.kind,
+  name: a.body?.metadata?.name,
+  labels: a.body?.metadata?.labels,
+  data: a.body?.data,
+  immutable: a.body?.immutable,
+  rvIsIndex: isIndex(a.body?.metadata?.resourceVersion),
+});
 const listOf = (a: Answer) => ({
-  status: a.status, kind: a.body?.kind, rvIsIndex: isIndex(a.body?.metadata?.resourceVersion), more: typeof a.body?.metadata?.continue === 'string' && a.body.metadata.continue !== '',
+  status: a.status,
+  kind: a.body?.kind,
+  rvIsIndex: isIndex(a.body?.metadata?.resourceVersion),
+  more: typeof a.body?.metadata?.continue === 'string' && a.body.metadata.continue !== '',
   items: (a.body?.items ?? []).map((o: any) => ({ name: o.metadata.name, labels: o.metadata.labels, data: o.data, immutable: o.immutable })),
 });
 
@@ -99,7 +136,12 @@ const listOf = (a: Answer) => ({
 async function script(t: Target): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   out.emptyList = listOf(await send(t, 'GET', list()));
-  const created = await send(t, 'POST', list(), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', labels: { app: 'x' } }, data: { k: '1' } });
+  const created = await send(t, 'POST', list(), {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'a', labels: { app: 'x' } },
+    data: { k: '1' },
+  });
   out.create = objectOf(created);
   out.createAgain = statusOf(await send(t, 'POST', list(), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' }, data: {} }));
   out.getMissing = statusOf(await send(t, 'GET', cm('missing')));
@@ -108,13 +150,20 @@ async function script(t: Target): Promise<Record<string, unknown>> {
   out.mergePatch = objectOf(patched);
   out.rvRises = BigInt(patched.body.metadata.resourceVersion) > BigInt(created.body.metadata.resourceVersion);
   out.nullDeletesKey = objectOf(await send(t, 'PATCH', cm('a'), { data: { k2: null } }, MERGE));
-  out.stalePatch = statusOf(await send(t, 'PATCH', cm('a'), { metadata: { resourceVersion: created.body.metadata.resourceVersion }, data: { k: 'stale' } }, MERGE));
+  out.stalePatch = statusOf(
+    await send(t, 'PATCH', cm('a'), { metadata: { resourceVersion: created.body.metadata.resourceVersion }, data: { k: 'stale' } }, MERGE),
+  );
   out.patchMissing = statusOf(await send(t, 'PATCH', cm('missing'), { data: { k: '1' } }, MERGE));
   out.patchAsPlainJson = statusOf(await send(t, 'PATCH', cm('a'), { data: { k: '1' } }, 'application/json'));
   await send(t, 'POST', list(), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'frozen' }, data: { f: '1' }, immutable: true });
   const frozen = await send(t, 'PATCH', cm('frozen'), { data: { f: '2' } }, MERGE);
   out.patchImmutable = { ...statusOf(frozen), immutableMessage: /field is immutable when `immutable` is set/.test(frozen.body?.message ?? '') };
-  const big = await send(t, 'POST', list(), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'big' }, data: { blob: 'x'.repeat(1048576 + 1) } });
+  const big = await send(t, 'POST', list(), {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'big' },
+    data: { blob: 'x'.repeat(1048576 + 1) },
+  });
   out.createTooBig = { ...statusOf(big), tooLongMessage: /Too long|at most \d+ bytes/.test(big.body?.message ?? '') };
   out.labelSelector = listOf(await send(t, 'GET', list(`?labelSelector=${encodeURIComponent('app=x')}`)));
   out.fieldSelector = listOf(await send(t, 'GET', list(`?fieldSelector=${encodeURIComponent('metadata.name=frozen')}`)));
@@ -130,7 +179,12 @@ async function script(t: Target): Promise<Record<string, unknown>> {
     out.watchOpened = await w.opened;
     const changed = await send(t, 'PATCH', cm('a'), { data: { k: 'watched' } }, MERGE);
     const e = await w.event;
-    out.watchEvent = { type: e.type, name: e.object?.metadata?.name, data: e.object?.data, sameRv: e.object?.metadata?.resourceVersion === changed.body.metadata.resourceVersion };
+    out.watchEvent = {
+      type: e.type,
+      name: e.object?.metadata?.name,
+      data: e.object?.data,
+      sameRv: e.object?.metadata?.resourceVersion === changed.body.metadata.resourceVersion,
+    };
   } finally {
     w.close();
   }

@@ -10,16 +10,24 @@ interface Reply {
 function request(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    const req = http.request(url, { method, headers: { ...headers, ...(payload ? { 'Content-Length': Buffer.byteLength(payload) } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try { parsed = JSON.parse(text); } catch { /* not JSON */ }
-        resolve({ status: res.statusCode || 0, headers: res.headers, body: parsed });
-      });
-    });
+    const req = http.request(
+      url,
+      { method, headers: { ...headers, ...(payload ? { 'Content-Length': Buffer.byteLength(payload) } : {}) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode || 0, headers: res.headers, body: parsed });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -51,13 +59,22 @@ class WatchStream {
           }
           w.wake();
         });
-        const end = () => { w.ended = true; w.wake(); };
+        const end = () => {
+          w.ended = true;
+          w.wake();
+        };
         res.on('end', end);
         res.on('close', end);
         res.on('error', end);
         resolve(w);
       });
-      w.req.on('error', (err) => { if (!w.status) reject(err); else { w.ended = true; w.wake(); } });
+      w.req.on('error', (err) => {
+        if (!w.status) reject(err);
+        else {
+          w.ended = true;
+          w.wake();
+        }
+      });
     });
   }
 
@@ -69,10 +86,14 @@ class WatchStream {
     const deadline = Date.now() + timeoutMs;
     while (!predicate(this.events)) {
       if (this.ended) throw new Error(`watch ended; events: ${JSON.stringify(this.events.map((e) => e.type))}`);
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for watch events; events: ${JSON.stringify(this.events.map((e) => e.type))}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out after ${timeoutMs} ms waiting for watch events; events: ${JSON.stringify(this.events.map((e) => e.type))}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 50);
-        this.waiters.push(() => { clearTimeout(t); resolve(); });
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
     return this.events;
@@ -90,7 +111,6 @@ class WatchStream {
     this.req?.destroy();
   }
 }
-
 
 const CM = (ns: string, name?: string) => `/api/v1/namespaces/${ns}/configmaps${name ? `/${name}` : ''}`;
 
@@ -170,10 +190,18 @@ describe('FakeKubeApi', () => {
       const first = api.setConfigMap('default', 'app', { a: '1' });
       api.patchObject('configmaps', 'default', 'app', { data: { a: '2' } });
       // WHEN
-      const res = await request('PATCH', `${base}${CM('default', 'app')}`,
-        { metadata: { resourceVersion: first.metadata.resourceVersion }, data: { a: '3' } }, MERGE);
-      const ok = await request('PATCH', `${base}${CM('default', 'app')}`,
-        { metadata: { resourceVersion: api.resourceVersion }, data: { a: '3' } }, MERGE);
+      const res = await request(
+        'PATCH',
+        `${base}${CM('default', 'app')}`,
+        { metadata: { resourceVersion: first.metadata.resourceVersion }, data: { a: '3' } },
+        MERGE,
+      );
+      const ok = await request(
+        'PATCH',
+        `${base}${CM('default', 'app')}`,
+        { metadata: { resourceVersion: api.resourceVersion }, data: { a: '3' } },
+        MERGE,
+      );
       // THEN
       expect(res.status).toBe(409);
       expect(res.body).toMatchObject({ reason: 'Conflict', code: 409 });
@@ -236,8 +264,7 @@ describe('FakeKubeApi', () => {
       api.setConfigMap('default', 'a', {}, { team: 'x', tier: 'web' });
       api.setConfigMap('default', 'b', {}, { team: 'y' });
       api.setConfigMap('default', 'c', {});
-      const names = async (q: string) =>
-        (await request('GET', `${base}${CM('default')}?${q}`)).body.items.map((i: any) => i.metadata.name);
+      const names = async (q: string) => (await request('GET', `${base}${CM('default')}?${q}`)).body.items.map((i: any) => i.metadata.name);
       // THEN
       expect(await names('labelSelector=team%3Dx')).toEqual(['a']);
       expect(await names('labelSelector=team%21%3Dx')).toEqual(['b', 'c']);
@@ -288,7 +315,9 @@ describe('FakeKubeApi', () => {
       const events = await w.waitFor((e) => e.length >= 3);
       expect(w.status).toBe(200);
       expect(events.map((e) => [e.type, e.object.metadata.name])).toEqual([
-        ['MODIFIED', 'app'], ['ADDED', 'other'], ['DELETED', 'app'],
+        ['MODIFIED', 'app'],
+        ['ADDED', 'other'],
+        ['DELETED', 'app'],
       ]);
       expect(events[0].object.data).toEqual({ a: '2' });
       expect(events[0].object.kind).toBe('ConfigMap');
@@ -342,10 +371,12 @@ describe('FakeKubeApi', () => {
       await w.waitEnded();
       // THEN
       expect(w.status).toBe(200);
-      expect(w.events).toEqual([{
-        type: 'ERROR',
-        object: expect.objectContaining({ kind: 'Status', code: 410, reason: 'Expired' }),
-      }]);
+      expect(w.events).toEqual([
+        {
+          type: 'ERROR',
+          object: expect.objectContaining({ kind: 'Status', code: 410, reason: 'Expired' }),
+        },
+      ]);
     });
 
     test('history is bounded by historyLimit', async () => {
@@ -380,7 +411,8 @@ describe('FakeKubeApi', () => {
       expect(services.body.kind).toBe('ServiceList');
       expect(services.body.items[0].spec).toMatchObject({ clusterIP: '10.0.0.5', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] });
       expect(events[0].object).toMatchObject({
-        apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
         metadata: { labels: { 'kubernetes.io/service-name': 'web' } },
         endpoints: [{ addresses: ['10.1.0.1'], conditions: { ready: true } }],
       });
@@ -486,9 +518,17 @@ describe('FakeKubeApi', () => {
       api.setConfigMap('default', 'app', {});
       api.fault = (call) => (call.verb === 'patch' ? { hang: true } : undefined);
       let answered = false;
-      const pending = request('PATCH', `${base}${CM('default', 'app')}`, { data: { a: '1' } }, MERGE).then(() => { answered = true; }, () => { answered = true; });
+      const pending = request('PATCH', `${base}${CM('default', 'app')}`, { data: { a: '1' } }, MERGE).then(
+        () => {
+          answered = true;
+        },
+        () => {
+          answered = true;
+        },
+      );
       // awaited: the request has reached the stand-in (and is held there)
-      for (const deadline = Date.now() + 30000; !api.calls.some((c) => c.verb === 'patch') && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
+      for (const deadline = Date.now() + 30000; !api.calls.some((c) => c.verb === 'patch') && Date.now() < deadline;)
+        await new Promise((r) => setTimeout(r, 10));
       expect(answered).toBe(false);
       expect(api.calls.find((c) => c.verb === 'patch')).toMatchObject({ status: -2, faulted: true });
       await api.stop();

@@ -38,7 +38,13 @@ interface Check {
   readonly why: string;
 }
 
-interface Grant { readonly namespace?: string; readonly group: string; readonly resource: string; readonly verbs: string[]; readonly names?: string[] }
+interface Grant {
+  readonly namespace?: string;
+  readonly group: string;
+  readonly resource: string;
+  readonly verbs: string[];
+  readonly names?: string[];
+}
 
 const qualified = (resource: string, group: string) => (group ? `${resource}.${group}` : resource);
 
@@ -46,8 +52,12 @@ const qualified = (resource: string, group: string) => (group ? `${resource}.${g
 function grantsOf(objects: Manifest[]): Map<string, Grant[]> {
   const out = new Map<string, Grant[]>();
   for (const b of objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')) {
-    const role = objects.find((o) => o.kind === b.roleRef.kind && o.metadata.name === b.roleRef.name
-      && (b.roleRef.kind === 'ClusterRole' || o.metadata.namespace === b.metadata.namespace));
+    const role = objects.find(
+      (o) =>
+        o.kind === b.roleRef.kind &&
+        o.metadata.name === b.roleRef.name &&
+        (b.roleRef.kind === 'ClusterRole' || o.metadata.namespace === b.metadata.namespace),
+    );
     if (!role) throw new Error(`${b.kind} ${b.metadata.name} refers to a missing ${b.roleRef.kind} ${b.roleRef.name}`);
     for (const s of b.subjects.filter((x: any) => x.kind === 'ServiceAccount')) {
       const key = `${s.namespace}:${s.name}`;
@@ -55,7 +65,13 @@ function grantsOf(objects: Manifest[]): Map<string, Grant[]> {
       for (const r of role.rules) {
         for (const group of r.apiGroups) {
           for (const resource of r.resources) {
-            list.push({ namespace: b.kind === 'RoleBinding' ? b.metadata.namespace : undefined, group, resource, verbs: r.verbs, names: r.resourceNames });
+            list.push({
+              namespace: b.kind === 'RoleBinding' ? b.metadata.namespace : undefined,
+              group,
+              resource,
+              verbs: r.verbs,
+              names: r.resourceNames,
+            });
           }
         }
       }
@@ -68,18 +84,38 @@ function grantsOf(objects: Manifest[]): Map<string, Grant[]> {
 /** The checks derived from the grants. */
 function derivedChecks(sa: string, grants: Grant[], otherNamespaces: string[]): Check[] {
   const checks: Check[] = [];
-  const allows = (ns: string | undefined, group: string, resource: string, verb: string, name?: string) => grants.some((g) =>
-    (g.namespace === undefined || g.namespace === ns) && g.group === group && g.resource === resource && g.verbs.includes(verb)
-    && (!g.names || (name !== undefined && g.names.includes(name))));
+  const allows = (ns: string | undefined, group: string, resource: string, verb: string, name?: string) =>
+    grants.some(
+      (g) =>
+        (g.namespace === undefined || g.namespace === ns) &&
+        g.group === group &&
+        g.resource === resource &&
+        g.verbs.includes(verb) &&
+        (!g.names || (name !== undefined && g.names.includes(name))),
+    );
   for (const g of grants) {
     const res = qualified(g.resource, g.group);
     for (const verb of g.verbs) {
       for (const name of g.names ?? [undefined]) {
-        checks.push({ sa, verb, resource: name ? `${res}/${name}` : res, namespace: g.namespace, allowed: true, why: 'granted by the synthesized rules' });
+        checks.push({
+          sa,
+          verb,
+          resource: name ? `${res}/${name}` : res,
+          namespace: g.namespace,
+          allowed: true,
+          why: 'granted by the synthesized rules',
+        });
       }
     }
     for (const verb of VERBS.filter((v) => !allows(g.namespace, g.group, g.resource, v, g.names?.[0]))) {
-      checks.push({ sa, verb, resource: g.names ? `${res}/${g.names[0]}` : res, namespace: g.namespace, allowed: false, why: 'a verb the rules do not grant' });
+      checks.push({
+        sa,
+        verb,
+        resource: g.names ? `${res}/${g.names[0]}` : res,
+        namespace: g.namespace,
+        allowed: false,
+        why: 'a verb the rules do not grant',
+      });
     }
     if (g.names) {
       for (const verb of g.verbs.filter((v) => !allows(g.namespace, g.group, g.resource, v, 'not-a-granted-name'))) {
@@ -102,10 +138,18 @@ function derivedChecks(sa: string, grants: Grant[], otherNamespaces: string[]): 
 function neverChecks(sa: string, namespaces: string[]): Check[] {
   const checks: Check[] = [];
   for (const ns of [...namespaces, undefined]) {
-    for (const verb of ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']) checks.push({ sa, verb, resource: 'secrets', namespace: ns, allowed: false, why: 'never secrets' });
+    for (const verb of ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'])
+      checks.push({ sa, verb, resource: 'secrets', namespace: ns, allowed: false, why: 'never secrets' });
     checks.push({ sa, verb: 'create', resource: 'pods', subresource: 'exec', namespace: ns, allowed: false, why: 'never exec into pods' });
     checks.push({ sa, verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: ns, allowed: false, why: 'never mint tokens' });
-    checks.push({ sa, verb: 'create', resource: 'rolebindings.rbac.authorization.k8s.io', namespace: ns, allowed: false, why: 'never grant itself more' });
+    checks.push({
+      sa,
+      verb: 'create',
+      resource: 'rolebindings.rbac.authorization.k8s.io',
+      namespace: ns,
+      allowed: false,
+      why: 'never grant itself more',
+    });
     checks.push({ sa, verb: 'escalate', resource: 'roles.rbac.authorization.k8s.io', namespace: ns, allowed: false, why: 'never escalate' });
     checks.push({ sa, verb: '*', resource: '*.*', namespace: ns, allowed: false, why: 'no wildcard' });
     checks.push({ sa, verb: 'create', resource: 'pods', namespace: ns, allowed: false, why: 'no workloads of its own' });
@@ -123,17 +167,27 @@ function kvProxyChecks(sa: string, props: KvProxyProps, outside: string[]): Chec
     for (const n of names ?? [undefined]) {
       for (const verb of ['get', 'list', 'watch']) checks.push({ sa, verb, resource: cm(n), namespace: ns, allowed: true, why: 'reads' });
       checks.push({ sa, verb: 'patch', resource: cm(n), namespace: ns, allowed: props.writes === true, why: props.writes ? 'writes' : 'read-only' });
-      for (const verb of ['update', 'delete']) checks.push({ sa, verb, resource: cm(n), namespace: ns, allowed: false, why: 'never replaces or deletes' });
+      for (const verb of ['update', 'delete'])
+        checks.push({ sa, verb, resource: cm(n), namespace: ns, allowed: false, why: 'never replaces or deletes' });
     }
-    checks.push({ sa, verb: 'create', resource: 'configmaps', namespace: ns, allowed: props.writes === true && !names, why: names ? 'no create when names are given' : props.writes ? 'writes create' : 'read-only' });
+    checks.push({
+      sa,
+      verb: 'create',
+      resource: 'configmaps',
+      namespace: ns,
+      allowed: props.writes === true && !names,
+      why: names ? 'no create when names are given' : props.writes ? 'writes create' : 'read-only',
+    });
     checks.push({ sa, verb: 'deletecollection', resource: 'configmaps', namespace: ns, allowed: false, why: 'never deletes' });
     for (const r of ['services', 'endpointslices.discovery.k8s.io']) {
-      for (const verb of ['list', 'watch']) checks.push({ sa, verb, resource: r, namespace: ns, allowed: props.discovery === true, why: props.discovery ? 'discovery' : 'no discovery' });
+      for (const verb of ['list', 'watch'])
+        checks.push({ sa, verb, resource: r, namespace: ns, allowed: props.discovery === true, why: props.discovery ? 'discovery' : 'no discovery' });
       checks.push({ sa, verb: 'patch', resource: r, namespace: ns, allowed: false, why: 'discovery only reads' });
     }
   }
   for (const ns of outside) {
-    for (const verb of ['get', 'list', 'watch', 'create', 'patch']) checks.push({ sa, verb, resource: 'configmaps', namespace: ns, allowed: false, why: 'nothing outside its namespaces' });
+    for (const verb of ['get', 'list', 'watch', 'create', 'patch'])
+      checks.push({ sa, verb, resource: 'configmaps', namespace: ns, allowed: false, why: 'nothing outside its namespaces' });
   }
   for (const verb of ['list', 'watch']) checks.push({ sa, verb, resource: 'configmaps', allowed: false, why: 'nothing cluster-wide' });
   checks.push({ sa, verb: 'list', resource: 'namespaces', allowed: false, why: 'nothing cluster-wide' });
@@ -159,11 +213,22 @@ describe('generated RBAC, decided by a real kube-apiserver', () => {
   });
   const all = [...dist, ...variants.flatMap((v) => v.objects)];
   const grants = grantsOf(all);
-  const namespaces = [...new Set([...all.map((o) => o.metadata.namespace), ...VARIANTS.flatMap((v) => v.props.namespaces), 'default'].filter((n): n is string => !!n))].sort();
+  const namespaces = [
+    ...new Set([...all.map((o) => o.metadata.namespace), ...VARIANTS.flatMap((v) => v.props.namespaces), 'default'].filter((n): n is string => !!n)),
+  ].sort();
 
   test('the generated ServiceAccounts, Roles, ClusterRoles and bindings apply; every binding names a generated role', async () => {
     expect(grants.size).toBeGreaterThanOrEqual(2 + VARIANTS.length);
-    const list = { apiVersion: 'v1', kind: 'List', items: [...namespaces.filter((n) => n !== 'default' && !all.some((o) => o.kind === 'Namespace' && o.metadata.name === n)).map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })), ...all] };
+    const list = {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        ...namespaces
+          .filter((n) => n !== 'default' && !all.some((o) => o.kind === 'Namespace' && o.metadata.name === n))
+          .map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })),
+        ...all,
+      ],
+    };
     const r = await cluster().kubectl(['apply', '--server-side', '--warnings-as-errors', '-f', '-'], JSON.stringify(list));
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
   });
@@ -173,12 +238,21 @@ describe('generated RBAC, decided by a real kube-apiserver', () => {
     for (const [sa, g] of grants) {
       const [saNs] = sa.split(':');
       const bound = [...new Set(g.map((x) => x.namespace).filter((n): n is string => !!n))];
-      checks.push(...derivedChecks(sa, g, namespaces.filter((n) => !bound.includes(n))));
+      checks.push(
+        ...derivedChecks(
+          sa,
+          g,
+          namespaces.filter((n) => !bound.includes(n)),
+        ),
+      );
       checks.push(...neverChecks(sa, [...new Set([saNs, ...bound])]));
     }
     for (const v of variants) checks.push(...kvProxyChecks(v.sa, v.props, namespaces.filter((n) => !v.props.namespaces.includes(n)).slice(0, 3)));
     // the KvProxy of each environment, from the environment's props as synthesized (dev: default; prod: kv-prod)
-    for (const [sa, ns] of [['default:k8skv', 'default'], ['kv-prod:k8skv', 'kv-prod']]) {
+    for (const [sa, ns] of [
+      ['default:k8skv', 'default'],
+      ['kv-prod:k8skv', 'kv-prod'],
+    ]) {
       expect(grants.has(sa)).toBe(true);
       checks.push(...kvProxyChecks(sa, { namespaces: [ns], writes: true, discovery: true }, namespaces.filter((n) => n !== ns).slice(0, 3)));
     }
@@ -186,9 +260,15 @@ describe('generated RBAC, decided by a real kube-apiserver', () => {
   };
 
   /** The question as `kubectl auth can-i` takes it. */
-  const canIArgs = (c: Check) => ['auth', 'can-i', c.verb, c.resource, `--as=system:serviceaccount:${c.sa}`,
+  const canIArgs = (c: Check) => [
+    'auth',
+    'can-i',
+    c.verb,
+    c.resource,
+    `--as=system:serviceaccount:${c.sa}`,
     ...(c.subresource ? [`--subresource=${c.subresource}`] : []),
-    ...(c.namespace ? ['-n', c.namespace] : ['--all-namespaces'])];
+    ...(c.namespace ? ['-n', c.namespace] : ['--all-namespaces']),
+  ];
 
   /** The same question as a SubjectAccessReview: what `kubectl auth can-i --as` asks the RBAC authorizer, without a process per question. */
   const review = async (c: Check): Promise<boolean> => {
@@ -198,17 +278,27 @@ describe('generated RBAC, decided by a real kube-apiserver', () => {
     const resource = dot < 0 ? qualifiedResource : qualifiedResource.slice(0, dot);
     const group = dot < 0 ? '' : qualifiedResource.slice(dot + 1);
     const r = await cluster().request('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
-      apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
       spec: {
         user: `system:serviceaccount:${saNs}:${saName}`,
         groups: ['system:serviceaccounts', `system:serviceaccounts:${saNs}`, 'system:authenticated'],
-        resourceAttributes: { verb: c.verb, group, resource, ...(c.subresource ? { subresource: c.subresource } : {}), ...(name ? { name } : {}), namespace: c.namespace ?? '' },
+        resourceAttributes: {
+          verb: c.verb,
+          group,
+          resource,
+          ...(c.subresource ? { subresource: c.subresource } : {}),
+          ...(name ? { name } : {}),
+          namespace: c.namespace ?? '',
+        },
       },
     });
     if (r.status !== 201) throw new Error(`SubjectAccessReview: ${r.status} ${r.body}`);
     return JSON.parse(r.body).status.allowed === true;
   };
-  const describeCheck = (c: Check) => `${c.sa} ${c.verb} ${c.resource}${c.subresource ? `/${c.subresource}` : ''} in ${c.namespace ?? '(all namespaces)'}: expected ${c.allowed ? 'allowed' : 'refused'} (${c.why})`;
+  const describeCheck = (c: Check) =>
+    `${c.sa} ${c.verb} ${c.resource}${c.subresource ? `/${c.subresource}` : ''} in ${c.namespace ?? '(all namespaces)'}: ` +
+    `expected ${c.allowed ? 'allowed' : 'refused'} (${c.why})`;
 
   test('every expected answer, allowed and refused, for every generated ServiceAccount (SubjectAccessReview)', async () => {
     const checks = matrix();

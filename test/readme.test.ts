@@ -15,10 +15,20 @@ const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
 const README = read('README.md');
 const pkg = JSON.parse(read('package.json'));
 const CONSTRUCTS: Array<[string, string]> = [
-  ['StaticSite', 'docs/static-site.md'], ['ImmutableConfigInit', 'docs/immutable-config-init.md'], ['SidecarDeployment', 'docs/sidecar-pod.md'],
-  ['ScriptService', 'docs/scripts.md'], ['KvProxy', 'docs/kv-proxy.md'],
+  ['StaticSite', 'docs/static-site.md'],
+  ['ImmutableConfigInit', 'docs/immutable-config-init.md'],
+  ['SidecarDeployment', 'docs/sidecar-pod.md'],
+  ['ScriptService', 'docs/scripts.md'],
+  ['KvProxy', 'docs/kv-proxy.md'],
 ];
-const PAGES = ['README.md', 'CHANGELOG.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const PAGES = [
+  'README.md',
+  'CHANGELOG.md',
+  ...fs
+    .readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 describe('README.md', () => {
   test('is at most 300 lines', () => {
@@ -49,7 +59,8 @@ describe('README.md', () => {
     for (const op of ['npm ci && npm run synth', 'npm run verify', 'npm run check:dist', 'npm run api', 'npm run bench', '.ci/run']) {
       expect({ op, inDevelopment: dev.includes(op) }).toEqual({ op, inDevelopment: true });
     }
-    for (const op of ['npm run check:dist', 'npm run import', 'npm run schema', 'KUBE_BIN_DIR']) expect({ op, inReadme: README.includes(op) }).toEqual({ op, inReadme: false });
+    for (const op of ['npm run check:dist', 'npm run import', 'npm run schema', 'KUBE_BIN_DIR'])
+      expect({ op, inReadme: README.includes(op) }).toEqual({ op, inReadme: false });
   });
 
   test('every npm script it mentions exists', () => {
@@ -69,12 +80,12 @@ describe('README.md', () => {
 });
 
 describe('docs/', () => {
-  test.each(CONSTRUCTS)('%s has a task page with an example and the YAML it produces', (name, page) => {
+  test.each(CONSTRUCTS)('%s has a task page with an example, the YAML it produces and a link to its reference page', (name, page) => {
     const text = read(page);
     expect(text).toMatch(new RegExp(`^# ${name}`, 'm'));
     expect(text).toMatch(new RegExp(`\`\`\`ts\\n[\\s\\S]*?new ${name}\\(`));
     expect(text).toMatch(/```yaml\n[\s\S]*?kind: /);
-    expect(text).toContain('](api/index.md');
+    expect(text).toContain(`](api/${name}.md`);
   });
 
   test('options are documented once, in the TSDoc: no hand-written option tables', () => {
@@ -98,10 +109,42 @@ describe('docs/', () => {
     expect(broken).toEqual([]);
   });
 
+  test('every link into the API reference (docs/api/) names a heading of its page', () => {
+    const anchors = new Map<string, Set<string>>();
+    /** GitHub's heading ids: lowercase, punctuation dropped, spaces as '-', repeats numbered -1, -2, ... */
+    const headingIds = (file: string) => {
+      const seen = new Map<string, number>();
+      const ids = new Set<string>();
+      for (const m of fs.readFileSync(file, 'utf8').matchAll(/^#{1,6} +(.+?) *$/gm)) {
+        const text = m[1]!.replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/[`*]/g, '');
+        const id = text
+          .toLowerCase()
+          .replace(/[^\p{L}\p{N} _-]/gu, '')
+          .replace(/ /g, '-');
+        const n = seen.get(id) ?? 0;
+        seen.set(id, n + 1);
+        ids.add(n ? `${id}-${n}` : id);
+      }
+      return ids;
+    };
+    const broken: string[] = [];
+    for (const page of PAGES) {
+      const text = read(page).replace(/```[\s\S]*?```/g, '');
+      for (const m of text.matchAll(/\]\(([^)#\s]+)#([^)\s]+)\)/g)) {
+        const target = path.join(ROOT, path.dirname(page), m[1]!);
+        if (!target.startsWith(path.join(ROOT, 'docs', 'api') + path.sep) || !fs.existsSync(target)) continue;
+        if (!anchors.has(target)) anchors.set(target, headingIds(target));
+        if (!anchors.get(target)!.has(m[2]!)) broken.push(`${page}: ${m[1]}#${m[2]}`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
   test('delivery links every generated diagram (docs/diagrams, written by npm run synth)', () => {
     const text = read('docs/delivery.md');
-    const generated = fs.readdirSync(path.join(ROOT, 'docs', 'diagrams')).flatMap((env) =>
-      fs.readdirSync(path.join(ROOT, 'docs', 'diagrams', env)).map((f) => `diagrams/${env}/${f}`));
+    const generated = fs
+      .readdirSync(path.join(ROOT, 'docs', 'diagrams'))
+      .flatMap((env) => fs.readdirSync(path.join(ROOT, 'docs', 'diagrams', env)).map((f) => `diagrams/${env}/${f}`));
     expect(generated.length).toBeGreaterThanOrEqual(5);
     expect(generated.filter((f) => !text.includes(`](${f})`))).toEqual([]);
   });

@@ -13,8 +13,15 @@ describe('reference diagram', () => {
     const graph = buildGraph(hardenedExample());
     // THEN
     expect(graph.nodes.map((n) => n.id)).toEqual([
-      'ConfigMap/demo/demo-content', 'Deployment/demo/demo', 'Ingress/demo/demo', 'NetworkPolicy/demo/demo',
-      'PodDisruptionBudget/demo/demo', 'Role/demo/demo-reader', 'RoleBinding/demo/demo-reader', 'Service/demo/demo', 'ServiceAccount/demo/demo',
+      'ConfigMap/demo/demo-content',
+      'Deployment/demo/demo',
+      'Ingress/demo/demo',
+      'NetworkPolicy/demo/demo',
+      'PodDisruptionBudget/demo/demo',
+      'Role/demo/demo-reader',
+      'RoleBinding/demo/demo-reader',
+      'Service/demo/demo',
+      'ServiceAccount/demo/demo',
     ]);
     expect(graph.edges.map((e) => `${e.from} -${e.label}-> ${e.to}`)).toEqual([
       'Deployment/demo/demo -env-> ConfigMap/demo/demo-content',
@@ -34,7 +41,12 @@ describe('reference diagram', () => {
     const dep = objects.find((o) => o.kind === 'Deployment')!;
     dep.spec.template.spec.volumes.push({ name: 'tokens', secret: { secretName: 'tokens' } });
     const graph = buildGraph(objects);
-    expect(graph.nodes.find((n) => n.id === 'Secret/demo/tokens')).toEqual({ id: 'Secret/demo/tokens', kind: 'Secret', name: 'tokens', external: true });
+    expect(graph.nodes.find((n) => n.id === 'Secret/demo/tokens')).toEqual({
+      id: 'Secret/demo/tokens',
+      kind: 'Secret',
+      name: 'tokens',
+      external: true,
+    });
     const mermaid = toMermaid(graph);
     expect(mermaid.startsWith('flowchart LR\n')).toBe(true);
     expect(mermaid).toMatch(/\["Secret<br\/>tokens<br\/>\(external\)"\]/);
@@ -46,7 +58,11 @@ describe('reference diagram', () => {
 describe('chart diagrams in docs/diagrams', () => {
   test('are exactly what a fresh synth renders (run `npm run synth` when this fails)', () => {
     const fresh = renderDiagrams(buildApps(path.join(os.tmpdir(), 'never-written')));
-    const committed = fs.readdirSync(DIAGRAMS_DIR, { recursive: true }).map(String).filter((f) => f.endsWith('.md')).sort();
+    const committed = fs
+      .readdirSync(DIAGRAMS_DIR, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith('.md'))
+      .sort();
     expect(committed).toEqual([...fresh.keys()].sort());
     for (const [file, text] of fresh) expect(fs.readFileSync(path.join(DIAGRAMS_DIR, file), 'utf8')).toBe(text);
   });
@@ -55,15 +71,17 @@ describe('chart diagrams in docs/diagrams', () => {
     const text = renderDiagrams(buildApps(path.join(os.tmpdir(), 'never-written'))).get('dev/kv-proxy.md')!;
     const ids = new Map([...text.matchAll(/(n\d+)\["([^"]+)"\]/g)].map((m) => [m[1], m[2].replace(/<br\/>/g, ' ')]));
     const edges = [...text.matchAll(/(n\d+) -->\|([^|]+)\| (n\d+)/g)].map((m) => `${ids.get(m[1])} -${m[2]}-> ${ids.get(m[3])}`);
-    expect(edges).toEqual(expect.arrayContaining([
-      'Ingress k8skv -backend-> Service k8skv',
-      'Service k8skv -selects-> Deployment k8skv',
-      // the server source is content-named: k8skv-server-<hash>
-      expect.stringMatching(/^Deployment k8skv -mounts-> ConfigMap k8skv-server-[0-9a-f]{10}$/),
-      'Deployment k8skv -mounts-> Secret k8skv-tokens (external)',
-      'RoleBinding k8skv -binds-> Role k8skv',
-      'RoleBinding k8skv -subject-> ServiceAccount k8skv',
-    ]));
+    expect(edges).toEqual(
+      expect.arrayContaining([
+        'Ingress k8skv -backend-> Service k8skv',
+        'Service k8skv -selects-> Deployment k8skv',
+        // the server source is content-named: k8skv-server-<hash>
+        expect.stringMatching(/^Deployment k8skv -mounts-> ConfigMap k8skv-server-[0-9a-f]{10}$/),
+        'Deployment k8skv -mounts-> Secret k8skv-tokens (external)',
+        'RoleBinding k8skv -binds-> Role k8skv',
+        'RoleBinding k8skv -subject-> ServiceAccount k8skv',
+      ]),
+    );
   });
 });
 
@@ -83,15 +101,17 @@ describe('change summary', () => {
     // WHEN diffed
     const changes = diffTrees(tree(), tree(after));
     // THEN exactly these objects and paths
-    expect(changes).toEqual([{
-      environment: 'dev',
-      file: 'dev/0001-demo.k8s.yaml',
-      changes: [
-        { id: 'ConfigMap/demo/demo-content', change: 'changed', paths: [], keys: ['+ about.html (12 B)'] },
-        { id: 'Deployment/demo/demo', change: 'changed', paths: ['spec.template.spec.containers[web].image'], keys: [] },
-        { id: 'Service/demo/demo', change: 'removed', paths: [], keys: [] },
-      ],
-    }]);
+    expect(changes).toEqual([
+      {
+        environment: 'dev',
+        file: 'dev/0001-demo.k8s.yaml',
+        changes: [
+          { id: 'ConfigMap/demo/demo-content', change: 'changed', paths: [], keys: ['+ about.html (12 B)'] },
+          { id: 'Deployment/demo/demo', change: 'changed', paths: ['spec.template.spec.containers[web].image'], keys: [] },
+          { id: 'Service/demo/demo', change: 'removed', paths: [], keys: [] },
+        ],
+      },
+    ]);
     const text = formatText(changes);
     expect(text).toContain('== dev');
     expect(text).toContain('- Service/demo/demo (removed)');
@@ -109,6 +129,8 @@ describe('change summary', () => {
     const changes = diffTrees(tree(), extra);
     expect(changes.map((c) => c.file)).toEqual(['dev/0001-demo.k8s.yaml', 'prod/0001-demo.k8s.yaml']);
     expect(changes[0].changes).toEqual([{ id: 'ConfigMap/demo/demo-content', change: 'changed', paths: [], keys: ['~ index.html (11 B → 20 B)'] }]);
-    expect(changes[1].changes).toEqual([{ id: 'ConfigMap/demo/demo-content', change: 'added', paths: [], keys: ['+ favicon.ico (3 B)', '+ index.html (11 B)', '+ nginx.conf (9 B)'] }]);
+    expect(changes[1].changes).toEqual([
+      { id: 'ConfigMap/demo/demo-content', change: 'added', paths: [], keys: ['+ favicon.ico (3 B)', '+ index.html (11 B)', '+ nginx.conf (9 B)'] },
+    ]);
   });
 });

@@ -62,7 +62,8 @@ beforeAll(() => {
   fs.cpSync(FIXTURE, app, { recursive: true });
   ok(run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', path.join(work, tarball)], app), 'npm install');
   // the pipeline: compile the app, `cdk8s synth`
-  run(process.execPath, [TSC, '-p', '.'], app); // cdk8s-plus-28's own declarations do not compile under the app's flags (see consumer.test.ts); main.js is emitted anyway
+  // cdk8s-plus-28's own declarations do not compile under the app's flags (see consumer.test.ts); main.js is emitted anyway
+  run(process.execPath, [TSC, '-p', '.'], app);
   ok(run(process.execPath, [CDK8S, 'synth'], app), 'cdk8s synth');
   repoBinDir = ok(run('bash', [path.join(ROOT, 'scripts', 'kube', 'build.sh'), '--dir'], ROOT), 'build.sh --dir').stdout.trim();
 }, 400_000);
@@ -158,8 +159,10 @@ metadata:
 describe('the packed cdk8s-patterns bin', () => {
   test('--help documents every option, the checks, where the binaries come from and the exit statuses', () => {
     const r = ok(verify(['--help']), 'verify --help');
-    for (const option of ['--crds <file|dir>', '--pod-security <mode>', '--can-i', '--no-build', '-h, --help']) expect(r.stdout).toContain(`  ${option}`);
-    for (const word of ['KUBE_BIN_DIR', 'KUBEBUILDER_ASSETS', 'restricted', 'baseline', 'labels', 'exit status', 'npx cdk8s-patterns verify dist/']) expect(r.stdout).toContain(word);
+    for (const option of ['--crds <file|dir>', '--pod-security <mode>', '--can-i', '--no-build', '-h, --help'])
+      expect(r.stdout).toContain(`  ${option}`);
+    for (const word of ['KUBE_BIN_DIR', 'KUBEBUILDER_ASSETS', 'restricted', 'baseline', 'labels', 'exit status', 'npx cdk8s-patterns verify dist/'])
+      expect(r.stdout).toContain(word);
   });
 
   test('an unknown option or a missing path is a usage error (exit 2)', () => {
@@ -172,79 +175,147 @@ describe('the packed cdk8s-patterns bin', () => {
   test('without binaries and without building, one message says how to get them (exit 3)', () => {
     const r = verify(['--no-build', 'dist']);
     expect(r.status).toBe(3);
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^cdk8s-patterns verify needs etcd, kube-apiserver and kubectl: set KUBEBUILDER_ASSETS .*KUBE_BIN_DIR .*install Go 1\.26\.0 or newer/)]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^cdk8s-patterns verify needs etcd, kube-apiserver and kubectl: set KUBEBUILDER_ASSETS .*KUBE_BIN_DIR .*install Go 1\.26\.0 or newer/,
+      ),
+    ]);
   });
 
-  test('passes the consumer app\'s own `cdk8s synth` output, with binaries built from the shipped module under the repository\'s cache key, and reports what its ServiceAccounts may do', () => {
-    const r = verify(['dist/', '--can-i']);
-    expect([r.status, r.stderr.match(/^kube: (reusing|using).*$/m)?.[0]]).toEqual([0, expect.any(String)]);
-    expect(r.stdout).toContain(`binaries: built with Go`);
-    expect(r.stdout).toContain(`(${repoBinDir})`);
-    const lines = r.stdout.split('\n');
-    expect(lines.filter((l) => /^(ok|FAIL)/.test(l)).map((l) => l.replace(/:.*/, ''))).toEqual([
-      'ok    read the input', 'ok    server-side apply, warnings as errors', 'ok    a Pod from every workload template is admitted',
-      'ok    a second apply changes nothing', 'ok    what each ServiceAccount may do (--can-i)',
-    ]);
-    expect(r.stdout).toMatch(/^ok {4}a Pod from every workload template is admitted: 6 Pods \(Pod Security: restricted on every namespace\)$/m);
-    expect(r.stdout).toMatch(/namespaces the input uses but does not create, created as a platform would: platform/);
-    // KvProxy's ServiceAccount reads and writes ConfigMaps in the namespace it serves
-    expect(r.stdout).toMatch(/^ {8}ServiceAccount platform\/flags\S*: .*in platform: [^|]*\bconfigmaps\b/m);
-    expect(r.stdout).toMatch(/\nevery check passed\n$/);
-  }, RUN_TIMEOUT_MS);
+  test(
+    "passes the consumer app's own `cdk8s synth` output, with binaries built from the shipped module under the repository's cache key, " +
+      'and reports what its ServiceAccounts may do',
+    () => {
+      const r = verify(['dist/', '--can-i']);
+      expect([r.status, r.stderr.match(/^kube: (reusing|using).*$/m)?.[0]]).toEqual([0, expect.any(String)]);
+      expect(r.stdout).toContain(`binaries: built with Go`);
+      expect(r.stdout).toContain(`(${repoBinDir})`);
+      const lines = r.stdout.split('\n');
+      expect(lines.filter((l) => /^(ok|FAIL)/.test(l)).map((l) => l.replace(/:.*/, ''))).toEqual([
+        'ok    read the input',
+        'ok    server-side apply, warnings as errors',
+        'ok    a Pod from every workload template is admitted',
+        'ok    a second apply changes nothing',
+        'ok    what each ServiceAccount may do (--can-i)',
+      ]);
+      expect(r.stdout).toMatch(/^ok {4}a Pod from every workload template is admitted: 6 Pods \(Pod Security: restricted on every namespace\)$/m);
+      expect(r.stdout).toMatch(/namespaces the input uses but does not create, created as a platform would: platform/);
+      // KvProxy's ServiceAccount reads and writes ConfigMaps in the namespace it serves
+      expect(r.stdout).toMatch(/^ {8}ServiceAccount platform\/flags\S*: .*in platform: [^|]*\bconfigmaps\b/m);
+      expect(r.stdout).toMatch(/\nevery check passed\n$/);
+    },
+    RUN_TIMEOUT_MS,
+  );
 
   describe('on one file holding a Namespace and, before it, a privileged Deployment in it', () => {
     let dir = '';
     beforeAll(() => {
-      dir = folder('one-file', { 'shop.yaml': `${deploymentYaml('web', 'shop', PRIVILEGED)}---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n` });
+      dir = folder('one-file', {
+        'shop.yaml': `${deploymentYaml('web', 'shop', PRIVILEGED)}---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n`,
+      });
     });
 
-    test('applies the Namespace first and reports Pod Security\'s own refusal of the Pod, naming the file and the object (exit 1)', () => {
-      const r = verify([dir]);
-      expect(r.status).toBe(1);
-      expect(r.stdout).not.toMatch(/not found/);
-      expect(r.stdout).toMatch(/^FAIL {2}server-side apply, warnings as errors: 1 of 2 objects failed$/m);
-      expect(r.stdout).toMatch(/^ {8}one-file\/shop\.yaml: Deployment shop\/web: Warning: would violate PodSecurity "restricted:latest": .*privileged \(container "app" must not set securityContext\.privileged=true\)/m);
-      expect(r.stdout).toMatch(/^FAIL {2}a Pod from every workload template is admitted: 1 of 1 refused/m);
-      expect(r.stdout).toMatch(/^ {8}one-file\/shop\.yaml: Deployment shop\/web: pods "web-deployment-pod" is forbidden: violates PodSecurity "restricted:latest": .*privileged \(container "app" must not set securityContext\.privileged=true\)/m);
-    }, RUN_TIMEOUT_MS);
+    test(
+      "applies the Namespace first and reports Pod Security's own refusal of the Pod, naming the file and the object (exit 1)",
+      () => {
+        const r = verify([dir]);
+        expect(r.status).toBe(1);
+        expect(r.stdout).not.toMatch(/not found/);
+        expect(r.stdout).toMatch(/^FAIL {2}server-side apply, warnings as errors: 1 of 2 objects failed$/m);
+        expect(r.stdout).toMatch(
+          new RegExp(
+            String.raw`^ {8}one-file/shop\.yaml: Deployment shop/web: Warning: would violate PodSecurity "restricted:latest": ` +
+              String.raw`.*privileged \(container "app" must not set securityContext\.privileged=true\)`,
+            'm',
+          ),
+        );
+        expect(r.stdout).toMatch(/^FAIL {2}a Pod from every workload template is admitted: 1 of 1 refused/m);
+        expect(r.stdout).toMatch(
+          new RegExp(
+            String.raw`^ {8}one-file/shop\.yaml: Deployment shop/web: pods "web-deployment-pod" is forbidden: ` +
+              String.raw`violates PodSecurity "restricted:latest": .*privileged \(container "app" must not set securityContext\.privileged=true\)`,
+            'm',
+          ),
+        );
+      },
+      RUN_TIMEOUT_MS,
+    );
 
-    test('--pod-security baseline refuses it too, at baseline', () => {
-      const r = verify(['--pod-security', 'baseline', dir]);
-      expect(r.status).toBe(1);
-      expect(r.stdout).toMatch(/^ {8}one-file\/shop\.yaml: Deployment shop\/web: pods "web-deployment-pod" is forbidden: violates PodSecurity "baseline:latest": .*privileged/m);
-    }, RUN_TIMEOUT_MS);
+    test(
+      '--pod-security baseline refuses it too, at baseline',
+      () => {
+        const r = verify(['--pod-security', 'baseline', dir]);
+        expect(r.status).toBe(1);
+        expect(r.stdout).toMatch(
+          new RegExp(
+            String.raw`^ {8}one-file/shop\.yaml: Deployment shop/web: pods "web-deployment-pod" is forbidden: ` +
+              String.raw`violates PodSecurity "baseline:latest": .*privileged`,
+            'm',
+          ),
+        );
+      },
+      RUN_TIMEOUT_MS,
+    );
 
-    test('--pod-security labels lets the unlabelled namespace be privileged, as a stock cluster does (exit 0)', () => {
-      const r = verify(['--pod-security', 'labels', dir]);
-      expect([r.status, r.stdout]).toEqual([0, expect.stringMatching(/^ok {4}a Pod from every workload template is admitted: 1 Pod \(Pod Security: namespace labels\)$/m)]);
-    }, RUN_TIMEOUT_MS);
+    test(
+      '--pod-security labels lets the unlabelled namespace be privileged, as a stock cluster does (exit 0)',
+      () => {
+        const r = verify(['--pod-security', 'labels', dir]);
+        expect([r.status, r.stdout]).toEqual([
+          0,
+          expect.stringMatching(/^ok {4}a Pod from every workload template is admitted: 1 Pod \(Pod Security: namespace labels\)$/m),
+        ]);
+      },
+      RUN_TIMEOUT_MS,
+    );
   });
 
-  test('a custom resource passes with its CRD given by --crds, even with its Namespace after it in the same file', () => {
-    const dir = folder('cr-with-crd', { 'certificate.yaml': CERTIFICATE });
-    folder('crds', { 'certificates.yaml': CERTIFICATE_CRD });
-    const r = verify(['--crds', 'crds', dir]);
-    expect([r.status, r.stdout]).toEqual([0, expect.stringMatching(/^ok {4}CRDs applied first are Established \(--crds\): 1 CustomResourceDefinition$/m)]);
-    expect(r.stdout).toMatch(/^ok {4}server-side apply, warnings as errors: 2 objects$/m);
-    expect(r.stdout).toMatch(/^ok {4}a second apply changes nothing: 2 of 2 objects unchanged$/m);
-  }, RUN_TIMEOUT_MS);
+  test(
+    'a custom resource passes with its CRD given by --crds, even with its Namespace after it in the same file',
+    () => {
+      const dir = folder('cr-with-crd', { 'certificate.yaml': CERTIFICATE });
+      folder('crds', { 'certificates.yaml': CERTIFICATE_CRD });
+      const r = verify(['--crds', 'crds', dir]);
+      expect([r.status, r.stdout]).toEqual([
+        0,
+        expect.stringMatching(/^ok {4}CRDs applied first are Established \(--crds\): 1 CustomResourceDefinition$/m),
+      ]);
+      expect(r.stdout).toMatch(/^ok {4}server-side apply, warnings as errors: 2 objects$/m);
+      expect(r.stdout).toMatch(/^ok {4}a second apply changes nothing: 2 of 2 objects unchanged$/m);
+    },
+    RUN_TIMEOUT_MS,
+  );
 
-  test('a custom resource without its CRD fails with a message naming --crds (exit 1)', () => {
-    const dir = folder('cr-without-crd', { 'certificate.yaml': CERTIFICATE });
-    const r = verify([dir]);
-    expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/^ {8}cr-without-crd\/certificate\.yaml: Certificate shop\/shop-tls: the server has no Certificate in cert-manager\.io\/v1: if it is a custom resource, give its CustomResourceDefinition with --crds <file\|dir>/m);
-  }, RUN_TIMEOUT_MS);
+  test(
+    'a custom resource without its CRD fails with a message naming --crds (exit 1)',
+    () => {
+      const dir = folder('cr-without-crd', { 'certificate.yaml': CERTIFICATE });
+      const r = verify([dir]);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toMatch(
+        new RegExp(
+          String.raw`^ {8}cr-without-crd/certificate\.yaml: Certificate shop/shop-tls: the server has no Certificate in cert-manager\.io/v1: ` +
+            String.raw`if it is a custom resource, give its CustomResourceDefinition with --crds <file\|dir>`,
+          'm',
+        ),
+      );
+    },
+    RUN_TIMEOUT_MS,
+  );
 
-  test('a single file argument is verified, with the binaries from KUBEBUILDER_ASSETS (envtest\'s layout) and nothing built', () => {
-    folder('single', { 'app.yaml': deploymentYaml('api', undefined, RESTRICTED), 'ignored.yaml': 'this: [is not read' });
-    const emptyCache = fs.mkdtempSync(path.join(work, 'cache-'));
-    const r = verify(['--no-build', 'single/app.yaml'], cleanEnv({ KUBEBUILDER_ASSETS: repoBinDir, XDG_CACHE_HOME: emptyCache }));
-    expect([r.status, r.stderr]).toEqual([0, '']);
-    expect(r.stdout).toMatch(/^binaries: KUBEBUILDER_ASSETS$/m);
-    expect(r.stdout).toMatch(/^single\/app\.yaml: kube-apiserver v\d+\.\d+\.\d+/m);
-    expect(r.stdout).toMatch(/^ok {4}read the input: 1 file, 1 object$/m);
-    expect(r.stdout).toMatch(/^ok {4}a Pod from every workload template is admitted: 1 Pod/m);
-    expect(fs.readdirSync(emptyCache)).toEqual([]);
-  }, RUN_TIMEOUT_MS);
+  test(
+    "a single file argument is verified, with the binaries from KUBEBUILDER_ASSETS (envtest's layout) and nothing built",
+    () => {
+      folder('single', { 'app.yaml': deploymentYaml('api', undefined, RESTRICTED), 'ignored.yaml': 'this: [is not read' });
+      const emptyCache = fs.mkdtempSync(path.join(work, 'cache-'));
+      const r = verify(['--no-build', 'single/app.yaml'], cleanEnv({ KUBEBUILDER_ASSETS: repoBinDir, XDG_CACHE_HOME: emptyCache }));
+      expect([r.status, r.stderr]).toEqual([0, '']);
+      expect(r.stdout).toMatch(/^binaries: KUBEBUILDER_ASSETS$/m);
+      expect(r.stdout).toMatch(/^single\/app\.yaml: kube-apiserver v\d+\.\d+\.\d+/m);
+      expect(r.stdout).toMatch(/^ok {4}read the input: 1 file, 1 object$/m);
+      expect(r.stdout).toMatch(/^ok {4}a Pod from every workload template is admitted: 1 Pod/m);
+      expect(fs.readdirSync(emptyCache)).toEqual([]);
+    },
+    RUN_TIMEOUT_MS,
+  );
 });

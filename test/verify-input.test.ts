@@ -33,7 +33,9 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('inputSets', () => {
   test('files and folders holding manifests form one set, in the order given, each folder sorted by name', () => {
-    expect(inputSets([at('one.yaml'), at('flat')])).toEqual([{ label: `${at('one.yaml')} ${at('flat')}`, files: [at('one.yaml'), at('flat', 'y.json'), at('flat', 'z.yml')] }]);
+    expect(inputSets([at('one.yaml'), at('flat')])).toEqual([
+      { label: `${at('one.yaml')} ${at('flat')}`, files: [at('one.yaml'), at('flat', 'y.json'), at('flat', 'z.yml')] },
+    ]);
   });
 
   test('a folder of environment folders gives one set per sub-folder', () => {
@@ -52,14 +54,22 @@ describe('inputSets', () => {
 describe('readObjects', () => {
   test('reads every document and List item with its file and document number, YAML 1.1 as Kubernetes does', () => {
     const f = at('multi.yaml');
-    fs.writeFileSync(f, [
-      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {flag: "on"}\nbinaryData: {}\n',
-      '# only a comment\n',
-      'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Namespace, metadata: {name: ns}}\n- {apiVersion: v1, kind: Service, metadata: {name: s}, spec: {publishNotReadyAddresses: yes}}\n',
-    ].join('---\n'));
+    fs.writeFileSync(
+      f,
+      [
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {flag: "on"}\nbinaryData: {}\n',
+        '# only a comment\n',
+        'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Namespace, metadata: {name: ns}}\n' +
+          '- {apiVersion: v1, kind: Service, metadata: {name: s}, spec: {publishNotReadyAddresses: yes}}\n',
+      ].join('---\n'),
+    );
     const { objects, problems } = readObjects([f]);
     expect(problems).toEqual([]);
-    expect(objects.map((o) => [o.document, o.object.kind, o.object.metadata.name])).toEqual([[1, 'ConfigMap', 'a'], [3, 'Namespace', 'ns'], [3, 'Service', 's']]);
+    expect(objects.map((o) => [o.document, o.object.kind, o.object.metadata.name])).toEqual([
+      [1, 'ConfigMap', 'a'],
+      [3, 'Namespace', 'ns'],
+      [3, 'Service', 's'],
+    ]);
     // YAML 1.1: an unquoted yes is a boolean, a quoted "on" stays a string
     expect(objects[2].object.spec.publishNotReadyAddresses).toBe(true);
     expect(objects[0].object.data.flag).toBe('on');
@@ -67,14 +77,28 @@ describe('readObjects', () => {
 
   test('names the file and document of a syntax error, of a document server-side apply cannot take and of a name YAML 1.1 reads as a boolean', () => {
     const f = at('bad.yaml');
-    fs.writeFileSync(f, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\nkind: [unclosed\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: x-}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: no}\n');
+    fs.writeFileSync(
+      f,
+      [
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n',
+        'kind: [unclosed\n',
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: x-}\n',
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: no}\n',
+      ].join('---\n'),
+    );
     const { objects, problems } = readObjects([f]);
     expect(objects.map((o) => o.object.metadata.name)).toEqual(['ok']);
     const file = path.relative(process.cwd(), f);
     expect(problems).toEqual([
       { file, document: 2, message: expect.stringMatching(/flow sequence|unclosed|Missing/i) },
       { file, document: 3, message: 'metadata.name missing: server-side apply needs apiVersion, kind and metadata.name' },
-      { file, document: 4, message: expect.stringMatching(/^metadata\.name is false, not a string: YAML 1\.1, as Kubernetes reads it, takes y, n, yes, no, on and off for booleans \(quote it\)$/) },
+      {
+        file,
+        document: 4,
+        message: expect.stringMatching(
+          /^metadata\.name is false, not a string: YAML 1\.1, as Kubernetes reads it, takes y, n, yes, no, on and off for booleans \(quote it\)$/,
+        ),
+      },
     ]);
   });
 });
@@ -86,24 +110,40 @@ describe('what goes first and what makes Pods', () => {
     expect(isFirst({ apiVersion: 'example.com/v1', kind: 'Namespace', metadata: { name: 'n' } })).toBe(false);
   });
 
-  test('the pod template of apps/v1, batch/v1 (CronJob through its job template) and ReplicationController; none for a look-alike custom resource', () => {
-    const spec = { containers: [] };
-    expect(podTemplateOf({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'x' }, spec: { template: { spec } } })?.spec).toBe(spec);
-    expect(podTemplateOf({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'x' }, spec: { jobTemplate: { spec: { template: { spec } } } } })?.spec).toBe(spec);
-    expect(podTemplateOf({ apiVersion: 'v1', kind: 'ReplicationController', metadata: { name: 'x' }, spec: { template: { spec } } })?.spec).toBe(spec);
-    expect(podTemplateOf({ apiVersion: 'example.com/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { template: { spec } } })).toBeUndefined();
-  });
+  test(
+    'the pod template of apps/v1, batch/v1 (CronJob through its job template) and ReplicationController; ' + 'none for a look-alike custom resource',
+    () => {
+      const spec = { containers: [] };
+      expect(podTemplateOf({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'x' }, spec: { template: { spec } } })?.spec).toBe(spec);
+      expect(
+        podTemplateOf({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'x' }, spec: { jobTemplate: { spec: { template: { spec } } } } })
+          ?.spec,
+      ).toBe(spec);
+      expect(podTemplateOf({ apiVersion: 'v1', kind: 'ReplicationController', metadata: { name: 'x' }, spec: { template: { spec } } })?.spec).toBe(
+        spec,
+      );
+      expect(
+        podTemplateOf({ apiVersion: 'example.com/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { template: { spec } } }),
+      ).toBeUndefined();
+    },
+  );
 });
 
 describe('messages', () => {
   test('a Warning header reads as kubectl prints it', () => {
-    expect(warningText('299 - "would violate PodSecurity \\"restricted:latest\\": privileged"')).toBe('would violate PodSecurity "restricted:latest": privileged');
+    expect(warningText('299 - "would violate PodSecurity \\"restricted:latest\\": privileged"')).toBe(
+      'would violate PodSecurity "restricted:latest": privileged',
+    );
     expect(warningText('not a warn-code')).toBe('not a warn-code');
   });
 
   test('a failure names the file (and document after the first), the object and the message', () => {
-    expect(formatFailure({ file: 'dist/a.yaml', document: 1, object: 'Deployment shop/web', message: 'm' })).toBe('dist/a.yaml: Deployment shop/web: m');
-    expect(formatFailure({ file: 'dist/a.yaml', document: 3, object: 'Namespace shop', message: 'm' })).toBe('dist/a.yaml (document 3): Namespace shop: m');
+    expect(formatFailure({ file: 'dist/a.yaml', document: 1, object: 'Deployment shop/web', message: 'm' })).toBe(
+      'dist/a.yaml: Deployment shop/web: m',
+    );
+    expect(formatFailure({ file: 'dist/a.yaml', document: 3, object: 'Namespace shop', message: 'm' })).toBe(
+      'dist/a.yaml (document 3): Namespace shop: m',
+    );
   });
 
   test('changedPaths names what a second apply changed, resourceVersion and managedFields aside', () => {
@@ -120,6 +160,9 @@ test('the checks run in a fixed order, each with an id and a title', () => {
 
 test('README and docs/testing.md show the pipeline recipe: cdk8s synth, then npx cdk8s-patterns verify dist/', () => {
   for (const page of ['README.md', 'docs/testing.md']) {
-    expect({ page, recipe: fs.readFileSync(path.join(__dirname, '..', page), 'utf8').includes('```sh\ncdk8s synth\nnpx cdk8s-patterns verify dist/\n```') }).toEqual({ page, recipe: true });
+    expect({
+      page,
+      recipe: fs.readFileSync(path.join(__dirname, '..', page), 'utf8').includes('```sh\ncdk8s synth\nnpx cdk8s-patterns verify dist/\n```'),
+    }).toEqual({ page, recipe: true });
   }
 });

@@ -71,19 +71,29 @@ export interface GateOptions {
   readonly minReplicas?: number;
 }
 
-/** The lowest UID and GID the gate accepts: below it a container may share a user with the node (kube-score's container-security-context-user-group-id). */
+/**
+ * The lowest UID and GID the gate accepts: below it a container may share a user with the node
+ * (kube-score's container-security-context-user-group-id).
+ */
 export const MIN_RUN_AS_ID = 10000;
 
 const SCHEMA_FILE = path.join(__dirname, SCHEMA_FILE_NAME);
 
 // ---------------------------------------------------------------- schema ---
 
-interface SchemaIndex { ajv: Ajv; byGvk: Map<string, string>; cache: Map<string, ValidateFunction> }
+interface SchemaIndex {
+  ajv: Ajv;
+  byGvk: Map<string, string>;
+  cache: Map<string, ValidateFunction>;
+}
 let schemaIndex: SchemaIndex | undefined;
 
 /** Makes every object schema closed: unknown fields are errors, as with `kubectl --validate=strict`. */
 function closeSchemas(node: any): void {
-  if (Array.isArray(node)) { node.forEach(closeSchemas); return; }
+  if (Array.isArray(node)) {
+    node.forEach(closeSchemas);
+    return;
+  }
   if (!node || typeof node !== 'object') return;
   if (node.properties && node.additionalProperties === undefined && !node['x-kubernetes-preserve-unknown-fields']) {
     node.additionalProperties = false;
@@ -129,7 +139,10 @@ function schemaViolations(o: K8sObject, id: string): Violation[] {
     if (e.keyword === 'additionalProperties') msg = `${where}: unknown field "${(e.params as any).additionalProperty}"`;
     else if (e.keyword === 'required') msg = `${where}: missing required field "${(e.params as any).missingProperty}"`;
     else msg = `${where}: ${e.message}`;
-    if (!seen.has(msg)) { seen.add(msg); out.push({ object: id, rule: 'schema', message: msg }); }
+    if (!seen.has(msg)) {
+      seen.add(msg);
+      out.push({ object: id, rule: 'schema', message: msg });
+    }
   }
   return out;
 }
@@ -144,13 +157,27 @@ const CONFIG_MAP_KEY = /^[-._a-zA-Z0-9]+$/;
 const IANA_SVC_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const MAX_CONFIGMAP_BYTES = 1024 * 1024;
 
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'PersistentVolume', 'StorageClass',
-  'CustomResourceDefinition', 'PriorityClass', 'IngressClass', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']);
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'PersistentVolume',
+  'StorageClass',
+  'CustomResourceDefinition',
+  'PriorityClass',
+  'IngressClass',
+  'ValidatingWebhookConfiguration',
+  'MutatingWebhookConfiguration',
+]);
 const LABEL_NAMED = new Set(['Service', 'Namespace']);
 const PATH_SEGMENT_NAMED = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
 
-function isDnsLabel(s: unknown): boolean { return typeof s === 'string' && s.length <= 63 && DNS_LABEL.test(s); }
-function isDnsSubdomain(s: unknown): boolean { return typeof s === 'string' && s.length <= 253 && DNS_SUBDOMAIN.test(s); }
+function isDnsLabel(s: unknown): boolean {
+  return typeof s === 'string' && s.length <= 63 && DNS_LABEL.test(s);
+}
+function isDnsSubdomain(s: unknown): boolean {
+  return typeof s === 'string' && s.length <= 253 && DNS_SUBDOMAIN.test(s);
+}
 
 function isQualifiedKey(key: string): boolean {
   const parts = key.split('/');
@@ -169,14 +196,20 @@ export function objectId(o: K8sObject): string {
 /** The pod template spec of a workload (or the Pod's own spec). */
 export function podSpecOf(o: K8sObject): { spec: any; labels: Record<string, string> } | undefined {
   switch (o.kind) {
-    case 'Pod': return { spec: o.spec, labels: o.metadata?.labels ?? {} };
-    case 'Deployment': case 'ReplicaSet': case 'StatefulSet': case 'DaemonSet': case 'Job':
+    case 'Pod':
+      return { spec: o.spec, labels: o.metadata?.labels ?? {} };
+    case 'Deployment':
+    case 'ReplicaSet':
+    case 'StatefulSet':
+    case 'DaemonSet':
+    case 'Job':
       return o.spec?.template ? { spec: o.spec.template.spec, labels: o.spec.template.metadata?.labels ?? {} } : undefined;
     case 'CronJob': {
       const t = o.spec?.jobTemplate?.spec?.template;
       return t ? { spec: t.spec, labels: t.metadata?.labels ?? {} } : undefined;
     }
-    default: return undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -191,11 +224,20 @@ export function selectorMatches(selector: any, labels: Record<string, string>): 
   for (const e of selector.matchExpressions ?? []) {
     const has = Object.prototype.hasOwnProperty.call(labels, e.key);
     switch (e.operator) {
-      case 'In': if (!has || !(e.values ?? []).includes(labels[e.key])) return false; break;
-      case 'NotIn': if (has && (e.values ?? []).includes(labels[e.key])) return false; break;
-      case 'Exists': if (!has) return false; break;
-      case 'DoesNotExist': if (has) return false; break;
-      default: return false;
+      case 'In':
+        if (!has || !(e.values ?? []).includes(labels[e.key])) return false;
+        break;
+      case 'NotIn':
+        if (has && (e.values ?? []).includes(labels[e.key])) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+      default:
+        return false;
     }
   }
   return true;
@@ -206,7 +248,8 @@ function metadataViolations(o: K8sObject, id: string): Violation[] {
   const v = (message: string, rule = 'metadata') => out.push({ object: id, rule, message });
   const name = o.metadata?.name;
   if (PATH_SEGMENT_NAMED.has(o.kind)) {
-    if (typeof name !== 'string' || !name || name === '.' || name === '..' || /[/%]/.test(name)) v(`name "${name}" must be a non-empty path segment without "/" or "%"`, 'name');
+    if (typeof name !== 'string' || !name || name === '.' || name === '..' || /[/%]/.test(name))
+      v(`name "${name}" must be a non-empty path segment without "/" or "%"`, 'name');
   } else if (LABEL_NAMED.has(o.kind)) {
     if (!isDnsLabel(name)) v(`name "${name}" must be a DNS-1123 label (lowercase alphanumerics and "-", at most 63 characters)`, 'name');
   } else if (!isDnsSubdomain(name)) {
@@ -219,7 +262,8 @@ function metadataViolations(o: K8sObject, id: string): Violation[] {
   const checkLabels = (labels: Record<string, string> | undefined, where: string) => {
     for (const [k, val] of Object.entries(labels ?? {})) {
       if (!isQualifiedKey(k)) v(`${where} label key "${k}" is not a valid qualified name`, 'labels');
-      if (typeof val !== 'string' || val.length > 63 || !LABEL_VALUE.test(val)) v(`${where} label "${k}" has invalid value "${val}" (at most 63 alphanumerics, "-", "_", ".")`, 'labels');
+      if (typeof val !== 'string' || val.length > 63 || !LABEL_VALUE.test(val))
+        v(`${where} label "${k}" has invalid value "${val}" (at most 63 alphanumerics, "-", "_", ".")`, 'labels');
     }
   };
   const checkAnnotations = (ann: Record<string, string> | undefined, where: string) => {
@@ -233,7 +277,10 @@ function metadataViolations(o: K8sObject, id: string): Violation[] {
   checkLabels(o.metadata?.labels, 'metadata');
   checkAnnotations(o.metadata?.annotations, 'metadata');
   const tmpl = o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template : o.spec?.template;
-  if (tmpl?.metadata) { checkLabels(tmpl.metadata.labels, 'pod template'); checkAnnotations(tmpl.metadata.annotations, 'pod template'); }
+  if (tmpl?.metadata) {
+    checkLabels(tmpl.metadata.labels, 'pod template');
+    checkAnnotations(tmpl.metadata.annotations, 'pod template');
+  }
   if (o.kind === 'CronJob' && o.spec?.jobTemplate?.metadata) checkLabels(o.spec.jobTemplate.metadata.labels, 'job template');
   return out;
 }
@@ -251,12 +298,19 @@ function selectorViolations(o: K8sObject, id: string): Violation[] {
     if (labels === null || typeof labels !== 'object') return;
     for (const [k, val] of Object.entries(labels as Record<string, unknown>)) {
       if (!isQualifiedKey(k)) v(`${where} key "${k}" is not a valid qualified name`);
-      if (typeof val !== 'string' || val.length > 63 || !LABEL_VALUE.test(val)) v(`${where} "${k}" has invalid label value ${JSON.stringify(val)} (at most 63 alphanumerics, "-", "_", ".", starting and ending with an alphanumeric)`);
+      if (typeof val !== 'string' || val.length > 63 || !LABEL_VALUE.test(val))
+        v(
+          `${where} "${k}" has invalid label value ${JSON.stringify(val)} ` +
+            '(at most 63 alphanumerics, "-", "_", ".", starting and ending with an alphanumeric)',
+        );
     }
   };
   const walk = (node: any, where: string) => {
     if (node === null || typeof node !== 'object') return;
-    if (Array.isArray(node)) { node.forEach((x, i) => walk(x, `${where}[${i}]`)); return; }
+    if (Array.isArray(node)) {
+      node.forEach((x, i) => walk(x, `${where}[${i}]`));
+      return;
+    }
     for (const [key, child] of Object.entries<any>(node)) {
       const at = where ? `${where}.${key}` : key;
       if (key === 'matchLabels') checkPairs(child, at);
@@ -266,9 +320,11 @@ function selectorViolations(o: K8sObject, id: string): Violation[] {
           if (!e || typeof e.key !== 'string' || !isQualifiedKey(e.key)) v(`${ew} key ${JSON.stringify(e?.key)} is not a valid qualified name`);
           const values: unknown[] = Array.isArray(e?.values) ? e.values : [];
           if ((e?.operator === 'In' || e?.operator === 'NotIn') && values.length === 0) v(`${ew} operator ${e.operator} needs at least one value`);
-          if ((e?.operator === 'Exists' || e?.operator === 'DoesNotExist') && values.length > 0) v(`${ew} operator ${e.operator} must have no values`);
+          if ((e?.operator === 'Exists' || e?.operator === 'DoesNotExist') && values.length > 0)
+            v(`${ew} operator ${e.operator} must have no values`);
           values.forEach((val, j) => {
-            if (typeof val !== 'string' || val.length > 63 || !LABEL_VALUE.test(val)) v(`${ew}.values[${j}] has invalid label value ${JSON.stringify(val)}`);
+            if (typeof val !== 'string' || val.length > 63 || !LABEL_VALUE.test(val))
+              v(`${ew}.values[${j}] has invalid label value ${JSON.stringify(val)}`);
           });
         });
       } else if (key !== 'metadata' && key !== 'data' && key !== 'binaryData' && key !== 'stringData') walk(child, at);
@@ -324,7 +380,8 @@ function podSpecViolations(o: K8sObject, id: string): Violation[] {
     if (c.restartPolicy !== undefined) v('containers', `container "${c.name}": restartPolicy is only allowed on init containers`);
   }
   for (const c of spec.initContainers ?? []) {
-    if (c.restartPolicy !== undefined && c.restartPolicy !== 'Always') v('containers', `init container "${c.name}": restartPolicy may only be "Always"`);
+    if (c.restartPolicy !== undefined && c.restartPolicy !== 'Always')
+      v('containers', `init container "${c.name}": restartPolicy may only be "Always"`);
     if (c.restartPolicy !== 'Always' && (c.readinessProbe || c.livenessProbe || c.startupProbe || c.lifecycle)) {
       v('containers', `init container "${c.name}" may not have probes or lifecycle hooks unless it is a sidecar (restartPolicy: Always)`);
     }
@@ -339,7 +396,8 @@ function podSpecViolations(o: K8sObject, id: string): Violation[] {
     const paths = new Set<string>();
     for (const m of c.volumeMounts ?? []) {
       if (!volumes.has(m.name)) v('volume-mounts', `container "${c.name}" mounts volume "${m.name}", which is not defined in the pod`);
-      if (typeof m.mountPath !== 'string' || !m.mountPath.startsWith('/')) v('volume-mounts', `container "${c.name}" mountPath "${m.mountPath}" must be absolute`);
+      if (typeof m.mountPath !== 'string' || !m.mountPath.startsWith('/'))
+        v('volume-mounts', `container "${c.name}" mountPath "${m.mountPath}" must be absolute`);
       if (paths.has(m.mountPath)) v('volume-mounts', `container "${c.name}" mounts two volumes at "${m.mountPath}"`);
       paths.add(m.mountPath);
       if (m.subPath !== undefined && (String(m.subPath).startsWith('/') || String(m.subPath).split('/').includes('..'))) {
@@ -350,14 +408,16 @@ function podSpecViolations(o: K8sObject, id: string): Violation[] {
     const portNums = new Set<string>();
     for (const port of c.ports ?? []) {
       if (port.name !== undefined) {
-        if (port.name.length > 15 || !IANA_SVC_NAME.test(port.name)) v('ports', `container "${c.name}" port name "${port.name}" must be an IANA service name (at most 15 characters)`);
+        if (port.name.length > 15 || !IANA_SVC_NAME.test(port.name))
+          v('ports', `container "${c.name}" port name "${port.name}" must be an IANA service name (at most 15 characters)`);
         if (portNames.has(port.name)) v('ports', `container "${c.name}" port name "${port.name}" is used more than once`);
         portNames.add(port.name);
       }
       const key = `${port.containerPort}/${port.protocol ?? 'TCP'}`;
       if (portNums.has(key)) v('ports', `container "${c.name}" declares port ${key} more than once`);
       portNums.add(key);
-      if (!(port.containerPort >= 1 && port.containerPort <= 65535)) v('ports', `container "${c.name}" containerPort ${port.containerPort} must be 1-65535`);
+      if (!(port.containerPort >= 1 && port.containerPort <= 65535))
+        v('ports', `container "${c.name}" containerPort ${port.containerPort} must be 1-65535`);
     }
   }
   // workload selector must match its template labels
@@ -366,7 +426,8 @@ function podSpecViolations(o: K8sObject, id: string): Violation[] {
     const sel = o.spec?.selector;
     const empty = !sel || (!Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length);
     if (empty) v('selector', 'spec.selector is empty');
-    else if (!selectorMatches(sel, p.labels)) v('selector', `spec.selector ${JSON.stringify(sel)} does not match the pod template labels ${JSON.stringify(p.labels)}`);
+    else if (!selectorMatches(sel, p.labels))
+      v('selector', `spec.selector ${JSON.stringify(sel)} does not match the pod template labels ${JSON.stringify(p.labels)}`);
   }
   return out;
 }
@@ -374,9 +435,18 @@ function podSpecViolations(o: K8sObject, id: string): Violation[] {
 // ------------------------------------------- Pod Security Standards ---
 
 const RESTRICTED_VOLUME_TYPES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
-const SAFE_SYSCTLS = new Set(['kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start',
-  'net.ipv4.tcp_syncookies', 'net.ipv4.ping_group_range', 'net.ipv4.ip_local_reserved_ports', 'net.ipv4.tcp_keepalive_time',
-  'net.ipv4.tcp_fin_timeout', 'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes']);
+const SAFE_SYSCTLS = new Set([
+  'kernel.shm_rmid_forced',
+  'net.ipv4.ip_local_port_range',
+  'net.ipv4.ip_unprivileged_port_start',
+  'net.ipv4.tcp_syncookies',
+  'net.ipv4.ping_group_range',
+  'net.ipv4.ip_local_reserved_ports',
+  'net.ipv4.tcp_keepalive_time',
+  'net.ipv4.tcp_fin_timeout',
+  'net.ipv4.tcp_keepalive_intvl',
+  'net.ipv4.tcp_keepalive_probes',
+]);
 const SELINUX_TYPES = new Set(['', 'container_t', 'container_init_t', 'container_kvm_t']);
 
 /** Pod Security Standards "restricted", as of Kubernetes 1.28. */
@@ -398,7 +468,8 @@ function pssViolations(o: K8sObject, id: string): Violation[] {
   const podSeccomp = psc.seccompProfile?.type;
   if (podSeccomp === 'Unconfined') v('pod seccompProfile must not be Unconfined');
   if (psc.runAsUser === 0) v('pod runAsUser must not be 0');
-  if (psc.seLinuxOptions && (!SELINUX_TYPES.has(psc.seLinuxOptions.type ?? '') || psc.seLinuxOptions.user || psc.seLinuxOptions.role)) v('pod seLinuxOptions not allowed');
+  if (psc.seLinuxOptions && (!SELINUX_TYPES.has(psc.seLinuxOptions.type ?? '') || psc.seLinuxOptions.user || psc.seLinuxOptions.role))
+    v('pod seLinuxOptions not allowed');
   for (const c of allContainers(spec)) {
     const sc = c.securityContext ?? {};
     const who = `container "${c.name}"`;
@@ -408,13 +479,15 @@ function pssViolations(o: K8sObject, id: string): Violation[] {
     if (runAsNonRoot !== true) v(`${who} must run with runAsNonRoot: true (pod or container)`);
     if (sc.runAsUser === 0) v(`${who} runAsUser must not be 0`);
     const seccomp = sc.seccompProfile?.type ?? podSeccomp;
-    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') v(`${who} must set seccompProfile type RuntimeDefault or Localhost (pod or container)`);
+    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost')
+      v(`${who} must set seccompProfile type RuntimeDefault or Localhost (pod or container)`);
     const drop: string[] = sc.capabilities?.drop ?? [];
     if (!drop.includes('ALL')) v(`${who} must drop ALL capabilities`);
     for (const cap of sc.capabilities?.add ?? []) if (cap !== 'NET_BIND_SERVICE') v(`${who} may only add NET_BIND_SERVICE, adds "${cap}"`);
     for (const port of c.ports ?? []) if (port.hostPort) v(`${who} must not use hostPort ${port.hostPort}`);
     if (sc.procMount && sc.procMount !== 'Default') v(`${who} procMount must be Default`);
-    if (sc.seLinuxOptions && (!SELINUX_TYPES.has(sc.seLinuxOptions.type ?? '') || sc.seLinuxOptions.user || sc.seLinuxOptions.role)) v(`${who} seLinuxOptions not allowed`);
+    if (sc.seLinuxOptions && (!SELINUX_TYPES.has(sc.seLinuxOptions.type ?? '') || sc.seLinuxOptions.user || sc.seLinuxOptions.role))
+      v(`${who} seLinuxOptions not allowed`);
   }
   return out;
 }
@@ -436,7 +509,11 @@ function hardeningViolations(o: K8sObject, id: string): Violation[] {
   const out: Violation[] = [];
   for (const vol of p.spec.volumes ?? []) {
     if (vol.emptyDir && vol.emptyDir.sizeLimit === undefined) {
-      out.push({ object: id, rule: 'emptydir-size-limit', message: `emptyDir volume "${vol.name}" must set sizeLimit (else it may fill the node's disk or, with medium Memory, its memory)` });
+      out.push({
+        object: id,
+        rule: 'emptydir-size-limit',
+        message: `emptyDir volume "${vol.name}" must set sizeLimit (else it may fill the node's disk or, with medium Memory, its memory)`,
+      });
     }
   }
   const psc = p.spec.securityContext ?? {};
@@ -449,15 +526,25 @@ function hardeningViolations(o: K8sObject, id: string): Violation[] {
     const gid = sc.runAsGroup ?? psc.runAsGroup;
     if (!(Number.isInteger(uid) && uid > 0)) v('must run with an explicit non-zero runAsUser');
     if (!(Number.isInteger(gid) && gid > 0)) v('must run with an explicit non-zero runAsGroup');
-    if (Number.isInteger(uid) && uid > 0 && uid < MIN_RUN_AS_ID) out.push({ object: id, rule: 'run-as-id', message: `${who} runs as uid ${uid}, below ${MIN_RUN_AS_ID}: it may share a user with the node` });
-    if (Number.isInteger(gid) && gid > 0 && gid < MIN_RUN_AS_ID) out.push({ object: id, rule: 'run-as-id', message: `${who} runs as gid ${gid}, below ${MIN_RUN_AS_ID}: it may share a group with the node` });
+    if (Number.isInteger(uid) && uid > 0 && uid < MIN_RUN_AS_ID)
+      out.push({ object: id, rule: 'run-as-id', message: `${who} runs as uid ${uid}, below ${MIN_RUN_AS_ID}: it may share a user with the node` });
+    if (Number.isInteger(gid) && gid > 0 && gid < MIN_RUN_AS_ID)
+      out.push({ object: id, rule: 'run-as-id', message: `${who} runs as gid ${gid}, below ${MIN_RUN_AS_ID}: it may share a group with the node` });
     if (!c.resources?.limits?.memory) v('must set a memory limit');
     if (!c.resources?.requests?.cpu || !c.resources?.requests?.memory) v('must request cpu and memory');
     if (!c.resources?.requests?.['ephemeral-storage'] || !c.resources?.limits?.['ephemeral-storage']) {
-      out.push({ object: id, rule: 'ephemeral-storage', message: `${who} must request and limit ephemeral-storage (else its logs and emptyDirs may fill the node's disk)` });
+      out.push({
+        object: id,
+        rule: 'ephemeral-storage',
+        message: `${who} must request and limit ephemeral-storage (else its logs and emptyDirs may fill the node's disk)`,
+      });
     }
     if (c.readinessProbe && c.livenessProbe && probesIdentical(c.readinessProbe, c.livenessProbe)) {
-      out.push({ object: id, rule: 'probes', message: `${who} has the same liveness and readiness probe: a busy container would be restarted instead of only taken out of the Service` });
+      out.push({
+        object: id,
+        rule: 'probes',
+        message: `${who} has the same liveness and readiness probe: a busy container would be restarted instead of only taken out of the Service`,
+      });
     }
     const image: string = c.image ?? '';
     const withoutDigest = image.split('@')[0];
@@ -473,7 +560,10 @@ function hardeningViolations(o: K8sObject, id: string): Violation[] {
 
 class ObjectIndex {
   private readonly byKey = new Map<string, K8sObject>();
-  constructor(objects: K8sObject[], private readonly external: Set<string>) {
+  constructor(
+    objects: K8sObject[],
+    private readonly external: Set<string>,
+  ) {
     for (const o of objects) this.byKey.set(objectId(o), o);
   }
   get(kind: string, ns: string | undefined, name: string): K8sObject | undefined {
@@ -482,7 +572,9 @@ class ObjectIndex {
   isExternal(kind: string, ns: string | undefined, name: string): boolean {
     return this.external.has(objectId({ apiVersion: '', kind, metadata: { namespace: ns, name } }));
   }
-  all(): K8sObject[] { return [...this.byKey.values()]; }
+  all(): K8sObject[] {
+    return [...this.byKey.values()];
+  }
 }
 
 const BUILTIN_CLUSTER_ROLES = new Set(['cluster-admin', 'admin', 'edit', 'view']);
@@ -494,14 +586,22 @@ function referenceViolations(objects: K8sObject[], opts: GateOptions): Violation
 
   const checkKeys = (id: string, rule: string, target: K8sObject, keys: string[], what: string) => {
     const present = new Set([...Object.keys(target.data ?? {}), ...Object.keys(target.binaryData ?? {}), ...Object.keys(target.stringData ?? {})]);
-    for (const k of keys) if (!present.has(k)) out.push({ object: id, rule, message: `${what} refers to key "${k}", which ${objectId(target)} does not have` });
+    for (const k of keys)
+      if (!present.has(k)) out.push({ object: id, rule, message: `${what} refers to key "${k}", which ${objectId(target)} does not have` });
   };
   const ref = (id: string, kind: 'ConfigMap' | 'Secret', ns: string | undefined, name: string, optional: boolean, keys: string[], what: string) => {
     const rule = kind === 'ConfigMap' ? 'ref-configmap' : 'ref-secret';
     const target = idx.get(kind, ns, name);
-    if (target) { if (!optional) checkKeys(id, rule, target, keys, what); return; }
+    if (target) {
+      if (!optional) checkKeys(id, rule, target, keys, what);
+      return;
+    }
     if (optional || idx.isExternal(kind, ns, name)) return;
-    out.push({ object: id, rule, message: `${what} refers to ${kind} "${name}", which is not in the synthesized set (declare it external if it is created out of band)` });
+    out.push({
+      object: id,
+      rule,
+      message: `${what} refers to ${kind} "${name}", which is not in the synthesized set (declare it external if it is created out of band)`,
+    });
   };
 
   for (const { o, p } of templates) {
@@ -509,11 +609,47 @@ function referenceViolations(objects: K8sObject[], opts: GateOptions): Violation
     const ns = o.metadata.namespace;
     const spec = p!.spec;
     for (const vol of spec.volumes ?? []) {
-      if (vol.configMap) ref(id, 'ConfigMap', ns, vol.configMap.name, !!vol.configMap.optional, (vol.configMap.items ?? []).map((i: any) => i.key), `volume "${vol.name}"`);
-      if (vol.secret) ref(id, 'Secret', ns, vol.secret.secretName, !!vol.secret.optional, (vol.secret.items ?? []).map((i: any) => i.key), `volume "${vol.name}"`);
+      if (vol.configMap)
+        ref(
+          id,
+          'ConfigMap',
+          ns,
+          vol.configMap.name,
+          !!vol.configMap.optional,
+          (vol.configMap.items ?? []).map((i: any) => i.key),
+          `volume "${vol.name}"`,
+        );
+      if (vol.secret)
+        ref(
+          id,
+          'Secret',
+          ns,
+          vol.secret.secretName,
+          !!vol.secret.optional,
+          (vol.secret.items ?? []).map((i: any) => i.key),
+          `volume "${vol.name}"`,
+        );
       for (const src of vol.projected?.sources ?? []) {
-        if (src.configMap) ref(id, 'ConfigMap', ns, src.configMap.name, !!src.configMap.optional, (src.configMap.items ?? []).map((i: any) => i.key), `projected volume "${vol.name}"`);
-        if (src.secret) ref(id, 'Secret', ns, src.secret.name, !!src.secret.optional, (src.secret.items ?? []).map((i: any) => i.key), `projected volume "${vol.name}"`);
+        if (src.configMap)
+          ref(
+            id,
+            'ConfigMap',
+            ns,
+            src.configMap.name,
+            !!src.configMap.optional,
+            (src.configMap.items ?? []).map((i: any) => i.key),
+            `projected volume "${vol.name}"`,
+          );
+        if (src.secret)
+          ref(
+            id,
+            'Secret',
+            ns,
+            src.secret.name,
+            !!src.secret.optional,
+            (src.secret.items ?? []).map((i: any) => i.key),
+            `projected volume "${vol.name}"`,
+          );
       }
     }
     for (const c of allContainers(spec)) {
@@ -545,7 +681,13 @@ function referenceViolations(objects: K8sObject[], opts: GateOptions): Violation
     const selecting = policies.filter((np) => np.metadata.namespace === ns && selectorMatches(np.spec.podSelector, t.p!.labels));
     for (const dir of ['Ingress', 'Egress']) {
       if (!selecting.some((np) => types(np).includes(dir))) {
-        out.push({ object: objectId(t.o), rule: 'networkpolicy', message: `no NetworkPolicy with policyType ${dir} selects its pods ${JSON.stringify(t.p!.labels)}: ${dir === 'Ingress' ? 'anything may connect to them' : 'they may connect anywhere'}` });
+        out.push({
+          object: objectId(t.o),
+          rule: 'networkpolicy',
+          message:
+            `no NetworkPolicy with policyType ${dir} selects its pods ${JSON.stringify(t.p!.labels)}: ` +
+            (dir === 'Ingress' ? 'anything may connect to them' : 'they may connect anywhere'),
+        });
       }
     }
   }
@@ -557,19 +699,31 @@ function referenceViolations(objects: K8sObject[], opts: GateOptions): Violation
     for (const t of templates.filter((x) => x.o.kind === 'Deployment')) {
       const ns = t.o.metadata.namespace;
       const labels = t.p!.labels;
-      if (!services.some((svc) => svc.metadata.namespace === ns && Object.entries<string>(svc.spec.selector).every(([k, val]) => labels[k] === val))) continue;
+      if (!services.some((svc) => svc.metadata.namespace === ns && Object.entries<string>(svc.spec.selector).every(([k, val]) => labels[k] === val)))
+        continue;
       const id = objectId(t.o);
       const replicas = t.o.spec?.replicas ?? 1;
-      if (replicas < opts.minReplicas) out.push({ object: id, rule: 'replicas', message: `serves a Service with ${replicas} replica(s), fewer than ${opts.minReplicas}` });
+      if (replicas < opts.minReplicas)
+        out.push({ object: id, rule: 'replicas', message: `serves a Service with ${replicas} replica(s), fewer than ${opts.minReplicas}` });
       if (!pdbs.some((pdb) => pdb.metadata.namespace === ns && selectorMatches(pdb.spec.selector, labels))) {
-        out.push({ object: id, rule: 'replicas', message: 'serves a Service without a PodDisruptionBudget: a node drain may take every pod down at once' });
+        out.push({
+          object: id,
+          rule: 'replicas',
+          message: 'serves a Service without a PodDisruptionBudget: a node drain may take every pod down at once',
+        });
       }
       const aff = t.p!.spec.affinity?.podAntiAffinity;
-      const antiAffinity = [...(aff?.requiredDuringSchedulingIgnoredDuringExecution ?? []),
-        ...(aff?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((w: any) => w.podAffinityTerm)]
-        .some((term: any) => term?.topologyKey === 'kubernetes.io/hostname' && selectorMatches(term.labelSelector, labels));
+      const antiAffinity = [
+        ...(aff?.requiredDuringSchedulingIgnoredDuringExecution ?? []),
+        ...(aff?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((w: any) => w.podAffinityTerm),
+      ].some((term: any) => term?.topologyKey === 'kubernetes.io/hostname' && selectorMatches(term.labelSelector, labels));
       const spread = (t.p!.spec.topologySpreadConstraints ?? []).some((c: any) => selectorMatches(c.labelSelector, labels));
-      if (!antiAffinity && !spread) out.push({ object: id, rule: 'replicas', message: 'serves a Service without pod anti-affinity on kubernetes.io/hostname or a topology spread: its replicas may share one node' });
+      if (!antiAffinity && !spread)
+        out.push({
+          object: id,
+          rule: 'replicas',
+          message: 'serves a Service without pod anti-affinity on kubernetes.io/hostname or a topology spread: its replicas may share one node',
+        });
     }
   }
 
@@ -579,14 +733,31 @@ function referenceViolations(objects: K8sObject[], opts: GateOptions): Violation
     if (o.kind === 'Service' && o.spec?.selector && Object.keys(o.spec.selector).length && o.spec.type !== 'ExternalName') {
       const matched = podsSelectedBy(ns, (l) => Object.entries<string>(o.spec.selector).every(([k, val]) => l[k] === val));
       if (!matched.length) {
-        out.push({ object: id, rule: 'ref-service-selector', message: `selector ${JSON.stringify(o.spec.selector)} matches no pod template in namespace "${ns}"` });
+        out.push({
+          object: id,
+          rule: 'ref-service-selector',
+          message: `selector ${JSON.stringify(o.spec.selector)} matches no pod template in namespace "${ns}"`,
+        });
       } else {
         for (const port of o.spec.ports ?? []) {
           const target = port.targetPort ?? port.port;
-          const ok = matched.some((m) => (m.p!.spec.containers ?? []).concat((m.p!.spec.initContainers ?? []).filter((c: any) => c.restartPolicy === 'Always'))
-            .some((c: any) => (c.ports ?? []).some((cp: any) => (typeof target === 'string' ? cp.name === target : cp.containerPort === target)
-              && (cp.protocol ?? 'TCP') === (port.protocol ?? 'TCP'))));
-          if (!ok) out.push({ object: id, rule: 'ref-service-port', message: `port ${port.name ?? port.port} targets ${JSON.stringify(target)}, which no selected container declares` });
+          const ok = matched.some((m) =>
+            (m.p!.spec.containers ?? [])
+              .concat((m.p!.spec.initContainers ?? []).filter((c: any) => c.restartPolicy === 'Always'))
+              .some((c: any) =>
+                (c.ports ?? []).some(
+                  (cp: any) =>
+                    (typeof target === 'string' ? cp.name === target : cp.containerPort === target) &&
+                    (cp.protocol ?? 'TCP') === (port.protocol ?? 'TCP'),
+                ),
+              ),
+          );
+          if (!ok)
+            out.push({
+              object: id,
+              rule: 'ref-service-port',
+              message: `port ${port.name ?? port.port} targets ${JSON.stringify(target)}, which no selected container declares`,
+            });
         }
       }
     }
@@ -597,19 +768,33 @@ function referenceViolations(objects: K8sObject[], opts: GateOptions): Violation
       for (const b of backends) {
         if (!b?.service) continue;
         const svc = idx.get('Service', ns, b.service.name);
-        if (!svc) { out.push({ object: id, rule: 'ref-ingress-backend', message: `backend Service "${b.service.name}" is not in the synthesized set` }); continue; }
+        if (!svc) {
+          out.push({ object: id, rule: 'ref-ingress-backend', message: `backend Service "${b.service.name}" is not in the synthesized set` });
+          continue;
+        }
         const p = b.service.port ?? {};
         const ok = (svc.spec?.ports ?? []).some((sp: any) => (p.name !== undefined ? sp.name === p.name : sp.port === p.number));
-        if (!ok) out.push({ object: id, rule: 'ref-ingress-backend', message: `backend port ${JSON.stringify(p)} does not exist on Service "${b.service.name}"` });
+        if (!ok)
+          out.push({
+            object: id,
+            rule: 'ref-ingress-backend',
+            message: `backend port ${JSON.stringify(p)} does not exist on Service "${b.service.name}"`,
+          });
       }
     }
     if (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') {
       const rr = o.roleRef ?? {};
       if (rr.kind === 'Role') {
-        if (o.kind === 'ClusterRoleBinding') out.push({ object: id, rule: 'ref-rbac', message: 'a ClusterRoleBinding can only refer to a ClusterRole' });
-        else if (!idx.get('Role', ns, rr.name) && !idx.isExternal('Role', ns, rr.name)) out.push({ object: id, rule: 'ref-rbac', message: `roleRef Role "${rr.name}" is not in namespace "${ns}" of the synthesized set` });
+        if (o.kind === 'ClusterRoleBinding')
+          out.push({ object: id, rule: 'ref-rbac', message: 'a ClusterRoleBinding can only refer to a ClusterRole' });
+        else if (!idx.get('Role', ns, rr.name) && !idx.isExternal('Role', ns, rr.name))
+          out.push({ object: id, rule: 'ref-rbac', message: `roleRef Role "${rr.name}" is not in namespace "${ns}" of the synthesized set` });
       } else if (rr.kind === 'ClusterRole') {
-        if (!idx.get('ClusterRole', undefined, rr.name) && !BUILTIN_CLUSTER_ROLES.has(rr.name) && !idx.isExternal('ClusterRole', undefined, rr.name)) {
+        if (
+          !idx.get('ClusterRole', undefined, rr.name) &&
+          !BUILTIN_CLUSTER_ROLES.has(rr.name) &&
+          !idx.isExternal('ClusterRole', undefined, rr.name)
+        ) {
           out.push({ object: id, rule: 'ref-rbac', message: `roleRef ClusterRole "${rr.name}" is not in the synthesized set` });
         }
       }
@@ -624,14 +809,22 @@ function referenceViolations(objects: K8sObject[], opts: GateOptions): Violation
     }
     if (o.kind === 'PodDisruptionBudget' && o.spec?.selector) {
       if (!podsSelectedBy(ns, (l) => selectorMatches(o.spec.selector, l)).length) {
-        out.push({ object: id, rule: 'ref-pdb-selector', message: `selector ${JSON.stringify(o.spec.selector)} matches no pod template in namespace "${ns}"` });
+        out.push({
+          object: id,
+          rule: 'ref-pdb-selector',
+          message: `selector ${JSON.stringify(o.spec.selector)} matches no pod template in namespace "${ns}"`,
+        });
       }
     }
     if (o.kind === 'NetworkPolicy' && o.spec?.podSelector) {
       const sel = o.spec.podSelector;
       const selectsAll = !Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length;
       if (!selectsAll && !podsSelectedBy(ns, (l) => selectorMatches(sel, l)).length) {
-        out.push({ object: id, rule: 'ref-networkpolicy-selector', message: `podSelector ${JSON.stringify(sel)} matches no pod template in namespace "${ns}"` });
+        out.push({
+          object: id,
+          rule: 'ref-networkpolicy-selector',
+          message: `podSelector ${JSON.stringify(sel)} matches no pod template in namespace "${ns}"`,
+        });
       }
     }
   }
@@ -652,8 +845,15 @@ export function validateObjects(objects: K8sObject[], opts: GateOptions = {}): V
     }
     if (seen.has(id)) out.push({ object: id, rule: 'duplicate', message: 'the same kind, namespace and name appear more than once' });
     seen.add(id);
-    out.push(...schemaViolations(o, id), ...metadataViolations(o, id), ...configMapViolations(o, id),
-      ...selectorViolations(o, id), ...podSpecViolations(o, id), ...pssViolations(o, id), ...hardeningViolations(o, id));
+    out.push(
+      ...schemaViolations(o, id),
+      ...metadataViolations(o, id),
+      ...configMapViolations(o, id),
+      ...selectorViolations(o, id),
+      ...podSpecViolations(o, id),
+      ...pssViolations(o, id),
+      ...hardeningViolations(o, id),
+    );
   }
   out.push(...referenceViolations(objects, opts));
   return out;

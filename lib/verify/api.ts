@@ -26,11 +26,15 @@ export interface RequestOptions {
 
 /** Requests to one API server. */
 export class ApiClient {
-  constructor(private readonly server: string, private readonly ca: string, private readonly token: string) {}
+  constructor(
+    private readonly server: string,
+    private readonly ca: string,
+    private readonly token: string,
+  ) {}
 
   public request(method: string, urlPath: string, options: RequestOptions = {}): Promise<ApiResponse> {
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const headers: Record<string, string | string[]> = { 'Authorization': `Bearer ${this.token}`, 'Accept': 'application/json' };
+    const headers: Record<string, string | string[]> = { Authorization: `Bearer ${this.token}`, Accept: 'application/json' };
     if (payload !== undefined) headers['Content-Type'] = options.contentType ?? 'application/json';
     if (options.as) {
       headers['Impersonate-User'] = options.as.user;
@@ -44,7 +48,11 @@ export class ApiClient {
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           let body: any;
-          try { body = JSON.parse(text); } catch { body = undefined; }
+          try {
+            body = JSON.parse(text);
+          } catch {
+            body = undefined;
+          }
           resolve({ status: res.statusCode ?? 0, body, text, warnings: (res.headersDistinct.warning ?? []).map(warningText) });
         });
       });
@@ -88,17 +96,21 @@ export class RestMapper {
     const groups = await get('/apis');
     const versions: Array<{ groupVersion: string; prefix: string }> = [
       ...(core.versions as string[]).map((v) => ({ groupVersion: v, prefix: `/api/${v}` })),
-      ...(groups.groups as any[]).flatMap((g) => (g.versions as any[]).map((v) => ({ groupVersion: v.groupVersion as string, prefix: `/apis/${v.groupVersion}` }))),
+      ...(groups.groups as any[]).flatMap((g) =>
+        (g.versions as any[]).map((v) => ({ groupVersion: v.groupVersion as string, prefix: `/apis/${v.groupVersion}` })),
+      ),
     ];
     const mapper = new RestMapper();
-    await Promise.all(versions.map(async ({ groupVersion, prefix }) => {
-      const list = await get(prefix);
-      for (const r of list.resources as any[]) {
-        if (r.name.includes('/')) continue; // sub-resources
-        mapper.resources.set(`${groupVersion}|${r.kind}`, { prefix, name: r.name, namespaced: r.namespaced });
-      }
-      mapper.groupVersions.add(groupVersion);
-    }));
+    await Promise.all(
+      versions.map(async ({ groupVersion, prefix }) => {
+        const list = await get(prefix);
+        for (const r of list.resources as any[]) {
+          if (r.name.includes('/')) continue; // sub-resources
+          mapper.resources.set(`${groupVersion}|${r.kind}`, { prefix, name: r.name, namespaced: r.namespaced });
+        }
+        mapper.groupVersions.add(groupVersion);
+      }),
+    );
     return mapper;
   }
 
@@ -120,7 +132,10 @@ export class RestMapper {
   /** The versions in which the server serves `kind` of the group of `apiVersion`. */
   public versionsOf(apiVersion: string, kind: string): string[] {
     const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
-    return [...this.resources.keys()].map((k) => k.split('|')).filter(([gv, k]) => k === kind && (gv.includes('/') ? gv.split('/')[0] : '') === group).map(([gv]) => gv);
+    return [...this.resources.keys()]
+      .map((k) => k.split('|'))
+      .filter(([gv, k]) => k === kind && (gv.includes('/') ? gv.split('/')[0] : '') === group)
+      .map(([gv]) => gv);
   }
 }
 

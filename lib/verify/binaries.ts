@@ -27,10 +27,12 @@ export interface FoundBinaries {
 
 /** The one message that says how to get the binaries. */
 export function howToGetBinaries(goVersion: string): string {
-  return 'cdk8s-patterns verify needs etcd, kube-apiserver and kubectl: set KUBEBUILDER_ASSETS to a folder holding the three '
-    + '(as envtest does: KUBEBUILDER_ASSETS="$(setup-envtest use -p path)", setup-envtest from sigs.k8s.io/controller-runtime/tools/setup-envtest), '
-    + `or KUBE_BIN_DIR to such a folder, or install Go ${goVersion} or newer (https://go.dev/dl/) and verify builds them once from the module pinned in this package `
-    + '(several minutes, cached in ${XDG_CACHE_HOME:-~/.cache}/cdk8s-patterns/kube)';
+  return (
+    'cdk8s-patterns verify needs etcd, kube-apiserver and kubectl: set KUBEBUILDER_ASSETS to a folder holding the three ' +
+    '(as envtest does: KUBEBUILDER_ASSETS="$(setup-envtest use -p path)", setup-envtest from sigs.k8s.io/controller-runtime/tools/setup-envtest), ' +
+    `or KUBE_BIN_DIR to such a folder, or install Go ${goVersion} or newer (https://go.dev/dl/) and verify builds them once from the module pinned in this package ` +
+    '(several minutes, cached in ${XDG_CACHE_HOME:-~/.cache}/cdk8s-patterns/kube)'
+  );
 }
 
 /** The `go` line of the pinned module: the oldest Go that builds it. */
@@ -40,25 +42,42 @@ export function requiredGoVersion(): string {
 
 function checkDir(dir: string, variable: string): void {
   const missing = BINARIES.filter((b) => {
-    try { fs.accessSync(path.join(dir, b), fs.constants.X_OK); return false; } catch { return true; }
+    try {
+      fs.accessSync(path.join(dir, b), fs.constants.X_OK);
+      return false;
+    } catch {
+      return true;
+    }
   });
-  if (missing.length) throw new BinariesMissingError(`${variable}=${dir} has no executable ${missing.join(', ')} (it must hold etcd, kube-apiserver and kubectl)`);
+  if (missing.length)
+    throw new BinariesMissingError(`${variable}=${dir} has no executable ${missing.join(', ')} (it must hold etcd, kube-apiserver and kubectl)`);
 }
 
 /** `go` on PATH, else /usr/local/go/bin/go (where the official tarball goes), with its version. */
 function findGo(): { go: string; version: string } | undefined {
   for (const go of ['go', '/usr/local/go/bin/go']) {
     try {
-      const version = execFileSync(go, ['env', 'GOVERSION'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, GOTOOLCHAIN: 'local' } }).trim();
+      const version = execFileSync(go, ['env', 'GOVERSION'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        env: { ...process.env, GOTOOLCHAIN: 'local' },
+      }).trim();
       return { go, version: version.replace(/^go/, '') };
-    } catch { /* not this one */ }
+    } catch {
+      /* not this one */
+    }
   }
   return undefined;
 }
 
 /** a >= b for Go versions (1.26.0, 1.26rc1 counts as 1.26). */
 function atLeast(a: string, b: string): boolean {
-  const parts = (v: string) => v.split(/[.a-z]/).filter(Boolean).slice(0, 3).map(Number);
+  const parts = (v: string) =>
+    v
+      .split(/[.a-z]/)
+      .filter(Boolean)
+      .slice(0, 3)
+      .map(Number);
   const [x, y] = [parts(a), parts(b)];
   for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
   return true;
@@ -88,7 +107,10 @@ export function findBinaries(options: { build: boolean }): FoundBinaries {
   const r = spawnSync('bash', [BUILD_SH], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', env });
   const dir = r.stdout?.trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !dir) {
-    throw new BinariesMissingError(`building etcd, kube-apiserver and kubectl with Go ${go.version} failed (${r.error?.message ?? `exit ${r.status}`}, see above). ${howToGetBinaries(required)}`);
+    throw new BinariesMissingError(
+      `building etcd, kube-apiserver and kubectl with Go ${go.version} failed (${r.error?.message ?? `exit ${r.status}`}, see above). ` +
+        howToGetBinaries(required),
+    );
   }
   checkDir(dir, 'the build folder');
   return { dir, from: `built with Go ${go.version} from the module pinned in cdk8s-patterns (${dir})` };

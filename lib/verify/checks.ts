@@ -78,7 +78,11 @@ export class VerifyContext {
   public readonly namespaces = new Set<string>(BUILT_IN_NAMESPACES);
   private mapper?: RestMapper;
 
-  constructor(public readonly cluster: KubeCluster, public readonly files: readonly string[], public readonly options: VerifyOptions) {
+  constructor(
+    public readonly cluster: KubeCluster,
+    public readonly files: readonly string[],
+    public readonly options: VerifyOptions,
+  ) {
     this.api = new ApiClient(cluster.server, cluster.ca, cluster.adminToken);
     ({ objects: this.objects, problems: this.problems } = readObjects(files));
   }
@@ -94,11 +98,14 @@ export class VerifyContext {
     const found = await this.resource(o);
     if ('error' in found) return { error: found.error };
     const { resource } = found;
-    const namespace = resource.namespaced ? o.metadata.namespace ?? 'default' : undefined;
+    const namespace = resource.namespaced ? (o.metadata.namespace ?? 'default') : undefined;
     const body = { ...o, metadata: { ...o.metadata, ...(namespace ? { namespace } : {}) } };
     if (!resource.namespaced) delete body.metadata.namespace;
-    const response = await this.api.request('PATCH', `${objectPath(resource, namespace, o.metadata.name)}?fieldManager=${FIELD_MANAGER}&fieldValidation=Strict`,
-      { body, contentType: 'application/apply-patch+yaml' });
+    const response = await this.api.request(
+      'PATCH',
+      `${objectPath(resource, namespace, o.metadata.name)}?fieldManager=${FIELD_MANAGER}&fieldValidation=Strict`,
+      { body, contentType: 'application/apply-patch+yaml' },
+    );
     return { response };
   }
 
@@ -106,7 +113,10 @@ export class VerifyContext {
   public async get(o: Manifest): Promise<Manifest | undefined> {
     const found = await this.resource(o);
     if ('error' in found) return undefined;
-    const r = await this.api.request('GET', objectPath(found.resource, found.resource.namespaced ? o.metadata.namespace ?? 'default' : undefined, o.metadata.name));
+    const r = await this.api.request(
+      'GET',
+      objectPath(found.resource, found.resource.namespaced ? (o.metadata.namespace ?? 'default') : undefined, o.metadata.name),
+    );
     return r.status === 200 ? r.body : undefined;
   }
 
@@ -125,7 +135,11 @@ export class VerifyContext {
     if (resource) return { resource };
     const served = mapper.versionsOf(o.apiVersion, o.kind);
     if (served.length) return { error: `the server does not serve ${o.kind} in ${o.apiVersion}; it serves ${o.kind} in ${served.join(', ')}` };
-    return { error: `the server has no ${o.kind} in ${o.apiVersion}: if it is a custom resource, give its CustomResourceDefinition with --crds <file|dir> (or put the CRD in the input)` };
+    return {
+      error:
+        `the server has no ${o.kind} in ${o.apiVersion}: ` +
+        'if it is a custom resource, give its CustomResourceDefinition with --crds <file|dir> (or put the CRD in the input)',
+    };
   }
 
   /** Set once a CRD was applied, so discovery is read again for unknown kinds. */
@@ -168,7 +182,10 @@ async function applyCrds(ctx: VerifyContext, crds: readonly InputObject[]): Prom
   const failures: Failure[] = [];
   for (const c of crds) {
     const problem = applyProblem(await ctx.apply(c.object));
-    if (problem) { failures.push(failure(c, problem)); continue; }
+    if (problem) {
+      failures.push(failure(c, problem));
+      continue;
+    }
     const notReady = await established(ctx, c.object.metadata.name);
     if (notReady) failures.push(failure(c, notReady));
     ctx.addedCrds = true;
@@ -212,23 +229,26 @@ export const CRDS_CHECK: Check = {
   enabled: (ctx) => ctx.options.crds.length > 0 || argoCrdsNeeded(ctx),
   async run(ctx) {
     const files = ctx.options.crds.flatMap((p) => (fs.statSync(p).isDirectory() ? manifestFiles(p) : [p]));
-    const argo = argoCrdsNeeded(ctx) ? argoCdCrdFiles() ?? [] : [];
+    const argo = argoCrdsNeeded(ctx) ? (argoCdCrdFiles() ?? []) : [];
     const { objects, problems } = readObjects([...files, ...argo]);
     const crds = objects.filter((o) => isFirst(o.object) && o.object.kind === 'CustomResourceDefinition');
     const others = objects.length - crds.length;
     const failures: Failure[] = problems.map((p) => ({ file: p.file, document: p.document, message: p.message }));
     if (!crds.length && !argo.length) failures.push({ message: `no CustomResourceDefinition in ${ctx.options.crds.join(', ')}` });
-    failures.push(...await applyCrds(ctx, crds));
+    failures.push(...(await applyCrds(ctx, crds)));
     const notes = [
       ...(argo.length ? [`Argo CD's CRDs for the argoproj.io objects (${ARGO_CD_MODULE}@${ARGO_CD_VERSION} manifests/crds)`] : []),
-      ...(others ? [`${plural(others, 'object')} that ${others === 1 ? 'is' : 'are'} not a CustomResourceDefinition left out (--crds applies CRDs only)`] : []),
+      ...(others
+        ? [`${plural(others, 'object')} that ${others === 1 ? 'is' : 'are'} not a CustomResourceDefinition left out (--crds applies CRDs only)`]
+        : []),
     ];
     return { summary: plural(crds.length, 'CustomResourceDefinition'), failures, notes };
   },
 };
 
 function argoCrdsNeeded(ctx: VerifyContext): boolean {
-  const given = ctx.options.crds.length > 0 || ctx.objects.some((o) => o.object.kind === 'CustomResourceDefinition' && o.object.spec?.group === 'argoproj.io');
+  const given =
+    ctx.options.crds.length > 0 || ctx.objects.some((o) => o.object.kind === 'CustomResourceDefinition' && o.object.spec?.group === 'argoproj.io');
   return !given && ctx.objects.some((o) => o.object.apiVersion.startsWith('argoproj.io/')) && argoCdCrdFiles() !== undefined;
 }
 
@@ -257,23 +277,34 @@ export const APPLY_CHECK: Check = {
     await applyAll(namespaces);
     for (const ns of namespaces) if (ctx.applied.has(ns)) ctx.namespaces.add(ns.object.metadata.name);
     const crds = first.filter((o) => o.object.kind === 'CustomResourceDefinition');
-    failures.push(...await applyCrds(ctx, crds));
+    failures.push(...(await applyCrds(ctx, crds)));
     for (const c of crds) if (!failures.some((f) => f.object === objectName(c.object))) ctx.applied.set(c, c.object);
     // what the platform would have: the namespaces the input uses, and their default ServiceAccounts
     const rest = ctx.objects.filter((o) => !isFirst(o.object));
     const mapper = await ctx.restMapper();
-    const used = [...new Set(rest.filter((o) => mapper.find(o.object.apiVersion, o.object.kind)?.namespaced).map((o) => o.object.metadata.namespace ?? 'default'))];
+    const used = [
+      ...new Set(
+        rest.filter((o) => mapper.find(o.object.apiVersion, o.object.kind)?.namespaced).map((o) => o.object.metadata.namespace ?? 'default'),
+      ),
+    ];
     const created: string[] = [];
     for (const ns of used.filter((n) => !ctx.namespaces.has(n))) {
       const r = await ctx.api.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
-      if (r.status < 400) { created.push(ns); ctx.namespaces.add(ns); }
+      if (r.status < 400) {
+        created.push(ns);
+        ctx.namespaces.add(ns);
+      }
     }
     for (const ns of ctx.namespaces) {
-      await ctx.api.request('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } } });
+      await ctx.api.request('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
+        body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } },
+      });
     }
     await applyAll(rest);
     const total = ctx.objects.length;
-    const summary = `${failures.length ? `${failures.length} of ${plural(total, 'object')} failed` : `${plural(total, 'object')}`}${created.length ? ` (namespaces the input uses but does not create, created as a platform would: ${created.join(', ')})` : ''}`;
+    const counted = failures.length ? `${failures.length} of ${plural(total, 'object')} failed` : `${plural(total, 'object')}`;
+    const platform = created.length ? ` (namespaces the input uses but does not create, created as a platform would: ${created.join(', ')})` : '';
+    const summary = `${counted}${platform}`;
     return { summary, failures };
   },
 };
@@ -290,7 +321,13 @@ export const NAMESPACE_LABELS_CHECK: Check = {
     for (const ns of namespaces) {
       const label = ns.object.metadata.labels?.['pod-security.kubernetes.io/enforce'];
       if (label !== undefined && POD_SECURITY_LEVELS.indexOf(label as any) < POD_SECURITY_LEVELS.indexOf(level)) {
-        failures.push(failure(ns, `pod-security.kubernetes.io/enforce=${label} is weaker than ${level}, which verify enforces on every namespace (--pod-security labels honours namespace labels instead)`));
+        failures.push(
+          failure(
+            ns,
+            `pod-security.kubernetes.io/enforce=${label} is weaker than ${level}, which verify enforces on every namespace ` +
+              '(--pod-security labels honours namespace labels instead)',
+          ),
+        );
       }
     }
     return { summary: `${plural(namespaces.length, 'namespace')} at ${level} or stricter`, failures };
@@ -322,12 +359,19 @@ export const PODS_CHECK: Check = {
     const failures: Failure[] = [];
     for (const w of workloads) {
       const pod = podFromTemplate(w.object, podTemplateOf(w.object)!);
-      const r = await ctx.api.request('POST', `/api/v1/namespaces/${encodeURIComponent(pod.metadata.namespace!)}/pods?dryRun=All&fieldValidation=Strict`, { body: pod });
+      const r = await ctx.api.request(
+        'POST',
+        `/api/v1/namespaces/${encodeURIComponent(pod.metadata.namespace!)}/pods?dryRun=All&fieldValidation=Strict`,
+        { body: pod },
+      );
       const problem = applyProblem({ response: r });
       if (problem) failures.push(failure(w, problem));
     }
     const how = ctx.options.podSecurity === 'labels' ? 'namespace labels' : `${ctx.options.podSecurity} on every namespace`;
-    return { summary: `${failures.length ? `${failures.length} of ${workloads.length} refused` : `${plural(workloads.length, 'Pod')}`} (Pod Security: ${how})`, failures };
+    return {
+      summary: `${failures.length ? `${failures.length} of ${workloads.length} refused` : plural(workloads.length, 'Pod')} (Pod Security: ${how})`,
+      failures,
+    };
   },
 };
 
@@ -358,7 +402,10 @@ export const REAPPLY_CHECK: Check = {
       // what kubectl diff --server-side compares: the object, not the field-ownership bookkeeping
       // (the server may rewrite managedFields alone, e.g. a Namespace's kubernetes.io/metadata.name label)
       const paths = changedPaths(before, r.response!.body);
-      if (paths.length) failures.push(failure(o, `a second apply changed ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? `, and ${paths.length - 5} more` : ''}`));
+      if (paths.length)
+        failures.push(
+          failure(o, `a second apply changed ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? `, and ${paths.length - 5} more` : ''}`),
+        );
     }
     return { summary: `${ctx.applied.size - failures.length} of ${plural(ctx.applied.size, 'object')} unchanged`, failures };
   },
@@ -379,7 +426,10 @@ function ruleText(r: Rule): string {
 async function rulesOf(ctx: VerifyContext, namespace: string, sa: { namespace: string; name: string }): Promise<Set<string>> {
   const r = await ctx.api.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', {
     body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } },
-    as: { user: `system:serviceaccount:${sa.namespace}:${sa.name}`, groups: ['system:serviceaccounts', `system:serviceaccounts:${sa.namespace}`, 'system:authenticated'] },
+    as: {
+      user: `system:serviceaccount:${sa.namespace}:${sa.name}`,
+      groups: ['system:serviceaccounts', `system:serviceaccounts:${sa.namespace}`, 'system:authenticated'],
+    },
   });
   if (r.status >= 400) throw new Error(serverMessage(r));
   const status = r.body.status ?? {};
@@ -393,7 +443,9 @@ export const CAN_I_CHECK: Check = {
   enabled: (ctx) => ctx.options.canI,
   async run(ctx) {
     const accounts = [...ctx.applied.keys()].filter((o) => o.object.apiVersion === 'v1' && o.object.kind === 'ServiceAccount');
-    const namespaces = [...new Set([...ctx.namespaces].filter((n) => !BUILT_IN_NAMESPACES.includes(n) || ctx.objects.some((o) => o.object.metadata.namespace === n)))].sort();
+    const namespaces = [
+      ...new Set([...ctx.namespaces].filter((n) => !BUILT_IN_NAMESPACES.includes(n) || ctx.objects.some((o) => o.object.metadata.namespace === n))),
+    ].sort();
     // a namespace nobody binds anything in: what is left is granted cluster-wide
     const nowhere = 'cdk8s-patterns-verify-nowhere';
     const notes: string[] = [];
@@ -410,7 +462,9 @@ export const CAN_I_CHECK: Check = {
           const extra = minus(await rulesOf(ctx, ns, sa), await rulesOf(ctx, ns, nobody), new Set(everywhere));
           if (extra.length) parts.push(`in ${ns}: ${extra.join('; ')}`);
         }
-        notes.push(`ServiceAccount ${sa.namespace}/${sa.name}: ${parts.length ? parts.join(' | ') : 'nothing beyond what every ServiceAccount may do'}`);
+        notes.push(
+          `ServiceAccount ${sa.namespace}/${sa.name}: ${parts.length ? parts.join(' | ') : 'nothing beyond what every ServiceAccount may do'}`,
+        );
       } catch (e) {
         failures.push(failure(a, (e as Error).message));
       }

@@ -114,14 +114,25 @@ export function parseVerifyArgs(args: string[]): VerifyArgs | 'help' {
   }
   const crds = values.crds ?? [];
   for (const c of crds) if (!fs.existsSync(c)) throw new Error(`--crds ${c}: no such file or folder`);
-  return { paths: positionals.length ? positionals : ['dist'], options: { crds, podSecurity: podSecurity as PodSecurityMode, canI: values['can-i'] ?? false }, build: !values['no-build'] };
+  return {
+    paths: positionals.length ? positionals : ['dist'],
+    options: { crds, podSecurity: podSecurity as PodSecurityMode, canI: values['can-i'] ?? false },
+    build: !values['no-build'],
+  };
 }
 
 /** Runs `cdk8s-patterns <args>`; resolves to the exit status. */
-export async function main(args: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s),
-  extraChecks: readonly Check[] = []): Promise<number> {
+export async function main(
+  args: string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+  extraChecks: readonly Check[] = [],
+): Promise<number> {
   const [command, ...rest] = args;
-  if (command === '-h' || command === '--help') { out(USAGE); return EXIT.ok; }
+  if (command === '-h' || command === '--help') {
+    out(USAGE);
+    return EXIT.ok;
+  }
   if (command !== 'verify') {
     err(`${command === undefined ? 'a command is required' : `unknown command ${command}`}\n${USAGE}`);
     return EXIT.usage;
@@ -130,7 +141,10 @@ export async function main(args: string[], out: (s: string) => void = (s) => pro
   let sets: InputSet[];
   try {
     parsed = parseVerifyArgs(rest);
-    if (parsed === 'help') { out(VERIFY_USAGE); return EXIT.ok; }
+    if (parsed === 'help') {
+      out(VERIFY_USAGE);
+      return EXIT.ok;
+    }
     sets = inputSets(parsed.paths);
   } catch (e) {
     err(`cdk8s-patterns verify: ${(e as Error).message}\n(cdk8s-patterns verify --help)\n`);
@@ -167,8 +181,14 @@ export async function main(args: string[], out: (s: string) => void = (s) => pro
         return EXIT.cannotRun;
       }
       try {
-        out(`\n${set.label}: kube-apiserver ${await cluster.version()} (ready in ${(cluster.startupMs / 1000).toFixed(1)} s), Pod Security ${mode === 'labels' ? 'from namespace labels' : `${mode} on every namespace`}\n`);
-        const outcomes: CheckOutcome[] = await verifyFiles(cluster, set.files, parsed.options, (o) => out(`${formatOutcome(o).join('\n')}\n`), [...CHECKS, ...extraChecks]);
+        out(
+          `\n${set.label}: kube-apiserver ${await cluster.version()} (ready in ${(cluster.startupMs / 1000).toFixed(1)} s), ` +
+            `Pod Security ${mode === 'labels' ? 'from namespace labels' : `${mode} on every namespace`}\n`,
+        );
+        const outcomes: CheckOutcome[] = await verifyFiles(cluster, set.files, parsed.options, (o) => out(`${formatOutcome(o).join('\n')}\n`), [
+          ...CHECKS,
+          ...extraChecks,
+        ]);
         failed += outcomes.filter((o) => !o.ok).length;
       } finally {
         const stopping = cluster;

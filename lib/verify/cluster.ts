@@ -56,7 +56,9 @@ export function binDir(): string {
 export function binary(name: (typeof BINARIES)[number]): string {
   const file = path.join(binDir(), name);
   if (!fs.existsSync(file)) {
-    throw new Error(`${file} is missing: run \`bash scripts/kube/build.sh\` (npm test runs it first) to build etcd, kube-apiserver and kubectl from tools/kube`);
+    throw new Error(
+      `${file} is missing: run \`bash scripts/kube/build.sh\` (npm test runs it first) to build etcd, kube-apiserver and kubectl from tools/kube`,
+    );
   }
   return file;
 }
@@ -96,7 +98,9 @@ function reserve(port: number): boolean {
       reservedHere.add(port);
       if (!releaseOnExit) {
         releaseOnExit = true;
-        process.on('exit', () => { for (const p of reservedHere) releasePort(p); });
+        process.on('exit', () => {
+          for (const p of reservedHere) releasePort(p);
+        });
       }
       return true;
     } catch (e) {
@@ -112,7 +116,11 @@ function reserve(port: number): boolean {
 /** Gives back a port from freePort (once the program that bound it has stopped). */
 export function releasePort(port: number): void {
   if (!reservedHere.delete(port)) return;
-  try { fs.rmSync(path.join(PORT_DIR, String(port)), { force: true }); } catch { /* gone */ }
+  try {
+    fs.rmSync(path.join(PORT_DIR, String(port)), { force: true });
+  } catch {
+    /* gone */
+  }
 }
 
 function kernelPort(): Promise<number> {
@@ -168,7 +176,8 @@ export interface RunOptions {
 export function runProcess(file: string, args: readonly string[], options: RunOptions = {}): Promise<ProcessResult> {
   return new Promise((resolve) => {
     const child = spawn(file, args, {
-      cwd: options.cwd, env: options.env,
+      cwd: options.cwd,
+      env: options.env,
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
@@ -177,9 +186,14 @@ export function runProcess(file: string, args: readonly string[], options: RunOp
     child.stdout!.on('data', (c: Buffer) => out.push(c));
     child.stderr!.on('data', (c: Buffer) => err.push(c));
     // A broken pipe on any stream only means the program stopped reading or exited: its exit code says how it went.
-    for (const s of [child.stdin, child.stdout, child.stderr]) s?.on('error', () => { /* the exit decides */ });
+    for (const s of [child.stdin, child.stdout, child.stderr])
+      s?.on('error', () => {
+        /* the exit decides */
+      });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60000);
-    child.on('error', (e) => { spawnError = e; });
+    child.on('error', (e) => {
+      spawnError = e;
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const stderr = Buffer.concat(err).toString('utf8') + (spawnError ? `${file}: ${spawnError.message}\n` : '');
@@ -214,7 +228,11 @@ export interface ClusterOptions {
   readonly podSecurity?: 'restricted' | 'baseline';
 }
 
-interface Proc { readonly name: string; readonly child: ChildProcess; readonly log: string }
+interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly log: string;
+}
 
 /** etcd + kube-apiserver, started by start(), stopped by stop(). */
 export class KubeCluster {
@@ -275,10 +293,17 @@ export class KubeCluster {
 
   /** Runs kubectl as the admin (or `--as` someone, given in args) against this cluster. */
   public async kubectl(args: string[], input?: string, timeoutMs = 60000): Promise<KubectlResult> {
-    const r = await runProcess(binary('kubectl'), ['--kubeconfig', this.kubeconfig, ...args],
-      { input, timeoutMs, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.dir } });
+    const r = await runProcess(binary('kubectl'), ['--kubeconfig', this.kubeconfig, ...args], {
+      input,
+      timeoutMs,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.dir },
+    });
     // a signal (the timeout's SIGKILL) counts as a failure, as execFile reported it
-    return { code: r.code ?? 1, stdout: r.stdout, stderr: r.signal ? `${r.stderr}kubectl ${args.join(' ')}: killed by ${r.signal} after ${timeoutMs} ms\n` : r.stderr };
+    return {
+      code: r.code ?? 1,
+      stdout: r.stdout,
+      stderr: r.signal ? `${r.stderr}kubectl ${args.join(' ')}: killed by ${r.signal} after ${timeoutMs} ms\n` : r.stderr,
+    };
   }
 
   /** kubectl that throws (with its stderr) unless it exits 0. */
@@ -289,18 +314,31 @@ export class KubeCluster {
   }
 
   /** One HTTPS request to the API server as the admin (or with `token`). */
-  public request(method: string, urlPath: string, body?: unknown, token = this.adminToken, contentType = 'application/json'): Promise<{ status: number; body: string; headers: Record<string, any> }> {
+  public request(
+    method: string,
+    urlPath: string,
+    body?: unknown,
+    token = this.adminToken,
+    contentType = 'application/json',
+  ): Promise<{ status: number; body: string; headers: Record<string, any> }> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-      const req = https.request(`${this.server}${urlPath}`, {
-        method, ca: this.ca, agent: false, timeout: 60000,
-        headers: { Authorization: `Bearer ${token}`, Accept: 'application/json', ...(payload ? { 'Content-Type': contentType } : {}) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
-        res.on('error', reject);
-      });
+      const req = https.request(
+        `${this.server}${urlPath}`,
+        {
+          method,
+          ca: this.ca,
+          agent: false,
+          timeout: 60000,
+          headers: { Authorization: `Bearer ${token}`, Accept: 'application/json', ...(payload ? { 'Content-Type': contentType } : {}) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+          res.on('error', reject);
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${urlPath}`)));
       req.on('error', reject);
       req.end(payload);
@@ -339,7 +377,13 @@ export class KubeCluster {
         if (!(e instanceof PortInUseError) || attempt >= 5) throw e;
         continue;
       }
-      return { server: `https://${this.host}:${port}`, stop: async () => { await stopProc(proc); this.extra.delete(proc); } };
+      return {
+        server: `https://${this.host}:${port}`,
+        stop: async () => {
+          await stopProc(proc);
+          this.extra.delete(proc);
+        },
+      };
     }
   }
 
@@ -351,7 +395,7 @@ export class KubeCluster {
 
   /** Compacts etcd's history up to `revision` (default: now), as kube-apiserver's compactor does. */
   public async compactEtcd(revision?: number): Promise<number> {
-    const rev = revision ?? await this.etcdRevision();
+    const rev = revision ?? (await this.etcdRevision());
     await postJson(`${this.etcdUrl}/v3/kv/compaction`, { revision: String(rev), physical: true });
     return rev;
   }
@@ -372,7 +416,11 @@ export class KubeCluster {
   /** The tail of a component's log, for failure messages. */
   public logTail(name = 'kube-apiserver', lines = 40): string {
     try {
-      return fs.readFileSync(path.join(this.dir, `${name}.log`), 'utf8').split('\n').slice(-lines).join('\n');
+      return fs
+        .readFileSync(path.join(this.dir, `${name}.log`), 'utf8')
+        .split('\n')
+        .slice(-lines)
+        .join('\n');
     } catch {
       return '';
     }
@@ -403,13 +451,28 @@ export class KubeCluster {
         fs.rmSync(path.join(this.dir, 'etcd'), { recursive: true, force: true });
       }
     }
-    fs.writeFileSync(this.kubeconfig, [
-      'apiVersion: v1', 'kind: Config',
-      'clusters:', '- name: test', '  cluster:', `    server: ${this.server}`, `    certificate-authority: ${this.caFile}`,
-      'users:', '- name: admin', '  user:', `    token: ${this.adminToken}`,
-      'contexts:', '- name: test', '  context: {cluster: test, user: admin}',
-      'current-context: test', '',
-    ].join('\n'), { mode: 0o600 });
+    fs.writeFileSync(
+      this.kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        '- name: test',
+        '  cluster:',
+        `    server: ${this.server}`,
+        `    certificate-authority: ${this.caFile}`,
+        'users:',
+        '- name: admin',
+        '  user:',
+        `    token: ${this.adminToken}`,
+        'contexts:',
+        '- name: test',
+        '  context: {cluster: test, user: admin}',
+        'current-context: test',
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
     this.startupMs = Date.now() - t0;
     this.log(`kube-apiserver ready at ${this.server} in ${this.startupMs} ms`);
   }
@@ -422,12 +485,17 @@ export class KubeCluster {
     // a name of its own, so the readiness check knows it reached this etcd and not another one on a reused port
     const etcdName = `test-${crypto.randomBytes(6).toString('hex')}`;
     this.etcd = this.spawn('etcd', binary('etcd'), [
-      `--name=${etcdName}`, `--data-dir=${path.join(this.dir, 'etcd')}`,
-      `--listen-client-urls=${this.etcdUrl}`, `--advertise-client-urls=${this.etcdUrl}`,
-      `--listen-peer-urls=http://127.0.0.1:${peerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-cluster=${etcdName}=http://127.0.0.1:${peerPort}`, '--initial-cluster-state=new',
+      `--name=${etcdName}`,
+      `--data-dir=${path.join(this.dir, 'etcd')}`,
+      `--listen-client-urls=${this.etcdUrl}`,
+      `--advertise-client-urls=${this.etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=${etcdName}=http://127.0.0.1:${peerPort}`,
+      '--initial-cluster-state=new',
       // a throw-away data dir: durability buys nothing here
-      '--unsafe-no-fsync', '--log-level=warn',
+      '--unsafe-no-fsync',
+      '--log-level=warn',
     ]);
     await this.waitHttp(this.etcd, `${this.etcdUrl}/health`, (s, b) => s === 200 && /"health":\s*"true"/.test(b), 60000);
     const members = await postJson(`${this.etcdUrl}/v3/cluster/member/list`, {});
@@ -438,20 +506,26 @@ export class KubeCluster {
     const pki = path.join(this.dir, 'pki');
     this.apiserverArgs.push(
       `--etcd-servers=${this.etcdUrl}`,
-      '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
-      `--tls-cert-file=${pki}/apiserver.crt`, `--tls-private-key-file=${pki}/apiserver.key`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--tls-cert-file=${pki}/apiserver.crt`,
+      `--tls-private-key-file=${pki}/apiserver.key`,
       `--client-ca-file=${pki}/ca.crt`,
       `--token-auth-file=${pki}/tokens.csv`,
-      '--authorization-mode=RBAC', '--anonymous-auth=false',
+      '--authorization-mode=RBAC',
+      '--anonymous-auth=false',
       // as kubeadm and managed clusters do: privileged Pods are Pod Security's to refuse
       '--allow-privileged=true',
-      `--service-account-key-file=${pki}/sa.pub`, `--service-account-signing-key-file=${pki}/sa.key`,
+      `--service-account-key-file=${pki}/sa.pub`,
+      `--service-account-signing-key-file=${pki}/sa.key`,
       '--service-account-issuer=https://kubernetes.default.svc',
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
       `--watch-cache=${this.options.watchCache ?? true}`,
       ...(this.options.etcdCompactionInterval !== undefined ? [`--etcd-compaction-interval=${this.options.etcdCompactionInterval}`] : []),
       ...(this.options.podSecurity ? [`--admission-control-config-file=${this.admissionConfig(this.options.podSecurity)}`] : []),
-      '--profiling=false', '--v=1',
+      '--profiling=false',
+      '--v=1',
     );
     this.apiserver = this.spawn('kube-apiserver', binary('kube-apiserver'), this.apiserverArgs);
     await this.waitReady(this.apiserver, apiPort);
@@ -460,14 +534,27 @@ export class KubeCluster {
   /** An AdmissionConfiguration whose PodSecurity defaults hold every namespace without labels to `level`. */
   private admissionConfig(level: 'restricted' | 'baseline'): string {
     const file = path.join(this.dir, 'admission.yaml');
-    fs.writeFileSync(file, [
-      'apiVersion: apiserver.config.k8s.io/v1', 'kind: AdmissionConfiguration', 'plugins:',
-      '- name: PodSecurity', '  configuration:',
-      '    apiVersion: pod-security.admission.config.k8s.io/v1', '    kind: PodSecurityConfiguration',
-      '    defaults:', `      enforce: ${level}`, '      enforce-version: latest', `      warn: ${level}`, '      warn-version: latest',
-      `      audit: ${level}`, '      audit-version: latest',
-      '    exemptions: {usernames: [], runtimeClasses: [], namespaces: []}', '',
-    ].join('\n'));
+    fs.writeFileSync(
+      file,
+      [
+        'apiVersion: apiserver.config.k8s.io/v1',
+        'kind: AdmissionConfiguration',
+        'plugins:',
+        '- name: PodSecurity',
+        '  configuration:',
+        '    apiVersion: pod-security.admission.config.k8s.io/v1',
+        '    kind: PodSecurityConfiguration',
+        '    defaults:',
+        `      enforce: ${level}`,
+        '      enforce-version: latest',
+        `      warn: ${level}`,
+        '      warn-version: latest',
+        `      audit: ${level}`,
+        '      audit-version: latest',
+        '    exemptions: {usernames: [], runtimeClasses: [], namespaces: []}',
+        '',
+      ].join('\n'),
+    );
     return file;
   }
 
@@ -475,18 +562,69 @@ export class KubeCluster {
     const dir = path.join(this.dir, 'pki');
     fs.mkdirSync(dir, { recursive: true });
     const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', '/CN=cdk8s-patterns-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-    fs.writeFileSync(path.join(dir, 'apiserver.ext'), [
-      'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth',
-      'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
-      '',
-    ].join('\n'));
-    ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=kube-apiserver',
-      '-keyout', 'apiserver.key', '-out', 'apiserver.csr');
-    ssl('x509', '-req', '-in', 'apiserver.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
-      '-extfile', 'apiserver.ext', '-out', 'apiserver.crt');
+    ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=cdk8s-patterns-test-ca',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    );
+    fs.writeFileSync(
+      path.join(dir, 'apiserver.ext'),
+      [
+        'basicConstraints=CA:FALSE',
+        'keyUsage=critical,digitalSignature,keyEncipherment',
+        'extendedKeyUsage=serverAuth',
+        'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,' +
+          'DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
+        '',
+      ].join('\n'),
+    );
+    ssl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      '/CN=kube-apiserver',
+      '-keyout',
+      'apiserver.key',
+      '-out',
+      'apiserver.csr',
+    );
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      'apiserver.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      'apiserver.ext',
+      '-out',
+      'apiserver.crt',
+    );
     ssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'sa.key');
     ssl('pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
     fs.writeFileSync(path.join(dir, 'tokens.csv'), `${this.adminToken},${ADMIN_TOKEN_USER},${ADMIN_TOKEN_USER},"system:masters"\n`, { mode: 0o600 });
@@ -508,7 +646,7 @@ export class KubeCluster {
 
   private async waitHttp(proc: Proc, url: string, ok: (status: number, body: string) => boolean, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    let last = '';
+    let last: string;
     for (;;) {
       if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
         if (/address already in use/.test(tail(proc.log))) throw new PortInUseError(`${proc.name} could not bind its port: address already in use`);
@@ -528,7 +666,12 @@ export class KubeCluster {
 
   private killAll(): void {
     for (const p of [...this.extra, this.apiserver, this.etcd]) {
-      if (p && p.child.exitCode === null) try { process.kill(-p.child.pid!, 'SIGKILL'); } catch { /* gone */ }
+      if (p && p.child.exitCode === null)
+        try {
+          process.kill(-p.child.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
     }
   }
 }
@@ -545,8 +688,18 @@ function tail(file: string, lines = 30): string {
 async function stopProc(p: Proc): Promise<void> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return;
   const exited = new Promise((r) => p.child.once('exit', r));
-  try { process.kill(-p.child.pid!, 'SIGTERM'); } catch { return; }
-  const timer = setTimeout(() => { try { process.kill(-p.child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 10000);
+  try {
+    process.kill(-p.child.pid!, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-p.child.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, 10000);
   await exited;
   clearTimeout(timer);
 }
@@ -556,7 +709,9 @@ function get(url: string, opts: { ca?: string; token?: string }): Promise<{ stat
     const options = { ca: opts.ca, agent: false, timeout: 3000, headers: opts.token ? { Authorization: `Bearer ${opts.token}` } : {} };
     const onResponse = (res: http.IncomingMessage) => {
       let body = '';
-      res.on('data', (c: Buffer) => { body += c; });
+      res.on('data', (c: Buffer) => {
+        body += c;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', reject);
     };
@@ -570,7 +725,9 @@ function postJson(url: string, body: unknown): Promise<any> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: 'POST', agent: false, timeout: 60000, headers: { 'Content-Type': 'application/json' } }, (res) => {
       let text = '';
-      res.on('data', (c: Buffer) => { text += c; });
+      res.on('data', (c: Buffer) => {
+        text += c;
+      });
       res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${url}: ${res.statusCode} ${text}`))));
       res.on('error', reject);
     });

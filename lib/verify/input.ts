@@ -8,7 +8,12 @@ import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
 /** A Kubernetes object as parsed. */
-export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: any }; [k: string]: any };
+export type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: any };
+  [k: string]: any;
+};
 
 /** One object of the input and where it came from. */
 export interface InputObject {
@@ -36,7 +41,11 @@ const MANIFEST_FILE = /\.(ya?ml|json)$/;
 
 /** The manifest files directly in `dir` (not recursive, as `kubectl apply -f <dir>`), sorted by name. */
 export function manifestFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && MANIFEST_FILE.test(e.name)).map((e) => path.join(dir, e.name)).sort();
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && MANIFEST_FILE.test(e.name))
+    .map((e) => path.join(dir, e.name))
+    .sort();
 }
 
 /**
@@ -64,7 +73,11 @@ export function inputSets(paths: readonly string[]): InputSet[] {
       labels.push(p);
       continue;
     }
-    const subs = fs.readdirSync(p, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(p, e.name)).sort()
+    const subs = fs
+      .readdirSync(p, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => path.join(p, e.name))
+      .sort()
       .filter((d) => manifestFiles(d).length > 0);
     if (!subs.length) throw new Error(`${p}: no .yaml, .yml or .json files in it or its sub-folders`);
     apart.push(...subs.map((d) => ({ label: d, files: manifestFiles(d) })));
@@ -96,10 +109,20 @@ export function readObjects(files: readonly string[]): { objects: InputObject[];
       if (value === null || value === undefined) return; // an empty document
       const items = value?.kind === 'List' && Array.isArray(value.items) ? value.items : [value];
       for (const o of items) {
-        const fields: Array<[string, unknown]> = [['apiVersion', o?.apiVersion], ['kind', o?.kind], ['metadata.name', o?.metadata?.name]];
+        const fields: Array<[string, unknown]> = [
+          ['apiVersion', o?.apiVersion],
+          ['kind', o?.kind],
+          ['metadata.name', o?.metadata?.name],
+        ];
         const booleans = fields.filter(([, v]) => typeof v === 'boolean');
         if (booleans.length) {
-          problems.push({ file, document, message: `${booleans.map(([k, v]) => `${k} is ${v}`).join(', ')}, not a string: YAML 1.1, as Kubernetes reads it, takes y, n, yes, no, on and off for booleans (quote it)` });
+          problems.push({
+            file,
+            document,
+            message:
+              `${booleans.map(([k, v]) => `${k} is ${v}`).join(', ')}, not a string: ` +
+              'YAML 1.1, as Kubernetes reads it, takes y, n, yes, no, on and off for booleans (quote it)',
+          });
           continue;
         }
         const missing = fields.filter(([, v]) => typeof v !== 'string' || !v).map(([k]) => k);
@@ -121,7 +144,9 @@ export function objectName(o: Manifest): string {
 
 /** Namespaces and CustomResourceDefinitions: applied before everything else. */
 export function isFirst(o: Manifest): boolean {
-  return (o.apiVersion === 'v1' && o.kind === 'Namespace') || (o.apiVersion.startsWith('apiextensions.k8s.io/') && o.kind === 'CustomResourceDefinition');
+  return (
+    (o.apiVersion === 'v1' && o.kind === 'Namespace') || (o.apiVersion.startsWith('apiextensions.k8s.io/') && o.kind === 'CustomResourceDefinition')
+  );
 }
 
 /** The pod template of a workload (apps/v1, batch/v1, core ReplicationController), if it is one. */

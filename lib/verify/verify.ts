@@ -29,8 +29,13 @@ export function formatOutcome(o: CheckOutcome): string[] {
 }
 
 /** Runs `checks` on `files` against a started cluster; `report` gets each outcome as it comes. */
-export async function verifyFiles(cluster: KubeCluster, files: readonly string[], options: VerifyOptions,
-  report: (o: CheckOutcome) => void = () => undefined, checks: readonly Check[] = CHECKS): Promise<CheckOutcome[]> {
+export async function verifyFiles(
+  cluster: KubeCluster,
+  files: readonly string[],
+  options: VerifyOptions,
+  report: (o: CheckOutcome) => void = () => undefined,
+  checks: readonly Check[] = CHECKS,
+): Promise<CheckOutcome[]> {
   const ctx = new VerifyContext(cluster, files, options);
   const outcomes: CheckOutcome[] = [];
   for (const check of checks) {

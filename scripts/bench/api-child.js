@@ -11,8 +11,14 @@ const { FakeKubeApi } = require(path.join(__dirname, '..', '..', 'test', 'suppor
 const api = new FakeKubeApi();
 /** @type {Record<string, (...args: any[]) => any>} */
 const ops = {
-  start: async () => { await api.start(0, '127.0.0.1'); return api.url; },
-  setConfigMap: (ns, name, data, labels) => { api.setConfigMap(ns, name, data, labels); return true; },
+  start: async () => {
+    await api.start(0, '127.0.0.1');
+    return api.url;
+  },
+  setConfigMap: (ns, name, data, labels) => {
+    api.setConfigMap(ns, name, data, labels);
+    return true;
+  },
   seedConfigMaps: (ns, count, keys, valueBytes) => {
     for (let i = 0; i < count; i++) {
       /** @type {Record<string, string>} */
@@ -24,11 +30,24 @@ const ops = {
   },
   countCalls: () => api.countCalls({}),
   jsonBytes: (ns, name) => Buffer.byteLength(JSON.stringify(api.getObject('configmaps', ns, name)?.data ?? {})),
-  setEventDelay: (ms) => { api.eventDelayMs = ms; return true; },
+  setEventDelay: (ms) => {
+    api.eventDelayMs = ms;
+    return true;
+  },
   dataKeys: (ns, name) => Object.keys(api.getObject('configmaps', ns, name)?.data ?? {}).length,
-  pause: async () => { await api.stop(); return true; },
-  resume: async () => { await api.start(); return true; },
-  stop: async () => { await api.stop(); setImmediate(() => process.disconnect()); return true; },
+  pause: async () => {
+    await api.stop();
+    return true;
+  },
+  resume: async () => {
+    await api.start();
+    return true;
+  },
+  stop: async () => {
+    await api.stop();
+    setImmediate(() => process.disconnect());
+    return true;
+  },
 };
 
 process.on('message', async (/** @type {any} */ msg) => {

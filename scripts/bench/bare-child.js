@@ -20,4 +20,7 @@ server.listen(0, '127.0.0.1', () => {
   const addr = /** @type {import('node:net').AddressInfo} */ (server.address());
   process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${addr.port}` })}\n`);
 });
-process.once('SIGTERM', () => { server.close(); server.closeAllConnections(); });
+process.once('SIGTERM', () => {
+  server.close();
+  server.closeAllConnections();
+});

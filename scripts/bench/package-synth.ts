@@ -24,8 +24,19 @@ new ApiObject(chart, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { na
 app.synth();
 `;
 
-export interface SynthTiming { readonly what: string; readonly command: string; readonly runs: number; readonly medianMs: number; readonly minMs: number; readonly maxMs: number }
-export interface PackageSynthReport { readonly tarballBytes: number; readonly tarballFiles: number; readonly timings: SynthTiming[] }
+export interface SynthTiming {
+  readonly what: string;
+  readonly command: string;
+  readonly runs: number;
+  readonly medianMs: number;
+  readonly minMs: number;
+  readonly maxMs: number;
+}
+export interface PackageSynthReport {
+  readonly tarballBytes: number;
+  readonly tarballFiles: number;
+  readonly timings: SynthTiming[];
+}
 
 function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
@@ -39,7 +50,11 @@ function timeMs(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = Math.floor(s.length / 2); return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 
 export function benchPackageSynth(runs: number, log: (msg: string) => void = () => undefined): PackageSynthReport {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-package-'));
@@ -58,7 +73,12 @@ export function benchPackageSynth(runs: number, log: (msg: string) => void = () 
       { what: 'trivial one-object cdk8s app', command: 'node trivial.js', cwd: app, args: ['trivial.js'] },
       { what: 'consumer app, all five patterns, from the tarball', command: 'node main.js', cwd: app, args: ['main.js'] },
       { what: 'the same through the cdk8s CLI', command: 'CDK8S_CHECK_UPGRADE=false cdk8s synth', cwd: app, args: [CDK8S_CLI, 'synth'] },
-      { what: "this repository's app (dev, prod, argocd)", command: 'node -r ts-node/register main.ts', cwd: ROOT, args: ['-r', 'ts-node/register', 'main.ts'] },
+      {
+        what: "this repository's app (dev, prod, argocd)",
+        command: 'node -r ts-node/register main.ts',
+        cwd: ROOT,
+        args: ['-r', 'ts-node/register', 'main.ts'],
+      },
     ];
     const samples = cases.map(() => [] as number[]);
     for (let i = 0; i < runs; i++) {
@@ -73,7 +93,14 @@ export function benchPackageSynth(runs: number, log: (msg: string) => void = () 
     return {
       tarballBytes: pack.size,
       tarballFiles: pack.entryCount,
-      timings: cases.map((c, j) => ({ what: c.what, command: c.command, runs, medianMs: r1(median(samples[j]!)), minMs: r1(Math.min(...samples[j]!)), maxMs: r1(Math.max(...samples[j]!)) })),
+      timings: cases.map((c, j) => ({
+        what: c.what,
+        command: c.command,
+        runs,
+        medianMs: r1(median(samples[j]!)),
+        minMs: r1(Math.min(...samples[j]!)),
+        maxMs: r1(Math.max(...samples[j]!)),
+      })),
     };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

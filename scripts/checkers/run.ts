@@ -98,7 +98,11 @@ export function loadIgnoreList(file: string = IGNORE_FILE): IgnoredCheck[] {
 /** The YAML files of a folder (sorted), or the file itself. */
 function yamlFiles(p: string): string[] {
   if (!fs.statSync(p).isDirectory()) return [p];
-  return fs.readdirSync(p).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(p, f));
+  return fs
+    .readdirSync(p)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => path.join(p, f));
 }
 
 /** The sets to check for each argument: a file; a folder with YAML; else each sub-folder that has YAML. */
@@ -109,8 +113,13 @@ export function checkTargets(args: string[]): { path: string; files: string[] }[
     if (!fs.statSync(p).isDirectory()) return [{ path: p, files: [p] }];
     const own = yamlFiles(p);
     if (own.length) return [{ path: p, files: own }];
-    const subs = fs.readdirSync(p).map((d) => path.join(p, d)).filter((d) => fs.statSync(d).isDirectory()).sort()
-      .map((d) => ({ path: d, files: yamlFiles(d) })).filter((t) => t.files.length);
+    const subs = fs
+      .readdirSync(p)
+      .map((d) => path.join(p, d))
+      .filter((d) => fs.statSync(d).isDirectory())
+      .sort()
+      .map((d) => ({ path: d, files: yamlFiles(d) }))
+      .filter((t) => t.files.length);
     if (!subs.length) throw new Error(`${a}: no YAML files in it or its sub-folders`);
     return subs;
   });
@@ -125,10 +134,21 @@ function ignoredFor(e: IgnoredCheck, file: string): boolean {
 
 /** kube-score on a set of files, with the ignore list; every CRITICAL and WARNING left. */
 export function runKubeScore(files: string[], ignore: IgnoredCheck[] = loadIgnoreList()): ScoreFinding[] {
-  const args = ['score', '--output-format', 'json', '--kubernetes-version', `v${KUBERNETES_VERSION}`,
-    ...ignore.filter((e) => e.paths === undefined).flatMap((e) => ['--ignore-test', e.check]), ...files];
+  const args = [
+    'score',
+    '--output-format',
+    'json',
+    '--kubernetes-version',
+    `v${KUBERNETES_VERSION}`,
+    ...ignore.filter((e) => e.paths === undefined).flatMap((e) => ['--ignore-test', e.check]),
+    ...files,
+  ];
   const scoped = ignore.filter((e) => e.paths !== undefined);
-  const r = spawnSync(path.join(checkersBinDir(), 'kube-score'), args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const r = spawnSync(path.join(checkersBinDir(), 'kube-score'), args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
   if (r.error) throw r.error;
   let scored: any[];
   try {
@@ -151,7 +171,7 @@ export function runKubeScore(files: string[], ignore: IgnoredCheck[] = loadIgnor
       const comments: any[] = c.comments ?? [];
       const message = comments.length
         ? comments.map((x) => [x.path, x.summary].filter(Boolean).join(': ')).join('; ')
-        : c.check?.comment ?? c.check?.name;
+        : (c.check?.comment ?? c.check?.name);
       out.push({ grade, object, check: c.check?.id, message, file: o.file_name });
     }
   }
@@ -162,14 +182,20 @@ export function runKubeScore(files: string[], ignore: IgnoredCheck[] = loadIgnor
 export function runKubectlValidate(files: string[]): ValidateFinding[] {
   const args = ['--version', KUBERNETES_VERSION, '--output', 'json'];
   let crdDir: string | undefined;
-  const usesArgo = files.some((f) => parseAllDocuments(fs.readFileSync(f, 'utf8')).some((d) => String((d.toJS() as any)?.apiVersion ?? '').startsWith('argoproj.io/')));
+  const usesArgo = files.some((f) =>
+    parseAllDocuments(fs.readFileSync(f, 'utf8')).some((d) => String((d.toJS() as any)?.apiVersion ?? '').startsWith('argoproj.io/')),
+  );
   if (usesArgo) {
     crdDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubectl-validate-crds-'));
     for (const f of argoCdCrdFiles()) fs.copyFileSync(f, path.join(crdDir, path.basename(f)));
     args.push('--local-crds', crdDir);
   }
   try {
-    const r = spawnSync(path.join(checkersBinDir(), 'kubectl-validate'), [...args, ...files], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    const r = spawnSync(path.join(checkersBinDir(), 'kubectl-validate'), [...args, ...files], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    });
     if (r.error) throw r.error;
     let byFile: Record<string, any[]>;
     try {
@@ -197,7 +223,10 @@ export function checkPaths(args: string[], ignore: IgnoredCheck[] = loadIgnoreLi
 export function formatReport(r: CheckReport): string {
   const rel = (p: string) => path.relative(process.cwd(), p) || '.';
   const crit = r.kubeScore.filter((f) => f.grade === 'CRITICAL').length;
-  const lines = [`${rel(r.path)}: kube-score ${crit} CRITICAL, ${r.kubeScore.length - crit} WARNING; kubectl-validate ${r.files.length} file(s), ${r.kubectlValidate.length} error(s)`];
+  const lines = [
+    `${rel(r.path)}: kube-score ${crit} CRITICAL, ${r.kubeScore.length - crit} WARNING; ` +
+      `kubectl-validate ${r.files.length} file(s), ${r.kubectlValidate.length} error(s)`,
+  ];
   for (const f of r.kubeScore) lines.push(`  [${f.grade}] ${f.object}: ${f.check}: ${f.message}`);
   for (const f of r.kubectlValidate) lines.push(`  [kubectl-validate] ${rel(f.file)}: ${f.message}`);
   return lines.join('\n');
@@ -210,7 +239,8 @@ function main(): number {
     return 0;
   }
   const ignore = loadIgnoreList();
-  process.stdout.write(`kube-score checks switched off (${path.relative(process.cwd(), IGNORE_FILE)}):\n${ignore.map((e) => `  ${e.check}${e.paths ? ` (in ${e.paths.join(', ')})` : ''}: ${e.reason}`).join('\n')}\n\n`);
+  const switchedOff = ignore.map((e) => `  ${e.check}${e.paths ? ` (in ${e.paths.join(', ')})` : ''}: ${e.reason}`);
+  process.stdout.write(`kube-score checks switched off (${path.relative(process.cwd(), IGNORE_FILE)}):\n${switchedOff.join('\n')}\n\n`);
   let problems = 0;
   for (const r of checkPaths(args.length ? args : ['dist'], ignore)) {
     process.stdout.write(`${formatReport(r)}\n`);

@@ -19,7 +19,12 @@ export { ARGO_CD_CRDS, ARGO_CD_MODULE, ARGO_CD_VERSION, FIELD_MANAGER };
 export const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob']);
 
 /** A manifest as parsed. */
-export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: any }; [k: string]: any };
+export type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: any };
+  [k: string]: any;
+};
 
 /** One YAML file of a folder, in apply order. */
 export interface ManifestFile {
@@ -29,14 +34,20 @@ export interface ManifestFile {
 
 /** The *.yaml / *.yml files of a folder, sorted by name (cdk8s numbers them in apply order), parsed. */
 export function loadFolder(dir: string): ManifestFile[] {
-  return fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => {
-    const file = path.join(dir, f);
-    const objects = parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => {
-      if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`);
-      return d.toJS() as Manifest;
-    }).filter((o) => o && typeof o === 'object');
-    return { file, objects };
-  });
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => {
+      const file = path.join(dir, f);
+      const objects = parseAllDocuments(fs.readFileSync(file, 'utf8'))
+        .map((d) => {
+          if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`);
+          return d.toJS() as Manifest;
+        })
+        .filter((o) => o && typeof o === 'object');
+      return { file, objects };
+    });
 }
 
 /** Namespaces and CRDs go first, then everything else (each group in file order). */
@@ -53,7 +64,10 @@ export function applyFile(cluster: KubeCluster, file: string, extra: string[] = 
 /** The namespaces the objects live in, and those they create. */
 export function namespacesOf(objects: Manifest[]): { used: string[]; created: string[] } {
   const used = [...new Set(objects.map((o) => o.metadata.namespace).filter((n): n is string => !!n))].sort();
-  const created = objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name).sort();
+  const created = objects
+    .filter((o) => o.kind === 'Namespace')
+    .map((o) => o.metadata.name)
+    .sort();
   return { used, created };
 }
 
@@ -74,7 +88,12 @@ export function podFromTemplate(workload: Manifest): Manifest {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: `${workload.metadata.name}-${workload.kind.toLowerCase()}-pod`.slice(0, 63).replace(/-+$/, ''), namespace: workload.metadata.namespace ?? 'default', labels: template.metadata?.labels, annotations: template.metadata?.annotations },
+    metadata: {
+      name: `${workload.metadata.name}-${workload.kind.toLowerCase()}-pod`.slice(0, 63).replace(/-+$/, ''),
+      namespace: workload.metadata.namespace ?? 'default',
+      labels: template.metadata?.labels,
+      annotations: template.metadata?.annotations,
+    },
     spec: template.spec,
   };
 }
@@ -95,7 +114,10 @@ function argoCdModuleDir(): string {
   // the module cache escapes upper-case letters as !x
   const dir = path.join(gomodcache, `${ARGO_CD_MODULE.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`)}@${ARGO_CD_VERSION}`);
   if (!fs.existsSync(path.join(dir, 'manifests', 'crds'))) {
-    throw new Error(`${dir}/manifests/crds is missing: run \`bash scripts/kube/build.sh\` (npm test runs it first), which runs go mod download ${ARGO_CD_MODULE}@${ARGO_CD_VERSION}`);
+    throw new Error(
+      `${dir}/manifests/crds is missing: run \`bash scripts/kube/build.sh\` (npm test runs it first), ` +
+        `which runs go mod download ${ARGO_CD_MODULE}@${ARGO_CD_VERSION}`,
+    );
   }
   return dir;
 }

@@ -37,14 +37,20 @@ export interface FileChanges {
 }
 
 export function parseYamlObjects(text: string): K8sObject[] {
-  return parseAllDocuments(text).map((d) => d.toJSON()).filter((o) => o && typeof o === 'object');
+  return parseAllDocuments(text)
+    .map((d) => d.toJSON())
+    .filter((o) => o && typeof o === 'object');
 }
 
 /** Reads every `*.yaml` below a folder. */
 export function readTree(dir: string): Tree {
   const tree: Tree = new Map();
   if (!fs.existsSync(dir)) return tree;
-  for (const f of fs.readdirSync(dir, { recursive: true }).map(String).filter((x) => x.endsWith('.yaml')).sort()) {
+  for (const f of fs
+    .readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((x) => x.endsWith('.yaml'))
+    .sort()) {
     tree.set(f.split(path.sep).join('/'), parseYamlObjects(fs.readFileSync(path.join(dir, f), 'utf8')));
   }
   return tree;
@@ -54,7 +60,9 @@ export function readTree(dir: string): Tree {
 export function readTreeAtRevision(rev: string, root: string, sub = 'dist'): Tree {
   const tree: Tree = new Map();
   const files = execFileSync('git', ['ls-tree', '-r', '--name-only', rev, `${sub}/`], { cwd: root, encoding: 'utf8' })
-    .split('\n').filter((f) => f.endsWith('.yaml')).sort();
+    .split('\n')
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
   for (const f of files) {
     const text = execFileSync('git', ['show', `${rev}:${f}`], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     tree.set(f.slice(sub.length + 1), parseYamlObjects(text));
@@ -147,7 +155,10 @@ export function formatText(changes: FileChanges[]): string {
   const lines: string[] = [];
   let env = '';
   for (const f of changes) {
-    if (f.environment !== env) { env = f.environment; lines.push(`== ${env}`); }
+    if (f.environment !== env) {
+      env = f.environment;
+      lines.push(`== ${env}`);
+    }
     lines.push(`  ${f.file}`);
     for (const c of f.changes) {
       lines.push(`    ${SIGN[c.change]} ${c.id} (${c.change})`);
@@ -166,7 +177,10 @@ export function formatMarkdown(changes: FileChanges[]): string {
   const lines = ['### Manifest changes', ''];
   let env = '';
   for (const f of changes) {
-    if (f.environment !== env) { env = f.environment; lines.push(`#### \`${env}\``, ''); }
+    if (f.environment !== env) {
+      env = f.environment;
+      lines.push(`#### \`${env}\``, '');
+    }
     lines.push(`**\`${f.file}\`**`, '', '| | object | details |', '| --- | --- | --- |');
     for (const c of f.changes) {
       const details = [...c.paths.map((p) => `\`${p}\``), ...c.keys.map((k) => `\`${k}\``)].join('<br>');
@@ -199,8 +213,15 @@ function parse(argv: string[]): { from?: string; to?: string; markdown: boolean;
   let values;
   try {
     ({ values } = parseArgs({
-      args: argv, strict: true, allowPositionals: false,
-      options: { from: { type: 'string' }, to: { type: 'string' }, markdown: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        from: { type: 'string' },
+        to: { type: 'string' },
+        markdown: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
     }));
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -212,7 +233,10 @@ function parse(argv: string[]): { from?: string; to?: string; markdown: boolean;
 function main(argv: string[]): number {
   const root = path.join(__dirname, '..', '..');
   const opts = parse(argv);
-  if (opts.help) { process.stdout.write(USAGE); return 0; }
+  if (opts.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const { from, to } = opts;
   let before: Tree;
   let after: Tree;

@@ -86,7 +86,12 @@ export function buildGraph(objects: K8sObject[]): Graph {
     }
     if ((o.kind === 'NetworkPolicy' && o.spec?.podSelector) || (o.kind === 'PodDisruptionBudget' && o.spec?.selector)) {
       const sel = o.kind === 'NetworkPolicy' ? o.spec.podSelector : o.spec.selector;
-      for (const w of selected(ns, (l) => selectorMatches(sel, l) || (o.kind === 'NetworkPolicy' && !Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length))) {
+      for (const w of selected(
+        ns,
+        (l) =>
+          selectorMatches(sel, l) ||
+          (o.kind === 'NetworkPolicy' && !Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length),
+      )) {
         edge(id, w.o.kind, ns, w.o.metadata.name!, 'selects');
       }
     }

@@ -39,19 +39,23 @@ export function emptyDirLimitBytes(workload: K8sObject, volume: string): number 
 }
 
 /** One emptyDir measured: its name, what it holds, its synthesized limit and the share of it used (in percent, 2 decimals). */
-export interface VolumeUsage { readonly volume: string; readonly usedBytes: number; readonly limitBytes: number; readonly percent: number }
+export interface VolumeUsage {
+  readonly volume: string;
+  readonly usedBytes: number;
+  readonly limitBytes: number;
+  readonly percent: number;
+}
 
 /** Measures each named emptyDir of `workload` in the sandbox directory `dirOf(name)`. */
 export function emptyDirUsage(workload: K8sObject, volumes: string[], dirOf: (name: string) => string): VolumeUsage[] {
   return volumes.map((volume) => {
     const usedBytes = duBytes(dirOf(volume));
     const limitBytes = emptyDirLimitBytes(workload, volume);
-    return { volume, usedBytes, limitBytes, percent: Math.round(usedBytes / limitBytes * 10000) / 100 };
+    return { volume, usedBytes, limitBytes, percent: Math.round((usedBytes / limitBytes) * 10000) / 100 };
   });
 }
 
 /** Prints the measurement on the test's output (the figures docs/testing.md quotes). */
 export function reportUsage(what: string, usage: VolumeUsage[]): void {
-  // eslint-disable-next-line no-console
   console.log(`${what}: ${usage.map((u) => `${u.volume} ${u.usedBytes} B of ${u.limitBytes} B (${u.percent}%)`).join('; ')}`);
 }

@@ -39,7 +39,10 @@ const crypto = require('node:crypto');
  *   namespace: string, name: string, query: Record<string, string>, status: number,
  *   faulted: boolean
  * }} ApiCall
- * @typedef {{ status?: number, delayMs?: number, destroy?: boolean, hang?: boolean, retryAfterSeconds?: number, reply?: { status: number, body: unknown } }} Fault
+ * @typedef {{
+ *   status?: number, delayMs?: number, destroy?: boolean, hang?: boolean,
+ *   retryAfterSeconds?: number, reply?: { status: number, body: unknown },
+ * }} Fault
  *   hang: accept the request and never answer (until stop() drops the connection);
  *   reply: answer this status and JSON body instead (an API server or gateway that misbehaves)
  * @typedef {{
@@ -113,7 +116,9 @@ function mergePatch(target, patch) {
     } else {
       Object.defineProperty(result, key, {
         value: mergePatch(Object.hasOwn(result, key) ? result[key] : undefined, value),
-        enumerable: true, writable: true, configurable: true,
+        enumerable: true,
+        writable: true,
+        configurable: true,
       });
     }
   }
@@ -164,14 +169,10 @@ function parseLabelSelector(text) {
     if ((m = /^([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(part))) {
       const [, key, op, list] = m;
       const values = list.split(',').map((s) => s.trim());
-      tests.push(op === 'in'
-        ? (l) => Object.hasOwn(l, key) && values.includes(l[key])
-        : (l) => !Object.hasOwn(l, key) || !values.includes(l[key]));
+      tests.push(op === 'in' ? (l) => Object.hasOwn(l, key) && values.includes(l[key]) : (l) => !Object.hasOwn(l, key) || !values.includes(l[key]));
     } else if ((m = /^([\w./-]+)\s*(==|=|!=)\s*([\w.-]*)$/.exec(part))) {
       const [, key, op, value] = m;
-      tests.push(op === '!='
-        ? (l) => l[key] !== value
-        : (l) => Object.hasOwn(l, key) && l[key] === value);
+      tests.push(op === '!=' ? (l) => l[key] !== value : (l) => Object.hasOwn(l, key) && l[key] === value);
     } else if ((m = /^!\s*([\w./-]+)$/.exec(part))) {
       const key = m[1];
       tests.push((l) => !Object.hasOwn(l, key));
@@ -207,9 +208,7 @@ function parseFieldSelector(text) {
     }
     const key = field === 'metadata.name' ? 'name' : 'namespace';
     if (key === 'name' && op !== '!=') pinnedName = value;
-    tests.push(op === '!='
-      ? (o) => o.metadata[key] !== value
-      : (o) => o.metadata[key] === value);
+    tests.push(op === '!=' ? (o) => o.metadata[key] !== value : (o) => o.metadata[key] === value);
   }
   return { test: (obj) => tests.every((t) => t(obj)), pinnedName };
 }
@@ -229,8 +228,13 @@ function validateConfigMap(cm, previous, patch) {
   const binary = cm.binaryData === undefined ? {} : cm.binaryData;
   if (!isPlainObject(data)) return 'data: Invalid value: must be an object';
   if (!isPlainObject(binary)) return 'binaryData: Invalid value: must be an object';
-  const incremental = previous && patch && isPlainObject(previous.data) && !previous.binaryData
-    && Object.keys(binary).length === 0 && (patch.data === undefined || isPlainObject(patch.data));
+  const incremental =
+    previous &&
+    patch &&
+    isPlainObject(previous.data) &&
+    !previous.binaryData &&
+    Object.keys(binary).length === 0 &&
+    (patch.data === undefined || isPlainObject(patch.data));
   const touched = incremental ? Object.keys(/** @type {any} */ (patch).data || {}) : [...Object.keys(data), ...Object.keys(binary)];
   for (const key of touched) {
     const value = Object.hasOwn(data, key) ? data[key] : Object.hasOwn(binary, key) ? binary[key] : undefined;
@@ -271,9 +275,7 @@ function objectKey(obj) {
 function patchIsNoop(target, patch) {
   if (!isPlainObject(patch)) return deepEqual(target, patch);
   if (!isPlainObject(target)) return false;
-  return Object.entries(patch).every(([k, v]) => (v === null
-    ? !Object.hasOwn(target, k)
-    : Object.hasOwn(target, k) && patchIsNoop(target[k], v)));
+  return Object.entries(patch).every(([k, v]) => (v === null ? !Object.hasOwn(target, k) : Object.hasOwn(target, k) && patchIsNoop(target[k], v)));
 }
 
 /** @type {WeakMap<object, number>} bytes of a (never modified) data object */
@@ -613,10 +615,8 @@ class FakeKubeApi {
    */
   viewFor(w, e) {
     if (e.resource !== w.resource) return undefined;
-    const sees = (/** @type {KubeObject | undefined} */ o) => !!o
-      && (!w.namespace || o.metadata.namespace === w.namespace)
-      && w.selector.labels(o.metadata.labels || {})
-      && w.selector.fields(o);
+    const sees = (/** @type {KubeObject | undefined} */ o) =>
+      !!o && (!w.namespace || o.metadata.namespace === w.namespace) && w.selector.labels(o.metadata.labels || {}) && w.selector.fields(o);
     const before = e.type !== 'ADDED' && sees(e.previous);
     const after = sees(e.object);
     if (e.type === 'DELETED') return before ? { type: 'DELETED', object: e.object } : undefined;
@@ -721,14 +721,25 @@ class FakeKubeApi {
       [, , namespace = '', resource, name = ''] = m;
     }
     const watching = query.get('watch') === 'true' || query.get('watch') === '1';
-    const verb = ({
-      GET: name ? 'get' : watching ? 'watch' : 'list',
-      POST: 'create', PATCH: 'patch', PUT: 'update', DELETE: 'delete',
-    })[method] || method.toLowerCase();
+    const verb =
+      {
+        GET: name ? 'get' : watching ? 'watch' : 'list',
+        POST: 'create',
+        PATCH: 'patch',
+        PUT: 'update',
+        DELETE: 'delete',
+      }[method] || method.toLowerCase();
     /** @type {ApiCall} */
     const call = {
-      verb, method, path: url.pathname, resource, namespace, name,
-      query: Object.fromEntries(query.entries()), status: 0, faulted: false,
+      verb,
+      method,
+      path: url.pathname,
+      resource,
+      namespace,
+      name,
+      query: Object.fromEntries(query.entries()),
+      status: 0,
+      faulted: false,
     };
     this.calls.push(call);
     const respond = (/** @type {ReturnType<typeof statusObject>} */ s) => {
@@ -748,9 +759,14 @@ class FakeKubeApi {
       const target = name ? `${resource} "${name}"` : resource;
       const group = RESOURCES[resource].group;
       const where = namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope';
-      return respond(statusObject(403, 'Forbidden',
-        `${target} is forbidden: User "${this.user}" cannot ${verb} resource "${resource}" in API group "${group}"${where}`,
-        { name: name || undefined, kind: resource }));
+      return respond(
+        statusObject(
+          403,
+          'Forbidden',
+          `${target} is forbidden: User "${this.user}" cannot ${verb} resource "${resource}" in API group "${group}"${where}`,
+          { name: name || undefined, kind: resource },
+        ),
+      );
     }
     const fault = this.fault && this.fault(call);
     if (fault) {
@@ -776,12 +792,18 @@ class FakeKubeApi {
     }
 
     switch (verb) {
-      case 'get': return this.handleGet(call, res, respond);
-      case 'list': return this.handleList(call, query, res, respond);
-      case 'watch': return this.handleWatch(call, query, res, respond);
-      case 'create': return this.handleCreate(call, await this.readBody(req), res, respond);
-      case 'patch': return this.handlePatch(call, req, await this.readBody(req), res, respond);
-      case 'delete': return this.handleDelete(call, res, respond);
+      case 'get':
+        return this.handleGet(call, res, respond);
+      case 'list':
+        return this.handleList(call, query, res, respond);
+      case 'watch':
+        return this.handleWatch(call, query, res, respond);
+      case 'create':
+        return this.handleCreate(call, await this.readBody(req), res, respond);
+      case 'patch':
+        return this.handlePatch(call, req, await this.readBody(req), res, respond);
+      case 'delete':
+        return this.handleDelete(call, res, respond);
       default:
         return respond(statusObject(405, 'MethodNotAllowed', `${method} is not supported by this fake`));
     }
@@ -840,7 +862,14 @@ class FakeKubeApi {
         return respond(statusObject(400, 'BadRequest', 'continue key is not valid'));
       }
       if (parsed.rv < this.compactedRv) {
-        return respond(statusObject(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.'));
+        return respond(
+          statusObject(
+            410,
+            'Expired',
+            'The provided continue parameter is too old to display a consistent list result. ' +
+              'You can start a new list without the continue parameter.',
+          ),
+        );
       }
       listRv = parsed.rv;
       after = parsed.after;
@@ -886,21 +915,35 @@ class FakeKubeApi {
     res.flushHeaders();
     /** @type {Watcher} */
     const w = {
-      resource: call.resource, namespace: call.namespace, selector, res,
-      bookmarks: query.get('allowWatchBookmarks') === 'true', timers: [], pending: [],
+      resource: call.resource,
+      namespace: call.namespace,
+      selector,
+      res,
+      bookmarks: query.get('allowWatchBookmarks') === 'true',
+      timers: [],
+      pending: [],
     };
     if (from !== '' && from !== '0' && Number(from) < this.compactedRv) {
       // The real API server answers a too-old resourceVersion on a watch with
       // 200 and a single ERROR event carrying a 410 Status, then closes.
-      res.end(`${JSON.stringify({
-        type: 'ERROR',
-        object: statusObject(410, 'Expired', `too old resource version: ${from} (${this.compactedRv})`),
-      })}\n`);
+      res.end(
+        `${JSON.stringify({
+          type: 'ERROR',
+          object: statusObject(410, 'Expired', `too old resource version: ${from} (${this.compactedRv})`),
+        })}\n`,
+      );
       return undefined;
     }
     if (from === '' || from === '0') {
       for (const obj of this.collection(call.resource).values()) {
-        this.deliver(w, { rv: Number(obj.metadata.resourceVersion), resource: call.resource, type: 'ADDED', object: obj, previous: undefined, lines: new Map() });
+        this.deliver(w, {
+          rv: Number(obj.metadata.resourceVersion),
+          resource: call.resource,
+          type: 'ADDED',
+          object: obj,
+          previous: undefined,
+          lines: new Map(),
+        });
       }
     } else {
       for (const e of this.history) if (e.rv > Number(from)) this.deliver(w, e);
@@ -909,12 +952,18 @@ class FakeKubeApi {
     res.on('close', () => this.endWatch(w));
     if (w.bookmarks) {
       const tick = () => {
-        w.res.write(`${JSON.stringify({
-          type: 'BOOKMARK',
-          // A bookmark promises every event up to its resourceVersion was sent:
-          // never past an event still held back by eventDelayMs.
-          object: { kind: RESOURCES[call.resource].kind, apiVersion: apiVersionOf(call.resource), metadata: { resourceVersion: String(w.pending.length > 0 ? w.pending[0] - 1 : this.rv) } },
-        })}\n`);
+        w.res.write(
+          `${JSON.stringify({
+            type: 'BOOKMARK',
+            // A bookmark promises every event up to its resourceVersion was sent:
+            // never past an event still held back by eventDelayMs.
+            object: {
+              kind: RESOURCES[call.resource].kind,
+              apiVersion: apiVersionOf(call.resource),
+              metadata: { resourceVersion: String(w.pending.length > 0 ? w.pending[0] - 1 : this.rv) },
+            },
+          })}\n`,
+        );
         w.timers[0] = setTimeout(tick, this.bookmarkIntervalMs);
       };
       w.timers[0] = setTimeout(tick, this.bookmarkIntervalMs);
@@ -945,7 +994,7 @@ class FakeKubeApi {
       return respond(statusObject(400, 'BadRequest', `json: ${/** @type {Error} */ (err).message}`));
     }
     if (!isPlainObject(obj) || !isPlainObject(obj.metadata)) {
-      return respond(statusObject(400, 'BadRequest', 'Object \'metadata\' is missing'));
+      return respond(statusObject(400, 'BadRequest', "Object 'metadata' is missing"));
     }
     const name = obj.metadata.name;
     if (obj.metadata.namespace && obj.metadata.namespace !== call.namespace) {
@@ -979,7 +1028,14 @@ class FakeKubeApi {
   handlePatch(call, req, body, res, respond) {
     const type = (req.headers['content-type'] || '').split(';')[0].trim();
     if (type !== 'application/merge-patch+json' && type !== 'application/strategic-merge-patch+json') {
-      return respond(statusObject(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json (got ${type})`));
+      return respond(
+        statusObject(
+          415,
+          'UnsupportedMediaType',
+          'the body of the request was in an unknown format - accepted media types include: ' +
+            `application/merge-patch+json, application/strategic-merge-patch+json (got ${type})`,
+        ),
+      );
     }
     let patch;
     try {
@@ -992,18 +1048,29 @@ class FakeKubeApi {
     if (!existing) return respond(this.notFound(call));
     const wanted = isPlainObject(patch.metadata) ? patch.metadata.resourceVersion : undefined;
     if (wanted !== undefined && wanted !== null && String(wanted) !== existing.metadata.resourceVersion) {
-      return respond(statusObject(409, 'Conflict',
-        `Operation cannot be fulfilled on ${call.resource} "${call.name}": the object has been modified; please apply your changes to the latest version and try again`,
-        { name: call.name, kind: call.resource }));
+      return respond(
+        statusObject(
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on ${call.resource} "${call.name}": ` +
+            'the object has been modified; please apply your changes to the latest version and try again',
+          { name: call.name, kind: call.resource },
+        ),
+      );
     }
     const next = /** @type {KubeObject} */ (mergePatch(existing, patch));
     if (call.resource === 'configmaps' && existing.immutable === true) {
       // As the API server: an immutable ConfigMap's data, binaryData and immutable flag cannot change.
       const changed = ['data', 'binaryData', 'immutable'].filter((f) => !deepEqual(existing[f], next[f]));
       if (changed.length > 0) {
-        return respond(statusObject(422, 'Invalid',
-          `ConfigMap "${call.name}" is invalid: ${changed.map((f) => `${f}: Forbidden: field is immutable when \`immutable\` is set`).join(', ')}`,
-          { name: call.name, kind: 'configmaps' }));
+        return respond(
+          statusObject(
+            422,
+            'Invalid',
+            `ConfigMap "${call.name}" is invalid: ${changed.map((f) => `${f}: Forbidden: field is immutable when \`immutable\` is set`).join(', ')}`,
+            { name: call.name, kind: 'configmaps' },
+          ),
+        );
       }
     }
     next.metadata = { ...next.metadata }; // never share (and then modify) the stored metadata
@@ -1013,7 +1080,8 @@ class FakeKubeApi {
     next.metadata.resourceVersion = existing.metadata.resourceVersion;
     if (call.resource === 'configmaps') {
       const problem = validateConfigMap(next, existing, patch);
-      if (problem) return respond(statusObject(422, 'Invalid', `ConfigMap "${call.name}" is invalid: ${problem}`, { name: call.name, kind: 'configmaps' }));
+      if (problem)
+        return respond(statusObject(422, 'Invalid', `ConfigMap "${call.name}" is invalid: ${problem}`, { name: call.name, kind: 'configmaps' }));
     }
     call.status = 200;
     if (patchIsNoop(existing, patch)) return this.sendJson(res, 200, existing);
@@ -1030,7 +1098,10 @@ class FakeKubeApi {
     if (!this.deleteObject(call.resource, call.namespace, call.name)) return respond(this.notFound(call));
     call.status = 200;
     return this.sendJson(res, 200, {
-      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success',
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Success',
       details: { name: call.name, kind: call.resource },
     });
   }
@@ -1045,7 +1116,9 @@ if (require.main === module) {
   api.start(Number(process.argv[2] || 0)).then((url) => {
     process.stdout.write(`${JSON.stringify({ msg: 'fake kube api listening', url })}\n`);
   });
-  const stop = () => { api.stop(); };
+  const stop = () => {
+    api.stop();
+  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

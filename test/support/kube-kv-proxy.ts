@@ -25,7 +25,12 @@ export const METRICS_TOKEN = 'kube-metrics-token-00112233445566';
 const TOKENS = { 'read-tokens': `${READ_TOKEN}\n`, 'write-tokens': `${WRITE_TOKEN}\n`, 'metrics-tokens': `${METRICS_TOKEN}\n` };
 
 /** An HTTP answer with its body parsed as JSON when it is JSON. */
-export interface Reply { status: number; headers: http.IncomingHttpHeaders; body: any; ms: number }
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: any;
+  ms: number;
+}
 
 /** One request; an object body is sent as JSON, a string body as text/plain. */
 export function call(method: string, url: string, token?: string, body?: unknown, timeoutMs = 20000): Promise<Reply> {
@@ -34,14 +39,22 @@ export function call(method: string, url: string, token?: string, body?: unknown
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const headers: Record<string, string | number> = {};
     if (token) headers.Authorization = `Bearer ${token}`;
-    if (payload !== undefined) Object.assign(headers, { 'Content-Type': typeof body === 'string' ? 'text/plain' : 'application/json', 'Content-Length': Buffer.byteLength(payload) });
+    if (payload !== undefined)
+      Object.assign(headers, {
+        'Content-Type': typeof body === 'string' ? 'text/plain' : 'application/json',
+        'Content-Length': Buffer.byteLength(payload),
+      });
     const req = http.request(url, { method, headers, timeout: timeoutMs, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         let parsed: unknown = text;
-        try { parsed = JSON.parse(text); } catch { /* text */ }
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* text */
+        }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, ms: Date.now() - t0 });
       });
     });
@@ -76,7 +89,9 @@ export async function metricsText(url: string): Promise<string> {
 export async function upstreamRefusals(url: string): Promise<{ refused: number; answered: number }> {
   const text = await metricsText(url);
   return {
-    refused: metric(text, 'kv_proxy_upstream_errors_total', { reason: 'forbidden' }) + metric(text, 'kv_proxy_upstream_errors_total', { reason: 'unauthorized' }),
+    refused:
+      metric(text, 'kv_proxy_upstream_errors_total', { reason: 'forbidden' }) +
+      metric(text, 'kv_proxy_upstream_errors_total', { reason: 'unauthorized' }),
     answered: metric(text, 'kv_proxy_upstream_requests_total', { code: '200' }),
   };
 }
@@ -109,7 +124,11 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
  * Applies the environment's namespaces and the KvProxy's own files (ServiceAccount, Role, RoleBinding, ConfigMap,
  * Deployment, ...) of a synthesized folder, then starts the pod with {@link startKvProxyPod}.
  */
-export async function startDistKvProxyPod(cluster: KubeCluster, files: { file: string; objects: unknown[] }[], deployment: K8sObject): Promise<KvProxyPod> {
+export async function startDistKvProxyPod(
+  cluster: KubeCluster,
+  files: { file: string; objects: unknown[] }[],
+  deployment: K8sObject,
+): Promise<KvProxyPod> {
   for (const f of files.filter((x) => /namespaces|kv-proxy/.test(x.file))) {
     const r = await applyFile(cluster, f.file);
     if (r.code !== 0) throw new Error(`${f.file}: ${r.stderr}`);
@@ -122,11 +141,24 @@ export async function startDistKvProxyPod(cluster: KubeCluster, files: { file: s
  * starts the `kv-proxy` container of `deployment` and waits for /readyz.
  * The objects (ServiceAccount, Roles, bindings) must already be applied.
  */
-export async function startKvProxyPod(cluster: KubeCluster, objects: K8sObject[], deployment: K8sObject, tokens: Record<string, string> = TOKENS): Promise<KvProxyPod> {
+export async function startKvProxyPod(
+  cluster: KubeCluster,
+  objects: K8sObject[],
+  deployment: K8sObject,
+  tokens: Record<string, string> = TOKENS,
+): Promise<KvProxyPod> {
   const spec = deployment.spec.template.spec;
   const ns = deployment.metadata.namespace ?? 'default';
   const secretName: string = spec.volumes.find((v: any) => v.secret).secret.secretName;
-  await cluster.kubectlOk(['create', 'secret', 'generic', secretName, '-n', ns, ...Object.entries(tokens).map(([k, v]) => `--from-literal=${k}=${v}`)]);
+  await cluster.kubectlOk([
+    'create',
+    'secret',
+    'generic',
+    secretName,
+    '-n',
+    ns,
+    ...Object.entries(tokens).map(([k, v]) => `--from-literal=${k}=${v}`),
+  ]);
   const secret = JSON.parse(await cluster.kubectlOk(['get', 'secret', secretName, '-n', ns, '-o', 'json']));
   const mounted = Object.fromEntries(Object.entries<string>(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
   const token = (await cluster.kubectlOk(['create', 'token', spec.serviceAccountName, '-n', ns, '--duration=1h'])).trim();
@@ -141,14 +173,26 @@ export async function startKvProxyPod(cluster: KubeCluster, objects: K8sObject[]
     runtimeEnv: { KUBERNETES_SERVICE_HOST: cluster.host, KUBERNETES_SERVICE_PORT: String(cluster.port) },
     envOverrides: { PORT: String(port), KV_LISTEN_ADDRESS: '127.0.0.1' },
   });
-  const logs = () => { const o = container.output(); return `${o.stdout}${o.stderr}`; };
+  const logs = () => {
+    const o = container.output();
+    return `${o.stdout}${o.stderr}`;
+  };
   const url = `http://127.0.0.1:${port}`;
-  const stop = async () => { await container.stop(5000); await sandbox.cleanup(); releasePort(port); };
+  const stop = async () => {
+    await container.stop(5000);
+    await sandbox.cleanup();
+    releasePort(port);
+  };
   try {
-    const state = await waitFor('readiness', async () => {
-      if (container.process.exitCode !== null || container.process.signalCode !== null) return 'exited';
-      return (await call('GET', `${url}/readyz`)).status === 200 ? 'ready' : undefined;
-    }, 120000, logs);
+    const state = await waitFor(
+      'readiness',
+      async () => {
+        if (container.process.exitCode !== null || container.process.signalCode !== null) return 'exited';
+        return (await call('GET', `${url}/readyz`)).status === 200 ? 'ready' : undefined;
+      },
+      120000,
+      logs,
+    );
     if (state === 'exited') throw new Error(`the kv-proxy container exited:\n${logs()}`);
   } catch (e) {
     await stop();

@@ -46,7 +46,11 @@ export function call(method: string, url: string, options: CallOptions = {}): Pr
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         let json: unknown;
-        try { json = JSON.parse(text); } catch { json = undefined; }
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
         resolve({ status: res.statusCode || 0, headers: res.headers, text, json });
       });
       res.on('error', reject);
@@ -58,7 +62,11 @@ export function call(method: string, url: string, options: CallOptions = {}): Pr
 
 export const get = (url: string, token = READ_TOKEN, headers: Record<string, string> = {}) => call('GET', url, { token, headers });
 export const post = (url: string, body: unknown, token = WRITE_TOKEN, headers: Record<string, string> = {}) =>
-  call('POST', url, { token, body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'Content-Type': 'application/json', ...headers } });
+  call('POST', url, {
+    token,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json', ...headers },
+  });
 export const put = (url: string, body: string | Buffer, token = WRITE_TOKEN, headers: Record<string, string> = {}) =>
   call('PUT', url, { token, body, headers: { 'Content-Type': 'text/plain', ...headers } });
 export const del = (url: string, token = WRITE_TOKEN, headers: Record<string, string> = {}) => call('DELETE', url, { token, headers });
@@ -88,7 +96,10 @@ export async function metricValue(url: string, name: string, labels = ''): Promi
 
 /** Waits until the proxy holds at least `n` blocking reads (kv_proxy_blocking_reads_in_flight), so a change comes after the read is waiting. */
 export function blockingReadsHeld(url: string, n = 1): Promise<true> {
-  return waitFor(`${n} blocking read(s) held by the proxy (kv_proxy_blocking_reads_in_flight)`, async () => (await metricValue(url, 'kv_proxy_blocking_reads_in_flight')) >= n || undefined);
+  return waitFor(
+    `${n} blocking read(s) held by the proxy (kv_proxy_blocking_reads_in_flight)`,
+    async () => (await metricValue(url, 'kv_proxy_blocking_reads_in_flight')) >= n || undefined,
+  );
 }
 
 /** The kv-proxy child process. */
@@ -111,15 +122,23 @@ export class ProxyProcess {
       while ((nl = buffer.indexOf('\n')) >= 0) {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
-        try { this.logs.push(JSON.parse(line)); } catch { this.logs.push({ unparsed: line }); }
+        try {
+          this.logs.push(JSON.parse(line));
+        } catch {
+          this.logs.push({ unparsed: line });
+        }
       }
     });
-    proc.stderr!.on('data', (chunk: string) => { this.stderr += chunk; });
+    proc.stderr!.on('data', (chunk: string) => {
+      this.stderr += chunk;
+    });
     // 'close', not 'exit': all of its stdout and stderr has been read by then
-    this.exited = new Promise((resolve) => proc.on('close', (code, signal) => {
-      this.exitCode = code;
-      resolve({ code, signal });
-    }));
+    this.exited = new Promise((resolve) =>
+      proc.on('close', (code, signal) => {
+        this.exitCode = code;
+        resolve({ code, signal });
+      }),
+    );
   }
 
   static spawn(env: Record<string, string>, nodeFlags: readonly string[] = []): ProxyProcess {
@@ -135,7 +154,8 @@ export class ProxyProcess {
     });
     p.url = `http://127.0.0.1:${port}`;
     try {
-      if (ready) await waitFor(`the proxy to answer ${p.url}/readyz with 200`, async () => (await call('GET', `${p.url}/readyz`)).status === 200 || undefined);
+      if (ready)
+        await waitFor(`the proxy to answer ${p.url}/readyz with 200`, async () => (await call('GET', `${p.url}/readyz`)).status === 200 || undefined);
     } catch (err) {
       await p.stop();
       throw err;
@@ -175,15 +195,17 @@ export interface Fixture {
   close: () => Promise<void>;
 }
 
-export async function fixture(options: {
-  env?: Record<string, string>;
-  rbac?: { writes?: boolean; discovery?: boolean; names?: string[] };
-  namespaces?: string[];
-  seed?: (api: FakeKubeApi) => void;
-  ready?: boolean;
-  /** How often the stand-in sends watch bookmarks. @default 200 */
-  bookmarkIntervalMs?: number;
-} = {}): Promise<Fixture> {
+export async function fixture(
+  options: {
+    env?: Record<string, string>;
+    rbac?: { writes?: boolean; discovery?: boolean; names?: string[] };
+    namespaces?: string[];
+    seed?: (api: FakeKubeApi) => void;
+    ready?: boolean;
+    /** How often the stand-in sends watch bookmarks. @default 200 */
+    bookmarkIntervalMs?: number;
+  } = {},
+): Promise<Fixture> {
   const namespaces = options.namespaces || ['default', 'apps'];
   const api = new FakeKubeApi({
     tokens: [SA_TOKEN],
@@ -219,7 +241,11 @@ export async function fixture(options: {
     throw err;
   }
   return {
-    api, proxy, url: proxy.url, dir, tokensDir,
+    api,
+    proxy,
+    url: proxy.url,
+    dir,
+    tokensDir,
     another: async (more = {}) => {
       const p = await ProxyProcess.start({ ...env, ...more });
       others.push(p);
@@ -237,4 +263,3 @@ export async function fixture(options: {
 export function forbiddenCalls(api: FakeKubeApi) {
   return api.calls.filter((c) => c.status === 403 && !c.faulted);
 }
-

@@ -43,8 +43,11 @@ function peerMatches(peer: any, policyNamespace: string, e: Endpoint): boolean {
 
 function portMatches(ports: any[] | undefined, port: number, protocol: string): boolean {
   if (!ports || ports.length === 0) return true;
-  return ports.some((p) => (p.protocol ?? 'TCP') === protocol
-    && (p.port === undefined || (typeof p.port === 'number' && (p.endPort === undefined ? p.port === port : port >= p.port && port <= p.endPort))));
+  return ports.some(
+    (p) =>
+      (p.protocol ?? 'TCP') === protocol &&
+      (p.port === undefined || (typeof p.port === 'number' && (p.endPort === undefined ? p.port === port : port >= p.port && port <= p.endPort))),
+  );
 }
 
 function policyTypes(np: any): string[] {
@@ -53,18 +56,36 @@ function policyTypes(np: any): string[] {
 
 function selecting(objects: any[], pod: Endpoint, direction: 'Ingress' | 'Egress'): any[] {
   if ('ip' in pod) return [];
-  return objects.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === pod.namespace
-    && selectorMatches(o.spec.podSelector, pod.labels) && policyTypes(o).includes(direction));
+  return objects.filter(
+    (o) =>
+      o.kind === 'NetworkPolicy' &&
+      o.metadata.namespace === pod.namespace &&
+      selectorMatches(o.spec.podSelector, pod.labels) &&
+      policyTypes(o).includes(direction),
+  );
 }
 
 /** Whether `from` may open a connection to `to` on `port`: egress of `from` and ingress of `to` must both allow it. */
 export function allowed(objects: any[], from: Endpoint, to: Endpoint, port: number, protocol = 'TCP'): boolean {
   const out = selecting(objects, from, 'Egress');
-  const egressOk = out.length === 0 || out.some((np) => (np.spec.egress ?? []).some((r: any) =>
-    (!r.to || r.to.length === 0 || r.to.some((p: any) => peerMatches(p, np.metadata.namespace, to))) && portMatches(r.ports, port, protocol)));
+  const egressOk =
+    out.length === 0 ||
+    out.some((np) =>
+      (np.spec.egress ?? []).some(
+        (r: any) =>
+          (!r.to || r.to.length === 0 || r.to.some((p: any) => peerMatches(p, np.metadata.namespace, to))) && portMatches(r.ports, port, protocol),
+      ),
+    );
   const inn = selecting(objects, to, 'Ingress');
-  const ingressOk = inn.length === 0 || inn.some((np) => (np.spec.ingress ?? []).some((r: any) =>
-    (!r.from || r.from.length === 0 || r.from.some((p: any) => peerMatches(p, np.metadata.namespace, from))) && portMatches(r.ports, port, protocol)));
+  const ingressOk =
+    inn.length === 0 ||
+    inn.some((np) =>
+      (np.spec.ingress ?? []).some(
+        (r: any) =>
+          (!r.from || r.from.length === 0 || r.from.some((p: any) => peerMatches(p, np.metadata.namespace, from))) &&
+          portMatches(r.ports, port, protocol),
+      ),
+    );
   return egressOk && ingressOk;
 }
 

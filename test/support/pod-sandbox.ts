@@ -126,11 +126,14 @@ export function containerScript(c: SandboxContainer, scratch?: string): string {
   const overlays: string[] = [];
   if (R) {
     if (!fs.existsSync(`${R}/.standin/env`)) throw new Error(`rootfs ${R} has no /.standin/env mountpoint`);
-    lines.push(`mount --bind ${shq(R)} ${shq(R)} ${fail('rootfs bind')}`,
+    lines.push(
+      `mount --bind ${shq(R)} ${shq(R)} ${fail('rootfs bind')}`,
       `mount --bind /usr/bin/env ${shq(`${R}/.standin/env`)} ${fail('env')}`,
       `mount -t proc proc ${shq(`${R}/proc`)} ${fail('/proc')}`,
-      `mount -t tmpfs -o mode=0755,size=64k tmpfs ${shq(`${R}/dev`)} ${fail('/dev')}`);
-    for (const n of ['null', 'zero', 'random', 'urandom']) lines.push(`touch ${shq(`${R}/dev/${n}`)} && mount --bind /dev/${n} ${shq(`${R}/dev/${n}`)} ${fail(`/dev/${n}`)}`);
+      `mount -t tmpfs -o mode=0755,size=64k tmpfs ${shq(`${R}/dev`)} ${fail('/dev')}`,
+    );
+    for (const n of ['null', 'zero', 'random', 'urandom'])
+      lines.push(`touch ${shq(`${R}/dev/${n}`)} && mount --bind /dev/${n} ${shq(`${R}/dev/${n}`)} ${fail(`/dev/${n}`)}`);
   } else {
     for (const m of mounts) {
       if (scratch && within(scratch, m.target)) throw new Error(`mount path ${m.target} would hide the scratch directory ${scratch}`);
@@ -153,7 +156,9 @@ export function containerScript(c: SandboxContainer, scratch?: string): string {
   }
   for (const m of mounts) {
     const target = R + m.target;
-    const mkTarget = fs.statSync(m.source).isDirectory() ? `mkdir -p ${shq(target)}` : `mkdir -p ${shq(path.dirname(target))} && touch ${shq(target)}`;
+    const mkTarget = fs.statSync(m.source).isDirectory()
+      ? `mkdir -p ${shq(target)}`
+      : `mkdir -p ${shq(path.dirname(target))} && touch ${shq(target)}`;
     lines.push(`${mkTarget} && mount --bind ${shq(m.source)} ${shq(target)} ${fail(m.target)}`);
     if (m.readOnly) lines.push(`mount -o remount,bind,ro ${shq(target)} ${fail(`${m.target} read-only`)}`);
   }
@@ -168,7 +173,8 @@ export function containerScript(c: SandboxContainer, scratch?: string): string {
   const setpriv = ['setpriv', ...(c.noNewPrivs ? ['--no-new-privs'] : [])];
   if (R) {
     // chroot needs CAP_SYS_CHROOT, so the capabilities are not dropped before it; it then drops to a non-root user, which has none.
-    lines.push(`exec ${[...setpriv, '--', 'chroot', `--userspec=${c.uid}:${c.gid}`, `--groups=${groups ?? c.gid}`, R, '/.standin/env', ...run].map(shq).join(' ')}`);
+    const chroot = [...setpriv, '--', 'chroot', `--userspec=${c.uid}:${c.gid}`, `--groups=${groups ?? c.gid}`, R, '/.standin/env', ...run];
+    lines.push(`exec ${chroot.map(shq).join(' ')}`);
   } else {
     setpriv.push(`--reuid=${c.uid}`, `--regid=${c.gid}`, groups ? `--groups=${groups}` : '--clear-groups');
     if (c.dropCapabilities) setpriv.push('--inh-caps=-all', '--bounding-set=-all');
@@ -180,9 +186,15 @@ export function containerScript(c: SandboxContainer, scratch?: string): string {
 /** The mount points strictly below `dir` in this mount namespace, outermost first. */
 function mountsBelow(dir: string): string[] {
   const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-  return [...new Set(fs.readFileSync('/proc/self/mounts', 'utf8').split('\n')
-    .map((l) => unescape(l.split(' ')[1] ?? ''))
-    .filter((m) => m !== dir && within(m, dir)))];
+  return [
+    ...new Set(
+      fs
+        .readFileSync('/proc/self/mounts', 'utf8')
+        .split('\n')
+        .map((l) => unescape(l.split(' ')[1] ?? ''))
+        .filter((m) => m !== dir && within(m, dir)),
+    ),
+  ];
 }
 
 /**
@@ -197,8 +209,13 @@ function overlayScript(dirs: string[], layers: string, fail: (what: string) => s
     const kept = mountsBelow(dir).filter((m) => fs.existsSync(m));
     lines.push(`mkdir -p ${shq(`${L}/upper`)} ${shq(`${L}/work`)} ${shq(`${L}/kept`)}`);
     const keep = kept.map((m, j) => ({ m, aside: `${L}/kept/${j}`, file: !fs.statSync(m).isDirectory() }));
-    for (const k of keep) lines.push(`${k.file ? `touch ${shq(k.aside)}` : `mkdir -p ${shq(k.aside)}`} && mount --bind ${shq(k.m)} ${shq(k.aside)} ${fail(`keep ${k.m}`)}`);
-    lines.push(`mount -t overlay sandbox-${i} -o ${shq(`lowerdir=${dir},upperdir=${L}/upper,workdir=${L}/work`)} ${shq(dir)} ${fail(`overlay ${dir}`)}`);
+    for (const k of keep)
+      lines.push(
+        `${k.file ? `touch ${shq(k.aside)}` : `mkdir -p ${shq(k.aside)}`} && mount --bind ${shq(k.m)} ${shq(k.aside)} ${fail(`keep ${k.m}`)}`,
+      );
+    lines.push(
+      `mount -t overlay sandbox-${i} -o ${shq(`lowerdir=${dir},upperdir=${L}/upper,workdir=${L}/work`)} ${shq(dir)} ${fail(`overlay ${dir}`)}`,
+    );
     for (const k of keep) lines.push(`mount --bind ${shq(k.aside)} ${shq(k.m)} ${fail(`restore ${k.m}`)}`);
   });
   return lines;
@@ -288,10 +305,18 @@ function descendants(root: number): number[] {
     try {
       const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
       parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   const out = [root];
-  const walk = (p: number) => { for (const [c, pp] of parent) if (pp === p) { out.push(c); walk(c); } };
+  const walk = (p: number) => {
+    for (const [c, pp] of parent)
+      if (pp === p) {
+        out.push(c);
+        walk(c);
+      }
+  };
   walk(root);
   return out;
 }
@@ -308,16 +333,28 @@ export class PodSandbox {
     requirePrograms(...(options.network === 'pod' ? ['/usr/bin/nsenter', '/usr/bin/busybox'] : []));
     const sandbox = new PodSandbox(objects, workload, options);
     if (options.network !== 'pod') return sandbox;
-    const holder = spawn('unshare', ['--net', 'sh', '-c',
-      `busybox ip link set lo up && busybox ip addr add ${POD_IP}/32 dev lo && echo ready && exec sleep 600`],
-    { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const holder = spawn(
+      'unshare',
+      ['--net', 'sh', '-c', `busybox ip link set lo up && busybox ip addr add ${POD_IP}/32 dev lo && echo ready && exec sleep 600`],
+      { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
     sandbox.holder = holder;
     await new Promise<void>((resolve, reject) => {
       let err = '';
       const timer = setTimeout(() => reject(new Error(`network namespace did not start: ${err}`)), 10000);
-      holder.stderr!.on('data', (d) => { err += d; });
-      holder.stdout!.on('data', (d) => { if (String(d).includes('ready')) { clearTimeout(timer); resolve(); } });
-      holder.on('exit', (code) => { clearTimeout(timer); reject(new Error(`network namespace exited with ${code}: ${err}`)); });
+      holder.stderr!.on('data', (d) => {
+        err += d;
+      });
+      holder.stdout!.on('data', (d) => {
+        if (String(d).includes('ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      holder.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`network namespace exited with ${code}: ${err}`));
+      });
     });
     return sandbox;
   }
@@ -330,7 +367,11 @@ export class PodSandbox {
   private holder?: ChildProcess;
   private started = 0;
 
-  private constructor(private readonly objects: K8sObject[], public readonly workload: K8sObject, private readonly options: PodSandboxOptions) {
+  private constructor(
+    private readonly objects: K8sObject[],
+    public readonly workload: K8sObject,
+    private readonly options: PodSandboxOptions,
+  ) {
     this.spec = podSpec(workload);
     this.dir = scratchDir(`pod-${workload.metadata.name}`);
   }
@@ -361,7 +402,10 @@ export class PodSandbox {
       mounts.push({ source: this.volumeDir(SERVICE_ACCOUNT_PATH), target: SERVICE_ACCOUNT_PATH, readOnly: true });
     }
     // Kubernetes' rule: `command` replaces ENTRYPOINT (and drops CMD); `args` replaces CMD.
-    const argv = opts.exec ?? [...(c.command ? [...c.command, ...(c.args ?? [])] : [...(image.entrypoint ?? []), ...(c.args ?? image.cmd ?? [])]), ...(opts.extraArgs ?? [])];
+    const argv = opts.exec ?? [
+      ...(c.command ? [...c.command, ...(c.args ?? [])] : [...(image.entrypoint ?? []), ...(c.args ?? image.cmd ?? [])]),
+      ...(opts.extraArgs ?? []),
+    ];
     if (!argv.length) throw new Error(`container "${c.name}" has no command and no image stand-in says what its image runs`);
     const base = { PATH: SANDBOX_PATH, HOME: '/', HOSTNAME: this.workload.metadata.name!, ...image.env, ...opts.runtimeEnv };
     return {
@@ -397,11 +441,13 @@ export class PodSandbox {
     fds.forEach((fd) => fs.closeSync(fd));
     const output = () => ({ stdout: fs.readFileSync(files.stdout, 'utf8'), stderr: fs.readFileSync(files.stderr, 'utf8') });
     let exited: RunResult | undefined;
-    const exit = new Promise<RunResult>((resolve) => child.once('exit', (code, signal) => {
-      exited = { argv: c.argv, code, signal, ...output() };
-      this.running.delete(running);
-      resolve(exited);
-    }));
+    const exit = new Promise<RunResult>((resolve) =>
+      child.once('exit', (code, signal) => {
+        exited = { argv: c.argv, code, signal, ...output() };
+        this.running.delete(running);
+        resolve(exited);
+      }),
+    );
     const running: RunningContainer = {
       container: c,
       process: child,
@@ -411,22 +457,38 @@ export class PodSandbox {
         for (;;) {
           const { stdout, stderr } = output();
           if (pattern.test(stdout) || pattern.test(stderr)) return;
-          if (exited) throw new Error(`container "${c.name}" exited (${exited.code ?? exited.signal}) before printing ${pattern}\n${stdout}\n${stderr}`);
+          if (exited)
+            throw new Error(`container "${c.name}" exited (${exited.code ?? exited.signal}) before printing ${pattern}\n${stdout}\n${stderr}`);
           if (Date.now() > deadline) throw new Error(`container "${c.name}" did not print ${pattern} in ${timeoutMs} ms\n${stdout}\n${stderr}`);
           await sleep(50);
         }
       },
-      processes: (name) => (exited ? [] : descendants(child.pid!)).flatMap((pid) => {
-        try {
-          const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-          const field = (f: string) => (new RegExp(`^${f}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '').trim();
-          return field('Name') === name ? [{ pid, uid: field('Uid'), gid: field('Gid'), groups: field('Groups') }] : [];
-        } catch { return []; }
-      }),
+      processes: (name) =>
+        (exited ? [] : descendants(child.pid!)).flatMap((pid) => {
+          try {
+            const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+            const field = (f: string) => (new RegExp(`^${f}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '').trim();
+            return field('Name') === name ? [{ pid, uid: field('Uid'), gid: field('Gid'), groups: field('Groups') }] : [];
+          } catch {
+            return [];
+          }
+        }),
       wait: () => exit,
       stop: async (timeoutMs = 10000) => {
-        if (!exited) { try { process.kill(child.pid!, 'SIGTERM'); } catch { /* gone */ } }
-        const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+        if (!exited) {
+          try {
+            process.kill(child.pid!, 'SIGTERM');
+          } catch {
+            /* gone */
+          }
+        }
+        const timer = setTimeout(() => {
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }, timeoutMs);
         const r = await exit;
         clearTimeout(timer);
         return r;
@@ -439,7 +501,13 @@ export class PodSandbox {
   /** Runs a container to completion (init containers, Jobs, `kubectl exec`); throws if its sandbox could not be set up. */
   public async run(what: string | any, opts: ContainerOptions = {}, timeoutMs = 15000): Promise<RunResult> {
     const running = this.start(what, opts);
-    const timer = setTimeout(() => { try { process.kill(-running.process.pid!, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-running.process.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, timeoutMs);
     const r = await running.wait();
     clearTimeout(timer);
     if (r.signal === 'SIGKILL') throw new Error(`container "${running.container.name}" did not finish in ${timeoutMs} ms\n${r.stdout}\n${r.stderr}`);
@@ -456,7 +524,7 @@ export class PodSandbox {
         const cols = line.trim().split(/\s+/);
         if (cols.length < 4 || cols[3] !== '0A') continue;
         const [addr, port] = cols[1].split(':');
-        out.push({ address: file === 'tcp' ? hexToIpv4(addr) : (/^0+$/.test(addr) ? '::' : addr), port: parseInt(port, 16) });
+        out.push({ address: file === 'tcp' ? hexToIpv4(addr) : /^0+$/.test(addr) ? '::' : addr, port: parseInt(port, 16) });
       }
     }
     return out;
@@ -469,7 +537,9 @@ export class PodSandbox {
       const exited = container.process.exitCode !== null || container.process.signalCode !== null;
       if (exited || Date.now() > deadline) {
         const { stdout, stderr } = container.output();
-        throw new Error(`${container.container.name} did not listen on port ${port} (${exited ? 'it exited' : `${timeoutMs} ms`})\n${stdout}${stderr}`);
+        throw new Error(
+          `${container.container.name} did not listen on port ${port} (${exited ? 'it exited' : `${timeoutMs} ms`})\n${stdout}${stderr}`,
+        );
       }
       await sleep(50);
     }
@@ -502,7 +572,11 @@ export class PodSandbox {
     await Promise.all([...this.running].map((c) => c.stop(0)));
     if (this.holder && this.holder.exitCode === null) {
       const gone = new Promise((resolve) => this.holder!.once('exit', resolve));
-      try { process.kill(-this.holder.pid!, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(-this.holder.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
       await gone;
     }
     fs.rmSync(this.dir, { recursive: true, force: true });
@@ -516,18 +590,26 @@ export class PodSandbox {
 }
 
 /** A plain HTTP(S) response with the raw body bytes. */
-export interface HttpResult { readonly status: number; readonly headers: http.IncomingHttpHeaders; readonly body: Buffer }
+export interface HttpResult {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: Buffer;
+}
 
 /** One request from the test process, without decompression, redirects or connection reuse. */
 export function request(url: string, opts: { method?: string; headers?: Record<string, string>; ca?: string } = {}): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const mod = url.startsWith('https:') ? https : http;
-    const req = mod.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false, timeout: 5000, ...(opts.ca ? { ca: opts.ca } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = mod.request(
+      url,
+      { method: opts.method ?? 'GET', headers: opts.headers, agent: false, timeout: 5000, ...(opts.ca ? { ca: opts.ca } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
     req.on('error', reject);
     req.end();

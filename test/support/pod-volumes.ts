@@ -49,7 +49,11 @@ export function identityOf(spec: any, container: any): Identity {
 }
 
 /** One file of a ConfigMap, Secret or ServiceAccount volume. */
-export interface ProjectedFile { readonly path: string; readonly bytes: Buffer; readonly mode: number }
+export interface ProjectedFile {
+  readonly path: string;
+  readonly bytes: Buffer;
+  readonly mode: number;
+}
 
 /**
  * Writes a projected volume the way the kubelet's atomic writer does: the
@@ -81,7 +85,8 @@ export function writeProjectedVolume(dir: string, files: ProjectedFile[], fsGrou
 function referenced(objects: K8sObject[], workload: K8sObject, kind: string, name: string): K8sObject {
   let hits = objects.filter((o) => o.kind === kind && o.metadata.name === name);
   if (hits.length > 1) hits = hits.filter((o) => o.metadata.namespace === workload.metadata.namespace);
-  if (hits.length !== 1) throw new Error(`${workload.kind}/${workload.metadata.name} refers to ${kind} "${name}", found ${hits.length} in the synthesized set`);
+  if (hits.length !== 1)
+    throw new Error(`${workload.kind}/${workload.metadata.name} refers to ${kind} "${name}", found ${hits.length} in the synthesized set`);
   return hits[0];
 }
 
@@ -98,7 +103,7 @@ export interface VolumeContent {
   /** Secret name -> key -> value, for Secret volumes and secretKeyRef env (the out-of-band Secrets). */
   readonly secrets?: Record<string, Record<string, string>>;
   /** The ServiceAccount token files, mounted only when the pod automounts a token. */
-  readonly serviceAccount?: { token: string; 'ca.crt': string; namespace: string };
+  readonly serviceAccount?: { 'token': string; 'ca.crt': string; 'namespace': string };
 }
 
 /**
@@ -113,18 +118,26 @@ export function materializeVolume(dir: string, objects: K8sObject[], workload: K
   fs.mkdirSync(dir, { recursive: true });
   if (name === SERVICE_ACCOUNT_PATH) {
     if (!content.serviceAccount) throw new Error('the pod automounts a ServiceAccount token: pass serviceAccount files');
-    writeProjectedVolume(dir, Object.entries(content.serviceAccount).map(([p, v]) => ({ path: p, bytes: Buffer.from(v), mode: 0o644 })), fsGroup);
+    writeProjectedVolume(
+      dir,
+      Object.entries(content.serviceAccount).map(([p, v]) => ({ path: p, bytes: Buffer.from(v), mode: 0o644 })),
+      fsGroup,
+    );
     return;
   }
   const vol = (spec.volumes ?? []).find((v: any) => v.name === name);
   if (!vol) throw new Error(`${workload.kind}/${workload.metadata.name} has no volume "${name}"`);
   const project = (data: Map<string, Buffer>, source: any, what: string) => {
     const items: Array<{ key: string; path: string; mode?: number }> = source.items ?? [...data.keys()].map((key) => ({ key, path: key }));
-    writeProjectedVolume(dir, items.map((i) => {
-      const bytes = data.get(i.key);
-      if (!bytes) throw new Error(`${what} has no key "${i.key}" (volume "${name}")`);
-      return { path: i.path, bytes, mode: i.mode ?? source.defaultMode ?? 0o644 };
-    }), fsGroup);
+    writeProjectedVolume(
+      dir,
+      items.map((i) => {
+        const bytes = data.get(i.key);
+        if (!bytes) throw new Error(`${what} has no key "${i.key}" (volume "${name}")`);
+        return { path: i.path, bytes, mode: i.mode ?? source.defaultMode ?? 0o644 };
+      }),
+      fsGroup,
+    );
   };
   if (vol.emptyDir) {
     if (vol.emptyDir.medium) throw new Error(`emptyDir medium "${vol.emptyDir.medium}" of volume "${name}" is not emulated`);
@@ -145,7 +158,13 @@ export function materializeVolume(dir: string, objects: K8sObject[], workload: K
  * A container's environment as the runtime builds it: `base` (image and
  * kubelet), then the manifest's env (value, configMapKeyRef, secretKeyRef).
  */
-export function manifestEnv(objects: K8sObject[], workload: K8sObject, container: any, base: Record<string, string>, content: VolumeContent = {}): Record<string, string> {
+export function manifestEnv(
+  objects: K8sObject[],
+  workload: K8sObject,
+  container: any,
+  base: Record<string, string>,
+  content: VolumeContent = {},
+): Record<string, string> {
   const env = { ...base };
   for (const e of container.env ?? []) {
     const cmRef = e.valueFrom?.configMapKeyRef;

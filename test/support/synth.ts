@@ -15,7 +15,10 @@ export function synthApp(app: App): K8sObject[] {
 export function findObject(objects: K8sObject[], kind: string, name?: string): K8sObject {
   const hits = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
   if (hits.length !== 1) {
-    throw new Error(`expected exactly one ${kind}${name ? ` named "${name}"` : ''}, found ${hits.length}: ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+    throw new Error(
+      `expected exactly one ${kind}${name ? ` named "${name}"` : ''}, found ${hits.length}: ` +
+        objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', '),
+    );
   }
   return hits[0];
 }
@@ -27,8 +30,12 @@ export function findAll(objects: K8sObject[], kind: string): K8sObject[] {
 
 /** The container named `name` in a workload's pod template (containers and init containers). */
 export function findContainer(workload: K8sObject, name: string): any {
-  const spec = workload.kind === 'CronJob' ? workload.spec.jobTemplate.spec.template.spec
-    : workload.kind === 'Pod' ? workload.spec : workload.spec.template.spec;
+  const spec =
+    workload.kind === 'CronJob'
+      ? workload.spec.jobTemplate.spec.template.spec
+      : workload.kind === 'Pod'
+        ? workload.spec
+        : workload.spec.template.spec;
   const all = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
   const c = all.find((x: any) => x.name === name);
   if (!c) throw new Error(`no container "${name}" in ${workload.kind}/${workload.metadata.name}: ${all.map((x: any) => x.name).join(', ')}`);

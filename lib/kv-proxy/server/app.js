@@ -55,7 +55,6 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 
 const REALM = 'Bearer realm="kv-proxy"';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-
 /**
  * @typedef {import('node:http').IncomingMessage} Req
  * @typedef {import('node:http').ServerResponse} Res
@@ -69,7 +68,13 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  *   audit?: import('./audit.js').Audit,
  *   lifecycle: { shuttingDown: boolean },
  * }} AppDeps
- * @typedef {{ route: string, audit?: { token: string | null, method: string, namespace: string, configmap: string, key?: string, keys?: string[], index?: string, api?: string } }} Ctx
+ * @typedef {{
+ *   route: string,
+ *   audit?: {
+ *     token: string | null, method: string, namespace: string, configmap: string,
+ *     key?: string, keys?: string[], index?: string, api?: string,
+ *   },
+ * }} Ctx
  */
 
 /** @param {string} s a client-supplied value, shortened for messages */
@@ -133,12 +138,16 @@ function createApp(deps) {
     const header = req.headers.authorization;
     if (!header) throw new HttpError(401, 'missing bearer token', { 'WWW-Authenticate': REALM });
     const token = bearerToken(header);
-    if (!token) throw new HttpError(401, 'malformed Authorization header, expected "Bearer <token>"', { 'WWW-Authenticate': `${REALM}, error="invalid_request"` });
+    if (!token)
+      throw new HttpError(401, 'malformed Authorization header, expected "Bearer <token>"', {
+        'WWW-Authenticate': `${REALM}, error="invalid_request"`,
+      });
     const id = tokens.identify(token);
     if (!id) throw new HttpError(401, 'invalid token', { 'WWW-Authenticate': `${REALM}, error="invalid_token"` });
     if (ctx.audit) ctx.audit.token = id.name;
     const role = id.role;
-    if (role !== 'read' && role !== 'write') throw new HttpError(403, 'this token may only scrape /metrics', { 'WWW-Authenticate': `${REALM}, error="insufficient_scope"` });
+    if (role !== 'read' && role !== 'write')
+      throw new HttpError(403, 'this token may only scrape /metrics', { 'WWW-Authenticate': `${REALM}, error="insufficient_scope"` });
     if (write) {
       if (!config.writeEnabled) throw new HttpError(403, 'writes are disabled on this proxy (KV_WRITE_ENABLED=false)');
       if (role !== 'write') throw new HttpError(403, 'this token may only read', { 'WWW-Authenticate': `${REALM}, error="insufficient_scope"` });
@@ -178,11 +187,21 @@ function createApp(deps) {
    */
   function requireJson(req) {
     const header = req.headers['content-type'];
-    const parts = typeof header === 'string' ? header.toLowerCase().split(';').map((p) => p.trim()) : [''];
+    const parts =
+      typeof header === 'string'
+        ? header
+            .toLowerCase()
+            .split(';')
+            .map((p) => p.trim())
+        : [''];
     const charset = parts.slice(1).find((p) => p.startsWith('charset='));
     if (parts[0] !== 'application/json' || (charset !== undefined && !/^charset="?utf-8"?$/.test(charset))) {
-      throw new HttpError(415, `a JSON body needs Content-Type: application/json (UTF-8), got ${header ? shown(header) : 'none'}; `
-        + 'to set one key to a raw value, PUT it to /kv/<namespace>/<configmap>/<key>', { 'Accept-Post': 'application/json' });
+      throw new HttpError(
+        415,
+        `a JSON body needs Content-Type: application/json (UTF-8), got ${header ? shown(header) : 'none'}; ` +
+          'to set one key to a raw value, PUT it to /kv/<namespace>/<configmap>/<key>',
+        { 'Accept-Post': 'application/json' },
+      );
     }
   }
 
@@ -261,8 +280,13 @@ function createApp(deps) {
     if (reason === 'aborted') return false;
     if (reason !== 'changed') {
       const seen = cache.seenIndex('configmaps', ns, name);
-      throw new HttpError(504, `this replica has not caught up to index ${text} within ${config.catchUpTimeoutMs / 1000} s (it has seen ${seen}); retry, or read from another replica`,
-        { 'Retry-After': '1', 'X-Kv-Index': indexOf(ns, name) }, { index: String(seen) });
+      throw new HttpError(
+        504,
+        `this replica has not caught up to index ${text} within ${config.catchUpTimeoutMs / 1000} s (it has seen ${seen}); ` +
+          'retry, or read from another replica',
+        { 'Retry-After': '1', 'X-Kv-Index': indexOf(ns, name) },
+        { index: String(seen) },
+      );
     }
     return true;
   }
@@ -336,7 +360,7 @@ function createApp(deps) {
   function writtenHeaders(obj, ctx) {
     const rv = String(obj.metadata.resourceVersion);
     if (ctx.audit) ctx.audit.index = rv;
-    return { ETag: `"${rv}"`, 'X-Kv-Index': rv };
+    return { 'ETag': `"${rv}"`, 'X-Kv-Index': rv };
   }
 
   /**
@@ -368,7 +392,10 @@ function createApp(deps) {
     const inm = req.headers['if-none-match'];
     if (typeof inm !== 'string') return false;
     if (inm === etag) return true;
-    return inm.split(',').map((t) => t.trim().replace(/^W\//, '')).some((t) => t === '*' || t === etag);
+    return inm
+      .split(',')
+      .map((t) => t.trim().replace(/^W\//, ''))
+      .some((t) => t === '*' || t === etag);
   }
 
   /**
@@ -419,8 +446,14 @@ function createApp(deps) {
       // The hot path: the body and headers built when the cache took this version.
       if (res.headersSent || res.destroyed) return;
       const r = served(obj);
-      res.writeHead(200, { 'Content-Type': JSON_TYPE, 'Content-Length': r.length, 'Cache-Control': 'no-store',
-        'X-Content-Type-Options': 'nosniff', 'X-Kv-Index': r.index, ETag: r.etag });
+      res.writeHead(200, {
+        'Content-Type': JSON_TYPE,
+        'Content-Length': r.length,
+        'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff',
+        'X-Kv-Index': r.index,
+        'ETag': r.etag,
+      });
       res.end(obj.data.body);
       return;
     }
@@ -469,8 +502,14 @@ function createApp(deps) {
     if (obj && value !== undefined && !cache.state('configmaps', ns, name).stale && !notModified(req, served(obj).etag)) {
       if (res.headersSent || res.destroyed) return;
       const r = served(obj);
-      res.writeHead(200, { 'Content-Type': TEXT_TYPE, 'Content-Length': String(value.length), 'Cache-Control': 'no-store',
-        'X-Content-Type-Options': 'nosniff', 'X-Kv-Index': r.index, ETag: r.etag });
+      res.writeHead(200, {
+        'Content-Type': TEXT_TYPE,
+        'Content-Length': String(value.length),
+        'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff',
+        'X-Kv-Index': r.index,
+        'ETag': r.etag,
+      });
       res.end(value);
       return;
     }
@@ -503,7 +542,11 @@ function createApp(deps) {
     if (ctx.audit) ctx.audit.keys = Object.keys(parsed);
     for (const [k, value] of Object.entries(parsed)) {
       checkKey(k);
-      if (typeof value !== 'string') throw new HttpError(400, `the value of ${shown(k)} must be a string, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`);
+      if (typeof value !== 'string')
+        throw new HttpError(
+          400,
+          `the value of ${shown(k)} must be a string, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`,
+        );
     }
     requireSynced('configmaps', ns, name);
     const obj = await writer.merge(ns, name, /** @type {Record<string, string>} */ (parsed), { ifMatch, create: true });
@@ -584,15 +627,16 @@ function createApp(deps) {
       if (!token) throw new HttpError(401, 'missing bearer token: /metrics needs a token from metrics-tokens', { 'WWW-Authenticate': REALM });
       const role = tokens.check(token);
       if (!role) throw new HttpError(401, 'invalid token', { 'WWW-Authenticate': `${REALM}, error="invalid_token"` });
-      if (role !== 'metrics') throw new HttpError(403, '/metrics needs a token from metrics-tokens', { 'WWW-Authenticate': `${REALM}, error="insufficient_scope"` });
+      if (role !== 'metrics')
+        throw new HttpError(403, '/metrics needs a token from metrics-tokens', { 'WWW-Authenticate': `${REALM}, error="insufficient_scope"` });
     }
     metrics.ready.set({}, cache.ready() && !lifecycle.shuttingDown ? 1 : 0);
     return send(res, 200, metrics.registry.render(), 'text/plain; version=0.0.4; charset=utf-8');
   }
 
   // Consul's API answers with the same guards and writer as the routes above.
-  const consul = config.consulApi === false ? undefined
-    : createConsul(deps, { checkNamespace, checkConfigMap, checkKey, checkWritable, requireSynced });
+  const consul =
+    config.consulApi === false ? undefined : createConsul(deps, { checkNamespace, checkConfigMap, checkKey, checkWritable, requireSynced });
 
   /** @type {Map<string, string[] | null>} raw path -> decoded segments (null: unsafe) */
   const paths = new Map();
@@ -768,7 +812,10 @@ function createApp(deps) {
       if (ctx.audit && audit.enabled) {
         // a write that did not happen: the index of the ConfigMap as this replica holds it
         const a = ctx.audit;
-        const held = a.index === undefined && v.isNamespaceName(a.namespace) && v.isConfigMapName(a.configmap) ? cache.get('configmaps', a.namespace, a.configmap) : undefined;
+        const held =
+          a.index === undefined && v.isNamespaceName(a.namespace) && v.isConfigMapName(a.configmap)
+            ? cache.get('configmaps', a.namespace, a.configmap)
+            : undefined;
         audit.record({ ...a, status, index: a.index ?? (held ? String(held.metadata.resourceVersion) : null) });
       }
       if (accessLog === 'off' || (accessLog === 'errors' && status < 400)) return;
@@ -792,10 +839,12 @@ function createApp(deps) {
       observe(res, ctx, method);
       const later = route(req, res, ctx);
       if (later !== undefined) {
-        later.catch((err) => fail(req, res, ctx, method, err)).catch((err) => {
-          log.error('cannot send error response', errorFields(err));
-          res.destroy();
-        });
+        later
+          .catch((err) => fail(req, res, ctx, method, err))
+          .catch((err) => {
+            log.error('cannot send error response', errorFields(err));
+            res.destroy();
+          });
       }
     } catch (err) {
       try {

@@ -129,8 +129,10 @@ class TokenStore {
     if (strict && contents['read-tokens'] === undefined && contents['write-tokens'] === undefined) {
       throw new Error(`KV_TOKENS_DIR ${this.dir} has neither read-tokens nor write-tokens: mount the token Secret there`);
     }
-    const fingerprint = crypto.createHash('sha256')
-      .update(JSON.stringify([contents['read-tokens'] ?? null, contents['write-tokens'] ?? null, contents['metrics-tokens'] ?? null])).digest('hex');
+    const fingerprint = crypto
+      .createHash('sha256')
+      .update(JSON.stringify([contents['read-tokens'] ?? null, contents['write-tokens'] ?? null, contents['metrics-tokens'] ?? null]))
+      .digest('hex');
     const counts = { read: this.readDigests.length, write: this.writeDigests.length };
     if (fingerprint === this.fingerprint) return counts;
     const write = parseTokens(contents['write-tokens'] || '', 'write-tokens');
@@ -146,7 +148,8 @@ class TokenStore {
     this.metrics.tokenReloads.inc();
     this.log.info('client tokens loaded', { readTokens: read.length, writeTokens: write.length, metricsTokens: scrape.length });
     const invalid = (write.invalid || 0) + (read.invalid || 0) + (scrape.invalid || 0);
-    if (invalid > 0) this.log.warn('token lines ignored: each line must be "<token>" or "<name> <token>" (name: 1-64 of A-Z a-z 0-9 . _ @ -)', { lines: invalid });
+    if (invalid > 0)
+      this.log.warn('token lines ignored: each line must be "<token>" or "<name> <token>" (name: 1-64 of A-Z a-z 0-9 . _ @ -)', { lines: invalid });
     if (read.length + write.length === 0) this.log.warn('no client tokens configured: every /kv and /discover request will be rejected');
     return { read: read.length, write: write.length };
   }
@@ -168,7 +171,9 @@ class TokenStore {
         this.debounce = setTimeout(reload, 50);
         this.debounce.unref();
       });
-      this.watcher.on('error', () => { /* the poll keeps working */ });
+      this.watcher.on('error', () => {
+        /* the poll keeps working */
+      });
     } catch {
       // fs.watch is unavailable here; polling only.
     }

@@ -203,28 +203,33 @@ class Informer {
       const started = Date.now();
       /** @type {'expired' | 'error-event' | undefined} */
       let stopReason;
-      const outcome = await this.kube.watch(this.scope.apiPath, {
-        resourceVersion: this.resourceVersion,
-        allowWatchBookmarks: 'true',
-        timeoutSeconds: String(timeoutSeconds),
-        ...this.selectors(),
-      }, this.scope.resource, {
-        signal,
-        idleTimeoutMs: (timeoutSeconds + 60) * 1000,
-        onOpen: () => {
-          if (this.failing) this.log.info('watch re-established', { collection: this.description, resourceVersion: this.resourceVersion });
-          this.failing = false;
-          delay = 0;
+      const outcome = await this.kube.watch(
+        this.scope.apiPath,
+        {
+          resourceVersion: this.resourceVersion,
+          allowWatchBookmarks: 'true',
+          timeoutSeconds: String(timeoutSeconds),
+          ...this.selectors(),
         },
-        onEvent: (event) => {
-          const reason = this.onEvent(event);
-          if (reason) stopReason = reason;
-          return reason !== undefined;
+        this.scope.resource,
+        {
+          signal,
+          idleTimeoutMs: (timeoutSeconds + 60) * 1000,
+          onOpen: () => {
+            if (this.failing) this.log.info('watch re-established', { collection: this.description, resourceVersion: this.resourceVersion });
+            this.failing = false;
+            delay = 0;
+          },
+          onEvent: (event) => {
+            const reason = this.onEvent(event);
+            if (reason) stopReason = reason;
+            return reason !== undefined;
+          },
         },
-      });
+      );
       if (signal.aborted) break;
       const resource = this.scope.resource;
-      if (outcome.kind === 'stopped' && stopReason === 'expired' || outcome.kind === 'status' && outcome.status === 410) {
+      if ((outcome.kind === 'stopped' && stopReason === 'expired') || (outcome.kind === 'status' && outcome.status === 410)) {
         this.metrics.watchRestarts.inc({ resource, reason: 'expired' });
         this.log.info('watch expired (410), relisting', { collection: this.description, resourceVersion: this.resourceVersion });
         this.resourceVersion = undefined;
@@ -237,8 +242,12 @@ class Informer {
         this.metrics.watchRestarts.inc({ resource, reason: 'error' });
         const rejected = outcome.kind === 'status' && (outcome.status === 401 || outcome.status === 403);
         delay = nextBackoff(delay, rejected ? BACKOFF_CAP_REJECTED_MS : BACKOFF_CAP_MS);
-        const why = outcome.kind === 'failed' ? outcome.error.message
-          : outcome.kind === 'status' ? `HTTP ${outcome.status} ${statusMessage(outcome.body)}` : 'ERROR event';
+        const why =
+          outcome.kind === 'failed'
+            ? outcome.error.message
+            : outcome.kind === 'status'
+              ? `HTTP ${outcome.status} ${statusMessage(outcome.body)}`
+              : 'ERROR event';
         this.log.warn('watch failed, reconnecting', { collection: this.description, retryInMs: delay, error: why });
       }
     }
@@ -294,7 +303,9 @@ class Informer {
       let expired = false;
       do {
         const r = await this.kube.request('GET', this.scope.apiPath, {
-          verb: 'list', resource, query: { ...this.selectors(), limit: PAGE_SIZE, continue: cont },
+          verb: 'list',
+          resource,
+          query: { ...this.selectors(), limit: PAGE_SIZE, continue: cont },
         });
         if (r.status === 410 && cont !== undefined) {
           expired = true; // the continue token outlived the history: start over
@@ -328,7 +339,11 @@ class Cache {
   constructor(log, metrics) {
     this.log = log;
     /** @type {Map<string, Map<string, KubeObject>>} resource -> "ns/name" -> object */
-    this.objects = new Map([['configmaps', new Map()], ['services', new Map()], ['endpointslices', new Map()]]);
+    this.objects = new Map([
+      ['configmaps', new Map()],
+      ['services', new Map()],
+      ['endpointslices', new Map()],
+    ]);
     /** @type {Informer[]} */
     this.informers = [];
     /** @private @type {Map<string, Set<(reason: WakeReason) => void>>} */
@@ -374,8 +389,9 @@ class Cache {
    * @param {string} [name]
    */
   informerFor(resource, namespace, name) {
-    return this.informers.find((i) => i.scope.resource === resource && i.scope.namespace === namespace
-      && (i.scope.name === undefined || i.scope.name === name));
+    return this.informers.find(
+      (i) => i.scope.resource === resource && i.scope.namespace === namespace && (i.scope.name === undefined || i.scope.name === name),
+    );
   }
 
   /**
@@ -416,8 +432,7 @@ class Cache {
    * @returns {KubeObject[]}
    */
   list(resource, namespace) {
-    return [.../** @type {Map<string, KubeObject>} */ (this.objects.get(resource)).values()]
-      .filter((o) => o.metadata.namespace === namespace);
+    return [.../** @type {Map<string, KubeObject>} */ (this.objects.get(resource)).values()].filter((o) => o.metadata.namespace === namespace);
   }
 
   /**
@@ -569,8 +584,9 @@ class Cache {
    * @returns {bigint}
    */
   seenIndex(resource, namespace, name) {
-    const informers = this.informers.filter((i) => i.scope.resource === resource && i.scope.namespace === namespace
-      && (i.scope.name === undefined || i.scope.name === name));
+    const informers = this.informers.filter(
+      (i) => i.scope.resource === resource && i.scope.namespace === namespace && (i.scope.name === undefined || i.scope.name === name),
+    );
     let seen = informers.length > 0 ? informers.reduce((m, i) => (i.progress < m ? i.progress : m), informers[0].progress) : -1n;
     const obj = this.get(resource, namespace, name);
     const own = obj ? rvNumber(obj.metadata.resourceVersion) : -1n;
@@ -641,7 +657,13 @@ function scopesFor(config) {
     }
     if (config.discoveryEnabled) {
       scopes.push({ resource: 'services', apiPath: `/api/v1/namespaces/${ns}/services`, namespace: ns, name: undefined, labelSelector: undefined });
-      scopes.push({ resource: 'endpointslices', apiPath: `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, namespace: ns, name: undefined, labelSelector: undefined });
+      scopes.push({
+        resource: 'endpointslices',
+        apiPath: `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
+        namespace: ns,
+        name: undefined,
+        labelSelector: undefined,
+      });
     }
   }
   return scopes;

@@ -50,7 +50,6 @@ const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** The label that opts a ConfigMap in to writes through the proxy, unless KV_WRITABLE_LABEL says another. */
 const DEFAULT_WRITABLE_LABEL = 'kv-proxy.cdk8s-patterns.io/writable=true';
 
-
 class ConfigError extends Error {
   /** @param {string[]} problems */
   constructor(problems) {
@@ -120,7 +119,14 @@ function oneOf(env, name, allowed, problems) {
  * @param {string} raw
  */
 function commaList(raw) {
-  return [...new Set(raw.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
+  return [
+    ...new Set(
+      raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    ),
+  ];
 }
 
 /**
@@ -154,8 +160,10 @@ function kubeConfig(env, problems) {
   const host = text(env, 'KUBERNETES_SERVICE_HOST');
   const port = text(env, 'KUBERNETES_SERVICE_PORT');
   if (host === '' || port === '') {
-    problems.push('KUBE_API_URL is not set and KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are missing: '
-      + 'run in a pod, or set KUBE_API_URL (e.g. http://127.0.0.1:8001 with `kubectl proxy`)');
+    problems.push(
+      'KUBE_API_URL is not set and KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are missing: ' +
+        'run in a pod, or set KUBE_API_URL (e.g. http://127.0.0.1:8001 with `kubectl proxy`)',
+    );
     return fallback;
   }
   if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
@@ -200,7 +208,8 @@ function loadConfig(env) {
 
   const names = commaList(text(env, 'KV_CONFIGMAP_NAMES'));
   for (const name of names) {
-    if (!isConfigMapName(name)) problems.push(`KV_CONFIGMAP_NAMES contains "${name}", which is not a valid ConfigMap name (lowercase RFC 1123 subdomain)`);
+    if (!isConfigMapName(name))
+      problems.push(`KV_CONFIGMAP_NAMES contains "${name}", which is not a valid ConfigMap name (lowercase RFC 1123 subdomain)`);
   }
 
   let labelSelector;
@@ -233,7 +242,10 @@ function loadConfig(env) {
     if (!r || more || r.op !== 'eq' || r.values[0] === '') throw new Error('it must be exactly one "<key>=<value>" with a non-empty value');
     writableLabel = { key: r.key, value: r.values[0] };
   } catch (err) {
-    problems.push(`KV_WRITABLE_LABEL must be one label "<key>=<value>", e.g. "${DEFAULT_WRITABLE_LABEL}", got "${writableText}": ${/** @type {Error} */ (err).message}`);
+    problems.push(
+      `KV_WRITABLE_LABEL must be one label "<key>=<value>", e.g. "${DEFAULT_WRITABLE_LABEL}", ` +
+        `got "${writableText}": ${/** @type {Error} */ (err).message}`,
+    );
   }
 
   const metricsPort = integer(env, 'KV_METRICS_PORT', 0, 0, 65535, problems);

@@ -40,11 +40,13 @@ const UINT = /^\d{1,20}$/;
 const SEPARATOR_MAX = 16;
 const DATACENTER = 'kubernetes';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const SESSIONS_501 = 'sessions and locks are not supported by kv-proxy: use compare-and-set instead '
-  + '(PUT /v1/kv/<key>?cas=<ModifyIndex>, or a /v1/txn with cas and check-index), '
-  + 'and a Kubernetes Lease (coordination.k8s.io/v1) for leader election';
-const SUPPORTED = '/v1/kv/<namespace>/<configmap>/<key>, /v1/txn, /v1/catalog/services, /v1/catalog/service/<name>, '
-  + '/v1/health/service/<name>, /v1/catalog/datacenters, /v1/status/leader and /v1/agent/self';
+const SESSIONS_501 =
+  'sessions and locks are not supported by kv-proxy: use compare-and-set instead ' +
+  '(PUT /v1/kv/<key>?cas=<ModifyIndex>, or a /v1/txn with cas and check-index), ' +
+  'and a Kubernetes Lease (coordination.k8s.io/v1) for leader election';
+const SUPPORTED =
+  '/v1/kv/<namespace>/<configmap>/<key>, /v1/txn, /v1/catalog/services, /v1/catalog/service/<name>, ' +
+  '/v1/health/service/<name>, /v1/catalog/datacenters, /v1/status/leader and /v1/agent/self';
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 /**
@@ -61,7 +63,7 @@ const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
  * @typedef {{ ns: string, names: string[] | undefined }} Covered  configmaps of ns (all, or these names)
  */
 
-const DURATION_UNITS_MS = /** @type {Record<string, number>} */ ({ ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 });
+const DURATION_UNITS_MS = /** @type {Record<string, number>} */ ({ ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 });
 
 /**
  * A wait as Consul takes it: a Go duration ("40000ms", "10s", "1m30s", "1.5s") or plain seconds.
@@ -144,7 +146,8 @@ function createConsul(deps, guards) {
       token = bearerToken(req.headers.authorization);
       if (!token) throw consulError(403, 'ACL not found: malformed Authorization header, expected "Bearer <token>"');
     } else token = query.get('token') || undefined;
-    if (!token || token.length > 4096) throw consulError(403, 'ACL not found: send a kv-proxy token as X-Consul-Token, Authorization: Bearer or ?token=');
+    if (!token || token.length > 4096)
+      throw consulError(403, 'ACL not found: send a kv-proxy token as X-Consul-Token, Authorization: Bearer or ?token=');
     const id = tokens.identify(token);
     if (!id) throw consulError(403, 'ACL not found');
     if (ctx && ctx.audit) ctx.audit.token = id.name;
@@ -258,8 +261,7 @@ function createConsul(deps, guards) {
    * @returns {(n: bigint) => boolean}
    */
   function changedAfter(resource, namespaces, objects) {
-    return (n) => namespaces.some((ns) => cache.removedAt(resource, ns) > n)
-      || objects().some((o) => rvNumber(o.metadata.resourceVersion) > n);
+    return (n) => namespaces.some((ns) => cache.removedAt(resource, ns) > n) || objects().some((o) => rvNumber(o.metadata.resourceVersion) > n);
   }
 
   // ---------------------------------------------------------------- kv ---
@@ -271,7 +273,10 @@ function createConsul(deps, guards) {
   function splitKey(key) {
     const parts = key.split('/');
     if (parts.length !== 3 || parts.some((p) => p === '')) {
-      throw consulError(400, `Invalid key ${shown(key)}: keys are <namespace>/<configmap>/<key>, the key being 1-253 characters of a-z, A-Z, 0-9, "-", "_" and "."`);
+      throw consulError(
+        400,
+        `Invalid key ${shown(key)}: keys are <namespace>/<configmap>/<key>, the key being 1-253 characters of a-z, A-Z, 0-9, "-", "_" and "."`,
+      );
     }
     const [ns, name, k] = parts;
     guard(() => guards.checkNamespace(ns));
@@ -315,7 +320,11 @@ function createConsul(deps, guards) {
       return { covered: [], cmPrefix: undefined, nsComplete: true };
     }
     if (parts.length === 1) {
-      return { covered: config.namespaces.filter((ns) => ns.startsWith(parts[0])).map((ns) => ({ ns, names: config.configMapNames })), cmPrefix: undefined, nsComplete: false };
+      return {
+        covered: config.namespaces.filter((ns) => ns.startsWith(parts[0])).map((ns) => ({ ns, names: config.configMapNames })),
+        cmPrefix: undefined,
+        nsComplete: false,
+      };
     }
     const ns = parts[0];
     guard(() => guards.checkNamespace(ns));
@@ -365,7 +374,10 @@ function createConsul(deps, guards) {
       guards.requireSynced('configmaps', ns, name);
     });
     if (query.has('index')) {
-      const changed = changedAfter('configmaps', [ns], () => { const o = cache.get('configmaps', ns, name); return o ? [o] : []; });
+      const changed = changedAfter('configmaps', [ns], () => {
+        const o = cache.get('configmaps', ns, name);
+        return o ? [o] : [];
+      });
       return block(res, query, changed).then((answered) => (answered ? answerKv(res, query, key, ns, name, k) : undefined));
     }
     return answerKv(res, query, key, ns, name, k);
@@ -400,7 +412,7 @@ function createConsul(deps, guards) {
       if (value === undefined) return send(res, 404, '', 'text/plain; charset=utf-8', metaHeaders(index));
       body = Buffer.from(JSON.stringify([entry(key, value, String(/** @type {KubeObject} */ (obj).metadata.resourceVersion), true)]), 'utf8');
       if (body.length <= ENCODE_CACHE_MAX_BYTES) {
-        if (!encoded) ENCODED.set(data, encoded = new Map());
+        if (!encoded) ENCODED.set(data, (encoded = new Map()));
         encoded.set(key, body);
       }
     }
@@ -456,8 +468,15 @@ function createConsul(deps, guards) {
    */
   function sendNow(res, contentType, body, index) {
     if (res.headersSent || res.destroyed) return;
-    res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': String(body.length), 'Cache-Control': 'no-store',
-      'X-Content-Type-Options': 'nosniff', 'X-Consul-KnownLeader': 'true', 'X-Consul-LastContact': '0', 'X-Consul-Index': index });
+    res.writeHead(200, {
+      'Content-Type': contentType,
+      'Content-Length': String(body.length),
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+      'X-Consul-KnownLeader': 'true',
+      'X-Consul-LastContact': '0',
+      'X-Consul-Index': index,
+    });
     res.end(body);
   }
 
@@ -503,7 +522,9 @@ function createConsul(deps, guards) {
     if (out.length === 0) return send(res, 404, '', 'text/plain; charset=utf-8', headers);
     // Consul's order: by key, byte-wise ("default/app-2/..." before "default/app/...")
     if (objects.length > 1) {
-      out.sort((a, b) => cmp(typeof a === 'string' ? a : /** @type {{ Key: string }} */ (a).Key, typeof b === 'string' ? b : /** @type {{ Key: string }} */ (b).Key));
+      out.sort((a, b) =>
+        cmp(typeof a === 'string' ? a : /** @type {{ Key: string }} */ (a).Key, typeof b === 'string' ? b : /** @type {{ Key: string }} */ (b).Key),
+      );
     }
     return send(res, 200, JSON.stringify(out), 'application/json', headers);
   }
@@ -651,10 +672,17 @@ function createConsul(deps, guards) {
    */
   async function deleteTree(res, prefix) {
     const { objects } = configMapsUnder(prefix);
-    const hit = objects.filter((o) => o.data.keys().some((/** @type {string} */ k) => `${o.metadata.namespace}/${o.metadata.name}/${k}`.startsWith(prefix)));
+    const hit = objects.filter((o) =>
+      o.data.keys().some((/** @type {string} */ k) => `${o.metadata.namespace}/${o.metadata.name}/${k}`.startsWith(prefix)),
+    );
     if (hit.length > 1) {
-      throw consulError(422, `Recursive delete of ${shown(prefix)} spans ${hit.length} ConfigMaps (${hit.slice(0, 3).map((o) => `${o.metadata.namespace}/${o.metadata.name}`).join(', ')}${hit.length > 3 ? ', ...' : ''}): `
-        + 'kv-proxy writes one ConfigMap at a time; delete <namespace>/<configmap>/ for each');
+      throw consulError(
+        422,
+        `Recursive delete of ${shown(prefix)} spans ${hit.length} ConfigMaps (${hit
+          .slice(0, 3)
+          .map((o) => `${o.metadata.namespace}/${o.metadata.name}`)
+          .join(', ')}${hit.length > 3 ? ', ...' : ''}): ` + 'kv-proxy writes one ConfigMap at a time; delete <namespace>/<configmap>/ for each',
+      );
     }
     if (hit.length === 0) return answerBool(res, true, undefined);
     const obj = hit[0];
@@ -715,30 +743,40 @@ function createConsul(deps, guards) {
       if (!['set', 'cas', 'get', 'get-tree', 'delete', 'delete-cas', 'delete-tree', 'check-index', 'check-not-exists'].includes(verb)) {
         throw consulError(400, `Operation ${i}: unknown KV verb ${shown(verb)}`);
       }
-      if (kv.Flags !== undefined && kv.Flags !== 0) throw consulError(400, `Operation ${i}: Flags ${kv.Flags} not supported: kv-proxy stores only flags=0`);
+      if (kv.Flags !== undefined && kv.Flags !== 0)
+        throw consulError(400, `Operation ${i}: Flags ${kv.Flags} not supported: kv-proxy stores only flags=0`);
       if (kv.Session) throw consulError(501, `Operation ${i}: ${SESSIONS_501}`);
       const key = String(kv.Key ?? '');
       /** @type {string} */
       let ns;
       /** @type {string} */
       let name;
-      let k = '';
+      /** @type {string} */
+      let k;
       if (verb === 'get-tree' || verb === 'delete-tree') {
         const parts = key.split('/');
-        if (parts.length < 3) throw consulError(422, `Operation ${i}: ${verb} of ${shown(key)} would span ConfigMaps: in a transaction its prefix must start with <namespace>/<configmap>/`);
+        if (parts.length < 3)
+          throw consulError(
+            422,
+            `Operation ${i}: ${verb} of ${shown(key)} would span ConfigMaps: in a transaction its prefix must start with <namespace>/<configmap>/`,
+          );
         [ns, name] = parts;
         guard(() => guards.checkNamespace(ns));
         guard(() => guards.checkConfigMap(name));
         k = parts.slice(2).join('/');
       } else ({ ns, name, k } = splitKey(key));
       if (target && (target.ns !== ns || target.name !== name)) {
-        throw consulError(422, `Transaction spans ConfigMaps ("${target.ns}/${target.name}" and "${ns}/${name}"): kv-proxy makes a transaction atomic `
-          + 'with one resourceVersion-checked write to one ConfigMap, so all its keys must share <namespace>/<configmap>/');
+        throw consulError(
+          422,
+          `Transaction spans ConfigMaps ("${target.ns}/${target.name}" and "${ns}/${name}"): kv-proxy makes a transaction atomic ` +
+            'with one resourceVersion-checked write to one ConfigMap, so all its keys must share <namespace>/<configmap>/',
+        );
       }
       target = { ns, name };
       let value;
       if (verb === 'set' || verb === 'cas') {
-        if (kv.Value !== undefined && kv.Value !== null && typeof kv.Value !== 'string') throw consulError(400, `Operation ${i}: Value must be base64 text`);
+        if (kv.Value !== undefined && kv.Value !== null && typeof kv.Value !== 'string')
+          throw consulError(400, `Operation ${i}: Value must be base64 text`);
         try {
           value = utf8.decode(Buffer.from(kv.Value || '', 'base64'));
         } catch {
@@ -825,7 +863,13 @@ function createConsul(deps, guards) {
         }
       });
       if (errors.length > 0) {
-        return send(res, 409, JSON.stringify({ Results: null, Errors: errors }), 'application/json', metaHeaders(progressOf('configmaps', [ns], name)));
+        return send(
+          res,
+          409,
+          JSON.stringify({ Results: null, Errors: errors }),
+          'application/json',
+          metaHeaders(progressOf('configmaps', [ns], name)),
+        );
       }
       let finalRv = rv;
       let finalData = data;
@@ -838,10 +882,14 @@ function createConsul(deps, guards) {
         if (written === undefined) {
           // the ConfigMap changed since this snapshot: wait for the cache to hold a newer one, then evaluate again
           const before = rvNumber(rv);
-          await cache.waitUntil(() => {
-            const now = cache.get('configmaps', ns, name);
-            return now !== undefined && rvNumber(String(now.metadata.resourceVersion)) > before;
-          }, config.upstreamTimeoutMs, new AbortController().signal);
+          await cache.waitUntil(
+            () => {
+              const now = cache.get('configmaps', ns, name);
+              return now !== undefined && rvNumber(String(now.metadata.resourceVersion)) > before;
+            },
+            config.upstreamTimeoutMs,
+            new AbortController().signal,
+          );
           continue;
         }
         finalRv = String(written.metadata.resourceVersion);
@@ -852,7 +900,13 @@ function createConsul(deps, guards) {
       const progress = progressOf('configmaps', [ns], name);
       return send(res, 200, JSON.stringify({ Results: out, Errors: null }), 'application/json', metaHeaders(index > progress ? index : progress));
     }
-    return send(res, 409, JSON.stringify({ Results: null, Errors: [{ OpIndex: 0, What: `configmap "${ns}/${name}" kept changing during the transaction; retry` }] }), 'application/json', metaHeaders(undefined));
+    return send(
+      res,
+      409,
+      JSON.stringify({ Results: null, Errors: [{ OpIndex: 0, What: `configmap "${ns}/${name}" kept changing during the transaction; retry` }] }),
+      'application/json',
+      metaHeaders(undefined),
+    );
   }
 
   // ---------------------------------------------------------- catalog ---
@@ -896,9 +950,14 @@ function createConsul(deps, guards) {
    * @param {string | undefined} svc only this Service
    */
   function discoveryChanged(namespaces, svc) {
-    const services = changedAfter('services', namespaces, () => namespaces.flatMap((ns) => cache.list('services', ns)).filter((s) => svc === undefined || s.metadata.name === svc));
-    const slices = changedAfter('endpointslices', namespaces, () => namespaces.flatMap((ns) => cache.list('endpointslices', ns))
-      .filter((s) => svc === undefined || (s.metadata.labels && s.metadata.labels[SERVICE_NAME_LABEL] === svc)));
+    const services = changedAfter('services', namespaces, () =>
+      namespaces.flatMap((ns) => cache.list('services', ns)).filter((s) => svc === undefined || s.metadata.name === svc),
+    );
+    const slices = changedAfter('endpointslices', namespaces, () =>
+      namespaces
+        .flatMap((ns) => cache.list('endpointslices', ns))
+        .filter((s) => svc === undefined || (s.metadata.labels && s.metadata.labels[SERVICE_NAME_LABEL] === svc)),
+    );
     return (/** @type {bigint} */ n) => services(n) || slices(n);
   }
 
@@ -934,7 +993,9 @@ function createConsul(deps, guards) {
     const service = cache.get('services', ns, svc);
     if (!service) return [];
     const out = [];
-    const slices = cache.list('endpointslices', ns).filter((s) => s.metadata.labels && s.metadata.labels[SERVICE_NAME_LABEL] === svc)
+    const slices = cache
+      .list('endpointslices', ns)
+      .filter((s) => s.metadata.labels && s.metadata.labels[SERVICE_NAME_LABEL] === svc)
       .sort((a, b) => cmp(a.metadata.name, b.metadata.name));
     for (const slice of slices) {
       for (const ep of slice.endpoints || []) {
@@ -945,7 +1006,12 @@ function createConsul(deps, guards) {
           for (const p of slice.ports || []) {
             if (typeof p.port !== 'number') continue;
             out.push({
-              ns, svc, address, port: p.port, portName: p.name || '', passing,
+              ns,
+              svc,
+              address,
+              port: p.port,
+              portName: p.name || '',
+              passing,
               node: ep.nodeName || ep.hostname || (ep.targetRef && ep.targetRef.name) || address,
               id: `${svc}.${ns}-${(ep.targetRef && ep.targetRef.name) || address}-${p.name || p.port}`,
               index: Number(slice.metadata.resourceVersion) || 0,
@@ -970,29 +1036,68 @@ function createConsul(deps, guards) {
     if (!(await block(res, query, discoveryChanged(namespaces, svc)))) return undefined;
     const passingOnly = health && query.has('passing') && query.get('passing') !== 'false';
     const tag = query.get('tag');
-    const all = namespaces.flatMap((ns) => instances(ns, svc))
+    const all = namespaces
+      .flatMap((ns) => instances(ns, svc))
       .filter((i) => !passingOnly || i.passing)
       .filter((i) => tag === null || tag === '' || i.portName === tag);
     const body = all.map((i) => {
       const name = `${i.svc}.${i.ns}`;
       const service = {
-        ID: i.id, Service: name, Tags: i.portName ? [i.portName] : [], Address: i.address, Port: i.port,
+        ID: i.id,
+        Service: name,
+        Tags: i.portName ? [i.portName] : [],
+        Address: i.address,
+        Port: i.port,
         Meta: { 'k8s-namespace': i.ns, 'k8s-service': i.svc, ...(i.portName ? { 'k8s-port-name': i.portName } : {}) },
-        Weights: { Passing: 1, Warning: 1 }, EnableTagOverride: false, CreateIndex: i.index, ModifyIndex: i.index,
+        Weights: { Passing: 1, Warning: 1 },
+        EnableTagOverride: false,
+        CreateIndex: i.index,
+        ModifyIndex: i.index,
       };
-      const node = { ID: '', Node: i.node, Address: i.address, Datacenter: DATACENTER, TaggedAddresses: null, Meta: { 'k8s-namespace': i.ns }, CreateIndex: i.index, ModifyIndex: i.index };
+      const node = {
+        ID: '',
+        Node: i.node,
+        Address: i.address,
+        Datacenter: DATACENTER,
+        TaggedAddresses: null,
+        Meta: { 'k8s-namespace': i.ns },
+        CreateIndex: i.index,
+        ModifyIndex: i.index,
+      };
       if (!health) {
         return {
-          ID: '', Node: i.node, Address: i.address, Datacenter: DATACENTER, TaggedAddresses: null, NodeMeta: node.Meta,
-          ServiceKind: '', ServiceID: i.id, ServiceName: name, ServiceTags: service.Tags, ServiceAddress: i.address,
-          ServicePort: i.port, ServiceMeta: service.Meta, ServiceWeights: service.Weights, ServiceEnableTagOverride: false,
-          CreateIndex: i.index, ModifyIndex: i.index,
+          ID: '',
+          Node: i.node,
+          Address: i.address,
+          Datacenter: DATACENTER,
+          TaggedAddresses: null,
+          NodeMeta: node.Meta,
+          ServiceKind: '',
+          ServiceID: i.id,
+          ServiceName: name,
+          ServiceTags: service.Tags,
+          ServiceAddress: i.address,
+          ServicePort: i.port,
+          ServiceMeta: service.Meta,
+          ServiceWeights: service.Weights,
+          ServiceEnableTagOverride: false,
+          CreateIndex: i.index,
+          ModifyIndex: i.index,
         };
       }
       const check = {
-        Node: i.node, CheckID: `k8s-ready:${i.id}`, Name: 'Kubernetes endpoint readiness', Status: i.passing ? 'passing' : 'critical',
-        Notes: '', Output: i.passing ? 'the EndpointSlice endpoint is ready' : 'the EndpointSlice endpoint is not ready or is terminating',
-        ServiceID: i.id, ServiceName: name, ServiceTags: service.Tags, Type: 'kubernetes', CreateIndex: i.index, ModifyIndex: i.index,
+        Node: i.node,
+        CheckID: `k8s-ready:${i.id}`,
+        Name: 'Kubernetes endpoint readiness',
+        Status: i.passing ? 'passing' : 'critical',
+        Notes: '',
+        Output: i.passing ? 'the EndpointSlice endpoint is ready' : 'the EndpointSlice endpoint is not ready or is terminating',
+        ServiceID: i.id,
+        ServiceName: name,
+        ServiceTags: service.Tags,
+        Type: 'kubernetes',
+        CreateIndex: i.index,
+        ModifyIndex: i.index,
       };
       return { Node: node, Service: service, Checks: [check] };
     });
@@ -1019,7 +1124,13 @@ function createConsul(deps, guards) {
     } catch (err) {
       return answerError(res, err);
     }
-    if (answer instanceof Promise) return answer.then(() => undefined, (err) => { answerError(res, err); });
+    if (answer instanceof Promise)
+      return answer.then(
+        () => undefined,
+        (err) => {
+          answerError(res, err);
+        },
+      );
     return undefined;
   }
 
@@ -1104,7 +1215,11 @@ function createConsul(deps, guards) {
       ctx.route = '/v1/agent/self';
       allow(method, ['GET', 'HEAD']);
       authenticate(req, query, false);
-      const self = { Config: { Datacenter: DATACENTER, NodeName: 'kv-proxy', Server: true, Version: 'kv-proxy' }, Member: { Name: 'kv-proxy', Tags: {} }, Meta: {} };
+      const self = {
+        Config: { Datacenter: DATACENTER, NodeName: 'kv-proxy', Server: true, Version: 'kv-proxy' },
+        Member: { Name: 'kv-proxy', Tags: {} },
+        Meta: {},
+      };
       return send(res, 200, JSON.stringify(self), 'application/json', metaHeaders(undefined));
     }
     ctx.route = '/v1/(unsupported)';

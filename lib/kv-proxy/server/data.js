@@ -15,6 +15,7 @@
 
 const ESCAPED = 0x80000000;
 /** Characters JSON.stringify escapes (and lone surrogates, which it writes as \\u escapes). */
+// eslint-disable-next-line no-control-regex -- the control characters JSON.stringify escapes are what this finds
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 class ConfigMapData {
@@ -25,7 +26,9 @@ class ConfigMapData {
   constructor(data) {
     // Sorted as the API server sorts them (ConfigMap keys are ASCII, so code-unit
     // order is byte order); usually already sorted, then sort() is one pass.
-    const keys = Object.keys(data).filter((k) => typeof data[k] === 'string').sort();
+    const keys = Object.keys(data)
+      .filter((k) => typeof data[k] === 'string')
+      .sort();
     /** @private sorted; key i's value is described by slots[2i], slots[2i+1] */
     this.sortedKeys = keys;
     /** @private value i: slots[2i] = byte offset inside its quotes, slots[2i+1] = byte length | ESCAPED */
@@ -68,7 +71,7 @@ class ConfigMapData {
         at += n;
       }
     }
-    at += body.write('}\n', at, 'latin1');
+    body.write('}\n', at, 'latin1');
     /** The JSON object of every key, with a trailing newline, as served. */
     this.body = body;
     /** Bytes of keys and values, as counted against the API server's 1 MiB limit. */

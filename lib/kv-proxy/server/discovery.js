@@ -57,21 +57,24 @@ function discover(services, slices) {
         endpointPorts.set(`${port.name || ''}/${port.port}/${port.protocol}`, port);
       }
     }
-    entries.push([svc.metadata.name, {
-      type: spec.type || 'ClusterIP',
-      clusterIP: spec.clusterIP || null,
-      ports: (spec.ports || []).map((/** @type {any} */ p) => ({
-        ...(p.name ? { name: p.name } : {}),
-        port: p.port,
-        protocol: p.protocol || 'TCP',
-        ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}),
-        ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
-      })),
-      endpoints: {
-        addresses: [...addresses].sort(),
-        ports: [...endpointPorts.values()].sort((a, b) => a.port - b.port),
+    entries.push([
+      svc.metadata.name,
+      {
+        type: spec.type || 'ClusterIP',
+        clusterIP: spec.clusterIP || null,
+        ports: (spec.ports || []).map((/** @type {any} */ p) => ({
+          ...(p.name ? { name: p.name } : {}),
+          port: p.port,
+          protocol: p.protocol || 'TCP',
+          ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}),
+          ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
+        })),
+        endpoints: {
+          addresses: [...addresses].sort(),
+          ports: [...endpointPorts.values()].sort((a, b) => a.port - b.port),
+        },
       },
-    }]);
+    ]);
   }
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return Object.fromEntries(entries);

@@ -118,7 +118,7 @@ class KubeClient {
   headers() {
     if (this.tokenFile && Date.now() - this.token.readAt > TOKEN_TTL_MS) this.readToken(false);
     /** @type {Record<string, string>} */
-    const h = { Accept: 'application/json', 'User-Agent': 'kv-proxy' };
+    const h = { 'Accept': 'application/json', 'User-Agent': 'kv-proxy' };
     if (this.token.value) h.Authorization = `Bearer ${this.token.value}`;
     return h;
   }
@@ -151,15 +151,20 @@ class KubeClient {
    * handles; rejects with UpstreamError otherwise.
    * @param {string} method
    * @param {string} path
-   * @param {{ verb: string, resource: string, query?: Record<string, string | undefined>, body?: unknown, contentType?: string, deadline?: number }} options
+   * @param {{
+   *   verb: string, resource: string, query?: Record<string, string | undefined>,
+   *   body?: unknown, contentType?: string, deadline?: number,
+   * }} options
    *   deadline: Date.now() by which the answer must be in (a write's overall bound)
    * @returns {Promise<KubeResponse>}
    */
   async request(method, path, options) {
     const { verb, resource } = options;
     const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
-    const timeoutMs = Math.min(verb === 'list' ? LIST_TIMEOUT_MS : this.timeoutMs,
-      options.deadline === undefined ? Infinity : options.deadline - Date.now());
+    const timeoutMs = Math.min(
+      verb === 'list' ? LIST_TIMEOUT_MS : this.timeoutMs,
+      options.deadline === undefined ? Infinity : options.deadline - Date.now(),
+    );
     let res;
     try {
       if (timeoutMs <= 0) throw Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' });
@@ -169,19 +174,27 @@ class KubeClient {
       this.metrics.upstreamRequests.inc({ verb, resource, code: 0 });
       const timedOut = e.code === 'ETIMEDOUT';
       this.metrics.upstreamErrors.inc({ verb, resource, reason: timedOut ? 'timeout' : 'connection' });
-      throw new UpstreamError('unavailable', timedOut
-        ? `the Kubernetes API did not answer within ${Math.round(this.timeoutMs / 100) / 10} s`
-        : `Kubernetes API unreachable: ${e.code || e.message}`, { timedOut });
+      throw new UpstreamError(
+        'unavailable',
+        timedOut
+          ? `the Kubernetes API did not answer within ${Math.round(this.timeoutMs / 100) / 10} s`
+          : `Kubernetes API unreachable: ${e.code || e.message}`,
+        { timedOut },
+      );
     }
     this.count(verb, resource, res.status);
     if (res.status === 401 || res.status === 403) {
       this.metrics.upstreamErrors.inc({ verb, resource, reason: res.status === 401 ? 'unauthorized' : 'forbidden' });
-      throw new UpstreamError('rejected', `Kubernetes API refused ${verb} ${resource} (${res.status}): ${statusMessage(res.body)}`, { status: res.status });
+      throw new UpstreamError('rejected', `Kubernetes API refused ${verb} ${resource} (${res.status}): ${statusMessage(res.body)}`, {
+        status: res.status,
+      });
     }
     if (res.status >= 500 || res.status === 429) {
       this.metrics.upstreamErrors.inc({ verb, resource, reason: `http_${res.status}` });
-      throw new UpstreamError('unavailable', `Kubernetes API error ${res.status}: ${statusMessage(res.body)}`,
-        { status: res.status, retryAfterSeconds: res.retryAfter });
+      throw new UpstreamError('unavailable', `Kubernetes API error ${res.status}: ${statusMessage(res.body)}`, {
+        status: res.status,
+        retryAfterSeconds: res.retryAfter,
+      });
     }
     return { status: res.status, body: res.body };
   }

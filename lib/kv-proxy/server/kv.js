@@ -76,10 +76,13 @@ function upstreamHttpError(err) {
   if (err.kind === 'rejected') {
     return new HttpError(502, `the Kubernetes API refused the proxy's request (${err.status}): check the proxy's RBAC and service account`);
   }
-  return new HttpError(503, err.timedOut
-    ? `${err.message}: the write may or may not have been applied; read it back (or write with If-Match) before retrying`
-    : 'the Kubernetes API is unavailable, try again later',
-  { 'Retry-After': String(err.retryAfterSeconds || 2) });
+  return new HttpError(
+    503,
+    err.timedOut
+      ? `${err.message}: the write may or may not have been applied; read it back (or write with If-Match) before retrying`
+      : 'the Kubernetes API is unavailable, try again later',
+    { 'Retry-After': String(err.retryAfterSeconds || 2) },
+  );
 }
 
 /**
@@ -118,7 +121,10 @@ function writeRefusal(config, namespace, name, cm) {
   const owners = Array.isArray(meta.ownerReferences) ? meta.ownerReferences : [];
   if (owners.length > 0) {
     const owner = owners[0] || {};
-    return `configmap "${ref}" is owned by ${owner.kind || 'another object'} "${owner.name || '?'}" (ownerReferences): its controller manages it, so it is never written through this proxy`;
+    return (
+      `configmap "${ref}" is owned by ${owner.kind || 'another object'} "${owner.name || '?'}" (ownerReferences): ` +
+      'its controller manages it, so it is never written through this proxy'
+    );
   }
   if ((config.writeScope || 'labeled') === 'labeled' && !(config.configMapNames && config.configMapNames.includes(name))) {
     const { key, value } = config.writableLabel;
@@ -172,7 +178,8 @@ class KvWriter {
    */
   async merge(namespace, name, changes, options) {
     const timeoutMs = this.config.upstreamTimeoutMs || 3000;
-    if (options.ifMatch !== undefined || !options.create || options.exclusive) return this.mergeAlone(namespace, name, changes, options, Date.now() + timeoutMs);
+    if (options.ifMatch !== undefined || !options.create || options.exclusive)
+      return this.mergeAlone(namespace, name, changes, options, Date.now() + timeoutMs);
     // Coalesced with other plain merges; this writer's own bound still holds.
     this.checkSize(this.cache.get('configmaps', namespace, name)?.data ?? EMPTY, changes);
     /** @type {NodeJS.Timeout | undefined} */
@@ -193,7 +200,9 @@ class KvWriter {
     const late = new Promise((_, reject) => {
       timer = setTimeout(() => {
         member.expired = true; // not sent yet: it never will be
-        reject(upstreamHttpError(new UpstreamError('unavailable', `the Kubernetes API did not answer within ${timeoutMs / 1000} s`, { timedOut: true })));
+        reject(
+          upstreamHttpError(new UpstreamError('unavailable', `the Kubernetes API did not answer within ${timeoutMs / 1000} s`, { timedOut: true })),
+        );
       }, timeoutMs);
     });
     try {
@@ -229,8 +238,10 @@ class KvWriter {
           if (members.length > 1 && err instanceof HttpError && err.status === 413) {
             // Together they do not fit: each on its own, so only the one that overflows fails.
             for (const m of members) {
-              await this.mergeAlone(namespace, name, m.changes, { create: true }, Date.now() + (this.config.upstreamTimeoutMs || 3000))
-                .then(m.resolve, m.reject);
+              await this.mergeAlone(namespace, name, m.changes, { create: true }, Date.now() + (this.config.upstreamTimeoutMs || 3000)).then(
+                m.resolve,
+                m.reject,
+              );
             }
           } else {
             for (const m of members) m.reject(err);
@@ -298,7 +309,10 @@ class KvWriter {
         if (!options.create) throw this.notFound(namespace, name);
         this.checkSize(EMPTY, changes);
         const r = await this.kube.request('POST', `/api/v1/namespaces/${namespace}/configmaps`, {
-          verb: 'create', resource: 'configmaps', body: this.newConfigMap(namespace, name, changes), deadline,
+          verb: 'create',
+          resource: 'configmaps',
+          body: this.newConfigMap(namespace, name, changes),
+          deadline,
         });
         if (r.status === 201 || r.status === 200) return this.stored(r.body);
         if (r.status !== 409) throw this.unexpected('create', r, namespace, name);
@@ -326,7 +340,11 @@ class KvWriter {
       }
       // Pin the version whose metadata was checked: the API server refuses (409) if it changed since.
       const r = await this.kube.request('PATCH', `/api/v1/namespaces/${namespace}/configmaps/${name}`, {
-        verb: 'patch', resource: 'configmaps', body: { metadata: { resourceVersion: pinned }, data: changes }, contentType: MERGE_PATCH, deadline,
+        verb: 'patch',
+        resource: 'configmaps',
+        body: { metadata: { resourceVersion: pinned }, data: changes },
+        contentType: MERGE_PATCH,
+        deadline,
       });
       if (r.status === 200) return this.stored(r.body);
       if (r.status === 404) {
@@ -369,7 +387,10 @@ class KvWriter {
   newConfigMap(namespace, name, changes) {
     if (this.config.configMapNames) {
       // the construct grants no create when names are given (RBAC cannot restrict create by name)
-      throw new HttpError(404, `configmap "${namespace}/${name}" does not exist: with KV_CONFIGMAP_NAMES this proxy does not create ConfigMaps; create it first`);
+      throw new HttpError(
+        404,
+        `configmap "${namespace}/${name}" does not exist: with KV_CONFIGMAP_NAMES this proxy does not create ConfigMaps; create it first`,
+      );
     }
     const data = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== null));
     /** @type {Record<string, string>} the opt-in label, so the proxy may write it again */
@@ -378,7 +399,11 @@ class KvWriter {
     if (selector) {
       Object.assign(labels, selector.labelsForCreate());
       if (!selector.matches(labels)) {
-        throw new HttpError(403, `configmap "${namespace}/${name}" does not exist and cannot be created: KV_LABEL_SELECTOR "${selector.text}" does not say which labels it needs`);
+        throw new HttpError(
+          403,
+          `configmap "${namespace}/${name}" does not exist and cannot be created: ` +
+            `KV_LABEL_SELECTOR "${selector.text}" does not say which labels it needs`,
+        );
       }
     }
     const metadata = { name, namespace, labels };
@@ -410,7 +435,10 @@ class KvWriter {
       if (v !== null) bytes += Buffer.byteLength(k) + Buffer.byteLength(v);
     }
     if (bytes > MAX_CONFIGMAP_BYTES) {
-      throw new HttpError(413, `the configmap would hold ${bytes} bytes of keys and values, more than the ${MAX_CONFIGMAP_BYTES} a ConfigMap can hold`);
+      throw new HttpError(
+        413,
+        `the configmap would hold ${bytes} bytes of keys and values, more than the ${MAX_CONFIGMAP_BYTES} a ConfigMap can hold`,
+      );
     }
   }
 
@@ -421,9 +449,10 @@ class KvWriter {
    * @param {boolean} missing
    */
   preconditionFailed(namespace, name, missing) {
-    return new HttpError(412, missing
-      ? `If-Match failed: configmap "${namespace}/${name}" does not exist`
-      : `If-Match failed: configmap "${namespace}/${name}" has changed`);
+    return new HttpError(
+      412,
+      missing ? `If-Match failed: configmap "${namespace}/${name}" does not exist` : `If-Match failed: configmap "${namespace}/${name}" has changed`,
+    );
   }
 
   /**

@@ -222,12 +222,31 @@ function createMetrics() {
   const registry = new Registry();
   return {
     registry,
-    httpRequests: registry.counter('kv_proxy_http_requests_total', 'HTTP requests served, by route template, method and status code.', ['route', 'method', 'code']),
-    httpDuration: registry.histogram('kv_proxy_http_request_duration_seconds', 'HTTP request latency, by route template (blocking reads include their wait).', ['route'],
-      [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]),
-    upstreamRequests: registry.counter('kv_proxy_upstream_requests_total', 'Requests to the Kubernetes API, by verb, resource and status code (0 = no response).', ['verb', 'resource', 'code']),
-    upstreamErrors: registry.counter('kv_proxy_upstream_errors_total', 'Failed Kubernetes API requests, by verb, resource and reason.', ['verb', 'resource', 'reason']),
-    watchRestarts: registry.counter('kv_proxy_watch_restarts_total', 'Watch streams restarted, by resource and reason (closed, error, expired).', ['resource', 'reason']),
+    httpRequests: registry.counter('kv_proxy_http_requests_total', 'HTTP requests served, by route template, method and status code.', [
+      'route',
+      'method',
+      'code',
+    ]),
+    httpDuration: registry.histogram(
+      'kv_proxy_http_request_duration_seconds',
+      'HTTP request latency, by route template (blocking reads include their wait).',
+      ['route'],
+      [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    ),
+    upstreamRequests: registry.counter(
+      'kv_proxy_upstream_requests_total',
+      'Requests to the Kubernetes API, by verb, resource and status code (0 = no response).',
+      ['verb', 'resource', 'code'],
+    ),
+    upstreamErrors: registry.counter('kv_proxy_upstream_errors_total', 'Failed Kubernetes API requests, by verb, resource and reason.', [
+      'verb',
+      'resource',
+      'reason',
+    ]),
+    watchRestarts: registry.counter('kv_proxy_watch_restarts_total', 'Watch streams restarted, by resource and reason (closed, error, expired).', [
+      'resource',
+      'reason',
+    ]),
     relists: registry.counter('kv_proxy_relists_total', 'Full lists of a watched collection, by resource.', ['resource']),
     watchEvents: registry.counter('kv_proxy_watch_events_total', 'Watch events received, by resource and type.', ['resource', 'type']),
     tokenReloads: registry.counter('kv_proxy_token_reloads_total', 'Times the client token files were (re)loaded.'),
@@ -236,15 +255,20 @@ function createMetrics() {
     blockingReads: registry.gauge('kv_proxy_blocking_reads_in_flight', 'Blocking reads currently waiting for a change.'),
     ready: registry.gauge('kv_proxy_ready', '1 when every watched collection has been listed and the server is not shutting down.'),
     stale: registry.gauge('kv_proxy_cache_stale', '1 while at least one watch is down and reads may be stale.'),
-    memory: registry.gauge('kv_proxy_memory_bytes', 'Process memory by kind: rss, heap_total, heap_used, external (Buffers: cached ConfigMap bodies).', ['kind'], () => {
-      const m = process.memoryUsage();
-      return [
-        { labels: { kind: 'rss' }, value: m.rss },
-        { labels: { kind: 'heap_total' }, value: m.heapTotal },
-        { labels: { kind: 'heap_used' }, value: m.heapUsed },
-        { labels: { kind: 'external' }, value: m.external },
-      ];
-    }),
+    memory: registry.gauge(
+      'kv_proxy_memory_bytes',
+      'Process memory by kind: rss, heap_total, heap_used, external (Buffers: cached ConfigMap bodies).',
+      ['kind'],
+      () => {
+        const m = process.memoryUsage();
+        return [
+          { labels: { kind: 'rss' }, value: m.rss },
+          { labels: { kind: 'heap_total' }, value: m.heapTotal },
+          { labels: { kind: 'heap_used' }, value: m.heapUsed },
+          { labels: { kind: 'external' }, value: m.external },
+        ];
+      },
+    ),
   };
 }
 

@@ -95,13 +95,20 @@ function parseRequirement(part) {
 function satisfies(r, labels) {
   const has = Object.hasOwn(labels, r.key);
   switch (r.op) {
-    case 'eq': return has && labels[r.key] === r.values[0];
-    case 'ne': return !has || labels[r.key] !== r.values[0];
-    case 'in': return has && r.values.includes(labels[r.key]);
-    case 'notin': return !has || !r.values.includes(labels[r.key]);
-    case 'exists': return has;
-    case 'absent': return !has;
-    default: return false;
+    case 'eq':
+      return has && labels[r.key] === r.values[0];
+    case 'ne':
+      return !has || labels[r.key] !== r.values[0];
+    case 'in':
+      return has && r.values.includes(labels[r.key]);
+    case 'notin':
+      return !has || !r.values.includes(labels[r.key]);
+    case 'exists':
+      return has;
+    case 'absent':
+      return !has;
+    default:
+      return false;
   }
 }
 
@@ -112,17 +119,19 @@ function satisfies(r, labels) {
  */
 function parseLabelSelector(text) {
   const trimmed = text.trim();
-  const requirements = trimmed === '' ? [] : splitTopLevel(trimmed).map((part) => {
-    if (part === '') throw new Error('empty requirement');
-    return parseRequirement(part);
-  });
+  const requirements =
+    trimmed === ''
+      ? []
+      : splitTopLevel(trimmed).map((part) => {
+          if (part === '') throw new Error('empty requirement');
+          return parseRequirement(part);
+        });
   return {
     text: requirements.length === 0 ? '' : trimmed,
     requirements,
     matches: (labels) => requirements.every((r) => satisfies(r, labels || {})),
-    labelsForCreate: () => Object.fromEntries(requirements
-      .filter((r) => r.op === 'eq' || (r.op === 'in' && r.values.length === 1))
-      .map((r) => [r.key, r.values[0]])),
+    labelsForCreate: () =>
+      Object.fromEntries(requirements.filter((r) => r.op === 'eq' || (r.op === 'in' && r.values.length === 1)).map((r) => [r.key, r.values[0]])),
   };
 }
 

@@ -55,11 +55,14 @@ function main() {
   const audit = createAudit(config.auditLog);
   const handle = createApp({ config, cache, writer, tokens, metrics, log, audit, lifecycle });
 
-  const server = http.createServer({
-    requestTimeout: 30_000, // to receive a whole request; blocking reads wait after that
-    headersTimeout: 20_000,
-    keepAliveTimeout: 65_000, // longer than typical ingress upstream keep-alive
-  }, handle);
+  const server = http.createServer(
+    {
+      requestTimeout: 30_000, // to receive a whole request; blocking reads wait after that
+      headersTimeout: 20_000,
+      keepAliveTimeout: 65_000, // longer than typical ingress upstream keep-alive
+    },
+    handle,
+  );
   server.on('checkContinue', (req, res) => {
     // Answer 100 Continue only when the handler starts reading the body,
     // so an oversized or unauthorized upload is refused before it is sent.
@@ -78,7 +81,10 @@ function main() {
     const reason = http.STATUS_CODES[status] || 'Bad Request';
     const body = JSON.stringify({ error: reason.toLowerCase() });
     log.warn('client error', { code, status });
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   server.once('error', (err) => {
     refuseToStart(`cannot listen on port ${config.port}: ${/** @type {NodeJS.ErrnoException} */ (err).code || err.message}`);
@@ -146,19 +152,22 @@ function main() {
       server.closeAllConnections();
     }, timeoutMs);
     tokens.stop();
-    Promise.all([closed, cache.stop()]).then(() => {
-      clearInterval(sweep);
-      clearTimeout(force);
-      kube.close();
-      log.info('stopped');
-      // Nothing should be left to keep the event loop alive; if something
-      // is, do not hang the pod's termination on it.
-      setTimeout(() => process.exit(), 1000).unref();
-    }, (err) => {
-      log.error('shutdown failed', errorFields(err));
-      process.exitCode = 1;
-      setTimeout(() => process.exit(), 0).unref();
-    });
+    Promise.all([closed, cache.stop()]).then(
+      () => {
+        clearInterval(sweep);
+        clearTimeout(force);
+        kube.close();
+        log.info('stopped');
+        // Nothing should be left to keep the event loop alive; if something
+        // is, do not hang the pod's termination on it.
+        setTimeout(() => process.exit(), 1000).unref();
+      },
+      (err) => {
+        log.error('shutdown failed', errorFields(err));
+        process.exitCode = 1;
+        setTimeout(() => process.exit(), 0).unref();
+      },
+    );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
