@@ -76,7 +76,10 @@ if (require.main === module) {
   // say what was written: one line per manifest file, then a summary
   let files = 0;
   for (const app of apps.values()) {
-    for (const f of fs.readdirSync(app.outdir).sort()) { files++; console.log(`  - ${path.join(app.outdir, f)}`); }
+    for (const f of fs.readdirSync(app.outdir).sort()) {
+      files++;
+      console.log(`  - ${path.join(app.outdir, f)}`);
+    }
   }
   let diagrams = '';
   // the reviewer diagrams (docs/diagrams) describe the committed dist/: written

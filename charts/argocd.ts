@@ -60,37 +60,41 @@ export class ArgoCdChart extends Chart {
       const name = dnsLabel(`patterns-${env.name}`, 'environment name');
       const labels = recommendedLabels({ name: 'argocd-delivery', instance: name, partOf: 'cdk8s-patterns' });
       if (!env.namespaces.length) throw new Error(`environment "${env.name}" has no namespaces to deploy to`);
-      this.projects.push(new ApiObject(this, `${env.name}-project`, {
-        apiVersion: 'argoproj.io/v1alpha1',
-        kind: 'AppProject',
-        metadata: { name, labels },
-        spec: {
-          description: `cdk8s-patterns ${env.name}: synthesized from main.ts, synced from ${env.path}`,
-          sourceRepos: [props.settings.repoURL],
-          destinations: [...env.namespaces].sort().map((namespace) => ({ server, namespace })),
-          clusterResourceWhitelist: [...env.clusterResources].sort().map((gk) => {
-            const [group, kind] = gk.split('/');
-            return { group, kind };
-          }),
-        },
-      }));
-      this.applications.push(new ApiObject(this, `${env.name}-application`, {
-        apiVersion: 'argoproj.io/v1alpha1',
-        kind: 'Application',
-        // cascading (foreground) deletion of the Application's objects; the path-qualified spelling of
-        // Argo CD's ForegroundPropagationPolicyFinalizer, so the API server (1.29+) warns about nothing
-        metadata: { name, labels, finalizers: ['resources-finalizer.argocd.argoproj.io/foreground'] },
-        spec: {
-          project: name,
-          source: { repoURL: props.settings.repoURL, targetRevision: props.settings.targetRevision, path: env.path, directory: { recurse: false } },
-          // objects carry their own namespaces; this one is only the default for any that do not
-          destination: { server, namespace: [...env.namespaces].sort()[0] },
-          syncPolicy: {
-            automated: { prune: true, selfHeal: true },
-            syncOptions: ['PruneLast=true', 'ApplyOutOfSyncOnly=true'],
+      this.projects.push(
+        new ApiObject(this, `${env.name}-project`, {
+          apiVersion: 'argoproj.io/v1alpha1',
+          kind: 'AppProject',
+          metadata: { name, labels },
+          spec: {
+            description: `cdk8s-patterns ${env.name}: synthesized from main.ts, synced from ${env.path}`,
+            sourceRepos: [props.settings.repoURL],
+            destinations: [...env.namespaces].sort().map((namespace) => ({ server, namespace })),
+            clusterResourceWhitelist: [...env.clusterResources].sort().map((gk) => {
+              const [group, kind] = gk.split('/');
+              return { group, kind };
+            }),
           },
-        },
-      }));
+        }),
+      );
+      this.applications.push(
+        new ApiObject(this, `${env.name}-application`, {
+          apiVersion: 'argoproj.io/v1alpha1',
+          kind: 'Application',
+          // cascading (foreground) deletion of the Application's objects; the path-qualified spelling of
+          // Argo CD's ForegroundPropagationPolicyFinalizer, so the API server (1.29+) warns about nothing
+          metadata: { name, labels, finalizers: ['resources-finalizer.argocd.argoproj.io/foreground'] },
+          spec: {
+            project: name,
+            source: { repoURL: props.settings.repoURL, targetRevision: props.settings.targetRevision, path: env.path, directory: { recurse: false } },
+            // objects carry their own namespaces; this one is only the default for any that do not
+            destination: { server, namespace: [...env.namespaces].sort()[0] },
+            syncPolicy: {
+              automated: { prune: true, selfHeal: true },
+              syncOptions: ['PruneLast=true', 'ApplyOutOfSyncOnly=true'],
+            },
+          },
+        }),
+      );
     }
   }
 }

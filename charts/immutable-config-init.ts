@@ -86,19 +86,30 @@ class FlaskApp extends Construct {
     const user = props.user ?? 65532;
     this.mountPath = props.mountPath ?? '/config';
     this.deployment = new kplus.Deployment(this, 'Deployment', { metadata: { name }, replicas: props.replicas ?? 1, ...hardenedPodProps({ user }) });
-    this.app = this.deployment.addContainer(hardenedContainer({
-      name: 'app',
-      image: props.appImage ?? SEED_APP_IMAGE,
-      command: flaskCommand(port),
-      envVariables: Object.fromEntries(Object.entries(FLASK_ENV).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
-      ports: [{ number: port, name: 'http' }],
-      // The app reads the config on every request: a 200 on / proves it is there.
-      readiness: kplus.Probe.fromHttpGet('/', { port }),
-      liveness: kplus.Probe.fromTcpSocket({ port, periodSeconds: Duration.seconds(10) }),
-      resources: { memory: { request: Size.mebibytes(96), limit: Size.mebibytes(256) } },
-    }, { user }));
+    this.app = this.deployment.addContainer(
+      hardenedContainer(
+        {
+          name: 'app',
+          image: props.appImage ?? SEED_APP_IMAGE,
+          command: flaskCommand(port),
+          envVariables: Object.fromEntries(Object.entries(FLASK_ENV).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
+          ports: [{ number: port, name: 'http' }],
+          // The app reads the config on every request: a 200 on / proves it is there.
+          readiness: kplus.Probe.fromHttpGet('/', { port }),
+          liveness: kplus.Probe.fromTcpSocket({ port, periodSeconds: Duration.seconds(10) }),
+          resources: { memory: { request: Size.mebibytes(96), limit: Size.mebibytes(256) } },
+        },
+        { user },
+      ),
+    );
     // the library's policy for a workload built here: labels, selector, spread and PDB from 2 replicas, Service, NetworkPolicy
-    this.service = new WorkloadPolicy(this, 'Policy', { workload: this.deployment, name: 'immutable-config', instance: name, component: 'web', port }).service!;
+    this.service = new WorkloadPolicy(this, 'Policy', {
+      workload: this.deployment,
+      name: 'immutable-config',
+      instance: name,
+      component: 'web',
+      port,
+    }).service!;
   }
 }
 

@@ -32,8 +32,7 @@ export class NamespacesChart extends Chart {
   constructor(scope: Construct, id: string, props: NamespacesChartProps) {
     super(scope, id, { ...props, namespace: undefined });
     const level = props.podSecurity ?? 'restricted';
-    this.created = [...new Set(props.namespaces.map((n) => dnsLabel(n, 'namespaces')))]
-      .filter((n) => !BUILTIN_NAMESPACES.has(n)).sort();
+    this.created = [...new Set(props.namespaces.map((n) => dnsLabel(n, 'namespaces')))].filter((n) => !BUILTIN_NAMESPACES.has(n)).sort();
     for (const name of this.created) {
       new KubeNamespace(this, name, {
         metadata: {

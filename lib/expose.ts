@@ -3,12 +3,26 @@ import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
-  validateDnsLabel, validateNetworkPolicyPeer, validateDnsSubdomain, validateHttpPath, validateIngressHost, validateOneOf, validatePort,
-  validateKnownProps, validatePositiveInteger, validateQualifiedName, validateRecord, validateUniqueList,
+  validateDnsLabel,
+  validateNetworkPolicyPeer,
+  validateDnsSubdomain,
+  validateHttpPath,
+  validateIngressHost,
+  validateOneOf,
+  validatePort,
+  validateKnownProps,
+  validatePositiveInteger,
+  validateQualifiedName,
+  validateRecord,
+  validateUniqueList,
 } from './validate';
 
 const INGRESS_OPTIONS: Record<keyof Required<IngressOptions>, true> = { host: true, path: true, className: true, tlsSecret: true, annotations: true };
-const NETWORK_POLICY_OPTIONS: Record<keyof Required<NetworkPolicyOptions>, true> = { allowFromNamespaces: true, allowFrom: true, ingressControllerNamespace: true };
+const NETWORK_POLICY_OPTIONS: Record<keyof Required<NetworkPolicyOptions>, true> = {
+  allowFromNamespaces: true,
+  allowFrom: true,
+  ingressControllerNamespace: true,
+};
 const PDB_OPTIONS: Record<keyof Required<PodDisruptionBudgetOptions>, true> = { maxUnavailable: true };
 
 /**
@@ -154,10 +168,16 @@ export const EXPOSE_OPTION_NAMES = ['serviceType', 'servicePort', 'ingress', 'ne
  */
 export function resolveExpose(opts: ExposeOptions, replicas: number | undefined): ResolvedExpose {
   if (opts.serviceType === kplus.ServiceType.EXTERNAL_NAME) {
-    throw new Error(`serviceType must be ClusterIP, NodePort or LoadBalancer, got "${opts.serviceType}": an ExternalName Service is a DNS alias for a name outside the cluster and cannot send traffic to this workload`);
+    throw new Error(
+      `serviceType must be ClusterIP, NodePort or LoadBalancer, got "${opts.serviceType}": an ExternalName Service is a ` +
+        `DNS alias for a name outside the cluster and cannot send traffic to this workload`,
+    );
   }
-  const serviceType = validateOneOf(opts.serviceType ?? kplus.ServiceType.CLUSTER_IP,
-    [kplus.ServiceType.CLUSTER_IP, kplus.ServiceType.NODE_PORT, kplus.ServiceType.LOAD_BALANCER], 'serviceType');
+  const serviceType = validateOneOf(
+    opts.serviceType ?? kplus.ServiceType.CLUSTER_IP,
+    [kplus.ServiceType.CLUSTER_IP, kplus.ServiceType.NODE_PORT, kplus.ServiceType.LOAD_BALANCER],
+    'serviceType',
+  );
   const servicePort = validatePort(opts.servicePort ?? 80, 'servicePort');
   return {
     serviceType,
@@ -190,14 +210,21 @@ function resolveNetworkPolicy(o: NetworkPolicyOptions): ResolvedExpose['networkP
   let namespaces: string[] | undefined;
   if (o.allowFromNamespaces !== undefined) {
     namespaces = validateUniqueList(o.allowFromNamespaces, 'networkPolicy.allowFromNamespaces', validateDnsLabel);
-    if (namespaces.length === 0) throw new Error('networkPolicy.allowFromNamespaces must list at least one namespace (omit it for the workload\'s own namespace), got []');
+    if (namespaces.length === 0)
+      throw new Error("networkPolicy.allowFromNamespaces must list at least one namespace (omit it for the workload's own namespace), got []");
   }
   if (o.allowFrom !== undefined && (!Array.isArray(o.allowFrom) || o.allowFrom.length === 0)) {
-    throw new Error(`networkPolicy.allowFrom must list at least one peer (omit it for the workload's own namespace; set networkPolicy to false to manage traffic yourself), got ${JSON.stringify(o.allowFrom)}`);
+    throw new Error(
+      `networkPolicy.allowFrom must list at least one peer (omit it for the workload's own namespace; set networkPolicy ` +
+        `to false to manage traffic yourself), got ${JSON.stringify(o.allowFrom)}`,
+    );
   }
   const allowFrom = [...(o.allowFrom ?? [])];
   allowFrom.forEach((peer, i) => validateNetworkPolicyPeer(peer, `networkPolicy.allowFrom[${i}]`));
-  const ingressControllerNamespace = validateDnsLabel(o.ingressControllerNamespace ?? DEFAULT_INGRESS_CONTROLLER_NAMESPACE, 'networkPolicy.ingressControllerNamespace');
+  const ingressControllerNamespace = validateDnsLabel(
+    o.ingressControllerNamespace ?? DEFAULT_INGRESS_CONTROLLER_NAMESPACE,
+    'networkPolicy.ingressControllerNamespace',
+  );
   return { allowFromNamespaces: namespaces, allowFrom, ingressControllerNamespace };
 }
 
@@ -225,8 +252,10 @@ function resolvePdb(o: PodDisruptionBudgetOptions | false | undefined, replicas:
  */
 export function resolveSecretRef(secret: kplus.ISecret, prop: string, example: string): kplus.ISecret {
   if (secret === null || typeof secret !== 'object' || typeof (secret as { name?: unknown }).name !== 'string') {
-    throw new Error(`${prop} must be a kplus.ISecret, such as kplus.Secret.fromSecretName(this, 'Secret', '${example}') for a Secret made out of band, `
-      + `got ${JSON.stringify(secret)}`);
+    throw new Error(
+      `${prop} must be a kplus.ISecret, such as kplus.Secret.fromSecretName(this, 'Secret', '${example}') for a Secret made out of band, ` +
+        `got ${JSON.stringify(secret)}`,
+    );
   }
   validateDnsSubdomain(secret.name, `${prop} name`);
   return secret;
@@ -244,7 +273,10 @@ export const DNS_EGRESS: k8s.NetworkPolicyEgressRule = {
   ports: [{ protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) }, tcpPort(53)],
 };
 
-/** The TCP ports the API server is reached on: 443 (the `kubernetes` Service) and 6443 (the usual endpoint port egress rules see after the Service is resolved). */
+/**
+ * The TCP ports the API server is reached on: 443 (the `kubernetes` Service) and 6443 (the usual endpoint port egress
+ * rules see after the Service is resolved).
+ */
 export const DEFAULT_API_SERVER_PORTS = [443, 6443];
 
 /**
@@ -330,10 +362,13 @@ export class WorkloadNetworkPolicy extends k8s.KubeNetworkPolicy {
    */
   public allowEgressTo(peer: k8s.NetworkPolicyPeer, options: EgressOptions = {}, where = 'allowEgressTo peer'): void {
     validatePeer(peer, where);
-    if (options === null || typeof options !== 'object') throw new Error(`allowEgressTo options must be EgressOptions, got ${JSON.stringify(options)}`);
+    if (options === null || typeof options !== 'object')
+      throw new Error(`allowEgressTo options must be EgressOptions, got ${JSON.stringify(options)}`);
     const protocol = validateOneOf(options.protocol ?? 'TCP', { TCP: 'TCP', UDP: 'UDP', SCTP: 'SCTP' }, 'allowEgressTo options.protocol');
-    const ports = options.ports === undefined ? undefined : validateUniqueList(options.ports, 'allowEgressTo options.ports', (p, prop) => validatePort(p, prop));
-    if (ports !== undefined && ports.length === 0) throw new Error('allowEgressTo options.ports must list at least one port (omit it for every port), got []');
+    const ports =
+      options.ports === undefined ? undefined : validateUniqueList(options.ports, 'allowEgressTo options.ports', (p, prop) => validatePort(p, prop));
+    if (ports !== undefined && ports.length === 0)
+      throw new Error('allowEgressTo options.ports must list at least one port (omit it for every port), got []');
     this.addEgressRule({ to: [peer], ...(ports ? { ports: ports.map((port) => ({ protocol, port: k8s.IntOrString.fromNumber(port) })) } : {}) });
   }
 }
@@ -367,7 +402,11 @@ export class Exposure {
   private readonly np?: { namespaces?: string[]; allowFrom: k8s.NetworkPolicyPeer[]; ingressControllerNamespace: string };
   private readonly rule: k8s.NetworkPolicyIngressRule & { from?: k8s.NetworkPolicyPeer[] };
 
-  constructor(private readonly scope: Construct, private readonly r: ResolvedExpose, private readonly target: ExposeTarget) {
+  constructor(
+    private readonly scope: Construct,
+    private readonly r: ResolvedExpose,
+    private readonly target: ExposeTarget,
+  ) {
     this.service = new kplus.Service(scope, 'Service', {
       metadata: { name: target.name },
       type: r.serviceType,
@@ -378,7 +417,11 @@ export class Exposure {
     if (r.ingress) this.buildIngress(r.ingress);
     if (r.networkPolicy) {
       const np = r.networkPolicy;
-      this.np = { namespaces: np.allowFromNamespaces ? [...np.allowFromNamespaces] : undefined, allowFrom: [...np.allowFrom], ingressControllerNamespace: np.ingressControllerNamespace };
+      this.np = {
+        namespaces: np.allowFromNamespaces ? [...np.allowFromNamespaces] : undefined,
+        allowFrom: [...np.allowFrom],
+        ingressControllerNamespace: np.ingressControllerNamespace,
+      };
       this.networkPolicy = new WorkloadNetworkPolicy(scope, 'NetworkPolicy', {
         name: target.name,
         selector: target.selector,
@@ -423,8 +466,10 @@ export class Exposure {
   /** Creates the Ingress, as the `ingress` prop does; there is one Ingress per workload. */
   public exposeViaIngress(options: IngressOptions): kplus.Ingress {
     if (this._ingress) {
-      throw new Error(`ingress is already set${this.ingressHost ? ` (host "${this.ingressHost}")` : ''}: one Ingress per workload; `
-        + 'add rules to the returned kplus.Ingress instead');
+      throw new Error(
+        `ingress is already set${this.ingressHost ? ` (host "${this.ingressHost}")` : ''}: one Ingress per workload; ` +
+          'add rules to the returned kplus.Ingress instead',
+      );
     }
     const ingress = this.buildIngress(resolveIngress(options));
     this.refreshFrom();
@@ -432,7 +477,8 @@ export class Exposure {
   }
 
   private needPolicy(verb: string): NonNullable<Exposure['np']> {
-    if (!this.np) throw new Error(`${verb} needs the NetworkPolicy, but networkPolicy is false: remove networkPolicy: false, or manage traffic yourself`);
+    if (!this.np)
+      throw new Error(`${verb} needs the NetworkPolicy, but networkPolicy is false: remove networkPolicy: false, or manage traffic yourself`);
     return this.np;
   }
 
@@ -460,7 +506,9 @@ export class Exposure {
     }
     const ownNamespace = np.namespaces === undefined && np.allowFrom.length === 0;
     const ctl = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': np.ingressControllerNamespace } } };
-    const inNamespaces = { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: namespaces.sort() }] } };
+    const inNamespaces = {
+      namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: namespaces.sort() }] },
+    };
     this.rule.from = [
       ...(ownNamespace ? [{ podSelector: {} }] : []),
       ...(ingress && np.namespaces === undefined ? [ctl] : []),

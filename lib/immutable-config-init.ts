@@ -8,7 +8,14 @@ import { validateImage } from './image';
 import { applyLabels, recommendedLabels } from './labels';
 import { DEFAULT_EMPTY_DIR_SIZE_LIMIT, DEFAULT_RESOURCES, hardenedContainer } from './security';
 import {
-  isWholeMebibytes, pathIsWithin, required, validateAbsolutePath, validateDnsLabel, validateDnsSubdomain, validateOneOf, validateKnownProps,
+  isWholeMebibytes,
+  pathIsWithin,
+  required,
+  validateAbsolutePath,
+  validateDnsLabel,
+  validateDnsSubdomain,
+  validateOneOf,
+  validateKnownProps,
 } from './validate';
 import { Files, WorkloadSecurityOptions, mergeResources, resolveFiles, resolveSecurity } from './workload';
 
@@ -134,11 +141,27 @@ export interface ImmutableConfigInitProps extends ImmutableConfigMountProps {
 export const COPY_SCRIPT = 'cp -R -L -- "$@"';
 
 const INIT_PROPS: Record<keyof Required<ImmutableConfigInitProps>, true> = {
-  image: true, copyStyle: true, configPaths: true, initMountPath: true, initContainerName: true, securityContext: true, resources: true,
-  sizeLimit: true, medium: true, workload: true, mountPath: true, containers: true, volumeName: true,
+  image: true,
+  copyStyle: true,
+  configPaths: true,
+  initMountPath: true,
+  initContainerName: true,
+  securityContext: true,
+  resources: true,
+  sizeLimit: true,
+  medium: true,
+  workload: true,
+  mountPath: true,
+  containers: true,
+  volumeName: true,
 };
 const MAP_PROPS: Record<keyof Required<ImmutableConfigMapProps>, true> = {
-  files: true, name: true, workload: true, mountPath: true, containers: true, volumeName: true,
+  files: true,
+  name: true,
+  workload: true,
+  mountPath: true,
+  containers: true,
+  volumeName: true,
 };
 
 const DEFAULT_VOLUME_NAME = 'config';
@@ -182,8 +205,9 @@ export interface ResolvedMount {
 function resolveMount(props: ImmutableConfigMountProps): ResolvedMount {
   required(props.workload, 'workload');
   if (!Array.isArray((props.workload as Partial<kplus.AbstractPod>).containers)) {
-    throw new Error('workload must be a cdk8s-plus workload (Deployment, Job, StatefulSet, DaemonSet, CronJob or Pod), '
-      + `got ${describeValue(props.workload)}`);
+    throw new Error(
+      'workload must be a cdk8s-plus workload (Deployment, Job, StatefulSet, DaemonSet, CronJob or Pod), ' + `got ${describeValue(props.workload)}`,
+    );
   }
   const mountPath = validateMountPath(props.mountPath, 'mountPath');
   const volumeName = validateDnsLabel(props.volumeName ?? DEFAULT_VOLUME_NAME, 'volumeName');
@@ -192,9 +216,11 @@ function resolveMount(props: ImmutableConfigMountProps): ResolvedMount {
   }
   const containers = props.containers ? [...props.containers] : [...props.workload.containers];
   if (containers.length === 0) {
-    throw new Error(props.containers
-      ? 'containers must list at least one app container, got none'
-      : 'workload must have at least one app container to mount the config into, got none (add the containers before attaching the config)');
+    throw new Error(
+      props.containers
+        ? 'containers must list at least one app container, got none'
+        : 'workload must have at least one app container to mount the config into, got none (add the containers before attaching the config)',
+    );
   }
   for (const c of containers) checkMountable(props.workload, mountPath, c);
   return { workload: props.workload, mountPath, volumeName, containers, containersGiven: props.containers !== undefined };
@@ -208,8 +234,10 @@ function checkMountable(workload: kplus.AbstractPod, mountPath: string, c: kplus
   }
   for (const m of c.mounts) {
     if (overlaps(mountPath, m.path)) {
-      throw new Error(`mountPath "${mountPath}" overlaps the mount of volume "${m.volume.name}" at "${m.path}" in container "${c.name}": `
-        + 'choose a directory of its own');
+      throw new Error(
+        `mountPath "${mountPath}" overlaps the mount of volume "${m.volume.name}" at "${m.path}" in container "${c.name}": ` +
+          'choose a directory of its own',
+      );
     }
   }
 }
@@ -218,7 +246,11 @@ function checkMountable(workload: kplus.AbstractPod, mountPath: string, c: kplus
 class ConfigMounts {
   public readonly containers: kplus.Container[] = [];
 
-  constructor(scope: Construct, private readonly r: ResolvedMount, private readonly volume: kplus.Volume) {
+  constructor(
+    scope: Construct,
+    private readonly r: ResolvedMount,
+    private readonly volume: kplus.Volume,
+  ) {
     // Checked again at synth: containers or mounts added after attaching.
     scope.node.addValidation({ validate: () => this.lateErrors() });
   }
@@ -236,15 +268,19 @@ class ConfigMounts {
     const errors: string[] = [];
     if (!this.r.containersGiven) {
       for (const c of workload.containers.filter((x) => !this.containers.includes(x))) {
-        errors.push(`container "${c.name}" was added to the workload after the config was attached and does not mount it at "${mountPath}": `
-          + 'call mount(container) for it, or add containers before attaching, or list the app containers in the containers prop');
+        errors.push(
+          `container "${c.name}" was added to the workload after the config was attached and does not mount it at "${mountPath}": ` +
+            'call mount(container) for it, or add containers before attaching, or list the app containers in the containers prop',
+        );
       }
     }
     for (const c of this.containers) {
       for (const m of c.mounts) {
         if (m.volume !== this.volume && overlaps(mountPath, m.path)) {
-          errors.push(`mountPath "${mountPath}" overlaps the mount of volume "${m.volume.name}" at "${m.path}" in container "${c.name}", `
-            + 'added after the config was attached: choose a directory of its own');
+          errors.push(
+            `mountPath "${mountPath}" overlaps the mount of volume "${m.volume.name}" at "${m.path}" in container "${c.name}", ` +
+              'added after the config was attached: choose a directory of its own',
+          );
         }
       }
     }
@@ -293,18 +329,35 @@ export function resolveImmutableConfigInit(props: ImmutableConfigInitProps): Res
   let configPaths: string[] = [];
   if (copyStyle === CopyStyle.COMMAND) {
     if (!Array.isArray(props.configPaths) || props.configPaths.length === 0) {
-      throw new Error('configPaths must list at least one absolute path inside the config image with CopyStyle.COMMAND, '
-        + `got ${JSON.stringify(props.configPaths)}`);
+      throw new Error(
+        'configPaths must list at least one absolute path inside the config image with CopyStyle.COMMAND, ' +
+          `got ${JSON.stringify(props.configPaths)}`,
+      );
     }
     for (const p of props.configPaths) configPaths = withConfigPath(configPaths, p, copyStyle, initMountPath, mount.mountPath);
   } else if (props.configPaths !== undefined) {
     throw onlyCommandError(props.configPaths);
   }
-  const { user, group } = resolveSecurity(props.securityContext, 'securityContext',
-    { user: workload.securityContext.user, group: workload.securityContext.group }, true);
+  const { user, group } = resolveSecurity(
+    props.securityContext,
+    'securityContext',
+    { user: workload.securityContext.user, group: workload.securityContext.group },
+    true,
+  );
   return Object.freeze({
-    mount, image, copyStyle, configPaths, initMountPath, initContainerName, command, args: [...configPaths, initMountPath],
-    securityContext: { user, group }, resources, sizeLimit: resolveCopySizeLimit(props.sizeLimit), medium, mediumGiven: props.medium !== undefined,
+    mount,
+    image,
+    copyStyle,
+    configPaths,
+    initMountPath,
+    initContainerName,
+    command,
+    args: [...configPaths, initMountPath],
+    securityContext: { user, group },
+    resources,
+    sizeLimit: resolveCopySizeLimit(props.sizeLimit),
+    medium,
+    mediumGiven: props.medium !== undefined,
   });
 }
 
@@ -313,21 +366,26 @@ function withConfigPath(paths: readonly string[], p: string, copyStyle: CopyStyl
   if (copyStyle !== CopyStyle.COMMAND) throw onlyCommandError(p);
   validateMountPath(p, 'configPaths entry');
   if (overlaps(p, initMountPath)) {
-    throw new Error(`configPaths entry "${p}" overlaps initMountPath "${initMountPath}", where the empty volume would hide or receive it: `
-      + `set initMountPath to a directory outside the image's config (e.g. "${initMountPath}-out")`);
+    throw new Error(
+      `configPaths entry "${p}" overlaps initMountPath "${initMountPath}", where the empty volume would hide or receive it: ` +
+        `set initMountPath to a directory outside the image's config (e.g. "${initMountPath}-out")`,
+    );
   }
   const name = path.posix.basename(p);
   const twin = paths.find((q) => path.posix.basename(q) === name);
   if (twin !== undefined) {
-    throw new Error(`configPaths entries "${twin}" and "${p}" would both be copied to "${mountPath}/${name}": `
-      + 'give each a distinct file or directory name');
+    throw new Error(
+      `configPaths entries "${twin}" and "${p}" would both be copied to "${mountPath}/${name}": ` + 'give each a distinct file or directory name',
+    );
   }
   return [...paths, p];
 }
 
 function onlyCommandError(got: unknown): Error {
-  return new Error('configPaths only applies to CopyStyle.COMMAND: with CopyStyle.ENTRYPOINT the image\'s entrypoint decides what it copies, '
-    + `got ${JSON.stringify(got)}`);
+  return new Error(
+    "configPaths only applies to CopyStyle.COMMAND: with CopyStyle.ENTRYPOINT the image's entrypoint decides what it copies, " +
+      `got ${JSON.stringify(got)}`,
+  );
 }
 
 function resolveCopySizeLimit(sizeLimit: Size | undefined): Size {
@@ -336,8 +394,10 @@ function resolveCopySizeLimit(sizeLimit: Size | undefined): Size {
     throw new Error(`sizeLimit must be a cdk8s Size such as Size.mebibytes(16), got ${JSON.stringify(sizeLimit)}`);
   }
   if (!isWholeMebibytes(sizeLimit)) {
-    throw new Error('sizeLimit must be a whole number of MiB, at least 1 MiB (cdk8s-plus writes emptyDir sizes in MiB), '
-      + `got ${sizeLimit.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR })} KiB`);
+    throw new Error(
+      'sizeLimit must be a whole number of MiB, at least 1 MiB (cdk8s-plus writes emptyDir sizes in MiB), ' +
+        `got ${sizeLimit.toKibibytes({ rounding: SizeRoundingBehavior.FLOOR })} KiB`,
+    );
   }
   return sizeLimit;
 }
@@ -383,13 +443,18 @@ export class ImmutableConfigInit extends Construct {
       sizeLimit: r.sizeLimit,
     });
     r.mount.workload.addVolume(this.volume);
-    this.initContainer = r.mount.workload.addInitContainer(hardenedContainer({
-      name: r.initContainerName,
-      image: r.image,
-      command: r.command,
-      args: this.args,
-      resources: r.resources,
-    }, r.securityContext));
+    this.initContainer = r.mount.workload.addInitContainer(
+      hardenedContainer(
+        {
+          name: r.initContainerName,
+          image: r.image,
+          command: r.command,
+          args: this.args,
+          resources: r.resources,
+        },
+        r.securityContext,
+      ),
+    );
     this.initContainer.mount(r.initMountPath, this.volume);
     this.mounts = new ConfigMounts(this, r.mount, this.volume);
     this.containers = this.mounts.containers;
@@ -461,8 +526,10 @@ export function resolveImmutableConfigMap(props: ImmutableConfigMapProps): Resol
   validateKnownProps(props, MAP_PROPS, 'ImmutableConfigMap props');
   const mount = resolveMount(props);
   if (props.files === undefined) {
-    throw new Error('files is required: the config files, such as Files.fromPaths([path.join(__dirname, \'config.cfg\')]) '
-      + 'or Files.fromContent({ \'config.cfg\': \'...\' })');
+    throw new Error(
+      "files is required: the config files, such as Files.fromPaths([path.join(__dirname, 'config.cfg')]) " +
+        "or Files.fromContent({ 'config.cfg': '...' })",
+    );
   }
   const entries = resolveFiles(props.files, 'files');
   if (entries.length === 0) throw new Error('files must hold at least one config file, got none');
@@ -471,7 +538,12 @@ export function resolveImmutableConfigMap(props: ImmutableConfigMapProps): Resol
   const name = validateDnsSubdomain(props.name ?? `${props.workload.name}-${mount.volumeName}`, 'name');
   const nested = files.some((f) => f.path.includes('/'));
   return Object.freeze({
-    mount, name, files, data, binaryData, contentHash: hash,
+    mount,
+    name,
+    files,
+    data,
+    binaryData,
+    contentHash: hash,
     labels: recommendedLabels({ name: 'immutable-config', instance: name.slice(0, 63).replace(/[^A-Za-z0-9]+$/, ''), component: 'config' }),
     configMapName: validateDnsSubdomain(`${name}-${hash}`, 'name (with the content hash)'),
     items: nested ? Object.fromEntries(files.map((f) => [f.key, { path: f.path }])) : undefined,

@@ -22,7 +22,12 @@ export type { SidecarsOptions, SidecarsProps } from './sidecars';
 export type { SidecarContainer } from './workload';
 export { HotPlugReload, HotPlugReloadKind } from './sidecar-pod/presets';
 export type {
-  AuthProxyOptions, GitSyncOptions, HotPlugOptions, RestartOnChangeOptions, SharedContentOptions, SignalReloadOptions,
+  AuthProxyOptions,
+  GitSyncOptions,
+  HotPlugOptions,
+  RestartOnChangeOptions,
+  SharedContentOptions,
+  SignalReloadOptions,
 } from './sidecar-pod/presets';
 
 // Scripts: a script bundle on any workload, or as a service, a Job or a CronJob

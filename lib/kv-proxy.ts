@@ -4,8 +4,18 @@ import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
-  DNS_EGRESS, EgressOptions, ExposeOptions, Exposure, IngressOptions, ResolvedExpose, WorkloadNetworkPolicy, apiServerEgress, exposeWorkload,
-  resolveExpose, resolveSecretRef, tcpPort,
+  DNS_EGRESS,
+  EgressOptions,
+  ExposeOptions,
+  Exposure,
+  IngressOptions,
+  ResolvedExpose,
+  WorkloadNetworkPolicy,
+  apiServerEgress,
+  exposeWorkload,
+  resolveExpose,
+  resolveSecretRef,
+  tcpPort,
 } from './expose';
 import { readLocalDirectory, toConfigMapData } from './files';
 import { addChecksumAnnotation, contentHash } from './hash';
@@ -15,8 +25,19 @@ import { applyLabels, recommendedLabels, selectPods, selectorLabels } from './la
 import { applySpread, resolveReplicas } from './policy';
 import { hardenedContainer, hardenedPodProps } from './security';
 import {
-  MAX_CONFIGMAP_BYTES, validateBoolean, validateCidr, validateConfigMapKey, validateDnsLabel, validateDnsSubdomain, validateKnownProps,
-  validateNetworkPolicyPeer, validateOneOf, validatePort, validatePositiveInteger, validateUniqueList, validateUnprivilegedPort,
+  MAX_CONFIGMAP_BYTES,
+  validateBoolean,
+  validateCidr,
+  validateConfigMapKey,
+  validateDnsLabel,
+  validateDnsSubdomain,
+  validateKnownProps,
+  validateNetworkPolicyPeer,
+  validateOneOf,
+  validatePort,
+  validatePositiveInteger,
+  validateUniqueList,
+  validateUnprivilegedPort,
 } from './validate';
 import { ResolvedSecurity, WorkloadSecurityOptions, mergeResources, resolveSecurity, toWholeSeconds } from './workload';
 // The label selector is checked with the parser the server itself uses at startup,
@@ -65,11 +86,38 @@ export const KV_PROXY_WRITABLE_LABEL = 'kv-proxy.cdk8s-patterns.io/writable=true
 
 /** Every prop of {@link KvProxyProps}: anything else is refused (the compiler keeps this list complete). */
 const KV_PROXY_PROPS: Record<keyof Required<KvProxyProps>, true> = {
-  name: true, namespaces: true, configMapNames: true, labelSelector: true, writes: true, discovery: true, consulApi: true,
-  tokenSecret: true, replicas: true, image: true, securityContext: true, port: true, resources: true, maxBodyBytes: true,
-  maxWait: true, ingressReadTimeout: true, shutdownTimeout: true, drainDelay: true, accessLog: true, upstreamTimeout: true,
-  catchUpTimeout: true, metricsPort: true, metricsAuth: true, metricsAllowFrom: true, writableLabel: true, auditLog: true,
-  apiServerCidrs: true, apiServerPorts: true, serviceType: true, servicePort: true, ingress: true, networkPolicy: true,
+  name: true,
+  namespaces: true,
+  configMapNames: true,
+  labelSelector: true,
+  writes: true,
+  discovery: true,
+  consulApi: true,
+  tokenSecret: true,
+  replicas: true,
+  image: true,
+  securityContext: true,
+  port: true,
+  resources: true,
+  maxBodyBytes: true,
+  maxWait: true,
+  ingressReadTimeout: true,
+  shutdownTimeout: true,
+  drainDelay: true,
+  accessLog: true,
+  upstreamTimeout: true,
+  catchUpTimeout: true,
+  metricsPort: true,
+  metricsAuth: true,
+  metricsAllowFrom: true,
+  writableLabel: true,
+  auditLog: true,
+  apiServerCidrs: true,
+  apiServerPorts: true,
+  serviceType: true,
+  servicePort: true,
+  ingress: true,
+  networkPolicy: true,
   podDisruptionBudget: true,
 };
 
@@ -417,7 +465,9 @@ export class KvProxy extends Construct {
     this.servicePort = r.expose.servicePort;
     // immutable and named after its content: nothing can change the code a pod runs, and a new version rolls the pods
     this.sourceConfigMap = new kplus.ConfigMap(this, 'ServerSource', {
-      metadata: { name: r.sourceConfigMapName }, data: { ...r.sourceFiles }, immutable: true,
+      metadata: { name: r.sourceConfigMapName },
+      data: { ...r.sourceFiles },
+      immutable: true,
     });
     // only the proxy pod opts in to the token; anything else using this account does not get one
     this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: { name: r.name }, automountToken: false });
@@ -428,7 +478,9 @@ export class KvProxy extends Construct {
     this.container = this.addProxyContainer();
     addChecksumAnnotation(this.deployment, 'server', r.sourceFiles);
     this.exposure = exposeWorkload(this, r.expose, {
-      name: r.name, selector: r.selector, targetPort: r.port,
+      name: r.name,
+      selector: r.selector,
+      targetPort: r.port,
       // DNS, for any name lookup the runtime makes (the API server itself is reached by IP),
       // and the API server: by port only unless its addresses are given
       egress: [DNS_EGRESS, apiServerEgress(r.apiServer.cidrs ? [...r.apiServer.cidrs] : undefined, [...r.apiServer.ports])],
@@ -486,8 +538,11 @@ export class KvProxy extends Construct {
    */
   public exposeViaIngress(options: IngressOptions): kplus.Ingress {
     const annotations = options !== null && typeof options === 'object' ? options.annotations : undefined;
-    checkIngressReadTimeout(this.r.timeouts.maxWait, this.r.timeouts.ingressReadGiven,
-      annotations !== null && typeof annotations === 'object' ? annotations : undefined);
+    checkIngressReadTimeout(
+      this.r.timeouts.maxWait,
+      this.r.timeouts.ingressReadGiven,
+      annotations !== null && typeof annotations === 'object' ? annotations : undefined,
+    );
     const ingress = this.exposure.exposeViaIngress(options);
     applyLabels(this, this.labels);
     return ingress;
@@ -546,22 +601,30 @@ export class KvProxy extends Construct {
     const sourceVolume = kplus.Volume.fromConfigMap(this, 'ServerSourceVolume', this.sourceConfigMap, { name: 'server', defaultMode: 0o444 });
     const tokenVolume = kplus.Volume.fromSecret(this, 'TokensVolume', this.tokenSecret, { name: 'tokens', defaultMode: 0o440 });
     const drain = r.timeouts.drainDelay;
-    const container = this.deployment.addContainer(hardenedContainer({
-      name: 'kv-proxy',
-      image: r.image,
-      command: ['node', ...KV_PROXY_NODE_FLAGS, `${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`],
-      ports: [{ name: 'http', number: r.port }, ...(r.metrics.port !== undefined ? [{ name: 'metrics', number: r.metrics.port }] : [])],
-      envVariables: Object.fromEntries(Object.entries(r.serverEnv).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
-      liveness: kplus.Probe.fromHttpGet('/healthz', {
-        port: r.port, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 3,
+    const container = this.deployment.addContainer(
+      hardenedContainer({
+        name: 'kv-proxy',
+        image: r.image,
+        command: ['node', ...KV_PROXY_NODE_FLAGS, `${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`],
+        ports: [{ name: 'http', number: r.port }, ...(r.metrics.port !== undefined ? [{ name: 'metrics', number: r.metrics.port }] : [])],
+        envVariables: Object.fromEntries(Object.entries(r.serverEnv).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
+        liveness: kplus.Probe.fromHttpGet('/healthz', {
+          port: r.port,
+          periodSeconds: Duration.seconds(10),
+          timeoutSeconds: Duration.seconds(2),
+          failureThreshold: 3,
+        }),
+        readiness: kplus.Probe.fromHttpGet('/readyz', {
+          port: r.port,
+          periodSeconds: Duration.seconds(5),
+          timeoutSeconds: Duration.seconds(2),
+          failureThreshold: 2,
+        }),
+        lifecycle: drain > 0 ? { preStop: kplus.Handler.fromCommand(['sleep', String(drain)]) } : undefined,
+        resources: r.resources,
+        securityContext: { user: r.securityContext.user, group: r.securityContext.group },
       }),
-      readiness: kplus.Probe.fromHttpGet('/readyz', {
-        port: r.port, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(2), failureThreshold: 2,
-      }),
-      lifecycle: drain > 0 ? { preStop: kplus.Handler.fromCommand(['sleep', String(drain)]) } : undefined,
-      resources: r.resources,
-      securityContext: { user: r.securityContext.user, group: r.securityContext.group },
-    }));
+    );
     container.mount(KV_PROXY_SOURCE_PATH, sourceVolume, { readOnly: true });
     container.mount(KV_PROXY_TOKENS_PATH, tokenVolume, { readOnly: true });
     return container;
@@ -669,8 +732,9 @@ export function resolveKvProxy(props: KvProxyProps, context: KvProxyResolveConte
   if (name.length > 47) throw new Error(`name must be at most 47 characters (object names append suffixes such as "-tokens"), got "${name}"`);
   const namespace = context.namespace;
   if (!namespace) {
-    throw new Error('KvProxy needs a namespace: set `namespace` on its chart '
-      + '(the RoleBindings in other namespaces must name the ServiceAccount\'s namespace)');
+    throw new Error(
+      'KvProxy needs a namespace: set `namespace` on its chart ' + "(the RoleBindings in other namespaces must name the ServiceAccount's namespace)",
+    );
   }
   const scope = resolveScope(props);
   const sourceDir = context.sourceDir ?? KV_PROXY_SERVER_DIR;
@@ -682,8 +746,10 @@ export function resolveKvProxy(props: KvProxyProps, context: KvProxyResolveConte
   const expose = resolveExpose(props, replicas);
   const timeouts = resolveTimeouts(props, expose);
   if (scope.writes && (expose.serviceType === kplus.ServiceType.NODE_PORT || expose.serviceType === kplus.ServiceType.LOAD_BALANCER)) {
-    throw new Error(`serviceType must be ClusterIP when writes is true, got "${expose.serviceType}": a ${expose.serviceType} Service `
-      + 'carries the bearer tokens and the writes in cleartext; expose it through ingress with ingress.tlsSecret instead');
+    throw new Error(
+      `serviceType must be ClusterIP when writes is true, got "${expose.serviceType}": a ${expose.serviceType} Service ` +
+        'carries the bearer tokens and the writes in cleartext; expose it through ingress with ingress.tlsSecret instead',
+    );
   }
   const apiServer = resolveApiServer(props, expose);
   const port = validateUnprivilegedPort(props.port ?? 8080, 'port');
@@ -691,14 +757,29 @@ export function resolveKvProxy(props: KvProxyProps, context: KvProxyResolveConte
   const tokenSecret = props.tokenSecret === undefined ? undefined : resolveSecretRef(props.tokenSecret, 'tokenSecret', `${name}-tokens`);
   const labels = recommendedLabels({ name: 'kv-proxy', instance: name, component: 'api' });
   const r = {
-    name, namespace, namespaces, ...scope, tokenSecretName: tokenSecret?.name ?? `${name}-tokens`, tokenSecret, replicas,
+    name,
+    namespace,
+    namespaces,
+    ...scope,
+    tokenSecretName: tokenSecret?.name ?? `${name}-tokens`,
+    tokenSecret,
+    replicas,
     image: validateNodeImage(props.image ?? KV_PROXY_DEFAULT_IMAGE, 'image'),
     securityContext: resolveSecurity(props.securityContext, 'securityContext', { user: KV_PROXY_NODE_USER }),
-    port, resources: mergeResources(KV_PROXY_DEFAULT_RESOURCES, props.resources, 'resources'),
+    port,
+    resources: mergeResources(KV_PROXY_DEFAULT_RESOURCES, props.resources, 'resources'),
     maxBodyBytes: validatePositiveInteger(props.maxBodyBytes ?? MAX_CONFIGMAP_BYTES, 'maxBodyBytes', 1, MAX_CONFIGMAP_BYTES),
     accessLog: validateOneOf(props.accessLog ?? KvProxyAccessLog.ERRORS, KvProxyAccessLog, 'accessLog'),
-    timeouts, metrics, apiServer, expose, labels, selector: selectorLabels(labels),
-    sourceDir, sourceFiles, sourceHash: contentHash(sourceFiles, 64), sourceConfigMapName,
+    timeouts,
+    metrics,
+    apiServer,
+    expose,
+    labels,
+    selector: selectorLabels(labels),
+    sourceDir,
+    sourceFiles,
+    sourceHash: contentHash(sourceFiles, 64),
+    sourceConfigMapName,
     rules: kvProxyRules({ configMapNames: scope.configMapNames, writes: scope.writes, discovery: scope.discovery }),
   };
   return Object.freeze({ ...r, serverEnv: serverEnv(r) });
@@ -762,8 +843,10 @@ function validateKvLabelSelector(selector: string): string {
 /** Every time prop in whole seconds, with the Ingress read-timeout check. */
 function resolveTimeouts(props: KvProxyProps, expose: ResolvedExpose): ResolvedKvProxy['timeouts'] {
   const maxWait = toWholeSeconds(props.maxWait, 'maxWait', Duration.seconds(50), 0, 3600);
-  const given = props.ingressReadTimeout === undefined
-    ? undefined : toWholeSeconds(props.ingressReadTimeout, 'ingressReadTimeout', Duration.seconds(60), 1, 86400);
+  const given =
+    props.ingressReadTimeout === undefined
+      ? undefined
+      : toWholeSeconds(props.ingressReadTimeout, 'ingressReadTimeout', Duration.seconds(60), 1, 86400);
   const ingressRead = expose.ingress ? checkIngressReadTimeout(maxWait, given, expose.ingress.annotations) : undefined;
   const shutdown = toWholeSeconds(props.shutdownTimeout, 'shutdownTimeout', Duration.seconds(20), 1, 3600);
   const drainDelay = toWholeSeconds(props.drainDelay, 'drainDelay', Duration.seconds(5), 0, 300);
@@ -797,8 +880,9 @@ function resolveMetrics(props: KvProxyProps, port: number, expose: ResolvedExpos
   }
   if (props.metricsAllowFrom !== undefined) {
     if (metricsPort !== undefined && expose.networkPolicy && (!Array.isArray(props.metricsAllowFrom) || props.metricsAllowFrom.length === 0)) {
-      throw new Error('metricsAllowFrom must list at least one peer (omit it for the proxy\'s own namespace), '
-        + `got ${JSON.stringify(props.metricsAllowFrom)}`);
+      throw new Error(
+        "metricsAllowFrom must list at least one peer (omit it for the proxy's own namespace), " + `got ${JSON.stringify(props.metricsAllowFrom)}`,
+      );
     }
     checkMetricsAllowFrom(props.metricsAllowFrom, metricsPort, expose);
   }
@@ -810,12 +894,16 @@ function resolveMetrics(props: KvProxyProps, port: number, expose: ResolvedExpos
 /** `metricsAllowFrom` (the prop, or it plus {@link KvProxy.allowMetricsFrom}'s peers): needs metricsPort and the NetworkPolicy. */
 function checkMetricsAllowFrom(peers: k8s.NetworkPolicyPeer[], metricsPort: number | undefined, expose: ResolvedExpose): void {
   if (metricsPort === undefined) {
-    throw new Error('metricsAllowFrom is set without metricsPort: /metrics is on the serving port, reachable as the serving port is; '
-      + 'set metricsPort or remove metricsAllowFrom');
+    throw new Error(
+      'metricsAllowFrom is set without metricsPort: /metrics is on the serving port, reachable as the serving port is; ' +
+        'set metricsPort or remove metricsAllowFrom',
+    );
   }
   if (!expose.networkPolicy) {
-    throw new Error('metricsAllowFrom is set but networkPolicy is false: it only shapes the NetworkPolicy in front of metricsPort, '
-      + 'which is not created; remove metricsAllowFrom or enable networkPolicy');
+    throw new Error(
+      'metricsAllowFrom is set but networkPolicy is false: it only shapes the NetworkPolicy in front of metricsPort, ' +
+        'which is not created; remove metricsAllowFrom or enable networkPolicy',
+    );
   }
   peers.forEach((peer, i) => validateNetworkPolicyPeer(peer, `metricsAllowFrom[${i}]`));
 }
@@ -864,12 +952,14 @@ export interface KvProxyRulesOptions {
 export function kvProxyRules(opts: KvProxyRulesOptions): k8s.PolicyRule[] {
   const verbs = ['get', 'list', 'watch'];
   if (opts.writes) verbs.push(...(opts.configMapNames ? ['patch'] : ['create', 'patch']));
-  const rules: k8s.PolicyRule[] = [{
-    apiGroups: [''],
-    resources: ['configmaps'],
-    ...(opts.configMapNames ? { resourceNames: [...opts.configMapNames] } : {}),
-    verbs,
-  }];
+  const rules: k8s.PolicyRule[] = [
+    {
+      apiGroups: [''],
+      resources: ['configmaps'],
+      ...(opts.configMapNames ? { resourceNames: [...opts.configMapNames] } : {}),
+      verbs,
+    },
+  ];
   if (opts.discovery) {
     rules.push(
       { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch'] },
@@ -888,8 +978,10 @@ export function readServerSource(dir: string = KV_PROXY_SERVER_DIR): Record<stri
   const entries = readLocalDirectory(dir, 'sourceDir', { recursive: false, include: (name, isDir) => !isDir && name.endsWith('.js') });
   const names = entries.map((e) => e.path);
   if (!names.includes(KV_PROXY_ENTRY)) {
-    throw new Error(`sourceDir "${dir}" has no ${KV_PROXY_ENTRY} (found: ${names.join(', ') || 'no .js files'}): `
-      + `the pod runs node ${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`);
+    throw new Error(
+      `sourceDir "${dir}" has no ${KV_PROXY_ENTRY} (found: ${names.join(', ') || 'no .js files'}): ` +
+        `the pod runs node ${KV_PROXY_SOURCE_PATH}/${KV_PROXY_ENTRY}`,
+    );
   }
   // the file names are the keys: the server requires './x.js' by name
   for (const name of names) validateConfigMapKey(name, `sourceDir file name "${name}"`);
@@ -898,8 +990,8 @@ export function readServerSource(dir: string = KV_PROXY_SERVER_DIR): Record<stri
 
 /** `writableLabel`: exactly one `<key>=<value>` label with a non-empty value. */
 function validateWritableLabel(label: string): string {
-  const wrong = (why: string) => new Error(`writableLabel must be one label "<key>=<value>", e.g. "${KV_PROXY_WRITABLE_LABEL}", `
-    + `got ${JSON.stringify(label)}: ${why}`);
+  const wrong = (why: string) =>
+    new Error(`writableLabel must be one label "<key>=<value>", e.g. "${KV_PROXY_WRITABLE_LABEL}", ` + `got ${JSON.stringify(label)}: ${why}`);
   if (typeof label !== 'string') throw wrong('not a string');
   let parsed: { requirements: Array<{ op: string; values: string[] }> };
   try {
@@ -925,12 +1017,16 @@ export function validateNodeImage(image: string, prop: string): string {
   const ref = parseImage(image, prop);
   const m = ref.tag === undefined ? null : /^v?(\d+)(?:[.-]|$)/.exec(ref.tag);
   if (!ref.digest && !(ref.tag !== undefined && /^v?\d+\.\d+\.\d+(?:[-.].*)?$/.test(ref.tag))) {
-    throw new Error(`${prop} must pin a full Node.js version x.y.z in its tag (e.g. "node:24.13.0-alpine") or a digest, got "${image}": `
-      + 'a floating tag such as "22", "22-alpine" or "lts" moves to new releases without a change here');
+    throw new Error(
+      `${prop} must pin a full Node.js version x.y.z in its tag (e.g. "node:24.13.0-alpine") or a digest, got "${image}": ` +
+        'a floating tag such as "22", "22-alpine" or "lts" moves to new releases without a change here',
+    );
   }
   if (m && !KV_PROXY_NODE_MAJOR_VERSIONS.includes(Number(m[1]))) {
-    throw new Error(`${prop} must run Node.js ${KV_PROXY_NODE_MAJOR_VERSIONS.join(' or ')} (the versions the server supports), `
-      + `got "${image}" (Node.js ${m[1]})`);
+    throw new Error(
+      `${prop} must run Node.js ${KV_PROXY_NODE_MAJOR_VERSIONS.join(' or ')} (the versions the server supports), ` +
+        `got "${image}" (Node.js ${m[1]})`,
+    );
   }
   return image;
 }
@@ -958,9 +1054,11 @@ function checkIngressReadTimeout(maxWait: number, given: number | undefined, ann
   const timeout = given ?? fromAnnotation ?? 60;
   if (maxWait >= timeout) {
     const source = given !== undefined ? 'ingressReadTimeout' : fromAnnotation !== undefined ? `from ${NGINX_READ_TIMEOUT}` : 'the common default';
-    throw new Error(`maxWait must be below the Ingress read timeout (${timeout} s, ${source}), got ${maxWait} s: `
-      + 'long polls would end in a 504 from the controller; lower maxWait, or raise the controller\'s timeout '
-      + `and set ingressReadTimeout (or the ${NGINX_READ_TIMEOUT} annotation)`);
+    throw new Error(
+      `maxWait must be below the Ingress read timeout (${timeout} s, ${source}), got ${maxWait} s: ` +
+        "long polls would end in a 504 from the controller; lower maxWait, or raise the controller's timeout " +
+        `and set ingressReadTimeout (or the ${NGINX_READ_TIMEOUT} annotation)`,
+    );
   }
   return timeout;
 }

@@ -3,12 +3,19 @@ import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
-  DNS_EGRESS, EgressOptions, ExposeOptions, Exposure, exposeWorkload, IngressOptions, resolveExpose, ResolvedExpose, WorkloadNetworkPolicy,
+  DNS_EGRESS,
+  EgressOptions,
+  ExposeOptions,
+  Exposure,
+  exposeWorkload,
+  IngressOptions,
+  resolveExpose,
+  ResolvedExpose,
+  WorkloadNetworkPolicy,
 } from './expose';
 import { addChecksumAnnotation, PodTemplateOwner, stableStringify } from './hash';
 import { applyLabels, recommendedLabels, selectorLabels, spreadOverNodes } from './labels';
 import { validateKnownProps, validateLabelValue, validatePort, validatePositiveInteger } from './validate';
-
 
 /**
  * The one defaults policy of every construct (internal; {@link WorkloadPolicy}
@@ -46,8 +53,8 @@ export function applySpread(deployment: kplus.Deployment, selector: Record<strin
 export interface WorkloadPolicyProps extends ExposeOptions {
   /**
    * A workload you built with cdk8s-plus: a Deployment, StatefulSet, DaemonSet,
-   * Job, CronJob or Pod. Build its pod with {@link hardenedPodProps} and its
-   * containers with {@link hardenedContainer}: the policy checks the hardening
+   * Job, CronJob or Pod. Build its pod with `hardenedPodProps` and its
+   * containers with `hardenedContainer`: the policy checks the hardening
    * at synth and refuses what misses it.
    */
   readonly workload: kplus.AbstractPod;
@@ -86,8 +93,18 @@ export interface WorkloadPolicyProps extends ExposeOptions {
 
 type Selectable = kplus.Deployment | kplus.StatefulSet | kplus.DaemonSet | kplus.Job | kplus.CronJob | kplus.Pod;
 const WORKLOAD_POLICY_PROPS: Record<keyof Required<WorkloadPolicyProps>, true> = {
-  workload: true, name: true, instance: true, component: true, partOf: true, port: true, egress: true,
-  serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true,
+  workload: true,
+  name: true,
+  instance: true,
+  component: true,
+  partOf: true,
+  port: true,
+  egress: true,
+  serviceType: true,
+  servicePort: true,
+  ingress: true,
+  networkPolicy: true,
+  podDisruptionBudget: true,
 };
 
 /**
@@ -105,7 +122,7 @@ const WORKLOAD_POLICY_PROPS: Record<keyof Required<WorkloadPolicyProps>, true> =
  * 3. Removes the TCP startupProbe cdk8s-plus adds to a container made with
  *    `portNumber` and no `startup` (a probe with any option of yours stays).
  * 4. Checks at synth that every container and the pod carry the hardening
- *    ({@link hardenedContainer}, {@link hardenedPodProps}) and refuses what
+ *    (`hardenedContainer`, `hardenedPodProps`) and refuses what
  *    misses it, naming the container and the field. It does not rewrite
  *    your containers.
  * 5. Deployments and StatefulSets: replicas from 0 to 1000; from 2 replicas
@@ -206,9 +223,11 @@ export class WorkloadPolicy extends Construct {
     const containers = [...w.initContainers, ...w.containers];
     for (const c of containers) dropDefaultStartupProbe(c);
     if (r.port !== undefined && !w.containers.some((c) => c.ports.some((p) => p.number === r.port))) {
-      errors.push(`WorkloadPolicy "${r.instance}": port ${r.port} is served by no container `
-        + `(declared: ${w.containers.map((c) => `${c.name} ${JSON.stringify(c.ports.map((p) => p.number))}`).join(', ') || 'no containers'}): `
-        + 'set portNumber or ports on the container, or fix port');
+      errors.push(
+        `WorkloadPolicy "${r.instance}": port ${r.port} is served by no container ` +
+          `(declared: ${w.containers.map((c) => `${c.name} ${JSON.stringify(c.ports.map((p) => p.number))}`).join(', ') || 'no containers'}): ` +
+          'set portNumber or ports on the container, or fix port',
+      );
     }
     errors.push(...hardeningErrors(w, r.instance));
     if (r.spread) spreadUnlessOwnAntiAffinity(w as kplus.Deployment, r.selector);
@@ -269,13 +288,18 @@ function resolveWorkloadPolicy(props: WorkloadPolicyProps): ResolvedWorkloadPoli
     }
     const np = props.networkPolicy;
     if (np !== undefined && np !== false) {
-      throw new Error(`networkPolicy options need port (they say who may connect to it), got ${JSON.stringify(np)} without port: `
-        + 'without port the NetworkPolicy lets nothing in; set networkPolicy: false to manage traffic yourself');
+      throw new Error(
+        `networkPolicy options need port (they say who may connect to it), got ${JSON.stringify(np)} without port: ` +
+          'without port the NetworkPolicy lets nothing in; set networkPolicy: false to manage traffic yourself',
+      );
     }
     pdb = scaled ? resolveExpose({ podDisruptionBudget: props.podDisruptionBudget }, replicas).podDisruptionBudget : undefined;
   }
   if (props.egress !== undefined && (!Array.isArray(props.egress) || props.networkPolicy === false)) {
-    throw new Error(`egress must be a list of NetworkPolicy egress rules and needs the NetworkPolicy (networkPolicy is not false), got ${JSON.stringify(props.egress)}`);
+    throw new Error(
+      `egress must be a list of NetworkPolicy egress rules and needs the NetworkPolicy (networkPolicy is not false), ` +
+        `got ${JSON.stringify(props.egress)}`,
+    );
   }
   const isolate = port === undefined && props.networkPolicy !== false;
   return { workload, instance, labels, selector, replicas, spread, port, egress: props.egress, expose, pdb, isolate };
@@ -296,11 +320,21 @@ function selectWorkload(w: Selectable, selector: Record<string, string>): void {
       (wl as unknown as { _matchLabels: Record<string, string> })._matchLabels = {};
     }
     wl.select(kplus.LabelSelector.of({ labels: selector }));
+    if (w instanceof kplus.StatefulSet) {
+      // its governing Service selected the pods by the construct-path label when the StatefulSet was made
+      const own = (w.service as unknown as { _selector?: Record<string, string> })._selector;
+      if (own && addr in own) delete own[addr];
+      for (const [k, v] of Object.entries(selector)) w.service.selectLabel(k, v);
+    }
   }
   const podMetadata = w instanceof kplus.Pod ? w.metadata : w.podMetadata;
   for (const [k, v] of Object.entries(selector)) podMetadata.addLabel(k, v);
-  const labelsPath = w instanceof kplus.Pod ? '/metadata/labels' : w instanceof kplus.CronJob ? '/spec/jobTemplate/spec/template/metadata/labels'
-    : '/spec/template/metadata/labels';
+  const labelsPath =
+    w instanceof kplus.Pod
+      ? '/metadata/labels'
+      : w instanceof kplus.CronJob
+        ? '/spec/jobTemplate/spec/template/metadata/labels'
+        : '/spec/template/metadata/labels';
   ApiObject.of(w).addJsonPatch(JsonPatch.remove(`${labelsPath}/${addr.replace(/~/g, '~0').replace(/\//g, '~1')}`));
 }
 
@@ -326,7 +360,7 @@ function dropDefaultStartupProbe(c: kplus.Container): void {
   if (stableStringify(own._startup._toKube(c)) === stableStringify(cdk8sDefault)) own._startup = undefined;
 }
 
-/** What {@link hardenedContainer} and {@link hardenedPodProps} set, checked on the workload as built. */
+/** What `hardenedContainer` and `hardenedPodProps` set, checked on the workload as built. */
 function hardeningErrors(w: Selectable, instance: string): string[] {
   const errors: string[] = [];
   const pod = w.securityContext;
@@ -337,7 +371,8 @@ function hardeningErrors(w: Selectable, instance: string): string[] {
     const where = `WorkloadPolicy "${instance}": container "${c.name}" securityContext`;
     if (sc.ensureNonRoot === false) errors.push(`${where}.ensureNonRoot must be true, got false: ${fix}`);
     if (sc.readOnlyRootFilesystem !== true) errors.push(`${where}.readOnlyRootFilesystem must be true, got ${sc.readOnlyRootFilesystem}: ${fix}`);
-    if (sc.allowPrivilegeEscalation !== false) errors.push(`${where}.allowPrivilegeEscalation must be false, got ${sc.allowPrivilegeEscalation}: ${fix}`);
+    if (sc.allowPrivilegeEscalation !== false)
+      errors.push(`${where}.allowPrivilegeEscalation must be false, got ${sc.allowPrivilegeEscalation}: ${fix}`);
     if (sc.privileged === true) errors.push(`${where}.privileged must be false, got true: ${fix}`);
     const drop = (sc.capabilities?.drop ?? []).map(String);
     if (!drop.includes('ALL')) errors.push(`${where}.capabilities.drop must include ALL, got ${JSON.stringify(drop)}: ${fix}`);
@@ -348,10 +383,13 @@ function hardeningErrors(w: Selectable, instance: string): string[] {
     const user = sc.user ?? pod.user;
     if (user === undefined || user === 0) errors.push(`${where}.user must be a non-zero UID (here or on the pod), got ${user ?? 'none'}: ${fix}`);
   }
-  if (pod.ensureNonRoot === false) errors.push(`WorkloadPolicy "${instance}": pod securityContext.ensureNonRoot must be true, got false: build it with hardenedPodProps()`);
+  if (pod.ensureNonRoot === false)
+    errors.push(`WorkloadPolicy "${instance}": pod securityContext.ensureNonRoot must be true, got false: build it with hardenedPodProps()`);
   if (w.automountServiceAccountToken && w.serviceAccount === undefined) {
-    errors.push(`WorkloadPolicy "${instance}": pod automountServiceAccountToken must be false without a serviceAccount `
-      + '(the default ServiceAccount\'s token would be mounted for nothing): build it with hardenedPodProps()');
+    errors.push(
+      `WorkloadPolicy "${instance}": pod automountServiceAccountToken must be false without a serviceAccount ` +
+        "(the default ServiceAccount's token would be mounted for nothing): build it with hardenedPodProps()",
+    );
   }
   return errors;
 }
@@ -362,10 +400,12 @@ function spreadUnlessOwnAntiAffinity(w: kplus.Deployment, selector: Record<strin
   const affinity = json.spec?.template?.spec?.affinity;
   if (affinity?.podAntiAffinity !== undefined) return;
   const term = {
-    preferredDuringSchedulingIgnoredDuringExecution: [{
-      weight: 100,
-      podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { ...selector } } },
-    }],
+    preferredDuringSchedulingIgnoredDuringExecution: [
+      {
+        weight: 100,
+        podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { ...selector } } },
+      },
+    ],
   };
   if (affinity === undefined) spreadOverNodes(w, selector);
   else ApiObject.of(w).addJsonPatch(JsonPatch.add('/spec/template/spec/affinity/podAntiAffinity', term));

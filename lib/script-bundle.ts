@@ -11,9 +11,22 @@ import { BUSYBOX_IMAGE } from './images';
 import { applyLabels, recommendedLabels } from './labels';
 import { DEFAULT_RESOURCES, DEFAULT_RUN_AS_USER, hardenedContainer, resolveSizeLimit } from './security';
 import {
-  CLUSTER_SCOPED_RESOURCES, pathIsWithin, validateAbsolutePath, validateApiGroup, validateBoolean, validateConfigMapKey, validateDnsLabel,
-  validateDnsSubdomain, validateHttpPath, validateKnownProps, validateLabelValue, validateNonEmptyText, validateOneOf, validateRbacResource,
-  validateRbacResourceGroups, validateRbacVerb,
+  CLUSTER_SCOPED_RESOURCES,
+  pathIsWithin,
+  validateAbsolutePath,
+  validateApiGroup,
+  validateBoolean,
+  validateConfigMapKey,
+  validateDnsLabel,
+  validateDnsSubdomain,
+  validateHttpPath,
+  validateKnownProps,
+  validateLabelValue,
+  validateNonEmptyText,
+  validateOneOf,
+  validateRbacResource,
+  validateRbacResourceGroups,
+  validateRbacVerb,
 } from './validate';
 import { Files, mergeResources, resolveEnvVariables, resolveFiles, resolveSecurity, ResolvedSecurity, WorkloadSecurityOptions } from './workload';
 
@@ -197,19 +210,47 @@ export interface ScriptBundleProps extends ScriptBundleOptions {
 
 /** The option names of {@link ScriptBundleOptions}. */
 export const SCRIPT_BUNDLE_OPTIONS: Record<keyof Required<ScriptBundleOptions>, true> = {
-  name: true, files: true, entrypoint: true, runtime: true, image: true, command: true, args: true, envVariables: true,
-  securityContext: true, resources: true, mountPath: true, workingDir: true, writableTmp: true, emptyDirSizeLimit: true,
-  archive: true, archiveMountPath: true, unpackImage: true, rules: true, clusterRules: true, allowWildcardRules: true, partOf: true,
+  name: true,
+  files: true,
+  entrypoint: true,
+  runtime: true,
+  image: true,
+  command: true,
+  args: true,
+  envVariables: true,
+  securityContext: true,
+  resources: true,
+  mountPath: true,
+  workingDir: true,
+  writableTmp: true,
+  emptyDirSizeLimit: true,
+  archive: true,
+  archiveMountPath: true,
+  unpackImage: true,
+  rules: true,
+  clusterRules: true,
+  allowWildcardRules: true,
+  partOf: true,
 };
 
 /** The props of the runner's first API and what replaced them: named when one is given. */
 const RENAMED: Record<string, string> = {
-  scripts: 'files: Files.fromContent({...})', scriptFiles: 'files: Files.fromPaths([...])', scriptDirectory: 'files: Files.fromDirectory(dir)',
-  preset: 'runtime: ScriptRuntime.PYTHON, NODE or BUSYBOX', env: 'envVariables with kplus.EnvValue values', user: 'securityContext: { user }',
-  healthCheckPath: 'healthPath (ScriptService)', bundle: 'archive', bundleMountPath: 'archiveMountPath', bootstrapImage: 'unpackImage',
-  mode: 'the construct of that kind: ScriptService, ScriptJob or ScriptCronJob', activeDeadlineSeconds: 'activeDeadline: Duration',
-  ttlSecondsAfterFinished: 'ttlAfterFinished: Duration (ScriptJob)', startingDeadlineSeconds: 'startingDeadline: Duration (ScriptCronJob)',
-  successfulJobsHistoryLimit: 'successfulJobsRetained (ScriptCronJob)', failedJobsHistoryLimit: 'failedJobsRetained (ScriptCronJob)',
+  scripts: 'files: Files.fromContent({...})',
+  scriptFiles: 'files: Files.fromPaths([...])',
+  scriptDirectory: 'files: Files.fromDirectory(dir)',
+  preset: 'runtime: ScriptRuntime.PYTHON, NODE or BUSYBOX',
+  env: 'envVariables with kplus.EnvValue values',
+  user: 'securityContext: { user }',
+  healthCheckPath: 'healthPath (ScriptService)',
+  bundle: 'archive',
+  bundleMountPath: 'archiveMountPath',
+  bootstrapImage: 'unpackImage',
+  mode: 'the construct of that kind: ScriptService, ScriptJob or ScriptCronJob',
+  activeDeadlineSeconds: 'activeDeadline: Duration',
+  ttlSecondsAfterFinished: 'ttlAfterFinished: Duration (ScriptJob)',
+  startingDeadlineSeconds: 'startingDeadline: Duration (ScriptCronJob)',
+  successfulJobsHistoryLimit: 'successfulJobsRetained (ScriptCronJob)',
+  failedJobsHistoryLimit: 'failedJobsRetained (ScriptCronJob)',
 };
 
 /** Like validateKnownProps, naming the replacement of a prop of the first API. */
@@ -292,25 +333,36 @@ export interface ResolvedScriptBundle {
 /** The archive's format from its file name, checked against the file's first bytes. */
 function archiveFormat(file: string, content: Buffer): ArchiveFormat {
   const lower = file.toLowerCase();
-  const format: ArchiveFormat | undefined = lower.endsWith('.zip') ? 'zip'
-    : lower.endsWith('.tar.gz') || lower.endsWith('.tgz') ? 'tar.gz'
-      : lower.endsWith('.tar') ? 'tar' : undefined;
+  const format: ArchiveFormat | undefined = lower.endsWith('.zip')
+    ? 'zip'
+    : lower.endsWith('.tar.gz') || lower.endsWith('.tgz')
+      ? 'tar.gz'
+      : lower.endsWith('.tar')
+        ? 'tar'
+        : undefined;
   if (!format) throw new Error(`archive must be a .zip, .tar, .tar.gz or .tgz file, got "${file}"`);
-  const ok = format === 'zip' ? content.length >= 4 && content[0] === 0x50 && content[1] === 0x4b && (content[2] === 3 || content[2] === 5)
-    : format === 'tar.gz' ? content.length >= 2 && content[0] === 0x1f && content[1] === 0x8b
-      : content.length >= 262 && content.subarray(257, 262).toString('latin1') === 'ustar';
+  const ok =
+    format === 'zip'
+      ? content.length >= 4 && content[0] === 0x50 && content[1] === 0x4b && (content[2] === 3 || content[2] === 5)
+      : format === 'tar.gz'
+        ? content.length >= 2 && content[0] === 0x1f && content[1] === 0x8b
+        : content.length >= 262 && content.subarray(257, 262).toString('latin1') === 'ustar';
   if (!ok) throw new Error(`archive "${file}" is not a ${format} archive (its content does not match its extension)`);
   return format;
 }
 
 function unpackCommand(tool: UnpackTool, format: ArchiveFormat, archive: string, dest: string): string[] {
   switch (tool) {
-    case 'python': return ['python3', `${ARCHIVE_SOURCE_PATH}/${UNPACK_SCRIPT}`, archive, dest];
-    case 'unzip': return ['unzip', '-q', '-o', archive, '-d', dest];
-    case 'tar': return ['tar', '-x', ...(format === 'tar.gz' ? ['-z'] : []), '-m', '-o', '-f', archive, '-C', dest];
+    case 'python':
+      return ['python3', `${ARCHIVE_SOURCE_PATH}/${UNPACK_SCRIPT}`, archive, dest];
+    case 'unzip':
+      return ['unzip', '-q', '-o', archive, '-d', dest];
+    case 'tar':
+      return ['tar', '-x', ...(format === 'tar.gz' ? ['-z'] : []), '-m', '-o', '-f', archive, '-C', dest];
     // GNU tar, not owning the emptyDir, fails on a "./" member when it tries to chmod the directory:
     // --skip-old-files leaves existing entries (the emptyDir itself) alone
-    case 'gnu-tar': return ['tar', '-x', ...(format === 'tar.gz' ? ['-z'] : []), '-m', '-o', '--skip-old-files', '-f', archive, '-C', dest];
+    case 'gnu-tar':
+      return ['tar', '-x', ...(format === 'tar.gz' ? ['-z'] : []), '-m', '-o', '--skip-old-files', '-f', archive, '-C', dest];
   }
 }
 
@@ -337,8 +389,9 @@ export function resolveRbacRules(rules: RbacRule[], prop: 'rules' | 'clusterRule
       values.forEach((v, j) => {
         if (v !== '*') check(v, `${where}.${field}[${j}]`);
         else if (!allowWildcards) {
-          throw new Error(`${where}.${field} must not contain "*" (it grants far more than a script needs): `
-            + `list the ${field} or set allowWildcardRules: true`);
+          throw new Error(
+            `${where}.${field} must not contain "*" (it grants far more than a script needs): ` + `list the ${field} or set allowWildcardRules: true`,
+          );
         }
       });
     }
@@ -346,8 +399,10 @@ export function resolveRbacRules(rules: RbacRule[], prop: 'rules' | 'clusterRule
     if (prop === 'rules') {
       const clusterWide = r.resources.find((x) => CLUSTER_SCOPED_RESOURCES.has(String(x).split('/')[0]));
       if (clusterWide !== undefined) {
-        throw new Error(`${where}.resources must name namespaced resources (rules become a Role in the runner's namespace), `
-          + `got the cluster-scoped "${clusterWide}": move the rule to clusterRules`);
+        throw new Error(
+          `${where}.resources must name namespaced resources (rules become a Role in the runner's namespace), ` +
+            `got the cluster-scoped "${clusterWide}": move the rule to clusterRules`,
+        );
       }
     }
     (r.resourceNames ?? []).forEach((n, j) => validateDnsSubdomain(n, `${where}.resourceNames[${j}]`));
@@ -390,7 +445,10 @@ function resolveCommand(props: ScriptBundleOptions, rt: Runtime, files: readonly
     validateNonEmptyText(props.entrypoint, 'entrypoint');
     if (!paths.includes(props.entrypoint)) throw new Error(`entrypoint "${props.entrypoint}" is not among the files (${paths.join(', ')})`);
   }
-  for (const [prop, list] of [['command', props.command], ['args', props.args]] as const) {
+  for (const [prop, list] of [
+    ['command', props.command],
+    ['args', props.args],
+  ] as const) {
     if (list !== undefined && (!Array.isArray(list) || list.some((x) => typeof x !== 'string'))) {
       throw new Error(`${prop} must be a list of strings, got ${JSON.stringify(list)}`);
     }
@@ -398,13 +456,17 @@ function resolveCommand(props: ScriptBundleOptions, rt: Runtime, files: readonly
   if (props.command !== undefined) {
     if (!props.command.length || props.command[0].trim() === '') throw new Error(`command must name a program, got ${JSON.stringify(props.command)}`);
     if (props.entrypoint !== undefined) {
-      throw new Error(`command and entrypoint conflict: entrypoint runs "${props.entrypoint}" with the runtime's interpreter, `
-        + 'command replaces it; set one of them');
+      throw new Error(
+        `command and entrypoint conflict: entrypoint runs "${props.entrypoint}" with the runtime's interpreter, ` +
+          'command replaces it; set one of them',
+      );
     }
     const program = path.posix.basename(props.command[0]);
     if (preset && KNOWN_INTERPRETERS.has(program) && !preset.executables.includes(program)) {
-      throw new Error(`command "${props.command[0]}" conflicts with runtime "${rt.runtime}": its image ${preset.image} has `
-        + `${preset.executables.join(', ')}, not ${program}`);
+      throw new Error(
+        `command "${props.command[0]}" conflicts with runtime "${rt.runtime}": its image ${preset.image} has ` +
+          `${preset.executables.join(', ')}, not ${program}`,
+      );
     }
     return { command: [...props.command] };
   }
@@ -417,8 +479,10 @@ function resolveCommand(props: ScriptBundleOptions, rt: Runtime, files: readonly
   }
   const language = SCRIPT_LANGUAGES[path.posix.extname(entry).toLowerCase()];
   if (language && language.interpreter !== preset.interpreter[0]) {
-    throw new Error(`entrypoint "${entry}" is a ${language.name} script, but runtime "${rt.runtime}" runs ${preset.interpreter.join(' ')}: `
-      + `choose runtime ScriptRuntime.${language.runtime} or set command`);
+    throw new Error(
+      `entrypoint "${entry}" is a ${language.name} script, but runtime "${rt.runtime}" runs ${preset.interpreter.join(' ')}: ` +
+        `choose runtime ScriptRuntime.${language.runtime} or set command`,
+    );
   }
   // an empty file (an `__init__.py`) is a fine module, but not a program to run
   validateNonEmptyText(data[files.find((x) => x.path === entry)!.key], `entrypoint script "${entry}"`);
@@ -438,7 +502,9 @@ function resolveArchive(props: ScriptBundleOptions, rt: Runtime, name: string): 
   const key = validateConfigMapKey(file.path, 'archive file name');
   const mountPath = validateAbsolutePath(props.archiveMountPath ?? '/opt/bundle', 'archiveMountPath');
   const others = [
-    ['mountPath', rt.mountPath], ['the unpack source', ARCHIVE_SOURCE_PATH], ...(rt.writableTmp ? [['the writable /tmp', '/tmp']] : []),
+    ['mountPath', rt.mountPath],
+    ['the unpack source', ARCHIVE_SOURCE_PATH],
+    ...(rt.writableTmp ? [['the writable /tmp', '/tmp']] : []),
   ];
   for (const [other, otherPath] of others) {
     if (mountPath === '/' || pathIsWithin(mountPath, otherPath) || pathIsWithin(otherPath, mountPath)) {
@@ -471,12 +537,16 @@ export function resolveEnvEntry(name: string, value: kplus.EnvValue, service: Sc
   if (name === 'PORT' && service) {
     const given = checked.value;
     if (given === undefined) {
-      throw new Error(`envVariables PORT must not come from a Secret or ConfigMap in a ScriptService (the Service targets port ${service.port}, `
-        + 'set by the port prop): remove envVariables PORT and set port');
+      throw new Error(
+        `envVariables PORT must not come from a Secret or ConfigMap in a ScriptService (the Service targets port ${service.port}, ` +
+          'set by the port prop): remove envVariables PORT and set port',
+      );
     }
     if (String(given) !== String(service.port)) {
-      throw new Error(`envVariables PORT must match port (the Service targets port ${service.port}), got PORT ${JSON.stringify(given)}: `
-        + `set port to ${JSON.stringify(given)} instead of envVariables PORT, or remove envVariables PORT`);
+      throw new Error(
+        `envVariables PORT must match port (the Service targets port ${service.port}), got PORT ${JSON.stringify(given)}: ` +
+          `set port to ${JSON.stringify(given)} instead of envVariables PORT, or remove envVariables PORT`,
+      );
     }
   }
   return checked;
@@ -503,7 +573,9 @@ export function resolveScriptBundle(props: ScriptBundleOptions, ctx: ScriptBundl
   const rt = resolveRuntime(props, ctx);
   const allowWildcardRules = validateBoolean(props.allowWildcardRules ?? false, 'allowWildcardRules');
   const labels = recommendedLabels({
-    name: SCRIPTS_PATTERN_NAME, instance: name, component: ctx.component,
+    name: SCRIPTS_PATTERN_NAME,
+    instance: name,
+    component: ctx.component,
     ...(props.partOf !== undefined ? { partOf: validateLabelValue(props.partOf, 'partOf') } : {}),
   });
   const entries = resolveFiles(props.files, 'files', true);
@@ -513,17 +585,34 @@ export function resolveScriptBundle(props: ScriptBundleOptions, ctx: ScriptBundl
   const rules = props.rules === undefined ? undefined : resolveRbacRules(props.rules, 'rules', allowWildcardRules);
   const clusterRules = props.clusterRules === undefined ? undefined : resolveRbacRules(props.clusterRules, 'clusterRules', allowWildcardRules);
   if (clusterRules && !ctx.namespace) {
-    throw new Error('clusterRules need the chart to have a namespace: the ClusterRoleBinding must name the ServiceAccount\'s namespace');
+    throw new Error("clusterRules need the chart to have a namespace: the ClusterRoleBinding must name the ServiceAccount's namespace");
   }
   const service = ctx.service && {
     port: ctx.service.port,
     healthPath: ctx.service.healthPath === undefined ? undefined : validateHttpPath(ctx.service.healthPath, 'healthPath'),
   };
   return {
-    name, labels, runtime: rt.runtime, image: rt.image, ...run, args: [...(props.args ?? [])], mountPath: rt.mountPath, workingDir: rt.workingDir,
-    security: rt.security, writableTmp: rt.writableTmp, emptyDirSizeLimit: resolveSizeLimit(props.emptyDirSizeLimit, 'emptyDirSizeLimit'),
-    resources: mergeResources(DEFAULT_RESOURCES, props.resources, 'resources'), allowWildcardRules, entries, stored,
-    env: resolveEnv(props, rt, archive, ctx), archive, rules, clusterRules, namespace: ctx.namespace, service,
+    name,
+    labels,
+    runtime: rt.runtime,
+    image: rt.image,
+    ...run,
+    args: [...(props.args ?? [])],
+    mountPath: rt.mountPath,
+    workingDir: rt.workingDir,
+    security: rt.security,
+    writableTmp: rt.writableTmp,
+    emptyDirSizeLimit: resolveSizeLimit(props.emptyDirSizeLimit, 'emptyDirSizeLimit'),
+    resources: mergeResources(DEFAULT_RESOURCES, props.resources, 'resources'),
+    allowWildcardRules,
+    entries,
+    stored,
+    env: resolveEnv(props, rt, archive, ctx),
+    archive,
+    rules,
+    clusterRules,
+    namespace: ctx.namespace,
+    service,
   };
 }
 
@@ -531,8 +620,10 @@ export function resolveScriptBundle(props: ScriptBundleOptions, ctx: ScriptBundl
 export function resolveScriptBundleProps(props: ScriptBundleProps, namespace: string | undefined): ResolvedScriptBundle {
   validateScriptProps(props, { ...SCRIPT_BUNDLE_OPTIONS, workload: true }, 'ScriptBundle props');
   if (!(props.workload instanceof kplus.AbstractPod)) {
-    throw new Error('workload must be a cdk8s-plus workload (kplus.Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod), '
-      + `got ${props.workload === undefined ? 'undefined' : typeof props.workload}`);
+    throw new Error(
+      'workload must be a cdk8s-plus workload (kplus.Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod), ' +
+        `got ${props.workload === undefined ? 'undefined' : typeof props.workload}`,
+    );
   }
   const r = resolveScriptBundle(props, { namespace });
   checkRoomOnWorkload(props.workload, r);
@@ -544,18 +635,24 @@ function checkRoomOnWorkload(workload: kplus.AbstractPod, r: ResolvedScriptBundl
   const containers = [...workload.containers, ...workload.initContainers].map((c) => c.name);
   for (const name of [r.name, ...(r.archive ? ['unpack'] : [])]) {
     if (containers.includes(name)) {
-      throw new Error(`${name === r.name ? 'name' : 'archive'} needs the container name "${name}", but the workload already has a container `
-        + `"${name}": ${name === r.name ? 'give the bundle another name' : 'rename your container'}`);
+      throw new Error(
+        `${name === r.name ? 'name' : 'archive'} needs the container name "${name}", but the workload already has a container ` +
+          `"${name}": ${name === r.name ? 'give the bundle another name' : 'rename your container'}`,
+      );
     }
   }
-  const volumes = new Set([...workload.volumes.map((v) => v.name),
-    ...[...workload.containers, ...workload.initContainers].flatMap((c) => c.mounts.map((m) => m.volume.name))]);
+  const volumes = new Set([
+    ...workload.volumes.map((v) => v.name),
+    ...[...workload.containers, ...workload.initContainers].flatMap((c) => c.mounts.map((m) => m.volume.name)),
+  ]);
   const needed = ['scripts', ...(r.writableTmp ? ['tmp'] : []), ...(r.archive ? ['bundle-source', 'bundle'] : [])];
   const taken = needed.filter((v) => volumes.has(v));
   if (taken.length) {
     const list = taken.map((v) => `"${v}"`).join(', ');
-    throw new Error(`ScriptBundle "${r.name}" needs the volume names ${needed.join(', ')}, but the workload already has ${list}: `
-      + 'one ScriptBundle per workload, and rename a volume of your own');
+    throw new Error(
+      `ScriptBundle "${r.name}" needs the volume names ${needed.join(', ')}, but the workload already has ${list}: ` +
+        'one ScriptBundle per workload, and rename a volume of your own',
+    );
   }
 }
 
@@ -648,7 +745,9 @@ export class ScriptBundle extends Construct {
     this.stored = r.stored;
     this.configMap = new kplus.ConfigMap(this, 'Scripts', { metadata: { name: `${r.name}-scripts` }, data: r.stored.data });
     this.scriptsVolume = kplus.Volume.fromConfigMap(this, 'ScriptsVolume', this.configMap, {
-      name: 'scripts', defaultMode: 0o444, items: scriptItems(r.stored.files),
+      name: 'scripts',
+      defaultMode: 0o444,
+      items: scriptItems(r.stored.files),
     });
     const mounts: kplus.VolumeMount[] = [{ volume: this.scriptsVolume, path: r.mountPath, readOnly: true }];
     if (r.writableTmp) mounts.push({ volume: kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: r.emptyDirSizeLimit }), path: '/tmp' });
@@ -700,7 +799,11 @@ export class ScriptBundle extends Construct {
     const config = (this.scriptsVolume as unknown as { config?: { configMap?: { items?: unknown } } }).config;
     if (!config?.configMap) throw new Error('cannot add files: the scripts volume is not a cdk8s-plus ConfigMap volume');
     const items = scriptItems(stored.files);
-    config.configMap.items = items && Object.keys(items).sort().map((key) => ({ key, path: items[key].path }));
+    config.configMap.items =
+      items &&
+      Object.keys(items)
+        .sort()
+        .map((key) => ({ key, path: items[key].path }));
     addChecksumAnnotation({ podMetadata: podMetadata(this.workload) }, 'scripts', this.configMap.data);
   }
 
@@ -725,7 +828,7 @@ export class ScriptBundle extends Construct {
   public allowClusterWide(rule: RbacRule): void {
     const [checked] = resolveRbacRules([rule], 'clusterRules', this.r.allowWildcardRules, this.granted.clusterRules.length);
     if (!this.r.namespace) {
-      throw new Error('clusterRules need the chart to have a namespace: the ClusterRoleBinding must name the ServiceAccount\'s namespace');
+      throw new Error("clusterRules need the chart to have a namespace: the ClusterRoleBinding must name the ServiceAccount's namespace");
     }
     this.grant('clusterRules', checked);
   }
@@ -743,7 +846,9 @@ export class ScriptBundle extends Construct {
       const clusterName = `${this.r.namespace}-${this.name}`;
       this.rbac.clusterRole = new k8s.KubeClusterRole(this, 'ClusterRole', { metadata: { name: clusterName }, rules: this.granted.clusterRules });
       const binding = new k8s.KubeClusterRoleBinding(this, 'ClusterRoleBinding', {
-        metadata: { name: clusterName }, roleRef: roleRef('ClusterRole', clusterName), subjects: [subject],
+        metadata: { name: clusterName },
+        roleRef: roleRef('ClusterRole', clusterName),
+        subjects: [subject],
       });
       // cluster-scoped: the chart's namespace does not belong on them
       for (const o of [this.rbac.clusterRole, binding]) ApiObject.of(o).addJsonPatch(JsonPatch.remove('/metadata/namespace'));
@@ -755,8 +860,10 @@ export class ScriptBundle extends Construct {
   private bindServiceAccount(): kplus.ServiceAccount {
     const bound = BOUND_ACCOUNTS.get(this.workload) ?? this.workload.serviceAccount?.name;
     if (bound !== undefined) {
-      throw new Error(`rules need the pod to run as the ServiceAccount "${this.name}", but the workload already runs as "${bound}": `
-        + 'grant that ServiceAccount yourself, or give the workload none');
+      throw new Error(
+        `rules need the pod to run as the ServiceAccount "${this.name}", but the workload already runs as "${bound}": ` +
+          'grant that ServiceAccount yourself, or give the workload none',
+      );
     }
     const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: { name: this.name }, automountToken: false });
     // cdk8s-plus takes a pod's ServiceAccount at construction only, and reads these two fields at synth
@@ -771,17 +878,27 @@ export class ScriptBundle extends Construct {
   /** The archive ConfigMap and the init container that unpacks it; adds the unpacked volume to `mounts`. */
   private buildArchive(a: ResolvedArchive, mounts: kplus.VolumeMount[]): kplus.ConfigMap {
     const configMap = new kplus.ConfigMap(this, 'Bundle', {
-      metadata: { name: `${this.name}-bundle` }, data: a.stored.data, binaryData: a.stored.binaryData,
+      metadata: { name: `${this.name}-bundle` },
+      data: a.stored.data,
+      binaryData: a.stored.binaryData,
     });
     const sourceVolume = kplus.Volume.fromConfigMap(this, 'BundleSourceVolume', configMap, { name: 'bundle-source', defaultMode: 0o444 });
     const unpacked = kplus.Volume.fromEmptyDir(this, 'BundleVolume', 'bundle', { sizeLimit: this.r.emptyDirSizeLimit });
-    this.workload.addInitContainer(hardenedContainer({
-      name: 'unpack',
-      image: a.image,
-      command: a.command,
-      resources: this.r.resources,
-      volumeMounts: [{ volume: sourceVolume, path: ARCHIVE_SOURCE_PATH, readOnly: true }, { volume: unpacked, path: a.mountPath }],
-    }, { user: this.r.security.user, group: this.r.security.group }));
+    this.workload.addInitContainer(
+      hardenedContainer(
+        {
+          name: 'unpack',
+          image: a.image,
+          command: a.command,
+          resources: this.r.resources,
+          volumeMounts: [
+            { volume: sourceVolume, path: ARCHIVE_SOURCE_PATH, readOnly: true },
+            { volume: unpacked, path: a.mountPath },
+          ],
+        },
+        { user: this.r.security.user, group: this.r.security.group },
+      ),
+    );
     mounts.push({ volume: unpacked, path: a.mountPath, readOnly: true });
     addChecksumAnnotation({ podMetadata: podMetadata(this.workload) }, 'bundle', { ...a.stored.data, ...a.stored.binaryData });
     return configMap;
@@ -798,20 +915,23 @@ export class ScriptBundle extends Construct {
   private containerProps(mounts: kplus.VolumeMount[]): kplus.ContainerProps {
     const r = this.r;
     const s = r.service;
-    const readiness = s && (s.healthPath !== undefined
-      ? kplus.Probe.fromHttpGet(s.healthPath, { port: s.port }) : kplus.Probe.fromTcpSocket({ port: s.port }));
-    const liveness = s?.healthPath === undefined ? undefined
-      : kplus.Probe.fromTcpSocket({ port: s.port, periodSeconds: Duration.seconds(10), failureThreshold: 6 });
-    return hardenedContainer({
-      name: r.name,
-      image: r.image,
-      command: r.command,
-      ...(r.args.length ? { args: r.args } : {}),
-      workingDir: r.workingDir,
-      envVariables: { ...r.env },
-      resources: r.resources,
-      volumeMounts: mounts,
-      ...(s ? { ports: [{ number: s.port, name: 'http' }], readiness, ...(liveness ? { liveness } : {}) } : {}),
-    }, { user: r.security.user, group: r.security.group });
+    const readiness =
+      s && (s.healthPath !== undefined ? kplus.Probe.fromHttpGet(s.healthPath, { port: s.port }) : kplus.Probe.fromTcpSocket({ port: s.port }));
+    const liveness =
+      s?.healthPath === undefined ? undefined : kplus.Probe.fromTcpSocket({ port: s.port, periodSeconds: Duration.seconds(10), failureThreshold: 6 });
+    return hardenedContainer(
+      {
+        name: r.name,
+        image: r.image,
+        command: r.command,
+        ...(r.args.length ? { args: r.args } : {}),
+        workingDir: r.workingDir,
+        envVariables: { ...r.env },
+        resources: r.resources,
+        volumeMounts: mounts,
+        ...(s ? { ports: [{ number: s.port, name: 'http' }], readiness, ...(liveness ? { liveness } : {}) } : {}),
+      },
+      { user: r.security.user, group: r.security.group },
+    );
   }
 }

@@ -3,19 +3,41 @@ import * as kplus from 'cdk8s-plus-28';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
-  DNS_EGRESS, EgressOptions, EXPOSE_OPTION_NAMES, ExposeOptions, Exposure, exposeWorkload, IngressOptions, ResolvedExpose, resolveExpose,
-  WorkloadNetworkPolicy, apiServerEgress,
+  DNS_EGRESS,
+  EgressOptions,
+  EXPOSE_OPTION_NAMES,
+  ExposeOptions,
+  Exposure,
+  exposeWorkload,
+  IngressOptions,
+  ResolvedExpose,
+  resolveExpose,
+  WorkloadNetworkPolicy,
+  apiServerEgress,
 } from './expose';
 import { validateCronSchedule } from './general-purpose-runner/schedule';
 import { applyLabels, selectPods, selectorLabels } from './labels';
 import { applySpread, resolveReplicas } from './policy';
 import {
-  attachScriptBundle, onApiAccess, RbacRule, ResolvedScriptBundle, resolveScriptBundle, SCRIPT_BUNDLE_OPTIONS, ScriptBundle, ScriptBundleOptions,
+  attachScriptBundle,
+  onApiAccess,
+  RbacRule,
+  ResolvedScriptBundle,
+  resolveScriptBundle,
+  SCRIPT_BUNDLE_OPTIONS,
+  ScriptBundle,
+  ScriptBundleOptions,
   validateScriptProps,
 } from './script-bundle';
 import { hardenedPodProps } from './security';
 import {
-  validateCidr, validateDnsLabel, validateOneOf, validatePort, validatePositiveInteger, validateTimeZone, validateUniqueList,
+  validateCidr,
+  validateDnsLabel,
+  validateOneOf,
+  validatePort,
+  validatePositiveInteger,
+  validateTimeZone,
+  validateUniqueList,
   validateUnprivilegedPort,
 } from './validate';
 import { Files, toWholeSeconds } from './workload';
@@ -131,18 +153,33 @@ export interface ScriptCronJobProps extends ScriptWorkloadOptions {
 }
 
 const WORKLOAD_OPTIONS: Record<keyof Required<ScriptWorkloadOptions>, true> = {
-  ...SCRIPT_BUNDLE_OPTIONS, apiServerCidrs: true, apiServerPorts: true,
+  ...SCRIPT_BUNDLE_OPTIONS,
+  apiServerCidrs: true,
+  apiServerPorts: true,
 };
 const SERVICE_PROPS: Record<keyof Required<ScriptServiceProps>, true> = {
-  ...WORKLOAD_OPTIONS, port: true, replicas: true, healthPath: true,
+  ...WORKLOAD_OPTIONS,
+  port: true,
+  replicas: true,
+  healthPath: true,
   ...(Object.fromEntries(EXPOSE_OPTION_NAMES.map((n) => [n, true])) as Record<keyof Required<ExposeOptions>, true>),
 };
 const JOB_PROPS: Record<keyof Required<ScriptJobProps>, true> = {
-  ...WORKLOAD_OPTIONS, backoffLimit: true, activeDeadline: true, ttlAfterFinished: true,
+  ...WORKLOAD_OPTIONS,
+  backoffLimit: true,
+  activeDeadline: true,
+  ttlAfterFinished: true,
 };
 const CRON_PROPS: Record<keyof Required<ScriptCronJobProps>, true> = {
-  ...WORKLOAD_OPTIONS, schedule: true, timeZone: true, concurrencyPolicy: true, startingDeadline: true, successfulJobsRetained: true,
-  failedJobsRetained: true, backoffLimit: true, activeDeadline: true,
+  ...WORKLOAD_OPTIONS,
+  schedule: true,
+  timeZone: true,
+  concurrencyPolicy: true,
+  startingDeadline: true,
+  successfulJobsRetained: true,
+  failedJobsRetained: true,
+  backoffLimit: true,
+  activeDeadline: true,
 };
 
 /** Where the API server is, for the NetworkPolicy. @internal */
@@ -191,7 +228,10 @@ export interface ResolvedScriptCronJob extends ResolvedScriptWorkload {
 function resolveWorkload(props: ScriptWorkloadOptions, bundle: ResolvedScriptBundle, networkPolicy: boolean): ResolvedScriptWorkload {
   const cidrs = props.apiServerCidrs === undefined ? undefined : validateUniqueList(props.apiServerCidrs, 'apiServerCidrs', validateCidr);
   const ports = props.apiServerPorts === undefined ? undefined : validateUniqueList(props.apiServerPorts, 'apiServerPorts', validatePort);
-  for (const [n, v] of [['apiServerCidrs', cidrs], ['apiServerPorts', ports]] as const) {
+  for (const [n, v] of [
+    ['apiServerCidrs', cidrs],
+    ['apiServerPorts', ports],
+  ] as const) {
     if (v === undefined) continue;
     if (!bundle.rules && !bundle.clusterRules) {
       throw new Error(`${n} only applies with rules or clusterRules (a pod with an API token), got ${JSON.stringify(v)} without them`);
@@ -223,7 +263,8 @@ export function resolveScriptJob(props: ScriptJobProps, namespace?: string): Res
   validateScriptProps(props, JOB_PROPS, 'ScriptJob props');
   const bundle = resolveScriptBundle(props, { namespace, component: 'job', ownsPod: true });
   return {
-    ...resolveWorkload(props, bundle, true), ...resolveBatch(props),
+    ...resolveWorkload(props, bundle, true),
+    ...resolveBatch(props),
     ttlAfterFinished: toWholeSeconds(props.ttlAfterFinished, 'ttlAfterFinished', Duration.days(1), 0, MAX_SECONDS),
   };
 }
@@ -235,7 +276,8 @@ export function resolveScriptCronJob(props: ScriptCronJobProps, namespace?: stri
   if (name.length > 52) throw new Error(`name must be at most 52 characters for a CronJob, got "${name}" (${name.length})`);
   const bundle = resolveScriptBundle(props, { namespace, component: 'cronjob', ownsPod: true });
   return {
-    ...resolveWorkload(props, bundle, true), ...resolveBatch(props),
+    ...resolveWorkload(props, bundle, true),
+    ...resolveBatch(props),
     schedule: validateCronSchedule(props.schedule, 'schedule'),
     timeZone: props.timeZone === undefined ? undefined : validateTimeZone(props.timeZone, 'timeZone'),
     concurrencyPolicy: validateOneOf(props.concurrencyPolicy ?? kplus.ConcurrencyPolicy.FORBID, kplus.ConcurrencyPolicy, 'concurrencyPolicy'),
@@ -468,9 +510,15 @@ export class ScriptCronJob extends Construct {
     // Cron has only a public readonly expressionString: the schedule is kept exactly as given (macros included)
     const schedule: Cron = { expressionString: r.schedule };
     this.cronJob = new kplus.CronJob(this, 'Resource', {
-      ...podProps(r.bundle), schedule, timeZone: r.timeZone, concurrencyPolicy: r.concurrencyPolicy,
-      startingDeadline: Duration.seconds(r.startingDeadline), successfulJobsRetained: r.successfulJobsRetained,
-      failedJobsRetained: r.failedJobsRetained, backoffLimit: r.backoffLimit, activeDeadline: Duration.seconds(r.activeDeadline),
+      ...podProps(r.bundle),
+      schedule,
+      timeZone: r.timeZone,
+      concurrencyPolicy: r.concurrencyPolicy,
+      startingDeadline: Duration.seconds(r.startingDeadline),
+      successfulJobsRetained: r.successfulJobsRetained,
+      failedJobsRetained: r.failedJobsRetained,
+      backoffLimit: r.backoffLimit,
+      activeDeadline: Duration.seconds(r.activeDeadline),
     });
     this.bundle = attachScriptBundle(this, 'Bundle', this.cronJob, r.bundle);
     selectPods(this.cronJob, r.selector);

@@ -5,15 +5,32 @@ import { Construct } from 'constructs';
 import { addChecksumAnnotation, contentHash } from './hash';
 import { validateImage } from './image';
 import {
-  EgressOptions, ExposeOptions, Exposure, IngressOptions, ResolvedExpose, WorkloadNetworkPolicy, exposeWorkload, resolveExpose,
+  EgressOptions,
+  ExposeOptions,
+  Exposure,
+  IngressOptions,
+  ResolvedExpose,
+  WorkloadNetworkPolicy,
+  exposeWorkload,
+  resolveExpose,
 } from './expose';
 import { StoredFile } from './files';
 import { applyLabels, recommendedLabels, selectPods, selectorLabels } from './labels';
 import { applySpread, resolveReplicas } from './policy';
 import { DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps, resolveSizeLimit } from './security';
 import {
-  validateBoolean, validateConfigMapKey, validateDnsLabel, validateHeaderValue, validateHttpPath, validateFileExtension, validateHeaderName,
-  validateKnownProps, validateMediaType, validateRecord, validateUnprivilegedPort, required,
+  validateBoolean,
+  validateConfigMapKey,
+  validateDnsLabel,
+  validateHeaderValue,
+  validateHttpPath,
+  validateFileExtension,
+  validateHeaderName,
+  validateKnownProps,
+  validateMediaType,
+  validateRecord,
+  validateUnprivilegedPort,
+  required,
 } from './validate';
 import { Files, WorkloadSecurityOptions, mergeResources, resolveFiles, resolveSecurity } from './workload';
 import { DEFAULT_CONTENT_TYPES, renderMimeTypes, renderNginxConf } from './static-site/nginx-conf';
@@ -181,10 +198,31 @@ export interface StaticSiteProps extends ExposeOptions {
 }
 
 const STATIC_SITE_PROPS: Record<keyof Required<StaticSiteProps>, true> = {
-  name: true, files: true, image: true, port: true, indexDocument: true, notFoundDocument: true, spaFallback: true, gzip: true,
-  htmlCacheControl: true, assetCacheControl: true, responseHeaders: true, contentTypes: true, accessLog: true, healthPath: true,
-  emptyDirSizeLimit: true, replicas: true, resources: true, securityContext: true, immutableContent: true, allowSecretFiles: true,
-  serviceType: true, servicePort: true, ingress: true, networkPolicy: true, podDisruptionBudget: true,
+  name: true,
+  files: true,
+  image: true,
+  port: true,
+  indexDocument: true,
+  notFoundDocument: true,
+  spaFallback: true,
+  gzip: true,
+  htmlCacheControl: true,
+  assetCacheControl: true,
+  responseHeaders: true,
+  contentTypes: true,
+  accessLog: true,
+  healthPath: true,
+  emptyDirSizeLimit: true,
+  replicas: true,
+  resources: true,
+  securityContext: true,
+  immutableContent: true,
+  allowSecretFiles: true,
+  serviceType: true,
+  servicePort: true,
+  ingress: true,
+  networkPolicy: true,
+  podDisruptionBudget: true,
 };
 
 /** A StaticSite's props with every default decided and every value checked: plain data, no construct. */
@@ -240,7 +278,13 @@ export function resolveStaticSite(props: StaticSiteProps): ResolvedStaticSite {
   const contentTypes = resolveContentTypes(validateRecord(props.contentTypes, 'contentTypes'));
   const labels = recommendedLabels({ name: 'static-site', instance: name, component: 'web-server' });
   const settings = {
-    name, labels, selector: selectorLabels(labels), replicas, healthPath, responseHeaders, contentTypes,
+    name,
+    labels,
+    selector: selectorLabels(labels),
+    replicas,
+    healthPath,
+    responseHeaders,
+    contentTypes,
     image: validateImage(props.image ?? STATIC_SITE_DEFAULT_IMAGE, 'image'),
     port: validateUnprivilegedPort(props.port ?? 8080, 'port'),
     resources: mergeResources(DEFAULT_RESOURCES, props.resources, 'resources'),
@@ -258,8 +302,10 @@ export function resolveStaticSite(props: StaticSiteProps): ResolvedStaticSite {
     expose: resolveExpose(props, replicas),
   };
   if (props.files === undefined) {
-    throw new Error('files is required: the site\'s files, such as Files.fromDirectory(path.join(__dirname, \'site\')) '
-      + 'or Files.fromContent({ \'index.html\': \'<h1>hello</h1>\' })');
+    throw new Error(
+      "files is required: the site's files, such as Files.fromDirectory(path.join(__dirname, 'site')) " +
+        "or Files.fromContent({ 'index.html': '<h1>hello</h1>' })",
+    );
   }
   const content = resolveSiteContent(resolveFiles(props.files, 'files'), settings);
   return Object.freeze({ ...settings, content, ...renderConfig(settings) });
@@ -365,8 +411,10 @@ export class StaticSite extends Construct {
    */
   public addFiles(files: Files): void {
     if (this.resolved.immutableContent) {
-      throw new Error(`files cannot be added with addFiles to "${this.name}" with immutableContent: true: the content ConfigMap's name `
-        + `"${this.contentObject.name}" is a hash of the files given at construction; give every file in the files prop`);
+      throw new Error(
+        `files cannot be added with addFiles to "${this.name}" with immutableContent: true: the content ConfigMap's name ` +
+          `"${this.contentObject.name}" is a hash of the files given at construction; give every file in the files prop`,
+      );
     }
     const added = resolveFiles(files, 'files');
     this.storeContent(resolveSiteContent([...this.content.entries, ...added], this.resolved));
@@ -428,8 +476,11 @@ export class StaticSite extends Construct {
   /** The one path for content, from the prop and from addFiles: data, volume items, checksum, server-side apply. */
   private storeContent(content: SiteContent): void {
     this.content = content;
-    this.contentItems.splice(0, this.contentItems.length, ...[...content.files].sort((a, b) => (a.key < b.key ? -1 : 1))
-      .map((f) => ({ key: f.key, path: f.path })));
+    this.contentItems.splice(
+      0,
+      this.contentItems.length,
+      ...[...content.files].sort((a, b) => (a.key < b.key ? -1 : 1)).map((f) => ({ key: f.key, path: f.path })),
+    );
     addChecksumAnnotation(this.deployment, 'content', contentOf(content));
     // Too big for kubectl's client-side last-applied annotation: have Argo CD apply it server-side.
     if (Buffer.byteLength(JSON.stringify(contentOf(content))) + 1024 > LAST_APPLIED_LIMIT_BYTES) {
@@ -451,10 +502,16 @@ export class StaticSite extends Construct {
     // readiness asks nginx's health path; liveness only whether the port accepts connections, over a
     // longer threshold: the same probe for both would restart pods that are merely busy
     const readiness = kplus.Probe.fromHttpGet(r.healthPath, {
-      port: r.port, periodSeconds: Duration.seconds(5), timeoutSeconds: Duration.seconds(2), failureThreshold: 2,
+      port: r.port,
+      periodSeconds: Duration.seconds(5),
+      timeoutSeconds: Duration.seconds(2),
+      failureThreshold: 2,
     });
     const liveness = kplus.Probe.fromTcpSocket({
-      port: r.port, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(2), failureThreshold: 6,
+      port: r.port,
+      periodSeconds: Duration.seconds(10),
+      timeoutSeconds: Duration.seconds(2),
+      failureThreshold: 6,
     });
     const ids = { user: r.securityContext.user, group: r.securityContext.group };
     const deployment = new kplus.Deployment(this, 'Resource', {
@@ -462,25 +519,30 @@ export class StaticSite extends Construct {
       replicas: r.replicas,
       select: false,
       ...hardenedPodProps({ ...ids, fsGroup: r.securityContext.fsGroup }),
-      containers: [hardenedContainer({
-        name: 'nginx',
-        image: r.image,
-        // nginx itself, not the image's entrypoint (whose scripts write below /etc/nginx).
-        command: ['/usr/sbin/nginx'],
-        args: ['-e', 'stderr', '-c', `${STATIC_SITE_CONFIG_PATH}/nginx.conf`, '-g', 'daemon off;'],
-        ports: [{ name: 'http', number: r.port }],
-        readiness,
-        liveness,
-        // Give Service endpoints time to drop the pod before nginx stops accepting.
-        lifecycle: { preStop: kplus.Handler.fromCommand(['/bin/sleep', '5']) },
-        resources: r.resources,
-        volumeMounts: [
-          { path: STATIC_SITE_CONTENT_PATH, volume: contentVolume, readOnly: true },
-          { path: STATIC_SITE_CONFIG_PATH, volume: configVolume, readOnly: true },
-          { path: '/tmp', volume: tmpVolume },
-          { path: '/var/cache/nginx', volume: cacheVolume },
-        ],
-      }, ids)],
+      containers: [
+        hardenedContainer(
+          {
+            name: 'nginx',
+            image: r.image,
+            // nginx itself, not the image's entrypoint (whose scripts write below /etc/nginx).
+            command: ['/usr/sbin/nginx'],
+            args: ['-e', 'stderr', '-c', `${STATIC_SITE_CONFIG_PATH}/nginx.conf`, '-g', 'daemon off;'],
+            ports: [{ name: 'http', number: r.port }],
+            readiness,
+            liveness,
+            // Give Service endpoints time to drop the pod before nginx stops accepting.
+            lifecycle: { preStop: kplus.Handler.fromCommand(['/bin/sleep', '5']) },
+            resources: r.resources,
+            volumeMounts: [
+              { path: STATIC_SITE_CONTENT_PATH, volume: contentVolume, readOnly: true },
+              { path: STATIC_SITE_CONFIG_PATH, volume: configVolume, readOnly: true },
+              { path: '/tmp', volume: tmpVolume },
+              { path: '/var/cache/nginx', volume: cacheVolume },
+            ],
+          },
+          ids,
+        ),
+      ],
     });
     // ConfigMap keys cannot hold "/": the items put each key at its path. cdk8s-plus renders a volume's items
     // when it is created, so they are written at synth (the content volume is the pod's first) to include addFiles.
@@ -509,8 +571,9 @@ function withHeader(headers: Readonly<Record<string, string>>, name: string, val
   }
   validateHeaderValue(value, `responseHeaders "${name}"`);
   if (value.trim() === '') {
-    throw new Error(`responseHeaders "${name}" must not be empty (nginx would send no header; remove the entry instead), `
-      + `got ${JSON.stringify(value)}`);
+    throw new Error(
+      `responseHeaders "${name}" must not be empty (nginx would send no header; remove the entry instead), ` + `got ${JSON.stringify(value)}`,
+    );
   }
   const out = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== name.toLowerCase()));
   return { ...out, [name]: value };
@@ -534,8 +597,20 @@ function resolveContentTypes(extra: Record<string, string>): Record<string, stri
   return types;
 }
 
-type NginxSettings = Pick<ResolvedStaticSite, 'port' | 'indexDocument' | 'notFoundDocument' | 'spaFallback' | 'gzip' | 'htmlCacheControl'
-  | 'assetCacheControl' | 'responseHeaders' | 'healthPath' | 'accessLog' | 'contentTypes'>;
+type NginxSettings = Pick<
+  ResolvedStaticSite,
+  | 'port'
+  | 'indexDocument'
+  | 'notFoundDocument'
+  | 'spaFallback'
+  | 'gzip'
+  | 'htmlCacheControl'
+  | 'assetCacheControl'
+  | 'responseHeaders'
+  | 'healthPath'
+  | 'accessLog'
+  | 'contentTypes'
+>;
 
 function renderConfig(s: NginxSettings): { nginxConf: string; mimeTypes: string } {
   const nginxConf = renderNginxConf({

@@ -37,7 +37,12 @@ export interface DirectoryOptions {
 }
 
 function wildcard(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 /**
@@ -87,7 +92,10 @@ export abstract class Files {
 }
 
 class DirectoryFiles extends Files {
-  constructor(private readonly dir: string, private readonly options: DirectoryOptions) {
+  constructor(
+    private readonly dir: string,
+    private readonly options: DirectoryOptions,
+  ) {
     super();
   }
 
@@ -103,8 +111,10 @@ class DirectoryFiles extends Files {
       include: (name) => !excludes.some((re) => re.test(name)),
     });
     if (found.length === 0) {
-      throw new Error(`${prop} directory "${this.dir}" (${path.resolve(this.dir)}) has no files${excludes.length ? ' left after exclude' : ''}: `
-        + 'add at least one file, or leave the prop out');
+      throw new Error(
+        `${prop} directory "${this.dir}" (${path.resolve(this.dir)}) has no files${excludes.length ? ' left after exclude' : ''}: ` +
+          'add at least one file, or leave the prop out',
+      );
     }
     return found;
   }
@@ -116,7 +126,8 @@ class PathFiles extends Files {
   }
 
   public _read(prop: string): FileEntry[] {
-    if (!Array.isArray(this.paths)) throw new Error(`${prop} must be Files.fromPaths([...paths]) with an array of file paths, got ${JSON.stringify(this.paths)}`);
+    if (!Array.isArray(this.paths))
+      throw new Error(`${prop} must be Files.fromPaths([...paths]) with an array of file paths, got ${JSON.stringify(this.paths)}`);
     return this.paths.map((f, i) => readLocalFile(f, `${prop} path [${i}]`));
   }
 }
@@ -148,8 +159,10 @@ class ManyFiles extends Files {
  */
 export function resolveFiles(files: Files, prop: string, text: boolean = false): FileEntry[] {
   if (!Files.isFiles(files)) {
-    throw new Error(`${prop} must be Files (Files.fromDirectory(dir), Files.fromPaths([...]), Files.fromContent({...}) or Files.of(...)), `
-      + `got ${typeof files === 'string' ? JSON.stringify(files) : Array.isArray(files) ? 'an array' : typeof files}`);
+    throw new Error(
+      `${prop} must be Files (Files.fromDirectory(dir), Files.fromPaths([...]), Files.fromContent({...}) or Files.of(...)), ` +
+        `got ${typeof files === 'string' ? JSON.stringify(files) : Array.isArray(files) ? 'an array' : typeof files}`,
+    );
   }
   return files._read(prop, text);
 }
@@ -202,7 +215,9 @@ export function resolveSecurity(
   }
   for (const k of Object.keys(opts ?? {})) {
     if (!SECURITY_PROPS.has(k) || (container && k === 'fsGroup')) {
-      throw new Error(`${prop}.${k} is not a setting here: use ${container ? 'user or group (fsGroup is set on the pod)' : 'user, group or fsGroup'}`);
+      throw new Error(
+        `${prop}.${k} is not a setting here: use ${container ? 'user or group (fsGroup is set on the pod)' : 'user, group or fsGroup'}`,
+      );
     }
   }
   const user = validatePositiveInteger(opts?.user ?? defaults.user ?? DEFAULT_RUN_AS_USER, `${prop}.user`, 1, 2147483647);
@@ -231,7 +246,11 @@ const RESOURCE_KINDS = ['cpu', 'memory', 'ephemeralStorage'] as const;
  * request above its limit is refused, naming both).
  * @internal
  */
-export function mergeResources(defaults: kplus.ContainerResources, given: kplus.ContainerResources | undefined, prop: string = 'resources'): kplus.ContainerResources {
+export function mergeResources(
+  defaults: kplus.ContainerResources,
+  given: kplus.ContainerResources | undefined,
+  prop: string = 'resources',
+): kplus.ContainerResources {
   validateResources(given, prop);
   if (given === undefined) return defaults;
   const out: Record<string, Partial<Record<Leaf, unknown>>> = {};
@@ -294,8 +313,10 @@ export function mebibytes(size: Size): number {
  * Probes are yours to give and must reach a port the container declares in
  * `ports`: no probe is added to your containers. Init containers may not have probes.
  */
-export interface SidecarContainer extends Omit<kplus.ContainerProps,
-'name' | 'volumeMounts' | 'port' | 'portNumber' | 'restartPolicy' | 'securityContext' | 'resources' | 'imagePullPolicy'> {
+export interface SidecarContainer extends Omit<
+  kplus.ContainerProps,
+  'name' | 'volumeMounts' | 'port' | 'portNumber' | 'restartPolicy' | 'securityContext' | 'resources' | 'imagePullPolicy'
+> {
   /** Container name (DNS-1123 label), unique in the pod. */
   readonly name: string;
   /**

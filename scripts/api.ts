@@ -114,7 +114,7 @@ export function writeReports(reportDir: string): void {
  * file, so a new module is never left out. The testing entry is one more page, `testing`.
  */
 /** The first CONSTRUCT_PAGES of REFERENCE_PAGES are constructs; the rest (and pages named after files) are building blocks. */
-const CONSTRUCT_PAGES = 5;
+const CONSTRUCT_PAGES = 6;
 export const REFERENCE_PAGES: readonly { page: string; title: string; files: readonly string[]; summary: string }[] = [
   {
     page: 'static-site',
@@ -129,16 +129,16 @@ export const REFERENCE_PAGES: readonly { page: string; title: string; files: rea
     summary: 'Config copied by an init container from a config image (or an immutable ConfigMap) into a volume of a workload you have.',
   },
   {
-    page: 'sidecar-pod',
-    title: 'SidecarPod',
-    files: ['lib/sidecar-pod.ts', 'lib/sidecar-pod/'],
-    summary: 'An app container with sidecars (git-sync content, hot-plug code, an authenticating proxy) and their presets.',
+    page: 'sidecars',
+    title: 'Sidecars',
+    files: ['lib/sidecars.ts', 'lib/sidecar-workloads.ts', 'lib/sidecar-pod/'],
+    summary: 'An app container with sidecars (git-sync content, hot-plug code, an authenticating proxy) on any workload, a Deployment or a bare Pod.',
   },
   {
-    page: 'general-purpose-runner',
-    title: 'GeneralPurposeRunner',
-    files: ['lib/general-purpose-runner.ts', 'lib/general-purpose-runner/'],
-    summary: 'Scripts shipped in a ConfigMap and run by a stock image as a service, a job or a cron job, with their presets.',
+    page: 'scripts',
+    title: 'Scripts',
+    files: ['lib/script-bundle.ts', 'lib/script-workloads.ts', 'lib/general-purpose-runner/'],
+    summary: 'Scripts shipped in a ConfigMap and run by a stock image on any workload, or as a service, a job or a cron job.',
   },
   {
     page: 'kv-proxy',
@@ -147,10 +147,22 @@ export const REFERENCE_PAGES: readonly { page: string; title: string; files: rea
     summary: 'A key/value HTTP API (and a Consul KV subset) over ConfigMaps, served by a small Node server shipped in a ConfigMap.',
   },
   {
+    page: 'workload-policy',
+    title: 'WorkloadPolicy',
+    files: ['lib/policy.ts'],
+    summary: "The constructs' labels, selector, hardening checks, spread, PodDisruptionBudget and exposure, for workloads you build yourself.",
+  },
+  {
     page: 'exposure',
     title: 'Exposure',
     files: ['lib/expose.ts'],
     summary: 'The Service, Ingress, NetworkPolicy and PodDisruptionBudget options every construct that serves traffic shares.',
+  },
+  {
+    page: 'vocabulary',
+    title: 'Vocabulary',
+    files: ['lib/workload.ts', 'lib/files.ts'],
+    summary: 'The shapes every construct shares: files for ConfigMaps, who a workload runs as, sidecar containers.',
   },
   {
     page: 'hardening',
@@ -160,22 +172,15 @@ export const REFERENCE_PAGES: readonly { page: string; title: string; files: rea
   },
   {
     page: 'labels',
-    title: 'Labels and selectors',
+    title: 'Labels',
     files: ['lib/labels.ts'],
-    summary: 'The recommended app.kubernetes.io labels and the stable pod selector every construct uses.',
+    summary: 'The recommended app.kubernetes.io labels every construct uses.',
   },
   {
     page: 'images',
     title: 'Images',
-    files: ['lib/image.ts', 'lib/images.ts'],
-    summary: 'Image references: validation and the pinned images the patterns use.',
-  },
-  { page: 'validation', title: 'Validation', files: ['lib/validate.ts'], summary: "Input validation with the constructs' error messages." },
-  {
-    page: 'content',
-    title: 'Files and checksums',
-    files: ['lib/files.ts', 'lib/hash.ts'],
-    summary: 'Files stored in ConfigMaps, content hashes and the checksum annotations that roll pods when content changes.',
+    files: ['lib/images.ts'],
+    summary: 'The pinned stock images the constructs run.',
   },
 ];
 

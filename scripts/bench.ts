@@ -33,14 +33,16 @@ import { Anchor, kvProxyRatios, startEtcdGateway, startSeed, Target } from './be
 import { benchPackageSynth } from './bench/package-synth';
 import { freePort } from '../lib/verify/cluster';
 
-
 const ROOT = path.join(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
 const SYNTH_RUNS = QUICK ? 3 : 5;
 const LOAD_RUNS = QUICK ? 1 : 3;
 const LOAD_SECONDS = QUICK ? 2 : 3;
 const SCALE_NS = QUICK ? [10, 100] : [10, 100, 1000];
-const ONLY = (process.argv.find((a) => a.startsWith('--only=')) ?? '').slice('--only='.length).split(',').filter((x) => x !== '');
+const ONLY = (process.argv.find((a) => a.startsWith('--only=')) ?? '')
+  .slice('--only='.length)
+  .split(',')
+  .filter((x) => x !== '');
 const PARTS = ['synth', 'package', 'scaling', 'kv', 'memory', 'kv-log', 'kv-memory', 'kv-ryw', 'kv-latency', 'kv-ceiling', 'kv-consul'];
 for (const part of ONLY) if (!PARTS.includes(part)) throw new Error(`--only: unknown part "${part}", use ${PARTS.join(', ')}`);
 const wanted = (part: string) => ONLY.length === 0 || ONLY.includes(part);
@@ -70,14 +72,21 @@ function table(title: string, head: string[], rows: Array<Array<string | number>
   return [`\n${title}`, line(head), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...rows.map((r) => line(r.map(String)))].join('\n');
 }
 
-interface ChildRun { wallMs: number; maxRssMiB: number; stdout: string }
+interface ChildRun {
+  wallMs: number;
+  maxRssMiB: number;
+  stdout: string;
+}
 
 /** Runs a node child with ts-node, measuring wall time and peak RSS. */
 function runNode(args: string[], env: Record<string, string>): ChildRun {
   const rssFile = path.join(os.tmpdir(), `bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const t = process.hrtime.bigint();
   const r = spawnSync(process.execPath, ['-r', path.join(__dirname, 'bench', 'maxrss.js'), '-r', 'ts-node/register', ...args], {
-    cwd: ROOT, env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
+    cwd: ROOT,
+    env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
   });
   const wallMs = Number(process.hrtime.bigint() - t) / 1e6;
   if (r.status !== 0) throw new Error(`node ${args.join(' ')} failed: ${r.stderr}`);
@@ -114,15 +123,21 @@ async function benchScaling() {
       const runs: Array<ChildRun & { objects: number; synthMs: number }> = [];
       for (let i = 0; i < reps; i++) {
         const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-scale-'));
-        const r = await step(`synth ${n} × ${pattern} (run ${i + 1}/${reps})`, () => runNode(['scripts/bench/scale-app.ts'], { BENCH_N: String(n), BENCH_PATTERN: pattern, BENCH_OUTDIR: out }));
+        const r = await step(`synth ${n} × ${pattern} (run ${i + 1}/${reps})`, () =>
+          runNode(['scripts/bench/scale-app.ts'], { BENCH_N: String(n), BENCH_PATTERN: pattern, BENCH_OUTDIR: out }),
+        );
         fs.rmSync(out, { recursive: true, force: true });
         runs.push({ ...r, ...JSON.parse(r.stdout.trim().split('\n').pop()!) });
       }
       const wall = median(runs.map((r) => r.wallMs));
       const inproc = median(runs.map((r) => r.synthMs));
       rows.push({
-        pattern, n, objects: runs[0].objects, runs: reps,
-        medianWallMs: round(wall, 0), medianSynthMs: round(inproc, 0),
+        pattern,
+        n,
+        objects: runs[0].objects,
+        runs: reps,
+        medianWallMs: round(wall, 0),
+        medianSynthMs: round(inproc, 0),
         medianPeakRssMiB: round(median(runs.map((r) => r.maxRssMiB))),
         msPerObject: round(inproc / runs[0].objects, 3),
       });
@@ -144,22 +159,38 @@ class ApiProcess {
     this.child.on('message', (m: any) => {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
-      if (m.error) p?.ko(new Error(m.error)); else p?.ok(m.result);
+      if (m.error) p?.ko(new Error(m.error));
+      else p?.ok(m.result);
     });
   }
   call(op: string, ...args: unknown[]): Promise<any> {
     const id = this.next++;
-    return new Promise((ok, ko) => { this.pending.set(id, { ok, ko }); this.child.send({ id, op, args }); });
+    return new Promise((ok, ko) => {
+      this.pending.set(id, { ok, ko });
+      this.child.send({ id, op, args });
+    });
   }
-  async start() { this.url = await this.call('start'); return this; }
-  async stop() { await this.call('stop'); await new Promise((r) => (this.child.exitCode !== null ? r(null) : this.child.once('exit', r))); }
+  async start() {
+    this.url = await this.call('start');
+    return this;
+  }
+  async stop() {
+    await this.call('stop');
+    await new Promise((r) => (this.child.exitCode !== null ? r(null) : this.child.once('exit', r)));
+  }
 }
 
 /** The naive relay baseline in its own process. */
 async function startNaive(apiUrl: string) {
   const child = spawn(process.execPath, [path.join(__dirname, 'bench', 'naive-child.js'), apiUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line: string = await new Promise((ok) => child.stdout!.once('data', (d) => ok(String(d))));
-  return { url: JSON.parse(line).url as string, stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } };
+  return {
+    url: JSON.parse(line).url as string,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
 }
 
 const TOKEN = 'bench-read-token-0123456789abcdef';
@@ -176,19 +207,31 @@ async function startProxy(apiUrl: string, extraEnv: Record<string, string> = {},
   const port = await freePort(); // reserved, so two benchmark or test processes never pick the same one
   // The node flags the construct runs the proxy with; BENCH_PROXY_NODE_FLAGS (space-separated,
   // may be empty) to try others. BENCH_PROXY_SERVER: another copy of the server (a previous commit's).
-  const flags = process.env.BENCH_PROXY_NODE_FLAGS !== undefined
-    ? process.env.BENCH_PROXY_NODE_FLAGS.split(' ').filter((f) => f !== '') : [...KV_PROXY_NODE_FLAGS];
-  const child = spawn(process.execPath, [...flags, server || process.env.BENCH_PROXY_SERVER || path.join(ROOT, 'lib', 'kv-proxy', 'server', 'server.js')], {
-    env: {
-      PATH: process.env.PATH ?? '', PORT: String(port), KUBE_API_URL: apiUrl, KV_NAMESPACES: 'bench',
-      KV_TOKENS_DIR: tokens, KV_WRITE_ENABLED: 'true',
-      ...extraEnv,
+  const flags =
+    process.env.BENCH_PROXY_NODE_FLAGS !== undefined
+      ? process.env.BENCH_PROXY_NODE_FLAGS.split(' ').filter((f) => f !== '')
+      : [...KV_PROXY_NODE_FLAGS];
+  const child = spawn(
+    process.execPath,
+    [...flags, server || process.env.BENCH_PROXY_SERVER || path.join(ROOT, 'lib', 'kv-proxy', 'server', 'server.js')],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: String(port),
+        KUBE_API_URL: apiUrl,
+        KV_NAMESPACES: 'bench',
+        KV_TOKENS_DIR: tokens,
+        KV_WRITE_ENABLED: 'true',
+        ...extraEnv,
+      },
+      stdio: ['ignore', out, 'pipe'],
     },
-    stdio: ['ignore', out, 'pipe'],
-  });
+  );
   if (typeof out === 'number') fs.closeSync(out);
   let stderr = '';
-  child.stderr!.on('data', (d) => { stderr += d; });
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+  });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 15000;
   for (;;) {
@@ -196,13 +239,20 @@ async function startProxy(apiUrl: string, extraEnv: Record<string, string> = {},
     try {
       const r = await fetch(`${url}/readyz`);
       if (r.status === 200) break;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     if (Date.now() > deadline) throw new Error(`proxy not ready after 15 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    url, pid: child.pid!,
-    stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); fs.rmSync(tokens, { recursive: true, force: true }); },
+    url,
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      fs.rmSync(tokens, { recursive: true, force: true });
+    },
   };
 }
 
@@ -245,13 +295,17 @@ async function benchKvProxy() {
         let gets = 0;
         for (let i = 0; i < LOAD_RUNS; i++) {
           const before = await api.call('countCalls');
-          const r = await step(`GET ${label} at ${connections} connection(s) (run ${i + 1}/${LOAD_RUNS})`, () => load(`${base}/kv/bench/flags`, connections, headers));
+          const r = await step(`GET ${label} at ${connections} connection(s) (run ${i + 1}/${LOAD_RUNS})`, () =>
+            load(`${base}/kv/bench/flags`, connections, headers),
+          );
           apiCalls += (await api.call('countCalls')) - before;
           gets += r.total;
           runs.push(r);
         }
         reads.push({
-          server: label, connections, runs: runs.length,
+          server: label,
+          connections,
+          runs: runs.length,
           medianRps: round(median(runs.map((r) => r.rps)), 0),
           medianP50Ms: median(runs.map((r) => r.p50)),
           medianP99Ms: median(runs.map((r) => r.p99)),
@@ -268,18 +322,30 @@ async function benchKvProxy() {
       await new Promise((r) => setTimeout(r, 300));
       const t = Date.now();
       let errors = 0;
-      await Promise.all(Array.from({ length: 32 }, async (_, w) => {
-        for (let k = 0; k < 50; k++) {
-          const res = await fetch(`${proxy.url}/kv/bench/writes/w${w}-k${k}`, {
-            method: 'PUT', headers: { authorization: `Bearer ${WRITE_TOKEN}`, 'content-type': 'text/plain' }, body: `v${w}-${k}`,
-          });
-          if (res.status >= 300) errors++;
-          await res.arrayBuffer();
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: 32 }, async (_, w) => {
+          for (let k = 0; k < 50; k++) {
+            const res = await fetch(`${proxy.url}/kv/bench/writes/w${w}-k${k}`, {
+              method: 'PUT',
+              headers: { 'authorization': `Bearer ${WRITE_TOKEN}`, 'content-type': 'text/plain' },
+              body: `v${w}-${k}`,
+            });
+            if (res.status >= 300) errors++;
+            await res.arrayBuffer();
+          }
+        }),
+      );
       const seconds = (Date.now() - t) / 1000;
       const stored: number = await api.call('dataKeys', 'bench', 'writes');
-      return { writers: 32, keysPerWriter: 50, seconds: round(seconds, 2), writesPerSecond: round(1600 / seconds, 0), errors, keysStored: stored, lostKeys: 1600 - stored };
+      return {
+        writers: 32,
+        keysPerWriter: 50,
+        seconds: round(seconds, 2),
+        writesPerSecond: round(1600 / seconds, 0),
+        errors,
+        keysStored: stored,
+        lostKeys: 1600 - stored,
+      };
     });
 
     return { reads, writes };
@@ -298,7 +364,10 @@ async function benchMemory() {
     const proxy = await step(`proxy RSS with ${n} ConfigMap(s) cached`, () => startProxy(api.url));
     await new Promise((r) => setTimeout(r, 1500));
     const samples = [];
-    for (let i = 0; i < 5; i++) { samples.push(rssMiB(proxy.pid)); await new Promise((r) => setTimeout(r, 200)); }
+    for (let i = 0; i < 5; i++) {
+      samples.push(rssMiB(proxy.pid));
+      await new Promise((r) => setTimeout(r, 200));
+    }
     rows.push({ configMaps: n, keysEach: 10, medianRssMiB: round(median(samples)) });
     await proxy.stop();
     await api.stop();
@@ -313,7 +382,12 @@ async function benchKvLog() {
   for (let i = 0; i < 100; i++) data[`key-${String(i).padStart(3, '0')}`] = `value-${i}-${'x'.repeat(32)}`;
   await api.call('setConfigMap', 'bench', 'flags', data);
   // "off, again" is the same as "off": how far apart two identical setups land is the noise floor.
-  const modes = [['default (errors)', {}], ['off', { KV_ACCESS_LOG: 'off' }], ['all', { KV_ACCESS_LOG: 'all' }], ['off, again', { KV_ACCESS_LOG: 'off' }]] as const;
+  const modes = [
+    ['default (errors)', {}],
+    ['off', { KV_ACCESS_LOG: 'off' }],
+    ['all', { KV_ACCESS_LOG: 'all' }],
+    ['off, again', { KV_ACCESS_LOG: 'off' }],
+  ] as const;
   const runs = new Map<string, number[]>(modes.map(([m]) => [m, []]));
   // CPU per request is steadier than req/s on a shared machine: both are reported.
   const cpu = new Map<string, number[]>(modes.map(([m]) => [m, []]));
@@ -327,7 +401,9 @@ async function benchKvLog() {
         try {
           await load(`${proxy.url}/kv/bench/flags`, 64, { authorization: `Bearer ${TOKEN}` }, 1); // warm-up
           const cpuBefore = cpuSeconds(proxy.pid);
-          const r = await step(`GET at 64 connections, log ${mode} (run ${i + 1}/${reps})`, () => load(`${proxy.url}/kv/bench/flags`, 64, { authorization: `Bearer ${TOKEN}` }));
+          const r = await step(`GET at 64 connections, log ${mode} (run ${i + 1}/${reps})`, () =>
+            load(`${proxy.url}/kv/bench/flags`, 64, { authorization: `Bearer ${TOKEN}` }),
+          );
           runs.get(mode)!.push(r.rps);
           cpu.get(mode)!.push(((cpuSeconds(proxy.pid) - cpuBefore) * 1e6) / Math.max(1, r.total));
         } finally {
@@ -343,9 +419,12 @@ async function benchKvLog() {
   const off = median(runs.get('off')!);
   const offCpu = median(cpu.get('off')!);
   return modes.map(([mode]) => ({
-    accessLog: mode, runs: reps, medianRps: round(median(runs.get(mode)!), 0),
+    accessLog: mode,
+    runs: reps,
+    medianRps: round(median(runs.get(mode)!), 0),
     vsOff: round(median(runs.get(mode)!) / off, 3),
-    cpuMicrosPerRequest: round(median(cpu.get(mode)!), 1), cpuVsOff: round(median(cpu.get(mode)!) / offCpu, 3),
+    cpuMicrosPerRequest: round(median(cpu.get(mode)!), 1),
+    cpuVsOff: round(median(cpu.get(mode)!) / offCpu, 3),
     logMiBPerRun: round(logBytes.get(mode)! / reps / 2 ** 20, 2),
   }));
 }
@@ -360,7 +439,10 @@ async function benchKvMemory() {
   const proxy = await step(`proxy with ${configMaps} ConfigMaps × 100 keys`, () => startProxy(api.url));
   const sample = async () => {
     const xs = [];
-    for (let i = 0; i < 5; i++) { xs.push(rssMiB(proxy.pid)); await new Promise((r) => setTimeout(r, 200)); }
+    for (let i = 0; i < 5; i++) {
+      xs.push(rssMiB(proxy.pid));
+      await new Promise((r) => setTimeout(r, 200));
+    }
     return round(median(xs));
   };
   try {
@@ -368,11 +450,13 @@ async function benchKvMemory() {
     const idle = await sample();
     await step(`GET each of the ${configMaps} ConfigMaps once`, async () => {
       for (let i = 0; i < configMaps; i += 50) {
-        await Promise.all(Array.from({ length: 50 }, async (_, j) => {
-          const res = await fetch(`${proxy.url}/kv/bench/cm-${String(i + j).padStart(4, '0')}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-          if (res.status !== 200) throw new Error(`GET answered ${res.status}`);
-          await res.arrayBuffer();
-        }));
+        await Promise.all(
+          Array.from({ length: 50 }, async (_, j) => {
+            const res = await fetch(`${proxy.url}/kv/bench/cm-${String(i + j).padStart(4, '0')}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+            if (res.status !== 200) throw new Error(`GET answered ${res.status}`);
+            await res.arrayBuffer();
+          }),
+        );
       }
     });
     await new Promise((r) => setTimeout(r, 1000));
@@ -381,8 +465,15 @@ async function benchKvMemory() {
     const text = await (await fetch(`${proxy.url}/metrics`)).text();
     const kind = (k: string) => round(Number(new RegExp(`^kv_proxy_memory_bytes\\{kind="${k}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20);
     return {
-      configMaps, keysEach: 100, jsonBytesEach: jsonBytes, idleRssMiB: idle, afterOneGetEachRssMiB: afterGets, targetMiB: 80,
-      heapUsedMiB: kind('heap_used'), heapTotalMiB: kind('heap_total'), externalMiB: kind('external'),
+      configMaps,
+      keysEach: 100,
+      jsonBytesEach: jsonBytes,
+      idleRssMiB: idle,
+      afterOneGetEachRssMiB: afterGets,
+      targetMiB: 80,
+      heapUsedMiB: kind('heap_used'),
+      heapTotalMiB: kind('heap_total'),
+      externalMiB: kind('external'),
     };
   } finally {
     await proxy.stop();
@@ -436,10 +527,14 @@ async function benchKvRywWith(watchDelayMs: number) {
   }
   const p = (xs: number[], q: number) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
   return {
-    replicas: 3, writes: n, watchDelayMs,
+    replicas: 3,
+    writes: n,
+    watchDelayMs,
     writeP50Ms: round(median(writeLatencies), 2),
-    minIndexReadP50Ms: round(median(latencies), 2), minIndexReadP99Ms: round(p(latencies, 0.99), 2),
-    plainReadsStale: stalePlain, minIndexReadsStale: wrong,
+    minIndexReadP50Ms: round(median(latencies), 2),
+    minIndexReadP99Ms: round(p(latencies, 0.99), 2),
+    plainReadsStale: stalePlain,
+    minIndexReadsStale: wrong,
   };
 }
 
@@ -542,11 +637,18 @@ async function benchKvLatency() {
 async function startBare(body: Buffer, headers: Record<string, string>) {
   const file = path.join(os.tmpdir(), `bench-bare-${process.pid}.body`);
   fs.writeFileSync(file, body);
-  const child = spawn(process.execPath, [path.join(__dirname, 'bench', 'bare-child.js'), file, JSON.stringify(headers)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(__dirname, 'bench', 'bare-child.js'), file, JSON.stringify(headers)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const line: string = await new Promise((ok) => child.stdout!.once('data', (d) => ok(String(d))));
   return {
-    url: JSON.parse(line).url as string, pid: child.pid!,
-    stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); fs.rmSync(file, { force: true }); },
+    url: JSON.parse(line).url as string,
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      fs.rmSync(file, { force: true });
+    },
   };
 }
 
@@ -565,12 +667,14 @@ async function benchKvCeiling() {
   const proxy = await startProxy(api.url);
   const baselineServers = (process.env.BENCH_PROXY_BASELINE ?? '').split(',').filter((x) => x !== '');
   const baselines = [];
-  for (const server of baselineServers) baselines.push({ server, ...await startProxy(api.url, {}, undefined, server) });
+  for (const server of baselineServers) baselines.push({ server, ...(await startProxy(api.url, {}, undefined, server)) });
   // the same bytes: the body and every header the proxy answers, but Date, Connection and Keep-Alive (Node adds those)
   const sample = await fetch(`${proxy.url}/kv/bench/flags`, { headers: { authorization: `Bearer ${TOKEN}` } });
   const body = Buffer.from(await sample.arrayBuffer());
   const headers: Record<string, string> = {};
-  sample.headers.forEach((v, k) => { if (!['date', 'connection', 'keep-alive'].includes(k)) headers[k] = v; });
+  sample.headers.forEach((v, k) => {
+    if (!['date', 'connection', 'keep-alive'].includes(k)) headers[k] = v;
+  });
   const bare = await startBare(body, headers);
   const anchors: Anchor[] = [];
   const auth = { authorization: `Bearer ${TOKEN}` };
@@ -584,7 +688,7 @@ async function benchKvCeiling() {
   const runs = new Map<string, Array<{ rps: number; p50: number; p99: number; non2xx: number; cpuMicros: number }>>();
   try {
     // the seed's proxy and etcd's gateway, answering the same data (./bench/anchors.ts)
-    anchors.push(await step('start the seed\'s Flask app.py', () => startSeed(api.url, 'bench', 'flags', body)));
+    anchors.push(await step("start the seed's Flask app.py", () => startSeed(api.url, 'bench', 'flags', body)));
     anchors.push(await step('start etcd', () => startEtcdGateway(kvPath, body)));
     servers.push(...anchors);
     for (const s of servers) runs.set(s.label, []);
@@ -614,10 +718,17 @@ async function benchKvCeiling() {
     const rs = runs.get(label)!;
     const rps = median(rs.map((r) => r.rps));
     return {
-      server: label, runs: rs.length, bodyBytes, medianRps: round(rps, 0), vsBare: round(rps / bareRps, 3), kvProxyOver: round(kvRps / rps, 2),
-      medianP50Ms: round(median(rs.map((r) => r.p50))), medianP99Ms: round(median(rs.map((r) => r.p99))),
+      server: label,
+      runs: rs.length,
+      bodyBytes,
+      medianRps: round(rps, 0),
+      vsBare: round(rps / bareRps, 3),
+      kvProxyOver: round(kvRps / rps, 2),
+      medianP50Ms: round(median(rs.map((r) => r.p50))),
+      medianP99Ms: round(median(rs.map((r) => r.p99))),
       non2xx: rs.reduce((s, r) => s + r.non2xx, 0),
-      cpuMicrosPerRequest: round(median(rs.map((r) => r.cpuMicros)), 1), cpuVsBare: round(median(rs.map((r) => r.cpuMicros)) / bareCpu, 3),
+      cpuMicrosPerRequest: round(median(rs.map((r) => r.cpuMicros)), 1),
+      cpuVsBare: round(median(rs.map((r) => r.cpuMicros)) / bareCpu, 3),
     };
   });
   const ratios = kvProxyRatios(rows, servers[0].label, anchors);
@@ -661,10 +772,15 @@ async function benchKvConsul() {
       for (const [way] of ways) {
         const rs = runs.get(way)!;
         rows.push({
-          read: way, connections, runs: rs.length, medianRps: round(median(rs.map((r) => r.rps)), 0),
+          read: way,
+          connections,
+          runs: rs.length,
+          medianRps: round(median(rs.map((r) => r.rps)), 0),
           vsNative: round(median(rs.map((r) => r.rps)) / nativeRps, 3),
-          medianP50Ms: median(rs.map((r) => r.p50)), medianP99Ms: median(rs.map((r) => r.p99)),
-          cpuMicrosPerRequest: round(median(rs.map((r) => r.cpu)), 1), cpuVsNative: round(median(rs.map((r) => r.cpu)) / nativeCpu, 3),
+          medianP50Ms: median(rs.map((r) => r.p50)),
+          medianP99Ms: median(rs.map((r) => r.p99)),
+          cpuMicrosPerRequest: round(median(rs.map((r) => r.cpu)), 1),
+          cpuVsNative: round(median(rs.map((r) => r.cpu)) / nativeCpu, 3),
           non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
         });
       }
@@ -677,9 +793,18 @@ async function benchKvConsul() {
 }
 
 async function main() {
-  const machine = { date: new Date().toISOString().slice(0, 10), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', memoryGiB: round(os.totalmem() / 2 ** 30), node: process.version, quick: QUICK };
+  const machine = {
+    date: new Date().toISOString().slice(0, 10),
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? '?',
+    memoryGiB: round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    quick: QUICK,
+  };
   const synth = wanted('synth') ? await step('whole-app synth', benchSynth) : undefined;
-  const pkg = wanted('package') ? await step('synth from the packed tarball', () => benchPackageSynth(SYNTH_RUNS, (m) => process.stderr.write(`[bench] package: ${m}\n`))) : undefined;
+  const pkg = wanted('package')
+    ? await step('synth from the packed tarball', () => benchPackageSynth(SYNTH_RUNS, (m) => process.stderr.write(`[bench] package: ${m}\n`)))
+    : undefined;
   const scaling = wanted('scaling') ? await step('synth scaling', benchScaling) : undefined;
   const kv = wanted('kv') ? await step('KvProxy reads and writes', benchKvProxy) : undefined;
   const memory = wanted('memory') ? await step('KvProxy memory', benchMemory) : undefined;
@@ -689,74 +814,192 @@ async function main() {
   const latency = wanted('kv-latency') ? await step('KvProxy latencies the tests await', benchKvLatency) : undefined;
   const ceiling = wanted('kv-ceiling') ? await step('KvProxy GET beside a bare Node http server', benchKvCeiling) : undefined;
   const consul = wanted('kv-consul') ? await step('KvProxy one key: native GET vs Consul GET', benchKvConsul) : undefined;
-  const report = { machine, synth, package: pkg, scaling, kvProxy: { ...kv, memory, accessLog, memory100, readYourWrites, latency, ceiling, consul } };
+  const report = {
+    machine,
+    synth,
+    package: pkg,
+    scaling,
+    kvProxy: { ...kv, memory, accessLog, memory100, readYourWrites, latency, ceiling, consul },
+  };
 
   const out: string[] = [];
-  out.push(`cdk8s-patterns benchmark, ${machine.date}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}${QUICK ? ' (quick)' : ''}${ONLY.length ? ` (only ${ONLY.join(', ')})` : ''}`);
+  out.push(
+    `cdk8s-patterns benchmark, ${machine.date}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, ` +
+      `node ${machine.node}${QUICK ? ' (quick)' : ''}${ONLY.length ? ` (only ${ONLY.join(', ')})` : ''}`,
+  );
   if (synth) {
-    out.push(table('Whole-app synth (target ≤ 2000 ms median)', ['runs', 'median ms', 'min ms', 'max ms', 'peak RSS MiB'],
-      [[synth.runs, synth.medianWallMs, synth.minWallMs, synth.maxWallMs, synth.medianPeakRssMiB]]));
+    out.push(
+      table(
+        'Whole-app synth (target ≤ 2000 ms median)',
+        ['runs', 'median ms', 'min ms', 'max ms', 'peak RSS MiB'],
+        [[synth.runs, synth.medianWallMs, synth.minWallMs, synth.maxWallMs, synth.medianPeakRssMiB]],
+      ),
+    );
   }
   if (pkg) {
-    out.push(table(`Synth as a library user runs it (tarball ${round(pkg.tarballBytes / 1024)} kB, ${pkg.tarballFiles} files; interleaved runs)`, ['app', 'command', 'runs', 'median ms', 'min ms', 'max ms'],
-      pkg.timings.map((t) => [t.what, t.command, t.runs, t.medianMs, t.minMs, t.maxMs])));
+    out.push(
+      table(
+        `Synth as a library user runs it (tarball ${round(pkg.tarballBytes / 1024)} kB, ${pkg.tarballFiles} files; interleaved runs)`,
+        ['app', 'command', 'runs', 'median ms', 'min ms', 'max ms'],
+        pkg.timings.map((t) => [t.what, t.command, t.runs, t.medianMs, t.minMs, t.maxMs]),
+      ),
+    );
   }
   if (scaling) {
-    out.push(table('Synth scaling (wall includes node start-up; target 1,000 StaticSites ≤ 10 s)', ['pattern', 'N', 'objects', 'runs', 'median wall ms', 'median synth ms', 'peak RSS MiB', 'ms/object'],
-      scaling.map((r: any) => [r.pattern, r.n, r.objects, r.runs, r.medianWallMs, r.medianSynthMs, r.medianPeakRssMiB, r.msPerObject])));
+    out.push(
+      table(
+        'Synth scaling (wall includes node start-up; target 1,000 StaticSites ≤ 10 s)',
+        ['pattern', 'N', 'objects', 'runs', 'median wall ms', 'median synth ms', 'peak RSS MiB', 'ms/object'],
+        scaling.map((r: any) => [r.pattern, r.n, r.objects, r.runs, r.medianWallMs, r.medianSynthMs, r.medianPeakRssMiB, r.msPerObject]),
+      ),
+    );
   }
   if (kv) {
-    out.push(table(`KvProxy GET of a 100-key ConfigMap, ${LOAD_SECONDS} s per run (targets: ≥ 10,000 req/s at 64 connections, p99 ≤ 5 ms, ≤ 1 API call per 1,000 GETs)`,
-      ['server', 'connections', 'runs', 'median req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'API calls / 1,000 GETs'],
-      kv.reads.map((r: any) => [r.server, r.connections, r.runs, r.medianRps, r.medianP50Ms, r.medianP99Ms, r.non2xx, r.apiCallsPer1000Gets])));
+    out.push(
+      table(
+        `KvProxy GET of a 100-key ConfigMap, ${LOAD_SECONDS} s per run (targets: ≥ 10,000 req/s at 64 connections, p99 ` +
+          `≤ 5 ms, ≤ 1 API call per 1,000 GETs)`,
+        ['server', 'connections', 'runs', 'median req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'API calls / 1,000 GETs'],
+        kv.reads.map((r: any) => [r.server, r.connections, r.runs, r.medianRps, r.medianP50Ms, r.medianP99Ms, r.non2xx, r.apiCallsPer1000Gets]),
+      ),
+    );
     const ratios = [1, 16, 64].map((c) => {
       const a = kv.reads.find((r: any) => r.connections === c && r.server.startsWith('kv-proxy'));
       const b = kv.reads.find((r: any) => r.connections === c && r.server.startsWith('naive'));
       return [c, round(a.medianRps / Math.max(1, b.medianRps), 2), b.apiCallsPer1000Gets, a.apiCallsPer1000Gets];
     });
     out.push(table('KvProxy vs naive relay', ['connections', 'throughput ratio', 'naive API calls / 1,000', 'kv-proxy API calls / 1,000'], ratios));
-    out.push(table('Writes: 32 concurrent writers × 50 distinct keys into one ConfigMap (lost keys must be 0)', ['seconds', 'writes/s', 'errors', 'keys stored', 'lost keys'],
-      [[kv.writes.seconds, kv.writes.writesPerSecond, kv.writes.errors, kv.writes.keysStored, kv.writes.lostKeys]]));
+    out.push(
+      table(
+        'Writes: 32 concurrent writers × 50 distinct keys into one ConfigMap (lost keys must be 0)',
+        ['seconds', 'writes/s', 'errors', 'keys stored', 'lost keys'],
+        [[kv.writes.seconds, kv.writes.writesPerSecond, kv.writes.errors, kv.writes.keysStored, kv.writes.lostKeys]],
+      ),
+    );
   }
   if (memory) {
-    out.push(table('KvProxy RSS (target ≤ 64 MiB with 1,000 ConfigMaps)', ['ConfigMaps cached', 'keys each', 'median RSS MiB'], memory.map((r) => [r.configMaps, r.keysEach, r.medianRssMiB])));
+    out.push(
+      table(
+        'KvProxy RSS (target ≤ 64 MiB with 1,000 ConfigMaps)',
+        ['ConfigMaps cached', 'keys each', 'median RSS MiB'],
+        memory.map((r) => [r.configMaps, r.keysEach, r.medianRssMiB]),
+      ),
+    );
   }
   if (accessLog) {
-    out.push(table(`KvProxy GET at 64 connections by KV_ACCESS_LOG, ${LOAD_SECONDS} s per run, interleaved (target: default costs ≤ 5% vs off)`,
-      ['KV_ACCESS_LOG', 'runs', 'median req/s', 'req/s vs off', 'proxy CPU µs/request', 'CPU vs off', 'log MiB per run'],
-      accessLog.map((r) => [r.accessLog, r.runs, r.medianRps, r.vsOff, r.cpuMicrosPerRequest, r.cpuVsOff, r.logMiBPerRun])));
+    out.push(
+      table(
+        `KvProxy GET at 64 connections by KV_ACCESS_LOG, ${LOAD_SECONDS} s per run, interleaved (target: default costs ≤ 5% vs off)`,
+        ['KV_ACCESS_LOG', 'runs', 'median req/s', 'req/s vs off', 'proxy CPU µs/request', 'CPU vs off', 'log MiB per run'],
+        accessLog.map((r) => [r.accessLog, r.runs, r.medianRps, r.vsOff, r.cpuMicrosPerRequest, r.cpuVsOff, r.logMiBPerRun]),
+      ),
+    );
   }
   if (memory100) {
-    out.push(table('KvProxy RSS with 1,000 ConfigMaps of 100 keys cached (target ≤ 80 MiB after one GET of each)',
-      ['ConfigMaps', 'keys each', 'JSON bytes each', 'idle RSS MiB', 'after one GET each MiB', 'heap used / total MiB', 'external MiB'],
-      [[memory100.configMaps, memory100.keysEach, memory100.jsonBytesEach, memory100.idleRssMiB, memory100.afterOneGetEachRssMiB,
-        `${memory100.heapUsedMiB} / ${memory100.heapTotalMiB}`, memory100.externalMiB]]));
+    out.push(
+      table(
+        'KvProxy RSS with 1,000 ConfigMaps of 100 keys cached (target ≤ 80 MiB after one GET of each)',
+        ['ConfigMaps', 'keys each', 'JSON bytes each', 'idle RSS MiB', 'after one GET each MiB', 'heap used / total MiB', 'external MiB'],
+        [
+          [
+            memory100.configMaps,
+            memory100.keysEach,
+            memory100.jsonBytesEach,
+            memory100.idleRssMiB,
+            memory100.afterOneGetEachRssMiB,
+            `${memory100.heapUsedMiB} / ${memory100.heapTotalMiB}`,
+            memory100.externalMiB,
+          ],
+        ],
+      ),
+    );
   }
   if (readYourWrites) {
-    out.push(table('Read-your-writes: 3 replicas, one API server; write through one, read at once through another',
-      ['watch delay ms', 'writes', 'write p50 ms', 'min-index read p50 ms', 'p99 ms', 'plain reads stale', 'min-index reads stale'],
-      readYourWrites.map((r) => [r.watchDelayMs, r.writes, r.writeP50Ms, r.minIndexReadP50Ms, r.minIndexReadP99Ms, r.plainReadsStale, r.minIndexReadsStale])));
+    out.push(
+      table(
+        'Read-your-writes: 3 replicas, one API server; write through one, read at once through another',
+        ['watch delay ms', 'writes', 'write p50 ms', 'min-index read p50 ms', 'p99 ms', 'plain reads stale', 'min-index reads stale'],
+        readYourWrites.map((r) => [
+          r.watchDelayMs,
+          r.writes,
+          r.writeP50Ms,
+          r.minIndexReadP50Ms,
+          r.minIndexReadP99Ms,
+          r.plainReadsStale,
+          r.minIndexReadsStale,
+        ]),
+      ),
+    );
   }
   if (latency) {
-    out.push(table('KvProxy latencies the tests await instead of asserting (stand-in API in its own process)', ['what', 'runs', 'median ms', 'max ms'],
-      latency.map((r) => [r.what, r.runs, r.medianMs, r.maxMs])));
+    out.push(
+      table(
+        'KvProxy latencies the tests await instead of asserting (stand-in API in its own process)',
+        ['what', 'runs', 'median ms', 'max ms'],
+        latency.map((r) => [r.what, r.runs, r.medianMs, r.maxMs]),
+      ),
+    );
   }
   if (ceiling) {
-    out.push(table(`KvProxy GET of a 100-key ConfigMap (${ceiling.bodyBytes} bytes) at 64 connections beside a bare Node http server answering the same bytes, ${LOAD_SECONDS} s per run, interleaved (target: ≥ 0.8 × bare)`,
-      ['server', 'runs', 'body bytes', 'median req/s', 'vs bare', 'kv-proxy ÷ this', 'p50 ms', 'p99 ms', 'non-2xx', 'server CPU µs/request',
-        'CPU vs bare'],
-      ceiling.rows.map((r) => [r.server, r.runs, r.bodyBytes, r.medianRps, r.vsBare, r.kvProxyOver, r.medianP50Ms, r.medianP99Ms, r.non2xx,
-        r.cpuMicrosPerRequest, r.cpuVsBare])));
+    out.push(
+      table(
+        `KvProxy GET of a 100-key ConfigMap (${ceiling.bodyBytes} bytes) at 64 connections beside a bare Node http ` +
+          `server answering the same bytes, ${LOAD_SECONDS} s per run, interleaved (target: ≥ 0.8 × bare)`,
+        [
+          'server',
+          'runs',
+          'body bytes',
+          'median req/s',
+          'vs bare',
+          'kv-proxy ÷ this',
+          'p50 ms',
+          'p99 ms',
+          'non-2xx',
+          'server CPU µs/request',
+          'CPU vs bare',
+        ],
+        ceiling.rows.map((r) => [
+          r.server,
+          r.runs,
+          r.bodyBytes,
+          r.medianRps,
+          r.vsBare,
+          r.kvProxyOver,
+          r.medianP50Ms,
+          r.medianP99Ms,
+          r.non2xx,
+          r.cpuMicrosPerRequest,
+          r.cpuVsBare,
+        ]),
+      ),
+    );
     const { kvProxyOverBare, kvProxyOverSeed, kvProxyOverEtcdGateway } = ceiling.ratios;
     const { before, after } = ceiling.loadAverage1m;
-    out.push(`\nKvProxy req/s over: bare Node ${kvProxyOverBare}, the seed ${kvProxyOverSeed}, etcd's gateway ${kvProxyOverEtcdGateway}`
-      + ` (medians, same run; load average ${before} before, ${after} after, on ${machine.cpus} CPUs)`);
+    out.push(
+      `\nKvProxy req/s over: bare Node ${kvProxyOverBare}, the seed ${kvProxyOverSeed}, etcd's gateway ${kvProxyOverEtcdGateway}` +
+        ` (medians, same run; load average ${before} before, ${after} after, on ${machine.cpus} CPUs)`,
+    );
     for (const [label, notes] of Object.entries(ceiling.anchors)) out.push(...notes.map((n) => `${label}: ${n}`));
   }
   if (consul) {
-    out.push(table(`KvProxy GET of one key: native vs Consul API, ${LOAD_SECONDS} s per run, interleaved (target: Consul no slower than native)`,
-      ['read', 'connections', 'runs', 'median req/s', 'req/s vs native', 'p50 ms', 'p99 ms', 'proxy CPU µs/request', 'CPU vs native', 'non-2xx'],
-      consul.map((r) => [r.read, r.connections, r.runs, r.medianRps, r.vsNative, r.medianP50Ms, r.medianP99Ms, r.cpuMicrosPerRequest, r.cpuVsNative, r.non2xx])));
+    out.push(
+      table(
+        `KvProxy GET of one key: native vs Consul API, ${LOAD_SECONDS} s per run, interleaved (target: Consul no slower than native)`,
+        ['read', 'connections', 'runs', 'median req/s', 'req/s vs native', 'p50 ms', 'p99 ms', 'proxy CPU µs/request', 'CPU vs native', 'non-2xx'],
+        consul.map((r) => [
+          r.read,
+          r.connections,
+          r.runs,
+          r.medianRps,
+          r.vsNative,
+          r.medianP50Ms,
+          r.medianP99Ms,
+          r.cpuMicrosPerRequest,
+          r.cpuVsNative,
+          r.non2xx,
+        ]),
+      ),
+    );
   }
   process.stdout.write(`${out.join('\n')}\n`);
 
@@ -768,4 +1011,7 @@ async function main() {
   process.stderr.write(`[bench] report written to bench/latest.json and bench/latest.md in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 }
 
-main().catch((e) => { process.stderr.write(`bench failed: ${e.stack ?? e}\n`); process.exitCode = 1; });
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${e.stack ?? e}\n`);
+  process.exitCode = 1;
+});

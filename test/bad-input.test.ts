@@ -70,7 +70,13 @@ function scriptCron(props: Partial<ScriptCronJobProps>): K8sObject[] {
 function configInit(props: Partial<ImmutableConfigInitProps>): K8sObject[] {
   const chart = testChart();
   const workload = new kplus.Deployment(chart, 'App', { containers: [{ name: 'app', image: 'busybox:1.36.1' }] });
-  new ImmutableConfigInit(chart, 'Config', { workload, mountPath: '/config', image: 'busybox:1.36.1', configPaths: ['/etc/app'], ...props } as ImmutableConfigInitProps);
+  new ImmutableConfigInit(chart, 'Config', {
+    workload,
+    mountPath: '/config',
+    image: 'busybox:1.36.1',
+    configPaths: ['/etc/app'],
+    ...props,
+  } as ImmutableConfigInitProps);
   return synthObjects(chart);
 }
 
@@ -109,7 +115,10 @@ describe('cron schedules', () => {
   });
 
   test.each([
-    ['0 0 30 2 *', /schedule day of month 30 never occurs in month 2 \(the longest of those months has 29 days\), got "0 0 30 2 \*": the CronJob would never run/],
+    [
+      '0 0 30 2 *',
+      /schedule day of month 30 never occurs in month 2 \(the longest of those months has 29 days\), got "0 0 30 2 \*": the CronJob would never run/,
+    ],
     ['0 0 31 4 *', /schedule day of month 31 never occurs in month 4 \(the longest of those months has 30 days\)/],
     ['0 0 31 apr,jun,sep,nov *', /day of month 31 never occurs in month apr,jun,sep,nov/],
     ['0 0 30-31 feb *', /day of month 30-31 never occurs in month feb/],
@@ -133,45 +142,69 @@ describe('cron schedules', () => {
 
 describe('resources', () => {
   test('fails when CPU is below 1m', () => {
-    expect(() => site({ resources: { cpu: { request: kplus.Cpu.millis(0.5) } } }))
-      .toThrow(/resources\.cpu\.request must be whole millicores of at least 1m \(Cpu\.millis\(1\) or more\), got "0\.5m"/);
-    expect(() => runner({ resources: { cpu: { limit: kplus.Cpu.units(0.0001) } } })).toThrow(/resources\.cpu\.limit must be whole millicores of at least 1m.*got "0\.0001"/);
-    expect(() => kv({ resources: { cpu: { limit: kplus.Cpu.millis(0) } } })).toThrow(/resources\.cpu\.limit must be whole millicores of at least 1m.*got "0m"/);
+    expect(() => site({ resources: { cpu: { request: kplus.Cpu.millis(0.5) } } })).toThrow(
+      /resources\.cpu\.request must be whole millicores of at least 1m \(Cpu\.millis\(1\) or more\), got "0\.5m"/,
+    );
+    expect(() => runner({ resources: { cpu: { limit: kplus.Cpu.units(0.0001) } } })).toThrow(
+      /resources\.cpu\.limit must be whole millicores of at least 1m.*got "0\.0001"/,
+    );
+    expect(() => kv({ resources: { cpu: { limit: kplus.Cpu.millis(0) } } })).toThrow(
+      /resources\.cpu\.limit must be whole millicores of at least 1m.*got "0m"/,
+    );
   });
 
   test('fails when CPU is NaN or negative', () => {
-    expect(() => validateResources({ cpu: { request: kplus.Cpu.millis(NaN) } }, 'resources')).toThrow(/resources\.cpu\.request must be whole millicores of at least 1m.*got "NaNm"/);
+    expect(() => validateResources({ cpu: { request: kplus.Cpu.millis(NaN) } }, 'resources')).toThrow(
+      /resources\.cpu\.request must be whole millicores of at least 1m.*got "NaNm"/,
+    );
     expect(() => validateResources({ cpu: { request: kplus.Cpu.millis(-5) } }, 'resources')).toThrow(/got "-5m"/);
   });
 
   test('fails when a memory or ephemeral-storage limit is zero', () => {
-    expect(() => site({ resources: { memory: { limit: Size.mebibytes(0) } } }))
-      .toThrow(/resources\.memory\.limit must be above zero \(a zero limit kills the container at start; omit the limit instead\), got 0Ki/);
-    expect(() => pod({ app: { ...APP, resources: { ephemeralStorage: { limit: Size.kibibytes(0) } } } })).toThrow(/app\.resources\.ephemeralStorage\.limit must be above zero/);
+    expect(() => site({ resources: { memory: { limit: Size.mebibytes(0) } } })).toThrow(
+      /resources\.memory\.limit must be above zero \(a zero limit kills the container at start; omit the limit instead\), got 0Ki/,
+    );
+    expect(() => pod({ app: { ...APP, resources: { ephemeralStorage: { limit: Size.kibibytes(0) } } } })).toThrow(
+      /app\.resources\.ephemeralStorage\.limit must be above zero/,
+    );
   });
 
   test('fails when a size is not finite', () => {
-    expect(() => configInit({ resources: { memory: { request: Size.mebibytes(NaN) } } })).toThrow(/resources\.memory\.request must be a finite size such as Size\.mebibytes\(64\), got NaNKi/);
-    expect(() => validateResources({ memory: { limit: Size.mebibytes(Infinity) } }, 'resources')).toThrow(/resources\.memory\.limit must be a finite size/);
+    expect(() => configInit({ resources: { memory: { request: Size.mebibytes(NaN) } } })).toThrow(
+      /resources\.memory\.request must be a finite size such as Size\.mebibytes\(64\), got NaNKi/,
+    );
+    expect(() => validateResources({ memory: { limit: Size.mebibytes(Infinity) } }, 'resources')).toThrow(
+      /resources\.memory\.limit must be a finite size/,
+    );
   });
 
   test('fails when resources has an unknown field', () => {
-    expect(() => site({ resources: { mem: {} } as never })).toThrow(/resources has no option "mem" \(did you mean "memory"\?\): the options are cpu, memory, ephemeralStorage/);
-    expect(() => site({ resources: { cpu: { requests: kplus.Cpu.millis(10) } } as never })).toThrow(/resources\.cpu has no option "requests" \(did you mean "request"\?\)/);
+    expect(() => site({ resources: { mem: {} } as never })).toThrow(
+      /resources has no option "mem" \(did you mean "memory"\?\): the options are cpu, memory, ephemeralStorage/,
+    );
+    expect(() => site({ resources: { cpu: { requests: kplus.Cpu.millis(10) } } as never })).toThrow(
+      /resources\.cpu has no option "requests" \(did you mean "request"\?\)/,
+    );
   });
 
   test('fails when KvProxy resources are of the wrong type (they were not checked at all)', () => {
-    expect(() => kv({ resources: { cpu: { limit: '500m' } } as never })).toThrow(/resources\.cpu\.limit must be a Cpu such as Cpu\.millis\(100\), got "500m"/);
+    expect(() => kv({ resources: { cpu: { limit: '500m' } } as never })).toThrow(
+      /resources\.cpu\.limit must be a Cpu such as Cpu\.millis\(100\), got "500m"/,
+    );
   });
 
   test('accepts 1m of CPU and a small memory limit', () => {
-    expect(() => validateResources({ cpu: { request: kplus.Cpu.millis(1), limit: kplus.Cpu.units(1) }, memory: { limit: Size.mebibytes(8) } }, 'resources')).not.toThrow();
+    expect(() =>
+      validateResources({ cpu: { request: kplus.Cpu.millis(1), limit: kplus.Cpu.units(1) }, memory: { limit: Size.mebibytes(8) } }, 'resources'),
+    ).not.toThrow();
   });
 });
 
 describe('image references', () => {
   test('fails when the repository has uppercase letters', () => {
-    expect(() => validateImage('MyOrg/app:1.0.0')).toThrow(/image repository must be lowercase, got "MyOrg\/app" in "MyOrg\/app:1\.0\.0" \(did you mean "myorg\/app:1\.0\.0"\?\)/);
+    expect(() => validateImage('MyOrg/app:1.0.0')).toThrow(
+      /image repository must be lowercase, got "MyOrg\/app" in "MyOrg\/app:1\.0\.0" \(did you mean "myorg\/app:1\.0\.0"\?\)/,
+    );
     expect(() => validateImage('ghcr.io/org/App:1.0.0', 'app.image')).toThrow(/app\.image repository must be lowercase, got "ghcr\.io\/org\/App"/);
     expect(() => site({ image: 'Nginx:1.27.3' })).toThrow(/image repository must be lowercase, got "Nginx"/);
   });
@@ -181,9 +214,16 @@ describe('image references', () => {
   });
 
   test.each(['node:22', 'node:lts', 'node:22-alpine', 'node:22.12-alpine', 'mirror.example.com/library/node:24-slim'])(
-    'fails when KvProxy runs a floating Node tag: %s', (image) => {
-      expect(() => kv({ image })).toThrow(new RegExp(`image must pin a full Node\\.js version x\\.y\\.z in its tag \\(e\\.g\\. "node:24\\.13\\.0-alpine"\\) or a digest, got "${image.replace(/\./g, '\\.')}"`));
-    });
+    'fails when KvProxy runs a floating Node tag: %s',
+    (image) => {
+      expect(() => kv({ image })).toThrow(
+        new RegExp(
+          `image must pin a full Node\\.js version x\\.y\\.z in its tag \\(e\\.g\\. "node:24\\.13\\.0-alpine"\\) or a ` +
+            `digest, got "${image.replace(/\./g, '\\.')}"`,
+        ),
+      );
+    },
+  );
 
   test('accepts KvProxy on a full Node version or a digest', () => {
     expect(() => kv({ image: 'node:22.12.0-alpine' })).not.toThrow();
@@ -193,34 +233,52 @@ describe('image references', () => {
 
 describe('label selectors', () => {
   test('fails when a NetworkPolicy peer has a label value of 64 characters', () => {
-    expect(() => site({ networkPolicy: { allowFrom: [{ podSelector: { matchLabels: { app: 'x'.repeat(64) } } }] } }))
-      .toThrow(/networkPolicy\.allowFrom\[0\]\.podSelector\.matchLabels "app" must be a valid label value \(at most 63 letters, digits, '-', '_' or '\.', starting and ending with an alphanumeric\), got "x{64}"/);
+    expect(() => site({ networkPolicy: { allowFrom: [{ podSelector: { matchLabels: { app: 'x'.repeat(64) } } }] } })).toThrow(
+      new RegExp(
+        String.raw`networkPolicy\.allowFrom\[0\]\.podSelector\.matchLabels "app" must be a valid label value \(at most 63 letters, ` +
+          String.raw`digits, '-', '_' or '\.', starting and ending with an alphanumeric\), got "x{64}"`,
+      ),
+    );
   });
 
   test('fails when a NetworkPolicy peer has a label value with a space or a bad key', () => {
-    expect(() => runner({ networkPolicy: { allowFrom: [{ namespaceSelector: { matchLabels: { team: 'a b' } } }] } }))
-      .toThrow(/networkPolicy\.allowFrom\[0\]\.namespaceSelector\.matchLabels "team" must be a valid label value.*got "a b"/);
-    expect(() => site({ networkPolicy: { allowFrom: [{ podSelector: { matchLabels: { 'bad key!': 'a' } } }] } }))
-      .toThrow(/networkPolicy\.allowFrom\[0\]\.podSelector\.matchLabels key must be a qualified name such as "app\.kubernetes\.io\/name", got "bad key!"/);
+    expect(() => runner({ networkPolicy: { allowFrom: [{ namespaceSelector: { matchLabels: { team: 'a b' } } }] } })).toThrow(
+      /networkPolicy\.allowFrom\[0\]\.namespaceSelector\.matchLabels "team" must be a valid label value.*got "a b"/,
+    );
+    expect(() => site({ networkPolicy: { allowFrom: [{ podSelector: { matchLabels: { 'bad key!': 'a' } } }] } })).toThrow(
+      /networkPolicy\.allowFrom\[0\]\.podSelector\.matchLabels key must be a qualified name such as "app\.kubernetes\.io\/name", got "bad key!"/,
+    );
   });
 
   test('fails when a matchExpression is malformed', () => {
     const peer = (e: object) => site({ networkPolicy: { allowFrom: [{ podSelector: { matchExpressions: [e as never] } }] } });
-    expect(() => peer({ key: 'app', operator: 'in', values: ['a'] })).toThrow(/matchExpressions\[0\]\.operator must be one of "In", "NotIn", "Exists", "DoesNotExist", got "in" \(did you mean "In"\?\)/);
-    expect(() => peer({ key: 'app', operator: 'In', values: [] })).toThrow(/matchExpressions\[0\]\.values must list at least one value with operator In, got \[\]/);
+    expect(() => peer({ key: 'app', operator: 'in', values: ['a'] })).toThrow(
+      /matchExpressions\[0\]\.operator must be one of "In", "NotIn", "Exists", "DoesNotExist", got "in" \(did you mean "In"\?\)/,
+    );
+    expect(() => peer({ key: 'app', operator: 'In', values: [] })).toThrow(
+      /matchExpressions\[0\]\.values must list at least one value with operator In, got \[\]/,
+    );
     expect(() => peer({ key: 'app', operator: 'Exists', values: ['a'] })).toThrow(/matchExpressions\[0\]\.values must be empty with operator Exists/);
-    expect(() => peer({ key: 'app', operator: 'In', values: ['-a'] })).toThrow(/matchExpressions\[0\]\.values\[0\] must be a valid label value.*got "-a"/);
+    expect(() => peer({ key: 'app', operator: 'In', values: ['-a'] })).toThrow(
+      /matchExpressions\[0\]\.values\[0\] must be a valid label value.*got "-a"/,
+    );
   });
 
   test('fails when a peer has an unknown field', () => {
-    expect(() => site({ networkPolicy: { allowFrom: [{ podSelecter: {} } as never] } })).toThrow(/networkPolicy\.allowFrom\[0\] must set podSelector, namespaceSelector or ipBlock/);
-    expect(() => site({ networkPolicy: { allowFrom: [{ podSelector: {}, namespaceSelecter: {} } as never] } }))
-      .toThrow(/networkPolicy\.allowFrom\[0\] has no option "namespaceSelecter" \(did you mean "namespaceSelector"\?\)/);
+    expect(() => site({ networkPolicy: { allowFrom: [{ podSelecter: {} } as never] } })).toThrow(
+      /networkPolicy\.allowFrom\[0\] must set podSelector, namespaceSelector or ipBlock/,
+    );
+    expect(() => site({ networkPolicy: { allowFrom: [{ podSelector: {}, namespaceSelecter: {} } as never] } })).toThrow(
+      /networkPolicy\.allowFrom\[0\] has no option "namespaceSelecter" \(did you mean "namespaceSelector"\?\)/,
+    );
   });
 
   test('fails when KvProxy metricsAllowFrom has an invalid label value', () => {
-    expect(() => kv({ metricsPort: 9090, metricsAllowFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'Monitoring Stack' } } }] }))
-      .toThrow(/metricsAllowFrom\[0\]\.namespaceSelector\.matchLabels "kubernetes\.io\/metadata\.name" must be a valid label value.*got "Monitoring Stack"/);
+    expect(() =>
+      kv({ metricsPort: 9090, metricsAllowFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'Monitoring Stack' } } }] }),
+    ).toThrow(
+      /metricsAllowFrom\[0\]\.namespaceSelector\.matchLabels "kubernetes\.io\/metadata\.name" must be a valid label value.*got "Monitoring Stack"/,
+    );
   });
 
   test('fails when a ScriptService partOf is not a label value, naming partOf', () => {
@@ -239,17 +297,24 @@ describe('the gate', () => {
   test('fails when a NetworkPolicy peer selector has an invalid label value', () => {
     const violations = validateObjects([policy({ matchLabels: { app: 'x'.repeat(64) } })]).filter((v) => v.rule === 'selector-labels');
     expect(violations.map((v) => v.message)).toEqual([
-      `spec.ingress[0].from[0].podSelector.matchLabels "app" has invalid label value "${'x'.repeat(64)}" (at most 63 alphanumerics, "-", "_", ".", starting and ending with an alphanumeric)`,
+      `spec.ingress[0].from[0].podSelector.matchLabels "app" has invalid label value "${'x'.repeat(64)}" (at most 63 ` +
+        `alphanumerics, "-", "_", ".", starting and ending with an alphanumeric)`,
     ]);
     expect(violations[0].object).toBe('NetworkPolicy/test/np');
   });
 
   test('fails when a matchExpression has an invalid value, a bad key or values against its operator', () => {
-    const messages = validateObjects([policy({ matchExpressions: [
-      { key: 'app', operator: 'In', values: ['a b'] },
-      { key: 'bad key', operator: 'Exists' },
-      { key: 'tier', operator: 'NotIn', values: [] },
-    ] })]).filter((v) => v.rule === 'selector-labels').map((v) => v.message);
+    const messages = validateObjects([
+      policy({
+        matchExpressions: [
+          { key: 'app', operator: 'In', values: ['a b'] },
+          { key: 'bad key', operator: 'Exists' },
+          { key: 'tier', operator: 'NotIn', values: [] },
+        ],
+      }),
+    ])
+      .filter((v) => v.rule === 'selector-labels')
+      .map((v) => v.message);
     expect(messages).toEqual([
       'spec.ingress[0].from[0].podSelector.matchExpressions[0].values[0] has invalid label value "a b"',
       'spec.ingress[0].from[0].podSelector.matchExpressions[1] key "bad key" is not a valid qualified name',
@@ -258,51 +323,76 @@ describe('the gate', () => {
   });
 
   test('fails when a Service selector has an invalid label value', () => {
-    const service: K8sObject = { apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'test' }, spec: { selector: { app: 'a/b' }, ports: [{ port: 80 }] } };
-    expect(validateObjects([service]).filter((v) => v.rule === 'selector-labels').map((v) => v.message))
-      .toEqual(['spec.selector "app" has invalid label value "a/b" (at most 63 alphanumerics, "-", "_", ".", starting and ending with an alphanumeric)']);
+    const service: K8sObject = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 's', namespace: 'test' },
+      spec: { selector: { app: 'a/b' }, ports: [{ port: 80 }] },
+    };
+    expect(
+      validateObjects([service])
+        .filter((v) => v.rule === 'selector-labels')
+        .map((v) => v.message),
+    ).toEqual([
+      'spec.selector "app" has invalid label value "a/b" (at most 63 alphanumerics, "-", "_", ".", starting and ending with an alphanumeric)',
+    ]);
   });
 
   test('accepts the selectors the constructs write', () => {
-    const objects = site({ replicas: 2, networkPolicy: { allowFrom: [{ podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['a', 'b'] }] } }] } });
+    const objects = site({
+      replicas: 2,
+      networkPolicy: { allowFrom: [{ podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['a', 'b'] }] } }] },
+    });
     expect(validateObjects(objects).filter((v) => v.rule === 'selector-labels')).toEqual([]);
   });
 });
 
 describe('KvProxy', () => {
   test('fails when metricsAllowFrom is given while networkPolicy is false', () => {
-    expect(() => kv({ metricsPort: 9090, networkPolicy: false, metricsAllowFrom: [{ podSelector: {} }] }))
-      .toThrow(/metricsAllowFrom is set but networkPolicy is false: it only shapes the NetworkPolicy in front of metricsPort, which is not created; remove metricsAllowFrom or enable networkPolicy/);
+    expect(() => kv({ metricsPort: 9090, networkPolicy: false, metricsAllowFrom: [{ podSelector: {} }] })).toThrow(
+      new RegExp(
+        String.raw`metricsAllowFrom is set but networkPolicy is false: it only shapes the NetworkPolicy in front of metricsPort, ` +
+          String.raw`which is not created; remove metricsAllowFrom or enable networkPolicy`,
+      ),
+    );
   });
 
   test('fails when metricsAllowFrom is empty', () => {
-    expect(() => kv({ metricsPort: 9090, metricsAllowFrom: [] })).toThrow(/metricsAllowFrom must list at least one peer \(omit it for the proxy's own namespace\), got \[\]/);
+    expect(() => kv({ metricsPort: 9090, metricsAllowFrom: [] })).toThrow(
+      /metricsAllowFrom must list at least one peer \(omit it for the proxy's own namespace\), got \[\]/,
+    );
   });
 
   test('fails when the wait is longer than the common ingress read timeout of 60 s', () => {
-    expect(() => kv({ maxWait: Duration.seconds(90), ingress: { host: 'kv.example.com' } }))
-      .toThrow(/maxWait must be below the Ingress read timeout \(60 s, the common default\), got 90 s: long polls would end in a 504/);
+    expect(() => kv({ maxWait: Duration.seconds(90), ingress: { host: 'kv.example.com' } })).toThrow(
+      /maxWait must be below the Ingress read timeout \(60 s, the common default\), got 90 s: long polls would end in a 504/,
+    );
     expect(() => kv({ maxWait: Duration.minutes(1), ingress: {} })).toThrow(/maxWait must be below the Ingress read timeout \(60 s/);
   });
 
   test('fails when the wait is longer than the timeout the user acknowledged', () => {
-    expect(() => kv({ maxWait: Duration.seconds(90), ingressReadTimeout: Duration.seconds(75), ingress: {} }))
-      .toThrow(/maxWait must be below the Ingress read timeout \(75 s, ingressReadTimeout\), got 90 s/);
+    expect(() => kv({ maxWait: Duration.seconds(90), ingressReadTimeout: Duration.seconds(75), ingress: {} })).toThrow(
+      /maxWait must be below the Ingress read timeout \(75 s, ingressReadTimeout\), got 90 s/,
+    );
     const annotations = { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '80' };
-    expect(() => kv({ maxWait: Duration.seconds(90), ingress: { annotations } }))
-      .toThrow(/maxWait must be below the Ingress read timeout \(80 s, from nginx\.ingress\.kubernetes\.io\/proxy-read-timeout\), got 90 s/);
+    expect(() => kv({ maxWait: Duration.seconds(90), ingress: { annotations } })).toThrow(
+      /maxWait must be below the Ingress read timeout \(80 s, from nginx\.ingress\.kubernetes\.io\/proxy-read-timeout\), got 90 s/,
+    );
   });
 
   test('fails when the nginx read-timeout annotation is not a number of seconds', () => {
-    expect(() => kv({ ingress: { annotations: { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '2m' } } }))
-      .toThrow(/ingress\.annotations "nginx\.ingress\.kubernetes\.io\/proxy-read-timeout" must be a number of seconds such as "120", got "2m"/);
+    expect(() => kv({ ingress: { annotations: { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '2m' } } })).toThrow(
+      /ingress\.annotations "nginx\.ingress\.kubernetes\.io\/proxy-read-timeout" must be a number of seconds such as "120", got "2m"/,
+    );
   });
 
   test('fails when ingressReadTimeout is given without an ingress, or is out of range', () => {
-    expect(() => kv({ ingressReadTimeout: Duration.minutes(2) }))
-      .toThrow(/ingressReadTimeout only applies with ingress, got 120 s without an ingress/);
-    expect(() => kv({ ingressReadTimeout: Duration.seconds(0), ingress: {} }))
-      .toThrow(/ingressReadTimeout must be between 1 and 86400 seconds, got 0 s/);
+    expect(() => kv({ ingressReadTimeout: Duration.minutes(2) })).toThrow(
+      /ingressReadTimeout only applies with ingress, got 120 s without an ingress/,
+    );
+    expect(() => kv({ ingressReadTimeout: Duration.seconds(0), ingress: {} })).toThrow(
+      /ingressReadTimeout must be between 1 and 86400 seconds, got 0 s/,
+    );
   });
 
   test('accepts a long wait the user acknowledged, by the prop or by the nginx annotation', () => {
@@ -312,12 +402,18 @@ describe('KvProxy', () => {
     expect(() => kv({ maxWait: Duration.minutes(5) })).not.toThrow(); // no ingress: nothing in front times out
   });
 
-  test.each([kplus.ServiceType.NODE_PORT, kplus.ServiceType.LOAD_BALANCER])('fails when a write-enabled KvProxy is behind a cleartext %s', (serviceType) => {
-    expect(() => kv({ writes: true, serviceType }))
-      .toThrow(new RegExp(`serviceType must be ClusterIP when writes is true, got "${serviceType}": `
-        + `a ${serviceType} Service carries the bearer tokens `
-        + 'and the writes in cleartext; expose it through ingress with ingress\\.tlsSecret instead'));
-  });
+  test.each([kplus.ServiceType.NODE_PORT, kplus.ServiceType.LOAD_BALANCER])(
+    'fails when a write-enabled KvProxy is behind a cleartext %s',
+    (serviceType) => {
+      expect(() => kv({ writes: true, serviceType })).toThrow(
+        new RegExp(
+          `serviceType must be ClusterIP when writes is true, got "${serviceType}": ` +
+            `a ${serviceType} Service carries the bearer tokens ` +
+            'and the writes in cleartext; expose it through ingress with ingress\\.tlsSecret instead',
+        ),
+      );
+    },
+  );
 
   test('accepts a read-only KvProxy behind a NodePort', () => {
     expect(findObject(kv({ serviceType: kplus.ServiceType.NODE_PORT }), 'Service', 'kv-proxy').spec.type).toBe('NodePort');
@@ -326,21 +422,33 @@ describe('KvProxy', () => {
 
 describe('probes', () => {
   test('fails when a probe is on a port the container does not serve', () => {
-    expect(() => pod({ app: { ...APP, readiness: kplus.Probe.fromHttpGet('/healthz', { port: 9090 }) } }))
-      .toThrow(/app\.readiness port must be a port that "app" serves \(app\.ports: 8080\), got 9090: probe a declared port or add 9090 to app\.ports/);
-    expect(() => pod({ sidecars: [{ name: 'side', image: 'busybox:1.36.1', ports: [{ number: 9000 }], liveness: kplus.Probe.fromTcpSocket({ port: 8080 }) }] }))
-      .toThrow(/sidecars\[0\]\.liveness port must be a port that "side" serves \(sidecars\[0\]\.ports: 9000\), got 8080/);
+    expect(() => pod({ app: { ...APP, readiness: kplus.Probe.fromHttpGet('/healthz', { port: 9090 }) } })).toThrow(
+      /app\.readiness port must be a port that "app" serves \(app\.ports: 8080\), got 9090: probe a declared port or add 9090 to app\.ports/,
+    );
+    expect(() =>
+      pod({ sidecars: [{ name: 'side', image: 'busybox:1.36.1', ports: [{ number: 9000 }], liveness: kplus.Probe.fromTcpSocket({ port: 8080 }) }] }),
+    ).toThrow(/sidecars\[0\]\.liveness port must be a port that "side" serves \(sidecars\[0\]\.ports: 9000\), got 8080/);
   });
 
-  test('fails when a probe names no port (cdk8s-plus probes port 80, not the container\'s first port)', () => {
-    expect(() => pod({ app: { ...APP, readiness: kplus.Probe.fromHttpGet('/') } }))
-      .toThrow(/app\.readiness port must be a port that "app" serves \(app\.ports: 8080\), got 80 \(cdk8s-plus probes port 80 when the probe names no port\): give the probe \{ port: 8080 \}/);
-    expect(() => pod({ app: { name: 'app', image: 'busybox:1.36.1', startup: kplus.Probe.fromTcpSocket() }, serviceTargetPort: 8080 }))
-      .toThrow(/app\.startup port must be a port that "app" serves \(app\.ports: none\), got 80 \(cdk8s-plus probes port 80 when the probe names no port\): probe a declared port or add 80 to app\.ports/);
+  test("fails when a probe names no port (cdk8s-plus probes port 80, not the container's first port)", () => {
+    expect(() => pod({ app: { ...APP, readiness: kplus.Probe.fromHttpGet('/') } })).toThrow(
+      new RegExp(
+        String.raw`app\.readiness port must be a port that "app" serves \(app\.ports: 8080\), got 80 \(cdk8s-plus probes port 80 ` +
+          String.raw`when the probe names no port\): give the probe \{ port: 8080 \}`,
+      ),
+    );
+    expect(() => pod({ app: { name: 'app', image: 'busybox:1.36.1', startup: kplus.Probe.fromTcpSocket() }, serviceTargetPort: 8080 })).toThrow(
+      new RegExp(
+        String.raw`app\.startup port must be a port that "app" serves \(app\.ports: none\), got 80 \(cdk8s-plus probes port 80 when ` +
+          String.raw`the probe names no port\): probe a declared port or add 80 to app\.ports`,
+      ),
+    );
   });
 
   test('fails when a probe is not a kplus.Probe', () => {
-    expect(() => pod({ app: { ...APP, readiness: { httpGet: { path: '/', port: 8080 } } as never } })).toThrow(/app\.readiness must be a kplus\.Probe/);
+    expect(() => pod({ app: { ...APP, readiness: { httpGet: { path: '/', port: 8080 } } as never } })).toThrow(
+      /app\.readiness must be a kplus\.Probe/,
+    );
   });
 
   test('accepts a probe on a declared port and a command probe', () => {
@@ -352,47 +460,63 @@ describe('probes', () => {
 
 describe('RBAC rules', () => {
   test('fails when a rule names deployments in the core group', () => {
-    expect(() => scriptJob({ rules: [{ resources: ['deployments'], verbs: ['get'] }] }))
-      .toThrow(/rules\[0\]\.resources\[0\] "deployments" is in API group "apps", got apiGroups \["" \(core\)\]: add "apps" to apiGroups/);
+    expect(() => scriptJob({ rules: [{ resources: ['deployments'], verbs: ['get'] }] })).toThrow(
+      /rules\[0\]\.resources\[0\] "deployments" is in API group "apps", got apiGroups \["" \(core\)\]: add "apps" to apiGroups/,
+    );
   });
 
   test('fails when a rule names a core resource or a subresource in another group', () => {
-    expect(() => runner({ rules: [{ apiGroups: ['apps'], resources: ['pods/log'], verbs: ['get'] }] }))
-      .toThrow(/rules\[0\]\.resources\[0\] "pods\/log" is in API group "" \(core\), got apiGroups \["apps"\]/);
-    expect(() => runner({ clusterRules: [{ apiGroups: ['apps'], resources: ['deployments', 'ingresses'], verbs: ['list'] }] }))
-      .toThrow(/clusterRules\[0\]\.resources\[1\] "ingresses" is in API group "networking\.k8s\.io", got apiGroups \["apps"\]: add "networking\.k8s\.io" to apiGroups or give it a rule of its own/);
+    expect(() => runner({ rules: [{ apiGroups: ['apps'], resources: ['pods/log'], verbs: ['get'] }] })).toThrow(
+      /rules\[0\]\.resources\[0\] "pods\/log" is in API group "" \(core\), got apiGroups \["apps"\]/,
+    );
+    expect(() => runner({ clusterRules: [{ apiGroups: ['apps'], resources: ['deployments', 'ingresses'], verbs: ['list'] }] })).toThrow(
+      new RegExp(
+        String.raw`clusterRules\[0\]\.resources\[1\] "ingresses" is in API group "networking\.k8s\.io", got apiGroups \["apps"\]: ` +
+          String.raw`add "networking\.k8s\.io" to apiGroups or give it a rule of its own`,
+      ),
+    );
   });
 
   test('fails when a namespaced rule names a cluster-scoped resource', () => {
-    expect(() => runner({ rules: [{ resources: ['namespaces'], verbs: ['list'] }] }))
-      .toThrow(/rules\[0\]\.resources must name namespaced resources \(rules become a Role in the runner's namespace\), got the cluster-scoped "namespaces": move the rule to clusterRules/);
+    expect(() => runner({ rules: [{ resources: ['namespaces'], verbs: ['list'] }] })).toThrow(
+      new RegExp(
+        String.raw`rules\[0\]\.resources must name namespaced resources \(rules become a Role in the runner's namespace\), got the ` +
+          String.raw`cluster-scoped "namespaces": move the rule to clusterRules`,
+      ),
+    );
   });
 
   test('accepts rules in their groups, several groups at once, custom resources and wildcard groups', () => {
-    expect(() => runner({
-      rules: [
-        { apiGroups: ['', 'apps'], resources: ['pods', 'deployments'], verbs: ['get'] },
-        { apiGroups: ['example.com'], resources: ['widgets'], verbs: ['get'] },
-        { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['list'] },
-      ],
-      clusterRules: [{ resources: ['namespaces'], verbs: ['list'] }],
-    })).not.toThrow();
+    expect(() =>
+      runner({
+        rules: [
+          { apiGroups: ['', 'apps'], resources: ['pods', 'deployments'], verbs: ['get'] },
+          { apiGroups: ['example.com'], resources: ['widgets'], verbs: ['get'] },
+          { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['list'] },
+        ],
+        clusterRules: [{ resources: ['namespaces'], verbs: ['list'] }],
+      }),
+    ).not.toThrow();
   });
 });
 
 describe('env PORT', () => {
   test('fails when a ScriptService envVariables PORT contradicts the Service target port', () => {
-    expect(() => runner({ port: 8080, envVariables: { PORT: kplus.EnvValue.fromValue('9000') } }))
-      .toThrow(/envVariables PORT must match port \(the Service targets port 8080\), got PORT "9000": set port to "9000" instead of envVariables PORT/);
-    expect(() => runner({ envVariables: { PORT: kplus.EnvValue.fromValue('8081') } }))
-      .toThrow(/envVariables PORT must match port \(the Service targets port 8080\), got PORT "8081"/);
+    expect(() => runner({ port: 8080, envVariables: { PORT: kplus.EnvValue.fromValue('9000') } })).toThrow(
+      /envVariables PORT must match port \(the Service targets port 8080\), got PORT "9000": set port to "9000" instead of envVariables PORT/,
+    );
+    expect(() => runner({ envVariables: { PORT: kplus.EnvValue.fromValue('8081') } })).toThrow(
+      /envVariables PORT must match port \(the Service targets port 8080\), got PORT "8081"/,
+    );
   });
 
   test('fails when a SidecarDeployment app env PORT contradicts the port the Service or the auth proxy sends to', () => {
-    expect(() => pod({ app: { ...APP, envVariables: { PORT: kplus.EnvValue.fromValue('9000') } } }))
-      .toThrow(/app\.envVariables PORT must be 8080 \(the Service targets the app's port 8080\), got "9000": the app would listen where no traffic arrives/);
-    expect(() => pod({ app: { ...APP, envVariables: { PORT: kplus.EnvValue.fromValue('9000') } }, authProxy: { htpasswd: secretRef('site-users') } }))
-      .toThrow(/app\.envVariables PORT must be 8080 \(the auth proxy forwards to the app's port 8080\), got "9000"/);
+    expect(() => pod({ app: { ...APP, envVariables: { PORT: kplus.EnvValue.fromValue('9000') } } })).toThrow(
+      /app\.envVariables PORT must be 8080 \(the Service targets the app's port 8080\), got "9000": the app would listen where no traffic arrives/,
+    );
+    expect(() =>
+      pod({ app: { ...APP, envVariables: { PORT: kplus.EnvValue.fromValue('9000') } }, authProxy: { htpasswd: secretRef('site-users') } }),
+    ).toThrow(/app\.envVariables PORT must be 8080 \(the auth proxy forwards to the app's port 8080\), got "9000"/);
   });
 
   test('accepts env PORT equal to the target, and any PORT in a Job', () => {
@@ -404,10 +528,12 @@ describe('env PORT', () => {
 describe('StaticSite content', () => {
   test('fails when a text file is not valid UTF-8 (nginx serves it as charset=utf-8)', () => {
     const latin1 = dir('latin1', { 'index.html': '<p>ok</p>', 'css/site.css': Buffer.from('p::after { content: "\xe9" }', 'latin1') });
-    expect(() => site({ files: Files.fromDirectory(latin1) }))
-      .toThrow(/files entry "css\/site\.css" \(from files directory ".*latin1"\) is text\/css but not valid UTF-8, .*: re-save it as UTF-8/);
-    expect(() => site({ files: Files.fromContent({ 'index.html': Buffer.from([0x3c, 0xe9, 0x3e]) }) }))
-      .toThrow(/files entry "index\.html" \(from files content\) is text\/html but not valid UTF-8/);
+    expect(() => site({ files: Files.fromDirectory(latin1) })).toThrow(
+      /files entry "css\/site\.css" \(from files directory ".*latin1"\) is text\/css but not valid UTF-8, .*: re-save it as UTF-8/,
+    );
+    expect(() => site({ files: Files.fromContent({ 'index.html': Buffer.from([0x3c, 0xe9, 0x3e]) }) })).toThrow(
+      /files entry "index\.html" \(from files content\) is text\/html but not valid UTF-8/,
+    );
   });
 
   test('accepts non-UTF-8 bytes in binary types and unknown types', () => {
@@ -416,12 +542,26 @@ describe('StaticSite content', () => {
     expect(Object.keys(findObject(objects, 'ConfigMap', 'static-site-content').binaryData).sort()).toEqual(['data.bin', 'logo.png']);
   });
 
-  test.each(['.env', '.env.production', 'certs/server.pem', 'tls.key', 'keys/id_rsa', 'id_ed25519', '.git/config', 'cert.p12', '.htpasswd', '.npmrc', '.aws/credentials'])(
-    'fails when the content has the secret-looking file %s', (file) => {
-      expect(() => site({ files: Files.fromContent({ ...HELLO, [file]: 'secret' }) }))
-        .toThrow(new RegExp(`files entry "${file.replace(/\./g, '\\.')}" \\(from files content\\) looks like a secret and would be served to anyone: `
-          + 'remove it from the files, or set allowSecretFiles: true if it is meant to be public'));
-    });
+  test.each([
+    '.env',
+    '.env.production',
+    'certs/server.pem',
+    'tls.key',
+    'keys/id_rsa',
+    'id_ed25519',
+    '.git/config',
+    'cert.p12',
+    '.htpasswd',
+    '.npmrc',
+    '.aws/credentials',
+  ])('fails when the content has the secret-looking file %s', (file) => {
+    expect(() => site({ files: Files.fromContent({ ...HELLO, [file]: 'secret' }) })).toThrow(
+      new RegExp(
+        `files entry "${file.replace(/\./g, '\\.')}" \\(from files content\\) looks like a secret and would be served to anyone: ` +
+          'remove it from the files, or set allowSecretFiles: true if it is meant to be public',
+      ),
+    );
+  });
 
   test('fails when a content folder holds a private key', () => {
     const leaky = dir('leaky', { 'index.html': '<p>ok</p>', 'id_rsa': '-----BEGIN OPENSSH PRIVATE KEY-----' });
@@ -432,34 +572,50 @@ describe('StaticSite content', () => {
     const objects = site({ allowSecretFiles: true, files: Files.fromContent({ ...HELLO, '.env': 'PUBLIC=1' }) });
     expect(findObject(objects, 'ConfigMap', 'static-site-content').data['.env']).toBe('PUBLIC=1');
     const publicFiles = Files.fromContent({ ...HELLO, 'id_rsa.pub': 'ssh-rsa AAAA', '.well-known/security.txt': 'Contact: x', 'keyboard.html': 'k' });
-    expect(() => site({ files: publicFiles }))
-      .not.toThrow();
+    expect(() => site({ files: publicFiles })).not.toThrow();
     expect(() => site({ allowSecretFiles: 'yes' as never })).toThrow(/allowSecretFiles must be true or false, got "yes"/);
   });
 
   test('fails when the content folder is empty, naming the folder', () => {
     const empty = dir('empty-site');
-    expect(() => site({ files: Files.fromDirectory(empty) }))
-      .toThrow(new RegExp(`files directory "${empty}" \\(${empty}\\) has no files: add at least one file`));
+    expect(() => site({ files: Files.fromDirectory(empty) })).toThrow(
+      new RegExp(`files directory "${empty}" \\(${empty}\\) has no files: add at least one file`),
+    );
   });
 
   test('fails when an ImmutableConfigMap files folder is empty, naming it', () => {
     const empty = dir('empty-config');
-    expect(() => configMap({ files: Files.fromDirectory(empty) }))
-      .toThrow(new RegExp(`files directory "${empty}" \\(${empty}\\) has no files: add at least one file`));
+    expect(() => configMap({ files: Files.fromDirectory(empty) })).toThrow(
+      new RegExp(`files directory "${empty}" \\(${empty}\\) has no files: add at least one file`),
+    );
   });
 });
 
 describe('two mounts at one path', () => {
   test('fails when two volumes are mounted at one path, saying how to fix it', () => {
     const [a, b] = [sizedEmptyDir('a'), sizedEmptyDir('b')];
-    expect(() => pod({ app: { ...APP, volumeMounts: [{ volume: a, path: '/data' }, { volume: b, path: '/data' }] } }))
-      .toThrow(/app\.volumeMounts\[1\]\.path must not repeat a mount path of app "app", got "\/data" twice: give each mount its own path, or mount one volume there and the other below it \(e\.g\. with subPath for a single file\)/);
+    expect(() =>
+      pod({
+        app: {
+          ...APP,
+          volumeMounts: [
+            { volume: a, path: '/data' },
+            { volume: b, path: '/data' },
+          ],
+        },
+      }),
+    ).toThrow(
+      new RegExp(
+        String.raw`app\.volumeMounts\[1\]\.path must not repeat a mount path of app "app", got "\/data" twice: give each mount its ` +
+          String.raw`own path, or mount one volume there and the other below it \(e\.g\. with subPath for a single file\)`,
+      ),
+    );
   });
 
   test('fails when a mount at /tmp clashes with writableTmp, saying which to drop', () => {
-    expect(() => pod({ app: { ...APP, writableTmp: true, volumeMounts: [{ volume: sizedEmptyDir('a'), path: '/tmp' }] } }))
-      .toThrow(/writableTmp already mounts a volume at "\/tmp": remove this mount or set writableTmp to false/);
+    expect(() => pod({ app: { ...APP, writableTmp: true, volumeMounts: [{ volume: sizedEmptyDir('a'), path: '/tmp' }] } })).toThrow(
+      /writableTmp already mounts a volume at "\/tmp": remove this mount or set writableTmp to false/,
+    );
   });
 });
 
@@ -469,34 +625,50 @@ describe('unknown options', () => {
     expect(() => kv({ namespace: 'x' } as never)).toThrow(/KvProxy props has no option "namespace" \(did you mean "namespaces"\?\)/);
     expect(() => scriptCron({ scheduel: '@daily' } as never)).toThrow(/ScriptCronJob props has no option "scheduel" \(did you mean "schedule"\?\)/);
     expect(() => pod({ sidecar: [] } as never)).toThrow(/SidecarDeployment props has no option "sidecar" \(did you mean "sidecars"\?\)/);
-    expect(() => configInit({ mountPahh: '/x' } as never)).toThrow(/ImmutableConfigInit props has no option "mountPahh" \(did you mean "mountPath"\?\)/);
+    expect(() => configInit({ mountPahh: '/x' } as never)).toThrow(
+      /ImmutableConfigInit props has no option "mountPahh" \(did you mean "mountPath"\?\)/,
+    );
   });
 
   test('suggests by edit distance beyond two for long names, and nothing for names far from every option', () => {
     expect(nearestName('maxWaitSecs', ['maxWaitSeconds', 'maxBodyBytes'])).toBe('maxWaitSeconds');
     expect(nearestName('helthCheckPth', ['healthCheckPath', 'port'])).toBe('healthCheckPath');
     expect(nearestName('colour', ['replicas', 'image'])).toBeUndefined();
-    expect(() => validateKnownProps({ colour: 1 }, { replicas: true, image: true }, 'props')).toThrow(/^props has no option "colour": the options are replicas, image$/);
+    expect(() => validateKnownProps({ colour: 1 }, { replicas: true, image: true }, 'props')).toThrow(
+      /^props has no option "colour": the options are replicas, image$/,
+    );
   });
 });
 
 describe('ExternalName', () => {
-  test('fails when serviceType is ExternalName, with the library\'s own message', () => {
-    for (const make of [() => site({ serviceType: kplus.ServiceType.EXTERNAL_NAME }), () => kv({ serviceType: kplus.ServiceType.EXTERNAL_NAME }),
-      () => pod({ serviceType: kplus.ServiceType.EXTERNAL_NAME }), () => runner({ serviceType: kplus.ServiceType.EXTERNAL_NAME })]) {
-      expect(make).toThrow(/^serviceType must be ClusterIP, NodePort or LoadBalancer, got "ExternalName": an ExternalName Service is a DNS alias for a name outside the cluster and cannot send traffic to this workload$/);
+  test("fails when serviceType is ExternalName, with the library's own message", () => {
+    for (const make of [
+      () => site({ serviceType: kplus.ServiceType.EXTERNAL_NAME }),
+      () => kv({ serviceType: kplus.ServiceType.EXTERNAL_NAME }),
+      () => pod({ serviceType: kplus.ServiceType.EXTERNAL_NAME }),
+      () => runner({ serviceType: kplus.ServiceType.EXTERNAL_NAME }),
+    ]) {
+      expect(make).toThrow(
+        new RegExp(
+          String.raw`^serviceType must be ClusterIP, NodePort or LoadBalancer, got "ExternalName": an ExternalName Service is a DNS ` +
+            String.raw`alias for a name outside the cluster and cannot send traffic to this workload$`,
+        ),
+      );
     }
   });
 
   test('fails when serviceType is misspelt, listing only the types a workload can use', () => {
-    expect(() => site({ serviceType: 'clusterip' as never })).toThrow(/serviceType must be one of "ClusterIP", "NodePort", "LoadBalancer", got "clusterip" \(did you mean "ClusterIP"\?\)/);
+    expect(() => site({ serviceType: 'clusterip' as never })).toThrow(
+      /serviceType must be one of "ClusterIP", "NodePort", "LoadBalancer", got "clusterip" \(did you mean "ClusterIP"\?\)/,
+    );
   });
 });
 
 describe('further bad input found by trying', () => {
   test('fails when a response header value is empty (an empty cache control stays allowed: it is documented as "send none")', () => {
-    expect(() => site({ responseHeaders: { 'X-Frame-Options': ' ' } }))
-      .toThrow(/responseHeaders "X-Frame-Options" must not be empty \(nginx would send no header; remove the entry instead\), got " "/);
+    expect(() => site({ responseHeaders: { 'X-Frame-Options': ' ' } })).toThrow(
+      /responseHeaders "X-Frame-Options" must not be empty \(nginx would send no header; remove the entry instead\), got " "/,
+    );
     expect(() => site({ htmlCacheControl: '', assetCacheControl: '' })).not.toThrow();
   });
 
@@ -507,7 +679,9 @@ describe('further bad input found by trying', () => {
   });
 
   test('fails when a SidecarDeployment imagePullPolicy is not one of the policies', () => {
-    expect(() => pod({ app: { ...APP, imagePullPolicy: 'sometimes' as never } })).toThrow(/app\.imagePullPolicy must be one of "Always", "IfNotPresent", "Never", got "sometimes"/);
+    expect(() => pod({ app: { ...APP, imagePullPolicy: 'sometimes' as never } })).toThrow(
+      /app\.imagePullPolicy must be one of "Always", "IfNotPresent", "Never", got "sometimes"/,
+    );
   });
 
   test('fails when a SidecarDeployment emptyDir sizeLimit is zero or not finite', () => {
@@ -515,13 +689,15 @@ describe('further bad input found by trying', () => {
       const v = emptyDir('scratch', { sizeLimit: size });
       return { volumes: [v], app: { ...APP, volumeMounts: [{ volume: v, path: '/s' }] } };
     };
-    expect(() => pod(scratch(Size.mebibytes(0))))
-      .toThrow(/volumes\[0\] "scratch" sizeLimit must be a whole number of MiB, at least 1 MiB \(cdk8s-plus writes emptyDir sizes in MiB; .*\), got 0Mi/);
+    expect(() => pod(scratch(Size.mebibytes(0)))).toThrow(
+      /volumes\[0\] "scratch" sizeLimit must be a whole number of MiB, at least 1 MiB \(cdk8s-plus writes emptyDir sizes in MiB; .*\), got 0Mi/,
+    );
     expect(() => pod(scratch(Size.mebibytes(NaN)))).toThrow(/sizeLimit must be a whole number of MiB.*got NaNMi/);
     // a volume only mounted (not listed in volumes) is checked as the mount's volume
     const zero = emptyDir('zero', { sizeLimit: Size.mebibytes(0) });
-    expect(() => pod({ app: { ...APP, volumeMounts: [{ volume: zero, path: '/z' }] } }))
-      .toThrow(/app\.volumeMounts\[0\]\.volume "zero" sizeLimit must be a whole number of MiB.*got 0Mi/);
+    expect(() => pod({ app: { ...APP, volumeMounts: [{ volume: zero, path: '/z' }] } })).toThrow(
+      /app\.volumeMounts\[0\]\.volume "zero" sizeLimit must be a whole number of MiB.*got 0Mi/,
+    );
   });
 
   test('fails when an emptyDir sizeLimit is not a whole number of MiB (cdk8s-plus refuses it where the volume is made)', () => {
@@ -530,8 +706,9 @@ describe('further bad input found by trying', () => {
   });
 
   test('fails when a bound has no upper limit, saying "at least" instead of printing the largest safe integer', () => {
-    expect(() => scriptCron({ startingDeadline: Duration.seconds(5) }))
-      .toThrow(/^startingDeadline must be between 10 and 2147483647 seconds, got 5 s$/);
+    expect(() => scriptCron({ startingDeadline: Duration.seconds(5) })).toThrow(
+      /^startingDeadline must be between 10 and 2147483647 seconds, got 5 s$/,
+    );
   });
 
   test('fails when networkPolicy is null (from JavaScript) instead of silently creating the default policy', () => {
@@ -539,40 +716,62 @@ describe('further bad input found by trying', () => {
   });
 
   test('fails when an ipBlock except is not inside its cidr', () => {
-    expect(() => site({ networkPolicy: { allowFrom: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['192.168.0.0/16'] } }] } }))
-      .toThrow(/networkPolicy\.allowFrom\[0\]\.ipBlock\.except\[0\] must be a strict subset of ipBlock\.cidr "10\.0\.0\.0\/8" \(the API server refuses it otherwise\), got "192\.168\.0\.0\/16"/);
-    expect(() => site({ networkPolicy: { allowFrom: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.0.0.0/8'] } }] } })).toThrow(/except\[0\] must be a strict subset/);
+    expect(() => site({ networkPolicy: { allowFrom: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['192.168.0.0/16'] } }] } })).toThrow(
+      new RegExp(
+        String.raw`networkPolicy\.allowFrom\[0\]\.ipBlock\.except\[0\] must be a strict subset of ipBlock\.cidr "10\.0\.0\.0\/8" ` +
+          String.raw`\(the API server refuses it otherwise\), got "192\.168\.0\.0\/16"`,
+      ),
+    );
+    expect(() => site({ networkPolicy: { allowFrom: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.0.0.0/8'] } }] } })).toThrow(
+      /except\[0\] must be a strict subset/,
+    );
     expect(() => site({ networkPolicy: { allowFrom: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } }] } })).not.toThrow();
   });
 
   test('fails when a KvProxy labelSelector has an empty set, which the API server refuses', () => {
-    expect(() => kv({ labelSelector: 'app in ()' })).toThrow(/labelSelector must list at least one value in "app in \(\)" \(the API server refuses an empty set\), got "app in \(\)"/);
+    expect(() => kv({ labelSelector: 'app in ()' })).toThrow(
+      /labelSelector must list at least one value in "app in \(\)" \(the API server refuses an empty set\), got "app in \(\)"/,
+    );
   });
 
   test('fails when a SidecarDeployment port has a host port, an unknown protocol or a non-TCP Service target', () => {
-    expect(() => pod({ app: { ...APP, ports: [{ number: 8080, hostPort: 80 }] } })).toThrow(/app\.ports\[0\] must not set hostPort or hostIp \(Pod Security "baseline" forbids host ports/);
-    expect(() => pod({ app: { ...APP, ports: [{ number: 8080, protocol: 'tcp' as never }] } })).toThrow(/app\.ports\[0\]\.protocol must be one of "TCP", "UDP", "SCTP", got "tcp" \(did you mean "TCP"\?\)/);
-    expect(() => pod({ app: { ...APP, ports: [{ number: 8080, protocol: kplus.Protocol.UDP }] } }))
-      .toThrow(/serviceTargetPort 8080 must be a TCP port \(the Service and the NetworkPolicy speak TCP\), got protocol UDP/);
-    expect(() => pod({ app: { ...APP, ports: [{ number: 8080, nmae: 'http' } as never] } })).toThrow(/app\.ports\[0\] has no option "nmae" \(did you mean "name"\?\)/);
+    expect(() => pod({ app: { ...APP, ports: [{ number: 8080, hostPort: 80 }] } })).toThrow(
+      /app\.ports\[0\] must not set hostPort or hostIp \(Pod Security "baseline" forbids host ports/,
+    );
+    expect(() => pod({ app: { ...APP, ports: [{ number: 8080, protocol: 'tcp' as never }] } })).toThrow(
+      /app\.ports\[0\]\.protocol must be one of "TCP", "UDP", "SCTP", got "tcp" \(did you mean "TCP"\?\)/,
+    );
+    expect(() => pod({ app: { ...APP, ports: [{ number: 8080, protocol: kplus.Protocol.UDP }] } })).toThrow(
+      /serviceTargetPort 8080 must be a TCP port \(the Service and the NetworkPolicy speak TCP\), got protocol UDP/,
+    );
+    expect(() => pod({ app: { ...APP, ports: [{ number: 8080, nmae: 'http' } as never] } })).toThrow(
+      /app\.ports\[0\] has no option "nmae" \(did you mean "name"\?\)/,
+    );
   });
 
   test('fails when the auth proxy forwards to a port the app does not serve', () => {
-    expect(() => pod({ authProxy: { htpasswd: secretRef('site-users'), upstreamPort: 9999 } }))
-      .toThrow(/authProxy\.upstreamPort must be a port the app "app" serves \(app\.ports: 8080\), got 9999: the proxy would forward to a port nothing listens on/);
+    expect(() => pod({ authProxy: { htpasswd: secretRef('site-users'), upstreamPort: 9999 } })).toThrow(
+      new RegExp(
+        String.raw`authProxy\.upstreamPort must be a port the app "app" serves \(app\.ports: 8080\), got 9999: the proxy would ` +
+          String.raw`forward to a port nothing listens on`,
+      ),
+    );
   });
 
-  test('fails when the entrypoint is a script for another runtime\'s interpreter', () => {
-    expect(() => runner({ runtime: ScriptRuntime.NODE, files: Files.fromContent({ 'main.py': 'print(1)\n' }) }))
-      .toThrow(/entrypoint "main\.py" is a Python script, but runtime "node" runs node: choose runtime ScriptRuntime\.PYTHON or set command/);
-    expect(() => runner({ files: Files.fromContent({ 'job.sh': 'echo hi\n' }) }))
-      .toThrow(/entrypoint "job\.sh" is a shell script, but runtime "python" runs python3: choose runtime ScriptRuntime\.BUSYBOX or set command/);
+  test("fails when the entrypoint is a script for another runtime's interpreter", () => {
+    expect(() => runner({ runtime: ScriptRuntime.NODE, files: Files.fromContent({ 'main.py': 'print(1)\n' }) })).toThrow(
+      /entrypoint "main\.py" is a Python script, but runtime "node" runs node: choose runtime ScriptRuntime\.PYTHON or set command/,
+    );
+    expect(() => runner({ files: Files.fromContent({ 'job.sh': 'echo hi\n' }) })).toThrow(
+      /entrypoint "job\.sh" is a shell script, but runtime "python" runs python3: choose runtime ScriptRuntime\.BUSYBOX or set command/,
+    );
     expect(() => runner({ runtime: ScriptRuntime.BUSYBOX, files: Files.fromContent({ 'job.sh': 'echo hi\n' }) })).not.toThrow();
   });
 
   test('fails when ImmutableConfigInit gets a plain object as workload, describing it', () => {
     const chart = testChart();
-    expect(() => new ImmutableConfigInit(chart, 'Config', { workload: {} as never, mountPath: '/config', image: 'busybox:1.36.1' }))
-      .toThrow(/workload must be a cdk8s-plus workload \(Deployment, Job, StatefulSet, DaemonSet, CronJob or Pod\), got a plain object \{\}/);
+    expect(() => new ImmutableConfigInit(chart, 'Config', { workload: {} as never, mountPath: '/config', image: 'busybox:1.36.1' })).toThrow(
+      /workload must be a cdk8s-plus workload \(Deployment, Job, StatefulSet, DaemonSet, CronJob or Pod\), got a plain object \{\}/,
+    );
   });
 });

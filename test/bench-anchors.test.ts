@@ -2,7 +2,7 @@
 // Pure text checks on the real seed document; the benchmark itself runs the extracted app (npm run bench -- --only=kv-ceiling).
 import { extractSeedApp, readSeedDocument, seedChanges } from '../scripts/bench/anchors';
 
-const FLASK_BLOCK = 'from flask import Flask, request, jsonify\napp = Flask(__name__)\napp.run(debug=True, host=\'0.0.0.0\', port=5001)\n';
+const FLASK_BLOCK = "from flask import Flask, request, jsonify\napp = Flask(__name__)\napp.run(debug=True, host='0.0.0.0', port=5001)\n";
 
 describe('the seed anchor of the kv-ceiling benchmark', () => {
   test('extracts the Flask app.py listing of the KV seed document: its /kv route, in-cluster/kubeconfig fallback and run line', () => {
@@ -17,8 +17,9 @@ describe('the seed anchor of the kv-ceiling benchmark', () => {
   test('skips python blocks that do not start with the Flask import and fails when none or two do', () => {
     const other = '```python\nimport argparse\n```\n';
     expect(extractSeedApp(`${other}\`\`\`python\n${FLASK_BLOCK}\`\`\`\n`)).toBe(FLASK_BLOCK);
-    expect(() => extractSeedApp(other)).toThrow('seed document: expected one ```python block starting with '
-      + '"from flask import Flask, request, jsonify", found 0');
+    expect(() => extractSeedApp(other)).toThrow(
+      'seed document: expected one ```python block starting with ' + '"from flask import Flask, request, jsonify", found 0',
+    );
     expect(() => extractSeedApp(`\`\`\`python\n${FLASK_BLOCK}\`\`\`\n\`\`\`python\n${FLASK_BLOCK}\`\`\`\n`)).toThrow('found 2');
   });
 

@@ -199,12 +199,14 @@ describe('a cdk8s app that installs it', () => {
     const lib = (...p: string[]) => fs.readFileSync(path.join(ROOT, 'lib', ...p), 'utf8');
     // KvProxy: the server's source; SidecarPod hot plug: restart-on-change.sh;
     // ScriptService: the script and, for its archive, unpack.py
-    expect(configMaps.flatMap(data)).toEqual(expect.arrayContaining([
-      lib('kv-proxy', 'server', 'server.js'),
-      lib('sidecar-pod', 'restart-on-change.sh'),
-      lib('general-purpose-runner', 'unpack.py'),
-      fs.readFileSync(path.join(FIXTURE, 'scripts', 'hello.py'), 'utf8'),
-    ]));
+    expect(configMaps.flatMap(data)).toEqual(
+      expect.arrayContaining([
+        lib('kv-proxy', 'server', 'server.js'),
+        lib('sidecar-pod', 'restart-on-change.sh'),
+        lib('general-purpose-runner', 'unpack.py'),
+        fs.readFileSync(path.join(FIXTURE, 'scripts', 'hello.py'), 'utf8'),
+      ]),
+    );
     // ImmutableConfigInit: the init container copying from the config image
     const web = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'web');
     expect(web?.spec.template.spec.initContainers.map((c: any) => c.image)).toEqual(['registry.example.com/web-config:3.1.0']);

@@ -71,7 +71,15 @@ afterAll(() => {
 
 test('README and every construct page have examples', () => {
   const pages = new Set(EXAMPLES.map((e) => e.file));
-  for (const p of ['README.md', 'docs/static-site.md', 'docs/immutable-config-init.md', 'docs/sidecar-pod.md', 'docs/scripts.md', 'docs/kv-proxy.md', 'docs/testing.md']) {
+  for (const p of [
+    'README.md',
+    'docs/static-site.md',
+    'docs/immutable-config-init.md',
+    'docs/sidecar-pod.md',
+    'docs/scripts.md',
+    'docs/kv-proxy.md',
+    'docs/testing.md',
+  ]) {
     expect(pages).toContain(p);
   }
 });

@@ -114,9 +114,31 @@ describe('GeneralPurposeRunnerChart namespaces API on a real kube-apiserver', ()
     // GIVEN a CA of another cluster
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpr-other-ca-'));
     try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt',
-        '-days', '1', '-subj', '/CN=another-cluster-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
-      { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          'ca.key',
+          '-out',
+          'ca.crt',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=another-cluster-ca',
+          '-addext',
+          'basicConstraints=critical,CA:TRUE',
+          '-addext',
+          'keyUsage=critical,keyCertSign,cRLSign',
+        ],
+        { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
       const srv = await start(await tokenFor('namespaces-api'), fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8'), cluster().port);
       // WHEN
       const res = await namespaces();

@@ -58,12 +58,18 @@ async function listen(server: http.Server | https.Server): Promise<number> {
 
 /** A plain HTTP server answering `body` on every path. */
 async function textServer(body: string): Promise<number> {
-  return listen(http.createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(body); }));
+  return listen(
+    http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(body);
+    }),
+  );
 }
 
 /** Each measured emptyDir uses at most 1% of its limit (one row per volume, so a failure names it). */
 function expectAtMost1Percent(usage: VolumeUsage[]): void {
-  for (const u of usage) expect({ volume: u.volume, atMost1Percent: u.usedBytes <= u.limitBytes / 100 }).toEqual({ volume: u.volume, atMost1Percent: true });
+  for (const u of usage)
+    expect({ volume: u.volume, atMost1Percent: u.usedBytes <= u.limitBytes / 100 }).toEqual({ volume: u.volume, atMost1Percent: true });
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -74,17 +80,60 @@ function openssl(args: string[], cwd: string): void {
 /** A CA and a server certificate for 127.0.0.1, as a cluster's API server has. */
 function makeCertificates(dir: string): { ca: string; key: string; cert: string } {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=test-kubernetes-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=test-kubernetes-ca',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
   openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=kube-apiserver'], dir);
-  fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:kubernetes.default.svc\nbasicConstraints=critical,CA:FALSE\n'
-    + 'keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n');
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'ext.cnf'], dir);
+  fs.writeFileSync(
+    path.join(dir, 'ext.cnf'),
+    'subjectAltName=IP:127.0.0.1,DNS:kubernetes.default.svc\nbasicConstraints=critical,CA:FALSE\n' +
+      'keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n',
+  );
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '1',
+      '-extfile',
+      'ext.cnf',
+    ],
+    dir,
+  );
   const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
   return { ca: read('ca.crt'), key: read('server.key'), cert: read('server.crt') };
 }
 
-interface KubeApiCall { path: string; authorized: boolean }
+interface KubeApiCall {
+  path: string;
+  authorized: boolean;
+}
 
 /**
  * A tiny HTTPS stand-in of the Kubernetes API: GET /api/v1/namespaces with
@@ -102,16 +151,21 @@ async function kubeApi(opts: { key: string; cert: string; token: string; namespa
     const authorized = req.headers.authorization === `Bearer ${opts.token}`;
     calls.push({ path: `${url.pathname}${url.search}`, authorized });
     if (!authorized) return status(res, 401, 'Unauthorized', 'Unauthorized');
-    if (req.method !== 'GET' || url.pathname !== '/api/v1/namespaces') return status(res, 404, 'NotFound', 'the server could not find the requested resource');
+    if (req.method !== 'GET' || url.pathname !== '/api/v1/namespaces')
+      return status(res, 404, 'NotFound', 'the server could not find the requested resource');
     const start = Number(url.searchParams.get('continue') ? Buffer.from(url.searchParams.get('continue')!, 'base64').toString() : 0);
     const limit = Math.min(Number(url.searchParams.get('limit') ?? Infinity), opts.pageSize);
     const page = opts.namespaces.slice(start, start + limit);
     const next = start + limit < opts.namespaces.length ? Buffer.from(String(start + limit)).toString('base64') : undefined;
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({
-      kind: 'NamespaceList', apiVersion: 'v1', metadata: { resourceVersion: '1000', ...(next ? { continue: next } : {}) },
-      items: page.map((name) => ({ metadata: { name }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } })),
-    }));
+    res.end(
+      JSON.stringify({
+        kind: 'NamespaceList',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: '1000', ...(next ? { continue: next } : {}) },
+        items: page.map((name) => ({ metadata: { name }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } })),
+      }),
+    );
   });
   const port = await listen(server);
   return { port, calls };
@@ -128,7 +182,15 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(servers.map((s) => new Promise((resolve) => { (s as any).closeAllConnections?.(); s.close(resolve); })));
+  await Promise.all(
+    servers.map(
+      (s) =>
+        new Promise((resolve) => {
+          (s as any).closeAllConnections?.();
+          s.close(resolve);
+        }),
+    ),
+  );
   if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -147,7 +209,12 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
     const dep = findObject(objects, 'Deployment', 'greeter');
     const c = findContainer(dep, 'greeter');
     expect(c.args).toEqual(['Universe']);
-    expect(c.env).toEqual(expect.arrayContaining([{ name: 'GREETING', value: 'Hi' }, { name: 'PORT', value: String(port) }]));
+    expect(c.env).toEqual(
+      expect.arrayContaining([
+        { name: 'GREETING', value: 'Hi' },
+        { name: 'PORT', value: String(port) },
+      ]),
+    );
     // WHEN it runs as the manifest says (HOST: test-only override to bind loopback)
     const pod = await sandbox(objects, dep);
     const greeter = pod.start('greeter', { envOverrides: LOOPBACK });
@@ -172,7 +239,7 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
     expect(look.stderr).toMatch(/Read-only file system/);
   });
 
-  test('after serving and stopping, the greeter\'s /tmp emptyDir and the smoke test\'s use at most 1% of their sizeLimit', async () => {
+  test("after serving and stopping, the greeter's /tmp emptyDir and the smoke test's use at most 1% of their sizeLimit", async () => {
     // GIVEN the greeter serving from its manifest, then stopped; the smoke-test Job run against it
     const dep = findObject(objects, 'Deployment', 'greeter');
     const pod = await sandbox(objects, dep);
@@ -230,7 +297,9 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
     const token = crypto.randomBytes(24).toString('hex');
     const namespaces = ['default', 'general-purpose-runner', 'kube-node-lease', 'kube-public', 'kube-system'];
 
-    beforeAll(() => { certs = makeCertificates(scratch); });
+    beforeAll(() => {
+      certs = makeCertificates(scratch);
+    });
 
     test('lists every namespace (paged), with the mounted token and CA, over verified TLS', async () => {
       // GIVEN the stand-in (pages of 2) and the synthesized Deployment, which automounts a token
@@ -277,8 +346,10 @@ describe('GeneralPurposeRunnerChart, run for real', () => {
       expect(dep.spec.template.spec.automountServiceAccountToken).toBe(false);
       const api = await kubeApi({ ...certs, token, namespaces, pageSize: 10 });
       // WHEN it runs (the harness mounts a token only when the pod automounts one)
-      const srv = (await sandbox(objs, dep, { serviceAccount: { 'token': token, 'ca.crt': certs.ca, 'namespace': 'test' } }))
-        .start('no-access', { envOverrides: LOOPBACK, runtimeEnv: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) } });
+      const srv = (await sandbox(objs, dep, { serviceAccount: { 'token': token, 'ca.crt': certs.ca, 'namespace': 'test' } })).start('no-access', {
+        envOverrides: LOOPBACK,
+        runtimeEnv: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) },
+      });
       await srv.waitFor(/listening on/);
       // THEN it has nothing to authenticate with
       const res = await get(`http://127.0.0.1:${port}/namespaces`);
@@ -295,11 +366,15 @@ describe('a ScriptBundle on a workload built with cdk8s-plus', () => {
     // GIVEN a user's Job and a bundle with one script; the library file and the env come later, through the verbs
     const chart = testChart();
     const workload = new kplus.Job(chart, 'Report', {
-      metadata: { name: 'report' }, ...hardenedPodProps(),
+      metadata: { name: 'report' },
+      ...hardenedPodProps(),
       containers: [hardenedContainer({ name: 'main', image: 'busybox:1.36.1', command: ['true'] })],
     });
     const bundle = new ScriptBundle(chart, 'Scripts', {
-      workload, name: 'report-scripts', runtime: ScriptRuntime.BUSYBOX, entrypoint: 'report.sh',
+      workload,
+      name: 'report-scripts',
+      runtime: ScriptRuntime.BUSYBOX,
+      entrypoint: 'report.sh',
       files: Files.fromContent({ 'report.sh': '. /opt/app/lib/greet.sh\ngreet "$TARGET"\n' }),
     });
     bundle.addFiles(Files.fromContent({ 'lib/greet.sh': 'greet() { echo "$GREETING, $1! (uid $(id -u))"; }\n' }));
@@ -322,7 +397,10 @@ describe('archives, unpacked by the unpack command from the manifest', () => {
     // GIVEN a Job with two scripts and a zip bundle on the python preset
     const chart = testChart();
     new ScriptJob(chart, 'Py', {
-      name: 'py-bundle', files: Files.fromDirectory(path.join(FIXTURES, 'python-app')), entrypoint: 'main.py', args: ['Universe'],
+      name: 'py-bundle',
+      files: Files.fromDirectory(path.join(FIXTURES, 'python-app')),
+      entrypoint: 'main.py',
+      args: ['Universe'],
       archive: path.join(FIXTURES, 'bundles', 'greetings-py.zip'),
     });
     const objects = synthObjects(chart);
@@ -348,16 +426,25 @@ describe('archives, unpacked by the unpack command from the manifest', () => {
     // GIVEN a Job per bundle format, as in the tests above
     const chart = testChart();
     new ScriptJob(chart, 'Py', {
-      name: 'py-bundle', files: Files.fromDirectory(path.join(FIXTURES, 'python-app')), entrypoint: 'main.py', args: ['Universe'],
+      name: 'py-bundle',
+      files: Files.fromDirectory(path.join(FIXTURES, 'python-app')),
+      entrypoint: 'main.py',
+      args: ['Universe'],
       archive: path.join(FIXTURES, 'bundles', 'greetings-py.zip'),
     });
     new ScriptJob(chart, 'Js', {
-      name: 'js-bundle', runtime: ScriptRuntime.NODE, files: Files.fromPaths([path.join(FIXTURES, 'node-app', 'main.js')]), args: ['Universe'],
+      name: 'js-bundle',
+      runtime: ScriptRuntime.NODE,
+      files: Files.fromPaths([path.join(FIXTURES, 'node-app', 'main.js')]),
+      args: ['Universe'],
       archive: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'),
     });
     const objects = synthObjects(chart);
     const usage: VolumeUsage[] = [];
-    for (const [name, greeting] of [['py-bundle', 'Good day, Universe!\n'], ['js-bundle', 'Well met, Universe!\n']]) {
+    for (const [name, greeting] of [
+      ['py-bundle', 'Good day, Universe!\n'],
+      ['js-bundle', 'Well met, Universe!\n'],
+    ]) {
       const job = findObject(objects, 'Job', name);
       const pod = await sandbox(objects, job);
       // WHEN the init container unpacks and the main one runs
@@ -374,30 +461,37 @@ describe('archives, unpacked by the unpack command from the manifest', () => {
     expect(usage.filter((u) => u.volume === 'bundle').every((u) => u.usedBytes > 4096)).toBe(true); // files, not an empty directory
   });
 
-  test('node: GNU tar unpacks a tar.gz with "./" entries into the root-owned emptyDir, as the preset uid 10000, and NODE_PATH resolves it', async () => {
-    const chart = testChart();
-    new ScriptJob(chart, 'Js', {
-      name: 'js-bundle', runtime: ScriptRuntime.NODE, files: Files.fromPaths([path.join(FIXTURES, 'node-app', 'main.js')]), args: ['Universe'],
-      archive: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'),
-    });
-    const objects = synthObjects(chart);
-    const job = findObject(objects, 'Job', 'js-bundle');
-    expect(findContainer(job, 'unpack').image).toBe('node:22.12.0-bookworm-slim');
-    const pod = await sandbox(objects, job);
-    const unpack = await pod.run('unpack');
-    expect(unpack.stderr).toBe('');
-    expect(unpack.code).toBe(0);
-    const main = await pod.run('js-bundle');
-    expect(main.stderr).toBe('');
-    expect(main.code).toBe(0);
-    expect(main.stdout).toBe('Well met, Universe!\n');
-    expect(fs.statSync(path.join(pod.volumeDir('bundle'), 'greetings', 'index.js')).uid).toBe(10000);
-  });
+  test(
+    'node: GNU tar unpacks a tar.gz with "./" entries into the root-owned emptyDir, as the preset uid 10000, and ' + 'NODE_PATH resolves it',
+    async () => {
+      const chart = testChart();
+      new ScriptJob(chart, 'Js', {
+        name: 'js-bundle',
+        runtime: ScriptRuntime.NODE,
+        files: Files.fromPaths([path.join(FIXTURES, 'node-app', 'main.js')]),
+        args: ['Universe'],
+        archive: path.join(FIXTURES, 'bundles', 'greetings-js.tar.gz'),
+      });
+      const objects = synthObjects(chart);
+      const job = findObject(objects, 'Job', 'js-bundle');
+      expect(findContainer(job, 'unpack').image).toBe('node:22.12.0-bookworm-slim');
+      const pod = await sandbox(objects, job);
+      const unpack = await pod.run('unpack');
+      expect(unpack.stderr).toBe('');
+      expect(unpack.code).toBe(0);
+      const main = await pod.run('js-bundle');
+      expect(main.stderr).toBe('');
+      expect(main.code).toBe(0);
+      expect(main.stdout).toBe('Well met, Universe!\n');
+      expect(fs.statSync(path.join(pod.volumeDir('bundle'), 'greetings', 'index.js')).uid).toBe(10000);
+    },
+  );
 
   test('node with a zip: busybox unzip unpacks it, then node runs', async () => {
     const chart = testChart();
     new ScriptJob(chart, 'JsZip', {
-      name: 'js-zip', runtime: ScriptRuntime.NODE,
+      name: 'js-zip',
+      runtime: ScriptRuntime.NODE,
       files: Files.fromContent({ 'main.js': fs.readFileSync(path.join(FIXTURES, 'node-app', 'main.js'), 'utf8') }),
       archive: path.join(FIXTURES, 'bundles', 'greetings-js.zip'),
     });
@@ -415,14 +509,25 @@ describe('archives, unpacked by the unpack command from the manifest', () => {
   test('the python bootstrap refuses a bundle that would write outside the emptyDir', async () => {
     // GIVEN a zip with a "../" member and a tar with a symlink, built with python
     const evilDir = fs.mkdtempSync(path.join(scratch, 'evil-'));
-    const build = spawnSync('/usr/bin/python3', ['-c', [
-      'import io, sys, tarfile, zipfile',
-      'with zipfile.ZipFile(sys.argv[1] + "/evil.zip", "w") as z: z.writestr("../escaped.py", "x = 1\\n")',
-      'with tarfile.open(sys.argv[1] + "/evil.tar", "w") as t:',
-      '    i = tarfile.TarInfo("link"); i.type = tarfile.SYMTYPE; i.linkname = "/etc"; t.addfile(i)',
-    ].join('\n'), evilDir], { encoding: 'utf8' });
+    const build = spawnSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        [
+          'import io, sys, tarfile, zipfile',
+          'with zipfile.ZipFile(sys.argv[1] + "/evil.zip", "w") as z: z.writestr("../escaped.py", "x = 1\\n")',
+          'with tarfile.open(sys.argv[1] + "/evil.tar", "w") as t:',
+          '    i = tarfile.TarInfo("link"); i.type = tarfile.SYMTYPE; i.linkname = "/etc"; t.addfile(i)',
+        ].join('\n'),
+        evilDir,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(build.stderr).toBe('');
-    for (const [file, why] of [['evil.zip', /member '\.\.\/escaped\.py' has an absolute path or a '\.\.' segment/], ['evil.tar', /member 'link' is not a regular file or directory/]] as const) {
+    for (const [file, why] of [
+      ['evil.zip', /member '\.\.\/escaped\.py' has an absolute path or a '\.\.' segment/],
+      ['evil.tar', /member 'link' is not a regular file or directory/],
+    ] as const) {
       const chart = testChart();
       new ScriptJob(chart, 'Evil', { name: 'evil', files: Files.fromContent({ 'main.py': 'print(1)\n' }), archive: path.join(evilDir, file) });
       const objects = synthObjects(chart);
@@ -439,17 +544,27 @@ describe('archives, unpacked by the unpack command from the manifest', () => {
     const out = fs.mkdtempSync(path.join(scratch, 'bundles-'));
     const make = spawnSync('/usr/bin/python3', [path.join(FIXTURES, 'make-bundles.py'), out], { encoding: 'utf8' });
     expect(make.status).toBe(0);
-    const list = (dir: string) => spawnSync('/usr/bin/python3', ['-c', [
-      'import hashlib, json, os, sys, tarfile, zipfile',
-      'out = {}',
-      'for f in sorted(os.listdir(sys.argv[1])):',
-      '    p = os.path.join(sys.argv[1], f)',
-      '    if f.endswith(".zip"):',
-      '        with zipfile.ZipFile(p) as z: out[f] = {i.filename: hashlib.sha256(z.read(i)).hexdigest() for i in z.infolist()}',
-      '    else:',
-      '        with tarfile.open(p) as t: out[f] = {m.name: hashlib.sha256(t.extractfile(m).read()).hexdigest() if m.isfile() else "dir" for m in t}',
-      'print(json.dumps(out, sort_keys=True))',
-    ].join('\n'), dir], { encoding: 'utf8' }).stdout;
+    const list = (dir: string) =>
+      spawnSync(
+        '/usr/bin/python3',
+        [
+          '-c',
+          [
+            'import hashlib, json, os, sys, tarfile, zipfile',
+            'out = {}',
+            'for f in sorted(os.listdir(sys.argv[1])):',
+            '    p = os.path.join(sys.argv[1], f)',
+            '    if f.endswith(".zip"):',
+            '        with zipfile.ZipFile(p) as z: out[f] = {i.filename: hashlib.sha256(z.read(i)).hexdigest() for i in z.infolist()}',
+            '    else:',
+            '        with tarfile.open(p) as t: out[f] = {m.name: hashlib.sha256(t.extractfile(m).read()).hexdigest() ' +
+              'if m.isfile() else "dir" for m in t}',
+            'print(json.dumps(out, sort_keys=True))',
+          ].join('\n'),
+          dir,
+        ],
+        { encoding: 'utf8' },
+      ).stdout;
     const committed = JSON.parse(list(path.join(FIXTURES, 'bundles')));
     expect(Object.keys(committed).sort()).toEqual(['greetings-js.tar.gz', 'greetings-js.zip', 'greetings-py.zip']);
     expect(committed).toEqual(JSON.parse(list(out)));

@@ -156,7 +156,9 @@ describe('the seed chart (CopyStyle.ENTRYPOINT) runs as synthesized', () => {
     const mount = mountAt(app, '/config');
     expect(mount).toEqual({ name: init.volumeMounts[0].name, mountPath: '/config', readOnly: true });
     // the seed app reads /config/config.cfg
-    expect(fs.readFileSync(path.join(FIXTURES, 'app-image', 'rootfs', 'app', 'main.py'), 'utf8')).toContain(`from_pyfile('${mount.mountPath}/config.cfg')`);
+    expect(fs.readFileSync(path.join(FIXTURES, 'app-image', 'rootfs', 'app', 'main.py'), 'utf8')).toContain(
+      `from_pyfile('${mount.mountPath}/config.cfg')`,
+    );
     const seen = await probeFile(pod, app, appImg, `${mount.mountPath}/config.cfg`);
     expect(Buffer.from(seen.hex, 'hex').equals(SEED_CONFIG_BYTES)).toBe(true);
     expect(seen).toMatchObject({ append: 'Read-only file system', create: 'Read-only file system', remove: 'Read-only file system' });
@@ -173,7 +175,7 @@ describe('the seed chart (CopyStyle.ENTRYPOINT) runs as synthesized', () => {
     expect(r.serverLog).toMatch(/goodbye to uWSGI/);
   });
 
-  test('after the copy and the app\'s start, the config emptyDir uses at most 1% of its sizeLimit', async () => {
+  test("after the copy and the app's start, the config emptyDir uses at most 1% of its sizeLimit", async () => {
     // GIVEN the copied config (the beforeAll's init run) and the app having served from it
     expect((await serve(pod, app, appImg)).http?.status).toBe(200);
     // WHEN the emptyDir is measured as the kubelet does (du: allocated blocks)
@@ -235,7 +237,10 @@ describe('CopyStyle.COMMAND runs as synthesized', () => {
       containers: [hardenedContainer({ name: 'migrate', image: 'python:3.12-slim' }, { user: 3000 })],
     });
     const config = new ImmutableConfigInit(chart, 'Config', {
-      workload: job, image: 'busybox:1.36.1', configPaths: ['/src/config.cfg'], mountPath: '/srv/config',
+      workload: job,
+      image: 'busybox:1.36.1',
+      configPaths: ['/src/config.cfg'],
+      mountPath: '/srv/config',
     });
     // the directory is added by the verb after construction: the copy must pick it up all the same
     config.addConfigPath('/etc/flask');
@@ -255,12 +260,25 @@ describe('CopyStyle.COMMAND runs as synthesized', () => {
     // THEN it ran as the pod's user, quietly (no "can't preserve ownership"), and copied everything
     expect(init.securityContext).toMatchObject({ runAsUser: 1000, runAsGroup: 1000 });
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(listTree(volume).map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['. d', 'config.cfg f', 'flask d', 'flask/a.cfg f', 'flask/current.cfg f']);
+    expect(listTree(volume).map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual([
+      '. d',
+      'config.cfg f',
+      'flask d',
+      'flask/a.cfg f',
+      'flask/current.cfg f',
+    ]);
     expect(mountAt(app, '/srv/config').name).toBe(init.volumeMounts[0].name);
     const seen = await probeFile(pod, app, appImage(), '/srv/config/flask/current.cfg');
     // the app (UID 3000) reads through the "other" bits; the read-only mount refuses changes
     expect(app.securityContext.runAsUser).toBe(3000);
-    expect(seen).toMatchObject({ islink: false, uid: 1000, gid: 2000, mode: '0o644', create: 'Read-only file system', remove: 'Read-only file system' });
+    expect(seen).toMatchObject({
+      islink: false,
+      uid: 1000,
+      gid: 2000,
+      mode: '0o644',
+      create: 'Read-only file system',
+      remove: 'Read-only file system',
+    });
     expect(seen.append).not.toBe('ok');
     expect(Buffer.from(seen.hex, 'hex').toString()).toBe('A = 1\n');
   });

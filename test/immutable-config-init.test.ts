@@ -4,11 +4,23 @@ import * as path from 'node:path';
 import { App, Chart, Cron, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import {
-  FLASK_ENV, flaskCommand, ImmutableConfigInitChart, ImmutableConfigMapChart, SEED_APP_IMAGE, SEED_CONFIG, SEED_CONFIG_IMAGE,
+  FLASK_ENV,
+  flaskCommand,
+  ImmutableConfigInitChart,
+  ImmutableConfigMapChart,
+  SEED_APP_IMAGE,
+  SEED_CONFIG,
+  SEED_CONFIG_IMAGE,
 } from '../charts/immutable-config-init';
 import {
-  COPY_SCRIPT, CopyStyle, ImmutableConfigInit, ImmutableConfigInitProps, ImmutableConfigMap, ImmutableConfigMapProps,
-  resolveImmutableConfigInit, resolveImmutableConfigMap,
+  COPY_SCRIPT,
+  CopyStyle,
+  ImmutableConfigInit,
+  ImmutableConfigInitProps,
+  ImmutableConfigMap,
+  ImmutableConfigMapProps,
+  resolveImmutableConfigInit,
+  resolveImmutableConfigMap,
 } from '../lib/immutable-config-init';
 import { Files } from '../lib/workload';
 import { DEFAULT_EMPTY_DIR_SIZE_LIMIT, DEFAULT_RESOURCES, hardenedContainer, hardenedPodProps } from '../lib/security';
@@ -45,7 +57,11 @@ describe('ImmutableConfigInit', () => {
     const chart = testChart();
     const workload = deployment ? deployment(chart) : webDeployment(chart);
     const config = new ImmutableConfigInit(chart, 'Config', {
-      workload, image: 'registry.example.com/app-config:1.4.2', configPaths: ['/src/config.cfg'], mountPath: '/config', ...props,
+      workload,
+      image: 'registry.example.com/app-config:1.4.2',
+      configPaths: ['/src/config.cfg'],
+      mountPath: '/config',
+      ...props,
     });
     return { chart, workload, config };
   }
@@ -67,12 +83,19 @@ describe('ImmutableConfigInit', () => {
     expect(volume(dep, 'config')).toEqual({ name: 'config', emptyDir: { sizeLimit: '64Mi' } });
     // @default user/group: the pod's runAsUser/runAsGroup; @default resources: DEFAULT_RESOURCES
     expect(init.securityContext).toEqual({
-      runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
-      privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(init.resources)
-      .toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' },
-        limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(init.resources).toEqual({
+      requests: { 'cpu': '50m', 'memory': '64Mi', 'ephemeral-storage': '0.0625Gi' },
+      limits: { 'cpu': '500m', 'memory': '128Mi', 'ephemeral-storage': '0.25Gi' },
+    });
     expect(init.imagePullPolicy).toBe('IfNotPresent');
     expect(config.initContainer.name).toBe('copy-config');
     expect(config.volume.name).toBe('config');
@@ -83,12 +106,22 @@ describe('ImmutableConfigInit', () => {
   test('the resolver decides every @default', () => {
     const chart = testChart();
     const r = resolveImmutableConfigInit({
-      workload: webDeployment(chart), image: 'busybox:1.36.1', configPaths: ['/src/config.cfg'], mountPath: '/config',
+      workload: webDeployment(chart),
+      image: 'busybox:1.36.1',
+      configPaths: ['/src/config.cfg'],
+      mountPath: '/config',
     });
     expect(r).toMatchObject({
-      copyStyle: CopyStyle.COMMAND, initMountPath: '/config', initContainerName: 'copy-config', configPaths: ['/src/config.cfg'],
-      command: ['sh', '-c', COPY_SCRIPT, 'copy-config'], args: ['/src/config.cfg', '/config'],
-      resources: DEFAULT_RESOURCES, medium: kplus.EmptyDirMedium.DEFAULT, mediumGiven: false, securityContext: { user: 65532, group: 65532 },
+      copyStyle: CopyStyle.COMMAND,
+      initMountPath: '/config',
+      initContainerName: 'copy-config',
+      configPaths: ['/src/config.cfg'],
+      command: ['sh', '-c', COPY_SCRIPT, 'copy-config'],
+      args: ['/src/config.cfg', '/config'],
+      resources: DEFAULT_RESOURCES,
+      medium: kplus.EmptyDirMedium.DEFAULT,
+      mediumGiven: false,
+      securityContext: { user: 65532, group: 65532 },
       mount: { mountPath: '/config', volumeName: 'config', containersGiven: false },
     });
     expect(r.sizeLimit.toMebibytes()).toBe(DEFAULT_EMPTY_DIR_SIZE_LIMIT.toMebibytes());
@@ -118,17 +151,14 @@ describe('ImmutableConfigInit', () => {
   test('every app container gets the read-only mount; init containers added before are left alone', () => {
     const { chart } = withConfig({}, (c) => {
       const d = webDeployment(c, {
-        containers: [
-          hardenedContainer({ name: 'app', image: 'nginx:1.27' }),
-          hardenedContainer({ name: 'worker', image: 'busybox:1.36.1' }),
-        ],
+        containers: [hardenedContainer({ name: 'app', image: 'nginx:1.27' }), hardenedContainer({ name: 'worker', image: 'busybox:1.36.1' })],
       });
       d.addInitContainer(hardenedContainer({ name: 'migrate', image: 'busybox:1.36.1' }));
       return d;
     });
     const dep = findObject(synthObjects(chart), 'Deployment');
-    for (const name of ['app', 'worker']) expect(findContainer(dep, name).volumeMounts)
-      .toEqual([{ name: 'config', mountPath: '/config', readOnly: true }]);
+    for (const name of ['app', 'worker'])
+      expect(findContainer(dep, name).volumeMounts).toEqual([{ name: 'config', mountPath: '/config', readOnly: true }]);
     expect(findContainer(dep, 'migrate').volumeMounts).toBeUndefined();
     expect(podSpec(dep).initContainers.map((c: any) => c.name)).toEqual(['migrate', 'copy-config']);
   });
@@ -139,7 +169,11 @@ describe('ImmutableConfigInit', () => {
       containers: [hardenedContainer({ name: 'app', image: 'nginx:1.27' }), hardenedContainer({ name: 'metrics', image: 'busybox:1.36.1' })],
     });
     new ImmutableConfigInit(chart, 'Config', {
-      workload: d, image: 'busybox:1.36.1', configPaths: ['/src/a.cfg'], mountPath: '/config', containers: [d.containers[0]],
+      workload: d,
+      image: 'busybox:1.36.1',
+      configPaths: ['/src/a.cfg'],
+      mountPath: '/config',
+      containers: [d.containers[0]],
     });
     const dep = findObject(synthObjects(chart), 'Deployment');
     expect(findContainer(dep, 'app').volumeMounts).toHaveLength(1);
@@ -192,23 +226,29 @@ describe('ImmutableConfigInit', () => {
 
   test('emptyDir size limit and medium', () => {
     const { chart } = withConfig({ sizeLimit: Size.mebibytes(8), medium: kplus.EmptyDirMedium.MEMORY });
-    expect(volume(findObject(synthObjects(chart), 'Deployment'), 'config'))
-      .toEqual({ name: 'config', emptyDir: { medium: 'Memory', sizeLimit: '8Mi' } });
+    expect(volume(findObject(synthObjects(chart), 'Deployment'), 'config')).toEqual({
+      name: 'config',
+      emptyDir: { medium: 'Memory', sizeLimit: '8Mi' },
+    });
   });
 
   test('names, securityContext and resources can be chosen', () => {
     const { chart } = withConfig({
-      volumeName: 'app-config', initContainerName: 'appconfig', securityContext: { user: 1001, group: 1002 },
+      volumeName: 'app-config',
+      initContainerName: 'appconfig',
+      securityContext: { user: 1001, group: 1002 },
       resources: {
-        memory: { request: Size.mebibytes(16), limit: Size.mebibytes(32) }, cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) },
+        memory: { request: Size.mebibytes(16), limit: Size.mebibytes(32) },
+        cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) },
       },
     });
     const dep = findObject(synthObjects(chart), 'Deployment');
     const init = findContainer(dep, 'appconfig');
     expect(init.securityContext).toMatchObject({ runAsUser: 1001, runAsGroup: 1002 });
-    expect(init.resources)
-      .toEqual({ requests: { cpu: '10m', memory: '16Mi', 'ephemeral-storage': '0.0625Gi' },
-        limits: { cpu: '100m', memory: '32Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(init.resources).toEqual({
+      requests: { 'cpu': '10m', 'memory': '16Mi', 'ephemeral-storage': '0.0625Gi' },
+      limits: { 'cpu': '100m', 'memory': '32Mi', 'ephemeral-storage': '0.25Gi' },
+    });
     expect(volume(dep, 'app-config')).toEqual({ name: 'app-config', emptyDir: { sizeLimit: '64Mi' } });
     expect(findContainer(dep, 'app').volumeMounts).toEqual([{ name: 'app-config', mountPath: '/config', readOnly: true }]);
   });
@@ -229,47 +269,85 @@ describe('ImmutableConfigInit', () => {
       ['mountPath is relative', { mountPath: 'config' }, /mountPath must be an absolute path starting with "\/", got "config"/],
       ['mountPath is not normalised', { mountPath: '/config/../etc' }, /mountPath must be a normalised absolute path/],
       ['mountPath is /', { mountPath: '/' }, /mountPath must not be "\/", got "\/"/],
-      ['the image has no tag', { image: 'registry.example.com/app-config' },
-        /image must be pinned with a tag or a digest, got "registry.example.com\/app-config"/],
+      [
+        'the image has no tag',
+        { image: 'registry.example.com/app-config' },
+        /image must be pinned with a tag or a digest, got "registry.example.com\/app-config"/,
+      ],
       ['the image is latest', { image: 'busybox:latest' }, /image must not use the floating "latest" tag/],
       ['the image is empty', { image: '' }, /image must be a non-empty image reference, got ""/],
       ['sizeLimit is a number, not a Size', { sizeLimit: 5 as never }, /sizeLimit must be a cdk8s Size such as Size.mebibytes\(16\), got 5/],
-      ['a prop is misspelled', { initMountpath: '/out' } as never,
-        /ImmutableConfigInit props has no option "initMountpath" \(did you mean "initMountPath"\?\)/],
-      ['configPaths is missing with CopyStyle.COMMAND', { configPaths: undefined },
-        /configPaths must list at least one absolute path inside the config image with CopyStyle.COMMAND, got undefined/],
+      [
+        'a prop is misspelled',
+        { initMountpath: '/out' } as never,
+        /ImmutableConfigInit props has no option "initMountpath" \(did you mean "initMountPath"\?\)/,
+      ],
+      [
+        'configPaths is missing with CopyStyle.COMMAND',
+        { configPaths: undefined },
+        /configPaths must list at least one absolute path inside the config image with CopyStyle.COMMAND, got undefined/,
+      ],
       ['configPaths is empty', { configPaths: [] }, /configPaths must list at least one/],
-      ['a config path is relative', { configPaths: ['src/config.cfg'] },
-        /configPaths entry must be an absolute path starting with "\/", got "src\/config.cfg"/],
+      [
+        'a config path is relative',
+        { configPaths: ['src/config.cfg'] },
+        /configPaths entry must be an absolute path starting with "\/", got "src\/config.cfg"/,
+      ],
       ['a config path is /', { configPaths: ['/'] }, /configPaths entry must not be "\/"/],
-      ['a config path lies below the init mount', { configPaths: ['/config/app.cfg'] },
-        /configPaths entry "\/config\/app.cfg" overlaps initMountPath "\/config", where the empty volume would hide or receive it/],
-      ['a config path contains the init mount', { configPaths: ['/data'], mountPath: '/data/config' },
-        /configPaths entry "\/data" overlaps initMountPath "\/data\/config"/],
-      ['two config paths share a name', { configPaths: ['/a/config.cfg', '/b/config.cfg'] },
-        /configPaths entries "\/a\/config.cfg" and "\/b\/config.cfg" would both be copied to "\/config\/config.cfg"/],
+      [
+        'a config path lies below the init mount',
+        { configPaths: ['/config/app.cfg'] },
+        /configPaths entry "\/config\/app.cfg" overlaps initMountPath "\/config", where the empty volume would hide or receive it/,
+      ],
+      [
+        'a config path contains the init mount',
+        { configPaths: ['/data'], mountPath: '/data/config' },
+        /configPaths entry "\/data" overlaps initMountPath "\/data\/config"/,
+      ],
+      [
+        'two config paths share a name',
+        { configPaths: ['/a/config.cfg', '/b/config.cfg'] },
+        /configPaths entries "\/a\/config.cfg" and "\/b\/config.cfg" would both be copied to "\/config\/config.cfg"/,
+      ],
       ['configPaths is given with CopyStyle.ENTRYPOINT', { copyStyle: CopyStyle.ENTRYPOINT }, /configPaths only applies to CopyStyle.COMMAND/],
       ['copyStyle is unknown', { copyStyle: 'Rsync' as any }, /copyStyle must be one of "Command", "Entrypoint", got "Rsync"/],
-      ['copyStyle is in the wrong case', { copyStyle: 'entrypoint' as any },
-        /copyStyle must be one of "Command", "Entrypoint", got "entrypoint" \(did you mean "Entrypoint"\?\)/],
+      [
+        'copyStyle is in the wrong case',
+        { copyStyle: 'entrypoint' as any },
+        /copyStyle must be one of "Command", "Entrypoint", got "entrypoint" \(did you mean "Entrypoint"\?\)/,
+      ],
       ['medium is in the wrong case', { medium: 'memory' as any }, /medium must be one of "", "Memory", got "memory" \(did you mean "Memory"\?\)/],
       ['the image is left out', { image: undefined as any }, /image is required/],
-      ['the init container asks for more memory than its limit',
+      [
+        'the init container asks for more memory than its limit',
         { resources: { memory: { request: Size.mebibytes(200), limit: Size.mebibytes(100) } } },
-        /resources.memory.request must not exceed resources.memory.limit, got request 204800Ki and limit 102400Ki/],
+        /resources.memory.request must not exceed resources.memory.limit, got request 204800Ki and limit 102400Ki/,
+      ],
       ['initMountPath is relative', { initMountPath: 'out' }, /initMountPath must be an absolute path/],
       ['volumeName is not a DNS label', { volumeName: 'Config_Dir' }, /volumeName must be a DNS-1123 label/],
       ['initContainerName is not a DNS label', { initContainerName: 'Copy' }, /initContainerName must be a DNS-1123 label/],
-      ['initContainerName is taken by an app container', { initContainerName: 'app' },
-        /initContainerName "app" is already used by a container of the workload/],
-      ['sizeLimit is zero', { sizeLimit: Size.mebibytes(0) },
-        /sizeLimit must be a whole number of MiB, at least 1 MiB \(cdk8s-plus writes emptyDir sizes in MiB\), got 0 KiB/],
-      ['sizeLimit is not a whole number of MiB', { sizeLimit: Size.kibibytes(512) },
-        /sizeLimit must be a whole number of MiB, at least 1 MiB .*got 512 KiB/],
+      [
+        'initContainerName is taken by an app container',
+        { initContainerName: 'app' },
+        /initContainerName "app" is already used by a container of the workload/,
+      ],
+      [
+        'sizeLimit is zero',
+        { sizeLimit: Size.mebibytes(0) },
+        /sizeLimit must be a whole number of MiB, at least 1 MiB \(cdk8s-plus writes emptyDir sizes in MiB\), got 0 KiB/,
+      ],
+      [
+        'sizeLimit is not a whole number of MiB',
+        { sizeLimit: Size.kibibytes(512) },
+        /sizeLimit must be a whole number of MiB, at least 1 MiB .*got 512 KiB/,
+      ],
       ['the user is root', { securityContext: { user: 0 } }, /securityContext.user must be an integer 1-2147483647, got 0/],
       ['the group is root', { securityContext: { group: 0 } }, /securityContext.group must be an integer 1-2147483647, got 0/],
-      ['securityContext sets fsGroup (the pod\'s)', { securityContext: { fsGroup: 5 } },
-        /securityContext.fsGroup is not a setting here: use user or group \(fsGroup is set on the pod\)/],
+      [
+        "securityContext sets fsGroup (the pod's)",
+        { securityContext: { fsGroup: 5 } },
+        /securityContext.fsGroup is not a setting here: use user or group \(fsGroup is set on the pod\)/,
+      ],
       ['the old user prop is given', { user: 1001 } as never, /ImmutableConfigInit props has no option "user"/],
     ];
     test.each(cases)('%s', (_what, props, message) => {
@@ -282,30 +360,36 @@ describe('ImmutableConfigInit', () => {
         d.containers[0].mount(mountPath, kplus.Volume.fromEmptyDir(c, 'Cache', 'cache'));
         return d;
       };
-      expect(() => withConfig({}, cacheMount('/config')))
-        .toThrow(/mountPath "\/config" overlaps the mount of volume "cache" at "\/config" in container "app": choose a directory of its own/);
+      expect(() => withConfig({}, cacheMount('/config'))).toThrow(
+        /mountPath "\/config" overlaps the mount of volume "cache" at "\/config" in container "app": choose a directory of its own/,
+      );
       expect(() => withConfig({}, cacheMount('/config/cache'))).toThrow(/overlaps the mount of volume "cache" at "\/config\/cache"/);
-      expect(() => withConfig({ mountPath: '/var/cache/app' }, cacheMount('/var/cache')))
-        .toThrow(/overlaps the mount of volume "cache" at "\/var\/cache"/);
+      expect(() => withConfig({ mountPath: '/var/cache/app' }, cacheMount('/var/cache'))).toThrow(
+        /overlaps the mount of volume "cache" at "\/var\/cache"/,
+      );
       expect(() => withConfig({ mountPath: '/configs' }, cacheMount('/config'))).not.toThrow();
     });
 
     test('the workload has no app container', () => {
-      expect(() => withConfig({}, (c) => new kplus.Deployment(c, 'Empty', hardenedPodProps())))
-        .toThrow(/workload must have at least one app container to mount the config into, got none/);
+      expect(() => withConfig({}, (c) => new kplus.Deployment(c, 'Empty', hardenedPodProps()))).toThrow(
+        /workload must have at least one app container to mount the config into, got none/,
+      );
     });
 
     test('containers is empty or names a container of another workload', () => {
       const chart = testChart();
       const d = webDeployment(chart);
       const other = new kplus.Deployment(chart, 'Other', {
-        ...hardenedPodProps(), containers: [hardenedContainer({ name: 'other', image: 'nginx:1.27' })],
+        ...hardenedPodProps(),
+        containers: [hardenedContainer({ name: 'other', image: 'nginx:1.27' })],
       });
       const base = { workload: d, image: 'busybox:1.36.1', configPaths: ['/src/a.cfg'], mountPath: '/config' };
-      expect(() => new ImmutableConfigInit(chart, 'A', { ...base, containers: [] }))
-        .toThrow(/containers must list at least one app container, got none/);
-      expect(() => new ImmutableConfigInit(chart, 'B', { ...base, containers: other.containers }))
-        .toThrow(/containers must be app containers of the workload, got container "other"/);
+      expect(() => new ImmutableConfigInit(chart, 'A', { ...base, containers: [] })).toThrow(
+        /containers must list at least one app container, got none/,
+      );
+      expect(() => new ImmutableConfigInit(chart, 'B', { ...base, containers: other.containers })).toThrow(
+        /containers must be app containers of the workload, got container "other"/,
+      );
     });
 
     test('the workload is not a cdk8s-plus workload', () => {
@@ -314,25 +398,29 @@ describe('ImmutableConfigInit', () => {
     });
 
     test('the volume name is already used by the workload', () => {
-      expect(() => withConfig({ volumeName: 'cache' }, (c) => {
-        const d = webDeployment(c);
-        d.containers[0].mount('/var/cache', kplus.Volume.fromEmptyDir(c, 'Cache', 'cache'));
-        return d;
-      })).toThrow(/volumeName "cache" is already used by a volume of the workload/);
+      expect(() =>
+        withConfig({ volumeName: 'cache' }, (c) => {
+          const d = webDeployment(c);
+          d.containers[0].mount('/var/cache', kplus.Volume.fromEmptyDir(c, 'Cache', 'cache'));
+          return d;
+        }),
+      ).toThrow(/volumeName "cache" is already used by a volume of the workload/);
     });
 
     test('a mount overlapping the destination is added after the config was attached (at synth)', () => {
       const { chart, workload } = withConfig();
       workload.containers[0].mount('/config/cache', kplus.Volume.fromEmptyDir(chart, 'Cache', 'cache'));
-      expect(() => synthObjects(chart))
-        .toThrow(/mountPath "\/config" overlaps the mount of volume "cache" at "\/config\/cache" in container "app", added after/);
+      expect(() => synthObjects(chart)).toThrow(
+        /mountPath "\/config" overlaps the mount of volume "cache" at "\/config\/cache" in container "app", added after/,
+      );
     });
 
     test('an app container is added after the config was attached (at synth)', () => {
       const { chart, workload } = withConfig();
       workload.addContainer(hardenedContainer({ name: 'late', image: 'nginx:1.27' }));
-      expect(() => synthObjects(chart))
-        .toThrow(/container "late" was added to the workload after the config was attached .* at "\/config": call mount\(container\) for it/);
+      expect(() => synthObjects(chart)).toThrow(
+        /container "late" was added to the workload after the config was attached .* at "\/config": call mount\(container\) for it/,
+      );
     });
   });
 });
@@ -342,7 +430,10 @@ describe('ImmutableConfigMap', () => {
     const chart = testChart();
     const workload = deployment ? deployment(chart) : webDeployment(chart);
     const config = new ImmutableConfigMap(chart, 'Config', {
-      workload, files: Files.fromContent({ 'config.cfg': SEED_CONFIG }), mountPath: '/config', ...props,
+      workload,
+      files: Files.fromContent({ 'config.cfg': SEED_CONFIG }),
+      mountPath: '/config',
+      ...props,
     });
     return { chart, workload, config };
   }
@@ -370,7 +461,9 @@ describe('ImmutableConfigMap', () => {
 
   test('the resolver decides every @default: name <workload>-<volumeName>, volume "config", every app container', () => {
     const r = resolveImmutableConfigMap({
-      workload: webDeployment(testChart()), files: Files.fromContent({ 'config.cfg': SEED_CONFIG }), mountPath: '/config',
+      workload: webDeployment(testChart()),
+      files: Files.fromContent({ 'config.cfg': SEED_CONFIG }),
+      mountPath: '/config',
     });
     expect(r).toMatchObject({ name: 'web-config', mount: { volumeName: 'config', mountPath: '/config', containersGiven: false } });
     expect(r.contentHash).toMatch(/^[0-9a-f]{10}$/);
@@ -388,14 +481,19 @@ describe('ImmutableConfigMap', () => {
     const cm = findObject(synthObjects(chart), 'ConfigMap');
     expect(cm.data).toEqual({ 'config.cfg': fs.readFileSync(path.join(FIXTURES, 'configmap', 'config.cfg'), 'utf8') });
     expect(Buffer.from(cm.binaryData['logo.png'], 'base64').equals(fs.readFileSync(path.join(FIXTURES, 'configmap', 'logo.png')))).toBe(true);
-    expect(config.files.map((f) => [f.key, f.binary])).toEqual([['config.cfg', false], ['logo.png', true]]);
+    expect(config.files.map((f) => [f.key, f.binary])).toEqual([
+      ['config.cfg', false],
+      ['logo.png', true],
+    ]);
   });
 
-  test('files in sub-folders land at their paths through the volume\'s items; a flat set has no items', () => {
+  test("files in sub-folders land at their paths through the volume's items; a flat set has no items", () => {
     const { chart, config } = withConfigMap({ files: Files.fromContent({ 'app.cfg': 'a=1\n', 'conf.d/extra.cfg': 'b=2\n' }) });
     const dep = findObject(synthObjects(chart), 'Deployment');
-    expect(volume(dep, 'config').configMap.items)
-      .toEqual([{ key: 'app.cfg', path: 'app.cfg' }, { key: 'conf.d__extra.cfg', path: 'conf.d/extra.cfg' }]);
+    expect(volume(dep, 'config').configMap.items).toEqual([
+      { key: 'app.cfg', path: 'app.cfg' },
+      { key: 'conf.d__extra.cfg', path: 'conf.d/extra.cfg' },
+    ]);
     expect(config.files.map((f) => f.path)).toEqual(['app.cfg', 'conf.d/extra.cfg']);
   });
 
@@ -409,15 +507,20 @@ describe('ImmutableConfigMap', () => {
   test('works with a Job', () => {
     const chart = testChart();
     const job = new kplus.Job(chart, 'Job', {
-      metadata: { name: 'report' }, ...hardenedPodProps(), containers: [hardenedContainer({ name: 'report', image: 'python:3.12-slim' })],
+      metadata: { name: 'report' },
+      ...hardenedPodProps(),
+      containers: [hardenedContainer({ name: 'report', image: 'python:3.12-slim' })],
     });
     job.connections.isolate();
     const config = new ImmutableConfigMap(chart, 'Config', {
-      workload: job, files: Files.fromContent({ 'report.yaml': 'x: 1\n' }), mountPath: '/etc/report',
+      workload: job,
+      files: Files.fromContent({ 'report.yaml': 'x: 1\n' }),
+      mountPath: '/etc/report',
     });
     const objects = synthObjects(chart);
-    expect(findContainer(findObject(objects, 'Job', 'report'), 'report').volumeMounts)
-      .toEqual([{ name: 'config', mountPath: '/etc/report', readOnly: true }]);
+    expect(findContainer(findObject(objects, 'Job', 'report'), 'report').volumeMounts).toEqual([
+      { name: 'config', mountPath: '/etc/report', readOnly: true },
+    ]);
     expect(config.configMap.name).toMatch(/^report-config-/);
     assertValid(objects);
   });
@@ -476,13 +579,15 @@ describe('ImmutableConfigMap', () => {
     new ImmutableConfigMap(chart, 'Map', { workload: d, files: Files.fromContent({ 'flags.json': '{}' }), mountPath: '/flags', volumeName: 'flags' });
     const objects = synthObjects(chart);
     expect(findContainer(findObject(objects, 'Deployment'), 'app').volumeMounts).toEqual([
-      { name: 'config', mountPath: '/config', readOnly: true }, { name: 'flags', mountPath: '/flags', readOnly: true },
+      { name: 'config', mountPath: '/config', readOnly: true },
+      { name: 'flags', mountPath: '/flags', readOnly: true },
     ]);
     assertValid(objects);
     const files = Files.fromContent({ a: 'b' });
     expect(() => new ImmutableConfigMap(chart, 'Again', { workload: d, files, mountPath: '/other' })).toThrow(/volumeName "config" is already used/);
-    expect(() => new ImmutableConfigMap(chart, 'Nested', { workload: d, files, mountPath: '/config/extra', volumeName: 'extra' }))
-      .toThrow(/overlaps the mount of volume "config"/);
+    expect(() => new ImmutableConfigMap(chart, 'Nested', { workload: d, files, mountPath: '/config/extra', volumeName: 'extra' })).toThrow(
+      /overlaps the mount of volume "config"/,
+    );
   });
 
   describe('fails when', () => {
@@ -495,21 +600,25 @@ describe('ImmutableConfigMap', () => {
       expect(() => withConfigMap({ data: { a: 'b' } } as never)).toThrow(/ImmutableConfigMap props has no option "data"/);
     });
     test('a file path cannot be a ConfigMap key', () => {
-      expect(() => withConfigMap({ files: Files.fromContent({ 'conf/my app.cfg': 'x' }) }))
-        .toThrow(/files content path must be a relative path .*got "conf\/my app.cfg"/);
+      expect(() => withConfigMap({ files: Files.fromContent({ 'conf/my app.cfg': 'x' }) })).toThrow(
+        /files content path must be a relative path .*got "conf\/my app.cfg"/,
+      );
     });
     test('a file name is given twice', () => {
       const files = Files.of(Files.fromDirectory(path.join(FIXTURES, 'configmap')), Files.fromContent({ 'config.cfg': 'x' }));
-      expect(() => withConfigMap({ files }))
-        .toThrow(/files path "config.cfg" is given twice: by files source \[0\] directory ".*configmap" and by files source \[1\] content/);
+      expect(() => withConfigMap({ files })).toThrow(
+        /files path "config.cfg" is given twice: by files source \[0\] directory ".*configmap" and by files source \[1\] content/,
+      );
     });
     test('a file does not exist', () => {
-      expect(() => withConfigMap({ files: Files.fromPaths(['/nonexistent/app.cfg']) }))
-        .toThrow(/files path \[0\] "\/nonexistent\/app.cfg" does not exist/);
+      expect(() => withConfigMap({ files: Files.fromPaths(['/nonexistent/app.cfg']) })).toThrow(
+        /files path \[0\] "\/nonexistent\/app.cfg" does not exist/,
+      );
     });
     test('the files are larger than a ConfigMap can hold', () => {
-      expect(() => withConfigMap({ files: Files.fromContent({ 'big.txt': 'x'.repeat(1024 * 1024) }) }))
-        .toThrow(/files is 1.00 MiB \(1048583 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold .*use a config image/);
+      expect(() => withConfigMap({ files: Files.fromContent({ 'big.txt': 'x'.repeat(1024 * 1024) }) })).toThrow(
+        /files is 1.00 MiB \(1048583 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold .*use a config image/,
+      );
     });
     test('the name is not a DNS subdomain', () => {
       expect(() => withConfigMap({ name: 'Flask_Settings' })).toThrow(/name must be a DNS-1123 subdomain .*got "Flask_Settings"/);
@@ -517,11 +626,13 @@ describe('ImmutableConfigMap', () => {
     test('mountPath is missing, relative or overlaps another mount', () => {
       expect(() => withConfigMap({ mountPath: undefined as any })).toThrow(/mountPath is required/);
       expect(() => withConfigMap({ mountPath: 'config' })).toThrow(/mountPath must be an absolute path/);
-      expect(() => withConfigMap({}, (c) => {
-        const d = webDeployment(c);
-        d.containers[0].mount('/config', kplus.Volume.fromEmptyDir(c, 'Tmp', 'tmp'));
-        return d;
-      })).toThrow(/mountPath "\/config" overlaps the mount of volume "tmp" at "\/config" in container "app"/);
+      expect(() =>
+        withConfigMap({}, (c) => {
+          const d = webDeployment(c);
+          d.containers[0].mount('/config', kplus.Volume.fromEmptyDir(c, 'Tmp', 'tmp'));
+          return d;
+        }),
+      ).toThrow(/mountPath "\/config" overlaps the mount of volume "tmp" at "\/config" in container "app"/);
     });
     test('the workload has no app container', () => {
       expect(() => withConfigMap({}, (c) => new kplus.Job(c, 'Empty', hardenedPodProps()))).toThrow(/workload must have at least one app container/);
@@ -537,7 +648,9 @@ describe('ImmutableConfigInitChart (the seed)', () => {
     // THEN
     expect(objects).toMatchSnapshot();
     expect(objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual([
-      'Deployment/immutable-config-init/myflaskapp', 'NetworkPolicy/immutable-config-init/myflaskapp', 'Service/immutable-config-init/myflaskapp',
+      'Deployment/immutable-config-init/myflaskapp',
+      'NetworkPolicy/immutable-config-init/myflaskapp',
+      'Service/immutable-config-init/myflaskapp',
     ]);
     const dep = findObject(objects, 'Deployment', 'myflaskapp');
     expect(dep.spec.replicas).toBe(1);
@@ -550,26 +663,41 @@ describe('ImmutableConfigInitChart (the seed)', () => {
     const app = findContainer(dep, 'app');
     expect(app.image).toBe(SEED_APP_IMAGE);
     expect(app.command).toEqual(flaskCommand(8080));
-    expect(app.command)
-      .toEqual(['uwsgi', '--http-socket', ':8080', '--master', '--die-on-term', '--need-app', '--chdir', '/app', '--module', 'main:app']);
-    expect(app.env).toEqual([{ name: 'UWSGI_PROCESSES', value: '2' }, { name: 'UWSGI_CHEAPER', value: '0' }]);
+    expect(app.command).toEqual([
+      'uwsgi',
+      '--http-socket',
+      ':8080',
+      '--master',
+      '--die-on-term',
+      '--need-app',
+      '--chdir',
+      '/app',
+      '--module',
+      'main:app',
+    ]);
+    expect(app.env).toEqual([
+      { name: 'UWSGI_PROCESSES', value: '2' },
+      { name: 'UWSGI_CHEAPER', value: '0' },
+    ]);
     expect(Object.keys(FLASK_ENV)).toEqual(['UWSGI_PROCESSES', 'UWSGI_CHEAPER']);
     expect(app.ports).toEqual([{ containerPort: 8080, name: 'http' }]);
     expect(app.readinessProbe.httpGet).toEqual({ path: '/', port: 8080, scheme: 'HTTP' });
     expect(app.volumeMounts).toEqual([{ name: 'config-dir', mountPath: '/config', readOnly: true }]);
-    expect(app.resources)
-      .toEqual({ requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' },
-        limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(app.resources).toEqual({
+      requests: { 'cpu': '50m', 'memory': '96Mi', 'ephemeral-storage': '0.0625Gi' },
+      limits: { 'cpu': '500m', 'memory': '256Mi', 'ephemeral-storage': '0.25Gi' },
+    });
     for (const c of [init, app]) expect(c.securityContext).toMatchObject({ runAsUser: 65532, runAsGroup: 65532, readOnlyRootFilesystem: true });
     expect(podSpec(dep).securityContext).toMatchObject({ runAsUser: 65532, fsGroup: 65532 });
     expect(podSpec(dep).automountServiceAccountToken).toBe(false);
     const svc = findObject(objects, 'Service', 'myflaskapp');
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080 }]);
-    expect(dep.metadata.labels)
-      .toMatchObject({
-        'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp',
-        'app.kubernetes.io/component': 'web', 'app.kubernetes.io/managed-by': 'cdk8s',
-      });
+    expect(dep.metadata.labels).toMatchObject({
+      'app.kubernetes.io/name': 'immutable-config',
+      'app.kubernetes.io/instance': 'myflaskapp',
+      'app.kubernetes.io/component': 'web',
+      'app.kubernetes.io/managed-by': 'cdk8s',
+    });
     expect(dep.spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp' } });
     assertValid(objects);
   });
@@ -583,17 +711,25 @@ describe('ImmutableConfigInitChart (the seed)', () => {
 
   test('options: images, name, namespace, port, replicas, user, mountPath', () => {
     const chart = new ImmutableConfigInitChart(Testing.app(), 'seed', {
-      namespace: 'shop', name: 'greeter', configImage: `registry.example.com/greeter-config@${DIGEST}`,
+      namespace: 'shop',
+      name: 'greeter',
+      configImage: `registry.example.com/greeter-config@${DIGEST}`,
       appImage: 'registry.example.com/greeter:2.0.1',
-      port: 9090, replicas: 3, user: 10001, mountPath: '/etc/greeter',
+      port: 9090,
+      replicas: 3,
+      user: 10001,
+      mountPath: '/etc/greeter',
     });
     const objects = synthObjects(chart);
     const dep = findObject(objects, 'Deployment', 'greeter');
     expect(dep.metadata.namespace).toBe('shop');
     expect(dep.spec.replicas).toBe(3);
     expect(findContainer(dep, 'appconfig')).toMatchObject({ image: `registry.example.com/greeter-config@${DIGEST}`, args: ['/etc/greeter'] });
-    expect(findContainer(dep, 'app'))
-      .toMatchObject({ image: 'registry.example.com/greeter:2.0.1', command: flaskCommand(9090), securityContext: { runAsUser: 10001 } });
+    expect(findContainer(dep, 'app')).toMatchObject({
+      image: 'registry.example.com/greeter:2.0.1',
+      command: flaskCommand(9090),
+      securityContext: { runAsUser: 10001 },
+    });
     expect(findObject(objects, 'Service', 'greeter').spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 9090 }]);
     assertValid(objects);
   });
@@ -616,8 +752,10 @@ describe('ImmutableConfigMapChart', () => {
     expect(cm.immutable).toBe(true);
     expect(cm.data).toEqual({ 'config.cfg': 'MSG="Welcome to Flask"\n' });
     expect(cm.metadata.labels).toEqual({
-      'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'myflaskapp-cm-config',
-      'app.kubernetes.io/component': 'config', 'app.kubernetes.io/managed-by': 'cdk8s',
+      'app.kubernetes.io/name': 'immutable-config',
+      'app.kubernetes.io/instance': 'myflaskapp-cm-config',
+      'app.kubernetes.io/component': 'config',
+      'app.kubernetes.io/managed-by': 'cdk8s',
     });
     expect(chart.config).toMatchObject({ name: 'myflaskapp-cm-config', mountPath: '/config' });
     expect(chart.config.volume.name).toBe('config-dir');

@@ -23,7 +23,8 @@ describe('audit trail, default settings (KV_AUDIT_LOG unset, KV_ACCESS_LOG unset
   let f: Fixture;
   beforeAll(async () => {
     f = await fixture({
-      env: { KV_WRITE_ENABLED: 'true', KV_WRITE_SCOPE: 'labeled' }, rbac: { writes: true },
+      env: { KV_WRITE_ENABLED: 'true', KV_WRITE_SCOPE: 'labeled' },
+      rbac: { writes: true },
       seed: (api) => {
         api.setConfigMap('default', 'flags', { beta: 'off', gamma: 'on' }, LABEL);
         api.setConfigMap('default', 'platform', { mode: 'strict' });
@@ -45,10 +46,54 @@ describe('audit trail, default settings (KV_AUDIT_LOG unset, KV_ACCESS_LOG unset
     // THEN
     const lines = await waitFor('four audit lines', () => (audits(f, from).length >= 4 ? audits(f, from) : undefined));
     expect(lines).toEqual([
-      { time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), level: 'info', msg: 'audit', token: 'ci-deployer', method: 'PUT', namespace: 'default', configmap: 'flags', key: 'beta', status: 200, index: a.headers['x-kv-index'] },
-      { time: expect.any(String), level: 'info', msg: 'audit', token: 'write-tokens#1', method: 'POST', namespace: 'default', configmap: 'flags', keys: ['gamma', 'delta'], status: 200, index: b.headers['x-kv-index'] },
-      { time: expect.any(String), level: 'info', msg: 'audit', token: 'ci-deployer', method: 'DELETE', namespace: 'default', configmap: 'flags', key: 'delta', status: 200, index: c.headers['x-kv-index'] },
-      { time: expect.any(String), level: 'info', msg: 'audit', token: 'ci-deployer', method: 'DELETE', namespace: 'default', configmap: 'flags', key: 'gamma', status: 200, index: d.headers['x-kv-index'] },
+      {
+        time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        level: 'info',
+        msg: 'audit',
+        token: 'ci-deployer',
+        method: 'PUT',
+        namespace: 'default',
+        configmap: 'flags',
+        key: 'beta',
+        status: 200,
+        index: a.headers['x-kv-index'],
+      },
+      {
+        time: expect.any(String),
+        level: 'info',
+        msg: 'audit',
+        token: 'write-tokens#1',
+        method: 'POST',
+        namespace: 'default',
+        configmap: 'flags',
+        keys: ['gamma', 'delta'],
+        status: 200,
+        index: b.headers['x-kv-index'],
+      },
+      {
+        time: expect.any(String),
+        level: 'info',
+        msg: 'audit',
+        token: 'ci-deployer',
+        method: 'DELETE',
+        namespace: 'default',
+        configmap: 'flags',
+        key: 'delta',
+        status: 200,
+        index: c.headers['x-kv-index'],
+      },
+      {
+        time: expect.any(String),
+        level: 'info',
+        msg: 'audit',
+        token: 'ci-deployer',
+        method: 'DELETE',
+        namespace: 'default',
+        configmap: 'flags',
+        key: 'gamma',
+        status: 200,
+        index: d.headers['x-kv-index'],
+      },
     ]);
     expect(new Set([a, b, c, d].map((r) => r.headers['x-kv-index'])).size).toBe(4);
   });
@@ -75,8 +120,14 @@ describe('audit trail, default settings (KV_AUDIT_LOG unset, KV_ACCESS_LOG unset
     const file = path.join(f.dir, 'kvctl-token');
     fs.writeFileSync(file, `# as in the Secret\nci-deployer ${NAMED_WRITER}\n`);
     const from = f.proxy.logs.length;
-    const code = await new Promise((resolve) => execFile(process.execPath, [path.join(__dirname, '..', 'bin', 'kvctl.js'), '--url', f.url, '--token-file', file, 'set', 'default/flags', 'epsilon=1'],
-      { timeout: 10000 }, (err) => resolve(err ? (err as any).code : 0)));
+    const code = await new Promise((resolve) =>
+      execFile(
+        process.execPath,
+        [path.join(__dirname, '..', 'bin', 'kvctl.js'), '--url', f.url, '--token-file', file, 'set', 'default/flags', 'epsilon=1'],
+        { timeout: 10000 },
+        (err) => resolve(err ? (err as any).code : 0),
+      ),
+    );
     expect(code).toBe(0);
     const line = await waitFor('the audit line', () => audits(f, from)[0]);
     expect(line).toMatchObject({ token: 'ci-deployer', method: 'POST', configmap: 'flags', keys: ['epsilon'], status: 200 });

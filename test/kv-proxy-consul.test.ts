@@ -30,11 +30,13 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
   });
   afterAll(() => f?.close());
 
-  test('GET of a key answers Consul\'s JSON shape with base64 Value, indexes and the X-Consul-* headers', async () => {
+  test("GET of a key answers Consul's JSON shape with base64 Value, indexes and the X-Consul-* headers", async () => {
     const r = await consulGet('kv/apps/shop/a.b');
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toBe('application/json');
-    expect(r.json).toEqual([{ LockIndex: 0, Key: 'apps/shop/a.b', Flags: 0, Value: b64('x'), CreateIndex: expect.any(Number), ModifyIndex: expect.any(Number) }]);
+    expect(r.json).toEqual([
+      { LockIndex: 0, Key: 'apps/shop/a.b', Flags: 0, Value: b64('x'), CreateIndex: expect.any(Number), ModifyIndex: expect.any(Number) },
+    ]);
     expect(Number(r.headers['x-consul-index'])).toBeGreaterThan(0);
     expect(r.headers['x-consul-lastcontact']).toBe('0');
     expect(r.headers['x-consul-knownleader']).toBe('true');
@@ -49,13 +51,16 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
 
   test('?recurse and ?keys with ?separator list under a prefix; an empty prefix match is 404', async () => {
     const tree = await consulGet('kv/apps/?recurse');
-    expect(tree.json.map((e: any) => [e.Key, Buffer.from(e.Value, 'base64').toString()])).toEqual([['apps/shop/a.b', 'x'], ['apps/shop/c', 'y']]);
+    expect(tree.json.map((e: any) => [e.Key, Buffer.from(e.Value, 'base64').toString()])).toEqual([
+      ['apps/shop/a.b', 'x'],
+      ['apps/shop/c', 'y'],
+    ]);
     expect((await consulGet('kv/apps/shop/?keys')).json).toEqual(['apps/shop/a.b', 'apps/shop/c']);
     expect((await consulGet('kv/a?keys&separator=/')).json).toEqual(['apps/']);
     expect((await consulGet('kv/apps/nothing-here/?recurse')).status).toBe(404);
   });
 
-  test('keys across ConfigMaps come in Consul\'s byte-wise key order', async () => {
+  test("keys across ConfigMaps come in Consul's byte-wise key order", async () => {
     await consulPut('kv/default/order/k', '1');
     await consulPut('kv/default/order-2/k', '2');
     expect((await consulGet('kv/default/order?keys')).json).toEqual(['default/order-2/k', 'default/order/k']);
@@ -79,7 +84,7 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
     expect([otherNs.status, otherNs.text]).toEqual([403, 'Permission denied: namespace "kube-system" is not served by this proxy\n']);
   });
 
-  test('the write rules of the native API hold: the proxy\'s own ConfigMaps are refused with 403 Permission denied', async () => {
+  test("the write rules of the native API hold: the proxy's own ConfigMaps are refused with 403 Permission denied", async () => {
     const r = await consulPut('kv/default/proxy-server-abc/server.js', 'evil');
     expect(r.status).toBe(403);
     expect(r.text).toMatch(/^Permission denied: configmap "default\/proxy-server-abc" holds this proxy's own code/);
@@ -136,7 +141,9 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
     const index = Number(first.headers['x-consul-index']);
     const waiting = consulGet(`kv/default/watch/k?index=${index}&wait=60s`);
     let settled = false;
-    void waiting.then(() => { settled = true; });
+    void waiting.then(() => {
+      settled = true;
+    });
     // the read is held by the proxy (its gauge says so) before the change is made, and not answered by then
     await blockingReadsHeld(f.url);
     expect(settled).toBe(false);
@@ -217,10 +224,16 @@ describe('kv-proxy Consul API with writes and discovery enabled', () => {
 
   test('catalog and health come from Services and EndpointSlices; ?passing keeps ready endpoints only', async () => {
     f.api.setService('apps', 'web', { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] });
-    f.api.setEndpointSlice('apps', 'web-1', 'web', [
-      { addresses: ['10.0.0.1'], ready: true },
-      { addresses: ['10.0.0.2'], ready: false },
-    ], [{ name: 'http', port: 8080, protocol: 'TCP' }]);
+    f.api.setEndpointSlice(
+      'apps',
+      'web-1',
+      'web',
+      [
+        { addresses: ['10.0.0.1'], ready: true },
+        { addresses: ['10.0.0.2'], ready: false },
+      ],
+      [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    );
     const services = await waitFor('the Service in the catalog', async () => {
       const json = (await consulGet('catalog/services')).json;
       return json && json['web.apps'] ? json : undefined;

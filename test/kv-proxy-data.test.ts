@@ -6,15 +6,17 @@ const { ConfigMapData } = require(path.join(__dirname, '..', 'lib', 'kv-proxy', 
 const { dataBytes } = require(path.join(__dirname, '..', 'lib', 'kv-proxy', 'server', 'validate.js'));
 
 describe('ConfigMapData', () => {
-  const data = JSON.parse(JSON.stringify({
-    plain: 'value',
-    empty: '',
-    quotes: 'say "hi"\n\tand \\ leave',
-    unicode: 'grüße 日本 🎉',
-    control: '\u0001\u001f',
-    lone: 'a\ud800b',
-    big: 'x'.repeat(1048000),
-  }));
+  const data = JSON.parse(
+    JSON.stringify({
+      plain: 'value',
+      empty: '',
+      quotes: 'say "hi"\n\tand \\ leave',
+      unicode: 'grüße 日本 🎉',
+      control: '\u0001\u001f',
+      lone: 'a\ud800b',
+      big: 'x'.repeat(1048000),
+    }),
+  );
   data.__proto__x = 'y';
   const special = JSON.parse('{"__proto__":"p","constructor":"c","toString":"t","hasOwnProperty":"h"}');
 
@@ -23,7 +25,15 @@ describe('ConfigMapData', () => {
     const d = new ConfigMapData(data);
     // THEN
     expect(JSON.parse(d.body.toString('utf8'))).toEqual(data);
-    expect(d.body.toString('utf8')).toBe(`${JSON.stringify(Object.fromEntries(Object.keys(data).sort().map((k) => [k, data[k]])))}\n`);
+    expect(d.body.toString('utf8')).toBe(
+      `${JSON.stringify(
+        Object.fromEntries(
+          Object.keys(data)
+            .sort()
+            .map((k) => [k, data[k]]),
+        ),
+      )}\n`,
+    );
     for (const k of Object.keys(data)) expect(d.get(k)).toBe(data[k]);
     expect(d.keys()).toEqual(Object.keys(data).sort());
     expect(d.size).toBe(Object.keys(data).length);

@@ -3,7 +3,20 @@ import * as net from 'node:net';
 import { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import {
-  Fixture, METRICS_TOKEN, READ_TOKEN, SERVER, WRITE_TOKEN, agent, blockingReadsHeld, call, del, fixture, get, post, put, waitFor,
+  Fixture,
+  METRICS_TOKEN,
+  READ_TOKEN,
+  SERVER,
+  WRITE_TOKEN,
+  agent,
+  blockingReadsHeld,
+  call,
+  del,
+  fixture,
+  get,
+  post,
+  put,
+  waitFor,
 } from './support/kv-proxy-harness';
 import { freePort } from '../lib/verify/cluster';
 
@@ -34,9 +47,17 @@ function rawRequest(port: number, text: string, timeoutMs: number): Promise<{ ou
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1', () => s.write(text));
     let data = '';
-    const timer = setTimeout(() => { s.destroy(); resolve({ outcome: 'open', data }); }, timeoutMs);
-    s.on('data', (d) => { data += d; });
-    const done = () => { clearTimeout(timer); resolve({ outcome: data.startsWith('HTTP/1.1') ? 'answered' : 'closed', data }); };
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ outcome: 'open', data });
+    }, timeoutMs);
+    s.on('data', (d) => {
+      data += d;
+    });
+    const done = () => {
+      clearTimeout(timer);
+      resolve({ outcome: data.startsWith('HTTP/1.1') ? 'answered' : 'closed', data });
+    };
     s.on('end', done);
     s.on('close', done);
     s.on('error', () => undefined);
@@ -53,7 +74,11 @@ describe('1. the proxy never writes the ConfigMaps it runs from, nor immutable o
       rbac: { writes: true },
       seed: (api) => {
         // GIVEN the server source as the construct ships it (immutable) and a mutable twin
-        api.putObject('configmaps', { metadata: { name: SOURCE_CM, namespace: 'default' }, data: { 'server.js': '// the reviewed code' }, immutable: true });
+        api.putObject('configmaps', {
+          metadata: { name: SOURCE_CM, namespace: 'default' },
+          data: { 'server.js': '// the reviewed code' },
+          immutable: true,
+        });
         api.putObject('configmaps', { metadata: { name: 'frozen', namespace: 'apps' }, data: { a: '1' }, immutable: true });
       },
     });
@@ -110,31 +135,42 @@ describe('1. the proxy never writes the ConfigMaps it runs from, nor immutable o
   // Stand-in (needs it): the watch event is held back on demand (holdEvents) so the cache surely does not know yet; the
   // request log shows the API server's answer to the pinned patch; the real-server test in test/kv-proxy.real-api.test.ts
   // accepts either path.
-  test('a ConfigMap made immutable after the cache saw it is 403: the patch pinned to the old version is refused by the API server and the proxy looks again', async () => {
-    // GIVEN a ConfigMap the cache holds, made immutable by another client while the watch delivers nothing
-    await post(kv('apps/soon-frozen'), { a: '1' });
-    f.api.holdEvents();
-    try {
-      f.api.patchObject('configmaps', 'apps', 'soon-frozen', { immutable: true });
-      const patchesBefore = f.api.countCalls({ verb: 'patch', name: 'soon-frozen' });
-      // WHEN
-      const res = await put(kv('apps/soon-frozen/a'), '2');
-      // THEN the proxy patched once, the API server refused it (the pinned resourceVersion is stale), and the proxy,
-      // having read the ConfigMap again, answered 403
-      expect(f.api.calls.filter((c) => c.verb === 'patch' && c.name === 'soon-frozen').slice(patchesBefore).map((c) => c.status)).toEqual([409]);
-      expect(res.status).toBe(403);
-      expect(res.json.error).toMatch(/is immutable/);
-      expect(f.api.getObject('configmaps', 'apps', 'soon-frozen')?.data).toEqual({ a: '1' });
-    } finally {
-      f.api.releaseEvents();
-    }
-  });
+  test(
+    'a ConfigMap made immutable after the cache saw it is 403: the patch pinned to the old version is refused by the ' +
+      'API server and the proxy looks again',
+    async () => {
+      // GIVEN a ConfigMap the cache holds, made immutable by another client while the watch delivers nothing
+      await post(kv('apps/soon-frozen'), { a: '1' });
+      f.api.holdEvents();
+      try {
+        f.api.patchObject('configmaps', 'apps', 'soon-frozen', { immutable: true });
+        const patchesBefore = f.api.countCalls({ verb: 'patch', name: 'soon-frozen' });
+        // WHEN
+        const res = await put(kv('apps/soon-frozen/a'), '2');
+        // THEN the proxy patched once, the API server refused it (the pinned resourceVersion is stale), and the proxy,
+        // having read the ConfigMap again, answered 403
+        expect(
+          f.api.calls
+            .filter((c) => c.verb === 'patch' && c.name === 'soon-frozen')
+            .slice(patchesBefore)
+            .map((c) => c.status),
+        ).toEqual([409]);
+        expect(res.status).toBe(403);
+        expect(res.json.error).toMatch(/is immutable/);
+        expect(f.api.getObject('configmaps', 'apps', 'soon-frozen')?.data).toEqual({ a: '1' });
+      } finally {
+        f.api.releaseEvents();
+      }
+    },
+  );
 });
 
 describe('2. keys named like Object.prototype members are ordinary keys, and every request is answered', () => {
   let f: Fixture;
   const kv = (p: string) => `${f.url}/kv/${p}`;
-  beforeAll(async () => { f = await fixture({ env: { KV_WRITE_ENABLED: 'true' }, rbac: { writes: true } }); });
+  beforeAll(async () => {
+    f = await fixture({ env: { KV_WRITE_ENABLED: 'true' }, rbac: { writes: true } });
+  });
   afterAll(() => f?.close());
 
   const names = ['__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf', '__defineGetter__', 'isPrototypeOf'];
@@ -176,7 +212,11 @@ describe('2. keys named like Object.prototype members are ordinary keys, and eve
     const prefixed = await get(`${kv('default/proto-json')}?prefix=__`);
     const keys = await get(`${kv('default/proto-json')}?keys`);
     expect(res.status).toBe(200);
-    expect(Object.entries(res.json).sort()).toEqual([['__proto__', 'p'], ['constructor', 'c'], ['toString', 't']]);
+    expect(Object.entries(res.json).sort()).toEqual([
+      ['__proto__', 'p'],
+      ['constructor', 'c'],
+      ['toString', 't'],
+    ]);
     expect(Object.entries(prefixed.json)).toEqual([['__proto__', 'p']]);
     expect(keys.json).toEqual(['__proto__', 'constructor', 'toString']);
     expect(Object.keys(f.api.getObject('configmaps', 'default', 'proto-json')?.data).sort()).toEqual(['__proto__', 'constructor', 'toString']);
@@ -186,14 +226,29 @@ describe('2. keys named like Object.prototype members are ordinary keys, and eve
   test('a write answer that lacks the key never reads an inherited member: 200 with the value written', async () => {
     // GIVEN an API answer (a misbehaving gateway, say) whose data does not hold the key just written
     await put(kv('default/odd-answer/a'), '1');
-    f.api.fault = (c) => (c.verb === 'patch' ? {
-      reply: { status: 200, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'odd-answer', namespace: 'default', resourceVersion: '99999' }, data: { a: '1' } } },
-    } : undefined);
+    f.api.fault = (c) =>
+      c.verb === 'patch'
+        ? {
+            reply: {
+              status: 200,
+              body: {
+                apiVersion: 'v1',
+                kind: 'ConfigMap',
+                metadata: { name: 'odd-answer', namespace: 'default', resourceVersion: '99999' },
+                data: { a: '1' },
+              },
+            },
+          }
+        : undefined;
     try {
       // WHEN
       const replies = await Promise.all(['constructor', 'toString', '__proto__'].map((key) => put(kv(`default/odd-answer/${key}`), 'v')));
       // THEN each is answered with the value written (before: Object.prototype members reached the response after its headers, and it hung)
-      expect(replies.map((r) => [r.status, r.text])).toEqual([[200, 'v'], [200, 'v'], [200, 'v']]);
+      expect(replies.map((r) => [r.status, r.text])).toEqual([
+        [200, 'v'],
+        [200, 'v'],
+        [200, 'v'],
+      ]);
     } finally {
       f.api.fault = undefined;
     }
@@ -223,9 +278,14 @@ describe('2. a failure after the headers are sent closes the connection at once'
   test('the client sees the connection closed, not a hang, and the error is logged once', async () => {
     // GIVEN a cache whose value is not text: the response fails after writeHead
     const lines: any[] = [];
-    const log = Object.fromEntries(['debug', 'info', 'warn', 'error'].map((level) => [level, (msg: string, fields: object) => lines.push({ level, msg, ...fields })]));
+    const log = Object.fromEntries(
+      ['debug', 'info', 'warn', 'error'].map((level) => [level, (msg: string, fields: object) => lines.push({ level, msg, ...fields })]),
+    );
     const config = loadConfig({ KUBE_API_URL: 'http://127.0.0.1:1', KV_NAMESPACES: 'default' });
-    const corrupt = { metadata: { name: 'cm', namespace: 'default', resourceVersion: '5' }, data: { has: () => true, get: () => ({ not: 'text' }), valueBuffer: () => ({ not: 'bytes' }), body: Buffer.from('{}\n') } };
+    const corrupt = {
+      metadata: { name: 'cm', namespace: 'default', resourceVersion: '5' },
+      data: { has: () => true, get: () => ({ not: 'text' }), valueBuffer: () => ({ not: 'bytes' }), body: Buffer.from('{}\n') },
+    };
     const cache = {
       state: () => ({ synced: true, stale: false }),
       get: () => corrupt,
@@ -267,7 +327,10 @@ describe('3. the access log is configurable and cheap by default', () => {
       await f.proxy.stop(); // all of its output is in once it has exited (no fixed sleep)
       // THEN
       const lines = f.proxy.logs.slice(before).filter((l) => l.msg === 'request');
-      expect(lines.map((l) => [l.status, l.level])).toEqual([[404, 'warn'], [401, 'warn']]);
+      expect(lines.map((l) => [l.status, l.level])).toEqual([
+        [404, 'warn'],
+        [401, 'warn'],
+      ]);
     } finally {
       await f.close();
     }
@@ -301,17 +364,23 @@ describe('3. the access log is configurable and cheap by default', () => {
       await new Promise<void>((resolve) => {
         const s = net.connect(Number(new URL(f.url).port), '127.0.0.1', () => {
           s.write(`PUT /kv/default/upload/k HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${WRITE_TOKEN}\r\nContent-Length: 1000\r\n\r\nhalf`);
-          setTimeout(() => { s.destroy(); resolve(); }, 200);
+          setTimeout(() => {
+            s.destroy();
+            resolve();
+          }, 200);
         });
       });
       // the server notices the abort on its own time: its log line is awaited, then the server is stopped so that
       // every line it wrote is in
-      await waitFor('the aborted upload\'s log line', () => f.proxy.logs.slice(before).some((l) => l.status === 499) || undefined);
+      await waitFor("the aborted upload's log line", () => f.proxy.logs.slice(before).some((l) => l.status === 499) || undefined);
       const runningAfter = f.proxy.running;
       await f.proxy.stop();
       // THEN
       const all = f.proxy.logs.slice(before).filter((l) => l.msg !== 'audit'); // the audit trail: test/kv-proxy-audit.test.ts
-      const lines = all.slice(0, all.findIndex((l) => l.msg === 'shutting down'));
+      const lines = all.slice(
+        0,
+        all.findIndex((l) => l.msg === 'shutting down'),
+      );
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatchObject({ msg: 'request', status: 499, route: '/kv/:namespace/:configmap/:key' });
       expect(JSON.stringify(lines)).not.toMatch(/stack|\n\s+at /);
@@ -326,7 +395,9 @@ describe('3. the access log is configurable and cheap by default', () => {
 describe('5. JSON bodies need Content-Type: application/json', () => {
   let f: Fixture;
   const kv = (p: string) => `${f.url}/kv/${p}`;
-  beforeAll(async () => { f = await fixture({ env: { KV_WRITE_ENABLED: 'true' }, rbac: { writes: true } }); });
+  beforeAll(async () => {
+    f = await fixture({ env: { KV_WRITE_ENABLED: 'true' }, rbac: { writes: true } });
+  });
   afterAll(() => f?.close());
 
   test.each([
@@ -394,9 +465,11 @@ describe('6. an API server that accepts connections but never answers', () => {
       f.api.fault = (c) => (c.verb === 'patch' ? { delayMs: 20 } : undefined);
       // WHEN 32 writers write 10 keys each
       const statuses: number[] = [];
-      await Promise.all(Array.from({ length: 32 }, async (_, w) => {
-        for (let i = 0; i < 10; i++) statuses.push((await put(`${f.url}/kv/default/busy/w${w}-k${i}`, `${w}:${i}`)).status);
-      }));
+      await Promise.all(
+        Array.from({ length: 32 }, async (_, w) => {
+          for (let i = 0; i < 10; i++) statuses.push((await put(`${f.url}/kv/default/busy/w${w}-k${i}`, `${w}:${i}`)).status);
+        }),
+      );
       // THEN
       expect(statuses.filter((x) => x !== 200)).toEqual([]);
       expect(Object.keys(f.api.getObject('configmaps', 'default', 'busy')?.data)).toHaveLength(321);
@@ -406,21 +479,24 @@ describe('6. an API server that accepts connections but never answers', () => {
     }
   });
 
-  test('KV_UPSTREAM_TIMEOUT_SECONDS sets the bound: a create to a hanging API server answers 503 after the configured 5 s, not the default 3 s', async () => {
-    const f = await fixture({ env: { KV_WRITE_ENABLED: 'true', KV_UPSTREAM_TIMEOUT_SECONDS: '5' }, rbac: { writes: true } });
-    try {
-      f.api.fault = (c) => (c.verb === 'patch' || c.verb === 'create' ? { hang: true } : undefined);
-      const started = Date.now();
-      const res = await put(`${f.url}/kv/default/new-and-slow/k`, 'v');
-      const elapsed = Date.now() - started;
-      expect(res.status).toBe(503);
-      expect(res.json.error).toMatch(/did not answer within 5 s/);
-      // a lower bound only (the configured 5 s, not the default 3 s); without a bound the hang never ends
-      expect(elapsed).toBeGreaterThanOrEqual(4500);
-    } finally {
-      await f.close();
-    }
-  });
+  test(
+    'KV_UPSTREAM_TIMEOUT_SECONDS sets the bound: a create to a hanging API server answers 503 after the configured 5 ' + 's, not the default 3 s',
+    async () => {
+      const f = await fixture({ env: { KV_WRITE_ENABLED: 'true', KV_UPSTREAM_TIMEOUT_SECONDS: '5' }, rbac: { writes: true } });
+      try {
+        f.api.fault = (c) => (c.verb === 'patch' || c.verb === 'create' ? { hang: true } : undefined);
+        const started = Date.now();
+        const res = await put(`${f.url}/kv/default/new-and-slow/k`, 'v');
+        const elapsed = Date.now() - started;
+        expect(res.status).toBe(503);
+        expect(res.json.error).toMatch(/did not answer within 5 s/);
+        // a lower bound only (the configured 5 s, not the default 3 s); without a bound the hang never ends
+        expect(elapsed).toBeGreaterThanOrEqual(4500);
+      } finally {
+        await f.close();
+      }
+    },
+  );
 });
 
 // The plain path (a write on one replica read on the others with ?min-index, and the 504) is also proven on the
@@ -474,7 +550,10 @@ describe('8. read-your-writes across replicas: three proxies, one API server', (
   test('a write to another namespace is waited for through watch progress (bookmarks): nothing else moves the index', async () => {
     // GIVEN a ConfigMap in default that the replica already holds
     f.api.setConfigMap('default', 'untouched', { y: '1' });
-    await waitFor('the replica to hold default/untouched', async () => (await get(`${replicas[2]}/kv/default/untouched/y`)).text === '1' || undefined);
+    await waitFor(
+      'the replica to hold default/untouched',
+      async () => (await get(`${replicas[2]}/kv/default/untouched/y`)).text === '1' || undefined,
+    );
     // WHEN a write in another namespace (apps) returns an index, and nothing changes in default after it
     const written = await post(`${replicas[0]}/kv/apps/elsewhere-${Date.now()}`, { x: '1' });
     const index = written.headers['x-kv-index'] as string;

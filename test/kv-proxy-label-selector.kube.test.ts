@@ -29,16 +29,25 @@ describe('kv-proxy with KV_LABEL_SELECTOR on a real kube-apiserver', () => {
     const r = await cluster().kubectl(['get', 'configmap', '-n', NS, name, '-o', 'json']);
     return r.code === 0 ? JSON.parse(r.stdout) : undefined;
   };
-  const configMap = (name: string, data: Record<string, string>, labels: Record<string, string> = {}) => JSON.stringify({
-    apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS, labels }, data,
-  });
+  const configMap = (name: string, data: Record<string, string>, labels: Record<string, string> = {}) =>
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace: NS, labels },
+      data,
+    });
 
   /** A proxy with KV_LABEL_SELECTOR=selector (and writes on), started after the ConfigMaps exist. */
   async function proxy(selector: string): Promise<ProxyProcess> {
     const c = cluster();
     const p = await ProxyProcess.start({
-      KUBE_API_URL: c.server, KUBE_CA_FILE: c.caFile, KUBE_TOKEN_FILE: path.join(dir, 'sa-token'),
-      KV_TOKENS_DIR: path.join(dir, 'tokens'), KV_NAMESPACES: NS, KV_WRITE_ENABLED: 'true', KV_LABEL_SELECTOR: selector,
+      KUBE_API_URL: c.server,
+      KUBE_CA_FILE: c.caFile,
+      KUBE_TOKEN_FILE: path.join(dir, 'sa-token'),
+      KV_TOKENS_DIR: path.join(dir, 'tokens'),
+      KV_NAMESPACES: NS,
+      KV_WRITE_ENABLED: 'true',
+      KV_LABEL_SELECTOR: selector,
     });
     proxies.push(p);
     return p;

@@ -5,8 +5,23 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FakeKubeApi } from './support/fake-kube-api';
 import {
-  Fixture, ProxyProcess, READ_TOKEN, Reply, SA_TOKEN, WRITE_TOKEN, agent, call, del, fixture,
-  blockingReadsHeld, forbiddenCalls, get, metricValue, post, put, waitFor,
+  Fixture,
+  ProxyProcess,
+  READ_TOKEN,
+  Reply,
+  SA_TOKEN,
+  WRITE_TOKEN,
+  agent,
+  call,
+  del,
+  fixture,
+  blockingReadsHeld,
+  forbiddenCalls,
+  get,
+  metricValue,
+  post,
+  put,
+  waitFor,
 } from './support/kv-proxy-harness';
 
 // The kv-proxy runtime, run as it runs in the pod: `node server.js` with env,
@@ -71,7 +86,11 @@ describe('kv-proxy with writes and discovery enabled', () => {
     f.api.setConfigMap('default', 'merge', { a: '1', b: '2' });
     await waitFor('the cache', async () => (await get(kv('default/merge'))).status === 200 || undefined);
     // WHEN
-    const res = await call('PUT', kv('default/merge'), { token: WRITE_TOKEN, body: JSON.stringify({ b: 'two', c: '3' }), headers: { 'Content-Type': 'application/json' } });
+    const res = await call('PUT', kv('default/merge'), {
+      token: WRITE_TOKEN,
+      body: JSON.stringify({ b: 'two', c: '3' }),
+      headers: { 'Content-Type': 'application/json' },
+    });
     // THEN
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ a: '1', b: 'two', c: '3' });
@@ -117,7 +136,7 @@ describe('kv-proxy with writes and discovery enabled', () => {
 
   // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('?keys lists key names and ?prefix filters', async () => {
-    await post(kv('default/listing'), { 'app.a': '1', 'app.b': '2', other: '3' });
+    await post(kv('default/listing'), { 'app.a': '1', 'app.b': '2', 'other': '3' });
     const keys = await get(`${kv('default/listing')}?keys`);
     const prefixed = await get(`${kv('default/listing')}?prefix=app.`);
     const prefixedKeys = await get(`${kv('default/listing')}?keys&prefix=app.`);
@@ -126,7 +145,8 @@ describe('kv-proxy with writes and discovery enabled', () => {
     expect(prefixedKeys.json).toEqual(['app.a', 'app.b']);
   });
 
-  // Stand-in (also proven on the real server): in test/kv-proxy.real-api.test.ts (2. __proto__, constructor and toString are ordinary keys through the real API server).
+  // Stand-in (also proven on the real server): in test/kv-proxy.real-api.test.ts (2. __proto__, constructor and
+  // toString are ordinary keys through the real API server).
   test('keys such as __proto__ are stored as plain data', async () => {
     const res = await post(kv('default/proto'), '{"__proto__":"x","constructor":"y"}');
     expect(res.status).toBe(200);
@@ -169,12 +189,14 @@ describe('kv-proxy with writes and discovery enabled', () => {
   test('32 concurrent writers x 50 distinct keys into one new ConfigMap keep all 1,600 keys', async () => {
     // WHEN
     const statuses: number[] = [];
-    await Promise.all(Array.from({ length: 32 }, async (_, w) => {
-      for (let i = 0; i < 50; i++) {
-        const res = await post(kv('apps/concurrent'), { [`w${w}-k${i}`]: `${w}:${i}` });
-        statuses.push(res.status);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 32 }, async (_, w) => {
+        for (let i = 0; i < 50; i++) {
+          const res = await post(kv('apps/concurrent'), { [`w${w}-k${i}`]: `${w}:${i}` });
+          statuses.push(res.status);
+        }
+      }),
+    );
 
     // THEN
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
@@ -196,8 +218,9 @@ describe('kv-proxy with writes and discovery enabled', () => {
     // WHEN
     const replies = [];
     for (let batch = 0; batch < 20; batch++) {
-      replies.push(...await Promise.all(Array.from({ length: 50 }, (_, i) => (
-        i % 2 === 0 ? get(kv('default/hot')) : get(kv('default/hot/flag'))))));
+      replies.push(
+        ...(await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? get(kv('default/hot')) : get(kv('default/hot/flag')))))),
+      );
     }
     // THEN
     expect(replies.filter((r) => r.status !== 200)).toEqual([]);
@@ -249,14 +272,17 @@ describe('kv-proxy with writes and discovery enabled', () => {
     await waitFor('the deletion', async () => (await get(kv('default/external'))).status === 404 || undefined);
   });
 
-  // Stand-in (also proven on the real server): in test/kv-proxy.kube.test.ts (blocking reads: ?index&wait answers when the ConfigMap changes, not before).
+  // Stand-in (also proven on the real server): in test/kv-proxy.kube.test.ts (blocking reads: ?index&wait answers when
+  // the ConfigMap changes, not before).
   test('a blocking read is held until the ConfigMap changes, then answers the change', async () => {
     // GIVEN
     const first = await post(kv('default/blocking'), { v: '1' });
     const index = first.headers['x-kv-index'];
     // WHEN a read waits (wait=5m: past the test's own timeout, so only the change can answer it)
     let settled = false;
-    const pending = get(`${kv('default/blocking/v')}?index=${index}&wait=5m`).finally(() => { settled = true; });
+    const pending = get(`${kv('default/blocking/v')}?index=${index}&wait=5m`).finally(() => {
+      settled = true;
+    });
     await blockingReadsHeld(f.url);
     const heldBeforeChange = !settled;
     f.api.patchObject('configmaps', 'default', 'blocking', { data: { v: '2' } });
@@ -320,29 +346,41 @@ describe('kv-proxy with writes and discovery enabled', () => {
     // GIVEN
     f.api.setService('default', 'web', { clusterIP: '10.96.1.10', ports: [{ name: 'http', port: 80, targetPort: 8080 }] });
     f.api.setService('default', 'headless', { clusterIP: 'None', ports: [{ port: 5432 }] });
-    f.api.setEndpointSlice('default', 'web-abc12', 'web', [
-      { addresses: ['10.1.0.7'], ready: true },
-      { addresses: ['10.1.0.5'], ready: null },
-      { addresses: ['10.1.0.9'], ready: false },
-      { addresses: ['10.1.0.8'], ready: true, terminating: true },
-    ], [{ name: 'http', port: 8080 }]);
+    f.api.setEndpointSlice(
+      'default',
+      'web-abc12',
+      'web',
+      [
+        { addresses: ['10.1.0.7'], ready: true },
+        { addresses: ['10.1.0.5'], ready: null },
+        { addresses: ['10.1.0.9'], ready: false },
+        { addresses: ['10.1.0.8'], ready: true, terminating: true },
+      ],
+      [{ name: 'http', port: 8080 }],
+    );
     f.api.setEndpointSlice('default', 'web-def34', 'web', [{ addresses: ['10.1.1.2'] }], [{ name: 'http', port: 8080 }]);
     f.api.setService('apps', 'elsewhere', { clusterIP: '10.96.2.2', ports: [{ port: 80 }] });
     // WHEN
-    const res = await waitFor('discovery', async () => {
-      const r = await get(`${f.url}/discover/default`);
-      return r.json?.web?.endpoints?.addresses?.length === 3 ? r : undefined;
-    }, 2000);
+    const res = await waitFor(
+      'discovery',
+      async () => {
+        const r = await get(`${f.url}/discover/default`);
+        return r.json?.web?.endpoints?.addresses?.length === 3 ? r : undefined;
+      },
+      2000,
+    );
     // THEN
     expect(res.status).toBe(200);
     expect(res.json).toEqual({
       headless: {
-        type: 'ClusterIP', clusterIP: 'None',
+        type: 'ClusterIP',
+        clusterIP: 'None',
         ports: [{ port: 5432, protocol: 'TCP', targetPort: 5432 }],
         endpoints: { addresses: [], ports: [] },
       },
       web: {
-        type: 'ClusterIP', clusterIP: '10.96.1.10',
+        type: 'ClusterIP',
+        clusterIP: '10.96.1.10',
         ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }],
         endpoints: { addresses: ['10.1.0.5', '10.1.0.7', '10.1.1.2'], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
       },
@@ -441,10 +479,23 @@ describe('kv-proxy with writes and discovery enabled', () => {
 
     test('an oversized upload is refused from Content-Length, before it is read', async () => {
       const res = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
-        const req = http.request(kv('default/bad'), {
-          method: 'POST', agent: false,
-          headers: { Authorization: `Bearer ${WRITE_TOKEN}`, 'Content-Type': 'application/json', 'Content-Length': String(50 * 1048576), Expect: '100-continue' },
-        }, (r) => { r.resume(); resolve({ status: r.statusCode || 0, sent: req.socket?.bytesWritten || 0 }); });
+        const req = http.request(
+          kv('default/bad'),
+          {
+            method: 'POST',
+            agent: false,
+            headers: {
+              'Authorization': `Bearer ${WRITE_TOKEN}`,
+              'Content-Type': 'application/json',
+              'Content-Length': String(50 * 1048576),
+              'Expect': '100-continue',
+            },
+          },
+          (r) => {
+            r.resume();
+            resolve({ status: r.statusCode || 0, sent: req.socket?.bytesWritten || 0 });
+          },
+        );
         req.on('continue', () => reject(new Error('the server asked for the body')));
         req.on('error', reject);
         req.flushHeaders();
@@ -456,7 +507,9 @@ describe('kv-proxy with writes and discovery enabled', () => {
       const reply = await new Promise<string>((resolve, reject) => {
         const s = net.connect(Number(new URL(f.url).port), '127.0.0.1', () => s.write('NOT HTTP AT ALL\r\n\r\n'));
         let data = '';
-        s.on('data', (d) => { data += d; });
+        s.on('data', (d) => {
+          data += d;
+        });
         s.on('end', () => resolve(data));
         s.on('error', reject);
       });
@@ -473,8 +526,10 @@ describe('kv-proxy with writes and discovery enabled', () => {
       });
       // the refusal may come while the body is still being sent: then the client sees the connection cut (its error
       // comes from Node's own realm, so jest's instanceof Error cannot tell it: read the outcome as plain fields)
-      const oversized = await post(kv('default/bad'), { blob: big(2 * 1048576) })
-        .then((r) => ({ status: r.status, error: '' }), (e: unknown) => ({ status: 0, error: String((e as { message?: string })?.message ?? e) }));
+      const oversized = await post(kv('default/bad'), { blob: big(2 * 1048576) }).then(
+        (r) => ({ status: r.status, error: '' }),
+        (e: unknown) => ({ status: 0, error: String((e as { message?: string })?.message ?? e) }),
+      );
       const malformed = await get(`${f.url}/kv/%zz/%zz`);
       // THEN
       if (oversized.status === 0) expect(oversized.error).toMatch(/EPIPE|ECONNRESET/);
@@ -604,12 +659,21 @@ describe('kv-proxy with writes and discovery enabled', () => {
     // the log lines are awaited (stdout arrives after the answer), not slept on
     // (lines of earlier requests may still arrive first: only the last three /kv lines are these requests')
     const ours = ['POST /kv/:namespace/:configmap 200', 'GET /kv/:namespace/:configmap/:key 200', 'GET /kv/:namespace/:configmap 200'];
-    const kvLines = () => logged().slice(before).filter((l) => String(l.route).startsWith('/kv/')).map((l) => `${l.method} ${l.route} ${l.status}`);
+    const kvLines = () =>
+      logged()
+        .slice(before)
+        .filter((l) => String(l.route).startsWith('/kv/'))
+        .map((l) => `${l.method} ${l.route} ${l.status}`);
     await waitFor('the three request log lines', () => JSON.stringify(kvLines().slice(-3)) === JSON.stringify(ours) || undefined);
     const requests = logged();
     expect(requests[requests.length - 1]).toEqual({
-      time: expect.any(String), level: 'info', msg: 'request',
-      method: 'GET', route: '/kv/:namespace/:configmap', status: 200, ms: expect.any(Number),
+      time: expect.any(String),
+      level: 'info',
+      msg: 'request',
+      method: 'GET',
+      route: '/kv/:namespace/:configmap',
+      status: 200,
+      ms: expect.any(Number),
     });
     expect(f.proxy.logs.filter((l) => l.unparsed)).toEqual([]);
     for (const secret of [READ_TOKEN, WRITE_TOKEN, SA_TOKEN, 'Bearer', 'authorization']) {
@@ -627,7 +691,8 @@ describe('kv-proxy with writes and discovery enabled', () => {
   });
 });
 
-// Stand-in for this block; the read-only default is also proven on the real server in test/kv-proxy.source.test.ts (read-only (the default): ready and reading; nothing is ever written).
+// Stand-in for this block; the read-only default is also proven on the real server in test/kv-proxy.source.test.ts
+// (read-only (the default): ready and reading; nothing is ever written).
 describe('kv-proxy with defaults (read-only, no discovery)', () => {
   let f: Fixture;
 
@@ -689,10 +754,15 @@ describe('kv-proxy with KV_CONFIGMAP_NAMES and resourceNames-only RBAC', () => {
   // Stand-in (needs it): inspects the API calls the proxy makes (one list per name, by fieldSelector); that the real
   // server authorizes them against resourceNames is proven in test/kv-proxy.source.test.ts (names given with writes ...).
   test('lists and watches each name with fieldSelector=metadata.name', () => {
-    const listed = f.api.calls.filter((c) => c.verb === 'list').map((c) => `${c.namespace}/${c.query.fieldSelector}`).sort();
+    const listed = f.api.calls
+      .filter((c) => c.verb === 'list')
+      .map((c) => `${c.namespace}/${c.query.fieldSelector}`)
+      .sort();
     expect(listed).toEqual([
-      'apps/metadata.name=app-config', 'apps/metadata.name=flags',
-      'default/metadata.name=app-config', 'default/metadata.name=flags',
+      'apps/metadata.name=app-config',
+      'apps/metadata.name=flags',
+      'default/metadata.name=app-config',
+      'default/metadata.name=flags',
     ]);
     expect(f.api.calls.filter((c) => c.verb === 'watch').every((c) => /^metadata\.name=/.test(c.query.fieldSelector))).toBe(true);
   });
@@ -749,7 +819,12 @@ describe('kv-proxy while the API server is down', () => {
     expect((await get(`${f.url}/kv/default/cfg`)).headers['x-kv-stale']).toBeUndefined();
     // WHEN the API server goes away, until the proxy has noticed (its reads say X-Kv-Stale)
     await f.api.stop();
-    await waitFor('X-Kv-Stale: true on a read', async () => (await get(`${f.url}/kv/default/cfg`)).headers['x-kv-stale'] === 'true' || undefined, 30000, 100);
+    await waitFor(
+      'X-Kv-Stale: true on a read',
+      async () => (await get(`${f.url}/kv/default/cfg`)).headers['x-kv-stale'] === 'true' || undefined,
+      30000,
+      100,
+    );
     const reads: Reply[] = [];
     const writes: Reply[] = [];
     for (let i = 0; i < 20; i++) {
@@ -761,7 +836,12 @@ describe('kv-proxy while the API server is down', () => {
     f.api.setConfigMap('default', 'cfg', { v: 'changed-meanwhile' }); // another client, meanwhile
     // AND it comes back
     await f.api.start();
-    await waitFor('the change made meanwhile', async () => (await get(`${f.url}/kv/default/cfg/v`)).text === 'changed-meanwhile' || undefined, 30000, 20);
+    await waitFor(
+      'the change made meanwhile',
+      async () => (await get(`${f.url}/kv/default/cfg/v`)).text === 'changed-meanwhile' || undefined,
+      30000,
+      20,
+    );
 
     // THEN
     expect(reads.filter((r) => r.status !== 200)).toEqual([]);
@@ -836,7 +916,9 @@ describe('kv-proxy shutdown', () => {
       // the write is held at the API server for 10 s, well inside the 20 s drain (KV_SHUTDOWN_TIMEOUT_SECONDS' default)
       f.api.fault = (c) => (c.verb === 'patch' ? { delayMs: 10000 } : undefined);
       let writeDone = false;
-      const write = post(`${f.url}/kv/default/cfg`, { v: '2' }).finally(() => { writeDone = true; });
+      const write = post(`${f.url}/kv/default/cfg`, { v: '2' }).finally(() => {
+        writeDone = true;
+      });
       await waitFor('the write to reach the API', () => f.api.countCalls({ verb: 'patch' }) === 1 || undefined);
       // WHEN
       f.proxy.proc.kill('SIGTERM');
@@ -902,7 +984,12 @@ describe('kv-proxy configuration', () => {
   async function startup(env: Record<string, string>) {
     const p = ProxyProcess.spawn({ PORT: '0', KV_LISTEN_ADDRESS: '127.0.0.1', ...env });
     let timer: NodeJS.Timeout | undefined;
-    const exit = await Promise.race([p.exited, new Promise<'still running'>((r) => { timer = setTimeout(() => r('still running'), 30000); })]);
+    const exit = await Promise.race([
+      p.exited,
+      new Promise<'still running'>((r) => {
+        timer = setTimeout(() => r('still running'), 30000);
+      }),
+    ]);
     clearTimeout(timer);
     if (exit === 'still running') await p.stop();
     return { exit, stderr: p.stderr, stdout: p.stdout };
@@ -924,13 +1011,33 @@ describe('kv-proxy configuration', () => {
     ['KUBE_API_URL is not a URL', { KUBE_API_URL: 'not a url' }, /KUBE_API_URL must be an http\(s\) URL/],
     ['KUBE_API_URL has another scheme', { KUBE_API_URL: 'ftp://example.com' }, /KUBE_API_URL must use http or https/],
     ['neither KUBE_API_URL nor an in-cluster environment', { KUBE_API_URL: '' }, /KUBERNETES_SERVICE_HOST\/KUBERNETES_SERVICE_PORT are missing/],
-    ['KUBE_TOKEN_FILE cannot be read', { KUBE_TOKEN_FILE: '/nonexistent/token' }, /cannot read the Kubernetes API token \/nonexistent\/token: ENOENT/],
-    ['KUBE_CA_FILE cannot be read', { KUBE_API_URL: 'https://127.0.0.1:1', KUBE_CA_FILE: '/nonexistent/ca.crt' }, /cannot read the Kubernetes API CA certificate \/nonexistent\/ca.crt/],
-    ['the tokens directory has no token files', { KV_TOKENS_DIR: '/nonexistent' }, /KV_TOKENS_DIR \/nonexistent has neither read-tokens nor write-tokens/],
-    ['KV_SELF_CONFIGMAPS is not namespace/name', { KV_SELF_CONFIGMAPS: 'kv-proxy-server' }, /KV_SELF_CONFIGMAPS contains "kv-proxy-server", which is not "<namespace>\/<configmap name>"/],
+    [
+      'KUBE_TOKEN_FILE cannot be read',
+      { KUBE_TOKEN_FILE: '/nonexistent/token' },
+      /cannot read the Kubernetes API token \/nonexistent\/token: ENOENT/,
+    ],
+    [
+      'KUBE_CA_FILE cannot be read',
+      { KUBE_API_URL: 'https://127.0.0.1:1', KUBE_CA_FILE: '/nonexistent/ca.crt' },
+      /cannot read the Kubernetes API CA certificate \/nonexistent\/ca.crt/,
+    ],
+    [
+      'the tokens directory has no token files',
+      { KV_TOKENS_DIR: '/nonexistent' },
+      /KV_TOKENS_DIR \/nonexistent has neither read-tokens nor write-tokens/,
+    ],
+    [
+      'KV_SELF_CONFIGMAPS is not namespace/name',
+      { KV_SELF_CONFIGMAPS: 'kv-proxy-server' },
+      /KV_SELF_CONFIGMAPS contains "kv-proxy-server", which is not "<namespace>\/<configmap name>"/,
+    ],
     ['KV_ACCESS_LOG is unknown', { KV_ACCESS_LOG: 'some' }, /KV_ACCESS_LOG must be one of errors, all, off, got "some"/],
     ['KV_UPSTREAM_TIMEOUT_SECONDS is 0', { KV_UPSTREAM_TIMEOUT_SECONDS: '0' }, /KV_UPSTREAM_TIMEOUT_SECONDS must be an integer 1-60, got "0"/],
-    ['KV_CATCH_UP_TIMEOUT_SECONDS is too long', { KV_CATCH_UP_TIMEOUT_SECONDS: '61' }, /KV_CATCH_UP_TIMEOUT_SECONDS must be an integer 0-60, got "61"/],
+    [
+      'KV_CATCH_UP_TIMEOUT_SECONDS is too long',
+      { KV_CATCH_UP_TIMEOUT_SECONDS: '61' },
+      /KV_CATCH_UP_TIMEOUT_SECONDS must be an integer 0-60, got "61"/,
+    ],
     ['KV_METRICS_PORT is PORT', { PORT: '9100', KV_METRICS_PORT: '9100' }, /KV_METRICS_PORT must differ from PORT, got 9100 for both/],
     ['KV_METRICS_AUTH is unknown', { KV_METRICS_AUTH: 'basic' }, /KV_METRICS_AUTH must be one of none, token, got "basic"/],
   ])('exits 1 with a clear message when %s', async (_name, env, message) => {
@@ -953,14 +1060,23 @@ describe('kv-proxy configuration', () => {
   test('in a pod without a service account token it says which file is missing', async () => {
     // GIVEN the in-cluster environment but no mounted token (this host is not a pod)
     expect(fs.existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')).toBe(false);
-    const { exit, stderr } = await startup({ KV_TOKENS_DIR: dir, KV_NAMESPACES: 'default', KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' });
+    const { exit, stderr } = await startup({
+      KV_TOKENS_DIR: dir,
+      KV_NAMESPACES: 'default',
+      KUBERNETES_SERVICE_HOST: '10.96.0.1',
+      KUBERNETES_SERVICE_PORT: '443',
+    });
     expect(exit).toEqual({ code: 1, signal: null });
     expect(stderr).toMatch(/\/var\/run\/secrets\/kubernetes\.io\/serviceaccount\//);
   });
 
   // Stand-in (could move): runs on the stand-in for speed; the real server could produce this.
   test('KV_MAX_WAIT_SECONDS caps a blocking read', async () => {
-    const f = await fixture({ namespaces: ['default'], env: { KV_MAX_WAIT_SECONDS: '1' }, seed: (api) => api.setConfigMap('default', 'cfg', { v: '1' }) });
+    const f = await fixture({
+      namespaces: ['default'],
+      env: { KV_MAX_WAIT_SECONDS: '1' },
+      seed: (api) => api.setConfigMap('default', 'cfg', { v: '1' }),
+    });
     try {
       const index = (await get(`${f.url}/kv/default/cfg`)).headers['x-kv-index'];
       const started = Date.now();

@@ -42,9 +42,12 @@ describe('KvProxy.addNamespace', () => {
     const byVerb = build({ namespaces: ['default'], writes: true }, (p) => p.addNamespace('apps'));
     expect(byVerb).toEqual(byProp);
     const role = byVerb.find((o) => o.kind === 'Role' && o.metadata.namespace === 'apps')!;
-    expect(role.metadata.labels).toEqual(expect.objectContaining({
-      'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy',
-    }));
+    expect(role.metadata.labels).toEqual(
+      expect.objectContaining({
+        'app.kubernetes.io/name': 'kv-proxy',
+        'app.kubernetes.io/instance': 'kv-proxy',
+      }),
+    );
     const env = findContainer(findObject(byVerb, 'Deployment', 'kv-proxy'), 'kv-proxy').env;
     expect(env).toContainEqual({ name: 'KV_NAMESPACES', value: 'default,apps' });
     expect(() => assertValid(byVerb, { external: [TOKENS] })).not.toThrow();
@@ -59,7 +62,7 @@ describe('KvProxy.addNamespace', () => {
     expect(byProp).toMatch(/^namespaces/);
   });
 
-  test('fails as the prop does when configMapNames names the source ConfigMap and the namespace is the proxy\'s own', () => {
+  test("fails as the prop does when configMapNames names the source ConfigMap and the namespace is the proxy's own", () => {
     const chart = testChart(NS);
     const source = new KvProxy(chart, 'Probe', { name: 'kv-proxy', namespaces: ['default'] }).sourceConfigMap.name;
     const byProp = errorOf(() => build({ namespaces: ['default', NS], configMapNames: [source] }));
@@ -69,15 +72,16 @@ describe('KvProxy.addNamespace', () => {
 });
 
 describe('KvProxy.allowMetricsFrom', () => {
-  test('gives the same YAML as the metricsAllowFrom prop, replacing the default of the proxy\'s own namespace', () => {
+  test("gives the same YAML as the metricsAllowFrom prop, replacing the default of the proxy's own namespace", () => {
     const byProp = build({ metricsPort: 9102, metricsAllowFrom: [PROMETHEUS, AGENT] });
     const byVerb = build({ metricsPort: 9102 }, (p) => {
       p.allowMetricsFrom(PROMETHEUS);
       p.allowMetricsFrom(AGENT);
     });
     expect(byVerb).toEqual(byProp);
-    expect(findObject(byVerb, 'NetworkPolicy', 'kv-proxy-metrics').spec.ingress)
-      .toEqual([{ from: [PROMETHEUS, AGENT], ports: [{ protocol: 'TCP', port: 9102 }] }]);
+    expect(findObject(byVerb, 'NetworkPolicy', 'kv-proxy-metrics').spec.ingress).toEqual([
+      { from: [PROMETHEUS, AGENT], ports: [{ protocol: 'TCP', port: 9102 }] },
+    ]);
     expect(findObject(build({ metricsPort: 9102 }), 'NetworkPolicy', 'kv-proxy-metrics').spec.ingress[0].from).toEqual([{ podSelector: {} }]);
   });
 
@@ -105,8 +109,9 @@ describe('KvProxy.allowFrom and allowFromNamespaces', () => {
 
   test('fail as the props do', () => {
     expect(errorOf(() => build({}, (p) => p.allowFrom({})))).toBe(errorOf(() => build({ networkPolicy: { allowFrom: [{}] } })));
-    expect(errorOf(() => build({}, (p) => p.allowFromNamespaces('Apps'))))
-      .toBe(errorOf(() => build({ networkPolicy: { allowFromNamespaces: ['Apps'] } })));
+    expect(errorOf(() => build({}, (p) => p.allowFromNamespaces('Apps')))).toBe(
+      errorOf(() => build({ networkPolicy: { allowFromNamespaces: ['Apps'] } })),
+    );
   });
 });
 
@@ -148,12 +153,14 @@ describe('KvProxy.exposeViaIngress', () => {
   });
 
   test('ingressReadTimeout without any Ingress is refused at synth, naming the prop and both ways to add one', () => {
-    expect(() => build({ ingressReadTimeout: Duration.minutes(2) }))
-      .toThrow(/ingressReadTimeout only applies with ingress, got 120 s without an ingress \(set ingress or call exposeViaIngress\)/);
+    expect(() => build({ ingressReadTimeout: Duration.minutes(2) })).toThrow(
+      /ingressReadTimeout only applies with ingress, got 120 s without an ingress \(set ingress or call exposeViaIngress\)/,
+    );
   });
 
   test('fails on a second Ingress, naming the first host', () => {
-    expect(() => build({ ingress: { host: 'kv.example.com' } }, (p) => p.exposeViaIngress({})))
-      .toThrow(/ingress is already set \(host "kv.example.com"\): one Ingress per workload/);
+    expect(() => build({ ingress: { host: 'kv.example.com' } }, (p) => p.exposeViaIngress({}))).toThrow(
+      /ingress is already set \(host "kv.example.com"\): one Ingress per workload/,
+    );
   });
 });

@@ -22,7 +22,9 @@ import { KvProxyPod, READ_TOKEN, WRITE_TOKEN, call, startDistKvProxyPod, waitFor
 
 const [LABEL_KEY, LABEL_VALUE] = KV_PROXY_WRITABLE_LABEL.split('=');
 // what kube-controller-manager's root-ca-cert-publisher sets on kube-root-ca.crt
-const ROOT_CA_DESCRIPTION = 'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.';
+const ROOT_CA_DESCRIPTION =
+  'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the ' +
+  'internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.';
 
 describe('KvProxy (dist/dev) writes only where they are meant to go, on a real kube-apiserver', () => {
   const cluster = useKubeCluster();
@@ -39,15 +41,18 @@ describe('KvProxy (dist/dev) writes only where they are meant to go, on a real k
   const live = async (cm: string) => JSON.parse(await cluster().kubectlOk(['get', 'configmap', cm, '-n', ns, '-o', 'json']));
   const apply = (obj: object) => cluster().kubectlOk(['apply', '-f', '-'], JSON.stringify(obj));
   /** Every write a client can make, with the write token. */
-  const attempts = (cm: string, key: string) => Promise.all([
-    call('PUT', kv(cm, key), WRITE_TOKEN, 'attacker'),
-    call('POST', kv(cm), WRITE_TOKEN, { [key]: 'attacker', extra: 'x' }),
-    call('DELETE', kv(cm, key), WRITE_TOKEN),
-    call('DELETE', `${kv(cm)}?key=${encodeURIComponent(key)}`, WRITE_TOKEN),
-  ]);
+  const attempts = (cm: string, key: string) =>
+    Promise.all([
+      call('PUT', kv(cm, key), WRITE_TOKEN, 'attacker'),
+      call('POST', kv(cm), WRITE_TOKEN, { [key]: 'attacker', extra: 'x' }),
+      call('DELETE', kv(cm, key), WRITE_TOKEN),
+      call('DELETE', `${kv(cm)}?key=${encodeURIComponent(key)}`, WRITE_TOKEN),
+    ]);
   /** The cache has this resourceVersion of the ConfigMap (so a refusal is not about a stale cache). */
-  const cached = (cm: string, rv: string) => waitFor(`the cache to hold ${cm} at ${rv}`, async () => (
-    (await call('GET', kv(cm), READ_TOKEN)).headers['x-kv-index'] === rv ? true : undefined));
+  const cached = (cm: string, rv: string) =>
+    waitFor(`the cache to hold ${cm} at ${rv}`, async () =>
+      (await call('GET', kv(cm), READ_TOKEN)).headers['x-kv-index'] === rv ? true : undefined,
+    );
 
   beforeAll(async () => {
     pod = await startDistKvProxyPod(cluster(), files, deployment as K8sObject);
@@ -61,7 +66,8 @@ describe('KvProxy (dist/dev) writes only where they are meant to go, on a real k
   test('kube-root-ca.crt, published as the controller manager publishes it: every write 403, labeled or not; the CA stays', async () => {
     // GIVEN the namespace's root CA ConfigMap, as root-ca-cert-publisher writes it
     await apply({
-      apiVersion: 'v1', kind: 'ConfigMap',
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
       metadata: { name: 'kube-root-ca.crt', namespace: ns, annotations: { 'kubernetes.io/description': ROOT_CA_DESCRIPTION } },
       data: { 'ca.crt': cluster().ca },
     });
@@ -76,7 +82,10 @@ describe('KvProxy (dist/dev) writes only where they are meant to go, on a real k
     // THEN every one is 403, saying why, and the API server still holds the cluster's CA only
     for (const r of [...plain, ...labeled]) {
       expect(r.status).toBe(403);
-      expect(r.body.error).toBe(`configmap "${ns}/kube-root-ca.crt" is the cluster's CA bundle, published by kube-controller-manager; every pod in the namespace trusts it for the API server: it is never written through this proxy`);
+      expect(r.body.error).toBe(
+        `configmap "${ns}/kube-root-ca.crt" is the cluster's CA bundle, published by kube-controller-manager; every pod ` +
+          `in the namespace trusts it for the API server: it is never written through this proxy`,
+      );
     }
     expect((await live('kube-root-ca.crt')).data).toEqual({ 'ca.crt': cluster().ca });
     // reading it stays allowed (it is public)
@@ -95,9 +104,12 @@ describe('KvProxy (dist/dev) writes only where they are meant to go, on a real k
     // GIVEN a labeled ConfigMap owned by the proxy's Deployment, as a controller owns what it manages
     const owner = JSON.parse(await cluster().kubectlOk(['get', 'deployment', deployment.metadata.name, '-n', ns, '-o', 'json']));
     await apply({
-      apiVersion: 'v1', kind: 'ConfigMap',
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
       metadata: {
-        name: 'leader-election', namespace: ns, labels: { [LABEL_KEY]: LABEL_VALUE },
+        name: 'leader-election',
+        namespace: ns,
+        labels: { [LABEL_KEY]: LABEL_VALUE },
         ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: owner.metadata.name, uid: owner.metadata.uid, controller: true }],
       },
       data: { holder: 'pod-a' },
@@ -108,13 +120,22 @@ describe('KvProxy (dist/dev) writes only where they are meant to go, on a real k
     // THEN
     for (const r of results) {
       expect(r.status).toBe(403);
-      expect(r.body.error).toBe(`configmap "${ns}/leader-election" is owned by Deployment "${owner.metadata.name}" (ownerReferences): its controller manages it, so it is never written through this proxy`);
+      expect(r.body.error).toBe(
+        `configmap "${ns}/leader-election" is owned by Deployment "${owner.metadata.name}" (ownerReferences): its ` +
+          `controller manages it, so it is never written through this proxy`,
+      );
     }
     expect((await live('leader-election')).data).toEqual({ holder: 'pod-a' });
   });
 
   test('an immutable ConfigMap is 403 even with the opt-in label', async () => {
-    await apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'frozen-labeled', namespace: ns, labels: { [LABEL_KEY]: LABEL_VALUE } }, immutable: true, data: { a: '1' } });
+    await apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'frozen-labeled', namespace: ns, labels: { [LABEL_KEY]: LABEL_VALUE } },
+      immutable: true,
+      data: { a: '1' },
+    });
     await cached('frozen-labeled', (await live('frozen-labeled')).metadata.resourceVersion);
     for (const r of await attempts('frozen-labeled', 'a')) {
       expect(r.status).toBe(403);
@@ -123,7 +144,7 @@ describe('KvProxy (dist/dev) writes only where they are meant to go, on a real k
     expect((await live('frozen-labeled')).data).toEqual({ a: '1' });
   });
 
-  test('the proxy\'s own source ConfigMap is 403', async () => {
+  test("the proxy's own source ConfigMap is 403", async () => {
     const before = (await live(source.metadata.name)).data;
     for (const r of await attempts(source.metadata.name, 'server.js')) expect(r.status).toBe(403);
     expect((await live(source.metadata.name)).data).toEqual(before);
@@ -136,7 +157,9 @@ describe('KvProxy (dist/dev) writes only where they are meant to go, on a real k
     // WHEN / THEN refused
     for (const r of await attempts('platform-settings', 'mode')) {
       expect(r.status).toBe(403);
-      expect(r.body.error).toBe(`configmap "${ns}/platform-settings" is not opted in to writes through this proxy: it needs the label ${LABEL_KEY}=${LABEL_VALUE}`);
+      expect(r.body.error).toBe(
+        `configmap "${ns}/platform-settings" is not opted in to writes through this proxy: it needs the label ${LABEL_KEY}=${LABEL_VALUE}`,
+      );
     }
     expect((await live('platform-settings')).data).toEqual({ mode: 'strict' });
     // WHEN its owner opts it in
@@ -161,10 +184,19 @@ describe('KvProxy (dist/dev) writes only where they are meant to go, on a real k
   test('a refused write and an accepted one are each one audit line: token name, method, configmap/key, status, index', async () => {
     // GIVEN a labeled ConfigMap and the root CA
     await apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-root-ca.crt', namespace: ns }, data: { 'ca.crt': cluster().ca } });
-    await apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'audited', namespace: ns, labels: { [LABEL_KEY]: LABEL_VALUE } }, data: { a: '1' } });
+    await apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'audited', namespace: ns, labels: { [LABEL_KEY]: LABEL_VALUE } },
+      data: { a: '1' },
+    });
     await cached('audited', (await live('audited')).metadata.resourceVersion);
     await cached('kube-root-ca.crt', (await live('kube-root-ca.crt')).metadata.resourceVersion);
-    const audit = () => logs().split('\n').filter((l) => l.includes('"msg":"audit"')).map((l) => JSON.parse(l));
+    const audit = () =>
+      logs()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"audit"'))
+        .map((l) => JSON.parse(l));
     const before = audit().length;
     // WHEN
     const refused = await call('PUT', kv('kube-root-ca.crt', 'ca.crt'), WRITE_TOKEN, 'attacker');
@@ -172,8 +204,30 @@ describe('KvProxy (dist/dev) writes only where they are meant to go, on a real k
     // THEN
     const lines = await waitFor('two audit lines', async () => (audit().length >= before + 2 ? audit().slice(before) : undefined));
     expect(lines).toEqual([
-      { time: expect.any(String), level: 'info', msg: 'audit', token: 'write-tokens#1', method: 'PUT', namespace: ns, configmap: 'kube-root-ca.crt', key: 'ca.crt', status: 403, index: (await live('kube-root-ca.crt')).metadata.resourceVersion },
-      { time: expect.any(String), level: 'info', msg: 'audit', token: 'write-tokens#1', method: 'PUT', namespace: ns, configmap: 'audited', key: 'a', status: 200, index: accepted.headers['x-kv-index'] },
+      {
+        time: expect.any(String),
+        level: 'info',
+        msg: 'audit',
+        token: 'write-tokens#1',
+        method: 'PUT',
+        namespace: ns,
+        configmap: 'kube-root-ca.crt',
+        key: 'ca.crt',
+        status: 403,
+        index: (await live('kube-root-ca.crt')).metadata.resourceVersion,
+      },
+      {
+        time: expect.any(String),
+        level: 'info',
+        msg: 'audit',
+        token: 'write-tokens#1',
+        method: 'PUT',
+        namespace: ns,
+        configmap: 'audited',
+        key: 'a',
+        status: 200,
+        index: accepted.headers['x-kv-index'],
+      },
     ]);
     expect(refused.status).toBe(403);
     expect(logs()).not.toContain(WRITE_TOKEN);

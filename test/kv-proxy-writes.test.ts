@@ -12,7 +12,6 @@ import { Chart, Testing } from 'cdk8s';
 import { KvProxy, KV_PROXY_WRITABLE_LABEL, resolveKvProxy } from '../lib/kv-proxy';
 import { Fixture, SERVER, agent, del, fixture, get, post, put, waitFor } from './support/kv-proxy-harness';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { writeRefusal } = require('../lib/kv-proxy/server/kv.js');
 
 const LABEL = { 'kv-proxy.cdk8s-patterns.io/writable': 'true' };
@@ -35,13 +34,17 @@ describe('by default (KV_WRITE_SCOPE=labeled) only ConfigMaps labeled for the pr
   let f: Fixture;
   beforeAll(async () => {
     f = await fixture({
-      env: DEFAULT_MODE, rbac: { writes: true },
+      env: DEFAULT_MODE,
+      rbac: { writes: true },
       seed: (api) => {
         api.setConfigMap('default', 'platform', { mode: 'strict' });
         api.setConfigMap('default', 'opted-in', { mode: 'a' }, LABEL);
         api.setConfigMap('default', 'wrong-value', { mode: 'a' }, { 'kv-proxy.cdk8s-patterns.io/writable': 'false' });
         api.putObject('configmaps', { metadata: { name: 'kube-root-ca.crt', namespace: 'default', labels: LABEL }, data: { 'ca.crt': 'the CA' } });
-        api.putObject('configmaps', { metadata: { name: 'owned', namespace: 'default', labels: LABEL, ownerReferences: OWNER }, data: { holder: 'a' } });
+        api.putObject('configmaps', {
+          metadata: { name: 'owned', namespace: 'default', labels: LABEL, ownerReferences: OWNER },
+          data: { holder: 'a' },
+        });
         api.putObject('configmaps', { metadata: { name: 'frozen', namespace: 'default', labels: LABEL }, data: { a: '1' }, immutable: true });
       },
     });
@@ -49,9 +52,11 @@ describe('by default (KV_WRITE_SCOPE=labeled) only ConfigMaps labeled for the pr
   afterAll(() => f?.close());
 
   test('an unlabeled ConfigMap (or one labeled "false"): every write is 403 naming the label, and no patch is sent', async () => {
-    const results = [...await attempts(f.url, 'default/platform', 'mode'), ...await attempts(f.url, 'default/wrong-value', 'mode')];
+    const results = [...(await attempts(f.url, 'default/platform', 'mode')), ...(await attempts(f.url, 'default/wrong-value', 'mode'))];
     expect(results.map((r) => r.status)).toEqual(Array(8).fill(403));
-    expect(results[0].json.error).toBe('configmap "default/platform" is not opted in to writes through this proxy: it needs the label kv-proxy.cdk8s-patterns.io/writable=true');
+    expect(results[0].json.error).toBe(
+      'configmap "default/platform" is not opted in to writes through this proxy: it needs the label kv-proxy.cdk8s-patterns.io/writable=true',
+    );
     expect(f.api.countCalls({ verb: 'patch', name: 'platform' }) + f.api.countCalls({ verb: 'patch', name: 'wrong-value' })).toBe(0);
     expect(f.api.getObject('configmaps', 'default', 'platform')?.data).toEqual({ mode: 'strict' });
   });
@@ -68,7 +73,10 @@ describe('by default (KV_WRITE_SCOPE=labeled) only ConfigMaps labeled for the pr
     const frozen = await attempts(f.url, 'default/frozen', 'a');
     expect([...root, ...owned, ...frozen].map((r) => r.status)).toEqual(Array(12).fill(403));
     expect(root[0].json.error).toMatch(/^configmap "default\/kube-root-ca.crt" is the cluster's CA bundle/);
-    expect(owned[0].json.error).toBe('configmap "default/owned" is owned by Deployment "operator" (ownerReferences): its controller manages it, so it is never written through this proxy');
+    expect(owned[0].json.error).toBe(
+      'configmap "default/owned" is owned by Deployment "operator" (ownerReferences): its controller manages it, so it ' +
+        'is never written through this proxy',
+    );
     expect(frozen[0].json.error).toMatch(/is immutable/);
     expect(f.api.getObject('configmaps', 'default', 'kube-root-ca.crt')?.data).toEqual({ 'ca.crt': 'the CA' });
     expect(f.api.getObject('configmaps', 'default', 'owned')?.data).toEqual({ holder: 'a' });
@@ -135,10 +143,10 @@ describe('KV_WRITE_SCOPE=any writes unlabeled ConfigMaps, but never the ones ref
   test('an unlabeled ConfigMap is written; kube-root-ca.crt, owned, immutable and the own source are 403', async () => {
     expect((await put(`${f.url}/kv/default/platform/mode`, 'relaxed')).status).toBe(200);
     const refused = [
-      ...await attempts(f.url, 'default/kube-root-ca.crt', 'ca.crt'),
-      ...await attempts(f.url, 'default/owned', 'holder'),
-      ...await attempts(f.url, 'default/frozen', 'a'),
-      ...await attempts(f.url, 'default/kv-server-0123456789', 'server.js'),
+      ...(await attempts(f.url, 'default/kube-root-ca.crt', 'ca.crt')),
+      ...(await attempts(f.url, 'default/owned', 'holder')),
+      ...(await attempts(f.url, 'default/frozen', 'a')),
+      ...(await attempts(f.url, 'default/kv-server-0123456789', 'server.js')),
     ];
     expect(refused.map((r) => r.status)).toEqual(Array(16).fill(403));
     expect(f.api.countCalls({ verb: 'patch', namespace: 'default', name: 'kube-root-ca.crt' })).toBe(0);
@@ -170,7 +178,8 @@ describe('with KV_CONFIGMAP_NAMES the named ConfigMaps are writable without the 
 describe('KV_WRITABLE_LABEL', () => {
   test('names the label that opts in, and that created ConfigMaps get', async () => {
     const f = await fixture({
-      env: { ...DEFAULT_MODE, KV_WRITABLE_LABEL: 'example.com/kv=yes' }, rbac: { writes: true },
+      env: { ...DEFAULT_MODE, KV_WRITABLE_LABEL: 'example.com/kv=yes' },
+      rbac: { writes: true },
       seed: (api) => {
         api.setConfigMap('default', 'theirs', { a: '1' }, LABEL);
         api.setConfigMap('default', 'ours', { a: '1' }, { 'example.com/kv': 'yes' });
@@ -192,9 +201,14 @@ describe('KV_WRITABLE_LABEL', () => {
     ['no value', 'a'],
     ['an invalid key', 'no spaces=x'],
   ])('the server refuses to start with %s', async (_what, value) => {
-    const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH ?? '', KUBE_API_URL: 'http://127.0.0.1:1', KV_NAMESPACES: 'default', KV_WRITABLE_LABEL: value }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SERVER], {
+      env: { PATH: process.env.PATH ?? '', KUBE_API_URL: 'http://127.0.0.1:1', KV_NAMESPACES: 'default', KV_WRITABLE_LABEL: value },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     const code = await new Promise((r) => child.on('exit', r));
     expect(code).toBe(1);
     expect(stderr).toContain(`KV_WRITABLE_LABEL must be one label "<key>=<value>", e.g. "kv-proxy.cdk8s-patterns.io/writable=true", got "${value}"`);
@@ -202,7 +216,12 @@ describe('KV_WRITABLE_LABEL', () => {
 });
 
 describe('writeRefusal (kv.js): the check every write surface calls', () => {
-  const config = { selfConfigMaps: ['ns/kv-server-*', 'ns/exact'], configMapNames: undefined, writableLabel: { key: 'k', value: 'v' }, writeScope: 'labeled' };
+  const config = {
+    selfConfigMaps: ['ns/kv-server-*', 'ns/exact'],
+    configMapNames: undefined,
+    writableLabel: { key: 'k', value: 'v' },
+    writeScope: 'labeled',
+  };
   const cm = (metadata: object = {}, more: object = {}) => ({ metadata: { labels: { k: 'v' }, ...metadata }, ...more });
 
   test('null for a labeled ConfigMap, and for a missing one (a create)', () => {
@@ -246,14 +265,17 @@ describe('KvProxy construct: writableLabel', () => {
   });
 
   test('fails when writableLabel is not one <key>=<value> label', () => {
-    expect(() => make({ writableLabel: 'a=b,c=d' })).toThrow(/writableLabel must be one label "<key>=<value>", e\.g\. "kv-proxy\.cdk8s-patterns\.io\/writable=true", got "a=b,c=d"/);
+    expect(() => make({ writableLabel: 'a=b,c=d' })).toThrow(
+      /writableLabel must be one label "<key>=<value>", e\.g\. "kv-proxy\.cdk8s-patterns\.io\/writable=true", got "a=b,c=d"/,
+    );
     expect(() => make({ writableLabel: 'a' })).toThrow(/writableLabel must be one label/);
     expect(() => make({ writableLabel: 'bad key=x' })).toThrow(/writableLabel must be one label/);
   });
 
   test('fails when configMapNames names kube-root-ca.crt with writes; reading it is fine', () => {
-    expect(() => make({ writes: true, configMapNames: ['flags', 'kube-root-ca.crt'] }))
-      .toThrow('configMapNames must not include "kube-root-ca.crt" when writes is true: the cluster publishes it and the proxy never writes it');
+    expect(() => make({ writes: true, configMapNames: ['flags', 'kube-root-ca.crt'] })).toThrow(
+      'configMapNames must not include "kube-root-ca.crt" when writes is true: the cluster publishes it and the proxy never writes it',
+    );
     expect(env(make({ configMapNames: ['kube-root-ca.crt'] })).KV_CONFIGMAP_NAMES.value).toBe('kube-root-ca.crt');
   });
 });

@@ -17,7 +17,11 @@ import { KvProxyPod, READ_TOKEN, WRITE_TOKEN, startDistKvProxyPod } from './supp
 
 const ROOT = path.resolve(__dirname, '..');
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Run> {
   return new Promise((resolve) => {
@@ -28,7 +32,7 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: nu
   });
 }
 
-describe('HashiCorp\'s Consul client against KvProxy (dist/dev) on a real kube-apiserver', () => {
+describe("HashiCorp's Consul client against KvProxy (dist/dev) on a real kube-apiserver", () => {
   const cluster = useKubeCluster();
   const files = loadFolder(path.join(DIST, 'dev'));
   const objects = files.flatMap((f) => f.objects);
@@ -49,30 +53,43 @@ describe('HashiCorp\'s Consul client against KvProxy (dist/dev) on a real kube-a
     await pod?.stop();
   });
 
-  const goRun = (name: string) => run(goTest, ['-test.run', `^${name}$`, '-test.v', '-test.count=1', '-test.timeout=4m'], {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    CONSUL_HTTP_ADDR: pod!.url.replace(/^http:\/\//, ''),
-    KV_WRITE_TOKEN: WRITE_TOKEN,
-    KV_READ_TOKEN: READ_TOKEN,
-    KV_NAMESPACE: ns,
-    KUBECTL: binary('kubectl'),
-    KUBECONFIG: cluster().kubeconfig,
-  }, 300000);
+  const goRun = (name: string) =>
+    run(
+      goTest,
+      ['-test.run', `^${name}$`, '-test.v', '-test.count=1', '-test.timeout=4m'],
+      {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        CONSUL_HTTP_ADDR: pod!.url.replace(/^http:\/\//, ''),
+        KV_WRITE_TOKEN: WRITE_TOKEN,
+        KV_READ_TOKEN: READ_TOKEN,
+        KV_NAMESPACE: ns,
+        KUBECTL: binary('kubectl'),
+        KUBECONFIG: cluster().kubeconfig,
+      },
+      300000,
+    );
 
   const flows: [string, string][] = [
     ['TestPutGetListKeysDelete', 'put, get, list, keys with a separator, delete and delete-tree; a read token cannot put'],
     ['TestCASConflict', 'a CAS conflict: two writers with the same ModifyIndex, the second answers false; delete-cas'],
     ['TestBlockingQueryReturnsAfterAChange', 'a blocking query returns with the new value and a higher index after a change'],
     ['TestTxn', 'a txn applies check-index, cas, set, get atomically; a stale cas applies nothing; a txn across ConfigMaps is refused'],
-    ['TestCatalogAndHealthForAServiceWhoseEndpointBecomesReady', 'catalog and health for a Service; a blocking ?passing query sees its endpoint become ready'],
+    [
+      'TestCatalogAndHealthForAServiceWhoseEndpointBecomesReady',
+      'catalog and health for a Service; a blocking ?passing query sees its endpoint become ready',
+    ],
     ['TestSessionsAreNotSupported', 'sessions answer 501 naming compare-and-set'],
   ];
-  test.each(flows)('%s: %s', async (name) => {
-    const r = await goRun(name);
-    const out = `${r.stdout}\n${r.stderr}\n--- proxy log ---\n${pod!.logs().slice(-3000)}`;
-    const passed = r.stdout.includes(`--- PASS: ${name} `);
-    // the Go test's output (and the proxy's log) show in the diff when it fails
-    expect({ code: r.code, passed, output: r.code === 0 && passed ? '' : out }).toEqual({ code: 0, passed: true, output: '' });
-  }, 300000);
+  test.each(flows)(
+    '%s: %s',
+    async (name) => {
+      const r = await goRun(name);
+      const out = `${r.stdout}\n${r.stderr}\n--- proxy log ---\n${pod!.logs().slice(-3000)}`;
+      const passed = r.stdout.includes(`--- PASS: ${name} `);
+      // the Go test's output (and the proxy's log) show in the diff when it fails
+      expect({ code: r.code, passed, output: r.code === 0 && passed ? '' : out }).toEqual({ code: 0, passed: true, output: '' });
+    },
+    300000,
+  );
 });

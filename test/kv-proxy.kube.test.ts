@@ -24,7 +24,18 @@ import * as path from 'node:path';
 import { K8sObject } from '../lib/testing/gate';
 import { loadFolder } from '../scripts/kube/apply';
 import { DIST, useKubeCluster } from './support/kube';
-import { KvProxyPod, READ_TOKEN, Reply, WRITE_TOKEN, call, metric, metricsText, startDistKvProxyPod, upstreamRefusals, waitFor as waitUntil } from './support/kube-kv-proxy';
+import {
+  KvProxyPod,
+  READ_TOKEN,
+  Reply,
+  WRITE_TOKEN,
+  call,
+  metric,
+  metricsText,
+  startDistKvProxyPod,
+  upstreamRefusals,
+  waitFor as waitUntil,
+} from './support/kube-kv-proxy';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -56,11 +67,13 @@ describe('KvProxy (dist/dev) against a real kube-apiserver, in-cluster HTTPS', (
     const env = pod!.container.container.env!;
     expect(env.KUBE_API_URL).toBeUndefined();
     expect([env.KUBERNETES_SERVICE_HOST, env.KUBERNETES_SERVICE_PORT]).toEqual([cluster().host, String(cluster().port)]);
-    expect(pod!.container.container.mounts.map((m) => m.target)).toEqual(expect.arrayContaining(['/var/run/secrets/kubernetes.io/serviceaccount', '/opt/kv-proxy', '/etc/kv-proxy/tokens']));
+    expect(pod!.container.container.mounts.map((m) => m.target)).toEqual(
+      expect.arrayContaining(['/var/run/secrets/kubernetes.io/serviceaccount', '/opt/kv-proxy', '/etc/kv-proxy/tokens']),
+    );
     expect(logs()).not.toMatch(/EROFS|read-only file system|certificate|Forbidden/i);
   });
 
-  test('the seed\'s test.sh flow: GET, POST {key, key2}, GET', async () => {
+  test("the seed's test.sh flow: GET, POST {key, key2}, GET", async () => {
     // GIVEN no ConfigMap "somekey" yet
     expect((await call('GET', kv('somekey'), READ_TOKEN)).status).toBe(404);
     // WHEN the seed's POST
@@ -91,21 +104,25 @@ describe('KvProxy (dist/dev) against a real kube-apiserver, in-cluster HTTPS', (
     const t0 = Date.now();
     const failures: string[] = [];
     let retries = 0;
-    await Promise.all(Array.from({ length: WRITERS }, async (_, w) => {
-      for (let k = 0; k < KEYS; k++) {
-        // a client as the proxy asks for it: a 503 says "retry after Retry-After" (merging the same key again is idempotent)
-        for (let attempt = 1; ; attempt++) {
-          const r = await call('POST', kv('concurrent'), WRITE_TOKEN, { [`w${w}-k${k}`]: `${w}:${k}` }, 60000).catch((e) => ({ status: 0, body: String(e) }) as Reply);
-          if (r.status === 503 && attempt < 10) {
-            retries++;
-            await sleep(Number(r.headers['retry-after'] ?? 1) * 1000);
-            continue;
+    await Promise.all(
+      Array.from({ length: WRITERS }, async (_, w) => {
+        for (let k = 0; k < KEYS; k++) {
+          // a client as the proxy asks for it: a 503 says "retry after Retry-After" (merging the same key again is idempotent)
+          for (let attempt = 1; ; attempt++) {
+            const r = await call('POST', kv('concurrent'), WRITE_TOKEN, { [`w${w}-k${k}`]: `${w}:${k}` }, 60000).catch(
+              (e) => ({ status: 0, body: String(e) }) as Reply,
+            );
+            if (r.status === 503 && attempt < 10) {
+              retries++;
+              await sleep(Number(r.headers['retry-after'] ?? 1) * 1000);
+              continue;
+            }
+            if (r.status !== 200 && r.status !== 201) failures.push(`w${w}-k${k}: ${r.status} ${JSON.stringify(r.body)}`);
+            break;
           }
-          if (r.status !== 200 && r.status !== 201) failures.push(`w${w}-k${k}: ${r.status} ${JSON.stringify(r.body)}`);
-          break;
         }
-      }
-    }));
+      }),
+    );
     // THEN every write was acknowledged, and the API server holds every key
     expect(failures.slice(0, 5)).toEqual([]);
     const stored = await liveData('concurrent');
@@ -118,8 +135,10 @@ describe('KvProxy (dist/dev) against a real kube-apiserver, in-cluster HTTPS', (
     });
     expect(served).toEqual(stored);
     // the first writers raced to create it: exactly one create succeeded (the others got 409 and merged)
-    expect(await creates() - createdBefore).toBe(1);
-    process.stderr.write(`${WRITERS} writers x ${KEYS} keys against kube-apiserver: ${Date.now() - t0} ms, ${retries} writes answered 503 and retried\n`);
+    expect((await creates()) - createdBefore).toBe(1);
+    process.stderr.write(
+      `${WRITERS} writers x ${KEYS} keys against kube-apiserver: ${Date.now() - t0} ms, ${retries} writes answered 503 and retried\n`,
+    );
   }, 420000);
 
   test('blocking reads: ?index&wait answers when the ConfigMap changes, not before', async () => {
@@ -130,7 +149,8 @@ describe('KvProxy (dist/dev) against a real kube-apiserver, in-cluster HTTPS', (
     // only the change can answer it)
     const waiting = call('GET', `${kv('somekey')}?index=${index}&wait=5m`, READ_TOKEN, undefined, 300000);
     await waitFor('the read to be held (kv_proxy_blocking_reads_in_flight)', async () =>
-      (metric(await metricsText(url), 'kv_proxy_blocking_reads_in_flight') >= 1 ? true : undefined));
+      metric(await metricsText(url), 'kv_proxy_blocking_reads_in_flight') >= 1 ? true : undefined,
+    );
     await cluster().kubectlOk(['patch', 'configmap', 'somekey', '-n', ns, '--type=merge', '-p', '{"data":{"key":"changed-by-kubectl"}}']);
     const r = await waiting;
     // THEN the read returned the change, after it happened
@@ -143,16 +163,32 @@ describe('KvProxy (dist/dev) against a real kube-apiserver, in-cluster HTTPS', (
   });
 
   test('discovery over real Services and EndpointSlices the test creates', async () => {
-    await cluster().kubectlOk(['apply', '--server-side', '-f', '-'], JSON.stringify({
-      apiVersion: 'v1', kind: 'List', items: [
-        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: ns }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } },
-        {
-          apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-abc', namespace: ns, labels: { 'kubernetes.io/service-name': 'web' } },
-          addressType: 'IPv4', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-          endpoints: [{ addresses: ['10.244.1.5'], conditions: { ready: true } }, { addresses: ['10.244.1.6'], conditions: { ready: false } }],
-        },
-      ],
-    }));
+    await cluster().kubectlOk(
+      ['apply', '--server-side', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          {
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata: { name: 'web', namespace: ns },
+            spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+          },
+          {
+            apiVersion: 'discovery.k8s.io/v1',
+            kind: 'EndpointSlice',
+            metadata: { name: 'web-abc', namespace: ns, labels: { 'kubernetes.io/service-name': 'web' } },
+            addressType: 'IPv4',
+            ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+            endpoints: [
+              { addresses: ['10.244.1.5'], conditions: { ready: true } },
+              { addresses: ['10.244.1.6'], conditions: { ready: false } },
+            ],
+          },
+        ],
+      }),
+    );
     const clusterIP = (await cluster().kubectlOk(['get', 'service', 'web', '-n', ns, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     expect(clusterIP).toMatch(/^10\.0\.0\.\d+$/);
     const found = await waitFor('the Service in /discover', async () => {
@@ -164,18 +200,21 @@ describe('KvProxy (dist/dev) against a real kube-apiserver, in-cluster HTTPS', (
     expect(text).not.toContain('10.244.1.6'); // not ready
   });
 
-  test('the API server refuses none of the proxy\'s calls (its Role covers them): a write, a read and discovery made here, and any before', async () => {
-    // GIVEN calls of every kind the proxy makes, made by this test
-    const before = await upstreamRefusals(url);
-    expect((await call('POST', kv('rbac-witness'), WRITE_TOKEN, { a: '1' })).status).toBeLessThan(300);
-    expect((await call('PUT', kv('rbac-witness/b'), WRITE_TOKEN, '2')).status).toBeLessThan(300);
-    expect((await call('GET', kv('rbac-witness'), READ_TOKEN)).status).toBe(200);
-    expect((await call('GET', `${url}/discover/${ns}`, READ_TOKEN)).status).toBe(200);
-    // THEN the API server answered the proxy's writes, and refused none of its calls
-    const after = await upstreamRefusals(url);
-    expect(after.answered).toBeGreaterThan(before.answered);
-    expect(after.refused).toBe(0);
-  });
+  test(
+    "the API server refuses none of the proxy's calls (its Role covers them): a write, a read and discovery made " + 'here, and any before',
+    async () => {
+      // GIVEN calls of every kind the proxy makes, made by this test
+      const before = await upstreamRefusals(url);
+      expect((await call('POST', kv('rbac-witness'), WRITE_TOKEN, { a: '1' })).status).toBeLessThan(300);
+      expect((await call('PUT', kv('rbac-witness/b'), WRITE_TOKEN, '2')).status).toBeLessThan(300);
+      expect((await call('GET', kv('rbac-witness'), READ_TOKEN)).status).toBe(200);
+      expect((await call('GET', `${url}/discover/${ns}`, READ_TOKEN)).status).toBe(200);
+      // THEN the API server answered the proxy's writes, and refused none of its calls
+      const after = await upstreamRefusals(url);
+      expect(after.answered).toBeGreaterThan(before.answered);
+      expect(after.refused).toBe(0);
+    },
+  );
 
   test('an outage: kube-apiserver stopped for 5 s, cached reads keep answering, writes get 503 + Retry-After, then recovery', async () => {
     const c = cluster();
@@ -193,14 +232,29 @@ describe('KvProxy (dist/dev) against a real kube-apiserver, in-cluster HTTPS', (
       expect(write.status).toBe(503);
       expect(Number(write.headers['retry-after'])).toBeGreaterThan(0);
       // another client changes the ConfigMap meanwhile (through the standby API server)
-      await c.kubectlOk(['--server', standby.server, 'patch', 'configmap', 'somekey', '-n', ns, '--type=merge', '-p', '{"data":{"key2":"changed-during-outage"}}']);
+      await c.kubectlOk([
+        '--server',
+        standby.server,
+        'patch',
+        'configmap',
+        'somekey',
+        '-n',
+        ns,
+        '--type=merge',
+        '-p',
+        '{"data":{"key2":"changed-during-outage"}}',
+      ]);
       await sleep(Math.max(0, 5000 - (Date.now() - down)));
       await c.startApiServer();
       // THEN writes work again and the watch caught up with the change made during the outage
-      const after = await waitFor('a write after the outage', async () => {
-        const r = await call('POST', kv('somekey'), WRITE_TOKEN, { after: 'outage' });
-        return r.status < 300 ? r : undefined;
-      }, 30000);
+      const after = await waitFor(
+        'a write after the outage',
+        async () => {
+          const r = await call('POST', kv('somekey'), WRITE_TOKEN, { after: 'outage' });
+          return r.status < 300 ? r : undefined;
+        },
+        30000,
+      );
       expect(after.status).toBeLessThan(300);
       const data = await waitFor('the change made during the outage', async () => {
         const r = await call('GET', kv('somekey'), READ_TOKEN);
@@ -221,19 +275,35 @@ describe('KvProxy (dist/dev) against a real kube-apiserver, in-cluster HTTPS', (
     try {
       await c.stopApiServer();
       // meanwhile: the watched ConfigMap changes, then history is compacted past the proxy's resourceVersion
-      await c.kubectlOk(['--server', standby.server, 'patch', 'configmap', 'somekey', '-n', ns, '--type=merge', '-p', '{"data":{"key":"changed-before-compaction"}}']);
+      await c.kubectlOk([
+        '--server',
+        standby.server,
+        'patch',
+        'configmap',
+        'somekey',
+        '-n',
+        ns,
+        '--type=merge',
+        '-p',
+        '{"data":{"key":"changed-before-compaction"}}',
+      ]);
       await c.kubectlOk(['--server', standby.server, 'create', 'configmap', 'unrelated', '-n', 'kube-system', '--from-literal=a=b']);
       const rev = await c.compactEtcd();
       expect(rev).toBeGreaterThan(0);
       await c.startApiServer();
-      const data = await waitFor('the relist', async () => {
-        const r = await call('GET', kv('somekey'), READ_TOKEN);
-        return r.body.key === 'changed-before-compaction' ? r.body : undefined;
-      }, 30000);
+      const data = await waitFor(
+        'the relist',
+        async () => {
+          const r = await call('GET', kv('somekey'), READ_TOKEN);
+          return r.body.key === 'changed-before-compaction' ? r.body : undefined;
+        },
+        30000,
+      );
       expect(data.key).toBe('changed-before-compaction');
       const metricsAfter = await metricsText(url);
-      expect(metric(metricsAfter, 'kv_proxy_watch_restarts_total', { reason: 'expired' }))
-        .toBeGreaterThan(metric(metricsBefore, 'kv_proxy_watch_restarts_total', { reason: 'expired' }));
+      expect(metric(metricsAfter, 'kv_proxy_watch_restarts_total', { reason: 'expired' })).toBeGreaterThan(
+        metric(metricsBefore, 'kv_proxy_watch_restarts_total', { reason: 'expired' }),
+      );
       expect(metric(metricsAfter, 'kv_proxy_relists_total')).toBeGreaterThan(metric(metricsBefore, 'kv_proxy_relists_total'));
       expect(logs()).toMatch(/watch expired \(410\), relisting/);
     } finally {
@@ -241,6 +311,4 @@ describe('KvProxy (dist/dev) against a real kube-apiserver, in-cluster HTTPS', (
       await standby.stop();
     }
   }, 120000);
-
 });
-

@@ -9,9 +9,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  ProxyProcess, READ_TOKEN, WRITE_TOKEN, agent, del, get, post, put, waitFor,
-} from './support/kv-proxy-harness';
+import { ProxyProcess, READ_TOKEN, WRITE_TOKEN, agent, del, get, post, put, waitFor } from './support/kv-proxy-harness';
 import { useKubeCluster } from './support/kube';
 
 const NS = 'kv16';
@@ -30,18 +28,30 @@ describe('kv-proxy against a real kube-apiserver (issue 16: points 1, 2, 8)', ()
     const c = cluster();
     await c.kubectlOk(['create', 'namespace', NS]);
     // GIVEN the server source as the construct ships it: immutable
-    await c.kubectlOk(['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: SOURCE_CM, namespace: NS }, immutable: true, data: { 'server.js': '// reviewed' },
-    }));
+    await c.kubectlOk(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: SOURCE_CM, namespace: NS },
+        immutable: true,
+        data: { 'server.js': '// reviewed' },
+      }),
+    );
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kv-proxy-real-'));
     fs.mkdirSync(path.join(dir, 'tokens'));
     fs.writeFileSync(path.join(dir, 'tokens', 'read-tokens'), `${READ_TOKEN}\n`);
     fs.writeFileSync(path.join(dir, 'tokens', 'write-tokens'), `${WRITE_TOKEN}\n`);
     fs.writeFileSync(path.join(dir, 'sa-token'), `${c.adminToken}\n`);
     const env = {
-      KUBE_API_URL: c.server, KUBE_CA_FILE: c.caFile, KUBE_TOKEN_FILE: path.join(dir, 'sa-token'),
-      KV_TOKENS_DIR: path.join(dir, 'tokens'), KV_NAMESPACES: NS, KV_WRITE_ENABLED: 'true',
-      KV_SELF_CONFIGMAPS: `${NS}/${SOURCE_CM}`, KV_CATCH_UP_TIMEOUT_SECONDS: '2',
+      KUBE_API_URL: c.server,
+      KUBE_CA_FILE: c.caFile,
+      KUBE_TOKEN_FILE: path.join(dir, 'sa-token'),
+      KV_TOKENS_DIR: path.join(dir, 'tokens'),
+      KV_NAMESPACES: NS,
+      KV_WRITE_ENABLED: 'true',
+      KV_SELF_CONFIGMAPS: `${NS}/${SOURCE_CM}`,
+      KV_CATCH_UP_TIMEOUT_SECONDS: '2',
     };
     for (let i = 0; i < 3; i++) proxies.push(await ProxyProcess.start(env));
   }, 120000);
@@ -64,7 +74,7 @@ describe('kv-proxy against a real kube-apiserver (issue 16: points 1, 2, 8)', ()
     expect(frozen.json.error).toMatch(/is immutable/);
     expect((await stored(SOURCE_CM)).data).toEqual({ 'server.js': '// reviewed' });
     expect((await stored('frozen')).data).toEqual({ a: '1' });
-    await waitFor('the cache to see the flag', async () => ((await put(kv(2, 'frozen/a'), '3')).status === 403) || undefined);
+    await waitFor('the cache to see the flag', async () => (await put(kv(2, 'frozen/a'), '3')).status === 403 || undefined);
   });
 
   test('2. __proto__, constructor and toString are ordinary keys through the real API server', async () => {

@@ -60,7 +60,10 @@ describe('a KvProxy pod started from the synthesized manifests, against a real k
     new KvProxy(chart, 'Kv', { namespaces: [home], ...props });
     const objects = synthObjects(chart);
     for (const ns of new Set([home, ...(props.namespaces ?? [])])) await cluster().kubectlOk(['create', 'namespace', ns]);
-    const r = await cluster().kubectl(['apply', '--server-side', '--warnings-as-errors', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+    const r = await cluster().kubectl(
+      ['apply', '--server-side', '--warnings-as-errors', '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
+    );
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     return objects;
   }
@@ -85,17 +88,34 @@ describe('a KvProxy pod started from the synthesized manifests, against a real k
     await cluster().kubectlOk(['create', 'configmap', 'flags', '-n', 'kv-two', '--from-literal=color=blue']);
     // opted in to writes through the proxy (it writes no other existing ConfigMap: test/kv-proxy-writes.kube.test.ts)
     await cluster().kubectlOk(['label', 'configmap', 'flags', '-n', 'kv-two', 'kv-proxy.cdk8s-patterns.io/writable=true']);
-    await cluster().kubectlOk(['apply', '--server-side', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'kv-two' }, spec: { ports: [{ name: 'http', port: 80 }] } },
-      { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-abc', namespace: 'kv-two', labels: { 'kubernetes.io/service-name': 'web' } },
-        addressType: 'IPv4', ports: [{ name: 'http', port: 8080 }], endpoints: [{ addresses: ['10.244.0.5'], conditions: { ready: true } }] },
-    ] }));
+    await cluster().kubectlOk(
+      ['apply', '--server-side', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'kv-two' }, spec: { ports: [{ name: 'http', port: 80 }] } },
+          {
+            apiVersion: 'discovery.k8s.io/v1',
+            kind: 'EndpointSlice',
+            metadata: { name: 'web-abc', namespace: 'kv-two', labels: { 'kubernetes.io/service-name': 'web' } },
+            addressType: 'IPv4',
+            ports: [{ name: 'http', port: 8080 }],
+            endpoints: [{ addresses: ['10.244.0.5'], conditions: { ready: true } }],
+          },
+        ],
+      }),
+    );
     const p = await boot(objects);
     // THEN it became ready (every list/watch allowed), and serves reads, writes, creates and discovery
     expect((await call('GET', `${p.url}/healthz`)).status).toBe(200);
     expect((await call('GET', `${p.url}/metrics`, METRICS_TOKEN)).status).toBe(200);
-    expect(await waitFor('the ConfigMap', async () => { const r = await call('GET', `${p.url}/kv/kv-two/flags`, READ_TOKEN); return r.status === 200 ? r.body : undefined; }))
-      .toEqual({ color: 'blue' });
+    expect(
+      await waitFor('the ConfigMap', async () => {
+        const r = await call('GET', `${p.url}/kv/kv-two/flags`, READ_TOKEN);
+        return r.status === 200 ? r.body : undefined;
+      }),
+    ).toEqual({ color: 'blue' });
     expect((await call('POST', `${p.url}/kv/kv-two/flags`, WRITE_TOKEN, { key: 'value', key2: 'value2' })).status).toBe(200);
     expect((await live('kv-two', 'flags')).data).toEqual({ color: 'blue', key: 'value', key2: 'value2' });
     expect((await call('POST', `${p.url}/kv/kv-apps/somekey`, WRITE_TOKEN, { key: 'value' })).status).toBeLessThan(300);
@@ -127,8 +147,12 @@ describe('a KvProxy pod started from the synthesized manifests, against a real k
     await cluster().kubectlOk(['create', 'configmap', 'flags', '-n', 'kv-ro', '--from-literal=a=1']);
     const before = await live('kv-ro', 'flags');
     const p = await boot(objects);
-    expect(await waitFor('the ConfigMap', async () => { const r = await call('GET', `${p.url}/kv/kv-ro/flags`, READ_TOKEN); return r.status === 200 ? r.body : undefined; }))
-      .toEqual({ a: '1' });
+    expect(
+      await waitFor('the ConfigMap', async () => {
+        const r = await call('GET', `${p.url}/kv/kv-ro/flags`, READ_TOKEN);
+        return r.status === 200 ? r.body : undefined;
+      }),
+    ).toEqual({ a: '1' });
     expect((await call('POST', `${p.url}/kv/kv-ro/flags`, WRITE_TOKEN, { b: '2' })).status).toBeGreaterThanOrEqual(400);
     expect((await call('POST', `${p.url}/kv/kv-ro/new`, WRITE_TOKEN, { b: '2' })).status).toBeGreaterThanOrEqual(400);
     const after = await live('kv-ro', 'flags');

@@ -6,8 +6,16 @@ import { Cpu } from 'cdk8s-plus-28';
 import * as YAML from 'yaml';
 import { KvProxyChart } from '../charts/kv-proxy';
 import {
-  KV_PROXY_DEFAULT_IMAGE, KV_PROXY_SERVER_DIR, KV_PROXY_SOURCE_DIR_CONTEXT, KvProxy, KvProxyAccessLog, KvProxyProps, ResolvedKvProxy,
-  kvProxyRules, readServerSource, resolveKvProxy,
+  KV_PROXY_DEFAULT_IMAGE,
+  KV_PROXY_SERVER_DIR,
+  KV_PROXY_SOURCE_DIR_CONTEXT,
+  KvProxy,
+  KvProxyAccessLog,
+  KvProxyProps,
+  ResolvedKvProxy,
+  kvProxyRules,
+  readServerSource,
+  resolveKvProxy,
 } from '../lib/kv-proxy';
 import { contentHash } from '../lib/hash';
 import { K8sObject, assertValid } from '../lib/testing';
@@ -15,9 +23,9 @@ import { findAll, findContainer, findObject, synthObjects, testChart } from './s
 import { secretRef } from './support/refs';
 
 // The server's own configuration parser and informer scopes: what the pod will do with the env we give it.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+
 const { loadConfig } = require('../lib/kv-proxy/server/config.js');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+
 const { scopesFor } = require('../lib/kv-proxy/server/cache.js');
 
 const NS = 'kv';
@@ -96,9 +104,14 @@ describe('KvProxy', () => {
       expect(objects).toMatchSnapshot();
       expect(() => assertValid(objects, { external: [TOKENS] })).not.toThrow();
       expect(objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual([
-        `ConfigMap/kv/${SOURCE_CM()}`, 'Deployment/kv/kv-proxy', 'NetworkPolicy/kv/kv-proxy',
-        'PodDisruptionBudget/kv/kv-proxy', 'Role/default/kv-proxy', 'RoleBinding/default/kv-proxy',
-        'Service/kv/kv-proxy', 'ServiceAccount/kv/kv-proxy',
+        `ConfigMap/kv/${SOURCE_CM()}`,
+        'Deployment/kv/kv-proxy',
+        'NetworkPolicy/kv/kv-proxy',
+        'PodDisruptionBudget/kv/kv-proxy',
+        'Role/default/kv-proxy',
+        'RoleBinding/default/kv-proxy',
+        'Service/kv/kv-proxy',
+        'ServiceAccount/kv/kv-proxy',
       ]);
     });
 
@@ -130,13 +143,22 @@ describe('KvProxy', () => {
       expect(proxy.servicePort).toBe(80);
       expect(r.maxBodyBytes).toBe(1048576);
       expect(r.timeouts).toEqual({
-        maxWait: 50, ingressReadGiven: undefined, ingressRead: undefined, shutdown: 20, drainDelay: 5, upstream: 3, catchUp: 5, terminationGracePeriod: 30,
+        maxWait: 50,
+        ingressReadGiven: undefined,
+        ingressRead: undefined,
+        shutdown: 20,
+        drainDelay: 5,
+        upstream: 3,
+        catchUp: 5,
+        terminationGracePeriod: 30,
       });
       expect(r.expose.serviceType).toBe('ClusterIP');
       expect(r.apiServer).toEqual({ cidrs: undefined, ports: [443, 6443] });
       expect(proxy.labels).toEqual({
-        'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy',
-        'app.kubernetes.io/component': 'api', 'app.kubernetes.io/managed-by': 'cdk8s',
+        'app.kubernetes.io/name': 'kv-proxy',
+        'app.kubernetes.io/instance': 'kv-proxy',
+        'app.kubernetes.io/component': 'api',
+        'app.kubernetes.io/managed-by': 'cdk8s',
       });
       expect(proxy.selector).toEqual({ 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' });
       expect(proxy.ingress).toBeUndefined();
@@ -148,15 +170,20 @@ describe('KvProxy', () => {
       const c = findContainer(deployment, 'kv-proxy');
       expect(deployment.spec.replicas).toBe(2);
       expect(c.image).toBe('node:24.13.0-alpine');
-      expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' } });
+      expect(c.resources).toEqual({
+        requests: { 'cpu': '50m', 'memory': '96Mi', 'ephemeral-storage': '0.0625Gi' },
+        limits: { 'cpu': '500m', 'memory': '256Mi', 'ephemeral-storage': '0.25Gi' },
+      });
       expect(c.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
       expect(c.lifecycle).toEqual({ preStop: { exec: { command: ['sleep', '5'] } } });
       expect(pod.terminationGracePeriodSeconds).toBe(30);
       expect(pod.volumes).toContainEqual({ name: 'tokens', secret: { secretName: 'kv-proxy-tokens', defaultMode: 0o440 } });
-      expect(findObject(objects, 'Service', 'kv-proxy').spec).toEqual(expect.objectContaining({
-        type: 'ClusterIP',
-        ports: [{ name: 'http', port: 80, targetPort: 8080 }],
-      }));
+      expect(findObject(objects, 'Service', 'kv-proxy').spec).toEqual(
+        expect.objectContaining({
+          type: 'ClusterIP',
+          ports: [{ name: 'http', port: 80, targetPort: 8080 }],
+        }),
+      );
       expect(findAll(objects, 'Ingress')).toEqual([]);
       expect(findObject(objects, 'PodDisruptionBudget', 'kv-proxy').spec).toEqual({
         maxUnavailable: 1,
@@ -180,8 +207,18 @@ describe('KvProxy', () => {
         policyTypes: ['Ingress', 'Egress'],
         ingress: [{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 8080 }] }],
         egress: [
-          { ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] },
-          { ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }] },
+          {
+            ports: [
+              { protocol: 'UDP', port: 53 },
+              { protocol: 'TCP', port: 53 },
+            ],
+          },
+          {
+            ports: [
+              { protocol: 'TCP', port: 443 },
+              { protocol: 'TCP', port: 6443 },
+            ],
+          },
         ],
       });
     });
@@ -201,7 +238,10 @@ describe('KvProxy', () => {
     test('the ConfigMap holds exactly the bytes of every lib/kv-proxy/server/*.js file, sorted by name', () => {
       // GIVEN the real server source directory, read here independently of the construct
       const dir = path.join(__dirname, '..', 'lib', 'kv-proxy', 'server');
-      const expected = fs.readdirSync(dir).filter((f) => f.endsWith('.js') && fs.statSync(path.join(dir, f)).isFile()).sort();
+      const expected = fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.js') && fs.statSync(path.join(dir, f)).isFile())
+        .sort();
       expect(expected).toContain('server.js');
       // WHEN the construct is synthesized with its default source
       const chart = testChart(NS);
@@ -232,14 +272,22 @@ describe('KvProxy', () => {
     test('ships only *.js files directly in the directory, sorted, and keeps odd bytes intact', () => {
       // GIVEN a source directory with other files, a subdirectory, and content YAML likes to mangle
       const tricky = "'use strict';\r\n// trailing space \n\t\u00e9\u2603 --- \n...\n# not a comment\n\n\n";
-      const dir = tempSource({ 'z.js': 'z\n', 'server.js': tricky, 'a.js': 'no newline at end', 'README.md': '# no', 'notes.json': '{}', 'sub/x.js': 'x' });
+      const dir = tempSource({
+        'z.js': 'z\n',
+        'server.js': tricky,
+        'a.js': 'no newline at end',
+        'README.md': '# no',
+        'notes.json': '{}',
+        'sub/x.js': 'x',
+      });
       try {
         // WHEN synthesized and written as YAML
         const app = Testing.app();
         const chart = new Chart(app, 'kv', { namespace: NS });
         chart.node.setContext(KV_PROXY_SOURCE_DIR_CONTEXT, dir);
         new KvProxy(chart, 'Kv', { namespaces: ['default'] });
-        const yamlCm = YAML.parseAllDocuments(app.synthYaml() as unknown as string).map((d) => d.toJS())
+        const yamlCm = YAML.parseAllDocuments(app.synthYaml() as unknown as string)
+          .map((d) => d.toJS())
           .find((d) => d.kind === 'ConfigMap');
         // THEN
         expect(Object.keys(resolved({ sourceDir: dir }).sourceFiles)).toEqual(['a.js', 'server.js', 'z.js']);
@@ -256,7 +304,8 @@ describe('KvProxy', () => {
       const b = tempSource({ 'server.js': 'one\n' });
       const c = tempSource({ 'server.js': 'one \n' });
       try {
-        const hashOf = (dir: string) => findObject(synth({ sourceDir: dir }).objects, 'Deployment').spec.template.metadata.annotations['checksum/server'];
+        const hashOf = (dir: string) =>
+          findObject(synth({ sourceDir: dir }).objects, 'Deployment').spec.template.metadata.annotations['checksum/server'];
         expect(hashOf(a)).toMatch(/^[0-9a-f]{64}$/);
         expect(hashOf(a)).toBe(hashOf(b));
         expect(hashOf(a)).not.toBe(hashOf(c));
@@ -269,8 +318,15 @@ describe('KvProxy', () => {
     test('the container runs node /opt/kv-proxy/server.js from the read-only source mount with the contract env', () => {
       // GIVEN every option that reaches the environment
       const { objects } = synth({
-        namespaces: ['default', 'apps'], configMapNames: ['flags', 'routes'], labelSelector: 'kv.example.com/exposed=true',
-        writes: true, discovery: true, port: 9090, maxBodyBytes: 4096, maxWait: Duration.seconds(30), shutdownTimeout: Duration.seconds(10),
+        namespaces: ['default', 'apps'],
+        configMapNames: ['flags', 'routes'],
+        labelSelector: 'kv.example.com/exposed=true',
+        writes: true,
+        discovery: true,
+        port: 9090,
+        maxBodyBytes: 4096,
+        maxWait: Duration.seconds(30),
+        shutdownTimeout: Duration.seconds(10),
       });
       const deployment = findObject(objects, 'Deployment', 'kv-proxy');
       const pod = deployment.spec.template.spec;
@@ -317,8 +373,14 @@ describe('KvProxy', () => {
       expect(findObject(objects, 'ServiceAccount', 'kv-proxy').automountServiceAccountToken).toBe(false);
       // hardened: node user, read-only root, nothing writable mounted
       expect(c.securityContext).toEqual({
-        runAsUser: 10000, runAsGroup: 10000, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
-        privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+        runAsUser: 10000,
+        runAsGroup: 10000,
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        privileged: false,
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'RuntimeDefault' },
       });
       expect(pod.securityContext).toEqual(expect.objectContaining({ runAsUser: 10000, runAsGroup: 10000, fsGroup: 10000, runAsNonRoot: true }));
       expect(pod.volumes.filter((v: any) => v.emptyDir)).toEqual([]);
@@ -327,28 +389,57 @@ describe('KvProxy', () => {
     test('the server accepts the synthesized environment and reads it as intended', () => {
       // GIVEN a configuration with every env var set
       const { objects } = synth({
-        namespaces: ['default', 'apps'], configMapNames: ['flags'], labelSelector: 'tier in (a,b),!legacy',
-        writes: true, discovery: true, maxBodyBytes: 2048, maxWait: Duration.seconds(0), shutdownTimeout: Duration.hours(1),
+        namespaces: ['default', 'apps'],
+        configMapNames: ['flags'],
+        labelSelector: 'tier in (a,b),!legacy',
+        writes: true,
+        discovery: true,
+        maxBodyBytes: 2048,
+        maxWait: Duration.seconds(0),
+        shutdownTimeout: Duration.hours(1),
       });
       const c = findContainer(findObject(objects, 'Deployment'), 'kv-proxy');
       const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
       // WHEN the server's own loader reads it (as in a pod, where the kubelet sets KUBERNETES_SERVICE_*)
       const config = loadConfig({ ...env, KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' });
       // THEN
-      expect(config).toEqual(expect.objectContaining({
-        port: 8080, namespaces: ['default', 'apps'], configMapNames: ['flags'], writeEnabled: true, discoveryEnabled: true,
-        tokensDir: '/etc/kv-proxy/tokens', maxBodyBytes: 2048, maxWaitSeconds: 0, shutdownTimeoutSeconds: 3600,
-      }));
+      expect(config).toEqual(
+        expect.objectContaining({
+          port: 8080,
+          namespaces: ['default', 'apps'],
+          configMapNames: ['flags'],
+          writeEnabled: true,
+          discoveryEnabled: true,
+          tokensDir: '/etc/kv-proxy/tokens',
+          maxBodyBytes: 2048,
+          maxWaitSeconds: 0,
+          shutdownTimeoutSeconds: 3600,
+        }),
+      );
       expect(config.labelSelector.text).toBe('tier in (a,b),!legacy');
-      expect(config.kube).toEqual(expect.objectContaining({
-        inCluster: true, tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
-      }));
+      expect(config.kube).toEqual(
+        expect.objectContaining({
+          inCluster: true,
+          tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+        }),
+      );
       // and the defaults, too
-      const defaults = Object.fromEntries(findContainer(findObject(synth().objects, 'Deployment'), 'kv-proxy').env.map((e: any) => [e.name, e.value]));
-      expect(loadConfig({ ...defaults, KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' })).toEqual(expect.objectContaining({
-        port: 8080, namespaces: ['default'], configMapNames: undefined, labelSelector: undefined, writeEnabled: false,
-        discoveryEnabled: false, maxBodyBytes: 1048576, maxWaitSeconds: 50, shutdownTimeoutSeconds: 20,
-      }));
+      const defaults = Object.fromEntries(
+        findContainer(findObject(synth().objects, 'Deployment'), 'kv-proxy').env.map((e: any) => [e.name, e.value]),
+      );
+      expect(loadConfig({ ...defaults, KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' })).toEqual(
+        expect.objectContaining({
+          port: 8080,
+          namespaces: ['default'],
+          configMapNames: undefined,
+          labelSelector: undefined,
+          writeEnabled: false,
+          discoveryEnabled: false,
+          maxBodyBytes: 1048576,
+          maxWaitSeconds: 50,
+          shutdownTimeoutSeconds: 20,
+        }),
+      );
     });
   });
 
@@ -391,7 +482,7 @@ describe('KvProxy', () => {
       expect(JSON.stringify(rules)).not.toMatch(/services|endpointslices/);
     });
 
-    test('two namespaces: one Role and one RoleBinding in each, bound to the proxy\'s own ServiceAccount', () => {
+    test("two namespaces: one Role and one RoleBinding in each, bound to the proxy's own ServiceAccount", () => {
       // GIVEN a proxy in "kv" serving two other namespaces
       const { objects } = synth({ namespaces: ['team-a', 'team-b'], discovery: true, writes: true, configMapNames: ['flags'] });
       const expectedRules = [
@@ -399,10 +490,20 @@ describe('KvProxy', () => {
         ...DISCOVERY_RULES,
       ];
       // THEN exactly two Roles and two bindings, none in the proxy's own namespace
-      expect(findAll(objects, 'Role').map((r) => r.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
-      expect(findAll(objects, 'RoleBinding').map((r) => r.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
+      expect(
+        findAll(objects, 'Role')
+          .map((r) => r.metadata.namespace)
+          .sort(),
+      ).toEqual(['team-a', 'team-b']);
+      expect(
+        findAll(objects, 'RoleBinding')
+          .map((r) => r.metadata.namespace)
+          .sort(),
+      ).toEqual(['team-a', 'team-b']);
       for (const ns of ['team-a', 'team-b']) {
-        expect(roleIn(objects, ns)).toEqual(expect.objectContaining({ metadata: expect.objectContaining({ name: 'kv-proxy' }), rules: expectedRules }));
+        expect(roleIn(objects, ns)).toEqual(
+          expect.objectContaining({ metadata: expect.objectContaining({ name: 'kv-proxy' }), rules: expectedRules }),
+        );
         const binding = bindingIn(objects, ns);
         expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'kv-proxy' });
         expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'kv-proxy', namespace: NS }]);
@@ -435,8 +536,14 @@ describe('KvProxy', () => {
       expect(scopes.length).toBeGreaterThan(0);
       // THEN every list and watch is allowed by the Role in that namespace (a single-name scope must be pinned by resourceNames)
       const group = (resource: string) => (resource === 'endpointslices' ? 'discovery.k8s.io' : '');
-      const allows = (rules: any[], verb: string, resource: string, name?: string) => rules.some((r) => r.apiGroups.includes(group(resource))
-        && r.resources.includes(resource) && r.verbs.includes(verb) && (!r.resourceNames || (name !== undefined && r.resourceNames.includes(name))));
+      const allows = (rules: any[], verb: string, resource: string, name?: string) =>
+        rules.some(
+          (r) =>
+            r.apiGroups.includes(group(resource)) &&
+            r.resources.includes(resource) &&
+            r.verbs.includes(verb) &&
+            (!r.resourceNames || (name !== undefined && r.resourceNames.includes(name))),
+        );
       for (const s of scopes) {
         const rules = roleIn(objects, s.namespace).rules;
         for (const verb of ['list', 'watch']) expect([s, verb, allows(rules, verb, s.resource, s.name)]).toEqual([s, verb, true]);
@@ -492,9 +599,10 @@ describe('KvProxy', () => {
       expect(verbs).not.toContain('*');
     });
 
-    test('fails when configMapNames serves the proxy\'s own source ConfigMap', () => {
-      expect(() => synth({ namespaces: [NS], writes: true, configMapNames: [SOURCE_CM()] }))
-        .toThrow(/configMapNames must not include the proxy's own source ConfigMap, got "kv-proxy-server-[0-9a-f]{10}"/);
+    test("fails when configMapNames serves the proxy's own source ConfigMap", () => {
+      expect(() => synth({ namespaces: [NS], writes: true, configMapNames: [SOURCE_CM()] })).toThrow(
+        /configMapNames must not include the proxy's own source ConfigMap, got "kv-proxy-server-[0-9a-f]{10}"/,
+      );
     });
   });
 
@@ -509,17 +617,29 @@ describe('KvProxy', () => {
       expect(proxy.metricsNetworkPolicy).toBeUndefined();
       const c = findContainer(findObject(objects, 'Deployment', 'kv-proxy'), 'kv-proxy');
       expect(c.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
-      expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' } });
+      expect(c.resources).toEqual({
+        requests: { 'cpu': '50m', 'memory': '96Mi', 'ephemeral-storage': '0.0625Gi' },
+        limits: { 'cpu': '500m', 'memory': '256Mi', 'ephemeral-storage': '0.25Gi' },
+      });
     });
 
     test('options reach the environment the server reads', () => {
       const { objects } = synth({
-        accessLog: KvProxyAccessLog.OFF, upstreamTimeout: Duration.seconds(1), catchUpTimeout: Duration.seconds(0), metricsPort: 9102,
+        accessLog: KvProxyAccessLog.OFF,
+        upstreamTimeout: Duration.seconds(1),
+        catchUpTimeout: Duration.seconds(0),
+        metricsPort: 9102,
       });
       const config = loadConfig({ ...envOf(objects), KUBE_API_URL: 'http://127.0.0.1:8001' });
-      expect(config).toEqual(expect.objectContaining({
-        accessLog: 'off', upstreamTimeoutMs: 1000, catchUpTimeoutMs: 0, metricsPort: 9102, metricsAuth: 'none',
-      }));
+      expect(config).toEqual(
+        expect.objectContaining({
+          accessLog: 'off',
+          upstreamTimeoutMs: 1000,
+          catchUpTimeoutMs: 0,
+          metricsPort: 9102,
+          metricsAuth: 'none',
+        }),
+      );
       const c = findContainer(findObject(objects, 'Deployment', 'kv-proxy'), 'kv-proxy');
       expect(c.ports).toContainEqual({ name: 'metrics', containerPort: 9102 });
       // the Service does not expose the metrics port; its own NetworkPolicy opens it to the namespace's pods
@@ -552,8 +672,15 @@ describe('KvProxy', () => {
   describe('options', () => {
     test('name, replicas, image, securityContext, ports, resources and timing', () => {
       const { objects } = synth({
-        name: 'flags', replicas: 3, image: 'registry.example.com/node:22.21.1-alpine', securityContext: { user: 14242 }, port: 3000,
-        servicePort: 8081, shutdownTimeout: Duration.seconds(40), drainDelay: Duration.seconds(0), tokenSecret: secretRef('client-tokens'),
+        name: 'flags',
+        replicas: 3,
+        image: 'registry.example.com/node:22.21.1-alpine',
+        securityContext: { user: 14242 },
+        port: 3000,
+        servicePort: 8081,
+        shutdownTimeout: Duration.seconds(40),
+        drainDelay: Duration.seconds(0),
+        tokenSecret: secretRef('client-tokens'),
       });
       const d = findObject(objects, 'Deployment', 'flags');
       const c = findContainer(d, 'kv-proxy');
@@ -570,20 +697,28 @@ describe('KvProxy', () => {
     });
 
     test('custom resources', () => {
-      const { objects } = synth({ resources: { cpu: { request: Cpu.millis(100), limit: Cpu.millis(1000) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) } } });
+      const { objects } = synth({
+        resources: {
+          cpu: { request: Cpu.millis(100), limit: Cpu.millis(1000) },
+          memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) },
+        },
+      });
       expect(findContainer(findObject(objects, 'Deployment'), 'kv-proxy').resources).toEqual({
         // resources without ephemeralStorage still get DEFAULT_EPHEMERAL_STORAGE
-        requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '1000m', memory: '512Mi', 'ephemeral-storage': '0.25Gi' },
+        requests: { 'cpu': '100m', 'memory': '128Mi', 'ephemeral-storage': '0.0625Gi' },
+        limits: { 'cpu': '1000m', 'memory': '512Mi', 'ephemeral-storage': '0.25Gi' },
       });
     });
 
     test('resources are merged field by field over the defaults: a CPU limit alone keeps the CPU request and the memory', () => {
       const { objects } = synth({ resources: { cpu: { limit: Cpu.millis(1000) } } });
       expect(findContainer(findObject(objects, 'Deployment'), 'kv-proxy').resources).toEqual({
-        requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' }, limits: { cpu: '1000m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' },
+        requests: { 'cpu': '50m', 'memory': '96Mi', 'ephemeral-storage': '0.0625Gi' },
+        limits: { 'cpu': '1000m', 'memory': '256Mi', 'ephemeral-storage': '0.25Gi' },
       });
-      expect(() => synth({ resources: { memory: { request: Size.mebibytes(512) } } }))
-        .toThrow(/resources.memory.request .* (limit|above).*after merging the given resources over the defaults/);
+      expect(() => synth({ resources: { memory: { request: Size.mebibytes(512) } } })).toThrow(
+        /resources.memory.request .* (limit|above).*after merging the given resources over the defaults/,
+      );
     });
 
     test('replicas 0 synthesizes a valid scaled-down Deployment without spread or PodDisruptionBudget', () => {
@@ -600,13 +735,15 @@ describe('KvProxy', () => {
       expect(affinity(1)).toBeUndefined();
       expect(affinity(2)).toEqual({
         podAntiAffinity: {
-          preferredDuringSchedulingIgnoredDuringExecution: [{
-            weight: 100,
-            podAffinityTerm: {
-              topologyKey: 'kubernetes.io/hostname',
-              labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' } },
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            {
+              weight: 100,
+              podAffinityTerm: {
+                topologyKey: 'kubernetes.io/hostname',
+                labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' } },
+              },
             },
-          }],
+          ],
         },
       });
     });
@@ -627,17 +764,22 @@ describe('KvProxy', () => {
       });
       expect(proxy.ingress).toBeDefined();
       expect(findObject(objects, 'Ingress', 'kv-proxy').metadata.annotations).toBeUndefined();
-      expect(findObject(objects, 'NetworkPolicy').spec.ingress).toEqual([{
-        from: [{ podSelector: {} }, { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }],
-        ports: [{ protocol: 'TCP', port: 8080 }],
-      }]);
+      expect(findObject(objects, 'NetworkPolicy').spec.ingress).toEqual([
+        {
+          from: [{ podSelector: {} }, { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }],
+          ports: [{ protocol: 'TCP', port: 8080 }],
+        },
+      ]);
       expect(() => assertValid(objects, { external: [TOKENS] })).not.toThrow();
     });
 
     test('Ingress host, path, class, TLS, annotations and controller namespace', () => {
       const { objects } = synth({
         ingress: {
-          host: 'kv.example.com', path: '/api', className: 'traefik', tlsSecret: secretRef('kv-tls'),
+          host: 'kv.example.com',
+          path: '/api',
+          className: 'traefik',
+          tlsSecret: secretRef('kv-tls'),
           annotations: { 'traefik.ingress.kubernetes.io/router.entrypoints': 'websecure' },
         },
         networkPolicy: { ingressControllerNamespace: 'traefik' },
@@ -646,24 +788,45 @@ describe('KvProxy', () => {
       expect(ing.metadata.annotations).toEqual({ 'traefik.ingress.kubernetes.io/router.entrypoints': 'websecure' });
       expect(ing.spec).toEqual({
         ingressClassName: 'traefik',
-        rules: [{ host: 'kv.example.com', http: { paths: [{ path: '/api', pathType: 'Prefix', backend: { service: { name: 'kv-proxy', port: { number: 80 } } } }] } }],
+        rules: [
+          {
+            host: 'kv.example.com',
+            http: { paths: [{ path: '/api', pathType: 'Prefix', backend: { service: { name: 'kv-proxy', port: { number: 80 } } } }] },
+          },
+        ],
         tls: [{ hosts: ['kv.example.com'], secretName: 'kv-tls' }],
       });
-      expect(findObject(objects, 'NetworkPolicy').spec.ingress[0].from).toContainEqual({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'traefik' } } });
+      expect(findObject(objects, 'NetworkPolicy').spec.ingress[0].from).toContainEqual({
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'traefik' } },
+      });
       expect(() => assertValid(objects, { external: [TOKENS] })).not.toThrow();
     });
 
     test('NetworkPolicy peers and API server addresses', () => {
       const { objects } = synth({
-        networkPolicy: { allowFrom: [{ namespaceSelector: { matchLabels: { team: 'apps' } }, podSelector: { matchLabels: { kv: 'client' } } }, { ipBlock: { cidr: '10.0.0.0/8' } }] },
-        apiServerCidrs: ['172.20.0.1/32', 'fd00::1/128'], apiServerPorts: [443],
+        networkPolicy: {
+          allowFrom: [
+            { namespaceSelector: { matchLabels: { team: 'apps' } }, podSelector: { matchLabels: { kv: 'client' } } },
+            { ipBlock: { cidr: '10.0.0.0/8' } },
+          ],
+        },
+        apiServerCidrs: ['172.20.0.1/32', 'fd00::1/128'],
+        apiServerPorts: [443],
       });
       const spec = findObject(objects, 'NetworkPolicy').spec;
-      expect(spec.ingress).toEqual([{
-        from: [{ namespaceSelector: { matchLabels: { team: 'apps' } }, podSelector: { matchLabels: { kv: 'client' } } }, { ipBlock: { cidr: '10.0.0.0/8' } }],
-        ports: [{ protocol: 'TCP', port: 8080 }],
-      }]);
-      expect(spec.egress[1]).toEqual({ to: [{ ipBlock: { cidr: '172.20.0.1/32' } }, { ipBlock: { cidr: 'fd00::1/128' } }], ports: [{ protocol: 'TCP', port: 443 }] });
+      expect(spec.ingress).toEqual([
+        {
+          from: [
+            { namespaceSelector: { matchLabels: { team: 'apps' } }, podSelector: { matchLabels: { kv: 'client' } } },
+            { ipBlock: { cidr: '10.0.0.0/8' } },
+          ],
+          ports: [{ protocol: 'TCP', port: 8080 }],
+        },
+      ]);
+      expect(spec.egress[1]).toEqual({
+        to: [{ ipBlock: { cidr: '172.20.0.1/32' } }, { ipBlock: { cidr: 'fd00::1/128' } }],
+        ports: [{ protocol: 'TCP', port: 443 }],
+      });
       expect(() => assertValid(objects, { external: [TOKENS] })).not.toThrow();
     });
 
@@ -687,27 +850,55 @@ describe('KvProxy', () => {
       ['the label selector is blank', { labelSelector: '  ' }, /labelSelector must not be empty/],
       ['name is not a DNS label', { name: 'KV' }, /name must be a DNS-1123 label.*got "KV"/],
       ['name is too long for the suffixes', { name: 'a'.repeat(48) }, /name must be at most 47 characters/],
-      ['the tokenSecret name is not a valid name', { tokenSecret: secretRef('tokens/x') }, /tokenSecret name must be a DNS-1123 subdomain.*got "tokens\/x"/],
-      ['tokenSecret is a string', { tokenSecret: 'kv-tokens' as never }, /tokenSecret must be a kplus.ISecret, such as kplus.Secret.fromSecretName\(this, 'Secret', 'kv-proxy-tokens'\)/],
+      [
+        'the tokenSecret name is not a valid name',
+        { tokenSecret: secretRef('tokens/x') },
+        /tokenSecret name must be a DNS-1123 subdomain.*got "tokens\/x"/,
+      ],
+      [
+        'tokenSecret is a string',
+        { tokenSecret: 'kv-tokens' as never },
+        /tokenSecret must be a kplus.ISecret, such as kplus.Secret.fromSecretName\(this, 'Secret', 'kv-proxy-tokens'\)/,
+      ],
       ['replicas is above 1000', { replicas: 1001 }, /replicas must be an integer 0-1000, got 1001/],
       ['replicas is negative', { replicas: -1 }, /replicas must be an integer 0-1000, got -1/],
       ['the image is not pinned', { image: 'node' }, /image must be pinned with a tag or a digest, got "node"/],
       ['the image is latest', { image: 'node:latest' }, /image must not use the floating "latest" tag/],
       ['the image is not an image reference', { image: 'Node 24' }, /image must be a valid image reference/],
       ['securityContext.user is 0', { securityContext: { user: 0 } }, /securityContext.user must be an integer 1-2147483647, got 0/],
-      ['securityContext has an unknown key', { securityContext: { uid: 5 } as never }, /securityContext.uid is not a setting here: use user, group or fsGroup/],
+      [
+        'securityContext has an unknown key',
+        { securityContext: { uid: 5 } as never },
+        /securityContext.uid is not a setting here: use user, group or fsGroup/,
+      ],
       ['port is out of range', { port: 70000 }, /port must be an integer 1024-65535 .*got 70000/],
       ['port is privileged', { port: 80 }, /port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 80/],
-      ['the image runs a Node.js line the server does not support', { image: 'node:18.20.4-alpine' }, /image must run Node.js 22 or 24 \(the versions the server supports\), got "node:18.20.4-alpine" \(Node.js 18\)/],
+      [
+        'the image runs a Node.js line the server does not support',
+        { image: 'node:18.20.4-alpine' },
+        /image must run Node.js 22 or 24 \(the versions the server supports\), got "node:18.20.4-alpine" \(Node.js 18\)/,
+      ],
       ['the label selector is not a string', { labelSelector: 5 as never }, /labelSelector must be a string such as "app=kv,tier in \(a,b\)", got 5/],
-      ['the image floats on a Node.js tag without a version', { image: 'node:lts-alpine' }, /image must pin a full Node.js version x\.y\.z in its tag .*got "node:lts-alpine"/],
+      [
+        'the image floats on a Node.js tag without a version',
+        { image: 'node:lts-alpine' },
+        /image must pin a full Node.js version x\.y\.z in its tag .*got "node:lts-alpine"/,
+      ],
       ['the image runs Node.js 20', { image: 'mirror.example.com/library/node:20.18.1-slim' }, /image must run Node.js 22 or 24 .*\(Node.js 20\)/],
       ['namespaces is left out', { namespaces: undefined }, /namespaces is required/],
       ['a prop of the old API is given', { ingressHost: 'kv.example.com' } as never, /KvProxy props has no option "ingressHost"/],
       ['a prop is misspelled', { replica: 3 } as never, /KvProxy props has no option "replica" \(did you mean "replicas"\?\)/],
-      ['writes is a string (any non-empty string would have enabled writes)', { writes: 'false' as never }, /writes must be true or false, got "false"/],
+      [
+        'writes is a string (any non-empty string would have enabled writes)',
+        { writes: 'false' as never },
+        /writes must be true or false, got "false"/,
+      ],
       ['discovery is a number', { discovery: 1 as never }, /discovery must be true or false, got 1/],
-      ['serviceType is in the wrong case', { serviceType: 'clusterip' as never }, /serviceType must be one of "ClusterIP", "NodePort", "LoadBalancer", got "clusterip" \(did you mean "ClusterIP"\?\)/],
+      [
+        'serviceType is in the wrong case',
+        { serviceType: 'clusterip' as never },
+        /serviceType must be one of "ClusterIP", "NodePort", "LoadBalancer", got "clusterip" \(did you mean "ClusterIP"\?\)/,
+      ],
       ['servicePort is out of range', { servicePort: 0 }, /servicePort must be an integer port 1-65535, got 0/],
       ['maxBodyBytes exceeds a ConfigMap', { maxBodyBytes: 1048577 }, /maxBodyBytes must be an integer 1-1048576, got 1048577/],
       ['maxBodyBytes is 0', { maxBodyBytes: 0 }, /maxBodyBytes must be an integer 1-1048576, got 0/],
@@ -717,18 +908,38 @@ describe('KvProxy', () => {
       ['shutdownTimeout is 0', { shutdownTimeout: Duration.seconds(0) }, /shutdownTimeout must be between 1 and 3600 seconds, got 0 s/],
       ['drainDelay is too long', { drainDelay: Duration.minutes(6) }, /drainDelay must be between 0 and 300 seconds, got 360 s/],
       ['a prop of 0.1 is given', { maxWaitSeconds: 30 } as never, /KvProxy props has no option "maxWaitSeconds" \(did you mean "maxWait"\?\)/],
-      ['the ingress host is invalid', { ingress: { host: 'KV.example.com' } }, /ingress.host must be a host name such as "www.example.com" or "\*.example.com", got "KV.example.com"/],
+      [
+        'the ingress host is invalid',
+        { ingress: { host: 'KV.example.com' } },
+        /ingress.host must be a host name such as "www.example.com" or "\*.example.com", got "KV.example.com"/,
+      ],
       ['the ingress class is invalid', { ingress: { className: 'Nginx' } }, /ingress.className must be a DNS-1123 subdomain/],
       ['the ingress path is relative', { ingress: { path: 'api' } }, /ingress.path must be an absolute URL path like "\/" or "\/healthz".*got "api"/],
       ['TLS has no host', { ingress: { tlsSecret: secretRef('kv-tls') } }, /ingress.tlsSecret needs ingress.host \(the certificate's host\)/],
-      ['an ingress annotation key is invalid', { ingress: { annotations: { 'bad key': 'x' } } }, /ingress.annotations key must be a qualified name.*got "bad key"/],
+      [
+        'an ingress annotation key is invalid',
+        { ingress: { annotations: { 'bad key': 'x' } } },
+        /ingress.annotations key must be a qualified name.*got "bad key"/,
+      ],
       ['allowFrom is empty', { networkPolicy: { allowFrom: [] } }, /networkPolicy.allowFrom must list at least one peer/],
-      ['an allowFrom peer is empty', { networkPolicy: { allowFrom: [{}] } }, /networkPolicy.allowFrom\[0\] must set podSelector, namespaceSelector or ipBlock/],
-      ['an allowFrom CIDR is invalid', { networkPolicy: { allowFrom: [{ ipBlock: { cidr: '10.0.0.0' } }] } }, /networkPolicy.allowFrom\[0\].ipBlock.cidr must be a CIDR/],
+      [
+        'an allowFrom peer is empty',
+        { networkPolicy: { allowFrom: [{}] } },
+        /networkPolicy.allowFrom\[0\] must set podSelector, namespaceSelector or ipBlock/,
+      ],
+      [
+        'an allowFrom CIDR is invalid',
+        { networkPolicy: { allowFrom: [{ ipBlock: { cidr: '10.0.0.0' } }] } },
+        /networkPolicy.allowFrom\[0\].ipBlock.cidr must be a CIDR/,
+      ],
       ['apiServerCidrs has an invalid CIDR', { apiServerCidrs: ['10.0.0.1/33'] }, /apiServerCidrs\[0\] must be a CIDR.*got "10.0.0.1\/33"/],
       ['apiServerPorts has an invalid port', { apiServerPorts: [443, 0] }, /apiServerPorts\[1\] must be an integer port 1-65535, got 0/],
       ['apiServerPorts is empty', { apiServerPorts: [] }, /apiServerPorts must list at least one port/],
-      ['the ingress controller namespace is invalid', { networkPolicy: { ingressControllerNamespace: 'Ingress' } }, /networkPolicy.ingressControllerNamespace must be a DNS-1123 label/],
+      [
+        'the ingress controller namespace is invalid',
+        { networkPolicy: { ingressControllerNamespace: 'Ingress' } },
+        /networkPolicy.ingressControllerNamespace must be a DNS-1123 label/,
+      ],
       ['NetworkPolicy options are set with networkPolicy off', { networkPolicy: false, apiServerPorts: [443] }, /networkPolicy is false but/],
     ];
     test.each(cases)('%s', (_what, props, message) => {
@@ -743,7 +954,9 @@ describe('KvProxy', () => {
     test('the source directory has no server.js', () => {
       const dir = tempSource({ 'app.js': 'x' });
       try {
-        expect(() => synth({ sourceDir: dir })).toThrow(new RegExp(`sourceDir "${dir}" has no server.js \\(found: app.js\\): the pod runs node /opt/kv-proxy/server.js`));
+        expect(() => synth({ sourceDir: dir })).toThrow(
+          new RegExp(`sourceDir "${dir}" has no server.js \\(found: app.js\\): the pod runs node /opt/kv-proxy/server.js`),
+        );
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -762,7 +975,9 @@ describe('KvProxy', () => {
     test('a source file is not UTF-8', () => {
       const dir = tempSource({ 'server.js': Buffer.from([0x2f, 0x2f, 0xff, 0xfe, 0x0a]) });
       try {
-        expect(() => synth({ sourceDir: dir })).toThrow(/sourceDir file "server.js" \(from sourceDir ".*"\) must be UTF-8 text, got bytes that are not valid UTF-8/);
+        expect(() => synth({ sourceDir: dir })).toThrow(
+          /sourceDir file "server.js" \(from sourceDir ".*"\) must be UTF-8 text, got bytes that are not valid UTF-8/,
+        );
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -771,7 +986,9 @@ describe('KvProxy', () => {
     test('the source does not fit in a ConfigMap', () => {
       const dir = tempSource({ 'server.js': 'x', 'big.js': `//${'x'.repeat(1024 * 1024)}` });
       try {
-        expect(() => synth({ sourceDir: dir })).toThrow(/sourceDir is 1.00 MiB \(1048594 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold \(largest files: big.js/);
+        expect(() => synth({ sourceDir: dir })).toThrow(
+          /sourceDir is 1.00 MiB \(1048594 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold \(largest files: big.js/,
+        );
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -800,22 +1017,37 @@ describe('KvProxyChart (the k8skv example)', () => {
     });
     expect(findObject(objects, 'Service', 'k8skv').spec.type).toBe('ClusterIP');
     const c = findContainer(findObject(objects, 'Deployment', 'k8skv'), 'kv-proxy');
-    expect(c.env).toEqual(expect.arrayContaining([
-      { name: 'PORT', value: '5001' }, { name: 'KV_NAMESPACES', value: 'default' },
-      { name: 'KV_WRITE_ENABLED', value: 'true' }, { name: 'KV_DISCOVERY_ENABLED', value: 'true' },
-    ]));
+    expect(c.env).toEqual(
+      expect.arrayContaining([
+        { name: 'PORT', value: '5001' },
+        { name: 'KV_NAMESPACES', value: 'default' },
+        { name: 'KV_WRITE_ENABLED', value: 'true' },
+        { name: 'KV_DISCOVERY_ENABLED', value: 'true' },
+      ]),
+    );
     // not the seed's RBAC: a dedicated account, no update/delete, nothing on "default"
     expect(roleIn(objects, 'default').rules).toEqual([
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
       ...DISCOVERY_RULES,
     ]);
     expect(bindingIn(objects, 'default').subjects).toEqual([{ kind: 'ServiceAccount', name: 'k8skv', namespace: 'default' }]);
-    expect(findObject(objects, 'NetworkPolicy', 'k8skv').spec.ingress[0].from).toContainEqual({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } });
+    expect(findObject(objects, 'NetworkPolicy', 'k8skv').spec.ingress[0].from).toContainEqual({
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } },
+    });
     expect(chart.proxy.tokenSecret.name).toBe('k8skv-tokens');
   });
 
   test('its props override the seed defaults', () => {
-    const { objects } = chartObjects({ namespace: 'kv', name: 'flags', namespaces: ['apps'], writes: false, discovery: false, ingress: { host: 'kv.example.com', className: 'internal', tlsSecretName: 'kv-tls' }, replicas: 3, tokenSecretName: 'kv-clients' });
+    const { objects } = chartObjects({
+      namespace: 'kv',
+      name: 'flags',
+      namespaces: ['apps'],
+      writes: false,
+      discovery: false,
+      ingress: { host: 'kv.example.com', className: 'internal', tlsSecretName: 'kv-tls' },
+      replicas: 3,
+      tokenSecretName: 'kv-clients',
+    });
     expect(() => assertValid(objects, { external: ['Secret/kv/kv-clients', 'Secret/kv/kv-tls'] })).not.toThrow();
     expect(findObject(objects, 'Ingress', 'flags').spec.tls).toEqual([{ hosts: ['kv.example.com'], secretName: 'kv-tls' }]);
     expect(roleIn(objects, 'apps').rules).toEqual([CONFIGMAPS_READ]);

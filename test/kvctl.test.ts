@@ -57,8 +57,14 @@ describe('kvctl', () => {
     fs.writeFileSync(path.join(dir, 'write-tokens'), `${WRITE_TOKEN}\n`);
     proxy = spawn(process.execPath, [SERVER], {
       env: {
-        PORT: '0', KV_LISTEN_ADDRESS: '127.0.0.1', KUBE_API_URL: api.url, KV_TOKENS_DIR: dir,
-        KV_NAMESPACES: 'default', KV_WRITE_ENABLED: 'true', KV_DISCOVERY_ENABLED: 'true', KV_CATCH_UP_TIMEOUT_SECONDS: '1',
+        PORT: '0',
+        KV_LISTEN_ADDRESS: '127.0.0.1',
+        KUBE_API_URL: api.url,
+        KV_TOKENS_DIR: dir,
+        KV_NAMESPACES: 'default',
+        KV_WRITE_ENABLED: 'true',
+        KV_DISCOVERY_ENABLED: 'true',
+        KV_CATCH_UP_TIMEOUT_SECONDS: '1',
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -76,7 +82,12 @@ describe('kvctl', () => {
     const deadline = Date.now() + 60000;
     for (;;) {
       const status = await new Promise<number>((resolve) => {
-        http.get(`${url}/readyz`, (res) => { res.resume(); resolve(res.statusCode || 0); }).on('error', () => resolve(0));
+        http
+          .get(`${url}/readyz`, (res) => {
+            res.resume();
+            resolve(res.statusCode || 0);
+          })
+          .on('error', () => resolve(0));
       });
       if (status === 200) break;
       if (Date.now() > deadline) throw new Error(`the proxy at ${url} did not answer /readyz with 200 in 60 s (last ${status})`);
@@ -154,7 +165,8 @@ describe('kvctl', () => {
     const run = await kvctl(['discover', 'default'], { KV_TOKEN: READ_TOKEN });
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout).web).toEqual({
-      type: 'ClusterIP', clusterIP: '10.96.0.20',
+      type: 'ClusterIP',
+      clusterIP: '10.96.0.20',
       ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 80 }],
       endpoints: { addresses: ['10.1.0.4'], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
     });
@@ -166,7 +178,13 @@ describe('kvctl', () => {
     const one = await kvctl(['consul', 'default/consul-map', 'db.url'], { KV_TOKEN: READ_TOKEN });
     const missing = await kvctl(['consul', 'default/consul-map', 'nope'], { KV_TOKEN: READ_TOKEN });
     expect(all.code).toBe(0);
-    expect(all.stdout).toMatch(/^CONSUL KEY\tMODIFY INDEX\tNATIVE PATH\ndefault\/consul-map\/db\.url\t\d+\t\/kv\/default\/consul-map\/db\.url\ndefault\/consul-map\/log\.level\t\d+\t\/kv\/default\/consul-map\/log\.level\n$/);
+    expect(all.stdout).toMatch(
+      new RegExp(
+        String.raw`^CONSUL KEY\tMODIFY INDEX\tNATIVE ` +
+          String.raw`PATH\ndefault\/consul-map\/db\.url\t\d+\t\/kv\/default\/consul-map\/db\.url\ndefault\/consul-map\/` +
+          String.raw`log\.level\t\d+\t\/kv\/default\/consul-map\/log\.level\n$`,
+      ),
+    );
     expect(one.stdout.split('\n')[1]).toMatch(/^default\/consul-map\/db\.url\t\d+\t\/kv\/default\/consul-map\/db\.url$/);
     expect(missing.code).toBe(3);
   });
@@ -234,10 +252,15 @@ describe('kvctl', () => {
   test('watch prints the value now and after each change, and exits 0 on SIGINT', async () => {
     // GIVEN
     await kvctl(['set', 'default/watched', 'mode=blue', 'other=1']);
-    const child = spawn(process.execPath, [KVCTL, '--url', url, 'watch', 'default/watched', 'mode'], { env: { KV_TOKEN: READ_TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [KVCTL, '--url', url, 'watch', 'default/watched', 'mode'], {
+      env: { KV_TOKEN: READ_TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (c) => { stdout += c; });
+    child.stdout.on('data', (c) => {
+      stdout += c;
+    });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     // awaits the output (a mismatch fails at once; a hang fails after 30 s with what was printed)
     const until = async (text: string) => {
@@ -262,17 +285,27 @@ describe('kvctl', () => {
 
   test('watch of a whole ConfigMap prints one JSON line per change', async () => {
     await kvctl(['set', 'default/watched-all', 'a=1']);
-    const child = spawn(process.execPath, [KVCTL, '--url', url, 'watch', 'default/watched-all'], { env: { KV_TOKEN: READ_TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [KVCTL, '--url', url, 'watch', 'default/watched-all'], {
+      env: { KV_TOKEN: READ_TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (c) => { stdout += c; });
+    child.stdout.on('data', (c) => {
+      stdout += c;
+    });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
       // awaited with a generous bound (30 s): the first line, then the second after the change
       for (const deadline = Date.now() + 30000; !stdout.includes('\n') && Date.now() < deadline;) await sleep(30);
       await kvctl(['set', 'default/watched-all', 'b=2']);
       for (const deadline = Date.now() + 30000; stdout.split('\n').length < 3 && Date.now() < deadline;) await sleep(30);
-      expect(stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ a: '1' }, { a: '1', b: '2' }]);
+      expect(
+        stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+      ).toEqual([{ a: '1' }, { a: '1', b: '2' }]);
     } finally {
       child.kill('SIGINT');
     }

@@ -4,8 +4,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { Files, hardenedContainer, hardenedPodProps, ImmutableConfigMap, KvProxy, recommendedLabels, ScriptCronJob, ScriptJob, ScriptService,
-  SidecarBarePod, SidecarDeployment, StaticSite, WorkloadPolicy } from '../lib';
+import {
+  Files,
+  hardenedContainer,
+  hardenedPodProps,
+  ImmutableConfigMap,
+  KvProxy,
+  recommendedLabels,
+  ScriptCronJob,
+  ScriptJob,
+  ScriptService,
+  SidecarBarePod,
+  SidecarDeployment,
+  StaticSite,
+  WorkloadPolicy,
+} from '../lib';
 // internals, tested through their modules (not part of the public entry)
 import { resolveExpose } from '../lib/expose';
 import { addChecksumAnnotation, contentHash } from '../lib/hash';
@@ -13,8 +26,20 @@ import { parseImage, validateImage } from '../lib/image';
 import { applyLabels, selectorLabels, selectPods } from '../lib/labels';
 import { DEFAULT_RUN_AS_USER } from '../lib/security';
 import {
-  configMapSize, MAX_CONFIGMAP_BYTES, validateAbsolutePath, validateConfigMapKey, validateDnsLabel, validateEnvVariables, validateOneOf,
-  validatePort, validateQualifiedName, validateRbacVerb, validateRelativePath, validateResources, validateTimeZone, validateUnprivilegedPort,
+  configMapSize,
+  MAX_CONFIGMAP_BYTES,
+  validateAbsolutePath,
+  validateConfigMapKey,
+  validateDnsLabel,
+  validateEnvVariables,
+  validateOneOf,
+  validatePort,
+  validateQualifiedName,
+  validateRbacVerb,
+  validateRelativePath,
+  validateResources,
+  validateTimeZone,
+  validateUnprivilegedPort,
 } from '../lib/validate';
 // internal helpers, not part of the public entry
 import { isUtf8Text, readLocalDirectory, readLocalFile, toConfigMapData } from '../lib/files';
@@ -27,8 +52,15 @@ describe('image references', () => {
   test('accepts tags, digests and registries with ports', () => {
     expect(parseImage('nginx:1.27')).toEqual({ registry: undefined, repository: 'nginx', tag: '1.27', digest: undefined });
     expect(parseImage('nginxinc/nginx-unprivileged:1.27.3-alpine').repository).toBe('nginxinc/nginx-unprivileged');
-    expect(parseImage('registry.k8s.io/git-sync/git-sync:v4.4.0')).toMatchObject({ registry: 'registry.k8s.io', repository: 'git-sync/git-sync', tag: 'v4.4.0' });
-    expect(parseImage('localhost:5000/app@sha256:' + 'a'.repeat(64))).toMatchObject({ registry: 'localhost:5000', digest: 'sha256:' + 'a'.repeat(64) });
+    expect(parseImage('registry.k8s.io/git-sync/git-sync:v4.4.0')).toMatchObject({
+      registry: 'registry.k8s.io',
+      repository: 'git-sync/git-sync',
+      tag: 'v4.4.0',
+    });
+    expect(parseImage('localhost:5000/app@sha256:' + 'a'.repeat(64))).toMatchObject({
+      registry: 'localhost:5000',
+      digest: 'sha256:' + 'a'.repeat(64),
+    });
     expect(validateImage('busybox:1.36.1')).toBe('busybox:1.36.1');
   });
   test('fails when the image has no tag or digest', () => {
@@ -59,7 +91,9 @@ describe('input validation helpers', () => {
   });
   test('qualified names and relative paths', () => {
     expect(validateQualifiedName('nginx.ingress.kubernetes.io/proxy-read-timeout', 'key')).toBe('nginx.ingress.kubernetes.io/proxy-read-timeout');
-    expect(() => validateQualifiedName('Bad Key', 'ingressAnnotations key', 'a.io/b')).toThrow(/ingressAnnotations key must be a qualified name such as "a.io\/b", got "Bad Key"/);
+    expect(() => validateQualifiedName('Bad Key', 'ingressAnnotations key', 'a.io/b')).toThrow(
+      /ingressAnnotations key must be a qualified name such as "a.io\/b", got "Bad Key"/,
+    );
     expect(() => validateQualifiedName(`x/${'a'.repeat(64)}`, 'key')).toThrow(/qualified name/);
     expect(validateRelativePath('lib/util.py', 'entrypoint')).toBe('lib/util.py');
     expect(() => validateRelativePath('../etc/passwd', 'entrypoint')).toThrow(/entrypoint must be a relative path/);
@@ -136,9 +170,14 @@ describe('hardened defaults', () => {
     const dep = findObject(objects, 'Deployment');
     const c = findContainer(dep, 'web');
     expect(c.securityContext).toEqual({
-      allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true,
-      runAsUser: DEFAULT_RUN_AS_USER, runAsGroup: DEFAULT_RUN_AS_USER,
-      capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: DEFAULT_RUN_AS_USER,
+      runAsGroup: DEFAULT_RUN_AS_USER,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(c.imagePullPolicy).toBe('IfNotPresent');
     // portNumber becomes the port named http, without cdk8s-plus's default TCP startupProbe
@@ -146,8 +185,8 @@ describe('hardened defaults', () => {
     expect(c.startupProbe).toBeUndefined();
     // ephemeral storage: DEFAULT_EPHEMERAL_STORAGE (64 MiB requested, 256 MiB at most), written as the fractional GiB cdk8s-plus-28 needs
     expect(c.resources).toEqual({
-      requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' },
-      limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' },
+      requests: { 'cpu': '50m', 'memory': '64Mi', 'ephemeral-storage': '0.0625Gi' },
+      limits: { 'cpu': '500m', 'memory': '128Mi', 'ephemeral-storage': '0.25Gi' },
     });
     expect(dep.spec.template.spec.automountServiceAccountToken).toBe(false);
     expect(dep.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 });
@@ -161,11 +200,12 @@ describe('hardened defaults', () => {
     expect(props.resources!.cpu!.request!.amount).toBe('50m');
     expect(props.resources!.cpu!.limit!.amount).toBe('1000m');
     expect(props.resources!.memory!.limit!.toMebibytes()).toBe(128);
-    expect(() => hardenedContainer({ name: 'web', image: 'nginx:1.27', resources: { cpu: { limit: kplus.Cpu.millis(20) } } }))
-      .toThrow(/container "web" resources.cpu.request must not exceed container "web" resources.cpu.limit, got request 50m and limit 20m \(after merging/);
+    expect(() => hardenedContainer({ name: 'web', image: 'nginx:1.27', resources: { cpu: { limit: kplus.Cpu.millis(20) } } })).toThrow(
+      /container "web" resources.cpu.request must not exceed container "web" resources.cpu.limit, got request 50m and limit 20m \(after merging/,
+    );
   });
   test('overrides win field by field', () => {
-    const props = hardenedContainer({ image: 'nginx:1.27', securityContext: { user: 101 } , imagePullPolicy: kplus.ImagePullPolicy.ALWAYS });
+    const props = hardenedContainer({ image: 'nginx:1.27', securityContext: { user: 101 }, imagePullPolicy: kplus.ImagePullPolicy.ALWAYS });
     expect(props.securityContext!).toMatchObject({ user: 101, group: 101, readOnlyRootFilesystem: true });
     expect(props.imagePullPolicy).toBe(kplus.ImagePullPolicy.ALWAYS);
   });
@@ -179,7 +219,11 @@ describe('imports/', () => {
   test('`npm run import` reproduces imports/k8s.ts byte for byte, offline, from the vendored 1.28 schema', () => {
     const root = path.join(__dirname, '..');
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'import-'));
-    const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'import-k8s.js')], { cwd: root, env: { ...process.env, IMPORT_OUTDIR: out }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'import-k8s.js')], {
+      cwd: root,
+      env: { ...process.env, IMPORT_OUTDIR: out },
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(0);
     expect(r.stderr).toContain('Importing k8s v1.28.0');
     expect(fs.readFileSync(path.join(out, 'k8s.ts')).equals(fs.readFileSync(path.join(root, 'imports', 'k8s.ts')))).toBe(true);
@@ -215,7 +259,9 @@ describe('one label and selector policy (lib/labels.ts)', () => {
     for (const o of objects) {
       const template = o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template : o.kind === 'Pod' ? o : o.spec?.template;
       out[`${o.kind}/${o.metadata.name}`] = {
-        selector: o.spec?.selector, podSelector: o.spec?.podSelector, podLabels: template?.metadata?.labels,
+        selector: o.spec?.selector,
+        podSelector: o.spec?.podSelector,
+        podLabels: template?.metadata?.labels,
         affinity: template?.spec?.affinity,
       };
     }
@@ -241,18 +287,31 @@ describe('one label and selector policy (lib/labels.ts)', () => {
       expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'cdk8s' });
       expect(Object.keys(o.metadata.labels!)).toEqual(expect.arrayContaining(['app.kubernetes.io/name', 'app.kubernetes.io/instance']));
     }
-    expect(findObject(objects, 'Deployment', 'site').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'static-site', 'app.kubernetes.io/instance': 'site' } });
-    expect(findObject(objects, 'Deployment', 'kv-proxy').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' } });
-    expect(findObject(objects, 'Deployment', 'shop').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'shop' } });
-    expect(findObject(objects, 'Deployment', 'web').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'general-purpose-runner', 'app.kubernetes.io/instance': 'web' } });
-    expect(findObject(objects, 'NetworkPolicy', 'bare').spec.podSelector.matchLabels)
-      .toEqual({ 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'bare' });
+    expect(findObject(objects, 'Deployment', 'site').spec.selector).toEqual({
+      matchLabels: { 'app.kubernetes.io/name': 'static-site', 'app.kubernetes.io/instance': 'site' },
+    });
+    expect(findObject(objects, 'Deployment', 'kv-proxy').spec.selector).toEqual({
+      matchLabels: { 'app.kubernetes.io/name': 'kv-proxy', 'app.kubernetes.io/instance': 'kv-proxy' },
+    });
+    expect(findObject(objects, 'Deployment', 'shop').spec.selector).toEqual({
+      matchLabels: { 'app.kubernetes.io/name': 'sidecar-pod', 'app.kubernetes.io/instance': 'shop' },
+    });
+    expect(findObject(objects, 'Deployment', 'web').spec.selector).toEqual({
+      matchLabels: { 'app.kubernetes.io/name': 'general-purpose-runner', 'app.kubernetes.io/instance': 'web' },
+    });
+    expect(findObject(objects, 'NetworkPolicy', 'bare').spec.podSelector.matchLabels).toEqual({
+      'app.kubernetes.io/name': 'sidecar-pod',
+      'app.kubernetes.io/instance': 'bare',
+    });
     const configMap = objects.find((o) => o.kind === 'ConfigMap' && (o.metadata.name ?? '').startsWith('flask-config-'))!;
     expect(configMap.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'immutable-config', 'app.kubernetes.io/instance': 'flask-config' });
   });
 
   test('selectorLabels picks name and instance; selectPods refuses a Deployment that selects by the construct path', () => {
-    expect(selectorLabels(recommendedLabels({ name: 'x', instance: 'y', component: 'z' }))).toEqual({ 'app.kubernetes.io/name': 'x', 'app.kubernetes.io/instance': 'y' });
+    expect(selectorLabels(recommendedLabels({ name: 'x', instance: 'y', component: 'z' }))).toEqual({
+      'app.kubernetes.io/name': 'x',
+      'app.kubernetes.io/instance': 'y',
+    });
     expect(() => selectorLabels({ 'app.kubernetes.io/name': 'x' })).toThrow(/labels must include "app.kubernetes.io\/instance" to select pods/);
     const chart = testChart();
     const d = new kplus.Deployment(chart, 'D', { containers: [{ image: 'busybox:1.36.1' }] });
@@ -263,18 +322,31 @@ describe('one label and selector policy (lib/labels.ts)', () => {
 describe('one way to expose a workload (lib/expose.ts)', () => {
   test('resolves the shared defaults', () => {
     expect(resolveExpose({}, 2)).toEqual({
-      serviceType: 'ClusterIP', servicePort: 80, ingress: undefined,
+      serviceType: 'ClusterIP',
+      servicePort: 80,
+      ingress: undefined,
       networkPolicy: { allowFromNamespaces: undefined, allowFrom: [], ingressControllerNamespace: 'ingress-nginx' },
       podDisruptionBudget: { maxUnavailable: 1 },
     });
     expect(resolveExpose({}, 1).podDisruptionBudget).toBeUndefined();
     expect(resolveExpose({ podDisruptionBudget: {} }, 1).podDisruptionBudget).toEqual({ maxUnavailable: 1 });
-    expect(resolveExpose({ networkPolicy: false, podDisruptionBudget: false }, 3)).toMatchObject({ networkPolicy: undefined, podDisruptionBudget: undefined });
-    expect(resolveExpose({ ingress: {} }, 1).ingress).toEqual({ path: '/', host: undefined, className: undefined, tlsSecret: undefined, annotations: undefined });
+    expect(resolveExpose({ networkPolicy: false, podDisruptionBudget: false }, 3)).toMatchObject({
+      networkPolicy: undefined,
+      podDisruptionBudget: undefined,
+    });
+    expect(resolveExpose({ ingress: {} }, 1).ingress).toEqual({
+      path: '/',
+      host: undefined,
+      className: undefined,
+      tlsSecret: undefined,
+      annotations: undefined,
+    });
   });
   test('fails when a PodDisruptionBudget is asked for a bare Pod, or expose options are malformed', () => {
     expect(() => resolveExpose({ podDisruptionBudget: {} }, undefined)).toThrow(/podDisruptionBudget applies to Deployments only/);
-    expect(() => resolveExpose({ podDisruptionBudget: { maxUnavailable: 0 } }, 2)).toThrow(/podDisruptionBudget.maxUnavailable must be an integer 1-1000, got 0/);
+    expect(() => resolveExpose({ podDisruptionBudget: { maxUnavailable: 0 } }, 2)).toThrow(
+      /podDisruptionBudget.maxUnavailable must be an integer 1-1000, got 0/,
+    );
     expect(() => resolveExpose({ networkPolicy: true as never }, 2)).toThrow(/networkPolicy must be NetworkPolicyOptions or false, got true/);
     expect(() => resolveExpose({ ingress: true as never }, 2)).toThrow(/ingress must be an object of IngressOptions, got true/);
     expect(() => resolveExpose({ servicePort: 0 }, 2)).toThrow(/servicePort must be an integer port 1-65535, got 0/);
@@ -286,13 +358,21 @@ describe('one files → ConfigMap helper (lib/files.ts)', () => {
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('one key encoding, one UTF-8 test, sorted output', () => {
-    const out = toConfigMapData([
-      { path: 'css/site.css', bytes: Buffer.from('a{}'), origin: 'x' },
-      { path: 'img.bin', bytes: Buffer.from([0xff, 0xfe]), origin: 'x' },
-      { path: 'a__b.txt', bytes: Buffer.from('1'), origin: 'x' },
-      { path: 'a/b.txt', bytes: Buffer.from('2'), origin: 'x' },
-    ], 'files');
-    expect(out.files.map((f) => [f.path, f.binary])).toEqual([['a/b.txt', false], ['a__b.txt', false], ['css/site.css', false], ['img.bin', true]]);
+    const out = toConfigMapData(
+      [
+        { path: 'css/site.css', bytes: Buffer.from('a{}'), origin: 'x' },
+        { path: 'img.bin', bytes: Buffer.from([0xff, 0xfe]), origin: 'x' },
+        { path: 'a__b.txt', bytes: Buffer.from('1'), origin: 'x' },
+        { path: 'a/b.txt', bytes: Buffer.from('2'), origin: 'x' },
+      ],
+      'files',
+    );
+    expect(out.files.map((f) => [f.path, f.binary])).toEqual([
+      ['a/b.txt', false],
+      ['a__b.txt', false],
+      ['css/site.css', false],
+      ['img.bin', true],
+    ]);
     expect(out.data['css__site.css']).toBe('a{}');
     expect(out.binaryData['img.bin']).toBe(Buffer.from([0xff, 0xfe]).toString('base64'));
     // paths that would share a key get distinct keys
@@ -306,10 +386,12 @@ describe('one files → ConfigMap helper (lib/files.ts)', () => {
     fs.symlinkSync(path.join(dir, 'gone'), path.join(dir, 'dangling'));
     expect(() => readLocalDirectory(dir, 'contentDir')).toThrow(/contentDir entry ".*dangling" does not exist/);
     expect(() => readLocalFile(undefined as unknown as string, 'bundle')).toThrow(/bundle is required/);
-    expect(() => toConfigMapData([{ path: 'a.py', bytes: Buffer.from([0xff]), origin: 'scripts' }], 'scripts', { binary: false }))
-      .toThrow(/scripts file "a.py" \(from scripts\) must be UTF-8 text/);
-    expect(() => toConfigMapData([{ path: 'big', bytes: Buffer.alloc(MAX_CONFIGMAP_BYTES), origin: 'x' }], 'content'))
-      .toThrow(/content is 1.00 MiB \(1048579 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold/);
+    expect(() => toConfigMapData([{ path: 'a.py', bytes: Buffer.from([0xff]), origin: 'scripts' }], 'scripts', { binary: false })).toThrow(
+      /scripts file "a.py" \(from scripts\) must be UTF-8 text/,
+    );
+    expect(() => toConfigMapData([{ path: 'big', bytes: Buffer.alloc(MAX_CONFIGMAP_BYTES), origin: 'x' }], 'content')).toThrow(
+      /content is 1.00 MiB \(1048579 bytes\), more than the 1.00 MiB \(1048576 bytes\) a ConfigMap can hold/,
+    );
   });
 });
 
@@ -320,7 +402,9 @@ describe('shared validators (lib/validate.ts)', () => {
     expect(() => validateImage(undefined as unknown as string, 'image')).toThrow(/^image is required$/);
   });
   test('fails when a port is privileged, a time zone unknown, a verb misspelled, an enum in the wrong case, requests above limits', () => {
-    expect(() => validateUnprivilegedPort(80, 'port')).toThrow(/port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 80/);
+    expect(() => validateUnprivilegedPort(80, 'port')).toThrow(
+      /port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 80/,
+    );
     expect(validateTimeZone('Europe/Berlin', 'timeZone')).toBe('Europe/Berlin');
     expect(validateTimeZone('Etc/UTC', 'timeZone')).toBe('Etc/UTC');
     expect(validateTimeZone('US/Eastern', 'timeZone')).toBe('US/Eastern');
@@ -329,15 +413,20 @@ describe('shared validators (lib/validate.ts)', () => {
     expect(validateRbacVerb('deletecollection', 'verbs')).toBe('deletecollection');
     expect(() => validateRbacVerb('gett', 'verbs')).toThrow(/verbs must be an RBAC verb .* got "gett"/);
     expect(() => validateOneOf('clusterip' as kplus.ServiceType, kplus.ServiceType, 'serviceType')).toThrow(/did you mean "ClusterIP"/);
-    expect(() => validateResources({ cpu: { request: kplus.Cpu.units(2), limit: kplus.Cpu.millis(1500) } }, 'resources'))
-      .toThrow(/resources.cpu.request must not exceed resources.cpu.limit, got request 2 and limit 1500m/);
+    expect(() => validateResources({ cpu: { request: kplus.Cpu.units(2), limit: kplus.Cpu.millis(1500) } }, 'resources')).toThrow(
+      /resources.cpu.request must not exceed resources.cpu.limit, got request 2 and limit 1500m/,
+    );
     expect(validateResources({ cpu: { request: kplus.Cpu.millis(500), limit: kplus.Cpu.units(1) } }, 'resources')).toBeDefined();
     expect(() => validateEnvVariables({ N: 1 }, 'env')).toThrow(/env "N" must be a kplus.EnvValue .*got number 1/);
     expect(() => validateEnvVariables({ N: undefined }, 'env')).toThrow(/env "N" must be a kplus.EnvValue .*got undefined$/);
     // a number given as a string is shown as a string, not as the number it looks like
     expect(() => validatePort('8080' as never, 'port')).toThrow(/port must be an integer port 1-65535, got "8080"/);
-    expect(() => validateResources({ cpu: { request: '100m' } } as never, 'resources')).toThrow(/resources.cpu.request must be a Cpu such as Cpu.millis\(100\), got "100m"/);
-    expect(() => validateResources({ memory: { limit: 128 } } as never, 'resources')).toThrow(/resources.memory.limit must be a Size such as Size.mebibytes\(64\), got 128/);
+    expect(() => validateResources({ cpu: { request: '100m' } } as never, 'resources')).toThrow(
+      /resources.cpu.request must be a Cpu such as Cpu.millis\(100\), got "100m"/,
+    );
+    expect(() => validateResources({ memory: { limit: 128 } } as never, 'resources')).toThrow(
+      /resources.memory.limit must be a Size such as Size.mebibytes\(64\), got 128/,
+    );
     expect(() => validateList({ name: 'x' } as never, 'volumes')).toThrow(/volumes must be a list, got \{"name":"x"\}/);
     expect(validateList(undefined, 'volumes')).toEqual([]);
   });

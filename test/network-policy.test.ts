@@ -31,8 +31,10 @@ describe.each(['dev', 'prod'])('dist/%s NetworkPolicies', (env) => {
     const workloads = objects.filter((o) => WORKLOADS.has(o.kind));
     expect(workloads.map((o) => o.kind)).toEqual(expect.arrayContaining(['Deployment', 'Job', 'CronJob']));
     for (const w of workloads) {
-      expect({ workload: `${w.kind}/${w.metadata.name}`, ...isolated(objects, podOf(objects, w.kind, w.metadata.namespace!, w.metadata.name!)) })
-        .toEqual({ workload: `${w.kind}/${w.metadata.name}`, ingress: true, egress: true });
+      expect({
+        workload: `${w.kind}/${w.metadata.name}`,
+        ...isolated(objects, podOf(objects, w.kind, w.metadata.namespace!, w.metadata.name!)),
+      }).toEqual({ workload: `${w.kind}/${w.metadata.name}`, ingress: true, egress: true });
     }
   });
 
@@ -70,7 +72,10 @@ describe.each(['dev', 'prod'])('dist/%s NetworkPolicies', (env) => {
 
   test('ScriptJob and ScriptCronJob: the greeter on 8080 and DNS out (allowEgressTo), nothing else, and nothing in', () => {
     const greeter = pod('Deployment', 'greeter');
-    for (const [kind, name] of [['Job', 'greeter-smoke-test'], ['CronJob', 'greeter-monitor']]) {
+    for (const [kind, name] of [
+      ['Job', 'greeter-smoke-test'],
+      ['CronJob', 'greeter-monitor'],
+    ]) {
       const check = pod(kind, name);
       expect(allowed(objects, check, greeter, 8080)).toBe(true);
       expect(allowed(objects, check, DNS, 53, 'UDP')).toBe(true);
@@ -81,7 +86,7 @@ describe.each(['dev', 'prod'])('dist/%s NetworkPolicies', (env) => {
     }
   });
 
-  test('SidecarDeployment with git-sync (content, hot plug, the auth chart\'s clone): git\'s remote on 443 and DNS out, nothing else', () => {
+  test("SidecarDeployment with git-sync (content, hot plug, the auth chart's clone): git's remote on 443 and DNS out, nothing else", () => {
     for (const name of ['python-pod-content', 'python-pod-hot-plug', 'python-pod-auth']) {
       const p = pod('Deployment', name);
       expect(allowed(objects, p, GIT_HOST, 443)).toBe(true);
@@ -112,17 +117,27 @@ describe('allowEgressTo', () => {
       new KvProxy(chart, 'Kv', { name: 'kv', namespaces: ['apps'] }),
       new ScriptJob(chart, 'Run', { name: 'run', files: Files.fromContent({ 'run.py': 'print(1)' }) }),
       new SidecarDeployment(chart, 'Pod', {
-        name: 'pod', app: { name: 'app', image: 'busybox:1.36.1', command: ['httpd', '-f', '-p', '8080'], ports: [{ number: 8080 }] },
+        name: 'pod',
+        app: { name: 'app', image: 'busybox:1.36.1', command: ['httpd', '-f', '-p', '8080'], ports: [{ number: 8080 }] },
       }),
     ];
     // WHEN each allows the database on 5432
     for (const c of constructs) c.allowEgressTo(peer, { ports: [5432] });
     const objects = Testing.synth(chart);
     // THEN each pod reaches it on 5432, not on 5433 nor elsewhere
-    for (const [kind, name] of [['Deployment', 'site'], ['Deployment', 'kv'], ['Job', 'run'], ['Deployment', 'pod']]) {
+    for (const [kind, name] of [
+      ['Deployment', 'site'],
+      ['Deployment', 'kv'],
+      ['Job', 'run'],
+      ['Deployment', 'pod'],
+    ]) {
       const p = podOf(objects, kind, objects.find((o: any) => o.metadata.name === name && o.kind === kind).metadata.namespace, name);
-      expect({ name, on5432: allowed(objects, p, db, 5432), on5433: allowed(objects, p, db, 5433), elsewhere: allowed(objects, p, ELSEWHERE, 5432) })
-        .toEqual({ name, on5432: true, on5433: false, elsewhere: false });
+      expect({
+        name,
+        on5432: allowed(objects, p, db, 5432),
+        on5433: allowed(objects, p, db, 5433),
+        elsewhere: allowed(objects, p, ELSEWHERE, 5432),
+      }).toEqual({ name, on5432: true, on5433: false, elsewhere: false });
     }
   });
 
@@ -131,10 +146,16 @@ describe('allowEgressTo', () => {
     const site = new StaticSite(chart, 'Site', { name: 'site', files: Files.fromContent({ 'index.html': 'hi' }) });
     expect(() => site.allowEgressTo({} as any)).toThrow(/allowEgressTo peer must set podSelector, namespaceSelector or ipBlock, got \{\}/);
     expect(() => site.allowEgressTo({ ipBlock: { cidr: '10.0.0.0/33' } })).toThrow(/allowEgressTo peer.ipBlock.cidr/);
-    expect(() => site.allowEgressTo({ ipBlock: { cidr: '10.0.0.0/8' } }, { ports: [] })).toThrow(/allowEgressTo options.ports must list at least one port/);
-    expect(() => site.allowEgressTo({ ipBlock: { cidr: '10.0.0.0/8' } }, { ports: [70000] })).toThrow(/allowEgressTo options.ports.*1-65535, got 70000/);
+    expect(() => site.allowEgressTo({ ipBlock: { cidr: '10.0.0.0/8' } }, { ports: [] })).toThrow(
+      /allowEgressTo options.ports must list at least one port/,
+    );
+    expect(() => site.allowEgressTo({ ipBlock: { cidr: '10.0.0.0/8' } }, { ports: [70000] })).toThrow(
+      /allowEgressTo options.ports.*1-65535, got 70000/,
+    );
     const open = new StaticSite(chart, 'Open', { name: 'open', files: Files.fromContent({ 'index.html': 'hi' }), networkPolicy: false });
-    expect(() => open.allowEgressTo({ ipBlock: { cidr: '10.0.0.0/8' } })).toThrow(/allowEgressTo needs the NetworkPolicy, got networkPolicy false for "open"/);
+    expect(() => open.allowEgressTo({ ipBlock: { cidr: '10.0.0.0/8' } })).toThrow(
+      /allowEgressTo needs the NetworkPolicy, got networkPolicy false for "open"/,
+    );
     expect(site.networkPolicy).toBeInstanceOf(WorkloadNetworkPolicy);
   });
 });

@@ -14,12 +14,14 @@ const ROOT = path.join(__dirname, '..');
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
 const README = read('README.md');
 const pkg = JSON.parse(read('package.json'));
-const CONSTRUCTS: Array<[string, string]> = [
-  ['StaticSite', 'docs/static-site.md'],
-  ['ImmutableConfigInit', 'docs/immutable-config-init.md'],
-  ['SidecarDeployment', 'docs/sidecar-pod.md'],
-  ['ScriptService', 'docs/scripts.md'],
-  ['KvProxy', 'docs/kv-proxy.md'],
+/** Each construct, its task page and its reference page. */
+const CONSTRUCTS: Array<[string, string, string]> = [
+  ['StaticSite', 'docs/static-site.md', 'StaticSite'],
+  ['ImmutableConfigInit', 'docs/immutable-config-init.md', 'ImmutableConfigInit'],
+  ['SidecarDeployment', 'docs/sidecar-pod.md', 'Sidecars'],
+  ['ScriptService', 'docs/scripts.md', 'Scripts'],
+  ['KvProxy', 'docs/kv-proxy.md', 'KvProxy'],
+  ['WorkloadPolicy', 'docs/workload-policy.md', 'WorkloadPolicy'],
 ];
 const PAGES = [
   'README.md',
@@ -80,12 +82,12 @@ describe('README.md', () => {
 });
 
 describe('docs/', () => {
-  test.each(CONSTRUCTS)('%s has a task page with an example, the YAML it produces and a link to its reference page', (name, page) => {
+  test.each(CONSTRUCTS)('%s has a task page with an example, the YAML it produces and a link to its reference page', (name, page, reference) => {
     const text = read(page);
     expect(text).toMatch(new RegExp(`^# ${name}`, 'm'));
     expect(text).toMatch(new RegExp(`\`\`\`ts\\n[\\s\\S]*?new ${name}\\(`));
     expect(text).toMatch(/```yaml\n[\s\S]*?kind: /);
-    expect(text).toContain(`](api/${name}.md`);
+    expect(text).toContain(`](api/${reference}.md`);
   });
 
   test('options are documented once, in the TSDoc: no hand-written option tables', () => {

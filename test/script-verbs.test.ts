@@ -33,9 +33,12 @@ function make(kind: Kind, props: Partial<ScriptServiceProps> = {}, namespace: st
   const chart = namespace === null ? new Chart(Testing.app(), 'nons') : testChart(namespace);
   const base = { name: 'scripts', files: MAIN, entrypoint: 'main.py', ...props };
   switch (kind) {
-    case 'service': return { chart, c: new ScriptService(chart, 'S', base) };
-    case 'job': return { chart, c: new ScriptJob(chart, 'S', base as never) };
-    case 'cron': return { chart, c: new ScriptCronJob(chart, 'S', { ...base, schedule: '@daily' } as never) };
+    case 'service':
+      return { chart, c: new ScriptService(chart, 'S', base) };
+    case 'job':
+      return { chart, c: new ScriptJob(chart, 'S', base as never) };
+    case 'cron':
+      return { chart, c: new ScriptCronJob(chart, 'S', { ...base, schedule: '@daily' } as never) };
     case 'bundle': {
       const workload = new kplus.Deployment(chart, 'W', { metadata: { name: 'mine' } });
       return { chart, c: new ScriptBundle(chart, 'S', { workload, ...base } as never) };
@@ -58,14 +61,17 @@ function sameYaml(viaVerb: Chart, viaProp: Chart): [K8sObject[], K8sObject[]] {
   return [synthObjects(viaVerb), synthObjects(viaProp)];
 }
 
-describe.each(KINDS)('%s: the verbs give the props\' YAML', (kind) => {
+describe.each(KINDS)("%s: the verbs give the props' YAML", (kind) => {
   test('addFiles(files) = files: Files.of(...), nested paths and the checksum included', () => {
     const verb = make(kind);
     verb.c.addFiles(EXTRA);
     const [a, b] = sameYaml(verb.chart, make(kind, { files: Files.of(MAIN, EXTRA) }).chart);
     expect(a).toEqual(b);
-    expect(findObject(a, 'ConfigMap', 'scripts-scripts').data)
-      .toEqual({ 'main.py': 'print("hi")\n', 'lib__util.py': 'X = 1\n', 'settings.json': '{}\n' });
+    expect(findObject(a, 'ConfigMap', 'scripts-scripts').data).toEqual({
+      'main.py': 'print("hi")\n',
+      'lib__util.py': 'X = 1\n',
+      'settings.json': '{}\n',
+    });
     expect(JSON.stringify(a)).toContain('"path":"lib/util.py"');
   });
 
@@ -98,7 +104,7 @@ describe.each(KINDS)('%s: the verbs give the props\' YAML', (kind) => {
   });
 });
 
-describe.each(KINDS)('%s: the verbs give the props\' errors', (kind) => {
+describe.each(KINDS)("%s: the verbs give the props' errors", (kind) => {
   // the prop is given the same files (and main.py, where the message counts every file's bytes)
   const big = Files.fromContent({ 'big.py': 'x'.repeat(1024 * 1024) });
   test.each<[string, Files, Files]>([
@@ -111,10 +117,12 @@ describe.each(KINDS)('%s: the verbs give the props\' errors', (kind) => {
   });
 
   test('addFiles: a path given twice names it, as files does', () => {
-    expect(() => make(kind).c.addFiles(Files.fromContent({ 'main.py': 'x' })))
-      .toThrow(/^files path "main.py" is given twice: by files content and by files content$/);
-    expect(() => make(kind, { files: Files.of(MAIN, Files.fromContent({ 'main.py': 'x' })) }))
-      .toThrow(/^files path "main.py" is given twice: by files source \[0\] content and by files source \[1\] content$/);
+    expect(() => make(kind).c.addFiles(Files.fromContent({ 'main.py': 'x' }))).toThrow(
+      /^files path "main.py" is given twice: by files content and by files content$/,
+    );
+    expect(() => make(kind, { files: Files.of(MAIN, Files.fromContent({ 'main.py': 'x' })) })).toThrow(
+      /^files path "main.py" is given twice: by files source \[0\] content and by files source \[1\] content$/,
+    );
   });
 
   test.each<[string, string, kplus.EnvValue]>([
@@ -139,8 +147,16 @@ describe.each(KINDS)('%s: the verbs give the props\' errors', (kind) => {
 
   test('allow: a rule after others is named by its index in rules', () => {
     const c = make(kind, { rules: [{ resources: ['pods'], verbs: ['get'] }] }).c;
-    expect(errorOf(() => c.allow({ resources: ['pods'], verbs: ['*'] })))
-      .toBe(errorOf(() => make(kind, { rules: [{ resources: ['pods'], verbs: ['get'] }, { resources: ['pods'], verbs: ['*'] }] })));
+    expect(errorOf(() => c.allow({ resources: ['pods'], verbs: ['*'] }))).toBe(
+      errorOf(() =>
+        make(kind, {
+          rules: [
+            { resources: ['pods'], verbs: ['get'] },
+            { resources: ['pods'], verbs: ['*'] },
+          ],
+        }),
+      ),
+    );
   });
 
   test('allowClusterWide: a chart without a namespace, and a wildcard resource', () => {
@@ -154,12 +170,20 @@ describe.each(KINDS)('%s: the verbs give the props\' errors', (kind) => {
 describe('ScriptService: envVariables PORT', () => {
   test('addEnv(PORT) refuses what envVariables refuses, and gives the same YAML for the port itself', () => {
     const svc = () => new ScriptService(testChart(), 'S', { files: MAIN, port: 8080 });
-    expect(errorOf(() => svc().addEnv('PORT', text('9000')))).toBe(errorOf(() => new ScriptService(testChart(), 'S', {
-      files: MAIN, port: 8080, envVariables: { PORT: text('9000') },
-    })));
+    expect(errorOf(() => svc().addEnv('PORT', text('9000')))).toBe(
+      errorOf(
+        () =>
+          new ScriptService(testChart(), 'S', {
+            files: MAIN,
+            port: 8080,
+            envVariables: { PORT: text('9000') },
+          }),
+      ),
+    );
     const secret = kplus.Secret.fromSecretName(testChart(), 'X', 'x');
-    expect(() => svc().addEnv('PORT', kplus.EnvValue.fromSecretValue({ secret, key: 'port' })))
-      .toThrow(/^envVariables PORT must not come from a Secret or ConfigMap/);
+    expect(() => svc().addEnv('PORT', kplus.EnvValue.fromSecretValue({ secret, key: 'port' }))).toThrow(
+      /^envVariables PORT must not come from a Secret or ConfigMap/,
+    );
     const viaVerb = svc();
     viaVerb.addEnv('PORT', text('8080'));
     const viaProp = new ScriptService(testChart(), 'S', { files: MAIN, port: 8080, envVariables: { PORT: text('8080') } });
@@ -185,8 +209,9 @@ describe('ScriptService: the exposure verbs', () => {
     const viaVerb = service();
     viaVerb.allowFromNamespaces('web', 'monitoring');
     expect(objects(viaVerb)).toEqual(objects(service({ networkPolicy: { allowFromNamespaces: ['web', 'monitoring'] } })));
-    expect(errorOf(() => service().allowFromNamespaces('Bad_NS')))
-      .toBe(errorOf(() => service({ networkPolicy: { allowFromNamespaces: ['Bad_NS'] } })));
+    expect(errorOf(() => service().allowFromNamespaces('Bad_NS'))).toBe(
+      errorOf(() => service({ networkPolicy: { allowFromNamespaces: ['Bad_NS'] } })),
+    );
   });
 
   test('exposeViaIngress(options) = ingress, labels included', () => {
@@ -196,11 +221,14 @@ describe('ScriptService: the exposure verbs', () => {
     expect(viaVerb.ingress).toBe(ingress);
     const via = objects(viaVerb);
     expect(via).toEqual(objects(service({ ingress: { host: 'api.example.com', tlsSecret: tls } })));
-    expect(findObject(via, 'Ingress', 'api').metadata.labels)
-      .toMatchObject({ 'app.kubernetes.io/instance': 'api', 'app.kubernetes.io/component': 'server' });
+    expect(findObject(via, 'Ingress', 'api').metadata.labels).toMatchObject({
+      'app.kubernetes.io/instance': 'api',
+      'app.kubernetes.io/component': 'server',
+    });
     expect(errorOf(() => service().exposeViaIngress({ tlsSecret: tls }))).toBe(errorOf(() => service({ ingress: { tlsSecret: tls } })));
-    expect(() => viaVerb.exposeViaIngress({ host: 'b.example.com' }))
-      .toThrow(/^ingress is already set \(host "api.example.com"\): one Ingress per workload/);
+    expect(() => viaVerb.exposeViaIngress({ host: 'b.example.com' })).toThrow(
+      /^ingress is already set \(host "api.example.com"\): one Ingress per workload/,
+    );
   });
 });
 
@@ -209,13 +237,19 @@ describe('a ScriptBundle on a workload of your own', () => {
     const chart = testChart();
     const workload = new kplus.Job(chart, 'J', { metadata: { name: 'once' } });
     const bundle = new ScriptBundle(chart, 'B', {
-      workload, name: 'once', runtime: ScriptRuntime.BUSYBOX, files: Files.fromContent({ 'run.sh': 'echo 1\n' }),
+      workload,
+      name: 'once',
+      runtime: ScriptRuntime.BUSYBOX,
+      files: Files.fromContent({ 'run.sh': 'echo 1\n' }),
     });
     const before = findObject(synthObjects(chart), 'Job', 'once').spec.template.metadata.annotations['checksum/scripts'];
     bundle.addFiles(Files.fromContent({ 'lib/x.sh': 'echo x\n' }));
     const job = findObject(synthObjects(chart), 'Job', 'once');
     expect(job.spec.template.metadata.annotations['checksum/scripts']).not.toBe(before);
-    expect(job.spec.template.spec.volumes[0].configMap.items).toEqual([{ key: 'lib__x.sh', path: 'lib/x.sh' }, { key: 'run.sh', path: 'run.sh' }]);
+    expect(job.spec.template.spec.volumes[0].configMap.items).toEqual([
+      { key: 'lib__x.sh', path: 'lib/x.sh' },
+      { key: 'run.sh', path: 'run.sh' },
+    ]);
     expect(bundle.files.map((f) => f.path)).toEqual(['lib/x.sh', 'run.sh']);
     expect(findContainer(job, 'once').command).toEqual(['sh', '/opt/app/run.sh']);
   });

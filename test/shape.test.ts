@@ -20,11 +20,12 @@ function exportedNames(): string[] {
 /** `Class: lines` for every class with a constructor in the library's modules (not the verify and testing entries). */
 function constructorLengths(): Record<string, number> {
   const out: Record<string, number> = {};
-  const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) return ['verify', 'testing', 'server'].includes(e.name) ? [] : walk(p);
-    return e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [p] : [];
-  });
+  const walk = (dir: string): string[] =>
+    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) return ['verify', 'testing', 'server'].includes(e.name) ? [] : walk(p);
+      return e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [p] : [];
+    });
   for (const file of walk(path.join(ROOT, 'lib'))) {
     const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
     const visit = (node: ts.Node) => {

@@ -27,7 +27,9 @@ beforeAll(async () => {
   // GIVEN the seed chart, synthesized to YAML and parsed back
   const app = Testing.app();
   new StaticSiteChart(app, 'static-site');
-  const objects: K8sObject[] = YAML.parseAllDocuments(app.synthYaml()).map((d) => d.toJSON()).filter(Boolean);
+  const objects: K8sObject[] = YAML.parseAllDocuments(app.synthYaml())
+    .map((d) => d.toJSON())
+    .filter(Boolean);
   const dep = findObject(objects, 'Deployment', 'nginx');
   // WHEN nginx runs it and chromium opens it
   pod = await startPod(objects, 'nginx', dep.spec.template.spec.containers[0].readinessProbe.httpGet.path);
@@ -36,8 +38,16 @@ beforeAll(async () => {
     executablePath: CHROMIUM,
     headless: true,
     timeout: 30000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }, 60000);
 

@@ -59,7 +59,9 @@ function walk(dir: string, rel = ''): string[] {
 
 /** Synthesizes the app to YAML, as `cdk8s synth` writes it, and parses it back. */
 function viaYaml(app: App): K8sObject[] {
-  return YAML.parseAllDocuments(app.synthYaml()).map((d) => d.toJSON()).filter(Boolean);
+  return YAML.parseAllDocuments(app.synthYaml())
+    .map((d) => d.toJSON())
+    .filter(Boolean);
 }
 
 function probesOf(objects: K8sObject[], deployment: string): { readinessPath: string; livenessPort: number } {
@@ -86,7 +88,9 @@ function duBytes(dir: string): number {
 }
 
 const pods: RunningPod[] = [];
-afterAll(async () => { await Promise.all(pods.map((p) => p.stop())); });
+afterAll(async () => {
+  await Promise.all(pods.map((p) => p.stop()));
+});
 
 beforeAll(() => requirePrograms(NGINX));
 
@@ -154,7 +158,7 @@ describe('a site from a directory plus inline files, with a custom 404 page', ()
     expect((await request(`${pod.baseUrl}/..2026_01_01_00_00_00.000000001/index.html`)).status).toBe(404);
   });
 
-  test('the health location answers the readiness probe; the port accepts the liveness probe\'s connection', async () => {
+  test("the health location answers the readiness probe; the port accepts the liveness probe's connection", async () => {
     const res = await request(`${pod.baseUrl}${paths.readinessPath}`);
     expect(res.status).toBe(200);
     expect(res.body.toString()).toBe('ok\n');
@@ -162,12 +166,15 @@ describe('a site from a directory plus inline files, with a custom 404 page', ()
     // the harness rebinds the listen port to loopback: connect where nginx listens, as the kubelet's TCP probe does
     const { hostname, port } = new URL(pod.baseUrl);
     await new Promise<void>((resolve, reject) => {
-      const socket = net.connect(Number(port), hostname, () => { socket.end(); resolve(); });
+      const socket = net.connect(Number(port), hostname, () => {
+        socket.end();
+        resolve();
+      });
       socket.on('error', reject);
     });
   });
 
-  test('nginx\'s emptyDirs hold a small fraction of their sizeLimit after serving every file, gzipped and not', async () => {
+  test("nginx's emptyDirs hold a small fraction of their sizeLimit after serving every file, gzipped and not", async () => {
     // GIVEN the running pod  WHEN every file is fetched plain and gzipped
     for (const f of Object.keys(EXPECTED_TYPES)) {
       await request(`${pod.baseUrl}/${f}`);
@@ -179,7 +186,7 @@ describe('a site from a directory plus inline files, with a custom 404 page', ()
       const limit = dep.spec.template.spec.volumes.find((v: any) => v.name === name).emptyDir.sizeLimit;
       expect(limit).toBe('16Mi');
       const used = duBytes(pod.volumeDir(name));
-      expect({ name, used: used < 16 * 1024 * 1024 / 100 }).toEqual({ name, used: true });
+      expect({ name, used: used < (16 * 1024 * 1024) / 100 }).toEqual({ name, used: true });
     }
     // the measurement is real: nginx's pid file is in the /tmp emptyDir
     expect(fs.statSync(path.join(pod.volumeDir('tmp'), 'nginx.pid')).size).toBeGreaterThan(0);
@@ -235,10 +242,16 @@ describe('a single-page app with immutable, hash-named content', () => {
     const app = Testing.app();
     const chart = new Chart(app, 'spa', { namespace: 'web' });
     new StaticSite(chart, 'Site', {
-      name: 'spa', files: Files.fromContent({ 'index.html': index, 'assets/app.js': bundle }), spaFallback: true, immutableContent: true, gzip: false,
+      name: 'spa',
+      files: Files.fromContent({ 'index.html': index, 'assets/app.js': bundle }),
+      spaFallback: true,
+      immutableContent: true,
+      gzip: false,
     });
     const objects = viaYaml(app);
-    expect(findObject(objects, 'Deployment', 'spa').spec.template.spec.volumes.find((v: any) => v.name === 'content').configMap.name).toMatch(/^spa-content-[0-9a-f]{10}$/);
+    expect(findObject(objects, 'Deployment', 'spa').spec.template.spec.volumes.find((v: any) => v.name === 'content').configMap.name).toMatch(
+      /^spa-content-[0-9a-f]{10}$/,
+    );
     const v = probesOf(objects, 'spa');
     expect((await configTest(objects, 'spa')).status).toBe(0);
     pod = await startPod(objects, 'spa', v.readinessPath);
@@ -273,7 +286,7 @@ describe('the seed chart', () => {
     pods.push(pod);
   });
 
-  test('serves the Hello page at / and nginx\'s own 404 elsewhere', async () => {
+  test("serves the Hello page at / and nginx's own 404 elsewhere", async () => {
     const page = await request(`${pod.baseUrl}/?name=Smarty`);
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');

@@ -6,8 +6,13 @@ import * as kplus from 'cdk8s-plus-28';
 import { HELLO_PAGE, StaticSiteChart } from '../charts/static-site';
 import { DEFAULT_RESOURCES } from '../lib/security';
 import {
-  DEFAULT_CONTENT_TYPES, STATIC_SITE_CONFIG_PATH, STATIC_SITE_CONTENT_PATH, STATIC_SITE_DEFAULT_IMAGE, STATIC_SITE_NGINX_UID,
-  StaticSite, StaticSiteProps,
+  DEFAULT_CONTENT_TYPES,
+  STATIC_SITE_CONFIG_PATH,
+  STATIC_SITE_CONTENT_PATH,
+  STATIC_SITE_DEFAULT_IMAGE,
+  STATIC_SITE_NGINX_UID,
+  StaticSite,
+  StaticSiteProps,
   resolveStaticSite,
 } from '../lib/static-site';
 import { Files } from '../lib/workload';
@@ -42,19 +47,37 @@ describe('StaticSite defaults', () => {
   test('the resolver decides every @default; the public fields carry the values users build on', () => {
     const r = resolveStaticSite({ files: Files.fromContent(HELLO) });
     expect(r).toMatchObject({
-      name: 'static-site', image: STATIC_SITE_DEFAULT_IMAGE, port: 8080, replicas: 2,
-      indexDocument: 'index.html', spaFallback: false, gzip: true, htmlCacheControl: 'no-cache', assetCacheControl: 'public, max-age=3600',
-      responseHeaders: { 'X-Content-Type-Options': 'nosniff' }, contentTypes: DEFAULT_CONTENT_TYPES, accessLog: true, healthPath: '/healthz',
-      resources: DEFAULT_RESOURCES, immutableContent: false, allowSecretFiles: false,
+      name: 'static-site',
+      image: STATIC_SITE_DEFAULT_IMAGE,
+      port: 8080,
+      replicas: 2,
+      indexDocument: 'index.html',
+      spaFallback: false,
+      gzip: true,
+      htmlCacheControl: 'no-cache',
+      assetCacheControl: 'public, max-age=3600',
+      responseHeaders: { 'X-Content-Type-Options': 'nosniff' },
+      contentTypes: DEFAULT_CONTENT_TYPES,
+      accessLog: true,
+      healthPath: '/healthz',
+      resources: DEFAULT_RESOURCES,
+      immutableContent: false,
+      allowSecretFiles: false,
       securityContext: { user: 10101, group: 10101, fsGroup: 10101 },
       expose: { serviceType: 'ClusterIP', servicePort: 80 },
     });
     expect(r.notFoundDocument).toBeUndefined();
     expect(site).toMatchObject({
-      name: 'static-site', image: STATIC_SITE_DEFAULT_IMAGE, port: 8080, servicePort: 80, replicas: 2,
+      name: 'static-site',
+      image: STATIC_SITE_DEFAULT_IMAGE,
+      port: 8080,
+      servicePort: 80,
+      replicas: 2,
       labels: {
-        'app.kubernetes.io/name': 'static-site', 'app.kubernetes.io/instance': 'static-site',
-        'app.kubernetes.io/component': 'web-server', 'app.kubernetes.io/managed-by': 'cdk8s',
+        'app.kubernetes.io/name': 'static-site',
+        'app.kubernetes.io/instance': 'static-site',
+        'app.kubernetes.io/component': 'web-server',
+        'app.kubernetes.io/managed-by': 'cdk8s',
       },
       selector: { 'app.kubernetes.io/name': 'static-site', 'app.kubernetes.io/instance': 'static-site' },
     });
@@ -66,13 +89,19 @@ describe('StaticSite defaults', () => {
 
   test('objects are named after name (default "static-site") and labelled', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
-      'ConfigMap/static-site-config', 'ConfigMap/static-site-content', 'Deployment/static-site',
-      'NetworkPolicy/static-site', 'PodDisruptionBudget/static-site', 'Service/static-site',
+      'ConfigMap/static-site-config',
+      'ConfigMap/static-site-content',
+      'Deployment/static-site',
+      'NetworkPolicy/static-site',
+      'PodDisruptionBudget/static-site',
+      'Service/static-site',
     ]);
     for (const o of objects) {
       expect(o.metadata.labels).toMatchObject({
-        'app.kubernetes.io/name': 'static-site', 'app.kubernetes.io/instance': 'static-site',
-        'app.kubernetes.io/component': 'web-server', 'app.kubernetes.io/managed-by': 'cdk8s',
+        'app.kubernetes.io/name': 'static-site',
+        'app.kubernetes.io/instance': 'static-site',
+        'app.kubernetes.io/component': 'web-server',
+        'app.kubernetes.io/managed-by': 'cdk8s',
       });
       expect(o.metadata.namespace).toBe('web');
     }
@@ -87,8 +116,14 @@ describe('StaticSite defaults', () => {
     expect(c.command).toEqual(['/usr/sbin/nginx']);
     expect(c.args).toEqual(['-e', 'stderr', '-c', '/etc/nginx/static-site/nginx.conf', '-g', 'daemon off;']);
     expect(c.securityContext).toEqual({
-      allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true,
-      runAsUser: 10101, runAsGroup: 10101, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: 10101,
+      runAsGroup: 10101,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(STATIC_SITE_NGINX_UID).toBe(10101);
     expect(podSpec(objects).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10101, runAsGroup: 10101, fsGroup: 10101 });
@@ -99,9 +134,10 @@ describe('StaticSite defaults', () => {
 
   test('resources default to DEFAULT_RESOURCES, ephemeral storage included; emptyDirs default to 16 MiB', () => {
     const c = findContainer(findObject(objects, 'Deployment', 'static-site'), 'nginx');
-    expect(c.resources)
-      .toEqual({ requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' },
-        limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' } });
+    expect(c.resources).toEqual({
+      requests: { 'cpu': '50m', 'memory': '64Mi', 'ephemeral-storage': '0.0625Gi' },
+      limits: { 'cpu': '500m', 'memory': '128Mi', 'ephemeral-storage': '0.25Gi' },
+    });
     expect(resolveStaticSite({ files: Files.fromContent(HELLO) }).emptyDirSizeLimit.toMebibytes()).toBe(16);
   });
 
@@ -127,8 +163,12 @@ describe('StaticSite defaults', () => {
     expect(site.port).toBe(8080);
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080 }]);
     expect(nginxConf(objects)).toMatch(/^ {4}listen 8080;$/m);
-    expect(c.readinessProbe)
-      .toEqual({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 });
+    expect(c.readinessProbe).toEqual({
+      httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' },
+      periodSeconds: 5,
+      timeoutSeconds: 2,
+      failureThreshold: 2,
+    });
     expect(c.livenessProbe).toEqual({ tcpSocket: { port: 8080 }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 6 });
     expect(nginxConf(objects)).toContain('location = /healthz {');
   });
@@ -146,10 +186,12 @@ describe('StaticSite defaults', () => {
     const dep = findObject(objects, 'Deployment', 'static-site');
     expect(dep.spec.replicas).toBe(2);
     expect(site.replicas).toBe(2);
-    expect(dep.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([{
-      weight: 100,
-      podAffinityTerm: { labelSelector: { matchLabels: dep.spec.selector.matchLabels }, topologyKey: 'kubernetes.io/hostname' },
-    }]);
+    expect(dep.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([
+      {
+        weight: 100,
+        podAffinityTerm: { labelSelector: { matchLabels: dep.spec.selector.matchLabels }, topologyKey: 'kubernetes.io/hostname' },
+      },
+    ]);
     const pdb = findObject(objects, 'PodDisruptionBudget', 'static-site');
     expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: dep.spec.selector.matchLabels } });
     expect(site.podDisruptionBudget).toBeDefined();
@@ -192,8 +234,17 @@ describe('StaticSite defaults', () => {
 
   test('mime.types defaults cover common extensions', () => {
     const types = findObject(objects, 'ConfigMap', 'static-site-config').data['mime.types'];
-    for (const line of ['text/html htm html;', 'text/css css;', 'text/javascript cjs js mjs;', 'image/png png;', 'image/svg+xml svg;',
-      'font/woff2 woff2;', 'image/x-icon ico;', 'application/json json map;', 'application/wasm wasm;']) {
+    for (const line of [
+      'text/html htm html;',
+      'text/css css;',
+      'text/javascript cjs js mjs;',
+      'image/png png;',
+      'image/svg+xml svg;',
+      'font/woff2 woff2;',
+      'image/x-icon ico;',
+      'application/json json map;',
+      'application/wasm wasm;',
+    ]) {
       expect(types).toContain(`  ${line}`);
     }
   });
@@ -205,12 +256,14 @@ describe('StaticSite content', () => {
     const { site, objects } = synth({ files: Files.fromDirectory(FIXTURE) });
     // THEN keys join segments with "__" and the volume puts each key at its path
     const items = podSpec(objects).volumes.find((v: any) => v.name === 'content').configMap.items;
-    expect(items).toEqual(expect.arrayContaining([
-      { key: 'css__site.css', path: 'css/site.css' },
-      { key: 'docs__guide__deep-page.txt', path: 'docs/guide/deep-page.txt' },
-      { key: '.well-known__security.txt', path: '.well-known/security.txt' },
-      { key: 'index.html', path: 'index.html' },
-    ]));
+    expect(items).toEqual(
+      expect.arrayContaining([
+        { key: 'css__site.css', path: 'css/site.css' },
+        { key: 'docs__guide__deep-page.txt', path: 'docs/guide/deep-page.txt' },
+        { key: '.well-known__security.txt', path: '.well-known/security.txt' },
+        { key: 'index.html', path: 'index.html' },
+      ]),
+    );
     expect(items.map((i: any) => i.path).sort()).toEqual(site.files.map((f) => f.path));
     expect(site.files.map((f) => f.path)).toContain('docs/guide/deep-page.txt');
     expect(() => assertValid(objects)).not.toThrow();
@@ -226,7 +279,10 @@ describe('StaticSite content', () => {
     expect(cm.data['index.html']).toBe(fs.readFileSync(path.join(FIXTURE, 'index.html'), 'utf8'));
     expect(cm.data['images__logo.svg']).toBeDefined();
     expect(site.files.find((f) => f.path === 'images/pixel.png')).toEqual({
-      path: 'images/pixel.png', key: 'images__pixel.png', contentType: 'image/png', binary: true,
+      path: 'images/pixel.png',
+      key: 'images__pixel.png',
+      contentType: 'image/png',
+      binary: true,
       sizeBytes: fs.statSync(path.join(FIXTURE, 'images/pixel.png')).size,
     });
     expect(site.files.find((f) => f.path === 'CNAME')).toMatchObject({ contentType: 'application/octet-stream', binary: false });
@@ -234,9 +290,14 @@ describe('StaticSite content', () => {
 
   test('inline content joins the directory; Buffers that are not UTF-8 are binary, leading "/" is dropped', () => {
     const { site, objects } = synth({
-      files: Files.of(Files.fromDirectory(FIXTURE), Files.fromContent({
-        '/extra/notes.md': '# notes\n', 'fonts/a.woff2': Buffer.from([0, 1, 2, 255]), 'raw.txt': Buffer.from('plain text'),
-      })),
+      files: Files.of(
+        Files.fromDirectory(FIXTURE),
+        Files.fromContent({
+          '/extra/notes.md': '# notes\n',
+          'fonts/a.woff2': Buffer.from([0, 1, 2, 255]),
+          'raw.txt': Buffer.from('plain text'),
+        }),
+      ),
     });
     const cm = findObject(objects, 'ConfigMap', 'static-site-content');
     expect(cm.data['extra__notes.md']).toBe('# notes\n');
@@ -286,10 +347,11 @@ describe('StaticSite content', () => {
     expect(() => assertValid(one.objects)).not.toThrow();
   });
 
-  test('content too big for kubectl\'s last-applied annotation is marked for server-side apply', () => {
+  test("content too big for kubectl's last-applied annotation is marked for server-side apply", () => {
     const { objects, site } = synth({ files: Files.fromContent({ 'index.html': 'x', 'big.txt': 'a'.repeat(300 * 1024) }) });
-    expect(findObject(objects, 'ConfigMap', 'static-site-content').metadata.annotations)
-      .toEqual({ 'argocd.argoproj.io/sync-options': 'ServerSideApply=true' });
+    expect(findObject(objects, 'ConfigMap', 'static-site-content').metadata.annotations).toEqual({
+      'argocd.argoproj.io/sync-options': 'ServerSideApply=true',
+    });
     expect(site.files.reduce((n, f) => n + f.key.length + f.sizeBytes, 0)).toBe('index.html'.length + 1 + 'big.txt'.length + 300 * 1024);
   });
 });
@@ -297,8 +359,13 @@ describe('StaticSite content', () => {
 describe('StaticSite options', () => {
   test('name, image, port, servicePort, serviceType, replicas 1 (no PDB), resources', () => {
     const { site, objects } = synth({
-      files: Files.fromContent(HELLO), name: 'docs', image: 'nginxinc/nginx-unprivileged:1.27.3-alpine', port: 9090, servicePort: 8081,
-      serviceType: kplus.ServiceType.NODE_PORT, replicas: 1,
+      files: Files.fromContent(HELLO),
+      name: 'docs',
+      image: 'nginxinc/nginx-unprivileged:1.27.3-alpine',
+      port: 9090,
+      servicePort: 8081,
+      serviceType: kplus.ServiceType.NODE_PORT,
+      replicas: 1,
       resources: {
         cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) },
         memory: { request: DEFAULT_RESOURCES.memory!.request, limit: DEFAULT_RESOURCES.memory!.limit },
@@ -324,7 +391,9 @@ describe('StaticSite options', () => {
   test('indexDocument, notFoundDocument, spaFallback', () => {
     const { objects } = synth({
       files: Files.fromContent({ 'main.html': 'm', 'errors/404.html': 'e' }),
-      indexDocument: 'main.html', notFoundDocument: '/errors/404.html', spaFallback: true,
+      indexDocument: 'main.html',
+      notFoundDocument: '/errors/404.html',
+      spaFallback: true,
     });
     const conf = nginxConf(objects);
     expect(conf).toContain('    index main.html;');
@@ -335,9 +404,14 @@ describe('StaticSite options', () => {
 
   test('gzip off, cache headers, extra response headers, content types, no access log, health path', () => {
     const { objects } = synth({
-      files: Files.fromContent(HELLO), gzip: false, htmlCacheControl: 'no-store', assetCacheControl: '',
+      files: Files.fromContent(HELLO),
+      gzip: false,
+      htmlCacheControl: 'no-store',
+      assetCacheControl: '',
       responseHeaders: { 'Content-Security-Policy': "default-src 'self'", 'x-content-type-options': 'nosniff', 'X-Quote': 'say "hi"' },
-      contentTypes: { md: 'text/plain', glb: 'model/gltf-binary' }, accessLog: false, healthPath: '/-/ready',
+      contentTypes: { md: 'text/plain', glb: 'model/gltf-binary' },
+      accessLog: false,
+      healthPath: '/-/ready',
     });
     const conf = nginxConf(objects);
     expect(conf).not.toContain('gzip on;');
@@ -357,15 +431,18 @@ describe('StaticSite options', () => {
 
   test('ingress with class, host, path and TLS secret', () => {
     const { site, objects } = synth({
-      files: Files.fromContent(HELLO), ingress: { className: 'nginx', host: 'www.example.com', path: '/site', tlsSecret: secretRef('www-tls') },
+      files: Files.fromContent(HELLO),
+      ingress: { className: 'nginx', host: 'www.example.com', path: '/site', tlsSecret: secretRef('www-tls') },
     });
     const ing = findObject(objects, 'Ingress', 'static-site');
     expect(ing.spec).toEqual({
       ingressClassName: 'nginx',
-      rules: [{
-        host: 'www.example.com',
-        http: { paths: [{ path: '/site', pathType: 'Prefix', backend: { service: { name: 'static-site', port: { number: 80 } } } }] },
-      }],
+      rules: [
+        {
+          host: 'www.example.com',
+          http: { paths: [{ path: '/site', pathType: 'Prefix', backend: { service: { name: 'static-site', port: { number: 80 } } } }] },
+        },
+      ],
       tls: [{ hosts: ['www.example.com'], secretName: 'www-tls' }],
     });
     expect(site.ingress).toBeDefined();
@@ -379,7 +456,7 @@ describe('StaticSite options', () => {
     });
   });
 
-  test('networkPolicy: only the site port in, no egress; from named namespaces (the controller\'s added with an Ingress); false for none', () => {
+  test("networkPolicy: only the site port in, no egress; from named namespaces (the controller's added with an Ingress); false for none", () => {
     const closed = synth({ files: Files.fromContent(HELLO), networkPolicy: { allowFromNamespaces: ['web', 'shop'] } });
     expect(findObject(closed.objects, 'NetworkPolicy', 'static-site').spec.ingress[0].from).toEqual([
       { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['shop', 'web'] }] } },
@@ -391,7 +468,8 @@ describe('StaticSite options', () => {
     ]);
     const defaultWithIngress = synth({ files: Files.fromContent(HELLO), ingress: {} });
     expect(findObject(defaultWithIngress.objects, 'NetworkPolicy', 'static-site').spec.ingress[0].from).toEqual([
-      { podSelector: {} }, { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
+      { podSelector: {} },
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
     ]);
     const none = synth({ files: Files.fromContent(HELLO), networkPolicy: false });
     expect(findAll(none.objects, 'NetworkPolicy')).toEqual([]);
@@ -404,56 +482,69 @@ describe('StaticSite validation', () => {
   afterAll(() => fs.rmSync(empty, { recursive: true, force: true }));
 
   test('fails when the content is over the 1 MiB ConfigMap limit, saying how big and what to do', () => {
-    expect(() => synth({ files: Files.fromContent({ 'index.html': 'x', 'video.mp4': Buffer.alloc(1200 * 1024, 1) }) }))
-      .toThrow(new RegExp('files is 1\\.17 MiB \\(1228820 bytes\\), more than the 1\\.00 MiB \\(1048576 bytes\\) a ConfigMap can hold '
-        + '\\(largest files: video\\.mp4 1\\.17 MiB.*\\): serve large assets .* from object storage or a CDN'));
+    expect(() => synth({ files: Files.fromContent({ 'index.html': 'x', 'video.mp4': Buffer.alloc(1200 * 1024, 1) }) })).toThrow(
+      new RegExp(
+        'files is 1\\.17 MiB \\(1228820 bytes\\), more than the 1\\.00 MiB \\(1048576 bytes\\) a ConfigMap can hold ' +
+          '\\(largest files: video\\.mp4 1\\.17 MiB.*\\): serve large assets .* from object storage or a CDN',
+      ),
+    );
   });
   test('fails when the site is empty', () => {
     expect(() => synth({} as StaticSiteProps)).toThrow(/files is required: the site's files, such as Files.fromDirectory/);
     expect(() => synth({ files: Files.fromDirectory(empty) })).toThrow(new RegExp(`files directory "${empty}" \\(${empty}\\) has no files`));
-    expect(() => synth({ files: Files.fromContent({}) }))
-      .toThrow(/files must hold at least one file \(the site serves indexDocument "index.html" for "\/"\), got none/);
+    expect(() => synth({ files: Files.fromContent({}) })).toThrow(
+      /files must hold at least one file \(the site serves indexDocument "index.html" for "\/"\), got none/,
+    );
   });
   test('fails when files is not Files (a folder name, an object of contents)', () => {
     expect(() => synth({ files: 'site' as never })).toThrow(/files must be Files \(Files.fromDirectory\(dir\), .*got "site"/);
     expect(() => synth({ files: HELLO as never })).toThrow(/files must be Files .*got object/);
   });
   test('fails when the files directory is not a directory', () => {
-    expect(() => synth({ files: Files.fromDirectory(path.join(FIXTURE, 'index.html')) }))
-      .toThrow(/files directory must be a directory, got the file ".*index\.html"/);
+    expect(() => synth({ files: Files.fromDirectory(path.join(FIXTURE, 'index.html')) })).toThrow(
+      /files directory must be a directory, got the file ".*index\.html"/,
+    );
     expect(() => synth({ files: Files.fromDirectory(path.join(empty, 'missing')) })).toThrow(/files directory ".*missing" does not exist/);
   });
   test('fails when a file name cannot become a ConfigMap key', () => {
-    expect(() => synth({ files: Files.fromContent({ 'my page.html': 'x' }) }))
-      .toThrow(/files content path must be a relative path of letters, digits, '-', '_' and '.' segments .*got "my page.html"/);
-    expect(() => synth({ files: Files.fromContent({ 'img/café.png': Buffer.from([1]) }) }))
-      .toThrow(/files content path must be a relative path .*got "img\/café.png"/);
+    expect(() => synth({ files: Files.fromContent({ 'my page.html': 'x' }) })).toThrow(
+      /files content path must be a relative path of letters, digits, '-', '_' and '.' segments .*got "my page.html"/,
+    );
+    expect(() => synth({ files: Files.fromContent({ 'img/café.png': Buffer.from([1]) }) })).toThrow(
+      /files content path must be a relative path .*got "img\/café.png"/,
+    );
     expect(() => synth({ files: Files.fromContent({ '../etc/passwd': 'x' }) })).toThrow(/files content path must be a relative path .*no "\.\."/);
     expect(() => synth({ files: Files.fromContent({ 'a//b': 'x' }) })).toThrow(/must be a relative path/);
     expect(() => synth({ files: Files.fromContent({ 'css/': 'x' }) })).toThrow(/must be a relative path/);
   });
   test('fails when a path is too long for a key', () => {
-    expect(() => synth({ files: Files.fromContent({ [`${'d'.repeat(200)}/${'f'.repeat(60)}.html`]: 'x' }) }))
-      .toThrow(/is too long for a ConfigMap key \(267 characters/);
+    expect(() => synth({ files: Files.fromContent({ [`${'d'.repeat(200)}/${'f'.repeat(60)}.html`]: 'x' }) })).toThrow(
+      /is too long for a ConfigMap key \(267 characters/,
+    );
   });
   test('fails when a path is given twice', () => {
-    expect(() => synth({ files: Files.of(Files.fromDirectory(FIXTURE), Files.fromContent({ 'index.html': 'again' })) }))
-      .toThrow(/files path "index.html" is given twice: by files source \[0\] directory ".*" and by files source \[1\] content/);
-    expect(() => synth({ files: Files.fromContent({ '/a.html': '1', 'a.html': '2' }) }))
-      .toThrow(/files path "a.html" is given twice: by files content and by files content/);
+    expect(() => synth({ files: Files.of(Files.fromDirectory(FIXTURE), Files.fromContent({ 'index.html': 'again' })) })).toThrow(
+      /files path "index.html" is given twice: by files source \[0\] directory ".*" and by files source \[1\] content/,
+    );
+    expect(() => synth({ files: Files.fromContent({ '/a.html': '1', 'a.html': '2' }) })).toThrow(
+      /files path "a.html" is given twice: by files content and by files content/,
+    );
   });
   test('fails when a content value is neither a string nor a Buffer', () => {
-    expect(() => synth({ files: Files.fromContent({ 'a.html': 42 as unknown as string }) }))
-      .toThrow(/files content "a.html" must be a string or a Buffer, got number/);
+    expect(() => synth({ files: Files.fromContent({ 'a.html': 42 as unknown as string }) })).toThrow(
+      /files content "a.html" must be a string or a Buffer, got number/,
+    );
   });
   test('fails when the image has no tag or uses latest', () => {
     expect(() => synth({ files: Files.fromContent(HELLO), image: 'nginx' })).toThrow(/image must be pinned with a tag or a digest, got "nginx"/);
-    expect(() => synth({ files: Files.fromContent(HELLO), image: 'nginxinc/nginx-unprivileged:latest' }))
-      .toThrow(/image must not use the floating "latest" tag/);
+    expect(() => synth({ files: Files.fromContent(HELLO), image: 'nginxinc/nginx-unprivileged:latest' })).toThrow(
+      /image must not use the floating "latest" tag/,
+    );
   });
   test('fails when the port is out of range or privileged', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), port: 70000 }))
-      .toThrow(/port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 70000/);
+    expect(() => synth({ files: Files.fromContent(HELLO), port: 70000 })).toThrow(
+      /port must be an integer 1024-65535 \(the container runs as non-root without NET_BIND_SERVICE\), got 70000/,
+    );
     expect(() => synth({ files: Files.fromContent(HELLO), port: 80 })).toThrow(/port must be an integer 1024-65535.*got 80/);
     expect(() => synth({ files: Files.fromContent(HELLO), servicePort: 0 })).toThrow(/servicePort must be an integer port 1-65535, got 0/);
   });
@@ -466,68 +557,90 @@ describe('StaticSite validation', () => {
     expect(() => synth({ files: Files.fromContent(HELLO), name: 'My_Site' })).toThrow(/name must be a DNS-1123 label.*got "My_Site"/);
   });
   test('fails when indexDocument is not a file name', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), indexDocument: 'docs/index.html' }))
-      .toThrow(/indexDocument must be a valid ConfigMap key .*got "docs\/index.html"/);
+    expect(() => synth({ files: Files.fromContent(HELLO), indexDocument: 'docs/index.html' })).toThrow(
+      /indexDocument must be a valid ConfigMap key .*got "docs\/index.html"/,
+    );
   });
   test('fails when notFoundDocument is not in the content', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), notFoundDocument: '404.html' }))
-      .toThrow(/notFoundDocument must be a path in the files, got "404.html" \(files has "index.html"\)/);
+    expect(() => synth({ files: Files.fromContent(HELLO), notFoundDocument: '404.html' })).toThrow(
+      /notFoundDocument must be a path in the files, got "404.html" \(files has "index.html"\)/,
+    );
   });
   test('fails when the site has no index document (it would answer "/" with 403), with or without spaFallback', () => {
-    expect(() => synth({ files: Files.fromContent({ 'app.html': 'x' }) }))
-      .toThrow(/indexDocument "index.html" must be a file at the top of the files \(it is served for "\/"\), got files "app.html"/);
-    expect(() => synth({ files: Files.fromContent({ 'app.html': 'x' }), spaFallback: true }))
-      .toThrow(/indexDocument "index.html" must be a file at the top of the files/);
-    expect(() => synth({ files: Files.fromContent({ 'docs/index.html': 'x' }) }))
-      .toThrow(/indexDocument "index.html" must be a file at the top of the files/);
+    expect(() => synth({ files: Files.fromContent({ 'app.html': 'x' }) })).toThrow(
+      /indexDocument "index.html" must be a file at the top of the files \(it is served for "\/"\), got files "app.html"/,
+    );
+    expect(() => synth({ files: Files.fromContent({ 'app.html': 'x' }), spaFallback: true })).toThrow(
+      /indexDocument "index.html" must be a file at the top of the files/,
+    );
+    expect(() => synth({ files: Files.fromContent({ 'docs/index.html': 'x' }) })).toThrow(
+      /indexDocument "index.html" must be a file at the top of the files/,
+    );
     expect(() => synth({ files: Files.fromContent({ 'app.html': 'x' }), indexDocument: 'app.html' })).not.toThrow();
   });
   test('fails when healthPath is malformed or hides content', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), healthPath: 'healthz' }))
-      .toThrow(/healthPath must be an absolute URL path like "\/" or "\/healthz".*got "healthz"/);
-    expect(() => synth({ files: Files.fromContent(HELLO), healthPath: '/' }))
-      .toThrow(/healthPath must name a location below "\/" without a trailing "\/", such as "\/healthz", got "\/"/);
+    expect(() => synth({ files: Files.fromContent(HELLO), healthPath: 'healthz' })).toThrow(
+      /healthPath must be an absolute URL path like "\/" or "\/healthz".*got "healthz"/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), healthPath: '/' })).toThrow(
+      /healthPath must name a location below "\/" without a trailing "\/", such as "\/healthz", got "\/"/,
+    );
     expect(() => synth({ files: Files.fromContent(HELLO), healthPath: '/a b' })).toThrow(/healthPath must be an absolute URL path/);
-    expect(() => synth({ files: Files.fromContent({ ...HELLO, 'status/ok.json': '{}' }), healthPath: '/status' }))
-      .toThrow(/healthPath "\/status" would hide the files path "status"/);
+    expect(() => synth({ files: Files.fromContent({ ...HELLO, 'status/ok.json': '{}' }), healthPath: '/status' })).toThrow(
+      /healthPath "\/status" would hide the files path "status"/,
+    );
   });
   test('fails when a header or cache value could break the config', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'Bad Header': 'x' } }))
-      .toThrow(/responseHeaders name must be an HTTP header name \(token characters\), got "Bad Header"/);
-    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'X-A': 'a\nb' } }))
-      .toThrow(/responseHeaders "X-A" must be a header value without control characters or '\$', got "a\\nb"/);
-    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'X-A': '$host' } }))
-      .toThrow(/responseHeaders "X-A" must be a header value without control characters or '\$'/);
-    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'cache-control': 'no-store' } }))
-      .toThrow(/responseHeaders must not set Cache-Control.*use htmlCacheControl and assetCacheControl/);
-    expect(() => synth({ files: Files.fromContent(HELLO), htmlCacheControl: 'no-cache\r\nX: y' }))
-      .toThrow(/htmlCacheControl must be a header value without control characters/);
+    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'Bad Header': 'x' } })).toThrow(
+      /responseHeaders name must be an HTTP header name \(token characters\), got "Bad Header"/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'X-A': 'a\nb' } })).toThrow(
+      /responseHeaders "X-A" must be a header value without control characters or '\$', got "a\\nb"/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'X-A': '$host' } })).toThrow(
+      /responseHeaders "X-A" must be a header value without control characters or '\$'/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: { 'cache-control': 'no-store' } })).toThrow(
+      /responseHeaders must not set Cache-Control.*use htmlCacheControl and assetCacheControl/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), htmlCacheControl: 'no-cache\r\nX: y' })).toThrow(
+      /htmlCacheControl must be a header value without control characters/,
+    );
     expect(() => synth({ files: Files.fromContent(HELLO), assetCacheControl: 'max-age=$x' })).toThrow(/assetCacheControl must be a header value/);
   });
   test('fails when a content type entry is malformed', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), contentTypes: { '.md': 'text/markdown' } }))
-      .toThrow(/contentTypes extension must be lowercase letters and digits without the dot, got ".md"/);
-    expect(() => synth({ files: Files.fromContent(HELLO), contentTypes: { md: 'markdown' } }))
-      .toThrow(/contentTypes "md" must be a lowercase media type like "text\/html", got "markdown"/);
+    expect(() => synth({ files: Files.fromContent(HELLO), contentTypes: { '.md': 'text/markdown' } })).toThrow(
+      /contentTypes extension must be lowercase letters and digits without the dot, got ".md"/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), contentTypes: { md: 'markdown' } })).toThrow(
+      /contentTypes "md" must be a lowercase media type like "text\/html", got "markdown"/,
+    );
   });
   test('fails when ingress settings are malformed', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { host: 'Bad_Host' } }))
-      .toThrow(/ingress.host must be a host name such as "www.example.com" or "\*.example.com", got "Bad_Host"/);
-    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { path: 'site' } }))
-      .toThrow(/ingress.path must be an absolute URL path like "\/" or "\/healthz".*got "site"/);
-    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { tlsSecret: secretRef('www-tls') } }))
-      .toThrow(/ingress.tlsSecret needs ingress.host \(the certificate's host\)/);
-    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { className: 'Nginx!' } }))
-      .toThrow(/ingress.className must be a DNS-1123 subdomain/);
-    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { tlsSecret: secretRef('TLS') } }))
-      .toThrow(/ingress.tlsSecret name must be a DNS-1123 subdomain/);
+    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { host: 'Bad_Host' } })).toThrow(
+      /ingress.host must be a host name such as "www.example.com" or "\*.example.com", got "Bad_Host"/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { path: 'site' } })).toThrow(
+      /ingress.path must be an absolute URL path like "\/" or "\/healthz".*got "site"/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { tlsSecret: secretRef('www-tls') } })).toThrow(
+      /ingress.tlsSecret needs ingress.host \(the certificate's host\)/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { className: 'Nginx!' } })).toThrow(
+      /ingress.className must be a DNS-1123 subdomain/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { tlsSecret: secretRef('TLS') } })).toThrow(
+      /ingress.tlsSecret name must be a DNS-1123 subdomain/,
+    );
     expect(() => synth({ files: Files.fromContent(HELLO), ingress: { host: '*.example.com' } })).not.toThrow();
   });
   test('fails when networkPolicy namespaces are empty or malformed', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), networkPolicy: { allowFromNamespaces: [] } }))
-      .toThrow(/networkPolicy.allowFromNamespaces must list at least one namespace \(omit it for the workload's own namespace\), got \[\]/);
-    expect(() => synth({ files: Files.fromContent(HELLO), networkPolicy: { allowFromNamespaces: ['Kube System'] } }))
-      .toThrow(/networkPolicy.allowFromNamespaces\[0\] must be a DNS-1123 label/);
+    expect(() => synth({ files: Files.fromContent(HELLO), networkPolicy: { allowFromNamespaces: [] } })).toThrow(
+      /networkPolicy.allowFromNamespaces must list at least one namespace \(omit it for the workload's own namespace\), got \[\]/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), networkPolicy: { allowFromNamespaces: ['Kube System'] } })).toThrow(
+      /networkPolicy.allowFromNamespaces\[0\] must be a DNS-1123 label/,
+    );
   });
 });
 
@@ -542,8 +655,12 @@ describe('StaticSiteChart (the seed)', () => {
 
   test('the Hello page in namespace "testing" behind a Service, valid', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual([
-      'ConfigMap/testing/nginx-config', 'ConfigMap/testing/nginx-content', 'Deployment/testing/nginx',
-      'NetworkPolicy/testing/nginx', 'PodDisruptionBudget/testing/nginx', 'Service/testing/nginx',
+      'ConfigMap/testing/nginx-config',
+      'ConfigMap/testing/nginx-content',
+      'Deployment/testing/nginx',
+      'NetworkPolicy/testing/nginx',
+      'PodDisruptionBudget/testing/nginx',
+      'Service/testing/nginx',
     ]);
     expect(findAll(objects, 'Namespace')).toEqual([]);
     expect(findObject(objects, 'ConfigMap', 'nginx-content').data).toEqual({ 'index.html': HELLO_PAGE });
@@ -564,12 +681,15 @@ describe('StaticSiteChart (the seed)', () => {
 
 describe('StaticSite bad input', () => {
   test('fails when a prop is misspelled or from the old API (it would be silently ignored)', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), replica: 3 } as never))
-      .toThrow(/StaticSite props has no option "replica" \(did you mean "replicas"\?\): the options are name, files/);
-    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { hostname: 'a.example.com' } } as never))
-      .toThrow(/ingress has no option "hostname" \(did you mean "host"\?\)/);
-    expect(() => synth({ files: Files.fromContent(HELLO), networkPolicy: { allowFromNamespace: ['a'] } } as never))
-      .toThrow(/networkPolicy has no option "allowFromNamespace" \(did you mean "allowFromNamespaces"\?\)/);
+    expect(() => synth({ files: Files.fromContent(HELLO), replica: 3 } as never)).toThrow(
+      /StaticSite props has no option "replica" \(did you mean "replicas"\?\): the options are name, files/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { hostname: 'a.example.com' } } as never)).toThrow(
+      /ingress has no option "hostname" \(did you mean "host"\?\)/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), networkPolicy: { allowFromNamespace: ['a'] } } as never)).toThrow(
+      /networkPolicy has no option "allowFromNamespace" \(did you mean "allowFromNamespaces"\?\)/,
+    );
   });
   test('fails when a file of the files directory cannot be read: the error names files, not a raw ENOENT', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'static-site-broken-'));
@@ -582,21 +702,27 @@ describe('StaticSite bad input', () => {
     }
   });
   test('fails when an enum-like or boolean prop has the wrong case or type', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), serviceType: 'nodeport' as kplus.ServiceType }))
-      .toThrow(/serviceType must be one of .*got "nodeport" \(did you mean "NodePort"\?\)/);
-    expect(() => synth({ files: Files.fromContent(HELLO), spaFallback: 'false' as unknown as boolean }))
-      .toThrow(/spaFallback must be true or false, got "false"/);
+    expect(() => synth({ files: Files.fromContent(HELLO), serviceType: 'nodeport' as kplus.ServiceType })).toThrow(
+      /serviceType must be one of .*got "nodeport" \(did you mean "NodePort"\?\)/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), spaFallback: 'false' as unknown as boolean })).toThrow(
+      /spaFallback must be true or false, got "false"/,
+    );
   });
   test('fails when a map prop is a list, an annotation is not a string, or a PodDisruptionBudget protects nothing', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: ['X-A'] as never }))
-      .toThrow(/responseHeaders must be an object of name to value, got \["X-A"\]/);
-    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { annotations: { 'a.io/b': 5 as never } } }))
-      .toThrow(/ingress.annotations "a.io\/b" must be a string, got 5/);
-    expect(() => synth({ files: Files.fromContent(HELLO), replicas: 2, podDisruptionBudget: { maxUnavailable: 2 } }))
-      .toThrow(/podDisruptionBudget.maxUnavailable must be below replicas \(2\) to keep a pod through a drain, got 2/);
+    expect(() => synth({ files: Files.fromContent(HELLO), responseHeaders: ['X-A'] as never })).toThrow(
+      /responseHeaders must be an object of name to value, got \["X-A"\]/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), ingress: { annotations: { 'a.io/b': 5 as never } } })).toThrow(
+      /ingress.annotations "a.io\/b" must be a string, got 5/,
+    );
+    expect(() => synth({ files: Files.fromContent(HELLO), replicas: 2, podDisruptionBudget: { maxUnavailable: 2 } })).toThrow(
+      /podDisruptionBudget.maxUnavailable must be below replicas \(2\) to keep a pod through a drain, got 2/,
+    );
   });
   test('fails when nginx asks for more than its limits', () => {
-    expect(() => synth({ files: Files.fromContent(HELLO), resources: { cpu: { request: kplus.Cpu.millis(600), limit: kplus.Cpu.millis(500) } } }))
-      .toThrow(/resources.cpu.request must not exceed resources.cpu.limit, got request 600m and limit 500m/);
+    expect(() =>
+      synth({ files: Files.fromContent(HELLO), resources: { cpu: { request: kplus.Cpu.millis(600), limit: kplus.Cpu.millis(500) } } }),
+    ).toThrow(/resources.cpu.request must not exceed resources.cpu.limit, got request 600m and limit 500m/);
   });
 });

@@ -34,15 +34,21 @@ describe('StaticSite.addFiles is the files prop after construction', () => {
     expect(viaVerb).toEqual(viaProp);
     const items = findObject(viaVerb, 'Deployment', 'static-site').spec.template.spec.volumes.find((v: any) => v.name === 'content').configMap.items;
     expect(items).toEqual([
-      { key: 'css__site.css', path: 'css/site.css' }, { key: 'img__dot.png', path: 'img/dot.png' }, { key: 'index.html', path: 'index.html' },
+      { key: 'css__site.css', path: 'css/site.css' },
+      { key: 'img__dot.png', path: 'img/dot.png' },
+      { key: 'index.html', path: 'index.html' },
     ]);
     expect(findObject(viaVerb, 'ConfigMap', 'static-site-content').binaryData).toEqual({ 'img__dot.png': more['img/dot.png'].toString('base64') });
     assertValid(viaVerb);
   });
 
-  test('late files change the pods\' checksum annotation, so the Deployment rolls', () => {
+  test("late files change the pods' checksum annotation, so the Deployment rolls", () => {
     const before = findObject(build({}), 'Deployment', 'static-site').spec.template.metadata.annotations['checksum/content'];
-    const after = findObject(build({}, (s) => s.addFiles(Files.fromContent(more))), 'Deployment', 'static-site').spec.template.metadata.annotations;
+    const after = findObject(
+      build({}, (s) => s.addFiles(Files.fromContent(more))),
+      'Deployment',
+      'static-site',
+    ).spec.template.metadata.annotations;
     expect(after['checksum/content']).toMatch(/^[0-9a-f]{64}$/);
     expect(after['checksum/content']).not.toBe(before);
   });
@@ -51,27 +57,33 @@ describe('StaticSite.addFiles is the files prop after construction', () => {
     const chart = testChart('web');
     const site = new StaticSite(chart, 'Site', { files: Files.fromContent(HELLO) });
     site.addFiles(Files.fromContent(more));
-    expect(site.files.map((f) => [f.path, f.contentType]))
-      .toEqual([['css/site.css', 'text/css'], ['img/dot.png', 'image/png'], ['index.html', 'text/html']]);
+    expect(site.files.map((f) => [f.path, f.contentType])).toEqual([
+      ['css/site.css', 'text/css'],
+      ['img/dot.png', 'image/png'],
+      ['index.html', 'text/html'],
+    ]);
   });
 
   const bad: Array<[string, Record<string, string | Buffer>, RegExp]> = [
     ['a secret-looking file', { '.env': 'TOKEN=1' }, /files entry "\.env" \(from files content\) looks like a secret/],
-    ['text that is not UTF-8', { 'css/a.css': Buffer.from([0x70, 0xe9]) },
-      /files entry "css\/a\.css" \(from files content\) is text\/css but not valid UTF-8/],
+    [
+      'text that is not UTF-8',
+      { 'css/a.css': Buffer.from([0x70, 0xe9]) },
+      /files entry "css\/a\.css" \(from files content\) is text\/css but not valid UTF-8/,
+    ],
     ['a path given twice', { '/a.html': '1', 'a.html': '2' }, /files path "a\.html" is given twice: by files content and by files content/],
     ['a file at the health path', { 'healthz/x.txt': 'x' }, /healthPath "\/healthz" would hide the files path "healthz"/],
     ['a path that cannot be a key', { 'my page.html': 'x' }, /files content path must be a relative path/],
     ['more than a ConfigMap holds', { 'video.mp4': Buffer.alloc(1200 * 1024, 1) }, /files is 1\.17 MiB .* a ConfigMap can hold/],
   ];
-  test.each(bad)('fails with the prop\'s message for %s', (_what, files, message) => {
+  test.each(bad)("fails with the prop's message for %s", (_what, files, message) => {
     const viaProp = errorOf(() => build({ files: Files.fromContent({ ...HELLO, ...files }) }));
     const viaVerb = errorOf(() => build({}, (site) => site.addFiles(Files.fromContent(files))));
     expect(viaVerb).toBe(viaProp);
     expect(viaVerb).toMatch(message);
   });
 
-  test('fails with the prop\'s message for something that is not Files', () => {
+  test("fails with the prop's message for something that is not Files", () => {
     const viaProp = errorOf(() => build({ files: 'site' as never }));
     const viaVerb = errorOf(() => build({}, (site) => site.addFiles('site' as never)));
     expect(viaVerb).toBe(viaProp);
@@ -80,16 +92,20 @@ describe('StaticSite.addFiles is the files prop after construction', () => {
 
   test('a late file colliding with an existing key gives both the same keys as the prop would', () => {
     const viaProp = build({ files: Files.fromContent({ ...HELLO, 'a__b.txt': 'top', 'a/b.txt': 'nested' }) });
-    const viaVerb = build({ files: Files.fromContent({ ...HELLO, 'a__b.txt': 'top' }) },
-      (site) => site.addFiles(Files.fromContent({ 'a/b.txt': 'nested' })));
+    const viaVerb = build({ files: Files.fromContent({ ...HELLO, 'a__b.txt': 'top' }) }, (site) =>
+      site.addFiles(Files.fromContent({ 'a/b.txt': 'nested' })),
+    );
     expect(viaVerb).toEqual(viaProp);
     expect(Object.keys(findObject(viaVerb, 'ConfigMap', 'static-site-content').data).filter((k) => k.startsWith('a__b.txt.'))).toHaveLength(2);
   });
 
   test('fails with immutableContent, naming the hashed ConfigMap and what to do', () => {
-    expect(() => build({ immutableContent: true }, (site) => site.addFiles(Files.fromContent(more))))
-      .toThrow(new RegExp('files cannot be added with addFiles to "static-site" with immutableContent: true: the content ConfigMap\'s name '
-        + '"static-site-content-[0-9a-f]{10}" is a hash of the files given at construction; give every file in the files prop'));
+    expect(() => build({ immutableContent: true }, (site) => site.addFiles(Files.fromContent(more)))).toThrow(
+      new RegExp(
+        'files cannot be added with addFiles to "static-site" with immutableContent: true: the content ConfigMap\'s name ' +
+          '"static-site-content-[0-9a-f]{10}" is a hash of the files given at construction; give every file in the files prop',
+      ),
+    );
   });
 });
 
@@ -121,7 +137,7 @@ describe('StaticSite.addResponseHeader is a responseHeaders entry after construc
     ['Cache-Control', 'cache-control', 'no-store', /responseHeaders must not set Cache-Control.*use htmlCacheControl and assetCacheControl/],
     ['an empty value', 'X-A', ' ', /responseHeaders "X-A" must not be empty/],
   ];
-  test.each(bad)('fails with the prop\'s message for %s', (_what, name, value, message) => {
+  test.each(bad)("fails with the prop's message for %s", (_what, name, value, message) => {
     const viaProp = errorOf(() => build({ responseHeaders: { [name]: value } }));
     const viaVerb = errorOf(() => build({}, (site) => site.addResponseHeader(name, value)));
     expect(viaVerb).toBe(viaProp);
@@ -157,11 +173,12 @@ describe('StaticSite exposure verbs are the networkPolicy and ingress props afte
     expect(findAll(viaVerb, 'Ingress')).toHaveLength(1);
     const viaProp = errorOf(() => build({ ingress: { host: 'Bad_Host' } }));
     expect(errorOf(() => build({}, (site) => site.exposeViaIngress({ host: 'Bad_Host' })))).toBe(viaProp);
-    expect(() => build({ ingress: { host: 'a.example.com' } }, (site) => site.exposeViaIngress({ host: 'b.example.com' })))
-      .toThrow(/ingress is already set \(host "a\.example\.com"\): one Ingress per workload/);
+    expect(() => build({ ingress: { host: 'a.example.com' } }, (site) => site.exposeViaIngress({ host: 'b.example.com' }))).toThrow(
+      /ingress is already set \(host "a\.example\.com"\): one Ingress per workload/,
+    );
   });
 
-  test('the site\'s ingress field is the Ingress made by exposeViaIngress', () => {
+  test("the site's ingress field is the Ingress made by exposeViaIngress", () => {
     const chart = testChart('web');
     const site = new StaticSite(chart, 'Site', { files: Files.fromContent(HELLO) });
     expect(site.ingress).toBeUndefined();
@@ -187,14 +204,15 @@ describe('StaticSite props: replicas, resources, securityContext, notFoundDocume
   test('resources are merged leaf by leaf: a CPU limit alone keeps the CPU request, memory and ephemeral storage', () => {
     const c = findContainer(findObject(build({ resources: { cpu: { limit: kplus.Cpu.millis(1000) } } }), 'Deployment', 'static-site'), 'nginx');
     expect(c.resources).toEqual({
-      requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' },
-      limits: { cpu: '1000m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' },
+      requests: { 'cpu': '50m', 'memory': '64Mi', 'ephemeral-storage': '0.0625Gi' },
+      limits: { 'cpu': '1000m', 'memory': '128Mi', 'ephemeral-storage': '0.25Gi' },
     });
   });
 
   test('fails when the merged CPU request is above the given limit, naming both', () => {
-    expect(() => build({ resources: { cpu: { limit: kplus.Cpu.millis(20) } } }))
-      .toThrow(/resources\.cpu\.request must not exceed resources\.cpu\.limit, got request 50m and limit 20m \(after merging the given resources/);
+    expect(() => build({ resources: { cpu: { limit: kplus.Cpu.millis(20) } } })).toThrow(
+      /resources\.cpu\.request must not exceed resources\.cpu\.limit, got request 50m and limit 20m \(after merging the given resources/,
+    );
   });
 
   test('securityContext: user sets the group and fsGroup too; each can be set', () => {
@@ -208,7 +226,8 @@ describe('StaticSite props: replicas, resources, securityContext, notFoundDocume
 
   test('fails when securityContext has root or an unknown key', () => {
     expect(() => build({ securityContext: { user: 0 } })).toThrow(/securityContext\.user must be an integer 1-2147483647, got 0/);
-    expect(() => build({ securityContext: { runAsUser: 5 } as never }))
-      .toThrow(/securityContext\.runAsUser is not a setting here: use user, group or fsGroup/);
+    expect(() => build({ securityContext: { runAsUser: 5 } as never })).toThrow(
+      /securityContext\.runAsUser is not a setting here: use user, group or fsGroup/,
+    );
   });
 });

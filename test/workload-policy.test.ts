@@ -37,8 +37,12 @@ describe('WorkloadPolicy: selectors and labels', () => {
     const objects = synthObjects(chart);
     expect(objects.map((o) => o.kind).sort()).toEqual(['Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Service']);
     for (const o of objects) {
-      expect(o.metadata.labels).toEqual({ ...SELECTOR, 'app.kubernetes.io/component': 'frontend', 'app.kubernetes.io/part-of': 'shop',
-        'app.kubernetes.io/managed-by': 'cdk8s' });
+      expect(o.metadata.labels).toEqual({
+        ...SELECTOR,
+        'app.kubernetes.io/component': 'frontend',
+        'app.kubernetes.io/part-of': 'shop',
+        'app.kubernetes.io/managed-by': 'cdk8s',
+      });
     }
     expect(findObject(objects, 'Deployment').spec.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/component': 'frontend' });
     expect(findObject(objects, 'Service').spec.selector).toEqual(SELECTOR);
@@ -47,10 +51,17 @@ describe('WorkloadPolicy: selectors and labels', () => {
 
   test('instance defaults to the workload name; a Job and a CronJob get their pod labels at the right path', () => {
     const chart = testChart('apps');
-    const job = new kplus.Job(chart, 'Once', { metadata: { name: 'once' }, ...hardenedPodProps(),
-      containers: [hardenedContainer({ name: 'main', image: 'busybox:1.36.1' })] });
-    const cron = new kplus.CronJob(chart, 'Tick', { metadata: { name: 'tick' }, schedule: Cron.hourly(), ...hardenedPodProps(),
-      containers: [hardenedContainer({ name: 'main', image: 'busybox:1.36.1' })] });
+    const job = new kplus.Job(chart, 'Once', {
+      metadata: { name: 'once' },
+      ...hardenedPodProps(),
+      containers: [hardenedContainer({ name: 'main', image: 'busybox:1.36.1' })],
+    });
+    const cron = new kplus.CronJob(chart, 'Tick', {
+      metadata: { name: 'tick' },
+      schedule: Cron.hourly(),
+      ...hardenedPodProps(),
+      containers: [hardenedContainer({ name: 'main', image: 'busybox:1.36.1' })],
+    });
     new WorkloadPolicy(chart, 'OncePolicy', { workload: job, name: 'batch' });
     new WorkloadPolicy(chart, 'TickPolicy', { workload: cron, name: 'batch' });
     const objects = synthObjects(chart);
@@ -66,13 +77,16 @@ describe('WorkloadPolicy: selectors and labels', () => {
 });
 
 describe('WorkloadPolicy: probes and hardening', () => {
-  test('removes cdk8s-plus\'s default TCP startupProbe, keeps a startup probe of yours', () => {
+  test("removes cdk8s-plus's default TCP startupProbe, keeps a startup probe of yours", () => {
     const chart = testChart('apps');
     const web = new kplus.Deployment(chart, 'Web', { metadata: { name: 'web' }, ...hardenedPodProps() });
     // containers added with portNumber directly: cdk8s-plus gives each a TCP startupProbe unless `startup` is set
     web.addContainer({ ...hardenedContainer({ name: 'plain', image: 'busybox:1.36.1' }), portNumber: 8080 });
-    web.addContainer({ ...hardenedContainer({ name: 'own', image: 'busybox:1.36.1' }), portNumber: 9090,
-      startup: kplus.Probe.fromTcpSocket({ port: 9090, failureThreshold: 30 }) });
+    web.addContainer({
+      ...hardenedContainer({ name: 'own', image: 'busybox:1.36.1' }),
+      portNumber: 9090,
+      startup: kplus.Probe.fromTcpSocket({ port: 9090, failureThreshold: 30 }),
+    });
     new WorkloadPolicy(chart, 'Policy', { workload: web, name: 'web' });
     const dep = findObject(synthObjects(chart), 'Deployment');
     expect(findContainer(dep, 'plain').startupProbe).toBeUndefined();
@@ -83,14 +97,20 @@ describe('WorkloadPolicy: probes and hardening', () => {
     const { chart, web } = webDeployment();
     new WorkloadPolicy(chart, 'Policy', { workload: web, name: 'web' });
     web.addContainer({ name: 'debug', image: 'busybox:1.36.1', securityContext: { readOnlyRootFilesystem: false } });
-    expect(() => synthObjects(chart)).toThrow(/WorkloadPolicy "web": container "debug" securityContext.readOnlyRootFilesystem must be true, got false: build it with hardenedContainer/);
+    expect(() => synthObjects(chart)).toThrow(
+      /WorkloadPolicy "web": container "debug" securityContext.readOnlyRootFilesystem must be true, got false: build it with hardenedContainer/,
+    );
     expect(() => synthObjects(chart)).toThrow(/container "debug" securityContext.capabilities.drop must include ALL, got \[\]/);
   });
 
   test('refuses a pod that mounts the default ServiceAccount token', () => {
     const chart = testChart('apps');
-    const web = new kplus.Deployment(chart, 'Web', { metadata: { name: 'web' }, ...hardenedPodProps(), automountServiceAccountToken: true,
-      containers: [hardenedContainer({ name: 'app', image: 'busybox:1.36.1' })] });
+    const web = new kplus.Deployment(chart, 'Web', {
+      metadata: { name: 'web' },
+      ...hardenedPodProps(),
+      automountServiceAccountToken: true,
+      containers: [hardenedContainer({ name: 'app', image: 'busybox:1.36.1' })],
+    });
     new WorkloadPolicy(chart, 'Policy', { workload: web, name: 'web' });
     expect(() => synthObjects(chart)).toThrow(/pod automountServiceAccountToken must be false without a serviceAccount/);
   });
@@ -113,8 +133,9 @@ describe('WorkloadPolicy: the defaults policy', () => {
     const objects = synthObjects(chart);
     const affinity = findObject(objects, 'Deployment').spec.template.spec.affinity;
     if (expected) {
-      expect(affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([{ weight: 100,
-        podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: SELECTOR } } }]);
+      expect(affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([
+        { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: SELECTOR } } },
+      ]);
       expect(findObject(objects, 'PodDisruptionBudget').spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: SELECTOR } });
     } else {
       expect(affinity).toBeUndefined();
@@ -135,10 +156,13 @@ describe('WorkloadPolicy: the defaults policy', () => {
 
   test('refuses replicas above 1000 and a PodDisruptionBudget for a Job', () => {
     const { chart, web } = webDeployment(undefined, { replicas: 1001 });
-    expect(() => new WorkloadPolicy(chart, 'Policy', { workload: web, name: 'web' })).toThrow(/workload replicas must be an integer 0-1000, got 1001/);
+    expect(() => new WorkloadPolicy(chart, 'Policy', { workload: web, name: 'web' })).toThrow(
+      /workload replicas must be an integer 0-1000, got 1001/,
+    );
     const job = new kplus.Job(chart, 'Once', { ...hardenedPodProps(), containers: [hardenedContainer({ name: 'main', image: 'busybox:1.36.1' })] });
-    expect(() => new WorkloadPolicy(chart, 'JobPolicy', { workload: job, name: 'once', podDisruptionBudget: { maxUnavailable: 1 } }))
-      .toThrow(/podDisruptionBudget applies to Deployments and StatefulSets only, got it for a Job/);
+    expect(() => new WorkloadPolicy(chart, 'JobPolicy', { workload: job, name: 'once', podDisruptionBudget: { maxUnavailable: 1 } })).toThrow(
+      /podDisruptionBudget applies to Deployments and StatefulSets only, got it for a Job/,
+    );
     expect(() => new WorkloadPolicy(chart, 'NoPort', { workload: job, name: 'once2', servicePort: 80 })).toThrow(/servicePort needs port/);
   });
 
@@ -160,7 +184,11 @@ describe('WorkloadPolicy: verbs match their props', () => {
   test('allowFrom, allowFromNamespaces and exposeViaIngress give the YAML of the props', () => {
     const byProps = webDeployment();
     new WorkloadPolicy(byProps.chart, 'Policy', {
-      workload: byProps.web, name: 'web', port: 8080, networkPolicy: { allowFrom: [peer], allowFromNamespaces: ['shop'] }, ingress: ingress(),
+      workload: byProps.web,
+      name: 'web',
+      port: 8080,
+      networkPolicy: { allowFrom: [peer], allowFromNamespaces: ['shop'] },
+      ingress: ingress(),
     });
     const byVerbs = webDeployment();
     const policy = new WorkloadPolicy(byVerbs.chart, 'Policy', { workload: byVerbs.web, name: 'web', port: 8080 });
@@ -168,14 +196,15 @@ describe('WorkloadPolicy: verbs match their props', () => {
     policy.allowFromNamespaces('shop');
     policy.exposeViaIngress(ingress());
     // the same objects (an Ingress made by the verb comes later in the output)
-    const sorted = (chart: typeof byProps.chart) => synthObjects(chart).sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
+    const sorted = (chart: typeof byProps.chart) =>
+      synthObjects(chart).sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
     expect(sorted(byVerbs.chart)).toEqual(sorted(byProps.chart));
   });
 
   test('each verb refuses what its prop refuses, with the same message', () => {
     const bad = { ipBlock: { cidr: '10.0.0.0/33' } };
-    const viaProp = () => new WorkloadPolicy(webDeployment().chart, 'P', { workload: webDeployment().web, name: 'web', port: 8080,
-      networkPolicy: { allowFrom: [bad] } });
+    const viaProp = () =>
+      new WorkloadPolicy(webDeployment().chart, 'P', { workload: webDeployment().web, name: 'web', port: 8080, networkPolicy: { allowFrom: [bad] } });
     const policy = new WorkloadPolicy(webDeployment().chart, 'P', { workload: webDeployment().web, name: 'web', port: 8080 });
     const message = (f: () => unknown) => {
       try {
@@ -187,9 +216,17 @@ describe('WorkloadPolicy: verbs match their props', () => {
     };
     expect(message(() => policy.allowFrom(bad))).toBe(message(viaProp));
     expect(message(() => policy.allowFromNamespaces('Not_A_Namespace'))).toMatch(/networkPolicy.allowFromNamespaces/);
-    expect(message(() => policy.exposeViaIngress({ tlsSecret: secretRef('x-tls') })))
-      .toBe(message(() => new WorkloadPolicy(webDeployment().chart, 'Q', { workload: webDeployment().web, name: 'web', port: 8080,
-        ingress: { tlsSecret: secretRef('x-tls') } })));
+    expect(message(() => policy.exposeViaIngress({ tlsSecret: secretRef('x-tls') }))).toBe(
+      message(
+        () =>
+          new WorkloadPolicy(webDeployment().chart, 'Q', {
+            workload: webDeployment().web,
+            name: 'web',
+            port: 8080,
+            ingress: { tlsSecret: secretRef('x-tls') },
+          }),
+      ),
+    );
     policy.exposeViaIngress({ host: 'a.example.com' });
     expect(() => policy.exposeViaIngress({ host: 'b.example.com' })).toThrow(/ingress is already set \(host "a.example.com"\)/);
   });
@@ -198,12 +235,15 @@ describe('WorkloadPolicy: verbs match their props', () => {
     const { chart, web } = webDeployment();
     const policy = new WorkloadPolicy(chart, 'Policy', { workload: web, name: 'web' });
     expect(() => policy.allowFrom({ podSelector: {} })).toThrow(/allowFrom needs a Service: give WorkloadPolicy a port/);
-    expect(() => new WorkloadPolicy(chart, 'Other', { workload: web, name: 'web', networkPolicy: { allowFromNamespaces: ['x'] } }))
-      .toThrow(/networkPolicy options need port \(they say who may connect to it\)/);
+    expect(() => new WorkloadPolicy(chart, 'Other', { workload: web, name: 'web', networkPolicy: { allowFromNamespaces: ['x'] } })).toThrow(
+      /networkPolicy options need port \(they say who may connect to it\)/,
+    );
     // egress still grows without a port
     policy.allowEgressTo({ ipBlock: { cidr: '10.1.0.0/16' } }, { ports: [5432] });
-    expect(findObject(synthObjects(chart), 'NetworkPolicy').spec.egress).toContainEqual({ to: [{ ipBlock: { cidr: '10.1.0.0/16' } }],
-      ports: [{ protocol: 'TCP', port: 5432 }] });
+    expect(findObject(synthObjects(chart), 'NetworkPolicy').spec.egress).toContainEqual({
+      to: [{ ipBlock: { cidr: '10.1.0.0/16' } }],
+      ports: [{ protocol: 'TCP', port: 5432 }],
+    });
   });
 
   test('rollOnChange puts a checksum of the content on the pod template, which changes with it', () => {
@@ -217,5 +257,3 @@ describe('WorkloadPolicy: verbs match their props', () => {
     expect(annotation('a=1')).not.toEqual(annotation('a=2'));
   });
 });
-
-

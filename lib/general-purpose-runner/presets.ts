@@ -46,7 +46,6 @@ export interface RunnerPreset {
   readonly archivePathEnv?: string;
 }
 
-
 /**
  * Presets for stock images, with tags that exist on Docker Hub.
  *
@@ -93,5 +92,26 @@ export const RUNNER_PRESETS: Readonly<Record<ScriptRuntime, RunnerPreset>> = {
 };
 
 /** Interpreters that exist in some images and not others: a `command` naming one must match the preset. */
-export const KNOWN_INTERPRETERS = new Set(['python', 'python2', 'python3', 'pip', 'pip3', 'node', 'nodejs', 'npm', 'npx', 'corepack',
-  'deno', 'bun', 'sh', 'ash', 'bash', 'zsh', 'ruby', 'perl', 'php', 'java', 'pwsh']);
+export const KNOWN_INTERPRETERS = new Set([
+  'python',
+  'python2',
+  'python3',
+  'pip',
+  'pip3',
+  'node',
+  'nodejs',
+  'npm',
+  'npx',
+  'corepack',
+  'deno',
+  'bun',
+  'sh',
+  'ash',
+  'bash',
+  'zsh',
+  'ruby',
+  'perl',
+  'php',
+  'java',
+  'pwsh',
+]);

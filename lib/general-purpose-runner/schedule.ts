@@ -34,7 +34,9 @@ function parseValue(raw: string, field: CronField, schedule: string, prop: strin
   } else if (/^\d+$/.test(raw)) {
     value = Number(raw);
     if (value < field.min || value > field.max) {
-      throw new Error(`${prop} ${field.name} must be ${field.min}-${field.max}, got ${raw.length > 10 ? `${raw.slice(0, 10)}...` : raw} in "${schedule}"`);
+      throw new Error(
+        `${prop} ${field.name} must be ${field.min}-${field.max}, got ${raw.length > 10 ? `${raw.slice(0, 10)}...` : raw} in "${schedule}"`,
+      );
     }
   } else {
     const allowed = field.names ? ` or a name (${field.names.join(', ')})` : '';
@@ -72,7 +74,10 @@ function fieldValues(text: string, field: CronField): Set<number> {
   const out = new Set<number>();
   for (const item of text.split(',')) {
     const [range, step] = item.split('/');
-    const num = (raw: string) => { const i = field.names?.indexOf(raw.toLowerCase()) ?? -1; return i >= 0 ? field.min + i : Number(raw); };
+    const num = (raw: string) => {
+      const i = field.names?.indexOf(raw.toLowerCase()) ?? -1;
+      return i >= 0 ? field.min + i : Number(raw);
+    };
     const bounds = range.split('-');
     const low = range === '*' || range === '?' ? field.min : num(bounds[0]);
     // "5/10" runs from 5 to the end of the field, as robfig/cron reads it
@@ -97,8 +102,10 @@ function checkDateOccurs(fields: string[], schedule: string, prop: string): void
   const months = [...fieldValues(monthText, FIELDS[3])];
   if (months.some((m) => days.some((d) => d <= DAYS_IN_MONTH[m - 1]))) return;
   const longest = Math.max(...months.map((m) => DAYS_IN_MONTH[m - 1]));
-  throw new Error(`${prop} day of month ${domText} never occurs in month ${monthText} (the longest of those months has ${longest} days), `
-    + `got "${schedule}": the CronJob would never run`);
+  throw new Error(
+    `${prop} day of month ${domText} never occurs in month ${monthText} (the longest of those months has ${longest} days), ` +
+      `got "${schedule}": the CronJob would never run`,
+  );
 }
 
 /**

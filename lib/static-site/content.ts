@@ -7,8 +7,10 @@ import { FileEntry, StoredFile, isUtf8Text, toConfigMapData } from '../files';
 import { FALLBACK_CONTENT_TYPE } from './nginx-conf';
 
 /** Paths that look like secrets, refused unless allowSecretFiles. */
-const SECRET_FILE = new RegExp('(^|/)(\\.env(\\.[^/]*)?|[^/]*\\.(pem|key|p12|pfx|jks|keystore)|id_(rsa|dsa|ecdsa|ed25519)'
-  + '|\\.htpasswd|\\.netrc|\\.npmrc|\\.pgpass)$|(^|/)\\.(git|aws|ssh)/');
+const SECRET_FILE = new RegExp(
+  '(^|/)(\\.env(\\.[^/]*)?|[^/]*\\.(pem|key|p12|pfx|jks|keystore)|id_(rsa|dsa|ecdsa|ed25519)' +
+    '|\\.htpasswd|\\.netrc|\\.npmrc|\\.pgpass)$|(^|/)\\.(git|aws|ssh)/',
+);
 /** Types nginx serves with charset=utf-8 (text/*, JSON, XML, JavaScript, YAML, SVG). */
 const TEXT_TYPES = /^(text\/|application\/(json|manifest\+json|xml|rss\+xml|atom\+xml|yaml|javascript)$|image\/svg\+xml$)/;
 /** Types whose files are always stored in `binaryData`; other files go there only when they are not UTF-8 text. */
@@ -39,11 +41,14 @@ export interface SiteContent {
 export function contentTypeOf(filePath: string, types: Readonly<Record<string, string>>): string {
   const base = filePath.split('/').pop()!;
   const dot = base.lastIndexOf('.');
-  return dot > 0 ? types[base.slice(dot + 1).toLowerCase()] ?? FALLBACK_CONTENT_TYPE : FALLBACK_CONTENT_TYPE;
+  return dot > 0 ? (types[base.slice(dot + 1).toLowerCase()] ?? FALLBACK_CONTENT_TYPE) : FALLBACK_CONTENT_TYPE;
 }
 
 function describePaths(files: readonly StoredFile[]): string {
-  const shown = files.slice(0, 5).map((f) => `"${f.path}"`).join(', ');
+  const shown = files
+    .slice(0, 5)
+    .map((f) => `"${f.path}"`)
+    .join(', ');
   return files.length > 5 ? `${shown} and ${files.length - 5} more` : shown;
 }
 
@@ -54,14 +59,18 @@ function describePaths(files: readonly StoredFile[]): string {
  */
 export function resolveSiteContent(entries: readonly FileEntry[], rules: ContentRules): SiteContent {
   if (entries.length === 0) {
-    throw new Error(`files must hold at least one file (the site serves indexDocument "${rules.indexDocument}" for "/"), got none: `
-      + 'give Files.fromDirectory(dir) or Files.fromContent({ ... })');
+    throw new Error(
+      `files must hold at least one file (the site serves indexDocument "${rules.indexDocument}" for "/"), got none: ` +
+        'give Files.fromDirectory(dir) or Files.fromContent({ ... })',
+    );
   }
   if (!rules.allowSecretFiles) {
     const secret = entries.find((f) => SECRET_FILE.test(f.path.replace(/^\/+/, '')));
     if (secret) {
-      throw new Error(`files entry "${secret.path}" (from ${secret.origin}) looks like a secret and would be served to anyone: `
-        + 'remove it from the files, or set allowSecretFiles: true if it is meant to be public');
+      throw new Error(
+        `files entry "${secret.path}" (from ${secret.origin}) looks like a secret and would be served to anyone: ` +
+          'remove it from the files, or set allowSecretFiles: true if it is meant to be public',
+      );
     }
   }
   const stored = toConfigMapData(entries, 'files', {
@@ -69,8 +78,10 @@ export function resolveSiteContent(entries: readonly FileEntry[], rules: Content
       const type = contentTypeOf(f.path, rules.contentTypes);
       if (BINARY_TYPES.test(type)) return true;
       if (TEXT_TYPES.test(type) && !f.inlineText && !isUtf8Text(f.bytes)) {
-        throw new Error(`files entry "${f.path}" (from ${f.origin}) is ${type} but not valid UTF-8, and nginx serves it as charset=utf-8: `
-          + 're-save it as UTF-8 (for example iconv -f latin1 -t utf-8)');
+        throw new Error(
+          `files entry "${f.path}" (from ${f.origin}) is ${type} but not valid UTF-8, and nginx serves it as charset=utf-8: ` +
+            're-save it as UTF-8 (for example iconv -f latin1 -t utf-8)',
+        );
       }
       return false;
     },
@@ -79,8 +90,9 @@ export function resolveSiteContent(entries: readonly FileEntry[], rules: Content
   const files = stored.files.map((f) => ({ ...f, contentType: contentTypeOf(f.path, rules.contentTypes) }));
   const paths = new Set(files.map((f) => f.path));
   if (!paths.has(rules.indexDocument)) {
-    throw new Error(`indexDocument "${rules.indexDocument}" must be a file at the top of the files (it is served for "/"), `
-      + `got files ${describePaths(files)}`);
+    throw new Error(
+      `indexDocument "${rules.indexDocument}" must be a file at the top of the files (it is served for "/"), ` + `got files ${describePaths(files)}`,
+    );
   }
   if (rules.notFoundDocument !== undefined && !paths.has(rules.notFoundDocument)) {
     throw new Error(`notFoundDocument must be a path in the files, got "${rules.notFoundDocument}" (files has ${describePaths(files)})`);

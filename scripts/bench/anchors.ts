@@ -45,7 +45,13 @@ export interface Target {
 }
 
 /** What one load run measured, the shape bench.ts takes from autocannon. */
-export interface LoadResult { rps: number; p50: number; p99: number; non2xx: number; total: number }
+export interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  total: number;
+}
 
 export interface Anchor extends Target {
   /** What runs and what was changed to run it, for the report. */
@@ -65,23 +71,34 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function loadNewConnectionEach(url: string, connections: number, seconds: number): Promise<LoadResult> {
   const latencies: number[] = [];
   let non2xx = 0;
-  const once = () => new Promise<void>((resolve) => {
-    const t = process.hrtime.bigint();
-    const fail = () => { non2xx++; resolve(); };
-    const req = http.get(url, { agent: false }, (res) => {
-      res.on('data', () => { /* drained */ });
-      res.on('error', fail);
-      res.on('end', () => {
-        if (res.statusCode === 200) latencies.push(Number(process.hrtime.bigint() - t) / 1e6); else non2xx++;
+  const once = () =>
+    new Promise<void>((resolve) => {
+      const t = process.hrtime.bigint();
+      const fail = () => {
+        non2xx++;
         resolve();
+      };
+      const req = http.get(url, { agent: false }, (res) => {
+        res.on('data', () => {
+          /* drained */
+        });
+        res.on('error', fail);
+        res.on('end', () => {
+          if (res.statusCode === 200) latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
+          else non2xx++;
+          resolve();
+        });
       });
+      req.setTimeout(10000, () => req.destroy(new Error('timeout')));
+      req.on('error', fail);
     });
-    req.setTimeout(10000, () => req.destroy(new Error('timeout')));
-    req.on('error', fail);
-  });
   const t0 = process.hrtime.bigint();
   const end = Date.now() + seconds * 1000;
-  await Promise.all(Array.from({ length: connections }, async () => { while (Date.now() < end) await once(); }));
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (Date.now() < end) await once();
+    }),
+  );
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
   const sorted = latencies.sort((a, b) => a - b);
   const q = (p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] * 10) / 10 : NaN);
@@ -125,7 +142,13 @@ function processExited(child: ChildProcess): Promise<void> {
 async function stopGroup(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = processExited(child);
-  const kill = (signal: NodeJS.Signals) => { try { process.kill(-child.pid!, signal); } catch { /* gone */ } };
+  const kill = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      /* gone */
+    }
+  };
   kill('SIGTERM');
   const timer = setTimeout(() => kill('SIGKILL'), 5000);
   await exited;
@@ -134,7 +157,11 @@ async function stopGroup(child: ChildProcess): Promise<void> {
 }
 
 function tail(file: string, lines = 30): string {
-  try { return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n'); } catch { return ''; }
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
 }
 
 /** Waits until `probe` answers true; fails with the log when the process exits or after `timeoutMs`. */
@@ -158,7 +185,11 @@ async function waitFor(child: ChildProcess, log: string, what: string, probe: ()
 /** The one child of `pid` (Werkzeug's reloader runs the server in a child), else `pid` itself. */
 function servingPid(pid: number): number {
   try {
-    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((x) => x !== '');
+    const children = fs
+      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter((x) => x !== '');
     return children.length === 1 ? Number(children[0]) : pid;
   } catch {
     return pid;
@@ -172,8 +203,10 @@ function servingPid(pid: number): number {
 export async function startSeed(apiUrl: string, namespace: string, name: string, expected: Buffer): Promise<Anchor> {
   const probe = spawnSync(PYTHON, ['-c', 'import flask, kubernetes'], { encoding: 'utf8' });
   if (probe.status !== 0) {
-    throw new Error(`${PYTHON} cannot run the seed (it needs python3-flask and python3-kubernetes): `
-      + `run \`bash scripts/install-system-deps.sh\`\n${probe.stderr ?? probe.error}`);
+    throw new Error(
+      `${PYTHON} cannot run the seed (it needs python3-flask and python3-kubernetes): ` +
+        `run \`bash scripts/install-system-deps.sh\`\n${probe.stderr ?? probe.error}`,
+    );
   }
   const doc = readSeedDocument();
   const port = await freePort();
@@ -181,45 +214,79 @@ export async function startSeed(apiUrl: string, namespace: string, name: string,
   const { source, changes } = seedChanges(extractSeedApp(doc.text), port);
   fs.writeFileSync(path.join(dir, 'app.py'), source);
   const kubeconfig = path.join(dir, 'kubeconfig');
-  fs.writeFileSync(kubeconfig, [
-    'apiVersion: v1', 'kind: Config',
-    'clusters:', '- name: bench', '  cluster:', `    server: ${apiUrl}`,
-    'users:', '- name: bench', '  user: {}',
-    'contexts:', '- name: bench', '  context: {cluster: bench, user: bench}',
-    'current-context: bench', '',
-  ].join('\n'), { mode: 0o600 });
+  fs.writeFileSync(
+    kubeconfig,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '- name: bench',
+      '  cluster:',
+      `    server: ${apiUrl}`,
+      'users:',
+      '- name: bench',
+      '  user: {}',
+      'contexts:',
+      '- name: bench',
+      '  context: {cluster: bench, user: bench}',
+      'current-context: bench',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
   const log = path.join(dir, 'app.log');
   const fd = fs.openSync(log, 'a');
   // no KUBERNETES_SERVICE_HOST: load_incluster_config() fails and the seed loads KUBECONFIG, as it does outside a cluster
   const child = spawn(PYTHON, ['app.py'], {
-    cwd: dir, detached: true, stdio: ['ignore', fd, fd],
+    cwd: dir,
+    detached: true,
+    stdio: ['ignore', fd, fd],
     env: { PATH: '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8', KUBECONFIG: kubeconfig, PYTHONDONTWRITEBYTECODE: '1' },
   });
   fs.closeSync(fd);
   const url = `http://127.0.0.1:${port}/kv/${namespace}/${name}`;
-  const stop = async () => { await stopGroup(child); releasePort(port); fs.rmSync(dir, { recursive: true, force: true }); };
+  const stop = async () => {
+    await stopGroup(child);
+    releasePort(port);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
   try {
     let body = Buffer.alloc(0);
     let closes = false;
-    await waitFor(child, log, 'the seed app.py', async () => {
-      const r = await fetch(url);
-      body = Buffer.from(await r.arrayBuffer());
-      closes = r.headers.get('connection') === 'close';
-      if (r.status !== 200) throw new Error(`GET ${url}: ${r.status} ${body.subarray(0, 200)}`);
-      return true;
-    }, 60000);
+    await waitFor(
+      child,
+      log,
+      'the seed app.py',
+      async () => {
+        const r = await fetch(url);
+        body = Buffer.from(await r.arrayBuffer());
+        closes = r.headers.get('connection') === 'close';
+        if (r.status !== 200) throw new Error(`GET ${url}: ${r.status} ${body.subarray(0, 200)}`);
+        return true;
+      },
+      60000,
+    );
     if (!isDeepStrictEqual(JSON.parse(body.toString('utf8')), JSON.parse(expected.toString('utf8')))) {
       throw new Error(`the seed's GET ${url} answers other data than the KvProxy: ${body.subarray(0, 200)}`);
     }
     return {
-      label: 'seed app.py (Flask, as written)', url, headers: {}, pid: servingPid(child.pid!), bodyBytes: body.length, stop,
+      label: 'seed app.py (Flask, as written)',
+      url,
+      headers: {},
+      pid: servingPid(child.pid!),
+      bodyBytes: body.length,
+      stop,
       load: closes ? (connections, seconds) => loadNewConnectionEach(url, connections, seconds) : undefined,
       notes: [
-        `${path.relative(ROOT, doc.file)}: the \`\`\`python block starting "${SEED_APP_START}", run by ${PYTHON} with Debian's `
-          + 'python3-flask and python3-kubernetes, KUBECONFIG pointing at the bench\'s Kubernetes API stand-in (one API GET per request)',
+        `${path.relative(ROOT, doc.file)}: the \`\`\`python block starting "${SEED_APP_START}", run by ${PYTHON} with Debian's ` +
+          "python3-flask and python3-kubernetes, KUBECONFIG pointing at the bench's Kubernetes API stand-in (one API GET per request)",
         ...changes.map((c) => `changed at extraction: ${c}`),
-        ...(closes ? ['it answers "Connection: close" (no keep-alive): loaded with a new connection per request (loadNewConnectionEach), '
-          + 'as autocannon mismatches answers and requests then'] : []),
+        ...(closes
+          ? [
+              'it answers "Connection: close" (no keep-alive): loaded with a new connection per request (loadNewConnectionEach), ' +
+                'as autocannon mismatches answers and requests then',
+            ]
+          : []),
       ],
     };
   } catch (e) {
@@ -242,13 +309,22 @@ export async function startEtcdGateway(key: string, value: Buffer): Promise<Anch
   const etcdName = `bench-${crypto.randomBytes(6).toString('hex')}`;
   const log = path.join(dir, 'etcd.log');
   const fd = fs.openSync(log, 'a');
-  const child = spawn(binary('etcd'), [
-    `--name=${etcdName}`, `--data-dir=${path.join(dir, 'data')}`,
-    `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
-    `--listen-peer-urls=http://127.0.0.1:${peerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-    `--initial-cluster=${etcdName}=http://127.0.0.1:${peerPort}`, '--initial-cluster-state=new',
-    '--unsafe-no-fsync', '--log-level=warn',
-  ], { detached: true, stdio: ['ignore', fd, fd], env: { PATH: '/usr/bin:/bin', HOME: dir } });
+  const child = spawn(
+    binary('etcd'),
+    [
+      `--name=${etcdName}`,
+      `--data-dir=${path.join(dir, 'data')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=${etcdName}=http://127.0.0.1:${peerPort}`,
+      '--initial-cluster-state=new',
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ],
+    { detached: true, stdio: ['ignore', fd, fd], env: { PATH: '/usr/bin:/bin', HOME: dir } },
+  );
   fs.closeSync(fd);
   const stop = async () => {
     await stopGroup(child);
@@ -257,21 +333,32 @@ export async function startEtcdGateway(key: string, value: Buffer): Promise<Anch
     fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(child, log, 'etcd', async () => {
-      const members = await postJson(`${etcdUrl}/v3/cluster/member/list`, {});
-      return members.status === 200 && (JSON.parse(members.text).members ?? []).some((m: { name?: string }) => m.name === etcdName);
-    }, 60000);
+    await waitFor(
+      child,
+      log,
+      'etcd',
+      async () => {
+        const members = await postJson(`${etcdUrl}/v3/cluster/member/list`, {});
+        return members.status === 200 && (JSON.parse(members.text).members ?? []).some((m: { name?: string }) => m.name === etcdName);
+      },
+      60000,
+    );
     const b64Key = Buffer.from(key).toString('base64');
     const put = await postJson(`${etcdUrl}/v3/kv/put`, { key: b64Key, value: value.toString('base64') });
     if (put.status !== 200) throw new Error(`etcd put ${key}: ${put.status} ${put.text}`);
     const range = await postJson(`${etcdUrl}/v3/kv/range`, { key: b64Key });
-    const kvs = range.status === 200 ? JSON.parse(range.text).kvs ?? [] : [];
+    const kvs = range.status === 200 ? (JSON.parse(range.text).kvs ?? []) : [];
     if (kvs.length !== 1 || !Buffer.from(kvs[0].value, 'base64').equals(value)) {
       throw new Error(`etcd range ${key} does not answer the value put: ${range.status} ${range.text.slice(0, 200)}`);
     }
     return {
-      label: 'etcd v3 JSON gateway (POST /v3/kv/range)', url: `${etcdUrl}/v3/kv/range`, headers: { 'content-type': 'application/json' },
-      request: { method: 'POST', body: JSON.stringify({ key: b64Key }) }, pid: child.pid!, bodyBytes: Buffer.byteLength(range.text), stop,
+      label: 'etcd v3 JSON gateway (POST /v3/kv/range)',
+      url: `${etcdUrl}/v3/kv/range`,
+      headers: { 'content-type': 'application/json' },
+      request: { method: 'POST', body: JSON.stringify({ key: b64Key }) },
+      pid: child.pid!,
+      bodyBytes: Buffer.byteLength(range.text),
+      stop,
       notes: [`etcd ${etcdVersion()} (${binary('etcd')}), --unsafe-no-fsync, the KvProxy's answer (${value.length} bytes) under key ${key}`],
     };
   } catch (e) {

@@ -21,7 +21,8 @@ for (let i = 0; i < n; i++) {
     new KvProxy(chart, `Proxy${i}`, { name: `kv-${i}`, namespaces: [`team-${i % 10}`] });
   } else {
     new StaticSite(chart, `Site${i}`, {
-      name: `site-${i}`, files: Files.fromContent({ 'index.html': `<h1>site ${i}</h1>`, 'css/site.css': 'body{margin:0}' }),
+      name: `site-${i}`,
+      files: Files.fromContent({ 'index.html': `<h1>site ${i}</h1>`, 'css/site.css': 'body{margin:0}' }),
     });
   }
 }

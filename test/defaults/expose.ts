@@ -5,18 +5,18 @@
  *
  * ExposeOptions is shared by every construct that serves traffic; it is asserted once, through StaticSite
  * (the construct with the fewest required props), with every other prop left unset.
- * EgressOptions and ExposeTarget are asserted on the building blocks that take them
- * (WorkloadNetworkPolicy.allowEgressTo, exposeWorkload).
+ * EgressOptions is asserted on the building block that takes it
+ * (WorkloadNetworkPolicy.allowEgressTo).
  */
 import { Testing } from 'cdk8s';
-import { exposeWorkload, resolveExpose, StaticSite, StaticSiteProps, WorkloadNetworkPolicy } from '../../lib';
+import { Files, StaticSite, StaticSiteProps, WorkloadNetworkPolicy } from '../../lib';
 import { K8sObject } from '../../lib/testing';
 import { findAll, findObject, synthObjects } from '../support/synth';
 
 /** The objects of a StaticSite with one inline page and `props` (nothing else set). */
 function site(props: Partial<StaticSiteProps> = {}): K8sObject[] {
   const chart = Testing.chart();
-  new StaticSite(chart, 'site', { content: { 'index.html': '<h1>hello</h1>' }, ...props });
+  new StaticSite(chart, 'site', { files: Files.fromContent({ 'index.html': '<h1>hello</h1>' }), ...props });
   return synthObjects(chart);
 }
 
@@ -87,7 +87,7 @@ export const DEFAULTS: Record<string, () => void> = {
     expect(findObject(site({ ingress: {} }), 'Ingress').spec.ingressClassName).toBeUndefined();
   },
 
-  'IngressOptions.tlsSecretName': () => {
+  'IngressOptions.tlsSecret': () => {
     expect(findObject(site({ ingress: {} }), 'Ingress').spec.tls).toBeUndefined();
   },
 
@@ -136,20 +136,5 @@ export const DEFAULTS: Record<string, () => void> = {
     const peer = { ipBlock: { cidr: '10.0.0.0/8' } };
     np.allowEgressTo(peer, { ports: [5432] });
     expect(findObject(synthObjects(chart), 'NetworkPolicy').spec.egress).toEqual([{ to: [peer], ports: [{ protocol: 'TCP', port: 5432 }] }]);
-  },
-
-  'ExposeTarget.egress': () => {
-    const chart = Testing.chart();
-    exposeWorkload(chart, resolveExpose({}, 2), { name: 'app', selector: { app: 'a' }, targetPort: 8080 });
-    const egress = findObject(synthObjects(chart), 'NetworkPolicy').spec.egress;
-    // DNS only: UDP and TCP 53, to any address
-    expect(egress).toEqual([
-      {
-        ports: [
-          { protocol: 'UDP', port: 53 },
-          { protocol: 'TCP', port: 53 },
-        ],
-      },
-    ]);
   },
 };

@@ -24,7 +24,10 @@ function web(chart: Chart, user?: number): kplus.Deployment {
 function init(user?: number): K8sObject {
   const chart = testChart();
   new ImmutableConfigInit(chart, 'Config', {
-    workload: web(chart, user), image: 'busybox:1.36.1', configPaths: ['/src/app.cfg'], mountPath: '/config',
+    workload: web(chart, user),
+    image: 'busybox:1.36.1',
+    configPaths: ['/src/app.cfg'],
+    mountPath: '/config',
   });
   return findObject(synthObjects(chart), 'Deployment', 'web');
 }
@@ -57,8 +60,9 @@ export const DEFAULTS: Record<string, () => void> = {
   },
   'ImmutableConfigInitProps.configPaths': () => {
     const chart = testChart();
-    expect(() => new ImmutableConfigInit(chart, 'Config', { workload: web(chart), image: 'busybox:1.36.1', mountPath: '/config' }))
-      .toThrow(/configPaths must list at least one absolute path inside the config image with CopyStyle.COMMAND, got undefined/);
+    expect(() => new ImmutableConfigInit(chart, 'Config', { workload: web(chart), image: 'busybox:1.36.1', mountPath: '/config' })).toThrow(
+      /configPaths must list at least one absolute path inside the config image with CopyStyle.COMMAND, got undefined/,
+    );
   },
   'ImmutableConfigInitProps.initMountPath': () => {
     expect(findContainer(init(), 'copy-config').volumeMounts).toEqual([{ name: 'config', mountPath: '/config' }]);
@@ -72,8 +76,8 @@ export const DEFAULTS: Record<string, () => void> = {
   },
   'ImmutableConfigInitProps.resources': () => {
     expect(findContainer(init(), 'copy-config').resources).toEqual({
-      requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' },
-      limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' },
+      requests: { 'cpu': '50m', 'memory': '64Mi', 'ephemeral-storage': '0.0625Gi' },
+      limits: { 'cpu': '500m', 'memory': '128Mi', 'ephemeral-storage': '0.25Gi' },
     });
   },
   'ImmutableConfigInitProps.sizeLimit': () => {

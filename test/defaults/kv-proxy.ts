@@ -29,8 +29,7 @@ export const DEFAULTS: Record<string, () => void> = {
   'KvProxyProps.configMapNames': () => {
     const { objects } = synth();
     expect(env(objects).KV_CONFIGMAP_NAMES).toBeUndefined();
-    expect(findObject(objects, 'Role', 'kv-proxy').rules)
-      .toEqual([{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] }]);
+    expect(findObject(objects, 'Role', 'kv-proxy').rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] }]);
   },
   'KvProxyProps.labelSelector': () => {
     expect(env(synth().objects).KV_LABEL_SELECTOR).toBeUndefined();
@@ -57,15 +56,18 @@ export const DEFAULTS: Record<string, () => void> = {
   'KvProxyProps.tokenSecret': () => {
     const { proxy, objects } = synth();
     expect(proxy.tokenSecret.name).toBe('kv-proxy-tokens');
-    expect(deployment(objects).spec.template.spec.volumes)
-      .toContainEqual({ name: 'tokens', secret: { secretName: 'kv-proxy-tokens', defaultMode: 0o440 } });
+    expect(deployment(objects).spec.template.spec.volumes).toContainEqual({
+      name: 'tokens',
+      secret: { secretName: 'kv-proxy-tokens', defaultMode: 0o440 },
+    });
     expect(findAll(objects, 'Secret')).toEqual([]);
   },
   'KvProxyProps.replicas': () => {
     const { objects } = synth();
     expect(deployment(objects).spec.replicas).toBe(2);
-    expect(deployment(objects).spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm)
-      .toEqual({ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: SELECTOR } });
+    expect(
+      deployment(objects).spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm,
+    ).toEqual({ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: SELECTOR } });
     expect(findObject(objects, 'PodDisruptionBudget', 'kv-proxy').spec.maxUnavailable).toBe(1);
   },
   'KvProxyProps.image': () => {
@@ -74,8 +76,9 @@ export const DEFAULTS: Record<string, () => void> = {
   'KvProxyProps.securityContext': () => {
     const { objects } = synth();
     expect(container(objects).securityContext).toEqual(expect.objectContaining({ runAsUser: 10000, runAsGroup: 10000 }));
-    expect(deployment(objects).spec.template.spec.securityContext)
-      .toEqual(expect.objectContaining({ runAsUser: 10000, runAsGroup: 10000, fsGroup: 10000 }));
+    expect(deployment(objects).spec.template.spec.securityContext).toEqual(
+      expect.objectContaining({ runAsUser: 10000, runAsGroup: 10000, fsGroup: 10000 }),
+    );
   },
   'KvProxyProps.port': () => {
     const { objects } = synth();
@@ -84,8 +87,8 @@ export const DEFAULTS: Record<string, () => void> = {
   },
   'KvProxyProps.resources': () => {
     expect(container(synth().objects).resources).toEqual({
-      requests: { cpu: '50m', memory: '96Mi', 'ephemeral-storage': '0.0625Gi' },
-      limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '0.25Gi' },
+      requests: { 'cpu': '50m', 'memory': '96Mi', 'ephemeral-storage': '0.0625Gi' },
+      limits: { 'cpu': '500m', 'memory': '256Mi', 'ephemeral-storage': '0.25Gi' },
     });
   },
   'KvProxyProps.maxBodyBytes': () => {
@@ -101,8 +104,9 @@ export const DEFAULTS: Record<string, () => void> = {
     // the annotation when set
     const annotations = { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '120' };
     expect(() => synth({ ingress: { annotations }, maxWait: Duration.seconds(119) })).not.toThrow();
-    expect(() => synth({ ingress: { annotations }, maxWait: Duration.seconds(120) }))
-      .toThrow(/\(120 s, from nginx.ingress.kubernetes.io\/proxy-read-timeout\)/);
+    expect(() => synth({ ingress: { annotations }, maxWait: Duration.seconds(120) })).toThrow(
+      /\(120 s, from nginx.ingress.kubernetes.io\/proxy-read-timeout\)/,
+    );
   },
   'KvProxyProps.shutdownTimeout': () => {
     const { objects } = synth();
@@ -137,11 +141,19 @@ export const DEFAULTS: Record<string, () => void> = {
   },
   'KvProxyProps.apiServerCidrs': () => {
     const egress = findObject(synth().objects, 'NetworkPolicy', 'kv-proxy').spec.egress;
-    expect(egress[1]).toEqual({ ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }] });
+    expect(egress[1]).toEqual({
+      ports: [
+        { protocol: 'TCP', port: 443 },
+        { protocol: 'TCP', port: 6443 },
+      ],
+    });
     expect(egress[1].to).toBeUndefined();
   },
   'KvProxyProps.apiServerPorts': () => {
     const egress = findObject(synth().objects, 'NetworkPolicy', 'kv-proxy').spec.egress;
-    expect(egress[1].ports).toEqual([{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }]);
+    expect(egress[1].ports).toEqual([
+      { protocol: 'TCP', port: 443 },
+      { protocol: 'TCP', port: 6443 },
+    ]);
   },
 };

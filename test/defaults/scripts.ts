@@ -39,9 +39,9 @@ const JOB_RULE = { resources: ['pods'], verbs: ['get'] };
 export const DEFAULTS: Record<string, () => void> = {
   'ScriptBundleOptions.name': () => {
     const objects = service({ rules: [JOB_RULE] });
-    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(expect.arrayContaining([
-      'ConfigMap/runner-scripts', 'Deployment/runner', 'ServiceAccount/runner', 'Role/runner', 'Service/runner',
-    ]));
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(
+      expect.arrayContaining(['ConfigMap/runner-scripts', 'Deployment/runner', 'ServiceAccount/runner', 'Role/runner', 'Service/runner']),
+    );
     expect(runner(objects).name).toBe('runner');
   },
   'ScriptBundleOptions.entrypoint': () => {
@@ -63,7 +63,8 @@ export const DEFAULTS: Record<string, () => void> = {
   },
   'ScriptBundleOptions.envVariables': () => {
     expect(findContainer(findObject(job(), 'Job', 'runner'), 'runner').env).toEqual([
-      { name: 'PYTHONDONTWRITEBYTECODE', value: '1' }, { name: 'PYTHONUNBUFFERED', value: '1' },
+      { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },
+      { name: 'PYTHONUNBUFFERED', value: '1' },
     ]);
   },
   'ScriptBundleOptions.securityContext': () => {
@@ -94,7 +95,8 @@ export const DEFAULTS: Record<string, () => void> = {
   },
   'ScriptBundleOptions.emptyDirSizeLimit': () => {
     expect(podSpec(findObject(job({ archive: ARCHIVE }), 'Job', 'runner')).volumes.filter((v: any) => v.emptyDir)).toEqual([
-      { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }, { name: 'bundle', emptyDir: { sizeLimit: '64Mi' } },
+      { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+      { name: 'bundle', emptyDir: { sizeLimit: '64Mi' } },
     ]);
   },
   'ScriptBundleOptions.archive': () => {
@@ -103,8 +105,11 @@ export const DEFAULTS: Record<string, () => void> = {
     expect(podSpec(findObject(objects, 'Job', 'runner')).initContainers).toBeUndefined();
   },
   'ScriptBundleOptions.archiveMountPath': () => {
-    expect(findContainer(findObject(job({ archive: ARCHIVE }), 'Job', 'runner'), 'runner').volumeMounts)
-      .toContainEqual({ name: 'bundle', mountPath: '/opt/bundle', readOnly: true });
+    expect(findContainer(findObject(job({ archive: ARCHIVE }), 'Job', 'runner'), 'runner').volumeMounts).toContainEqual({
+      name: 'bundle',
+      mountPath: '/opt/bundle',
+      readOnly: true,
+    });
   },
   'ScriptBundleOptions.unpackImage': () => {
     expect(findContainer(findObject(job({ archive: ARCHIVE }), 'Job', 'runner'), 'unpack').image).toBe('python:3.12.8-slim-bookworm');
@@ -141,7 +146,10 @@ export const DEFAULTS: Record<string, () => void> = {
   },
   'ScriptWorkloadOptions.apiServerPorts': () => {
     const egress = findObject(job({ rules: [JOB_RULE] }), 'NetworkPolicy', 'runner').spec.egress;
-    expect(egress[1].ports).toEqual([{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }]);
+    expect(egress[1].ports).toEqual([
+      { protocol: 'TCP', port: 443 },
+      { protocol: 'TCP', port: 6443 },
+    ]);
   },
   'ScriptServiceProps.port': () => {
     const objects = service();

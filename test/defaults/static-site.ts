@@ -53,8 +53,14 @@ export const DEFAULTS: Record<string, () => void> = {
   },
   'StaticSiteProps.contentTypes': () => {
     const types = mimeTypes(site());
-    const lines = ['text/html htm html;', 'text/css css;', 'application/json json map;', 'image/png png;', 'font/woff2 woff2;',
-      'application/wasm wasm;'];
+    const lines = [
+      'text/html htm html;',
+      'text/css css;',
+      'application/json json map;',
+      'image/png png;',
+      'font/woff2 woff2;',
+      'application/wasm wasm;',
+    ];
     for (const line of lines) {
       expect(types).toContain(`  ${line}`);
     }
@@ -71,19 +77,23 @@ export const DEFAULTS: Record<string, () => void> = {
   'StaticSiteProps.emptyDirSizeLimit': () => {
     const volumes = deployment(site()).spec.template.spec.volumes;
     const emptyDirs = volumes.filter((v: any) => v.emptyDir).map((v: any) => [v.name, v.emptyDir.sizeLimit]);
-    expect(emptyDirs).toEqual([['tmp', '16Mi'], ['nginx-cache', '16Mi']]);
+    expect(emptyDirs).toEqual([
+      ['tmp', '16Mi'],
+      ['nginx-cache', '16Mi'],
+    ]);
   },
   'StaticSiteProps.replicas': () => {
     const o = site();
     expect(deployment(o).spec.replicas).toBe(2);
-    expect(deployment(o).spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey)
-      .toBe('kubernetes.io/hostname');
+    expect(
+      deployment(o).spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey,
+    ).toBe('kubernetes.io/hostname');
     expect(findObject(o, 'PodDisruptionBudget', 'static-site').spec.maxUnavailable).toBe(1);
   },
   'StaticSiteProps.resources': () => {
     expect(nginx(site()).resources).toEqual({
-      requests: { cpu: '50m', memory: '64Mi', 'ephemeral-storage': '0.0625Gi' },
-      limits: { cpu: '500m', memory: '128Mi', 'ephemeral-storage': '0.25Gi' },
+      requests: { 'cpu': '50m', 'memory': '64Mi', 'ephemeral-storage': '0.0625Gi' },
+      limits: { 'cpu': '500m', 'memory': '128Mi', 'ephemeral-storage': '0.25Gi' },
     });
   },
   'StaticSiteProps.securityContext': () => {
@@ -100,4 +110,3 @@ export const DEFAULTS: Record<string, () => void> = {
     expect(() => site({ files: Files.fromContent({ 'index.html': 'x', '.env': 'A=1' }) })).toThrow(/files entry "\.env" .* looks like a secret/);
   },
 };
-

@@ -14,7 +14,9 @@ import { findAll, findObject, synthObjects, testChart } from '../support/synth';
 function policy(props: { port?: number } = {}) {
   const chart = testChart('apps');
   const web = new kplus.Deployment(chart, 'Web', {
-    metadata: { name: 'web' }, replicas: 1, ...hardenedPodProps(),
+    metadata: { name: 'web' },
+    replicas: 1,
+    ...hardenedPodProps(),
     containers: [hardenedContainer({ name: 'app', image: 'registry.example.com/web:3.1.0', portNumber: 8080 })],
   });
   new WorkloadPolicy(chart, 'Policy', { workload: web, name: 'shop', ...props });
@@ -49,10 +51,21 @@ export const DEFAULTS: Record<string, () => void> = {
   },
   'WorkloadPolicyProps.egress': () => {
     const np = findObject(policy({ port: 8080 }), 'NetworkPolicy');
-    expect(np.spec.egress).toEqual([{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }]);
+    expect(np.spec.egress).toEqual([
+      {
+        ports: [
+          { protocol: 'UDP', port: 53 },
+          { protocol: 'TCP', port: 53 },
+        ],
+      },
+    ]);
   },
   'DirectoryOptions.exclude': () => {
-    expect(resolveFiles(Files.fromDirectory(tree()), 'files').map((f) => f.path).sort()).toEqual(['.hidden', 'sub/a.txt']);
+    expect(
+      resolveFiles(Files.fromDirectory(tree()), 'files')
+        .map((f) => f.path)
+        .sort(),
+    ).toEqual(['.hidden', 'sub/a.txt']);
   },
   'DirectoryOptions.recursive': () => {
     expect(resolveFiles(Files.fromDirectory(tree()), 'files').map((f) => f.path)).toContain('sub/a.txt');
