@@ -263,7 +263,10 @@ function resolveWorkloadPolicy(props: WorkloadPolicyProps): ResolvedWorkloadPoli
     throw new Error(`workload must be a cdk8s-plus Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod, got ${describe(w)}`);
   }
   const workload = w as Selectable;
-  const instance = props.instance ?? workload.name;
+  validateLabelValue(props.name, 'name');
+  const instance = validateLabelValue(props.instance ?? workload.name, props.instance === undefined ? 'instance (the workload name)' : 'instance');
+  if (props.component !== undefined) validateLabelValue(props.component, 'component');
+  if (props.partOf !== undefined) validateLabelValue(props.partOf, 'partOf');
   const labels = recommendedLabels({ name: props.name, instance, component: props.component, partOf: props.partOf });
   const selector = selectorLabels(labels);
   const scaled = workload instanceof kplus.Deployment || workload instanceof kplus.StatefulSet;

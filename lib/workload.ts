@@ -158,6 +158,9 @@ class ManyFiles extends Files {
  * @internal
  */
 export function resolveFiles(files: Files, prop: string, text: boolean = false): FileEntry[] {
+  if (files === undefined || files === null) {
+    throw new Error(`${prop} is required: Files.fromDirectory(dir), Files.fromPaths([...]), Files.fromContent({...}) or Files.of(...)`);
+  }
   if (!Files.isFiles(files)) {
     throw new Error(
       `${prop} must be Files (Files.fromDirectory(dir), Files.fromPaths([...]), Files.fromContent({...}) or Files.of(...)), ` +

@@ -640,7 +640,7 @@ describe('validation', () => {
   const fails: Array<[string, () => unknown, RegExp]> = [
     ['there is no file', () => service({ files: Files.fromContent({}) }), /^files must contain at least one file: Files.fromPaths/],
     ['files is not Files', () => service({ files: { 'a.py': 'x' } as never }), /^files must be Files \(Files.fromDirectory\(dir\)/],
-    ['files is left out', () => service({ files: undefined }), /^files must be Files .*got undefined/],
+    ['files is left out', () => service({ files: undefined }), /^files is required: Files.fromDirectory\(dir\)/],
     ['the entrypoint is not among the files', () => service({ entrypoint: 'main.py' }), /entrypoint "main.py" is not among the files \(hello.py\)/],
     [
       'several files and no entrypoint',

@@ -154,11 +154,12 @@ describe('WorkloadPolicy: the defaults policy', () => {
     expect(findAll(objects, 'PodDisruptionBudget')).toEqual([]);
   });
 
-  test('refuses replicas above 1000 and a PodDisruptionBudget for a Job', () => {
+  test('refuses replicas above 1000, a name that is no label value and a PodDisruptionBudget for a Job', () => {
     const { chart, web } = webDeployment(undefined, { replicas: 1001 });
     expect(() => new WorkloadPolicy(chart, 'Policy', { workload: web, name: 'web' })).toThrow(
       /workload replicas must be an integer 0-1000, got 1001/,
     );
+    expect(() => new WorkloadPolicy(chart, 'Named', { workload: web, name: 'My App' })).toThrow(/^name must be a valid label value .*got "My App"/);
     const job = new kplus.Job(chart, 'Once', { ...hardenedPodProps(), containers: [hardenedContainer({ name: 'main', image: 'busybox:1.36.1' })] });
     expect(() => new WorkloadPolicy(chart, 'JobPolicy', { workload: job, name: 'once', podDisruptionBudget: { maxUnavailable: 1 } })).toThrow(
       /podDisruptionBudget applies to Deployments and StatefulSets only, got it for a Job/,
