@@ -122,6 +122,15 @@ function metaHeaders(index) {
  */
 const ENCODED = new WeakMap();
 const ENCODE_CACHE_MAX_BYTES = 16 * 1024;
+/** Most KV keys whose parsing is remembered (then the memo starts over), as the native routes remember paths. */
+const MAX_REMEMBERED_KEYS = 4096;
+const KV_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE'];
+
+/**
+ * What a /v1/kv key is, decided once per key: `dots` when a segment is "." or ".."; `parts` the namespace,
+ * ConfigMap and key when it names one key of a ConfigMap that can exist (else null).
+ * @typedef {{ dots: boolean, parts: [string, string, string] | null }} KeyInfo
+ */
 
 /**
  * @param {import('./app.js').AppDeps} deps
@@ -358,21 +367,22 @@ function createConsul(deps, guards) {
    * @param {Res} res
    * @param {URLSearchParams} query
    * @param {string} key
+   * @param {KeyInfo} info
    */
-  function getKv(res, query, key) {
+  function getKv(res, query, key, info) {
     if (query.has('recurse') || query.has('keys')) return getTree(res, query, key);
     // a key that cannot exist in a ConfigMap is missing, as Consul would answer (writes of it are a 400)
-    const parts = key.split('/');
-    if (parts.length !== 3 || !v.isNamespaceName(parts[0]) || !v.isConfigMapName(parts[1]) || !v.isConfigKey(parts[2])) {
-      return send(res, 404, '', 'text/plain; charset=utf-8', metaHeaders(progressOf('configmaps', config.namespaces)));
-    }
+    const parts = info.parts;
+    if (parts === null) return send(res, 404, '', 'text/plain; charset=utf-8', metaHeaders(progressOf('configmaps', config.namespaces)));
     const [ns, name, k] = parts;
     // the native guards: served namespace and ConfigMap (403), synced cache (503)
-    guard(() => {
+    try {
       guards.checkNamespace(ns);
       guards.checkConfigMap(name);
       guards.requireSynced('configmaps', ns, name);
-    });
+    } catch (err) {
+      throw consulShaped(err);
+    }
     if (query.has('index')) {
       const changed = changedAfter('configmaps', [ns], () => {
         const o = cache.get('configmaps', ns, name);
@@ -1106,6 +1116,27 @@ function createConsul(deps, guards) {
 
   // ------------------------------------------------------------ routing ---
 
+  /** @type {Map<string, KeyInfo>} */
+  const keyInfos = new Map();
+
+  /**
+   * The parsing of a /v1/kv key, remembered: clients read the same few keys again and again.
+   * @param {string} key
+   * @returns {KeyInfo}
+   */
+  function keyInfoOf(key) {
+    let info = keyInfos.get(key);
+    if (info === undefined) {
+      const segments = key.split('/');
+      const dots = segments.some((p) => p === '.' || p === '..');
+      const valid = segments.length === 3 && v.isNamespaceName(segments[0]) && v.isConfigMapName(segments[1]) && v.isConfigKey(segments[2]);
+      info = { dots, parts: valid ? /** @type {[string, string, string]} */ (segments) : null };
+      if (keyInfos.size >= MAX_REMEMBERED_KEYS) keyInfos.clear();
+      keyInfos.set(key, info);
+    }
+    return info;
+  }
+
   /**
    * @param {Req} req
    * @param {Res} res
@@ -1169,8 +1200,9 @@ function createConsul(deps, guards) {
     if (path === '/v1/kv' || path.startsWith('/v1/kv/')) {
       ctx.route = '/v1/kv';
       const key = path.slice('/v1/kv/'.length);
-      if (key.split('/').some((p) => p === '.' || p === '..')) throw consulError(400, `Invalid key ${shown(key)}: "." and ".." are not allowed`);
-      allow(method, ['GET', 'HEAD', 'PUT', 'DELETE']);
+      const info = keyInfoOf(key);
+      if (info.dots) throw consulError(400, `Invalid key ${shown(key)}: "." and ".." are not allowed`);
+      allow(method, KV_METHODS);
       const write = method === 'PUT' || method === 'DELETE';
       if (write) {
         // one audit line per write, as on the native API (the names as given: the guards judge them)
@@ -1180,7 +1212,7 @@ function createConsul(deps, guards) {
       authenticate(req, query, write, ctx);
       if (method === 'PUT') return putKv(req, res, query, key);
       if (method === 'DELETE') return deleteKv(res, query, key);
-      return getKv(res, query, key);
+      return getKv(res, query, key, info);
     }
     if (path === '/v1/txn') {
       ctx.route = '/v1/txn';
