@@ -183,7 +183,12 @@ export class WorkloadPolicy extends Construct {
 
   /** Rolls the pods whenever `content` changes: a checksum of it in a pod template annotation `checksum/<name>`. */
   public rollOnChange(name: string, content: unknown): void {
-    validateLabelValue(name, 'rollOnChange name');
+    if (typeof name !== 'string' || name.length > 63 || !/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(name)) {
+      throw new Error(
+        `rollOnChange name must be the name part of an annotation key (1-63 letters, digits, '-', '_' or '.', ` +
+          `starting and ending with an alphanumeric), got ${JSON.stringify(name)}`,
+      );
+    }
     if (this.workload instanceof kplus.Pod) throw new Error('rollOnChange needs a workload with a pod template (a bare Pod is replaced, not rolled)');
     addChecksumAnnotation(this.workload as PodTemplateOwner, name, content);
   }

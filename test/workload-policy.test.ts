@@ -256,5 +256,9 @@ describe('WorkloadPolicy: verbs match their props', () => {
     expect(Object.keys(annotation('a=1'))).toEqual(['checksum/config']);
     expect(annotation('a=1')).toEqual(annotation('a=1'));
     expect(annotation('a=1')).not.toEqual(annotation('a=2'));
+    const { chart, web } = webDeployment();
+    expect(() => new WorkloadPolicy(chart, 'Policy', { workload: web, name: 'web' }).rollOnChange('', 'x')).toThrow(
+      /rollOnChange name must be the name part of an annotation key .*got ""/,
+    );
   });
 });
