@@ -386,6 +386,12 @@ export interface ExposeTarget {
    * @default - DNS only ({@link DNS_EGRESS})
    */
   readonly egress?: k8s.NetworkPolicyEgressRule[];
+  /**
+   * Labels for an Ingress made after construction by `exposeViaIngress` (the
+   * construct labels what it makes while it is built).
+   * @default - none
+   */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -472,6 +478,7 @@ export class Exposure {
       );
     }
     const ingress = this.buildIngress(resolveIngress(options));
+    for (const [k, v] of Object.entries(this.target.labels ?? {})) ingress.metadata.addLabel(k, v);
     this.refreshFrom();
     return ingress;
   }

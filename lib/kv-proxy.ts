@@ -484,6 +484,7 @@ export class KvProxy extends Construct {
       // DNS, for any name lookup the runtime makes (the API server itself is reached by IP),
       // and the API server: by port only unless its addresses are given
       egress: [DNS_EGRESS, apiServerEgress(r.apiServer.cidrs ? [...r.apiServer.cidrs] : undefined, [...r.apiServer.ports])],
+      labels: r.labels,
     });
     [this.service, this.networkPolicy] = [this.exposure.service, this.exposure.networkPolicy];
     this.podDisruptionBudget = this.exposure.podDisruptionBudget;
@@ -543,9 +544,7 @@ export class KvProxy extends Construct {
       this.r.timeouts.ingressReadGiven,
       annotations !== null && typeof annotations === 'object' ? annotations : undefined,
     );
-    const ingress = this.exposure.exposeViaIngress(options);
-    applyLabels(this, this.labels);
-    return ingress;
+    return this.exposure.exposeViaIngress(options);
   }
 
   /**

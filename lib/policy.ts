@@ -166,7 +166,14 @@ export class WorkloadPolicy extends Construct {
     this.selector = r.selector;
     this.replicas = r.replicas;
     selectWorkload(r.workload, r.selector);
-    if (r.expose) this.exposure = exposeWorkload(this, r.expose, { name: r.instance, selector: r.selector, targetPort: r.port!, egress: r.egress });
+    if (r.expose)
+      this.exposure = exposeWorkload(this, r.expose, {
+        name: r.instance,
+        selector: r.selector,
+        targetPort: r.port!,
+        egress: r.egress,
+        labels: r.labels,
+      });
     else if (r.pdb) this.podDisruptionBudget = podDisruptionBudget(this, r.instance, r.selector, r.pdb.maxUnavailable);
     this.service = this.exposure?.service;
     this.networkPolicy = this.exposure ? this.exposure.networkPolicy : r.isolate ? isolate(this, r) : undefined;
@@ -205,9 +212,7 @@ export class WorkloadPolicy extends Construct {
 
   /** Creates the Ingress to the Service, as the `ingress` prop does. */
   public exposeViaIngress(options: IngressOptions): kplus.Ingress {
-    const ingress = this.needExposure('exposeViaIngress').exposeViaIngress(options);
-    applyLabels(this, this.labels);
-    return ingress;
+    return this.needExposure('exposeViaIngress').exposeViaIngress(options);
   }
 
   /** Lets the pods connect to `peer` (on `options.ports` only, when given). */

@@ -356,7 +356,13 @@ export class ScriptService extends Construct {
     this.bundle = attachScriptBundle(this, 'Bundle', this.deployment, r.bundle);
     applySpread(this.deployment, r.selector, r.replicas);
     selectPods(this.deployment, r.selector);
-    this.exposure = exposeWorkload(this, r.expose, { name: this.name, selector: r.selector, targetPort: r.port, egress: [DNS_EGRESS] });
+    this.exposure = exposeWorkload(this, r.expose, {
+      name: this.name,
+      selector: r.selector,
+      targetPort: r.port,
+      egress: [DNS_EGRESS],
+      labels: this.labels,
+    });
     this.service = this.exposure.service;
     this.networkPolicy = this.exposure.networkPolicy;
     this.podDisruptionBudget = this.exposure.podDisruptionBudget;
@@ -401,9 +407,7 @@ export class ScriptService extends Construct {
 
   /** Creates the Ingress, as the `ingress` prop does (one per service). */
   public exposeViaIngress(options: IngressOptions): kplus.Ingress {
-    const ingress = this.exposure.exposeViaIngress(options);
-    applyLabels(this, this.labels);
-    return ingress;
+    return this.exposure.exposeViaIngress(options);
   }
 
   /** Lets the pods connect to `peer` (on `options.ports` only, when given): whatever the scripts call beyond DNS and the API server. */

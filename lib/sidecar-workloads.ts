@@ -199,6 +199,7 @@ export class SidecarDeployment extends Construct {
       selector: r.selector,
       targetPort: r.serviceTargetPort,
       egress: r.sidecars.egress,
+      labels: r.labels,
     });
     this.service = this.exposure.service;
     this.networkPolicy = this.exposure.networkPolicy;
@@ -243,9 +244,7 @@ export class SidecarDeployment extends Construct {
 
   /** Creates the Ingress to the Service, as the `ingress` prop does; one per Deployment. */
   public exposeViaIngress(options: IngressOptions): kplus.Ingress {
-    const ingress = this.exposure.exposeViaIngress(options);
-    applyLabels(ingress, this.labels);
-    return ingress;
+    return this.exposure.exposeViaIngress(options);
   }
 
   /**

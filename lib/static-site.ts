@@ -384,7 +384,7 @@ export class StaticSite extends Construct {
     this.storeContent(r.content);
     this.storeNginxConfig(r.nginxConf);
     // nginx serves files from its volumes and needs no egress, not even DNS.
-    this.exposure = exposeWorkload(this, r.expose, { name: r.name, selector: { ...r.selector }, targetPort: r.port, egress: [] });
+    this.exposure = exposeWorkload(this, r.expose, { name: r.name, selector: { ...r.selector }, targetPort: r.port, egress: [], labels: r.labels });
     this.service = this.exposure.service;
     this.networkPolicy = this.exposure.networkPolicy;
     this.podDisruptionBudget = this.exposure.podDisruptionBudget;
@@ -445,9 +445,7 @@ export class StaticSite extends Construct {
 
   /** Creates the Ingress, as the `ingress` prop does; a site has one Ingress. */
   public exposeViaIngress(options: IngressOptions): kplus.Ingress {
-    const ingress = this.exposure.exposeViaIngress(options);
-    applyLabels(ingress, this.labels);
-    return ingress;
+    return this.exposure.exposeViaIngress(options);
   }
 
   /**

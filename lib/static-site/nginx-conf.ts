@@ -84,27 +84,7 @@ const CHARSET_TYPES = [
  * not be listed (it warns about a duplicate); already-compressed formats
  * (PNG, JPEG, WOFF2, ...) are left alone.
  */
-const GZIP_TYPES = [
-  'text/css',
-  'text/plain',
-  'text/xml',
-  'text/javascript',
-  'text/markdown',
-  'text/csv',
-  'application/json',
-  'application/manifest+json',
-  'application/xml',
-  'application/rss+xml',
-  'application/atom+xml',
-  'application/yaml',
-  'image/svg+xml',
-  'image/x-icon',
-  'image/bmp',
-  'font/ttf',
-  'font/otf',
-  'application/vnd.ms-fontobject',
-  'application/wasm',
-];
+const GZIP_TYPES = [...CHARSET_TYPES, 'image/x-icon', 'image/bmp', 'font/ttf', 'font/otf', 'application/vnd.ms-fontobject', 'application/wasm'];
 
 /** Inputs for {@link renderNginxConf}; the StaticSite construct resolves and validates them. */
 export interface NginxConfOptions {
